@@ -1,0 +1,225 @@
+"""MusicBrief: the one contract between understanding and generation.
+
+A brief is plain, versioned JSON. ``generate`` writes it as ``brief.json``; a user may edit it and pass
+it back with ``--brief`` to reproduce or vary a piece.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from weavewave.errors import BadInputError
+from weavewave.instruments import resolve_instrument
+from weavewave.styles import resolve_genre
+from weavewave.theory import MODE_ALIASES, METERS, canonical_tonic
+
+SCHEMA_ID = "weavewave.brief/1"
+MAX_DURATION_S = 600.0
+TEMPO_RANGE = (30.0, 300.0)
+
+Source = Literal["user", "brief", "text", "image", "default"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class Key(_Model):
+    """Tonic spelling ("F#", "Bb") and mode ("major", "minor", "dorian", ...)."""
+
+    tonic: str
+    mode: str = "major"
+
+    @field_validator("tonic")
+    @classmethod
+    def _tonic(cls, v: str) -> str:
+        return canonical_tonic(v)
+
+    @field_validator("mode")
+    @classmethod
+    def _mode(cls, v: str) -> str:
+        mode = MODE_ALIASES.get(v.strip().lower())
+        if mode is None:
+            raise ValueError(f"unknown mode {v!r}; use major, minor, dorian, phrygian, lydian, "
+                             "mixolydian or locrian")
+        return mode
+
+    def __str__(self) -> str:
+        return f"{self.tonic} {self.mode}"
+
+
+class Mood(_Model):
+    """Mood on the circumplex: valence (unpleasant..pleasant) and arousal (calm..excited), plus tags."""
+
+    valence: float = Field(0.0, ge=-1.0, le=1.0)
+    arousal: float = Field(0.0, ge=-1.0, le=1.0)
+    tags: list[str] = Field(default_factory=list)
+
+
+class Texture(_Model):
+    """How the arrangement sits: register (-1 low .. 1 high) and note density (0 sparse .. 1 busy)."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, populate_by_name=True)
+
+    register_: float = Field(0.0, ge=-1.0, le=1.0, alias="register")
+    density: float = Field(0.5, ge=0.0, le=1.0)
+
+
+class Section(_Model):
+    """One span of the form, with its own energy and caption."""
+
+    start_s: float = Field(ge=0.0)
+    end_s: float = Field(gt=0.0)
+    label: str
+    energy: float = Field(0.5, ge=0.0, le=1.0)
+    caption: str = ""
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Section:
+        if self.end_s <= self.start_s:
+            raise ValueError(f"section {self.label!r} ends ({self.end_s}) before it starts ({self.start_s})")
+        return self
+
+
+class Provenance(_Model):
+    """Which source set an attribute, and why, in words a person can read."""
+
+    source: Source
+    reason: str
+
+
+class Observation(_Model):
+    """What one perceiver measured from one input. Numbers are kept so a user can check the reasoning."""
+
+    source: Literal["text", "image"]
+    input: str  # the prompt (shortened) or the file name
+    summary: str
+    measurements: dict[str, Any] = Field(default_factory=dict)
+
+
+class MusicBrief(_Model):
+    """Everything a generator needs, and where each value came from."""
+
+    schema_: str = Field(SCHEMA_ID, alias="schema")
+    caption: str
+    duration_s: float = Field(gt=0.0, le=MAX_DURATION_S)
+    tempo_bpm: float = Field(ge=TEMPO_RANGE[0], le=TEMPO_RANGE[1])
+    meter: str = "4/4"
+    key: Key
+    mood: Mood = Field(default_factory=Mood)
+    genre: str
+    instruments: list[str] = Field(min_length=1)
+    energy: float = Field(0.5, ge=0.0, le=1.0)
+    texture: Texture = Field(default_factory=Texture)
+    sections: list[Section] = Field(default_factory=list)
+    references: list[str] = Field(default_factory=list)
+    seed: int = Field(0, ge=0, lt=2**32)
+    provenance: dict[str, Provenance] = Field(default_factory=dict)
+    observations: list[Observation] = Field(default_factory=list)
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, populate_by_name=True)
+
+    @field_validator("schema_")
+    @classmethod
+    def _schema(cls, v: str) -> str:
+        if v != SCHEMA_ID:
+            raise ValueError(f"unsupported schema {v!r}; this version reads {SCHEMA_ID!r}")
+        return v
+
+    @field_validator("meter")
+    @classmethod
+    def _meter(cls, v: str) -> str:
+        if v not in METERS:
+            raise ValueError(f"unsupported meter {v!r}; use one of {', '.join(METERS)}")
+        return v
+
+    @field_validator("genre")
+    @classmethod
+    def _genre(cls, v: str) -> str:
+        return resolve_genre(v)
+
+    @field_validator("instruments")
+    @classmethod
+    def _instruments(cls, v: list[str]) -> list[str]:
+        out: list[str] = []
+        for name in v:
+            canonical = resolve_instrument(name)
+            if canonical not in out:
+                out.append(canonical)
+        return out
+
+    @model_validator(mode="after")
+    def _sections_fit(self) -> MusicBrief:
+        previous_end = 0.0
+        for i, s in enumerate(self.sections):
+            if s.start_s < previous_end - 1e-6:
+                raise ValueError(f"sections[{i}] ({s.label!r}) starts before the previous one ends")
+            if s.end_s > self.duration_s + 1e-6:
+                raise ValueError(f"sections[{i}] ({s.label!r}) ends at {s.end_s} s, after duration_s "
+                                 f"{self.duration_s}")
+            previous_end = s.end_s
+        return self
+
+    # --- serialisation -------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", by_alias=True)
+
+    def to_json(self) -> str:
+        """Stable JSON text (2-space indent, trailing newline)."""
+        return json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n"
+
+    @classmethod
+    def from_dict(cls, data: Any, *, origin: str = "brief") -> MusicBrief:
+        """Validate a dict. Errors name the offending field and say how to fix it."""
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            raise BadInputError(f"{origin}: {_first_error(exc)}") from None
+        except BadInputError as exc:
+            raise BadInputError(f"{origin}: {exc}") from None
+
+    @classmethod
+    def from_json(cls, text: str, *, origin: str = "brief") -> MusicBrief:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise BadInputError(f"{origin} is not valid JSON (line {exc.lineno}, column {exc.colno}): "
+                                f"{exc.msg}") from None
+        return cls.from_dict(data, origin=origin)
+
+    @classmethod
+    def load(cls, path: str | Path) -> MusicBrief:
+        p = Path(path)
+        try:
+            text = p.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise BadInputError(f"brief file not found: {p}; check the path") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise BadInputError(f"cannot read brief file {p}: {exc}") from None
+        return cls.from_json(text, origin=str(p))
+
+    def summary(self) -> str:
+        """One line: genre, key, tempo, meter, length, instruments."""
+        inst = ", ".join(self.instruments[:4]) + ("…" if len(self.instruments) > 4 else "")
+        return (f"{self.genre}, {self.key}, {self.tempo_bpm:g} BPM, {self.meter}, {self.duration_s:g} s, "
+                f"valence {self.mood.valence:+.2f} arousal {self.mood.arousal:+.2f}; {inst}")
+
+
+def _first_error(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    loc = ".".join(str(p) for p in err["loc"] if p != "__root__") or "brief"
+    msg = err["msg"].removeprefix("Value error, ")
+    extra = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+    return f"field '{loc}': {msg}{extra}; fix it in the JSON and try again"
+
+
+def json_schema() -> dict[str, Any]:
+    """The published JSON Schema of the brief (``weavewave schema``)."""
+    schema = MusicBrief.model_json_schema(by_alias=True)
+    schema["$id"] = SCHEMA_ID
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    return schema
