@@ -1,0 +1,48 @@
+# Quick start: `make demo` (set up and make two pieces) and `make test` (set up and run the suite).
+# Both work from a bare machine with Python 3.11 and the package registries.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export GRADIO_ANALYTICS_ENABLED := False
+
+# The demo's text prompt and the real photograph it scores (it ships inside scikit-image).
+DEMO_TEXT := A rainy night in Tokyo, neon reflections on wet streets, lonely and calm, lo-fi hip hop with a soft electric piano
+DEMO_OUT := out/demo
+
+.PHONY: demo test install lint bench clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+
+# torch first, pinned: it is the CPU build; anything unpinned would pull a multi-GB CUDA build.
+$(VENV)/.installed: pyproject.toml | $(PY)
+	$(PIP) install --quiet "torch==2.13.0"
+	$(PIP) install --quiet -e ".[semantic,demo,test]"
+	touch $@
+
+install: $(VENV)/.installed
+
+demo: install
+	$(VENV)/bin/weavewave generate --text "$(DEMO_TEXT)" --duration 30 --stems --force --out $(DEMO_OUT)/text
+	$(VENV)/bin/weavewave generate --image "$$($(PY) -c 'import skimage, pathlib; print(pathlib.Path(skimage.__file__).parent / "data" / "coffee.png")')" \
+		--duration 30 --stems --force --out $(DEMO_OUT)/photo
+	@echo
+	@echo "Listen to $(DEMO_OUT)/text/music.wav and $(DEMO_OUT)/photo/music.wav;"
+	@echo "open the .mid files in a DAW; edit a brief.json and run: $(VENV)/bin/weavewave generate --brief $(DEMO_OUT)/text/brief.json --out mine"
+
+test: install
+	$(PY) -m pytest -q
+
+lint: install
+	$(VENV)/bin/ruff check src tests bench
+
+bench: install
+	$(PY) bench/bench_generate.py
+
+clean:
+	rm -rf $(VENV) out .pytest_cache

@@ -1,0 +1,418 @@
+"""The bridge: fuse observations and explicit controls into one MusicBrief.
+
+Priority is fixed: explicit controls (``user``), then text, then image, then defaults. Within a
+priority, continuous attributes are averaged by confidence; categorical ones take the most confident
+proposal. The result is deterministic: the same inputs always give the same brief.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from weavewave.brief import Key, Mood, MusicBrief, Provenance, Section, Texture
+from weavewave.errors import BadInputError
+from weavewave.form import plan_sections, section_caption
+from weavewave.instruments import DRUMS, family_of, resolve_instrument
+from weavewave.perceive import Perception, Proposal
+from weavewave.styles import GENRES, resolve_genre
+from weavewave.theory import bar_seconds, parse_key, parse_meter
+
+# How much each source's proposals count, before their own confidence.
+SOURCE_WEIGHT = {"text": 1.0, "image": 0.7}
+SOURCE_PRIORITY = {"user": 3, "brief": 3, "text": 2, "image": 1, "default": 0}
+DEFAULT_DURATION_S = 30.0
+MAX_ENSEMBLE = 6
+
+# Tonics that sit well for each genre's usual instruments; one is picked by the seed.
+GENRE_TONICS = {
+    "pop": ("C", "G", "D", "F", "A"), "rock": ("E", "A", "D", "G"), "jazz": ("F", "Bb", "Eb", "C"),
+    "lofi": ("F", "Eb", "A", "D"), "electronic": ("A", "F", "C", "G"), "ambient": ("D", "E", "C", "A"),
+    "classical": ("D", "G", "C", "F", "A"), "folk": ("G", "D", "A", "C"),
+    "cinematic": ("D", "C", "E", "G"),
+}
+# Genre chosen from mood when nothing names one: (valence sign, arousal sign) -> genre.
+MOOD_GENRE = {
+    (1, 1): "pop", (1, 0): "folk", (0, 1): "cinematic", (0, 0): "ambient",
+}
+GENRE_MOOD_WORDS = {
+    (1, 1): "joyful, energetic", (1, 0): "warm, gentle", (0, 1): "tense, driving",
+    (0, 0): "melancholic, calm",
+}
+
+
+@dataclass
+class Controls:
+    """Explicit user controls; any field left None is filled from the inputs or defaults."""
+
+    duration: float | None = None
+    tempo: float | None = None
+    key: str | None = None
+    meter: str | None = None
+    genre: str | None = None
+    instruments: list[str] | None = None
+    seed: int | None = None
+
+    def validated(self) -> Controls:
+        """Check ranges and names before any work is done. Raises BadInputError."""
+        if self.duration is not None and not (0 < self.duration <= 600):
+            raise BadInputError(f"duration {self.duration:g} s is out of range: use more than 0 and at "
+                                "most 600 seconds")
+        if self.tempo is not None and not (30 <= self.tempo <= 300):
+            raise BadInputError(f"tempo {self.tempo:g} BPM is out of range: use 30 to 300 BPM")
+        if self.seed is not None and not (0 <= self.seed < 2**32):
+            raise BadInputError(f"seed {self.seed} is out of range: use 0 to 4294967295")
+        return Controls(
+            duration=self.duration,
+            tempo=self.tempo,
+            key=str(parse_key(self.key)) if self.key is not None else None,
+            meter=parse_meter(self.meter) if self.meter is not None else None,
+            genre=resolve_genre(self.genre) if self.genre is not None else None,
+            instruments=_dedupe(resolve_instrument(i) for i in self.instruments)
+            if self.instruments is not None else None,
+            seed=self.seed,
+        )
+
+
+@dataclass
+class _Pool:
+    """Proposals for one attribute from every perception, with their source."""
+
+    items: list[tuple[str, Proposal]] = field(default_factory=list)
+
+    def best(self) -> tuple[str, Proposal] | None:
+        """Highest priority, then highest weighted confidence; ties keep input order."""
+        if not self.items:
+            return None
+        return max(self.items, key=lambda sp: (SOURCE_PRIORITY[sp[0]] if sp[1].confidence >= 0.99 else 0,
+                                               sp[1].confidence * SOURCE_WEIGHT.get(sp[0], 1.0)))
+
+    def mean(self) -> tuple[float, str, str] | None:
+        """Confidence-weighted mean, the dominant source and a reason naming the contributions."""
+        if not self.items:
+            return None
+        weights = [p.confidence * SOURCE_WEIGHT.get(s, 1.0) for s, p in self.items]
+        total = sum(weights)
+        if total <= 0:
+            return None
+        value = sum(w * float(p.value) for w, (_, p) in zip(weights, self.items, strict=True)) / total
+        dominant = self.items[max(range(len(weights)), key=weights.__getitem__)][0]
+        reason = "; ".join(p.reason for _, p in self.items)
+        return value, dominant, reason
+
+
+def _dedupe(names: Iterable[str]) -> list[str]:
+    out: list[str] = []
+    for n in names:
+        if n not in out:
+            out.append(n)
+    return out
+
+
+def derive_seed(perceptions: list[Perception]) -> int:
+    """A seed from the inputs themselves, so a piece is reproducible without naming one."""
+    text = "|".join(f"{p.observation.source}:{p.observation.input}:{sorted(p.observation.measurements.items())}"
+                    for p in perceptions)
+    return zlib.crc32(text.encode("utf-8"))
+
+
+def fuse(perceptions: list[Perception], controls: Controls | None = None) -> MusicBrief:
+    """Fuse perceptions and explicit controls into a MusicBrief with provenance for every attribute."""
+    c = (controls or Controls()).validated()
+    pools: dict[str, _Pool] = {}
+    for perception in perceptions:
+        for key, proposal in perception.proposals.items():
+            pools.setdefault(key, _Pool()).items.append((perception.observation.source, proposal))
+    prov: dict[str, Provenance] = {}
+
+    def pick(name: str) -> tuple[str, Proposal] | None:
+        pool = pools.get(name)
+        return pool.best() if pool else None
+
+    # Mood first: other defaults follow from it.
+    mood_values: dict[str, float] = {}
+    for attr in ("valence", "arousal"):
+        got = pools[attr].mean() if attr in pools else None
+        if got is None:
+            continue
+        value, source, reason = got
+        mood_values[attr] = max(-1.0, min(1.0, value))
+        prov[f"mood.{attr}"] = Provenance(source=source, reason=f"{attr} {mood_values[attr]:+.2f}: {reason}")
+
+    # Genre.
+    if c.genre:
+        genre = c.genre
+        prov["genre"] = Provenance(source="user", reason=f"genre {genre}: set with --genre")
+    elif (g := pick("genre")) is not None:
+        genre = resolve_genre(str(g[1].value))
+        prov["genre"] = Provenance(source=g[0], reason=g[1].reason)
+    else:
+        v, a = mood_values.get("valence", 0.2), mood_values.get("arousal", 0.0)
+        genre = MOOD_GENRE[(int(v >= 0), int(a >= 0))]
+        prov["genre"] = Provenance(source="default", reason=(
+            f"genre {genre}: nothing named a genre; valence {v:+.2f} and arousal {a:+.2f} suit it"))
+    style = GENRES[genre]
+    for attr, bias in (("valence", style.valence_bias), ("arousal", style.arousal_bias)):
+        if attr not in mood_values:
+            mood_values[attr] = bias
+            prov[f"mood.{attr}"] = Provenance(source="default",
+                                              reason=f"{attr} {bias:+.2f}: typical of {genre}")
+    valence, arousal = mood_values["valence"], mood_values["arousal"]
+
+    # Duration.
+    if c.duration is not None:
+        duration = float(c.duration)
+        prov["duration_s"] = Provenance(source="user", reason=f"duration {duration:g} s: set with --duration")
+    elif (d := pick("duration_s")) is not None:
+        duration = float(d[1].value)
+        prov["duration_s"] = Provenance(source=d[0], reason=d[1].reason)
+    else:
+        duration = DEFAULT_DURATION_S
+        prov["duration_s"] = Provenance(source="default", reason=f"duration {duration:g} s: the default length")
+
+    # Meter.
+    if c.meter:
+        meter = c.meter
+        prov["meter"] = Provenance(source="user", reason=f"meter {meter}: set with --meter")
+    elif (m := pick("meter")) is not None:
+        meter = parse_meter(str(m[1].value))
+        prov["meter"] = Provenance(source=m[0], reason=m[1].reason)
+    else:
+        meter = style.meters[0]
+        prov["meter"] = Provenance(source="default", reason=f"meter {meter}: usual for {genre}")
+
+    # Tempo: explicit, else placed in the genre's range by arousal.
+    if c.tempo is not None:
+        tempo = float(c.tempo)
+        prov["tempo_bpm"] = Provenance(source="user", reason=f"tempo {tempo:g}: set with --tempo")
+    elif (t := pick("tempo_bpm")) is not None and t[1].confidence >= 0.99:
+        tempo = float(t[1].value)
+        prov["tempo_bpm"] = Provenance(source=t[0], reason=t[1].reason)
+    else:
+        lo, hi = style.tempo_range
+        tempo = float(round(lo + (arousal + 1) / 2 * (hi - lo)))
+        why = prov["mood.arousal"].reason.split(":", 1)[-1].strip()
+        prov["tempo_bpm"] = Provenance(source=prov["mood.arousal"].source, reason=(
+            f"tempo {tempo:g}: arousal {arousal:+.2f} placed in {genre}'s {lo:g}-{hi:g} BPM range ({why})"))
+
+    # Seed.
+    seed = c.seed if c.seed is not None else derive_seed(perceptions)
+    prov["seed"] = Provenance(source="user" if c.seed is not None else "default",
+                              reason="set with --seed" if c.seed is not None
+                              else "derived from the inputs, so the same inputs give the same piece")
+
+    # Key: explicit, else mode from proposals or valence, tonic from the genre's list by seed.
+    if c.key:
+        ks = parse_key(c.key)
+        key = Key(tonic=ks.tonic, mode=ks.mode)
+        prov["key"] = Provenance(source="user", reason=f"key {key}: set with --key")
+    elif (k := pick("key")) is not None:
+        key = Key(tonic=k[1].value.tonic, mode=k[1].value.mode)
+        prov["key"] = Provenance(source=k[0], reason=k[1].reason)
+    else:
+        tonics = GENRE_TONICS[genre]
+        tonic = tonics[seed % len(tonics)]
+        if (md := pick("mode")) is not None:
+            mode, src, why = str(md[1].value), md[0], md[1].reason
+        else:
+            mode = "major" if valence >= -0.1 else ("dorian" if genre in ("jazz", "lofi") else "minor")
+            src, why = prov["mood.valence"].source, f"valence {valence:+.2f}"
+        key = Key(tonic=tonic, mode=mode)
+        prov["key"] = Provenance(source=src, reason=f"key {key}: mode from {why}; tonic {tonic} suits {genre}")
+
+    # Energy, texture.
+    energy_got = pools["energy"].mean() if "energy" in pools else None
+    if energy_got:
+        energy, src, why = energy_got
+        energy = max(0.0, min(1.0, energy))
+    else:
+        energy, src, why = 0.5 + 0.4 * arousal, prov["mood.arousal"].source, f"arousal {arousal:+.2f}"
+    energy = round(energy, 3)
+    prov["energy"] = Provenance(source=src, reason=f"energy {energy:.2f}: {why}")
+    texture: dict[str, float] = {"register": 0.0, "density": round(0.3 + 0.5 * energy, 3)}
+    prov["texture.density"] = Provenance(source="default", reason=f"density {texture['density']:.2f}: from energy")
+    prov["texture.register"] = Provenance(source="default", reason="register 0.00: neutral")
+    for attr in ("register", "density"):
+        if attr in pools and (got := pools[attr].mean()):
+            lo = -1.0 if attr == "register" else 0.0
+            texture[attr] = round(max(lo, min(1.0, got[0])), 3)
+            prov[f"texture.{attr}"] = Provenance(source=got[1], reason=f"{attr} {texture[attr]:+.2f}: {got[2]}")
+
+    instruments = _choose_instruments(c, genre, pick, prov)
+
+    tags: list[str] = []
+    for s, p in pools.get("mood_tags", _Pool()).items:
+        tags.extend(str(t) for t in p.value)
+    tags = _dedupe(tags)[:6]
+    hints = _dedupe(str(p.value) for _, p in sorted(pools.get("caption_hint", _Pool()).items,
+                                                  key=lambda sp: -SOURCE_PRIORITY[sp[0]]))
+
+    brief_fields: dict[str, Any] = dict(
+        caption="",
+        duration_s=round(duration, 3),
+        tempo_bpm=round(tempo, 2),
+        meter=meter,
+        key=key,
+        mood=Mood(valence=round(valence, 3), arousal=round(arousal, 3), tags=tags),
+        genre=genre,
+        instruments=instruments,
+        energy=energy,
+        texture=Texture(**texture),
+        seed=seed,
+        observations=[p.observation for p in perceptions],
+    )
+    brief = MusicBrief(**brief_fields)
+    brief = with_sections(brief)
+    prov["sections"] = Provenance(source="default", reason=(
+        f"{len(brief.sections)} bar-aligned sections planned from the length and energy {energy:.2f}"))
+    brief.caption = write_caption(brief, hints)
+    prov["caption"] = Provenance(source="default", reason="written from the final attributes")
+    brief.provenance = dict(sorted(prov.items()))
+    return brief
+
+
+def _choose_instruments(c: Controls, genre: str, pick: Any, prov: dict[str, Provenance]) -> list[str]:
+    if c.instruments:
+        prov["instruments"] = Provenance(source="user", reason="set with --instruments")
+        return list(c.instruments)
+    if (only := pick("instruments_only")) is not None:
+        names = _dedupe(resolve_instrument(n) for n in only[1].value)
+        prov["instruments"] = Provenance(source=only[0], reason=only[1].reason)
+        return names
+    names = list(GENRES[genre].ensemble)
+    reasons = [f"{genre} ensemble"]
+    source = "default"
+    if (add := pick("instruments_add")) is not None:
+        wanted = [resolve_instrument(n) for n in add[1].value]
+        for w in wanted:
+            if w not in names:
+                # A requested instrument replaces the genre's instrument of the same family, if any.
+                same = [n for n in names if family_of(n) == family_of(w) and n != DRUMS]
+                if same:
+                    names[names.index(same[0])] = w
+                else:
+                    names.insert(0, w)
+        reasons.append(add[1].reason)
+        source = add[0]
+    if (sug := pick("instruments_suggest")) is not None and len(names) < MAX_ENSEMBLE:
+        for s in sug[1].value:
+            s = resolve_instrument(s)
+            if s not in names:
+                names.insert(min(2, len(names)), s)
+                reasons.append(f"{s}: {sug[1].reason}")
+                source = source if source != "default" else sug[0]
+                break
+    if (ex := pick("instruments_exclude")) is not None:
+        drop = {resolve_instrument(n) for n in ex[1].value}
+        names = [n for n in names if n not in drop]
+        reasons.append(ex[1].reason)
+        source = ex[0]
+        if not names:
+            raise BadInputError("the prompt excludes every instrument of the arrangement: name at least "
+                                "one instrument to keep, e.g. --instruments piano")
+    names = names[:MAX_ENSEMBLE]
+    prov["instruments"] = Provenance(source=source, reason="; ".join(reasons))
+    return names
+
+
+def with_sections(brief: MusicBrief) -> MusicBrief:
+    """A copy of the brief with freshly planned, bar-aligned sections."""
+    style = GENRES[brief.genre]
+    bar = bar_seconds(brief.tempo_bpm, brief.meter)
+    sections = []
+    planned = plan_sections(brief.duration_s, brief.tempo_bpm, brief.meter, brief.energy)
+    for i, ps in enumerate(planned):
+        start = round(ps.start_bar * bar, 4)
+        end = brief.duration_s if i == len(planned) - 1 else round((ps.start_bar + ps.bars) * bar, 4)
+        if end <= start:
+            continue
+        sections.append(Section(start_s=start, end_s=round(min(end, brief.duration_s), 4), label=ps.label,
+                                energy=ps.energy, caption=section_caption(ps.label, ps.energy, style.description)))
+    return brief.model_copy(update={"sections": sections})
+
+
+def rescale_sections(brief: MusicBrief, new_duration: float) -> list[Section]:
+    """Keep a brief's (possibly user-edited) sections, stretched to a new duration."""
+    if not brief.sections:
+        return []
+    factor = new_duration / brief.duration_s
+    out = []
+    for i, s in enumerate(brief.sections):
+        end = new_duration if i == len(brief.sections) - 1 else round(s.end_s * factor, 4)
+        out.append(s.model_copy(update={"start_s": round(s.start_s * factor, 4), "end_s": end}))
+    return out
+
+
+def _mood_words(brief: MusicBrief) -> str:
+    v, a = brief.mood.valence, brief.mood.arousal
+    quadrant = GENRE_MOOD_WORDS[(int(v >= 0), int(a >= 0))]
+    if abs(v) < 0.15 and abs(a) < 0.15:
+        quadrant = "balanced, reflective"
+    tags = [t for t in brief.mood.tags[:2] if t not in quadrant]
+    return ", ".join([*tags, quadrant]) if tags else quadrant
+
+
+def _instrument_words(names: list[str]) -> str:
+    def short(n: str) -> str:
+        return n.lower().replace(" 1", "").replace(" (", " ").replace(")", "")
+    words = [short(n) for n in names]
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+
+
+def write_caption(brief: MusicBrief, hints: Iterable[str] = ()) -> str:
+    """One or two sentences a text-to-music model could read, written from the final attributes."""
+    style = GENRES[brief.genre]
+    meter = "" if brief.meter == "4/4" else f" in {brief.meter}"
+    first = (f"A {_mood_words(brief)} {style.description} piece in {brief.key} at {brief.tempo_bpm:g} BPM"
+             f"{meter}, with {_instrument_words(brief.instruments)}.")
+    hint_list = [h for h in hints if h][:2]
+    if hint_list:
+        first += " " + "; ".join(hint_list).capitalize().rstrip(".") + "."
+    return first
+
+
+def apply_controls(brief: MusicBrief, controls: Controls) -> MusicBrief:
+    """Vary a loaded brief with explicit controls; everything else, including edits, is kept."""
+    c = controls.validated()
+    update: dict[str, Any] = {}
+    prov = dict(brief.provenance)
+    if c.genre:
+        update["genre"] = c.genre
+        prov["genre"] = Provenance(source="user", reason=f"genre {c.genre}: set with --genre")
+    if c.tempo is not None:
+        update["tempo_bpm"] = float(c.tempo)
+        prov["tempo_bpm"] = Provenance(source="user", reason=f"tempo {c.tempo:g}: set with --tempo")
+    if c.key:
+        ks = parse_key(c.key)
+        update["key"] = Key(tonic=ks.tonic, mode=ks.mode)
+        prov["key"] = Provenance(source="user", reason=f"key {ks}: set with --key")
+    if c.meter:
+        update["meter"] = c.meter
+        prov["meter"] = Provenance(source="user", reason=f"meter {c.meter}: set with --meter")
+    if c.instruments:
+        update["instruments"] = list(c.instruments)
+        prov["instruments"] = Provenance(source="user", reason="set with --instruments")
+    if c.seed is not None:
+        update["seed"] = c.seed
+        prov["seed"] = Provenance(source="user", reason="set with --seed")
+    if c.duration is not None:
+        update["duration_s"] = float(c.duration)
+        update["sections"] = rescale_sections(brief, float(c.duration))
+        prov["duration_s"] = Provenance(source="user", reason=f"duration {c.duration:g} s: set with --duration")
+    if not update:
+        return brief
+    data = brief.to_dict()
+    data.update({k: (v.model_dump() if hasattr(v, "model_dump") else v) for k, v in update.items()})
+    data["sections"] = [s.model_dump() if hasattr(s, "model_dump") else s for s in data["sections"]]
+    data["provenance"] = {k: v.model_dump() for k, v in sorted(prov.items())}
+    varied = MusicBrief.from_dict(data, origin="brief with controls")
+    if not varied.sections:
+        varied = with_sections(varied)
+    caption_was_generated = brief.provenance.get("caption", Provenance(source="default", reason="")).source == "default"
+    if caption_was_generated:
+        # Keep the sentence about the inputs; rewrite the one about the attributes.
+        rest = brief.caption.split(". ", 1)[1] if ". " in brief.caption else ""
+        varied.caption = write_caption(varied) + (f" {rest}" if rest else "")
+    return varied

@@ -1,0 +1,194 @@
+"""The ``weavewave`` command. Heavy modules are imported inside commands so ``--help`` is instant."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any, TextIO
+
+EXIT_OK, EXIT_INTERNAL, EXIT_BAD_INPUT = 0, 1, 2
+
+EPILOG = """examples:
+  weavewave generate --text "a rainy night in Tokyo, lo-fi, 80 bpm" --out rain
+  weavewave generate --image photo.jpg --duration 45 --stems --out photo
+  weavewave describe --text "a sunrise over the sea" > brief.json   # edit it, then:
+  weavewave generate --brief brief.json --seed 7 --out sunrise
+  weavewave schema > brief.schema.json
+"""
+
+
+class Progress:
+    """Progress on stderr: a redrawn bar on a terminal, one line per stage otherwise."""
+
+    def __init__(self, stream: TextIO, enabled: bool = True) -> None:
+        self.stream, self.enabled = stream, enabled
+        self.tty = stream.isatty()
+        self.start = time.perf_counter()
+        self.last_message = ""
+
+    def __call__(self, fraction: float, message: str) -> None:
+        if not self.enabled:
+            return
+        elapsed = time.perf_counter() - self.start
+        if self.tty:
+            filled = int(24 * max(0.0, min(1.0, fraction)))
+            bar = "#" * filled + "." * (24 - filled)
+            self.stream.write(f"\r[{bar}] {fraction * 100:3.0f}% {elapsed:5.1f}s {message[:40]:<40}")
+            self.stream.flush()
+        elif message != self.last_message:
+            self.stream.write(f"[{fraction * 100:3.0f}% {elapsed:5.1f}s] {message}\n")
+        self.last_message = message
+
+    def done(self) -> None:
+        if self.enabled and self.tty:
+            self.stream.write("\n")
+
+
+def _add_inputs(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("inputs (at least one)")
+    g.add_argument("--text", help="a prompt, scene or story; '@FILE' reads it from a text file")
+    g.add_argument("--image", action="append", metavar="PATH", help="a photo (repeat for several)")
+    g.add_argument("--brief", metavar="PATH", help="a brief.json to reproduce or vary (edit it first)")
+    c = p.add_argument_group("controls (always win over what the inputs suggest)")
+    c.add_argument("--duration", type=float, metavar="SECONDS", help="length in seconds, up to 600")
+    c.add_argument("--tempo", type=float, metavar="BPM", help="tempo, 30-300 BPM")
+    c.add_argument("--key", help="e.g. 'F# minor', 'Bb major', 'c#m', 'A dorian'")
+    c.add_argument("--meter", help="4/4, 3/4 or 6/8")
+    c.add_argument("--genre", help="pop, rock, jazz, lofi, electronic, ambient, classical, folk, cinematic")
+    c.add_argument("--instruments", metavar="LIST", help="comma-separated, e.g. 'piano, strings, drums'")
+    c.add_argument("--seed", type=int, help="same seed and inputs give the same bytes")
+    p.add_argument("--text-model", choices=("auto", "minilm", "lexicon"), default="auto",
+                   help="how to read text: the MiniLM sentence model, the word lexicon, or auto (default)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from weavewave import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="weavewave",
+        description="Turn a sentence, a story or a photo into finished music: audio, MIDI, stems and an "
+                    "editable brief. Offline, on a CPU.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"weavewave {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    gen = sub.add_parser("generate", help="make music and write it to --out",
+                         description="Make a piece and write music.wav, music.mid and brief.json into --out.",
+                         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    _add_inputs(gen)
+    o = gen.add_argument_group("output")
+    o.add_argument("--out", default="out", metavar="DIR", help="output folder (default: ./out)")
+    o.add_argument("--format", default="wav", choices=("wav", "flac", "mp3"), help="audio format (default wav)")
+    o.add_argument("--stems", action="store_true", help="also write one audio file per part into DIR/stems")
+    o.add_argument("--soundfont", metavar="SF2", help="General MIDI SoundFont (.sf2) to render with")
+    o.add_argument("--backend", default="symbolic", choices=("symbolic",), help="generator (default symbolic)")
+    o.add_argument("--force", action="store_true", help="overwrite existing files in --out")
+
+    desc = sub.add_parser("describe", help="print the MusicBrief JSON the music would be made from",
+                          description="Print the MusicBrief as JSON on stdout. No audio is made.")
+    _add_inputs(desc)
+    sub.add_parser("schema", help="print the JSON Schema of brief.json")
+    return parser
+
+
+def _read_text(value: str | None) -> str | None:
+    from weavewave.errors import BadInputError
+
+    if value is None or not value.startswith("@"):
+        return value
+    path = value[1:]
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return fh.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise BadInputError(f"cannot read text file {path}: {reason}; check the path") from None
+
+
+def _common(args: argparse.Namespace) -> dict[str, Any]:
+    return dict(text=_read_text(args.text), image=args.image, brief=args.brief, duration=args.duration,
+                tempo=args.tempo, key=args.key, meter=args.meter, genre=args.genre,
+                instruments=args.instruments, seed=args.seed,
+                semantic={"auto": None, "minilm": True, "lexicon": False}[args.text_model])
+
+
+def _cmd_generate(args: argparse.Namespace) -> int:
+    from weavewave.api import describe
+    from weavewave.export import check_out_dir, planned_files, save_track
+    from weavewave.generators import get_generator
+
+    progress = Progress(sys.stderr, enabled=not args.quiet)
+    # Refuse to overwrite before doing any work.
+    check_out_dir(args.out, planned_files(True, args.format), force=args.force)
+    generator = get_generator(args.backend, soundfont=args.soundfont)
+    if args.soundfont:
+        from weavewave.render import find_soundfont
+
+        find_soundfont(args.soundfont)
+    brief = describe(**_common(args), progress=lambda f, m: progress(0.1 * f, m))
+    track = generator.generate(brief, progress=lambda f, m: progress(0.1 + 0.85 * f, m))
+    progress(0.97, "writing files")
+    written = save_track(track, args.out, fmt=args.format, stems=args.stems, force=args.force)
+    progress(1.0, "done")
+    progress.done()
+    stats = track.stats
+    lufs = stats.get("lufs")
+    print(f"wrote {len(written)} files to {args.out}/: " + ", ".join(
+        str(p.relative_to(args.out)) for p in written if p.parent.name != "stems")
+        + (f" and {sum(p.parent.name == 'stems' for p in written)} stems" if args.stems else ""))
+    print(f"  {brief.summary()}")
+    loud = f"{lufs:.1f} LUFS" if lufs is not None else "silent"
+    print(f"  {track.duration_s:.2f} s, {loud}, true peak {stats.get('true_peak_dbfs', float('nan')):.1f} dBFS")
+    return EXIT_OK
+
+
+def _cmd_describe(args: argparse.Namespace) -> int:
+    from weavewave.api import describe
+
+    progress = Progress(sys.stderr, enabled=not args.quiet)
+    brief = describe(**_common(args), progress=progress)
+    progress.done()
+    sys.stdout.write(brief.to_json())
+    return EXIT_OK
+
+
+def _cmd_schema(args: argparse.Namespace) -> int:
+    from weavewave.brief import json_schema
+
+    sys.stdout.write(json.dumps(json_schema(), indent=2) + "\n")
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return EXIT_BAD_INPUT
+    from weavewave.errors import WeaveWaveError
+
+    handler = {"generate": _cmd_generate, "describe": _cmd_describe, "schema": _cmd_schema}[args.command]
+    try:
+        return handler(args)
+    except WeaveWaveError as exc:
+        sys.stderr.write(("\n" if sys.stderr.isatty() else "") + f"weavewave: error: {exc}\n")
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        sys.stderr.write("\nweavewave: interrupted\n")
+        return 130
+    except Exception as exc:  # an internal error: say so plainly; the traceback only on request
+        if args.debug or os.environ.get("WEAVEWAVE_DEBUG"):
+            raise
+        sys.stderr.write(f"weavewave: internal error: {type(exc).__name__}: {exc} "
+                         "(rerun with --debug for the traceback, and please report it)\n")
+        return EXIT_INTERNAL
+
+
+if __name__ == "__main__":
+    sys.exit(main())
