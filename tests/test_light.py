@@ -1,0 +1,27 @@
+"""The light path stays light: importing weavewave and --help never import torch, transformers, gradio."""
+
+import subprocess
+import sys
+
+HEAVY = ("torch", "transformers", "gradio", "ray", "sentence_transformers")
+
+
+def _loaded_after(code: str) -> set[str]:
+    out = subprocess.run([sys.executable, "-c", code + "\nimport sys\nprint(' '.join(sorted(sys.modules)))"],
+                         capture_output=True, text=True, check=True).stdout
+    return set(out.split())
+
+
+def test_import_weavewave_is_light():
+    assert not _loaded_after("import weavewave") & set(HEAVY)
+
+
+def test_help_is_light():
+    code = ("import sys\nfrom weavewave.cli import main\n"
+            "try:\n    main(['generate', '--help'])\nexcept SystemExit:\n    pass")
+    assert not _loaded_after(code) & set(HEAVY)
+
+
+def test_lexicon_describe_is_light():
+    code = "import weavewave\nweavewave.describe(text='a calm sunrise', semantic=False)"
+    assert not _loaded_after(code) & set(HEAVY)
