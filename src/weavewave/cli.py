@@ -22,18 +22,27 @@ EPILOG = """examples:
 
 
 class Progress:
-    """Progress on stderr: a redrawn bar on a terminal, one line per stage otherwise."""
+    """Progress on stderr: a redrawn bar on a terminal, one line per stage otherwise.
+
+    Nothing is shown during the first second, so quick commands and early input errors stay quiet.
+    """
+
+    QUIET_FOR_S = 1.0
 
     def __init__(self, stream: TextIO, enabled: bool = True) -> None:
         self.stream, self.enabled = stream, enabled
         self.tty = stream.isatty()
         self.start = time.perf_counter()
         self.last_message = ""
+        self.shown = False
 
     def __call__(self, fraction: float, message: str) -> None:
         if not self.enabled:
             return
         elapsed = time.perf_counter() - self.start
+        if elapsed < self.QUIET_FOR_S:
+            return
+        self.shown = True
         if self.tty:
             filled = int(24 * max(0.0, min(1.0, fraction)))
             bar = "#" * filled + "." * (24 - filled)
@@ -44,8 +53,9 @@ class Progress:
         self.last_message = message
 
     def done(self) -> None:
-        if self.enabled and self.tty:
+        if self.shown and self.tty:
             self.stream.write("\n")
+
 
 
 def _add_inputs(p: argparse.ArgumentParser) -> None:
@@ -177,7 +187,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return handler(args)
     except WeaveWaveError as exc:
-        sys.stderr.write(("\n" if sys.stderr.isatty() else "") + f"weavewave: error: {exc}\n")
+        if sys.stderr.isatty():
+            sys.stderr.write("\r\033[K")
+        sys.stderr.write(f"weavewave: error: {exc}\n")
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         sys.stderr.write("\nweavewave: interrupted\n")

@@ -34,7 +34,7 @@ REFERENCES: dict[str, str] = {
 
 # --- Loading -----------------------------------------------------------------------------------
 MAX_SIDE = 512  # analysed size: longest side in pixels after downscaling
-DRAFT_FACTOR = 2  # JPEG draft decodes at >= DRAFT_FACTOR * MAX_SIDE, then thumbnail() refines
+DRAFT_FACTOR = 1  # JPEG draft decodes at >= DRAFT_FACTOR * MAX_SIDE (DCT scaling), thumbnail() finishes
 ALPHA_BACKGROUND = (255, 255, 255)  # transparent pixels are seen as on a white page
 SIXTEEN_BIT_MAX = 65535.0  # integer greyscale modes ("I;16", "I") are scaled by this
 
@@ -47,7 +47,8 @@ GRADIENT_REF = 0.15  # mean Sobel magnitude treated as "fully textured" in the c
 FINE_DETAIL_CUTOFF = 0.1  # cycles/pixel; spectral power above this counts as fine detail
 FINE_DETAIL_REF = 0.5  # fine-detail share treated as "fully detailed" in the complexity index
 
-# Hue sectors, HSV degrees [start, end). Red wraps through 0.
+# Hue sectors, HSV degrees [start, end), whole degrees only (hue mass is binned per degree).
+# Red wraps through 0.
 HUE_SECTORS: tuple[tuple[str, float, float], ...] = (
     ("red", 345.0, 15.0), ("orange", 15.0, 40.0), ("yellow", 40.0, 70.0), ("green", 70.0, 160.0),
     ("teal", 160.0, 195.0), ("blue", 195.0, 255.0), ("purple", 255.0, 290.0),
@@ -139,6 +140,7 @@ MAPPINGS: tuple[Mapping, ...] = (
     ), 0.45, 0.15),
 )
 
+TYPICAL_Z = 0.25  # |z| below this is described as "typical" in reasons
 # Vocabulary for reasons: feature -> (word when z < 0, word when z > 0).
 FEATURE_WORDS: dict[str, tuple[str, str]] = {
     "brightness": ("dark", "light"),
@@ -210,4 +212,5 @@ CONTRAST_WORDS: tuple[tuple[float, str], ...] = (
 GREYSCALE_SATURATION = 0.03  # below: "black-and-white"
 VIVID_COLOURFULNESS = 59.0  # above: "vivid <hue>"
 MUTED_COLOURFULNESS = 20.0  # below: "muted <hue>"
+MIN_HUE_SHARE = 0.35  # the dominant hue sector must hold this share of the colour to be named
 CAPTION_CONFIDENCE = 0.6
