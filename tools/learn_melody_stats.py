@@ -54,7 +54,7 @@ def _bar_rhythm(measure, slots: int) -> str | None:
     return text if "x" in text and len(text) == slots else None
 
 
-def learn(max_files: int) -> dict:
+def learn(max_files: int, max_folk_files: int) -> dict:
     from music21 import corpus, meter
 
     transitions: dict[int, Counter] = defaultdict(Counter)
@@ -63,9 +63,11 @@ def learn(max_files: int) -> dict:
     for path in sorted(corpus.getComposer("bach"))[:max_files]:
         sources.append(path)
     folk_dir = Path(corpus.__file__).parent / "essenFolksong"
-    sources.extend(sorted(folk_dir.glob("*.abc")))
+    sources.extend(sorted(folk_dir.glob("*.abc"))[:max_folk_files])
     n_tunes = 0
-    for path in sources:
+    for i, path in enumerate(sources):
+        if i % 25 == 0:
+            print(f"  {i}/{len(sources)} files, {n_tunes} melodies", flush=True)
         try:
             parsed = corpus.parse(str(path))
         except Exception:  # noqa: BLE001 - a broken corpus file is skipped, not fatal
@@ -106,9 +108,10 @@ def learn(max_files: int) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--max-files", type=int, default=200, help="chorales / tunes per collection file")
+    ap.add_argument("--max-files", type=int, default=150, help="chorales / tunes per collection file")
+    ap.add_argument("--folk-files", type=int, default=6, help="Essen collection files to read")
     args = ap.parse_args()
-    stats = learn(args.max_files)
+    stats = learn(args.max_files, args.folk_files)
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps(stats, separators=(",", ":")) + "\n", encoding="utf-8")
     print(f"wrote {OUT} ({OUT.stat().st_size} bytes) from {stats['tunes']} melodies")

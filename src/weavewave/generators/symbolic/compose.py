@@ -1,0 +1,529 @@
+"""The symbolic composer: form, harmony, orchestration and performance, from a MusicBrief to an Arrangement.
+
+``compose(brief)`` plans bar-aligned sections, a chord progression with cadences, gives each
+instrument its duties (melody, counter line, chords, pad, bass, drums), writes every part section by
+section following the energy curve, and performs it (velocity shaping, swing, timing) in seconds.
+All randomness comes from ``random.Random`` instances seeded from the brief's seed and a label.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import zlib
+from dataclasses import dataclass, field
+
+from weavewave.arrangement import Arrangement, Note, Part
+from weavewave.brief import MusicBrief
+from weavewave.form import plan_sections
+from weavewave.generators.symbolic import orchestra as O
+from weavewave.generators.symbolic import patterns as P
+from weavewave.generators.symbolic.drums import DrumWriter
+from weavewave.generators.symbolic.grid import Grid
+from weavewave.generators.symbolic.grooves import CRASH_GENRES
+from weavewave.generators.symbolic.harmony import ChordSpan, KeyContext, SectionSpan, plan_progression
+from weavewave.generators.symbolic.humanize import Ev, perform
+from weavewave.generators.symbolic.melody import MelodyWriter, Motif, make_motif, notes_per_bar, split_phrases
+from weavewave.generators.symbolic.parts import (
+    TIMPANI,
+    BarContext,
+    BassWriter,
+    ChordWriter,
+    CounterWriter,
+    TimpaniWriter,
+)
+from weavewave.instruments import DRUMS, GM_PROGRAMS, family_of
+from weavewave.styles import GENRES
+from weavewave.theory import tonic_pitch_class
+
+# Section labels with a special job in the form.
+INTRO_LABELS = frozenset({"intro", "introduction", "prelude"})
+OUTRO_LABELS = frozenset({"outro", "coda", "ending", "end"})
+BREAKDOWN_LABELS = frozenset({"bridge", "breakdown", "break", "interlude"})
+# Energy thresholds for parts entering (section energy 0..1).
+LEVEL_EDGES = (0.4, 0.7)  # below the first: level 0, below the second: level 1, else 2
+DRUMS_MIN_ENERGY = 0.3
+BREAKDOWN_DRUMS_ENERGY = 0.6
+OUTRO_DRUMS_ENERGY = 0.45
+INTRO_BASS_ENERGY = 0.45
+BASS_MIN_ENERGY = 0.15
+COUNTER_MIN_ENERGY = 0.5
+EXTRA_CHORDS_ENERGY = 0.45
+PAD_MIN_ENERGY = 0.2
+CRASH_MIN_ENERGY = 0.45
+# Velocity offset of a part's accompanying duties when it also plays the tune.
+SOLO_ACCOMP_VELOCITY_DROP = 14
+# Registers for some accompaniment styles (clamped into the instrument's range).
+STYLE_WINDOWS: dict[str, tuple[int, int]] = {"strum": (43, 71), "power": (40, 64), "alberti": (48, 67),
+                                             "arp": (45, 79)}
+BASS_COVER_PREFERENCE = ("Piano", "Guitar", "Organ", "Chromatic Percussion", "Ensemble", "Synth Pad")
+PAN_STEP = 0.25
+MELODY_CLEARANCE = 8  # semitones accompaniment may reach above the bottom of the melody's register
+
+
+def _seed(seed: int, label: str) -> int:
+    """A sub-seed for one component: stable across runs and platforms."""
+    return zlib.crc32(f"{seed}:{label}".encode())
+
+
+def _rng(seed: int, label: str) -> random.Random:
+    return random.Random(_seed(seed, label))
+
+
+@dataclass(frozen=True)
+class SectionPlan:
+    """A bar-aligned section of the form."""
+
+    index: int
+    label: str
+    theme: str
+    start_bar: int
+    bars: int
+    energy: float
+    last: bool
+
+    @property
+    def level(self) -> int:
+        return 0 if self.energy < LEVEL_EDGES[0] else 1 if self.energy < LEVEL_EDGES[1] else 2
+
+    @property
+    def is_intro(self) -> bool:
+        return self.theme in INTRO_LABELS and self.index == 0 and not self.last
+
+    @property
+    def is_outro(self) -> bool:
+        return self.theme in OUTRO_LABELS
+
+    @property
+    def is_breakdown(self) -> bool:
+        return self.theme in BREAKDOWN_LABELS
+
+
+@dataclass
+class PartPlan:
+    """One instrument's duties and registers."""
+
+    instrument: str
+    role: str
+    duties: list[str] = field(default_factory=list)
+    style: str = "block"
+    lead_rank: int = -1
+    windows: dict[str, tuple[int, int]] = field(default_factory=dict)
+
+
+def theme_of(label: str) -> str:
+    """Sections with the same theme share material: "A", "A'" and "A2" are all theme "a"."""
+    base = re.sub(r"[\s'’`\d]+$", "", label.strip()).lower()
+    return base or label.strip().lower() or "a"
+
+
+# --- form ----------------------------------------------------------------------------------------
+def plan_form(brief: MusicBrief, grid: Grid, total_bars: int) -> list[SectionPlan]:
+    """Sections snapped to bar lines covering exactly ``total_bars`` bars."""
+    raw: list[tuple[str, int, float]] = []  # label, start bar, energy
+    if brief.sections:
+        bar_s = grid.bar_seconds
+        for s in brief.sections:
+            raw.append((s.label, min(total_bars - 1, max(0, round(s.start_s / bar_s))), s.energy))
+    else:
+        for s in plan_sections(brief.duration_s, brief.tempo_bpm, brief.meter, brief.energy):
+            raw.append((s.label, min(total_bars - 1, s.start_bar), s.energy))
+    raw.sort(key=lambda r: r[1])
+    starts: list[tuple[str, int, float]] = []
+    for label, start, energy in raw:
+        if starts and start <= starts[-1][1]:
+            continue  # shorter than a bar after snapping: absorbed by its neighbour
+        starts.append((label, start, energy))
+    if not starts:
+        starts = [("A", 0, brief.energy)]
+    starts[0] = (starts[0][0], 0, starts[0][2])
+    out = []
+    for i, (label, start, energy) in enumerate(starts):
+        end = starts[i + 1][1] if i + 1 < len(starts) else total_bars
+        out.append(SectionPlan(i, label, theme_of(label), start, end - start, float(energy),
+                               last=i == len(starts) - 1))
+    return out
+
+
+# --- orchestration -------------------------------------------------------------------------------
+def accomp_style(genre: str, instrument: str) -> str:
+    """The accompaniment figure an instrument plays in a genre."""
+    if instrument in O.PAD_INSTRUMENTS or family_of(instrument) in O.PAD_FAMILIES:
+        return "pad"
+    if instrument in P.ARPEGGIATORS:
+        return "arp"
+    table = P.ACCOMP_STYLE.get(genre, P.ACCOMP_STYLE["pop"])
+    style = table.get(family_of(instrument), table["default"])
+    if style == "power" and instrument not in ("Overdriven Guitar", "Distortion Guitar"):
+        style = "strum"
+    if style in ("strum", "power", "comp", "alberti", "rolled", "stabs") and not O.is_polyphonic(instrument):
+        style = "pad" if genre in ("ambient", "cinematic", "classical") else "arp"
+    return style
+
+
+def assign_parts(instruments: list[str], genre: str, register: float = 0.0) -> list[PartPlan]:
+    """Give each instrument its duties: who leads, who comps, who holds the bass."""
+    pitched = [i for i in instruments if i != DRUMS]
+    order = {name: k for k, name in enumerate(pitched)}
+    bass = [i for i in pitched if family_of(i) == "Bass"]
+    timp = [i for i in pitched if i == TIMPANI and len(pitched) > 1]
+    if not bass and len(pitched) >= 2:
+        bass = [c for c in O.BASS_CAPABLE if c in pitched and c != TIMPANI][:1]
+    rest = [i for i in pitched if i not in bass and i not in timp]
+    if not rest and bass and len(bass) > 1:
+        rest = bass[1:]
+        bass = bass[:1]
+    leads = sorted((i for i in rest if O.lead_priority(i) >= O.LEAD_THRESHOLD),
+                   key=lambda i: (-O.lead_priority(i), order[i]))
+    if not leads and rest:
+        poly = [i for i in rest if O.is_polyphonic(i) and accomp_style(genre, i) != "pad"]
+        leads = [poly[0] if poly else rest[0]]
+    main = leads[0] if leads else None
+    secondary = [i for i in leads[1:] if O.lead_priority(i) >= 8 or not O.is_polyphonic(i)]
+    accomp = [i for i in rest if i != main and i not in secondary]
+
+    plans: dict[str, PartPlan] = {}
+    for i in pitched:
+        plans[i] = PartPlan(i, "chords")
+    if main:
+        plans[main].role, plans[main].duties, plans[main].lead_rank = "melody", ["melody"], 0
+    for k, i in enumerate(secondary, start=1):
+        plans[i].role, plans[i].duties, plans[i].lead_rank = "melody", ["melody", "counter"], k
+    for i in accomp:
+        style = accomp_style(genre, i)
+        plans[i].style = style
+        plans[i].role = "pad" if style == "pad" else "chords"
+        # A single-line instrument accompanies with a sustained line of guide tones, not chords.
+        plans[i].duties = [plans[i].role] if O.is_polyphonic(i) else ["line"]
+    for i in bass:
+        plans[i].role, plans[i].duties = "bass", ["bass"]
+    for i in timp:
+        plans[i].role, plans[i].duties = "bass", ["timpani"]
+    harmony = [i for i in accomp if plans[i].role in ("chords", "pad")]
+    if main and not harmony and O.is_polyphonic(main):
+        plans[main].duties.append("chords")
+        plans[main].style = accomp_style(genre, main)
+    if not bass:
+        covers = sorted((i for i in accomp if O.is_polyphonic(i) and plans[i].role == "chords"),
+                        key=lambda i: (BASS_COVER_PREFERENCE.index(family_of(i))
+                                       if family_of(i) in BASS_COVER_PREFERENCE else 99, order[i]))
+        if covers:
+            plans[covers[0]].duties.append("bass")
+        elif main and O.is_polyphonic(main):
+            plans[main].duties.append("bass")
+        elif len(pitched) >= 2:
+            others = [i for i in pitched if i != main and i not in timp]
+            if others:
+                low = min(others, key=lambda i: (O.instrument_range(i)[0], order[i]))
+                plans[low].duties = ["bass"] + [d for d in plans[low].duties if d not in ("melody", "counter")]
+                plans[low].role = "bass" if plans[low].lead_rank != 0 else plans[low].role
+                plans[low].lead_rank = -1 if plans[low].role == "bass" else plans[low].lead_rank
+    for p in plans.values():
+        _set_windows(p, register)
+    if main:
+        # Keep accompaniment under the tune so the melody stays on top.
+        ceiling = plans[main].windows["melody"][0] + MELODY_CLEARANCE
+        for p in plans.values():
+            if "melody" in p.duties:
+                continue
+            lo_r = O.instrument_range(p.instrument)[0]
+            for duty in ("chords", "pad"):
+                if duty in p.windows:
+                    lo, hi = p.windows[duty]
+                    if hi > ceiling:
+                        hi = max(ceiling, lo_r + O.MIN_WINDOW)
+                        p.windows[duty] = (min(lo, max(lo_r, hi - O.MIN_WINDOW)), hi)
+    out = [plans[i] for i in pitched]
+    if DRUMS in instruments:
+        out.append(PartPlan(DRUMS, "drums", ["drums"]))
+    return out
+
+
+def _set_windows(p: PartPlan, register: float) -> None:
+    lo_r, hi_r = O.instrument_range(p.instrument)
+    if "melody" in p.duties:
+        p.windows["melody"] = O.role_window(p.instrument, "melody", register)
+    for duty in ("counter", "line"):
+        if duty in p.duties:
+            p.windows[duty] = O.role_window(p.instrument, "counter", register)
+    for duty in ("chords", "pad"):
+        if duty not in p.duties:
+            continue
+        if "melody" in p.duties:
+            mel_lo = p.windows["melody"][0]
+            lo = max(lo_r, 47)
+            hi = max(lo + 12, mel_lo + 2)
+            p.windows[duty] = (lo, min(hi, hi_r))
+        elif p.style in STYLE_WINDOWS:
+            lo, hi = STYLE_WINDOWS[p.style]
+            lo, hi = max(lo, lo_r), min(hi, hi_r)
+            p.windows[duty] = (lo, hi) if hi - lo >= 12 else O.role_window(p.instrument, duty, register)
+        else:
+            p.windows[duty] = O.role_window(p.instrument, duty, register)
+    if "bass" in p.duties:
+        p.windows["bass"] = O.role_window(p.instrument, "bass")
+    if "timpani" in p.duties:
+        p.windows["timpani"] = (lo_r, hi_r)
+
+
+# --- activity ------------------------------------------------------------------------------------
+def _melody_lead(sec: SectionPlan, n_leads: int, first_theme: str) -> int:
+    """Which lead plays the tune in a section: contrasting themes go to the second lead if there is one."""
+    if n_leads < 2:
+        return 0
+    return 0 if sec.theme in (first_theme, *OUTRO_LABELS) else 1
+
+
+def _active(duty: str, plan: PartPlan, sec: SectionPlan, *, n_sections: int, harmony_rank: int,
+            main_lead: bool) -> bool:
+    e = sec.energy
+    if duty == "melody":
+        return main_lead and (not sec.is_intro or n_sections == 1)
+    if duty == "counter":
+        return not main_lead and e >= COUNTER_MIN_ENERGY and not sec.is_intro
+    if duty == "drums":
+        if sec.is_intro or e < DRUMS_MIN_ENERGY:
+            return False
+        if sec.is_breakdown and e < BREAKDOWN_DRUMS_ENERGY:
+            return False
+        return not (sec.is_outro and e < OUTRO_DRUMS_ENERGY)
+    if duty in ("bass", "timpani"):
+        if sec.is_intro:
+            return e >= INTRO_BASS_ENERGY
+        return e >= BASS_MIN_ENERGY or sec.last
+    if duty in ("pad", "line"):
+        return e >= PAD_MIN_ENERGY or harmony_rank == 0 or sec.last
+    if duty == "chords":
+        return harmony_rank == 0 or e >= EXTRA_CHORDS_ENERGY or sec.last
+    return True
+
+
+# --- main ----------------------------------------------------------------------------------------
+def compose(brief: MusicBrief) -> Arrangement:
+    """Compose a complete, performed arrangement for ``brief``.
+
+    Parameters
+    ----------
+    brief: the MusicBrief (tempo, meter, key, genre, instruments, mood, texture, sections, seed).
+
+    Returns
+    -------
+    Arrangement whose ``duration_s`` equals ``brief.duration_s``; one Part per instrument, no note
+    ending after the end, the same bytes for the same brief.
+    """
+    grid = Grid(brief.meter, brief.tempo_bpm)
+    key = KeyContext(tonic_pitch_class(brief.key.tonic), brief.key.mode)
+    genre = brief.genre
+    end_qn = brief.duration_s / grid.qn_seconds
+    total_bars = max(1, round(brief.duration_s / grid.bar_seconds))
+    final_bar = total_bars - 1
+    sections = plan_form(brief, grid, total_bars)
+    spans = plan_progression(
+        [SectionSpan(s.start_bar, s.bars, s.theme, s.last) for s in sections],
+        genre=genre, key=key, bar_qn=grid.bar_qn, bar_seconds=grid.bar_seconds, end_qn=end_qn,
+        rng_seed=brief.seed,
+    )
+    plans = assign_parts(brief.instruments, genre, brief.texture.register_)
+    events = _write_parts(brief, plans, sections, spans, grid, key, end_qn, final_bar)
+
+    swing = GENRES[genre].swing if genre in GENRES else 0.0
+    parts: list[Part] = []
+    n_by_role: dict[str, int] = {}
+    for plan in plans:
+        rng = _rng(brief.seed, f"perform:{plan.instrument}")
+        is_drum = plan.instrument == DRUMS
+        performed = perform(events[plan.instrument], grid=grid, genre=genre, swing=swing,
+                            end_s=brief.duration_s, rng=rng, drums=is_drum)
+        notes = _untangle([Note(p, v, s, e) for p, v, s, e in performed])
+        k = n_by_role.get(plan.role, 0)
+        n_by_role[plan.role] = k + 1
+        part = Part(
+            name=f"{plan.role}: {plan.instrument}",
+            instrument=plan.instrument,
+            program=0 if is_drum else GM_PROGRAMS.index(plan.instrument),
+            is_drum=is_drum,
+            role=plan.role,
+            notes=notes,
+            pan=_pan(plan.role, k),
+            gain_db=O.ROLE_GAIN_DB.get(plan.role, -6.0) - (1.5 * k if plan.role != "melody" else 3.0 * k),
+            reverb=round(min(1.0, O.GENRE_REVERB.get(genre, 0.2) * O.ROLE_REVERB_SCALE.get(plan.role, 1.0)), 3),
+            controls=_pedal(plan, spans, grid, genre, brief.duration_s, notes),
+        )
+        parts.append(part)
+    return Arrangement(parts=parts, tempo_bpm=brief.tempo_bpm, meter=brief.meter, duration_s=brief.duration_s,
+                       key_tonic=brief.key.tonic, key_mode=brief.key.mode)
+
+
+def _untangle(notes: list[Note]) -> list[Note]:
+    """Sorted notes where a repeated pitch cuts the previous one off, so MIDI note-offs never collide."""
+    notes = sorted(notes, key=lambda n: (n.start, n.pitch, -n.end))
+    out: list[Note] = []
+    last: dict[int, int] = {}
+    for n in notes:
+        j = last.get(n.pitch)
+        if j is not None and out[j].end > n.start:
+            prev = out[j]
+            if n.start - prev.start < 0.02:
+                continue  # a doubled attack: keep the first
+            out[j] = Note(prev.pitch, prev.velocity, prev.start, n.start)
+        last[n.pitch] = len(out)
+        out.append(n)
+    return out
+
+
+def _pan(role: str, k: int) -> float:
+    base = O.ROLE_PAN.get(role, 0.0)
+    if role in ("melody", "bass", "drums"):
+        return 0.0 if k == 0 else round((-1) ** k * min(0.6, PAN_STEP * k), 3)
+    sign = (1 if base >= 0 else -1) * (-1 if k % 2 else 1)
+    return round(max(-1.0, min(1.0, sign * (abs(base) + PAN_STEP * (k // 2)))), 3)
+
+
+def _pedal(plan: PartPlan, spans: list[ChordSpan], grid: Grid, genre: str, end_s: float,
+           notes: list[Note]) -> list[tuple[float, int, int]]:
+    """Sustain pedal for piano accompaniment: lifted and re-pressed at every chord change."""
+    if family_of(plan.instrument) != "Piano" or genre not in O.PEDAL_GENRES or not notes:
+        return []
+    if not ({"chords", "pad"} & set(plan.duties)) or plan.style in ("comp", "stabs", "power"):
+        return []
+    first, last = notes[0].start, max(n.end for n in notes)
+    out: list[tuple[float, int, int]] = []
+    for span in spans:
+        t = span.start * grid.qn_seconds
+        if t < first - 1e-6 or t > last:
+            continue
+        if t > 0:
+            out.append((round(max(0.0, t - 0.01), 6), O.SUSTAIN_CC, 0))
+        out.append((round(min(end_s, t + 0.03), 6), O.SUSTAIN_CC, 127))
+    out.append((round(end_s, 6), O.SUSTAIN_CC, 0))
+    return out
+
+
+def _write_parts(brief: MusicBrief, plans: list[PartPlan], sections: list[SectionPlan],
+                 spans: list[ChordSpan], grid: Grid, key: KeyContext, end_qn: float,
+                 final_bar: int) -> dict[str, list[Ev]]:
+    genre, seed = brief.genre, brief.seed
+    events: dict[str, list[Ev]] = {p.instrument: [] for p in plans}
+    leads = sorted((p for p in plans if p.lead_rank >= 0 and "melody" in p.duties), key=lambda p: p.lead_rank)
+    harmony_parts = [p for p in plans if {"chords", "pad", "line"} & set(p.duties) and "melody" not in p.duties]
+    harmony_rank = {p.instrument: k for k, p in enumerate(harmony_parts)}
+    has_bass_part = any("bass" in p.duties for p in plans)
+    first_theme = next((s.theme for s in sections if not s.is_intro), sections[0].theme)
+
+    # One writer per part and duty, so voice leading and register carry across sections.
+    writers: dict[tuple[str, str], object] = {}
+    for p in plans:
+        solo_drop = SOLO_ACCOMP_VELOCITY_DROP if "melody" in p.duties else 0
+        for duty in p.duties:
+            rng = _rng(seed, f"{duty}:{p.instrument}")
+            if duty == "melody":
+                writers[(p.instrument, duty)] = MelodyWriter(key, grid, spans, genre=genre,
+                                                             base_velocity=O.ROLE_VELOCITY["melody"])
+            elif duty in ("counter", "line"):
+                writers[(p.instrument, duty)] = CounterWriter(grid, spans, window=p.windows[duty],
+                                                              base_velocity=O.ROLE_VELOCITY["counter"])
+            elif duty in ("chords", "pad"):
+                writers[(p.instrument, duty)] = ChordWriter(
+                    key, grid, spans, genre=genre, style=p.style, window=p.windows[duty],
+                    base_velocity=O.ROLE_VELOCITY[duty] - solo_drop, rng=rng, has_bass=has_bass_part)
+            elif duty == "bass":
+                simple = p.role != "bass"
+                writers[(p.instrument, duty)] = BassWriter(
+                    key, grid, spans, genre=genre, window=p.windows["bass"],
+                    base_velocity=O.ROLE_VELOCITY["bass"] - solo_drop - (6 if simple else 0), rng=rng,
+                    simple=simple)
+            elif duty == "timpani":
+                writers[(p.instrument, duty)] = TimpaniWriter(grid, spans, key, window=p.windows["timpani"],
+                                                              base_velocity=O.ROLE_VELOCITY["bass"])
+            elif duty == "drums":
+                writers[(p.instrument, duty)] = DrumWriter(grid, genre=genre, rng=rng)
+
+    motifs: dict[str, Motif] = {}
+    theme_plans: dict[str, list] = {}
+    melody_rng = _rng(seed, "melody")
+    drum_plan = next((p for p in plans if "drums" in p.duties), None)
+    drums_on = [bool(drum_plan) and _active("drums", drum_plan, s, n_sections=len(sections), harmony_rank=0,
+                                             main_lead=False) for s in sections]
+
+    for si, sec in enumerate(sections):
+        nxt = sections[si + 1] if si + 1 < len(sections) else None
+        ctx = BarContext(sec.start_bar, sec.bars, sec.energy, sec.level, final_bar, end_qn,
+                         fill_last=bool(nxt and drums_on[si + 1] and sec.bars >= 2))
+        main_idx = _melody_lead(sec, len(leads), first_theme)
+        sounding = False
+        for p in plans:
+            is_main = bool(leads) and p is leads[min(main_idx, len(leads) - 1)]
+            for duty in p.duties:
+                if duty == "drums":
+                    continue
+                if not _active(duty, p, sec, n_sections=len(sections), harmony_rank=harmony_rank.get(p.instrument, 0),
+                               main_lead=is_main):
+                    continue
+                w = writers[(p.instrument, duty)]
+                if duty == "melody":
+                    evs = _melody_section(w, p, sec, grid, brief, motifs, theme_plans, melody_rng, end_qn,
+                                          final_bar)
+                else:
+                    evs = w.write(ctx)
+                events[p.instrument].extend(evs)
+                sounding = sounding or bool(evs)
+        if not sounding and leads:
+            # Nothing pitched would sound here (e.g. an intro for a lone flute): the tune plays.
+            lead = leads[0]
+            events[lead.instrument].extend(
+                _melody_section(writers[(lead.instrument, "melody")], lead, sec, grid, brief, motifs,
+                                theme_plans, melody_rng, end_qn, final_bar))
+        if drum_plan and drums_on[si]:
+            crash = si > 0 and sec.energy >= CRASH_MIN_ENERGY and genre in CRASH_GENRES
+            events[DRUMS].extend(writers[(DRUMS, "drums")].write(ctx, crash=crash))
+        elif drum_plan and nxt and drums_on[si + 1] and sec.bars >= 2 and not sec.last:
+            # Drums enter with a pickup fill in the last bar before their first section.
+            pickup = BarContext(sec.start_bar + sec.bars - 1, 1, nxt.energy, nxt.level, final_bar, end_qn)
+            events[DRUMS].extend(writers[(DRUMS, "drums")].pickup(pickup))
+    for evs in events.values():
+        evs.sort(key=lambda e: (e.start, e.pitch))
+    return events
+
+
+def _melody_section(writer: MelodyWriter, plan: PartPlan, sec: SectionPlan, grid: Grid, brief: MusicBrief,
+                    motifs: dict[str, Motif], theme_plans: dict[str, list], rng: random.Random, end_qn: float,
+                    final_bar: int) -> list[Ev]:
+    """The tune over one section: phrases built from the section theme's two-bar idea.
+
+    The first theme is written as periods (idea, development, open cadence; idea again, closed
+    cadence); contrasting themes as sentences. A returning theme restates its first phrase's opening.
+    """
+    first_theme = next(iter(motifs), sec.theme)
+    motif_theme = first_theme if sec.is_outro and motifs else sec.theme
+    if motif_theme not in motifs:
+        avoid = next(iter(motifs.values())).bars[0] if motifs else None
+        m_rng = _rng(brief.seed, f"motif:{motif_theme}")
+        motifs[motif_theme] = make_motif(grid, notes_per_bar(grid, brief.texture.density, sec.energy), m_rng,
+                                         genre=brief.genre, avoid=avoid)
+    motif = motifs[motif_theme]
+    form = "period" if motif_theme == first_theme else "sentence"
+    window = plan.windows["melody"]
+    if sec.level == 2 and not sec.is_outro:
+        # Lift the tune a little in the loudest sections, within the instrument's range.
+        lo_r, hi_r = O.instrument_range(plan.instrument)
+        window = (min(window[0] + 3, hi_r - 14), min(window[1] + 3, hi_r))
+    out: list[Ev] = []
+    phrases = split_phrases(sec.bars)
+    bar = sec.start_bar
+    returning = theme_plans.get(motif_theme)
+    antecedent: list | None = None
+    for k, n in enumerate(phrases):
+        last_phrase = k == len(phrases) - 1
+        closed = k % 2 == 1 or last_phrase
+        final = sec.last and last_phrase and bar + n - 1 == final_bar
+        dev_op = rng.choice(P.MOTIF_VARIATIONS)
+        repeat_of = antecedent if k % 2 == 1 else (returning if k == 0 else None)
+        evs, plans = writer.phrase(motif, bar, n, window=window, energy=sec.energy, closed=closed, final=final,
+                                   end_qn=end_qn, dev_op=dev_op, rng=rng, form=form, repeat_of=repeat_of,
+                                   lone_bar=final_bar == 0)
+        if k == 0 and motif_theme not in theme_plans and n >= 3:
+            theme_plans[motif_theme] = plans
+        antecedent = plans if k % 2 == 0 else None
+        out.extend(evs)
+        bar += n
+    return out

@@ -1,0 +1,384 @@
+"""Accompanying parts: bass lines, chord accompaniments (block, comp, arpeggio, strum, pad), counter lines
+and timpani. Each writer fills a range of bars and returns note events in quarter notes."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+
+from weavewave.generators.symbolic import patterns as P
+from weavewave.generators.symbolic.grid import Grid
+from weavewave.generators.symbolic.harmony import Chord, ChordSpan, KeyContext, chord_at, voice_chord
+from weavewave.generators.symbolic.humanize import Ev, velocity
+
+EPS = 1e-6
+GATE = 0.96  # fraction of a block chord's slot that sounds
+UPSTROKE_STRINGS = 3
+UPSTROKE_VELOCITY_DROP = 14
+TIMPANI = "Timpani"
+
+
+@dataclass
+class BarContext:
+    """The bars a writer fills, with the section's energy and what comes after."""
+
+    start_bar: int
+    bars: int
+    energy: float
+    level: int  # 0 low, 1 mid, 2 high
+    final_bar: int  # index of the piece's last bar (held to end_qn)
+    end_qn: float
+    section_start: bool = True
+    fill_last: bool = False  # drum fill in the section's last bar
+
+
+@dataclass
+class Voicer:
+    """Voice-leads one part: remembers its last voicing so each chord moves as little as possible."""
+
+    lo: int
+    hi: int
+    n_voices: int = 4
+    drop_root: bool = False
+    spread: bool = False
+    prev: tuple[int, ...] | None = None
+    cache: dict[tuple[float, str], tuple[int, ...]] = field(default_factory=dict)
+
+    def voicing(self, span: ChordSpan) -> tuple[int, ...]:
+        key = (span.start, span.chord.symbol)
+        if key not in self.cache:
+            v = voice_chord(span.chord, self.prev, self.lo, self.hi, n_voices=self.n_voices,
+                            drop_root=self.drop_root, spread=self.spread)
+            self.cache[key] = v
+            self.prev = v
+        return self.cache[key]
+
+
+def _nearest(pc: int, ref: float, lo: int, hi: int) -> int:
+    """The pitch of class ``pc`` nearest ``ref`` within [lo, hi] (or nearest the window)."""
+    cands = [p for p in range(lo, hi + 1) if p % 12 == pc]
+    if not cands:
+        base = lo + (pc - lo) % 12
+        return base
+    return min(cands, key=lambda p: abs(p - ref))
+
+
+# --- bass ----------------------------------------------------------------------------------------
+class BassWriter:
+    """Genre bass lines: patterns, walking (jazz) and tonic pedal (ambient/cinematic)."""
+
+    def __init__(self, key: KeyContext, grid: Grid, spans: list[ChordSpan], *, genre: str,
+                 window: tuple[int, int], base_velocity: float, rng: random.Random, simple: bool = False):
+        self.key, self.grid, self.spans, self.genre = key, grid, spans, genre
+        self.lo, self.hi = window
+        self.base_velocity, self.rng, self.simple = base_velocity, rng, simple
+        self.prev = (self.lo + self.hi) / 2 - 3
+
+    def root(self, chord: Chord) -> int:
+        p = _nearest(chord.root, self.prev, self.lo, min(self.hi, self.lo + 17))
+        return p
+
+    def tone(self, code: str, span: ChordSpan, t: float) -> int:
+        root = self.root(span.chord)
+        if code == "R":
+            return root
+        if code == "5":
+            p = root + (span.chord.fifth - span.chord.root) % 12
+            return p if p <= self.hi else p - 12
+        if code == "8":
+            return root + 12 if root + 12 <= self.hi else root
+        if code == "3":
+            p = root + (span.chord.third - span.chord.root) % 12
+            return p if p <= self.hi else p - 12
+        if code == "A":
+            nxt = chord_at(self.spans, span.end + EPS) if span.end < self.spans[-1].end else span
+            target = _nearest(nxt.chord.root, root, self.lo, self.hi)
+            step = -1 if target >= root else 1
+            if self.genre != "jazz":
+                # Diatonic neighbour of the next root.
+                scale = self.key.scale
+                cand = target + step
+                while cand % 12 not in scale:
+                    cand += step
+                return cand if self.lo <= cand <= self.hi else root
+            p = target + step
+            return p if self.lo <= p <= self.hi else root
+        return root
+
+    def write(self, ctx: BarContext) -> list[Ev]:
+        style = P.BASS_STYLE.get(self.genre, P.BASS_STYLE["pop"])[ctx.level]
+        if self.simple and style in ("walking", "eighths", "octave", "pop_busy", "ostinato"):
+            style = "root_fifth"
+        out: list[Ev] = []
+        for bar in range(ctx.start_bar, ctx.start_bar + ctx.bars):
+            t0 = bar * self.grid.bar_qn
+            if bar == ctx.final_bar:
+                span = chord_at(self.spans, t0)
+                out.append(Ev(t0, ctx.end_qn - t0, self.root(span.chord),
+                              velocity(self.base_velocity, ctx.energy, 2)))
+                break
+            if style == "walking":
+                out.extend(self._walking_bar(t0, ctx))
+            elif style == "pedal":
+                out.extend(self._pedal_bar(bar, t0, ctx))
+            else:
+                out.extend(self._pattern_bar(P.BASS_PATTERNS[self.grid.meter][style], t0, ctx))
+        for ev in out:
+            self.prev = 0.7 * self.prev + 0.3 * ev.pitch
+        return out
+
+    def _pattern_bar(self, pattern, t0: float, ctx: BarContext) -> list[Ev]:
+        out: list[Ev] = []
+        onsets = {round(on, 4) for on, _, _ in pattern}
+        hits = list(pattern)
+        # A chord change inside the bar gets its root on the change.
+        for span in self.spans_in_bar(t0):
+            rel = round(span.start - t0, 4)
+            if rel > 0 and rel not in onsets:
+                hits.append((rel, span.dur, "R"))
+        hits.sort()
+        for on, dur, code in hits:
+            t = t0 + on
+            span = chord_at(self.spans, t)
+            if span.start > t0 + on + EPS:
+                continue
+            length = min(dur, span.end - t)
+            if length <= EPS:
+                continue
+            p = self.tone(code, span, t)
+            out.append(Ev(t, length, p, velocity(self.base_velocity, ctx.energy, self.grid.strength(on))))
+            self.prev = 0.8 * self.prev + 0.2 * p
+        return out
+
+    def spans_in_bar(self, t0: float) -> list[ChordSpan]:
+        t1 = t0 + self.grid.bar_qn
+        return [s for s in self.spans if s.start < t1 - EPS and s.end > t0 + EPS]
+
+    def _walking_bar(self, t0: float, ctx: BarContext) -> list[Ev]:
+        beats = self.grid.beats
+        out: list[Ev] = []
+        for i, b in enumerate(beats):
+            t = t0 + b
+            span = chord_at(self.spans, t)
+            beat_in_span = round((t - span.start) / self.grid.beat_qn)
+            beats_left = round((span.end - t) / self.grid.beat_qn)
+            root = self.root(span.chord)
+            if beat_in_span == 0:
+                p = root
+            elif beats_left <= 1:
+                p = self.tone("A", span, t)
+            else:
+                prev = out[-1].pitch if out else root
+                options = [root + (pc - span.chord.root) % 12 for pc in span.chord.pcs[1:3]]
+                options += [o - 12 for o in options]
+                options = [o for o in options if self.lo <= o <= self.hi and o != prev] or [root]
+                p = min(options, key=lambda o: abs(o - prev) + self.rng.random() * 3)
+            out.append(Ev(t, self.grid.beat_qn * 0.92, p,
+                          velocity(self.base_velocity, ctx.energy, self.grid.strength(b)) - (0 if i == 0 else 4)))
+        return out
+
+    def _pedal_bar(self, bar: int, t0: float, ctx: BarContext) -> list[Ev]:
+        # Tonic pedal, re-struck every other bar; the section's cadence bars use their roots.
+        near_end = bar >= ctx.start_bar + ctx.bars - 2 and ctx.bars > 2
+        span = chord_at(self.spans, t0)
+        if near_end:
+            p = self.root(span.chord)
+        else:
+            if (bar - ctx.start_bar) % 2:
+                return []
+            p = _nearest(self.key.tonic, self.prev, self.lo, self.lo + 14)
+        length = self.grid.bar_qn * (1 if near_end else 2)
+        length = min(length, (ctx.start_bar + ctx.bars) * self.grid.bar_qn - t0)
+        return [Ev(t0, length * 0.98, p, velocity(self.base_velocity, ctx.energy, 2))]
+
+
+# --- chords --------------------------------------------------------------------------------------
+class ChordWriter:
+    """Accompaniment in one style over the chord plan, voice-led within a register."""
+
+    def __init__(self, key: KeyContext, grid: Grid, spans: list[ChordSpan], *, genre: str, style: str,
+                 window: tuple[int, int], base_velocity: float, rng: random.Random, has_bass: bool):
+        self.key, self.grid, self.spans, self.genre, self.style = key, grid, spans, genre, style
+        self.base_velocity, self.rng = base_velocity, rng
+        lo, hi = window
+        n = 4
+        if style in ("strum",):
+            n = 5
+        if style == "alberti":
+            n = 3
+        if style == "power":
+            n = 3
+        self.voicer = Voicer(lo, hi, n_voices=n, drop_root=(style == "comp" and has_bass),
+                             spread=style in ("pad", "arp", "pulse", "strum"))
+
+    def _voicing(self, span: ChordSpan) -> tuple[int, ...]:
+        if self.style == "power":
+            root = _nearest(span.chord.root, self.voicer.lo + 5, self.voicer.lo, self.voicer.lo + 11)
+            return (root, root + 7, root + 12)
+        return self.voicer.voicing(span)
+
+    def write(self, ctx: BarContext) -> list[Ev]:
+        out: list[Ev] = []
+        meter = self.grid.meter
+        for bar in range(ctx.start_bar, ctx.start_bar + ctx.bars):
+            t0 = bar * self.grid.bar_qn
+            if bar == ctx.final_bar:
+                out.extend(self._final(t0, ctx))
+                break
+            if self.style in ("arp", "alberti"):
+                out.extend(self._arp_bar(t0, ctx))
+            elif self.style == "strum":
+                out.extend(self._strum_bar(t0, ctx))
+            else:
+                style = self.style
+                if meter == "3/4" and style in ("block", "comp") and self.genre in P.WALTZ_GENRES:
+                    style = "waltz"
+                if style == "comp" and meter in P.COMP_RHYTHMS:
+                    hits = self.rng.choice(P.COMP_RHYTHMS[meter])
+                else:
+                    table = P.BLOCK_RHYTHMS[meter].get(style, P.BLOCK_RHYTHMS[meter]["block"])
+                    hits = table[ctx.level]
+                out.extend(self._hits_bar(hits, t0, ctx, sustain=style == "pad", roll=style == "rolled"))
+        return out
+
+    def _hits_bar(self, hits, t0: float, ctx: BarContext, *, sustain: bool, roll: bool) -> list[Ev]:
+        out: list[Ev] = []
+        hits = list(hits)
+        starts = {round(on, 4) for on, _ in hits}
+        for span in self.spans:
+            rel = round(span.start - t0, 4)
+            if 0 < rel < self.grid.bar_qn and rel not in starts:
+                hits.append((rel, self.grid.bar_qn - rel))
+        hits.sort()
+        for on, dur in hits:
+            t = t0 + on
+            span = chord_at(self.spans, t)
+            length = min(dur * (1.0 if sustain else GATE), span.end - t)
+            if length <= EPS:
+                continue
+            v = velocity(self.base_velocity, ctx.energy, self.grid.strength(on))
+            for i, p in enumerate(self._voicing(span)):
+                off = i * P.ROLL_SPREAD_QN if roll else 0.0
+                out.append(Ev(t + off, max(length - off, 0.1), p, v - (2 * i if roll else 0)))
+        return out
+
+    def _arp_bar(self, t0: float, ctx: BarContext) -> list[Ev]:
+        if self.style == "alberti":
+            step, order = P.ALBERTI[self.grid.meter]
+        else:
+            step, order = P.ARP_PATTERNS[self.grid.meter][ctx.level]
+        out: list[Ev] = []
+        n_steps = int(round(self.grid.bar_qn / step))
+        for k in range(n_steps):
+            t = t0 + k * step
+            span = chord_at(self.spans, t)
+            v = self._voicing(span)
+            idx = order[k % len(order)]
+            p = v[idx % len(v)] + 12 * (idx // len(v))
+            length = min(step * 2.0, span.end - t)
+            vel = velocity(self.base_velocity, ctx.energy, self.grid.strength(k * step)) - 4
+            out.append(Ev(t, length, p, vel))
+        return out
+
+    def _strum_bar(self, t0: float, ctx: BarContext) -> list[Ev]:
+        strums = P.STRUMS[self.grid.meter][ctx.level]
+        out: list[Ev] = []
+        for j, (on, down) in enumerate(strums):
+            t = t0 + on
+            span = chord_at(self.spans, t)
+            nxt = strums[j + 1][0] if j + 1 < len(strums) else self.grid.bar_qn
+            length = min(nxt - on, span.end - t)
+            if length <= EPS:
+                continue
+            v = self._voicing(span)
+            strings = list(v) if down else list(reversed(v))[:UPSTROKE_STRINGS]
+            base = velocity(self.base_velocity, ctx.energy, self.grid.strength(on))
+            if not down:
+                base -= UPSTROKE_VELOCITY_DROP
+            for i, p in enumerate(strings):
+                off = i * P.STRUM_SPREAD_QN
+                out.append(Ev(t + off, max(length - off, 0.1), p, base - i))
+        return out
+
+    def _final(self, t0: float, ctx: BarContext) -> list[Ev]:
+        span = chord_at(self.spans, t0)
+        v = self._voicing(span)
+        if self.voicer.drop_root:  # the last chord states its root, even over a bass
+            v = voice_chord(span.chord, v, self.voicer.lo, self.voicer.hi, n_voices=self.voicer.n_voices)
+        roll = self.style in ("arp", "alberti", "strum", "rolled")
+        vel = velocity(self.base_velocity, ctx.energy, 2)
+        return [Ev(t0 + (i * P.ROLL_SPREAD_QN if roll else 0.0), ctx.end_qn - t0 - (i * P.ROLL_SPREAD_QN if roll else 0.0),
+                   p, vel) for i, p in enumerate(v)]
+
+
+# --- counter line and timpani --------------------------------------------------------------------
+class CounterWriter:
+    """A slow counter line of guide tones (thirds and sevenths), voice-led, one or two per chord."""
+
+    def __init__(self, grid: Grid, spans: list[ChordSpan], *, window: tuple[int, int], base_velocity: float):
+        self.grid, self.spans = grid, spans
+        self.lo, self.hi = window
+        self.base_velocity = base_velocity
+        self.prev = (self.lo + self.hi) / 2
+
+    def write(self, ctx: BarContext) -> list[Ev]:
+        t_start, t_end = ctx.start_bar * self.grid.bar_qn, (ctx.start_bar + ctx.bars) * self.grid.bar_qn
+        if ctx.final_bar < ctx.start_bar + ctx.bars:
+            t_end = ctx.end_qn
+        out: list[Ev] = []
+        for span in self.spans:
+            if span.end <= t_start + EPS or span.start >= t_end - EPS:
+                continue
+            a, b = max(span.start, t_start), min(span.end, t_end)
+            guides = [span.chord.third] + ([span.chord.pcs[3]] if len(span.chord.pcs) > 3 else [span.chord.fifth])
+            pieces = [(a, b - a)]
+            if ctx.level == 2 and b - a >= 2 * self.grid.beat_qn and b < ctx.end_qn - EPS:
+                half = (b - a) / 2
+                pieces = [(a, half), (a + half, half)]
+            for k, (t, d) in enumerate(pieces):
+                pc = guides[k % len(guides)]
+                p = _nearest(pc, self.prev, self.lo, self.hi)
+                self.prev = p
+                gap = 0.0 if t + d >= ctx.end_qn - EPS else 0.1
+                out.append(Ev(t, d - gap, p, velocity(self.base_velocity, ctx.energy, 2, arc=0.5)))
+        return out
+
+
+class TimpaniWriter:
+    """Timpani: root hits on section downbeats, beat one at high energy, a roll into the ending."""
+
+    ROLL_STEP_QN = 0.125
+
+    def __init__(self, grid: Grid, spans: list[ChordSpan], key: KeyContext, *, window: tuple[int, int],
+                 base_velocity: float):
+        self.grid, self.spans, self.key = grid, spans, key
+        self.lo, self.hi = window
+        self.base_velocity = base_velocity
+
+    def _pitch(self, chord: Chord) -> int:
+        return _nearest(chord.root, (self.lo + self.hi) / 2, self.lo, self.hi)
+
+    def write(self, ctx: BarContext) -> list[Ev]:
+        out: list[Ev] = []
+        bar_qn = self.grid.bar_qn
+        for bar in range(ctx.start_bar, ctx.start_bar + ctx.bars):
+            t0 = bar * bar_qn
+            span = chord_at(self.spans, t0)
+            first = bar == ctx.start_bar and ctx.section_start
+            if bar == ctx.final_bar:
+                out.append(Ev(t0, min(ctx.end_qn - t0, 2 * bar_qn), self._pitch(span.chord),
+                              velocity(self.base_velocity, max(ctx.energy, 0.6), 2)))
+                break
+            if first or ctx.level == 2 or (ctx.level == 1 and (bar - ctx.start_bar) % 2 == 0):
+                out.append(Ev(t0, bar_qn * 0.9, self._pitch(span.chord),
+                              velocity(self.base_velocity, ctx.energy, 2)))
+            if bar + 1 == ctx.final_bar or (ctx.fill_last and bar == ctx.start_bar + ctx.bars - 1
+                                            and ctx.level >= 1):
+                # A crescendo roll over the last beat, on the root of what comes next.
+                nxt = chord_at(self.spans, t0 + bar_qn)
+                n = int(self.grid.beat_qn / self.ROLL_STEP_QN)
+                for k in range(n):
+                    t = t0 + bar_qn - self.grid.beat_qn + k * self.ROLL_STEP_QN
+                    out.append(Ev(t, self.ROLL_STEP_QN, self._pitch(nxt.chord),
+                                  int(50 + 40 * k / max(1, n - 1))))
+        return out

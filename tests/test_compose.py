@@ -1,0 +1,280 @@
+"""The symbolic composer: contract, musical structure and determinism."""
+
+from __future__ import annotations
+
+import io
+import itertools
+import random
+import time
+from collections import Counter
+
+import pretty_midi
+import pytest
+
+from weavewave.arrangement import Arrangement, Part
+from weavewave.brief import Key, MusicBrief, Section
+from weavewave.generators.symbolic.compose import compose
+from weavewave.generators.symbolic.orchestra import instrument_range
+from weavewave.styles import GENRES
+from weavewave.theory import bar_seconds, scale_pitch_classes, tonic_pitch_class
+
+MODES = ["major", "minor", "dorian", "phrygian", "lydian", "mixolydian", "locrian"]
+GM_DRUM_NOTES = set(range(35, 82))
+
+
+def make_brief(**kw) -> MusicBrief:
+    genre = kw.pop("genre", "pop")
+    base = dict(caption="test", duration_s=30.0, tempo_bpm=110.0, key=Key(tonic="C", mode="major"),
+                genre=genre, instruments=list(GENRES[genre].ensemble), seed=7)
+    base.update(kw)
+    return MusicBrief(**base)
+
+
+def parts_by_role(arr: Arrangement, role: str) -> list[Part]:
+    return [p for p in arr.parts if p.role == role]
+
+
+def melody_notes(arr: Arrangement):
+    return sorted((n for p in parts_by_role(arr, "melody") for n in p.notes if n.pitch >= 55),
+                  key=lambda n: n.start)
+
+
+def sounding_pcs(arr: Arrangement, t: float, roles=("chords", "pad", "bass")) -> set[int]:
+    return {n.pitch % 12 for p in arr.parts if p.role in roles and not p.is_drum
+            for n in p.notes if n.start <= t + 0.03 and n.end > t + 0.03}
+
+
+# --- contract ------------------------------------------------------------------------------------
+def test_same_brief_gives_same_bytes_and_seed_changes_them():
+    a = compose(make_brief()).to_midi_bytes()
+    b = compose(make_brief()).to_midi_bytes()
+    c = compose(make_brief(seed=8)).to_midi_bytes()
+    assert a == b
+    assert a != c
+
+
+@pytest.mark.parametrize("genre,meter", list(itertools.product(GENRES, ["4/4", "3/4", "6/8"])),
+                         ids=lambda v: str(v))
+def test_every_genre_and_meter_composes_in_range(genre, meter):
+    for mode in ("major", "minor", "dorian" if meter != "3/4" else "lydian"):
+        brief = make_brief(genre=genre, meter=meter, key=Key(tonic="D", mode=mode), duration_s=24.0,
+                           tempo_bpm=sum(GENRES[genre].tempo_range) / 2)
+        arr = compose(brief)
+        assert arr.duration_s == brief.duration_s
+        assert [p.instrument for p in arr.parts] == brief.instruments
+        assert sum(len(p.notes) for p in arr.parts) > 20
+        for p in arr.parts:
+            for n in p.notes:
+                assert 0.0 <= n.start < n.end <= brief.duration_s
+                assert 1 <= n.velocity <= 127
+                if p.is_drum:
+                    assert n.pitch in GM_DRUM_NOTES
+                else:
+                    lo, hi = instrument_range(p.instrument)
+                    assert lo <= n.pitch <= hi, (p.name, n.pitch)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_all_modes_melody_is_diatonic_and_ends_on_tonic(mode):
+    brief = make_brief(genre="folk", key=Key(tonic="G", mode=mode), duration_s=40.0)
+    arr = compose(brief)
+    scale = set(scale_pitch_classes("G", mode))
+    mel = melody_notes(arr)
+    diatonic = sum(n.pitch % 12 in scale for n in mel) / len(mel)
+    assert diatonic > 0.9
+    assert mel[-1].pitch % 12 == tonic_pitch_class("G")
+    assert mel[-1].end == pytest.approx(brief.duration_s, abs=0.02)
+
+
+def test_minor_classical_melody_mostly_diatonic_allowing_leading_tone():
+    brief = make_brief(genre="classical", key=Key(tonic="A", mode="minor"), duration_s=45.0, tempo_bpm=90)
+    mel = melody_notes(compose(brief))
+    allowed = set(scale_pitch_classes("A", "minor")) | {(tonic_pitch_class("A") + 11) % 12}
+    assert sum(n.pitch % 12 in allowed for n in mel) / len(mel) > 0.95
+
+
+def test_no_drum_part_unless_drums_listed():
+    arr = compose(make_brief(instruments=["Acoustic Grand Piano", "Electric Bass (finger)", "Flute"]))
+    assert not any(p.is_drum for p in arr.parts)
+    arr = compose(make_brief(instruments=["Acoustic Grand Piano", "Drums"]))
+    drums = [p for p in arr.parts if p.is_drum]
+    assert len(drums) == 1 and drums[0].role == "drums" and drums[0].notes
+
+
+@pytest.mark.parametrize("meter,tempo,quarter_bpm,sig", [("4/4", 120, 120, (4, 4)), ("3/4", 90, 90, (3, 4)),
+                                                          ("6/8", 100, 150, (6, 8))])
+def test_midi_tempo_and_time_signature(meter, tempo, quarter_bpm, sig):
+    arr = compose(make_brief(meter=meter, tempo_bpm=tempo))
+    pm = pretty_midi.PrettyMIDI(io.BytesIO(arr.to_midi_bytes()))
+    _, tempi = pm.get_tempo_changes()
+    assert tempi[0] == pytest.approx(quarter_bpm, rel=1e-3)
+    ts = pm.time_signature_changes[0]
+    assert (ts.numerator, ts.denominator) == sig
+    assert max(n.end for inst in pm.instruments for n in inst.notes) <= arr.duration_s + 1e-3
+
+
+# --- harmony and melody --------------------------------------------------------------------------
+@pytest.mark.parametrize("genre", ["pop", "folk", "classical", "rock"])
+def test_melody_has_chord_tones_on_strong_beats(genre):
+    brief = make_brief(genre=genre, tempo_bpm=100, duration_s=60.0, key=Key(tonic="E", mode="minor"))
+    arr = compose(brief)
+    beat = 60.0 / brief.tempo_bpm
+    hits = total = 0
+    for n in melody_notes(arr):
+        pos = n.start / beat
+        if abs(pos - round(pos)) * beat < 0.03 and round(pos) % 2 == 0:  # beats 1 and 3 of 4/4
+            pcs = sounding_pcs(arr, n.start)
+            if pcs:
+                total += 1
+                hits += n.pitch % 12 in pcs
+    assert total > 20
+    assert hits / total > 0.85
+
+
+@pytest.mark.parametrize("genre,mode", [("pop", "major"), ("jazz", "minor"), ("cinematic", "minor"),
+                                        ("electronic", "dorian"), ("lofi", "mixolydian")])
+def test_piece_ends_on_tonic_chord_held_to_the_end(genre, mode):
+    brief = make_brief(genre=genre, key=Key(tonic="F", mode=mode), duration_s=31.3)
+    arr = compose(brief)
+    tonic = tonic_pitch_class("F")
+    t = brief.duration_s - 0.15
+    pcs = sounding_pcs(arr, t, roles=("chords", "pad"))
+    scale = scale_pitch_classes("F", mode)
+    assert {tonic, scale[2]} <= pcs or (not pcs and sounding_pcs(arr, t, roles=("melody",)))
+    bass = [n for p in arr.parts if not p.is_drum for n in p.notes if n.end > t and n.pitch < 55]
+    assert bass and all(n.pitch % 12 in (tonic, scale[4]) for n in bass)
+    assert min(n.pitch for n in bass) % 12 == tonic
+
+
+def test_motifs_recur():
+    brief = make_brief(genre="pop", duration_s=90.0, seed=11)
+    mel = melody_notes(compose(brief))
+    beat = 60.0 / brief.tempo_bpm
+    shape = [(b.pitch - a.pitch, round((b.start - a.start) / beat * 4)) for a, b in zip(mel, mel[1:], strict=False)]
+
+
+    def repeated(seq) -> float:
+        grams = Counter(tuple(seq[i:i + 3]) for i in range(len(seq) - 2))
+        return sum(c for c in grams.values() if c > 1) / sum(grams.values())
+
+    shuffled = shape[:]
+    random.Random(0).shuffle(shuffled)
+    # Interval/rhythm trigrams recur far more than in the same notes in random order.
+    assert repeated(shape) > 0.35
+    assert repeated(shape) > 4 * max(0.02, repeated(shuffled))
+
+
+def test_melody_moves_mostly_by_step_and_breathes():
+    brief = make_brief(genre="folk", duration_s=60.0)
+    mel = melody_notes(compose(brief))
+    leaps = [abs(b.pitch - a.pitch) for a, b in zip(mel, mel[1:], strict=False)]
+    assert sum(x <= 4 for x in leaps) / len(leaps) > 0.7
+    assert max(leaps) <= 12
+    gaps = [b.start - a.end for a, b in zip(mel, mel[1:], strict=False)]
+    assert sum(g > 0.2 for g in gaps) >= 4  # phrases end with a breath
+
+
+# --- form and energy -----------------------------------------------------------------------------
+def test_high_energy_section_is_busier_than_low_energy_one():
+    bar = bar_seconds(120, "4/4")
+    sections = [Section(start_s=0, end_s=8 * bar, label="A", energy=0.15),
+                Section(start_s=8 * bar, end_s=16 * bar, label="B", energy=0.95)]
+    brief = make_brief(duration_s=16 * bar, tempo_bpm=120, sections=sections)
+    arr = compose(brief)
+
+    def rate(a: float, b: float) -> float:
+        return sum(1 for p in arr.parts for n in p.notes if a <= n.start < b) / (b - a)
+
+    assert rate(8 * bar, 16 * bar) > 1.4 * rate(0, 8 * bar)
+
+
+def test_intro_has_no_melody_or_drums_and_they_enter_later():
+    bar = bar_seconds(100, "4/4")
+    sections = [Section(start_s=0, end_s=4 * bar, label="intro", energy=0.4),
+                Section(start_s=4 * bar, end_s=12 * bar, label="A", energy=0.7),
+                Section(start_s=12 * bar, end_s=14 * bar, label="outro", energy=0.3)]
+    arr = compose(make_brief(duration_s=14 * bar, tempo_bpm=100, sections=sections))
+    intro_end = 4 * bar - 0.05
+    assert not [n for n in melody_notes(arr) if n.start < intro_end]
+    drums = next(p for p in arr.parts if p.is_drum)
+    # Only a pickup fill may sound in the intro's last beat.
+    assert not [n for n in drums.notes if n.start < 3 * bar]
+    assert [n for n in drums.notes if 4 * bar <= n.start < 12 * bar]
+    assert [n for n in melody_notes(arr) if 4 * bar <= n.start < 12 * bar]
+
+
+def test_sections_off_the_bar_lines_are_snapped():
+    sections = [Section(start_s=0, end_s=7.3, label="A", energy=0.5),
+                Section(start_s=7.3, end_s=19.9, label="B", energy=0.8),
+                Section(start_s=19.9, end_s=25.0, label="outro", energy=0.3)]
+    arr = compose(make_brief(duration_s=25.0, sections=sections))
+    assert max(n.end for p in arr.parts for n in p.notes) <= 25.0
+
+
+# --- ensembles -----------------------------------------------------------------------------------
+def test_solo_piano_plays_melody_harmony_and_bass():
+    arr = compose(make_brief(instruments=["Acoustic Grand Piano"], duration_s=40.0))
+    assert len(arr.parts) == 1
+    notes = arr.parts[0].notes
+    assert arr.parts[0].role == "melody"
+    assert min(n.pitch for n in notes) < 55 and max(n.pitch for n in notes) > 67
+    onsets = Counter(round(n.start, 2) for n in notes)
+    assert max(onsets.values()) >= 3  # chords
+
+
+def test_solo_flute_and_lead_takes_the_tune():
+    arr = compose(make_brief(instruments=["Flute"], duration_s=20.0))
+    assert len(arr.parts) == 1 and arr.parts[0].notes
+    arr = compose(make_brief(instruments=["Acoustic Grand Piano", "Alto Sax", "Acoustic Bass"], genre="jazz"))
+    roles = {p.instrument: p.role for p in arr.parts}
+    assert roles == {"Acoustic Grand Piano": "chords", "Alto Sax": "melody", "Acoustic Bass": "bass"}
+
+
+def test_keyboard_covers_bass_when_there_is_no_bass_instrument():
+    arr = compose(make_brief(instruments=["Violin", "Acoustic Grand Piano"], genre="classical", duration_s=30.0))
+    piano = next(p for p in arr.parts if p.instrument == "Acoustic Grand Piano")
+    assert min(n.pitch for n in piano.notes) < 50
+
+
+def test_mix_metadata():
+    arr = compose(make_brief(genre="pop"))
+    gains = {p.role: p.gain_db for p in arr.parts}
+    assert gains["melody"] == max(gains.values())
+    assert next(p for p in arr.parts if p.role == "melody").pan == 0.0
+    assert all(-1 <= p.pan <= 1 and 0 <= p.reverb <= 1 for p in arr.parts)
+    ambient = compose(make_brief(genre="ambient")).parts[0].reverb
+    rock = compose(make_brief(genre="rock")).parts[0].reverb
+    assert ambient > rock
+    classical = compose(make_brief(genre="classical", instruments=["Flute", "Acoustic Grand Piano"]))
+    piano = next(p for p in classical.parts if p.instrument == "Acoustic Grand Piano")
+    assert any(c == 64 for _, c, _ in piano.controls)
+    assert all(0 <= t <= classical.duration_s for t, _, _ in piano.controls)
+
+
+def test_swing_in_jazz_delays_offbeats():
+    brief = make_brief(genre="jazz", tempo_bpm=120, duration_s=30.0)
+    arr = compose(brief)
+    beat = 0.5
+    drums = next(p for p in arr.parts if p.is_drum)
+    offs = [((n.start / beat) % 1) for n in drums.notes if n.pitch == 51 and 0.3 < (n.start / beat) % 1 < 0.9]
+    assert offs and sum(offs) / len(offs) > 0.6  # swung eighths sit near 2/3 of the beat
+
+
+# --- lengths and speed ---------------------------------------------------------------------------
+@pytest.mark.parametrize("duration,tempo,meter", [(2.0, 120, "4/4"), (1.0, 60, "3/4"), (2.5, 80, "6/8"),
+                                                  (600.0, 140, "4/4")])
+def test_very_short_and_long_pieces(duration, tempo, meter):
+    arr = compose(make_brief(duration_s=duration, tempo_bpm=tempo, meter=meter, key=Key(tonic="Bb", mode="major")))
+    assert arr.duration_s == duration
+    notes = [n for p in arr.parts for n in p.notes]
+    assert notes and max(n.end for n in notes) <= duration
+    mel = melody_notes(arr)
+    assert mel and mel[-1].pitch % 12 == tonic_pitch_class("Bb")
+
+
+def test_composing_is_fast():
+    brief = make_brief(duration_s=120.0, genre="pop")
+    compose(brief)
+    t = time.perf_counter()
+    compose(brief)
+    assert time.perf_counter() - t < 0.3
