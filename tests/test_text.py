@@ -245,22 +245,12 @@ def test_long_story_is_chunked() -> None:
 
 
 @needs_model
-def test_numpy_encoder_matches_reference_embeddings() -> None:
+def test_encoder_matches_reference_embeddings() -> None:
     """Golden file made once with sentence-transformers (see its "made_with")."""
     ref = json.loads((Path(__file__).parent / "data" / "minilm_reference.json").read_text())
     ours = sem.encode(ref["texts"])
     assert ours.shape == (len(ref["texts"]), 384)
     np.testing.assert_allclose(ours, np.array(ref["embeddings"]), atol=1e-4)
-
-
-@needs_model
-@pytest.mark.skipif(not os.environ.get("WEAVEWAVE_SLOW_TESTS"), reason="imports torch (~10 s); set WEAVEWAVE_SLOW_TESTS=1")
-def test_numpy_encoder_matches_sentence_transformers() -> None:
-    pytest.importorskip("sentence_transformers")
-    texts = ["a rainy night in the city", "x " * 400, FUNERAL]
-    ours = sem.encode(texts)
-    reference = sem.encode(texts, backend="sentence-transformers")
-    np.testing.assert_allclose(np.sum(ours * reference, axis=1), 1.0, atol=1e-5)
 
 
 def test_semantic_true_without_model_names_the_install(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -281,9 +271,7 @@ def test_lexicon_mode_imports_no_torch() -> None:
 
 
 @needs_model
-def test_semantic_mode_imports_no_torch() -> None:
-    code = ("import sys; from weavewave.perceive.text import perceive_text; "
-            f"perceive_text({FUNERAL!r}, semantic=True); print('torch' in sys.modules)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         env={**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"})
-    assert out.stdout.strip() == "False"
+def test_semantic_mode_runs_the_real_transformers_model() -> None:
+    encoder = sem.load_encoder()
+    assert type(encoder.model).__name__ == "BertModel"
+    assert len(encoder.tokenizer) == 30522

