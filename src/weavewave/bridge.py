@@ -24,6 +24,7 @@ from weavewave.theory import bar_seconds, parse_key, parse_meter
 SOURCE_WEIGHT = {"text": 1.0, "image": 0.7}
 SOURCE_PRIORITY = {"user": 3, "brief": 3, "text": 2, "image": 1, "default": 0}
 DEFAULT_DURATION_S = 30.0
+MAJOR_VALENCE = 0.1  # below this the mode turns minor (dorian for jazz and lofi when only slightly below)
 MAX_ENSEMBLE = 6
 
 # Tonics that sit well for each genre's usual instruments; one is picked by the seed.
@@ -99,7 +100,12 @@ class _Pool:
             return None
         value = sum(w * float(p.value) for w, (_, p) in zip(weights, self.items, strict=True)) / total
         dominant = self.items[max(range(len(weights)), key=weights.__getitem__)][0]
-        reason = "; ".join(p.reason for _, p in self.items)
+        if len(self.items) == 1:
+            # The perceiver's reason already states its value: strip it, the caller restates the fused one.
+            reason = self.items[0][1].reason.split(": ", 1)[-1]
+        else:
+            reason = "; ".join(f"{s} says {p.reason} (weight {w:.2f})"
+                               for w, (s, p) in zip(weights, self.items, strict=True))
         return value, dominant, reason
 
 
@@ -217,7 +223,10 @@ def fuse(perceptions: list[Perception], controls: Controls | None = None) -> Mus
         if (md := pick("mode")) is not None:
             mode, src, why = str(md[1].value), md[0], md[1].reason
         else:
-            mode = "major" if valence >= -0.1 else ("dorian" if genre in ("jazz", "lofi") else "minor")
+            if valence >= MAJOR_VALENCE:
+                mode = "major"
+            else:
+                mode = "dorian" if genre in ("jazz", "lofi") and valence > -MAJOR_VALENCE else "minor"
             src, why = prov["mood.valence"].source, f"valence {valence:+.2f}"
         key = Key(tonic=tonic, mode=mode)
         prov["key"] = Provenance(source=src, reason=f"key {key}: mode from {why}; tonic {tonic} suits {genre}")
@@ -296,7 +305,8 @@ def _choose_instruments(c: Controls, genre: str, pick: Any, prov: dict[str, Prov
                     names.insert(0, w)
         reasons.append(add[1].reason)
         source = add[0]
-    if (sug := pick("instruments_suggest")) is not None and len(names) < MAX_ENSEMBLE:
+    genre_named = c.genre is not None or ((g := pick("genre")) is not None and g[1].confidence >= 0.99)
+    if not genre_named and (sug := pick("instruments_suggest")) is not None and len(names) < MAX_ENSEMBLE:
         for s in sug[1].value:
             s = resolve_instrument(s)
             if s not in names:
@@ -354,10 +364,18 @@ def _mood_words(brief: MusicBrief) -> str:
     return ", ".join([*tags, quadrant]) if tags else quadrant
 
 
+def instrument_words(name: str) -> str:
+    """How a caption names an instrument: "Pad 2 (warm)" -> "warm pad", "Electric Bass (finger)" -> "electric bass"."""
+    base, _, detail = name.partition(" (")
+    detail = detail.rstrip(")")
+    base = " ".join(w for w in base.split() if not w.isdigit()).lower()
+    if base in ("pad", "lead", "fx") and detail:
+        return f"{detail} {base}"
+    return base
+
+
 def _instrument_words(names: list[str]) -> str:
-    def short(n: str) -> str:
-        return n.lower().replace(" 1", "").replace(" (", " ").replace(")", "")
-    words = [short(n) for n in names]
+    words = _dedupe(instrument_words(n) for n in names)
     return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
 
 
