@@ -39,7 +39,7 @@ def estimate_tempo(audio: np.ndarray, sample_rate: int, *, start_bpm: float = 12
     librosa = _librosa()
     y = _mono(audio, sample_rate)
     onset = librosa.onset.onset_strength(y=y, sr=ANALYSIS_SR)
-    tempo = librosa.feature.rhythm.tempo(onset_envelope=onset, sr=ANALYSIS_SR, start_bpm=start_bpm)
+    tempo = librosa.feature.tempo(onset_envelope=onset, sr=ANALYSIS_SR, start_bpm=start_bpm)
     return float(np.atleast_1d(tempo)[0])
 
 
