@@ -1,7 +1,7 @@
 import pytest
 
-from weavewave.brief import Observation
 from weavewave.bridge import Controls, apply_controls, fuse
+from weavewave.brief import Observation
 from weavewave.errors import BadInputError
 from weavewave.perceive import Perception, Proposal
 from weavewave.theory import KeySpec, bar_seconds

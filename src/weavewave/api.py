@@ -9,8 +9,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from weavewave.brief import MusicBrief
 from weavewave.bridge import Controls, apply_controls, fuse
+from weavewave.brief import MusicBrief
 from weavewave.errors import BadInputError
 from weavewave.generators import ProgressFn, Track, get_generator
 

@@ -137,6 +137,17 @@ def fuse(perceptions: list[Perception], controls: Controls | None = None) -> Mus
         pool = pools.get(name)
         return pool.best() if pool else None
 
+    def categorical(name: str, user_value: Any, flag: str, convert: Any, default: Any, default_reason: str) -> Any:
+        """The user's value, else the best proposal, else the default; provenance recorded either way."""
+        if user_value is not None:
+            prov[name] = Provenance(source="user", reason=f"{name} {user_value}: set with {flag}")
+            return user_value
+        if (got := pick(name)) is not None:
+            prov[name] = Provenance(source=got[0], reason=got[1].reason)
+            return convert(got[1].value)
+        prov[name] = Provenance(source="default", reason=default_reason)
+        return default
+
     # Mood first: other defaults follow from it.
     mood_values: dict[str, float] = {}
     for attr in ("valence", "arousal"):
@@ -167,27 +178,10 @@ def fuse(perceptions: list[Perception], controls: Controls | None = None) -> Mus
                                               reason=f"{attr} {bias:+.2f}: typical of {genre}")
     valence, arousal = mood_values["valence"], mood_values["arousal"]
 
-    # Duration.
-    if c.duration is not None:
-        duration = float(c.duration)
-        prov["duration_s"] = Provenance(source="user", reason=f"duration {duration:g} s: set with --duration")
-    elif (d := pick("duration_s")) is not None:
-        duration = float(d[1].value)
-        prov["duration_s"] = Provenance(source=d[0], reason=d[1].reason)
-    else:
-        duration = DEFAULT_DURATION_S
-        prov["duration_s"] = Provenance(source="default", reason=f"duration {duration:g} s: the default length")
-
-    # Meter.
-    if c.meter:
-        meter = c.meter
-        prov["meter"] = Provenance(source="user", reason=f"meter {meter}: set with --meter")
-    elif (m := pick("meter")) is not None:
-        meter = parse_meter(str(m[1].value))
-        prov["meter"] = Provenance(source=m[0], reason=m[1].reason)
-    else:
-        meter = style.meters[0]
-        prov["meter"] = Provenance(source="default", reason=f"meter {meter}: usual for {genre}")
+    duration = float(categorical("duration_s", c.duration, "--duration", float, DEFAULT_DURATION_S,
+                                 f"duration {DEFAULT_DURATION_S:g} s: the default length"))
+    meter = str(categorical("meter", c.meter, "--meter", lambda v: parse_meter(str(v)), style.meters[0],
+                            f"meter {style.meters[0]}: usual for {genre}"))
 
     # Tempo: explicit, else placed in the genre's range by arousal.
     if c.tempo is not None:
@@ -252,7 +246,7 @@ def fuse(perceptions: list[Perception], controls: Controls | None = None) -> Mus
     instruments = _choose_instruments(c, genre, pick, prov)
 
     tags: list[str] = []
-    for s, p in pools.get("mood_tags", _Pool()).items:
+    for _source, p in pools.get("mood_tags", _Pool()).items:
         tags.extend(str(t) for t in p.value)
     tags = _dedupe(tags)[:6]
     hints = _dedupe(str(p.value) for _, p in sorted(pools.get("caption_hint", _Pool()).items,

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from weavewave.errors import BadInputError
 from weavewave.instruments import resolve_instrument
 from weavewave.styles import resolve_genre
-from weavewave.theory import MODE_ALIASES, METERS, canonical_tonic
+from weavewave.theory import METERS, MODE_ALIASES, canonical_tonic
 
 SCHEMA_ID = "weavewave.brief/1"
 MAX_DURATION_S = 600.0
