@@ -61,8 +61,9 @@ def test_stems_sum_to_the_mix(text_piece):
     stems = sorted((text_piece / "stems").glob("*.wav"))
     assert len(stems) >= 2
     total = sum(sf.read(p)[0] for p in stems)
-    # 24-bit files: each stem adds up to half an LSB of rounding.
-    assert np.abs(total - mix).max() < 1e-4 * len(stems)
+    # Each stem is its own synth pass with 16-bit output, scaled by the master gain: a few 1e-4 at most.
+    assert np.abs(total - mix).max() < 2e-3
+    assert np.abs(mix).max() > 0.1  # and the comparison is not between silences
 
 
 def test_same_seed_same_bytes_and_brief_round_trip(text_piece, tmp_path):

@@ -99,15 +99,17 @@ def generate(
     seed: int | None = None,
     backend: str = "symbolic",
     soundfont: str | Path | None = None,
+    stems: bool = False,
     semantic: bool | None = None,
     progress: ProgressFn | None = None,
 ) -> Track:
     """Make a finished piece from the inputs. Takes the same inputs and controls as :func:`describe`.
 
-    Returns a :class:`~weavewave.generators.Track`; save it with :func:`weavewave.export.save_track`.
+    ``stems=True`` also renders one stem per part into ``Track.stems``. Returns a
+    :class:`~weavewave.generators.Track`; save it with :func:`weavewave.export.save_track`.
     """
     report = progress or (lambda fraction, message: None)
-    options: dict[str, Any] = {"soundfont": soundfont} if backend == "symbolic" else {}
+    options: dict[str, Any] = {"soundfont": soundfont, "stems": stems} if backend == "symbolic" else {}
     generator = get_generator(backend, **options)
     if soundfont is not None:
         from weavewave.render import find_soundfont

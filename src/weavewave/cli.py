@@ -136,7 +136,7 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     progress = Progress(sys.stderr, enabled=not args.quiet)
     # Refuse to overwrite before doing any work.
     check_out_dir(args.out, planned_files(True, args.format), force=args.force)
-    generator = get_generator(args.backend, soundfont=args.soundfont)
+    generator = get_generator(args.backend, soundfont=args.soundfont, stems=args.stems)
     if args.soundfont:
         from weavewave.render import find_soundfont
 

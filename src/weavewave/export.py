@@ -58,6 +58,8 @@ def save_track(track: Track, out: str | Path, *, fmt: str = "wav", stems: bool =
 
     if fmt not in AUDIO_FORMATS:
         raise BadInputError(f"unknown format {fmt!r}: use one of {', '.join(AUDIO_FORMATS)}")
+    if stems and not track.stems:
+        raise BadInputError("this track has no stems: generate it with stems=True (CLI: --stems)")
     stem_names = {stem_file_name(k): k for k in track.stems} if stems else {}
     names = planned_files(track.arrangement is not None, fmt, list(stem_names))
     out_path = check_out_dir(out, names, force=force)

@@ -52,28 +52,26 @@ BUNDLED_SOUNDFONT = "TimGM6mb.sf2"  # ships inside the pretty_midi wheel
 _RIFF_HEADER_BYTES = 12
 _SF2_INFO_SCAN_BYTES = 4096  # the 'ifil' version chunk sits at the start of the INFO list
 
-# --- synthesis ----------------------------------------------------------------------------------------
+# --- synthesis and mix ------------------------------------------------------------------------------
 # midirenderer stops at the last MIDI event; render this far past the end so the final chord rings into
 # the fade-out instead of stopping dead.
 RENDER_TAIL_S = 0.5
-CC_VOLUME, CC_REVERB_SEND, CC_CHORUS_SEND = 7, 91, 93
-GM_DEFAULT_VOLUME = 100
-# Our own reverb replaces the synthesizer's (GM default send 40), so its sends are zeroed unless a part
-# sets them itself.
-SYNTH_EFFECT_SENDS_OFF = ((CC_REVERB_SEND, 0), (CC_CHORUS_SEND, 0))
-# A part that clips the synthesizer's 16-bit output is rendered again at this channel volume.
-HEADROOM_VOLUME = 50
+CC_VOLUME, CC_PAN, CC_REVERB_SEND, CC_CHORUS_SEND = 7, 10, 91, 93
+# The loudest part plays at full channel volume; the others sit below it by their gain_db. The
+# synthesizer's channel volume is 40 log10(cc / 127) dB (the SF2 concave curve), measured.
+TOP_VOLUME = 127
+# Below this channel volume the synthesizer drops voices altogether: quieter parts are held here.
+MIN_VOLUME = 16
+# When the synthesizer's 16-bit output clips, everything is rendered again this much quieter.
+HEADROOM_DB = 12.0
+MAX_HEADROOM_RETRIES = 2
+# Part.reverb -> reverb send: the synthesizer's reverb (about 1.2 s RT60) is quieter than a send of the
+# same number into a full hall, so reverb 0.5 and above send fully and the curve is a square root.
+REVERB_FULL_SEND = 0.5
+CHORUS_SEND = 0
 PCM16_SCALE = 32768.0
-
-# --- mix ----------------------------------------------------------------------------------------------
-# A medium hall: about 1.1 s RT60, darkened tail, a little pre-delay for clarity, and no bass in the send.
-REVERB_ROOM_SIZE = 0.55
-REVERB_DAMPING = 0.5
-REVERB_WIDTH = 0.9
-REVERB_PREDELAY_S = 0.015
-REVERB_LOW_CUT_HZ = 200.0
-# pedalboard's fully wet reverb is about twice the RMS of its input: at send 1 the wet equals the dry.
-REVERB_WET_GAIN = 0.5
+GM_CHANNELS = 16
+GM_DRUM_CHANNEL = 9
 
 # --- master -------------------------------------------------------------------------------------------
 TARGET_LUFS = -14.0
@@ -96,6 +94,8 @@ FADE_OUT_FRACTION = 0.15
 # Below this much audio (sum of part lengths, seconds) starting processes costs more than it saves.
 PARALLEL_MIN_WORK_S = 20.0
 MAX_WORKERS = 4
+# Long pieces play the mix in this many synthesizer passes (parts split between them), run side by side.
+MIX_PASSES = 2
 
 
 @dataclass
@@ -219,11 +219,10 @@ def _load_soundfont(path: Path) -> bytes:
 class _Job:
     """Everything a worker needs; shared with forked workers by inheritance, never pickled."""
 
-    arrangement: Arrangement
-    parts: list[Part]
+    midis: list[bytes]  # one Standard MIDI File per slot
     sf2: bytes
-    out: np.ndarray  # [shape=(n_parts, 2, n), dtype=float32]; each part writes its own slot
-    end_s: float
+    out: np.ndarray  # [shape=(n_slots, 2, n), dtype=float32]; each slot's render writes there
+    clipped: np.ndarray  # [shape=(n_slots,), dtype=uint8]; set where the synthesizer's output clipped
 
 
 _JOB: _Job | None = None
@@ -231,8 +230,13 @@ _POOL_LOCK = threading.Lock()
 
 
 def render(arrangement: Arrangement, *, soundfont: str | Path | None = None,
-           progress: Callable[[float, str], None] | None = None, workers: int | None = None) -> Mix:
+           progress: Callable[[float, str], None] | None = None, workers: int | None = None,
+           stems: bool = False) -> Mix:
     """Render, mix and master an arrangement.
+
+    The mix is played by the synthesizer in one pass, every part on its own MIDI channel with its level,
+    pan and reverb send set by channel controllers (CC7, CC10, CC91). Stems, when asked for, are the
+    same parts rendered one at a time with the same controllers and mastered with the mix's gain envelope.
 
     Parameters
     ----------
@@ -241,17 +245,19 @@ def render(arrangement: Arrangement, *, soundfont: str | Path | None = None,
     soundfont : str or Path, optional
         SF2 file; see :func:`find_soundfont` for the default.
     progress : callable, optional
-        ``progress(fraction, message)``, called as each part is rendered and when mastering ends.
+        ``progress(fraction, message)``, called as each synthesizer pass ends and when mastering ends.
     workers : int, optional
-        Processes to render parts in. Default: one per core (at most ``MAX_WORKERS``) for pieces long
-        enough to gain from it, where the platform can fork; 1 renders in this process. The output is the
-        same either way.
+        Processes to run synthesizer passes in (only stems make more than one pass). Default: one per
+        core (at most ``MAX_WORKERS``) when there is enough work, where the platform can fork; 1 renders
+        in this process. The output is the same either way.
+    stems : bool
+        Also render one stem per part. The mix does not depend on this.
 
     Returns
     -------
     Mix
-        ``audio`` [shape=(n, 2), dtype=float32] at -14 LUFS with true peak at most -1 dBTP, and one stem
-        per part [shape=(n, 2), dtype=float32] summing to it.
+        ``audio`` [shape=(n, 2), dtype=float32] at -14 LUFS with true peak at most -1 dBTP; ``stems`` one
+        [shape=(n, 2), dtype=float32] per part if asked for, else empty.
 
     Raises
     ------
@@ -265,52 +271,52 @@ def render(arrangement: Arrangement, *, soundfont: str | Path | None = None,
     n = int(round(arrangement.duration_s * SAMPLE_RATE))
     parts = list(arrangement.parts)
     names = _unique_names([p.name for p in parts])
-    steps = len(parts) + 1
-    timings: dict[str, float] = {"synth": 0.0, "effects": 0.0}
+    timings: dict[str, float] = {}
+    clock = _Clock(timings)
 
-    t0 = time.perf_counter()
-    n_workers = _worker_count(arrangement, workers)
-    buffer = _shared_buffer(len(parts), n) if n_workers > 1 else np.zeros((len(parts), 2, n), np.float32)
-    order = sorted(range(len(parts)), key=lambda i: -_sounding_time(parts[i]))
-    done = 0
-    global _JOB
-    job = _Job(arrangement, parts, sf2, buffer, arrangement.duration_s + RENDER_TAIL_S)
-    # Forked workers find the job in a module global; the lock keeps concurrent renders from sharing it.
-    lock = _POOL_LOCK if n_workers > 1 else _NullLock()
-    with lock:
-        if n_workers > 1:
-            _JOB = job
+    busy = [i for i, p in enumerate(parts) if p.notes]
+    groups = _channel_groups([parts[i] for i in busy], arrangement.duration_s)
+    group_parts = [[busy[j] for j in g] for g in groups]
+    stem_parts = busy if stems else []
+    headroom_db = 0.0
+    for attempt in range(MAX_HEADROOM_RETRIES + 1):
+        volumes = _channel_volumes(parts, headroom_db)
+        midis = [_midi_bytes(arrangement, [parts[i] for i in g], [volumes[i] for i in g]) for g in group_parts]
+        midis += [_midi_bytes(arrangement, [parts[i]], [volumes[i]]) for i in stem_parts]
+        clock.lap("midi")
         try:
-            if n_workers > 1:
-                ctx = multiprocessing.get_context("fork")
-                with ctx.Pool(processes=n_workers) as pool:
-                    results = pool.imap_unordered(_render_part, order)
-                    for index, synth_s, fx_s in results:
-                        done += 1
-                        timings["synth"] += synth_s
-                        timings["effects"] += fx_s
-                        report(done / steps, f"rendered {names[index]}")
-            else:
-                for i in order:
-                    _, synth_s, fx_s = _render_part(i, job)
-                    done += 1
-                    timings["synth"] += synth_s
-                    timings["effects"] += fx_s
-                    report(done / steps, f"rendered {names[i]}")
+            out, clipped = _synthesize_all(midis, sf2, n, arrangement.duration_s, workers, report,
+                                           len(group_parts))
         except RuntimeError as err:
             if "SoundFont" in str(err):
                 raise BadInputError(f"cannot render with {sf_path.name}: {err}; pass another .sf2 file") from err
             raise
-        finally:
-            if n_workers > 1:
-                _JOB = None
-    timings["parts_wall"] = time.perf_counter() - t0
+        clock.lap("synth")
+        if not clipped.any() or attempt == MAX_HEADROOM_RETRIES:
+            break
+        headroom_db += HEADROOM_DB
+        logger.debug("the synthesizer clipped; rendering again %.0f dB quieter", headroom_db)
 
-    mix, stems, stats = _master(buffer, n, timings)
+    n_groups = len(group_parts)
+    mix = out[:n_groups].sum(axis=0, dtype=np.float32) if n_groups else np.zeros((2, n), np.float32)
+    clock.lap("mix")
+    master, envelope, stats = _master(mix, n, timings)
+    clock.last = time.perf_counter()
+    stem_audio: dict[str, np.ndarray] = {}
+    if stems:
+        slot = dict(zip(stem_parts, range(n_groups, n_groups + len(stem_parts)), strict=True))
+        for i, name in enumerate(names):
+            if i in slot:
+                stem = out[slot[i]]
+                stem *= envelope
+                stem_audio[name] = stem.T
+            else:
+                stem_audio[name] = np.zeros((n, 2), np.float32)
+        clock.lap("stems")
     stats["soundfont"] = sf_path.name
     logger.debug("render %s: %s", arrangement, {k: round(v, 3) for k, v in timings.items()})
     report(1.0, "mastered")
-    return Mix(audio=mix, stems=dict(zip(names, stems, strict=True)), sample_rate=SAMPLE_RATE, stats=stats)
+    return Mix(audio=master, stems=stem_audio, sample_rate=SAMPLE_RATE, stats=stats)
 
 
 def _check_arrangement(arrangement: Arrangement) -> None:
@@ -343,23 +349,125 @@ def _unique_names(names: list[str]) -> list[str]:
     return out
 
 
+def _channel_groups(parts: list[Part], duration_s: float) -> list[list[int]]:
+    """Split parts into synthesizer passes in which every part gets a MIDI channel of its own.
+
+    pretty_midi gives instrument ``k`` of a file channel ``k mod 15`` of the fifteen melodic channels (and
+    every drum part channel 10), so a pass holds at most fifteen melodic parts, listed first, and one drum
+    part, listed last. Long pieces are split into ``MIX_PASSES`` passes of about equal sounding time, so
+    the passes can run side by side; the split depends only on the arrangement. Returns indices into
+    ``parts``.
+    """
+    per_pass = GM_CHANNELS - 1
+    n_melodic = sum(1 for p in parts if not p.is_drum)
+    n_drums = len(parts) - n_melodic
+    n_passes = max(-(-n_melodic // per_pass), n_drums)
+    if duration_s * len(parts) >= PARALLEL_MIN_WORK_S:
+        n_passes = max(n_passes, min(MIX_PASSES, len(parts)))
+    groups: list[list[int]] = [[] for _ in range(n_passes)]
+    load = [0.0] * n_passes
+    for i in sorted(range(len(parts)), key=lambda i: (-_sounding_time(parts[i]), i)):
+        drum = parts[i].is_drum
+        fits = [k for k in range(n_passes)
+                if (not any(parts[j].is_drum for j in groups[k]) if drum
+                    else sum(1 for j in groups[k] if not parts[j].is_drum) < per_pass)]
+        k = min(fits, key=lambda k: (load[k], k))
+        groups[k].append(i)
+        load[k] += _sounding_time(parts[i])
+    return [sorted(g, key=lambda i: (parts[i].is_drum, i)) for g in groups if g]
+
+
 def _sounding_time(part: Part) -> float:
     return sum(max(0.0, note.end - note.start) for note in part.notes)
 
 
-def _worker_count(arrangement: Arrangement, workers: int | None) -> int:
-    busy = [p for p in arrangement.parts if p.notes]
+def _channel_volumes(parts: list[Part], headroom_db: float) -> list[int]:
+    """CC7 per part: the loudest at ``TOP_VOLUME`` less ``headroom_db``, the rest below by their gain."""
+    if not parts:
+        return []
+    top = max(p.gain_db for p in parts)
+    volumes = []
+    for p in parts:
+        db = p.gain_db - top - headroom_db
+        volumes.append(int(min(127, max(MIN_VOLUME, round(TOP_VOLUME * 10.0 ** (db / 40.0))))))
+    return volumes
+
+
+def _pan_value(pan: float) -> int:
+    """CC10 for pan -1 .. 1: 0 hard left, 64 centre, 127 hard right."""
+    return int(min(127, max(0, round(63.5 * (pan + 1.0)))))
+
+
+def _reverb_send(amount: float) -> int:
+    """CC91 for a reverb amount 0 .. 1 (see ``REVERB_FULL_SEND``)."""
+    return int(round(127 * math.sqrt(min(1.0, amount / REVERB_FULL_SEND))))
+
+
+def _midi_bytes(arrangement: Arrangement, parts: list[Part], volumes: list[int]) -> bytes:
+    """One synthesizer pass: ``parts`` with their mix controllers at time 0 (after any of the part's own)."""
+    played = []
+    for part, volume in zip(parts, volumes, strict=True):
+        mix_controls = [(0.0, CC_VOLUME, volume), (0.0, CC_PAN, _pan_value(part.pan)),
+                        (0.0, CC_REVERB_SEND, _reverb_send(part.reverb)), (0.0, CC_CHORUS_SEND, CHORUS_SEND)]
+        mixed = {c for _, c, _ in mix_controls}
+        own = [(t, c, v) for t, c, v in part.controls if c not in mixed]
+        played.append(dataclasses.replace(part, controls=mix_controls + own))
+    pm = arrangement.to_pretty_midi(played, end_s=arrangement.duration_s + RENDER_TAIL_S)
+    buf = io.BytesIO()
+    pm.write(buf)
+    return buf.getvalue()
+
+
+def _synthesize_all(midis: list[bytes], sf2: bytes, n: int, duration_s: float, workers: int | None,
+                    report: Callable[[float, str], None], n_mix: int) -> tuple[np.ndarray, np.ndarray]:
+    """Synthesize every MIDI file into a slot of a float32 [shape=(len(midis), 2, n)] array.
+
+    Returns the array and, per slot, whether the synthesizer's 16-bit output clipped.
+    """
+    global _JOB
+    n_workers = _worker_count(len(midis), duration_s, workers)
+    if n_workers > 1:
+        out = _shared_array((len(midis), 2, n), np.float32)
+        clipped = _shared_array((len(midis),), np.uint8)
+    else:
+        out = np.zeros((len(midis), 2, n), np.float32)
+        clipped = np.zeros(len(midis), np.uint8)
+    job = _Job(midis, sf2, out, clipped)
+    steps = len(midis) + 1
+
+    def label(i: int) -> str:
+        return f"rendered mix pass {i + 1} of {n_mix}" if i < n_mix else f"rendered stem {i - n_mix + 1} of {len(midis) - n_mix}"
+
+    # Forked workers find the job in a module global; the lock keeps concurrent renders from sharing it.
+    with _POOL_LOCK if n_workers > 1 else _NullLock():
+        try:
+            if n_workers > 1:
+                _JOB = job
+                ctx = multiprocessing.get_context("fork")
+                with ctx.Pool(processes=n_workers) as pool:
+                    for done, i in enumerate(pool.imap_unordered(_synthesize_slot, range(len(midis))), 1):
+                        report(done / steps, label(i))
+            else:
+                for i in range(len(midis)):
+                    _synthesize_slot(i, job)
+                    report((i + 1) / steps, label(i))
+        finally:
+            _JOB = None if n_workers > 1 else _JOB
+    return out, clipped
+
+
+def _worker_count(n_passes: int, duration_s: float, workers: int | None) -> int:
     if workers is not None:
         if workers < 1:
             raise BadInputError(f"workers={workers}: use 1 or more")
         wanted = workers
     else:
-        if len(busy) * arrangement.duration_s < PARALLEL_MIN_WORK_S:
+        if n_passes * duration_s < PARALLEL_MIN_WORK_S:
             return 1
         wanted = min(_cpu_count(), MAX_WORKERS)
     if "fork" not in multiprocessing.get_all_start_methods():
         return 1  # spawning would re-import everything and copy the SoundFont into each worker
-    return max(1, min(wanted, len(busy)))
+    return max(1, min(wanted, n_passes))
 
 
 def _cpu_count() -> int:
@@ -369,46 +477,21 @@ def _cpu_count() -> int:
         return os.cpu_count() or 1
 
 
-def _shared_buffer(n_parts: int, n: int) -> np.ndarray:
-    """A zeroed float32 array in anonymous shared memory that forked workers write into."""
-    nbytes = max(1, n_parts * 2 * n * np.dtype(np.float32).itemsize)
-    mem = mmap.mmap(-1, nbytes)
-    return np.frombuffer(mem, np.float32, count=n_parts * 2 * n).reshape(n_parts, 2, n)
+def _shared_array(shape: tuple[int, ...], dtype: type) -> np.ndarray:
+    """A zeroed array in anonymous shared memory that forked workers write into."""
+    count = math.prod(shape)
+    mem = mmap.mmap(-1, max(1, count * np.dtype(dtype).itemsize))
+    return np.frombuffer(mem, dtype, count=count).reshape(shape)
 
 
-def _render_part(index: int, job: _Job | None = None) -> tuple[int, float, float]:
-    """Synthesize part ``index`` of ``job`` (in a worker: the inherited job), apply gain, pan and reverb.
-
-    The result goes into the part's slot of ``job.out``. Returns (index, synthesis s, effects s).
-    """
+def _synthesize_slot(index: int, job: _Job | None = None) -> int:
+    """Synthesize ``job.midis[index]`` (in a worker: the inherited job) into ``job.out[index]``."""
     job = job if job is not None else _JOB
-    assert job is not None, "internal: _render_part called outside render()"
-    part = job.parts[index]
-    out = job.out[index]
-    if not part.notes:
-        return index, 0.0, 0.0
-    t0 = time.perf_counter()
-    n = out.shape[1]
-    dry = _synthesize(job, part, n)
-    t1 = time.perf_counter()
-    _gain_and_pan(dry, part.gain_db, part.pan, out)
-    if part.reverb > 0:
-        _add_reverb(out, part.reverb)
-    return index, t1 - t0, time.perf_counter() - t1
-
-
-def _midi_bytes(job: _Job, part: Part, volume_scale: float = 1.0) -> bytes:
-    set_numbers = {number for _, number, _ in part.controls}
-    controls = [(0.0, number, value) for number, value in SYNTH_EFFECT_SENDS_OFF if number not in set_numbers]
-    if volume_scale != 1.0:
-        controls.append((0.0, CC_VOLUME, round(GM_DEFAULT_VOLUME * volume_scale)))
-        controls += [(t, c, round(v * volume_scale) if c == CC_VOLUME else v) for t, c, v in part.controls]
-    else:
-        controls += part.controls
-    pm = job.arrangement.to_pretty_midi([dataclasses.replace(part, controls=controls)], end_s=job.end_s)
-    buf = io.BytesIO()
-    pm.write(buf)
-    return buf.getvalue()
+    assert job is not None, "internal: _synthesize_slot called outside render()"
+    pcm = _synth_pcm(job.sf2, job.midis[index], job.out.shape[2])
+    job.clipped[index] = bool((pcm >= np.iinfo(np.int16).max).any() or (pcm <= np.iinfo(np.int16).min).any())
+    np.multiply(pcm, np.float32(1.0 / PCM16_SCALE), out=job.out[index], casting="unsafe")
+    return index
 
 
 def _synth_pcm(sf2: bytes, midi: bytes, n: int) -> np.ndarray:
@@ -426,82 +509,17 @@ def _synth_pcm(sf2: bytes, midi: bytes, n: int) -> np.ndarray:
     return pcm
 
 
-def _synthesize(job: _Job, part: Part, n: int) -> np.ndarray:
-    """One part as float32 [shape=(2, n)], re-rendered quieter (and matched back) if the synth clipped."""
-    pcm = _synth_pcm(job.sf2, _midi_bytes(job, part), n)
-    clipped = (pcm >= np.iinfo(np.int16).max) | (pcm <= np.iinfo(np.int16).min)
-    if not clipped.any():
-        return pcm.astype(np.float32) * np.float32(1.0 / PCM16_SCALE)
-    quiet = _synth_pcm(job.sf2, _midi_bytes(job, part, HEADROOM_VOLUME / GM_DEFAULT_VOLUME), n)
-    a = pcm[~clipped].astype(np.float64)
-    b = quiet[~clipped].astype(np.float64)
-    # The channel volume scales every voice alike: the level lost is the least-squares ratio between the
-    # two renders over the samples that did not clip.
-    ratio = float(np.dot(a, b) / np.dot(b, b)) if np.dot(b, b) > 0 else 1.0
-    logger.debug("part %r clipped the synthesizer; re-rendered %.1f dB quieter", part.name,
-                 20 * math.log10(max(ratio, 1e-9)))
-    return quiet.astype(np.float32) * np.float32(ratio / PCM16_SCALE)
-
-
-def _gain_and_pan(x: np.ndarray, gain_db: float, pan: float, out: np.ndarray) -> None:
-    """Write gain and constant-power pan of stereo ``x`` [shape=(2, n)] into ``out`` [shape=(2, n)].
-
-    Each source channel is placed as a mono source: at pan 0 left stays left and right stays right; panning
-    narrows the image towards the pan position, until at +-1 both channels sit on one side. Each channel
-    uses the sine/cosine law, and the whole is scaled so the output power equals the input power for this
-    signal (correlated channels would otherwise gain up to 3 dB when folded together).
-    """
-    gain = 10.0 ** (gain_db / 20.0)
-    if pan == 0.0:
-        np.multiply(x, np.float32(gain), out=out)
-        return
-    width = 1.0 - abs(pan)
-    theta = [(q + 1.0) * math.pi / 4.0 for q in (pan - width, pan + width)]
-    m = np.array([[math.cos(theta[0]), math.cos(theta[1])],
-                  [math.sin(theta[0]), math.sin(theta[1])]])
-    xl, xr = x[0], x[1]
-    ll, rr, lr = float(np.dot(xl, xl)), float(np.dot(xr, xr)), float(np.dot(xl, xr))
-    cov = np.array([[ll, lr], [lr, rr]])
-    power_out = float(np.trace(m @ cov @ m.T))
-    if power_out > 0:
-        m *= math.sqrt((ll + rr) / power_out)
-    m *= gain
-    m32 = m.astype(np.float32)
-    np.multiply(xl, m32[0, 0], out=out[0])
-    out[0] += m32[0, 1] * xr
-    np.multiply(xl, m32[1, 0], out=out[1])
-    out[1] += m32[1, 1] * xr
-
-
-def _add_reverb(out: np.ndarray, amount: float) -> None:
-    """Add a reverb send of ``amount`` (0..1) to ``out`` [shape=(2, n)] in place."""
-    from pedalboard import HighpassFilter, Pedalboard, Reverb
-
-    board = Pedalboard([
-        HighpassFilter(cutoff_frequency_hz=REVERB_LOW_CUT_HZ),
-        Reverb(room_size=REVERB_ROOM_SIZE, damping=REVERB_DAMPING, wet_level=1.0, dry_level=0.0,
-               width=REVERB_WIDTH),
-    ])
-    n = out.shape[1]
-    delay = int(round(REVERB_PREDELAY_S * SAMPLE_RATE))
-    if n <= delay:
-        return
-    wet = board(np.ascontiguousarray(out[:, :n - delay]), SAMPLE_RATE)
-    wet *= np.float32(amount * REVERB_WET_GAIN)
-    out[:, delay:] += wet
-
-
 # ======================================================================================================
 # Mastering
 # ======================================================================================================
-def _master(stems: np.ndarray, n: int, timings: dict[str, float]
-            ) -> tuple[np.ndarray, list[np.ndarray], dict[str, Any]]:
-    """Fade, normalise and limit. ``stems`` [shape=(n_parts, 2, n)] is scaled in place.
+def _master(mix: np.ndarray, n: int, timings: dict[str, float]
+            ) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    """Fade, normalise and limit the mix [shape=(2, n)].
 
-    Returns the master [shape=(n, 2)], the stems as [shape=(n, 2)] views, and the stats.
+    Returns the master [shape=(n, 2)], the gain envelope that made it from ``mix`` [shape=(n,)] (to apply
+    to stems), and the stats.
     """
     clock = _Clock(timings)
-    mix = stems.sum(axis=0, dtype=np.float32) if stems.shape[0] else np.zeros((2, n), np.float32)
     fade = _fade_envelope(n)
     faded = mix * fade
     clock.lap("mix")
@@ -546,7 +564,6 @@ def _master(stems: np.ndarray, n: int, timings: dict[str, float]
         lufs = None if lufs is None else integrated_lufs(audio.T, SAMPLE_RATE)
     clock.lap("true_peak")
 
-    stems *= envelope
     master = np.ascontiguousarray(audio.T)
     clock.lap("apply")
     sample_peak = sample_peak_dbfs(master)
@@ -558,7 +575,7 @@ def _master(stems: np.ndarray, n: int, timings: dict[str, float]
         "gain_db": 20.0 * math.log10(gain),
         "limiter_max_reduction_db": 0.0 if limiter is None else -20.0 * math.log10(float(limiter.min())),
     }
-    return master, [stems[i].T for i in range(stems.shape[0])], stats
+    return master, envelope, stats
 
 
 class _Clock:

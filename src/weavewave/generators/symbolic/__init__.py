@@ -12,11 +12,12 @@ class SymbolicGenerator:
 
     name = "symbolic"
 
-    def __init__(self, soundfont: str | Path | None = None) -> None:
+    def __init__(self, soundfont: str | Path | None = None, *, stems: bool = False) -> None:
         self.soundfont = soundfont
+        self.stems = stems  # also render one stem per part (costs one synth pass per part)
 
     def __repr__(self) -> str:
-        return f"SymbolicGenerator(soundfont={self.soundfont!r})"
+        return f"SymbolicGenerator(soundfont={self.soundfont!r}, stems={self.stems})"
 
     def generate(self, brief, *, progress: ProgressFn | None = None) -> Track:  # noqa: ANN001
         from weavewave.generators.symbolic.compose import compose
@@ -26,7 +27,7 @@ class SymbolicGenerator:
         report(0.0, "composing")
         arrangement = compose(brief)
         report(0.1, f"rendering {len(arrangement.parts)} parts")
-        mix = render(arrangement, soundfont=self.soundfont,
+        mix = render(arrangement, soundfont=self.soundfont, stems=self.stems,
                      progress=lambda f, m: report(0.1 + 0.85 * f, m))
         report(1.0, "mastered")
         return Track(audio=mix.audio, sample_rate=mix.sample_rate, brief=brief, arrangement=arrangement,
