@@ -36,10 +36,11 @@ demo: install
 	@echo "open the .mid files in a DAW; edit a brief.json and run: $(VENV)/bin/weavewave generate --brief $(DEMO_OUT)/text/brief.json --out mine"
 
 test: install
+	$(VENV)/bin/ruff check src tests bench tools
 	$(PY) -m pytest -q
 
 lint: install
-	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/ruff check src tests bench tools
 
 bench: install
 	$(PY) bench/bench_generate.py

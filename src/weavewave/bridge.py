@@ -110,11 +110,7 @@ class _Pool:
 
 
 def _dedupe(names: Iterable[str]) -> list[str]:
-    out: list[str] = []
-    for n in names:
-        if n not in out:
-            out.append(n)
-    return out
+    return list(dict.fromkeys(names))
 
 
 def derive_seed(perceptions: list[Perception]) -> int:

@@ -647,11 +647,7 @@ def _combine(name: str, lex: tuple[float, float, str] | None, sem: tuple[float, 
 
 
 def _dedupe(items: Iterable[str]) -> list[str]:
-    seen: list[str] = []
-    for x in items:
-        if x not in seen:
-            seen.append(x)
-    return seen
+    return list(dict.fromkeys(items))
 
 
 def _join_phrases(phrases: list[str]) -> str:
