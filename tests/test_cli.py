@@ -97,7 +97,7 @@ def test_real_photo(skimage_data, tmp_path):
 
 
 def test_describe_prints_only_json(tmp_path):
-    r = run("describe", "--text", "a joyful folk dance in 3/4", "--text-model", "lexicon")
+    r = run("describe", "--text", "a joyful folk dance in 3/4", "--text-model", "lexicon", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     brief = MusicBrief.from_json(r.stdout)
     assert brief.meter == "3/4"

@@ -111,10 +111,6 @@ def generate(
     report = progress or (lambda fraction, message: None)
     options: dict[str, Any] = {"soundfont": soundfont, "stems": stems} if backend == "symbolic" else {}
     generator = get_generator(backend, **options)
-    if soundfont is not None:
-        from weavewave.render import find_soundfont
-
-        find_soundfont(soundfont)  # fail before any work
     the_brief = describe(text, image, brief=brief, duration=duration, tempo=tempo, key=key, meter=meter,
                          genre=genre, instruments=instruments, seed=seed, semantic=semantic,
                          progress=lambda f, m: report(0.1 * f, m))

@@ -137,10 +137,6 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     # Refuse to overwrite before doing any work.
     check_out_dir(args.out, planned_files(True, args.format), force=args.force)
     generator = get_generator(args.backend, soundfont=args.soundfont, stems=args.stems)
-    if args.soundfont:
-        from weavewave.render import find_soundfont
-
-        find_soundfont(args.soundfont)
     brief = describe(**_common(args), progress=lambda f, m: progress(0.1 * f, m))
     track = generator.generate(brief, progress=lambda f, m: progress(0.1 + 0.85 * f, m))
     progress(0.97, "writing files")

@@ -1,16 +1,15 @@
-"""MIDI to finished audio: synthesize each part with a SoundFont, mix, and master.
+"""MIDI to finished audio: synthesize with a SoundFont, mix, and master.
 
-Each part is rendered on its own, so the stems are exact: they always sum to the master. The chain per part
-is SoundFont synthesis (midirenderer) -> gain -> constant-power pan -> reverb send (pedalboard). The master
-is loudness-normalised to -14 LUFS and held below -1 dBTP by a look-ahead limiter. The limiter is a smooth
-gain envelope computed from the mix and applied identically to the mix and every stem, so mastering keeps
-the stems summing to the mix.
+The mix is played by the synthesizer in one pass (two side by side for long pieces): every part on its
+own MIDI channel, with its level, pan and reverb send set by the General MIDI controllers CC7, CC10 and
+CC91, so the synth's own mixer and reverb do the mixing. The master is loudness-normalised to -14 LUFS
+and held below -1 dBTP by a look-ahead limiter, a smooth gain envelope computed from the mix.
 
-Long pieces render their parts in a small pool of forked processes: the synthesizer holds the GIL, so
-threads do not help. The result does not depend on the pool: each part is rendered by the same function
-into its own slot.
+Stems, when asked for, are the parts rendered one at a time with the same controllers and multiplied by
+the mix's gain envelope, so they sum to the mix within the synthesizer's 16-bit output rounding.
+Synthesizer passes run in a small pool of forked processes when there is enough work: the synthesizer
+holds the GIL, so threads do not help. The result does not depend on the pool.
 """
-
 from __future__ import annotations
 
 import dataclasses

@@ -13,6 +13,10 @@ class SymbolicGenerator:
     name = "symbolic"
 
     def __init__(self, soundfont: str | Path | None = None, *, stems: bool = False) -> None:
+        if soundfont is not None:
+            from weavewave.render import find_soundfont
+
+            find_soundfont(soundfont)  # a bad path fails now, before any work
         self.soundfont = soundfont
         self.stems = stems  # also render one stem per part (costs one synth pass per part)
 
