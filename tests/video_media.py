@@ -1,0 +1,156 @@
+"""Test videos built from scikit-image's real photographs, with cuts and fades at known times.
+
+No real video ships in any package, so tests and benchmarks make their own: each shot is a slow pan and
+zoom over one photograph, encoded with libx264 through PyAV. Shot lengths are whole frames, so the cut
+times are exact. Used by ``tests/test_video.py`` and ``bench/bench_video.py``.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+PHOTOS = ("astronaut.png", "coffee.png", "chelsea.png", "rocket.jpg", "hubble_deep_field.jpg", "motorcycle_left.png",
+          "retina.jpg", "grass.png")
+
+
+@dataclass(frozen=True)
+class Shot:
+    photo: str
+    frames: int
+    zoom: float = 0.15  # how far the crop window zooms in over the shot (0 = a pure pan)
+    pan: float = 0.3  # how far it travels across the photo, as a share of the free space
+
+
+def photo(name: str) -> np.ndarray:
+    """A photograph from scikit-image's data folder as uint8 RGB."""
+    import skimage
+    from PIL import Image
+
+    path = Path(skimage.__file__).parent / "data" / name
+    return np.asarray(Image.open(path).convert("RGB"))
+
+
+def _shot_frames(shot: Shot, width: int, height: int):
+    from PIL import Image
+
+    img = Image.fromarray(photo(shot.photo))
+    w, h = img.size
+    aspect = width / height
+    base_w = min(w, h * aspect)
+    for k in range(shot.frames):
+        u = k / max(shot.frames - 1, 1)
+        cw = base_w * (1.0 - shot.zoom * u)
+        ch = cw / aspect
+        x0 = (w - cw) * (0.5 - shot.pan / 2 + shot.pan * u)
+        y0 = (h - ch) * 0.5
+        yield np.asarray(img.resize((width, height), Image.BILINEAR, box=(x0, y0, x0 + cw, y0 + ch)))
+
+
+def make_video(path: Path, shots: Sequence[Shot], *, fps: int = 25, size: tuple[int, int] = (160, 120),
+               fade_after: int | None = None, fade_frames: int = 6, vfr: bool = False, rotate: int = 0,
+               audio_s: float | None = None, crf: int = 23, preset: str = "ultrafast") -> dict:
+    """Write an H.264 MP4 and return the ground truth: ``cuts`` and ``fades`` (seconds) and ``duration``.
+
+    ``fade_after``: index of a shot whose end fades to black and whose successor fades in (``fade_frames``
+    each way, with one black frame between); that boundary is reported under ``fades``, the others under
+    ``cuts``. ``vfr``: frame durations alternate between 0.6 and 1.4 of the nominal period. ``rotate``:
+    90, 180 or 270 writes a display matrix (a phone video held on its side). ``audio_s``: add an AAC
+    track (a pulsing tone) of that length.
+    """
+    import av
+
+    width, height = size
+    frames: list[tuple[np.ndarray, float]] = []  # (picture, duration in frame periods)
+    truth = {"cuts": [], "fades": []}
+    t = 0.0
+    for i, shot in enumerate(shots):
+        pictures = list(_shot_frames(shot, width, height))
+        if fade_after is not None and i == fade_after + 1:
+            black = np.zeros_like(pictures[0])
+            truth["fades"].append(t)
+            frames.append((black, 1.0))
+            t += _period(len(frames) - 1, vfr)
+            for k in range(fade_frames):
+                pictures[k] = (pictures[k].astype(np.float32) * (k + 1) / (fade_frames + 1)).astype(np.uint8)
+        elif i > 0:
+            truth["cuts"].append(t)
+        if fade_after is not None and i == fade_after:
+            for k in range(fade_frames):
+                j = len(pictures) - fade_frames + k
+                pictures[j] = (pictures[j].astype(np.float32) * (fade_frames - k) / (fade_frames + 1)).astype(np.uint8)
+        for pic in pictures:
+            frames.append((pic, 1.0))
+            t += _period(len(frames) - 1, vfr)
+    # times in seconds of each frame
+    times = np.cumsum([0.0] + [_period(k, vfr) for k in range(len(frames) - 1)]) / fps
+    truth["cuts"] = [c / fps for c in truth["cuts"]]
+    truth["fades"] = [f / fps for f in truth["fades"]]
+    truth["duration"] = float(times[-1] + _period(len(frames) - 1, vfr) / fps)
+    truth["times"] = times.tolist()
+
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.options = {"crf": str(crf), "preset": preset, "tune": "fastdecode"}
+        stream.codec_context.time_base = __import__("fractions").Fraction(1, 1000 * fps)
+        astream = None
+        if audio_s:
+            astream = out.add_stream("aac", rate=48000, layout="stereo")
+        for (pic, _), ts in zip(frames, times, strict=True):
+            frame = av.VideoFrame.from_ndarray(pic, format="rgb24")
+            frame.pts = int(round(ts * 1000 * fps))
+            frame.time_base = stream.codec_context.time_base
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+        if astream is not None:
+            _write_tone(out, astream, audio_s)
+    if rotate:
+        _set_rotation(path, rotate)
+    return truth
+
+
+def _period(k: int, vfr: bool) -> float:
+    return (0.6 if k % 2 == 0 else 1.4) if vfr else 1.0
+
+
+def _write_tone(out, stream, seconds: float) -> None:
+    import av
+
+    rate = 48000
+    n = int(seconds * rate)
+    t = np.arange(n) / rate
+    tone = (0.3 * np.sin(2 * np.pi * 220 * t) * (0.5 + 0.5 * (np.sin(2 * np.pi * 2 * t) > 0))).astype(np.float32)
+    block = 1024
+    for start in range(0, n, block):
+        chunk = np.stack([tone[start:start + block]] * 2)
+        frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(chunk), format="fltp", layout="stereo")
+        frame.sample_rate = rate
+        frame.pts = start
+        for packet in stream.encode(frame):
+            out.mux(packet)
+    for packet in stream.encode():
+        out.mux(packet)
+
+
+def _set_rotation(path: Path, degrees: int) -> None:
+    """Write a rotation into the video track's tkhd matrix (ISO 14496-12 8.3.2), as phones do."""
+    one, minus_one = 0x00010000, 0xFFFF0000
+    cos, sin = {90: (0, 1), 180: (-1, 0), 270: (0, -1)}[degrees]
+    fixed = {1: one, 0: 0, -1: minus_one}
+    matrix = struct.pack(">9I", fixed[cos], fixed[sin], 0, fixed[-sin], fixed[cos], 0, 0, 0, 0x40000000)
+    data = bytearray(path.read_bytes())
+    at = data.find(b"tkhd")
+    while at >= 0:
+        version = data[at + 4]
+        offset = at + 4 + 4 + (32 if version == 1 else 20) + 8 + 8
+        data[offset:offset + 36] = matrix
+        at = data.find(b"tkhd", at + 4)
+        break  # the first track is the video
+    path.write_bytes(bytes(data))
