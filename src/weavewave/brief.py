@@ -85,6 +85,22 @@ class Section(_Model):
         return self
 
 
+# --- scoring to picture and loops (video) ---------------------------------------------------------
+CueKind = Literal["section", "accent"]
+
+
+class Cue(_Model):
+    """A moment the music must mark, e.g. a cut in a video: the kit plays a crash and a kick on it.
+
+    ``section``: a section starts here (a drum fill leads into it); ``accent``: a hit inside a section.
+    Times are seconds from the start of the piece, on the beat grid when the brief was scored to picture.
+    """
+
+    time_s: float = Field(ge=0.0)
+    kind: CueKind = "accent"
+    label: str = ""
+
+
 class Provenance(_Model):
     """Which source set an attribute, and why, in words a person can read."""
 
@@ -117,6 +133,11 @@ class MusicBrief(_Model):
     texture: Texture = Field(default_factory=Texture)
     sections: list[Section] = Field(default_factory=list)
     references: list[str] = Field(default_factory=list)
+    # Scoring to picture: hits the arrangement plays, and the first downbeat (silence before it), so
+    # that bar lines land on a video's cuts. ``loop``: the end leads seamlessly back into the start.
+    cues: list[Cue] = Field(default_factory=list)
+    downbeat_s: float = Field(0.0, ge=0.0)
+    loop: bool = False
     seed: int = Field(0, ge=0, lt=2**32)
     provenance: dict[str, Provenance] = Field(default_factory=dict)
     observations: list[Observation] = Field(default_factory=list)
@@ -162,6 +183,11 @@ class MusicBrief(_Model):
                 raise ValueError(f"sections[{i}] ({s.label!r}) ends at {s.end_s} s, after duration_s "
                                  f"{self.duration_s}")
             previous_end = s.end_s
+        for i, cue in enumerate(self.cues):
+            if cue.time_s > self.duration_s + 1e-6:
+                raise ValueError(f"cues[{i}] at {cue.time_s} s is after duration_s {self.duration_s}")
+        if self.downbeat_s >= self.duration_s:
+            raise ValueError(f"downbeat_s {self.downbeat_s} must be less than duration_s {self.duration_s}")
         return self
 
     # --- serialisation -------------------------------------------------------------------------

@@ -55,6 +55,9 @@ _SF2_INFO_SCAN_BYTES = 4096  # the 'ifil' version chunk sits at the start of the
 # midirenderer stops at the last MIDI event; render this far past the end so the final chord rings into
 # the fade-out instead of stopping dead.
 RENDER_TAIL_S = 0.5
+# A loop is rendered this far past its end, and that tail (releases, reverb) is added onto its start, so
+# the end flows into the start when it repeats.
+LOOP_TAIL_S = 3.0
 CC_VOLUME, CC_PAN, CC_REVERB_SEND, CC_CHORUS_SEND = 7, 10, 91, 93
 # The loudest part plays at full channel volume; the others sit below it by their gain_db. The
 # synthesizer's channel volume is 40 log10(cc / 127) dB (the SF2 concave curve), measured.
@@ -230,7 +233,7 @@ _POOL_LOCK = threading.Lock()
 
 def render(arrangement: Arrangement, *, soundfont: str | Path | None = None,
            progress: Callable[[float, str], None] | None = None, workers: int | None = None,
-           stems: bool = False) -> Mix:
+           stems: bool = False, loop: bool = False) -> Mix:
     """Render, mix and master an arrangement.
 
     The mix is played by the synthesizer in one pass, every part on its own MIDI channel with its level,
@@ -251,6 +254,9 @@ def render(arrangement: Arrangement, *, soundfont: str | Path | None = None,
         in this process. The output is the same either way.
     stems : bool
         Also render one stem per part. The mix does not depend on this.
+    loop : bool
+        Make a seamless loop: render ``LOOP_TAIL_S`` past the end, fold that tail onto the start, and
+        master without fades, so the last sample flows into the first.
 
     Returns
     -------
@@ -268,6 +274,8 @@ def render(arrangement: Arrangement, *, soundfont: str | Path | None = None,
     sf_path = find_soundfont(soundfont)
     sf2 = _load_soundfont(sf_path)
     n = int(round(arrangement.duration_s * SAMPLE_RATE))
+    tail_s = LOOP_TAIL_S if loop else RENDER_TAIL_S
+    n_play = n + int(round(LOOP_TAIL_S * SAMPLE_RATE)) if loop else n
     parts = list(arrangement.parts)
     names = _unique_names([p.name for p in parts])
     timings: dict[str, float] = {}
@@ -280,11 +288,12 @@ def render(arrangement: Arrangement, *, soundfont: str | Path | None = None,
     headroom_db = 0.0
     for attempt in range(MAX_HEADROOM_RETRIES + 1):
         volumes = _channel_volumes(parts, headroom_db)
-        midis = [_midi_bytes(arrangement, [parts[i] for i in g], [volumes[i] for i in g]) for g in group_parts]
-        midis += [_midi_bytes(arrangement, [parts[i]], [volumes[i]]) for i in stem_parts]
+        midis = [_midi_bytes(arrangement, [parts[i] for i in g], [volumes[i] for i in g], tail_s)
+                 for g in group_parts]
+        midis += [_midi_bytes(arrangement, [parts[i]], [volumes[i]], tail_s) for i in stem_parts]
         clock.lap("midi")
         try:
-            out, clipped = _synthesize_all(midis, sf2, n, arrangement.duration_s, workers, report,
+            out, clipped = _synthesize_all(midis, sf2, n_play, arrangement.duration_s, workers, report,
                                            len(group_parts))
         except RuntimeError as err:
             if "SoundFont" in str(err):
@@ -296,10 +305,12 @@ def render(arrangement: Arrangement, *, soundfont: str | Path | None = None,
         headroom_db += HEADROOM_DB
         logger.debug("the synthesizer clipped; rendering again %.0f dB quieter", headroom_db)
 
+    if loop:
+        out = _fold_tail(out, n)
     n_groups = len(group_parts)
     mix = out[:n_groups].sum(axis=0, dtype=np.float32) if n_groups else np.zeros((2, n), np.float32)
     clock.lap("mix")
-    master, envelope, stats = _master(mix, n, timings)
+    master, envelope, stats = _master(mix, n, timings, fades=not loop)
     clock.last = time.perf_counter()
     stem_audio: dict[str, np.ndarray] = {}
     if stems:
@@ -402,7 +413,19 @@ def _reverb_send(amount: float) -> int:
     return int(round(127 * math.sqrt(min(1.0, amount / REVERB_FULL_SEND))))
 
 
-def _midi_bytes(arrangement: Arrangement, parts: list[Part], volumes: list[int]) -> bytes:
+def _fold_tail(out: np.ndarray, n: int) -> np.ndarray:
+    """Add everything after sample ``n`` onto the start (wrapping as often as needed); keep ``n`` samples."""
+    folded = out[:, :, :n]
+    at = n
+    while at < out.shape[2]:
+        m = min(n, out.shape[2] - at)
+        folded[:, :, :m] += out[:, :, at:at + m]
+        at += m
+    return folded
+
+
+def _midi_bytes(arrangement: Arrangement, parts: list[Part], volumes: list[int],
+                tail_s: float = RENDER_TAIL_S) -> bytes:
     """One synthesizer pass: ``parts`` with their mix controllers at time 0 (after any of the part's own)."""
     played = []
     for part, volume in zip(parts, volumes, strict=True):
@@ -411,7 +434,7 @@ def _midi_bytes(arrangement: Arrangement, parts: list[Part], volumes: list[int])
         mixed = {c for _, c, _ in mix_controls}
         own = [(t, c, v) for t, c, v in part.controls if c not in mixed]
         played.append(dataclasses.replace(part, controls=mix_controls + own))
-    pm = arrangement.to_pretty_midi(played, end_s=arrangement.duration_s + RENDER_TAIL_S)
+    pm = arrangement.to_pretty_midi(played, end_s=arrangement.duration_s + tail_s)
     buf = io.BytesIO()
     pm.write(buf)
     return buf.getvalue()
@@ -511,15 +534,15 @@ def _synth_pcm(sf2: bytes, midi: bytes, n: int) -> np.ndarray:
 # ======================================================================================================
 # Mastering
 # ======================================================================================================
-def _master(mix: np.ndarray, n: int, timings: dict[str, float]
+def _master(mix: np.ndarray, n: int, timings: dict[str, float], *, fades: bool = True
             ) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
-    """Fade, normalise and limit the mix [shape=(2, n)].
+    """Fade (unless ``fades`` is False: a loop), normalise and limit the mix [shape=(2, n)].
 
     Returns the master [shape=(n, 2)], the gain envelope that made it from ``mix`` [shape=(n,)] (to apply
     to stems), and the stats.
     """
     clock = _Clock(timings)
-    fade = _fade_envelope(n)
+    fade = _fade_envelope(n) if fades else np.ones(n, np.float32)
     faded = mix * fade
     clock.lap("mix")
     loudness = integrated_lufs(faded.T, SAMPLE_RATE)

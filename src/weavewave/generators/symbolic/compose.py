@@ -20,7 +20,7 @@ from weavewave.generators.symbolic import orchestra as O
 from weavewave.generators.symbolic import patterns as P
 from weavewave.generators.symbolic.drums import DrumWriter
 from weavewave.generators.symbolic.grid import Grid
-from weavewave.generators.symbolic.grooves import CRASH_GENRES
+from weavewave.generators.symbolic.grooves import CRASH, CRASH_GENRES, KICK
 from weavewave.generators.symbolic.harmony import ChordSpan, KeyContext, SectionSpan, plan_progression
 from weavewave.generators.symbolic.humanize import Ev, perform
 from weavewave.generators.symbolic.melody import MelodyWriter, Motif, make_motif, notes_per_bar, split_phrases
@@ -58,6 +58,11 @@ STYLE_WINDOWS: dict[str, tuple[int, int]] = {"strum": (43, 71), "power": (40, 64
                                              "arp": (45, 79)}
 BASS_COVER_PREFERENCE = ("Piano", "Guitar", "Organ", "Chromatic Percussion", "Ensemble", "Synth Pad")
 PAN_STEP = 0.25
+# Cue hits (scoring to picture): velocity = base + span * section energy; crash and kick lengths in qn.
+CUE_VELOCITY = (80, 40)
+CUE_CRASH_QN = 2.0
+CUE_HIT_QN = 0.2
+SIXTEENTH_QN = 0.25
 MELODY_CLEARANCE = 8  # semitones accompaniment may reach above the bottom of the melody's register
 
 
@@ -311,17 +316,20 @@ def compose(brief: MusicBrief) -> Arrangement:
     Arrangement whose ``duration_s`` equals ``brief.duration_s``; one Part per instrument, no note
     ending after the end, the same bytes for the same brief.
     """
+    if brief.downbeat_s > 0:
+        return _after_downbeat(brief)
     grid = Grid(brief.meter, brief.tempo_bpm)
     key = KeyContext(tonic_pitch_class(brief.key.tonic), brief.key.mode)
     genre = brief.genre
     end_qn = brief.duration_s / grid.qn_seconds
     total_bars = max(1, round(brief.duration_s / grid.bar_seconds))
-    final_bar = total_bars - 1
+    # A loop has no final bar: nothing cadences or rings out, and the last bar leads back to the first.
+    final_bar = -1 if brief.loop else total_bars - 1
     sections = plan_form(brief, grid, total_bars)
     spans = plan_progression(
         [SectionSpan(s.start_bar, s.bars, s.theme, s.last) for s in sections],
         genre=genre, key=key, bar_qn=grid.bar_qn, bar_seconds=grid.bar_seconds, end_qn=end_qn,
-        rng_seed=brief.seed,
+        rng_seed=brief.seed, loop_back=brief.loop,
     )
     plans = assign_parts(brief.instruments, genre, brief.texture.register_)
     events = _write_parts(brief, plans, sections, spans, grid, key, end_qn, final_bar)
@@ -352,6 +360,62 @@ def compose(brief: MusicBrief) -> Arrangement:
         parts.append(part)
     return Arrangement(parts=parts, tempo_bpm=brief.tempo_bpm, meter=brief.meter, duration_s=brief.duration_s,
                        key_tonic=brief.key.tonic, key_mode=brief.key.mode)
+
+
+# --- scoring to picture ---------------------------------------------------------------------------
+def _after_downbeat(brief: MusicBrief) -> Arrangement:
+    """Compose from the first downbeat on and shift it there: bar lines then land where the brief says.
+
+    The span before ``downbeat_s`` stays silent (the music enters on the downbeat, as a cue in a film).
+    """
+    o = brief.downbeat_s
+    inner = brief.model_copy(update={
+        "downbeat_s": 0.0, "duration_s": round(brief.duration_s - o, 6),
+        "sections": _shift_sections(brief, o),
+        "cues": [c.model_copy(update={"time_s": round(c.time_s - o, 6)}) for c in brief.cues if c.time_s >= o],
+    })
+    arrangement = compose(inner)
+    for part in arrangement.parts:
+        part.notes = [Note(n.pitch, n.velocity, round(n.start + o, 6), round(n.end + o, 6)) for n in part.notes]
+        part.controls = [(round(t + o, 6), cc, v) for t, cc, v in part.controls]
+    arrangement.duration_s = brief.duration_s
+    return arrangement
+
+
+def _shift_sections(brief: MusicBrief, o: float) -> list:
+    out = []
+    end = brief.duration_s - o
+    for s in brief.sections:
+        start, stop = max(0.0, s.start_s - o), min(end, s.end_s - o)
+        if stop > start:
+            out.append(s.model_copy(update={"start_s": round(start, 6), "end_s": round(stop, 6)}))
+    return out
+
+
+def _cue_hits(brief: MusicBrief, grid: Grid, sections: list[SectionPlan], end_qn: float) -> list[Ev]:
+    """A crash and a kick on every cue, on the nearest sixteenth, as loud as the section there."""
+    out = []
+    for cue in brief.cues:
+        qn = round(cue.time_s / grid.qn_seconds / SIXTEENTH_QN) * SIXTEENTH_QN
+        if qn >= end_qn - CUE_HIT_QN:
+            continue
+        bar = int(qn // grid.bar_qn)
+        energy = next((s.energy for s in sections if s.start_bar <= bar < s.start_bar + s.bars), brief.energy)
+        velocity = int(min(127, CUE_VELOCITY[0] + CUE_VELOCITY[1] * energy))
+        out.append(Ev(qn, min(CUE_CRASH_QN, end_qn - qn), CRASH, velocity))
+        out.append(Ev(qn, CUE_HIT_QN, KICK, velocity))
+    return out
+
+
+def _cue_bars(brief: MusicBrief, grid: Grid) -> set[int]:
+    """Bars on whose first beat a ``section`` cue falls."""
+    out = set()
+    for cue in brief.cues:
+        if cue.kind == "section":
+            pos = cue.time_s / grid.bar_seconds
+            if abs(pos - round(pos)) * grid.bar_qn < SIXTEENTH_QN:
+                out.add(int(round(pos)))
+    return out
 
 
 def _untangle(notes: list[Note]) -> list[Note]:
@@ -445,10 +509,13 @@ def _write_parts(brief: MusicBrief, plans: list[PartPlan], sections: list[Sectio
     drums_on = [bool(drum_plan) and _active("drums", drum_plan, s, n_sections=len(sections), harmony_rank=0,
                                              main_lead=False) for s in sections]
 
+    cue_bars = _cue_bars(brief, grid)
     for si, sec in enumerate(sections):
         nxt = sections[si + 1] if si + 1 < len(sections) else None
-        ctx = BarContext(sec.start_bar, sec.bars, sec.energy, sec.level, final_bar, end_qn,
-                         fill_last=bool(nxt and drums_on[si + 1] and sec.bars >= 2))
+        # The kit fills into the next section, into a cut, and (in a loop) back into the top.
+        fill = bool(nxt and (drums_on[si + 1] or nxt.start_bar in cue_bars) and sec.bars >= 2)
+        fill = fill or bool(brief.loop and sec.last and sec.bars >= 2)
+        ctx = BarContext(sec.start_bar, sec.bars, sec.energy, sec.level, final_bar, end_qn, fill_last=fill)
         main_idx = _melody_lead(sec, len(leads), first_theme)
         sounding = False
         for p in plans:
@@ -474,12 +541,15 @@ def _write_parts(brief: MusicBrief, plans: list[PartPlan], sections: list[Sectio
                 _melody_section(writers[(lead.instrument, "melody")], lead, sec, grid, brief, motifs,
                                 theme_plans, melody_rng, end_qn, final_bar))
         if drum_plan and drums_on[si]:
-            crash = si > 0 and sec.energy >= CRASH_MIN_ENERGY and genre in CRASH_GENRES
+            crash = si > 0 and (sec.energy >= CRASH_MIN_ENERGY and genre in CRASH_GENRES
+                                or sec.start_bar in cue_bars)
             events[DRUMS].extend(writers[(DRUMS, "drums")].write(ctx, crash=crash))
         elif drum_plan and nxt and drums_on[si + 1] and sec.bars >= 2 and not sec.last:
             # Drums enter with a pickup fill in the last bar before their first section.
             pickup = BarContext(sec.start_bar + sec.bars - 1, 1, nxt.energy, nxt.level, final_bar, end_qn)
             events[DRUMS].extend(writers[(DRUMS, "drums")].pickup(pickup))
+    if drum_plan and brief.cues:
+        events[DRUMS].extend(_cue_hits(brief, grid, sections, end_qn))
     for evs in events.values():
         evs.sort(key=lambda e: (e.start, e.pitch))
     return events

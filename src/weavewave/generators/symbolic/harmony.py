@@ -142,10 +142,11 @@ class SectionSpan:
 
 
 def plan_progression(sections: list[SectionSpan], *, genre: str, key: KeyContext, bar_qn: float,
-                     bar_seconds: float, end_qn: float, rng_seed: int) -> list[ChordSpan]:
+                     bar_seconds: float, end_qn: float, rng_seed: int, loop_back: bool = False) -> list[ChordSpan]:
     """Chord spans covering the piece: one loop per theme, phrase and section cadences, tonic ending.
 
-    The final span starts on the last bar and lasts to ``end_qn``.
+    The final span starts on the last bar and lasts to ``end_qn``. With ``loop_back`` the piece instead ends
+    on a half cadence (the dominant) that resolves into the first bar when the piece repeats.
     """
     total_bars = sections[-1].start_bar + sections[-1].bars
     pool = progression_pool(genre, key)
@@ -167,7 +168,7 @@ def plan_progression(sections: list[SectionSpan], *, genre: str, key: KeyContext
                 cad = cadence_tokens(kind, genre, key)[-min(per_phrase - 1, 3):]
                 tokens[end - len(cad):end] = list(cad)
         if sec.last:
-            cad = cadence_tokens("authentic", genre, key)
+            cad = cadence_tokens("half" if loop_back else "authentic", genre, key)
             cad = cad[-min(len(cad), n_slots):]
             tokens[n_slots - len(cad):] = list(cad)
         elif genre not in P.LOOP_ONLY_GENRES and n_slots >= 3:
@@ -179,7 +180,7 @@ def plan_progression(sections: list[SectionSpan], *, genre: str, key: KeyContext
         slot_qn = sec.bars * bar_qn / n_slots
         for i, tok in enumerate(tokens):
             spans.append(ChordSpan(start + i * slot_qn, slot_qn, key.chord(_color(tok, genre, key))))
-    if spans:
+    if spans and not loop_back:
         spans = _merge_final(spans, key, genre, (total_bars - 1) * bar_qn, end_qn)
     return spans
 
