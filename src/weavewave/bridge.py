@@ -23,6 +23,10 @@ from weavewave.theory import bar_seconds, parse_key, parse_meter
 # How much each source's proposals count, before their own confidence.
 SOURCE_WEIGHT = {"text": 1.0, "image": 0.7}
 SOURCE_PRIORITY = {"user": 3, "brief": 3, "text": 2, "image": 1, "default": 0}
+# --- video (scoring to picture) ---
+SOURCE_WEIGHT["video"] = 0.8
+SOURCE_PRIORITY["video"] = 1
+# --- end video ---
 DEFAULT_DURATION_S = 30.0
 MAJOR_VALENCE = 0.1  # below this the mode turns minor (dorian for jazz and lofi when only slightly below)
 MAX_ENSEMBLE = 6

@@ -137,6 +137,10 @@ class MusicBrief(_Model):
     # that bar lines land on a video's cuts. ``loop``: the end leads seamlessly back into the start.
     cues: list[Cue] = Field(default_factory=list)
     downbeat_s: float = Field(0.0, ge=0.0)
+    # A tempo map as (score time, real time) knots in seconds, piecewise linear: the music is written at
+    # tempo_bpm in score time and played in real time, so section changes land exactly on cuts (as a
+    # film click track bends its tempo). Empty: score time is real time. Sections and cues are in real time.
+    warp: list[tuple[float, float]] = Field(default_factory=list)
     loop: bool = False
     seed: int = Field(0, ge=0, lt=2**32)
     provenance: dict[str, Provenance] = Field(default_factory=dict)
@@ -186,6 +190,13 @@ class MusicBrief(_Model):
         for i, cue in enumerate(self.cues):
             if cue.time_s > self.duration_s + 1e-6:
                 raise ValueError(f"cues[{i}] at {cue.time_s} s is after duration_s {self.duration_s}")
+        if self.warp:
+            score, real = zip(*self.warp, strict=True)
+            if any(b <= a for a, b in zip(score, score[1:], strict=False)) or \
+                    any(b <= a for a, b in zip(real, real[1:], strict=False)):
+                raise ValueError("warp knots must increase in both score and real time")
+            if abs(real[-1] - self.duration_s) > 1e-3 or real[0] != 0 or score[0] != 0:
+                raise ValueError("warp must run from (0, 0) to a real time equal to duration_s")
         if self.downbeat_s >= self.duration_s:
             raise ValueError(f"downbeat_s {self.downbeat_s} must be less than duration_s {self.duration_s}")
         return self

@@ -15,6 +15,8 @@ EXIT_OK, EXIT_INTERNAL, EXIT_BAD_INPUT = 0, 1, 2
 EPILOG = """examples:
   weavewave generate --text "a rainy night in Tokyo, lo-fi, 80 bpm" --out rain
   weavewave generate --image photo.jpg --duration 45 --stems --out photo
+  weavewave generate --video clip.mp4 --out scored      # music on the cuts, and video.mp4
+  weavewave generate --text "calm piano" --duration 16 --loop --out loop
   weavewave describe --text "a sunrise over the sea" > brief.json   # edit it, then:
   weavewave generate --brief brief.json --seed 7 --out sunrise
   weavewave schema > brief.schema.json
@@ -63,6 +65,8 @@ def _add_inputs(p: argparse.ArgumentParser) -> None:
     g.add_argument("--text", help="a prompt, scene or story; '@FILE' reads it from a text file")
     g.add_argument("--image", action="append", metavar="PATH", help="a photo (repeat for several)")
     g.add_argument("--brief", metavar="PATH", help="a brief.json to reproduce or vary (edit it first)")
+    g.add_argument("--video", metavar="PATH", help="a video to score: music as long as it, changes on its "
+                   "cuts; generate also writes video.mp4")
     c = p.add_argument_group("controls (always win over what the inputs suggest)")
     c.add_argument("--duration", type=float, metavar="SECONDS", help="length in seconds, up to 600")
     c.add_argument("--tempo", type=float, metavar="BPM", help="tempo, 30-300 BPM")
@@ -71,6 +75,7 @@ def _add_inputs(p: argparse.ArgumentParser) -> None:
     c.add_argument("--genre", help="pop, rock, jazz, lofi, electronic, ambient, classical, folk, cinematic")
     c.add_argument("--instruments", metavar="LIST", help="comma-separated, e.g. 'piano, strings, drums'")
     c.add_argument("--seed", type=int, help="same seed and inputs give the same bytes")
+    c.add_argument("--loop", action="store_true", help="a seamless loop: the end flows back into the start")
     p.add_argument("--text-model", choices=("auto", "minilm", "lexicon"), default="auto",
                    help="how to read text: the MiniLM sentence model, the word lexicon, or auto (default)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
@@ -99,6 +104,8 @@ def build_parser() -> argparse.ArgumentParser:
     o.add_argument("--soundfont", metavar="SF2", help="General MIDI SoundFont (.sf2) to render with")
     o.add_argument("--backend", default="symbolic", choices=("symbolic",), help="generator (default symbolic)")
     o.add_argument("--force", action="store_true", help="overwrite existing files in --out")
+    o.add_argument("--keep-audio", action="store_true",
+                   help="with --video: keep the video's own sound in video.mp4, the music ducked under it")
 
     desc = sub.add_parser("describe", help="print the MusicBrief JSON the music would be made from",
                           description="Print the MusicBrief as JSON on stdout. No audio is made.")
@@ -125,7 +132,8 @@ def _common(args: argparse.Namespace) -> dict[str, Any]:
     return dict(text=_read_text(args.text), image=args.image, brief=args.brief, duration=args.duration,
                 tempo=args.tempo, key=args.key, meter=args.meter, genre=args.genre,
                 instruments=args.instruments, seed=args.seed,
-                semantic={"auto": None, "minilm": True, "lexicon": False}[args.text_model])
+                semantic={"auto": None, "minilm": True, "lexicon": False}[args.text_model],
+                video=args.video, loop=args.loop, keep_audio=getattr(args, "keep_audio", False))
 
 
 def _cmd_generate(args: argparse.Namespace) -> int:
@@ -135,10 +143,12 @@ def _cmd_generate(args: argparse.Namespace) -> int:
 
     progress = Progress(sys.stderr, enabled=not args.quiet)
     # Refuse to overwrite before doing any work.
-    check_out_dir(args.out, planned_files(True, args.format), force=args.force)
+    check_out_dir(args.out, planned_files(True, args.format, video=bool(args.video)), force=args.force)
     generator = get_generator(args.backend, soundfont=args.soundfont, stems=args.stems)
     brief = describe(**_common(args), progress=lambda f, m: progress(0.1 * f, m))
     track = generator.generate(brief, progress=lambda f, m: progress(0.1 + 0.85 * f, m))
+    if args.video:
+        track.video_path, track.keep_audio = args.video, args.keep_audio
     progress(0.97, "writing files")
     written = save_track(track, args.out, fmt=args.format, stems=args.stems, force=args.force)
     progress(1.0, "done")

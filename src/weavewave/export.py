@@ -16,13 +16,17 @@ from weavewave.errors import BadInputError
 from weavewave.generators import Track
 
 AUDIO_FORMATS = ("wav", "flac", "mp3")
+VIDEO_FILE = "video.mp4"
 
 
-def planned_files(track_has_midi: bool, fmt: str = "wav", stems: list[str] | None = None) -> list[str]:
+def planned_files(track_has_midi: bool, fmt: str = "wav", stems: list[str] | None = None, *,
+                  video: bool = False) -> list[str]:
     """Relative names `save_track` will write."""
     names = [f"music.{fmt}", "brief.json"]
     if track_has_midi:
         names.insert(1, "music.mid")
+    if video:
+        names.append(VIDEO_FILE)
     for s in stems or []:
         names.append(f"stems/{s}.{fmt}")
     return names
@@ -50,7 +54,8 @@ def stem_file_name(part_name: str) -> str:
 
 def save_track(track: Track, out: str | Path, *, fmt: str = "wav", stems: bool = False,
                force: bool = False) -> list[Path]:
-    """Write ``music.<fmt>``, ``music.mid`` (if symbolic), ``brief.json`` and optional ``stems/``.
+    """Write ``music.<fmt>``, ``music.mid`` (if symbolic), ``brief.json``, optional ``stems/``, and
+    ``video.mp4`` (the source video with the new soundtrack) when the track was scored to a video.
 
     Returns the written paths. Raises BadInputError if a file exists and ``force`` is False.
     """
@@ -61,7 +66,7 @@ def save_track(track: Track, out: str | Path, *, fmt: str = "wav", stems: bool =
     if stems and not track.stems:
         raise BadInputError("this track has no stems: generate it with stems=True (CLI: --stems)")
     stem_names = {stem_file_name(k): k for k in track.stems} if stems else {}
-    names = planned_files(track.arrangement is not None, fmt, list(stem_names))
+    names = planned_files(track.arrangement is not None, fmt, list(stem_names), video=bool(track.video_path))
     out_path = check_out_dir(out, names, force=force)
     created_out = not out_path.exists()
     out_path.mkdir(parents=True, exist_ok=True)
@@ -75,6 +80,11 @@ def save_track(track: Track, out: str | Path, *, fmt: str = "wav", stems: bool =
             for fname, key in stem_names.items():
                 write_audio(tmp / "stems" / f"{fname}.{fmt}", track.stems[key], track.sample_rate, fmt)
         (tmp / "brief.json").write_text(track.brief.to_json(), encoding="utf-8")
+        if track.video_path:
+            from weavewave.mux import mux_soundtrack
+
+            mux_soundtrack(track.video_path, track.audio, track.sample_rate, tmp / VIDEO_FILE,
+                           keep_audio=track.keep_audio)
         written = []
         if stem_names and force and (out_path / "stems").exists():
             shutil.rmtree(out_path / "stems")

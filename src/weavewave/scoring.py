@@ -33,9 +33,15 @@ REFINE_STEP_BPM = 0.01
 REFINE_OFFSET_STEP_S = 0.001
 TARGET_RESIDUAL_MS = 40.0
 MIN_SECTION_BARS = 2
-MEAN_WEIGHT = 0.3  # objective: median distance + this share of the mean (most cuts close, not only half)
+LONG_BAR_S = 2.4  # bars at least this long (slow tempi) may make one-bar sections
+MEAN_WEIGHT = 0.5  # objective: median distance + this share of the mean (most cuts close, not only half)
 BAR_WEIGHT = 0.3  # ... + this share of the mean distance from section cuts to their bar lines
 TEMPO_PULL_S_PER_BPM = 0.0003  # ... + a gentle pull towards the tempo the mood asked for
+OFFSET_PULL = 0.01  # ... + this many seconds of cost per second of silence before the first downbeat
+TIMELINE_STEP_BPM = 0.25  # tempi tried for the whole timeline (each with its best downbeat)
+BEND_WEIGHT = 0.05  # cost (s) per unit of mean tempo bend
+MAX_BEND = 0.12  # most the tempo map bends a stretch of music to pin a section change to its cut
+MAJOR_SCENE_S = 2.0  # a cut starting a scene at least this long is major: it must land on a strong beat
 MIN_SEARCH_WIDTH_BPM = 12.0
 SECTION_ENERGY_SPREAD = 1.5  # how strongly scene energy differences show in section energy
 # Strong beats per bar of each meter (bar line plus the mid-bar accent in 4/4 and 6/8).
@@ -59,24 +65,23 @@ class Fit:
 
 
 def _distances(cuts: np.ndarray, offsets: np.ndarray, period: float) -> np.ndarray:
-    """Distance [shape=(len(offsets), len(cuts))] from each cut to the nearest strong beat o + k*period."""
+    """Distance [shape=(len(offsets), len(cuts))] from each cut to the nearest grid point o + k*period."""
     rel = cuts[None, :] - offsets[:, None]
     phase = np.mod(rel, period)
     d = np.minimum(phase, period - phase)
     return np.where(rel < 0, -rel, d)  # before the music enters: distance to the first downbeat
 
 
-def _objective(d: np.ndarray, bar_d: np.ndarray | None) -> np.ndarray:
-    cost = np.median(d, axis=-1) + MEAN_WEIGHT * d.mean(axis=-1)
-    if bar_d is not None and bar_d.shape[-1]:
-        cost = cost + BAR_WEIGHT * bar_d.mean(axis=-1)
-    return cost
+def _grid(tempo: float, meter: str) -> tuple[float, float, float]:
+    """(beat, strong-beat, bar) periods in seconds; the beat is the felt beat (a dotted quarter in 6/8)."""
+    bar = bar_seconds(tempo, meter)
+    return 60.0 / tempo, bar / STRONG_PER_BAR[meter], bar
 
 
 def fit_tempo(cuts: list[float], tempo_range: tuple[float, float], meter: str = "4/4", *,
               preferred_bpm: float | None = None, major: list[float] | None = None,
               fixed_tempo: float | None = None) -> Fit:
-    """Search tempo and first downbeat so the cuts land on strong beats.
+    """Search tempo and first downbeat so the cuts land on the beat, and the major cuts on strong beats.
 
     Parameters
     ----------
@@ -88,51 +93,52 @@ def fit_tempo(cuts: list[float], tempo_range: tuple[float, float], meter: str = 
     preferred_bpm : float, optional
         The tempo the mood asked for; among equally good fits the nearer one wins.
     major : list of float, optional
-        Cuts that should start sections, so should land on bar lines, not only strong beats.
+        The cuts (a subset of ``cuts``) that start scenes long enough to be sections: they must land on
+        strong beats (and are pulled towards bar lines); the others on any beat.
     fixed_tempo : float, optional
         A tempo the user set: only the downbeat is searched.
 
     Returns
     -------
     Fit
+        ``residual_ms`` is the median distance from each cut to its beat (a strong beat for a major cut).
     """
     lo, hi = tempo_range
-    if fixed_tempo is not None:
-        tempi = np.asarray([float(fixed_tempo)])
-    else:
-        tempi = np.arange(lo, hi + 1e-9, TEMPO_STEP_BPM)
     c = np.asarray(sorted(cuts), dtype=np.float64)
-    m = np.asarray(sorted(major or []), dtype=np.float64)
+    is_major = np.isin(np.round(c, 6), np.round(np.asarray(major or [], dtype=np.float64), 6))
     pref = preferred_bpm if preferred_bpm is not None else 0.5 * (lo + hi)
-    best = _search(c, m, tempi, meter, pref, OFFSET_STEP_S)
-    if fixed_tempo is None:
-        fine = np.arange(best[0] - TEMPO_STEP_BPM, best[0] + TEMPO_STEP_BPM + 1e-9, REFINE_STEP_BPM)
-        fine = fine[(fine >= lo - 1e-9) & (fine <= hi + 1e-9)]
-        best = _search(c, m, fine, meter, pref, REFINE_OFFSET_STEP_S)
+    if fixed_tempo is not None:
+        tempo, offset = _search(c, is_major, np.asarray([float(fixed_tempo)]), meter, pref, REFINE_OFFSET_STEP_S)
     else:
-        best = _search(c, m, tempi, meter, pref, REFINE_OFFSET_STEP_S)
-    tempo, offset = best
-    period = bar_seconds(tempo, meter) / STRONG_PER_BAR[meter]
+        tempo, _ = _search(c, is_major, np.arange(lo, hi + 1e-9, TEMPO_STEP_BPM), meter, pref, OFFSET_STEP_S)
+        fine = np.arange(tempo - TEMPO_STEP_BPM, tempo + TEMPO_STEP_BPM + 1e-9, REFINE_STEP_BPM)
+        fine = fine[(fine >= lo - 1e-9) & (fine <= hi + 1e-9)]
+        tempo, offset = _search(c, is_major, fine, meter, pref, REFINE_OFFSET_STEP_S)
+    beat, strong, _bar = _grid(tempo, meter)
     if c.size == 0:
-        return Fit(round(tempo, 2), 0.0, 0.0, (), (), period)
-    d = _distances(c, np.asarray([offset]), period)[0]
+        return Fit(round(tempo, 2), 0.0, 0.0, (), (), strong)
+    o = np.asarray([offset])
+    d = np.where(is_major, _distances(c, o, strong)[0], _distances(c, o, beat)[0])
+    period = np.where(is_major, strong, beat)
     beats = np.where(c < offset, offset, offset + np.round((c - offset) / period) * period)
     return Fit(round(float(tempo), 2), round(float(offset), 4), round(float(np.median(d)) * 1000, 1),
-               tuple(round(float(x) * 1000, 1) for x in d), tuple(round(float(b), 4) for b in beats), period)
+               tuple(round(float(x) * 1000, 1) for x in d), tuple(round(float(b), 4) for b in beats), strong)
 
 
-def _search(c: np.ndarray, m: np.ndarray, tempi: np.ndarray, meter: str, pref: float,
+def _search(c: np.ndarray, is_major: np.ndarray, tempi: np.ndarray, meter: str, pref: float,
             offset_step: float) -> tuple[float, float]:
-    best_cost, best = np.inf, (float(tempi[0]), 0.0)
+    """The (tempo, downbeat) of least cost: median + share of mean distance, bar-line pull, small pulls."""
     if c.size == 0:
         return float(min(tempi, key=lambda t: abs(t - pref))), 0.0
+    best_cost, best = np.inf, (float(tempi[0]), 0.0)
     for tempo in tempi:
-        bar = bar_seconds(float(tempo), meter)
-        period = bar / STRONG_PER_BAR[meter]
-        offsets = np.arange(0.0, period, offset_step)
-        d = _distances(c, offsets, period)
-        bar_d = _distances(m, offsets, bar) if m.size else None
-        cost = _objective(d, bar_d) + TEMPO_PULL_S_PER_BPM * abs(float(tempo) - pref)
+        beat, strong, bar = _grid(float(tempo), meter)
+        offsets = np.arange(0.0, strong, offset_step)
+        d = np.where(is_major[None, :], _distances(c, offsets, strong), _distances(c, offsets, beat))
+        cost = np.median(d, axis=1) + MEAN_WEIGHT * d.mean(axis=1)
+        if is_major.any():
+            cost += BAR_WEIGHT * _distances(c[is_major], offsets, bar).mean(axis=1)
+        cost += OFFSET_PULL * offsets + TEMPO_PULL_S_PER_BPM * abs(float(tempo) - pref)
         k = int(np.argmin(cost))
         if cost[k] < best_cost - 1e-12:
             best_cost, best = float(cost[k]), (float(tempo), float(offsets[k]))
@@ -155,56 +161,175 @@ def search_range(brief: MusicBrief, pace_range: tuple[float, float] | None) -> t
     return max(lo, centre - half), min(hi, centre + half)
 
 
+@dataclass
+class Timeline:
+    """A scored timeline: steady tempo and downbeat, tempo-map knots, sections and where each cut lands."""
+
+    tempo_bpm: float
+    downbeat_s: float
+    knots: list[tuple[float, float]]  # (score s, real s), excluding (0, 0) and the end
+    sections: list[tuple[float, dict[str, Any], bool]]  # (real start, scene, pinned to its cut)
+    beats_s: list[float]
+    distances_ms: list[float]
+    bends: list[float]
+    duration_s: float
+
+    @property
+    def residual_ms(self) -> float:
+        return round(float(np.median(self.distances_ms)), 1) if self.distances_ms else 0.0
+
+    def warp(self) -> tuple[np.ndarray, np.ndarray]:
+        return _warp_arrays(self.knots, self.duration_s)
+
+
+def plan_timeline(boundaries: list[float], scenes: list[dict[str, Any]], major: list[float], meter: str,
+                  tempo: float, downbeat: float, duration: float, *, bend: bool = True) -> Timeline:
+    """Sections on the scenes for one tempo and downbeat, pinned to their cuts by a bounded tempo map.
+
+    Each scene (after the first) starts a section if it lies at least :data:`MIN_SECTION_BARS` bars after
+    the previous section. Its bar count is the whole number of bars nearest the steady tempo; if the
+    stretch since the last pinned cut can be bent by at most :data:`MAX_BEND` to put that bar line exactly
+    on the cut, a knot pins it, else the section starts on the bar line nearest the cut. Every cut then
+    lands on the nearest beat (strong beat for major cuts) of the bent grid.
+    """
+    beat, _strong, bar = _grid(tempo, meter)
+    min_bars = 1 if bar >= LONG_BAR_S else MIN_SECTION_BARS
+    knots: list[tuple[float, float]] = [(downbeat, downbeat)] if downbeat > 0 else []
+    last_s = last_r = downbeat
+    last_bar = 0
+    total_bars = max(1, int(round((duration - downbeat) / bar)))
+    sections: list[tuple[float, dict[str, Any], bool]] = [(0.0, scenes[0], True)] if scenes else []
+    for scene in scenes[1:]:
+        r = float(scene["start_s"])
+        if r <= last_r:
+            continue
+        pos = (last_s + (r - last_r) - downbeat) / bar  # bar position of the cut on the steady grid
+        options = [m for m in {int(np.floor(pos)), int(np.ceil(pos))}
+                   if m >= last_bar + min_bars and total_bars - m >= min_bars]
+        if not options:
+            continue
+        m = min(options, key=lambda k: abs((r - last_r) / (downbeat + k * bar - last_s) - 1.0))
+        s_t = downbeat + m * bar
+        factor = (r - last_r) / (s_t - last_s)
+        if bend and abs(factor - 1.0) <= MAX_BEND:
+            knots.append((round(s_t, 6), round(r, 6)))
+            last_s, last_r = s_t, r
+            sections.append((r, scene, True))
+        else:
+            m = int(round(pos))
+            start = last_r + (downbeat + m * bar - last_s)
+            if m < last_bar + min_bars or total_bars - m < min_bars or abs(start - r) > bar / 4:
+                continue  # the bar line is too far from this cut: the scene joins the section before
+            sections.append((round(start, 4), scene, False))
+        last_bar = m
+    score, real = _warp_arrays(knots, duration)
+    pinned = [st for st, _, p in sections[1:] if p]
+    beats, distances = [], []
+    for t in boundaries:
+        exact = next((st for st in pinned if abs(st - t) < 1e-6), None)
+        if exact is not None:
+            beats.append(round(exact, 4))
+            distances.append(0.0)
+            continue
+        s_t = float(np.interp(t, real, score))
+        period = beat  # cuts that do not start a section land on the nearest beat
+        g = downbeat if s_t < downbeat else downbeat + round((s_t - downbeat) / period) * period
+        b = round(float(np.interp(g, score, real)), 4)
+        beats.append(b)
+        distances.append(round(abs(b - t) * 1000, 1))
+    return Timeline(tempo, downbeat, [k for k in knots if k[1] > 0], sections, beats, distances,
+                    _bends(knots), duration)
+
+
+def _timeline_cost(tl: Timeline, pref: float) -> float:
+    d = np.asarray(tl.distances_ms) / 1000 if tl.distances_ms else np.zeros(1)
+    bend = float(np.mean(np.abs(tl.bends))) if tl.bends else 0.0
+    return (float(np.median(d)) + MEAN_WEIGHT * float(d.mean()) + BEND_WEIGHT * bend
+            + OFFSET_PULL * tl.downbeat_s + TEMPO_PULL_S_PER_BPM * abs(tl.tempo_bpm - pref))
+
+
+def best_timeline(boundaries: list[float], scenes: list[dict[str, Any]], major: list[float], meter: str,
+                  tempo_range: tuple[float, float], duration: float, *, preferred_bpm: float,
+                  fixed_tempo: float | None = None) -> Timeline:
+    """The tempo (in ``tempo_range``, or ``fixed_tempo``) and downbeat whose timeline lands the cuts best.
+
+    For each candidate tempo the downbeat comes from :func:`fit_tempo` at that tempo; the whole timeline
+    (sections, tempo map, beats) is then built and scored: median plus a share of the mean cut-to-beat
+    distance, the mean tempo bend, and small pulls towards the mood's tempo and an early downbeat.
+    """
+    if fixed_tempo is not None:
+        tempi = [float(fixed_tempo)]
+    else:
+        lo, hi = tempo_range
+        tempi = [float(t) for t in np.arange(lo, hi + 1e-9, TIMELINE_STEP_BPM)]
+    best: tuple[float, Timeline] | None = None
+    for tempo in tempi:
+        fit = fit_tempo(boundaries, (tempo, tempo), meter, preferred_bpm=preferred_bpm, major=major,
+                        fixed_tempo=tempo)
+        tl = plan_timeline(boundaries, scenes, major, meter, tempo, fit.downbeat_s, duration,
+                           bend=fixed_tempo is None)
+        cost = _timeline_cost(tl, preferred_bpm)
+        if best is None or cost < best[0] - 1e-12:
+            best = (cost, tl)
+    assert best is not None
+    return best[1]
+
+
 def score_brief(brief: MusicBrief, video: dict[str, Any], *, tempo_fixed: bool = False) -> MusicBrief:
-    """Rewrite a fused brief to the picture: tempo, downbeat, one section per scene, cues on the cuts.
+    """Rewrite a fused brief to the picture: tempo, downbeat, tempo map, one section per scene, cues.
 
     Parameters
     ----------
     brief : the fused brief (its duration is the video's unless the user set one).
     video : the video observation's ``measurements`` (from :func:`weavewave.perceive.video.perceive_video`)
         plus ``tempo_range`` (the pace's BPM range) when known.
-    tempo_fixed : the user set the tempo: keep it and only place the downbeat.
+    tempo_fixed : the user set the tempo: keep it and only place the downbeat (no tempo map either).
     """
     duration = brief.duration_s
     boundaries = sorted(t for t in [*video.get("cuts_s", []), *video.get("fades_s", [])] if 0 < t < duration)
     scenes = [s for s in video.get("scenes", []) if s["start_s"] < duration]
     lo, hi = search_range(brief, video.get("tempo_range"))
-    first = bar_seconds(brief.tempo_bpm, brief.meter)
-    major = [s["start_s"] for s in scenes[1:] if s["end_s"] - s["start_s"] >= MIN_SECTION_BARS * first]
-    fit = fit_tempo(boundaries, (lo, hi), brief.meter, preferred_bpm=brief.tempo_bpm, major=major,
-                    fixed_tempo=brief.tempo_bpm if tempo_fixed else None)
-    bar = bar_seconds(fit.tempo_bpm, brief.meter)
-    sections = _sections(scenes, fit, bar, duration, brief)
-    starts = {round(s.start_s, 4) for s in sections[1:]}
+    major = [s["start_s"] for s in scenes[1:] if s["end_s"] - s["start_s"] >= MAJOR_SCENE_S]
+    tl = best_timeline(boundaries, scenes, major, brief.meter, (lo, hi), duration,
+                       preferred_bpm=brief.tempo_bpm, fixed_tempo=brief.tempo_bpm if tempo_fixed else None)
+    score, real = tl.warp()
+    sections = _sections(tl, brief)
+    section_starts = {round(s.start_s, 4) for s in sections[1:]}
     cues = []
-    for t, beat in zip(boundaries, fit.beats_s, strict=True):
-        if beat >= duration:
-            continue
-        kind = "section" if round(beat, 4) in starts else "accent"
-        cues.append(Cue(time_s=round(beat, 4), kind=kind, label=f"cut at {t:.3f} s"))
+    for t, b in zip(boundaries, tl.beats_s, strict=True):
+        if b < duration:
+            kind = "section" if round(b, 4) in section_starts else "accent"
+            cues.append(Cue(time_s=b, kind=kind, label=f"cut at {t:.3f} s"))
     cues = list({c.time_s: c for c in cues}.values())
+    residual = tl.residual_ms
 
     prov = dict(brief.provenance)
-    verdict = "within" if fit.within_target else "above"
-    why = (f"tempo {fit.tempo_bpm:g}: searched {lo:g}-{hi:g} BPM and the first downbeat so the video's "
-           f"{len(boundaries)} cuts land on strong beats; median cut-to-beat distance {fit.residual_ms:.1f} ms "
-           f"({verdict} the {TARGET_RESIDUAL_MS:g} ms target)")
+    verdict = "within" if residual <= TARGET_RESIDUAL_MS else "above"
+    pinned = sum(p for _, _, p in tl.sections[1:])
+    why = (f"tempo {tl.tempo_bpm:g}: searched {lo:g}-{hi:g} BPM and the first downbeat so the video's "
+           f"{len(boundaries)} cuts land on beats; {pinned} section changes pinned to their cuts by bending "
+           f"the tempo at most {max([abs(b) for b in tl.bends], default=0.0):.1%}; median cut-to-beat "
+           f"distance {residual:.1f} ms ({verdict} the {TARGET_RESIDUAL_MS:g} ms target)")
     if tempo_fixed:
-        why = (f"tempo {fit.tempo_bpm:g}: set by the user; the first downbeat placed so the cuts land as near "
-               f"strong beats as it allows (median {fit.residual_ms:.1f} ms)")
+        why = (f"tempo {tl.tempo_bpm:g}: set by the user; the first downbeat placed so the cuts land as near "
+               f"beats as it allows (median {residual:.1f} ms)")
     else:
         prov["tempo_bpm"] = Provenance(source="video", reason=why)
     prov["downbeat_s"] = Provenance(source="video", reason=(
-        f"first downbeat at {fit.downbeat_s:.3f} s: puts the bar lines on the cuts (silence before it)"))
+        f"first downbeat at {tl.downbeat_s:.3f} s: puts the bar lines on the cuts (silence before it)"))
+    if tl.knots:
+        prov["warp"] = Provenance(source="video", reason=(
+            f"tempo map with {len(tl.knots)} knots: section changes land exactly on their cuts"))
     prov["sections"] = Provenance(source="video", reason=(
-        f"{len(sections)} sections from {len(scenes)} scenes; scenes shorter than {MIN_SECTION_BARS} bars "
-        "join their neighbour"))
+        f"{len(sections)} sections from {len(scenes)} scenes; scenes closer than {MIN_SECTION_BARS} bars "
+        "to the previous section join it"))
     prov["cues"] = Provenance(source="video", reason=(
         f"{len(cues)} cues on the cuts: {sum(c.kind == 'section' for c in cues)} section changes, "
-        f"{sum(c.kind == 'accent' for c in cues)} accents; residual {fit.residual_ms:.1f} ms"))
-    scoring = {"tempo_bpm": fit.tempo_bpm, "downbeat_s": fit.downbeat_s, "residual_ms": fit.residual_ms,
+        f"{sum(c.kind == 'accent' for c in cues)} accents; residual {residual:.1f} ms"))
+    scoring = {"tempo_bpm": tl.tempo_bpm, "downbeat_s": tl.downbeat_s, "residual_ms": residual,
                "target_ms": TARGET_RESIDUAL_MS, "cuts_s": [round(t, 4) for t in boundaries],
-               "beats_s": list(fit.beats_s), "distances_ms": list(fit.distances_ms),
+               "beats_s": tl.beats_s, "distances_ms": tl.distances_ms,
+               "major_cuts_s": [round(t, 4) for t in major], "tempo_bends": [round(b, 4) for b in tl.bends],
                "search_bpm": [round(lo, 2), round(hi, 2)]}
     observations = []
     for obs in brief.observations:
@@ -212,7 +337,8 @@ def score_brief(brief: MusicBrief, video: dict[str, Any], *, tempo_fixed: bool =
             obs = obs.model_copy(update={"measurements": {**obs.measurements, "scoring": scoring}})
         observations.append(obs)
     data = brief.to_dict()
-    data.update(tempo_bpm=fit.tempo_bpm, downbeat_s=fit.downbeat_s,
+    data.update(tempo_bpm=round(tl.tempo_bpm, 2), downbeat_s=tl.downbeat_s,
+                warp=[[float(a), float(b)] for a, b in zip(score, real, strict=True)] if tl.knots else [],
                 sections=[s.model_dump() for s in sections], cues=[c.model_dump() for c in cues],
                 observations=[o.model_dump() for o in observations],
                 provenance={k: v.model_dump() for k, v in sorted(prov.items())})
@@ -225,34 +351,91 @@ def score_brief(brief: MusicBrief, video: dict[str, Any], *, tempo_fixed: bool =
     return scored
 
 
-def _sections(scenes: list[dict[str, Any]], fit: Fit, bar: float, duration: float,
-              brief: MusicBrief) -> list[Section]:
-    """One section per scene, starting on the bar line at its cut; short scenes join the previous one."""
-    if not scenes:
+def _warp_arrays(knots: list[tuple[float, float]], duration: float) -> tuple[np.ndarray, np.ndarray]:
+    """(score, real) knot arrays from (0, 0) to the end; the last stretch plays at the steady tempo."""
+    pts = [(0.0, 0.0), *[k for k in knots if k[1] > 0]]
+    last_s, last_r = pts[-1]
+    pts.append((round(last_s + (duration - last_r), 6), duration))
+    score, real = (np.asarray(x, dtype=np.float64) for x in zip(*pts, strict=True))
+    return score, real
+
+
+def _bends(knots: list[tuple[float, float]]) -> list[float]:
+    """Tempo change of each bent stretch, as a fraction (+0.05: played 5 % faster)."""
+    out = []
+    prev = (0.0, 0.0)
+    for s_t, r_t in knots:
+        if s_t > prev[0] and r_t > prev[1]:
+            out.append((s_t - prev[0]) / (r_t - prev[1]) - 1.0)
+        prev = (s_t, r_t)
+    return out
+
+
+def _sections(tl: Timeline, brief: MusicBrief) -> list[Section]:
+    """One section per kept scene, from where its bar line plays (in real time)."""
+    if not tl.sections:
         return list(brief.sections)
-    downbeat = fit.downbeat_s
-    total_bars = max(1, int(round((duration - downbeat) / bar)))
-    mean_energy = float(np.mean([s["energy"] for s in scenes]))
-    starts: list[tuple[int, dict[str, Any]]] = [(0, scenes[0])]
-    for s in scenes[1:]:
-        m = int(round((s["start_s"] - downbeat) / bar))
-        if m - starts[-1][0] < MIN_SECTION_BARS or total_bars - m < 1:
-            continue
-        starts.append((m, s))
-    # the last section must be long enough too
-    while len(starts) > 1 and total_bars - starts[-1][0] < MIN_SECTION_BARS:
-        starts.pop()
+    mean_energy = float(np.mean([s["energy"] for _, s, _ in tl.sections]))
     style = GENRES[brief.genre]
     seen: dict[str, int] = {}
     out: list[Section] = []
-    for k, (m, s) in enumerate(starts):
-        start = 0.0 if k == 0 else round(downbeat + m * bar, 4)
-        end = duration if k == len(starts) - 1 else round(downbeat + starts[k + 1][0] * bar, 4)
+    for k, (start, s, _pinned) in enumerate(tl.sections):
+        end = tl.duration_s if k == len(tl.sections) - 1 else tl.sections[k + 1][0]
         theme = str(s.get("theme", "A"))
         label = theme + "'" * seen.get(theme, 0)
         seen[theme] = seen.get(theme, 0) + 1
         energy = round(min(1.0, max(0.1, brief.energy + SECTION_ENERGY_SPREAD * (s["energy"] - mean_energy))), 3)
         caption = (f"{style.description.capitalize()}, {energy_word(energy)} energy: scored to "
                    f"{s.get('caption', 'a scene')} from {s['start_s']:.2f} s.")
-        out.append(Section(start_s=start, end_s=end, label=label, energy=energy, caption=caption))
+        out.append(Section(start_s=round(start, 4), end_s=round(end, 4), label=label, energy=energy,
+                           caption=caption))
     return out
+
+
+# ======================================================================================================
+# Loops
+# ======================================================================================================
+LOOP_RELABEL = {"intro": "A", "outro": "A"}
+
+
+def as_loop(brief: MusicBrief, *, tempo_fixed: bool = False, duration_fixed: bool = False) -> MusicBrief:
+    """A copy of the brief made to loop: a whole number of bars, no intro or outro, ``loop`` set.
+
+    The tempo is nudged (by less than half a bar over the piece) so the length holds a whole number of
+    bars; if the user fixed the tempo, the length is nudged instead; if both were fixed, neither moves
+    and the loop wraps inside a bar (still without a click). Intro and outro become body sections with the
+    energy of the first body section, so the end flows into the start.
+    """
+    from weavewave.bridge import rescale_sections, with_sections
+    from weavewave.theory import beats_per_bar
+
+    update: dict[str, Any] = {"loop": True}
+    prov = dict(brief.provenance)
+    bar = bar_seconds(brief.tempo_bpm, brief.meter)
+    bars = max(1, round(brief.duration_s / bar))
+    exact = abs(bars * bar - brief.duration_s) < 1e-3
+    if not exact and not tempo_fixed and not brief.cues:
+        # tempo_bpm counts the felt beat; a bar of 6/8 holds two felt beats
+        felt_per_bar = 2.0 if brief.meter == "6/8" else beats_per_bar(brief.meter)
+        tempo = round(60.0 * felt_per_bar * bars / brief.duration_s, 4)
+        update["tempo_bpm"] = tempo
+        prov["tempo_bpm"] = Provenance(source=prov.get("tempo_bpm", Provenance(source="default", reason="")).source,
+                                       reason=f"tempo {tempo:g}: nudged so the {brief.duration_s:g} s loop holds "
+                                              f"exactly {bars} bars")
+    elif not exact and not duration_fixed and not brief.cues:
+        update["duration_s"] = round(bars * bar, 4)
+        prov["duration_s"] = Provenance(source="default", reason=(
+            f"duration {bars * bar:.3f} s: {bars} whole bars, so the loop repeats on a bar line"))
+    looped = brief.model_copy(update=update)
+    if "duration_s" in update:
+        looped = looped.model_copy(update={"sections": rescale_sections(brief, update["duration_s"])})
+    if "tempo_bpm" in update and not brief.cues:
+        looped = with_sections(looped)
+    body_energy = next((s.energy for s in looped.sections if s.label not in LOOP_RELABEL), looped.energy)
+    sections = [s.model_copy(update={"label": LOOP_RELABEL[s.label], "energy": body_energy})
+                if s.label in LOOP_RELABEL else s for s in looped.sections]
+    prov["loop"] = Provenance(source="user", reason="set with --loop: the end leads back into the start")
+    data = looped.to_dict()
+    data["sections"] = [s.model_dump() for s in sections]
+    data["provenance"] = {k: v.model_dump() for k, v in sorted(prov.items())}
+    return MusicBrief.from_dict(data, origin="looped brief")

@@ -30,6 +30,7 @@ class Track:
     arrangement: the symbolic score, when the generator has one (gives ``music.mid``).
     stems: part name -> np.ndarray [shape=(n_samples, 2)], summing to ``audio``.
     stats: measured facts about the master (loudness, true peak, duration).
+    video_path, keep_audio: the video the piece was scored to, and whether its sound is kept (``video.mp4``).
     """
 
     audio: np.ndarray
@@ -38,6 +39,10 @@ class Track:
     arrangement: Arrangement | None = None
     stems: dict[str, np.ndarray] = field(default_factory=dict)
     stats: dict[str, Any] = field(default_factory=dict)
+    # Scoring to picture: the source video ``save_track`` writes ``video.mp4`` from, and whether its own
+    # sound is mixed in (ducked under the music's level where it speaks).
+    video_path: str | None = None
+    keep_audio: bool = False
 
     @property
     def duration_s(self) -> float:

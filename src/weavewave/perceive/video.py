@@ -38,7 +38,8 @@ from weavewave.brief import MAX_DURATION_S, Observation
 from weavewave.errors import BadInputError, MissingDependencyError
 from weavewave.perceive import Perception, Proposal
 
-__all__ = ["VideoAnalysis", "Scene", "analyse_video", "perceive_video", "probe_video", "video_limit_s",
+__all__ = ["Scene", "VideoAnalysis", "analyse_video", "open_video", "perceive_video", "picture_streams",
+           "require_av", "probe_video", "video_limit_s",
            "video_perception"]
 
 # --- decoding ---------------------------------------------------------------------------------------
@@ -47,6 +48,7 @@ ANALYSIS_WIDTH = 96  # px; the analysis picture (cuts, motion, colour)
 KEYFRAME_SIDE = 320  # px, longest side of key frames given to the image perceiver
 KEYFRAMES_PER_SCENE = 6  # candidates kept for the current scene (decimated as it grows)
 LIMIT_ENV = "WEAVEWAVE_MAX_VIDEO_S"
+MIN_VIDEO_S = 1.0  # shorter than this is not a piece of music
 AUDIO_ANALYSIS_RATE = 16000
 
 # --- cut detection ----------------------------------------------------------------------------------
@@ -138,7 +140,7 @@ def video_limit_s() -> float:
     return value
 
 
-def _av() -> Any:
+def require_av() -> Any:
     try:
         import av
     except ImportError:
@@ -147,8 +149,8 @@ def _av() -> Any:
     return av
 
 
-def _open(path: Path) -> Any:
-    av = _av()
+def open_video(path: Path) -> Any:
+    av = require_av()
     if not path.exists():
         raise BadInputError(f"video file not found: {path}; check the path")
     if path.is_dir():
@@ -192,25 +194,35 @@ def probe_video(path: str | Path) -> dict[str, Any]:
     Returns ``duration_s``, ``width``, ``height``, ``has_audio``.
     """
     p = Path(path)
-    container = _open(p)
+    container = open_video(p)
     try:
         return _probe(container, p)
     finally:
         container.close()
 
 
+def picture_streams(container: Any) -> list[Any]:
+    """Video streams that are moving pictures (an MP3's cover art is an "attached picture" stream)."""
+    av = require_av()
+    attached = av.stream.Disposition.attached_pic
+    return [s for s in container.streams.video if not (s.disposition & attached)]
+
+
 def _probe(container: Any, p: Path) -> dict[str, Any]:
-    if not container.streams.video:
+    if not picture_streams(container):
         audio_only = bool(container.streams.audio)
         what = "an audio file with no picture" if audio_only else "no video stream"
         hint = "pass it with --audio instead" if audio_only else "pass a video file"
         raise BadInputError(f"{p.name} has {what}: {hint}")
-    stream = container.streams.video[0]
+    stream = picture_streams(container)[0]
     if stream.codec_context is None or not stream.codec_context.width:
         raise BadInputError(f"{p.name}: its video stream cannot be decoded; re-encode it (e.g. to H.264 .mp4)")
     duration = _duration(container, stream)
     if duration is not None and duration <= 0:
-        raise BadInputError(f"{p.name} has zero length: pass a video at least a second long")
+        raise BadInputError(f"{p.name} has zero length: pass a video at least {MIN_VIDEO_S:g} s long")
+    if duration is not None and duration < MIN_VIDEO_S:
+        raise BadInputError(f"{p.name} is only {duration:.2f} s long (a still image?): pass a video at least "
+                            f"{MIN_VIDEO_S:g} s long")
     limit = video_limit_s()
     if duration is not None and duration > limit:
         raise BadInputError(
@@ -318,11 +330,11 @@ def analyse_video(path: str | Path, *, with_audio: bool = True) -> VideoAnalysis
         decodable frame, or longer than :func:`video_limit_s`.
     """
     p = Path(path)
-    av = _av()
-    container = _open(p)
+    av = require_av()
+    container = open_video(p)
     try:
         info = _probe(container, p)
-        stream = container.streams.video[0]
+        stream = picture_streams(container)[0]
         stream.thread_type = "AUTO"
         src_w, src_h = info["width"], info["height"]
         aw = ANALYSIS_WIDTH
@@ -386,6 +398,9 @@ def analyse_video(path: str | Path, *, with_audio: bool = True) -> VideoAnalysis
             raise BadInputError(f"{p.name} has no decodable video frame: the file is corrupt, truncated or "
                                 "empty; re-export it and try again")
         end_s = _end_time(stats.times, info["duration_s"])
+        if end_s < MIN_VIDEO_S:
+            raise BadInputError(f"{p.name} holds only {end_s:.2f} s of pictures: pass a video at least "
+                                f"{MIN_VIDEO_S:g} s long")
         scenes.append(_close_scene(builder, len(scenes), end_s, rotation))
         audio = _measure_audio(container, p) if with_audio and container.streams.audio else None
     finally:
@@ -554,7 +569,7 @@ def _energy_curve(times: np.ndarray, change: np.ndarray, scenes: list[Scene], en
 # ======================================================================================================
 def _measure_audio(container: Any, p: Path) -> dict[str, Any] | None:
     """RMS level, a per-second level curve and onset density of the first audio track (mono, 16 kHz)."""
-    av = _av()
+    av = require_av()
     stream = container.streams.audio[0]
     try:
         container.seek(0)
@@ -639,8 +654,9 @@ def video_perception(a: VideoAnalysis) -> Perception:
 
     why_pace = f"{len(a.boundaries)} cuts in {a.duration_s:.1f} s ({pace:.1f} a minute), motion {motion:.2f}"
     proposals: dict[str, Proposal] = {
-        "duration_s": Proposal(round(a.duration_s, 3), 1.0,
-                               f"duration {a.duration_s:.2f} s: as long as the video"),
+        "duration_s": Proposal(round(min(a.duration_s, MAX_DURATION_S), 3), 1.0,
+                               f"duration {min(a.duration_s, MAX_DURATION_S):.2f} s: as long as the video"
+                               + (f" (capped at {MAX_DURATION_S:g} s)" if a.duration_s > MAX_DURATION_S else "")),
         "tempo_range": Proposal((round(lo, 1), round(hi, 1)), 0.8,
                                 f"tempo {lo:.0f}-{hi:.0f} BPM: {why_pace}"),
         "arousal": Proposal(round(max(-1.0, min(1.0, arousal)), 3), 0.7,

@@ -316,6 +316,8 @@ def compose(brief: MusicBrief) -> Arrangement:
     Arrangement whose ``duration_s`` equals ``brief.duration_s``; one Part per instrument, no note
     ending after the end, the same bytes for the same brief.
     """
+    if brief.warp:
+        return _warped(brief)
     if brief.downbeat_s > 0:
         return _after_downbeat(brief)
     grid = Grid(brief.meter, brief.tempo_bpm)
@@ -378,6 +380,36 @@ def _after_downbeat(brief: MusicBrief) -> Arrangement:
     for part in arrangement.parts:
         part.notes = [Note(n.pitch, n.velocity, round(n.start + o, 6), round(n.end + o, 6)) for n in part.notes]
         part.controls = [(round(t + o, 6), cc, v) for t, cc, v in part.controls]
+    arrangement.duration_s = brief.duration_s
+    return arrangement
+
+
+def _warped(brief: MusicBrief) -> Arrangement:
+    """Compose in score time (a steady tempo), then play it through the brief's tempo map."""
+    import numpy as np
+
+    score, real = (np.asarray(x, dtype=np.float64) for x in zip(*brief.warp, strict=True))
+
+    def to_score(t: float) -> float:
+        return round(float(np.interp(t, real, score)), 6)
+
+    inner = brief.model_copy(update={
+        "warp": [], "duration_s": round(float(score[-1]), 6), "downbeat_s": to_score(brief.downbeat_s),
+        "sections": [s.model_copy(update={"start_s": to_score(s.start_s), "end_s": to_score(s.end_s)})
+                     for s in brief.sections],
+        "cues": [c.model_copy(update={"time_s": to_score(c.time_s)}) for c in brief.cues],
+    })
+    arrangement = compose(inner)
+
+    def to_real(values: list[float]) -> list[float]:
+        return [round(float(v), 6) for v in np.interp(values, score, real)]
+
+    for part in arrangement.parts:
+        starts, ends = to_real([n.start for n in part.notes]), to_real([n.end for n in part.notes])
+        part.notes = [Note(n.pitch, n.velocity, a, b) for n, a, b in zip(part.notes, starts, ends, strict=True)
+                      if b > a]
+        times = to_real([t for t, _, _ in part.controls])
+        part.controls = [(t, cc, v) for t, (_, cc, v) in zip(times, part.controls, strict=True)]
     arrangement.duration_s = brief.duration_s
     return arrangement
 
