@@ -25,3 +25,10 @@ def test_help_is_light():
 def test_lexicon_describe_is_light():
     code = "import weavewave\nweavewave.describe(text='a calm sunrise', semantic=False)"
     assert not _loaded_after(code) & set(HEAVY)
+
+
+# --- video: PyAV is imported only when a video is read ---
+def test_video_modules_import_without_av():
+    code = "import weavewave\nimport weavewave.perceive.video, weavewave.scoring, weavewave.mux\n" \
+           "from weavewave.cli import main\ntry:\n    main(['generate', '--help'])\nexcept SystemExit:\n    pass"
+    assert "av" not in _loaded_after(code)

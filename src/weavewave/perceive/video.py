@@ -160,13 +160,15 @@ def open_video(path: Path) -> Any:
     try:
         return av.open(str(path))
     except (av.FFmpegError, OSError, UnicodeDecodeError, ValueError) as exc:
-        raise BadInputError(f"cannot read {path.name} as a video ({_short(exc)}): the file is corrupt or not a "
-                            "video; pass an .mp4, .mov, .mkv or .webm file") from None
+        raise BadInputError(f"cannot read {path.name} as a video ({_short(exc)}): the file is corrupt, truncated "
+                            "or not a video; pass an .mp4, .mov, .mkv or .webm file") from None
 
 
 def _short(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     text = text.split(": '", 1)[0]
+    if text.startswith("[Errno"):
+        text = text.split("] ", 1)[-1]
     return text[:100]
 
 
