@@ -120,7 +120,7 @@ def test_fit_recovers_a_tempo_the_cuts_were_made_at():
 def test_tempo_map_pins_section_changes_to_cuts():
     scenes = [{"start_s": s, "end_s": e, "energy": 0.5, "theme": "A"}
               for s, e in [(0.0, 5.3), (5.3, 11.9), (11.9, 20.0)]]
-    tl = plan_timeline([5.3, 11.9], scenes, [5.3, 11.9], "4/4", 100.0, 0.0, 20.0)
+    tl = plan_timeline([5.3, 11.9], scenes, "4/4", 100.0, 0.0, 20.0)
     assert [round(s, 4) for s, _, pinned in tl.sections if pinned] == [0.0, 5.3, 11.9]
     assert tl.distances_ms == [0.0, 0.0] and all(abs(b) <= 0.12 for b in tl.bends)
 

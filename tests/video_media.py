@@ -10,6 +10,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -65,52 +66,46 @@ def make_video(path: Path, shots: Sequence[Shot], *, fps: int = 25, size: tuple[
     import av
 
     width, height = size
-    frames: list[tuple[np.ndarray, float]] = []  # (picture, duration in frame periods)
-    truth = {"cuts": [], "fades": []}
-    t = 0.0
-    for i, shot in enumerate(shots):
-        pictures = list(_shot_frames(shot, width, height))
-        if fade_after is not None and i == fade_after + 1:
-            black = np.zeros_like(pictures[0])
-            truth["fades"].append(t)
-            frames.append((black, 1.0))
-            t += _period(len(frames) - 1, vfr)
-            for k in range(fade_frames):
-                pictures[k] = (pictures[k].astype(np.float32) * (k + 1) / (fade_frames + 1)).astype(np.uint8)
-        elif i > 0:
-            truth["cuts"].append(t)
-        if fade_after is not None and i == fade_after:
-            for k in range(fade_frames):
-                j = len(pictures) - fade_frames + k
-                pictures[j] = (pictures[j].astype(np.float32) * (fade_frames - k) / (fade_frames + 1)).astype(np.uint8)
-        for pic in pictures:
-            frames.append((pic, 1.0))
-            t += _period(len(frames) - 1, vfr)
-    # times in seconds of each frame
-    times = np.cumsum([0.0] + [_period(k, vfr) for k in range(len(frames) - 1)]) / fps
-    truth["cuts"] = [c / fps for c in truth["cuts"]]
-    truth["fades"] = [f / fps for f in truth["fades"]]
-    truth["duration"] = float(times[-1] + _period(len(frames) - 1, vfr) / fps)
-    truth["times"] = times.tolist()
-
+    truth: dict = {"cuts": [], "fades": [], "times": []}
     with av.open(str(path), "w") as out:
         stream = out.add_stream("libx264", rate=fps)
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
         stream.options = {"crf": str(crf), "preset": preset, "tune": "fastdecode"}
-        stream.codec_context.time_base = __import__("fractions").Fraction(1, 1000 * fps)
-        astream = None
-        if audio_s:
-            astream = out.add_stream("aac", rate=48000, layout="stereo")
-        for (pic, _), ts in zip(frames, times, strict=True):
+        stream.codec_context.time_base = Fraction(1, 1000 * fps)
+        astream = out.add_stream("aac", rate=48000, layout="stereo") if audio_s else None
+        clock = [0.0, 0]  # time in frame periods, frames written
+
+        def put(pic: np.ndarray) -> None:
+            # frames are written as they are made: a long test video never sits in memory
             frame = av.VideoFrame.from_ndarray(pic, format="rgb24")
-            frame.pts = int(round(ts * 1000 * fps))
+            frame.pts = int(round(clock[0] * 1000))
             frame.time_base = stream.codec_context.time_base
+            truth["times"].append(clock[0] / fps)
             for packet in stream.encode(frame):
                 out.mux(packet)
+            clock[0] += _period(clock[1], vfr)
+            clock[1] += 1
+
+        for i, shot in enumerate(shots):
+            fade_in = fade_after is not None and i == fade_after + 1
+            fade_out = fade_after is not None and i == fade_after
+            if fade_in:
+                truth["fades"].append(clock[0] / fps)
+                put(np.zeros((height, width, 3), np.uint8))
+            elif i > 0:
+                truth["cuts"].append(clock[0] / fps)
+            for k, pic in enumerate(_shot_frames(shot, width, height)):
+                if fade_in and k < fade_frames:
+                    pic = (pic.astype(np.float32) * (k + 1) / (fade_frames + 1)).astype(np.uint8)
+                if fade_out and k >= shot.frames - fade_frames:
+                    j = k - (shot.frames - fade_frames)
+                    pic = (pic.astype(np.float32) * (fade_frames - j) / (fade_frames + 1)).astype(np.uint8)
+                put(pic)
         for packet in stream.encode():
             out.mux(packet)
         if astream is not None:
             _write_tone(out, astream, audio_s)
+    truth["duration"] = clock[0] / fps
     if rotate:
         _set_rotation(path, rotate)
     return truth

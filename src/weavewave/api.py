@@ -63,8 +63,12 @@ def describe(
     images = [image] if isinstance(image, str | Path) else list(image or [])
     if keep_audio and video is None:
         raise BadInputError("--keep-audio keeps a video's own sound: give the video with --video")
+    if brief is not None and video is not None:
+        from weavewave.perceive.video import probe_video
+
+        probe_video(video)  # a brief already scored to this video: the video is only needed for video.mp4
     if brief is not None:
-        if text or images or video is not None:
+        if text or images:
             raise BadInputError("pass either a brief or text/image inputs, not both: a brief already holds "
                                 "what the inputs said")
         if isinstance(brief, MusicBrief):

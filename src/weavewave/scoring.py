@@ -182,8 +182,8 @@ class Timeline:
         return _warp_arrays(self.knots, self.duration_s)
 
 
-def plan_timeline(boundaries: list[float], scenes: list[dict[str, Any]], major: list[float], meter: str,
-                  tempo: float, downbeat: float, duration: float, *, bend: bool = True) -> Timeline:
+def plan_timeline(boundaries: list[float], scenes: list[dict[str, Any]], meter: str, tempo: float,
+                  downbeat: float, duration: float, *, bend: bool = True) -> Timeline:
     """Sections on the scenes for one tempo and downbeat, pinned to their cuts by a bounded tempo map.
 
     Each scene (after the first) starts a section if it lies at least :data:`MIN_SECTION_BARS` bars after
@@ -266,7 +266,7 @@ def best_timeline(boundaries: list[float], scenes: list[dict[str, Any]], major: 
     for tempo in tempi:
         fit = fit_tempo(boundaries, (tempo, tempo), meter, preferred_bpm=preferred_bpm, major=major,
                         fixed_tempo=tempo)
-        tl = plan_timeline(boundaries, scenes, major, meter, tempo, fit.downbeat_s, duration,
+        tl = plan_timeline(boundaries, scenes, meter, tempo, fit.downbeat_s, duration,
                            bend=fixed_tempo is None)
         cost = _timeline_cost(tl, preferred_bpm)
         if best is None or cost < best[0] - 1e-12:

@@ -439,6 +439,24 @@ def _cue_hits(brief: MusicBrief, grid: Grid, sections: list[SectionPlan], end_qn
     return out
 
 
+def _cue_roots(brief: MusicBrief, grid: Grid, sections: list[SectionPlan], spans: list[ChordSpan],
+               end_qn: float, plan: PartPlan) -> list[Ev]:
+    """An accented chord root, one beat long, in the part's low register on every cue."""
+    lo, hi = plan.windows.get("bass") or plan.windows.get("timpani") or O.instrument_range(plan.instrument)
+    out = []
+    for hit in _cue_hits(brief, grid, sections, end_qn):
+        if hit.pitch != KICK:
+            continue
+        span = next((sp for sp in spans if sp.start <= hit.start < sp.end), None)
+        if span is None:
+            continue
+        pitch = lo + (span.chord.root - lo) % 12
+        if pitch > hi:
+            pitch -= 12
+        out.append(Ev(hit.start, min(grid.beat_qn, end_qn - hit.start), pitch, hit.vel))
+    return out
+
+
 def _cue_bars(brief: MusicBrief, grid: Grid) -> set[int]:
     """Bars on whose first beat a ``section`` cue falls."""
     out = set()
@@ -582,6 +600,11 @@ def _write_parts(brief: MusicBrief, plans: list[PartPlan], sections: list[Sectio
             events[DRUMS].extend(writers[(DRUMS, "drums")].pickup(pickup))
     if drum_plan and brief.cues:
         events[DRUMS].extend(_cue_hits(brief, grid, sections, end_qn))
+    elif brief.cues:
+        # No kit: the lowest part marks each cut with an accented root (a timpani or bass stroke).
+        low = next((p for p in plans if "bass" in p.duties or "timpani" in p.duties), None)
+        if low is not None:
+            events[low.instrument].extend(_cue_roots(brief, grid, sections, spans, end_qn, low))
     for evs in events.values():
         evs.sort(key=lambda e: (e.start, e.pitch))
     return events
