@@ -358,3 +358,23 @@ def test_describe_records_the_cut_list(media):
     scoring = data["observations"][0]["measurements"]["scoring"]
     assert scoring["cuts_s"] == pytest.approx(media["vfr"][1]["cuts"], abs=1 / FPS)
     assert "tempo_bpm" in data["provenance"] and data["provenance"]["cues"]["source"] == "video"
+
+
+def test_loop_with_a_fixed_tempo_rounds_the_length_to_whole_bars():
+    from weavewave.api import describe
+
+    brief = describe(text="calm piano", tempo=90, semantic=False, loop=True)
+    bar = 4 * 60 / 90
+    assert brief.tempo_bpm == 90 and brief.loop
+    assert brief.duration_s == pytest.approx(round(30.0 / bar) * bar, abs=1e-3) != 30.0
+    # both fixed by the user: neither moves (the loop then wraps inside a bar, still without a click)
+    both = describe(text="calm piano", tempo=90, duration=10.0, semantic=False, loop=True)
+    assert (both.tempo_bpm, both.duration_s) == (90, 10.0)
+
+
+def test_a_scored_brief_is_reused_with_its_video(scored, media):
+    from weavewave.api import describe
+
+    brief = MusicBrief.load(scored / "brief.json")
+    again = describe(brief=brief, video=media["clip"][0])
+    assert again == brief  # the video is not analysed again: it is only needed for video.mp4
