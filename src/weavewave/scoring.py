@@ -1,18 +1,19 @@
-"""Scoring to picture: a tempo and first downbeat that put a video's cuts on strong beats.
+"""Scoring to picture: a tempo, first downbeat and tempo map that put a video's cuts on the beat.
 
-A film composer picks the tempo so that the picture's cuts land on the music's bar lines and strong
-beats. :func:`fit_tempo` does that by search: every tempo in the allowed range (in
-:data:`TEMPO_STEP_BPM` steps, then refined) and every first-downbeat time within one strong-beat
-period (the silence before the music enters), scored by the median distance from each cut to its
-nearest strong beat. That median, in milliseconds, is the reported **residual** (target
-:data:`TARGET_RESIDUAL_MS`).
+A film composer picks the tempo so that the picture's cuts land on the music's bar lines and beats, and
+bends it where a cue must hit exactly. :func:`best_timeline` does that by search: for every tempo in the
+allowed range (:data:`TIMELINE_STEP_BPM` steps) the first downbeat (the silence before the music enters,
+less than one strong beat) is chosen by :func:`fit_tempo` so the cuts land on beats; then
+:func:`plan_timeline` makes one section per scene and pins each section change exactly to its cut with a
+tempo-map knot, bending the stretch before it by at most :data:`MAX_BEND`. The timeline whose cuts land
+best wins. The median distance from a cut to the beat it landed on, in milliseconds, is the reported
+**residual** (target :data:`TARGET_RESIDUAL_MS`).
 
-:func:`score_brief` then rewrites a fused brief around the video: the tempo and downbeat from the fit,
-one section per scene (scenes shorter than :data:`MIN_SECTION_BARS` bars join their neighbour) starting
-on the bar line at its cut, each with its own energy and caption, and a cue on every cut: ``section``
-where a section starts (the kit fills into it and crashes), ``accent`` elsewhere (crash and kick). The
-cut list, the beat each cut was put on and the residual are kept in the video observation under
-``scoring`` and in the provenance.
+:func:`score_brief` writes the result into a fused brief: the tempo, ``downbeat_s``, ``warp`` (the tempo
+map), one section per scene with its own energy and caption, and a cue on every cut: ``section`` where a
+section starts (the kit fills into it and crashes), ``accent`` elsewhere (crash and kick). The cut list,
+the beat each cut landed on and the residual are kept in the video observation under ``scoring`` and in
+the provenance. :func:`as_loop` prepares a brief for a seamless loop.
 """
 
 from __future__ import annotations
