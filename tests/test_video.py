@@ -378,3 +378,11 @@ def test_a_scored_brief_is_reused_with_its_video(scored, media):
     brief = MusicBrief.load(scored / "brief.json")
     again = describe(brief=brief, video=media["clip"][0])
     assert again == brief  # the video is not analysed again: it is only needed for video.mp4
+
+
+def test_video_mp4_keeps_a_phone_videos_rotation(media, tmp_path):
+    from weavewave.mux import mux_soundtrack
+
+    mux_soundtrack(media["rotated"][0], np.zeros((48000 * 4, 2), np.float32), 48000, tmp_path / "r.mp4")
+    with av.open(str(tmp_path / "r.mp4")) as c:
+        assert next(c.decode(video=0)).rotation == -90  # display matrix copied with the stream
