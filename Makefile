@@ -22,7 +22,7 @@ $(PY):
 # torch first, pinned: it is the CPU build; anything unpinned would pull a multi-GB CUDA build.
 $(VENV)/.installed: pyproject.toml | $(PY)
 	$(PIP) install --quiet "torch==2.13.0"
-	$(PIP) install --quiet -e ".[semantic,demo,test,video]"
+	$(PIP) install --quiet -e ".[semantic,demo,test,video,eval]"
 	touch $@
 
 install: $(VENV)/.installed

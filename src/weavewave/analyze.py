@@ -81,3 +81,125 @@ def tempo_matches(estimated: float, requested: float, *, tolerance: float = 0.04
     """Acc1 (within 4 %) or, with ``allow_octave``, Acc2 (also x2, x1/2, x3, x1/3)."""
     factors = (1.0, 2.0, 0.5, 3.0, 1 / 3) if allow_octave else (1.0,)
     return any(abs(estimated - requested * f) <= tolerance * requested * f for f in factors)
+
+
+# --- used by weavewave.evaluate ------------------------------------------------------------------
+# Analysis frames: librosa's default hop at ANALYSIS_SR, about 23 ms.
+HOP = 512
+# Local-tempo window: 8 s of onset envelope, long enough for two bars at 30 BPM.
+TEMPO_WINDOW_S = 8.0
+
+
+def analysis_signal(audio: np.ndarray, sample_rate: int) -> np.ndarray:
+    """Mono float32 at ``ANALYSIS_SR``, the signal every estimator here works on.
+
+    Passing the result back into an estimator with ``sample_rate=ANALYSIS_SR`` skips resampling, so a
+    caller that runs several estimators on one track resamples once.
+    """
+    return _mono(audio, sample_rate)
+
+
+def beat_times(audio: np.ndarray, sample_rate: int, *, start_bpm: float = 120.0) -> np.ndarray:
+    """Beat times in seconds [shape=(n_beats,)] by dynamic-programming beat tracking (librosa)."""
+    librosa = _librosa()
+    y = _mono(audio, sample_rate)
+    onset = librosa.onset.onset_strength(y=y, sr=ANALYSIS_SR, hop_length=HOP)
+    _, beats = librosa.beat.beat_track(onset_envelope=onset, sr=ANALYSIS_SR, hop_length=HOP,
+                                       start_bpm=start_bpm, units="time")
+    return np.asarray(beats, dtype=float)
+
+
+def tempo_curve(audio: np.ndarray, sample_rate: int, *, start_bpm: float = 120.0
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """Local tempo over time: (times s [shape=(n,)], BPM [shape=(n,)]) from a sliding tempogram.
+
+    The window is ``TEMPO_WINDOW_S``; each frame's estimate is the autocorrelation peak nearest the
+    prior, as in :func:`estimate_tempo`, so the curve and the global estimate agree where tempo is steady.
+    """
+    librosa = _librosa()
+    y = _mono(audio, sample_rate)
+    onset = librosa.onset.onset_strength(y=y, sr=ANALYSIS_SR, hop_length=HOP)
+    win = max(16, int(TEMPO_WINDOW_S * ANALYSIS_SR / HOP))
+    bpm = librosa.feature.tempo(onset_envelope=onset, sr=ANALYSIS_SR, hop_length=HOP, aggregate=None,
+                                start_bpm=start_bpm, ac_size=TEMPO_WINDOW_S)
+    times = librosa.times_like(bpm, sr=ANALYSIS_SR, hop_length=HOP)
+    step = max(1, win // 16)
+    return times[::step], np.asarray(bpm, dtype=float)[::step]
+
+
+def chroma(audio: np.ndarray, sample_rate: int) -> np.ndarray:
+    """Constant-Q chroma [shape=(12, frames)], C first, frames of ``HOP`` samples at ``ANALYSIS_SR``."""
+    librosa = _librosa()
+    return librosa.feature.chroma_cqt(y=_mono(audio, sample_rate), sr=ANALYSIS_SR, hop_length=HOP)
+
+
+def section_boundaries(audio: np.ndarray, sample_rate: int, count: int) -> np.ndarray:
+    """The ``count`` strongest section boundaries in seconds, sorted [shape=(count,)].
+
+    Timbre (MFCC) and harmony (chroma) are averaged per second; a Foote checkerboard kernel slid along
+    the diagonal of their self-similarity matrix gives a novelty curve whose highest peaks, at least 4 s
+    apart and away from the ends, are the boundaries. The count is given (the brief's), so the result
+    measures *where* the music changes, not how many times.
+    """
+    librosa = _librosa()
+    if count <= 0:
+        return np.zeros(0)
+    y = _mono(audio, sample_rate)
+    per_s = ANALYSIS_SR // HOP  # frames per ~second
+    mfcc = librosa.feature.mfcc(y=y, sr=ANALYSIS_SR, n_mfcc=13, hop_length=HOP)
+    chr_ = librosa.feature.chroma_cqt(y=y, sr=ANALYSIS_SR, hop_length=HOP)
+    n_sec = mfcc.shape[1] // per_s
+    if n_sec < 8:
+        return np.zeros(0)
+    feats = []
+    for f in (mfcc[1:], chr_):
+        pooled = f[:, :n_sec * per_s].reshape(f.shape[0], n_sec, per_s).mean(axis=2)
+        pooled = (pooled - pooled.mean(axis=1, keepdims=True)) / (pooled.std(axis=1, keepdims=True) + 1e-9)
+        feats.append(pooled / np.sqrt(f.shape[0]))
+    x = np.vstack(feats)
+    x = x / (np.linalg.norm(x, axis=0, keepdims=True) + 1e-9)
+    ssm = x.T @ x
+    novelty = _checkerboard_novelty(ssm, half=4)
+    return _top_peaks(novelty, count, min_gap=4, edge=3).astype(float) + 0.0
+
+
+def _checkerboard_novelty(ssm: np.ndarray, half: int) -> np.ndarray:
+    """Foote (2000) novelty: a Gaussian-tapered checkerboard kernel correlated along the diagonal."""
+    idx = np.arange(-half, half) + 0.5
+    taper = np.exp(-0.5 * (idx / (half / 2)) ** 2)
+    kernel = np.outer(taper, taper) * np.sign(np.outer(idx, idx))
+    n = ssm.shape[0]
+    padded = np.pad(ssm, half, mode="edge")
+    return np.array([np.sum(kernel * padded[i:i + 2 * half, i:i + 2 * half]) for i in range(n)])
+
+
+def _top_peaks(curve: np.ndarray, count: int, *, min_gap: int, edge: int) -> np.ndarray:
+    """Indices of the ``count`` highest local maxima at least ``min_gap`` apart, ``edge`` from the ends."""
+    order = np.argsort(curve)[::-1]
+    chosen: list[int] = []
+    for i in order:
+        if i < edge or i > len(curve) - 1 - edge:
+            continue
+        if all(abs(i - j) >= min_gap for j in chosen):
+            chosen.append(int(i))
+        if len(chosen) == count:
+            break
+    return np.sort(np.array(chosen, dtype=int))
+
+
+def boundary_f_measure(estimated: np.ndarray, reference: np.ndarray, *, window_s: float = 3.0) -> float:
+    """F-measure of boundary hits within ``window_s`` (MIREX structural segmentation, one-to-one)."""
+    if len(reference) == 0 and len(estimated) == 0:
+        return 1.0
+    if len(reference) == 0 or len(estimated) == 0:
+        return 0.0
+    pairs = sorted((abs(e - r), i, j) for i, e in enumerate(estimated) for j, r in enumerate(reference)
+                   if abs(e - r) <= window_s)
+    used_e, used_r, hits = set(), set(), 0
+    for _, i, j in pairs:
+        if i not in used_e and j not in used_r:
+            used_e.add(i)
+            used_r.add(j)
+            hits += 1
+    precision, recall = hits / len(estimated), hits / len(reference)
+    return 0.0 if hits == 0 else 2 * precision * recall / (precision + recall)

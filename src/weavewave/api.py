@@ -145,21 +145,35 @@ def generate(
     video: str | Path | None = None,
     keep_audio: bool = False,
     loop: bool = False,
+    candidates: int = 1,
+    rerank: str | None = None,
 ) -> Track:
     """Make a finished piece from the inputs. Takes the same inputs and controls as :func:`describe`.
 
-    ``stems=True`` also renders one stem per part into ``Track.stems``. Returns a
+    ``stems=True`` also renders one stem per part into ``Track.stems``. ``candidates=N`` with
+    ``rerank=METRIC`` makes N candidates with derived seeds and keeps the best (see
+    :mod:`weavewave.evaluate.rerank`); all N scores go into the brief's provenance. Returns a
     :class:`~weavewave.generators.Track`; save it with :func:`weavewave.export.save_track`, which also
     writes ``video.mp4`` (the video with the new soundtrack) when ``video`` was given.
     """
     report = progress or (lambda fraction, message: None)
+    if candidates != 1 or rerank is not None:  # evaluation: best of N, checked before any work
+        from weavewave.evaluate.rerank import check_rerank
+
+        check_rerank(candidates, rerank)
     options: dict[str, Any] = {"soundfont": soundfont, "stems": stems} if backend == "symbolic" else {}
     generator = get_generator(backend, **options)
     the_brief = describe(text, image, brief=brief, duration=duration, tempo=tempo, key=key, meter=meter,
                          genre=genre, instruments=instruments, seed=seed, semantic=semantic,
                          progress=lambda f, m: report(0.1 * f, m), video=video, keep_audio=keep_audio,
                          loop=loop)
-    track = generator.generate(the_brief, progress=lambda f, m: report(0.1 + 0.9 * f, m))
+    if candidates > 1:
+        from weavewave.evaluate.rerank import generate_best
+
+        track = generate_best(generator, the_brief, candidates=candidates, rerank=rerank,
+                              progress=lambda f, m: report(0.1 + 0.9 * f, m))
+    else:
+        track = generator.generate(the_brief, progress=lambda f, m: report(0.1 + 0.9 * f, m))
     if video is not None:
         track.video_path, track.keep_audio = str(video), keep_audio
     return track

@@ -290,3 +290,66 @@ def _interpolator() -> tuple[np.ndarray, float]:
 def _as_2d(audio: np.ndarray) -> np.ndarray:
     data = np.asarray(audio)
     return data[:, None] if data.ndim == 1 else data
+
+
+# --- used by weavewave.evaluate ------------------------------------------------------------------
+SHORT_TERM_S = 3.0  # EBU R 128 short-term loudness window
+SILENCE_DBFS = -60.0  # a 100 ms block this quiet (RMS) counts as silent
+CLIP_LEVEL = 0.999  # a sample this close to full scale counts as clipped ...
+CLIP_RUN = 3  # ... when at least this many in a row are (one lone peak is just a loud master)
+
+
+def loudness_curve(audio: np.ndarray, sample_rate: int, *, window_s: float = SHORT_TERM_S,
+                   hop_s: float = 0.1) -> tuple[np.ndarray, np.ndarray]:
+    """Ungated K-weighted loudness over time, (window centres s, LUFS), both [shape=(n,)].
+
+    With the default 3 s window this is EBU R 128 short-term loudness; with 0.4 s it is momentary
+    loudness. The K-weighting is the one :func:`integrated_lufs` uses. Silent windows give ``-inf``.
+    """
+    from scipy.signal import sosfilt
+
+    data = _as_2d(audio)
+    n, channels = data.shape
+    if channels > len(_CHANNEL_WEIGHTS):
+        raise BadInputError(f"loudness needs at most {len(_CHANNEL_WEIGHTS)} channels, got {channels}")
+    weighted = sosfilt(_k_weighting(int(sample_rate)), data.astype(np.float32, copy=False), axis=0)
+    energy = np.zeros((n + 1, channels))
+    np.cumsum(np.square(weighted, dtype=np.float64), axis=0, out=energy[1:])
+    win, hop = max(1, int(round(window_s * sample_rate))), max(1, int(round(hop_s * sample_rate)))
+    if n < win:
+        win = n
+    starts = np.arange(0, n - win + 1, hop)
+    z = (energy[starts + win] - energy[starts]) / win
+    with np.errstate(divide="ignore"):
+        lufs = _LUFS_OFFSET + 10.0 * np.log10(z @ np.asarray(_CHANNEL_WEIGHTS[:channels]))
+    return (starts + win / 2) / sample_rate, lufs
+
+
+def longest_silence_s(audio: np.ndarray, sample_rate: int, *, threshold_dbfs: float = SILENCE_DBFS) -> float:
+    """Length in seconds of the longest run of 100 ms blocks whose RMS is below ``threshold_dbfs``."""
+    data = _as_2d(audio).astype(np.float64, copy=False)
+    block = max(1, int(sample_rate // 10))
+    n_blocks = data.shape[0] // block
+    if n_blocks == 0:
+        return data.shape[0] / sample_rate
+    ms = np.square(data[:n_blocks * block]).reshape(n_blocks, block, -1).mean(axis=(1, 2))
+    quiet = ms < 10 ** (threshold_dbfs / 10)
+    best = run = 0
+    for q in quiet:
+        run = run + 1 if q else 0
+        best = max(best, run)
+    return best * block / sample_rate
+
+
+def clipped_runs(audio: np.ndarray, *, level: float = CLIP_LEVEL, run: int = CLIP_RUN) -> int:
+    """How many times the signal sits at full scale for ``run`` or more samples in a row (any channel)."""
+    data = _as_2d(audio)
+    count = 0
+    for ch in range(data.shape[1]):
+        hot = np.abs(data[:, ch]) >= level
+        if not hot.any():
+            continue
+        edges = np.diff(np.concatenate([[0], hot.astype(np.int8), [0]]))
+        lengths = np.flatnonzero(edges == -1) - np.flatnonzero(edges == 1)
+        count += int(np.sum(lengths >= run))
+    return count

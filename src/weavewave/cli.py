@@ -20,6 +20,8 @@ EPILOG = """examples:
   weavewave describe --text "a sunrise over the sea" > brief.json   # edit it, then:
   weavewave generate --brief brief.json --seed 7 --out sunrise
   weavewave schema > brief.schema.json
+  weavewave generate --text "a folk dance in D" --candidates 4 --rerank adherence --out best
+  weavewave eval out/ --reference my-music/ --out report
 """
 
 
@@ -106,12 +108,69 @@ def build_parser() -> argparse.ArgumentParser:
     o.add_argument("--force", action="store_true", help="overwrite existing files in --out")
     o.add_argument("--keep-audio", action="store_true",
                    help="with --video: keep the video's own sound in video.mp4, the music ducked under it")
+    # --- evaluation: best of N candidates ---
+    r = gen.add_argument_group("best of N (weavewave eval's metrics)")
+    r.add_argument("--candidates", type=int, default=1, metavar="N",
+                   help="make N candidates with seeds derived from --seed and keep the best (default 1)")
+    r.add_argument("--rerank", metavar="METRIC",
+                   help="how to choose: adherence, key, tempo, scale, groove, folk, or clap[:MODEL]")
+    # --- end evaluation ---
 
     desc = sub.add_parser("describe", help="print the MusicBrief JSON the music would be made from",
                           description="Print the MusicBrief as JSON on stdout. No audio is made.")
     _add_inputs(desc)
     sub.add_parser("schema", help="print the JSON Schema of brief.json")
+    _add_eval_parser(sub)
     return parser
+
+
+# --- evaluation: `weavewave eval` ---------------------------------------------------------------
+EVAL_EPILOG = """examples:
+  weavewave eval out/ --out report              # adherence, MIDI metrics and pictures
+  weavewave eval out/ --reference real/ --out report   # plus fad[features] and fad_inf[features]
+  weavewave eval runs.jsonl --reference real/ --embedder features --embedder clap --clap-model DIR --out r
+"""
+
+
+def _add_eval_parser(sub: Any) -> None:
+    ev = sub.add_parser("eval", help="measure generated music against its briefs and a reference set",
+                        description="Find folders holding music.wav and brief.json (recursively) or read a "
+                                    "JSONL manifest; write results.json, report.md, report.html and "
+                                    "pictures into --out.",
+                        epilog=EVAL_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ev.add_argument("paths", nargs="+", metavar="PATH", help="output folders or .jsonl manifests")
+    ev.add_argument("--reference", metavar="SET",
+                    help="folder of audio files (or manifest) to compare with: FAD, FAD-inf and tag KL")
+    ev.add_argument("--out", default="eval", metavar="DIR", help="report folder (default: ./eval)")
+    ev.add_argument("--embedder", action="append", choices=("features", "clap"),
+                    help="FAD embedder, repeatable (default: features, which needs no weights)")
+    ev.add_argument("--clap-model", metavar="ID|DIR",
+                    help="CLAP weights: enables the CLAP score (and tag KL with --reference)")
+    ev.add_argument("--clip-model", metavar="ID|DIR",
+                    help="CLIP weights: with --clap-model, image-music alignment for manifest items with images")
+    ev.add_argument("--no-plots", action="store_true", help="skip the pictures (faster)")
+    ev.add_argument("--force", action="store_true", help="overwrite an existing report in --out")
+    ev.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+
+
+def _cmd_eval(args: argparse.Namespace) -> int:
+    from weavewave.evaluate.report import evaluate
+
+    progress = Progress(sys.stderr, enabled=not args.quiet)
+    results = evaluate(args.paths, reference=args.reference, out=args.out,
+                       embedders=tuple(args.embedder or ("features",)), clap_model=args.clap_model,
+                       clip_model=args.clip_model, plots=not args.no_plots, force=args.force, progress=progress)
+    progress.done()
+    s = results["summary"]
+    print(f"evaluated {s['tracks']} tracks; wrote {args.out}/results.json, report.md and report.html")
+    shown = [f"tempo Acc1 {s['tempo_acc1']:.2f}" if "tempo_acc1" in s else "",
+             f"key MIREX {s['key_mirex']:.2f}" if "key_mirex" in s else "",
+             f"loudness {s['lufs_mean']:.1f} ± {s['lufs_std']:.1f} LUFS" if "lufs_mean" in s else ""]
+    shown += [f"{k} {v:.3g}" for k, v in results.get("distribution", {}).items()
+              if k.startswith(("fad", "kl")) and isinstance(v, float)]
+    print("  " + ", ".join(x for x in shown if x))
+    return EXIT_OK
+# --- end evaluation ----------------------------------------------------------------------------
 
 
 def _read_text(value: str | None) -> str | None:
@@ -144,9 +203,19 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     progress = Progress(sys.stderr, enabled=not args.quiet)
     # Refuse to overwrite before doing any work.
     check_out_dir(args.out, planned_files(True, args.format, video=bool(args.video)), force=args.force)
+    if args.candidates != 1 or args.rerank is not None:  # evaluation: best of N, checked before any work
+        from weavewave.evaluate.rerank import check_rerank
+
+        check_rerank(args.candidates, args.rerank)
     generator = get_generator(args.backend, soundfont=args.soundfont, stems=args.stems)
     brief = describe(**_common(args), progress=lambda f, m: progress(0.1 * f, m))
-    track = generator.generate(brief, progress=lambda f, m: progress(0.1 + 0.85 * f, m))
+    if args.candidates > 1:
+        from weavewave.evaluate.rerank import generate_best
+
+        track = generate_best(generator, brief, candidates=args.candidates, rerank=args.rerank,
+                              progress=lambda f, m: progress(0.1 + 0.85 * f, m))
+    else:
+        track = generator.generate(brief, progress=lambda f, m: progress(0.1 + 0.85 * f, m))
     if args.video:
         track.video_path, track.keep_audio = args.video, args.keep_audio
     progress(0.97, "writing files")
@@ -189,7 +258,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_BAD_INPUT
     from weavewave.errors import WeaveWaveError
 
-    handler = {"generate": _cmd_generate, "describe": _cmd_describe, "schema": _cmd_schema}[args.command]
+    handler = {"generate": _cmd_generate, "describe": _cmd_describe, "schema": _cmd_schema,
+               "eval": _cmd_eval}[args.command]
     try:
         return handler(args)
     except WeaveWaveError as exc:

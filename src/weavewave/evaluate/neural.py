@@ -1,0 +1,224 @@
+"""Metrics that need model weights, through transformers: CLAP and CLIP.
+
+- CLAP score: cosine between a track's CLAP audio embedding and its caption's (or prompt's) text embedding.
+- Image-music alignment through a text pivot: CLIP (image vs caption) and CLAP (audio vs caption). The
+  two models share no space, so the caption is the pivot; this is *not* ImageBind and is named
+  ``image_music_via_text[clip+clap]``.
+- A CLAP audio embedder for FAD (``fad[clap-<model>]``).
+- A CLAP zero-shot tagger for the KL divergence between tag distributions of two sets.
+
+Every model loads from a hub id or a local folder. torch and transformers are imported here only, when a
+function runs.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from weavewave.errors import BadInputError, MissingDependencyError
+from weavewave.styles import GENRES
+
+DEFAULT_CLAP = "laion/clap-htsat-unfused"
+DEFAULT_CLIP = "openai/clip-vit-base-patch32"
+CLAP_ENV, CLIP_ENV = "WEAVEWAVE_CLAP_MODEL", "WEAVEWAVE_CLIP_MODEL"
+CLAP_WINDOW_S = 10.0  # CLAP (HTS-AT) hears 10 s at a time; longer tracks are averaged over windows
+MIN_VOCAB = 100  # a tokenizer smaller than this did not load (offline loads can fail silently)
+MOOD_TAGS = ("happy", "sad", "calm", "energetic", "dark", "romantic", "epic", "dreamy", "tense", "playful")
+TAG_TEMPLATE = "{} music"
+_KL_EPS = 1e-8
+
+
+class MissingWeightsError(BadInputError):
+    """Model weights could not be found locally or fetched. The message says where to put them."""
+
+
+@dataclass
+class LoadedModel:
+    """A transformers model, its processor, and the short name results are labelled with."""
+
+    name: str
+    model: Any
+    processor: Any
+
+    def __repr__(self) -> str:
+        return f"LoadedModel({self.name!r}, {type(self.model).__name__})"
+
+
+def _torch_transformers():
+    try:
+        import torch
+        import transformers
+    except ImportError as exc:
+        raise MissingDependencyError('CLAP and CLIP metrics need torch and transformers: pip install '
+                                     '"torch==2.13.0" "weavewave[semantic]"') from exc
+    return torch, transformers
+
+
+def short_name(family: str, name_or_path: str) -> str:
+    """``clap-laion`` for a LAION hub id, else ``<family>-<last path part>``: the label in result keys."""
+    last = Path(str(name_or_path).rstrip("/")).name or family
+    if family == "clap" and "laion" in str(name_or_path).lower():
+        return "clap-laion"
+    return f"{family}-{last}"
+
+
+def _load(family: str, model_cls: str, processor_cls: str, name_or_path: str) -> LoadedModel:
+    _, transformers = _torch_transformers()
+    local = Path(name_or_path).exists()
+    try:
+        model = getattr(transformers, model_cls).from_pretrained(name_or_path)
+        processor = getattr(transformers, processor_cls).from_pretrained(name_or_path)
+    except (OSError, ValueError) as exc:
+        where = "that folder" if local else f"the Hugging Face cache (hub id {name_or_path!r})"
+        raise MissingWeightsError(
+            f"{family.upper()} weights not found in {where}: download them once with "
+            f"`huggingface-cli download {name_or_path if not local else DEFAULT_CLAP}` on a machine with "
+            f"internet, or pass a local folder ({type(exc).__name__}: {str(exc).splitlines()[0][:120]})"
+        ) from None
+    tokenizer = processor.tokenizer
+    if len(tokenizer) < MIN_VOCAB:
+        raise MissingWeightsError(f"the {family.upper()} tokenizer from {name_or_path} has only {len(tokenizer)} "
+                                  "tokens: the download is incomplete; fetch the model again")
+    model.eval()
+    return LoadedModel(short_name(family, name_or_path), model, processor)
+
+
+def load_clap(name_or_path: str | Path | None = None) -> LoadedModel:
+    """A CLAP model (``ClapModel`` + ``ClapProcessor``): argument, else $WEAVEWAVE_CLAP_MODEL, else LAION's."""
+    return _load("clap", "ClapModel", "ClapProcessor",
+                 str(name_or_path or os.environ.get(CLAP_ENV) or DEFAULT_CLAP))
+
+
+def load_clip(name_or_path: str | Path | None = None) -> LoadedModel:
+    """A CLIP model (``CLIPModel`` + ``CLIPProcessor``): argument, else $WEAVEWAVE_CLIP_MODEL, else OpenAI's."""
+    return _load("clip", "CLIPModel", "CLIPProcessor",
+                 str(name_or_path or os.environ.get(CLIP_ENV) or DEFAULT_CLIP))
+
+
+def _pooled(output: Any) -> Any:
+    """transformers 5 returns a model output from ``get_*_features``; older versions a tensor."""
+    return getattr(output, "pooler_output", output)
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    return x / (np.linalg.norm(x, axis=-1, keepdims=True) + 1e-12)
+
+
+def clap_audio_windows(clap: LoadedModel, audio: np.ndarray, sample_rate: int) -> np.ndarray:
+    """Unit CLAP audio embeddings of consecutive ``CLAP_WINDOW_S`` windows [shape=(windows, dim)]."""
+    import librosa
+
+    torch, _ = _torch_transformers()
+    fe = clap.processor.feature_extractor
+    y = audio.mean(axis=1) if audio.ndim == 2 else audio
+    y = librosa.resample(y.astype(np.float32), orig_sr=sample_rate, target_sr=fe.sampling_rate)
+    win = int(CLAP_WINDOW_S * fe.sampling_rate)
+    windows = [y[i:i + win] for i in range(0, max(1, len(y) - win // 2), win)] or [y]
+    inputs = fe(windows, sampling_rate=fe.sampling_rate, return_tensors="pt")
+    with torch.no_grad():
+        emb = _pooled(clap.model.get_audio_features(**{k: v for k, v in inputs.items()
+                                                         if k in ("input_features", "is_longer")}))
+    return _unit(emb.float().numpy())
+
+
+def clap_text(clap: LoadedModel, texts: list[str]) -> np.ndarray:
+    """Unit CLAP text embeddings [shape=(len(texts), dim)]."""
+    torch, _ = _torch_transformers()
+    tokens = clap.processor.tokenizer(texts, padding=True, truncation=True, return_tensors="pt")
+    with torch.no_grad():
+        emb = _pooled(clap.model.get_text_features(input_ids=tokens["input_ids"],
+                                                   attention_mask=tokens["attention_mask"]))
+    return _unit(emb.float().numpy())
+
+
+def clap_audio(clap: LoadedModel, audio: np.ndarray, sample_rate: int) -> np.ndarray:
+    """One unit CLAP embedding for a whole track [shape=(dim,)]: the mean of its windows, renormalised."""
+    return _unit(clap_audio_windows(clap, audio, sample_rate).mean(axis=0))
+
+
+def clap_score(clap: LoadedModel, audio: np.ndarray, sample_rate: int, text: str) -> float:
+    """Cosine between the track's CLAP audio embedding and ``text``'s (-1..1; higher agrees more)."""
+    return float(clap_audio(clap, audio, sample_rate) @ clap_text(clap, [text])[0])
+
+
+def clip_image_text(clip: LoadedModel, image: str | Path, text: str) -> float:
+    """Cosine between a photo's CLIP image embedding and ``text``'s CLIP text embedding."""
+    from PIL import Image
+
+    torch, _ = _torch_transformers()
+    try:
+        with Image.open(image) as im:
+            rgb = im.convert("RGB")
+    except OSError as exc:
+        raise BadInputError(f"cannot read image {image}: {exc}") from None
+    pixels = clip.processor.image_processor(images=rgb, return_tensors="pt")["pixel_values"]
+    tokens = clip.processor.tokenizer([text], padding=True, truncation=True, return_tensors="pt")
+    with torch.no_grad():
+        img = _pooled(clip.model.get_image_features(pixel_values=pixels)).float().numpy()
+        txt = _pooled(clip.model.get_text_features(input_ids=tokens["input_ids"],
+                                                   attention_mask=tokens["attention_mask"])).float().numpy()
+    return float(_unit(img)[0] @ _unit(txt)[0])
+
+
+def image_music_via_text(clip: LoadedModel, clap: LoadedModel, image: str | Path, audio: np.ndarray,
+                         sample_rate: int, caption: str) -> dict[str, float]:
+    """Image-music alignment with the caption as pivot: both cosines and their mean.
+
+    ``image_text`` (CLIP) says whether the caption describes the photo; ``audio_text`` (CLAP) whether the
+    music sounds like the caption; the mean is high only when the chain holds at both ends.
+    """
+    it = clip_image_text(clip, image, caption)
+    at = clap_score(clap, audio, sample_rate, caption)
+    return {"image_text": it, "audio_text": at, "mean": (it + at) / 2}
+
+
+class ClapEmbedder:
+    """CLAP audio embeddings per 10 s window, for ``fad[clap-...]``."""
+
+    def __init__(self, clap: LoadedModel) -> None:
+        self.clap = clap
+        self.name = clap.name
+
+    def __repr__(self) -> str:
+        return f"ClapEmbedder({self.name!r})"
+
+    def embed(self, audio: np.ndarray, sample_rate: int) -> np.ndarray:
+        return clap_audio_windows(self.clap, audio, sample_rate)
+
+
+def default_tags() -> list[str]:
+    """The zero-shot vocabulary: every genre weavewave knows and ten moods."""
+    return list(GENRES) + list(MOOD_TAGS)
+
+
+class ClapTagger:
+    """Zero-shot tags: softmax over CLAP's scaled cosines between a track and "<tag> music" prompts."""
+
+    def __init__(self, clap: LoadedModel, tags: list[str] | None = None) -> None:
+        self.clap = clap
+        self.tags = tags or default_tags()
+        self._text = clap_text(clap, [TAG_TEMPLATE.format(t) for t in self.tags])
+        scale = getattr(clap.model, "logit_scale_a", None)
+        self.scale = float(scale.exp()) if scale is not None else 100.0
+
+    def __repr__(self) -> str:
+        return f"ClapTagger({self.clap.name!r}, {len(self.tags)} tags)"
+
+    def probabilities(self, audio: np.ndarray, sample_rate: int) -> np.ndarray:
+        """Tag distribution of one track [shape=(len(tags),)], summing to 1."""
+        logits = self.scale * (self._text @ clap_audio(self.clap, audio, sample_rate))
+        p = np.exp(logits - logits.max())
+        return p / p.sum()
+
+
+def kl_divergence(reference: np.ndarray, generated: np.ndarray) -> float:
+    """KL(reference || generated) in nats between two tag distributions (each averaged over its set)."""
+    p = np.asarray(reference, float) + _KL_EPS
+    q = np.asarray(generated, float) + _KL_EPS
+    p, q = p / p.sum(), q / q.sum()
+    return float(np.sum(p * np.log(p / q)))
