@@ -122,7 +122,7 @@ def draw_chroma(ax, view: TrackView) -> None:  # noqa: ANN001
             label.set_color("#000000" if pc in scale else "#999999")
     m = view.metrics
     heard = f"asked {m['key_requested']}, heard {m['key_estimated']} (MIREX {m['key_mirex']:.1f})" \
-        if "key_estimated" in m else ""
+        if m.get("key_estimated") else ""
     ax.set_title(f"Chroma (bold: notes of the asked scale)   {heard}", loc="left", fontsize=10)
     _sections(ax, view)
 
@@ -142,7 +142,7 @@ def draw_tempo(ax, view: TrackView) -> None:  # noqa: ANN001
     ax.set_ylabel("BPM")
     m = view.metrics
     est = f"   estimated {m['tempo_estimated']:.1f} BPM (Acc1 {'yes' if m['tempo_acc1'] else 'no'}, " \
-          f"Acc2 {'yes' if m['tempo_acc2'] else 'no'})" if "tempo_estimated" in m else ""
+          f"Acc2 {'yes' if m['tempo_acc2'] else 'no'})" if m.get("tempo_estimated") else ""
     ax.set_title(f"Tempo and beats (red ticks){est}", loc="left", fontsize=10)
     ax.legend(loc="upper right", fontsize=7, frameon=False)
     _sections(ax, view)
