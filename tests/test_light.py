@@ -32,3 +32,12 @@ def test_video_modules_import_without_av():
     code = "import weavewave\nimport weavewave.perceive.video, weavewave.scoring, weavewave.mux\n" \
            "from weavewave.cli import main\ntry:\n    main(['generate', '--help'])\nexcept SystemExit:\n    pass"
     assert "av" not in _loaded_after(code)
+
+
+# --- evaluation ---------------------------------------------------------------------------------------
+def test_eval_modules_and_help_are_light():
+    code = ("import weavewave.evaluate.report, weavewave.evaluate.neural, weavewave.evaluate.rerank\n"
+            "from weavewave.cli import main\n"
+            "try:\n    main(['eval', '--help'])\nexcept SystemExit:\n    pass")
+    loaded = _loaded_after(code)
+    assert not loaded & {*HEAVY, "librosa", "matplotlib"}

@@ -70,6 +70,11 @@ def short_name(family: str, name_or_path: str) -> str:
 def _load(family: str, model_cls: str, processor_cls: str, name_or_path: str) -> LoadedModel:
     _, transformers = _torch_transformers()
     local = Path(name_or_path).exists()
+    default = DEFAULT_CLAP if family == "clap" else DEFAULT_CLIP
+    if not local and (Path(name_or_path).is_absolute() or name_or_path.startswith((".", "~"))
+                      or name_or_path.count("/") > 1):
+        raise MissingWeightsError(f"{family.upper()} model folder {name_or_path} does not exist: check the path, "
+                                  f"or give a hub id such as {default}")
     try:
         model = getattr(transformers, model_cls).from_pretrained(name_or_path)
         processor = getattr(transformers, processor_cls).from_pretrained(name_or_path)
@@ -77,7 +82,7 @@ def _load(family: str, model_cls: str, processor_cls: str, name_or_path: str) ->
         where = "that folder" if local else f"the Hugging Face cache (hub id {name_or_path!r})"
         raise MissingWeightsError(
             f"{family.upper()} weights not found in {where}: download them once with "
-            f"`huggingface-cli download {name_or_path if not local else DEFAULT_CLAP}` on a machine with "
+            f"`huggingface-cli download {name_or_path if not local else default}` on a machine with "
             f"internet, or pass a local folder ({type(exc).__name__}: {str(exc).splitlines()[0][:120]})"
         ) from None
     tokenizer = processor.tokenizer
@@ -204,7 +209,7 @@ class ClapTagger:
         self.tags = tags or default_tags()
         self._text = clap_text(clap, [TAG_TEMPLATE.format(t) for t in self.tags])
         scale = getattr(clap.model, "logit_scale_a", None)
-        self.scale = float(scale.exp()) if scale is not None else 100.0
+        self.scale = float(scale.detach().exp()) if scale is not None else 100.0
 
     def __repr__(self) -> str:
         return f"ClapTagger({self.clap.name!r}, {len(self.tags)} tags)"
