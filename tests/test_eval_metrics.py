@@ -6,7 +6,13 @@ import numpy as np
 import pytest
 
 from weavewave import analyze
-from weavewave.audio_io import clipped_runs, integrated_lufs, longest_silence_s, loudness_curve, true_peak_dbfs
+from weavewave.audio_io import (
+    clipped_runs,
+    integrated_lufs,
+    longest_silence_s,
+    loudness_curve,
+    true_peak_dbfs,
+)
 from weavewave.evaluate.fad import GaussianStats, fad, fad_infinity, frechet_distance
 
 SR = 22050

@@ -35,8 +35,15 @@ def _byte_chars() -> list[str]:
 
 @pytest.fixture(scope="module")
 def tiny_clap(tmp_path_factory) -> Path:
-    from transformers import (ClapAudioConfig, ClapConfig, ClapFeatureExtractor, ClapModel, ClapProcessor,
-                              ClapTextConfig, RobertaTokenizer)
+    from transformers import (
+        ClapAudioConfig,
+        ClapConfig,
+        ClapFeatureExtractor,
+        ClapModel,
+        ClapProcessor,
+        ClapTextConfig,
+        RobertaTokenizer,
+    )
 
     vocab = {"<s>": 0, "<pad>": 1, "</s>": 2, "<unk>": 3}
     for c in _byte_chars():
@@ -59,8 +66,15 @@ def tiny_clap(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def tiny_clip(tmp_path_factory) -> Path:
-    from transformers import (CLIPConfig, CLIPImageProcessorPil, CLIPModel, CLIPProcessor, CLIPTextConfig,
-                              CLIPTokenizer, CLIPVisionConfig)
+    from transformers import (
+        CLIPConfig,
+        CLIPImageProcessorPil,
+        CLIPModel,
+        CLIPProcessor,
+        CLIPTextConfig,
+        CLIPTokenizer,
+        CLIPVisionConfig,
+    )
 
     vocab = {"<|startoftext|>": 0, "<|endoftext|>": 1}
     for c in _byte_chars():
