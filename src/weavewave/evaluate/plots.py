@@ -90,8 +90,8 @@ def _sections(ax, view: TrackView, *, labels: bool = False) -> None:  # noqa: AN
         ax.axvline(s.start_s, **SECTION_STYLE)
     if labels:
         for s in view.brief.sections:
-            ax.text((s.start_s + s.end_s) / 2, 1.02, s.label, transform=ax.get_xaxis_transform(),
-                    ha="center", va="bottom", fontsize=8, color="#333333")
+            ax.text(s.start_s + 0.2, 0.95, s.label, transform=ax.get_xaxis_transform(), ha="left", va="top",
+                    fontsize=8, color="#222222", bbox=dict(boxstyle="round,pad=0.2", fc="white", ec="none", alpha=0.8))
 
 
 def draw_spectrogram(ax, view: TrackView) -> None:  # noqa: ANN001
@@ -133,9 +133,9 @@ def draw_tempo(ax, view: TrackView) -> None:  # noqa: ANN001
         t = view.brief.tempo_bpm
         ax.axhspan(t * 0.96, t * 1.04, color="#2ca02c", alpha=0.15, label="asked ±4 %")
         ax.axhline(t, color="#2ca02c", linewidth=1.0)
-    for b in view.beats:
-        ax.axvline(b, ymin=0, ymax=0.06, color="#d62728", linewidth=0.8)
-    values = np.concatenate([view.tempo_bpm, [view.brief.tempo_bpm] if view.brief else []])
+    ax.vlines(view.beats, 0, 0.06, transform=ax.get_xaxis_transform(), color="#d62728", linewidth=0.8)
+    # Robust range: the curve's 5th-95th percentiles (the silent tail can swing wildly) and the asked tempo.
+    values = np.concatenate([np.nanpercentile(view.tempo_bpm, [5, 95]), [view.brief.tempo_bpm] if view.brief else []])
     lo, hi = float(np.nanmin(values)), float(np.nanmax(values))
     pad = max(10.0, 0.15 * (hi - lo))
     ax.set_ylim(lo - pad, hi + pad)
@@ -144,7 +144,7 @@ def draw_tempo(ax, view: TrackView) -> None:  # noqa: ANN001
     est = f"   estimated {m['tempo_estimated']:.1f} BPM (Acc1 {'yes' if m['tempo_acc1'] else 'no'}, " \
           f"Acc2 {'yes' if m['tempo_acc2'] else 'no'})" if m.get("tempo_estimated") else ""
     ax.set_title(f"Tempo and beats (red ticks){est}", loc="left", fontsize=10)
-    ax.legend(loc="upper right", fontsize=7, frameon=False)
+    ax.legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), fontsize=7, frameon=False, ncol=2, borderaxespad=0.1)
     _sections(ax, view)
 
 
@@ -167,6 +167,7 @@ def draw_loudness(ax, view: TrackView) -> None:  # noqa: ANN001
 
 
 def draw_pianoroll(ax, view: TrackView) -> None:  # noqa: ANN001
+    from matplotlib.collections import PolyCollection
     from matplotlib.patches import Patch
 
     pitches: list[int] = []
@@ -177,9 +178,9 @@ def draw_pianoroll(ax, view: TrackView) -> None:  # noqa: ANN001
         role = inst.name.split(":")[0].strip().lower()
         colour = ROLE_COLOURS.get(role, ROLE_COLOURS["other"])
         seen.setdefault(role if role in ROLE_COLOURS else "other", colour)
-        for pitch in sorted({n.pitch for n in inst.notes}):
-            spans = [(n.start, n.end - n.start) for n in inst.notes if n.pitch == pitch]
-            ax.broken_barh(spans, (pitch - 0.4, 0.8), facecolors=colour, alpha=0.8, linewidth=0)
+        boxes = [[(n.start, n.pitch - 0.4), (n.end, n.pitch - 0.4), (n.end, n.pitch + 0.4), (n.start, n.pitch + 0.4)]
+                 for n in inst.notes]
+        ax.add_collection(PolyCollection(boxes, facecolors=colour, alpha=0.8, linewidths=0))
         pitches += [n.pitch for n in inst.notes]
     if pitches:
         ax.set_ylim(min(pitches) - 2, max(pitches) + 2)
@@ -189,8 +190,8 @@ def draw_pianoroll(ax, view: TrackView) -> None:  # noqa: ANN001
         ax.grid(axis="y", color="#dddddd", linewidth=0.6)
     ax.set_ylabel("pitch")
     ax.set_title("Piano roll (MIDI; drums not shown)", loc="left", fontsize=10)
-    ax.legend(handles=[Patch(color=c, label=r) for r, c in seen.items()], loc="upper right", fontsize=7,
-              frameon=False, ncol=len(seen))
+    ax.legend(handles=[Patch(color=c, label=r) for r, c in seen.items()], loc="lower right",
+              bbox_to_anchor=(1.0, 1.0), fontsize=7, frameon=False, ncol=max(1, len(seen)), borderaxespad=0.1)
     _sections(ax, view)
 
 
@@ -214,19 +215,23 @@ def save_pictures(view: TrackView, folder: Path) -> dict[str, str]:
     names = [p for p in PICTURES if p != "pianoroll" or view.midi is not None]
     written = {}
     for pic in names:
-        fig = Figure(figsize=(WIDTH_IN, PANEL_IN), dpi=DPI, layout="constrained")
+        fig = Figure(figsize=(WIDTH_IN, PANEL_IN), dpi=DPI)
+        fig.subplots_adjust(left=0.07, right=0.99, bottom=0.2, top=0.84)
         ax = fig.add_subplot()
         DRAW[pic](ax, view)
         _finish(ax, view, xlabel=True)
         fig.savefig(folder / f"{pic}.png")
         written[pic] = f"{pic}.png"
-    fig = Figure(figsize=(WIDTH_IN, PANEL_IN * len(names) * 0.85 + 0.5), dpi=DPI, layout="constrained")
+    height = PANEL_IN * len(names) * 0.85 + 0.6
+    fig = Figure(figsize=(WIDTH_IN, height), dpi=DPI)
+    fig.subplots_adjust(left=0.07, right=0.99, bottom=0.45 / height, top=1 - 0.55 / height, hspace=0.32)
     axes = fig.subplots(len(names), 1, sharex=True)
     for i, (ax, pic) in enumerate(zip(np.atleast_1d(axes), names, strict=True)):
         DRAW[pic](ax, view)
         _finish(ax, view, xlabel=i == len(names) - 1)
     title = view.name if view.brief is None else f"{view.name}: {view.brief.summary()}"
-    fig.suptitle(title if len(title) < 120 else title[:117] + "…", fontsize=10, x=0.01, ha="left")
+    fig.suptitle(title if len(title) < 120 else title[:117] + "…", fontsize=10, x=0.01, y=1 - 0.1 / height,
+                 ha="left", va="top")
     fig.savefig(folder / "overview.png")
     written["overview"] = "overview.png"
     return written
