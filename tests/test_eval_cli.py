@@ -114,7 +114,7 @@ def test_eval_refuses_to_overwrite_and_bad_paths(report, tmp_path):
     sf.write(tmp_path / "lonely" / "music.wav", np.zeros(1000), 8000)
     r = run("eval", str(tmp_path / "lonely"), "--out", str(tmp_path / "o2"))
     assert r.returncode == 2 and "no brief.json" in r.stderr
-    assert not (tmp_path / "o2" / "results.json").exists()
+    assert not (tmp_path / "o2").exists()  # nothing left behind
 
 
 def test_manifest_with_faulty_audio_is_flagged(outputs, tmp_path):

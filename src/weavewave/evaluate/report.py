@@ -55,7 +55,9 @@ def evaluate(
     """
     report = progress or (lambda f, m: None)
     items = find_items(list(paths))
+    created_out = out is not None and not Path(out).exists()
     out_path = _check_out(out, force) if out is not None else None
+    refs = find_reference(reference) if reference is not None else []
     clap = clip = None
     if clap_model or "clap" in embedders:
         from weavewave.evaluate.neural import load_clap
@@ -65,15 +67,17 @@ def evaluate(
         from weavewave.evaluate.neural import load_clip
 
         clip = load_clip(clip_model)
-    refs = find_reference(reference) if reference is not None else []
     tagger = None
     if clap is not None and refs:
         from weavewave.evaluate.neural import ClapTagger
 
         tagger = ClapTagger(clap)
     timings: dict[str, float] = {}
-    tmp = Path(tempfile.mkdtemp(prefix=".weavewave-eval-", dir=out_path)) if out_path else None
+    tmp = None
     try:
+        if out_path is not None:
+            out_path.mkdir(parents=True, exist_ok=True)
+            tmp = Path(tempfile.mkdtemp(prefix=".weavewave-eval-", dir=out_path))
         tracks, embeddings, tags, hists = [], {e: [] for e in embedders}, [], []
         for i, item in enumerate(items):
             report(0.8 * i / len(items), f"measuring {item.name}")
@@ -99,6 +103,10 @@ def evaluate(
             _move_into_place(tmp, out_path, force)
         report(1.0, "done")
         return results
+    except BaseException:
+        if created_out and out_path is not None:
+            shutil.rmtree(out_path, ignore_errors=True)  # nothing half-written is left behind
+        raise
     finally:
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -252,7 +260,6 @@ def _check_out(out: str | Path, force: bool) -> Path:
         clash = [n for n in (*RESULT_FILES, "tracks") if (p / n).exists()]
         if clash:
             raise BadInputError(f"{p / clash[0]} already exists: choose another --out folder or pass --force")
-    p.mkdir(parents=True, exist_ok=True)
     return p
 
 
@@ -337,7 +344,7 @@ def markdown_report(results: dict[str, Any]) -> str:
 
 
 def html_report(results: dict[str, Any]) -> str:
-    """The same report as one self-contained HTML page (pictures linked relative to it)."""
+    """The same report as one HTML page; pictures are linked relative to it, as in the Markdown."""
     e = html.escape
 
     def table(header: list[str], rows: list[list[str]]) -> str:

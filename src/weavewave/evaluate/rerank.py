@@ -116,7 +116,8 @@ def generate_best(generator: Generator, brief: MusicBrief, *, candidates: int, r
         results.append((seed, value))
         if best is None or value > best[0]:
             best = (value, i, track)
-    assert best is not None  # candidates >= 1, checked above
+    if best is None:  # unreachable: check_rerank demands candidates >= 1
+        raise BadInputError("--candidates must be at least 1")
     value, index, track = best
     listing = "; ".join(f"seed {s}: {v:.4f}" + (" (kept)" if k == index else "") for k, (s, v) in enumerate(results))
     provenance = dict(track.brief.provenance)
