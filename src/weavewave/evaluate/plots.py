@@ -162,7 +162,7 @@ def draw_loudness(ax, view: TrackView) -> None:  # noqa: ANN001
     ax.set_ylabel("LUFS")
     tp = view.metrics.get("true_peak_dbfs")
     ax.set_title("Loudness" + (f"   true peak {tp:.1f} dBTP" if tp is not None else ""), loc="left", fontsize=10)
-    ax.legend(loc="lower right", fontsize=7, frameon=False, ncol=4)
+    ax.legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), fontsize=7, frameon=False, ncol=4, borderaxespad=0.1)
     _sections(ax, view)
 
 
