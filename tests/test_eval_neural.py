@@ -177,3 +177,17 @@ def test_eval_with_clap_and_clip(tiny_clap, tiny_clip, recording, skimage_data, 
     assert dist["fad[clap-tiny-clap]"] >= 0 and dist["fad[features]"] >= 0
     assert dist["kl[clap-tiny-clap]"] >= 0
     assert "clap_score[clap-tiny-clap]" in results["summary"]
+
+
+def test_one_forward_pass_per_track(clap, recording, monkeypatch):
+    audio, sr = recording
+    calls = []
+    real = neural._clap_audio_windows
+    monkeypatch.setattr(neural, "_clap_audio_windows", lambda *a: calls.append(1) or real(*a))
+    clap.last_audio = None
+    first = neural.clap_audio_windows(clap, audio, sr)
+    neural.clap_score(clap, audio, sr, "a song")
+    assert np.array_equal(neural.ClapEmbedder(clap).embed(audio, sr), first)
+    assert len(calls) == 1
+    neural.clap_audio_windows(clap, audio[::-1].copy(), sr)  # other audio: computed afresh
+    assert len(calls) == 2

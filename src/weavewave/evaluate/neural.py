@@ -44,6 +44,9 @@ class LoadedModel:
     name: str
     model: Any
     processor: Any
+    # The last audio embedded: (content digest, sample rate, windows). Evaluation asks for the same
+    # track's embedding three times (CLAP score, FAD, tags); this makes that one forward pass.
+    last_audio: tuple[bytes, int, np.ndarray] | None = None
 
     def __repr__(self) -> str:
         return f"LoadedModel({self.name!r}, {type(self.model).__name__})"
@@ -116,6 +119,17 @@ def _unit(x: np.ndarray) -> np.ndarray:
 
 def clap_audio_windows(clap: LoadedModel, audio: np.ndarray, sample_rate: int) -> np.ndarray:
     """Unit CLAP audio embeddings of consecutive ``CLAP_WINDOW_S`` windows [shape=(windows, dim)]."""
+    import hashlib
+
+    digest = hashlib.blake2b(np.ascontiguousarray(audio).tobytes(), digest_size=16).digest()
+    if clap.last_audio is not None and clap.last_audio[:2] == (digest, sample_rate):
+        return clap.last_audio[2]
+    windows = _clap_audio_windows(clap, audio, sample_rate)
+    clap.last_audio = (digest, sample_rate, windows)
+    return windows
+
+
+def _clap_audio_windows(clap: LoadedModel, audio: np.ndarray, sample_rate: int) -> np.ndarray:
     import librosa
 
     torch, _ = _torch_transformers()
