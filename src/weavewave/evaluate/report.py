@@ -287,6 +287,8 @@ SUMMARY_LABELS = {
     "pitch_class_entropy": "MIDI pitch-class entropy (bits)", "note_density": "MIDI notes per second",
     "density_energy_spearman": "note density vs asked energy (Spearman)",
     "groove_consistency": "MIDI groove consistency",
+    "melody_distance[folk]": "melody distance to folk tunes (Jensen-Shannon, bits)",
+    "melody_distance[bach]": "melody distance to Bach chorale sopranos (Jensen-Shannon, bits)",
 }
 TRACK_COLUMNS = (("tempo_requested", "tempo asked"), ("tempo_estimated", "tempo heard"), ("tempo_acc1", "Acc1"),
                  ("tempo_acc2", "Acc2"), ("key_requested", "key asked"), ("key_estimated", "key heard"),
