@@ -12,6 +12,7 @@ generated set of growing size N, fits FAD against 1/N with a line, and reports t
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -48,8 +49,10 @@ def frechet_distance(a: GaussianStats, b: GaussianStats) -> float:
         raise BadInputError(f"embeddings differ in size ({a.mean.shape[0]} vs {b.mean.shape[0]}): "
                             "compare sets embedded by the same embedder")
     diff = a.mean - b.mean
-    covmean = linalg.sqrtm(a.cov @ b.cov)
-    if not np.isfinite(covmean).all():
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", linalg.LinAlgWarning)
+        covmean = linalg.sqrtm(a.cov @ b.cov)
+    if caught or not np.isfinite(covmean).all():  # singular product: fewer embeddings than dimensions
         ridge = np.eye(a.cov.shape[0]) * _SQRTM_EPS
         covmean = linalg.sqrtm((a.cov + ridge) @ (b.cov + ridge))
     covmean = np.real(covmean)
