@@ -13,7 +13,7 @@ export GRADIO_ANALYTICS_ENABLED := False
 DEMO_TEXT := A rainy night in Tokyo, neon reflections on wet streets, lonely and calm, lo-fi hip hop with a soft electric piano
 DEMO_OUT := out/demo
 
-.PHONY: demo test install lint bench clean
+.PHONY: demo test install lint bench clean browser
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -22,7 +22,7 @@ $(PY):
 # torch first, pinned: it is the CPU build; anything unpinned would pull a multi-GB CUDA build.
 $(VENV)/.installed: pyproject.toml | $(PY)
 	$(PIP) install --quiet "torch==2.13.0"
-	$(PIP) install --quiet -e ".[semantic,demo,test,video,eval]"
+	$(PIP) install --quiet -e ".[semantic,demo,test,video,eval,serve]"
 	touch $@
 
 install: $(VENV)/.installed
@@ -35,9 +35,19 @@ demo: install
 	@echo "Listen to $(DEMO_OUT)/text/music.wav and $(DEMO_OUT)/photo/music.wav;"
 	@echo "open the .mid files in a DAW; edit a brief.json and run: $(VENV)/bin/weavewave generate --brief $(DEMO_OUT)/text/brief.json --out mine"
 
-test: install
+test: install browser
 	$(VENV)/bin/ruff check src tests bench tools
 	$(PY) -m pytest -q
+
+# The browser end-to-end test drives Debian's Chromium. Install it when missing and we are root with
+# apt; otherwise that one test skips and says why. Quiet and idempotent.
+browser:
+	@command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1 || \
+	{ [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+	  { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null 2>&1 || \
+	    { apt-get update -qq >/dev/null 2>&1 && \
+	      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null 2>&1; }; } ; } || \
+	echo "note: could not install chromium (needs root and apt); the browser test will skip"
 
 lint: install
 	$(VENV)/bin/ruff check src tests bench tools

@@ -1,0 +1,273 @@
+"""The HTTP API (FastAPI) and the app that also mounts the web UI.
+
+Endpoints (all under /v1 need ``Authorization: Bearer <token>`` when the server has a token):
+
+- ``POST /v1/describe``: inputs and controls -> the MusicBrief, at once.
+- ``POST /v1/generate``: inputs, controls or a brief -> a queued job (202), its id and URL.
+- ``GET /v1/jobs``, ``GET /v1/jobs/{id}``: status, progress, brief, error, files.
+- ``GET /v1/jobs/{id}/files/{name}``: an artifact (``music.wav``, ``music.mid``, ``brief.json``, ...).
+- ``DELETE /v1/jobs/{id}``: cancel a queued or running job; delete a finished one.
+- ``GET /healthz``; the OpenAPI document at ``/openapi.json`` and its browser at ``/docs``.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, FastAPI, File, Form, HTTPException, Query, Request, UploadFile
+from fastapi.responses import FileResponse, JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from weavewave import __version__
+from weavewave.errors import BadInputError
+from weavewave.serve import service
+from weavewave.serve.jobs import WorkerPool
+from weavewave.serve.service import FieldError, UnsupportedMedia
+from weavewave.serve.settings import Settings
+from weavewave.serve.store import ACTIVE, STATUSES, JobStore, QueueFull
+
+CLEANUP_EVERY_S = 600.0
+MEDIA_TYPES = {"wav": "audio/wav", "mid": "audio/midi", "json": "application/json", "png": "image/png",
+               "zip": "application/zip", "mp4": "video/mp4", "flac": "audio/flac", "mp3": "audio/mpeg"}
+INLINE = {"wav", "png", "mp4", "json", "flac", "mp3"}
+
+
+class BodyLimit:
+    """413 for request bodies over the limit, whether or not they declare their length.
+
+    A declared Content-Length over the limit is refused before reading. A chunked body is counted as it
+    streams; once over, whatever the app answers is replaced by the 413.
+    """
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+            await self._refuse(send)
+            return
+        seen, over = 0, False
+
+        async def counted() -> Message:
+            nonlocal seen, over
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    over = True
+                    return {"type": "http.request", "body": b"", "more_body": False}
+            return message
+
+        async def guarded(message: Message) -> None:
+            if over:
+                if message["type"] == "http.response.start":
+                    await self._refuse(send)
+                return
+            await send(message)
+
+        await self.app(scope, counted, guarded)
+
+    async def _refuse(self, send: Send) -> None:
+        mb = self.limit / (1024 * 1024)
+        await JSONResponse({"detail": f"request body is larger than the server's upload limit ({mb:g} MiB): "
+                                      "send a smaller file or start the server with a larger --max-upload-mb"},
+                           status_code=413)(
+            {"type": "http"}, _no_receive, send)
+
+
+async def _no_receive() -> Message:
+    return {"type": "http.disconnect"}
+
+
+def _field_422(field: str, message: str) -> JSONResponse:
+    """The same shape as FastAPI's own validation errors, naming the field."""
+    return JSONResponse({"detail": [{"loc": ["body", field], "msg": message, "type": "value_error"}]},
+                        status_code=422)
+
+
+def create_app(settings: Settings, *, start_workers: bool = True) -> FastAPI:
+    """The whole server: API, worker pool, retention sweeps and (with ``settings.ui``) the web UI."""
+    settings = settings.validated()
+    settings.jobs_dir.mkdir(parents=True, exist_ok=True)
+    store = JobStore(settings.db_path)
+    pool = WorkerPool(settings, store)
+    stop_sweeps = threading.Event()
+
+    def sweeps() -> None:
+        while not stop_sweeps.wait(CLEANUP_EVERY_S):
+            service.cleanup(store, settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        store.recover(settings.max_attempts)
+        service.cleanup(store, settings)
+        if start_workers:
+            pool.start()
+        sweeper = threading.Thread(target=sweeps, name="weavewave-retention", daemon=True)
+        sweeper.start()
+        try:
+            yield
+        finally:
+            stop_sweeps.set()
+            if start_workers:
+                pool.stop()
+
+    app = FastAPI(title="weavewave", version=__version__, lifespan=lifespan,
+                  description="Turn text, photos, videos and tunes into music. Describe first, edit the brief, "
+                              "then generate; jobs persist across restarts.")
+    app.state.settings, app.state.store, app.state.pool = settings, store, pool
+
+    @app.exception_handler(FieldError)
+    async def _field_error(request: Request, exc: FieldError) -> JSONResponse:
+        if isinstance(exc, UnsupportedMedia):
+            return JSONResponse({"detail": str(exc)}, status_code=415)
+        return _field_422(exc.field, exc.reason)
+
+    @app.exception_handler(BadInputError)
+    async def _bad_input(request: Request, exc: BadInputError) -> JSONResponse:
+        return _field_422("inputs", str(exc))
+
+    @app.exception_handler(QueueFull)
+    async def _queue_full(request: Request, exc: QueueFull) -> JSONResponse:
+        return JSONResponse({"detail": f"the job queue is full ({settings.max_queue} waiting); retry after "
+                                       f"{exc.retry_after} s"},
+                            status_code=429, headers={"Retry-After": str(exc.retry_after)})
+
+    @app.get("/healthz", tags=["server"])
+    def healthz() -> dict[str, Any]:
+        """Liveness and queue depth; needs no token."""
+        return {"status": "ok", "version": __version__, "workers": settings.workers,
+                "workers_alive": pool.alive(), "jobs": store.counts()}
+
+    app.include_router(_router(settings, store))
+    app.add_middleware(BodyLimit, limit=settings.max_upload_bytes)
+    if settings.ui:
+        from weavewave.serve.ui import mount_ui
+
+        mount_ui(app, settings, store)
+    return app
+
+
+def _auth(settings: Settings):
+    """A dependency: with a token set, /v1 needs ``Authorization: Bearer <token>``."""
+
+    def check(request: Request) -> None:
+        if not settings.token:
+            return
+        scheme, _, given = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not secrets.compare_digest(given.strip().encode(), settings.token.encode()):
+            raise HTTPException(401, "missing or wrong API token: send 'Authorization: Bearer <token>' with the "
+                                     "token the server was started with",
+                                headers={"WWW-Authenticate": "Bearer"})
+
+    return check
+
+
+Text = Annotated[str | None, Form(description="a prompt, scene or story")]
+Images = Annotated[list[UploadFile] | None, File(description="one or more photos (PNG, JPEG, ...)")]
+Media = Annotated[UploadFile | None, File()]
+BriefField = Annotated[str | None, Form(description="a brief.json to reproduce or vary, as JSON text")]
+Duration = Annotated[float | None, Form(description="length in seconds, up to 600")]
+Tempo = Annotated[float | None, Form(description="tempo, 30-300 BPM")]
+KeyField = Annotated[str | None, Form(description="e.g. 'F# minor', 'Bb major', 'A dorian'")]
+Genre = Annotated[str | None, Form(description="pop, rock, jazz, lofi, electronic, ambient, classical, ...")]
+Instruments = Annotated[str | None, Form(description="comma-separated, e.g. 'piano, strings, drums'")]
+Seed = Annotated[int | None, Form(description="same seed and inputs give the same bytes")]
+Backend = Annotated[str, Form(description="generator backend")]
+Instruction = Annotated[str | None, Form(description="rewrite the brief, e.g. 'warmer, add strings'")]
+
+
+def _request(text: str | None, image: list[UploadFile] | None, video: UploadFile | None,
+             audio: UploadFile | None, brief: str | None, controls: dict[str, Any], backend: str,
+             stems: bool = False, instruction: str | None = None) -> service.Request:
+    def up(f: UploadFile | None) -> service.Upload | None:
+        # Browsers send an empty part for an unused file input; that is "no file", not a bad one.
+        if f is None or (not f.filename and (f.size or 0) == 0):
+            return None
+        return service.Upload(f.file, f.filename)
+
+    images = [u for u in (up(f) for f in image or []) if u is not None]
+    return service.Request(text=text, image=images, video=up(video), audio=up(audio), brief=brief,
+                           controls=controls, backend=backend, stems=stems, instruction=instruction)
+
+
+def _router(settings: Settings, store: JobStore) -> APIRouter:
+    router = APIRouter(prefix="/v1", dependencies=[Depends(_auth(settings))])
+
+    def job_or_404(job_id: str):
+        job = store.get(job_id) if job_id.isalnum() else None
+        if job is None:
+            raise HTTPException(404, f"no job {job_id!r}: list jobs with GET /v1/jobs")
+        return job
+
+    @router.post("/describe", tags=["music"])
+    def describe(text: Text = None, image: Images = None, video: Media = None, audio: Media = None,
+                 brief: BriefField = None, duration: Duration = None, tempo: Tempo = None, key: KeyField = None,
+                 genre: Genre = None, instruments: Instruments = None, seed: Seed = None,
+                 backend: Backend = "symbolic", instruction: Instruction = None) -> dict[str, Any]:
+        """The MusicBrief the music would be made from: caption, attributes, sections, provenance. No audio."""
+        controls = dict(duration=duration, tempo=tempo, key=key, genre=genre, instruments=instruments, seed=seed)
+        return service.describe(_request(text, image, video, audio, brief, controls, backend,
+                                         instruction=instruction), settings)
+
+    @router.post("/generate", status_code=202, tags=["music"])
+    def generate(text: Text = None, image: Images = None, video: Media = None, audio: Media = None,
+                 brief: BriefField = None, duration: Duration = None, tempo: Tempo = None, key: KeyField = None,
+                 genre: Genre = None, instruments: Instruments = None, seed: Seed = None,
+                 backend: Backend = "symbolic", stems: Annotated[bool, Form()] = False,
+                 instruction: Instruction = None) -> JSONResponse:
+        """Queue a piece; answers at once with the job. Poll ``GET /v1/jobs/{id}`` until it has finished."""
+        controls = dict(duration=duration, tempo=tempo, key=key, genre=genre, instruments=instruments, seed=seed)
+        job = service.submit(_request(text, image, video, audio, brief, controls, backend, stems, instruction),
+                             store, settings)
+        return JSONResponse(service.job_json(job), status_code=202, headers={"Location": f"/v1/jobs/{job.id}"})
+
+    @router.get("/jobs", tags=["jobs"])
+    def list_jobs(status: Annotated[str | None, Query(description="|".join(STATUSES))] = None,
+                  limit: Annotated[int, Query(ge=1, le=500)] = 50,
+                  offset: Annotated[int, Query(ge=0)] = 0) -> dict[str, Any]:
+        """Jobs, newest first, with counts by status."""
+        if status is not None and status not in STATUSES:
+            raise FieldError("status", f"unknown status {status!r}: use one of {', '.join(STATUSES)}")
+        return {"jobs": [service.job_json(j) for j in store.list(status=status, limit=limit, offset=offset)],
+                "counts": store.counts()}
+
+    @router.get("/jobs/{job_id}", tags=["jobs"])
+    def get_job(job_id: str) -> dict[str, Any]:
+        """Status (queued, running, succeeded, failed, cancelled), progress, brief, error and files."""
+        return service.job_json(job_or_404(job_id))
+
+    @router.get("/jobs/{job_id}/files/{name}", tags=["jobs"])
+    def get_file(job_id: str, name: str) -> FileResponse:
+        """Download an artifact of a finished job, by a name listed in its ``files``."""
+        job = job_or_404(job_id)
+        path = service.artifact_path(settings, job, name)
+        if path is None:
+            raise HTTPException(404, f"job {job_id} has no file {name!r}"
+                                     + ("" if job.status == "succeeded" else f": it is {job.status}"))
+        ext = name.rsplit(".", 1)[-1]
+        return FileResponse(path, media_type=MEDIA_TYPES.get(ext, "application/octet-stream"),
+                            filename=f"weavewave-{job_id[:8]}-{name}",
+                            content_disposition_type="inline" if ext in INLINE else "attachment")
+
+    @router.delete("/jobs/{job_id}", tags=["jobs"])
+    def delete_job(job_id: str) -> dict[str, Any]:
+        """Cancel a queued or running job (a running one stops at its next progress step); delete a finished
+        one with its files."""
+        job = job_or_404(job_id)
+        if job.status in ACTIVE:
+            cancelled = store.cancel(job_id)
+            assert cancelled is not None
+            return service.job_json(cancelled)
+        service.remove_job(store, settings, job_id)
+        return {"id": job_id, "status": job.status, "deleted": True}
+
+    return router

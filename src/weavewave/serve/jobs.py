@@ -1,0 +1,218 @@
+"""Running jobs: the worker processes and the pool that keeps them alive.
+
+A worker claims the oldest queued job from SQLite, calls :func:`weavewave.api.generate`, and writes the
+artifacts into a staging folder that is renamed into place only when all of them are written. Progress
+goes back to the database. A stop request (SIGTERM on the server) re-queues the running job; a cancel
+request (DELETE) ends it at its next progress report.
+"""
+
+from __future__ import annotations
+
+import inspect
+import multiprocessing
+import os
+import shutil
+import signal
+import threading
+import time
+import zipfile
+from multiprocessing.synchronize import Event
+from pathlib import Path
+from typing import Any
+
+from weavewave.serve.settings import Settings
+from weavewave.serve.store import Job, JobStore
+
+POLL_S = 0.2
+PROGRESS_EVERY_S = 0.3
+STOP_GRACE_S = 5.0
+# The files a finished job may serve; anything else in its folder is not an artifact.
+ARTIFACT_ORDER = ("music.wav", "music.mid", "brief.json", "music.png", "stems.zip", "video.mp4")
+
+
+class _Stop(Exception):
+    """Raised inside generation from the progress callback; ``cancelled`` tells cancel from shutdown."""
+
+    def __init__(self, cancelled: bool) -> None:
+        super().__init__("cancelled" if cancelled else "server stopping")
+        self.cancelled = cancelled
+
+
+def job_dir(settings: Settings, job_id: str) -> Path:
+    return settings.jobs_dir / job_id
+
+
+def out_dir(settings: Settings, job_id: str) -> Path:
+    """Where a finished job's artifacts live; it appears in one rename, complete."""
+    return job_dir(settings, job_id) / "out"
+
+
+def api_kwargs(params: dict[str, Any], base: Path, semantic: bool | None) -> dict[str, Any]:
+    """The keyword arguments for ``api.generate`` from a job's stored parameters.
+
+    Inputs added by other features (audio, video, instruction) are passed only when this version of
+    ``weavewave.api`` accepts them; the API layer refuses them earlier with a clear 422 otherwise.
+    """
+    from weavewave import api
+
+    kwargs: dict[str, Any] = dict(params.get("controls") or {})
+    kwargs.update(text=params.get("text"), brief=params.get("brief"), backend=params.get("backend", "symbolic"),
+                  semantic=semantic)
+    if params.get("image"):
+        kwargs["image"] = [str(base / p) for p in params["image"]]
+    accepted = inspect.signature(api.generate).parameters
+    for name in ("audio", "video"):
+        if params.get(name) and name in accepted:
+            kwargs[name] = str(base / params[name])
+    if params.get("instruction"):
+        if "instruction" in accepted:
+            kwargs["instruction"] = params["instruction"]
+        else:  # this api has no instruction argument: describe, refine, then generate from the brief
+            from weavewave.serve.service import refine_brief
+
+            described = api.describe(**{k: v for k, v in kwargs.items() if k != "backend"})
+            kwargs = {"brief": refine_brief(described, params["instruction"]), "backend": kwargs["backend"]}
+    if params.get("stems"):
+        kwargs["stems"] = True
+    return kwargs
+
+
+def run_job(store: JobStore, settings: Settings, job: Job, stop: Event | threading.Event) -> None:
+    """Generate one job and record the outcome: succeeded, failed (with the reason), cancelled or re-queued."""
+    from weavewave import api
+    from weavewave.errors import WeaveWaveError
+
+    last = [0.0]
+
+    def progress(fraction: float, message: str) -> None:
+        now = time.monotonic()
+        if now - last[0] < PROGRESS_EVERY_S and fraction < 1.0:
+            if stop.is_set():
+                raise _Stop(cancelled=False)
+            return
+        last[0] = now
+        if store.set_progress(job.id, 0.95 * fraction, message):
+            raise _Stop(cancelled=True)
+        if stop.is_set():
+            raise _Stop(cancelled=False)
+
+    base = job_dir(settings, job.id)
+    staging = base / f".staging-{job.attempts}"
+    try:
+        kwargs = api_kwargs(job.params, base, settings.semantic)
+        track = api.generate(**kwargs, progress=progress)
+        progress(1.0, "writing files")
+        files = write_artifacts(track, staging, stems=bool(job.params.get("stems")))
+        if store.set_progress(job.id, 0.99, "finishing"):
+            raise _Stop(cancelled=True)
+        final = out_dir(settings, job.id)
+        if final.exists():  # a half-recorded earlier attempt; this one replaces it whole
+            shutil.rmtree(final)
+        os.replace(staging, final)
+        store.succeed(job.id, files, track.brief.to_dict())
+    except _Stop as stop_reason:
+        if stop_reason.cancelled:
+            store.mark_cancelled(job.id)
+        else:
+            store.requeue(job.id, "re-queued: the server stopped while it ran", count_attempt=False)
+    except WeaveWaveError as exc:
+        store.fail(job.id, str(exc))
+    except Exception as exc:  # an internal error: the job fails with the reason, the worker lives on
+        store.fail(job.id, f"internal error: {type(exc).__name__}: {exc}")
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def write_artifacts(track: Any, folder: Path, *, stems: bool) -> list[str]:
+    """music.wav, music.mid, brief.json (via ``export.save_track``), music.png and stems.zip."""
+    from weavewave.export import save_track
+    from weavewave.serve.picture import save_picture
+
+    if folder.exists():
+        shutil.rmtree(folder)
+    save_track(track, folder, stems=stems, force=True)
+    save_picture(track, folder / "music.png")
+    stems_dir = folder / "stems"
+    if stems_dir.is_dir():
+        with zipfile.ZipFile(folder / "stems.zip", "w", compression=zipfile.ZIP_DEFLATED) as zf:
+            for stem in sorted(stems_dir.iterdir()):
+                zf.write(stem, arcname=f"stems/{stem.name}")
+        shutil.rmtree(stems_dir)
+    present = {p.name for p in folder.iterdir() if p.is_file()}
+    ordered = [n for n in ARTIFACT_ORDER if n in present]
+    return ordered + sorted(present - set(ordered))
+
+
+def worker_main(settings: Settings, name: str, stop: Event, parent_pid: int) -> None:
+    """A worker process: claim, run, repeat, until ``stop`` is set or the server process is gone."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the server decides when workers stop
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    import weavewave.generators.symbolic  # noqa: F401  (warm the import before the first job)
+
+    store = JobStore(settings.db_path)
+    while not stop.is_set() and os.getppid() == parent_pid:
+        job = store.claim(name)
+        if job is None:
+            stop.wait(POLL_S)
+            continue
+        run_job(store, settings, job, stop)
+    store.close()
+
+
+class WorkerPool:
+    """A fixed number of worker processes; a dead one is replaced and its job re-queued."""
+
+    def __init__(self, settings: Settings, store: JobStore) -> None:
+        self.settings, self.store = settings, store
+        self._ctx = multiprocessing.get_context("spawn")  # no fork of a threaded server
+        self._stop = self._ctx.Event()
+        self._procs: dict[str, Any] = {}
+        self._watch_stop = threading.Event()
+        self._watcher: threading.Thread | None = None
+
+    def start(self) -> None:
+        for i in range(self.settings.workers):
+            self._spawn(f"w{i}-{os.getpid()}")
+        self._watcher = threading.Thread(target=self._watch, name="weavewave-pool-watch", daemon=True)
+        self._watcher.start()
+
+    def _spawn(self, name: str) -> None:
+        # Not daemonic: the renderer forks helpers of its own. Workers leave when their parent does.
+        proc = self._ctx.Process(target=worker_main, args=(self.settings, name, self._stop, os.getpid()),
+                                 name=name, daemon=False)
+        proc.start()
+        self._procs[name] = proc
+
+    def _watch(self) -> None:
+        while not self._watch_stop.wait(1.0):
+            for name, proc in list(self._procs.items()):
+                if not proc.is_alive() and not self._stop.is_set():
+                    for job_id in self.store.running_on(name):
+                        self.store.requeue(job_id, f"re-queued: its worker died (exit code {proc.exitcode})")
+                    self._sweep_attempts()
+                    self._spawn(name)
+
+    def _sweep_attempts(self) -> None:
+        """Jobs that keep killing workers fail instead of looping forever."""
+        for job in self.store.list(status="queued", limit=1000):
+            if job.attempts >= self.settings.max_attempts:
+                self.store.fail(job.id, f"its worker process died {job.attempts} times while running it "
+                                        "(out of memory?); not retried again")
+
+    def alive(self) -> int:
+        return sum(p.is_alive() for p in self._procs.values())
+
+    def stop(self, grace_s: float = STOP_GRACE_S) -> None:
+        """Ask workers to stop at their next progress report, then end stragglers; their jobs re-queue."""
+        self._watch_stop.set()
+        self._stop.set()
+        deadline = time.monotonic() + grace_s
+        for proc in self._procs.values():
+            proc.join(max(0.0, deadline - time.monotonic()))
+        for name, proc in self._procs.items():
+            if proc.is_alive():
+                proc.terminate()
+                proc.join(5.0)
+            for job_id in self.store.running_on(name):
+                self.store.requeue(job_id, "re-queued: the server stopped while it ran", count_attempt=False)
+        self._procs.clear()

@@ -1,0 +1,270 @@
+"""What the HTTP API and the web UI share: checking inputs, storing uploads, describing, submitting jobs.
+
+Both faces call these functions, so a request from curl and a click in the page take the same path to
+:mod:`weavewave.api`. Nothing here imports FastAPI or Gradio.
+"""
+
+from __future__ import annotations
+
+import inspect
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from weavewave.errors import BadInputError
+from weavewave.serve.jobs import job_dir, out_dir
+from weavewave.serve.settings import Settings
+from weavewave.serve.sniff import EXPECTED, HEAD_BYTES, safe_stem, sniff
+from weavewave.serve.store import ACTIVE, Job, JobStore
+
+CONTROL_FIELDS = ("duration", "tempo", "key", "genre", "instruments", "seed")
+MEDIA_FIELDS = ("image", "video", "audio")
+COPY_CHUNK = 1 << 20
+
+
+class FieldError(BadInputError):
+    """Bad input tied to one request field (422 in the API, a message under the form in the UI)."""
+
+    def __init__(self, field_name: str, message: str) -> None:
+        super().__init__(f"{field_name}: {message}")
+        self.field, self.reason = field_name, message
+
+
+class UnsupportedMedia(FieldError):
+    """An upload whose bytes are not the kind its field takes (415)."""
+
+
+@dataclass
+class Upload:
+    """One uploaded file before it is stored: an open binary stream and the name the client gave."""
+
+    stream: IO[bytes]
+    filename: str | None = None
+
+
+@dataclass
+class Request:
+    """A describe or generate request, whichever face it came through."""
+
+    text: str | None = None
+    image: list[Upload] = field(default_factory=list)
+    video: Upload | None = None
+    audio: Upload | None = None
+    brief: str | dict[str, Any] | None = None
+    controls: dict[str, Any] = field(default_factory=dict)
+    backend: str = "symbolic"
+    stems: bool = False
+    instruction: str | None = None
+
+
+def supported_inputs() -> set[str]:
+    """The media fields this install's ``weavewave.api.generate`` accepts (image always; audio and video
+    arrive with their features)."""
+    from weavewave import api
+
+    accepted = inspect.signature(api.generate).parameters
+    return {"image"} | {name for name in ("audio", "video") if name in accepted}
+
+
+def check_request(req: Request) -> dict[str, Any]:
+    """Validate everything but the uploads' bytes; returns the cleaned controls. Raises FieldError."""
+    from weavewave import api
+    from weavewave.bridge import Controls
+    from weavewave.brief import MusicBrief
+    from weavewave.generators import BACKENDS
+
+    controls = {k: v for k, v in req.controls.items() if v is not None and v != ""}
+    for name in CONTROL_FIELDS:
+        if name not in controls:
+            continue
+        one = {"instruments": None} | {name: controls[name]}
+        if name == "instruments":
+            one["instruments"] = [i for i in (s.strip() for s in str(controls[name]).split(",")) if i]
+            if not one["instruments"]:
+                raise FieldError(name, "is empty: name at least one instrument, e.g. 'piano, strings'")
+        try:
+            Controls(**one).validated()
+        except BadInputError as exc:
+            raise FieldError(name, str(exc)) from None
+    if req.backend not in BACKENDS:
+        raise FieldError("backend", f"unknown backend {req.backend!r}: use one of {', '.join(BACKENDS)}")
+    if req.brief is not None and req.brief != "":
+        try:
+            brief = (MusicBrief.from_dict(req.brief, origin="brief") if isinstance(req.brief, dict)
+                     else MusicBrief.from_json(req.brief, origin="brief"))
+        except BadInputError as exc:
+            raise FieldError("brief", str(exc).removeprefix("brief: ").removeprefix("brief ")) from None
+        req.brief = brief.to_dict()
+        if req.text or req.image or req.video or req.audio:
+            raise FieldError("brief", "send either a brief or text/image/video/audio inputs, not both: a brief "
+                                      "already holds what the inputs said")
+    else:
+        req.brief = None
+    media = {"image": bool(req.image), "video": req.video is not None, "audio": req.audio is not None}
+    supported = supported_inputs()
+    for name, given in media.items():
+        if given and name not in supported:
+            raise FieldError(name, f"this weavewave install cannot read {name} inputs yet; send text or an image")
+    if req.instruction is not None and not req.instruction.strip():
+        req.instruction = None
+    if req.instruction and "instruction" not in inspect.signature(api.generate).parameters:
+        try:
+            import weavewave.refine  # noqa: F401
+        except ImportError:
+            raise FieldError("instruction", "this weavewave install has no instruction refiner "
+                                            "(weavewave.refine) yet; edit the brief's fields instead") from None
+    if not (req.text and req.text.strip()) and not any(media.values()) and req.brief is None:
+        raise FieldError("text", "nothing to make music from: send text, an image, a video, audio or a brief")
+    return controls
+
+
+def store_upload(upload: Upload, field_name: str, folder: Path, limit_bytes: int) -> Path:
+    """Copy an upload into ``folder/<field>/`` after checking its first bytes are that kind of file.
+
+    The stored name is a cleaned stem of the client's name plus the extension of the sniffed format,
+    so neither the name nor the claimed type can steer where or how it is read.
+    """
+    head = upload.stream.read(HEAD_BYTES)
+    found = sniff(head)
+    if found is None or found[0] != field_name:
+        what = f"looks like {found[0]} ({found[1]})" if found else "is not a format weavewave recognises"
+        raise UnsupportedMedia(field_name, f"the uploaded file {what}; send {EXPECTED[field_name]}")
+    target_dir = folder / field_name
+    target_dir.mkdir(parents=True, exist_ok=True)
+    stem = safe_stem(upload.filename, field_name)
+    target = target_dir / f"{stem}.{found[2]}"
+    n = 1
+    while target.exists():
+        n += 1
+        target = target_dir / f"{stem}-{n}.{found[2]}"
+    written = len(head)
+    with open(target, "wb") as fh:
+        fh.write(head)
+        while chunk := upload.stream.read(COPY_CHUNK):
+            written += len(chunk)
+            if written > limit_bytes:
+                raise FieldError(field_name, "is larger than the server's upload limit")
+            fh.write(chunk)
+    return target
+
+
+def _store_media(req: Request, folder: Path, settings: Settings) -> dict[str, Any]:
+    """Store every upload under ``folder``; returns paths relative to it, by field."""
+    stored: dict[str, Any] = {"image": [], "video": None, "audio": None}
+    for up in req.image:
+        stored["image"].append(str(store_upload(up, "image", folder, settings.max_upload_bytes).relative_to(folder)))
+    for name in ("video", "audio"):
+        up = getattr(req, name)
+        if up is not None:
+            stored[name] = str(store_upload(up, name, folder, settings.max_upload_bytes).relative_to(folder))
+    return stored
+
+
+def describe(req: Request, settings: Settings) -> dict[str, Any]:
+    """The MusicBrief for a request, as JSON-ready data. Uploads live in a temporary folder meanwhile."""
+    from weavewave import api
+
+    controls = check_request(req)
+    tmp_root = settings.data_dir / "tmp"
+    tmp_root.mkdir(parents=True, exist_ok=True)
+    folder = Path(tempfile.mkdtemp(prefix="describe-", dir=tmp_root))
+    try:
+        media = _store_media(req, folder, settings)
+        kwargs: dict[str, Any] = dict(controls, text=req.text or None, brief=req.brief, semantic=settings.semantic)
+        if media["image"]:
+            kwargs["image"] = [str(folder / p) for p in media["image"]]
+        accepted = inspect.signature(api.describe).parameters
+        for name in ("video", "audio"):
+            if media[name]:
+                kwargs[name] = str(folder / media[name])
+        if req.instruction and "instruction" in accepted:
+            kwargs["instruction"] = req.instruction
+        brief = api.describe(**kwargs)
+        if req.instruction and "instruction" not in accepted:
+            brief = refine_brief(brief, req.instruction)
+        return brief.to_dict()
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def refine_brief(brief: Any, instruction: str) -> Any:
+    """Rewrite a brief with an instruction ("warmer, add strings") through ``weavewave.refine``.
+
+    The one place the server and the UI reach the refiner; it is a separate feature, so an install
+    without it says so instead of guessing.
+    """
+    try:
+        from weavewave.refine import refine
+    except ImportError:
+        raise FieldError("instruction", "this weavewave install has no instruction refiner "
+                                        "(weavewave.refine) yet; edit the brief's fields instead") from None
+    return refine(brief, instruction)
+
+
+def submit(req: Request, store: JobStore, settings: Settings) -> Job:
+    """Check, store the uploads, and queue a generate job. Raises FieldError or QueueFull."""
+    from weavewave.serve.store import new_job_id
+
+    controls = check_request(req)
+    job_id = new_job_id()
+    folder = job_dir(settings, job_id)
+    try:
+        media = _store_media(req, folder / "inputs", settings)
+        params = {"text": req.text or None, "brief": req.brief, "controls": controls, "backend": req.backend,
+                  "stems": req.stems, "instruction": req.instruction,
+                  "image": [f"inputs/{p}" for p in media["image"]],
+                  "video": f"inputs/{media['video']}" if media["video"] else None,
+                  "audio": f"inputs/{media['audio']}" if media["audio"] else None}
+        return store.submit(params, max_queue=settings.max_queue, job_id=job_id, brief=req.brief)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+
+
+def artifact_path(settings: Settings, job: Job, name: str) -> Path | None:
+    """The file for an artifact name, or None. Only names the job recorded are served, and only from
+    inside its own folder, so '../' and absolute paths lead nowhere."""
+    if name not in job.files or "/" in name or "\\" in name or name.startswith("."):
+        return None
+    folder = out_dir(settings, job.id).resolve()
+    path = (folder / name).resolve()
+    if path.parent != folder or not path.is_file():
+        return None
+    return path
+
+
+def remove_job(store: JobStore, settings: Settings, job_id: str) -> None:
+    """Delete a finished job's row and folder (cancel active ones first)."""
+    job = store.get(job_id)
+    if job is not None and job.status in ACTIVE:
+        raise BadInputError(f"job {job_id} is {job.status}: cancel it before deleting")
+    store.delete(job_id)
+    shutil.rmtree(job_dir(settings, job_id), ignore_errors=True)
+
+
+def cleanup(store: JobStore, settings: Settings, now: float | None = None) -> list[str]:
+    """Retention: delete jobs that finished more than ``settings.keep_days`` ago. Returns their ids."""
+    now = time.time() if now is None else now
+    removed = store.expired(now - settings.keep_days * 86400)
+    for job_id in removed:
+        remove_job(store, settings, job_id)
+    tmp_root = settings.data_dir / "tmp"
+    if tmp_root.is_dir():  # describe folders left by a crash mid-request
+        for leftover in tmp_root.iterdir():
+            if now - leftover.stat().st_mtime > 3600:
+                shutil.rmtree(leftover, ignore_errors=True)
+    return removed
+
+
+def job_json(job: Job, prefix: str = "/v1") -> dict[str, Any]:
+    """A job as the API shows it."""
+    return {
+        "id": job.id, "status": job.status, "progress": round(job.progress, 3), "message": job.message,
+        "brief": job.brief, "error": job.error,
+        "files": [{"name": n, "url": f"{prefix}/jobs/{job.id}/files/{n}"} for n in job.files],
+        "attempts": job.attempts, "created_at": job.created_at, "started_at": job.started_at,
+        "finished_at": job.finished_at,
+    }

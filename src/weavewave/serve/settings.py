@@ -1,0 +1,87 @@
+"""Server settings: one dataclass, shared by the CLI, the app factory and the worker processes."""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from weavewave.errors import BadInputError
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 7860
+MiB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How the server runs.
+
+    Attributes
+    ----------
+    data_dir: jobs.sqlite3, uploaded inputs and artifacts live here; a restart over it loses nothing.
+    workers: worker processes that run generate jobs in parallel (one per core is a good start).
+    max_queue: queued jobs allowed at once; more are refused with 429 and Retry-After.
+    max_upload_bytes: largest request body; larger ones get 413.
+    keep_days: finished jobs older than this are deleted with their files.
+    token: when set, every /v1 request needs ``Authorization: Bearer <token>``.
+    host: the address it binds; anything but loopback requires a token.
+    text_model: "auto" (MiniLM when installed), "minilm" or "lexicon", as ``--text-model``.
+    max_attempts: an interrupted job is re-run at most this many times, then failed with the reason.
+    """
+
+    data_dir: Path = field(default_factory=lambda: Path("weavewave-data"))
+    workers: int = 2
+    max_queue: int = 32
+    max_upload_bytes: int = 64 * MiB
+    keep_days: float = 7.0
+    token: str | None = None
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
+    text_model: str = "auto"
+    max_attempts: int = 3
+    ui: bool = True
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "data_dir", Path(self.data_dir))
+
+    def validated(self) -> Settings:
+        """Refuse unsafe or impossible settings before anything starts."""
+        if not 1 <= self.workers <= 64:
+            raise BadInputError(f"--workers {self.workers} is out of range: use 1 to 64")
+        if self.max_queue < 1:
+            raise BadInputError(f"--max-queue {self.max_queue} must be at least 1")
+        if self.max_upload_bytes < 1024:
+            raise BadInputError("--max-upload-mb is too small: allow at least 1 KiB")
+        if self.keep_days <= 0:
+            raise BadInputError(f"--keep-days {self.keep_days:g} must be more than 0")
+        if self.text_model not in ("auto", "minilm", "lexicon"):
+            raise BadInputError(f"text model {self.text_model!r}: use auto, minilm or lexicon")
+        if self.token is not None and len(self.token) < 8:
+            raise BadInputError("--token is too short: use at least 8 characters (e.g. `openssl rand -hex 16`)")
+        if not is_loopback(self.host) and not self.token:
+            raise BadInputError(f"--host {self.host} is reachable from other machines: pass --token SECRET so "
+                                "only clients sending 'Authorization: Bearer SECRET' get in")
+        return self
+
+    @property
+    def semantic(self) -> bool | None:
+        return {"auto": None, "minilm": True, "lexicon": False}[self.text_model]
+
+    @property
+    def db_path(self) -> Path:
+        return self.data_dir / "jobs.sqlite3"
+
+    @property
+    def jobs_dir(self) -> Path:
+        return self.data_dir / "jobs"
+
+
+def is_loopback(host: str) -> bool:
+    """True for localhost and 127.0.0.0/8 or ::1; only these may run without a token."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -1,0 +1,267 @@
+"""Jobs in SQLite: the queue itself, shared by the API process and the worker processes.
+
+The database is the only source of truth, so a restart loses nothing: queued rows stay queued, rows
+left ``running`` by a stopped server are re-queued (or failed once they have used up their attempts),
+and finished rows keep pointing at their artifacts. WAL mode lets workers write progress while the
+API reads.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
+ACTIVE = ("queued", "running")
+FINISHED = ("succeeded", "failed", "cancelled")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    id          TEXT PRIMARY KEY,
+    status      TEXT NOT NULL CHECK (status IN ('queued','running','succeeded','failed','cancelled')),
+    progress    REAL NOT NULL DEFAULT 0,
+    message     TEXT NOT NULL DEFAULT '',
+    params      TEXT NOT NULL,
+    brief       TEXT,
+    error       TEXT,
+    files       TEXT NOT NULL DEFAULT '[]',
+    attempts    INTEGER NOT NULL DEFAULT 0,
+    worker      TEXT,
+    cancel      INTEGER NOT NULL DEFAULT 0,
+    created_at  REAL NOT NULL,
+    started_at  REAL,
+    finished_at REAL,
+    updated_at  REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS jobs_status_created ON jobs (status, created_at);
+"""
+
+
+class QueueFull(Exception):
+    """The bounded queue has no room; ``retry_after`` is a fair guess in seconds."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"the queue is full; retry in {retry_after} s")
+        self.retry_after = retry_after
+
+
+@dataclass
+class Job:
+    """One row, as the API shows it."""
+
+    id: str
+    status: str
+    progress: float
+    message: str
+    params: dict[str, Any]
+    brief: dict[str, Any] | None
+    error: str | None
+    files: list[str]
+    attempts: int
+    created_at: float
+    started_at: float | None
+    finished_at: float | None
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> Job:
+        return cls(id=row["id"], status=row["status"], progress=row["progress"], message=row["message"],
+                   params=json.loads(row["params"]), brief=json.loads(row["brief"]) if row["brief"] else None,
+                   error=row["error"], files=json.loads(row["files"]), attempts=row["attempts"],
+                   created_at=row["created_at"], started_at=row["started_at"], finished_at=row["finished_at"])
+
+
+class JobStore:
+    """All job state transitions, each one a single short transaction.
+
+    One store object per process; it is safe to share between that process's threads.
+    """
+
+    def __init__(self, db_path: str | Path) -> None:
+        self.db_path = Path(db_path)
+        self.db_path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        self._db().executescript(_SCHEMA)
+
+    # --- plumbing ------------------------------------------------------------------------------
+    def _db(self) -> sqlite3.Connection:
+        db = getattr(self._local, "db", None)
+        if db is None:
+            db = sqlite3.connect(self.db_path, timeout=30.0, isolation_level=None, check_same_thread=False)
+            db.row_factory = sqlite3.Row
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            self._local.db = db
+        return db
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        """BEGIN IMMEDIATE: take the write lock up front so check-then-write steps cannot race."""
+        db = self._db()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            yield db
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
+    def close(self) -> None:
+        db = getattr(self._local, "db", None)
+        if db is not None:
+            db.close()
+            self._local.db = None
+
+    # --- submitting and reading ----------------------------------------------------------------
+    def submit(self, params: dict[str, Any], *, max_queue: int, job_id: str | None = None,
+               brief: dict[str, Any] | None = None) -> Job:
+        """Queue a job, or raise QueueFull when ``max_queue`` jobs already wait."""
+        now = time.time()
+        job_id = job_id or new_job_id()
+        with self._tx() as db:
+            queued = db.execute("SELECT COUNT(*) FROM jobs WHERE status='queued'").fetchone()[0]
+            if queued >= max_queue:
+                raise QueueFull(self._retry_after(db, queued))
+            db.execute("INSERT INTO jobs (id, status, message, params, brief, created_at, updated_at) "
+                       "VALUES (?, 'queued', 'waiting for a worker', ?, ?, ?, ?)",
+                       (job_id, json.dumps(params), json.dumps(brief) if brief else None, now, now))
+        job = self.get(job_id)
+        assert job is not None  # just inserted in this process
+        return job
+
+    def _retry_after(self, db: sqlite3.Connection, queued: int) -> int:
+        """Seconds until a slot is likely free: the recent mean run time times the queue ahead."""
+        row = db.execute("SELECT AVG(finished_at - started_at), COUNT(DISTINCT worker) FROM ("
+                         "SELECT finished_at, started_at, worker FROM jobs WHERE status='succeeded' "
+                         "ORDER BY finished_at DESC LIMIT 20)").fetchone()
+        mean_s = row[0] or 10.0
+        workers = max(1, row[1] or 1)
+        return max(1, min(600, round(mean_s * max(1, queued) / workers / 4)))
+
+    def get(self, job_id: str) -> Job | None:
+        row = self._db().execute("SELECT * FROM jobs WHERE id=?", (job_id,)).fetchone()
+        return Job.from_row(row) if row else None
+
+    def list(self, *, status: str | None = None, limit: int = 50, offset: int = 0) -> list[Job]:
+        query, args = "SELECT * FROM jobs", []
+        if status:
+            query += " WHERE status=?"
+            args.append(status)
+        query += " ORDER BY created_at DESC LIMIT ? OFFSET ?"
+        rows = self._db().execute(query, (*args, limit, offset)).fetchall()
+        return [Job.from_row(r) for r in rows]
+
+    def counts(self) -> dict[str, int]:
+        rows = self._db().execute("SELECT status, COUNT(*) FROM jobs GROUP BY status").fetchall()
+        return {s: 0 for s in STATUSES} | {r[0]: r[1] for r in rows}
+
+    # --- the worker's side -----------------------------------------------------------------------
+    def claim(self, worker: str) -> Job | None:
+        """Take the oldest queued job for ``worker``, atomically; None when nothing waits."""
+        now = time.time()
+        with self._tx() as db:
+            row = db.execute("SELECT id FROM jobs WHERE status='queued' ORDER BY created_at LIMIT 1").fetchone()
+            if row is None:
+                return None
+            db.execute("UPDATE jobs SET status='running', worker=?, attempts=attempts+1, started_at=?, "
+                       "updated_at=?, progress=0, message='starting' WHERE id=?", (worker, now, now, row[0]))
+        return self.get(row[0])
+
+    def set_progress(self, job_id: str, fraction: float, message: str) -> bool:
+        """Record progress; returns True when the job should stop (cancelled meanwhile)."""
+        db = self._db()
+        db.execute("UPDATE jobs SET progress=?, message=?, updated_at=? WHERE id=? AND status='running'",
+                   (max(0.0, min(1.0, fraction)), message[:200], time.time(), job_id))
+        row = db.execute("SELECT cancel FROM jobs WHERE id=?", (job_id,)).fetchone()
+        return bool(row and row[0])
+
+    def set_brief(self, job_id: str, brief: dict[str, Any]) -> None:
+        self._db().execute("UPDATE jobs SET brief=?, updated_at=? WHERE id=?",
+                           (json.dumps(brief), time.time(), job_id))
+
+    def succeed(self, job_id: str, files: list[str], brief: dict[str, Any]) -> None:
+        now = time.time()
+        with self._tx() as db:
+            db.execute("UPDATE jobs SET status='succeeded', progress=1, message='done', files=?, brief=?, "
+                       "error=NULL, finished_at=?, updated_at=? WHERE id=? AND status='running'",
+                       (json.dumps(files), json.dumps(brief), now, now, job_id))
+
+    def fail(self, job_id: str, error: str) -> None:
+        now = time.time()
+        with self._tx() as db:
+            db.execute("UPDATE jobs SET status='failed', message='failed', error=?, finished_at=?, updated_at=? "
+                       "WHERE id=? AND status IN ('queued','running')", (error, now, now, job_id))
+
+    def mark_cancelled(self, job_id: str) -> None:
+        now = time.time()
+        with self._tx() as db:
+            db.execute("UPDATE jobs SET status='cancelled', message='cancelled', finished_at=?, updated_at=? "
+                       "WHERE id=? AND status IN ('queued','running')", (now, now, job_id))
+
+    def requeue(self, job_id: str, reason: str, *, count_attempt: bool = True) -> None:
+        """Put a running job back in the queue (a stop, a crash); the attempt is kept unless forgiven."""
+        with self._tx() as db:
+            db.execute("UPDATE jobs SET status='queued', worker=NULL, progress=0, message=?, updated_at=?, "
+                       "attempts=attempts-? WHERE id=? AND status='running'",
+                       (reason, time.time(), 0 if count_attempt else 1, job_id))
+
+    # --- the API's side --------------------------------------------------------------------------
+    def cancel(self, job_id: str) -> Job | None:
+        """Cancel a queued job at once; ask a running one to stop at its next progress report."""
+        now = time.time()
+        with self._tx() as db:
+            db.execute("UPDATE jobs SET status='cancelled', message='cancelled', finished_at=?, updated_at=? "
+                       "WHERE id=? AND status='queued'", (now, now, job_id))
+            db.execute("UPDATE jobs SET cancel=1, message='cancelling', updated_at=? "
+                       "WHERE id=? AND status='running'", (now, job_id))
+        return self.get(job_id)
+
+    def delete(self, job_id: str) -> None:
+        with self._tx() as db:
+            db.execute("DELETE FROM jobs WHERE id=?", (job_id,))
+
+    def recover(self, max_attempts: int) -> list[str]:
+        """At start-up: rows left running by a stopped server are re-queued or, past their attempts, failed.
+
+        Returns the ids that were touched.
+        """
+        now = time.time()
+        touched = []
+        with self._tx() as db:
+            for row in db.execute("SELECT id, attempts, cancel FROM jobs WHERE status='running'").fetchall():
+                touched.append(row["id"])
+                if row["cancel"]:
+                    db.execute("UPDATE jobs SET status='cancelled', message='cancelled', finished_at=?, "
+                               "updated_at=? WHERE id=?", (now, now, row["id"]))
+                elif row["attempts"] >= max_attempts:
+                    db.execute("UPDATE jobs SET status='failed', message='failed', error=?, finished_at=?, "
+                               "updated_at=? WHERE id=?",
+                               (f"interrupted {row['attempts']} times by a server stop or crash while running; "
+                                "not retried again: submit it anew, perhaps shorter", now, now, row["id"]))
+                else:
+                    db.execute("UPDATE jobs SET status='queued', worker=NULL, progress=0, updated_at=?, "
+                               "message='re-queued: the server stopped while it ran' WHERE id=?",
+                               (now, row["id"]))
+        return touched
+
+    def running_on(self, worker: str) -> list[str]:
+        rows = self._db().execute("SELECT id FROM jobs WHERE status='running' AND worker=?", (worker,))
+        return [r[0] for r in rows.fetchall()]
+
+    def expired(self, older_than: float) -> list[str]:
+        """Finished jobs whose end is before the epoch time ``older_than``."""
+        rows = self._db().execute("SELECT id FROM jobs WHERE status IN ('succeeded','failed','cancelled') "
+                                  "AND finished_at < ?", (older_than,)).fetchall()
+        return [r[0] for r in rows]
+
+
+def new_job_id() -> str:
+    """Random, unguessable, and safe as a folder name."""
+    return uuid.uuid4().hex
