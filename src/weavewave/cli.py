@@ -121,6 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_inputs(desc)
     sub.add_parser("schema", help="print the JSON Schema of brief.json")
     _add_eval_parser(sub)
+    _add_serve(sub)  # serve: see the serve block below
     return parser
 
 
@@ -250,6 +251,45 @@ def _cmd_schema(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# --- serve (HTTP API and web UI) --------------------------------------------------------------------
+def _add_serve(sub: Any) -> None:
+    from weavewave.serve.settings import DEFAULT_HOST, DEFAULT_PORT
+
+    srv = sub.add_parser("serve", help="start the web UI and HTTP API (default http://127.0.0.1:7860)",
+                         description="Start the web page and the HTTP API in one server. Jobs persist in "
+                                     "--data-dir, so a restart loses nothing. Stop it with Ctrl-C or SIGTERM: "
+                                     "running jobs are re-queued and finish after the next start.")
+    srv.add_argument("--host", default=DEFAULT_HOST,
+                     help=f"address to bind (default {DEFAULT_HOST}); any other needs --token")
+    srv.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})")
+    srv.add_argument("--token", default=os.environ.get("WEAVEWAVE_TOKEN"),
+                     help="API token: clients send 'Authorization: Bearer TOKEN'; the page asks for it as the "
+                          "password (default: $WEAVEWAVE_TOKEN)")
+    srv.add_argument("--workers", type=int, default=2, help="generate jobs run in parallel (default 2)")
+    srv.add_argument("--data-dir", default="weavewave-data", metavar="DIR",
+                     help="jobs database, uploads and artifacts (default ./weavewave-data)")
+    srv.add_argument("--max-queue", type=int, default=32, help="queued jobs before 429 (default 32)")
+    srv.add_argument("--max-upload-mb", type=float, default=64.0, help="largest upload in MiB (default 64)")
+    srv.add_argument("--keep-days", type=float, default=7.0, help="delete finished jobs after this (default 7)")
+    srv.add_argument("--text-model", choices=("auto", "minilm", "lexicon"), default="auto",
+                     help="how to read text, as for generate")
+    srv.add_argument("--no-ui", action="store_true", help="serve the HTTP API only")
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    from weavewave.serve.settings import MiB, Settings
+
+    settings = Settings(data_dir=args.data_dir, workers=args.workers, max_queue=args.max_queue,
+                        max_upload_bytes=int(args.max_upload_mb * MiB), keep_days=args.keep_days,
+                        token=args.token or None, host=args.host, port=args.port, text_model=args.text_model,
+                        ui=not args.no_ui).validated()
+    from weavewave.serve.run import serve
+
+    serve(settings)
+    return EXIT_OK
+# --- end serve -----------------------------------------------------------------------------------------
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -259,7 +299,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from weavewave.errors import WeaveWaveError
 
     handler = {"generate": _cmd_generate, "describe": _cmd_describe, "schema": _cmd_schema,
-               "eval": _cmd_eval}[args.command]
+               "eval": _cmd_eval, "serve": _cmd_serve}[args.command]
     try:
         return handler(args)
     except WeaveWaveError as exc:

@@ -145,8 +145,10 @@ def write_artifacts(track: Any, folder: Path, *, stems: bool) -> list[str]:
 
 def worker_main(settings: Settings, name: str, stop: Event, parent_pid: int) -> None:
     """A worker process: claim, run, repeat, until ``stop`` is set or the server process is gone."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the server decides when workers stop
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    # Ctrl-C reaches the whole process group; the server decides when workers stop. SIGTERM keeps its
+    # default (end now): the renderer's own pool ends its helpers with it, and the server re-queues the
+    # job of a worker that ended mid-run.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     import weavewave.generators.symbolic  # noqa: F401  (warm the import before the first job)
 
     store = JobStore(settings.db_path)

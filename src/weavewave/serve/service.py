@@ -98,8 +98,9 @@ def check_request(req: Request) -> dict[str, Any]:
         except BadInputError as exc:
             raise FieldError("brief", str(exc).removeprefix("brief: ").removeprefix("brief ")) from None
         req.brief = brief.to_dict()
-        if req.text or req.image or req.video or req.audio:
-            raise FieldError("brief", "send either a brief or text/image/video/audio inputs, not both: a brief "
+        if req.text or req.image or req.audio:
+            # A video may come with a brief: the brief says what to play, the video gets the soundtrack.
+            raise FieldError("brief", "send either a brief or text/image/audio inputs, not both: a brief "
                                       "already holds what the inputs said")
     else:
         req.brief = None

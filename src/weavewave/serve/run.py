@@ -1,0 +1,49 @@
+"""Running the server under uvicorn, with a graceful stop.
+
+SIGTERM and Ctrl-C start uvicorn's shutdown; the app's shutdown stops the worker pool, which re-queues
+whatever was running, so the next start finishes it. The process then exits 0.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import sys
+from collections.abc import Iterator
+
+from weavewave.serve.settings import Settings
+
+
+def serve(settings: Settings) -> None:
+    """Serve API and UI on ``settings.host:settings.port`` until SIGTERM or Ctrl-C."""
+    from weavewave.errors import MissingDependencyError
+
+    try:
+        import uvicorn
+
+        from weavewave.serve.api import create_app
+    except ImportError as exc:
+        raise MissingDependencyError(f"`weavewave serve` needs the serve extra ({exc.name} is missing): "
+                                     "pip install 'weavewave[serve]'") from None
+
+    class GracefulServer(uvicorn.Server):
+        """uvicorn re-raises SIGTERM once it has shut down, so the process would end "killed by a signal";
+        here a stop request ends in a clean exit after the app's shutdown."""
+
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            previous = {sig: signal.signal(sig, self.handle_exit) for sig in (signal.SIGINT, signal.SIGTERM)}
+            try:
+                yield
+            finally:
+                for sig, handler in previous.items():
+                    signal.signal(sig, handler)
+
+    app = create_app(settings)
+    where = f"http://{'[' + settings.host + ']' if ':' in settings.host else settings.host}:{settings.port}"
+    sys.stderr.write(f"weavewave: serving the page at {where}/ and the API at {where}/v1 (docs: {where}/docs); "
+                     f"{settings.workers} workers, data in {settings.data_dir}\n")
+    config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning",
+                            timeout_graceful_shutdown=10)
+    GracefulServer(config).run()
+    sys.stderr.write("weavewave: stopped; unfinished jobs are kept and run at the next start\n")

@@ -1,0 +1,324 @@
+"""The web page (Gradio), mounted at / in the same app as the API.
+
+The flow is the issue's: inputs -> Describe -> see and edit the brief (caption, attributes, sections,
+and why each value was chosen) -> optionally refine it with an instruction -> Generate, which queues a
+job in the same SQLite queue as the API and follows its progress -> listen, look, download. Every
+call goes through :mod:`weavewave.serve.service`, so the page and the API cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from weavewave.errors import BadInputError
+from weavewave.serve import service
+from weavewave.serve.jobs import out_dir
+from weavewave.serve.settings import Settings
+from weavewave.serve.store import ACTIVE, JobStore, QueueFull
+
+AUTO = "auto"
+POLL_S = 0.4
+DOWNLOADS = ("music.wav", "music.mid", "stems.zip", "brief.json")
+
+CSS = """
+.gradio-container {max-width: 1360px !important; margin: auto;}
+#ww-header h1 {margin-bottom: 0; font-size: 1.6rem;}
+#ww-header p {margin-top: 2px; opacity: .75;}
+.ww-step {font-weight: 600; opacity: .85; margin: 0 0 4px 0;}
+#ww-generate, #ww-describe {min-height: 44px;}
+footer {display: none !important;}
+"""
+
+HEADER = """<div id="ww-header"><h1>weavewave</h1>
+<p>Drop a photo, a clip, a tune or a few words. See what it understood, edit it, then make the music.</p></div>"""
+
+
+def _open(path: str | None) -> service.Upload | None:
+    return service.Upload(open(path, "rb"), Path(path).name) if path else None
+
+
+def _num(value: Any) -> float | None:
+    return None if value in (None, "") else float(value)
+
+
+def _request(text: str, image: str | None, video: str | None, audio: str | None, duration: float,
+             tempo: float | None, key: str, genre: str, instruments: str, seed: float | None, backend: str,
+             **extra: Any) -> service.Request:
+    controls = {"duration": _num(duration), "tempo": _num(tempo), "key": key or None,
+                "genre": None if genre in (None, "", AUTO) else genre, "instruments": instruments or None,
+                "seed": None if seed in (None, "") else int(seed)}
+    return service.Request(text=text or None, image=[u for u in [_open(image)] if u], video=_open(video),
+                           audio=_open(audio), controls=controls, backend=backend or "symbolic", **extra)
+
+
+def _close(req: service.Request) -> None:
+    for up in [*req.image, req.video, req.audio]:
+        if up is not None:
+            up.stream.close()
+
+
+def _error(exc: BadInputError) -> gr.Error:
+    return gr.Error(str(exc), title="Please check the inputs")
+
+
+# --- the brief as editable fields ------------------------------------------------------------------
+def brief_fields(brief: dict[str, Any]) -> list[Any]:
+    """caption, tempo, key, genre, duration, instruments, energy, sections rows, why rows, JSON text."""
+    key = f"{brief['key']['tonic']} {brief['key']['mode']}"
+    sections = [[s["label"], round(s["start_s"], 2), round(s["end_s"], 2), round(s["energy"], 2), s["caption"]]
+                for s in brief["sections"]]
+    why = [[name, p["source"], p["reason"]] for name, p in brief["provenance"].items()]
+    import json
+
+    return [brief["caption"], brief["tempo_bpm"], key, brief["genre"], brief["duration_s"],
+            ", ".join(brief["instruments"]), brief["energy"], sections, why, json.dumps(brief, indent=2)]
+
+
+def edited_brief(state: dict[str, Any] | None, caption: str, tempo: float, key: str, genre: str,
+                 duration: float, instruments: str, energy: float, sections: Any) -> dict[str, Any]:
+    """The brief with the user's edits: changed attributes go through ``api.describe(brief=...)`` as
+    controls (so sections and the caption follow and provenance says "user"); caption, energy and
+    section wording are set directly."""
+    from weavewave import api
+    from weavewave.brief import MusicBrief, Provenance
+
+    if not state:
+        raise gr.Error("Describe first: the brief appears here, then you can edit it and generate.")
+    old = MusicBrief.from_dict(state)
+    changed: dict[str, Any] = {}
+    if tempo is not None and abs(float(tempo) - old.tempo_bpm) > 1e-6:
+        changed["tempo"] = float(tempo)
+    if key and key.strip().lower() != str(old.key).lower():
+        changed["key"] = key
+    if genre and genre != old.genre:
+        changed["genre"] = genre
+    if duration is not None and abs(float(duration) - old.duration_s) > 1e-6:
+        changed["duration"] = float(duration)
+    names = [i.strip() for i in (instruments or "").split(",") if i.strip()]
+    if names and names != old.instruments:
+        changed["instruments"] = names
+    try:
+        service.check_request(service.Request(brief=old.to_dict(), controls=dict(changed)))
+        brief = api.describe(brief=old, **changed)
+    except BadInputError as exc:
+        raise _error(exc) from None
+    data = brief.to_dict()
+    if "duration" not in changed:
+        rows = sections.values.tolist() if hasattr(sections, "values") else list(sections or [])
+        for section, row in zip(data["sections"], rows, strict=False):
+            section["label"], section["energy"], section["caption"] = str(row[0]), float(row[3]), str(row[4])
+    if energy is not None and abs(float(energy) - old.energy) > 1e-6:
+        data["energy"] = float(energy)
+        data["provenance"]["energy"] = Provenance(source="user", reason="edited in the web page").model_dump()
+    if caption and caption.strip() != old.caption.strip():
+        data["caption"] = caption.strip()
+        data["provenance"]["caption"] = Provenance(source="user", reason="edited in the web page").model_dump()
+    try:
+        return MusicBrief.from_dict(data, origin="edited brief").to_dict()
+    except BadInputError as exc:
+        raise _error(exc) from None
+
+
+def build_ui(settings: Settings, store: JobStore) -> gr.Blocks:
+    """The page. ``store`` is the server's job store: generate jobs share the API's queue."""
+    from weavewave.generators import BACKENDS
+    from weavewave.styles import GENRES
+
+    def describe(text, image, video, audio, duration, tempo, key, genre, instruments, seed, backend):
+        req = _request(text, image, video, audio, duration, tempo, key, genre, instruments, seed, backend)
+        try:
+            brief = service.describe(req, settings)
+        except BadInputError as exc:
+            raise _error(exc) from None
+        finally:
+            _close(req)
+        return [brief, *brief_fields(brief), gr.update(interactive=True), gr.update(interactive=True),
+                "Brief ready: edit anything on the right, refine it with an instruction, then **Generate**."]
+
+    def refine(state, caption, tempo, key, genre, duration, instruments, energy, sections, instruction):
+        from weavewave.brief import MusicBrief
+
+        if not (instruction or "").strip():
+            raise gr.Error("Write an instruction first, e.g. 'warmer, add strings'.")
+        brief = edited_brief(state, caption, tempo, key, genre, duration, instruments, energy, sections)
+        try:
+            refined = service.refine_brief(MusicBrief.from_dict(brief), instruction.strip()).to_dict()
+        except BadInputError as exc:
+            raise _error(exc) from None
+        return [refined, *brief_fields(refined), f"Refined with “{instruction.strip()}”."]
+
+    def generate(state, caption, tempo, key, genre, duration, instruments, energy, sections, backend, stems,
+                 video, history, progress=gr.Progress()):  # noqa: B008 (how Gradio asks for it)
+        brief = edited_brief(state, caption, tempo, key, genre, duration, instruments, energy, sections)
+        req = service.Request(brief=brief, backend=backend or "symbolic", stems=bool(stems), video=_open(video))
+        try:
+            job = service.submit(req, store, settings)
+        except BadInputError as exc:
+            raise _error(exc) from None
+        except QueueFull as exc:
+            raise gr.Error(str(exc), title="The server is busy") from None
+        finally:
+            _close(req)
+        history = [job.id, *(history or [])]
+        progress(0.0, desc="queued")
+        while True:
+            current = store.get(job.id)
+            if current is None or current.status not in ACTIVE:
+                break
+            progress(current.progress, desc=current.message)
+            time.sleep(POLL_S)
+        assert current is not None
+        if current.status != "succeeded":
+            raise gr.Error(current.error or f"the job was {current.status}", title="Generation did not finish")
+        return [*_outputs(current.id, video), history, _history_rows(history),
+                gr.update(choices=_history_choices(history), value=current.id)]
+
+    def open_job(job_id, history):
+        if not job_id:
+            return [gr.update()] * 5
+        return _outputs(job_id, None)
+
+    def _outputs(job_id: str, video: str | None) -> list[Any]:
+        job = store.get(job_id)
+        if job is None:
+            raise gr.Error(f"job {job_id} is gone (retention removes old jobs)")
+        folder = out_dir(settings, job_id)
+        files = [str(folder / n) for n in DOWNLOADS if n in job.files]
+        has_video = "video.mp4" in job.files
+        brief = job.brief or {}
+        summary = (f"**{brief.get('genre', '')}**, {brief.get('key', {}).get('tonic', '')} "
+                   f"{brief.get('key', {}).get('mode', '')}, {brief.get('tempo_bpm', 0):g} BPM, "
+                   f"{brief.get('duration_s', 0):g} s · job `{job_id[:8]}`")
+        return [str(folder / "music.wav"), str(folder / "music.png") if "music.png" in job.files else None,
+                gr.update(value=str(folder / "video.mp4") if has_video else None, visible=has_video),
+                files, summary]
+
+    def _history_rows(history: list[str]) -> list[list[Any]]:
+        rows = []
+        for job_id in history:
+            job = store.get(job_id)
+            if job is None:
+                continue
+            brief = job.brief or {}
+            when = datetime.fromtimestamp(job.created_at).strftime("%H:%M:%S")
+            rows.append([when, job.status, brief.get("caption", "")[:90], job_id[:8]])
+        return rows
+
+    def _history_choices(history: list[str]) -> list[tuple[str, str]]:
+        out = []
+        for job_id in history:
+            job = store.get(job_id)
+            if job is not None and job.status == "succeeded":
+                brief = job.brief or {}
+                out.append((f"{job_id[:8]} · {brief.get('genre', '')} {brief.get('tempo_bpm', 0):g} BPM", job_id))
+        return out
+
+    with gr.Blocks(title="weavewave", analytics_enabled=False) as page:
+        state = gr.State(None)
+        history = gr.State([])
+        gr.HTML(HEADER)
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=5, min_width=360):
+                gr.Markdown("1 · What should the music be about?", elem_classes="ww-step")
+                text = gr.Textbox(label="Text", lines=2, elem_id="ww-text",
+                                  placeholder="A rainy night in Tokyo, neon on wet streets, lonely and calm…")
+                with gr.Tabs():
+                    with gr.Tab("Photo"):
+                        image = gr.Image(label="Photo", type="filepath", height=190, elem_id="ww-image",
+                                         sources=["upload", "clipboard"])
+                    with gr.Tab("Video"):
+                        video = gr.Video(label="Video (gets the new soundtrack)", height=190, elem_id="ww-video",
+                                         sources=["upload"])
+                    with gr.Tab("Reference tune"):
+                        audio = gr.Audio(label="Reference tune", type="filepath", elem_id="ww-audio",
+                                         sources=["upload"])
+                with gr.Row():
+                    duration = gr.Slider(5, 180, value=30, step=1, label="Duration (s)", elem_id="ww-duration")
+                    genre = gr.Dropdown([AUTO, *GENRES], value=AUTO, label="Genre", elem_id="ww-genre")
+                with gr.Accordion("Advanced settings", open=False):
+                    with gr.Row():
+                        tempo = gr.Number(None, label="Tempo (BPM, empty: auto)", minimum=30, maximum=300)
+                        key = gr.Textbox(label="Key (empty: auto)", placeholder="F# minor, Bb major, A dorian")
+                    instruments = gr.Textbox(label="Instruments (empty: auto)", placeholder="piano, strings, drums")
+                    with gr.Row():
+                        seed = gr.Number(None, label="Seed (empty: from the inputs)", precision=0)
+                        backend = gr.Dropdown(list(BACKENDS), value=BACKENDS[0], label="Backend")
+                    stems = gr.Checkbox(True, label="Also render stems (one audio file per part)")
+                describe_btn = gr.Button("Describe", variant="secondary", elem_id="ww-describe")
+            with gr.Column(scale=7, min_width=420):
+                gr.Markdown("2 · The brief: what weavewave understood (edit anything)", elem_classes="ww-step")
+                b_caption = gr.Textbox(label="Caption", lines=2, elem_id="ww-caption", interactive=True)
+                with gr.Row():
+                    b_tempo = gr.Number(None, label="Tempo (BPM)", elem_id="ww-tempo", minimum=30, maximum=300)
+                    b_key = gr.Textbox(label="Key", elem_id="ww-key")
+                    b_genre = gr.Dropdown(list(GENRES), value=None, label="Genre", elem_id="ww-bgenre")
+                    b_duration = gr.Number(None, label="Duration (s)", elem_id="ww-bduration", minimum=1, maximum=600)
+                with gr.Row():
+                    b_instruments = gr.Textbox(label="Instruments", elem_id="ww-instruments", scale=3)
+                    b_energy = gr.Slider(0, 1, value=0.5, step=0.01, label="Energy", scale=1)
+                with gr.Tabs():
+                    with gr.Tab("Why these values"):
+                        b_why = gr.Dataframe(headers=["attribute", "from", "why"], type="array", interactive=False,
+                                             wrap=True, max_height=230, column_widths=["18%", "10%", "72%"],
+                                             elem_id="ww-why")
+                    with gr.Tab("Sections"):
+                        b_sections = gr.Dataframe(headers=["label", "start s", "end s", "energy", "caption"],
+                                                  type="array", interactive=True, wrap=True, max_height=230,
+                                                  static_columns=[1, 2], column_widths=["10%", "10%", "10%",
+                                                                                        "10%", "60%"])
+                    with gr.Tab("brief.json"):
+                        b_json = gr.Code(language="json", interactive=False, max_lines=14)
+                with gr.Row():
+                    instruction = gr.Textbox(label="Refine with an instruction", scale=4,
+                                             placeholder="warmer, add strings, slower")
+                    refine_btn = gr.Button("Refine", interactive=False, scale=1, elem_id="ww-refine")
+                generate_btn = gr.Button("Generate", variant="primary", interactive=False, elem_id="ww-generate")
+                status = gr.Markdown("Describe your inputs first: the brief will appear here.", elem_id="ww-status")
+        gr.Markdown("3 · The music", elem_classes="ww-step")
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=5, min_width=360):
+                out_audio = gr.Audio(label="Listen", type="filepath", interactive=False, elem_id="ww-audio-out")
+                out_summary = gr.Markdown("")
+                out_files = gr.File(label="Downloads: WAV, MIDI, stems, brief.json", file_count="multiple",
+                                    interactive=False, elem_id="ww-files")
+            with gr.Column(scale=7, min_width=420):
+                out_picture = gr.Image(label="Piano roll", type="filepath", interactive=False, height=260,
+                                       elem_id="ww-picture", buttons=["download", "fullscreen"])
+                out_video = gr.Video(label="Your video with its new soundtrack", visible=False, interactive=False)
+                with gr.Accordion("Session history", open=True):
+                    history_table = gr.Dataframe(headers=["time", "status", "caption", "job"], type="array",
+                                                 interactive=False, wrap=True, max_height=200,
+                                                 column_widths=["12%", "14%", "60%", "14%"])
+                    history_pick = gr.Dropdown([], label="Open an earlier piece", elem_id="ww-history")
+
+        fields = [b_caption, b_tempo, b_key, b_genre, b_duration, b_instruments, b_energy, b_sections, b_why, b_json]
+        edits = [state, b_caption, b_tempo, b_key, b_genre, b_duration, b_instruments, b_energy, b_sections]
+        outputs = [out_audio, out_picture, out_video, out_files, out_summary]
+        describe_btn.click(describe, [text, image, video, audio, duration, tempo, key, genre, instruments, seed,
+                                      backend], [state, *fields, generate_btn, refine_btn, status])
+        refine_btn.click(refine, [*edits, instruction], [state, *fields, status])
+        generate_btn.click(generate, [*edits, backend, stems, video, history],
+                           [*outputs, history, history_table, history_pick])
+        history_pick.change(open_job, [history_pick, history], outputs)
+    return page
+
+
+def mount_ui(app: Any, settings: Settings, store: JobStore) -> None:
+    """Mount the page at /; with a token, the page asks for it as the password."""
+    auth = None
+    if settings.token:
+        token = settings.token
+
+        def auth(user: str, password: str) -> bool:
+            return secrets.compare_digest(password.encode(), token.encode())
+
+    gr.mount_gradio_app(app, build_ui(settings, store), path="/", allowed_paths=[str(settings.jobs_dir)],
+                        auth=auth, auth_message="Enter any user name and the server's token as the password.",
+                        theme=gr.themes.Soft(primary_hue="indigo", neutral_hue="slate"), css=CSS,
+                        footer_links=["api"])
