@@ -41,3 +41,15 @@ def test_eval_modules_and_help_are_light():
             "try:\n    main(['eval', '--help'])\nexcept SystemExit:\n    pass")
     loaded = _loaded_after(code)
     assert not loaded & {*HEAVY, "librosa", "matplotlib"}
+
+
+# --- serve: the server's libraries load only when it starts ------------------------------------------
+SERVER_LIBS = ("fastapi", "gradio", "uvicorn", "starlette", "multipart")
+
+
+def test_serve_help_is_light():
+    code = ("import sys\nfrom weavewave.cli import main\n"
+            "for argv in (['--help'], ['serve', '--help']):\n"
+            "    try:\n        main(argv)\n    except SystemExit:\n        pass\n"
+            "import weavewave.serve")
+    assert not _loaded_after(code) & set(HEAVY + SERVER_LIBS)
