@@ -265,7 +265,7 @@ def build_ui(settings: Settings, store: JobStore) -> gr.Blocks:
                 with gr.Tabs():
                     with gr.Tab("Why these values"):
                         b_why = gr.Dataframe(headers=["attribute", "from", "why"], type="array", interactive=False,
-                                             wrap=True, max_height=230, column_widths=["18%", "10%", "72%"],
+                                             wrap=True, max_height=230, column_widths=["18%", "12%", "70%"],
                                              elem_id="ww-why")
                     with gr.Tab("Sections"):
                         b_sections = gr.Dataframe(headers=["label", "start s", "end s", "energy", "caption"],
