@@ -176,8 +176,9 @@ def build_ui(settings: Settings, store: JobStore) -> gr.Blocks:
         assert current is not None
         if current.status != "succeeded":
             raise gr.Error(current.error or f"the job was {current.status}", title="Generation did not finish")
+        final = current.brief or brief  # the brief the piece was made from, caption refreshed
         return [*_outputs(current.id, video), history, _history_rows(history),
-                gr.update(choices=_history_choices(history), value=current.id)]
+                gr.update(choices=_history_choices(history), value=current.id), final, *brief_fields(final)]
 
     def open_job(job_id, history):
         if not job_id:
@@ -294,7 +295,7 @@ def build_ui(settings: Settings, store: JobStore) -> gr.Blocks:
                 with gr.Accordion("Session history", open=True):
                     history_table = gr.Dataframe(headers=["time", "status", "caption", "job"], type="array",
                                                  interactive=False, wrap=True, max_height=200,
-                                                 column_widths=["12%", "14%", "60%", "14%"])
+                                                 column_widths=["15%", "15%", "55%", "15%"])
                     history_pick = gr.Dropdown([], label="Open an earlier piece", elem_id="ww-history")
 
         fields = [b_caption, b_tempo, b_key, b_genre, b_duration, b_instruments, b_energy, b_sections, b_why, b_json]
@@ -304,7 +305,7 @@ def build_ui(settings: Settings, store: JobStore) -> gr.Blocks:
                                       backend], [state, *fields, generate_btn, refine_btn, status])
         refine_btn.click(refine, [*edits, instruction], [state, *fields, status])
         generate_btn.click(generate, [*edits, backend, stems, video, history],
-                           [*outputs, history, history_table, history_pick])
+                           [*outputs, history, history_table, history_pick, state, *fields])
         history_pick.change(open_job, [history_pick, history], outputs)
     return page
 
