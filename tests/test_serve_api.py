@@ -332,3 +332,25 @@ def test_edited_brief_goes_through_the_api(tmp_path):
     assert edited["provenance"]["tempo_bpm"]["source"] == "user"
     assert edited["sections"][0]["caption"] == "a hushed opening"
     assert "72 BPM" in edited["caption"]
+
+
+# --- video: the job's artifacts include the video with its new soundtrack --------------------------------
+def test_video_job_writes_video_mp4(client, tmp_path):
+    pytest.importorskip("av")
+    from video_media import PHOTOS, Shot, make_video  # tests/ is on sys.path
+    from weavewave.serve.service import supported_inputs
+
+    if "video" not in supported_inputs():
+        pytest.skip("this install has no video input")
+    clip = tmp_path / "clip.mp4"
+    make_video(clip, [Shot(PHOTOS[i], 30) for i in range(3)])  # three 1.2 s shots at 25 fps
+    r = client.post("/v1/generate", files={"video": ("clip.mov", clip.read_bytes(), "video/quicktime")})
+    assert r.status_code == 202, r.text
+    job = _wait(client, r.json()["id"], timeout=180)
+    assert job["status"] == "succeeded", job
+    assert "video.mp4" in [f["name"] for f in job["files"]]
+    mp4 = client.get(f"/v1/jobs/{job['id']}/files/video.mp4")
+    assert mp4.status_code == 200 and mp4.headers["content-type"] == "video/mp4" and mp4.content[4:8] == b"ftyp"
+    png_named_mp4 = b"\x89PNG\r\n\x1a\n" + bytes(64)
+    r = client.post("/v1/describe", files={"video": ("clip.mp4", png_named_mp4, "video/mp4")})
+    assert r.status_code == 415 and "video" in r.json()["detail"]
