@@ -354,3 +354,16 @@ def test_video_job_writes_video_mp4(client, tmp_path):
     png_named_mp4 = b"\x89PNG\r\n\x1a\n" + bytes(64)
     r = client.post("/v1/describe", files={"video": ("clip.mp4", png_named_mp4, "video/mp4")})
     assert r.status_code == 415 and "video" in r.json()["detail"]
+
+
+def test_instruction_goes_through_the_refiner_or_names_the_field(client):
+    import importlib.util
+
+    r = client.post("/v1/describe", data={"text": "a quiet morning", "instruction": "warmer, add strings"})
+    if importlib.util.find_spec("weavewave.refine") is None:
+        assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "instruction"]
+        assert "refiner" in r.json()["detail"][0]["msg"]
+    else:
+        assert r.status_code == 200, r.text
+        plain = client.post("/v1/describe", data={"text": "a quiet morning"}).json()
+        assert r.json() != plain  # the instruction changed the brief
