@@ -367,3 +367,13 @@ def test_instruction_goes_through_the_refiner_or_names_the_field(client):
         assert r.status_code == 200, r.text
         plain = client.post("/v1/describe", data={"text": "a quiet morning"}).json()
         assert r.json() != plain  # the instruction changed the brief
+
+
+def test_the_page_asks_for_the_token(tmp_path):
+    pytest.importorskip("gradio")
+    settings = Settings(data_dir=tmp_path, token=TOKEN, text_model="lexicon")
+    with TestClient(create_app(settings, start_workers=False)) as c:
+        assert c.get("/config").status_code == 401
+        assert c.post("/login", data={"username": "me", "password": "wrong-token!"}).status_code == 400
+        assert c.post("/login", data={"username": "me", "password": TOKEN}).json() == {"success": True}
+        assert c.get("/config").status_code == 200
