@@ -244,11 +244,11 @@ def build_ui(settings: Settings, store: JobStore) -> gr.Blocks:
                     genre = gr.Dropdown([AUTO, *GENRES], value=AUTO, label="Genre", elem_id="ww-genre")
                 with gr.Accordion("Advanced settings", open=False):
                     with gr.Row():
-                        tempo = gr.Number(None, label="Tempo (BPM, empty: auto)", minimum=30, maximum=300)
+                        tempo = gr.Number(None, label="Tempo (BPM, empty: auto)", placeholder="auto", minimum=30, maximum=300)
                         key = gr.Textbox(label="Key (empty: auto)", placeholder="F# minor, Bb major, A dorian")
                     instruments = gr.Textbox(label="Instruments (empty: auto)", placeholder="piano, strings, drums")
                     with gr.Row():
-                        seed = gr.Number(None, label="Seed (empty: from the inputs)", precision=0)
+                        seed = gr.Number(None, label="Seed (empty: from the inputs)", placeholder="auto", precision=0)
                         backend = gr.Dropdown(list(BACKENDS), value=BACKENDS[0], label="Backend")
                     stems = gr.Checkbox(True, label="Also render stems (one audio file per part)")
                 describe_btn = gr.Button("Describe", variant="secondary", elem_id="ww-describe")
@@ -256,10 +256,10 @@ def build_ui(settings: Settings, store: JobStore) -> gr.Blocks:
                 gr.Markdown("2 · The brief: what weavewave understood (edit anything)", elem_classes="ww-step")
                 b_caption = gr.Textbox(label="Caption", lines=2, elem_id="ww-caption", interactive=True)
                 with gr.Row():
-                    b_tempo = gr.Number(None, label="Tempo (BPM)", elem_id="ww-tempo", minimum=30, maximum=300)
+                    b_tempo = gr.Number(None, label="Tempo (BPM)", placeholder="—", elem_id="ww-tempo", minimum=30, maximum=300)
                     b_key = gr.Textbox(label="Key", elem_id="ww-key")
                     b_genre = gr.Dropdown(list(GENRES), value=None, label="Genre", elem_id="ww-bgenre")
-                    b_duration = gr.Number(None, label="Duration (s)", elem_id="ww-bduration", minimum=1, maximum=600)
+                    b_duration = gr.Number(None, label="Duration (s)", placeholder="—", elem_id="ww-bduration", minimum=1, maximum=600)
                 with gr.Row():
                     b_instruments = gr.Textbox(label="Instruments", elem_id="ww-instruments", scale=3)
                     b_energy = gr.Slider(0, 1, value=0.5, step=0.01, label="Energy", scale=1)
