@@ -47,7 +47,14 @@ def estimate_key(audio: np.ndarray, sample_rate: int) -> tuple[int, str, float]:
     """Key as (tonic pitch class, "major" | "minor", correlation) from mean CQT chroma."""
     librosa = _librosa()
     y = _mono(audio, sample_rate)
-    chroma = librosa.feature.chroma_cqt(y=y, sr=ANALYSIS_SR).mean(axis=1)
+    return key_from_chroma(librosa.feature.chroma_cqt(y=y, sr=ANALYSIS_SR).mean(axis=1))
+
+
+def key_from_chroma(chroma: np.ndarray) -> tuple[int, str, float]:
+    """Key as (tonic pitch class, "major" | "minor", correlation) of a mean chroma vector [shape=(12,)].
+
+    The best of the 24 rotated Krumhansl-Kessler profiles by Pearson correlation.
+    """
     best = (0, "major", -2.0)
     for mode, profile in (("major", KK_MAJOR), ("minor", KK_MINOR)):
         for tonic in range(12):

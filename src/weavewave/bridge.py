@@ -27,6 +27,11 @@ SOURCE_PRIORITY = {"user": 3, "brief": 3, "text": 2, "image": 1, "default": 0}
 SOURCE_WEIGHT["video"] = 0.8
 SOURCE_PRIORITY["video"] = 1
 # --- end video ---
+# Audio (reference tunes): measured, so as strong as text; an explicit request in the text still wins a tie.
+SOURCE_WEIGHT["audio"] = 0.9
+SOURCE_PRIORITY["audio"] = 2
+# Instructions ("make it jazz") are applied after fusion by weavewave.refine, over everything but the user.
+SOURCE_PRIORITY["instruction"] = 3
 DEFAULT_DURATION_S = 30.0
 MAJOR_VALENCE = 0.1  # below this the mode turns minor (dorian for jazz and lofi when only slightly below)
 MAX_ENSEMBLE = 6

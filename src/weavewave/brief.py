@@ -21,7 +21,7 @@ SCHEMA_ID = "weavewave.brief/1"
 MAX_DURATION_S = 600.0
 TEMPO_RANGE = (30.0, 300.0)
 
-Source = Literal["user", "brief", "text", "image", "video", "default"]
+Source = Literal["user", "brief", "text", "image", "video", "default", "audio", "instruction"]
 
 
 class _Model(BaseModel):
@@ -111,10 +111,33 @@ class Provenance(_Model):
 class Observation(_Model):
     """What one perceiver measured from one input. Numbers are kept so a user can check the reasoning."""
 
-    source: Literal["text", "image", "video"]
+    source: Literal["text", "image", "video", "audio"]
     input: str  # the prompt (shortened) or the file name
     summary: str
     measurements: dict[str, Any] = Field(default_factory=dict)
+
+
+# --- reference material (audio engineer) ---------------------------------------------------------
+REFERENCE_MODES = ("melody", "harmony", "style")
+
+
+class ReferenceMaterial(_Model):
+    """What the piece keeps from a reference tune (``--audio``), so ``--brief`` reproduces it.
+
+    Times are in quarter notes from the reference's first beat, not seconds, so the material follows
+    a new tempo; pitches are as transcribed and are moved to a new key by the generator.
+
+    ``mode`` says what is kept: ``melody`` the tune and its chords (re-arranged), ``harmony`` the chords
+    (a new tune is written over them), ``style`` only tempo, groove and feel (nothing here is replayed).
+    """
+
+    source: str  # the reference file's name
+    mode: Literal["melody", "harmony", "style"] = "melody"
+    tempo_bpm: float = Field(ge=TEMPO_RANGE[0], le=TEMPO_RANGE[1])  # measured, quarter notes per minute
+    key: Key  # measured key the pitches are in
+    length_qn: float = Field(gt=0.0)  # the material's length; it loops if the piece is longer
+    melody: list[tuple[float, float, int, int]] = Field(default_factory=list)  # (start_qn, dur_qn, pitch, velocity)
+    chords: list[tuple[float, float, str]] = Field(default_factory=list)  # (start_qn, dur_qn, "A:min")
 
 
 class MusicBrief(_Model):
@@ -142,6 +165,7 @@ class MusicBrief(_Model):
     # film click track bends its tempo). Empty: score time is real time. Sections and cues are in real time.
     warp: list[tuple[float, float]] = Field(default_factory=list)
     loop: bool = False
+    reference: ReferenceMaterial | None = None  # material kept from a reference tune (--audio)
     seed: int = Field(0, ge=0, lt=2**32)
     provenance: dict[str, Provenance] = Field(default_factory=dict)
     observations: list[Observation] = Field(default_factory=list)

@@ -1,0 +1,680 @@
+"""The audio perceiver: what a reference tune is, measured, and the material a restyle keeps.
+
+``perceive_audio(path)`` decodes WAV, FLAC, MP3 or OGG (libsndfile through soundfile) and measures
+tempo and beat grid, key and mode, meter where the accents show it, loudness and an energy curve,
+brightness (spectral centroid), onset density, section boundaries, a chord per beat from chroma
+(triad templates, smoothed by Viterbi), and the melody as notes (basic-pitch's ONNX model, which ships
+inside its package, then the top line). The reference is cut into segments at detected section
+boundaries, about ``SEGMENT_S`` seconds each, and every segment gets a caption of its own, as in M2T2M.
+
+The proposals it makes (tempo, key, meter, genre, mood, energy, duration) are fused by the bridge with
+provenance source ``"audio"``; :func:`attach_reference` then stores the kept material in the brief.
+librosa, soundfile and basic-pitch are imported only when a file is analysed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import tempfile
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from weavewave.brief import REFERENCE_MODES, Key, MusicBrief, Observation, Provenance, ReferenceMaterial, Section
+from weavewave.errors import BadInputError, MissingDependencyError
+from weavewave.perceive import Perception, Proposal
+from weavewave.theory import TONIC_NAMES as PITCH_CLASS_NAMES
+
+# Decoding limits.
+MAX_AUDIO_S = 600.0  # ten minutes; raise with the environment variable below
+MAX_AUDIO_ENV = "WEAVEWAVE_MAX_AUDIO_S"
+MIN_AUDIO_S = 2.0  # shorter than a bar or two: nothing to measure
+SILENCE_DBFS = -60.0  # a reference whose peak stays below this is treated as silence
+# Analysis.
+SR = 22050
+HOP = 512
+SEGMENT_S = 10.0  # target segment length for per-segment observations
+MAX_SEGMENTS = 24
+SAME_THEME_CORRELATION = 0.9  # segments whose mean chroma correlate this well share a label
+# Chords: triad templates over beat-synchronous chroma, smoothed so a chord holds unless the evidence moves.
+CHORD_QUALITIES = {"maj": (0, 4, 7), "min": (0, 3, 7)}
+CHORD_CHANGE_PENALTY = 0.25  # in correlation units; higher holds chords longer
+MIN_CHORD_CHROMA = 1e-3
+# Melody transcription (basic-pitch) and clean-up.
+ONSET_THRESHOLD = 0.5
+FRAME_THRESHOLD = 0.3
+MIN_NOTE_MS = 80.0
+MELODY_MIN_PITCH = 48  # below C3 a transcribed note is bass, not tune
+GRID_QN = 0.25  # kept material is quantised to sixteenths
+# Meter: accent contrast of beat-synchronous onset strength needed to call 3/4 over 4/4.
+METER_CONTRAST = 1.15
+# Mood and energy mapping (documented in docs/PERCEPTION.md).
+LOUDNESS_ENERGY = (-40.0, -8.0)  # LUFS mapped to energy 0..1
+ONSET_ENERGY = (0.5, 6.0)  # onsets per second mapped to energy 0..1
+TEMPO_AROUSAL = (60.0, 160.0)  # BPM mapped to arousal -1..1
+BRIGHT_HZ = (800.0, 3500.0)  # spectral centroid mapped to -1..1 (dark..bright)
+VIDEO_SIGNATURES = ((4, b"ftyp"), (0, b"\x1a\x45\xdf\xa3"))  # MP4/QuickTime/M4A, Matroska/WebM
+
+
+@dataclass
+class Segment:
+    """One span of the reference with its own measurements and caption."""
+
+    start_s: float
+    end_s: float
+    label: str
+    energy: float
+    loudness_db: float
+    brightness_hz: float
+    onsets_per_s: float
+    chords: list[str]
+    caption: str = ""
+
+
+@dataclass
+class AudioAnalysis:
+    """Everything measured from a reference. Times in seconds unless named ``_qn``."""
+
+    name: str
+    duration_s: float
+    tempo_bpm: float
+    beat_times: np.ndarray  # [shape=(n_beats,)]
+    key_tonic: int
+    key_mode: str
+    key_correlation: float
+    meter: str | None  # None when the accents do not show it
+    loudness_lufs: float | None
+    energy: float
+    energy_curve: list[float]  # one value per second, 0..1
+    brightness_hz: float
+    onsets_per_s: float
+    boundaries_s: list[float]
+    chords: list[tuple[float, float, str]]  # (start_qn, dur_qn, symbol)
+    melody: list[tuple[float, float, int, int]]  # (start_qn, dur_qn, pitch, velocity)
+    melody_s: list[tuple[float, float, int]]  # the same notes in seconds, unquantised: (start, end, pitch)
+    length_qn: float
+    segments: list[Segment] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def key(self) -> Key:
+        return Key(tonic=PITCH_CLASS_NAMES[self.key_tonic], mode=self.key_mode)
+
+
+@dataclass
+class AudioPerception(Perception):
+    """A Perception that also carries the full analysis, for restyling."""
+
+    analysis: AudioAnalysis | None = None
+
+
+# --- decoding ------------------------------------------------------------------------------------
+def max_audio_seconds() -> float:
+    """The length limit in seconds: ``MAX_AUDIO_S`` unless ``WEAVEWAVE_MAX_AUDIO_S`` raises it."""
+    raw = os.environ.get(MAX_AUDIO_ENV)
+    if not raw:
+        return MAX_AUDIO_S
+    try:
+        value = float(raw)
+    except ValueError:
+        raise BadInputError(f"{MAX_AUDIO_ENV}={raw!r} is not a number of seconds") from None
+    if value <= 0:
+        raise BadInputError(f"{MAX_AUDIO_ENV}={raw!r} must be a positive number of seconds")
+    return value
+
+
+def _soundfile():
+    try:
+        import soundfile
+    except ImportError as exc:  # pragma: no cover - a core dependency
+        raise MissingDependencyError("reading audio needs soundfile: pip install soundfile") from exc
+    return soundfile
+
+
+def load_audio(path: str | Path) -> tuple[np.ndarray, int]:
+    """Decode a reference to mono float32 [shape=(n,)] at its own rate. Raises BadInputError.
+
+    Refuses missing, empty, video, undecodable, truncated, over-long, too-short and silent files,
+    each with a message that says what to do.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise BadInputError(f"audio file not found: {p}; check the path")
+    size = p.stat().st_size
+    if size == 0:
+        raise BadInputError(f"audio file {p.name} is empty (0 bytes); give a WAV, FLAC, MP3 or OGG recording")
+    with p.open("rb") as fh:
+        head = fh.read(16)
+    if any(head[o:o + len(sig)] == sig for o, sig in VIDEO_SIGNATURES):
+        raise BadInputError(f"{p.name} is an MP4/QuickTime/Matroska container, not an audio file: give a video "
+                            "with --video, or convert its sound to WAV/FLAC for --audio")
+    sf = _soundfile()
+    try:
+        info = sf.info(str(p))
+    except Exception as exc:  # libsndfile raises its own error types, which vary by version
+        raise BadInputError(f"cannot decode {p.name} as audio ({_reason(exc)}); --audio reads WAV, FLAC, MP3 and "
+                            "OGG: check the file plays, or convert it") from None
+    if info.frames <= 0 or info.samplerate <= 0:
+        raise BadInputError(f"{p.name} holds no audio (zero length); give a recording with sound in it")
+    declared_s = info.frames / info.samplerate
+    limit = max_audio_seconds()
+    if declared_s > limit:
+        raise BadInputError(f"{p.name} is {declared_s:.0f} s long; the limit for --audio is {limit:.0f} s. Trim it, "
+                            f"or raise the limit with {MAX_AUDIO_ENV}=SECONDS")
+    _check_wav_complete(p, info, size)
+    try:
+        data, sr = sf.read(str(p), dtype="float32", always_2d=True)
+    except Exception as exc:
+        raise BadInputError(f"{p.name} is corrupt or truncated ({_reason(exc)}); re-export or re-download it") from None
+    if data.shape[0] == 0:
+        raise BadInputError(f"{p.name} holds no audio (zero length); give a recording with sound in it")
+    if not np.isfinite(data).all():
+        raise BadInputError(f"{p.name} contains invalid samples (NaN or infinity); re-export it")
+    mono = data.mean(axis=1)
+    duration = mono.shape[0] / sr
+    if duration < MIN_AUDIO_S:
+        raise BadInputError(f"{p.name} is only {duration:.2f} s long; give at least {MIN_AUDIO_S:g} s of music")
+    peak = float(np.max(np.abs(mono)))
+    peak_db = 20 * np.log10(peak) if peak > 0 else -np.inf
+    if peak_db < SILENCE_DBFS:
+        shown = "-inf" if not np.isfinite(peak_db) else f"{peak_db:.0f}"
+        raise BadInputError(f"{p.name} is silent (peak {shown} dBFS): a reference needs audible music to "
+                            "take tempo, key and melody from")
+    return mono, int(sr)
+
+
+def _check_wav_complete(p: Path, info: Any, size: int) -> None:
+    """A WAV whose data chunk promises more bytes than the file holds was cut off in transfer."""
+    if info.format != "WAV":
+        return
+    with p.open("rb") as fh:
+        header = fh.read(4096)
+    at = header.find(b"data")
+    if at < 0 or at + 8 > len(header):
+        return
+    declared = int.from_bytes(header[at + 4:at + 8], "little")
+    if declared not in (0, 0xFFFFFFFF) and at + 8 + declared > size:
+        missing = at + 8 + declared - size
+        raise BadInputError(f"{p.name} is truncated: its header promises {declared} bytes of audio but "
+                            f"{missing} are missing; re-export or re-download it")
+
+
+def _reason(exc: Exception) -> str:
+    text = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+    return text.replace(str(Path.cwd()) + os.sep, "")[:160]
+
+
+# --- analysis ------------------------------------------------------------------------------------
+def _librosa():
+    from weavewave.analyze import _librosa as get
+
+    return get()
+
+
+def analyse_audio(mono: np.ndarray, sample_rate: int, *, name: str = "audio",
+                  transcribe: bool = True) -> AudioAnalysis:
+    """Measure a mono signal [shape=(n,)]. See the module docstring for what is measured."""
+    import time
+
+    from weavewave.analyze import estimate_tempo, key_from_chroma
+    from weavewave.audio_io import integrated_lufs
+
+    librosa = _librosa()
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+
+    def lap(label: str) -> None:
+        nonlocal t0
+        now = time.perf_counter()
+        timings[label] = round(now - t0, 4)
+        t0 = now
+
+    y = librosa.resample(mono.astype(np.float32), orig_sr=sample_rate, target_sr=SR) if sample_rate != SR else \
+        mono.astype(np.float32)
+    duration = y.shape[0] / SR
+    lap("resample")
+    tempo = float(estimate_tempo(y, SR))
+    onset_env = librosa.onset.onset_strength(y=y, sr=SR, hop_length=HOP)
+    _, beat_frames = librosa.beat.beat_track(onset_envelope=onset_env, sr=SR, hop_length=HOP, bpm=tempo,
+                                             units="frames")
+    beat_frames = np.asarray(beat_frames, dtype=int)
+    if beat_frames.size < 4:  # no pulse to lock to: a regular grid at the estimated tempo
+        beat_frames = librosa.time_to_frames(np.arange(0.0, duration, 60.0 / tempo), sr=SR, hop_length=HOP)
+    beat_times = librosa.frames_to_time(beat_frames, sr=SR, hop_length=HOP)
+    lap("tempo")
+    chroma = librosa.feature.chroma_cqt(y=y, sr=SR, hop_length=HOP)
+    tonic, mode, corr = key_from_chroma(chroma.mean(axis=1))
+    lap("key")
+    meter = _meter(onset_env, beat_frames)
+    rms = librosa.feature.rms(y=y, hop_length=HOP)[0]
+    loud = integrated_lufs(mono, sample_rate)
+    centroid = librosa.feature.spectral_centroid(y=y, sr=SR, hop_length=HOP)[0]
+    onsets = librosa.onset.onset_detect(onset_envelope=onset_env, sr=SR, hop_length=HOP, units="time")
+    onsets_per_s = float(len(onsets) / duration)
+    energy = _energy(loud, onsets_per_s)
+    curve = _energy_curve(rms, loud)
+    lap("features")
+    beat_chroma = librosa.util.sync(chroma, beat_frames, aggregate=np.median)
+    chord_labels = _chords_per_beat(beat_chroma)
+    chords = _chord_spans(chord_labels)
+    boundaries = _boundaries(librosa, y, chroma, beat_frames, duration)
+    lap("chords+sections")
+    melody_s = transcribe_melody(y) if transcribe else []
+    lap("transcribe")
+    to_qn = _seconds_to_qn(beat_times, tempo)
+    melody, length_qn = _melody_qn(melody_s, to_qn, beat_times, tempo, duration)
+    analysis = AudioAnalysis(
+        name=name, duration_s=round(duration, 3), tempo_bpm=round(tempo, 2), beat_times=beat_times,
+        key_tonic=tonic, key_mode=mode, key_correlation=round(corr, 3), meter=meter,
+        loudness_lufs=None if loud is None else round(loud, 2), energy=energy, energy_curve=curve,
+        brightness_hz=round(float(np.mean(centroid)), 1), onsets_per_s=round(onsets_per_s, 2),
+        boundaries_s=boundaries, chords=[c for c in chords if c[0] < length_qn], melody=melody,
+        melody_s=melody_s, length_qn=length_qn, timings=timings)
+    analysis.segments = _segments(analysis, rms, centroid, onsets, chroma)
+    lap("segments")
+    return analysis
+
+
+def _meter(onset_env: np.ndarray, beat_frames: np.ndarray) -> str | None:
+    """3/4 or 4/4 from which grouping of beats gives the strongest regular accent; None if unclear."""
+    strength = onset_env[np.clip(beat_frames, 0, len(onset_env) - 1)]
+    if strength.size < 12 or strength.mean() <= 0:
+        return None
+    contrast = {}
+    for beats in (3, 4):
+        best = 0.0
+        for phase in range(beats):
+            accented = strength[phase::beats].mean()
+            others = np.delete(strength, np.arange(phase, strength.size, beats)).mean()
+            best = max(best, accented / max(others, 1e-9))
+        contrast[beats] = best
+    if contrast[3] > contrast[4] * METER_CONTRAST and contrast[3] > METER_CONTRAST:
+        return "3/4"
+    if contrast[4] > contrast[3] * METER_CONTRAST / 1.1 and contrast[4] > METER_CONTRAST:
+        return "4/4"
+    return None
+
+
+def _scale(value: float, lo: float, hi: float) -> float:
+    return float(np.clip((value - lo) / (hi - lo), 0.0, 1.0))
+
+
+def _energy(loudness: float | None, onsets_per_s: float) -> float:
+    loud = _scale(loudness, *LOUDNESS_ENERGY) if loudness is not None else 0.0
+    return round(0.5 * loud + 0.5 * _scale(onsets_per_s, *ONSET_ENERGY), 3)
+
+
+def _energy_curve(rms: np.ndarray, loudness: float | None) -> list[float]:
+    """Energy per second, 0..1: RMS level in dB relative to the whole, centred on the overall energy."""
+    per_s = max(1, int(round(SR / HOP)))
+    n = max(1, len(rms) // per_s)
+    blocks = rms[: n * per_s].reshape(n, per_s).mean(axis=1) if len(rms) >= per_s else np.array([rms.mean()])
+    db = 20 * np.log10(np.maximum(blocks, 1e-6))
+    ref = np.median(db)
+    return [round(float(np.clip(0.5 + (d - ref) / 24.0, 0.0, 1.0)), 3) for d in db]
+
+
+def _templates() -> tuple[list[str], np.ndarray]:
+    names, rows = [], []
+    for root in range(12):
+        for quality, steps in CHORD_QUALITIES.items():
+            t = np.zeros(12)
+            t[[(root + s) % 12 for s in steps]] = 1.0
+            names.append(f"{PITCH_CLASS_NAMES[root]}:{quality}")
+            rows.append((t - t.mean()) / np.linalg.norm(t - t.mean()))
+    return names, np.array(rows)
+
+
+def _chords_per_beat(beat_chroma: np.ndarray) -> list[str]:
+    """One triad name per beat: template correlation, then Viterbi with a penalty for changing."""
+    names, templates = _templates()
+    c = beat_chroma - beat_chroma.mean(axis=0, keepdims=True)
+    norms = np.linalg.norm(c, axis=0)
+    scores = templates @ (c / np.maximum(norms, MIN_CHORD_CHROMA))  # [24, n_beats]
+    n_states, n = scores.shape
+    if n == 0:
+        return []
+    total = scores[:, 0].copy()
+    back = np.zeros((n_states, n), dtype=int)
+    for t in range(1, n):
+        stay = total
+        best_prev = int(np.argmax(total))
+        switch = total[best_prev] - CHORD_CHANGE_PENALTY
+        choose_switch = switch > stay
+        back[:, t] = np.where(choose_switch, best_prev, np.arange(n_states))
+        total = np.where(choose_switch, switch, stay) + scores[:, t]
+    path = [int(np.argmax(total))]
+    for t in range(n - 1, 0, -1):
+        path.append(int(back[path[-1], t]))
+    return [names[i] for i in reversed(path)]
+
+
+def _chord_spans(labels: list[str]) -> list[tuple[float, float, str]]:
+    """Per-beat labels merged into (start_qn, dur_qn, symbol) runs; beat ``i`` is quarter note ``i``."""
+    spans: list[tuple[float, float, str]] = []
+    for i, name in enumerate(labels):
+        if spans and spans[-1][2] == name:
+            start, dur, _ = spans[-1]
+            spans[-1] = (start, dur + 1.0, name)
+        else:
+            spans.append((float(i), 1.0, name))
+    return spans
+
+
+def _boundaries(librosa: Any, y: np.ndarray, chroma: np.ndarray, beat_frames: np.ndarray,
+                duration: float) -> list[float]:
+    """Section boundaries (seconds, starting with 0) by agglomerative clustering of beat features."""
+    k = int(np.clip(round(duration / SEGMENT_S), 1, MAX_SEGMENTS))
+    if k <= 1 or beat_frames.size < 2 * k:
+        return [0.0]
+    mfcc = librosa.feature.mfcc(y=y, sr=SR, hop_length=HOP, n_mfcc=13)
+    n = min(chroma.shape[1], mfcc.shape[1])
+    feats = np.vstack([librosa.util.normalize(chroma[:, :n], axis=0), mfcc[1:, :n] / 100.0])
+    synced = librosa.util.sync(feats, beat_frames[beat_frames < n], aggregate=np.mean)
+    bounds = librosa.segment.agglomerative(synced, k)
+    frames = np.concatenate([[0], beat_frames[beat_frames < n]])
+    times = sorted({0.0, *(float(librosa.frames_to_time(frames[min(b, len(frames) - 1)], sr=SR, hop_length=HOP))
+                           for b in bounds)})
+    # Drop boundaries closer than a third of a segment to the previous one: they are not sections.
+    kept = [0.0]
+    for t in times[1:]:
+        if t - kept[-1] >= SEGMENT_S / 3 and duration - t >= SEGMENT_S / 3:
+            kept.append(round(t, 3))
+    return kept
+
+
+# --- melody --------------------------------------------------------------------------------------
+@lru_cache(maxsize=1)
+def _basic_pitch_model() -> Any:
+    import logging
+    import warnings
+
+    root = logging.getLogger()
+    level = root.level
+    try:
+        # basic-pitch logs a warning for each backend it lacks (TF, TFLite, CoreML) and resampy warns
+        # about pkg_resources: noise for a user who only has the ONNX backend, which is all it needs.
+        root.setLevel(logging.ERROR)
+        with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            from basic_pitch import ICASSP_2022_MODEL_PATH
+            from basic_pitch.inference import Model
+    except ImportError as exc:
+        raise MissingDependencyError(
+            'melody transcription needs basic-pitch: pip install "weavewave[audio]" and then '
+            'pip install --no-deps basic-pitch (see the Makefile)') from exc
+    finally:
+        root.setLevel(level)
+    return Model(ICASSP_2022_MODEL_PATH)
+
+
+def transcribe_notes(y: np.ndarray) -> list[tuple[float, float, int, float]]:
+    """All notes basic-pitch hears in a 22.05 kHz mono signal: (start_s, end_s, pitch, amplitude)."""
+    from basic_pitch.inference import predict
+
+    model = _basic_pitch_model()
+    sf = _soundfile()
+    with tempfile.TemporaryDirectory(prefix="weavewave-bp-") as tmp:
+        wav = Path(tmp) / "reference.wav"
+        sf.write(str(wav), y, SR, subtype="FLOAT")
+        with contextlib.redirect_stdout(io.StringIO()):  # basic-pitch prints progress to stdout
+            _, _, events = predict(wav, model, onset_threshold=ONSET_THRESHOLD, frame_threshold=FRAME_THRESHOLD,
+                                   minimum_note_length=MIN_NOTE_MS)
+    return [(float(s), float(e), int(p), float(a)) for s, e, p, a, _ in events]
+
+
+def transcribe_melody(y: np.ndarray) -> list[tuple[float, float, int]]:
+    """The tune of a 22.05 kHz mono signal as a monophonic line: (start_s, end_s, pitch)."""
+    from weavewave.melodic import skyline
+
+    notes = [(s, e, p) for s, e, p, _ in transcribe_notes(y) if p >= MELODY_MIN_PITCH]
+    return [(round(s, 4), round(e, 4), p) for s, e, p in skyline(notes, min_duration=MIN_NOTE_MS / 2000)]
+
+
+def _seconds_to_qn(beat_times: np.ndarray, tempo: float):
+    """A map from seconds to quarter notes that follows the detected beats (beat i = qn i)."""
+    qn_s = 60.0 / tempo
+
+    def to_qn(t: np.ndarray | float) -> np.ndarray:
+        t = np.asarray(t, dtype=float)
+        inside = np.interp(t, beat_times, np.arange(len(beat_times), dtype=float))
+        before = (t - beat_times[0]) / qn_s
+        after = len(beat_times) - 1 + (t - beat_times[-1]) / qn_s
+        return np.where(t < beat_times[0], before, np.where(t > beat_times[-1], after, inside))
+
+    return to_qn
+
+
+def _melody_qn(melody_s: list[tuple[float, float, int]], to_qn: Any, beat_times: np.ndarray, tempo: float,
+               duration: float) -> tuple[list[tuple[float, float, int, int]], float]:
+    """The melody on the beat grid, quantised to sixteenths, from the first beat (pickups kept)."""
+    first = float(min([0.0, *(float(to_qn(s)) for s, _, _ in melody_s[:1])]))
+    origin = np.floor(first)
+    notes: list[tuple[float, float, int, int]] = []
+    for s, e, p in melody_s:
+        start = round((float(to_qn(s)) - origin) / GRID_QN) * GRID_QN
+        end = round((float(to_qn(e)) - origin) / GRID_QN) * GRID_QN
+        if notes and start < notes[-1][0] + GRID_QN:
+            continue  # two notes quantised onto one sixteenth: keep the first
+        if notes and notes[-1][0] + notes[-1][1] > start:
+            notes[-1] = (notes[-1][0], start - notes[-1][0], notes[-1][2], notes[-1][3])
+        notes.append((float(start), float(max(GRID_QN, end - start)), p, 90))
+    length = float(to_qn(duration)) - origin
+    length = max(GRID_QN, np.ceil(length / GRID_QN) * GRID_QN)
+    return [n for n in notes if n[0] < length], float(length)
+
+
+# --- segments and captions -----------------------------------------------------------------------
+def _segments(a: AudioAnalysis, rms: np.ndarray, centroid: np.ndarray, onsets: np.ndarray,
+              chroma: np.ndarray) -> list[Segment]:
+    """Per-segment measurements, theme labels by chroma similarity, and a caption each."""
+    import librosa
+
+    edges = [*a.boundaries_s, a.duration_s]
+    frames = librosa.time_to_frames(np.array(edges), sr=SR, hop_length=HOP)
+    overall_db = 20 * np.log10(max(float(np.mean(rms)), 1e-6))
+    themes: list[np.ndarray] = []
+    out: list[Segment] = []
+    for i in range(len(edges) - 1):
+        f0, f1 = int(frames[i]), max(int(frames[i]) + 1, int(frames[i + 1]))
+        seg_db = 20 * np.log10(max(float(np.mean(rms[f0:f1])), 1e-6))
+        mean_chroma = chroma[:, f0:f1].mean(axis=1)
+        label = None
+        for k, theme in enumerate(themes):
+            if np.corrcoef(theme, mean_chroma)[0, 1] >= SAME_THEME_CORRELATION:
+                label = chr(ord("A") + k)
+                break
+        if label is None:
+            themes.append(mean_chroma)
+            label = chr(ord("A") + min(len(themes) - 1, 25))
+        dur = edges[i + 1] - edges[i]
+        seg_onsets = float(np.sum((onsets >= edges[i]) & (onsets < edges[i + 1])) / max(dur, 1e-6))
+        q0, q1 = _qn_range(a, edges[i], edges[i + 1])
+        chords = list(dict.fromkeys(c[2] for c in a.chords if c[0] + c[1] > q0 and c[0] < q1))[:4]
+        out.append(Segment(
+            start_s=round(edges[i], 3), end_s=round(edges[i + 1], 3), label=label,
+            energy=round(float(np.clip(a.energy + (seg_db - overall_db) / 24.0, 0.05, 0.95)), 3),
+            loudness_db=round(seg_db, 1), brightness_hz=round(float(np.mean(centroid[f0:f1])), 1),
+            onsets_per_s=round(seg_onsets, 2), chords=chords))
+    for seg in out:
+        seg.caption = segment_caption(seg, tempo=a.tempo_bpm)
+    return out
+
+
+def _qn_range(a: AudioAnalysis, start_s: float, end_s: float) -> tuple[float, float]:
+    to_qn = _seconds_to_qn(a.beat_times, a.tempo_bpm)
+    return float(to_qn(start_s)), float(to_qn(end_s))
+
+
+def _words(energy: float, brightness_hz: float, onsets_per_s: float) -> str:
+    level = "quiet" if energy < 0.35 else "steady" if energy < 0.65 else "loud"
+    tone = "dark" if brightness_hz < BRIGHT_HZ[0] * 1.5 else "bright" if brightness_hz > BRIGHT_HZ[1] * 0.8 else "warm"
+    motion = "sparse" if onsets_per_s < 1.5 else "flowing" if onsets_per_s < 4 else "busy"
+    return f"{level}, {tone}, {motion}"
+
+
+def _chord_words(chords: list[str]) -> str:
+    if not chords:
+        return ""
+    names = [c.replace(":maj", "").replace(":min", "m") for c in chords]
+    return f" over {' - '.join(names)}"
+
+
+def segment_caption(seg: Segment, *, tempo: float, style: str | None = None, instruments: str | None = None,
+                    keep: str | None = None) -> str:
+    """A caption for one segment: what it sounds like; with ``style`` etc., how the restyle plays it."""
+    head = f"{seg.label} ({seg.start_s:.0f}-{seg.end_s:.0f} s): {_words(seg.energy, seg.brightness_hz, seg.onsets_per_s)}"
+    if style is None:
+        return f"{head} passage{_chord_words(seg.chords)}, {tempo:g} BPM"
+    return f"{head} {style} passage{' on ' + instruments if instruments else ''}" + (f", {keep}" if keep else "")
+
+
+# --- proposals -----------------------------------------------------------------------------------
+def _genre_guess(a: AudioAnalysis) -> tuple[str, float, str]:
+    """A weak genre guess from tempo, brightness and activity; an instruction or --genre overrides it."""
+    if a.energy < 0.35 and a.onsets_per_s < 2.0:
+        return "ambient", 0.3, "quiet and sparse"
+    if a.tempo_bpm >= 118 and a.onsets_per_s >= 4.0 and a.brightness_hz > 2000:
+        return "electronic", 0.3, "fast, busy and bright"
+    if a.energy > 0.7 and a.brightness_hz > 2000:
+        return "rock", 0.3, "loud and bright"
+    if a.brightness_hz < 1500 and a.energy < 0.55:
+        return "classical", 0.3, "soft and warm"
+    return "pop", 0.25, "moderate tempo and level"
+
+
+def _proposals(a: AudioAnalysis) -> dict[str, Proposal]:
+    n = a.name
+    brightness = 2 * _scale(a.brightness_hz, *BRIGHT_HZ) - 1
+    valence = float(np.clip((0.35 if a.key_mode == "major" else -0.35) + 0.25 * brightness, -1, 1))
+    arousal = float(np.clip(0.6 * (2 * _scale(a.tempo_bpm, *TEMPO_AROUSAL) - 1) + 0.4 * (2 * a.energy - 1), -1, 1))
+    genre, g_conf, g_why = _genre_guess(a)
+    key = a.key
+    props = {
+        "tempo_bpm": Proposal(a.tempo_bpm, 1.0, f"tempo {a.tempo_bpm:g}: measured from the beats of {n}"),
+        "key": Proposal(key, float(np.clip(a.key_correlation, 0.1, 0.95)),
+                        f"key {key}: chroma of {n} correlates {a.key_correlation:.2f} with the "
+                        "Krumhansl-Kessler profile"),
+        "duration_s": Proposal(round(a.length_qn * 60.0 / a.tempo_bpm, 3), 0.9,
+                               f"duration: the length of {n}"),
+        "valence": Proposal(round(valence, 3), 0.7, f"valence {valence:+.2f}: {key.mode} key, "
+                            f"brightness {a.brightness_hz:.0f} Hz"),
+        "arousal": Proposal(round(arousal, 3), 0.7, f"arousal {arousal:+.2f}: {a.tempo_bpm:g} BPM, energy "
+                            f"{a.energy:.2f}"),
+        "energy": Proposal(a.energy, 0.8, f"energy {a.energy:.2f}: loudness "
+                           f"{a.loudness_lufs if a.loudness_lufs is not None else -70:.1f} LUFS, "
+                           f"{a.onsets_per_s:.1f} onsets/s"),
+        "density": Proposal(round(_scale(a.onsets_per_s, *ONSET_ENERGY), 3), 0.6,
+                            f"density: {a.onsets_per_s:.1f} onsets/s in {n}"),
+        "genre": Proposal(genre, g_conf, f"genre {genre}: {n} is {g_why} (a guess from the sound)"),
+        "mood_tags": Proposal([w for w in _words(a.energy, a.brightness_hz, a.onsets_per_s).split(", ")][:2], 0.5,
+                              "from the reference's level and brightness"),
+        "caption_hint": Proposal(f"after the reference {n}", 0.5, "restyled from a reference tune"),
+    }
+    if a.meter is not None:
+        props["meter"] = Proposal(a.meter, 0.6, f"meter {a.meter}: accents of {n} repeat every "
+                                  f"{a.meter[0]} beats")
+    return props
+
+
+def perceive_audio(path: str | Path, *, transcribe: bool = True) -> AudioPerception:
+    """Analyse a reference recording and propose brief attributes from it.
+
+    Parameters
+    ----------
+    path: a WAV, FLAC, MP3 or OGG file, at most ``WEAVEWAVE_MAX_AUDIO_S`` (default 600) seconds.
+    transcribe: transcribe the melody with basic-pitch (off: chords, key and tempo only).
+
+    Raises
+    ------
+    BadInputError: the file is missing, empty, undecodable, truncated, too long, too short or silent.
+    """
+    p = Path(path)
+    mono, sr = load_audio(p)
+    a = analyse_audio(mono, sr, name=p.name, transcribe=transcribe)
+    measurements: dict[str, Any] = {
+        "duration_s": a.duration_s, "tempo_bpm": a.tempo_bpm, "beats": int(len(a.beat_times)),
+        "key": str(a.key), "key_correlation": a.key_correlation, "meter": a.meter,
+        "loudness_lufs": a.loudness_lufs, "energy": a.energy, "energy_curve": a.energy_curve,
+        "brightness_hz": a.brightness_hz, "onsets_per_s": a.onsets_per_s,
+        "section_boundaries_s": a.boundaries_s, "melody_notes": len(a.melody),
+        "chords": [c[2] for c in a.chords][:64],
+        "segments": [{"start_s": s.start_s, "end_s": s.end_s, "label": s.label, "energy": s.energy,
+                      "loudness_db": s.loudness_db, "brightness_hz": s.brightness_hz,
+                      "onsets_per_s": s.onsets_per_s, "chords": s.chords, "caption": s.caption}
+                     for s in a.segments],
+    }
+    summary = (f"{a.duration_s:.0f} s reference in {a.key} at {a.tempo_bpm:g} BPM"
+               f"{', ' + a.meter if a.meter else ''}; {len(a.segments)} segments, {len(a.melody)} melody notes, "
+               f"{len(a.chords)} chord changes")
+    obs = Observation(source="audio", input=p.name, summary=summary, measurements=measurements)
+    return AudioPerception(observation=obs, proposals=_proposals(a), analysis=a)
+
+
+# --- restyle: keep the reference in the brief ----------------------------------------------------
+def reference_material(a: AudioAnalysis, mode: str) -> ReferenceMaterial:
+    """The material a brief keeps for ``mode`` (see :class:`weavewave.brief.ReferenceMaterial`)."""
+    if mode not in REFERENCE_MODES:
+        raise BadInputError(f"unknown reference mode {mode!r}: use melody, harmony or style")
+    return ReferenceMaterial(
+        source=a.name, mode=mode, tempo_bpm=a.tempo_bpm, key=a.key, length_qn=a.length_qn,
+        melody=list(a.melody) if mode == "melody" else [],
+        chords=list(a.chords) if mode in ("melody", "harmony") else [])
+
+
+KEEP_WORDS = {"melody": "keeping the reference's tune and chords", "harmony": "keeping the reference's chords "
+              "under a new tune", "style": "keeping the reference's tempo and feel with new material"}
+
+
+def attach_reference(brief: MusicBrief, perception: AudioPerception, mode: str) -> MusicBrief:
+    """Store the kept material in ``brief`` and lay its sections over the reference's segments.
+
+    Sections follow the reference's segments (scaled if the brief's length differs), each with the
+    segment's energy and a caption of its own, unless the user set the length and no segments fit.
+    """
+    a = perception.analysis
+    if a is None:  # pragma: no cover - perceive_audio always sets it
+        raise ValueError("the perception carries no analysis")
+    material = reference_material(a, mode)
+    to_qn = _seconds_to_qn(a.beat_times, a.tempo_bpm)
+    qn_s = 60.0 / brief.tempo_bpm
+    sections: list[Section] = []
+    first_qn = float(to_qn(0.0))
+    for i, seg in enumerate(a.segments):
+        start = 0.0 if i == 0 else max(0.0, (float(to_qn(seg.start_s)) - first_qn) * qn_s)
+        if start >= brief.duration_s - 1e-3 or (sections and start <= sections[-1].start_s):
+            break
+        sections.append(Section(start_s=round(start, 4), end_s=round(brief.duration_s, 4), label=seg.label,
+                                energy=seg.energy, caption=""))
+    for i in range(len(sections) - 1):
+        sections[i] = sections[i].model_copy(update={"end_s": sections[i + 1].start_s})
+    style, inst = _style_words(brief)
+    for i, (sec, seg) in enumerate(zip(sections, a.segments, strict=False)):
+        sections[i] = sec.model_copy(update={"caption": segment_caption(
+            Segment(sec.start_s, sec.end_s, seg.label, seg.energy, seg.loudness_db, seg.brightness_hz,
+                    seg.onsets_per_s, seg.chords), tempo=brief.tempo_bpm, style=style, instruments=inst,
+            keep=KEEP_WORDS[mode])})
+    prov = dict(brief.provenance)
+    prov["reference"] = Provenance(source="audio", reason=f"reference mode {mode}: {KEEP_WORDS[mode]} "
+                                   f"({len(material.melody)} melody notes, {len(material.chords)} chords from "
+                                   f"{a.name})")
+    if sections:
+        prov["sections"] = Provenance(source="audio", reason=f"{len(sections)} sections follow the segments "
+                                      f"detected in {a.name}")
+    update: dict[str, Any] = {"reference": material, "provenance": dict(sorted(prov.items()))}
+    if sections:
+        update["sections"] = sections
+    return brief.model_copy(update=update)
+
+
+def _style_words(brief: MusicBrief) -> tuple[str, str]:
+    from weavewave.bridge import instrument_words
+    from weavewave.styles import GENRES
+
+    names = [instrument_words(i) for i in brief.instruments[:3]]
+    return GENRES[brief.genre].description, " and ".join(dict.fromkeys(names))
