@@ -43,6 +43,10 @@ def describe(
     video: str | Path | None = None,
     keep_audio: bool = False,
     loop: bool = False,
+    # --- reference tunes and instructions (audio engineer) ---
+    audio: str | Path | None = None,
+    instruction: str | None = None,
+    reference_mode: str | None = None,
 ) -> MusicBrief:
     """Understand the inputs and return the MusicBrief the music will be made from. No audio is made.
 
@@ -57,8 +61,14 @@ def describe(
         the tempo and first downbeat are chosen so the cuts land on strong beats (see ``scoring``).
     keep_audio: keep the video's own sound in ``video.mp4`` (only with ``video``; used by ``generate``).
     loop: make a seamless loop (the end leads back into the start).
+    audio: a reference tune (WAV, FLAC, MP3, OGG) to restyle; its tempo, key, form and material are kept.
+    instruction: what to change, e.g. "as a gentle lullaby on music box" (see :func:`weavewave.refine.refine`).
+    reference_mode: how much of ``audio`` to keep: "melody" (default), "harmony" or "style".
     """
     controls = _controls(duration, tempo, key, meter, genre, instruments, seed)
+    if audio is not None or instruction is not None or reference_mode is not None:
+        return _describe_restyle(text, image, brief, controls, semantic, progress, audio, instruction,
+                                 reference_mode, video=video, keep_audio=keep_audio, loop=loop)
     report = progress or (lambda fraction, message: None)
     images = [image] if isinstance(image, str | Path) else list(image or [])
     if keep_audio and video is None:
@@ -147,6 +157,9 @@ def generate(
     loop: bool = False,
     candidates: int = 1,
     rerank: str | None = None,
+    audio: str | Path | None = None,
+    instruction: str | None = None,
+    reference_mode: str | None = None,
 ) -> Track:
     """Make a finished piece from the inputs. Takes the same inputs and controls as :func:`describe`.
 
@@ -166,7 +179,7 @@ def generate(
     the_brief = describe(text, image, brief=brief, duration=duration, tempo=tempo, key=key, meter=meter,
                          genre=genre, instruments=instruments, seed=seed, semantic=semantic,
                          progress=lambda f, m: report(0.1 * f, m), video=video, keep_audio=keep_audio,
-                         loop=loop)
+                         loop=loop, audio=audio, instruction=instruction, reference_mode=reference_mode)
     if candidates > 1:
         from weavewave.evaluate.rerank import generate_best
 
@@ -177,3 +190,70 @@ def generate(
     if video is not None:
         track.video_path, track.keep_audio = str(video), keep_audio
     return track
+
+
+# --- reference tunes and instructions (audio engineer) ----------------------------------------------
+DEFAULT_REFERENCE_MODE = "melody"  # restyling keeps the tune unless asked otherwise, as M2T2M does
+
+
+def _describe_restyle(text: str | None, image: Any, brief: Any, controls: Controls, semantic: bool | None,
+                      progress: ProgressFn | None, audio: str | Path | None, instruction: str | None,
+                      reference_mode: str | None, *, video: str | Path | None = None, keep_audio: bool = False,
+                      loop: bool = False) -> MusicBrief:
+    """describe() with a reference tune and/or an instruction: perceive, fuse, keep the reference, refine."""
+    from weavewave.brief import REFERENCE_MODES
+    from weavewave.refine import refine
+
+    report = progress or (lambda fraction, message: None)
+    if reference_mode is not None and reference_mode not in REFERENCE_MODES:
+        raise BadInputError(f"unknown reference mode {reference_mode!r}: use melody, harmony or style")
+    if reference_mode is not None and audio is None:
+        raise BadInputError("--reference-mode needs a reference tune: give it with --audio")
+    if instruction is not None and not instruction.strip():
+        raise BadInputError("--instruction is empty: say what to change, e.g. 'as jazz' or 'calmer'")
+    if audio is None:
+        if text is None and not image and brief is None and video is None:
+            raise BadInputError("--instruction needs something to change: give --audio, --text, --image, --video "
+                                "or --brief")
+        base = describe(text, image, brief=brief, duration=controls.duration, tempo=controls.tempo,
+                        key=controls.key, meter=controls.meter, genre=controls.genre,
+                        instruments=controls.instruments, seed=controls.seed, semantic=semantic, progress=progress,
+                        video=video, keep_audio=keep_audio, loop=loop)
+        return _keep_controls(refine(base, instruction), controls) if instruction else base
+    if brief is not None:
+        raise BadInputError("pass either a brief or --audio, not both: a restyled brief already holds the "
+                            "reference's material (generate --brief reproduces it)")
+    if video is not None:
+        raise BadInputError("--audio and --video cannot be combined yet: restyle the tune with --audio, or score "
+                            "the video with --video (its own sound is read from the video)")
+    if keep_audio:
+        raise BadInputError("--keep-audio keeps a video's own sound: give the video with --video")
+    from weavewave.perceive.audio import attach_reference, perceive_audio
+
+    perceptions = []
+    if text is not None and text.strip():
+        from weavewave.perceive.text import perceive_text
+
+        report(0.05, "reading the text")
+        perceptions.append(perceive_text(text, semantic=semantic))
+    for path in [image] if isinstance(image, str | Path) else list(image or []):
+        from weavewave.perceive.image import perceive_image
+
+        perceptions.append(perceive_image(path))
+    report(0.2, f"listening to {Path(audio).name}")
+    heard = perceive_audio(audio)
+    perceptions.append(heard)
+    report(0.8, "keeping the reference")
+    fused = attach_reference(fuse(perceptions, controls), heard, reference_mode or DEFAULT_REFERENCE_MODE)
+    if instruction:
+        report(0.9, "applying the instruction")
+        fused = _keep_controls(refine(fused, instruction), controls)
+    return _as_loop(fused, controls) if loop else fused
+
+
+def _keep_controls(brief: MusicBrief, controls: Controls) -> MusicBrief:
+    """Explicit controls always win: a refiner never overrides them (refine skips user attributes; this
+    re-applies them for refiners that do not know provenance)."""
+    return apply_controls(brief, controls) if any(
+        v is not None for v in (controls.tempo, controls.key, controls.genre, controls.instruments,
+                                controls.meter)) else brief

@@ -19,6 +19,7 @@ EPILOG = """examples:
   weavewave generate --text "calm piano" --duration 16 --loop --out loop
   weavewave describe --text "a sunrise over the sea" > brief.json   # edit it, then:
   weavewave generate --brief brief.json --seed 7 --out sunrise
+  weavewave generate --audio tune.wav --instruction "as a gentle lullaby on music box" --out lullaby
   weavewave schema > brief.schema.json
   weavewave generate --text "a folk dance in D" --candidates 4 --rerank adherence --out best
   weavewave eval out/ --reference my-music/ --out report
@@ -78,9 +79,26 @@ def _add_inputs(p: argparse.ArgumentParser) -> None:
     c.add_argument("--instruments", metavar="LIST", help="comma-separated, e.g. 'piano, strings, drums'")
     c.add_argument("--seed", type=int, help="same seed and inputs give the same bytes")
     c.add_argument("--loop", action="store_true", help="a seamless loop: the end flows back into the start")
+    _add_restyle(p, g)
     p.add_argument("--text-model", choices=("auto", "minilm", "lexicon"), default="auto",
                    help="how to read text: the MiniLM sentence model, the word lexicon, or auto (default)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+
+
+# --- reference tunes and instructions (audio engineer) ---------------------------------------------
+def _add_restyle(p: argparse.ArgumentParser, inputs: argparse._ArgumentGroup) -> None:
+    inputs.add_argument("--audio", metavar="PATH",
+                        help="a reference tune (WAV, FLAC, MP3, OGG, up to 10 min) to restyle")
+    r = p.add_argument_group("restyling (with --audio, or to vary any brief)")
+    r.add_argument("--instruction", metavar="TEXT",
+                   help="what to change, e.g. 'as a gentle lullaby on music box', 'jazz', 'more energetic'")
+    r.add_argument("--reference-mode", choices=("melody", "harmony", "style"),
+                   help="what to keep of --audio: melody (default: the tune and its chords, re-arranged), "
+                        "harmony (the chords, a new tune) or style (tempo and feel, new material)")
+
+
+def _restyle_args(args: argparse.Namespace) -> dict[str, Any]:
+    return dict(audio=args.audio, instruction=args.instruction, reference_mode=args.reference_mode)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -193,7 +211,8 @@ def _common(args: argparse.Namespace) -> dict[str, Any]:
                 tempo=args.tempo, key=args.key, meter=args.meter, genre=args.genre,
                 instruments=args.instruments, seed=args.seed,
                 semantic={"auto": None, "minilm": True, "lexicon": False}[args.text_model],
-                video=args.video, loop=args.loop, keep_audio=getattr(args, "keep_audio", False))
+                video=args.video, loop=args.loop, keep_audio=getattr(args, "keep_audio", False),
+                **_restyle_args(args))
 
 
 def _cmd_generate(args: argparse.Namespace) -> int:

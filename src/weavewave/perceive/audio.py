@@ -25,7 +25,15 @@ from typing import Any
 
 import numpy as np
 
-from weavewave.brief import REFERENCE_MODES, Key, MusicBrief, Observation, Provenance, ReferenceMaterial, Section
+from weavewave.brief import (
+    REFERENCE_MODES,
+    Key,
+    MusicBrief,
+    Observation,
+    Provenance,
+    ReferenceMaterial,
+    Section,
+)
 from weavewave.errors import BadInputError, MissingDependencyError
 from weavewave.perceive import Perception, Proposal
 from weavewave.theory import TONIC_NAMES as PITCH_CLASS_NAMES
@@ -234,8 +242,7 @@ def analyse_audio(mono: np.ndarray, sample_rate: int, *, name: str = "audio",
         timings[label] = round(now - t0, 4)
         t0 = now
 
-    y = librosa.resample(mono.astype(np.float32), orig_sr=sample_rate, target_sr=SR) if sample_rate != SR else \
-        mono.astype(np.float32)
+    y = _resample(mono, sample_rate)
     duration = y.shape[0] / SR
     lap("resample")
     tempo = float(estimate_tempo(y, SR))
@@ -278,6 +285,18 @@ def analyse_audio(mono: np.ndarray, sample_rate: int, *, name: str = "audio",
     analysis.segments = _segments(analysis, rms, centroid, onsets, chroma)
     lap("segments")
     return analysis
+
+
+def _resample(mono: np.ndarray, sample_rate: int) -> np.ndarray:
+    """To the analysis rate with a polyphase filter (scipy): no JIT warm-up, unlike librosa's resamplers."""
+    from math import gcd
+
+    from scipy.signal import resample_poly
+
+    if sample_rate == SR:
+        return mono.astype(np.float32)
+    g = gcd(SR, sample_rate)
+    return resample_poly(mono.astype(np.float64), SR // g, sample_rate // g).astype(np.float32)
 
 
 def _meter(onset_env: np.ndarray, beat_frames: np.ndarray) -> str | None:
@@ -389,40 +408,48 @@ def _boundaries(librosa: Any, y: np.ndarray, chroma: np.ndarray, beat_frames: np
 
 
 # --- melody --------------------------------------------------------------------------------------
-@lru_cache(maxsize=1)
-def _basic_pitch_model() -> Any:
+@contextlib.contextmanager
+def _quiet():
+    """basic-pitch logs a warning for each backend it lacks (TF, TFLite, CoreML), prints progress to
+    stdout, and resampy warns about pkg_resources: noise for a user of the ONNX backend, all it needs."""
     import logging
     import warnings
 
     root = logging.getLogger()
     level = root.level
+    root.setLevel(logging.ERROR)
     try:
-        # basic-pitch logs a warning for each backend it lacks (TF, TFLite, CoreML) and resampy warns
-        # about pkg_resources: noise for a user who only has the ONNX backend, which is all it needs.
-        root.setLevel(logging.ERROR)
         with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
             warnings.simplefilter("ignore")
+            yield
+    finally:
+        root.setLevel(level)
+
+
+@lru_cache(maxsize=1)
+def _basic_pitch_model() -> Any:
+    try:
+        with _quiet():
             from basic_pitch import ICASSP_2022_MODEL_PATH
             from basic_pitch.inference import Model
+
+            return Model(ICASSP_2022_MODEL_PATH)
     except ImportError as exc:
         raise MissingDependencyError(
             'melody transcription needs basic-pitch: pip install "weavewave[audio]" and then '
             'pip install --no-deps basic-pitch (see the Makefile)') from exc
-    finally:
-        root.setLevel(level)
-    return Model(ICASSP_2022_MODEL_PATH)
 
 
 def transcribe_notes(y: np.ndarray) -> list[tuple[float, float, int, float]]:
     """All notes basic-pitch hears in a 22.05 kHz mono signal: (start_s, end_s, pitch, amplitude)."""
-    from basic_pitch.inference import predict
-
     model = _basic_pitch_model()
+    with _quiet():
+        from basic_pitch.inference import predict
     sf = _soundfile()
     with tempfile.TemporaryDirectory(prefix="weavewave-bp-") as tmp:
         wav = Path(tmp) / "reference.wav"
         sf.write(str(wav), y, SR, subtype="FLOAT")
-        with contextlib.redirect_stdout(io.StringIO()):  # basic-pitch prints progress to stdout
+        with _quiet():
             _, _, events = predict(wav, model, onset_threshold=ONSET_THRESHOLD, frame_threshold=FRAME_THRESHOLD,
                                    minimum_note_length=MIN_NOTE_MS)
     return [(float(s), float(e), int(p), float(a)) for s, e, p, a, _ in events]
@@ -641,6 +668,12 @@ def attach_reference(brief: MusicBrief, perception: AudioPerception, mode: str) 
     if a is None:  # pragma: no cover - perceive_audio always sets it
         raise ValueError("the perception carries no analysis")
     material = reference_material(a, mode)
+    if brief.provenance.get("duration_s") is not None and brief.provenance["duration_s"].source == "audio" \
+            and abs(brief.tempo_bpm - a.tempo_bpm) > 1e-6:
+        # The whole tune at the tempo the user asked for.
+        duration = round(min(MAX_DURATION_S, a.length_qn * 60.0 / brief.tempo_bpm), 3)
+        brief = MusicBrief.from_dict({**brief.to_dict(), "duration_s": duration, "sections": []},
+                                     origin="restyled brief")
     to_qn = _seconds_to_qn(a.beat_times, a.tempo_bpm)
     qn_s = 60.0 / brief.tempo_bpm
     sections: list[Section] = []

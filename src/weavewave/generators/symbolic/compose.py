@@ -32,6 +32,7 @@ from weavewave.generators.symbolic.parts import (
     CounterWriter,
     TimpaniWriter,
 )
+from weavewave.generators.symbolic.reference import melody_events, reference_melody, reference_spans
 from weavewave.instruments import DRUMS, GM_PROGRAMS, family_of
 from weavewave.styles import GENRES
 from weavewave.theory import tonic_pitch_class
@@ -333,6 +334,9 @@ def compose(brief: MusicBrief) -> Arrangement:
         genre=genre, key=key, bar_qn=grid.bar_qn, bar_seconds=grid.bar_seconds, end_qn=end_qn,
         rng_seed=brief.seed, loop_back=brief.loop,
     )
+    if brief.reference is not None and brief.reference.chords:
+        # Restyling (harmony and melody modes): the reference's chords, in the brief's key.
+        spans = reference_spans(brief.reference, brief.key, grid, end_qn) or spans
     plans = assign_parts(brief.instruments, genre, brief.texture.register_)
     events = _write_parts(brief, plans, sections, spans, grid, key, end_qn, final_bar)
 
@@ -554,6 +558,12 @@ def _write_parts(brief: MusicBrief, plans: list[PartPlan], sections: list[Sectio
 
     motifs: dict[str, Motif] = {}
     theme_plans: dict[str, list] = {}
+    kept_tune: list[tuple[float, float, int]] | None = None
+    if brief.reference is not None and brief.reference.melody and leads:
+        # Restyling (melody mode): the main lead plays the reference's tune instead of a new one.
+        lead = leads[0]
+        kept_tune = reference_melody(brief.reference, brief.key, grid, end_qn, lead.windows["melody"],
+                                     O.instrument_range(lead.instrument))
     melody_rng = _rng(seed, "melody")
     drum_plan = next((p for p in plans if "drums" in p.duties), None)
     drums_on = [bool(drum_plan) and _active("drums", drum_plan, s, n_sections=len(sections), harmony_rank=0,
@@ -577,7 +587,11 @@ def _write_parts(brief: MusicBrief, plans: list[PartPlan], sections: list[Sectio
                                main_lead=is_main):
                     continue
                 w = writers[(p.instrument, duty)]
-                if duty == "melody":
+                if duty == "melody" and kept_tune is not None:
+                    evs = melody_events(kept_tune, grid, sec.start_bar * grid.bar_qn,
+                                        (sec.start_bar + sec.bars) * grid.bar_qn,
+                                        base_velocity=O.ROLE_VELOCITY["melody"], energy=sec.energy)
+                elif duty == "melody":
                     evs = _melody_section(w, p, sec, grid, brief, motifs, theme_plans, melody_rng, end_qn,
                                           final_bar)
                 else:

@@ -1,0 +1,257 @@
+"""Rule-based instruction refiner: rewrite a brief with an instruction such as "make it jazz".
+
+``refine(brief, instruction)`` applies what the instruction asks for (genre, mood, instruments, tempo,
+key, "more energetic", "calmer", "as a lullaby on music box", "a Christmas carol") and keeps everything
+else, including the reference material a restyle keeps. Attributes the user set explicitly
+(provenance ``user``) are never changed. Every change is recorded with provenance ``instruction``,
+and the caption and every section caption are rewritten, as M2T2M rewrites its segment captions.
+
+This is the offline refiner and the extension point for model-based ones: an LLM refiner takes the
+same ``(brief, instruction) -> MusicBrief`` call and falls back to this one.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from weavewave.bridge import instrument_words, rescale_sections, write_caption
+from weavewave.brief import MAX_DURATION_S, TEMPO_RANGE, MusicBrief, Provenance
+from weavewave.errors import BadInputError
+from weavewave.instruments import ALIASES, DRUMS, GM_PROGRAMS, family_of
+from weavewave.styles import GENRE_ALIASES, GENRES
+from weavewave.theory import parse_key
+
+MAX_ENSEMBLE = 5
+ENERGY_STEP = 0.25
+AROUSAL_STEP = 0.4
+TEMPO_STEP = 1.15  # "faster" multiplies by this, "slower" divides
+SECTION_ENERGY_RANGE = (0.05, 0.95)
+
+
+@dataclass(frozen=True)
+class Rule:
+    """What one kind of request changes. ``None`` leaves an attribute alone."""
+
+    pattern: str
+    words: str  # how the caption says it
+    genre: str | None = None
+    ensemble: tuple[str, ...] = ()  # lead first, used when the instruction names no instrument
+    tempo_factor: float | None = None
+    tempo_range: tuple[float, float] | None = None
+    energy: float | None = None  # target; a delta when ``relative``
+    arousal: float | None = None
+    valence: float | None = None
+    mode: str | None = None
+    drums: bool | None = None
+    relative: bool = False
+    tags: tuple[str, ...] = field(default_factory=tuple)
+
+
+# Scenario rules first: their ensembles and ranges are more specific than the generic words.
+RULES: tuple[Rule, ...] = (
+    Rule(r"\blullab(y|ies)\b|\bcradle song\b", "gentle lullaby", genre="classical",
+         ensemble=("Music Box", "Orchestral Harp", "String Ensemble 1"), tempo_factor=0.8,
+         tempo_range=(56.0, 78.0), energy=0.2, arousal=-0.7, valence=0.35, drums=False, tags=("lullaby", "tender")),
+    Rule(r"\bchristmas\b|\bxmas\b|\bcarols?\b|\bfestive\b|\byuletide\b", "festive Christmas carol with bells and choir",
+         genre="classical", ensemble=("Glockenspiel", "Choir Aahs", "String Ensemble 1", "Contrabass"),
+         tempo_range=(76.0, 112.0), energy=0.5, valence=0.6, mode="major", drums=False, tags=("festive", "warm")),
+    Rule(r"\bmore energetic\b|\benergetic\b|\bupbeat\b|\blivel(y|ier)\b|\bfaster\b|\bdriving\b|\bintense\b|"
+         r"\bpunchier\b|\bexciting\b", "more energetic", tempo_factor=TEMPO_STEP, energy=ENERGY_STEP,
+         arousal=AROUSAL_STEP, relative=True, tags=("energetic",)),
+    Rule(r"\bcalm(er)?\b|\bgentle\b|\bsoft(er)?\b|\brelax(ed|ing)?\b|\bslower\b|\bmellow(er)?\b|\bquiet(er)?\b|"
+         r"\bpeaceful\b|\bsoothing\b", "calmer", tempo_factor=1 / TEMPO_STEP, energy=-ENERGY_STEP,
+         arousal=-AROUSAL_STEP, relative=True, tags=("calm",)),
+    Rule(r"\bsad(der)?\b|\bmelanchol(y|ic)\b|\bdarker\b|\bgloomy\b|\bin minor\b|\bminor key\b", "in a sadder minor",
+         valence=-0.5, mode="minor", tags=("melancholic",)),
+    Rule(r"\bhapp(y|ier)\b|\bcheerful\b|\bjoyful\b|\bbrighter\b|\bin major\b|\bmajor key\b", "in a brighter major",
+         valence=0.5, mode="major", tags=("joyful",)),
+)
+TEMPO_RE = re.compile(r"\b(\d{2,3}(?:\.\d+)?)\s*(?:bpm|beats per minute)\b")
+KEY_RE = re.compile(r"\bin (?:the key of )?([a-g](?:#|b|-sharp|-flat| sharp| flat)?(?: major| minor| dorian| mixolydian"
+                    r"| lydian| phrygian|m)?)\b(?! *(?:bpm|seconds))")
+NO_DRUMS_RE = re.compile(r"\b(no|without|drop the|lose the) (drums|percussion|beat)\b")
+
+
+def _names_in(text: str) -> list[str]:
+    """Instruments named in the text, in order of appearance, longest name first at each place."""
+    aliases = {**{n.lower(): n for n in GM_PROGRAMS}, **{k.lower(): v for k, v in ALIASES.items()}}
+    found: list[tuple[int, str]] = []
+    taken = [False] * len(text)
+    for alias in sorted(aliases, key=len, reverse=True):
+        for m in re.finditer(rf"\b{re.escape(alias)}s?\b", text):
+            if any(taken[m.start():m.end()]):
+                continue
+            taken[m.start():m.end()] = [True] * (m.end() - m.start())
+            found.append((m.start(), aliases[alias]))
+    return list(dict.fromkeys(name for _, name in sorted(found)))
+
+
+def _genres_in(text: str) -> list[str]:
+    found = []
+    for alias in sorted(GENRE_ALIASES, key=len, reverse=True):
+        m = re.search(rf"\b{re.escape(alias)}\b", text)
+        if m:
+            found.append((m.start(), GENRE_ALIASES[alias]))
+    return list(dict.fromkeys(g for _, g in sorted(found)))
+
+
+def _clip(value: float, lo: float, hi: float) -> float:
+    return max(lo, min(hi, value))
+
+
+def refine(brief: MusicBrief, instruction: str) -> MusicBrief:
+    """Apply an instruction to a brief; keep everything it does not mention.
+
+    Raises
+    ------
+    BadInputError: the instruction is empty, or no rule understands any of it.
+    """
+    text = " ".join(instruction.lower().split())
+    if not text:
+        raise BadInputError("--instruction is empty: say what to change, e.g. 'as jazz', 'calmer', 'on music box'")
+    data: dict[str, Any] = brief.to_dict()
+    prov = dict(brief.provenance)
+    said = f"from the instruction {instruction.strip()!r}"
+    locked = {k for k, p in prov.items() if p.source == "user"}
+    changed: list[str] = []
+    phrases: list[str] = []
+
+    def setv(name: str, value: Any, why: str, path: tuple[str, ...] | None = None) -> None:
+        if name in locked:
+            return
+        target = data
+        keys = path or (name,)
+        for k in keys[:-1]:
+            target = target[k]
+        target[keys[-1]] = value
+        prov[name] = Provenance(source="instruction", reason=f"{why}: {said}")
+        changed.append(name)
+
+    rules = [r for r in RULES if re.search(r.pattern, text)]
+    genres = _genres_in(text)
+    named = _names_in(text)
+    tempo_m, key_m = TEMPO_RE.search(text), KEY_RE.search(text)
+    no_drums = bool(NO_DRUMS_RE.search(text))
+    if not (rules or genres or named or tempo_m or key_m or no_drums):
+        raise BadInputError(f"could not understand the instruction {instruction.strip()!r}: name a genre, mood, "
+                            "instrument, tempo or key, e.g. 'as jazz', 'calmer', 'on music box', 'at 90 bpm', "
+                            "'in D minor', 'as a lullaby', 'a Christmas carol'")
+
+    # Genre: a named one beats a scenario's.
+    genre = genres[0] if genres else next((r.genre for r in rules if r.genre), None)
+    if genre and genre != brief.genre:
+        setv("genre", genre, f"genre {genre}")
+    new_genre = data["genre"]
+
+    # Instruments: named ones lead; otherwise a scenario's ensemble, or the new genre's.
+    ensemble = list(data["instruments"])
+    scenario = next((r.ensemble for r in rules if r.ensemble), ())
+    calm = any(r.drums is False for r in rules)
+    if named:
+        accomp_pool = list(scenario[1:] or GENRES[new_genre].ensemble)
+        ensemble = named + [n for n in accomp_pool if n not in named and family_of(n) not in
+                            {family_of(x) for x in named}]
+    elif scenario:
+        ensemble = list(scenario)
+    elif genre and genre != brief.genre:
+        ensemble = list(GENRES[new_genre].ensemble)
+    if calm or no_drums:
+        ensemble = [n for n in ensemble if n != DRUMS] or ensemble
+    ensemble = list(dict.fromkeys(ensemble))[:MAX_ENSEMBLE]
+    if ensemble != list(data["instruments"]):
+        setv("instruments", ensemble, f"instruments {', '.join(instrument_words(n) for n in ensemble)}")
+
+    # Mood, energy and tempo: scenario targets, then relative steps.
+    mood = data["mood"]
+    energy, valence, arousal, tempo = data["energy"], mood["valence"], mood["arousal"], data["tempo_bpm"]
+    for r in sorted(rules, key=lambda r: not r.relative):  # steps first, then a scenario's targets and ranges
+        if r.energy is not None:
+            energy = energy + r.energy if r.relative else r.energy
+        if r.arousal is not None:
+            arousal = arousal + r.arousal if r.relative else r.arousal
+        if r.valence is not None:
+            valence = r.valence if not r.relative else valence + r.valence
+        if r.tempo_factor is not None:
+            tempo *= r.tempo_factor
+        if r.tempo_range is not None:
+            tempo = _clip(tempo, *r.tempo_range)
+        phrases.append(r.words)
+    if tempo_m:
+        tempo = float(tempo_m.group(1))
+        if not TEMPO_RANGE[0] <= tempo <= TEMPO_RANGE[1]:
+            raise BadInputError(f"the instruction asks for {tempo:g} BPM: use {TEMPO_RANGE[0]:g} to "
+                                f"{TEMPO_RANGE[1]:g} BPM")
+    energy, valence, arousal = round(_clip(energy, 0.0, 1.0), 3), round(_clip(valence, -1, 1), 3), \
+        round(_clip(arousal, -1, 1), 3)
+    tempo = round(_clip(tempo, *TEMPO_RANGE), 2)
+    if energy != data["energy"]:
+        setv("energy", energy, f"energy {energy:.2f}")
+    if valence != mood["valence"]:
+        setv("mood.valence", valence, f"valence {valence:+.2f}", ("mood", "valence"))
+    if arousal != mood["arousal"]:
+        setv("mood.arousal", arousal, f"arousal {arousal:+.2f}", ("mood", "arousal"))
+    if tempo != data["tempo_bpm"]:
+        setv("tempo_bpm", tempo, f"tempo {tempo:g}")
+    tags = list(dict.fromkeys([t for r in rules for t in r.tags] + list(mood["tags"])))[:6]
+    if tags != mood["tags"] and "mood.tags" not in locked:
+        mood["tags"] = tags
+
+    # Key and mode.
+    if key_m:
+        ks = parse_key(key_m.group(1).replace("-", " "))
+        setv("key", {"tonic": ks.tonic, "mode": ks.mode}, f"key {ks}")
+    else:
+        mode = next((r.mode for r in reversed(rules) if r.mode), None)
+        if mode and mode != data["key"]["mode"]:
+            setv("key", {"tonic": data["key"]["tonic"], "mode": mode}, f"key {data['key']['tonic']} {mode}")
+
+    if not changed:
+        raise BadInputError(f"the instruction {instruction.strip()!r} asks for nothing that is not already so "
+                            "(or only for what you set explicitly with a control)")
+    return _finish(brief, data, prov, phrases or [instruction.strip()], energy - brief.energy)
+
+
+def _finish(brief: MusicBrief, data: dict[str, Any], prov: dict[str, Provenance], phrases: list[str],
+            energy_delta: float) -> MusicBrief:
+    """Re-derive what follows from the changes: length (a kept tune at a new tempo), sections, captions."""
+    ref = brief.reference
+    duration_from_reference = prov.get("duration_s", Provenance(source="default", reason="")).source == "audio"
+    if ref is not None and duration_from_reference and data["tempo_bpm"] != brief.tempo_bpm:
+        duration = round(min(MAX_DURATION_S, ref.length_qn * 60.0 / data["tempo_bpm"]), 3)
+        data["duration_s"] = duration
+        data["sections"] = [s.model_dump() for s in rescale_sections(brief, duration)]
+        prov["duration_s"] = Provenance(source="audio", reason=f"duration {duration:g} s: the reference's length "
+                                        f"at the new tempo")
+    lo, hi = SECTION_ENERGY_RANGE
+    for s in data["sections"]:
+        s["energy"] = round(_clip(s["energy"] + energy_delta, lo, hi), 3)
+    data["provenance"] = {k: v.model_dump() for k, v in sorted(prov.items())}
+    refined = MusicBrief.from_dict(data, origin="refined brief")
+    phrase = ", ".join(dict.fromkeys(phrases))
+    keep = None
+    if ref is not None:
+        from weavewave.perceive.audio import KEEP_WORDS
+
+        keep = KEEP_WORDS[ref.mode]
+    refined.sections = [s.model_copy(update={"caption": section_caption(refined, s.label, s.start_s, s.end_s,
+                                                                        s.energy, phrase, keep)})
+                        for s in refined.sections]
+    hint = f"{phrase[0].upper()}{phrase[1:]}" + (f", {keep}" if keep else "")
+    refined.caption = write_caption(refined, [hint])
+    refined.provenance = {**refined.provenance, "caption": Provenance(
+        source="instruction", reason="rewritten from the refined attributes and the instruction")}
+    return refined
+
+
+def section_caption(brief: MusicBrief, label: str, start: float, end: float, energy: float, phrase: str,
+                    keep: str | None) -> str:
+    """One section's caption after refining: its place, level, the new style and what is kept."""
+    level = "quiet" if energy < 0.35 else "steady" if energy < 0.65 else "full"
+    inst = " and ".join(dict.fromkeys(instrument_words(n) for n in brief.instruments[:3]))
+    style = GENRES[brief.genre].description
+    return (f"{label} ({start:.0f}-{end:.0f} s): {level} {style} passage on {inst}, {phrase}"
+            + (f", {keep}" if keep else ""))
+
+
