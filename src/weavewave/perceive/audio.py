@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from weavewave.brief import (
+    MAX_DURATION_S,
     REFERENCE_MODES,
     Key,
     MusicBrief,
