@@ -1,0 +1,205 @@
+"""Audio perception and restyling on real audio: tunes and Bach chorales rendered at test time through
+weavewave's own renderer, click tracks, and the real recording that ships with music21."""
+
+from __future__ import annotations
+
+import json
+import pathlib
+
+import numpy as np
+import pytest
+
+pytest.importorskip("librosa")
+pytest.importorskip("basic_pitch")
+
+from reference_audio import (  # noqa: E402
+    bach_chorale_paths,
+    chorale_arrangement,
+    chorale_reference_key,
+    click_track,
+    melody_pitches,
+    render_to_wav,
+    tune_arrangement,
+)
+
+from weavewave import api  # noqa: E402
+from weavewave.analyze import mirex_key_score, tempo_matches  # noqa: E402
+from weavewave.brief import MusicBrief  # noqa: E402
+from weavewave.generators.symbolic.compose import compose  # noqa: E402
+from weavewave.melodic import melodic_similarity, skyline  # noqa: E402
+from weavewave.perceive.audio import analyse_audio, perceive_audio  # noqa: E402
+
+TUNE_TEMPO = 100.0
+LULLABY = "as a gentle lullaby on music box"
+
+
+@pytest.fixture(scope="module")
+def tune(tmp_path_factory) -> pathlib.Path:
+    """Ode to Joy over I/V triads on piano, 100 BPM, C major, about 39 s."""
+    return render_to_wav(tune_arrangement(tempo=TUNE_TEMPO), tmp_path_factory.mktemp("audio") / "tune.wav")
+
+
+@pytest.fixture(scope="module")
+def heard(tune):
+    return perceive_audio(tune)
+
+
+def test_known_tune_is_measured(heard):
+    a = heard.analysis
+    assert tempo_matches(a.tempo_bpm, TUNE_TEMPO)
+    assert (a.key_tonic, a.key_mode) == (0, "major")
+    assert a.meter == "4/4"
+    assert a.loudness_lufs is not None and a.energy_curve and 0 <= min(a.energy_curve) <= max(a.energy_curve) <= 1
+    assert a.brightness_hz > 0 and a.onsets_per_s > 1
+    # Beats land every 0.6 s.
+    assert np.median(np.diff(a.beat_times)) == pytest.approx(60 / TUNE_TEMPO, rel=0.04)
+    # The transcribed melody is the tune: interval alignment with the score's melody.
+    assert melodic_similarity([p for *_, p in a.melody_s], melody_pitches()) > 0.85
+    # Chords come from the C and G triads under it.
+    roots = {c[2].split(":")[0] for c in a.chords}
+    assert {"C", "G"} <= roots
+
+
+def test_observation_segments_and_proposals(heard):
+    obs = heard.observation
+    assert obs.source == "audio" and obs.input == "tune.wav"
+    segments = obs.measurements["segments"]
+    assert segments and segments[0]["start_s"] == 0
+    assert all(s["caption"].startswith(s["label"]) for s in segments)
+    assert len({s["caption"] for s in segments}) == len(segments)
+    assert {"tempo_bpm", "key", "energy", "valence", "arousal", "genre", "duration_s"} <= set(heard.proposals)
+    assert heard.proposals["tempo_bpm"].confidence == 1.0
+
+
+def test_describe_fuses_audio_with_provenance(tune):
+    brief = api.describe(audio=tune)
+    assert brief.provenance["tempo_bpm"].source == "audio"
+    assert brief.provenance["key"].source == "audio" and str(brief.key) == "C major"
+    assert brief.reference is not None and brief.reference.mode == "melody"
+    assert brief.reference.melody and brief.reference.chords
+    assert brief.sections and all(s.caption for s in brief.sections)
+    assert any(o.source == "audio" for o in brief.observations)
+
+
+@pytest.fixture(scope="module")
+def restyled(tune, heard):
+    """The tune restyled as a lullaby in each reference mode: (brief, arrangement, similarity)."""
+    transcribed = [p for *_, p in heard.analysis.melody_s]
+    out = {}
+    for mode in ("melody", "harmony", "style"):
+        brief = api.describe(audio=tune, instruction=LULLABY, reference_mode=mode)
+        arrangement = compose(brief)
+        lead = next(p for p in arrangement.parts if p.role == "melody")
+        line = skyline([(n.start, n.end, n.pitch) for n in lead.notes])
+        out[mode] = (brief, arrangement, melodic_similarity(transcribed, [p for *_, p in line]))
+    return out
+
+
+def test_melody_mode_keeps_the_tune_and_style_mode_does_not(restyled):
+    sim = {mode: round(v[2], 3) for mode, v in restyled.items()}
+    assert sim["melody"] > 0.8, sim
+    assert sim["style"] < 0.5, sim
+    assert sim["melody"] - sim["style"] > 0.4, sim
+    assert sim["melody"] - sim["harmony"] > 0.4, sim
+
+
+def test_modes_keep_what_they_say(restyled):
+    melody, harmony, style = (restyled[m][0].reference for m in ("melody", "harmony", "style"))
+    assert melody.melody and melody.chords
+    assert not harmony.melody and harmony.chords
+    assert not style.melody and not style.chords
+
+
+def _chord_tone_share(brief, arrangement) -> float:
+    """Share of accompaniment notes that are tones of the reference chord sounding when they start."""
+    from weavewave.generators.symbolic.grid import Grid
+    from weavewave.generators.symbolic.harmony import chord_at
+    from weavewave.generators.symbolic.reference import reference_spans
+
+    grid = Grid(brief.meter, brief.tempo_bpm)
+    spans = reference_spans(brief.reference, brief.key, grid, brief.duration_s / grid.qn_seconds)
+    notes = [n for p in arrangement.parts if p.role in ("chords", "pad", "bass") for n in p.notes]
+    hits = [n.pitch % 12 in chord_at(spans, n.start / grid.qn_seconds + 0.05).chord.pcs for n in notes]
+    return sum(hits) / len(hits)
+
+
+def test_harmony_and_melody_modes_play_the_reference_chords(restyled):
+    for mode in ("harmony", "melody"):
+        brief, arrangement, _ = restyled[mode]
+        assert _chord_tone_share(brief, arrangement) >= 0.75, mode
+
+
+def test_lullaby_instruction_is_applied(restyled):
+    brief = restyled["melody"][0]
+    assert brief.instruments[0] == "Music Box" and "Drums" not in brief.instruments
+    assert brief.tempo_bpm <= 78 and brief.energy <= 0.25
+    assert brief.provenance["instruments"].source == "instruction"
+    assert brief.provenance["tempo_bpm"].source == "instruction"
+    # The whole tune at the slower tempo.
+    assert brief.duration_s == pytest.approx(brief.reference.length_qn * 60 / brief.tempo_bpm, abs=0.01)
+    assert all("lullaby" in s.caption for s in brief.sections)
+    assert "lullaby" in brief.caption
+
+
+def test_brief_json_reproduces_the_restyle(restyled):
+    brief, arrangement, _ = restyled["melody"]
+    again = compose(MusicBrief.from_json(brief.to_json()))
+    assert [(p.name, p.notes) for p in again.parts] == [(p.name, p.notes) for p in arrangement.parts]
+    assert json.loads(brief.to_json())["reference"]["melody"]
+
+
+def test_controls_win_over_the_reference_and_the_instruction(tune):
+    brief = api.describe(audio=tune, instruction="faster jazz", tempo=90, key="D minor")
+    assert brief.tempo_bpm == 90 and str(brief.key) == "D minor" and brief.genre == "jazz"
+    assert brief.provenance["tempo_bpm"].source == "user"
+    arrangement = compose(brief)
+    lead = next(p for p in arrangement.parts if p.role == "melody")
+    tonic_pcs = {n.pitch % 12 for n in lead.notes}
+    assert tonic_pcs <= {2, 4, 5, 7, 9, 10, 0}  # the tune moved to D minor: D E F G A Bb C
+
+
+CHORALES = 6
+
+
+def test_key_on_rendered_bach_chorales():
+    """MIREX weighted key score against the scores' keys (signature + final bass), first chorales."""
+    from music21 import corpus
+
+    scores = []
+    for path in bach_chorale_paths(CHORALES + 4):
+        score = corpus.parse(str(path))
+        ref = chorale_reference_key(score)
+        if ref is not None:
+            scores.append((score, ref))
+        if len(scores) == CHORALES:
+            break
+    from weavewave.render import render
+
+    results = []
+    for score, ref in scores:
+        mix = render(chorale_arrangement(score, tempo=90), workers=1)
+        a = analyse_audio(mix.audio.mean(axis=1), mix.sample_rate, transcribe=False)
+        results.append(mirex_key_score((a.key_tonic, a.key_mode), ref))
+    assert len(results) == CHORALES
+    assert np.mean(results) >= 0.6, results
+
+
+@pytest.mark.parametrize("bpm", [72, 100, 128], ids=["72bpm", "100bpm", "128bpm"])
+def test_tempo_on_click_tracks(bpm):
+    a = analyse_audio(click_track(bpm, 20.0), 22050, transcribe=False)
+    assert tempo_matches(a.tempo_bpm, bpm), a.tempo_bpm
+    assert a.meter in ("4/4", None)
+
+
+def test_real_recording_smoke():
+    """music21's test_audio.wav: a real 20 s recording, measured end to end."""
+    import music21
+
+    path = pathlib.Path(music21.__file__).parent / "audioSearch" / "test_audio.wav"
+    p = perceive_audio(path)
+    a = p.analysis
+    assert 40 <= a.tempo_bpm <= 240
+    assert len(a.melody) >= 10 and all(40 <= n[2] <= 100 for n in a.melody)
+    assert a.segments and a.segments[0].caption
+    assert a.loudness_lufs is not None
+    assert p.observation.summary.startswith("20 s reference")
