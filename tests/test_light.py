@@ -53,3 +53,18 @@ def test_serve_help_is_light():
             "    try:\n        main(argv)\n    except SystemExit:\n        pass\n"
             "import weavewave.serve")
     assert not _loaded_after(code) & set(HEAVY + SERVER_LIBS)
+
+
+# --- audio perception and restyling (audio engineer) -------------------------------------------------
+AUDIO_HEAVY = ("librosa", "basic_pitch", "onnxruntime", "soundfile", "numba")
+
+
+def test_audio_modules_import_light():
+    code = "import weavewave.perceive.audio, weavewave.refine, weavewave.melodic"
+    assert not _loaded_after(code) & set(HEAVY + AUDIO_HEAVY)
+
+
+def test_help_mentions_audio_and_stays_light():
+    code = ("import sys\nfrom weavewave.cli import main\n"
+            "try:\n    main(['generate', '--help'])\nexcept SystemExit:\n    pass")
+    assert not _loaded_after(code) & set(AUDIO_HEAVY)
