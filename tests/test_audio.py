@@ -21,7 +21,6 @@ from reference_audio import (  # noqa: E402
     render_to_wav,
     tune_arrangement,
 )
-
 from weavewave import api  # noqa: E402
 from weavewave.analyze import mirex_key_score, tempo_matches  # noqa: E402
 from weavewave.brief import MusicBrief  # noqa: E402

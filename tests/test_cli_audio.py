@@ -16,7 +16,6 @@ pytest.importorskip("librosa")
 pytest.importorskip("basic_pitch")
 
 from reference_audio import render_to_wav, tune_arrangement  # noqa: E402
-
 from weavewave.brief import MusicBrief  # noqa: E402
 from weavewave.cli import main  # noqa: E402
 from weavewave.melodic import melodic_similarity, skyline  # noqa: E402

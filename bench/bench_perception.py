@@ -1,0 +1,123 @@
+"""Validation of the audio perceiver on material with known answers.
+
+    .venv/bin/python bench/bench_perception.py [--chorales 60]
+
+- Key: Bach chorales from music21's corpus rendered through weavewave's renderer, against the score's key
+  (key signature, mode by the final bass note; chorales with modal endings are left out). MIREX weighted
+  score (1 same key, 0.5 fifth, 0.3 relative, 0.2 parallel).
+- Tempo: click tracks at 60-180 BPM, and the rendered chorales at known tempi: Acc1 (within 4 %) and Acc2
+  (also at double, half, triple or a third).
+- Smoke: music21's real recording ``audioSearch/test_audio.wav``.
+- Recognisability: melodic similarity (docs/PERCEPTION.md) between the transcribed reference and the
+  restyled lead line, for each reference mode.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import pathlib
+import statistics
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
+CHORALE_TEMPI = (66, 76, 88, 96, 108, 120, 132)
+
+
+def key_and_tempo(n_chorales: int) -> None:
+    from music21 import corpus
+
+    from reference_audio import bach_chorale_paths, chorale_arrangement, chorale_reference_key
+    from weavewave.analyze import mirex_key_score, tempo_matches
+    from weavewave.perceive.audio import analyse_audio
+    from weavewave.render import render
+
+    scores, acc1, acc2, modal = [], [], [], 0
+    counts = {1.0: 0, 0.5: 0, 0.3: 0, 0.2: 0, 0.0: 0}
+    for path in bach_chorale_paths(10 * n_chorales):
+        if len(scores) == n_chorales:
+            break
+        score = corpus.parse(str(path))
+        ref = chorale_reference_key(score)
+        if ref is None:
+            modal += 1
+            continue
+        tempo = CHORALE_TEMPI[len(scores) % len(CHORALE_TEMPI)]
+        mix = render(chorale_arrangement(score, tempo=tempo), workers=1)
+        a = analyse_audio(mix.audio.mean(axis=1), mix.sample_rate, transcribe=False)
+        s = mirex_key_score((a.key_tonic, a.key_mode), ref)
+        scores.append(s)
+        counts[s] += 1
+        acc1.append(tempo_matches(a.tempo_bpm, tempo))
+        acc2.append(tempo_matches(a.tempo_bpm, tempo, allow_octave=True))
+    print(f"key, {len(scores)} chorales ({modal} modal endings skipped): MIREX weighted score "
+          f"{statistics.mean(scores):.3f}; same {counts[1.0]}, fifth {counts[0.5]}, relative {counts[0.3]}, "
+          f"parallel {counts[0.2]}, other {counts[0.0]}")
+    print(f"tempo, rendered chorales at {CHORALE_TEMPI} BPM: Acc1 {statistics.mean(acc1):.2f}, "
+          f"Acc2 {statistics.mean(acc2):.2f}")
+
+
+def clicks() -> None:
+    from reference_audio import click_track
+    from weavewave.analyze import tempo_matches
+    from weavewave.perceive.audio import analyse_audio
+
+    tempi = list(range(60, 181, 10))
+    got = [analyse_audio(click_track(t, 20.0), 22050, transcribe=False).tempo_bpm for t in tempi]
+    a1 = statistics.mean(tempo_matches(g, t) for g, t in zip(got, tempi, strict=True))
+    a2 = statistics.mean(tempo_matches(g, t, allow_octave=True) for g, t in zip(got, tempi, strict=True))
+    print(f"tempo, click tracks at {tempi[0]}-{tempi[-1]} BPM ({len(tempi)}): Acc1 {a1:.2f}, Acc2 {a2:.2f}; "
+          + ", ".join(f"{t}->{g:.1f}" for t, g in zip(tempi, got, strict=True)))
+
+
+def smoke() -> None:
+    import music21
+
+    from weavewave.perceive.audio import perceive_audio
+
+    path = pathlib.Path(music21.__file__).parent / "audioSearch" / "test_audio.wav"
+    t0 = time.perf_counter()
+    p = perceive_audio(path)
+    print(f"smoke, music21 test_audio.wav: {p.observation.summary} ({time.perf_counter() - t0:.2f} s)")
+
+
+def recognisability(tmp: Path) -> None:
+    from reference_audio import melody_pitches, render_to_wav, tune_arrangement
+    from weavewave import api
+    from weavewave.generators.symbolic.compose import compose
+    from weavewave.melodic import melodic_similarity, skyline
+    from weavewave.perceive.audio import perceive_audio
+
+    wav = render_to_wav(tune_arrangement(tempo=100.0), tmp / "tune.wav")
+    heard = [p for *_, p in perceive_audio(wav).analysis.melody_s]
+    print(f"transcription of Ode to Joy vs the score: similarity {melodic_similarity(heard, melody_pitches()):.3f}")
+    print("| instruction | melody | harmony | style |")
+    print("|---|---:|---:|---:|")
+    for instruction in ("as a gentle lullaby on music box", "as jazz", "more energetic rock", "christmas carol"):
+        sims = []
+        for mode in ("melody", "harmony", "style"):
+            brief = api.describe(audio=wav, instruction=instruction, reference_mode=mode)
+            lead = next(p for p in compose(brief).parts if p.role == "melody")
+            line = skyline([(n.start, n.end, n.pitch) for n in lead.notes])
+            sims.append(melodic_similarity(heard, [p for *_, p in line]))
+        print(f"| {instruction} | " + " | ".join(f"{s:.3f}" for s in sims) + " |")
+
+
+def main() -> None:
+    import tempfile
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--chorales", type=int, default=60)
+    args = parser.parse_args()
+    smoke()
+    clicks()
+    key_and_tempo(args.chorales)
+    recognisability(Path(tempfile.mkdtemp(prefix="bench-perception-")))
+
+
+if __name__ == "__main__":
+    main()
