@@ -52,7 +52,8 @@ MAX_SEGMENTS = 24
 SAME_THEME_CORRELATION = 0.9  # segments whose mean chroma correlate this well share a label
 # Chords: triad templates over beat-synchronous chroma, smoothed so a chord holds unless the evidence moves.
 CHORD_QUALITIES = {"maj": (0, 4, 7), "min": (0, 3, 7)}
-CHORD_CHANGE_PENALTY = 0.25  # in correlation units; higher holds chords longer
+CHORD_CHANGE_PENALTY = 0.5  # in correlation units; higher holds chords longer
+CHORD_OCTAVES = 4  # C1-C5
 MIN_CHORD_CHROMA = 1e-3
 # Melody transcription (basic-pitch) and clean-up.
 ONSET_THRESHOLD = 0.5
@@ -253,6 +254,7 @@ def analyse_audio(mono: np.ndarray, sample_rate: int, *, name: str = "audio",
     beat_frames = np.asarray(beat_frames, dtype=int)
     if beat_frames.size < 4:  # no pulse to lock to: a regular grid at the estimated tempo
         beat_frames = librosa.time_to_frames(np.arange(0.0, duration, 60.0 / tempo), sr=SR, hop_length=HOP)
+    beat_frames = _extend_to_start(beat_frames, 60.0 / tempo * SR / HOP)
     beat_times = librosa.frames_to_time(beat_frames, sr=SR, hop_length=HOP)
     lap("tempo")
     chroma = librosa.feature.chroma_cqt(y=y, sr=SR, hop_length=HOP)
@@ -267,7 +269,10 @@ def analyse_audio(mono: np.ndarray, sample_rate: int, *, name: str = "audio",
     energy = _energy(loud, onsets_per_s)
     curve = _energy_curve(rms, loud)
     lap("features")
-    beat_chroma = librosa.util.sync(chroma, beat_frames, aggregate=np.median)
+    # Chords from the register below the tune (C1-C5): a loud melody would otherwise pull every beat's chord.
+    low_chroma = librosa.feature.chroma_cqt(y=y, sr=SR, hop_length=HOP, fmin=librosa.note_to_hz("C1"),
+                                            n_octaves=CHORD_OCTAVES)
+    beat_chroma = librosa.util.sync(low_chroma, beat_frames, aggregate=np.median)
     chord_labels = _chords_per_beat(beat_chroma)
     chords = _chord_spans(chord_labels)
     boundaries = _boundaries(librosa, y, chroma, beat_frames, duration)
@@ -275,7 +280,8 @@ def analyse_audio(mono: np.ndarray, sample_rate: int, *, name: str = "audio",
     melody_s = transcribe_melody(y) if transcribe else []
     lap("transcribe")
     to_qn = _seconds_to_qn(beat_times, tempo)
-    melody, length_qn = _melody_qn(melody_s, to_qn, beat_times, tempo, duration)
+    melody, length_qn, origin = _melody_qn(melody_s, to_qn, beat_times, tempo, duration)
+    chords = [(start - origin, dur, name) for start, dur, name in chords]
     analysis = AudioAnalysis(
         name=name, duration_s=round(duration, 3), tempo_bpm=round(tempo, 2), beat_times=beat_times,
         key_tonic=tonic, key_mode=mode, key_correlation=round(corr, 3), meter=meter,
@@ -298,6 +304,17 @@ def _resample(mono: np.ndarray, sample_rate: int) -> np.ndarray:
         return mono.astype(np.float32)
     g = gcd(SR, sample_rate)
     return resample_poly(mono.astype(np.float64), SR // g, sample_rate // g).astype(np.float32)
+
+
+def _extend_to_start(beat_frames: np.ndarray, period_frames: float) -> np.ndarray:
+    """Beats before the first tracked one, at the tempo, back to the start: the tracker skips weak
+    opening beats, and the material must start where the music starts."""
+    if beat_frames.size == 0:
+        return beat_frames
+    first = float(beat_frames[0])
+    n_before = int(np.floor(first / period_frames + 0.25))
+    before = [int(round(first - k * period_frames)) for k in range(n_before, 0, -1)]
+    return np.concatenate([np.array([max(0, b) for b in before], dtype=int), beat_frames])
 
 
 def _meter(onset_env: np.ndarray, beat_frames: np.ndarray) -> str | None:
@@ -479,8 +496,11 @@ def _seconds_to_qn(beat_times: np.ndarray, tempo: float):
 
 
 def _melody_qn(melody_s: list[tuple[float, float, int]], to_qn: Any, beat_times: np.ndarray, tempo: float,
-               duration: float) -> tuple[list[tuple[float, float, int, int]], float]:
-    """The melody on the beat grid, quantised to sixteenths, from the first beat (pickups kept)."""
+               duration: float) -> tuple[list[tuple[float, float, int, int]], float, float]:
+    """The melody on the beat grid, quantised to sixteenths, from the first beat (pickups kept).
+
+    Returns the notes, the length in quarter notes, and the origin (the beat, 0 or earlier, that became 0).
+    """
     first = float(min([0.0, *(float(to_qn(s)) for s, _, _ in melody_s[:1])]))
     origin = np.floor(first)
     notes: list[tuple[float, float, int, int]] = []
@@ -494,7 +514,7 @@ def _melody_qn(melody_s: list[tuple[float, float, int]], to_qn: Any, beat_times:
         notes.append((float(start), float(max(GRID_QN, end - start)), p, 90))
     length = float(to_qn(duration)) - origin
     length = max(GRID_QN, np.ceil(length / GRID_QN) * GRID_QN)
-    return [n for n in notes if n[0] < length], float(length)
+    return [n for n in notes if n[0] < length], float(length), float(origin)
 
 
 # --- segments and captions -----------------------------------------------------------------------
