@@ -47,6 +47,7 @@ SILENCE_DBFS = -60.0  # a reference whose peak stays below this is treated as si
 # Analysis.
 SR = 22050
 HOP = 512
+KEY_PROFILE = "aarden"  # see weavewave.analyze.KEY_PROFILES and docs/PERCEPTION.md
 SEGMENT_S = 10.0  # target segment length for per-segment observations
 MAX_SEGMENTS = 24
 SAME_THEME_CORRELATION = 0.9  # segments whose mean chroma correlate this well share a label
@@ -258,7 +259,7 @@ def analyse_audio(mono: np.ndarray, sample_rate: int, *, name: str = "audio",
     beat_times = librosa.frames_to_time(beat_frames, sr=SR, hop_length=HOP)
     lap("tempo")
     chroma = librosa.feature.chroma_cqt(y=y, sr=SR, hop_length=HOP)
-    tonic, mode, corr = key_from_chroma(chroma.mean(axis=1))
+    tonic, mode, corr = key_from_chroma(chroma.mean(axis=1), profile=KEY_PROFILE)
     lap("key")
     meter = _meter(onset_env, beat_frames)
     rms = librosa.feature.rms(y=y, hop_length=HOP)[0]
@@ -607,7 +608,7 @@ def _proposals(a: AudioAnalysis) -> dict[str, Proposal]:
         "tempo_bpm": Proposal(a.tempo_bpm, 1.0, f"tempo {a.tempo_bpm:g}: measured from the beats of {n}"),
         "key": Proposal(key, float(np.clip(a.key_correlation, 0.1, 0.95)),
                         f"key {key}: chroma of {n} correlates {a.key_correlation:.2f} with the "
-                        "Krumhansl-Kessler profile"),
+                        "Aarden-Essen key profile"),
         "duration_s": Proposal(round(a.length_qn * 60.0 / a.tempo_bpm, 3), 0.9,
                                f"duration: the length of {n}"),
         "valence": Proposal(round(valence, 3), 0.7, f"valence {valence:+.2f}: {key.mode} key, "
