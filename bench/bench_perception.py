@@ -1,6 +1,6 @@
 """Validation of the audio perceiver on material with known answers.
 
-    .venv/bin/python bench/bench_perception.py [--chorales 60]
+    .venv/bin/python bench/bench_perception.py [--chorales 60] [--skip 45]
 
 - Key: Bach chorales from music21's corpus rendered through weavewave's renderer, against the score's key
   (key signature, mode by the final bass note; chorales with modal endings are left out). MIREX weighted
@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 CHORALE_TEMPI = (66, 76, 88, 96, 108, 120, 132)
 
 
-def key_and_tempo(n_chorales: int) -> None:
+def key_and_tempo(n_chorales: int, skip: int) -> None:
     from music21 import corpus
 
     from reference_audio import bach_chorale_paths, chorale_arrangement, chorale_reference_key
@@ -36,9 +36,9 @@ def key_and_tempo(n_chorales: int) -> None:
     from weavewave.perceive.audio import analyse_audio
     from weavewave.render import render
 
-    scores, acc1, acc2, modal = [], [], [], 0
+    scores, acc1, acc2, modal, meters = [], [], [], 0, []
     counts = {1.0: 0, 0.5: 0, 0.3: 0, 0.2: 0, 0.0: 0}
-    for path in bach_chorale_paths(10 * n_chorales):
+    for path in bach_chorale_paths(skip + 10 * n_chorales)[skip:]:
         if len(scores) == n_chorales:
             break
         score = corpus.parse(str(path))
@@ -52,13 +52,16 @@ def key_and_tempo(n_chorales: int) -> None:
         s = mirex_key_score((a.key_tonic, a.key_mode), ref)
         scores.append(s)
         counts[s] += 1
+        meters.append(a.meter)
         acc1.append(tempo_matches(a.tempo_bpm, tempo))
         acc2.append(tempo_matches(a.tempo_bpm, tempo, allow_octave=True))
-    print(f"key, {len(scores)} chorales ({modal} modal endings skipped): MIREX weighted score "
+    print(f"key, {len(scores)} chorales after the first {skip} ({modal} modal endings skipped): MIREX weighted score "
           f"{statistics.mean(scores):.3f}; same {counts[1.0]}, fifth {counts[0.5]}, relative {counts[0.3]}, "
           f"parallel {counts[0.2]}, other {counts[0.0]}")
     print(f"tempo, rendered chorales at {CHORALE_TEMPI} BPM: Acc1 {statistics.mean(acc1):.2f}, "
           f"Acc2 {statistics.mean(acc2):.2f}")
+    print(f"meter, chorales (all 4/4): 4/4 {meters.count('4/4')}, 3/4 {meters.count('3/4')}, "
+          f"not inferred {meters.count(None)}")
 
 
 def clicks() -> None:
@@ -112,10 +115,12 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--chorales", type=int, default=60)
+    parser.add_argument("--skip", type=int, default=45,
+                        help="leave out the first chorales (the 45 the key profile was chosen on)")
     args = parser.parse_args()
     smoke()
     clicks()
-    key_and_tempo(args.chorales)
+    key_and_tempo(args.chorales, args.skip)
     recognisability(Path(tempfile.mkdtemp(prefix="bench-perception-")))
 
 

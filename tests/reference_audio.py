@@ -63,14 +63,14 @@ def render_to_wav(arrangement: Arrangement, path: Path) -> Path:
     return path
 
 
-def click_track(tempo: float, seconds: float, sample_rate: int = 22050) -> np.ndarray:
+def click_track(tempo: float, seconds: float, sample_rate: int = 22050, *, beats_per_bar: int = 4) -> np.ndarray:
     """Short 1 kHz clicks on every beat, accented on each bar's first beat: a tempo with no doubt."""
     y = np.zeros(int(seconds * sample_rate), dtype=np.float32)
     click = np.sin(2 * np.pi * 1000 * np.arange(int(0.02 * sample_rate)) / sample_rate).astype(np.float32)
     click *= np.exp(-np.linspace(0, 6, click.size)).astype(np.float32)
     for k, t in enumerate(np.arange(0.0, seconds - 0.05, 60.0 / tempo)):
         i = int(t * sample_rate)
-        y[i:i + click.size] += click * (0.9 if k % 4 == 0 else 0.5)
+        y[i:i + click.size] += click * (0.9 if k % beats_per_bar == 0 else 0.35)
     return y
 
 

@@ -183,11 +183,12 @@ def test_key_on_rendered_bach_chorales():
     assert np.mean(results) >= 0.6, results
 
 
-@pytest.mark.parametrize("bpm", [72, 100, 128], ids=["72bpm", "100bpm", "128bpm"])
-def test_tempo_on_click_tracks(bpm):
-    a = analyse_audio(click_track(bpm, 20.0), 22050, transcribe=False)
+@pytest.mark.parametrize("bpm, beats", [(72, 4), (100, 3), (128, 4), (132, 3)],
+                         ids=["72bpm-4/4", "100bpm-3/4", "128bpm-4/4", "132bpm-3/4"])
+def test_tempo_and_meter_on_click_tracks(bpm, beats):
+    a = analyse_audio(click_track(bpm, 20.0, beats_per_bar=beats), 22050, transcribe=False)
     assert tempo_matches(a.tempo_bpm, bpm), a.tempo_bpm
-    assert a.meter in ("4/4", None)
+    assert a.meter == f"{beats}/4"
 
 
 def test_real_recording_smoke():

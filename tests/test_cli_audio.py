@@ -92,7 +92,8 @@ def _wav(path: Path, seconds: float, *, silent: bool = False) -> Path:
 
 
 def _truncated(path: Path) -> Path:
-    _wav(path, 4.0)
+    t = np.arange(4 * 22050) / 22050
+    sf.write(path, (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32), 22050)
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 2])
     return path
@@ -103,7 +104,10 @@ BAD = {
     "zero length": (lambda d: (d / "empty.wav").write_bytes(b"") and None or d / "empty.wav", "empty"),
     "corrupt": (lambda d: (d / "noise.wav").write_bytes(np.random.default_rng(0).bytes(4096)) and None
                 or d / "noise.wav", "cannot decode"),
-    "truncated": (lambda d: _truncated(d / "cut.wav"), "truncated"),
+    "truncated wav": (lambda d: _truncated(d / "cut.wav"), "truncated"),
+    "truncated flac": (lambda d: _truncated(d / "cut.flac"), "truncated"),
+    "truncated mp3": (lambda d: _truncated(d / "cut.mp3"), "truncated"),
+    "truncated ogg": (lambda d: _truncated(d / "cut.ogg"), "cut off"),
     "too short": (lambda d: _wav(d / "short.wav", 0.5), "at least"),
     "silence": (lambda d: _wav(d / "silence.wav", 5.0, silent=True), "silent"),
     "video as audio": (lambda d: (d / "clip.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(2048)) and None

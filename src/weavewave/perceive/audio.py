@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import sys
 import tempfile
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -43,6 +44,7 @@ from weavewave.theory import TONIC_NAMES as PITCH_CLASS_NAMES
 MAX_AUDIO_S = 600.0  # ten minutes; raise with the environment variable below
 MAX_AUDIO_ENV = "WEAVEWAVE_MAX_AUDIO_S"
 MIN_AUDIO_S = 2.0  # shorter than a bar or two: nothing to measure
+DECODED_SHARE = 0.9  # fewer decoded frames than this share of the header's count: the file was cut off
 SILENCE_DBFS = -60.0  # a reference whose peak stays below this is treated as silence
 # Analysis.
 SR = 22050
@@ -64,6 +66,7 @@ MELODY_MIN_PITCH = 48  # below C3 a transcribed note is bass, not tune
 GRID_QN = 0.25  # kept material is quantised to sixteenths
 # Meter: accent contrast of beat-synchronous onset strength needed to call 3/4 over 4/4.
 METER_CONTRAST = 1.15
+ACCENT_FRAMES = 4  # about 90 ms after each beat
 # Mood and energy mapping (documented in docs/PERCEPTION.md).
 LOUDNESS_ENERGY = (-40.0, -8.0)  # LUFS mapped to energy 0..1
 ONSET_ENERGY = (0.5, 6.0)  # onsets per second mapped to energy 0..1
@@ -166,12 +169,14 @@ def load_audio(path: str | Path) -> tuple[np.ndarray, int]:
                             "with --video, or convert its sound to WAV/FLAC for --audio")
     sf = _soundfile()
     try:
-        info = sf.info(str(p))
+        with _quiet_native_stderr():
+            info = sf.info(str(p))
     except Exception as exc:  # libsndfile raises its own error types, which vary by version
         raise BadInputError(f"cannot decode {p.name} as audio ({_reason(exc)}); --audio reads WAV, FLAC, MP3 and "
                             "OGG: check the file plays, or convert it") from None
     if info.frames <= 0 or info.samplerate <= 0:
-        raise BadInputError(f"{p.name} holds no audio (zero length); give a recording with sound in it")
+        raise BadInputError(f"{p.name} holds no decodable audio (zero length, or cut off): give a complete "
+                            "recording with sound in it")
     declared_s = info.frames / info.samplerate
     limit = max_audio_seconds()
     if declared_s > limit:
@@ -179,11 +184,16 @@ def load_audio(path: str | Path) -> tuple[np.ndarray, int]:
                             f"or raise the limit with {MAX_AUDIO_ENV}=SECONDS")
     _check_wav_complete(p, info, size)
     try:
-        data, sr = sf.read(str(p), dtype="float32", always_2d=True)
+        with _quiet_native_stderr():
+            data, sr = sf.read(str(p), dtype="float32", always_2d=True)
     except Exception as exc:
         raise BadInputError(f"{p.name} is corrupt or truncated ({_reason(exc)}); re-export or re-download it") from None
     if data.shape[0] == 0:
-        raise BadInputError(f"{p.name} holds no audio (zero length); give a recording with sound in it")
+        raise BadInputError(f"{p.name} holds no decodable audio (zero length, or cut off): give a complete "
+                            "recording with sound in it")
+    if data.shape[0] < DECODED_SHARE * info.frames:
+        raise BadInputError(f"{p.name} is truncated: its header promises {declared_s:.1f} s but only "
+                            f"{data.shape[0] / sr:.1f} s decode; re-export or re-download it")
     if not np.isfinite(data).all():
         raise BadInputError(f"{p.name} contains invalid samples (NaN or infinity); re-export it")
     mono = data.mean(axis=1)
@@ -197,6 +207,25 @@ def load_audio(path: str | Path) -> tuple[np.ndarray, int]:
         raise BadInputError(f"{p.name} is silent (peak {shown} dBFS): a reference needs audible music to "
                             "take tempo, key and melody from")
     return mono, int(sr)
+
+
+@contextlib.contextmanager
+def _quiet_native_stderr():
+    """Silence what the C decoders (libsndfile's mpg123) print straight to file descriptor 2, so a bad
+    file gives the one-line error and nothing else."""
+    try:
+        fd = sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):  # no real stderr (e.g. captured): nothing to silence
+        yield
+        return
+    saved = os.dup(fd)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), fd)
+            yield
+    finally:
+        os.dup2(saved, fd)
+        os.close(saved)
 
 
 def _check_wav_complete(p: Path, info: Any, size: int) -> None:
@@ -261,8 +290,8 @@ def analyse_audio(mono: np.ndarray, sample_rate: int, *, name: str = "audio",
     chroma = librosa.feature.chroma_cqt(y=y, sr=SR, hop_length=HOP)
     tonic, mode, corr = key_from_chroma(chroma.mean(axis=1), profile=KEY_PROFILE)
     lap("key")
-    meter = _meter(onset_env, beat_frames)
     rms = librosa.feature.rms(y=y, hop_length=HOP)[0]
+    meter = _meter(rms, beat_frames)
     loud = integrated_lufs(mono, sample_rate)
     centroid = librosa.feature.spectral_centroid(y=y, sr=SR, hop_length=HOP)[0]
     onsets = librosa.onset.onset_detect(onset_envelope=onset_env, sr=SR, hop_length=HOP, units="time")
@@ -318,9 +347,14 @@ def _extend_to_start(beat_frames: np.ndarray, period_frames: float) -> np.ndarra
     return np.concatenate([np.array([max(0, b) for b in before], dtype=int), beat_frames])
 
 
-def _meter(onset_env: np.ndarray, beat_frames: np.ndarray) -> str | None:
-    """3/4 or 4/4 from which grouping of beats gives the strongest regular accent; None if unclear."""
-    strength = onset_env[np.clip(beat_frames, 0, len(onset_env) - 1)]
+def _meter(rms: np.ndarray, beat_frames: np.ndarray) -> str | None:
+    """3/4 or 4/4 from which grouping of beats gives the strongest regular accent; None if unclear.
+
+    A beat's accent is the peak RMS level just after it (linear amplitude: a log-spectral onset curve
+    flattens the difference between a loud and a soft attack).
+    """
+    idx = np.clip(beat_frames[:, None] + np.arange(ACCENT_FRAMES)[None, :], 0, len(rms) - 1)
+    strength = rms[idx].max(axis=1)
     if strength.size < 12 or strength.mean() <= 0:
         return None
     contrast = {}
