@@ -72,7 +72,7 @@ LOUDNESS_ENERGY = (-40.0, -8.0)  # LUFS mapped to energy 0..1
 ONSET_ENERGY = (0.5, 6.0)  # onsets per second mapped to energy 0..1
 TEMPO_AROUSAL = (60.0, 160.0)  # BPM mapped to arousal -1..1
 BRIGHT_HZ = (800.0, 3500.0)  # spectral centroid mapped to -1..1 (dark..bright)
-VIDEO_SIGNATURES = ((4, b"ftyp"), (0, b"\x1a\x45\xdf\xa3"))  # MP4/QuickTime/M4A, Matroska/WebM
+VIDEO_SIGNATURES = ((4, b"ftyp"), (0, b"\x1a\x45\xdf\xa3"), (8, b"AVI "))  # MP4/QuickTime/M4A, Matroska/WebM, AVI
 
 
 @dataclass
@@ -165,8 +165,8 @@ def load_audio(path: str | Path) -> tuple[np.ndarray, int]:
     with p.open("rb") as fh:
         head = fh.read(16)
     if any(head[o:o + len(sig)] == sig for o, sig in VIDEO_SIGNATURES):
-        raise BadInputError(f"{p.name} is an MP4/QuickTime/Matroska container, not an audio file: give a video "
-                            "with --video, or convert its sound to WAV/FLAC for --audio")
+        raise BadInputError(f"{p.name} is a video container (MP4/QuickTime, Matroska/WebM or AVI), not an "
+                            "audio file: give a video with --video, or convert its sound to WAV/FLAC for --audio")
     sf = _soundfile()
     try:
         with _quiet_native_stderr():
