@@ -110,6 +110,27 @@ def recognisability(tmp: Path) -> None:
         print(f"| {instruction} | " + " | ".join(f"{s:.3f}" for s in sims) + " |")
 
 
+def chords(tmp: Path) -> None:
+    """Chord roots per beat on the rendered Ode to Joy (one C or G triad per bar) against the score."""
+    from reference_audio import ODE_CHORDS, render_to_wav, tune_arrangement
+    from weavewave.perceive.audio import analyse_audio, load_audio
+
+    tempo = 100.0
+    mono, sr = load_audio(render_to_wav(tune_arrangement(tempo=tempo), tmp / "ode.wav"))
+    a = analyse_audio(mono, sr, transcribe=False)
+    bar_s, right, total = 4 * 60.0 / tempo, 0, 0
+    for start, dur, symbol in a.chords:
+        for q in range(int(start), int(start + dur)):
+            t = float(a.beat_times[min(q, len(a.beat_times) - 1)])
+            bar = int((t + 0.05) // bar_s)
+            if bar < len(ODE_CHORDS):
+                truth = "C" if ODE_CHORDS[bar][0] == 0 else "G"
+                right += symbol.split(":")[0] == truth
+                total += 1
+    print(f"chords, rendered Ode to Joy (C/G per bar): root right on {right / total:.2f} of {total} beats, "
+          f"{len(a.chords)} chord changes for 16 bars")
+
+
 def main() -> None:
     import tempfile
 
@@ -117,11 +138,18 @@ def main() -> None:
     parser.add_argument("--chorales", type=int, default=60)
     parser.add_argument("--skip", type=int, default=45,
                         help="leave out the first chorales (the 45 the key profile was chosen on)")
+    parser.add_argument("--only", choices=("smoke", "clicks", "key", "chords", "modes"))
     args = parser.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="bench-perception-"))
+    if args.only:
+        {"smoke": smoke, "clicks": clicks, "key": lambda: key_and_tempo(args.chorales, args.skip),
+         "chords": lambda: chords(tmp), "modes": lambda: recognisability(tmp)}[args.only]()
+        return
     smoke()
     clicks()
     key_and_tempo(args.chorales, args.skip)
-    recognisability(Path(tempfile.mkdtemp(prefix="bench-perception-")))
+    chords(tmp)
+    recognisability(tmp)
 
 
 if __name__ == "__main__":
