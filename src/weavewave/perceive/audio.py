@@ -297,7 +297,7 @@ def analyse_audio(mono: np.ndarray, sample_rate: int, *, name: str = "audio",
     onsets = librosa.onset.onset_detect(onset_envelope=onset_env, sr=SR, hop_length=HOP, units="time")
     onsets_per_s = float(len(onsets) / duration)
     energy = _energy(loud, onsets_per_s)
-    curve = _energy_curve(rms, loud)
+    curve = _energy_curve(rms)
     lap("features")
     # Chords from the register below the tune (C1-C5): a loud melody would otherwise pull every beat's chord.
     low_chroma = librosa.feature.chroma_cqt(y=y, sr=SR, hop_length=HOP, fmin=librosa.note_to_hz("C1"),
@@ -381,7 +381,7 @@ def _energy(loudness: float | None, onsets_per_s: float) -> float:
     return round(0.5 * loud + 0.5 * _scale(onsets_per_s, *ONSET_ENERGY), 3)
 
 
-def _energy_curve(rms: np.ndarray, loudness: float | None) -> list[float]:
+def _energy_curve(rms: np.ndarray) -> list[float]:
     """Energy per second, 0..1: RMS level in dB relative to the whole, centred on the overall energy."""
     per_s = max(1, int(round(SR / HOP)))
     n = max(1, len(rms) // per_s)
