@@ -64,8 +64,9 @@ FRAME_THRESHOLD = 0.3
 MIN_NOTE_MS = 80.0
 MELODY_MIN_PITCH = 48  # below C3 a transcribed note is bass, not tune
 GRID_QN = 0.25  # kept material is quantised to sixteenths
-# Meter: accent contrast of beat-synchronous onset strength needed to call 3/4 over 4/4.
+# Meter: accent contrast of the beats' RMS peaks needed to call a meter.
 METER_CONTRAST = 1.15
+TRIPLE_MARGIN = 1.3  # 3/4 must beat 4/4 clearly: a wrong triple meter re-bars a kept tune
 ACCENT_FRAMES = 4  # about 90 ms after each beat
 # Mood and energy mapping (documented in docs/PERCEPTION.md).
 LOUDNESS_ENERGY = (-40.0, -8.0)  # LUFS mapped to energy 0..1
@@ -365,7 +366,7 @@ def _meter(rms: np.ndarray, beat_frames: np.ndarray) -> str | None:
             others = np.delete(strength, np.arange(phase, strength.size, beats)).mean()
             best = max(best, accented / max(others, 1e-9))
         contrast[beats] = best
-    if contrast[3] > contrast[4] * METER_CONTRAST and contrast[3] > METER_CONTRAST:
+    if contrast[3] > contrast[4] * TRIPLE_MARGIN and contrast[3] > METER_CONTRAST:
         return "3/4"
     if contrast[4] > contrast[3] * METER_CONTRAST / 1.1 and contrast[4] > METER_CONTRAST:
         return "4/4"
