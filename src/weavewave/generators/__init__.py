@@ -62,12 +62,17 @@ class Generator(Protocol):
 
 
 def get_generator(backend: str, **options: Any) -> Generator:
-    """The generator for a backend name. Only ``symbolic`` ships in the base install."""
+    """The generator for a backend name. ``symbolic`` ships in the base install; ``musicgen`` needs the
+    ``neural`` extra (torch and transformers), imported only when it is used."""
     if backend == "symbolic":
         from weavewave.generators.symbolic import SymbolicGenerator
 
         return SymbolicGenerator(**options)
-    raise BadInputError(f"unknown backend {backend!r}: use 'symbolic'")
+    if backend == "musicgen":
+        from weavewave.generators.musicgen import MusicgenGenerator
+
+        return MusicgenGenerator(**options)
+    raise BadInputError(f"unknown backend {backend!r}: use {' or '.join(repr(b) for b in BACKENDS)}")
 
 
-BACKENDS = ("symbolic",)
+BACKENDS = ("symbolic", "musicgen")

@@ -1,0 +1,448 @@
+"""The ``musicgen`` backend: MusicGen and MusicGen-Melody through transformers, brief in, Track out.
+
+- Text conditioning: each block of audio is generated from the brief's caption plus the caption of the
+  section it falls in.
+- Melody conditioning (MusicGen-Melody): a one-hot chroma from a reference recording (``melody=PATH``) or
+  from our own symbolic composition of the brief rendered without drums and bass
+  (``steer="symbolic"``), which holds the neural audio to the brief's tempo, key and harmony. The chroma
+  is computed in :mod:`weavewave.generators.chroma` (the transformers extractor needs torchaudio).
+- Long form: pieces longer than one window are generated block by block. Each block after the first is
+  prompted with the last ``prompt_s`` seconds of the audio so far (encoded back to EnCodec codes) and
+  continues from there. The decoded block repeats the prompt, so exactly ``prompt frames * hop``
+  samples are dropped from its start; the last ``crossfade_s`` of the prompt region is crossfaded with
+  the audio it repeats, so the seam is smooth and no second of music is played twice.
+- The result is resampled to 48 kHz stereo and mastered like every other track (-14 LUFS, true peak
+  at most -1 dBTP). In steered mode the Track also carries the arrangement, so ``music.mid`` is written.
+
+torch and transformers are imported inside functions.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from weavewave.errors import BadInputError
+from weavewave.generators import ProgressFn, Track
+
+if TYPE_CHECKING:
+    from weavewave.arrangement import Arrangement
+    from weavewave.brief import MusicBrief
+    from weavewave.models import ModelCache
+
+STEER_MODES = ("none", "symbolic")
+DEFAULT_WINDOW_S = 30.0  # what MusicGen was trained on
+DEFAULT_PROMPT_S = 10.0
+DEFAULT_CROSSFADE_S = 0.25
+# Parts left out of the steering rendering: the melody conditioner of MusicGen-Melody was trained on
+# recordings with drums and bass separated out.
+UNSTEERED_ROLES = ("drums", "bass")
+MAX_TOP_K = 2048
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """How tokens are drawn. ``temperature=0`` is greedy decoding."""
+
+    top_k: int = 250
+    top_p: float = 0.0
+    temperature: float = 1.0
+    guidance_scale: float = 3.0
+
+    def validated(self) -> Sampling:
+        if not 0 <= self.top_k <= MAX_TOP_K:
+            raise BadInputError(f"top-k {self.top_k} is out of range: use 0 (off) to {MAX_TOP_K}")
+        if not 0.0 <= self.top_p <= 1.0:
+            raise BadInputError(f"top-p {self.top_p:g} is out of range: use 0 (off) to 1")
+        if not 0.0 <= self.temperature <= 5.0:
+            raise BadInputError(f"temperature {self.temperature:g} is out of range: use 0 (greedy) to 5")
+        if not 0.0 <= self.guidance_scale <= 20.0:
+            raise BadInputError(f"guidance {self.guidance_scale:g} is out of range: use 0 to 20 (1 or less: "
+                                "no classifier-free guidance)")
+        return self
+
+    def generate_kwargs(self) -> dict[str, Any]:
+        kw: dict[str, Any] = {"guidance_scale": self.guidance_scale if self.guidance_scale > 1 else None}
+        if self.temperature == 0:
+            kw["do_sample"] = False
+        else:
+            kw.update(do_sample=True, temperature=self.temperature, top_k=self.top_k or None,
+                      top_p=self.top_p if 0 < self.top_p < 1 else None)
+        return kw
+
+
+@dataclass
+class MusicgenBundle:
+    """A loaded MusicGen: the model, its tokenizer, and the numbers the windowing needs."""
+
+    model: Any
+    tokenizer: Any
+    ref: str
+    device: str
+    dtype: Any
+    sample_rate: int
+    frame_rate: int
+    num_codebooks: int
+    audio_channels: int
+    is_melody: bool
+    chroma_length: int | None
+
+    @property
+    def hop(self) -> int:
+        """Audio samples per codec frame."""
+        return self.sample_rate // self.frame_rate
+
+    def __repr__(self) -> str:
+        kind = "MusicGen-Melody" if self.is_melody else "MusicGen"
+        return f"MusicgenBundle({kind} {self.ref!r} on {self.device}, {self.dtype}, {self.sample_rate} Hz)"
+
+
+def load_musicgen(ref: str, *, device: str = "auto", dtype: str = "auto",
+                  cache: ModelCache | None = None) -> MusicgenBundle:
+    """Load a MusicGen or MusicGen-Melody (hub id or folder) once per cache."""
+    from weavewave.models import pick_device, pick_dtype, require_transformers, shared_cache
+
+    require_transformers()
+    dev = pick_device(device)
+    torch_dtype = pick_dtype(dev, dtype)
+    return (cache or shared_cache()).get("musicgen", ref, dev, str(torch_dtype),
+                                          lambda: _load(ref, dev, torch_dtype))
+
+
+def _load(ref: str, device: str, torch_dtype: Any) -> MusicgenBundle:
+    from transformers import (
+        AutoConfig,
+        AutoTokenizer,
+        MusicgenForConditionalGeneration,
+        MusicgenMelodyForConditionalGeneration,
+    )
+
+    from weavewave.models import check_tokenizer, from_pretrained, quiet_transformers
+
+    quiet_transformers()
+    config = from_pretrained(AutoConfig.from_pretrained, ref, "generator")
+    kind = getattr(config, "model_type", "")
+    if kind == "musicgen_melody":
+        cls = MusicgenMelodyForConditionalGeneration
+    elif kind == "musicgen":
+        cls = MusicgenForConditionalGeneration
+    else:
+        raise BadInputError(f"{ref} is a {kind or 'unknown'} model, not MusicGen: pass a MusicGen model to "
+                            "--model, e.g. facebook/musicgen-small (see `weavewave models`)")
+    model = from_pretrained(cls.from_pretrained, ref, "generator", dtype=torch_dtype)
+    model.to(device).eval()
+    tokenizer = from_pretrained(AutoTokenizer.from_pretrained, ref, "generator")
+    check_tokenizer(tokenizer, ref, vocab_size=model.config.text_encoder.vocab_size)
+    audio_cfg = model.config.audio_encoder
+    return MusicgenBundle(
+        model=model, tokenizer=tokenizer, ref=ref, device=device, dtype=torch_dtype,
+        sample_rate=int(audio_cfg.sampling_rate), frame_rate=int(audio_cfg.frame_rate),
+        num_codebooks=int(model.decoder.config.num_codebooks),
+        audio_channels=int(getattr(model.decoder.config, "audio_channels", 1)),
+        is_melody=kind == "musicgen_melody", chroma_length=getattr(model.config, "chroma_length", None))
+
+
+@dataclass(frozen=True)
+class Block:
+    """One generated window, in codec frames: it continues ``prompt`` frames and adds ``new`` frames."""
+
+    start: int  # first new frame
+    new: int
+    prompt: int
+
+    @property
+    def end(self) -> int:
+        return self.start + self.new
+
+
+def plan_blocks(total_frames: int, window_frames: int, prompt_frames: int) -> list[Block]:
+    """Windows covering ``total_frames``: the first fills a window, each later one continues the last
+    ``prompt_frames`` and adds at most ``window_frames - prompt_frames`` new ones."""
+    if total_frames <= 0:
+        return []
+    blocks = [Block(0, min(window_frames, total_frames), 0)]
+    while blocks[-1].end < total_frames:
+        done = blocks[-1].end
+        prompt = min(prompt_frames, done)
+        blocks.append(Block(done, min(window_frames - prompt, total_frames - done), prompt))
+    return blocks
+
+
+def _crossfade(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Raised-cosine fade-out and fade-in that sum to one: the two sides are decodings of the same codes,
+    so they are correlated and an equal-gain crossfade keeps the level."""
+    if n <= 0:
+        return np.zeros(0, np.float32), np.zeros(0, np.float32)
+    fade_in = (0.5 - 0.5 * np.cos(np.pi * (np.arange(n) + 0.5) / n)).astype(np.float32)
+    return 1.0 - fade_in, fade_in
+
+
+@dataclass
+class MusicgenGenerator:
+    """Brief in, Track out, with MusicGen.
+
+    Parameters
+    ----------
+    model : hub id or folder (default ``facebook/musicgen-small``; ``facebook/musicgen-melody`` when
+        melody conditioning is asked for).
+    device, dtype : ``auto`` or a named one (``cpu``/``cuda``/``mps``; ``fp32``/``bf16``/``fp16``).
+    top_k, top_p, temperature, guidance_scale : sampling; ``temperature=0`` decodes greedily.
+    steer : ``"symbolic"`` conditions MusicGen-Melody on the chroma of our own composition of the brief.
+    melody : a recording whose chroma conditions MusicGen-Melody.
+    window_s, prompt_s, crossfade_s : long-form windowing (see the module docstring).
+    soundfont : SoundFont for the steering rendering.
+    cache : a :class:`~weavewave.models.ModelCache` to share loaded models (default: the process's).
+    """
+
+    model: str | None = None
+    device: str = "auto"
+    dtype: str = "auto"
+    top_k: int = 250
+    top_p: float = 0.0
+    temperature: float = 1.0
+    guidance_scale: float = 3.0
+    steer: str | None = None
+    melody: str | Path | None = None
+    window_s: float = DEFAULT_WINDOW_S
+    prompt_s: float = DEFAULT_PROMPT_S
+    crossfade_s: float = DEFAULT_CROSSFADE_S
+    soundfont: str | Path | None = None
+    cache: ModelCache | None = field(default=None, repr=False)
+    name: str = field(default="musicgen", init=False)
+
+    def __post_init__(self) -> None:
+        steer = (self.steer or "none").lower()
+        if steer not in STEER_MODES:
+            raise BadInputError(f"unknown steer mode {self.steer!r}: use {' or '.join(STEER_MODES)}")
+        self.steer = steer
+        if steer == "symbolic" and self.melody is not None:
+            raise BadInputError("--steer symbolic and a melody recording both set the melody: use one of them")
+        if self.melody is not None and not Path(self.melody).is_file():
+            raise BadInputError(f"melody file not found: {self.melody}; check the path")
+        self.sampling = Sampling(self.top_k, self.top_p, self.temperature, self.guidance_scale).validated()
+        if not 1.0 <= self.window_s <= 60.0:
+            raise BadInputError(f"window {self.window_s:g} s is out of range: use 1 to 60 s (MusicGen was "
+                                "trained on 30 s)")
+        if not 0.0 < self.prompt_s < self.window_s:
+            raise BadInputError(f"prompt {self.prompt_s:g} s must be more than 0 and shorter than the window "
+                                f"({self.window_s:g} s)")
+        if not 0.0 <= self.crossfade_s <= self.prompt_s:
+            raise BadInputError(f"crossfade {self.crossfade_s:g} s must be between 0 and the prompt "
+                                f"({self.prompt_s:g} s)")
+        if self.model is None:
+            from weavewave.models import DEFAULT_MELODY_MODEL, DEFAULT_MODEL
+
+            melodic = steer == "symbolic" or self.melody is not None
+            self.model = DEFAULT_MELODY_MODEL if melodic else DEFAULT_MODEL["generator"]
+
+    def bundle(self) -> MusicgenBundle:
+        """The loaded model (loaded on first call, then shared through the cache)."""
+        b = load_musicgen(str(self.model), device=self.device, dtype=self.dtype, cache=self.cache)
+        if (self.steer == "symbolic" or self.melody is not None) and not b.is_melody:
+            what = "--steer symbolic" if self.steer == "symbolic" else "a melody recording"
+            raise BadInputError(f"{what} needs a MusicGen-Melody model, and {self.model} is not one: pass "
+                                "--model facebook/musicgen-melody (or a local copy)")
+        return b
+
+    # --------------------------------------------------------------------------------------------------
+    def generate(self, brief: MusicBrief, *, progress: ProgressFn | None = None) -> Track:
+        report = progress or (lambda fraction, message: None)
+        report(0.0, f"loading {self.model}")
+        b = self.bundle()
+        arrangement, chroma = None, None
+        if self.steer == "symbolic":
+            report(0.02, "composing the steering melody")
+            arrangement, chroma = steering_chroma(brief, soundfont=self.soundfont)
+        elif self.melody is not None:
+            chroma = reference_chroma(self.melody)
+        audio, windows = self._generate_audio(b, brief, chroma, lambda f, m: report(0.05 + 0.85 * f, m))
+        report(0.92, "mastering")
+        from weavewave.render import SAMPLE_RATE, _master
+
+        stereo = _to_output(audio, b.sample_rate, brief.duration_s)
+        master, _, stats = _master(stereo, stereo.shape[1], {})
+        stats.update(generator="musicgen", model=b.ref, device=b.device, dtype=str(b.dtype).removeprefix("torch."),
+                     sampling=asdict(self.sampling), steer=self.steer,
+                     melody=Path(self.melody).name if self.melody is not None else None, windows=windows)
+        report(1.0, "mastered")
+        return Track(audio=master, sample_rate=SAMPLE_RATE, brief=brief, arrangement=arrangement, stats=stats)
+
+    def _generate_audio(self, b: MusicgenBundle, brief: MusicBrief, chroma: np.ndarray | None,
+                        report: ProgressFn) -> tuple[np.ndarray, list[dict[str, Any]]]:
+        """Codec-rate audio [shape=(channels, n)] covering the brief, block by block."""
+        total = int(math.ceil(brief.duration_s * b.frame_rate))
+        window = int(round(self.window_s * b.frame_rate))
+        prompt = max(1, int(round(self.prompt_s * b.frame_rate)))
+        blocks = plan_blocks(total, window, prompt)
+        hop = b.hop
+        out = np.zeros((b.audio_channels, total * hop), np.float32)
+        windows = []
+        for i, block in enumerate(blocks):
+            report(i / len(blocks), f"window {i + 1}/{len(blocks)}")
+            caption = block_caption(brief, block.start / b.frame_rate, block.end / b.frame_rate)
+            prompt_audio = out[:, (block.start - block.prompt) * hop: block.start * hop] if block.prompt else None
+            features = None
+            if chroma is not None:
+                features = chroma_for(chroma, (block.start - block.prompt) / b.frame_rate,
+                                      block.end / b.frame_rate)
+            decoded = generate_block(b, caption, block.new, prompt_audio=prompt_audio, chroma=features,
+                                     sampling=self.sampling, seed=(brief.seed + 7919 * i) % 2**32)
+            _place(out, decoded, block, hop, int(round(self.crossfade_s * b.sample_rate)))
+            windows.append({"start_s": round(block.start / b.frame_rate, 4),
+                            "end_s": round(block.end / b.frame_rate, 4),
+                            "prompt_s": round(block.prompt / b.frame_rate, 4), "caption": caption})
+        report(1.0, "generated")
+        return out, windows
+
+
+def _place(out: np.ndarray, decoded: np.ndarray, block: Block, hop: int, crossfade: int) -> None:
+    """Write a decoded block [shape=(channels, (prompt + new) * hop)] into ``out``.
+
+    The first ``prompt * hop`` samples repeat audio already in ``out``: they are dropped, except the
+    last ``crossfade`` of them, which fade into the audio they repeat.
+    """
+    skip = block.prompt * hop
+    seam = block.start * hop
+    new = decoded[:, skip: skip + block.new * hop]
+    if new.shape[1] < block.new * hop:
+        raise RuntimeError(f"the model returned {decoded.shape[1]} samples, fewer than the "
+                           f"{(block.prompt + block.new) * hop} asked for")
+    out[:, seam: seam + new.shape[1]] = new
+    n = min(crossfade, skip)
+    if n:
+        fade_out, fade_in = _crossfade(n)
+        out[:, seam - n: seam] = out[:, seam - n: seam] * fade_out + decoded[:, skip - n: skip] * fade_in
+
+
+def block_caption(brief: MusicBrief, start_s: float, end_s: float) -> str:
+    """The brief's caption plus the caption of the section that covers most of ``[start_s, end_s)``."""
+    best, overlap = None, 0.0
+    for s in brief.sections:
+        o = min(end_s, s.end_s) - max(start_s, s.start_s)
+        if o > overlap and s.caption:
+            best, overlap = s, o
+    return f"{brief.caption} {best.caption}".strip() if best else brief.caption
+
+
+def chroma_for(chroma: np.ndarray, start_s: float, end_s: float) -> np.ndarray:
+    """The conditioning frames for a window that starts at ``start_s`` (its prompt included)."""
+    from weavewave.generators.chroma import chroma_window
+
+    return chroma_window(chroma, start_s, end_s)
+
+
+def generate_block(b: MusicgenBundle, caption: str, new_frames: int, *, prompt_audio: np.ndarray | None,
+                   chroma: np.ndarray | None, sampling: Sampling, seed: int) -> np.ndarray:
+    """One call of ``model.generate``: returns [shape=(channels, (prompt + new) * hop)] float32.
+
+    The prompt is given as EnCodec codes (``decoder_input_ids``), which both MusicGen and MusicGen-Melody
+    continue; ``generate`` returns the prompt decoded again in front of the new audio.
+    """
+    import torch
+
+    inputs = b.tokenizer([caption], return_tensors="pt", padding=True)
+    kwargs: dict[str, Any] = {k: v.to(b.device) for k, v in inputs.items()}
+    # the codebooks are delayed by one step each, so K - 1 more steps finish the last frame
+    kwargs["max_new_tokens"] = new_frames + b.num_codebooks - 1
+    kwargs.update(sampling.generate_kwargs())
+    if prompt_audio is not None:
+        kwargs["decoder_input_ids"] = encode_prompt(b, prompt_audio)
+    if chroma is not None:
+        kwargs["input_features"] = torch.from_numpy(np.ascontiguousarray(chroma))[None].to(b.device, b.dtype)
+    devices = [torch.device(b.device).index or 0] if b.device.startswith("cuda") else []
+    with torch.random.fork_rng(devices=devices), torch.inference_mode():
+        torch.manual_seed(seed)
+        audio = b.model.generate(**kwargs)
+    return audio[0].float().cpu().numpy()
+
+
+def encode_prompt(b: MusicgenBundle, prompt_audio: np.ndarray) -> Any:
+    """Audio [shape=(channels, n)] -> decoder_input_ids [shape=(num_codebooks, frames)], as generate
+    builds them from an audio prompt (stereo models interleave left and right codebooks)."""
+    import torch
+
+    encoder = b.model.audio_encoder
+    with torch.inference_mode():
+        channels = []
+        for c in range(prompt_audio.shape[0]):
+            x = torch.from_numpy(np.ascontiguousarray(prompt_audio[c]))[None, None].to(b.device, b.dtype)
+            channels.append(encoder.encode(x).audio_codes[0, 0])  # (codebooks, frames)
+    if len(channels) == 1:
+        return channels[0]
+    left, right = channels
+    codes = left.new_empty((left.shape[0] * 2, left.shape[1]))
+    codes[0::2], codes[1::2] = left, right
+    return codes
+
+
+def _to_output(audio: np.ndarray, sample_rate: int, duration_s: float) -> np.ndarray:
+    """Codec-rate audio [shape=(channels, n)] -> 48 kHz stereo [shape=(2, round(duration * 48000))]."""
+    from weavewave.generators.chroma import resample
+    from weavewave.render import SAMPLE_RATE
+
+    n = int(round(duration_s * SAMPLE_RATE))
+    up = resample(audio.T.astype(np.float64), sample_rate, SAMPLE_RATE).T.astype(np.float32)
+    if up.shape[0] == 1:
+        up = np.repeat(up, 2, axis=0)
+    out = np.zeros((2, n), np.float32)
+    m = min(n, up.shape[1])
+    out[:, :m] = up[:, :m]
+    return out
+
+
+# ======================================================================================================
+# Melody conditioning
+# ======================================================================================================
+def steering_chroma(brief: MusicBrief, *, soundfont: str | Path | None = None
+                    ) -> tuple[Arrangement, np.ndarray]:
+    """Compose the brief, render it without drums and bass, and take its melody chroma.
+
+    Returns the full arrangement (for ``music.mid``) and the chroma [shape=(frames, 12)].
+    """
+    from weavewave.generators.symbolic.compose import compose
+
+    arrangement = compose(brief)
+    return arrangement, steering_chroma_of(arrangement, soundfont=soundfont)
+
+
+def steering_rendering(arrangement: Arrangement, *, soundfont: str | Path | None = None) -> Any:
+    """The mix the steering chroma is taken from: the pitched parts other than the bass."""
+    from weavewave.arrangement import Arrangement
+    from weavewave.render import render
+
+    parts = [p for p in arrangement.parts if not p.is_drum and p.role not in UNSTEERED_ROLES and p.notes]
+    if not parts:  # e.g. a solo bass line: steer on what there is
+        parts = [p for p in arrangement.parts if not p.is_drum and p.notes]
+    if not parts:
+        raise BadInputError("--steer symbolic needs pitched instruments, and this brief has only drums: add "
+                            "one, e.g. --instruments 'piano, drums'")
+    sub = Arrangement(parts=parts, tempo_bpm=arrangement.tempo_bpm, meter=arrangement.meter,
+                      duration_s=arrangement.duration_s, key_tonic=arrangement.key_tonic,
+                      key_mode=arrangement.key_mode)
+    return render(sub, soundfont=soundfont)
+
+
+def steering_chroma_of(arrangement: Arrangement, *, soundfont: str | Path | None = None) -> np.ndarray:
+    from weavewave.generators.chroma import melody_chroma
+
+    mix = steering_rendering(arrangement, soundfont=soundfont)
+    return melody_chroma(mix.audio, mix.sample_rate)
+
+
+def reference_chroma(path: str | Path) -> np.ndarray:
+    """The melody chroma of a recording on disk (any format libsndfile reads: wav, flac, ogg, mp3)."""
+    import soundfile as sf
+
+    from weavewave.generators.chroma import melody_chroma
+
+    try:
+        audio, sr = sf.read(str(path), dtype="float32", always_2d=True)
+    except (RuntimeError, sf.LibsndfileError, OSError) as exc:
+        raise BadInputError(f"cannot read melody file {path}: {exc}; use a wav, flac, ogg or mp3 file") from None
+    if audio.shape[0] == 0:
+        raise BadInputError(f"melody file {path} is empty: give a recording with sound in it")
+    return melody_chroma(audio, sr)
