@@ -47,6 +47,14 @@ def describe(
     audio: str | Path | None = None,
     instruction: str | None = None,
     reference_mode: str | None = None,
+    # --- neural (describer, LLM refiner, devices, shared model cache) ---
+    describer: str = "analytic",
+    describer_model: str | None = None,
+    refiner: str = "rules",
+    refiner_model: str | None = None,
+    device: str = "auto",
+    dtype: str = "auto",
+    cache: Any = None,
 ) -> MusicBrief:
     """Understand the inputs and return the MusicBrief the music will be made from. No audio is made.
 
@@ -64,11 +72,18 @@ def describe(
     audio: a reference tune (WAV, FLAC, MP3, OGG) to restyle; its tempo, key, form and material are kept.
     instruction: what to change, e.g. "as a gentle lullaby on music box" (see :func:`weavewave.refine.refine`).
     reference_mode: how much of ``audio`` to keep: "melody" (default), "harmony" or "style".
+    describer: ``analytic`` (the offline perceivers only) or ``mllm`` (also ask a multimodal chat model,
+        ``describer_model``: hub id or folder; see ``weavewave models``).
+    refiner: how ``instruction`` rewrites the brief: ``rules`` (:func:`weavewave.refine.refine`) or ``llm``
+        (:func:`weavewave.refine_llm.refine` with ``refiner_model``, falling back to the rules).
+    device, dtype, cache: where neural models run, and a :class:`~weavewave.models.ModelCache` to share.
     """
     controls = _controls(duration, tempo, key, meter, genre, instruments, seed)
+    neural = _check_neural(describer, describer_model, refiner, refiner_model, brief, instruction, device=device,
+                           dtype=dtype, cache=cache)
     if audio is not None or instruction is not None or reference_mode is not None:
         return _describe_restyle(text, image, brief, controls, semantic, progress, audio, instruction,
-                                 reference_mode, video=video, keep_audio=keep_audio, loop=loop)
+                                 reference_mode, video=video, keep_audio=keep_audio, loop=loop, neural=neural)
     report = progress or (lambda fraction, message: None)
     images = [image] if isinstance(image, str | Path) else list(image or [])
     if keep_audio and video is None:
@@ -111,10 +126,13 @@ def describe(
 
         report(0.6, f"watching {Path(video).name}")
         perceptions.append(perceive_video(video))
+    if describer == "mllm":
+        report(0.7, "asking the multimodal model")
+        perceptions.append(_mllm_perception(neural, text=text, images=images, video=video))
     report(0.95, "writing the brief")
     fused = fuse(perceptions, controls)
     if video is not None:
-        fused = _score_to_picture(fused, perceptions[-1], controls)
+        fused = _score_to_picture(fused, next(p for p in perceptions if p.observation.source == "video"), controls)
     return _as_loop(fused, controls) if loop else fused
 
 
@@ -160,6 +178,23 @@ def generate(
     audio: str | Path | None = None,
     instruction: str | None = None,
     reference_mode: str | None = None,
+    # --- neural (musicgen backend, describer, LLM refiner, devices, shared model cache) ---
+    model: str | None = None,
+    steer: str | None = None,
+    melody: str | Path | None = None,
+    top_k: int = 250,
+    top_p: float = 0.0,
+    temperature: float = 1.0,
+    guidance_scale: float = 3.0,
+    window: float | None = None,
+    prompt_seconds: float | None = None,
+    describer: str = "analytic",
+    describer_model: str | None = None,
+    refiner: str = "rules",
+    refiner_model: str | None = None,
+    device: str = "auto",
+    dtype: str = "auto",
+    cache: Any = None,
 ) -> Track:
     """Make a finished piece from the inputs. Takes the same inputs and controls as :func:`describe`.
 
@@ -168,18 +203,30 @@ def generate(
     :mod:`weavewave.evaluate.rerank`); all N scores go into the brief's provenance. Returns a
     :class:`~weavewave.generators.Track`; save it with :func:`weavewave.export.save_track`, which also
     writes ``video.mp4`` (the video with the new soundtrack) when ``video`` was given.
+
+    ``backend="musicgen"`` makes the audio with MusicGen (``model``: hub id or folder); ``steer="symbolic"``
+    or ``melody=PATH`` condition MusicGen-Melody on a melody; ``top_k``, ``top_p``, ``temperature`` and
+    ``guidance_scale`` set sampling; ``window`` and ``prompt_seconds`` the long-form continuation.
     """
     report = progress or (lambda fraction, message: None)
     if candidates != 1 or rerank is not None:  # evaluation: best of N, checked before any work
         from weavewave.evaluate.rerank import check_rerank
 
         check_rerank(candidates, rerank)
-    options: dict[str, Any] = {"soundfont": soundfont, "stems": stems} if backend == "symbolic" else {}
+    if backend == "symbolic":
+        options: dict[str, Any] = {"soundfont": soundfont, "stems": stems}
+    else:
+        options = musicgen_options(model=model, steer=steer, melody=melody, top_k=top_k, top_p=top_p,
+                                   temperature=temperature, guidance_scale=guidance_scale, window=window,
+                                   prompt_seconds=prompt_seconds, device=device, dtype=dtype,
+                                   soundfont=soundfont, stems=stems, cache=cache)
     generator = get_generator(backend, **options)
     the_brief = describe(text, image, brief=brief, duration=duration, tempo=tempo, key=key, meter=meter,
                          genre=genre, instruments=instruments, seed=seed, semantic=semantic,
                          progress=lambda f, m: report(0.1 * f, m), video=video, keep_audio=keep_audio,
-                         loop=loop, audio=audio, instruction=instruction, reference_mode=reference_mode)
+                         loop=loop, audio=audio, instruction=instruction, reference_mode=reference_mode,
+                         describer=describer, describer_model=describer_model, refiner=refiner,
+                         refiner_model=refiner_model, device=device, dtype=dtype, cache=cache)
     if candidates > 1:
         from weavewave.evaluate.rerank import generate_best
 
@@ -199,10 +246,11 @@ DEFAULT_REFERENCE_MODE = "melody"  # restyling keeps the tune unless asked other
 def _describe_restyle(text: str | None, image: Any, brief: Any, controls: Controls, semantic: bool | None,
                       progress: ProgressFn | None, audio: str | Path | None, instruction: str | None,
                       reference_mode: str | None, *, video: str | Path | None = None, keep_audio: bool = False,
-                      loop: bool = False) -> MusicBrief:
+                      loop: bool = False, neural: dict[str, Any] | None = None) -> MusicBrief:
     """describe() with a reference tune and/or an instruction: perceive, fuse, keep the reference, refine."""
     from weavewave.brief import REFERENCE_MODES
-    from weavewave.refine import refine
+    neural = neural or {}
+    refine = _refiner(neural)  # neural engineer: the rules, or the LLM refiner when asked for
 
     report = progress or (lambda fraction, message: None)
     if reference_mode is not None and reference_mode not in REFERENCE_MODES:
@@ -218,7 +266,8 @@ def _describe_restyle(text: str | None, image: Any, brief: Any, controls: Contro
         base = describe(text, image, brief=brief, duration=controls.duration, tempo=controls.tempo,
                         key=controls.key, meter=controls.meter, genre=controls.genre,
                         instruments=controls.instruments, seed=controls.seed, semantic=semantic, progress=progress,
-                        video=video, keep_audio=keep_audio, loop=loop)
+                        video=video, keep_audio=keep_audio, loop=loop,
+                        **{k: v for k, v in neural.items() if k not in ("refiner", "refiner_model")})
         return _keep_controls(refine(base, instruction), controls) if instruction else base
     if brief is not None:
         raise BadInputError("pass either a brief or --audio, not both: a restyled brief already holds the "
@@ -240,6 +289,10 @@ def _describe_restyle(text: str | None, image: Any, brief: Any, controls: Contro
         from weavewave.perceive.image import perceive_image
 
         perceptions.append(perceive_image(path))
+    if neural.get("describer") == "mllm":
+        report(0.1, "asking the multimodal model")
+        perceptions.append(_mllm_perception(neural, text=text, images=[image] if isinstance(image, str | Path)
+                                            else list(image or []), audio=audio))
     report(0.2, f"listening to {Path(audio).name}")
     heard = perceive_audio(audio)
     perceptions.append(heard)
@@ -257,3 +310,74 @@ def _keep_controls(brief: MusicBrief, controls: Controls) -> MusicBrief:
     return apply_controls(brief, controls) if any(
         v is not None for v in (controls.tempo, controls.key, controls.genre, controls.instruments,
                                 controls.meter)) else brief
+
+
+# --- neural engineer: options of the musicgen backend, the describer and the LLM refiner -----------------
+DESCRIBERS = ("analytic", "mllm")
+REFINERS = ("rules", "llm")
+
+
+def _check_neural(describer: str, describer_model: str | None, refiner: str, refiner_model: str | None,
+                  brief: Any, instruction: str | None, **runtime: Any) -> dict[str, Any]:
+    """Check the neural choices before any work; missing models fail here with how to fetch them."""
+    from weavewave.models import DEFAULT_MODEL, locate
+
+    if describer not in DESCRIBERS:
+        raise BadInputError(f"unknown describer {describer!r}: use {' or '.join(DESCRIBERS)}")
+    if refiner not in REFINERS:
+        raise BadInputError(f"unknown refiner {refiner!r}: use {' or '.join(REFINERS)}")
+    if describer == "mllm" and brief is not None:
+        raise BadInputError("--describer mllm reads the inputs, and a --brief has already been described: drop "
+                            "one of them")
+    if describer == "mllm":
+        locate(describer_model or DEFAULT_MODEL["describer"], "describer")
+    if refiner == "llm":
+        if not instruction:
+            raise BadInputError("--refiner llm rewrites the brief from an --instruction: give one, or drop "
+                                "--refiner")
+        locate(refiner_model or DEFAULT_MODEL["refiner"], "refiner")
+    return dict(describer=describer, describer_model=describer_model, refiner=refiner, refiner_model=refiner_model,
+                **runtime)
+
+
+def _mllm_perception(neural: dict[str, Any], **inputs: Any) -> Any:
+    from weavewave.perceive.mllm import perceive_mllm
+
+    return perceive_mllm(**inputs, model=neural.get("describer_model"), device=neural.get("device", "auto"),
+                         dtype=neural.get("dtype", "auto"), cache=neural.get("cache"))
+
+
+def _refiner(neural: dict[str, Any]) -> Any:
+    """``refine(brief, instruction)``: the rule-based one, or the LLM one (which falls back to the rules)."""
+    if neural.get("refiner") != "llm":
+        from weavewave.refine import refine
+
+        return refine
+    from weavewave.models import DEFAULT_MODEL
+    from weavewave.refine_llm import refine as refine_llm
+
+    def refine(brief: MusicBrief, instruction: str) -> MusicBrief:
+        return refine_llm(brief, instruction, model=neural.get("refiner_model") or DEFAULT_MODEL["refiner"],
+                          device=neural.get("device", "auto"), dtype=neural.get("dtype", "auto"),
+                          cache=neural.get("cache"))
+
+    return refine
+
+
+def musicgen_options(*, model: str | None = None, steer: str | None = None, melody: str | Path | None = None,
+                     top_k: int = 250, top_p: float = 0.0, temperature: float = 1.0, guidance_scale: float = 3.0,
+                     window: float | None = None, prompt_seconds: float | None = None, device: str = "auto",
+                     dtype: str = "auto", soundfont: str | Path | None = None, stems: bool = False,
+                     cache: Any = None) -> dict[str, Any]:
+    """Keyword arguments for :class:`~weavewave.generators.musicgen.MusicgenGenerator`."""
+    if stems:
+        raise BadInputError("the musicgen backend makes one mixed track and no stems: drop --stems, or use "
+                            "--backend symbolic")
+    options: dict[str, Any] = dict(model=model, steer=steer, melody=melody, top_k=top_k, top_p=top_p,
+                                   temperature=temperature, guidance_scale=guidance_scale, device=device,
+                                   dtype=dtype, soundfont=soundfont, cache=cache)
+    if window is not None:
+        options["window_s"] = window
+    if prompt_seconds is not None:
+        options["prompt_s"] = prompt_seconds
+    return options

@@ -30,6 +30,10 @@ SOURCE_PRIORITY["video"] = 1
 # Audio (reference tunes): measured, so as strong as text; an explicit request in the text still wins a tie.
 SOURCE_WEIGHT["audio"] = 0.9
 SOURCE_PRIORITY["audio"] = 2
+# neural engineer: a multimodal model's description weighs a little more than the image measures, and
+# never overrides what the text asked for explicitly.
+SOURCE_WEIGHT["mllm"] = 0.9
+SOURCE_PRIORITY["mllm"] = 1
 # Instructions ("make it jazz") are applied after fusion by weavewave.refine, over everything but the user.
 SOURCE_PRIORITY["instruction"] = 3
 DEFAULT_DURATION_S = 30.0

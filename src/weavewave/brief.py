@@ -21,7 +21,7 @@ SCHEMA_ID = "weavewave.brief/1"
 MAX_DURATION_S = 600.0
 TEMPO_RANGE = (30.0, 300.0)
 
-Source = Literal["user", "brief", "text", "image", "video", "default", "audio", "instruction"]
+Source = Literal["user", "brief", "text", "image", "video", "default", "audio", "instruction", "mllm"]
 
 
 class _Model(BaseModel):
@@ -111,7 +111,7 @@ class Provenance(_Model):
 class Observation(_Model):
     """What one perceiver measured from one input. Numbers are kept so a user can check the reasoning."""
 
-    source: Literal["text", "image", "video", "audio"]
+    source: Literal["text", "image", "video", "audio", "mllm"]
     input: str  # the prompt (shortened) or the file name
     summary: str
     measurements: dict[str, Any] = Field(default_factory=dict)

@@ -122,7 +122,8 @@ def build_parser() -> argparse.ArgumentParser:
     o.add_argument("--format", default="wav", choices=("wav", "flac", "mp3"), help="audio format (default wav)")
     o.add_argument("--stems", action="store_true", help="also write one audio file per part into DIR/stems")
     o.add_argument("--soundfont", metavar="SF2", help="General MIDI SoundFont (.sf2) to render with")
-    o.add_argument("--backend", default="symbolic", choices=("symbolic",), help="generator (default symbolic)")
+    o.add_argument("--backend", default="symbolic", choices=("symbolic", "musicgen"),
+                   help="generator: symbolic (default; offline, MIDI and stems) or musicgen (neural, needs weights)")
     o.add_argument("--force", action="store_true", help="overwrite existing files in --out")
     o.add_argument("--keep-audio", action="store_true",
                    help="with --video: keep the video's own sound in video.mp4, the music ducked under it")
@@ -133,13 +134,20 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--rerank", metavar="METRIC",
                    help="how to choose: adherence, key, tempo, scale, groove, folk, or clap[:MODEL]")
     # --- end evaluation ---
+    _add_musicgen_options(gen)
+    _add_neural_options(gen)
 
     desc = sub.add_parser("describe", help="print the MusicBrief JSON the music would be made from",
                           description="Print the MusicBrief as JSON on stdout. No audio is made.")
     _add_inputs(desc)
+    _add_neural_options(desc)
     sub.add_parser("schema", help="print the JSON Schema of brief.json")
     _add_eval_parser(sub)
     _add_serve(sub)  # serve: see the serve block below
+    models = sub.add_parser("models", help="list the neural models weavewave knows and which are here",
+                            description="The known model ids per role (--model, --describer-model, "
+                                        "--refiner-model), with size, licence and whether each is on this machine.")
+    models.add_argument("--json", action="store_true", help="print JSON instead of a table")
     return parser
 
 
@@ -227,8 +235,8 @@ def _cmd_generate(args: argparse.Namespace) -> int:
         from weavewave.evaluate.rerank import check_rerank
 
         check_rerank(args.candidates, args.rerank)
-    generator = get_generator(args.backend, soundfont=args.soundfont, stems=args.stems)
-    brief = describe(**_common(args), progress=lambda f, m: progress(0.1 * f, m))
+    generator = get_generator(args.backend, **_generator_options(args))
+    brief = describe(**_common(args), **_neural_common(args), progress=lambda f, m: progress(0.1 * f, m))
     if args.candidates > 1:
         from weavewave.evaluate.rerank import generate_best
 
@@ -257,7 +265,7 @@ def _cmd_describe(args: argparse.Namespace) -> int:
     from weavewave.api import describe
 
     progress = Progress(sys.stderr, enabled=not args.quiet)
-    brief = describe(**_common(args), progress=progress)
+    brief = describe(**_common(args), **_neural_common(args), progress=progress)
     progress.done()
     sys.stdout.write(brief.to_json())
     return EXIT_OK
@@ -309,6 +317,79 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 # --- end serve -----------------------------------------------------------------------------------------
 
 
+# --- neural engineer: musicgen backend, describer and refiner options, `models` ---------------------------
+def _add_musicgen_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("musicgen backend (--backend musicgen)")
+    g.add_argument("--model", metavar="ID_OR_DIR",
+                   help="MusicGen hub id or local folder (default facebook/musicgen-small, or "
+                        "facebook/musicgen-melody with --steer/--melody); see `weavewave models`")
+    g.add_argument("--steer", choices=("none", "symbolic"), default="none",
+                   help="symbolic: condition MusicGen-Melody on our own composition, for neural audio at the "
+                        "requested tempo and key (also writes music.mid)")
+    g.add_argument("--melody", metavar="AUDIO", help="a recording whose melody conditions MusicGen-Melody")
+    g.add_argument("--top-k", type=int, default=250, metavar="K", help="sample from the K likeliest codes (0: off)")
+    g.add_argument("--top-p", type=float, default=0.0, metavar="P", help="nucleus sampling (0: off)")
+    g.add_argument("--temperature", type=float, default=1.0, help="sampling temperature (0: greedy)")
+    g.add_argument("--guidance", type=float, default=3.0, metavar="SCALE", help="classifier-free guidance scale")
+    g.add_argument("--window", type=float, metavar="SECONDS", help="generation window (default 30)")
+    g.add_argument("--prompt-seconds", type=float, metavar="SECONDS",
+                   help="seconds of audio each later window continues from (default 10)")
+
+
+def _add_neural_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("neural models")
+    g.add_argument("--describer", choices=("analytic", "mllm"), default="analytic",
+                   help="mllm: also ask a multimodal chat model to describe the inputs")
+    g.add_argument("--describer-model", metavar="ID_OR_DIR", help="multimodal chat model for --describer mllm")
+    g.add_argument("--refiner", choices=("rules", "llm"), default="rules",
+                   help="how an --instruction rewrites the brief: rules, or an instruct LLM (--refiner-model)")
+    g.add_argument("--refiner-model", metavar="ID_OR_DIR", help="instruct model for --refiner llm")
+    g.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"),
+                   help="where neural models run (default auto)")
+    g.add_argument("--dtype", default="auto", choices=("auto", "fp32", "bf16", "fp16"),
+                   help="number format of neural models (default auto: bf16/fp16 on GPUs, fp32 on CPU)")
+
+
+def _neural_common(args: argparse.Namespace) -> dict[str, Any]:
+    return dict(describer=args.describer, describer_model=args.describer_model, device=args.device,
+                dtype=args.dtype)
+
+
+def _generator_options(args: argparse.Namespace) -> dict[str, Any]:
+    if args.backend == "symbolic":
+        return dict(soundfont=args.soundfont, stems=args.stems)
+    from weavewave.api import musicgen_options
+
+    # a reference recording given with --audio (audio engineer) steers MusicGen-Melody when no --melody is set
+    melody = args.melody or (getattr(args, "audio", None) if args.steer != "symbolic" else None)
+    return musicgen_options(model=args.model, steer=args.steer, melody=melody, top_k=args.top_k, top_p=args.top_p,
+                            temperature=args.temperature, guidance_scale=args.guidance, window=args.window,
+                            prompt_seconds=args.prompt_seconds, device=args.device, dtype=args.dtype,
+                            soundfont=args.soundfont, stems=args.stems)
+
+
+def _cmd_models(args: argparse.Namespace) -> int:
+    from weavewave.models import model_table
+
+    rows = model_table()
+    if args.json:
+        sys.stdout.write(json.dumps(rows, indent=2) + "\n")
+        return EXIT_OK
+    widths = [max(len(r["id"]) for r in rows), max(len(r["size"]) for r in rows)]
+    role = None
+    for r in rows:
+        if r["role"] != role:
+            role = r["role"]
+            flag = {"generator": "--model", "describer": "--describer-model", "refiner": "--refiner-model"}[role]
+            print(f"{'' if role == rows[0]['role'] else chr(10)}{role} ({flag}):")
+        here = "here" if r["present"] else "-"
+        star = "*" if r["default"] else " "
+        print(f" {star} {r['id']:<{widths[0]}}  {r['size']:>{widths[1]}}  {here:<4}  {r['licence']}; {r['note']}")
+    print("\n* default. 'here': in the Hugging Face cache. Fetch one on a connected machine with "
+          "`hf download ID --local-dir DIR`, then pass the folder, e.g. --model DIR.")
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -318,7 +399,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from weavewave.errors import WeaveWaveError
 
     handler = {"generate": _cmd_generate, "describe": _cmd_describe, "schema": _cmd_schema,
-               "eval": _cmd_eval, "serve": _cmd_serve}[args.command]
+               "eval": _cmd_eval, "serve": _cmd_serve, "models": _cmd_models}[args.command]
     try:
         return handler(args)
     except WeaveWaveError as exc:

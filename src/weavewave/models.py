@@ -129,8 +129,8 @@ def missing_model_message(ref: str, role: str) -> str:
     flag = ROLE_FLAG.get(role, "--model")
     folder = ref.rstrip("/").split("/")[-1]
     return (f"{role} model {ref} is not on this machine and cannot be downloaded here (no network or "
-            f"HF_HUB_OFFLINE=1). On a connected machine run `huggingface-cli download {ref} --local-dir "
-            f"{folder}`, copy the folder here and pass `{flag} PATH/{folder}` (or copy the Hugging Face cache "
+            f"HF_HUB_OFFLINE=1). On a connected machine run `hf download {ref} --local-dir {folder}` "
+            f"(`huggingface-cli download` with older huggingface_hub), copy the folder here and pass `{flag} PATH/{folder}` (or copy the Hugging Face cache "
             f"folder models--{ref.replace('/', '--')} into ~/.cache/huggingface/hub); `weavewave models` "
             "lists the known models")
 

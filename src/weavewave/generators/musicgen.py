@@ -208,7 +208,7 @@ class MusicgenGenerator:
     steer: str | None = None
     melody: str | Path | None = None
     window_s: float = DEFAULT_WINDOW_S
-    prompt_s: float = DEFAULT_PROMPT_S
+    prompt_s: float | None = None  # default: DEFAULT_PROMPT_S, at most a third of the window
     crossfade_s: float = DEFAULT_CROSSFADE_S
     soundfont: str | Path | None = None
     cache: ModelCache | None = field(default=None, repr=False)
@@ -227,6 +227,9 @@ class MusicgenGenerator:
         if not 1.0 <= self.window_s <= 60.0:
             raise BadInputError(f"window {self.window_s:g} s is out of range: use 1 to 60 s (MusicGen was "
                                 "trained on 30 s)")
+        if self.prompt_s is None:
+            self.prompt_s = min(DEFAULT_PROMPT_S, self.window_s / 3)
+            self.crossfade_s = min(self.crossfade_s, self.prompt_s)
         if not 0.0 < self.prompt_s < self.window_s:
             raise BadInputError(f"prompt {self.prompt_s:g} s must be more than 0 and shorter than the window "
                                 f"({self.window_s:g} s)")
@@ -238,6 +241,9 @@ class MusicgenGenerator:
 
             melodic = steer == "symbolic" or self.melody is not None
             self.model = DEFAULT_MELODY_MODEL if melodic else DEFAULT_MODEL["generator"]
+        from weavewave.models import locate
+
+        locate(str(self.model), "generator")  # a missing model fails now, before any work
 
     def bundle(self) -> MusicgenBundle:
         """The loaded model (loaded on first call, then shared through the cache)."""
