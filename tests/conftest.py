@@ -17,3 +17,46 @@ def skimage_data() -> pathlib.Path:
     """Folder of real photographs shipped inside scikit-image."""
     skimage = pytest.importorskip("skimage")
     return pathlib.Path(skimage.__file__).parent / "data"
+
+
+# --- neural engineer: tiny random models saved once per session (see tests/tiny_models.py) -----------------
+@pytest.fixture(scope="session")
+def tiny_musicgen(tmp_path_factory) -> pathlib.Path:
+    pytest.importorskip("transformers")
+    from tiny_models import build_musicgen
+
+    return build_musicgen(tmp_path_factory.mktemp("models") / "musicgen")
+
+
+@pytest.fixture(scope="session")
+def tiny_musicgen_melody(tmp_path_factory) -> pathlib.Path:
+    pytest.importorskip("transformers")
+    from tiny_models import build_musicgen
+
+    return build_musicgen(tmp_path_factory.mktemp("models") / "musicgen-melody", melody=True)
+
+
+@pytest.fixture(scope="session")
+def tiny_vision_chat(tmp_path_factory) -> pathlib.Path:
+    pytest.importorskip("transformers")
+    from tiny_models import build_vision_chat
+
+    return build_vision_chat(tmp_path_factory.mktemp("models") / "vision-chat")
+
+
+@pytest.fixture(scope="session")
+def tiny_chat_llm(tmp_path_factory) -> pathlib.Path:
+    pytest.importorskip("transformers")
+    from tiny_models import build_chat_llm
+
+    return build_chat_llm(tmp_path_factory.mktemp("models") / "chat-llm")
+
+
+@pytest.fixture()
+def one_torch_thread():
+    """Tiny models run fastest on one thread, and the test machines are shared."""
+    torch = pytest.importorskip("torch")
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -66,6 +66,11 @@ def build_musicgen(folder: Path, *, melody: bool = False) -> Path:
         cfg = MusicgenConfig(text_encoder=t5.to_dict(), audio_encoder=codec.to_dict(),
                              decoder=MusicgenDecoderConfig(**dec_kw).to_dict())
         model = MusicgenForConditionalGeneration(cfg)
+    # EnCodec's codebooks start as zeros (real ones come from the checkpoint): without this every code
+    # would decode to the same sound
+    for layer in model.audio_encoder.quantizer.layers:
+        layer.codebook.embed.normal_()
+        layer.codebook.embed_avg.copy_(layer.codebook.embed)
     model.generation_config.decoder_start_token_id = 64
     model.generation_config.pad_token_id = 64
     model.generation_config.bos_token_id = 64
