@@ -164,8 +164,10 @@ def main() -> None:
             frames = int(round(seconds * 50))
             for batch in args.batch:
                 ids, mask = text_inputs(batch, device)
-                t_stock, m_stock, _ = timed(lambda ids=ids, mask=mask, f=frames: run_stock(model, ids, mask, f), device)
-                t_fast, m_fast, _ = timed(lambda ids=ids, mask=mask, f=frames: run_fast(fast, ids, mask, f), device)
+                t_stock, m_stock, _ = timed(lambda ids=ids, mask=mask, f=frames, m=model: run_stock(m, ids, mask, f),
+                                            device)
+                t_fast, m_fast, _ = timed(lambda ids=ids, mask=mask, f=frames, fz=fast: run_fast(fz, ids, mask, f),
+                                          device)
                 audio = seconds * batch
                 row = {"dtype": dname, "seconds": seconds, "batch": batch,
                        "stock_ms_per_audio_s": 1000 * t_stock / audio, "fast_ms_per_audio_s": 1000 * t_fast / audio,
@@ -176,7 +178,6 @@ def main() -> None:
                       f"({row['stock_rtf']:.3f}x real time, peak {m_stock:.0f} MiB) | fast "
                       f"{row['fast_ms_per_audio_s']:.0f} ms/s ({row['fast_rtf']:.3f}x, peak {m_fast:.0f} MiB) | "
                       f"speed-up {row['speedup']:.2f}x", flush=True)
-        del model, fast
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(rows, fh, indent=2)
