@@ -10,7 +10,7 @@ audio, the real-time factor (audio seconds per wall second) and peak memory. Bef
 correctness: with greedy decoding the fast path must give exactly the stock codes.
 
     .venv/bin/python bench/musicgen_speed.py --seconds 10 30 --batch 1 8            # GPU
-    .venv/bin/python bench/musicgen_speed.py --seconds 1 --batch 1 8 --dtype fp32 bf16  # 2-core CPU
+    .venv/bin/python bench/musicgen_speed.py --seconds 0.5 --batch 1 8 --dtype fp32 bf16 --threads 1  # CPU
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import argparse
 import json
 import platform
 import resource
+import statistics
 import time
 
 
@@ -139,8 +140,12 @@ def main() -> None:
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--check-seconds", type=float, default=1.0, help="length of the greedy correctness check")
     ap.add_argument("--compile", action="store_true", help="torch.compile the fast step (CUDA graphs on GPU)")
+    ap.add_argument("--repeats", type=int, default=1, help="runs of each, alternating; the median is kept")
+    ap.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     ap.add_argument("--json", metavar="FILE", help="also write the rows as JSON")
     args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     dtypes = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
     device = args.device
     name = torch.cuda.get_device_name() if device.startswith("cuda") else platform.processor() or "cpu"
@@ -164,10 +169,14 @@ def main() -> None:
             frames = int(round(seconds * 50))
             for batch in args.batch:
                 ids, mask = text_inputs(batch, device)
-                t_stock, m_stock, _ = timed(lambda ids=ids, mask=mask, f=frames, m=model: run_stock(m, ids, mask, f),
-                                            device)
-                t_fast, m_fast, _ = timed(lambda ids=ids, mask=mask, f=frames, fz=fast: run_fast(fz, ids, mask, f),
-                                          device)
+                stock_runs, fast_runs = [], []
+                for _ in range(args.repeats):  # alternate, so a noisy moment hits both
+                    stock_runs.append(timed(lambda ids=ids, mask=mask, f=frames, m=model: run_stock(m, ids, mask, f),
+                                            device)[:2])
+                    fast_runs.append(timed(lambda ids=ids, mask=mask, f=frames, fz=fast: run_fast(fz, ids, mask, f),
+                                           device)[:2])
+                t_stock, m_stock = statistics.median(t for t, _ in stock_runs), max(m for _, m in stock_runs)
+                t_fast, m_fast = statistics.median(t for t, _ in fast_runs), max(m for _, m in fast_runs)
                 audio = seconds * batch
                 row = {"dtype": dname, "seconds": seconds, "batch": batch,
                        "stock_ms_per_audio_s": 1000 * t_stock / audio, "fast_ms_per_audio_s": 1000 * t_fast / audio,

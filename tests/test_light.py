@@ -68,3 +68,16 @@ def test_help_mentions_audio_and_stays_light():
     code = ("import sys\nfrom weavewave.cli import main\n"
             "try:\n    main(['generate', '--help'])\nexcept SystemExit:\n    pass")
     assert not _loaded_after(code) & set(AUDIO_HEAVY)
+
+
+# --- neural engineer: the neural modules import nothing heavy until they are used -------------------------
+def test_neural_modules_are_light():
+    code = ("import weavewave.models, weavewave.generators.musicgen, weavewave.generators.chroma, "
+            "weavewave.generators.musicgen_fast, weavewave.perceive.mllm, weavewave.refine_llm")
+    assert not _loaded_after(code) & set(HEAVY)
+
+
+def test_models_command_and_musicgen_help_are_light():
+    code = ("from weavewave.cli import main\nmain(['models'])\n"
+            "try:\n    main(['generate', '--backend', 'musicgen', '--help'])\nexcept SystemExit:\n    pass")
+    assert not _loaded_after(code) & set(HEAVY)

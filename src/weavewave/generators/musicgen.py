@@ -109,7 +109,7 @@ def load_musicgen(ref: str, *, device: str = "auto", dtype: str = "auto",
     require_transformers()
     dev = pick_device(device)
     torch_dtype = pick_dtype(dev, dtype)
-    return (cache or shared_cache()).get("musicgen", ref, dev, str(torch_dtype),
+    return (cache if cache is not None else shared_cache()).get("musicgen", ref, dev, str(torch_dtype),
                                           lambda: _load(ref, dev, torch_dtype))
 
 

@@ -340,7 +340,7 @@ def load_describer(ref: str, *, device: str = "auto", dtype: str = "auto",
     require_transformers()
     dev = pick_device(device)
     torch_dtype = pick_dtype(dev, dtype)
-    return (cache or shared_cache()).get("describer", ref, dev, str(torch_dtype),
+    return (cache if cache is not None else shared_cache()).get("describer", ref, dev, str(torch_dtype),
                                           lambda: _load_describer(ref, dev, torch_dtype))
 
 
