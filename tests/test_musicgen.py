@@ -289,3 +289,32 @@ def test_cli_models_lists_roles_and_presence(tmp_path):
     assert {row["role"] for row in rows.values()} == {"generator", "describer", "refiner"}
     assert rows["facebook/musicgen-small"]["present"] is True
     assert rows["facebook/musicgen-melody"]["present"] is False
+
+
+# --- the fast decoding loop -----------------------------------------------------------------------------
+@pytest.mark.parametrize("guidance", [3.0, 1.0], ids=["guidance", "no-guidance"])
+@pytest.mark.parametrize("static", [False, True], ids=["sliced-cache", "fixed-shapes"])
+def test_fast_path_gives_the_stock_greedy_codes(tiny_musicgen, cache, guidance, static, one_torch_thread):
+    import torch
+
+    from weavewave.generators.musicgen_fast import FastMusicgen
+
+    b = MusicgenGenerator(model=str(tiny_musicgen), cache=cache).bundle()
+    inputs = b.tokenizer(["a calm piano piece", "happy jazz with drums and bass"], return_tensors="pt", padding=True)
+    seen = {}
+    original = b.model.audio_encoder.decode
+
+    def spy(codes, *args, **kwargs):
+        seen["codes"] = codes
+        return original(codes, *args, **kwargs)
+
+    b.model.audio_encoder.decode = spy
+    try:
+        with torch.inference_mode():
+            b.model.generate(**inputs, max_new_tokens=40 + 3, do_sample=False, guidance_scale=guidance)
+    finally:
+        b.model.audio_encoder.decode = original
+    fast = FastMusicgen(b.model, static_shapes=static).generate_codes(inputs.input_ids, inputs.attention_mask, 40,
+                                                                      guidance_scale=guidance)
+    assert fast.shape == (2, 4, 40)
+    assert torch.equal(seen["codes"][0], fast)
