@@ -209,3 +209,18 @@ def test_empty_instruction_is_a_bad_input():
 
     with pytest.raises(BadInputError, match="instruction is empty"):
         refine(sample_brief(), "  ")
+
+
+def test_cli_llm_refiner_falls_back_to_the_rules(tiny_chat_llm):
+    """Random weights write no usable brief, so the LLM refiner must give exactly the rule-based result."""
+    import json
+
+    common = ["describe", "--text", "a calm folk song in G major", "--text-model", "lexicon", "--seed", "4",
+              "--instruction", "more energetic", "-q"]
+    rules = subprocess.run([sys.executable, "-m", "weavewave.cli", *common], capture_output=True, text=True,
+                           env=ENV, timeout=300)
+    llm = subprocess.run([sys.executable, "-m", "weavewave.cli", *common, "--refiner", "llm", "--refiner-model",
+                          str(tiny_chat_llm)], capture_output=True, text=True, env=ENV, timeout=300)
+    assert rules.returncode == 0 and llm.returncode == 0, llm.stderr
+    assert json.loads(llm.stdout) == json.loads(rules.stdout)
+    assert json.loads(rules.stdout)["provenance"]["energy"]["source"] == "instruction"

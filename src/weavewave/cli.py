@@ -351,12 +351,8 @@ def _add_neural_options(p: argparse.ArgumentParser) -> None:
 
 
 def _neural_common(args: argparse.Namespace) -> dict[str, Any]:
-    if args.refiner == "llm" and not getattr(args, "instruction", None):
-        from weavewave.errors import BadInputError
-
-        raise BadInputError("--refiner llm rewrites the brief from an --instruction: give one, or drop --refiner")
-    return dict(describer=args.describer, describer_model=args.describer_model, device=args.device,
-                dtype=args.dtype)
+    return dict(describer=args.describer, describer_model=args.describer_model, refiner=args.refiner,
+                refiner_model=args.refiner_model, device=args.device, dtype=args.dtype)
 
 
 def _generator_options(args: argparse.Namespace) -> dict[str, Any]:
