@@ -138,6 +138,11 @@ class ReferenceMaterial(_Model):
     length_qn: float = Field(gt=0.0)  # the material's length; it loops if the piece is longer
     melody: list[tuple[float, float, int, int]] = Field(default_factory=list)  # (start_qn, dur_qn, pitch, velocity)
     chords: list[tuple[float, float, str]] = Field(default_factory=list)  # (start_qn, dur_qn, "A:min")
+    # Where the chords come from: "audio" (read from the recording) or "melody" (re-harmonised from the kept
+    # tune because the recording's harmony was not trustworthy), with the measured confidence and why.
+    chords_from: Literal["audio", "melody"] = "audio"
+    harmony_confidence: float | None = Field(None, ge=0.0, le=1.0)
+    harmony_reason: str = ""
 
 
 class MusicBrief(_Model):

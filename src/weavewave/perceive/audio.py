@@ -38,6 +38,7 @@ from weavewave.brief import (
 )
 from weavewave.errors import BadInputError, MissingDependencyError
 from weavewave.perceive import Perception, Proposal
+from weavewave.reharmonize import HarmonyTrust, clean_melody, harmony_confidence, reharmonize
 from weavewave.theory import TONIC_NAMES as PITCH_CLASS_NAMES
 
 # Decoding limits.
@@ -115,6 +116,12 @@ class AudioAnalysis:
     length_qn: float
     segments: list[Segment] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
+    # How far the chords read from chroma can be trusted; when not, ``chords`` are re-harmonised from the
+    # kept melody (``chords_from == "melody"``) and ``detected_chords`` keeps what chroma said.
+    harmony: HarmonyTrust | None = None
+    chords_from: str = "audio"
+    detected_chords: list[tuple[float, float, str]] = field(default_factory=list)
+    melody_dropped: int = 0  # transcribed notes left out of the kept tune as likely blips
 
     @property
     def key(self) -> Key:
@@ -306,20 +313,29 @@ def analyse_audio(mono: np.ndarray, sample_rate: int, *, name: str = "audio",
     beat_chroma = librosa.util.sync(low_chroma, beat_frames, aggregate=np.median)
     chord_labels = _chords_per_beat(beat_chroma)
     chords = _chord_spans(chord_labels)
+    best, margins = _template_evidence(beat_chroma)
+    trust = harmony_confidence(best, margins, chords, tonic, mode)
     boundaries = _boundaries(librosa, y, chroma, beat_frames, duration)
     lap("chords+sections")
     melody_s = transcribe_melody(y) if transcribe else []
+    tune_s = clean_melody(melody_s, tonic, mode)
     lap("transcribe")
     to_qn = _seconds_to_qn(beat_times, tempo)
-    melody, length_qn, origin = _melody_qn(melody_s, to_qn, beat_times, tempo, duration)
+    melody, length_qn, origin = _melody_qn(tune_s, to_qn, beat_times, tempo, duration)
     chords = [(start - origin, dur, name) for start, dur, name in chords]
+    detected = [c for c in chords if c[0] < length_qn]
+    chords_from = "audio"
+    if not trust.trusted and melody:
+        bar_qn = float(int((meter or "4/4").split("/")[0]))
+        chords, chords_from = reharmonize(melody, tonic, mode, length_qn, bar_qn), "melody"
     analysis = AudioAnalysis(
         name=name, duration_s=round(duration, 3), tempo_bpm=round(tempo, 2), beat_times=beat_times,
         key_tonic=tonic, key_mode=mode, key_correlation=round(corr, 3), meter=meter,
         loudness_lufs=None if loud is None else round(loud, 2), energy=energy, energy_curve=curve,
         brightness_hz=round(float(np.mean(centroid)), 1), onsets_per_s=round(onsets_per_s, 2),
         boundaries_s=boundaries, chords=[c for c in chords if c[0] < length_qn], melody=melody,
-        melody_s=melody_s, length_qn=length_qn, timings=timings)
+        melody_s=melody_s, length_qn=length_qn, timings=timings, harmony=trust, chords_from=chords_from,
+        detected_chords=detected, melody_dropped=len(melody_s) - len(tune_s))
     analysis.segments = _segments(analysis, rms, centroid, onsets, chroma)
     lap("segments")
     return analysis
@@ -425,6 +441,18 @@ def _chords_per_beat(beat_chroma: np.ndarray) -> list[str]:
     for t in range(n - 1, 0, -1):
         path.append(int(back[path[-1], t]))
     return [names[i] for i in reversed(path)]
+
+
+def _template_evidence(beat_chroma: np.ndarray) -> tuple[list[float], list[float]]:
+    """Per beat, the best triad template's correlation and its lead over the runner-up: high and clear
+    over real chords, low and ambiguous over a single line or noise."""
+    _, templates = _templates()
+    c = beat_chroma - beat_chroma.mean(axis=0, keepdims=True)
+    scores = templates @ (c / np.maximum(np.linalg.norm(c, axis=0), MIN_CHORD_CHROMA))
+    if scores.shape[1] == 0:
+        return [], []
+    top = np.sort(scores, axis=0)
+    return [float(v) for v in top[-1]], [float(v) for v in top[-1] - top[-2]]
 
 
 def _chord_spans(labels: list[str]) -> list[tuple[float, float, str]]:
@@ -688,6 +716,10 @@ def perceive_audio(path: str | Path, *, transcribe: bool = True) -> AudioPercept
         "brightness_hz": a.brightness_hz, "onsets_per_s": a.onsets_per_s,
         "section_boundaries_s": a.boundaries_s, "melody_notes": len(a.melody),
         "chords": [c[2] for c in a.chords][:64],
+        "chords_from": a.chords_from, "detected_chords": [c[2] for c in a.detected_chords][:64],
+        "harmony_confidence": a.harmony.confidence if a.harmony else None,
+        "harmony_reason": a.harmony.reason if a.harmony else "",
+        "melody_notes_dropped": a.melody_dropped,
         "segments": [{"start_s": s.start_s, "end_s": s.end_s, "label": s.label, "energy": s.energy,
                       "loudness_db": s.loudness_db, "brightness_hz": s.brightness_hz,
                       "onsets_per_s": s.onsets_per_s, "chords": s.chords, "caption": s.caption}
@@ -695,7 +727,8 @@ def perceive_audio(path: str | Path, *, transcribe: bool = True) -> AudioPercept
     }
     summary = (f"{a.duration_s:.0f} s reference in {a.key} at {a.tempo_bpm:g} BPM"
                f"{', ' + a.meter if a.meter else ''}; {len(a.segments)} segments, {len(a.melody)} melody notes, "
-               f"{len(a.chords)} chord changes")
+               f"{len(a.chords)} chord changes"
+               f"{' (re-harmonised from the melody: detected chords not trusted)' if a.chords_from == 'melody' else ''}")
     obs = Observation(source="audio", input=p.name, summary=summary, measurements=measurements)
     return AudioPerception(observation=obs, proposals=_proposals(a), analysis=a)
 
@@ -708,7 +741,9 @@ def reference_material(a: AudioAnalysis, mode: str) -> ReferenceMaterial:
     return ReferenceMaterial(
         source=a.name, mode=mode, tempo_bpm=a.tempo_bpm, key=a.key, length_qn=a.length_qn,
         melody=list(a.melody) if mode == "melody" else [],
-        chords=list(a.chords) if mode in ("melody", "harmony") else [])
+        chords=list(a.chords) if mode in ("melody", "harmony") else [],
+        chords_from=a.chords_from, harmony_confidence=a.harmony.confidence if a.harmony else None,
+        harmony_reason=a.harmony.reason if a.harmony else "")
 
 
 KEEP_WORDS = {"melody": "keeping the reference's tune and chords", "harmony": "keeping the reference's chords "
