@@ -54,9 +54,11 @@ def test_known_tune_is_measured(heard):
     assert np.median(np.diff(a.beat_times)) == pytest.approx(60 / TUNE_TEMPO, rel=0.04)
     # The transcribed melody is the tune: interval alignment with the score's melody.
     assert melodic_similarity([p for *_, p in a.melody_s], melody_pitches()) > 0.85
-    # Chords come from the C and G triads under it.
+    # Chords come from the C and G triads under it, and are trusted as real harmony.
     roots = {c[2].split(":")[0] for c in a.chords}
     assert {"C", "G"} <= roots
+    assert a.chords_from == "audio" and a.harmony.trusted, a.harmony
+    assert a.chords == a.detected_chords and a.melody_dropped == 0
 
 
 def test_observation_segments_and_proposals(heard):
@@ -191,15 +193,54 @@ def test_tempo_and_meter_on_click_tracks(bpm, beats):
     assert a.meter == f"{beats}/4"
 
 
-def test_real_recording_smoke():
-    """music21's test_audio.wav: a real 20 s recording, measured end to end."""
+@pytest.fixture(scope="module")
+def recording() -> pathlib.Path:
+    """music21's test_audio.wav: a real 20 s, mostly monophonic performance in A minor."""
     import music21
 
-    path = pathlib.Path(music21.__file__).parent / "audioSearch" / "test_audio.wav"
-    p = perceive_audio(path)
+    return pathlib.Path(music21.__file__).parent / "audioSearch" / "test_audio.wav"
+
+
+@pytest.fixture(scope="module")
+def recording_heard(recording):
+    return perceive_audio(recording)
+
+
+def test_real_recording_smoke(recording_heard):
+    """music21's test_audio.wav: a real 20 s recording, measured end to end."""
+    p = recording_heard
     a = p.analysis
     assert 40 <= a.tempo_bpm <= 240
     assert len(a.melody) >= 10 and all(40 <= n[2] <= 100 for n in a.melody)
     assert a.segments and a.segments[0].caption
     assert a.loudness_lufs is not None
     assert p.observation.summary.startswith("20 s reference")
+
+
+def test_real_recording_restyle_has_clean_harmony(recording, recording_heard):
+    """The recording's chroma chords are noise (Db, F#m, Bbm... under an A-minor tune): they are not
+    trusted, the kept tune is re-harmonised in its key, and the restyle sounds in the key asked for."""
+    from weavewave.analyze import estimate_key, reference_key
+    from weavewave.evaluate.symbolic import scale_consistency
+    from weavewave.render import render
+
+    a = recording_heard.analysis
+    assert str(a.key) == "A minor"
+    assert not a.harmony.trusted and a.chords_from == "melody", a.harmony
+    obs = recording_heard.observation.measurements
+    assert obs["chords_from"] == "melody" and "not trusted" in obs["harmony_reason"]
+    # The E6 octave slip and the low Eb a twelfth below its neighbours are blips, not tune.
+    assert a.melody_dropped >= 1 and 63 not in {n[2] for n in a.melody}
+    assert melodic_similarity([p for *_, p in a.melody_s], [n[2] for n in a.melody]) > 0.8  # two of 25 notes dropped
+    brief = api.describe(audio=recording, instruction=LULLABY)
+    ref = brief.reference
+    assert ref.chords_from == "melody" and ref.harmony_confidence < 0.6 and ref.harmony_reason
+    assert ref.chords[0][2] == "A:min" and ref.chords[-1][2] == "A:min"
+    arrangement = compose(brief)
+    assert scale_consistency(arrangement.to_pretty_midi(), "A", "minor") >= 0.85
+    mix = render(arrangement, workers=1)
+    heard_key = estimate_key(mix.audio.mean(axis=1) if mix.audio.ndim == 2 else mix.audio, mix.sample_rate)
+    assert mirex_key_score(heard_key[:2], reference_key("A", "minor")) >= 0.5, heard_key
+    # Harmony mode keeps the same clean chords under a new tune.
+    harmony = api.describe(audio=recording, instruction=LULLABY, reference_mode="harmony").reference
+    assert harmony.chords == ref.chords and not harmony.melody

@@ -30,6 +30,7 @@ DOWNBEAT_WEIGHT, BEAT_WEIGHT, OFFBEAT_WEIGHT, HELD_WEIGHT = 1.5, 1.0, 0.7, 0.8
 CHANGE_AT_BAR, CHANGE_MID_BAR = 0.2, 0.6  # cost of changing chord; mid-bar changes need more evidence
 TONIC_START, TONIC_END, PHRASE_TONIC = 1.0, 1.5, 0.2  # priors for the tonic
 CADENCE_DOMINANT = 0.4  # dominant in the second half of a phrase's last bar
+TONIC_HOME = 0.3  # every slot: where the tune allows it, the tonic, so the key is heard as the key asked
 PHRASE_BARS = 4
 # Degree-to-degree moves that a listener hears as functional harmony (0-based scale degrees).
 PROGRESSION_BONUS = {(4, 0): 0.4, (3, 4): 0.2, (1, 4): 0.2, (4, 5): 0.1, (3, 0): 0.1, (5, 3): 0.1}
@@ -165,7 +166,7 @@ def _prior(choice: ChordChoice, k: int, n_slots: int, slots_per_bar: int) -> flo
     """Functional preferences: tonic first and last, on phrase starts, dominant before a phrase ends."""
     bar, within = divmod(k, slots_per_bar)
     tonic = choice.degree == 0
-    bonus = 0.0
+    bonus = TONIC_HOME if tonic else 0.0
     if k == 0 and tonic:
         bonus += TONIC_START
     if k == n_slots - 1 and tonic:
