@@ -30,8 +30,9 @@ DOWNBEAT_WEIGHT, BEAT_WEIGHT, OFFBEAT_WEIGHT, HELD_WEIGHT = 1.5, 1.0, 0.7, 0.8
 CHANGE_AT_BAR, CHANGE_MID_BAR = 0.2, 0.6  # cost of changing chord; mid-bar changes need more evidence
 TONIC_START, TONIC_END, PHRASE_TONIC = 1.0, 1.5, 0.2  # priors for the tonic
 CADENCE_DOMINANT = 0.4  # dominant in the second half of a phrase's last bar
-TONIC_HOME = 0.3  # every slot: where the tune allows it, the tonic, so the key is heard as the key asked
+TONIC_HOME = 0.2  # every slot: where the tune allows it, the tonic, so the key is heard as the key asked
 PHRASE_BARS = 4
+MINOR_V_COST = 0.3  # in minor, the minor v: weak as a dominant, and where it dwells the key is heard as its own
 # Degree-to-degree moves that a listener hears as functional harmony (0-based scale degrees).
 PROGRESSION_BONUS = {(4, 0): 0.4, (3, 4): 0.2, (1, 4): 0.2, (4, 5): 0.1, (3, 0): 0.1, (5, 3): 0.1}
 # --- melody clean-up -------------------------------------------------------------------------------
@@ -162,11 +163,13 @@ def _slot_scores(melody: list[tuple[float, float, int, int]], choices: list[Chor
     return scores
 
 
-def _prior(choice: ChordChoice, k: int, n_slots: int, slots_per_bar: int) -> float:
+def _prior(choice: ChordChoice, k: int, n_slots: int, slots_per_bar: int, minor: bool) -> float:
     """Functional preferences: tonic first and last, on phrase starts, dominant before a phrase ends."""
     bar, within = divmod(k, slots_per_bar)
     tonic = choice.degree == 0
     bonus = TONIC_HOME if tonic else 0.0
+    if minor and choice.degree == 4 and choice.symbol.endswith(":min"):
+        bonus -= MINOR_V_COST
     if k == 0 and tonic:
         bonus += TONIC_START
     if k == n_slots - 1 and tonic:
@@ -191,7 +194,7 @@ def reharmonize(melody: list[tuple[float, float, int, int]], tonic: int, mode: s
     slot_qn = bar_qn / slots_per_bar
     n_slots = max(1, math.ceil(length_qn / slot_qn - 1e-9))
     fit = _slot_scores(melody, choices, slot_qn, bar_qn, n_slots, tonic, mode)
-    total = [fit[0][c] + _prior(ch, 0, n_slots, slots_per_bar) for c, ch in enumerate(choices)]
+    total = [fit[0][c] + _prior(ch, 0, n_slots, slots_per_bar, mode == "minor") for c, ch in enumerate(choices)]
     back: list[list[int]] = []
     for k in range(1, n_slots):
         cost = CHANGE_AT_BAR if k % slots_per_bar == 0 else CHANGE_MID_BAR
@@ -201,7 +204,7 @@ def reharmonize(melody: list[tuple[float, float, int, int]], tonic: int, mode: s
                        for p in range(len(choices))]
             best = max(range(len(choices)), key=options.__getitem__)
             row.append(best)
-            new_total.append(options[best] + fit[k][c] + _prior(ch, k, n_slots, slots_per_bar))
+            new_total.append(options[best] + fit[k][c] + _prior(ch, k, n_slots, slots_per_bar, mode == "minor"))
         back.append(row)
         total = new_total
     path = [max(range(len(choices)), key=total.__getitem__)]
