@@ -60,7 +60,7 @@ AUDIO_HEAVY = ("librosa", "basic_pitch", "onnxruntime", "soundfile", "numba")
 
 
 def test_audio_modules_import_light():
-    code = "import weavewave.perceive.audio, weavewave.refine, weavewave.melodic"
+    code = "import weavewave.perceive.audio, weavewave.refine, weavewave.melodic, weavewave.reharmonize"
     assert not _loaded_after(code) & set(HEAVY + AUDIO_HEAVY)
 
 
