@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import pathlib
+import re
 
 import pytest
 
@@ -60,3 +61,11 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+PROGRESS_LINE = re.compile(r"^\[\s*\d+%\s+[\d.]+s\] ")
+
+
+def message_lines(stderr: str) -> list[str]:
+    """stderr without progress lines: on a loaded machine a failing run can pass the 1 s quiet period."""
+    return [line for line in stderr.strip().splitlines() if not PROGRESS_LINE.match(line)]

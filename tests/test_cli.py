@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from conftest import message_lines
 from weavewave.brief import MusicBrief
 
 ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
@@ -168,7 +169,7 @@ def test_bad_input(case, tmp_path, skimage_data):
     out = tmp_path / "out"
     r = run("generate", *make_args(inputs, skimage_data), "--text-model", "lexicon", "--out", str(out))
     assert r.returncode == 2, (r.returncode, r.stderr)
-    lines = r.stderr.strip().splitlines()
+    lines = message_lines(r.stderr)
     assert len(lines) == 1 and lines[0].startswith("weavewave: error:"), r.stderr
     assert "Traceback" not in r.stderr
     import re

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import message_lines
 from video_media import PHOTOS, Shot, make_video  # tests/ is on sys.path (pytest's rootdir import mode)
 from weavewave.brief import Cue, Key, MusicBrief, Section
 from weavewave.errors import BadInputError
@@ -266,7 +267,7 @@ def test_bad_video_exits_2_with_one_line_and_no_output(bad, case, tmp_path):
     out = tmp_path / "out"
     r = run("generate", "--video", str(path), "--out", str(out), env=env)
     assert r.returncode == 2, r.stderr
-    lines = r.stderr.strip().splitlines()
+    lines = message_lines(r.stderr)
     assert len(lines) == 1 and lines[0].startswith("weavewave: error: "), r.stderr
     assert words in lines[0], lines[0]
     assert "Traceback" not in r.stderr
