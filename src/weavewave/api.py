@@ -188,6 +188,7 @@ def generate(
     guidance_scale: float = 3.0,
     window: float | None = None,
     prompt_seconds: float | None = None,
+    decoder: str = "auto",
     describer: str = "analytic",
     describer_model: str | None = None,
     refiner: str = "rules",
@@ -206,7 +207,8 @@ def generate(
 
     ``backend="musicgen"`` makes the audio with MusicGen (``model``: hub id or folder); ``steer="symbolic"``
     or ``melody=PATH`` condition MusicGen-Melody on a melody; ``top_k``, ``top_p``, ``temperature`` and
-    ``guidance_scale`` set sampling; ``window`` and ``prompt_seconds`` the long-form continuation.
+    ``guidance_scale`` set sampling; ``window`` and ``prompt_seconds`` the long-form continuation;
+    ``decoder`` the decoding loop (``auto``: the fast one where it applies; ``fast``; ``stock``).
     """
     report = progress or (lambda fraction, message: None)
     if candidates != 1 or rerank is not None:  # evaluation: best of N, checked before any work
@@ -219,7 +221,7 @@ def generate(
         options = musicgen_options(model=model, steer=steer, melody=melody, top_k=top_k, top_p=top_p,
                                    temperature=temperature, guidance_scale=guidance_scale, window=window,
                                    prompt_seconds=prompt_seconds, device=device, dtype=dtype,
-                                   soundfont=soundfont, stems=stems, cache=cache)
+                                   soundfont=soundfont, stems=stems, cache=cache, decoder=decoder)
     generator = get_generator(backend, **options)
     the_brief = describe(text, image, brief=brief, duration=duration, tempo=tempo, key=key, meter=meter,
                          genre=genre, instruments=instruments, seed=seed, semantic=semantic,
@@ -368,14 +370,14 @@ def musicgen_options(*, model: str | None = None, steer: str | None = None, melo
                      top_k: int = 250, top_p: float = 0.0, temperature: float = 1.0, guidance_scale: float = 3.0,
                      window: float | None = None, prompt_seconds: float | None = None, device: str = "auto",
                      dtype: str = "auto", soundfont: str | Path | None = None, stems: bool = False,
-                     cache: Any = None) -> dict[str, Any]:
+                     cache: Any = None, decoder: str = "auto") -> dict[str, Any]:
     """Keyword arguments for :class:`~weavewave.generators.musicgen.MusicgenGenerator`."""
     if stems:
         raise BadInputError("the musicgen backend makes one mixed track and no stems: drop --stems, or use "
                             "--backend symbolic")
     options: dict[str, Any] = dict(model=model, steer=steer, melody=melody, top_k=top_k, top_p=top_p,
                                    temperature=temperature, guidance_scale=guidance_scale, device=device,
-                                   dtype=dtype, soundfont=soundfont, cache=cache)
+                                   dtype=dtype, soundfont=soundfont, cache=cache, decoder=decoder)
     if window is not None:
         options["window_s"] = window
     if prompt_seconds is not None:

@@ -258,6 +258,8 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     print(f"  {brief.summary()}")
     loud = f"{lufs:.1f} LUFS" if lufs is not None else "silent"
     print(f"  {track.duration_s:.2f} s, {loud}, true peak {stats.get('true_peak_dbfs', float('nan')):.1f} dBFS")
+    if stats.get("generator") == "musicgen":
+        print(f"  {stats['model']} on {stats['device']}, {stats['decoder']} decoder, {len(stats['windows'])} windows")
     return EXIT_OK
 
 
@@ -334,6 +336,9 @@ def _add_musicgen_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--window", type=float, metavar="SECONDS", help="generation window (default 30)")
     g.add_argument("--prompt-seconds", type=float, metavar="SECONDS",
                    help="seconds of audio each later window continues from (default 10)")
+    g.add_argument("--decoder", choices=("auto", "fast", "stock"), default="auto",
+                   help="decoding loop: fast (static cache, batched guidance; same codes as stock under greedy "
+                        "decoding), stock (transformers' generate), auto (default: fast where it applies)")
 
 
 def _add_neural_options(p: argparse.ArgumentParser) -> None:
@@ -365,7 +370,7 @@ def _generator_options(args: argparse.Namespace) -> dict[str, Any]:
     return musicgen_options(model=args.model, steer=args.steer, melody=melody, top_k=args.top_k, top_p=args.top_p,
                             temperature=args.temperature, guidance_scale=args.guidance, window=args.window,
                             prompt_seconds=args.prompt_seconds, device=args.device, dtype=args.dtype,
-                            soundfont=args.soundfont, stems=args.stems)
+                            soundfont=args.soundfont, stems=args.stems, decoder=args.decoder)
 
 
 def _cmd_models(args: argparse.Namespace) -> int:

@@ -11,6 +11,10 @@
   continues from there. The decoded block repeats the prompt, so exactly ``prompt frames * hop``
   samples are dropped from its start; the last ``crossfade_s`` of the prompt region is crossfaded with
   the audio it repeats, so the seam is smooth and no second of music is played twice.
+- Decoding: by default (``decoder="auto"``) the codes come from the fast loop in
+  :mod:`weavewave.generators.musicgen_fast` (static KV cache, conditioning computed once, guidance rows in
+  one forward pass), which gives ``generate``'s codes under greedy decoding and draws the same samples
+  from the same seed; ``decoder="stock"`` uses ``model.generate``. Stereo models always use ``generate``.
 - The result is resampled to 48 kHz stereo and mastered like every other track (-14 LUFS, true peak
   at most -1 dBTP). In steered mode the Track also carries the arrangement, so ``music.mid`` is written.
 
@@ -42,6 +46,7 @@ DEFAULT_CROSSFADE_S = 0.25
 # recordings with drums and bass separated out.
 UNSTEERED_ROLES = ("drums", "bass")
 MAX_TOP_K = 2048
+DECODERS = ("auto", "fast", "stock")
 
 
 @dataclass(frozen=True)
@@ -195,6 +200,7 @@ class MusicgenGenerator:
     melody : a recording whose chroma conditions MusicGen-Melody.
     window_s, prompt_s, crossfade_s : long-form windowing (see the module docstring).
     soundfont : SoundFont for the steering rendering.
+    decoder : ``auto`` (the fast loop where it applies, else ``generate``), ``fast`` or ``stock``.
     cache : a :class:`~weavewave.models.ModelCache` to share loaded models (default: the process's).
     """
 
@@ -211,6 +217,7 @@ class MusicgenGenerator:
     prompt_s: float | None = None  # default: DEFAULT_PROMPT_S, at most a third of the window
     crossfade_s: float = DEFAULT_CROSSFADE_S
     soundfont: str | Path | None = None
+    decoder: str = "auto"
     cache: ModelCache | None = field(default=None, repr=False)
     name: str = field(default="musicgen", init=False)
 
@@ -223,6 +230,9 @@ class MusicgenGenerator:
             raise BadInputError("--steer symbolic and a melody recording both set the melody: use one of them")
         if self.melody is not None and not Path(self.melody).is_file():
             raise BadInputError(f"melody file not found: {self.melody}; check the path")
+        self.decoder = (self.decoder or "auto").lower()
+        if self.decoder not in DECODERS:
+            raise BadInputError(f"unknown decoder {self.decoder!r}: use {', '.join(DECODERS)}")
         self.sampling = Sampling(self.top_k, self.top_p, self.temperature, self.guidance_scale).validated()
         if not 1.0 <= self.window_s <= 60.0:
             raise BadInputError(f"window {self.window_s:g} s is out of range: use 1 to 60 s (MusicGen was "
@@ -252,7 +262,16 @@ class MusicgenGenerator:
             what = "--steer symbolic" if self.steer == "symbolic" else "a melody recording"
             raise BadInputError(f"{what} needs a MusicGen-Melody model, and {self.model} is not one: pass "
                                 "--model facebook/musicgen-melody (or a local copy)")
+        if self.decoder == "fast" and not _fast_applies(b):
+            raise BadInputError(f"--decoder fast handles mono MusicGen models, and {self.model} is stereo: use "
+                                "--decoder auto or stock")
         return b
+
+    def decoder_for(self, b: MusicgenBundle) -> str:
+        """The decoding path used for ``b``: ``fast`` or ``stock``."""
+        if self.decoder == "stock" or not _fast_applies(b):
+            return "stock"
+        return "fast"
 
     # --------------------------------------------------------------------------------------------------
     def generate(self, brief: MusicBrief, *, progress: ProgressFn | None = None) -> Track:
@@ -273,7 +292,8 @@ class MusicgenGenerator:
         master, _, stats = _master(stereo, stereo.shape[1], {})
         stats.update(generator="musicgen", model=b.ref, device=b.device, dtype=str(b.dtype).removeprefix("torch."),
                      sampling=asdict(self.sampling), steer=self.steer,
-                     melody=Path(self.melody).name if self.melody is not None else None, windows=windows)
+                     melody=Path(self.melody).name if self.melody is not None else None, windows=windows,
+                     decoder=self.decoder_for(b))
         report(1.0, "mastered")
         return Track(audio=master, sample_rate=SAMPLE_RATE, brief=brief, arrangement=arrangement, stats=stats)
 
@@ -296,7 +316,8 @@ class MusicgenGenerator:
                 features = chroma_for(chroma, (block.start - block.prompt) / b.frame_rate,
                                       block.end / b.frame_rate)
             decoded = generate_block(b, caption, block.new, prompt_audio=prompt_audio, chroma=features,
-                                     sampling=self.sampling, seed=(brief.seed + 7919 * i) % 2**32)
+                                     sampling=self.sampling, seed=(brief.seed + 7919 * i) % 2**32,
+                                     decoder=self.decoder_for(b))
             _place(out, decoded, block, hop, int(round(self.crossfade_s * b.sample_rate)))
             windows.append({"start_s": round(block.start / b.frame_rate, 4),
                             "end_s": round(block.end / b.frame_rate, 4),
@@ -341,13 +362,23 @@ def chroma_for(chroma: np.ndarray, start_s: float, end_s: float) -> np.ndarray:
     return chroma_window(chroma, start_s, end_s)
 
 
+def _fast_applies(b: MusicgenBundle) -> bool:
+    from weavewave.generators.musicgen_fast import supports
+
+    return supports(b.model)
+
+
 def generate_block(b: MusicgenBundle, caption: str, new_frames: int, *, prompt_audio: np.ndarray | None,
-                   chroma: np.ndarray | None, sampling: Sampling, seed: int) -> np.ndarray:
-    """One call of ``model.generate``: returns [shape=(channels, (prompt + new) * hop)] float32.
+                   chroma: np.ndarray | None, sampling: Sampling, seed: int, decoder: str = "stock") -> np.ndarray:
+    """One window: returns [shape=(channels, (prompt + new) * hop)] float32.
 
     The prompt is given as EnCodec codes (``decoder_input_ids``), which both MusicGen and MusicGen-Melody
-    continue; ``generate`` returns the prompt decoded again in front of the new audio.
+    continue; the prompt comes back decoded again in front of the new audio. ``decoder="fast"`` runs the
+    fast loop on the same inputs and random state, ``"stock"`` runs ``model.generate``.
     """
+    if decoder == "fast":
+        return _fast_block(b, caption, new_frames, prompt_audio=prompt_audio, chroma=chroma, sampling=sampling,
+                           seed=seed)
     import torch
 
     inputs = b.tokenizer([caption], return_tensors="pt", padding=True)
@@ -363,6 +394,30 @@ def generate_block(b: MusicgenBundle, caption: str, new_frames: int, *, prompt_a
     with torch.random.fork_rng(devices=devices), torch.inference_mode():
         torch.manual_seed(seed)
         audio = b.model.generate(**kwargs)
+    return audio[0].float().cpu().numpy()
+
+
+def _fast_block(b: MusicgenBundle, caption: str, new_frames: int, *, prompt_audio: np.ndarray | None,
+                chroma: np.ndarray | None, sampling: Sampling, seed: int) -> np.ndarray:
+    """:func:`generate_block` through :class:`~weavewave.generators.musicgen_fast.FastMusicgen`: the same
+    tokenized caption, prompt codes, chroma and seeded global random state as the ``generate`` call."""
+    import torch
+
+    from weavewave.generators.musicgen_fast import FastMusicgen
+
+    inputs = b.tokenizer([caption], return_tensors="pt", padding=True)
+    prompt = encode_prompt(b, prompt_audio)[None] if prompt_audio is not None else None
+    features = None
+    if chroma is not None:
+        features = torch.from_numpy(np.ascontiguousarray(chroma))[None].to(b.device, b.dtype)
+    devices = [torch.device(b.device).index or 0] if b.device.startswith("cuda") else []
+    with torch.random.fork_rng(devices=devices), torch.inference_mode():
+        torch.manual_seed(seed)
+        audio = FastMusicgen(b.model).generate_audio(
+            inputs.input_ids.to(b.device), inputs.attention_mask.to(b.device), new_frames,
+            guidance_scale=sampling.guidance_scale, greedy=sampling.temperature == 0, top_k=sampling.top_k,
+            top_p=sampling.top_p, temperature=sampling.temperature or 1.0, prompt_codes=prompt,
+            input_features=features)
     return audio[0].float().cpu().numpy()
 
 

@@ -1,0 +1,162 @@
+"""The fast decoding loop as the musicgen backend's decoding path, checked against stock ``generate``.
+
+On tiny random MusicGen and MusicGen-Melody models: the generator's blocks through ``decoder="fast"`` give
+the codes ``model.generate`` gives (greedy, and sampled from the same seed) for text, melody chroma and
+audio-prompt continuation; whole long-form pieces come out identical; the CLI takes ``--decoder``.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+pytest.importorskip("transformers")
+
+from weavewave.errors import BadInputError  # noqa: E402
+from weavewave.generators.musicgen import MusicgenGenerator, Sampling, generate_block  # noqa: E402
+from weavewave.models import ModelCache  # noqa: E402
+
+ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
+GREEDY = Sampling(temperature=0.0, guidance_scale=3.0)
+SAMPLED = Sampling(top_k=20, top_p=0.9, temperature=0.8, guidance_scale=3.0)
+
+
+@pytest.fixture(scope="module")
+def cache():
+    return ModelCache()
+
+
+def block_codes(b, decoder: str, *, sampling: Sampling, seed: int = 3, new: int = 30, prompt_audio=None,
+                chroma=None):
+    """The codes the block decoded (caught at the codec), and the audio it returned."""
+    seen = []
+    original = b.model.audio_encoder.decode
+
+    def spy(codes, *args, **kwargs):
+        seen.append(codes.clone())
+        return original(codes, *args, **kwargs)
+
+    b.model.audio_encoder.decode = spy
+    try:
+        audio = generate_block(b, "a calm piano piece with drums", new, prompt_audio=prompt_audio, chroma=chroma,
+                               sampling=sampling, seed=seed, decoder=decoder)
+    finally:
+        b.model.audio_encoder.decode = original
+    assert len(seen) == 1
+    return seen[0].reshape(-1, b.num_codebooks, seen[0].shape[-1]), audio
+
+
+def prompt_of(b, frames: int) -> np.ndarray:
+    """Some audio to continue: a decoded random code sequence, so it is codec-shaped sound."""
+    rng = np.random.default_rng(0)
+    return rng.uniform(-0.3, 0.3, (1, frames * b.hop)).astype(np.float32)
+
+
+def melody_chroma_frames(frames: int) -> np.ndarray:
+    """A one-hot chroma walking up the scale, like the steering chroma."""
+    chroma = np.zeros((frames, 12), np.float32)
+    chroma[np.arange(frames), (np.arange(frames) // 8 * 2) % 12] = 1.0
+    return chroma
+
+
+CASES = {
+    "text": dict(melody=False, prompt=0, chroma=False),
+    "text-continuation": dict(melody=False, prompt=12, chroma=False),
+    "melody": dict(melody=True, prompt=0, chroma=True),
+    "melody-continuation": dict(melody=True, prompt=12, chroma=True),
+    "melody-text-only": dict(melody=True, prompt=0, chroma=False),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_fast_block_gives_stock_codes(case, tiny_musicgen, tiny_musicgen_melody, cache, one_torch_thread):
+    import torch
+
+    c = CASES[case]
+    model = tiny_musicgen_melody if c["melody"] else tiny_musicgen
+    b = MusicgenGenerator(model=str(model), cache=cache).bundle()
+    kw = dict(prompt_audio=prompt_of(b, c["prompt"]) if c["prompt"] else None,
+              chroma=melody_chroma_frames(60) if c["chroma"] else None)
+    stock, stock_audio = block_codes(b, "stock", sampling=GREEDY, **kw)
+    fast, fast_audio = block_codes(b, "fast", sampling=GREEDY, **kw)
+    assert fast.shape == (1, 4, c["prompt"] + 30)
+    assert torch.equal(fast, stock)
+    assert np.array_equal(fast_audio, stock_audio)
+    # sampling: the same seed draws the same codes as generate (same processing order, same random state)
+    sampled, _ = block_codes(b, "fast", sampling=SAMPLED, **kw)
+    assert torch.equal(sampled, block_codes(b, "stock", sampling=SAMPLED, **kw)[0])
+    assert torch.equal(sampled, block_codes(b, "fast", sampling=SAMPLED, **kw)[0])  # deterministic
+    assert not torch.equal(sampled, block_codes(b, "fast", sampling=SAMPLED, seed=4, **kw)[0])
+    assert not torch.equal(sampled[..., c["prompt"]:], fast[..., c["prompt"]:])  # sampling is not greedy
+
+
+@pytest.mark.parametrize("sampling", [Sampling(top_k=0, top_p=0.0, temperature=1.0, guidance_scale=1.0),
+                                      Sampling(top_k=5, top_p=0.0, temperature=1.5, guidance_scale=0.0),
+                                      Sampling(top_k=0, top_p=0.5, temperature=1.0, guidance_scale=5.0)],
+                         ids=["plain", "top-k-hot-no-guidance", "top-p"])
+def test_fast_sampling_matches_stock_options(sampling, tiny_musicgen, cache, one_torch_thread):
+    import torch
+
+    b = MusicgenGenerator(model=str(tiny_musicgen), cache=cache).bundle()
+    fast, _ = block_codes(b, "fast", sampling=sampling, new=20)
+    assert torch.equal(fast, block_codes(b, "stock", sampling=sampling, new=20)[0])
+
+
+def test_long_form_piece_is_the_same_through_both_decoders(tiny_musicgen, cache, one_torch_thread):
+    from test_musicgen import brief_for
+
+    options = dict(model=str(tiny_musicgen), cache=cache, window_s=1.2, prompt_s=0.4)
+    brief = brief_for(duration=2.4)
+    fast = MusicgenGenerator(decoder="fast", **options).generate(brief)
+    stock = MusicgenGenerator(decoder="stock", **options).generate(brief)
+    assert fast.stats["decoder"] == "fast" and stock.stats["decoder"] == "stock"
+    assert len(fast.stats["windows"]) == 3  # continuation windows went through the fast loop too
+    assert np.array_equal(fast.audio, stock.audio)
+    assert MusicgenGenerator(**options).decoder_for(MusicgenGenerator(**options).bundle()) == "fast"  # auto
+
+
+def test_long_form_melody_windows_are_the_same_through_both_decoders(tiny_musicgen_melody, cache,
+                                                                     one_torch_thread):
+    """Chroma windows and prompts together (the steered path, without composing a score)."""
+    from test_musicgen import brief_for
+
+    brief, chroma = brief_for(duration=2.4), melody_chroma_frames(200)
+    audio = {}
+    for decoder in ("fast", "stock"):
+        gen = MusicgenGenerator(model=str(tiny_musicgen_melody), cache=cache, window_s=1.2, prompt_s=0.4,
+                                decoder=decoder, temperature=0.7)
+        audio[decoder], windows = gen._generate_audio(gen.bundle(), brief, chroma, lambda f, m: None)
+    assert len(windows) == 3 and np.abs(audio["fast"]).max() > 0
+    assert np.array_equal(audio["fast"], audio["stock"])
+
+
+def test_unknown_decoder_is_refused(tiny_musicgen):
+    with pytest.raises(BadInputError, match="unknown decoder 'turbo'"):
+        MusicgenGenerator(model=str(tiny_musicgen), decoder="turbo")
+
+
+def run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "weavewave.cli", *args], capture_output=True, text=True, env=ENV,
+                          timeout=300)
+
+
+def test_cli_decoder_fast_and_stock_agree(tiny_musicgen, tmp_path):
+    outputs = {}
+    for decoder in ("fast", "stock"):
+        out = tmp_path / decoder
+        r = run("generate", "--text", "a calm piano piece, 90 bpm", "--text-model", "lexicon", "--backend",
+                "musicgen", "--model", str(tiny_musicgen), "--duration", "2", "--window", "1.2", "--prompt-seconds",
+                "0.4", "--seed", "2", "--top-k", "20", "--decoder", decoder, "--out", str(out))
+        assert r.returncode == 0, r.stderr
+        assert f"{decoder} decoder, 2 windows" in r.stdout
+        outputs[decoder], sr = sf.read(out / "music.wav")
+        assert sr == 48000 and outputs[decoder].shape == (2 * 48000, 2)
+    assert np.array_equal(outputs["fast"], outputs["stock"])  # same seed, same sampled piece
+    r = run("generate", "--text", "calm", "--backend", "musicgen", "--model", str(tiny_musicgen), "--decoder", "x",
+            "--out", str(tmp_path / "bad"))
+    assert r.returncode == 2 and "invalid choice: 'x'" in r.stderr and not (tmp_path / "bad").exists()
