@@ -35,7 +35,12 @@ def brief_for(duration=3.0, tempo=100.0, tonic="E", mode="minor", genre="pop", s
 
 
 def spy_generate(monkeypatch, generator: MusicgenGenerator) -> list[dict]:
-    """Record the keyword arguments and the output of every model.generate call."""
+    """Record the keyword arguments and the output of every model.generate call.
+
+    The spy watches ``model.generate``, so the generator takes the stock decoding path here; the fast path
+    gets the same block inputs and gives the same codes (tests/test_musicgen_fastpath.py).
+    """
+    generator.decoder = "stock"
     model = generator.bundle().model
     calls: list[dict] = []
     original = model.generate
