@@ -7,7 +7,8 @@ as with the real weights, so the timings are too. Nothing is downloaded.
 For each dtype, batch size and length it generates with classifier-free guidance 3 and top-k 250
 sampling (as the real model is used), stock then fast, and prints milliseconds of compute per second of
 audio, the real-time factor (audio seconds per wall second) and peak memory. Before timing, it checks
-correctness: with greedy decoding the fast path must give exactly the stock codes.
+correctness: with greedy decoding the fast path must give exactly the stock codes, and sampling from the
+same seed it must draw exactly the stock codes.
 
     .venv/bin/python bench/musicgen_speed.py --seconds 10 30 --batch 1 8            # GPU
     .venv/bin/python bench/musicgen_speed.py --seconds 0.5 --batch 1 8 --dtype fp32 bf16 --threads 1  # CPU
@@ -163,7 +164,16 @@ def main() -> None:
         same = bool((stock == mine).all())
         print(f"[{dname}] {n_params:.1f}M parameters; greedy check over {frames} frames x 2 prompts: "
               f"{'identical codes' if same else f'{int((stock != mine).sum())} codes differ'}")
-        rows.append({"dtype": dname, "check_frames": frames, "greedy_identical": same})
+        # sampling: drawn from the same global random state, the fast path draws the stock codes
+        torch.manual_seed(0)
+        stock_s, _ = stock_codes(model, ids, mask, frames, do_sample=True, top_k=250, guidance_scale=3.0)
+        torch.manual_seed(0)
+        mine_s = fast.generate_codes(ids, mask, frames, guidance_scale=3.0, greedy=False, top_k=250)
+        same_s = bool((stock_s == mine_s).all())
+        print(f"[{dname}] sampled check (top-k 250, same seed): "
+              f"{'identical codes' if same_s else f'{int((stock_s != mine_s).sum())} codes differ'}")
+        rows.append({"dtype": dname, "check_frames": frames, "greedy_identical": same,
+                     "sampled_identical": same_s})
         run_fast(fast, *text_inputs(1, device), 10)  # warm-up (and compilation)
         for seconds in args.seconds:
             frames = int(round(seconds * 50))
