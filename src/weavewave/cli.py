@@ -106,8 +106,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(
         prog="weavewave",
-        description="Turn a sentence, a story or a photo into finished music: audio, MIDI, stems and an "
-                    "editable brief. Offline, on a CPU.",
+        description="Turn a sentence, a story, a photo, a video or a reference tune into finished music: "
+                    "audio, MIDI, stems and an editable brief. Offline, on a CPU.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"weavewave {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
