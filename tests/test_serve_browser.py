@@ -89,6 +89,7 @@ def browser():
                  "--autoplay-policy=no-user-gesture-required"):
         options.add_argument(flag)
     driver = webdriver.Chrome(service=Service(DRIVER), options=options)
+    driver.set_script_timeout(120)  # the media element's metadata load, on a loaded machine
     yield driver
     driver.quit()
 
@@ -113,8 +114,9 @@ def test_photo_to_music_in_the_browser(server, browser, skimage_data):
     caption = WebDriverWait(browser, 90).until(
         lambda d: d.find_element(By.CSS_SELECTOR, "#ww-caption textarea").get_attribute("value") or None)
     assert "image" in caption.lower(), caption
-    why = _css(browser, "#ww-why").text
-    assert "tempo_bpm" in why and "image" in why, why
+    why = WebDriverWait(browser, 30).until(lambda d: (t := d.find_element(By.CSS_SELECTOR, "#ww-why").text)
+                                           and "tempo_bpm" in t and t)
+    assert "image" in why, why
     described_tempo = float(_css(browser, "#ww-tempo input").get_attribute("value"))
     assert float(_css(browser, "#ww-bduration input").get_attribute("value")) == DURATION_S
 
@@ -123,7 +125,8 @@ def test_photo_to_music_in_the_browser(server, browser, skimage_data):
     tempo = _css(browser, "#ww-tempo input")
     tempo.send_keys(Keys.CONTROL, "a")
     tempo.send_keys(str(EDITED_TEMPO), Keys.TAB)
-    time.sleep(0.5)
+    WebDriverWait(browser, 30).until(
+        lambda d: d.find_element(By.CSS_SELECTOR, "#ww-tempo input").get_attribute("value") == str(EDITED_TEMPO))
     _css(browser, "#ww-generate").click()
 
     # The audio player gets a playable source of the brief's length: Gradio's player shows it, and the
@@ -137,7 +140,12 @@ def test_photo_to_music_in_the_browser(server, browser, skimage_data):
         "a.preload = 'metadata'; a.src = arguments[0];", src)
     assert abs(duration - DURATION_S) < 0.5, (src, duration)
     assert browser.execute_script("return new Audio().canPlayType('audio/wav')")
-    assert f"0:{DURATION_S:02d}" in _css(browser, "#ww-audio-out").text
+    # Gradio's own player decodes the file before it shows the length; under CPU load that takes a while,
+    # so wait for the condition (the shown length) rather than reading it once.
+    shown = f"0:{DURATION_S:02d}"
+    WebDriverWait(browser, 120, poll_frequency=0.5).until(
+        lambda d: shown in d.find_element(By.CSS_SELECTOR, "#ww-audio-out").text,
+        message=f"the page's audio player never showed {shown}")
 
     # The MIDI download works and carries the edited tempo.
     links = WebDriverWait(browser, 30).until(lambda d: [

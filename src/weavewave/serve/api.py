@@ -124,6 +124,11 @@ def create_app(settings: Settings, *, start_workers: bool = True) -> FastAPI:
                   description="Turn text, photos, videos and tunes into music. Describe first, edit the brief, "
                               "then generate; jobs persist across restarts.")
     app.state.settings, app.state.store, app.state.pool = settings, store, pool
+    # Describe requests run in this process; their describer/refiner models load once, here. (Generate
+    # jobs run in the workers, each with a cache of its own.)
+    from weavewave.models import ModelCache
+
+    cache = app.state.cache = ModelCache()
 
     @app.exception_handler(FieldError)
     async def _field_error(request: Request, exc: FieldError) -> JSONResponse:
@@ -147,12 +152,12 @@ def create_app(settings: Settings, *, start_workers: bool = True) -> FastAPI:
         return {"status": "ok", "version": __version__, "workers": settings.workers,
                 "workers_alive": pool.alive(), "jobs": store.counts()}
 
-    app.include_router(_router(settings, store))
+    app.include_router(_router(settings, store, cache))
     app.add_middleware(BodyLimit, limit=settings.max_upload_bytes)
     if settings.ui:
         from weavewave.serve.ui import mount_ui
 
-        mount_ui(app, settings, store)
+        mount_ui(app, settings, store, cache)
     return app
 
 
@@ -183,11 +188,29 @@ Instruments = Annotated[str | None, Form(description="comma-separated, e.g. 'pia
 Seed = Annotated[int | None, Form(description="same seed and inputs give the same bytes")]
 Backend = Annotated[str, Form(description="generator backend")]
 Instruction = Annotated[str | None, Form(description="rewrite the brief, e.g. 'warmer, add strings'")]
+# Neural and restyle options, named as the CLI's flags (checked in service.check_options).
+ModelField = Annotated[str | None, Form(description="musicgen backend: hub id or server-side model folder")]
+Steer = Annotated[str | None, Form(description="musicgen backend: none, or symbolic (MusicGen-Melody follows "
+                                               "weavewave's own composition)")]
+Describer = Annotated[str | None, Form(description="analytic, or mllm (also ask a multimodal chat model)")]
+DescriberModel = Annotated[str | None, Form(description="hub id or server-side folder for describer=mllm")]
+Refiner = Annotated[str | None, Form(description="how an instruction rewrites the brief: rules or llm")]
+RefinerModel = Annotated[str | None, Form(description="hub id or server-side folder for refiner=llm")]
+ReferenceMode = Annotated[str | None, Form(description="how much of a reference tune to keep: melody, harmony "
+                                                       "or style")]
+KeepAudio = Annotated[bool, Form(description="keep the video's own sound under the new music")]
+Loop = Annotated[bool, Form(description="a seamless loop: the end leads back into the start")]
+
+
+def _options(**given: Any) -> dict[str, Any]:
+    """The neural and restyle options that were sent (unset ones are left to the defaults)."""
+    return {k: v for k, v in given.items() if v is not None and v is not False}
 
 
 def _request(text: str | None, image: list[UploadFile] | None, video: UploadFile | None,
              audio: UploadFile | None, brief: str | None, controls: dict[str, Any], backend: str,
-             stems: bool = False, instruction: str | None = None) -> service.Request:
+             stems: bool = False, instruction: str | None = None,
+             options: dict[str, Any] | None = None) -> service.Request:
     def up(f: UploadFile | None) -> service.Upload | None:
         # Browsers send an empty part for an unused file input; that is "no file", not a bad one.
         if f is None or (not f.filename and (f.size or 0) == 0):
@@ -196,10 +219,11 @@ def _request(text: str | None, image: list[UploadFile] | None, video: UploadFile
 
     images = [u for u in (up(f) for f in image or []) if u is not None]
     return service.Request(text=text, image=images, video=up(video), audio=up(audio), brief=brief,
-                           controls=controls, backend=backend, stems=stems, instruction=instruction)
+                           controls=controls, backend=backend, stems=stems, instruction=instruction,
+                           options=options or {})
 
 
-def _router(settings: Settings, store: JobStore) -> APIRouter:
+def _router(settings: Settings, store: JobStore, cache: Any = None) -> APIRouter:
     router = APIRouter(prefix="/v1", dependencies=[Depends(_auth(settings))])
 
     def job_or_404(job_id: str):
@@ -212,22 +236,35 @@ def _router(settings: Settings, store: JobStore) -> APIRouter:
     def describe(text: Text = None, image: Images = None, video: Media = None, audio: Media = None,
                  brief: BriefField = None, duration: Duration = None, tempo: Tempo = None, key: KeyField = None,
                  genre: Genre = None, instruments: Instruments = None, seed: Seed = None,
-                 backend: Backend = "symbolic", instruction: Instruction = None) -> dict[str, Any]:
+                 backend: Backend = "symbolic", instruction: Instruction = None, model: ModelField = None,
+                 steer: Steer = None, describer: Describer = None, describer_model: DescriberModel = None,
+                 refiner: Refiner = None, refiner_model: RefinerModel = None,
+                 reference_mode: ReferenceMode = None, keep_audio: KeepAudio = False,
+                 loop: Loop = False) -> dict[str, Any]:
         """The MusicBrief the music would be made from: caption, attributes, sections, provenance. No audio."""
         controls = dict(duration=duration, tempo=tempo, key=key, genre=genre, instruments=instruments, seed=seed)
+        options = _options(model=model, steer=steer, describer=describer, describer_model=describer_model,
+                           refiner=refiner, refiner_model=refiner_model, reference_mode=reference_mode,
+                           keep_audio=keep_audio, loop=loop)
         return service.describe(_request(text, image, video, audio, brief, controls, backend,
-                                         instruction=instruction), settings)
+                                         instruction=instruction, options=options), settings, cache)
 
     @router.post("/generate", status_code=202, tags=["music"])
     def generate(text: Text = None, image: Images = None, video: Media = None, audio: Media = None,
                  brief: BriefField = None, duration: Duration = None, tempo: Tempo = None, key: KeyField = None,
                  genre: Genre = None, instruments: Instruments = None, seed: Seed = None,
                  backend: Backend = "symbolic", stems: Annotated[bool, Form()] = False,
-                 instruction: Instruction = None) -> JSONResponse:
+                 instruction: Instruction = None, model: ModelField = None, steer: Steer = None,
+                 describer: Describer = None, describer_model: DescriberModel = None, refiner: Refiner = None,
+                 refiner_model: RefinerModel = None, reference_mode: ReferenceMode = None,
+                 keep_audio: KeepAudio = False, loop: Loop = False) -> JSONResponse:
         """Queue a piece; answers at once with the job. Poll ``GET /v1/jobs/{id}`` until it has finished."""
         controls = dict(duration=duration, tempo=tempo, key=key, genre=genre, instruments=instruments, seed=seed)
-        job = service.submit(_request(text, image, video, audio, brief, controls, backend, stems, instruction),
-                             store, settings)
+        options = _options(model=model, steer=steer, describer=describer, describer_model=describer_model,
+                           refiner=refiner, refiner_model=refiner_model, reference_mode=reference_mode,
+                           keep_audio=keep_audio, loop=loop)
+        job = service.submit(_request(text, image, video, audio, brief, controls, backend, stems, instruction,
+                                      options), store, settings)
         return JSONResponse(service.job_json(job), status_code=202, headers={"Location": f"/v1/jobs/{job.id}"})
 
     @router.get("/jobs", tags=["jobs"])

@@ -47,7 +47,7 @@ def out_dir(settings: Settings, job_id: str) -> Path:
     return job_dir(settings, job_id) / "out"
 
 
-def api_kwargs(params: dict[str, Any], base: Path, semantic: bool | None) -> dict[str, Any]:
+def api_kwargs(params: dict[str, Any], base: Path, semantic: bool | None, cache: Any = None) -> dict[str, Any]:
     """The keyword arguments for ``api.generate`` from a job's stored parameters.
 
     Inputs added by other features (audio, video, instruction) are passed only when this version of
@@ -74,11 +74,20 @@ def api_kwargs(params: dict[str, Any], base: Path, semantic: bool | None) -> dic
             kwargs = {"brief": refine_brief(described, params["instruction"]), "backend": kwargs["backend"]}
     if params.get("stems"):
         kwargs["stems"] = True
+    options = params.get("options") or {}
+    if options:  # neural and restyle options (checked by service.check_options), with the worker's cache
+        kwargs.update(options)
+        kwargs["cache"] = cache
     return kwargs
 
 
-def run_job(store: JobStore, settings: Settings, job: Job, stop: Event | threading.Event) -> None:
-    """Generate one job and record the outcome: succeeded, failed (with the reason), cancelled or re-queued."""
+def run_job(store: JobStore, settings: Settings, job: Job, stop: Event | threading.Event,
+            cache: Any = None) -> None:
+    """Generate one job and record the outcome: succeeded, failed (with the reason), cancelled or re-queued.
+
+    ``cache`` is the worker's :class:`~weavewave.models.ModelCache`: neural models load on the first job
+    that needs them and stay loaded for the worker's lifetime.
+    """
     from weavewave import api
     from weavewave.errors import WeaveWaveError
 
@@ -99,7 +108,7 @@ def run_job(store: JobStore, settings: Settings, job: Job, stop: Event | threadi
     base = job_dir(settings, job.id)
     staging = base / f".staging-{job.attempts}"
     try:
-        kwargs = api_kwargs(job.params, base, settings.semantic)
+        kwargs = api_kwargs(job.params, base, settings.semantic, cache)
         track = api.generate(**kwargs, progress=progress)
         progress(1.0, "writing files")
         files = write_artifacts(track, staging, stems=bool(job.params.get("stems")))
@@ -150,14 +159,16 @@ def worker_main(settings: Settings, name: str, stop: Event, parent_pid: int) -> 
     # job of a worker that ended mid-run.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     import weavewave.generators.symbolic  # noqa: F401  (warm the import before the first job)
+    from weavewave.models import ModelCache
 
+    cache = ModelCache()  # one per worker, for its lifetime: each neural model loads once here
     store = JobStore(settings.db_path)
     while not stop.is_set() and os.getppid() == parent_pid:
         job = store.claim(name)
         if job is None:
             stop.wait(POLL_S)
             continue
-        run_job(store, settings, job, stop)
+        run_job(store, settings, job, stop, cache)
     store.close()
 
 

@@ -58,6 +58,80 @@ class Request:
     backend: str = "symbolic"
     stems: bool = False
     instruction: str | None = None
+    # Neural and restyle options, named as the CLI's flags; see NEURAL_DEFAULTS and check_options.
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+# --- neural and restyle options (--model, --steer, --describer, --refiner, --reference-mode, ...) --------
+# The options a request may set, with the values meaning "not asked for"; only the ones that differ from
+# these are stored with a job and passed on to ``weavewave.api``.
+NEURAL_DEFAULTS: dict[str, Any] = {"model": None, "steer": "none", "describer": "analytic", "describer_model": None,
+                                   "refiner": "rules", "refiner_model": None, "reference_mode": None,
+                                   "keep_audio": False, "loop": False}
+# The options ``api.describe`` takes (the rest only matter when audio is made).
+DESCRIBE_OPTIONS = ("describer", "describer_model", "refiner", "refiner_model", "reference_mode", "keep_audio",
+                    "loop")
+STEERS = ("none", "symbolic")
+
+
+def _choice(name: str, value: Any, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise FieldError(name, f"unknown value {value!r}: use one of {', '.join(allowed)}")
+
+
+def _located(name: str, ref: str, role: str) -> None:
+    """The model must be on this machine (or fetchable): otherwise models' one-line how-to-fetch message."""
+    from weavewave.models import locate
+
+    try:
+        locate(ref, role)
+    except BadInputError as exc:
+        raise FieldError(name, str(exc)) from None
+
+
+def check_options(req: Request) -> dict[str, Any]:
+    """Validate the neural and restyle options against each other and the inputs; returns the ones set.
+
+    Every check that can be made before any work is made here, so a bad value is a 422 naming its field
+    rather than a job that fails minutes later. A model that is not on the machine is refused the same way,
+    with :mod:`weavewave.models`' message saying how to fetch it.
+    """
+    from weavewave.api import DESCRIBERS, REFINERS
+    from weavewave.brief import REFERENCE_MODES
+    from weavewave.models import DEFAULT_MELODY_MODEL, DEFAULT_MODEL
+
+    unknown = set(req.options) - set(NEURAL_DEFAULTS)
+    if unknown:
+        raise FieldError(sorted(unknown)[0], "is not an option this server knows")
+    opts = {k: v for k, v in req.options.items() if v not in (None, "") and v != NEURAL_DEFAULTS[k]}
+    _choice("steer", opts.get("steer", "none"), STEERS)
+    _choice("describer", opts.get("describer", "analytic"), DESCRIBERS)
+    _choice("refiner", opts.get("refiner", "rules"), REFINERS)
+    if "reference_mode" in opts:
+        _choice("reference_mode", opts["reference_mode"], tuple(REFERENCE_MODES))
+        if req.audio is None:
+            raise FieldError("reference_mode", "says how much of a reference tune to keep: send the tune as audio")
+    if opts.get("keep_audio") and req.video is None:
+        raise FieldError("keep_audio", "keeps a video's own sound: send the video as video")
+    neural_generator = req.backend != "symbolic"
+    for name in ("model", "steer"):
+        if name in opts and not neural_generator:
+            raise FieldError(name, "is for the musicgen backend: also send backend=musicgen")
+    if neural_generator:
+        if req.stems:
+            raise FieldError("stems", "the musicgen backend makes one mixed track and no stems: send stems=false")
+        default = DEFAULT_MELODY_MODEL if opts.get("steer") == "symbolic" else DEFAULT_MODEL["generator"]
+        _located("model", opts.get("model", default), "generator")
+    if opts.get("describer") == "mllm":
+        if req.brief is not None:
+            raise FieldError("describer", "mllm reads the inputs, and a brief has already been described")
+        _located("describer_model", opts.get("describer_model", DEFAULT_MODEL["describer"]), "describer")
+    if opts.get("refiner") == "llm":
+        if not req.instruction:
+            raise FieldError("refiner", "llm rewrites the brief from an instruction: send one, or drop refiner")
+        _located("refiner_model", opts.get("refiner_model", DEFAULT_MODEL["refiner"]), "refiner")
+    return opts
+# --- end neural and restyle options ------------------------------------------------------------------------
 
 
 def supported_inputs() -> set[str]:
@@ -119,6 +193,7 @@ def check_request(req: Request) -> dict[str, Any]:
                                             "(weavewave.refine) yet; edit the brief's fields instead") from None
     if not (req.text and req.text.strip()) and not any(media.values()) and req.brief is None:
         raise FieldError("text", "nothing to make music from: send text, an image, a video, audio or a brief")
+    req.options = check_options(req)
     return controls
 
 
@@ -164,9 +239,14 @@ def _store_media(req: Request, folder: Path, settings: Settings) -> dict[str, An
     return stored
 
 
-def describe(req: Request, settings: Settings) -> dict[str, Any]:
-    """The MusicBrief for a request, as JSON-ready data. Uploads live in a temporary folder meanwhile."""
+def describe(req: Request, settings: Settings, cache: Any = None) -> dict[str, Any]:
+    """The MusicBrief for a request, as JSON-ready data. Uploads live in a temporary folder meanwhile.
+
+    ``cache`` is the server's :class:`~weavewave.models.ModelCache` (None: the process-wide one), so a
+    describer or refiner model is loaded once for the server's lifetime, not once per request.
+    """
     from weavewave import api
+    from weavewave.models import shared_cache
 
     controls = check_request(req)
     tmp_root = settings.data_dir / "tmp"
@@ -183,6 +263,9 @@ def describe(req: Request, settings: Settings) -> dict[str, Any]:
                 kwargs[name] = str(folder / media[name])
         if req.instruction and "instruction" in accepted:
             kwargs["instruction"] = req.instruction
+        kwargs.update({k: v for k, v in req.options.items() if k in DESCRIBE_OPTIONS})
+        if req.options:
+            kwargs["cache"] = cache if cache is not None else shared_cache()
         brief = api.describe(**kwargs)
         if req.instruction and "instruction" not in accepted:
             brief = refine_brief(brief, req.instruction)
@@ -218,7 +301,8 @@ def submit(req: Request, store: JobStore, settings: Settings) -> Job:
                   "stems": req.stems, "instruction": req.instruction,
                   "image": [f"inputs/{p}" for p in media["image"]],
                   "video": f"inputs/{media['video']}" if media["video"] else None,
-                  "audio": f"inputs/{media['audio']}" if media["audio"] else None}
+                  "audio": f"inputs/{media['audio']}" if media["audio"] else None,
+                  "options": dict(req.options)}
         return store.submit(params, max_queue=settings.max_queue, job_id=job_id, brief=req.brief)
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)

@@ -57,6 +57,15 @@ def _request(text: str, image: str | None, video: str | None, audio: str | None,
                            audio=_open(audio), controls=controls, backend=backend or "symbolic", **extra)
 
 
+def _options(model: str, steer: str, describer: str, describer_model: str, reference_mode: str,
+             keep_audio: bool, loop: bool) -> dict[str, Any]:
+    """The Advanced settings' neural and restyle options, as the API takes them (empty ones left out)."""
+    given = {"model": (model or "").strip(), "steer": steer, "describer": describer,
+             "describer_model": (describer_model or "").strip(), "reference_mode": reference_mode,
+             "keep_audio": bool(keep_audio), "loop": bool(loop)}
+    return {k: v for k, v in given.items() if v not in (None, "", False)}
+
+
 def _close(req: service.Request) -> None:
     for up in [*req.image, req.video, req.audio]:
         if up is not None:
@@ -125,15 +134,21 @@ def edited_brief(state: dict[str, Any] | None, caption: str, tempo: float, key: 
         raise _error(exc) from None
 
 
-def build_ui(settings: Settings, store: JobStore) -> gr.Blocks:
-    """The page. ``store`` is the server's job store: generate jobs share the API's queue."""
+def build_ui(settings: Settings, store: JobStore, cache: Any = None) -> gr.Blocks:
+    """The page. ``store`` is the server's job store: generate jobs share the API's queue; ``cache`` the
+    server's model cache, for describer models."""
     from weavewave.generators import BACKENDS
     from weavewave.styles import GENRES
 
-    def describe(text, image, video, audio, duration, tempo, key, genre, instruments, seed, backend):
-        req = _request(text, image, video, audio, duration, tempo, key, genre, instruments, seed, backend)
+    def describe(text, image, video, audio, duration, tempo, key, genre, instruments, seed, backend, model, steer,
+                 describer, describer_model, reference_mode, keep_audio, loop):
+        # The tune tab's reference mode and the video tab's keep-audio mean something only with their input.
+        options = _options(model, steer, describer, describer_model, reference_mode if audio else None,
+                           keep_audio and bool(video), loop)
+        req = _request(text, image, video, audio, duration, tempo, key, genre, instruments, seed, backend,
+                       options=options)
         try:
-            brief = service.describe(req, settings)
+            brief = service.describe(req, settings, cache)
         except BadInputError as exc:
             raise _error(exc) from None
         finally:
@@ -154,9 +169,15 @@ def build_ui(settings: Settings, store: JobStore) -> gr.Blocks:
         return [refined, *brief_fields(refined), f"Refined with “{instruction.strip()}”."]
 
     def generate(state, caption, tempo, key, genre, duration, instruments, energy, sections, backend, stems,
-                 video, history, progress=gr.Progress()):  # noqa: B008 (how Gradio asks for it)
+                 video, history, model, steer, keep_audio, loop,
+                 progress=gr.Progress()):  # noqa: B008 (how Gradio asks for it)
         brief = edited_brief(state, caption, tempo, key, genre, duration, instruments, energy, sections)
-        req = service.Request(brief=brief, backend=backend or "symbolic", stems=bool(stems), video=_open(video))
+        backend = backend or "symbolic"
+        # The brief was described already: only what makes the audio still applies (the describer and the
+        # reference mode did their work in Describe). The musicgen backend makes no stems.
+        options = _options(model, steer, "analytic", "", None, keep_audio and bool(video), loop)
+        req = service.Request(brief=brief, backend=backend, stems=bool(stems) and backend == "symbolic",
+                              video=_open(video), options=options)
         try:
             job = service.submit(req, store, settings)
         except BadInputError as exc:
@@ -236,9 +257,15 @@ def build_ui(settings: Settings, store: JobStore) -> gr.Blocks:
                     with gr.Tab("Video"):
                         video = gr.Video(label="Video (gets the new soundtrack)", height=190, elem_id="ww-video",
                                          sources=["upload"])
+                        keep_audio = gr.Checkbox(False, label="Keep the video's own sound under the music",
+                                                 elem_id="ww-keep-audio")
                     with gr.Tab("Reference tune"):
                         audio = gr.Audio(label="Reference tune", type="filepath", elem_id="ww-audio",
                                          sources=["upload"])
+                        reference_mode = gr.Radio([("melody: keep the tune", "melody"),
+                                                   ("harmony: keep the chords", "harmony"),
+                                                   ("style: keep only the feel", "style")], value="melody",
+                                                  label="What to keep of the tune", elem_id="ww-reference-mode")
                 with gr.Row():
                     duration = gr.Slider(5, 180, value=30, step=1, label="Duration (s)", elem_id="ww-duration")
                     genre = gr.Dropdown([AUTO, *GENRES], value=AUTO, label="Genre", elem_id="ww-genre")
@@ -249,8 +276,23 @@ def build_ui(settings: Settings, store: JobStore) -> gr.Blocks:
                     instruments = gr.Textbox(label="Instruments (empty: auto)", placeholder="piano, strings, drums")
                     with gr.Row():
                         seed = gr.Number(None, label="Seed (empty: from the inputs)", placeholder="auto", precision=0)
-                        backend = gr.Dropdown(list(BACKENDS), value=BACKENDS[0], label="Backend")
-                    stems = gr.Checkbox(True, label="Also render stems (one audio file per part)")
+                        loop = gr.Checkbox(False, label="Seamless loop (the end leads back into the start)",
+                                           elem_id="ww-loop")
+                    with gr.Row():
+                        backend = gr.Dropdown(list(BACKENDS), value=BACKENDS[0], label="Backend",
+                                              elem_id="ww-backend")
+                        model = gr.Textbox(label="MusicGen model (musicgen backend): hub id or folder", scale=2,
+                                           placeholder="facebook/musicgen-small", elem_id="ww-model")
+                        steer = gr.Dropdown([("none", "none"), ("symbolic: follow our composition", "symbolic")],
+                                            value="none", label="Steer (musicgen)", elem_id="ww-steer")
+                    with gr.Row():
+                        describer = gr.Dropdown([("analytic (offline perceivers)", "analytic"),
+                                                 ("mllm (also ask a multimodal model)", "mllm")],
+                                                value="analytic", label="Describer", elem_id="ww-describer")
+                        describer_model = gr.Textbox(label="Describer model (mllm): hub id or folder", scale=2,
+                                                     placeholder="Qwen/Qwen2.5-VL-3B-Instruct",
+                                                     elem_id="ww-describer-model")
+                    stems = gr.Checkbox(True, label="Also render stems (one audio file per part; symbolic backend)")
                 describe_btn = gr.Button("Describe", variant="secondary", elem_id="ww-describe")
             with gr.Column(scale=7, min_width=420):
                 gr.Markdown("2 · The brief: what weavewave understood (edit anything)", elem_classes="ww-step")
@@ -301,16 +343,17 @@ def build_ui(settings: Settings, store: JobStore) -> gr.Blocks:
         fields = [b_caption, b_tempo, b_key, b_genre, b_duration, b_instruments, b_energy, b_sections, b_why, b_json]
         edits = [state, b_caption, b_tempo, b_key, b_genre, b_duration, b_instruments, b_energy, b_sections]
         outputs = [out_audio, out_picture, out_video, out_files, out_summary]
+        neural = [model, steer, describer, describer_model, reference_mode, keep_audio, loop]
         describe_btn.click(describe, [text, image, video, audio, duration, tempo, key, genre, instruments, seed,
-                                      backend], [state, *fields, generate_btn, refine_btn, status])
+                                      backend, *neural], [state, *fields, generate_btn, refine_btn, status])
         refine_btn.click(refine, [*edits, instruction], [state, *fields, status])
-        generate_btn.click(generate, [*edits, backend, stems, video, history],
+        generate_btn.click(generate, [*edits, backend, stems, video, history, model, steer, keep_audio, loop],
                            [*outputs, history, history_table, history_pick, state, *fields])
         history_pick.change(open_job, [history_pick, history], outputs)
     return page
 
 
-def mount_ui(app: Any, settings: Settings, store: JobStore) -> None:
+def mount_ui(app: Any, settings: Settings, store: JobStore, cache: Any = None) -> None:
     """Mount the page at /; with a token, the page asks for it as the password."""
     auth = None
     if settings.token:
@@ -319,7 +362,7 @@ def mount_ui(app: Any, settings: Settings, store: JobStore) -> None:
         def auth(user: str, password: str) -> bool:
             return secrets.compare_digest(password.encode(), token.encode())
 
-    gr.mount_gradio_app(app, build_ui(settings, store), path="/", allowed_paths=[str(settings.jobs_dir)],
+    gr.mount_gradio_app(app, build_ui(settings, store, cache), path="/", allowed_paths=[str(settings.jobs_dir)],
                         auth=auth, auth_message="Enter any user name and the server's token as the password.",
                         theme=gr.themes.Soft(primary_hue="indigo", neutral_hue="slate"), css=CSS,
                         footer_links=["api"])
