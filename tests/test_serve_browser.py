@@ -62,7 +62,7 @@ def server(tmp_path_factory):
     url = f"http://127.0.0.1:{port}"
     import httpx
 
-    deadline = time.monotonic() + 90
+    deadline = time.monotonic() + 240  # a loaded CI machine imports Gradio slowly
     while True:
         try:
             if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
@@ -75,7 +75,7 @@ def server(tmp_path_factory):
         time.sleep(0.3)
     yield url
     proc.terminate()
-    assert proc.wait(30) == 0, "SIGTERM should stop the server cleanly"
+    assert proc.wait(90) == 0, "SIGTERM should stop the server cleanly"
     log.close()
     assert "weavewave: stopped" in (data / "server.log").read_text()
 
@@ -94,8 +94,9 @@ def browser():
     driver.quit()
 
 
-def _css(driver, selector: str, timeout: float = 60):
-    return WebDriverWait(driver, timeout).until(lambda d: d.find_element(By.CSS_SELECTOR, selector))
+def _css(driver, selector: str, timeout: float = 120):
+    return WebDriverWait(driver, timeout).until(lambda d: d.find_element(By.CSS_SELECTOR, selector),
+                                                message=f"no {selector} on the page")
 
 
 def test_photo_to_music_in_the_browser(server, browser, skimage_data):
@@ -104,17 +105,21 @@ def test_photo_to_music_in_the_browser(server, browser, skimage_data):
 
     browser.get(server + "/")
     _css(browser, "#ww-image input[type=file]").send_keys(str(skimage_data / "coffee.png"))
-    WebDriverWait(browser, 30).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#ww-image img"))
+    WebDriverWait(browser, 120).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#ww-image img"),
+                                  message="the uploaded photo never showed")
     slider_number = _css(browser, "#ww-duration input[type=number]")
     slider_number.send_keys(Keys.CONTROL, "a")
     slider_number.send_keys(str(DURATION_S), Keys.TAB)
+    WebDriverWait(browser, 120).until(  # the slider took the typed length before Describe reads it
+        lambda d: d.find_element(By.CSS_SELECTOR, "#ww-duration input[type=range]").get_attribute("value")
+        == str(DURATION_S), message="the duration slider did not take the typed value")
     _css(browser, "#ww-describe").click()
 
     # The described brief: a caption that speaks of the photo, and provenance rows.
-    caption = WebDriverWait(browser, 90).until(
+    caption = WebDriverWait(browser, 240).until(
         lambda d: d.find_element(By.CSS_SELECTOR, "#ww-caption textarea").get_attribute("value") or None)
     assert "image" in caption.lower(), caption
-    why = WebDriverWait(browser, 30).until(lambda d: (t := d.find_element(By.CSS_SELECTOR, "#ww-why").text)
+    why = WebDriverWait(browser, 120).until(lambda d: (t := d.find_element(By.CSS_SELECTOR, "#ww-why").text)
                                            and "tempo_bpm" in t and t)
     assert "image" in why, why
     described_tempo = float(_css(browser, "#ww-tempo input").get_attribute("value"))
@@ -125,13 +130,13 @@ def test_photo_to_music_in_the_browser(server, browser, skimage_data):
     tempo = _css(browser, "#ww-tempo input")
     tempo.send_keys(Keys.CONTROL, "a")
     tempo.send_keys(str(EDITED_TEMPO), Keys.TAB)
-    WebDriverWait(browser, 30).until(
+    WebDriverWait(browser, 120).until(
         lambda d: d.find_element(By.CSS_SELECTOR, "#ww-tempo input").get_attribute("value") == str(EDITED_TEMPO))
     _css(browser, "#ww-generate").click()
 
     # The audio player gets a playable source of the brief's length: Gradio's player shows it, and the
     # browser itself loads that source in a media element and reports its duration.
-    src = WebDriverWait(browser, 240, poll_frequency=1).until(lambda d: d.execute_script(
+    src = WebDriverWait(browser, 480, poll_frequency=1).until(lambda d: d.execute_script(
         "const a = document.querySelector('#ww-audio-out a[download]'); return a ? a.href : null;"))
     assert src.split("?")[0].endswith(".wav"), src
     duration = browser.execute_async_script(
@@ -143,12 +148,12 @@ def test_photo_to_music_in_the_browser(server, browser, skimage_data):
     # Gradio's own player decodes the file before it shows the length; under CPU load that takes a while,
     # so wait for the condition (the shown length) rather than reading it once.
     shown = f"0:{DURATION_S:02d}"
-    WebDriverWait(browser, 120, poll_frequency=0.5).until(
+    WebDriverWait(browser, 180, poll_frequency=0.5).until(
         lambda d: shown in d.find_element(By.CSS_SELECTOR, "#ww-audio-out").text,
         message=f"the page's audio player never showed {shown}")
 
     # The MIDI download works and carries the edited tempo.
-    links = WebDriverWait(browser, 30).until(lambda d: [
+    links = WebDriverWait(browser, 120).until(lambda d: [
         a.get_attribute("href") for a in d.find_elements(By.CSS_SELECTOR, "#ww-files a")
         if (a.get_attribute("href") or "").endswith(".mid")] or None)
     midi_bytes = httpx.get(links[0], timeout=30).content

@@ -281,15 +281,14 @@ def build_ui(settings: Settings, store: JobStore, cache: Any = None) -> gr.Block
                     with gr.Row():
                         backend = gr.Dropdown(list(BACKENDS), value=BACKENDS[0], label="Backend",
                                               elem_id="ww-backend")
-                        model = gr.Textbox(label="MusicGen model (musicgen backend): hub id or folder", scale=2,
-                                           placeholder="facebook/musicgen-small", elem_id="ww-model")
-                        steer = gr.Dropdown([("none", "none"), ("symbolic: follow our composition", "symbolic")],
-                                            value="none", label="Steer (musicgen)", elem_id="ww-steer")
+                        steer = gr.Dropdown(["none", "symbolic"], value="none", elem_id="ww-steer",
+                                            label="Steer (musicgen)")
+                    model = gr.Textbox(label="MusicGen model (musicgen backend): hub id or folder on the server",
+                                       placeholder="facebook/musicgen-small", elem_id="ww-model")
                     with gr.Row():
-                        describer = gr.Dropdown([("analytic (offline perceivers)", "analytic"),
-                                                 ("mllm (also ask a multimodal model)", "mllm")],
-                                                value="analytic", label="Describer", elem_id="ww-describer")
-                        describer_model = gr.Textbox(label="Describer model (mllm): hub id or folder", scale=2,
+                        describer = gr.Dropdown(["analytic", "mllm"], value="analytic", elem_id="ww-describer",
+                                                label="Describer (mllm: also ask a multimodal model)")
+                        describer_model = gr.Textbox(label="Describer model (mllm): hub id or folder",
                                                      placeholder="Qwen/Qwen2.5-VL-3B-Instruct",
                                                      elem_id="ww-describer-model")
                     stems = gr.Checkbox(True, label="Also render stems (one audio file per part; symbolic backend)")
