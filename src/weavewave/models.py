@@ -301,6 +301,16 @@ def shared_cache() -> ModelCache:
         return _shared
 
 
+def load_once(role: str, ref: str, load: Callable[[str, str, Any], Any], *, device: str = "auto",
+              dtype: str = "auto", cache: ModelCache | None = None) -> Any:
+    """Load a model for ``role`` once per cache: ``load(ref, device, torch_dtype)`` runs on a miss only."""
+    require_transformers()
+    dev = pick_device(device)
+    torch_dtype = pick_dtype(dev, dtype)
+    return (cache if cache is not None else shared_cache()).get(role, ref, dev, str(torch_dtype),
+                                                              lambda: load(ref, dev, torch_dtype))
+
+
 def model_table() -> list[dict[str, Any]]:
     """The known models, each with whether it is present locally (for ``weavewave models``)."""
     rows = []

@@ -188,13 +188,9 @@ class TextBundle:
 
 def load_refiner(ref: str, *, device: str = "auto", dtype: str = "auto",
                  cache: ModelCache | None = None) -> TextBundle:
-    from weavewave.models import pick_device, pick_dtype, require_transformers, shared_cache
+    from weavewave.models import load_once
 
-    require_transformers()
-    dev = pick_device(device)
-    torch_dtype = pick_dtype(dev, dtype)
-    return (cache if cache is not None else shared_cache()).get("refiner", ref, dev, str(torch_dtype),
-                                          lambda: _load_refiner(ref, dev, torch_dtype))
+    return load_once("refiner", ref, _load_refiner, device=device, dtype=dtype, cache=cache)
 
 
 def _load_refiner(ref: str, device: str, torch_dtype: Any) -> TextBundle:

@@ -109,13 +109,9 @@ class MusicgenBundle:
 def load_musicgen(ref: str, *, device: str = "auto", dtype: str = "auto",
                   cache: ModelCache | None = None) -> MusicgenBundle:
     """Load a MusicGen or MusicGen-Melody (hub id or folder) once per cache."""
-    from weavewave.models import pick_device, pick_dtype, require_transformers, shared_cache
+    from weavewave.models import load_once
 
-    require_transformers()
-    dev = pick_device(device)
-    torch_dtype = pick_dtype(dev, dtype)
-    return (cache if cache is not None else shared_cache()).get("musicgen", ref, dev, str(torch_dtype),
-                                          lambda: _load(ref, dev, torch_dtype))
+    return load_once("musicgen", ref, _load, device=device, dtype=dtype, cache=cache)
 
 
 def _load(ref: str, device: str, torch_dtype: Any) -> MusicgenBundle:

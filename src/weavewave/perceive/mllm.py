@@ -335,13 +335,9 @@ class ChatBundle:
 def load_describer(ref: str, *, device: str = "auto", dtype: str = "auto",
                    cache: ModelCache | None = None) -> ChatBundle:
     """Load a vision-language chat model (hub id or folder) once per cache."""
-    from weavewave.models import pick_device, pick_dtype, require_transformers, shared_cache
+    from weavewave.models import load_once
 
-    require_transformers()
-    dev = pick_device(device)
-    torch_dtype = pick_dtype(dev, dtype)
-    return (cache if cache is not None else shared_cache()).get("describer", ref, dev, str(torch_dtype),
-                                          lambda: _load_describer(ref, dev, torch_dtype))
+    return load_once("describer", ref, _load_describer, device=device, dtype=dtype, cache=cache)
 
 
 def _load_describer(ref: str, device: str, torch_dtype: Any) -> ChatBundle:
