@@ -378,3 +378,46 @@ def test_the_page_asks_for_the_token(tmp_path):
         assert c.post("/login", data={"username": "me", "password": "wrong-token!"}).status_code == 400
         assert c.post("/login", data={"username": "me", "password": TOKEN}).json() == {"success": True}
         assert c.get("/config").status_code == 200
+
+
+class _DeadProc:
+    is_alive = staticmethod(lambda: False)
+    exitcode = 1
+
+
+def test_a_worker_that_dies_at_start_is_respawned_with_back_off(tmp_path, monkeypatch):
+    import numpy as np
+
+    from weavewave.serve.jobs import RESPAWN_MAX_S, WorkerPool
+
+    settings = _settings(tmp_path)
+    store = JobStore(settings.db_path)
+    pool = WorkerPool(settings, store)
+    spawned: list[float] = []
+    clock = [1000.0]
+
+    def fake_spawn(name: str) -> None:  # a worker that is dead again as soon as it starts
+        spawned.append(clock[0])
+        pool._procs[name] = _DeadProc()
+        pool._started[name] = clock[0]
+
+    monkeypatch.setattr(pool, "_spawn", fake_spawn)
+    fake_spawn("w0")
+    while clock[0] < 1000.0 + 300.0:  # five minutes of the watcher's one-second ticks
+        clock[0] += 1.0
+        pool._check(clock[0])
+    gaps = np.diff(spawned)
+    assert list(gaps[:6]) == [2.0, 3.0, 5.0, 9.0, 17.0, 33.0]  # the wait doubles (plus the tick) ...
+    assert gaps.max() == RESPAWN_MAX_S + 1.0  # ... up to the ceiling
+    assert len(spawned) < 15  # not 300 respawns, one a second, as without back-off
+
+    # A worker that lived a while and then died is replaced at once, and its job goes back to the queue.
+    job = store.submit({"text": "a calm tune"}, max_queue=5)
+    claimed = store.claim("w1")
+    assert claimed is not None and claimed.id == job.id
+    pool._procs["w1"], pool._started["w1"] = _DeadProc(), clock[0] - 600.0
+    spawned.clear()
+    pool._check(clock[0])
+    assert len(spawned) == 1
+    assert store.get(job.id).status == "queued"
+    store.close()

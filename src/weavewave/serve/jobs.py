@@ -26,6 +26,11 @@ from weavewave.serve.store import Job, JobStore
 POLL_S = 0.2
 PROGRESS_EVERY_S = 0.3
 STOP_GRACE_S = 5.0
+# A worker that dies sooner than this after its start counts as failing to start; each such failure in
+# a row doubles the wait before the next respawn, up to RESPAWN_MAX_S, so a broken setup (an unreadable
+# data directory, a missing package) does not spin up a process a second forever.
+QUICK_DEATH_S = 10.0
+RESPAWN_MAX_S = 60.0
 # The files a finished job may serve; anything else in its folder is not an artifact.
 ARTIFACT_ORDER = ("music.wav", "music.mid", "brief.json", "music.png", "stems.zip", "video.mp4")
 
@@ -180,6 +185,9 @@ class WorkerPool:
         self._ctx = multiprocessing.get_context("spawn")  # no fork of a threaded server
         self._stop = self._ctx.Event()
         self._procs: dict[str, Any] = {}
+        self._started: dict[str, float] = {}
+        self._quick_deaths: dict[str, int] = {}
+        self._respawn_at: dict[str, float] = {}
         self._watch_stop = threading.Event()
         self._watcher: threading.Thread | None = None
 
@@ -195,15 +203,34 @@ class WorkerPool:
                                  name=name, daemon=False)
         proc.start()
         self._procs[name] = proc
+        self._started[name] = time.monotonic()
 
     def _watch(self) -> None:
         while not self._watch_stop.wait(1.0):
-            for name, proc in list(self._procs.items()):
-                if not proc.is_alive() and not self._stop.is_set():
-                    for job_id in self.store.running_on(name):
-                        self.store.requeue(job_id, f"re-queued: its worker died (exit code {proc.exitcode})")
-                    self._sweep_attempts()
-                    self._spawn(name)
+            self._check(time.monotonic())
+
+    def _check(self, now: float) -> None:
+        """Re-queue the jobs of dead workers and respawn them, backing off from ones that die at start."""
+        if self._stop.is_set():
+            return
+        for name, proc in list(self._procs.items()):
+            if proc.is_alive():
+                continue
+            if name not in self._respawn_at:  # first seen dead
+                for job_id in self.store.running_on(name):
+                    self.store.requeue(job_id, f"re-queued: its worker died (exit code {proc.exitcode})")
+                self._sweep_attempts()
+                quick = now - self._started.get(name, now) < QUICK_DEATH_S
+                self._quick_deaths[name] = self._quick_deaths.get(name, 0) + 1 if quick else 0
+                self._respawn_at[name] = now + self.respawn_delay(self._quick_deaths[name])
+            if now >= self._respawn_at[name]:
+                del self._respawn_at[name]
+                self._spawn(name)
+
+    @staticmethod
+    def respawn_delay(quick_deaths: int) -> float:
+        """Seconds to wait before a respawn: none after a worker that lived, then 1, 2, 4 … 60 s."""
+        return 0.0 if quick_deaths == 0 else min(RESPAWN_MAX_S, 2.0 ** (quick_deaths - 1))
 
     def _sweep_attempts(self) -> None:
         """Jobs that keep killing workers fail instead of looping forever."""
