@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import pathlib
 import re
+import time
+from typing import Any
 
 import pytest
 
@@ -69,3 +71,14 @@ PROGRESS_LINE = re.compile(r"^\[\s*\d+%\s+[\d.]+s\] ")
 def message_lines(stderr: str) -> list[str]:
     """stderr without progress lines: on a loaded machine a failing run can pass the 1 s quiet period."""
     return [line for line in stderr.strip().splitlines() if not PROGRESS_LINE.match(line)]
+
+
+def wait_job(client: Any, job_id: str, timeout: float = 120.0) -> dict:
+    """Poll ``GET /v1/jobs/{id}`` through a TestClient until the job has ended; its JSON."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = client.get(f"/v1/jobs/{job_id}").json()
+        if job["status"] not in ("queued", "running"):
+            return job
+        time.sleep(0.25)
+    raise AssertionError(f"job {job_id} still {job['status']} after {timeout} s: {job}")

@@ -18,6 +18,7 @@ pytest.importorskip("httpx")
 
 from fastapi.testclient import TestClient  # noqa: E402
 
+from conftest import wait_job  # noqa: E402
 from weavewave.errors import BadInputError  # noqa: E402
 from weavewave.serve import service  # noqa: E402
 from weavewave.serve.api import create_app  # noqa: E402
@@ -30,15 +31,6 @@ TOKEN = "s3cret-token-for-tests"
 def _settings(data: Path, **kw) -> Settings:
     return Settings(data_dir=data, workers=1, text_model="lexicon", ui=False, **kw)
 
-
-def _wait(client: TestClient, job_id: str, timeout: float = 120.0) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        job = client.get(f"/v1/jobs/{job_id}").json()
-        if job["status"] not in ("queued", "running"):
-            return job
-        time.sleep(0.25)
-    raise AssertionError(f"job {job_id} still {job['status']} after {timeout} s: {job}")
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +53,7 @@ def done_job(client) -> dict:
                                           "tempo": "90", "key": "D major", "seed": "7", "stems": "true"})
     assert r.status_code == 202, r.text
     assert r.headers["location"] == f"/v1/jobs/{r.json()['id']}"
-    return _wait(client, r.json()["id"])
+    return wait_job(client, r.json()["id"])
 
 
 def _queue_app(tmp_path: Path, **kw) -> TestClient:
@@ -131,7 +123,7 @@ def test_generate_from_an_edited_brief(client, done_job):
     brief = dict(done_job["brief"], tempo_bpm=120.0)
     r = client.post("/v1/generate", data={"brief": json.dumps(brief), "duration": "3"})
     assert r.status_code == 202, r.text
-    job = _wait(client, r.json()["id"])
+    job = wait_job(client, r.json()["id"])
     assert job["status"] == "succeeded", job
     assert job["brief"]["tempo_bpm"] == 120 and job["brief"]["duration_s"] == 3
 
@@ -143,7 +135,7 @@ def test_cancel_a_running_job(client):
     while client.get(f"/v1/jobs/{job_id}").json()["status"] == "queued" and time.monotonic() < deadline:
         time.sleep(0.1)
     assert client.delete(f"/v1/jobs/{job_id}").status_code == 200
-    job = _wait(client, job_id)
+    job = wait_job(client, job_id)
     assert job["status"] == "cancelled" and job["files"] == []
 
 
@@ -303,7 +295,7 @@ def test_restart_loses_nothing(tmp_path):
     assert len(before) == 6 and before[crashed.id] == before[hopeless.id] == "running"
     assert any(before[i] in ("queued", "running") for i in ids)  # the stop left work unfinished
     with TestClient(create_app(_settings(tmp_path))) as c:
-        jobs = {i: _wait(c, i, timeout=180) for i in [*ids, crashed.id, hopeless.id]}
+        jobs = {i: wait_job(c, i, timeout=180) for i in [*ids, crashed.id, hopeless.id]}
     assert len(jobs) == 6
     for job in jobs.values():
         assert job["status"] in ("succeeded", "failed"), job
@@ -347,7 +339,7 @@ def test_video_job_writes_video_mp4(client, tmp_path):
     make_video(clip, [Shot(PHOTOS[i], 30) for i in range(3)])  # three 1.2 s shots at 25 fps
     r = client.post("/v1/generate", files={"video": ("clip.mov", clip.read_bytes(), "video/quicktime")})
     assert r.status_code == 202, r.text
-    job = _wait(client, r.json()["id"], timeout=180)
+    job = wait_job(client, r.json()["id"], timeout=180)
     assert job["status"] == "succeeded", job
     assert "video.mp4" in [f["name"] for f in job["files"]]
     mp4 = client.get(f"/v1/jobs/{job['id']}/files/video.mp4")

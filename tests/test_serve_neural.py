@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -19,6 +18,7 @@ pytest.importorskip("httpx")
 
 from fastapi.testclient import TestClient  # noqa: E402
 
+from conftest import wait_job  # noqa: E402
 from weavewave.serve.api import create_app  # noqa: E402
 from weavewave.serve.settings import Settings  # noqa: E402
 
@@ -26,15 +26,6 @@ from weavewave.serve.settings import Settings  # noqa: E402
 def _settings(data: Path) -> Settings:
     return Settings(data_dir=data, workers=1, text_model="lexicon", ui=False)
 
-
-def _wait(client: TestClient, job_id: str, timeout: float = 180.0) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        job = client.get(f"/v1/jobs/{job_id}").json()
-        if job["status"] not in ("queued", "running"):
-            return job
-        time.sleep(0.25)
-    raise AssertionError(f"job {job_id} still {job['status']} after {timeout} s: {job}")
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +60,7 @@ def test_musicgen_job_runs_in_the_worker(client, tiny_musicgen):
     r = client.post("/v1/generate", data={"text": "a calm piano piece", "duration": "2", "seed": "3",
                                           "backend": "musicgen", "model": str(tiny_musicgen)})
     assert r.status_code == 202, r.text
-    job = _wait(client, r.json()["id"])
+    job = wait_job(client, r.json()["id"], timeout=180.0)
     assert job["status"] == "succeeded", job
     names = [f["name"] for f in job["files"]]
     assert "music.wav" in names and "brief.json" in names and "stems.zip" not in names
@@ -159,6 +150,6 @@ def test_reference_mode_and_loop_reach_the_brief(queue_only, tune):
 def test_loop_job_and_stored_options(client):
     r = client.post("/v1/generate", data={"text": "a bright pop loop", "duration": "4", "loop": "true"})
     assert r.status_code == 202, r.text
-    job = _wait(client, r.json()["id"])
+    job = wait_job(client, r.json()["id"], timeout=180.0)
     assert job["status"] == "succeeded", job
     assert job["brief"]["loop"] is True
