@@ -32,7 +32,6 @@ def _settings(data: Path, **kw) -> Settings:
     return Settings(data_dir=data, workers=1, text_model="lexicon", ui=False, **kw)
 
 
-
 @pytest.fixture(scope="module")
 def photo(skimage_data) -> bytes:
     return (skimage_data / "coffee.png").read_bytes()

@@ -27,7 +27,6 @@ def _settings(data: Path) -> Settings:
     return Settings(data_dir=data, workers=1, text_model="lexicon", ui=False)
 
 
-
 @pytest.fixture(scope="module")
 def client(tmp_path_factory):
     """An app with one real worker process."""
