@@ -321,7 +321,7 @@ def test_edited_brief_goes_through_the_api(tmp_path):
     sections[0][4] = "a hushed opening"
     edited = edited_brief(brief, caption, 72, "A minor", genre, duration, instruments, energy, sections)
     assert edited["tempo_bpm"] == 72 and edited["key"] == {"tonic": "A", "mode": "minor"}
-    assert edited["provenance"]["tempo_bpm"]["source"] == "user"
+    assert edited["provenance"]["tempo_bpm"] == {"source": "user", "reason": "tempo 72: set in the web page"}
     assert edited["sections"][0]["caption"] == "a hushed opening"
     assert "72 BPM" in edited["caption"]
 

@@ -132,6 +132,13 @@ def test_photo_to_music_in_the_browser(server, browser, skimage_data):
     tempo.send_keys(str(EDITED_TEMPO), Keys.TAB)
     WebDriverWait(browser, 120).until(
         lambda d: d.find_element(By.CSS_SELECTOR, "#ww-tempo input").get_attribute("value") == str(EDITED_TEMPO))
+    # Leaving the field applies the edit: the caption and the provenance follow before Generate.
+    WebDriverWait(browser, 120).until(
+        lambda d: f"at {EDITED_TEMPO} BPM" in d.find_element(By.CSS_SELECTOR, "#ww-caption textarea")
+        .get_attribute("value"), message="the caption did not follow the edited tempo")
+    WebDriverWait(browser, 120).until(
+        lambda d: f"tempo {EDITED_TEMPO}: set in the web page" in d.find_element(By.CSS_SELECTOR, "#ww-why").text,
+        message="the provenance table did not say the tempo was set in the page")
     _css(browser, "#ww-generate").click()
 
     # The audio player gets a playable source of the brief's length: Gradio's player shows it, and the

@@ -8,6 +8,7 @@ call goes through :mod:`weavewave.serve.service`, so the page and the API cannot
 
 from __future__ import annotations
 
+import re
 import secrets
 import time
 from datetime import datetime
@@ -89,6 +90,14 @@ def brief_fields(brief: dict[str, Any]) -> list[Any]:
             ", ".join(brief["instruments"]), brief["energy"], sections, why, json.dumps(brief, indent=2)]
 
 
+def _page_words(brief: dict[str, Any]) -> dict[str, Any]:
+    """Provenance in the page's words: what the user set here was not "set with --tempo"."""
+    for prov in brief["provenance"].values():
+        if prov["source"] == "user":
+            prov["reason"] = re.sub(r"set with --[a-z-]+", "set in the web page", prov["reason"])
+    return brief
+
+
 def edited_brief(state: dict[str, Any] | None, caption: str, tempo: float, key: str, genre: str,
                  duration: float, instruments: str, energy: float, sections: Any) -> dict[str, Any]:
     """The brief with the user's edits: changed attributes go through ``api.describe(brief=...)`` as
@@ -118,6 +127,7 @@ def edited_brief(state: dict[str, Any] | None, caption: str, tempo: float, key: 
     except BadInputError as exc:
         raise _error(exc) from None
     data = brief.to_dict()
+    _page_words(data)
     if "duration" not in changed:
         rows = sections.values.tolist() if hasattr(sections, "values") else list(sections or [])
         for section, row in zip(data["sections"], rows, strict=False):
@@ -148,7 +158,7 @@ def build_ui(settings: Settings, store: JobStore, cache: Any = None) -> gr.Block
         req = _request(text, image, video, audio, duration, tempo, key, genre, instruments, seed, backend,
                        options=options)
         try:
-            brief = service.describe(req, settings, cache)
+            brief = _page_words(service.describe(req, settings, cache))
         except BadInputError as exc:
             raise _error(exc) from None
         finally:
@@ -167,6 +177,15 @@ def build_ui(settings: Settings, store: JobStore, cache: Any = None) -> gr.Block
         except BadInputError as exc:
             raise _error(exc) from None
         return [refined, *brief_fields(refined), f"Refined with “{instruction.strip()}”."]
+
+    def apply_edits(state, caption, tempo, key, genre, duration, instruments, energy, sections):
+        """An edited field, applied as soon as the user leaves it: the caption, sections, provenance and
+        JSON follow. The typed fields themselves are not rewritten, so typing elsewhere is never undone."""
+        if not state:
+            return [gr.update()] * 5
+        brief = edited_brief(state, caption, tempo, key, genre, duration, instruments, energy, sections)
+        shown = brief_fields(brief)
+        return [brief, shown[0], *shown[7:]]
 
     def generate(state, caption, tempo, key, genre, duration, instruments, energy, sections, backend, stems,
                  video, history, model, steer, keep_audio, loop,
@@ -346,6 +365,12 @@ def build_ui(settings: Settings, store: JobStore, cache: Any = None) -> gr.Block
         describe_btn.click(describe, [text, image, video, audio, duration, tempo, key, genre, instruments, seed,
                                       backend, *neural], [state, *fields, generate_btn, refine_btn, status])
         refine_btn.click(refine, [*edits, instruction], [state, *fields, status])
+        derived = [state, b_caption, b_sections, b_why, b_json]
+        for typed in (b_caption, b_tempo, b_key, b_duration, b_instruments):
+            typed.blur(apply_edits, edits, derived, show_progress="hidden")
+        # User input only, not the updates that Describe and Refine make.
+        b_genre.input(apply_edits, edits, derived, show_progress="hidden")
+        b_energy.release(apply_edits, edits, derived, show_progress="hidden")
         generate_btn.click(generate, [*edits, backend, stems, video, history, model, steer, keep_audio, loop],
                            [*outputs, history, history_table, history_pick, state, *fields])
         history_pick.change(open_job, [history_pick, history], outputs)
