@@ -172,6 +172,22 @@ def test_brief_follows_the_scenes_and_lands_cuts_on_beats(scored, media):
     assert len(brief.cues) == len(cuts)
 
 
+def test_music_mid_bar_lines_fall_on_the_section_changes(scored):
+    """The DAW's grid follows the bent tempo: each section starts on a MIDI downbeat, cuts on beats."""
+    import pretty_midi
+
+    brief = MusicBrief.load(scored / "brief.json")
+    pm = pretty_midi.PrettyMIDI(str(scored / "music.mid"))
+    times, _ = pm.get_tempo_changes()
+    assert brief.warp and len(times) >= 3  # pickup bar, steady stretch, at least one bent stretch
+    downbeats, beats = pm.get_downbeats(), pm.get_beats()
+    assert np.min(np.abs(downbeats - brief.downbeat_s)) < 0.003
+    errors = [float(np.min(np.abs(downbeats - s.start_s))) for s in brief.sections[1:]]
+    print(f"\nsection start to MIDI downbeat: max {max(errors) * 1000:.2f} ms over {len(errors)} sections")
+    assert max(errors) < 0.005
+    assert all(np.min(np.abs(beats - c.time_s)) < 0.005 for c in brief.cues)
+
+
 def test_video_mp4_copies_the_picture_and_carries_the_new_sound(scored, media):
     src, truth = media["clip"]
     with av.open(str(src)) as a, av.open(str(scored / "video.mp4")) as b:
