@@ -1,4 +1,5 @@
-"""The MIDI file of a piece scored to picture carries its tempo map and a pickup bar before the downbeat.
+"""The MIDI file of a piece scored to picture carries its tempo map and a pickup bar before the downbeat,
+and a short pickup (anacrusis) sounds in that bar instead of silence.
 
 Read back with both pretty_midi and mido: the DAW's bar lines (pretty_midi's downbeats) must land on the
 section changes the warp pinned to cuts, the notes must keep their times in seconds, and the time and key
@@ -14,7 +15,7 @@ import numpy as np
 import pretty_midi
 import pytest
 
-from weavewave.arrangement import pickup_signature, tick_scales
+from weavewave.arrangement import pickup_signature, pickup_sixteenths, tick_scales
 from weavewave.brief import Cue, Key, MusicBrief, Section
 from weavewave.generators.symbolic.compose import compose
 from weavewave.generators.symbolic.grid import Grid
@@ -151,3 +152,52 @@ def test_every_knot_gets_a_whole_tick_at_its_exact_time():
 def test_a_tempo_map_must_start_at_zero():
     with pytest.raises(ValueError, match="starts at 0"):
         tick_scales([(1.0, 100.0)], 0.0, RESOLUTION)
+
+
+# --- the pickup into a late first downbeat ---------------------------------------------------------
+def _late_downbeat_brief(downbeat_s: float, instruments: list[str]) -> MusicBrief:
+    return MusicBrief(caption="t", duration_s=6.0, tempo_bpm=120.0, key=Key(tonic="E", mode="minor"), genre="pop",
+                      instruments=instruments, seed=5, downbeat_s=downbeat_s)
+
+
+@pytest.mark.parametrize(("downbeat_s", "count"), [(0.1, 1), (0.3, 1), (0.6, 2), (0.8, 3)])
+def test_a_quiet_scale_run_leads_into_the_downbeat(monkeypatch, downbeat_s, count):
+    from weavewave.generators.symbolic import compose as compose_module
+    from weavewave.theory import scale_pitch_classes
+
+    brief = _late_downbeat_brief(downbeat_s, ["Acoustic Grand Piano", "Electric Bass (finger)", "Drums"])
+    arrangement = compose(brief)
+    early = {p.name: [n for n in p.notes if n.start < downbeat_s - 1e-6] for p in arrangement.parts}
+    assert [name for name, notes in early.items() if notes] == ["bass: Electric Bass (finger)"]
+    bass = next(p for p in arrangement.parts if p.role == "bass")
+    run, target = early[bass.name], min((n for n in bass.notes if abs(n.start - downbeat_s) < 0.02),
+                                        key=lambda n: n.pitch)
+    assert len(run) == count and run[0].start == 0.0 and run[-1].end < downbeat_s
+    pitches = [n.pitch for n in run] + [target.pitch]
+    assert all(0 < b - a <= 2 for a, b in zip(pitches[:-1], pitches[1:], strict=True))  # climbing by step
+    assert all(n.pitch % 12 in scale_pitch_classes("E", "minor") for n in run)
+    assert all(n.velocity < target.velocity for n in run)
+    # on the MIDI pickup bar's sixteenth grid
+    slot = downbeat_s / pickup_sixteenths(downbeat_s * 2)
+    assert all(abs(n.start / slot - round(n.start / slot)) < 1e-4 for n in run)
+
+    # nothing at or after the downbeat moves: the same piece composed without the pickup
+    monkeypatch.setattr(compose_module, "add_pickup", lambda *_: None)
+    plain = compose(brief)
+    for with_pickup, without in zip(arrangement.parts, plain.parts, strict=True):
+        assert [n for n in with_pickup.notes if n.start >= downbeat_s - 1e-6] == without.notes
+
+
+def test_the_pickup_is_heard_from_the_first_instant():
+    from weavewave.render import render
+
+    arrangement = compose(_late_downbeat_brief(0.4, ["Acoustic Grand Piano", "Electric Bass (finger)"]))
+    mix = render(arrangement, workers=1)
+    sr = mix.sample_rate
+
+    def rms_db(x: np.ndarray) -> float:
+        return float(20 * np.log10(np.sqrt(np.mean(x.astype(np.float64) ** 2)) + 1e-12))
+
+    opening, before, whole = rms_db(mix.audio[: int(0.05 * sr)]), rms_db(mix.audio[: int(0.4 * sr)]), rms_db(mix.audio)
+    assert opening > -50 and before > -45, (opening, before)
+    assert before < whole - 3  # quieter than the piece: a lead-in, not an entry

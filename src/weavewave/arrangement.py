@@ -152,7 +152,7 @@ def tick_scales(changes: list[tuple[float, float]], downbeat_s: float,
     pickup_ticks, at_downbeat = 0, 0.0
     if downbeat_s > 0:
         at_downbeat = quarters[times.index(downbeat_s)]
-        pickup_ticks = int(max(1, round(at_downbeat * SIXTEENTHS_PER_QUARTER)) * sixteenth)
+        pickup_ticks = int(pickup_sixteenths(at_downbeat) * sixteenth)
     ticks = [round(q / at_downbeat * pickup_ticks) if t < downbeat_s
              else pickup_ticks + round((q - at_downbeat) * resolution)
              for t, q in zip(times, quarters, strict=True)]
@@ -167,6 +167,11 @@ def tick_scales(changes: list[tuple[float, float]], downbeat_s: float,
         if not scales or abs(scales[-1][1] - scale) > 1e-12:
             scales.append((tick, scale))
     return scales, pickup_ticks
+
+
+def pickup_sixteenths(quarters: float) -> int:
+    """How many sixteenths the pickup bar before a downbeat ``quarters`` quarter notes in has (at least one)."""
+    return max(1, round(quarters * SIXTEENTHS_PER_QUARTER))
 
 
 def pickup_signature(ticks: int, resolution: int) -> tuple[int, int]:

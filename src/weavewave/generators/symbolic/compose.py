@@ -32,6 +32,7 @@ from weavewave.generators.symbolic.parts import (
     CounterWriter,
     TimpaniWriter,
 )
+from weavewave.generators.symbolic.pickup import add_pickup
 from weavewave.generators.symbolic.reference import melody_events, reference_melody, reference_spans
 from weavewave.instruments import DRUMS, GM_PROGRAMS, family_of
 from weavewave.styles import GENRES
@@ -372,7 +373,8 @@ def compose(brief: MusicBrief) -> Arrangement:
 def _after_downbeat(brief: MusicBrief) -> Arrangement:
     """Compose from the first downbeat on and shift it there: bar lines then land where the brief says.
 
-    The span before ``downbeat_s`` stays silent (the music enters on the downbeat, as a cue in a film).
+    The span before ``downbeat_s`` is a pickup bar: one part leads into the downbeat with a short, quiet
+    run (:mod:`.pickup`), so the piece sounds from the first instant instead of waiting in silence.
     """
     o = brief.downbeat_s
     inner = brief.model_copy(update={
@@ -386,6 +388,7 @@ def _after_downbeat(brief: MusicBrief) -> Arrangement:
         part.controls = [(round(t + o, 6), cc, v) for t, cc, v in part.controls]
     arrangement.duration_s = brief.duration_s
     arrangement.downbeat_s = o  # the MIDI file writes a pickup bar before it
+    add_pickup(arrangement, o)
     return arrangement
 
 
