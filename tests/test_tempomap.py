@@ -127,7 +127,8 @@ def test_a_fixed_tempo_with_a_late_downbeat_gets_a_pickup_bar():
 
 
 @pytest.mark.parametrize(("sixteenths", "signature"), [(1, (1, 16)), (2, (1, 8)), (3, (3, 16)), (4, (1, 4)),
-                                                       (6, (3, 8)), (12, (3, 4))])
+                                                       (6, (3, 8)), (12, (3, 4)), (16, (4, 4)),
+                                                       (2048, (128, 1)), (257, None)])
 def test_pickup_signature_in_lowest_terms(sixteenths, signature):
     assert pickup_signature(sixteenths * RESOLUTION // 4, RESOLUTION) == signature
 
@@ -186,6 +187,11 @@ def test_a_quiet_scale_run_leads_into_the_downbeat(monkeypatch, downbeat_s, coun
     plain = compose(brief)
     for with_pickup, without in zip(arrangement.parts, plain.parts, strict=True):
         assert [n for n in with_pickup.notes if n.start >= downbeat_s - 1e-6] == without.notes
+
+
+def test_a_pre_roll_too_short_to_hear_stays_silent():
+    arrangement = compose(_late_downbeat_brief(0.03, ["Acoustic Grand Piano", "Electric Bass (finger)"]))
+    assert min(n.start for p in arrangement.parts for n in p.notes) >= 0.03 - 0.02  # humanised downbeat
 
 
 def test_the_pickup_is_heard_from_the_first_instant():

@@ -97,9 +97,9 @@ class Arrangement:
             changes = self.tempo_changes or [(0.0, self.midi_quarter_bpm())]
             pm._tick_scales, pickup_ticks = tick_scales(changes, self.downbeat_s, pm.resolution)
             pm._update_tick_to_time(pm._tick_scales[-1][0] + 1)  # what time_to_tick reads when writing
-            if pickup_ticks:
-                pm.time_signature_changes.append(pretty_midi.TimeSignature(
-                    *pickup_signature(pickup_ticks, pm.resolution), 0.0))
+            pickup = pickup_signature(pickup_ticks, pm.resolution) if pickup_ticks else None
+            # without a pickup signature, the meter starts at 0 and again, mid-bar, at the downbeat
+            pm.time_signature_changes.append(pretty_midi.TimeSignature(*(pickup or (num, den)), 0.0))
         pm.time_signature_changes.append(pretty_midi.TimeSignature(num, den, self.downbeat_s if tempo_map else 0.0))
         minor = self.key_mode in ("minor", "dorian", "phrygian", "locrian")
         key_number = tonic_pitch_class(self.key_tonic) + (12 if minor else 0)
@@ -125,6 +125,7 @@ class Arrangement:
 
 # --- tempo map ------------------------------------------------------------------------------------
 SIXTEENTHS_PER_QUARTER = 4
+MAX_NUMERATOR = 255  # a MIDI time signature's numerator is one byte
 
 
 def tick_scales(changes: list[tuple[float, float]], downbeat_s: float,
@@ -174,9 +175,13 @@ def pickup_sixteenths(quarters: float) -> int:
     return max(1, round(quarters * SIXTEENTHS_PER_QUARTER))
 
 
-def pickup_signature(ticks: int, resolution: int) -> tuple[int, int]:
-    """The time signature of a pickup bar ``ticks`` long (whole sixteenths), in its lowest terms: 3/16, 3/8, 1/4."""
+def pickup_signature(ticks: int, resolution: int) -> tuple[int, int] | None:
+    """The time signature of a pickup bar ``ticks`` long (whole sixteenths), in its lowest terms: 3/16, 3/8, 1/4.
+
+    Counted in quarters or shorter, unless only halves or wholes fit MIDI's one-byte numerator; None when
+    nothing does (a pre-roll of more than 255 sixteenths, with an odd count, that no scoring produces).
+    """
     n, den = round(ticks * SIXTEENTHS_PER_QUARTER / resolution), 16
-    while n % 2 == 0 and den > 4:
+    while n % 2 == 0 and den > 1 and (den > 4 or n > MAX_NUMERATOR):
         n, den = n // 2, den // 2
-    return n, den
+    return (n, den) if n <= MAX_NUMERATOR else None

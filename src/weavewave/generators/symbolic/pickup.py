@@ -21,15 +21,19 @@ PICKUP_VELOCITY = (0.5, 0.75)  # first and last pickup note, as a share of the d
 MIN_PICKUP_VELOCITY = 20
 PICKUP_LEGATO = 0.9  # each note sounds for this share of its slot
 ON_DOWNBEAT_S = 0.02  # a note starting this close to the downbeat is played on it
+MIN_PICKUP_S = 0.05  # a shorter pre-roll is not heard as a gap: it stays silent
 
 
 def add_pickup(arrangement: Arrangement, downbeat_s: float) -> Part | None:
-    """Add a pickup before ``downbeat_s`` to the best part; return that part (None when no part fits).
+    """Add a pickup before ``downbeat_s`` to the best part; return that part (None when none fits, or the
+    pre-roll is shorter than :data:`MIN_PICKUP_S`).
 
     The run has one note per eighth of the pickup bar (one sixteenth for the shortest), at most
     :data:`MAX_PICKUP_NOTES`; the first note starts at 0 and takes any odd sixteenth, so the opening
     sounds at once.
     """
+    if downbeat_s < MIN_PICKUP_S:
+        return None
     part, target = _leading_part(arrangement, downbeat_s)
     if part is None or target is None:
         return None
