@@ -140,7 +140,9 @@ def test_composer_plays_cues_and_follows_the_tempo_map():
     crashes = [n.start for n in drums.notes if n.pitch == 49]
     for cue in brief.cues:
         assert any(abs(c - cue.time_s) < 0.03 for c in crashes), (cue, crashes)
-    assert min(n.start for p in arr.parts for n in p.notes) >= 0.2 - 1e-6  # silence before the downbeat
+    # before the downbeat only a pickup sounds: one part, starting at once (tests/test_tempomap.py)
+    assert {p.instrument for p in arr.parts for n in p.notes if n.start < 0.2 - 1e-6} == {"Acoustic Grand Piano"}
+    assert min(n.start for p in arr.parts for n in p.notes) == 0.0
 
 
 # --- end to end ---------------------------------------------------------------------------------------
@@ -170,6 +172,32 @@ def test_brief_follows_the_scenes_and_lands_cuts_on_beats(scored, media):
     beat = 60 / brief.tempo_bpm
     assert all(min(abs(s.start_s - c) for c in cuts) < beat / 2 for s in brief.sections[1:])
     assert len(brief.cues) == len(cuts)
+
+
+def test_music_mid_bar_lines_fall_on_the_section_changes(scored):
+    """The DAW's grid follows the bent tempo: each section starts on a MIDI downbeat, cuts on beats."""
+    import pretty_midi
+
+    brief = MusicBrief.load(scored / "brief.json")
+    pm = pretty_midi.PrettyMIDI(str(scored / "music.mid"))
+    times, _ = pm.get_tempo_changes()
+    assert brief.warp and len(times) >= 3  # pickup bar, steady stretch, at least one bent stretch
+    downbeats, beats = pm.get_downbeats(), pm.get_beats()
+    assert np.min(np.abs(downbeats - brief.downbeat_s)) < 0.003
+    errors = [float(np.min(np.abs(downbeats - s.start_s))) for s in brief.sections[1:]]
+    print(f"\nsection start to MIDI downbeat: max {max(errors) * 1000:.2f} ms over {len(errors)} sections")
+    assert max(errors) < 0.005
+    assert all(np.min(np.abs(beats - c.time_s)) < 0.005 for c in brief.cues)
+
+
+def test_music_sounds_before_the_first_downbeat(scored):
+    """No dead air: the pickup into a late first downbeat is heard in music.wav."""
+    import soundfile as sf
+
+    brief = MusicBrief.load(scored / "brief.json")
+    audio, sr = sf.read(scored / "music.wav", dtype="float32")
+    before = audio[: int(brief.downbeat_s * sr)]
+    assert brief.downbeat_s > 0.05 and np.sqrt(np.mean(before**2)) > 10 ** (-45 / 20)
 
 
 def test_video_mp4_copies_the_picture_and_carries_the_new_sound(scored, media):

@@ -161,7 +161,7 @@ class MusicBrief(_Model):
     texture: Texture = Field(default_factory=Texture)
     sections: list[Section] = Field(default_factory=list)
     references: list[str] = Field(default_factory=list)
-    # Scoring to picture: hits the arrangement plays, and the first downbeat (silence before it), so
+    # Scoring to picture: hits the arrangement plays, and the first downbeat (a pickup before it), so
     # that bar lines land on a video's cuts. ``loop``: the end leads seamlessly back into the start.
     cues: list[Cue] = Field(default_factory=list)
     downbeat_s: float = Field(0.0, ge=0.0)

@@ -434,7 +434,7 @@ def _midi_bytes(arrangement: Arrangement, parts: list[Part], volumes: list[int],
         mixed = {c for _, c, _ in mix_controls}
         own = [(t, c, v) for t, c, v in part.controls if c not in mixed]
         played.append(dataclasses.replace(part, controls=mix_controls + own))
-    pm = arrangement.to_pretty_midi(played, end_s=arrangement.duration_s + tail_s)
+    pm = arrangement.to_pretty_midi(played, end_s=arrangement.duration_s + tail_s, tempo_map=False)
     buf = io.BytesIO()
     pm.write(buf)
     return buf.getvalue()

@@ -2,7 +2,7 @@
 
 A film composer picks the tempo so that the picture's cuts land on the music's bar lines and beats, and
 bends it where a cue must hit exactly. :func:`best_timeline` does that by search: for every tempo in the
-allowed range (:data:`TIMELINE_STEP_BPM` steps) the first downbeat (the silence before the music enters,
+allowed range (:data:`TIMELINE_STEP_BPM` steps) the first downbeat (a pickup bar before it,
 less than one strong beat) is chosen by :func:`fit_tempo` so the cuts land on beats; then
 :func:`plan_timeline` makes one section per scene and pins each section change exactly to its cut with a
 tempo-map knot, bending the stretch before it by at most :data:`MAX_BEND`. The timeline whose cuts land
@@ -38,7 +38,7 @@ LONG_BAR_S = 2.4  # bars at least this long (slow tempi) may make one-bar sectio
 MEAN_WEIGHT = 0.5  # objective: median distance + this share of the mean (most cuts close, not only half)
 BAR_WEIGHT = 0.3  # ... + this share of the mean distance from section cuts to their bar lines
 TEMPO_PULL_S_PER_BPM = 0.0003  # ... + a gentle pull towards the tempo the mood asked for
-OFFSET_PULL = 0.01  # ... + this many seconds of cost per second of silence before the first downbeat
+OFFSET_PULL = 0.01  # ... + this many seconds of cost per second of pickup before the first downbeat
 TIMELINE_STEP_BPM = 0.25  # tempi tried for the whole timeline (each with its best downbeat)
 BEND_WEIGHT = 0.05  # cost (s) per unit of mean tempo bend
 MAX_BEND = 0.12  # most the tempo map bends a stretch of music to pin a section change to its cut
@@ -317,7 +317,7 @@ def score_brief(brief: MusicBrief, video: dict[str, Any], *, tempo_fixed: bool =
     else:
         prov["tempo_bpm"] = Provenance(source="video", reason=why)
     prov["downbeat_s"] = Provenance(source="video", reason=(
-        f"first downbeat at {tl.downbeat_s:.3f} s: puts the bar lines on the cuts (silence before it)"))
+        f"first downbeat at {tl.downbeat_s:.3f} s: puts the bar lines on the cuts (a quiet pickup leads into it)"))
     if tl.knots:
         prov["warp"] = Provenance(source="video", reason=(
             f"tempo map with {len(tl.knots)} knots: section changes land exactly on their cuts"))

@@ -32,6 +32,7 @@ from weavewave.generators.symbolic.parts import (
     CounterWriter,
     TimpaniWriter,
 )
+from weavewave.generators.symbolic.pickup import add_pickup
 from weavewave.generators.symbolic.reference import melody_events, reference_melody, reference_spans
 from weavewave.instruments import DRUMS, GM_PROGRAMS, family_of
 from weavewave.styles import GENRES
@@ -372,7 +373,8 @@ def compose(brief: MusicBrief) -> Arrangement:
 def _after_downbeat(brief: MusicBrief) -> Arrangement:
     """Compose from the first downbeat on and shift it there: bar lines then land where the brief says.
 
-    The span before ``downbeat_s`` stays silent (the music enters on the downbeat, as a cue in a film).
+    The span before ``downbeat_s`` is a pickup bar: one part leads into the downbeat with a short, quiet
+    run (:mod:`.pickup`), so the piece sounds from the first instant instead of waiting in silence.
     """
     o = brief.downbeat_s
     inner = brief.model_copy(update={
@@ -385,6 +387,8 @@ def _after_downbeat(brief: MusicBrief) -> Arrangement:
         part.notes = [Note(n.pitch, n.velocity, round(n.start + o, 6), round(n.end + o, 6)) for n in part.notes]
         part.controls = [(round(t + o, 6), cc, v) for t, cc, v in part.controls]
     arrangement.duration_s = brief.duration_s
+    arrangement.downbeat_s = o  # the MIDI file writes a pickup bar before it
+    add_pickup(arrangement, o)
     return arrangement
 
 
@@ -415,7 +419,22 @@ def _warped(brief: MusicBrief) -> Arrangement:
         times = to_real([t for t, _, _ in part.controls])
         part.controls = [(t, cc, v) for t, (_, cc, v) in zip(times, part.controls, strict=True)]
     arrangement.duration_s = brief.duration_s
+    arrangement.downbeat_s = brief.downbeat_s
+    arrangement.tempo_changes = warp_tempo_changes(score, real, arrangement.midi_quarter_bpm())
     return arrangement
+
+
+def warp_tempo_changes(score, real, qpm: float) -> list[tuple[float, float]]:
+    """The tempo map (time_s, quarter notes per minute) that plays a steady ``qpm`` through a warp.
+
+    Between knots time runs linearly, so each stretch has one tempo: ``qpm * d_score / d_real``
+    (a stretch squeezed into less real time plays faster).
+    """
+    out = []
+    for s0, s1, r0, r1 in zip(score[:-1], score[1:], real[:-1], real[1:], strict=True):
+        if r1 > r0 and s1 > s0:
+            out.append((round(float(r0), 6), float(qpm * (s1 - s0) / (r1 - r0))))
+    return out
 
 
 def _shift_sections(brief: MusicBrief, o: float) -> list:
