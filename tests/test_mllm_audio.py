@@ -129,3 +129,26 @@ def test_middle_window_keeps_short_audio_whole():
     assert middle_window(sound, 2, 5.0)[1] == 0.0 and len(middle_window(sound, 2, 5.0)[0]) == 10
     cut, start = middle_window(sound, 2, 2.0)
     assert list(cut) == [3, 4, 5, 6] and start == 1.5
+
+
+def test_an_omni_processor_without_torchvision_is_a_one_line_error(tiny_audio_chat, tmp_path):
+    """Qwen2.5-Omni's processor has a video part, which transformers builds only with torchvision."""
+    import importlib.util
+    import shutil
+
+    from weavewave.errors import MissingDependencyError
+    from weavewave.perceive.mllm import load_describer
+
+    if importlib.util.find_spec("torchvision") is not None:
+        pytest.skip("torchvision is installed here")
+    folder = tmp_path / "omni-like"
+    shutil.copytree(tiny_audio_chat, folder)
+    config = json.loads((folder / "processor_config.json").read_text())
+    image = {"image_processor_type": "Qwen2VLImageProcessor", "patch_size": 14, "merge_size": 2}
+    (folder / "processor_config.json").write_text(json.dumps({**config, "processor_class": "Qwen2_5OmniProcessor",
+                                                              "image_processor": image}))
+    (folder / "video_preprocessor_config.json").write_text(json.dumps(
+        {"video_processor_type": "Qwen2VLVideoProcessor", "processor_class": "Qwen2_5OmniProcessor"}))
+    with pytest.raises(MissingDependencyError, match=r"processor of .* Qwen2VLVideoProcessor requires the "
+                                                     r"Torchvision library"):
+        load_describer(str(folder))

@@ -380,13 +380,15 @@ def _load_chat_model(ref: str, model_type: str, torch_dtype: Any) -> Any:
             return from_pretrained(auto.from_pretrained, ref, "describer", dtype=torch_dtype)
         except ValueError as exc:  # this Auto class has no mapping for the architecture
             reasons.append(f"{auto.__name__}: {str(exc).splitlines()[0]}")
+        except ImportError as exc:  # e.g. Gemma 3n's vision tower is a timm model
+            raise _missing_package(ref, model_type, "model", exc) from None
     raise BadInputError(f"{ref} ({model_type}) is not a vision-language or audio-language chat model: pass one to "
                         f"--describer-model, e.g. Qwen/Qwen2.5-VL-3B-Instruct ({'; '.join(reasons)})")
 
 
 def _load_processor(ref: str, model_type: str) -> Any:
-    """The model's processor. A processor part that needs a missing package (Qwen2.5-Omni's video
-    processor needs torchvision) is named in a one-line error rather than a transformers traceback."""
+    """The model's processor. A part that needs a missing package (Qwen2.5-Omni's video processor needs
+    torchvision) is named in a one-line error rather than a transformers traceback."""
     from transformers import AutoProcessor
 
     from weavewave.models import from_pretrained
@@ -394,11 +396,14 @@ def _load_processor(ref: str, model_type: str) -> Any:
     try:
         return from_pretrained(AutoProcessor.from_pretrained, ref, "describer")
     except ImportError as exc:
-        why = " ".join(str(exc).split()).split(". ")[0].rstrip(".") or type(exc).__name__
-        raise MissingDependencyError(
-            f"the processor of {ref} ({model_type}) cannot be built here: {why}. Install what it names, or use "
-            "a model whose processor does without it (Qwen/Qwen2-Audio-7B-Instruct hears audio without "
-            "torchvision)") from None
+        raise _missing_package(ref, model_type, "processor", exc) from None
+
+
+def _missing_package(ref: str, model_type: str, part: str, exc: ImportError) -> MissingDependencyError:
+    why = " ".join(str(exc).split()).split(". ")[0].rstrip(".") or type(exc).__name__
+    return MissingDependencyError(
+        f"the {part} of {ref} ({model_type}) cannot be built here: {why}. Install what it names, or use a "
+        "model that does without it (Qwen/Qwen2-Audio-7B-Instruct hears audio without torchvision or timm)")
 
 
 def _open_image(path: str | Path) -> Any:
