@@ -48,6 +48,14 @@ def tiny_vision_chat(tmp_path_factory) -> pathlib.Path:
 
 
 @pytest.fixture(scope="session")
+def tiny_audio_chat(tmp_path_factory) -> pathlib.Path:
+    pytest.importorskip("transformers")
+    from tiny_models import build_audio_chat
+
+    return build_audio_chat(tmp_path_factory.mktemp("models") / "audio-chat")
+
+
+@pytest.fixture(scope="session")
 def tiny_chat_llm(tmp_path_factory) -> pathlib.Path:
     pytest.importorskip("transformers")
     from tiny_models import build_chat_llm

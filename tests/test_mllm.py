@@ -142,7 +142,7 @@ def test_cli_describe_with_the_mllm(tiny_vision_chat, skimage_data):
 def test_a_musicgen_folder_is_not_a_describer(tiny_musicgen):
     from weavewave.perceive.mllm import load_describer
 
-    with pytest.raises(BadInputError, match="not a vision-language chat model"):
+    with pytest.raises(BadInputError, match="not a vision-language or audio-language chat model"):
         load_describer(str(tiny_musicgen))
 
 

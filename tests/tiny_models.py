@@ -21,6 +21,15 @@ CHAT_TEMPLATE = (
     "{% else %}{% for c in m['content'] %}{% if c['type'] == 'image' %}<image>"
     "{% elif c['type'] == 'text' %}{{ c['text'] }}{% endif %}{% endfor %}{% endif %}<|end|>\n"
     "{% endfor %}{% if add_generation_prompt %}<|assistant|>{% endif %}")
+# Qwen2-Audio's way: each audio becomes <|audio_bos|> <|AUDIO|> <|audio_eos|>, and the processor repeats
+# <|AUDIO|> once per encoder frame.
+AUDIO_TOKENS = {"audio_token": "<|AUDIO|>", "audio_bos_token": "<|audio_bos|>", "audio_eos_token": "<|audio_eos|>"}
+AUDIO_CHAT_TEMPLATE = (
+    "{% for m in messages %}<|{{ m['role'] }}|>"
+    "{% if m['content'] is string %}{{ m['content'] }}"
+    "{% else %}{% for c in m['content'] %}{% if c['type'] == 'audio' %}<|audio_bos|><|AUDIO|><|audio_eos|>"
+    "{% elif c['type'] == 'text' %}{{ c['text'] }}{% endif %}{% endfor %}{% endif %}<|end|>\n"
+    "{% endfor %}{% if add_generation_prompt %}<|assistant|>{% endif %}")
 CORPUS = [
     '{"caption": "a calm lo-fi piece with soft piano", "genre": "lofi", "mood": ["calm", "warm"], '
     '"tempo_bpm": [70, 90], "instruments": ["piano", "bass"], "energy": 0.3}',
@@ -79,13 +88,16 @@ def build_musicgen(folder: Path, *, melody: bool = False) -> Path:
     return folder
 
 
-def build_bpe_tokenizer(extra_special: tuple[str, ...] = ()):
-    """A byte-level BPE tokenizer trained in memory on a few sentences: it encodes and decodes any text."""
+def build_bpe_tokenizer(extra_special: tuple[str, ...] = (), named: dict[str, str] | None = None):
+    """A byte-level BPE tokenizer trained in memory on a few sentences: it encodes and decodes any text.
+
+    ``named`` special tokens become tokenizer attributes (``tokenizer.audio_token``), as processors expect.
+    """
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
     specials = ["<pad>", "<s>", "</s>", "<unk>", "<|user|>", "<|system|>", "<|assistant|>", "<|end|>",
-                *extra_special]
+                *extra_special, *(named or {}).values()]
     tok = Tokenizer(models.BPE(unk_token="<unk>"))
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
@@ -93,7 +105,8 @@ def build_bpe_tokenizer(extra_special: tuple[str, ...] = ()):
                                   initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
     tok.train_from_iterator(CORPUS * 4, trainer)
     fast = PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="<unk>", bos_token="<s>", eos_token="<|end|>",
-                                   pad_token="<pad>", chat_template=CHAT_TEMPLATE)
+                                   pad_token="<pad>", chat_template=CHAT_TEMPLATE,
+                                   **({"extra_special_tokens": named} if named else {}))
     if extra_special:
         fast.add_special_tokens({"additional_special_tokens": list(extra_special)})
     return fast
@@ -142,5 +155,35 @@ def build_vision_chat(folder: Path) -> Path:
                       projector_hidden_act="gelu", vision_feature_layer=-1)
     torch.manual_seed(0)
     LlavaForConditionalGeneration(cfg).save_pretrained(folder)
+    processor.save_pretrained(folder)
+    return folder
+
+
+def build_audio_chat(folder: Path) -> Path:
+    """A Qwen2-Audio-architecture audio-language chat model: a two-layer Whisper-style encoder (32 mel
+    bins, 16 kHz, 30 s window) feeding a two-layer Qwen2 text model.
+
+    Qwen2-Audio, not Qwen2.5-Omni: Omni's processor includes a video processor, which needs torchvision.
+    """
+    import torch
+    from transformers import (
+        Qwen2AudioConfig,
+        Qwen2AudioForConditionalGeneration,
+        Qwen2AudioProcessor,
+        WhisperFeatureExtractor,
+    )
+
+    tokenizer = build_bpe_tokenizer(named=AUDIO_TOKENS)
+    extractor = WhisperFeatureExtractor(feature_size=32, sampling_rate=16000, chunk_length=30)
+    processor = Qwen2AudioProcessor(feature_extractor=extractor, tokenizer=tokenizer, chat_template=AUDIO_CHAT_TEMPLATE)
+    encoder = dict(num_mel_bins=32, encoder_layers=2, encoder_attention_heads=4, encoder_ffn_dim=64, d_model=32)
+    text = dict(model_type="qwen2", vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64,
+                num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=2048,
+                pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.bos_token_id,
+                eos_token_id=tokenizer.eos_token_id)
+    cfg = Qwen2AudioConfig(audio_config=encoder, text_config=text,
+                           audio_token_index=tokenizer.convert_tokens_to_ids(AUDIO_TOKENS["audio_token"]))
+    torch.manual_seed(0)
+    Qwen2AudioForConditionalGeneration(cfg).save_pretrained(folder)
     processor.save_pretrained(folder)
     return folder

@@ -1,10 +1,12 @@
 """The ``mllm`` perceiver: a multimodal chat model looks at the inputs and describes the music they call for.
 
 Any transformers vision-language chat model loads through the Auto classes (``AutoProcessor`` and
-``AutoModelForImageTextToText``): Qwen2.5-VL, SmolVLM, Gemma 3, LLaVA... It sees the photos, several
+``AutoModelForImageTextToText``): Qwen2.5-VL, SmolVLM, Gemma 3, LLaVA... and, with transformers 5, the
+audio-language chat models of ``AutoModelForMultimodalLM`` (Qwen2-Audio). It sees the photos, several
 frames sampled across a video (PyAV, when installed), the text, and the audio when its processor takes
-audio. Our prompt asks for a one-sentence music caption plus JSON attributes (genre, mood, tempo range,
-instruments, energy).
+audio (has a feature extractor): resampled to the extractor's rate, at most the middle
+:data:`MAX_AUDIO_S` seconds. Our prompt asks for a one-sentence music caption plus JSON attributes (genre,
+mood, tempo range, instruments, energy).
 
 Models write messy text. :func:`parse_answer` salvages a JSON object from code fences, prose, single
 quotes, trailing commas or ``key: value`` lines, validates each field on its own (an unknown genre drops
@@ -43,6 +45,7 @@ TEXT_INTRO = "This is the user's text:\n"
 MAX_NEW_TOKENS = 256
 VIDEO_FRAMES = 6
 MAX_IMAGE_SIDE = 768  # larger photos are scaled down before the processor sees them
+MAX_AUDIO_S = 30.0  # longer audio is cut to its middle 30 s (Whisper-style encoders hear 30 s)
 CAPTION_MAX_CHARS = 300
 MAX_MOOD_WORDS = 4
 MAX_INSTRUMENTS = 5
@@ -334,25 +337,21 @@ class ChatBundle:
 
 def load_describer(ref: str, *, device: str = "auto", dtype: str = "auto",
                    cache: ModelCache | None = None) -> ChatBundle:
-    """Load a vision-language chat model (hub id or folder) once per cache."""
+    """Load a vision- or audio-language chat model (hub id or folder) once per cache."""
     from weavewave.models import load_once
 
     return load_once("describer", ref, _load_describer, device=device, dtype=dtype, cache=cache)
 
 
 def _load_describer(ref: str, device: str, torch_dtype: Any) -> ChatBundle:
-    from transformers import AutoConfig, AutoModelForImageTextToText, AutoProcessor
+    from transformers import AutoConfig
 
     from weavewave.models import check_tokenizer, from_pretrained, quiet_transformers
 
     quiet_transformers()
     config = from_pretrained(AutoConfig.from_pretrained, ref, "describer")
-    try:
-        model = from_pretrained(AutoModelForImageTextToText.from_pretrained, ref, "describer", dtype=torch_dtype)
-    except ValueError as exc:  # the Auto class has no mapping for this architecture
-        raise BadInputError(f"{ref} ({config.model_type}) is not a vision-language chat model: pass one to "
-                            f"--describer-model, e.g. Qwen/Qwen2.5-VL-3B-Instruct ({exc})") from None
-    processor = from_pretrained(AutoProcessor.from_pretrained, ref, "describer")
+    model = _load_chat_model(ref, config.model_type, torch_dtype)
+    processor = _load_processor(ref, config.model_type)
     tokenizer = getattr(processor, "tokenizer", processor)
     check_tokenizer(tokenizer, ref)
     if getattr(processor, "chat_template", None) is None and getattr(tokenizer, "chat_template", None) is None:
@@ -361,6 +360,50 @@ def _load_describer(ref: str, device: str, torch_dtype: Any) -> ChatBundle:
     model.to(device).eval()
     takes_audio = getattr(processor, "feature_extractor", None) is not None
     return ChatBundle(model=model, processor=processor, ref=ref, device=device, takes_audio=takes_audio)
+
+
+def _auto_model_classes() -> list[Any]:
+    """The Auto classes a describer may come from: vision-language first, then (transformers 5) the
+    multimodal one, which adds the audio-language chat models (Qwen2-Audio, Voxtral, Granite Speech...)."""
+    import transformers
+
+    return [getattr(transformers, name) for name in ("AutoModelForImageTextToText", "AutoModelForMultimodalLM")
+            if hasattr(transformers, name)]
+
+
+def _load_chat_model(ref: str, model_type: str, torch_dtype: Any) -> Any:
+    from weavewave.models import from_pretrained
+
+    reasons = []
+    for auto in _auto_model_classes():
+        try:
+            return from_pretrained(auto.from_pretrained, ref, "describer", dtype=torch_dtype)
+        except ValueError as exc:  # this Auto class has no mapping for the architecture
+            reasons.append(f"{auto.__name__}: {str(exc).splitlines()[0]}")
+        except ImportError as exc:  # e.g. Gemma 3n's vision tower is a timm model
+            raise _missing_package(ref, model_type, "model", exc) from None
+    raise BadInputError(f"{ref} ({model_type}) is not a vision-language or audio-language chat model: pass one to "
+                        f"--describer-model, e.g. Qwen/Qwen2.5-VL-3B-Instruct ({'; '.join(reasons)})")
+
+
+def _load_processor(ref: str, model_type: str) -> Any:
+    """The model's processor. A part that needs a missing package (Qwen2.5-Omni's video processor needs
+    torchvision) is named in a one-line error rather than a transformers traceback."""
+    from transformers import AutoProcessor
+
+    from weavewave.models import from_pretrained
+
+    try:
+        return from_pretrained(AutoProcessor.from_pretrained, ref, "describer")
+    except ImportError as exc:
+        raise _missing_package(ref, model_type, "processor", exc) from None
+
+
+def _missing_package(ref: str, model_type: str, part: str, exc: ImportError) -> MissingDependencyError:
+    why = " ".join(str(exc).split()).split(". ")[0].rstrip(".") or type(exc).__name__
+    return MissingDependencyError(
+        f"the {part} of {ref} ({model_type}) cannot be built here: {why}. Install what it names, or use a "
+        "model that does without it (Qwen/Qwen2-Audio-7B-Instruct hears audio without torchvision or timm)")
 
 
 def _open_image(path: str | Path) -> Any:
@@ -423,6 +466,24 @@ def _load_audio(path: str | Path, sample_rate: int) -> Any:
     return resample(to_mono(audio), sr, sample_rate).astype("float32")
 
 
+def audio_window_s(feature_extractor: Any) -> float:
+    """How much audio the model hears: :data:`MAX_AUDIO_S`, or less when its feature extractor's window
+    (``n_samples``, e.g. Whisper's 30 s) is shorter."""
+    window = getattr(feature_extractor, "n_samples", None)
+    sr = float(feature_extractor.sampling_rate)
+    return min(MAX_AUDIO_S, window / sr) if window else MAX_AUDIO_S
+
+
+def middle_window(sound: Any, sample_rate: int, seconds: float) -> tuple[Any, float]:
+    """The middle ``seconds`` of ``sound`` and where they start (s). Feature extractors cut audio at
+    their window and keep the start; the middle of a tune says more about its music than its intro."""
+    keep = int(round(seconds * sample_rate))
+    if len(sound) <= keep:
+        return sound, 0.0
+    start = (len(sound) - keep) // 2
+    return sound[start:start + keep], start / sample_rate
+
+
 def build_messages(*, text: str | None, images: Sequence[Any], audio: Any | None) -> list[dict[str, Any]]:
     """The chat: our system prompt, then the media and the request in one user turn."""
     what = []
@@ -477,8 +538,14 @@ def perceive_mllm(*, text: str | None = None, images: Sequence[str | Path] = (),
     sound = None
     if audio is not None:
         if bundle.takes_audio:
-            sound = _load_audio(audio, int(bundle.processor.feature_extractor.sampling_rate))
+            extractor = bundle.processor.feature_extractor
+            sr = int(extractor.sampling_rate)
+            full = _load_audio(audio, sr)
+            sound, start = middle_window(full, sr, audio_window_s(extractor))
             names.append(Path(audio).name)
+            if len(sound) < len(full):
+                notes.append(f"{Path(audio).name} is {len(full) / sr:.0f} s long; the model heard the "
+                             f"{len(sound) / sr:.0f} s from {start:.0f} s to {start + len(sound) / sr:.0f} s")
         else:
             notes.append(f"{ref} does not take audio, so {Path(audio).name} was not sent to it")
     if text:
