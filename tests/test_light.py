@@ -43,6 +43,13 @@ def test_eval_modules_and_help_are_light():
     assert not loaded & {*HEAVY, "librosa", "matplotlib"}
 
 
+def test_encodec_embedder_module_and_models_listing_are_light():
+    code = ("import weavewave.evaluate.encoders, weavewave.evaluate.embed\n"
+            "from weavewave.cli import main\n"
+            "main(['models'])")
+    assert not _loaded_after(code) & {*HEAVY, "librosa", "scipy"}
+
+
 # --- serve: the server's libraries load only when it starts ------------------------------------------
 SERVER_LIBS = ("fastapi", "gradio", "uvicorn", "starlette", "multipart")
 

@@ -291,7 +291,7 @@ def test_cli_models_lists_roles_and_presence(tmp_path):
                        env={**ENV, "HF_HUB_CACHE": str(hub)}, timeout=120)
     assert r.returncode == 0, r.stderr
     rows = {row["id"]: row for row in json.loads(r.stdout)}
-    assert {row["role"] for row in rows.values()} == {"generator", "describer", "refiner"}
+    assert {row["role"] for row in rows.values()} == {"generator", "describer", "refiner", "eval"}
     assert rows["facebook/musicgen-small"]["present"] is True
     assert rows["facebook/musicgen-melody"]["present"] is False
 

@@ -156,6 +156,7 @@ EVAL_EPILOG = """examples:
   weavewave eval out/ --out report              # adherence, MIDI metrics and pictures
   weavewave eval out/ --reference real/ --out report   # plus fad[features] and fad_inf[features]
   weavewave eval runs.jsonl --reference real/ --embedder features --embedder clap --clap-model DIR --out r
+  weavewave eval out/ --reference real/ --embedder encodec --encodec-model DIR --out r   # fad[encodec-...]
 """
 
 
@@ -169,12 +170,14 @@ def _add_eval_parser(sub: Any) -> None:
     ev.add_argument("--reference", metavar="SET",
                     help="folder of audio files (or manifest) to compare with: FAD, FAD-inf and tag KL")
     ev.add_argument("--out", default="eval", metavar="DIR", help="report folder (default: ./eval)")
-    ev.add_argument("--embedder", action="append", choices=("features", "clap"),
+    ev.add_argument("--embedder", action="append", choices=("features", "clap", "encodec"),
                     help="FAD embedder, repeatable (default: features, which needs no weights)")
     ev.add_argument("--clap-model", metavar="ID|DIR",
                     help="CLAP weights: enables the CLAP score (and tag KL with --reference)")
     ev.add_argument("--clip-model", metavar="ID|DIR",
                     help="CLIP weights: with --clap-model, image-music alignment for manifest items with images")
+    ev.add_argument("--encodec-model", metavar="ID|DIR",
+                    help="EnCodec weights for --embedder encodec (default: facebook/encodec_24khz)")
     ev.add_argument("--no-plots", action="store_true", help="skip the pictures (faster)")
     ev.add_argument("--force", action="store_true", help="overwrite an existing report in --out")
     ev.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
@@ -186,7 +189,8 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     progress = Progress(sys.stderr, enabled=not args.quiet)
     results = evaluate(args.paths, reference=args.reference, out=args.out,
                        embedders=tuple(args.embedder or ("features",)), clap_model=args.clap_model,
-                       clip_model=args.clip_model, plots=not args.no_plots, force=args.force, progress=progress)
+                       clip_model=args.clip_model, embedder_models={"encodec": args.encodec_model},
+                       plots=not args.no_plots, force=args.force, progress=progress)
     progress.done()
     s = results["summary"]
     print(f"evaluated {s['tracks']} tracks; wrote {args.out}/results.json, report.md and report.html")
@@ -385,7 +389,8 @@ def _cmd_models(args: argparse.Namespace) -> int:
     for r in rows:
         if r["role"] != role:
             role = r["role"]
-            flag = {"generator": "--model", "describer": "--describer-model", "refiner": "--refiner-model"}[role]
+            flag = {"generator": "--model", "describer": "--describer-model", "refiner": "--refiner-model",
+                    "eval": "weavewave eval: --clap-model, --clip-model, --encodec-model"}[role]
             print(f"{'' if role == rows[0]['role'] else chr(10)}{role} ({flag}):")
         here = "here" if r["present"] else "-"
         star = "*" if r["default"] else " "

@@ -70,6 +70,23 @@ DEFAULT_MODEL = {"generator": "facebook/musicgen-small", "describer": "Qwen/Qwen
                  "refiner": "Qwen/Qwen2.5-1.5B-Instruct"}
 DEFAULT_MELODY_MODEL = "facebook/musicgen-melody"
 
+# --- evaluation models (`weavewave eval`): listed by `weavewave models`, loaded by evaluate/neural.py and
+# evaluate/encoders.py (which hold the same default ids; a test keeps them in step) ---
+ROLE_FLAG["eval"] = "--clap-model, --clip-model, --encodec-model"
+EVAL_MODELS: tuple[KnownModel, ...] = (
+    KnownModel("eval", "laion/clap-htsat-unfused", "615 MB", "Apache-2.0",
+               "CLAP: clap_score, tag KL and --embedder clap (fad[clap-laion]); --clap-model"),
+    KnownModel("eval", "openai/clip-vit-base-patch32", "605 MB", "MIT",
+               "CLIP: image-music alignment through the caption, with CLAP; --clip-model"),
+    KnownModel("eval", "facebook/encodec_24khz", "93 MB", "MIT",
+               "EnCodec latents, general audio: --embedder encodec (fad[encodec-24khz]); --encodec-model"),
+    KnownModel("eval", "facebook/encodec_32khz", "239 MB", "CC-BY-NC 4.0 (weights)",
+               "EnCodec latents, music only, MusicGen's own codec (fad[encodec-32khz]); --encodec-model"),
+)
+KNOWN_MODELS = KNOWN_MODELS + EVAL_MODELS
+EVAL_DEFAULTS = ("laion/clap-htsat-unfused", "openai/clip-vit-base-patch32", "facebook/encodec_24khz")
+# --- end evaluation models ---
+
 
 # ======================================================================================================
 # Finding weights
@@ -315,6 +332,7 @@ def model_table() -> list[dict[str, Any]]:
     """The known models, each with whether it is present locally (for ``weavewave models``)."""
     rows = []
     for m in KNOWN_MODELS:
+        default = m.id in EVAL_DEFAULTS if m.role == "eval" else DEFAULT_MODEL[m.role] == m.id
         rows.append({"role": m.role, "id": m.id, "size": m.size, "licence": m.licence, "note": m.note,
-                     "default": DEFAULT_MODEL[m.role] == m.id, "present": is_present(m.id)})
+                     "default": default, "present": is_present(m.id)})
     return rows

@@ -2,7 +2,8 @@
 
 An embedder has a ``name`` (the key in results: ``fad[<name>]``) and ``embed(audio, sample_rate)``
 returning [shape=(frames, dim)]. ``features`` needs no weights and is the default; neural embedders
-(``clap``) live in :mod:`weavewave.evaluate.neural` and load weights through transformers.
+(``clap`` in :mod:`weavewave.evaluate.neural`, ``encodec`` in :mod:`weavewave.evaluate.encoders`) load
+weights through transformers.
 """
 
 from __future__ import annotations
@@ -92,7 +93,8 @@ class FeatureEmbedder:
 
 
 def get_embedder(name: str, *, model: str | None = None) -> Embedder:
-    """An embedder by name: ``features`` (no weights) or ``clap`` (``model``: hub id or local folder)."""
+    """An embedder by name: ``features`` (no weights), ``clap`` or ``encodec`` (``model``: hub id or local
+    folder; None means the family's default)."""
     from weavewave.errors import BadInputError
 
     if name == "features":
@@ -101,7 +103,12 @@ def get_embedder(name: str, *, model: str | None = None) -> Embedder:
         from weavewave.evaluate.neural import ClapEmbedder, load_clap
 
         return ClapEmbedder(load_clap(model))
-    raise BadInputError(f"unknown embedder {name!r}: use 'features' (no weights) or 'clap' (CLAP weights)")
+    if name == "encodec":
+        from weavewave.evaluate.encoders import EncodecEmbedder, load_encodec
+
+        return EncodecEmbedder(load_encodec(model))
+    raise BadInputError(f"unknown embedder {name!r}: use 'features' (no weights), 'clap' (CLAP weights) or "
+                        "'encodec' (EnCodec weights)")
 
 
-EMBEDDERS = ("features", "clap")
+EMBEDDERS = ("features", "clap", "encodec")

@@ -37,6 +37,7 @@ def evaluate(
     embedders: Sequence[str] = ("features",),
     clap_model: str | None = None,
     clip_model: str | None = None,
+    embedder_models: dict[str, str | None] | None = None,
     plots: bool = True,
     force: bool = False,
     progress: ProgressFn | None = None,
@@ -48,7 +49,9 @@ def evaluate(
     ----------
     paths: output folders (searched recursively for music.wav + brief.json) or .jsonl manifests.
     reference: a folder of audio files or a manifest: the reference set for FAD and KL.
-    embedders: FAD embedders, ``features`` (no weights) and/or ``clap``.
+    embedders: FAD embedders, ``features`` (no weights), ``clap`` and/or ``encodec``.
+    embedder_models: hub id or folder per learned embedder other than CLAP, e.g. ``{"encodec": DIR}``
+        (absent or None: the family's default).
     clap_model, clip_model: hub ids or folders. With ``clap_model`` the CLAP score (and tag KL with a
         reference) is computed; with both, image-music alignment for items that name an image.
     plots: draw the pictures (needs matplotlib).
@@ -72,6 +75,12 @@ def evaluate(
         from weavewave.evaluate.neural import ClapTagger
 
         tagger = ClapTagger(clap)
+    models = {e: (embedder_models or {}).get(e) for e in embedders}
+    if refs:  # load learned embedders now: missing weights stop the run before anything is measured
+        from weavewave.evaluate.embed import get_embedder
+
+        for e in embedders:
+            _embedder(e, clap, get_embedder, models[e])
     timings: dict[str, float] = {}
     tmp = None
     try:
@@ -81,7 +90,7 @@ def evaluate(
         tracks, embeddings, tags, hists = [], {e: [] for e in embedders}, [], []
         for i, item in enumerate(items):
             report(0.8 * i / len(items), f"measuring {item.name}")
-            row, emb, tag, hist = _evaluate_item(item, embedders=embedders if refs else (), clap=clap, clip=clip, tagger=tagger,
+            row, emb, tag, hist = _evaluate_item(item, embedders=embedders if refs else (), models=models, clap=clap, clip=clip, tagger=tagger,
                                                  pictures=tmp / "tracks" / slug(item.name) if tmp and plots else None,
                                                  timings=timings)
             tracks.append(row)
@@ -95,7 +104,7 @@ def evaluate(
         if refs:
             report(0.85, f"embedding {len(refs)} reference tracks")
             results["distribution"] = _distribution(refs, reference, embedders, embeddings, clap, tagger, tags,
-                                                    timings)
+                                                    timings, models)
         results["timings_s"] = {k: round(v, 3) for k, v in timings.items()}
         if out_path is not None and tmp is not None:
             report(0.95, "writing the report")
@@ -121,7 +130,8 @@ def _timed(timings: dict[str, float], key: str, fn: Callable[[], Any]) -> Any:
 
 
 def _evaluate_item(item: Item, *, embedders: Sequence[str], clap, clip, tagger, pictures: Path | None,  # noqa: ANN001
-                   timings: dict[str, float]) -> tuple[dict, dict, np.ndarray | None, dict | None]:
+                   timings: dict[str, float], models: dict[str, str | None] | None = None,
+                   ) -> tuple[dict, dict, np.ndarray | None, dict | None]:
     from weavewave.evaluate.adherence import audio_adherence
     from weavewave.evaluate.embed import get_embedder
 
@@ -140,7 +150,9 @@ def _evaluate_item(item: Item, *, embedders: Sequence[str], clap, clip, tagger, 
             midi = pretty_midi.PrettyMIDI(str(item.midi))
             metrics |= _timed(timings, "midi", lambda: midi_adherence(midi, item.brief))
             hist = melody_histograms_from_midi(midi, item.brief)
-    emb = {e: _timed(timings, f"embed[{e}]", lambda e=e: _embedder(e, clap, get_embedder).embed(audio, sr))
+    models = models or {}
+    emb = {e: _timed(timings, f"embed[{e}]",
+                     lambda e=e: _embedder(e, clap, get_embedder, models.get(e)).embed(audio, sr))
            for e in embedders}
     tag = None
     if clap is not None:
@@ -170,20 +182,21 @@ def _evaluate_item(item: Item, *, embedders: Sequence[str], clap, clip, tagger, 
 _EMBEDDERS: dict[str, Any] = {}
 
 
-def _embedder(name: str, clap, factory):  # noqa: ANN001, ANN202
-    """One embedder object per name per process (a CLAP embedder reuses the loaded model)."""
+def _embedder(name: str, clap, factory, model: str | None = None):  # noqa: ANN001, ANN202
+    """One embedder object per (name, model) per process (a CLAP embedder reuses the loaded model)."""
     if name == "clap":
         from weavewave.evaluate.neural import ClapEmbedder
 
         return ClapEmbedder(clap)
-    if name not in _EMBEDDERS:
-        _EMBEDDERS[name] = factory(name)
-    return _EMBEDDERS[name]
+    key = name if model is None else f"{name}:{model}"
+    if key not in _EMBEDDERS:
+        _EMBEDDERS[key] = factory(name) if model is None else factory(name, model=model)
+    return _EMBEDDERS[key]
 
 
 def _distribution(refs: list[Item], reference: str | Path | None, embedders: Sequence[str],
                   embeddings: dict[str, list[np.ndarray]], clap, tagger, tags: list,  # noqa: ANN001
-                  timings: dict) -> dict[str, Any]:
+                  timings: dict, models: dict[str, str | None] | None = None) -> dict[str, Any]:
     from weavewave.evaluate.embed import get_embedder
     from weavewave.evaluate.fad import fad, fad_infinity
 
@@ -194,11 +207,12 @@ def _distribution(refs: list[Item], reference: str | Path | None, embedders: Seq
         audio, sr = load_audio(it.audio)
         for e in embedders:
             ref_emb[e].append(_timed(timings, f"embed[{e}]",
-                                     lambda e=e, a=audio, r=sr: _embedder(e, clap, get_embedder).embed(a, r)))
+                                     lambda e=e, a=audio, r=sr: _embedder(e, clap, get_embedder,
+                                                                          (models or {}).get(e)).embed(a, r)))
         if tagger is not None:
             ref_tags.append(tagger.probabilities(audio, sr))
     for e in embedders:
-        name = clap.name if e == "clap" else e
+        name = _embedder(e, clap, get_embedder, (models or {}).get(e)).name
         gen, ref = np.vstack(embeddings[e]), np.vstack(ref_emb[e])
         out[f"fad[{name}]"] = round(_timed(timings, "fad", lambda g=gen, r=ref: fad(g, r)), 4)
         inf = _timed(timings, "fad", lambda g=gen, r=ref: fad_infinity(g, r))
