@@ -163,7 +163,7 @@ def test_missing_weights_stop_eval_with_exit_2_and_no_report(recording, tmp_path
     assert r.returncode == 2
     assert r.stderr.startswith("weavewave: error: EnCodec weights not found in the Hugging Face cache "
                                "(hub id 'facebook/encodec_24khz')"), r.stderr
-    assert "huggingface-cli download facebook/encodec_24khz" in r.stderr and "--encodec-model DIR" in r.stderr
+    assert "hf download facebook/encodec_24khz --local-dir DIR" in r.stderr and "--encodec-model DIR" in r.stderr
     assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
     assert not out.exists()
 

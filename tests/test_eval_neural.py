@@ -151,7 +151,7 @@ def test_missing_weights_give_a_clear_error(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(neural.MissingWeightsError, match="CLAP weights not found in that folder"):
         neural.load_clap(tmp_path / "empty")
-    with pytest.raises(neural.MissingWeightsError, match="huggingface-cli download"):
+    with pytest.raises(neural.MissingWeightsError, match="hf download .* --local-dir DIR"):
         neural.load_clip("no-such-org/no-such-model")
 
 

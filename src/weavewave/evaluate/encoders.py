@@ -86,7 +86,7 @@ def load_audio_model(label: str, ref: str, *, model_type: str, model_cls: str, e
         place = "that folder" if local else f"the Hugging Face cache (hub id {ref!r})"
         raise MissingWeightsError(
             f"{label} weights not found in {place}: download them once with "
-            f"`huggingface-cli download {default if local else ref}` on a machine with internet, or pass a "
+            f"`hf download {default if local else ref} --local-dir DIR` on a machine with internet, or pass a "
             f"local folder with {flag} DIR ({type(exc).__name__}: {str(exc).splitlines()[0][:120]})"
         ) from None
     model.eval()

@@ -85,7 +85,7 @@ def _load(family: str, model_cls: str, processor_cls: str, name_or_path: str) ->
         where = "that folder" if local else f"the Hugging Face cache (hub id {name_or_path!r})"
         raise MissingWeightsError(
             f"{family.upper()} weights not found in {where}: download them once with "
-            f"`huggingface-cli download {name_or_path if not local else default}` on a machine with "
+            f"`hf download {name_or_path if not local else default} --local-dir DIR` on a machine with "
             f"internet, or pass a local folder ({type(exc).__name__}: {str(exc).splitlines()[0][:120]})"
         ) from None
     tokenizer = processor.tokenizer
