@@ -23,7 +23,8 @@ from weavewave.errors import BadInputError, MissingDependencyError
 
 ROLES = ("generator", "describer", "refiner")
 # The flag that points each role at a model, named in error messages.
-ROLE_FLAG = {"generator": "--model", "describer": "--describer-model", "refiner": "--refiner-model"}
+ROLE_FLAG = {"generator": "--model", "describer": "--describer-model", "refiner": "--refiner-model",
+             "eval": "--clap-model, --clip-model, --encodec-model"}
 DEVICES = ("auto", "cpu", "cuda", "mps")
 DTYPES = ("auto", "fp32", "bf16", "fp16")
 NETWORK_PROBE_TIMEOUT_S = 3.0
@@ -65,15 +66,8 @@ KNOWN_MODELS: tuple[KnownModel, ...] = (
                "rewrites briefs from an instruction; the default --refiner llm model"),
     KnownModel("refiner", "Qwen/Qwen2.5-0.5B-Instruct", "1.0 GB", "Apache-2.0", "smaller, faster, rougher"),
     KnownModel("refiner", "HuggingFaceTB/SmolLM2-1.7B-Instruct", "3.4 GB", "Apache-2.0", "rewrites briefs"),
-)
-DEFAULT_MODEL = {"generator": "facebook/musicgen-small", "describer": "Qwen/Qwen2.5-VL-3B-Instruct",
-                 "refiner": "Qwen/Qwen2.5-1.5B-Instruct"}
-DEFAULT_MELODY_MODEL = "facebook/musicgen-melody"
-
-# --- evaluation models (`weavewave eval`): listed by `weavewave models`, loaded by evaluate/neural.py and
-# evaluate/encoders.py (which hold the same default ids; a test keeps them in step) ---
-ROLE_FLAG["eval"] = "--clap-model, --clip-model, --encodec-model"
-EVAL_MODELS: tuple[KnownModel, ...] = (
+    # `weavewave eval` (loaded by evaluate/neural.py and evaluate/encoders.py, which hold the same default
+    # ids; a test keeps them in step)
     KnownModel("eval", "laion/clap-htsat-unfused", "615 MB", "Apache-2.0",
                "CLAP: clap_score, tag KL and --embedder clap (fad[clap-laion]); --clap-model"),
     KnownModel("eval", "openai/clip-vit-base-patch32", "605 MB", "MIT",
@@ -83,15 +77,16 @@ EVAL_MODELS: tuple[KnownModel, ...] = (
     KnownModel("eval", "facebook/encodec_32khz", "239 MB", "CC-BY-NC 4.0 (weights)",
                "EnCodec latents, music only, MusicGen's own codec (fad[encodec-32khz]); --encodec-model"),
 )
-KNOWN_MODELS = KNOWN_MODELS + EVAL_MODELS
+DEFAULT_MODEL = {"generator": "facebook/musicgen-small", "describer": "Qwen/Qwen2.5-VL-3B-Instruct",
+                 "refiner": "Qwen/Qwen2.5-1.5B-Instruct"}
+DEFAULT_MELODY_MODEL = "facebook/musicgen-melody"
 EVAL_DEFAULTS = ("laion/clap-htsat-unfused", "openai/clip-vit-base-patch32", "facebook/encodec_24khz")
-# --- end evaluation models ---
 
 
 # ======================================================================================================
 # Finding weights
 # ======================================================================================================
-def _looks_like_path(ref: str) -> bool:
+def looks_like_path(ref: str) -> bool:
     """A hub id is ``owner/name``; anything else with a separator, or starting like a path, is a folder."""
     return (ref.startswith((".", "/", "~")) or ref.count("/") > 1 or os.sep != "/" and os.sep in ref
             or ref.endswith("/"))
@@ -168,7 +163,7 @@ def locate(ref: str, role: str) -> tuple[str, bool]:
             raise BadInputError(f"{p} is not a model folder (it has no config.json): point {ROLE_FLAG[role]} at "
                                 "the folder that `save_pretrained` or `huggingface-cli download --local-dir` made")
         return str(p), True
-    if _looks_like_path(ref):
+    if looks_like_path(ref):
         raise BadInputError(f"model folder {ref} not found: check the path given to {ROLE_FLAG[role]}")
     if cached_snapshot(ref) is not None:
         return ref, True

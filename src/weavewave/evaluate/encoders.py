@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from weavewave.errors import BadInputError
-from weavewave.evaluate.neural import LoadedModel, MissingWeightsError, short_name
+from weavewave.evaluate.neural import LoadedModel, load_pretrained, short_name
 
 DEFAULT_ENCODEC = "facebook/encodec_24khz"
 ENCODEC_ENV = "WEAVEWAVE_ENCODEC_MODEL"
@@ -55,51 +55,13 @@ def encodec_name(name_or_path: str) -> str:
     return short_name("encodec", name_or_path)
 
 
-def _looks_like_path(ref: str) -> bool:
-    return Path(ref).is_absolute() or ref.startswith((".", "~")) or ref.count("/") > 1
-
-
-def load_audio_model(label: str, ref: str, *, model_type: str, model_cls: str, extractor_cls: str,
-                     default: str, flag: str, name: str) -> LoadedModel:
-    """A transformers audio model and its feature extractor from a hub id or folder, checked to be a
-    ``model_type`` model. Missing weights raise :class:`MissingWeightsError` saying how to get them."""
-    _torch()
-    import transformers
-
-    from weavewave.models import quiet_transformers
-
-    quiet_transformers()
-    path = Path(ref).expanduser()
-    local = path.exists()
-    if not local and _looks_like_path(ref):
-        raise MissingWeightsError(f"{label} model folder {ref} does not exist: check the path given to {flag}, "
-                                  f"or give a hub id such as {default}")
-    where = str(path) if local else ref
-    try:
-        config = transformers.AutoConfig.from_pretrained(where)
-        if config.model_type != model_type:
-            raise BadInputError(f"{ref} holds a {config.model_type!r} model, not {label} ({model_type!r}): point "
-                                f"{flag} at an {label} folder or hub id such as {default}")
-        model = getattr(transformers, model_cls).from_pretrained(where)
-        extractor = getattr(transformers, extractor_cls).from_pretrained(where)
-    except (OSError, ValueError) as exc:
-        place = "that folder" if local else f"the Hugging Face cache (hub id {ref!r})"
-        raise MissingWeightsError(
-            f"{label} weights not found in {place}: download them once with "
-            f"`hf download {default if local else ref} --local-dir DIR` on a machine with internet, or pass a "
-            f"local folder with {flag} DIR ({type(exc).__name__}: {str(exc).splitlines()[0][:120]})"
-        ) from None
-    model.eval()
-    return LoadedModel(name, model, extractor)
-
-
 def load_encodec(name_or_path: str | Path | None = None) -> LoadedModel:
     """An ``EncodecModel`` + ``EncodecFeatureExtractor``: argument, else $WEAVEWAVE_ENCODEC_MODEL, else
     ``facebook/encodec_24khz``."""
     ref = str(name_or_path or os.environ.get(ENCODEC_ENV) or DEFAULT_ENCODEC)
-    return load_audio_model("EnCodec", ref, model_type="encodec", model_cls="EncodecModel",
-                            extractor_cls="EncodecFeatureExtractor", default=DEFAULT_ENCODEC, flag=ENCODEC_FLAG,
-                            name=encodec_name(ref))
+    return load_pretrained("EnCodec", ref, model_type="encodec", model_cls="EncodecModel",
+                           processor_cls="EncodecFeatureExtractor", default=DEFAULT_ENCODEC, flag=ENCODEC_FLAG,
+                           name=encodec_name(ref))
 
 
 def match_channels(audio: np.ndarray, channels: int) -> np.ndarray:

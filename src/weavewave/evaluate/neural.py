@@ -70,42 +70,60 @@ def short_name(family: str, name_or_path: str) -> str:
     return f"{family}-{last}"
 
 
-def _load(family: str, model_cls: str, processor_cls: str, name_or_path: str) -> LoadedModel:
+def load_pretrained(label: str, ref: str, *, model_type: str, model_cls: str, processor_cls: str, default: str,
+                    flag: str, name: str) -> LoadedModel:
+    """A transformers model and its processor (or feature extractor) from a hub id or folder, checked to be
+    a ``model_type`` model. Missing weights raise :class:`MissingWeightsError` saying how to get them."""
     _, transformers = _torch_transformers()
-    local = Path(name_or_path).exists()
-    default = DEFAULT_CLAP if family == "clap" else DEFAULT_CLIP
-    if not local and (Path(name_or_path).is_absolute() or name_or_path.startswith((".", "~"))
-                      or name_or_path.count("/") > 1):
-        raise MissingWeightsError(f"{family.upper()} model folder {name_or_path} does not exist: check the path, "
+    from weavewave.models import looks_like_path, quiet_transformers
+
+    quiet_transformers()
+    path = Path(ref).expanduser()
+    local = path.exists()
+    if not local and looks_like_path(ref):
+        raise MissingWeightsError(f"{label} model folder {ref} does not exist: check the path given to {flag}, "
                                   f"or give a hub id such as {default}")
+    where = str(path) if local else ref
     try:
-        model = getattr(transformers, model_cls).from_pretrained(name_or_path)
-        processor = getattr(transformers, processor_cls).from_pretrained(name_or_path)
+        config = transformers.AutoConfig.from_pretrained(where)
+        if config.model_type != model_type:
+            raise BadInputError(f"{ref} holds a {config.model_type!r} model, not {label} ({model_type!r}): point "
+                                f"{flag} at a {label} folder or hub id such as {default}")
+        model = getattr(transformers, model_cls).from_pretrained(where)
+        processor = getattr(transformers, processor_cls).from_pretrained(where)
     except (OSError, ValueError) as exc:
-        where = "that folder" if local else f"the Hugging Face cache (hub id {name_or_path!r})"
+        place = "that folder" if local else f"the Hugging Face cache (hub id {ref!r})"
         raise MissingWeightsError(
-            f"{family.upper()} weights not found in {where}: download them once with "
-            f"`hf download {name_or_path if not local else default} --local-dir DIR` on a machine with "
-            f"internet, or pass a local folder ({type(exc).__name__}: {str(exc).splitlines()[0][:120]})"
+            f"{label} weights not found in {place}: download them once with "
+            f"`hf download {default if local else ref} --local-dir DIR` on a machine with internet, or pass a "
+            f"local folder with {flag} DIR ({type(exc).__name__}: {str(exc).splitlines()[0][:120]})"
         ) from None
-    tokenizer = processor.tokenizer
-    if len(tokenizer) < MIN_VOCAB:
-        raise MissingWeightsError(f"the {family.upper()} tokenizer from {name_or_path} has only {len(tokenizer)} "
-                                  "tokens: the download is incomplete; fetch the model again")
     model.eval()
-    return LoadedModel(short_name(family, name_or_path), model, processor)
+    return LoadedModel(name, model, processor)
+
+
+def _load_text_audio(family: str, ref: str, model_cls: str, processor_cls: str, default: str) -> LoadedModel:
+    """CLAP or CLIP, with a check that the tokenizer really loaded (offline loads can fail silently)."""
+    loaded = load_pretrained(family.upper(), ref, model_type=family, model_cls=model_cls,
+                             processor_cls=processor_cls, default=default, flag=f"--{family}-model",
+                             name=short_name(family, ref))
+    tokenizer = loaded.processor.tokenizer
+    if len(tokenizer) < MIN_VOCAB:
+        raise MissingWeightsError(f"the {family.upper()} tokenizer from {ref} has only {len(tokenizer)} "
+                                  "tokens: the download is incomplete; fetch the model again")
+    return loaded
 
 
 def load_clap(name_or_path: str | Path | None = None) -> LoadedModel:
     """A CLAP model (``ClapModel`` + ``ClapProcessor``): argument, else $WEAVEWAVE_CLAP_MODEL, else LAION's."""
-    return _load("clap", "ClapModel", "ClapProcessor",
-                 str(name_or_path or os.environ.get(CLAP_ENV) or DEFAULT_CLAP))
+    return _load_text_audio("clap", str(name_or_path or os.environ.get(CLAP_ENV) or DEFAULT_CLAP),
+                            "ClapModel", "ClapProcessor", DEFAULT_CLAP)
 
 
 def load_clip(name_or_path: str | Path | None = None) -> LoadedModel:
     """A CLIP model (``CLIPModel`` + ``CLIPProcessor``): argument, else $WEAVEWAVE_CLIP_MODEL, else OpenAI's."""
-    return _load("clip", "CLIPModel", "CLIPProcessor",
-                 str(name_or_path or os.environ.get(CLIP_ENV) or DEFAULT_CLIP))
+    return _load_text_audio("clip", str(name_or_path or os.environ.get(CLIP_ENV) or DEFAULT_CLIP),
+                            "CLIPModel", "CLIPProcessor", DEFAULT_CLIP)
 
 
 def _pooled(output: Any) -> Any:
