@@ -191,3 +191,32 @@ def test_one_forward_pass_per_track(clap, recording, monkeypatch):
     assert len(calls) == 1
     neural.clap_audio_windows(clap, audio[::-1].copy(), sr)  # other audio: computed afresh
     assert len(calls) == 2
+
+
+def test_output_folders_find_their_photo_with_images(tiny_clap, tiny_clip, skimage_data, tmp_path, capsys):
+    """brief.json names the photo; --images says where it is, so folders get image-music alignment too."""
+    from weavewave.cli import main
+
+    outputs = tmp_path / "outputs"
+    assert main(["generate", "--image", str(skimage_data / "coffee.png"), "--duration", "4", "--seed", "1",
+                 "--out", str(outputs / "coffee")]) == 0
+    assert main(["generate", "--text", "a quiet walk", "--text-model", "lexicon", "--duration", "4",
+                 "--seed", "1", "--out", str(outputs / "walk")]) == 0
+    models = ["--clap-model", str(tiny_clap), "--clip-model", str(tiny_clip), "--no-plots"]
+
+    assert main(["eval", str(outputs), "--images", str(skimage_data), "--out", str(tmp_path / "r1"), *models]) == 0
+    tracks = {t["name"]: t["metrics"] for t in json.loads((tmp_path / "r1" / "results.json").read_text())["tracks"]}
+    assert -1 <= tracks["coffee"]["image_music_via_text[clip+clap]"] <= 1
+    assert "image_music_via_text[clip+clap]" not in tracks["walk"]  # made from text: no photo to compare
+
+    assert main(["eval", str(outputs), "--out", str(tmp_path / "r2"), *models]) == 0  # no --images: no pivot
+    tracks = json.loads((tmp_path / "r2" / "results.json").read_text())["tracks"]
+    assert not any("image_music_via_text[clip+clap]" in t["metrics"] for t in tracks)
+
+    empty = tmp_path / "no-photos"
+    empty.mkdir()
+    capsys.readouterr()
+    assert main(["eval", str(outputs), "--images", str(empty), "--out", str(tmp_path / "r3"), *models]) == 2
+    err = capsys.readouterr().err
+    assert "coffee.png" in err and "--images" in err and "Traceback" not in err
+    assert not (tmp_path / "r3").exists()

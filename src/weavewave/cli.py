@@ -175,7 +175,10 @@ def _add_eval_parser(sub: Any) -> None:
     ev.add_argument("--clap-model", metavar="ID|DIR",
                     help="CLAP weights: enables the CLAP score (and tag KL with --reference)")
     ev.add_argument("--clip-model", metavar="ID|DIR",
-                    help="CLIP weights: with --clap-model, image-music alignment for manifest items with images")
+                    help="CLIP weights: with --clap-model, image-music alignment for pieces made from photos")
+    ev.add_argument("--images", metavar="DIR",
+                    help="folder of the photos the pieces were made from (found by the name in brief.json), "
+                         "for image-music alignment of output folders; manifests name their images")
     ev.add_argument("--encodec-model", metavar="ID|DIR",
                     help="EnCodec weights for --embedder encodec (default: facebook/encodec_24khz)")
     ev.add_argument("--no-plots", action="store_true", help="skip the pictures (faster)")
@@ -189,7 +192,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     progress = Progress(sys.stderr, enabled=not args.quiet)
     results = evaluate(args.paths, reference=args.reference, out=args.out,
                        embedders=tuple(args.embedder or ("features",)), clap_model=args.clap_model,
-                       clip_model=args.clip_model, embedder_models={"encodec": args.encodec_model},
+                       clip_model=args.clip_model, embedder_models={"encodec": args.encodec_model}, images=args.images,
                        plots=not args.no_plots, force=args.force, progress=progress)
     progress.done()
     s = results["summary"]

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
     from weavewave.brief import MusicBrief
 
+
 AUDIO_NAMES = ("music.wav", "music.flac", "music.mp3")
 AUDIO_SUFFIXES = (".wav", ".flac", ".mp3", ".ogg")
 MANIFEST_KEYS = {"audio", "brief", "midi", "image", "text", "name"}
@@ -53,8 +54,17 @@ def load_audio(path: Path) -> tuple[np.ndarray, int]:
     return audio, int(sr)
 
 
-def find_items(paths: list[str | Path]) -> list[Item]:
-    """Every generated output under ``paths`` (folders searched recursively, or ``.jsonl`` manifests)."""
+def find_items(paths: list[str | Path], *, images: str | Path | None = None) -> list[Item]:
+    """Every generated output under ``paths`` (folders searched recursively, or ``.jsonl`` manifests).
+
+    ``images``: a folder holding the photos the pieces were made from. A folder item whose brief was
+    described from a photo gets that photo (found by the name its brief records) for image-music
+    alignment; ``brief.json`` keeps only the file's name, not where it was.
+    """
+    image_dir = Path(images) if images is not None else None
+    if image_dir is not None and not image_dir.is_dir():
+        raise BadInputError(f"--images {image_dir} is not a folder: give the folder that holds the photos the "
+                            "pieces were made from")
     items: list[Item] = []
     for raw in paths:
         p = Path(raw)
@@ -67,7 +77,7 @@ def find_items(paths: list[str | Path]) -> list[Item]:
             items.extend(read_manifest(p))
             continue
         for folder in sorted({a.parent for name in AUDIO_NAMES for a in p.rglob(name)}):
-            items.append(_folder_item(folder, p))
+            items.append(_folder_item(folder, p, image_dir))
     if not items:
         raise BadInputError(f"nothing to evaluate in {', '.join(map(str, paths))}: expected folders holding "
                             "music.wav and brief.json (as `weavewave generate` writes) or a .jsonl manifest")
@@ -75,7 +85,7 @@ def find_items(paths: list[str | Path]) -> list[Item]:
     return items
 
 
-def _folder_item(folder: Path, root: Path) -> Item:
+def _folder_item(folder: Path, root: Path, image_dir: Path | None = None) -> Item:
     from weavewave.brief import MusicBrief
 
     audio = next(folder / n for n in AUDIO_NAMES if (folder / n).exists())
@@ -85,8 +95,21 @@ def _folder_item(folder: Path, root: Path) -> Item:
                             "against its brief; pass plain audio as --reference instead")
     midi = folder / "music.mid"
     rel = folder.relative_to(root) if folder != root else Path(root.name or "track")
-    return Item(name=str(rel), audio=audio, brief=MusicBrief.load(brief_path),
-                midi=midi if midi.exists() else None)
+    brief = MusicBrief.load(brief_path)
+    return Item(name=str(rel), audio=audio, brief=brief, midi=midi if midi.exists() else None,
+                image=_source_photo(brief, folder, image_dir) if image_dir is not None else None)
+
+
+def _source_photo(brief: MusicBrief, folder: Path, image_dir: Path) -> Path | None:
+    """The photo ``brief`` was described from, looked up by name in ``image_dir``; None for other pieces."""
+    name = next((o.input for o in brief.observations if o.source == "image" and o.input), None)
+    if name is None:
+        return None
+    photo = image_dir / Path(name).name
+    if not photo.is_file():
+        raise BadInputError(f"{folder / 'brief.json'} was made from the photo {name}, which is not in "
+                            f"{image_dir}: put it there, or leave out --images")
+    return photo
 
 
 def read_manifest(path: Path) -> list[Item]:

@@ -163,10 +163,20 @@ def _clap_audio_windows(clap: LoadedModel, audio: np.ndarray, sample_rate: int) 
     return _unit(emb.float().numpy())
 
 
+def _tokens(loaded: LoadedModel, texts: list[str]) -> Any:
+    """Tokenised ``texts``, cut to what the text model has positions for: a tokenizer saved without its
+    ``model_max_length`` would otherwise pass a long caption through and overrun the position table."""
+    cfg = loaded.model.config.text_config
+    # RoBERTa-style position ids (CLAP's text tower) start after the padding index.
+    offset = cfg.pad_token_id + 1 if cfg.model_type.startswith("clap") and cfg.pad_token_id is not None else 0
+    limit = min(loaded.processor.tokenizer.model_max_length, cfg.max_position_embeddings - offset)
+    return loaded.processor.tokenizer(texts, padding=True, truncation=True, max_length=limit, return_tensors="pt")
+
+
 def clap_text(clap: LoadedModel, texts: list[str]) -> np.ndarray:
     """Unit CLAP text embeddings [shape=(len(texts), dim)]."""
     torch, _ = _torch_transformers()
-    tokens = clap.processor.tokenizer(texts, padding=True, truncation=True, return_tensors="pt")
+    tokens = _tokens(clap, texts)
     with torch.no_grad():
         emb = _pooled(clap.model.get_text_features(input_ids=tokens["input_ids"],
                                                    attention_mask=tokens["attention_mask"]))
@@ -194,7 +204,7 @@ def clip_image_text(clip: LoadedModel, image: str | Path, text: str) -> float:
     except OSError as exc:
         raise BadInputError(f"cannot read image {image}: {exc}") from None
     pixels = clip.processor.image_processor(images=rgb, return_tensors="pt")["pixel_values"]
-    tokens = clip.processor.tokenizer([text], padding=True, truncation=True, return_tensors="pt")
+    tokens = _tokens(clip, [text])
     with torch.no_grad():
         img = _pooled(clip.model.get_image_features(pixel_values=pixels)).float().numpy()
         txt = _pooled(clip.model.get_text_features(input_ids=tokens["input_ids"],

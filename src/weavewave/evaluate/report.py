@@ -38,6 +38,7 @@ def evaluate(
     clap_model: str | None = None,
     clip_model: str | None = None,
     embedder_models: dict[str, str | None] | None = None,
+    images: str | Path | None = None,
     plots: bool = True,
     force: bool = False,
     progress: ProgressFn | None = None,
@@ -54,10 +55,12 @@ def evaluate(
         (absent or None: the family's default).
     clap_model, clip_model: hub ids or folders. With ``clap_model`` the CLAP score (and tag KL with a
         reference) is computed; with both, image-music alignment for items that name an image.
+    images: the folder of photos the pieces were made from: output folders described from a photo get
+        it (by the name in their brief) for image-music alignment. Manifests name their images directly.
     plots: draw the pictures (needs matplotlib).
     """
     report = progress or (lambda f, m: None)
-    items = find_items(list(paths))
+    items = find_items(list(paths), images=images)
     created_out = out is not None and not Path(out).exists()
     out_path = _check_out(out, force) if out is not None else None
     refs = find_reference(reference) if reference is not None else []
