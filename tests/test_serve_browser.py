@@ -177,3 +177,44 @@ def test_photo_to_music_in_the_browser(server, browser, skimage_data):
     browser.save_screenshot(str(shot))
     browser.set_window_size(1440, 900)
     assert shot.stat().st_size > 10_000
+
+
+def test_video_to_scored_video_in_the_browser(server, browser, tmp_path):
+    """A clip on the Video tab: the music is as long as the clip, and the page shows the clip with it."""
+    pytest.importorskip("av")
+    from video_media import PHOTOS, Shot, make_video  # tests/ is on sys.path
+
+    clip = tmp_path / "clip.mp4"
+    truth = make_video(clip, [Shot(PHOTOS[i], 40) for i in range(3)])  # three 1.6 s shots at 25 fps
+    browser.get(server + "/")
+    _css(browser, "#ww-describe")
+    WebDriverWait(browser, 60).until(lambda d: d.find_element(
+        By.XPATH, "//button[@role='tab' and normalize-space()='Video']")).click()
+    _css(browser, "#ww-video input[type=file]").send_keys(str(clip))
+    WebDriverWait(browser, 120).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#ww-video video"),
+                                      message="the uploaded clip never showed")
+    _css(browser, "#ww-describe").click()
+
+    # The brief follows the clip: its length (not the slider's 30 s) and a section per scene.
+    WebDriverWait(browser, 240).until(
+        lambda d: d.find_element(By.CSS_SELECTOR, "#ww-caption textarea").get_attribute("value") or None,
+        message="no brief after Describe")
+    length = float(_css(browser, "#ww-bduration input").get_attribute("value"))
+    assert abs(length - truth["duration"]) < 0.05, (length, truth)
+    _css(browser, "#ww-generate").click()
+
+    # The page shows the video with its new soundtrack, as long as the clip.
+    src = WebDriverWait(browser, 480, poll_frequency=1).until(lambda d: d.execute_script(
+        "const v = document.querySelector('#ww-video-out video'); return v && v.currentSrc ? v.currentSrc : null;"),
+        message="the scored video never showed")
+    assert src.split("?")[0].endswith(".mp4"), src
+    seconds = browser.execute_async_script(
+        "const done = arguments[arguments.length - 1]; const v = document.createElement('video');"
+        "v.onloadedmetadata = () => done(v.duration); v.onerror = () => done(-1);"
+        "v.preload = 'metadata'; v.src = arguments[0];", src)
+    assert abs(seconds - truth["duration"]) < 0.3, (src, seconds, truth)
+    links = [a.get_attribute("href") or "" for a in browser.find_elements(By.CSS_SELECTOR, "#ww-files a")]
+    assert any(h.endswith(".wav") for h in links) and any(h.endswith(".mid") for h in links), links
+    ARTIFACTS.mkdir(exist_ok=True)
+    browser.find_element(By.CSS_SELECTOR, "#ww-video-out").location_once_scrolled_into_view  # noqa: B018
+    browser.save_screenshot(str(ARTIFACTS / "serve-browser-video.png"))

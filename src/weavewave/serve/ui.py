@@ -51,7 +51,9 @@ def _num(value: Any) -> float | None:
 def _request(text: str, image: str | None, video: str | None, audio: str | None, duration: float,
              tempo: float | None, key: str, genre: str, instruments: str, seed: float | None, backend: str,
              **extra: Any) -> service.Request:
-    controls = {"duration": _num(duration), "tempo": _num(tempo), "key": key or None,
+    # A video or a tune sets the music's length (the page's slider is for text and photos); the brief's
+    # own duration field is where to change it after Describe.
+    controls = {"duration": None if (video or audio) else _num(duration), "tempo": _num(tempo), "key": key or None,
                 "genre": None if genre in (None, "", AUTO) else genre, "instruments": instruments or None,
                 "seed": None if seed in (None, "") else int(seed)}
     return service.Request(text=text or None, image=[u for u in [_open(image)] if u], video=_open(video),
@@ -286,7 +288,8 @@ def build_ui(settings: Settings, store: JobStore, cache: Any = None) -> gr.Block
                                                    ("style: keep only the feel", "style")], value="melody",
                                                   label="What to keep of the tune", elem_id="ww-reference-mode")
                 with gr.Row():
-                    duration = gr.Slider(5, 180, value=30, step=1, label="Duration (s)", elem_id="ww-duration")
+                    duration = gr.Slider(5, 180, value=30, step=1, label="Duration (s)", elem_id="ww-duration",
+                                         info="a video or tune sets its own length")
                     genre = gr.Dropdown([AUTO, *GENRES], value=AUTO, label="Genre", elem_id="ww-genre")
                 with gr.Accordion("Advanced settings", open=False):
                     with gr.Row():
@@ -351,7 +354,8 @@ def build_ui(settings: Settings, store: JobStore, cache: Any = None) -> gr.Block
             with gr.Column(scale=7, min_width=420):
                 out_picture = gr.Image(label="Piano roll", type="filepath", interactive=False, height=260,
                                        elem_id="ww-picture", buttons=["download", "fullscreen"])
-                out_video = gr.Video(label="Your video with its new soundtrack", visible=False, interactive=False)
+                out_video = gr.Video(label="Your video with its new soundtrack", visible=False, interactive=False,
+                                     elem_id="ww-video-out")
                 with gr.Accordion("Session history", open=True):
                     history_table = gr.Dataframe(headers=["time", "status", "caption", "job"], type="array",
                                                  interactive=False, wrap=True, max_height=200,
