@@ -310,7 +310,8 @@ class FastMusicgen:
         with torch.inference_mode():
             if self.channels == 1:
                 return codec.decode(codes[None], scales).audio_values
-            return torch.cat([codec.decode(codes[None, :, c::2], scales).audio_values for c in range(2)], dim=1)
+            sides = [codec.decode(codes[None, :, c::2], scales).audio_values for c in range(self.channels)]
+            return torch.cat(sides, dim=1)
 
 
 def is_melody(model: Any) -> bool:
