@@ -12,6 +12,9 @@ same seed it must draw exactly the stock codes.
 
     .venv/bin/python bench/musicgen_speed.py --seconds 10 30 --batch 1 8            # GPU
     .venv/bin/python bench/musicgen_speed.py --seconds 0.5 --batch 1 8 --dtype fp32 bf16 --threads 1  # CPU
+
+``--stereo`` builds the musicgen-stereo-small architecture instead: the same model with 8 codebooks (4 per
+channel, left and right interleaved) and ``audio_channels=2``; EnCodec decodes each channel apart.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ import statistics
 import time
 
 
-def musicgen_small(dtype, device):
+def musicgen_small(dtype, device, stereo=False):
     import torch
     from transformers import (
         EncodecConfig,
@@ -40,7 +43,8 @@ def musicgen_small(dtype, device):
                           target_bandwidths=[2.2], use_causal_conv=False, norm_type="weight_norm",
                           pad_mode="reflect", compress=2, num_lstm_layers=2, normalize=False)
     decoder = MusicgenDecoderConfig(vocab_size=2048, hidden_size=1024, num_hidden_layers=24, num_attention_heads=16,
-                                    ffn_dim=4096, num_codebooks=4, max_position_embeddings=2048,
+                                    ffn_dim=4096, num_codebooks=8 if stereo else 4,
+                                    audio_channels=2 if stereo else 1, max_position_embeddings=2048,
                                     pad_token_id=2048, bos_token_id=2048, activation_function="gelu")
     cfg = MusicgenConfig(text_encoder=t5.to_dict(), audio_encoder=codec.to_dict(), decoder=decoder.to_dict())
     torch.manual_seed(0)
@@ -86,14 +90,15 @@ def reset_peak(device):
 
 
 def stock_codes(model, ids, mask, frames, **kw):
-    """Codes from stock generate: its decoder call is intercepted to read them."""
+    """Codes [shape=(batch, K, frames)] from stock generate: its codec calls are intercepted to read them
+    (a stereo model decodes left, the even codebooks, then right, the odd ones)."""
     import torch
 
-    seen = {}
+    seen = []
     original = model.audio_encoder.decode
 
     def spy(codes, *args, **kwargs):
-        seen["codes"] = codes
+        seen.append(codes[0])
         return original(codes, *args, **kwargs)
 
     model.audio_encoder.decode = spy
@@ -102,7 +107,8 @@ def stock_codes(model, ids, mask, frames, **kw):
             audio = model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=frames + 3, **kw)
     finally:
         model.audio_encoder.decode = original
-    return seen["codes"][0], audio
+    codes = torch.stack(seen, dim=2)  # (batch, K / channels, channels, frames)
+    return codes.reshape(codes.shape[0], -1, codes.shape[-1]), audio
 
 
 def run_stock(model, ids, mask, frames):
@@ -144,16 +150,18 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=1, help="runs of each, alternating; the median is kept")
     ap.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     ap.add_argument("--json", metavar="FILE", help="also write the rows as JSON")
+    ap.add_argument("--stereo", action="store_true", help="the musicgen-stereo-small architecture (8 codebooks)")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     dtypes = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
     device = args.device
     name = torch.cuda.get_device_name() if device.startswith("cuda") else platform.processor() or "cpu"
-    print(f"device {device} ({name}), torch {torch.__version__}, threads {torch.get_num_threads()}")
+    print(f"device {device} ({name}), torch {torch.__version__}, threads {torch.get_num_threads()}, "
+          f"{'stereo' if args.stereo else 'mono'}")
     rows = []
     for dname in args.dtype:
-        model = musicgen_small(dtypes[dname], device)
+        model = musicgen_small(dtypes[dname], device, stereo=args.stereo)
         n_params = sum(p.numel() for p in model.parameters()) / 1e6
         fast = FastMusicgen(model, static_shapes=device.startswith("cuda"), compile=args.compile)
         # correctness: greedy codes, with guidance, must match exactly
@@ -172,7 +180,7 @@ def main() -> None:
         same_s = bool((stock_s == mine_s).all())
         print(f"[{dname}] sampled check (top-k 250, same seed): "
               f"{'identical codes' if same_s else f'{int((stock_s != mine_s).sum())} codes differ'}")
-        rows.append({"dtype": dname, "check_frames": frames, "greedy_identical": same,
+        rows.append({"dtype": dname, "stereo": args.stereo, "check_frames": frames, "greedy_identical": same,
                      "sampled_identical": same_s})
         run_fast(fast, *text_inputs(1, device), 10)  # warm-up (and compilation)
         for seconds in args.seconds:
@@ -188,7 +196,7 @@ def main() -> None:
                 t_stock, m_stock = statistics.median(t for t, _ in stock_runs), max(m for _, m in stock_runs)
                 t_fast, m_fast = statistics.median(t for t, _ in fast_runs), max(m for _, m in fast_runs)
                 audio = seconds * batch
-                row = {"dtype": dname, "seconds": seconds, "batch": batch,
+                row = {"dtype": dname, "stereo": args.stereo, "seconds": seconds, "batch": batch,
                        "stock_ms_per_audio_s": 1000 * t_stock / audio, "fast_ms_per_audio_s": 1000 * t_fast / audio,
                        "stock_rtf": audio / t_stock, "fast_rtf": audio / t_fast, "speedup": t_stock / t_fast,
                        "stock_peak_mib": m_stock, "fast_peak_mib": m_fast}

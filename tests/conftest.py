@@ -40,6 +40,22 @@ def tiny_musicgen_melody(tmp_path_factory) -> pathlib.Path:
 
 
 @pytest.fixture(scope="session")
+def tiny_musicgen_stereo(tmp_path_factory) -> pathlib.Path:
+    pytest.importorskip("transformers")
+    from tiny_models import build_musicgen
+
+    return build_musicgen(tmp_path_factory.mktemp("models") / "musicgen-stereo", stereo=True)
+
+
+@pytest.fixture(scope="session")
+def tiny_musicgen_melody_stereo(tmp_path_factory) -> pathlib.Path:
+    pytest.importorskip("transformers")
+    from tiny_models import build_musicgen
+
+    return build_musicgen(tmp_path_factory.mktemp("models") / "musicgen-stereo-melody", melody=True, stereo=True)
+
+
+@pytest.fixture(scope="session")
 def tiny_vision_chat(tmp_path_factory) -> pathlib.Path:
     pytest.importorskip("transformers")
     from tiny_models import build_vision_chat

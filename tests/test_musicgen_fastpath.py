@@ -1,8 +1,9 @@
 """The fast decoding loop as the musicgen backend's decoding path, checked against stock ``generate``.
 
-On tiny random MusicGen and MusicGen-Melody models: the generator's blocks through ``decoder="fast"`` give
-the codes ``model.generate`` gives (greedy, and sampled from the same seed) for text, melody chroma and
-audio-prompt continuation; whole long-form pieces come out identical; the CLI takes ``--decoder``.
+On tiny random MusicGen and MusicGen-Melody models, mono and stereo: the generator's blocks through
+``decoder="fast"`` give the codes ``model.generate`` gives (greedy, and sampled from the same seed) for text,
+melody chroma and audio-prompt continuation; whole long-form pieces come out identical; the CLI takes
+``--decoder``, and a stereo model goes through the fast loop by default.
 """
 
 from __future__ import annotations
@@ -47,14 +48,24 @@ def block_codes(b, decoder: str, *, sampling: Sampling, seed: int = 3, new: int 
                                sampling=sampling, seed=seed, decoder=decoder)
     finally:
         b.model.audio_encoder.decode = original
-    assert len(seen) == 1
-    return seen[0].reshape(-1, b.num_codebooks, seen[0].shape[-1]), audio
+    return interleaved(seen, b), audio
+
+
+def interleaved(decoded: list, b):
+    """The model's codes [shape=(batch, K, frames)] from what the codec decoded: one call for a mono model;
+    a stereo model's codec is mono, so left (even codebooks) then right (odd ones) come one call each."""
+    import torch
+
+    assert len(decoded) == b.audio_channels
+    channels = [c.reshape(-1, b.num_codebooks // b.audio_channels, c.shape[-1]) for c in decoded]
+    codes = torch.stack(channels, dim=2)  # (batch, K / channels, channels, frames)
+    return codes.reshape(codes.shape[0], b.num_codebooks, codes.shape[-1])
 
 
 def prompt_of(b, frames: int) -> np.ndarray:
-    """Some audio to continue: a decoded random code sequence, so it is codec-shaped sound."""
+    """Some audio to continue [shape=(channels, n)]: noise, different in each channel."""
     rng = np.random.default_rng(0)
-    return rng.uniform(-0.3, 0.3, (1, frames * b.hop)).astype(np.float32)
+    return rng.uniform(-0.3, 0.3, (b.audio_channels, frames * b.hop)).astype(np.float32)
 
 
 def melody_chroma_frames(frames: int) -> np.ndarray:
@@ -70,22 +81,34 @@ CASES = {
     "melody": dict(melody=True, prompt=0, chroma=True),
     "melody-continuation": dict(melody=True, prompt=12, chroma=True),
     "melody-text-only": dict(melody=True, prompt=0, chroma=False),
+    "stereo-text": dict(melody=False, prompt=0, chroma=False, stereo=True),
+    "stereo-text-continuation": dict(melody=False, prompt=12, chroma=False, stereo=True),
+    "stereo-melody": dict(melody=True, prompt=0, chroma=True, stereo=True),
+    "stereo-melody-continuation": dict(melody=True, prompt=12, chroma=True, stereo=True),
 }
+MODEL_FIXTURES = {(False, False): "tiny_musicgen", (True, False): "tiny_musicgen_melody",
+                  (False, True): "tiny_musicgen_stereo", (True, True): "tiny_musicgen_melody_stereo"}
 
 
 @pytest.mark.parametrize("case", list(CASES))
-def test_fast_block_gives_stock_codes(case, tiny_musicgen, tiny_musicgen_melody, cache, one_torch_thread):
+def test_fast_block_gives_stock_codes(case, request, cache, one_torch_thread):
     import torch
 
     c = CASES[case]
-    model = tiny_musicgen_melody if c["melody"] else tiny_musicgen
+    stereo = c.get("stereo", False)
+    model = request.getfixturevalue(MODEL_FIXTURES[c["melody"], stereo])
     b = MusicgenGenerator(model=str(model), cache=cache).bundle()
+    assert b.audio_channels == (2 if stereo else 1)
     kw = dict(prompt_audio=prompt_of(b, c["prompt"]) if c["prompt"] else None,
               chroma=melody_chroma_frames(60) if c["chroma"] else None)
     stock, stock_audio = block_codes(b, "stock", sampling=GREEDY, **kw)
     fast, fast_audio = block_codes(b, "fast", sampling=GREEDY, **kw)
-    assert fast.shape == (1, 4, c["prompt"] + 30)
+    assert fast.shape == (1, 8 if stereo else 4, c["prompt"] + 30)
+    assert fast_audio.shape == (2 if stereo else 1, (c["prompt"] + 30) * b.hop)
     assert torch.equal(fast, stock)
+    if stereo:  # the two channels are generated, not copied
+        assert not torch.equal(fast[:, 0::2, c["prompt"]:], fast[:, 1::2, c["prompt"]:])
+        assert not np.array_equal(fast_audio[0], fast_audio[1])
     assert np.array_equal(fast_audio, stock_audio)
     # sampling: the same seed draws the same codes as generate (same processing order, same random state)
     sampled, _ = block_codes(b, "fast", sampling=SAMPLED, **kw)
@@ -133,6 +156,69 @@ def test_long_form_melody_windows_are_the_same_through_both_decoders(tiny_musicg
         audio[decoder], windows = gen._generate_audio(gen.bundle(), brief, chroma, lambda f, m: None)
     assert len(windows) == 3 and np.abs(audio["fast"]).max() > 0
     assert np.array_equal(audio["fast"], audio["stock"])
+
+
+# --- stereo: 8 codebooks, left and right interleaved, each channel delayed as a mono model ---------------
+@pytest.mark.parametrize("static", [False, True], ids=["sliced-cache", "fixed-shapes"])
+def test_stereo_batch_gives_the_stock_codes(tiny_musicgen_stereo, cache, static, one_torch_thread):
+    """Two captions at once through FastMusicgen itself, against ``model.generate``: codes and audio."""
+    import torch
+
+    from weavewave.generators.musicgen_fast import FastMusicgen
+
+    b = MusicgenGenerator(model=str(tiny_musicgen_stereo), cache=cache).bundle()
+    inputs = b.tokenizer(["a calm piano piece", "happy jazz with drums and bass"], return_tensors="pt", padding=True)
+    seen = []
+    original = b.model.audio_encoder.decode
+
+    def spy(codes, *args, **kwargs):
+        seen.append(codes.clone())
+        return original(codes, *args, **kwargs)
+
+    b.model.audio_encoder.decode = spy
+    try:
+        with torch.inference_mode():  # 4 codebooks per channel: 3 steps of delay past the last frame
+            stock_audio = b.model.generate(**inputs, max_new_tokens=40 + 3, do_sample=False, guidance_scale=3.0)
+    finally:
+        b.model.audio_encoder.decode = original
+    stock = interleaved(seen, b)
+    loop = FastMusicgen(b.model, static_shapes=static)
+    fast = loop.generate_codes(inputs.input_ids, inputs.attention_mask, 40, guidance_scale=3.0)
+    assert fast.shape == stock.shape == (2, 8, 40)
+    assert torch.equal(fast, stock)
+    audio = loop.decode(fast)
+    assert audio.shape == stock_audio.shape == (2, 2, 40 * b.hop)
+    assert torch.equal(audio, stock_audio)
+    assert not torch.equal(audio[:, 0], audio[:, 1])
+
+
+def test_stereo_long_form_is_the_same_through_both_decoders(tiny_musicgen_stereo, cache, one_torch_thread):
+    """Stereo continuation windows (the prompt encoded per channel and interleaved), sampled: the whole
+    mastered piece is identical, and ``auto`` picks the fast loop for a stereo model."""
+    from test_musicgen import brief_for
+
+    options = dict(model=str(tiny_musicgen_stereo), cache=cache, window_s=1.2, prompt_s=0.4, top_k=20)
+    brief = brief_for(duration=2.4)
+    fast = MusicgenGenerator(**options).generate(brief)
+    stock = MusicgenGenerator(decoder="stock", **options).generate(brief)
+    assert fast.stats["decoder"] == "fast" and stock.stats["decoder"] == "stock"
+    assert len(fast.stats["windows"]) == 3
+    assert np.array_equal(fast.audio, stock.audio)
+    assert not np.array_equal(fast.audio[:, 0], fast.audio[:, 1])
+
+
+def test_cli_stereo_model_takes_the_fast_decoder_by_default(tiny_musicgen_stereo, tmp_path):
+    out = tmp_path / "stereo"
+    r = run("generate", "--text", "a calm piano piece, 90 bpm", "--text-model", "lexicon", "--backend",
+            "musicgen", "--model", str(tiny_musicgen_stereo), "--duration", "2", "--window", "1.2",
+            "--prompt-seconds", "0.4", "--seed", "2", "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    assert "fast decoder, 2 windows" in r.stdout
+    audio, sr = sf.read(out / "music.wav")
+    assert sr == 48000 and audio.shape == (2 * 48000, 2)
+    left, right = audio.T
+    assert np.abs(left).max() > 0 and np.abs(right).max() > 0
+    assert np.abs(left - right).mean() > 0.1 * np.abs(left).mean()  # two generated channels, not one copied
 
 
 def test_unknown_decoder_is_refused(tiny_musicgen):

@@ -45,8 +45,12 @@ def build_t5_tokenizer():
     return T5Tokenizer(vocab=vocab, extra_ids=0)
 
 
-def build_musicgen(folder: Path, *, melody: bool = False) -> Path:
-    """A MusicGen (or MusicGen-Melody) with 4 codebooks of 64 codes at 32 kHz and a 50 Hz frame rate."""
+def build_musicgen(folder: Path, *, melody: bool = False, stereo: bool = False) -> Path:
+    """A MusicGen (or MusicGen-Melody) with 4 codebooks of 64 codes at 32 kHz and a 50 Hz frame rate.
+
+    ``stereo``: as facebook/musicgen-stereo-*, a mono codec and a decoder with ``audio_channels=2`` and 8
+    codebooks, left and right interleaved.
+    """
     import torch
     from transformers import (
         EncodecConfig,
@@ -64,7 +68,8 @@ def build_musicgen(folder: Path, *, melody: bool = False) -> Path:
     codec = EncodecConfig(sampling_rate=32000, hidden_size=16, num_filters=4, codebook_size=64, codebook_dim=16,
                           upsampling_ratios=[8, 5, 4, 4], target_bandwidths=[1.2], num_lstm_layers=1)
     dec_kw = dict(vocab_size=64, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, ffn_dim=64,
-                  num_codebooks=4, pad_token_id=64, bos_token_id=64, max_position_embeddings=512)
+                  num_codebooks=8 if stereo else 4, audio_channels=2 if stereo else 1, pad_token_id=64,
+                  bos_token_id=64, max_position_embeddings=512)
     torch.manual_seed(0)
     if melody:
         cfg = MusicgenMelodyConfig(text_encoder=t5.to_dict(), audio_encoder=codec.to_dict(),

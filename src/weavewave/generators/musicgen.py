@@ -14,7 +14,8 @@
 - Decoding: by default (``decoder="auto"``) the codes come from the fast loop in
   :mod:`weavewave.generators.musicgen_fast` (static KV cache, conditioning computed once, guidance rows in
   one forward pass), which gives ``generate``'s codes under greedy decoding and draws the same samples
-  from the same seed; ``decoder="stock"`` uses ``model.generate``. Stereo models always use ``generate``.
+  from the same seed; ``decoder="stock"`` uses ``model.generate``. Mono and stereo models alike (stereo
+  MusicGen interleaves left and right codebooks; both paths delay each channel's codebooks the same way).
 - The result is resampled to 48 kHz stereo and mastered like every other track (-14 LUFS, true peak
   at most -1 dBTP). In steered mode the Track also carries the arrangement, so ``music.mid`` is written.
 
@@ -259,8 +260,8 @@ class MusicgenGenerator:
             raise BadInputError(f"{what} needs a MusicGen-Melody model, and {self.model} is not one: pass "
                                 "--model facebook/musicgen-melody (or a local copy)")
         if self.decoder == "fast" and not _fast_applies(b):
-            raise BadInputError(f"--decoder fast handles mono MusicGen models, and {self.model} is stereo: use "
-                                "--decoder auto or stock")
+            raise BadInputError(f"--decoder fast handles mono and stereo MusicGen models, and {self.model} has "
+                                f"{b.audio_channels} audio channels: use --decoder auto or stock")
         return b
 
     def decoder_for(self, b: MusicgenBundle) -> str:
@@ -379,8 +380,9 @@ def generate_block(b: MusicgenBundle, caption: str, new_frames: int, *, prompt_a
 
     inputs = b.tokenizer([caption], return_tensors="pt", padding=True)
     kwargs: dict[str, Any] = {k: v.to(b.device) for k, v in inputs.items()}
-    # the codebooks are delayed by one step each, so K - 1 more steps finish the last frame
-    kwargs["max_new_tokens"] = new_frames + b.num_codebooks - 1
+    # each channel's codebooks are delayed by one step each, so K / channels - 1 more steps finish the last
+    # frame (stereo models interleave left and right codebooks, a pair per delay)
+    kwargs["max_new_tokens"] = new_frames + b.num_codebooks // b.audio_channels - 1
     kwargs.update(sampling.generate_kwargs())
     if prompt_audio is not None:
         kwargs["decoder_input_ids"] = encode_prompt(b, prompt_audio)

@@ -24,9 +24,14 @@ It covers what the ``musicgen`` backend asks of ``generate``:
   temperature, top-k, top-p, softmax, one multinomial draw per step over all rows. Drawing from the same
   random state, it draws the same codes as ``generate`` (checked in the tests).
 
+Mono and stereo models alike. Stereo MusicGen (``audio_channels=2``) has twice the codebooks, left and
+right interleaved (``L0 R0 L1 R1 ...``), and delays each channel's codebooks as a mono model would: the
+pair ``2j, 2j + 1`` is delayed by ``j`` steps, so a stereo piece takes ``num_codebooks / 2 - 1`` steps
+past its last frame, not ``num_codebooks - 1``. The two channels' codes are decoded by EnCodec one
+channel at a time, as ``generate`` does.
+
 With greedy decoding it returns the same codes as ``model.generate`` (checked in the tests and in
-``bench/musicgen_speed.py``). Mono models only: stereo MusicGen interleaves the codebooks of the two
-channels in its delay pattern, which this loop does not implement (``supports`` says so).
+``bench/musicgen_speed.py``).
 """
 
 from __future__ import annotations
@@ -51,7 +56,7 @@ class FastMusicgen:
         import torch
 
         if not supports(model):
-            raise ValueError("the fast MusicGen loop handles mono models only; use model.generate")
+            raise ValueError("the fast MusicGen loop handles mono and stereo models only; use model.generate")
         self.model = model
         causal = model.decoder
         self.decoder = causal.model.decoder
@@ -59,6 +64,9 @@ class FastMusicgen:
         cfg = causal.config
         self.melody = is_melody(model)
         self.num_codebooks = int(cfg.num_codebooks)
+        self.channels = audio_channels(model)
+        # codebook k is delayed by delays[k] steps: k for mono, k // 2 for stereo (left/right interleaved)
+        self.delays = [k // self.channels for k in range(self.num_codebooks)]
         self.pad = int(model.generation_config.decoder_start_token_id
                        if model.generation_config.decoder_start_token_id is not None else cfg.pad_token_id)
         self.num_heads = int(cfg.num_attention_heads)
@@ -227,7 +235,7 @@ class FastMusicgen:
             b, k_books = input_ids.shape[0], self.num_codebooks
             prompt = 0 if prompt_codes is None else int(prompt_codes.shape[-1])
             total = prompt + frames
-            steps = total + k_books - 1
+            steps = total + max(self.delays)
             text, cross_mask = self._encode(input_ids, attention_mask, guidance)
             prefix = self._melody_prefix(text, input_features, guidance) if self.melody else None
             offset = 0 if prefix is None else prefix.shape[1]
@@ -237,11 +245,11 @@ class FastMusicgen:
                 self._prepare(prefix, offset + steps + 1)
             grid = torch.full((b, k_books, steps + 1), self.pad, dtype=torch.long, device=dev)
             known = torch.zeros((k_books, steps + 1), dtype=torch.bool, device=dev)
-            for k in range(k_books):  # codebook k holds frame j - 1 - k at position j
+            for k, d in enumerate(self.delays):  # codebook k holds frame j - 1 - d at position j
                 if prompt:
-                    grid[:, k, k + 1: k + 1 + prompt] = prompt_codes[:, k]
-                known[k, : k + 1 + prompt] = True
-                known[k, k + 1 + total:] = True  # past the last frame: padding
+                    grid[:, k, d + 1: d + 1 + prompt] = prompt_codes[:, k]
+                known[k, : d + 1 + prompt] = True
+                known[k, d + 1 + total:] = True  # past the last frame: padding
             # the prefix (melody) and the prompt positions 0..P-1 go through the layers in one pass; the loop
             # then starts at position P, whose logits give the first new frame of codebook 0
             first = prompt
@@ -259,7 +267,7 @@ class FastMusicgen:
                 nxt = self._pick(logits, b, guidance_scale if guidance else None, greedy=greedy, top_k=top_k,
                                  top_p=top_p, temperature=temperature, generator=generator)
                 grid[:, :, p + 1] = torch.where(known[:, p + 1], grid[:, :, p + 1], nxt)
-            return torch.stack([grid[:, k, k + 1: k + 1 + total] for k in range(k_books)], dim=1)
+            return torch.stack([grid[:, k, d + 1: d + 1 + total] for k, d in enumerate(self.delays)], dim=1)
 
     @staticmethod
     def _pick(logits: Any, b: int, guidance_scale: float | None, *, greedy: bool, top_k: int, top_p: float,
@@ -289,12 +297,21 @@ class FastMusicgen:
         return torch.multinomial(probs, 1, generator=generator).view(b, k_books)
 
     def generate_audio(self, input_ids: Any, attention_mask: Any, frames: int, **kwargs: Any) -> Any:
-        """Decoded audio [shape=(batch, channels, samples)] (mono models)."""
+        """Decoded audio [shape=(batch, channels, samples)]."""
+        return self.decode(self.generate_codes(input_ids, attention_mask, frames, **kwargs))
+
+    def decode(self, codes: Any) -> Any:
+        """Codes [shape=(batch, K, frames)] -> audio [shape=(batch, channels, samples)]. A stereo model's
+        codec is mono: its left (even) and right (odd) codebooks are decoded apart, as ``generate`` does."""
         import torch
 
-        codes = self.generate_codes(input_ids, attention_mask, frames, **kwargs)
+        codec = self.model.audio_encoder
+        scales = [None] * codes.shape[0]
         with torch.inference_mode():
-            return self.model.audio_encoder.decode(codes[None], [None] * codes.shape[0]).audio_values
+            if self.channels == 1:
+                return codec.decode(codes[None], scales).audio_values
+            sides = [codec.decode(codes[None, :, c::2], scales).audio_values for c in range(self.channels)]
+            return torch.cat(sides, dim=1)
 
 
 def is_melody(model: Any) -> bool:
@@ -302,6 +319,13 @@ def is_melody(model: Any) -> bool:
     return getattr(model.config, "model_type", "") == "musicgen_melody"
 
 
+def audio_channels(model: Any) -> int:
+    """1 (mono) or 2 (stereo: left and right codebooks interleaved)."""
+    return int(getattr(model.decoder.config, "audio_channels", 1))
+
+
 def supports(model: Any) -> bool:
-    """Whether this loop can decode for ``model``: mono MusicGen or MusicGen-Melody."""
-    return int(getattr(model.decoder.config, "audio_channels", 1)) == 1
+    """Whether this loop can decode for ``model``: MusicGen or MusicGen-Melody, mono or stereo (the only
+    layouts transformers defines)."""
+    channels = audio_channels(model)
+    return channels in (1, 2) and int(model.decoder.config.num_codebooks) % channels == 0
