@@ -33,8 +33,8 @@ PROGRESSIONS: dict[str, dict[str, tuple[str, ...]]] = {
                   "minor": ("1 6 3 7", "1 6 4 5.D", "1 3 7 4", "6 1 7 4")},
 }
 MODAL_VAMPS: dict[str, tuple[str, ...]] = {
-    "dorian": ("1 4", "1 7 1 4", "1 2 3 4", "1 4 1 7"),
-    "mixolydian": ("1 7 4 1", "1 4 7 4", "1 7 1 4"),
+    "dorian": ("1 4", "1 7 1 4", "1 2 1 4", "1 4 1 7"),
+    "mixolydian": ("1 7 4 1", "1 1 7 4", "1 7 1 4"),
     "lydian": ("1 2", "1 2 1 5", "1 2 7 1"),
     "phrygian": ("1 2", "1 2 7 1", "1 2 1 7"),
     "locrian": ("1.7 2", "1.7 7 2 1.7"),
