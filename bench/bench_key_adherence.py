@@ -16,6 +16,9 @@ A sweep of briefs: every genre x four modes (major, minor, dorian, mixolydian) x
   the tonic, does the melody end on the tonic; plus scale consistency and pitch-class entropy
   (``evaluate.symbolic``) to show variety.
 
+``--baseline-sweep 100 --seconds 30`` runs the first quality baseline's 100 briefs and seeds instead
+(``bench/bench_eval.py``: 9 genres, 12 tonics, 4 modes, 3 tempi, 3 meters).
+
 ``--before REV`` also runs the same sweep with the generator of git revision REV (its ``src`` exported to
 a temporary folder and put first on ``PYTHONPATH``) and prints both side by side: same briefs, same seeds.
 """
@@ -145,10 +148,18 @@ def measure(setting: dict, seconds: float) -> dict:
     return row
 
 
-def run_sweep(n_tonics: int, seconds: float) -> list[dict]:
+def eval_sweep(n: int) -> list[dict]:
+    """The quality baseline's briefs (``bench/bench_eval.py``, set A): seeds 0.., as that script makes them."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from bench_eval import sweep as baseline_sweep
+
+    return [dict(s, seed=i) for i, s in enumerate(baseline_sweep(n))]
+
+
+def run_sweep(n_tonics: int, seconds: float, baseline: int = 0) -> list[dict]:
     rows = []
     t0 = time.perf_counter()
-    for i, s in enumerate(sweep(n_tonics)):
+    for i, s in enumerate(eval_sweep(baseline) if baseline else sweep(n_tonics)):
         rows.append(measure(s, seconds))
         if (i + 1) % 12 == 0:
             print(f"  {i + 1} pieces, {time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True)
@@ -231,7 +242,7 @@ def _run_at(rev: str, args: argparse.Namespace) -> list[dict]:
         out = Path(tmp) / "rows.json"
         env = dict(os.environ, PYTHONPATH=str(Path(tmp) / "src"))
         subprocess.run([sys.executable, __file__, "--tonics", str(args.tonics), "--seconds", str(args.seconds),
-                        "--json", str(out), "--quiet", "--expect-src", str(Path(tmp) / "src")], check=True, env=env)
+                        "--baseline-sweep", str(args.baseline_sweep), "--json", str(out), "--quiet", "--expect-src", str(Path(tmp) / "src")], check=True, env=env)
         return json.loads(out.read_text())
 
 
@@ -239,6 +250,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--tonics", type=int, default=2, help="tonics per genre and mode")
     ap.add_argument("--seconds", type=float, default=20.0)
+    ap.add_argument("--baseline-sweep", type=int, default=0, metavar="N",
+                    help="instead, the first N briefs of bench_eval.py's baseline sweep (100 with --seconds 30)")
     ap.add_argument("--before", metavar="REV", help="also run the generator of this git revision, side by side")
     ap.add_argument("--json", metavar="PATH", help="write the per-piece rows here")
     ap.add_argument("--quiet", action="store_true", help="no tables (with --json)")
@@ -250,7 +263,7 @@ def main() -> None:
         raise SystemExit(f"imported {weavewave.__file__}, not the exported revision")
     before = _run_at(args.before, args) if args.before else None
     t0 = time.perf_counter()
-    rows = run_sweep(args.tonics, args.seconds)
+    rows = run_sweep(args.tonics, args.seconds, args.baseline_sweep)
     print(f"swept {len(rows)} pieces of {args.seconds:g} s in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=1))
