@@ -109,12 +109,13 @@ class BassWriter:
             return p if self.lo <= p <= self.hi else root
         return root
 
-    def pedalled(self, span: ChordSpan, bar: int, ctx: BarContext) -> ChordSpan:
+    def pedalled(self, span: ChordSpan, t: float, ctx: BarContext) -> ChordSpan:
         """In a modal key, the bass holds the tonic under the vamp's other chords (C/D, G/D in D dorian).
 
         It follows the chord roots again in a section's last bar, where the cadence (bVII-i, IV-I) needs
         them, so phrase ends still move and the tonic's return is heard.
         """
+        bar = int((t + EPS) // self.grid.bar_qn)
         if (self.key.mode not in PEDAL_MODES or span.chord.root == self.key.tonic
                 or bar >= ctx.start_bar + ctx.bars - 1):
             return span
@@ -127,7 +128,6 @@ class BassWriter:
         out: list[Ev] = []
         for bar in range(ctx.start_bar, ctx.start_bar + ctx.bars):
             t0 = bar * self.grid.bar_qn
-            self._bar, self._ctx = bar, ctx
             if bar == ctx.final_bar:
                 span = chord_at(self.spans, t0)
                 out.append(Ev(t0, ctx.end_qn - t0, self.root(span.chord),
@@ -161,7 +161,7 @@ class BassWriter:
             length = min(dur, span.end - t)
             if length <= EPS:
                 continue
-            p = self.tone(code, self.pedalled(span, self._bar, ctx), t)
+            p = self.tone(code, self.pedalled(span, t, ctx), t)
             out.append(Ev(t, length, p, velocity(self.base_velocity, ctx.energy, self.grid.strength(on))))
             self.prev = 0.8 * self.prev + 0.2 * p
         return out
@@ -175,7 +175,7 @@ class BassWriter:
         out: list[Ev] = []
         for i, b in enumerate(beats):
             t = t0 + b
-            span = self.pedalled(chord_at(self.spans, t), self._bar, ctx)
+            span = self.pedalled(chord_at(self.spans, t), t, ctx)
             beat_in_span = round((t - span.start) / self.grid.beat_qn)
             beats_left = round((span.end - t) / self.grid.beat_qn)
             root = self.root(span.chord)
