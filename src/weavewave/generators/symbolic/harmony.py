@@ -100,6 +100,12 @@ def _color(token: str, genre: str, key: KeyContext) -> str:
         ext = every
     if ext == ".a9" and key.mode == "locrian":
         ext = ""
+    if token == "1" and key.mode == "mixolydian" and ext in (".7", ".9") and genre != "jazz":
+        # A seventh on the home chord of a mixolydian piece is a dominant seventh: its tritone pulls to IV,
+        # the tonic of the major scale the mode shares, and the piece is heard there. The added ninth
+        # keeps the colour without the pull. Jazz keeps its dominant-ninth vamp, which its walking bass
+        # over the tonic centres (measured in bench/bench_key_adherence.py).
+        ext = ".a9"
     return token + ext
 
 

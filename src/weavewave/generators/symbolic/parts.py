@@ -16,6 +16,10 @@ GATE = 0.96  # fraction of a block chord's slot that sounds
 UPSTROKE_STRINGS = 3
 UPSTROKE_VELOCITY_DROP = 14
 TIMPANI = "Timpani"
+# Modes whose vamps sit on a tonic pedal: their scale is another key's major or minor scale (D dorian
+# is C major's notes), so only the tonic held underneath says which note is home. Locrian is left out:
+# its tonic triad is diminished and no pedal for it.
+PEDAL_MODES = frozenset({"dorian", "mixolydian", "lydian", "phrygian"})
 
 
 @dataclass
@@ -105,6 +109,18 @@ class BassWriter:
             return p if self.lo <= p <= self.hi else root
         return root
 
+    def pedalled(self, span: ChordSpan, t: float, ctx: BarContext) -> ChordSpan:
+        """In a modal key, the bass holds the tonic under the vamp's other chords (C/D, G/D in D dorian).
+
+        It follows the chord roots again in a section's last bar, where the cadence (bVII-i, IV-I) needs
+        them, so phrase ends still move and the tonic's return is heard.
+        """
+        bar = int((t + EPS) // self.grid.bar_qn)
+        if (self.key.mode not in PEDAL_MODES or span.chord.root == self.key.tonic
+                or bar >= ctx.start_bar + ctx.bars - 1):
+            return span
+        return ChordSpan(span.start, span.dur, self.key.chord("1"))
+
     def write(self, ctx: BarContext) -> list[Ev]:
         style = P.BASS_STYLE.get(self.genre, P.BASS_STYLE["pop"])[ctx.level]
         if self.simple and style in ("walking", "eighths", "octave", "pop_busy", "ostinato"):
@@ -145,7 +161,7 @@ class BassWriter:
             length = min(dur, span.end - t)
             if length <= EPS:
                 continue
-            p = self.tone(code, span, t)
+            p = self.tone(code, self.pedalled(span, t, ctx), t)
             out.append(Ev(t, length, p, velocity(self.base_velocity, ctx.energy, self.grid.strength(on))))
             self.prev = 0.8 * self.prev + 0.2 * p
         return out
@@ -159,7 +175,7 @@ class BassWriter:
         out: list[Ev] = []
         for i, b in enumerate(beats):
             t = t0 + b
-            span = chord_at(self.spans, t)
+            span = self.pedalled(chord_at(self.spans, t), t, ctx)
             beat_in_span = round((t - span.start) / self.grid.beat_qn)
             beats_left = round((span.end - t) / self.grid.beat_qn)
             root = self.root(span.chord)

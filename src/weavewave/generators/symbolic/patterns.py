@@ -12,6 +12,8 @@ from __future__ import annotations
 
 # --- harmony -------------------------------------------------------------------------------------
 # Progression loops by genre and by the key's major/minor quality. Modal keys use MODAL_VAMPS.
+# Lofi's minor circle of fifths runs on home (i iv VII III VI ii V7 i): cut at III it is vi-ii-V-I of the
+# relative major, and was heard there.
 PROGRESSIONS: dict[str, dict[str, tuple[str, ...]]] = {
     "pop": {"major": ("1 5 6 4", "6 4 1 5", "1 6 4 5", "1 4 6 5", "1 5 6 3 4 1 4 5"),
             "minor": ("1 6 3 7", "1 7 6 7", "6 7 1 1", "1 4 6 7")},
@@ -20,7 +22,7 @@ PROGRESSIONS: dict[str, dict[str, tuple[str, ...]]] = {
     "jazz": {"major": ("2 5 1 1", "1 6 2 5", "3 6 2 5", "1 4 3 6 2 5 1 1"),
              "minor": ("2 5.D 1 1", "1 4 2 5.D", "1 6 2 5.D")},
     "lofi": {"major": ("2 5 1 6", "4 3 2 1", "1 6 2 5", "4 5 3 6"),
-             "minor": ("1 4 7 3", "6 4 1 5", "2 5 1 6", "1 6 4 5")},
+             "minor": ("1 4 7 3 6 2 5.D.7 1", "6 4 1 5", "2 5 1 6", "1 6 4 5")},
     "electronic": {"major": ("6 4 1 5", "1 5 6 4", "4 5 6 6", "1 5 4 4"),
                    "minor": ("1 6 3 7", "6 7 1 1", "1 7 6 6", "1 3 7 6")},
     "ambient": {"major": ("1 4 1 4", "1 5 4 1", "4 1 6 5", "1 6 4 4"),
@@ -33,16 +35,19 @@ PROGRESSIONS: dict[str, dict[str, tuple[str, ...]]] = {
                   "minor": ("1 6 3 7", "1 6 4 5.D", "1 3 7 4", "6 1 7 4")},
 }
 MODAL_VAMPS: dict[str, tuple[str, ...]] = {
-    "dorian": ("1 4", "1 7 1 4", "1 2 3 4", "1 4 1 7"),
-    "mixolydian": ("1 7 4 1", "1 4 7 4", "1 7 1 4"),
+    "dorian": ("1 4", "1 7 1 4", "1 2 1 4", "1 4 1 7"),
+    "mixolydian": ("1 7 4 1", "1 1 7 4", "1 7 1 4"),
     "lydian": ("1 2", "1 2 1 5", "1 2 7 1"),
     "phrygian": ("1 2", "1 2 7 1", "1 2 1 7"),
     "locrian": ("1.7 2", "1.7 7 2 1.7"),
 }
 # Section and phrase endings; the last token lands on the phrase's last chord slot.
+# Minor's half cadence is bVI-V with the major (harmonic-minor) dominant, as the Andalusian cadence ends:
+# stopping on bVII, the dominant of the relative major, got pop and rock minor pieces heard in the relative
+# major (bench/bench_key_adherence.py). Modal vamps give the tonic at least half the chords.
 CADENCES: dict[str, dict[str, tuple[str, ...]]] = {
     "major": {"authentic": ("4", "5", "1"), "half": ("4", "5")},
-    "minor": {"authentic": ("6", "7", "1"), "half": ("6", "7")},
+    "minor": {"authentic": ("6", "7", "1"), "half": ("6", "5.D")},
     "dorian": {"authentic": ("4", "7", "1"), "half": ("1", "4")},
     "mixolydian": {"authentic": ("4", "7", "1"), "half": ("1", "4")},
     "lydian": {"authentic": ("5", "2", "1"), "half": ("1", "2")},
