@@ -8,6 +8,7 @@ melody chroma and audio-prompt continuation; whole long-form pieces come out ide
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -35,6 +36,15 @@ def cache():
 def block_codes(b, decoder: str, *, sampling: Sampling, seed: int = 3, new: int = 30, prompt_audio=None,
                 chroma=None):
     """The codes the block decoded (caught at the codec), and the audio it returned."""
+    with codec_spy(b) as seen:
+        audio = generate_block(b, "a calm piano piece with drums", new, prompt_audio=prompt_audio, chroma=chroma,
+                               sampling=sampling, seed=seed, decoder=decoder)
+    return interleaved(seen, b), audio
+
+
+@contextlib.contextmanager
+def codec_spy(b):
+    """Every batch of codes handed to the model's codec while the block runs, in order."""
     seen = []
     original = b.model.audio_encoder.decode
 
@@ -44,11 +54,9 @@ def block_codes(b, decoder: str, *, sampling: Sampling, seed: int = 3, new: int 
 
     b.model.audio_encoder.decode = spy
     try:
-        audio = generate_block(b, "a calm piano piece with drums", new, prompt_audio=prompt_audio, chroma=chroma,
-                               sampling=sampling, seed=seed, decoder=decoder)
+        yield seen
     finally:
         b.model.audio_encoder.decode = original
-    return interleaved(seen, b), audio
 
 
 def interleaved(decoded: list, b):
@@ -168,19 +176,8 @@ def test_stereo_batch_gives_the_stock_codes(tiny_musicgen_stereo, cache, static,
 
     b = MusicgenGenerator(model=str(tiny_musicgen_stereo), cache=cache).bundle()
     inputs = b.tokenizer(["a calm piano piece", "happy jazz with drums and bass"], return_tensors="pt", padding=True)
-    seen = []
-    original = b.model.audio_encoder.decode
-
-    def spy(codes, *args, **kwargs):
-        seen.append(codes.clone())
-        return original(codes, *args, **kwargs)
-
-    b.model.audio_encoder.decode = spy
-    try:
-        with torch.inference_mode():  # 4 codebooks per channel: 3 steps of delay past the last frame
-            stock_audio = b.model.generate(**inputs, max_new_tokens=40 + 3, do_sample=False, guidance_scale=3.0)
-    finally:
-        b.model.audio_encoder.decode = original
+    with codec_spy(b) as seen, torch.inference_mode():  # 4 codebooks a channel: 3 steps of delay past the end
+        stock_audio = b.model.generate(**inputs, max_new_tokens=40 + 3, do_sample=False, guidance_scale=3.0)
     stock = interleaved(seen, b)
     loop = FastMusicgen(b.model, static_shapes=static)
     fast = loop.generate_codes(inputs.input_ids, inputs.attention_mask, 40, guidance_scale=3.0)
