@@ -13,6 +13,10 @@ the scene being read are held.
 - **Fades** through black: a run of near-black frames inside the video (entered and left by luminance
   ramps, or by cuts to and from black); the boundary is the darkest frame of the run. Frames that
   continue a luminance ramp are never hard cuts.
+- **Cross-dissolves**: a run of frames that are each close to a linear mix ``(1 - a) A + a B`` of the
+  frames either side, with ``a`` climbing like a ramp and the ends clearly different pictures (see
+  :class:`_DissolveFinder`); the boundary is where ``a`` crosses one half. Only a ring buffer of the
+  last :data:`DISSOLVE_MAX_S` seconds of tiny lumas is held.
 - **Per scene**: motion energy (mean absolute luminance change between consecutive frames), brightness,
   colour, and a key frame (the candidate nearest the scene's middle) measured with the image perceiver's
   :func:`weavewave.perceive.image.measure` and mapped with its :func:`~weavewave.perceive.image.propose`.
@@ -87,7 +91,7 @@ SIMILAR_SCENE = 0.35  # half-L1 distance between scene colour histograms under w
 
 @dataclass
 class Scene:
-    """One shot (or run of shots joined by fades), with its measurements."""
+    """One shot (or run of shots joined by fades or dissolves), with its measurements."""
 
     index: int
     start_s: float
@@ -438,7 +442,7 @@ def _drop_near(times: list[float], others: list[float], gap: float) -> list[floa
 # Analysis
 # ======================================================================================================
 def analyse_video(path: str | Path, *, with_audio: bool = True) -> VideoAnalysis:
-    """Decode a video once and measure its scenes, cuts, fades, motion, colour and pace.
+    """Decode a video once and measure its scenes, cuts, fades, dissolves, motion, colour and pace.
 
     Parameters
     ----------
@@ -810,13 +814,14 @@ def video_perception(a: VideoAnalysis) -> Perception:
     hint = _caption_hint(a)
     proposals["caption_hint"] = Proposal(hint, 0.6, "caption from the scene count, pace and motion")
     proposals["scenes"] = Proposal([_scene_plan(s) for s in a.scenes], 1.0,
-                                   f"{len(a.scenes)} scenes: sections follow the video's cuts and fades")
+                                   f"{len(a.scenes)} scenes: sections follow the video's cuts, fades and dissolves")
 
     measurements: dict[str, Any] = {
         "duration_s": round(a.duration_s, 3), "width": a.width, "height": a.height, "rotation": a.rotation,
         "frame_rate": round(a.frame_rate, 3), "frames_analysed": a.frames,
         "variable_frame_rate": a.variable_frame_rate,
         "cuts_s": [round(t, 3) for t in a.cuts], "fades_s": [round(t, 3) for t in a.fades],
+        "dissolves_s": [round(t, 3) for t in a.dissolves],
         "cuts_per_minute": round(pace, 2), "motion": round(motion, 3),
         "energy_curve": a.energy_curve,
         "scenes": [_scene_observation(s) for s in a.scenes],
@@ -824,7 +829,8 @@ def video_perception(a: VideoAnalysis) -> Perception:
     if a.audio is not None:
         measurements["source_audio"] = a.audio
     summary = (f"{a.width}x{a.height} video, {a.duration_s:.1f} s, {len(a.scenes)} scenes ({len(a.cuts)} cuts, "
-               f"{len(a.fades)} fades), {pace:.1f} cuts/min, motion {motion:.2f} -> energy {energy:.2f}")
+               f"{len(a.fades)} fades, {len(a.dissolves)} dissolves), {pace:.1f} cuts/min"
+               f", motion {motion:.2f} -> energy {energy:.2f}")
     if a.audio is not None:
         summary += f"; source sound {a.audio['rms_dbfs']:.0f} dBFS, {a.audio['onsets_per_s']:.1f} onsets/s"
     observation = Observation(source="video", input=a.path.name, summary=summary, measurements=measurements)
@@ -849,7 +855,7 @@ def _tags(pace: float, motion: float, a: VideoAnalysis) -> list[str]:
         tags.append("kinetic")
     elif motion < 0.15:
         tags.append("still")
-    if a.fades:
+    if a.fades or a.dissolves:
         tags.append("dreamy")
     return tags
 
