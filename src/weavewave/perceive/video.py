@@ -367,7 +367,8 @@ class _DissolveFinder:
 
     def __init__(self, capacity: int, shape: tuple[int, int], bins: int) -> None:
         self.capacity = capacity
-        self.rows, self.cols = shape[0] // DISSOLVE_POOL, shape[1] // DISSOLVE_POOL
+        self.pool = DISSOLVE_POOL if min(shape) >= DISSOLVE_POOL else 1  # a very wide video: 2 rows
+        self.rows, self.cols = shape[0] // self.pool, shape[1] // self.pool
         self.ring = np.zeros((capacity, self.rows * self.cols), np.float32)
         self.hists = np.zeros((capacity, bins), np.float32)
         self.steps = np.zeros(capacity, np.float32)  # mean absolute change from the frame before, pooled
@@ -376,7 +377,7 @@ class _DissolveFinder:
 
     def push(self, i: int, luma: np.ndarray, hist: np.ndarray, barrier: int) -> None:
         """Add frame ``i``; ``barrier`` is the first index a window may start at (after a cut or black)."""
-        p, r, c = DISSOLVE_POOL, self.rows, self.cols
+        p, r, c = self.pool, self.rows, self.cols
         pooled = luma[:r * p, :c * p].reshape(r, p, c, p).mean(axis=(1, 3)).reshape(-1)
         if i > 0:
             self.steps[i % self.capacity] = np.abs(pooled - self.ring[(i - 1) % self.capacity]).mean()
