@@ -75,6 +75,7 @@ def test_cuts_and_fades_found_within_one_frame(media, name):
           f"recall {fade_r:.2f}")
     assert (precision, recall) == (1.0, 1.0), (a.cuts, truth["cuts"])
     assert (fade_p, fade_r) == (1.0, 1.0), (a.fades, truth["fades"])
+    assert a.dissolves == []  # pans, zooms, cuts and fades are no cross-dissolves
     assert abs(a.duration_s - truth["duration"]) < 2 * frame
     assert len(a.scenes) == len(truth["cuts"]) + len(truth["fades"]) + 1
 

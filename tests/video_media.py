@@ -53,20 +53,23 @@ def _shot_frames(shot: Shot, width: int, height: int):
 
 
 def make_video(path: Path, shots: Sequence[Shot], *, fps: int = 25, size: tuple[int, int] = (160, 120),
-               fade_after: int | None = None, fade_frames: int = 6, vfr: bool = False, rotate: int = 0,
+               fade_after: int | None = None, fade_frames: int = 6, dissolve_after: int | None = None,
+               dissolve_frames: int = 15, vfr: bool = False, rotate: int = 0,
                audio_s: float | None = None, crf: int = 23, preset: str = "ultrafast") -> dict:
-    """Write an H.264 MP4 and return the ground truth: ``cuts`` and ``fades`` (seconds) and ``duration``.
+    """Write an H.264 MP4 and return the ground truth: ``cuts``, ``fades``, ``dissolves`` (s), ``duration``.
 
     ``fade_after``: index of a shot whose end fades to black and whose successor fades in (``fade_frames``
     each way, with one black frame between); that boundary is reported under ``fades``, the others under
-    ``cuts``. ``vfr``: frame durations alternate between 0.6 and 1.4 of the nominal period. ``rotate``:
+    ``cuts``. ``dissolve_after``: index of a shot whose last ``dissolve_frames`` frames blend linearly into
+    its successor's first ones (a cross-dissolve, the two shots overlapping); its middle is reported
+    under ``dissolves``. ``vfr``: frame durations alternate between 0.6 and 1.4 of the nominal period. ``rotate``:
     90, 180 or 270 writes a display matrix (a phone video held on its side). ``audio_s``: add an AAC
     track (a pulsing tone) of that length.
     """
     import av
 
     width, height = size
-    truth: dict = {"cuts": [], "fades": [], "times": []}
+    truth: dict = {"cuts": [], "fades": [], "dissolves": [], "times": []}
     with av.open(str(path), "w") as out:
         stream = out.add_stream("libx264", rate=fps)
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
@@ -86,15 +89,28 @@ def make_video(path: Path, shots: Sequence[Shot], *, fps: int = 25, size: tuple[
             clock[0] += _period(clock[1], vfr)
             clock[1] += 1
 
+        held: list[np.ndarray] = []  # the outgoing shot's tail, while a dissolve is pending
         for i, shot in enumerate(shots):
             fade_in = fade_after is not None and i == fade_after + 1
             fade_out = fade_after is not None and i == fade_after
+            dissolve_in = dissolve_after is not None and i == dissolve_after + 1
+            dissolve_out = dissolve_after is not None and i == dissolve_after
             if fade_in:
                 truth["fades"].append(clock[0] / fps)
                 put(np.zeros((height, width, 3), np.uint8))
-            elif i > 0:
+            elif i > 0 and not dissolve_in:
                 truth["cuts"].append(clock[0] / fps)
             for k, pic in enumerate(_shot_frames(shot, width, height)):
+                if dissolve_out and k >= shot.frames - dissolve_frames:
+                    held.append(pic)
+                    continue
+                if dissolve_in and k < dissolve_frames:
+                    a = (k + 1) / (dissolve_frames + 1)
+                    pic = np.round((1 - a) * held[k].astype(np.float32) + a * pic.astype(np.float32)).astype(np.uint8)
+                    if k == (dissolve_frames - 1) // 2:
+                        # the middle: alpha 0.5, between two frames for an even length
+                        middle = clock[0] + (0.5 if dissolve_frames % 2 == 0 else 0.0) * _period(clock[1], vfr)
+                        truth["dissolves"].append(middle / fps)
                 if fade_in and k < fade_frames:
                     pic = (pic.astype(np.float32) * (k + 1) / (fade_frames + 1)).astype(np.uint8)
                 if fade_out and k >= shot.frames - fade_frames:

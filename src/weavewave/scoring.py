@@ -287,7 +287,8 @@ def score_brief(brief: MusicBrief, video: dict[str, Any], *, tempo_fixed: bool =
     tempo_fixed : the user set the tempo: keep it and only place the downbeat (no tempo map either).
     """
     duration = brief.duration_s
-    boundaries = sorted(t for t in [*video.get("cuts_s", []), *video.get("fades_s", [])] if 0 < t < duration)
+    edges = [*video.get("cuts_s", []), *video.get("fades_s", []), *video.get("dissolves_s", [])]
+    boundaries = sorted(t for t in edges if 0 < t < duration)
     scenes = [s for s in video.get("scenes", []) if s["start_s"] < duration]
     lo, hi = search_range(brief, video.get("tempo_range"))
     major = [s["start_s"] for s in scenes[1:] if s["end_s"] - s["start_s"] >= MAJOR_SCENE_S]

@@ -13,6 +13,10 @@ the scene being read are held.
 - **Fades** through black: a run of near-black frames inside the video (entered and left by luminance
   ramps, or by cuts to and from black); the boundary is the darkest frame of the run. Frames that
   continue a luminance ramp are never hard cuts.
+- **Cross-dissolves**: a run of frames that are each close to a linear mix ``(1 - a) A + a B`` of the
+  frames either side, with ``a`` climbing like a ramp and the ends clearly different pictures (see
+  :class:`_DissolveFinder`); the boundary is where ``a`` crosses one half. Only a ring buffer of the
+  last :data:`DISSOLVE_MAX_S` seconds of tiny lumas is held.
 - **Per scene**: motion energy (mean absolute luminance change between consecutive frames), brightness,
   colour, and a key frame (the candidate nearest the scene's middle) measured with the image perceiver's
   :func:`weavewave.perceive.image.measure` and mapped with its :func:`~weavewave.perceive.image.propose`.
@@ -66,6 +70,16 @@ RAMP_MIN_STEP = 0.008  # mean-luminance change per frame that counts as part of 
 RAMP_SIMILAR = 0.3  # ... when the previous step was at least this share of the current one
 EDGE_GUARD_S = 0.3  # boundaries this close to the start or end of the video are ignored
 
+# --- dissolve detection -----------------------------------------------------------------------------
+DISSOLVE_MAX_S = 2.0  # longest cross-dissolve looked for (the ring buffer of analysis lumas spans this)
+DISSOLVE_MIN_STEPS = 4  # frames from the last of picture A to the first of picture B, at least
+DISSOLVE_POOL = 4  # the mix test runs on 4x4-pixel block means: small motions blur away, a change of picture stays
+DISSOLVE_MIN_HIST = 0.25  # half-L1 distance between the ends' colour histograms, at least: a new picture
+DISSOLVE_MIN_CHANGE = 0.06  # mean absolute luminance change (0..1) between the two ends, at least
+DISSOLVE_COHERENCE = 0.75  # end-to-end change over the sum of frame-to-frame changes: a blend goes one way
+DISSOLVE_RESIDUAL = 0.30  # RMS distance of a middle frame from the best mix of the ends, over the ends' distance
+DISSOLVE_ALPHA_SLACK = 0.2  # the mix weights may stray this far from a straight ramp
+
 # --- mapping to music -------------------------------------------------------------------------------
 PACE_TEMPO = ((0.0, 70.0), (6.0, 90.0), (15.0, 112.0), (30.0, 128.0), (60.0, 140.0))  # cuts/min -> BPM
 TEMPO_HALF_RANGE = 14.0  # BPM either side of the pace's tempo the scorer may search
@@ -77,12 +91,12 @@ SIMILAR_SCENE = 0.35  # half-L1 distance between scene colour histograms under w
 
 @dataclass
 class Scene:
-    """One shot (or run of shots joined by fades), with its measurements."""
+    """One shot (or run of shots joined by fades or dissolves), with its measurements."""
 
     index: int
     start_s: float
     end_s: float
-    boundary: str  # how it starts: "start", "cut" or "fade"
+    boundary: str  # how it starts: "start", "cut", "fade" or "dissolve"
     motion: float
     brightness: float
     saturation: float
@@ -114,10 +128,11 @@ class VideoAnalysis:
     energy_curve: list[float]  # one value per second, 0..1
     motion: float
     audio: dict[str, Any] | None  # source sound measurements, or None without an audio track
+    dissolves: list[float] = field(default_factory=list)  # cross-dissolve middle times (s)
 
     @property
     def boundaries(self) -> list[float]:
-        return sorted(self.cuts + self.fades)
+        return sorted(self.cuts + self.fades + self.dissolves)
 
     @property
     def cuts_per_minute(self) -> float:
@@ -337,11 +352,98 @@ class _SceneBuilder:
             self.step *= 2
 
 
+class _DissolveFinder:
+    """Finds cross-dissolves while the video streams past, from a ring buffer of analysis lumas.
+
+    A dissolve from picture A to picture B shows every frame between them as a mix
+    ``(1 - a) A + a B`` with ``a`` ramping from 0 to 1. At each new frame (a candidate B) the finder
+    looks back over windows of up to :data:`DISSOLVE_MAX_S`: a window is a candidate when its ends
+    differ clearly and the frame-to-frame changes add up coherently (a blend moves every pixel one way,
+    motion does not); it is a dissolve when each middle frame is close to the best mix of the ends
+    and the mix weights climb like a ramp. Pans and zooms fail the mix test; hard cuts fail the ramp;
+    windows holding a cut or a black frame are not looked at (cuts and fades have their own detectors).
+    Only the last ``capacity`` small lumas are held, so memory stays flat.
+    """
+
+    def __init__(self, capacity: int, shape: tuple[int, int], bins: int) -> None:
+        self.capacity = capacity
+        self.pool = DISSOLVE_POOL if min(shape) >= DISSOLVE_POOL else 1  # a very wide video: 2 rows
+        self.rows, self.cols = shape[0] // self.pool, shape[1] // self.pool
+        self.ring = np.zeros((capacity, self.rows * self.cols), np.float32)
+        self.hists = np.zeros((capacity, bins), np.float32)
+        self.steps = np.zeros(capacity, np.float32)  # mean absolute change from the frame before, pooled
+        self.count = 0
+        self.found: list[tuple[int, float, float]] = []  # (index of B, fractional index of a = 0.5, change)
+
+    def push(self, i: int, luma: np.ndarray, hist: np.ndarray, barrier: int) -> None:
+        """Add frame ``i``; ``barrier`` is the first index a window may start at (after a cut or black)."""
+        p, r, c = self.pool, self.rows, self.cols
+        pooled = luma[:r * p, :c * p].reshape(r, p, c, p).mean(axis=(1, 3)).reshape(-1)
+        if i > 0:
+            self.steps[i % self.capacity] = np.abs(pooled - self.ring[(i - 1) % self.capacity]).mean()
+        self.ring[i % self.capacity] = pooled
+        self.hists[i % self.capacity] = hist
+        self.count = i + 1
+        longest = min(self.capacity - 1, i - barrier)
+        if longest < DISSOLVE_MIN_STEPS:
+            return
+        steps = np.arange(DISSOLVE_MIN_STEPS, longest + 1)
+        b = self.ring[i % self.capacity]
+        ends = self.ring[(i - steps) % self.capacity]
+        direct = np.abs(ends - b).mean(axis=1)
+        path = np.cumsum(self.steps[(i - np.arange(longest)) % self.capacity])[steps - 1]
+        colour = 0.5 * np.abs(self.hists[(i - steps) % self.capacity] - hist).sum(axis=1)
+        ok = (direct >= DISSOLVE_MIN_CHANGE) & (direct >= DISSOLVE_COHERENCE * path) & (colour >= DISSOLVE_MIN_HIST)
+        for n in steps[ok][::-1]:  # longest first: the whole blend, not a piece of it
+            middle = self._mix_middle(i, int(n))
+            if middle is not None:
+                self.found.append((i, middle, float(direct[n - DISSOLVE_MIN_STEPS])))
+                return
+
+    def _mix_middle(self, i: int, n: int) -> float | None:
+        """Fractional frame index where a window's mix weight crosses 0.5, or None if it is no blend."""
+        a = self.ring[(i - n) % self.capacity]
+        d = self.ring[i % self.capacity] - a
+        norm = float(d @ d)
+        if norm <= 0.0:
+            return None
+        mids = self.ring[(i - n + np.arange(1, n)) % self.capacity] - a
+        alpha = mids @ d / norm
+        residual = np.sqrt(np.maximum((mids * mids).sum(axis=1) - alpha * alpha * norm, 0.0) / norm)
+        ramp = np.arange(1, n) / n
+        if residual.max() > DISSOLVE_RESIDUAL or np.abs(alpha - ramp).max() > DISSOLVE_ALPHA_SLACK:
+            return None
+        curve = np.concatenate([[0.0], np.maximum.accumulate(alpha), [1.0]])
+        return float(i - n + np.interp(0.5, curve, np.arange(n + 1)))
+
+    def times(self, times: np.ndarray) -> list[float]:
+        """One time per dissolve: overlapping detections are one blend; the one with the biggest change wins."""
+        out: list[float] = []
+        group: list[tuple[int, float, float]] = []
+        for hit in self.found:
+            if group and hit[1] - group[-1][1] > self.capacity / 2:
+                out.append(self._time(group, times))
+                group = []
+            group.append(hit)
+        if group:
+            out.append(self._time(group, times))
+        return out
+
+    @staticmethod
+    def _time(group: list[tuple[int, float, float]], times: np.ndarray) -> float:
+        _, middle, _ = max(group, key=lambda h: h[2])
+        return float(np.interp(middle, np.arange(len(times)), times))
+
+
+def _drop_near(times: list[float], others: list[float], gap: float) -> list[float]:
+    return [t for t in times if all(abs(t - o) > gap for o in others)]
+
+
 # ======================================================================================================
 # Analysis
 # ======================================================================================================
 def analyse_video(path: str | Path, *, with_audio: bool = True) -> VideoAnalysis:
-    """Decode a video once and measure its scenes, cuts, fades, motion, colour and pace.
+    """Decode a video once and measure its scenes, cuts, fades, dissolves, motion, colour and pace.
 
     Parameters
     ----------
@@ -381,6 +483,10 @@ def analyse_video(path: str | Path, *, with_audio: bool = True) -> VideoAnalysis
         last_slot = -1
         last_cut = -math.inf
         limit = video_limit_s()
+        rate = float(stream.average_rate or stream.guessed_rate or 30.0)
+        dissolves = _DissolveFinder(int(math.ceil(DISSOLVE_MAX_S * min(rate, MAX_ANALYSIS_FPS))) + 1, (ah, aw),
+                                    int(np.prod(HIST_BINS)))
+        barrier = 0  # windows for the dissolve finder start at or after the last cut or black frame
         try:
             for frame in container.decode(stream):
                 if frame.time is None:
@@ -413,7 +519,11 @@ def analyse_video(path: str | Path, *, with_audio: bool = True) -> VideoAnalysis
                     scenes.append(_close_scene(builder, len(scenes), t, rotation))
                     builder = _SceneBuilder(t, "cut", i, np.zeros_like(hist))
                     last_cut = t
+                    barrier = i
                     change = 0.0  # the jump across a cut is not motion
+                if _is_black(stats, i):
+                    barrier = i + 1
+                dissolves.push(i, luma, hist, barrier)
                 _accumulate(builder, hist, change, stats.luma[-1], sat)
                 if builder.wants_keyframe() and stats.luma_spread[-1] > BLACK_SPREAD:
                     key = frame.to_ndarray(width=kw, height=kh, format="rgb24", interpolation="BILINEAR")
@@ -439,7 +549,11 @@ def analyse_video(path: str | Path, *, with_audio: bool = True) -> VideoAnalysis
 
     times = np.asarray(stats.times)
     fades = _fade_boundaries(times, np.asarray(stats.luma), np.asarray(stats.luma_spread), end_s)
+    # A fade's ramps are blends with black: the fade detector owns them.
+    blends = [t for t in _drop_near(dissolves.times(times), fades, DISSOLVE_MAX_S)
+              if EDGE_GUARD_S < t < end_s - EDGE_GUARD_S]
     scenes = _split_at_fades(scenes, fades)
+    scenes = _split_at_fades(scenes, blends, kind="dissolve")
     _score_scenes(scenes, end_s)
     gaps = np.diff(times)
     vfr = bool(gaps.size > 2 and (gaps.max() - gaps.min()) > 0.25 * float(np.median(gaps)))
@@ -449,6 +563,7 @@ def analyse_video(path: str | Path, *, with_audio: bool = True) -> VideoAnalysis
         frames=len(times), variable_frame_rate=vfr,
         cuts=[s.start_s for s in scenes if s.boundary == "cut"],
         fades=[s.start_s for s in scenes if s.boundary == "fade"],
+        dissolves=[s.start_s for s in scenes if s.boundary == "dissolve"],
         scenes=scenes, energy_curve=_energy_curve(times, np.asarray(stats.pixel_change), scenes, end_s),
         motion=float(np.mean([s.motion for s in scenes])), audio=audio,
     )
@@ -543,8 +658,8 @@ def _fade_boundaries(times: np.ndarray, luma: np.ndarray, spread: np.ndarray, en
     return out
 
 
-def _split_at_fades(scenes: list[Scene], fades: list[float]) -> list[Scene]:
-    """Scenes split at fade boundaries; the halves keep the scene's measurements."""
+def _split_at_fades(scenes: list[Scene], fades: list[float], kind: str = "fade") -> list[Scene]:
+    """Scenes split at fade (or dissolve) boundaries; the halves keep the scene's measurements."""
     out: list[Scene] = []
     for s in scenes:
         inner = [f for f in fades if s.start_s + MIN_SCENE_S < f < s.end_s - MIN_SCENE_S]
@@ -553,7 +668,7 @@ def _split_at_fades(scenes: list[Scene], fades: list[float]) -> list[Scene]:
             out.append(Scene(index=0, start_s=start, end_s=f, boundary=boundary, motion=s.motion,
                              brightness=s.brightness, saturation=s.saturation, hue_histogram=s.hue_histogram,
                              keyframe=s.keyframe))
-            start, boundary = f, "fade"
+            start, boundary = f, kind
     for k, s in enumerate(out):
         s.index = k
     return out
@@ -700,13 +815,14 @@ def video_perception(a: VideoAnalysis) -> Perception:
     hint = _caption_hint(a)
     proposals["caption_hint"] = Proposal(hint, 0.6, "caption from the scene count, pace and motion")
     proposals["scenes"] = Proposal([_scene_plan(s) for s in a.scenes], 1.0,
-                                   f"{len(a.scenes)} scenes: sections follow the video's cuts and fades")
+                                   f"{len(a.scenes)} scenes: sections follow the video's cuts, fades and dissolves")
 
     measurements: dict[str, Any] = {
         "duration_s": round(a.duration_s, 3), "width": a.width, "height": a.height, "rotation": a.rotation,
         "frame_rate": round(a.frame_rate, 3), "frames_analysed": a.frames,
         "variable_frame_rate": a.variable_frame_rate,
         "cuts_s": [round(t, 3) for t in a.cuts], "fades_s": [round(t, 3) for t in a.fades],
+        "dissolves_s": [round(t, 3) for t in a.dissolves],
         "cuts_per_minute": round(pace, 2), "motion": round(motion, 3),
         "energy_curve": a.energy_curve,
         "scenes": [_scene_observation(s) for s in a.scenes],
@@ -714,7 +830,8 @@ def video_perception(a: VideoAnalysis) -> Perception:
     if a.audio is not None:
         measurements["source_audio"] = a.audio
     summary = (f"{a.width}x{a.height} video, {a.duration_s:.1f} s, {len(a.scenes)} scenes ({len(a.cuts)} cuts, "
-               f"{len(a.fades)} fades), {pace:.1f} cuts/min, motion {motion:.2f} -> energy {energy:.2f}")
+               f"{len(a.fades)} fades, {len(a.dissolves)} dissolves), {pace:.1f} cuts/min"
+               f", motion {motion:.2f} -> energy {energy:.2f}")
     if a.audio is not None:
         summary += f"; source sound {a.audio['rms_dbfs']:.0f} dBFS, {a.audio['onsets_per_s']:.1f} onsets/s"
     observation = Observation(source="video", input=a.path.name, summary=summary, measurements=measurements)
@@ -739,7 +856,7 @@ def _tags(pace: float, motion: float, a: VideoAnalysis) -> list[str]:
         tags.append("kinetic")
     elif motion < 0.15:
         tags.append("still")
-    if a.fades:
+    if a.fades or a.dissolves:
         tags.append("dreamy")
     return tags
 
