@@ -80,6 +80,17 @@ def test_cuts_and_fades_found_within_one_frame(media, name):
     assert len(a.scenes) == len(truth["cuts"]) + len(truth["fades"]) + 1
 
 
+@pytest.mark.parametrize("pair", [("astronaut.png", "coffee.png"), ("retina.jpg", "coffee.png"),
+                                  ("rocket.jpg", "astronaut.png")])
+def test_a_quick_fade_is_a_fade_not_a_cut(tmp_path, pair):
+    """A 6-frame fade's first step down jumps like a cut; it must still be found as the fade, on time."""
+    truth = make_video(tmp_path / "fade.mp4", [Shot(pair[0], 50), Shot(pair[1], 50)], fade_after=0)
+    a = analyse_video(tmp_path / "fade.mp4", with_audio=False)
+    assert a.cuts == [] and len(a.fades) == 1, (a.cuts, a.fades)
+    assert abs(a.fades[0] - truth["fades"][0]) <= 1.0 / FPS + 1e-6
+    assert [s.boundary for s in a.scenes] == ["start", "fade"]
+
+
 def test_variable_frame_rate_and_rotation_are_read(media):
     vfr = analyse_video(media["vfr"][0])
     assert vfr.variable_frame_rate

@@ -69,6 +69,7 @@ BLACK_SPREAD = 0.05  # and its luminance standard deviation under this
 RAMP_MIN_STEP = 0.008  # mean-luminance change per frame that counts as part of a fade
 RAMP_SIMILAR = 0.3  # ... when the previous step was at least this share of the current one
 EDGE_GUARD_S = 0.3  # boundaries this close to the start or end of the video are ignored
+FADE_RAMP_MAX_S = 1.0  # a "cut" this close before (or after) a fade, on its luminance ramp, is the fade's edge
 
 # --- dissolve detection -----------------------------------------------------------------------------
 DISSOLVE_MAX_S = 2.0  # longest cross-dissolve looked for (the ring buffer of analysis lumas spans this)
@@ -552,6 +553,7 @@ def analyse_video(path: str | Path, *, with_audio: bool = True) -> VideoAnalysis
     # A fade's ramps are blends with black: the fade detector owns them.
     blends = [t for t in _drop_near(dissolves.times(times), fades, DISSOLVE_MAX_S)
               if EDGE_GUARD_S < t < end_s - EDGE_GUARD_S]
+    scenes, fades = _cuts_into_fades(scenes, fades, times, np.asarray(stats.luma))
     scenes = _split_at_fades(scenes, fades)
     scenes = _split_at_fades(scenes, blends, kind="dissolve")
     _score_scenes(scenes, end_s)
@@ -656,6 +658,42 @@ def _fade_boundaries(times: np.ndarray, luma: np.ndarray, spread: np.ndarray, en
             out.append(float(times[k]) if j > i else float(t_mid))
         i = j + 1
     return out
+
+
+def _cuts_into_fades(scenes: list[Scene], fades: list[float], times: np.ndarray,
+                     luma: np.ndarray) -> tuple[list[Scene], list[float]]:
+    """A quick fade's first step down (or last step up) can jump like a cut. Such a "cut" on the fade's own
+    luminance ramp is moved to the fade and becomes a fade boundary; left alone, it would sit a few frames
+    early and hide the fade itself, which is too close to it to split the scene again."""
+    left = list(fades)
+    for k in range(1, len(scenes)):
+        s = scenes[k]
+        if s.boundary != "cut":
+            continue
+        for f in left:
+            if abs(f - s.start_s) > FADE_RAMP_MAX_S or not scenes[k - 1].start_s < f < s.end_s:
+                continue
+            if _ramp_between(luma, int(np.searchsorted(times, s.start_s)), int(np.searchsorted(times, f))):
+                scenes[k - 1].end_s, s.start_s, s.boundary = f, f, "fade"
+                left.remove(f)
+                break
+    return scenes, left
+
+
+def _ramp_between(luma: np.ndarray, cut: int, fade: int) -> bool:
+    """Frames from just before ``cut`` down to black at ``fade`` (or up from black at ``fade`` to ``cut``)
+    darken (brighten) at every step by at least :data:`RAMP_MIN_STEP`: a fade's ramp, not a shot."""
+    if fade > cut:
+        run = luma[max(cut - 1, 0):fade + 1]
+        dark = np.flatnonzero(run < BLACK_LUMA)
+        run = run[:dark[0] + 1] if dark.size else run
+        steps = -np.diff(run)
+    else:
+        run = luma[fade:cut + 1]
+        dark = np.flatnonzero(run < BLACK_LUMA)
+        run = run[dark[-1]:] if dark.size else run
+        steps = np.diff(run)
+    return bool(steps.size) and bool((steps >= RAMP_MIN_STEP).all())
 
 
 def _split_at_fades(scenes: list[Scene], fades: list[float], kind: str = "fade") -> list[Scene]:
