@@ -23,60 +23,46 @@ def skimage_data() -> pathlib.Path:
 
 
 # --- neural engineer: tiny random models saved once per session (see tests/tiny_models.py) -----------------
+def _tiny(tmp_path_factory, builder: str, folder: str, **options) -> pathlib.Path:
+    pytest.importorskip("transformers")
+    import tiny_models
+
+    return getattr(tiny_models, builder)(tmp_path_factory.mktemp("models") / folder, **options)
+
+
 @pytest.fixture(scope="session")
 def tiny_musicgen(tmp_path_factory) -> pathlib.Path:
-    pytest.importorskip("transformers")
-    from tiny_models import build_musicgen
-
-    return build_musicgen(tmp_path_factory.mktemp("models") / "musicgen")
+    return _tiny(tmp_path_factory, "build_musicgen", "musicgen")
 
 
 @pytest.fixture(scope="session")
 def tiny_musicgen_melody(tmp_path_factory) -> pathlib.Path:
-    pytest.importorskip("transformers")
-    from tiny_models import build_musicgen
-
-    return build_musicgen(tmp_path_factory.mktemp("models") / "musicgen-melody", melody=True)
+    return _tiny(tmp_path_factory, "build_musicgen", "musicgen-melody", melody=True)
 
 
 @pytest.fixture(scope="session")
 def tiny_musicgen_stereo(tmp_path_factory) -> pathlib.Path:
-    pytest.importorskip("transformers")
-    from tiny_models import build_musicgen
-
-    return build_musicgen(tmp_path_factory.mktemp("models") / "musicgen-stereo", stereo=True)
+    return _tiny(tmp_path_factory, "build_musicgen", "musicgen-stereo", stereo=True)
 
 
 @pytest.fixture(scope="session")
 def tiny_musicgen_melody_stereo(tmp_path_factory) -> pathlib.Path:
-    pytest.importorskip("transformers")
-    from tiny_models import build_musicgen
-
-    return build_musicgen(tmp_path_factory.mktemp("models") / "musicgen-stereo-melody", melody=True, stereo=True)
+    return _tiny(tmp_path_factory, "build_musicgen", "musicgen-stereo-melody", melody=True, stereo=True)
 
 
 @pytest.fixture(scope="session")
 def tiny_vision_chat(tmp_path_factory) -> pathlib.Path:
-    pytest.importorskip("transformers")
-    from tiny_models import build_vision_chat
-
-    return build_vision_chat(tmp_path_factory.mktemp("models") / "vision-chat")
+    return _tiny(tmp_path_factory, "build_vision_chat", "vision-chat")
 
 
 @pytest.fixture(scope="session")
 def tiny_audio_chat(tmp_path_factory) -> pathlib.Path:
-    pytest.importorskip("transformers")
-    from tiny_models import build_audio_chat
-
-    return build_audio_chat(tmp_path_factory.mktemp("models") / "audio-chat")
+    return _tiny(tmp_path_factory, "build_audio_chat", "audio-chat")
 
 
 @pytest.fixture(scope="session")
 def tiny_chat_llm(tmp_path_factory) -> pathlib.Path:
-    pytest.importorskip("transformers")
-    from tiny_models import build_chat_llm
-
-    return build_chat_llm(tmp_path_factory.mktemp("models") / "chat-llm")
+    return _tiny(tmp_path_factory, "build_chat_llm", "chat-llm")
 
 
 @pytest.fixture()

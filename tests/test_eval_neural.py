@@ -21,16 +21,10 @@ from weavewave.evaluate.report import evaluate  # noqa: E402
 
 
 def _byte_chars() -> list[str]:
-    """The 256 printable stand-ins byte-level BPE uses for bytes (GPT-2's published table)."""
-    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
-    cs = bs[:]
-    extra = 0
-    for b in range(256):
-        if b not in bs:
-            bs.append(b)
-            cs.append(256 + extra)
-            extra += 1
-    return [chr(c) for c in cs]
+    """The 256 printable stand-ins byte-level BPE uses for bytes, as the tokenizers library defines them."""
+    from tokenizers import pre_tokenizers
+
+    return sorted(pre_tokenizers.ByteLevel.alphabet())
 
 
 @pytest.fixture(scope="module")
