@@ -42,11 +42,17 @@ def _mono(audio: np.ndarray, sample_rate: int) -> np.ndarray:
     return librosa.resample(y.astype(np.float32), orig_sr=sample_rate, target_sr=ANALYSIS_SR)
 
 
-def estimate_tempo(audio: np.ndarray, sample_rate: int, *, start_bpm: float = 120.0) -> float:
-    """Tempo in BPM of ``audio`` [shape=(n,) or (n, channels)] by onset autocorrelation (librosa)."""
+def estimate_tempo(audio: np.ndarray, sample_rate: int, *, start_bpm: float = 120.0,
+                   onset_envelope: np.ndarray | None = None) -> float:
+    """Tempo in BPM of ``audio`` [shape=(n,) or (n, channels)] by onset autocorrelation (librosa).
+
+    ``onset_envelope``: the caller's onset strength of the same audio at ``ANALYSIS_SR`` (hop 512), if it
+    has one already; then ``audio`` is not analysed again.
+    """
     librosa = _librosa()
-    y = _mono(audio, sample_rate)
-    onset = librosa.onset.onset_strength(y=y, sr=ANALYSIS_SR)
+    onset = onset_envelope
+    if onset is None:
+        onset = librosa.onset.onset_strength(y=_mono(audio, sample_rate), sr=ANALYSIS_SR)
     tempo = librosa.feature.tempo(onset_envelope=onset, sr=ANALYSIS_SR, start_bpm=start_bpm)
     return float(np.atleast_1d(tempo)[0])
 

@@ -381,7 +381,7 @@ def _generator_options(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _cmd_models(args: argparse.Namespace) -> int:
-    from weavewave.models import model_table
+    from weavewave.models import ROLE_FLAG, model_table
 
     rows = model_table()
     if args.json:
@@ -392,8 +392,7 @@ def _cmd_models(args: argparse.Namespace) -> int:
     for r in rows:
         if r["role"] != role:
             role = r["role"]
-            flag = {"generator": "--model", "describer": "--describer-model", "refiner": "--refiner-model",
-                    "eval": "weavewave eval: --clap-model, --clip-model, --encodec-model"}[role]
+            flag = f"weavewave eval: {ROLE_FLAG[role]}" if role == "eval" else ROLE_FLAG[role]
             print(f"{'' if role == rows[0]['role'] else chr(10)}{role} ({flag}):")
         here = "here" if r["present"] else "-"
         star = "*" if r["default"] else " "

@@ -258,7 +258,7 @@ def from_pretrained(load: Callable[..., Any], ref: str, role: str, **kwargs: Any
     """``load(ref, ...)`` that turns 'not found / no network' into the missing-model message."""
     where, local_only = locate(ref, role)
     try:
-        return load(where, local_files_only=local_only or hub_is_offline(), **kwargs)
+        return load(where, local_files_only=local_only, **kwargs)  # locate() probed the network already
     except OSError as exc:
         if local_path(ref) is not None:
             raise BadInputError(f"cannot load {role} model from {ref}: {exc}") from None

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from weavewave.brief import Key, MusicBrief, Provenance
-from weavewave.errors import BadInputError, MissingDependencyError
+from weavewave.errors import BadInputError
 
 if TYPE_CHECKING:
     from weavewave.models import ModelCache
@@ -34,7 +34,7 @@ MAX_NEW_TOKENS = 640
 EDITABLE = ("caption", "tempo_bpm", "key", "genre", "valence", "arousal", "mood_tags", "energy", "instruments",
             "sections")
 # brief fields whose provenance says the user set them: the refiner leaves them alone
-USER_LOCKED = {"tempo_bpm": "tempo_bpm", "key": "key", "genre": "genre", "instruments": "instruments"}
+USER_LOCKED = ("tempo_bpm", "key", "genre", "instruments")
 
 
 @dataclass
@@ -130,8 +130,8 @@ def apply_edit(brief: MusicBrief, edit: dict[str, Any], *, model: str, instructi
     Raises BadInputError when the edited brief does not validate as a whole.
     """
     good, problems = _validated_fields(brief, edit)
-    for name, prov_key in USER_LOCKED.items():
-        if name in good and brief.provenance.get(prov_key) and brief.provenance[prov_key].source == "user":
+    for name in USER_LOCKED:
+        if name in good and brief.provenance.get(name) and brief.provenance[name].source == "user":
             problems.append(f"{name} was set explicitly, so the refiner kept it")
             del good[name]
     if not good:
@@ -228,13 +228,9 @@ def ask_refiner(bundle: TextBundle, brief: MusicBrief, instruction: str, *,
 
 
 def rule_refine(brief: MusicBrief, instruction: str) -> MusicBrief:
-    """The rule-based refiner, imported when needed."""
-    try:
-        from weavewave.refine import refine
-    except ImportError:
-        raise MissingDependencyError("the rule-based refiner (weavewave.refine) is not part of this build, and "
-                                     "the LLM refiner could not be used: pass --refiner llm with a working "
-                                     "--refiner-model") from None
+    """The rule-based refiner (the fallback when no model edit is usable)."""
+    from weavewave.refine import refine
+
     return refine(brief, instruction)
 
 

@@ -109,6 +109,3 @@ def get_embedder(name: str, *, model: str | None = None) -> Embedder:
         return EncodecEmbedder(load_encodec(model))
     raise BadInputError(f"unknown embedder {name!r}: use 'features' (no weights), 'clap' (CLAP weights) or "
                         "'encodec' (EnCodec weights)")
-
-
-EMBEDDERS = ("features", "clap", "encodec")

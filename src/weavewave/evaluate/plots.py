@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from weavewave.errors import MissingDependencyError
+from weavewave.evaluate.adherence import PITCH_NAMES
 
 if TYPE_CHECKING:
     import pretty_midi
@@ -26,7 +27,6 @@ ROLE_COLOURS = {"melody": "#d62728", "chords": "#1f77b4", "bass": "#2ca02c", "pa
                 "drums": "#7f7f7f", "other": "#ff7f0e"}
 SECTION_STYLE = dict(color="#444444", linestyle="--", linewidth=0.8, alpha=0.7)
 TARGET_LUFS = -14.0
-NOTE_NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
 
 
 @dataclass
@@ -112,7 +112,7 @@ def draw_chroma(ax, view: TrackView) -> None:  # noqa: ANN001
     extent = (0, view.chroma.shape[1] * view.frame_s, -0.5, 11.5)
     ax.imshow(view.chroma, origin="lower", aspect="auto", cmap="Blues", extent=extent, vmin=0, vmax=1)
     ax.set_yticks(range(12))
-    ax.set_yticklabels(NOTE_NAMES, fontsize=7)
+    ax.set_yticklabels(PITCH_NAMES, fontsize=7)
     if view.brief is not None:
         from weavewave.theory import scale_pitch_classes
 

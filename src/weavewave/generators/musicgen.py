@@ -123,6 +123,7 @@ def _load(ref: str, device: str, torch_dtype: Any) -> MusicgenBundle:
         MusicgenMelodyForConditionalGeneration,
     )
 
+    from weavewave.generators.musicgen_fast import audio_channels
     from weavewave.models import check_tokenizer, from_pretrained, quiet_transformers
 
     quiet_transformers()
@@ -144,8 +145,7 @@ def _load(ref: str, device: str, torch_dtype: Any) -> MusicgenBundle:
         model=model, tokenizer=tokenizer, ref=ref, device=device, dtype=torch_dtype,
         sample_rate=int(audio_cfg.sampling_rate), frame_rate=int(audio_cfg.frame_rate),
         num_codebooks=int(model.decoder.config.num_codebooks),
-        audio_channels=int(getattr(model.decoder.config, "audio_channels", 1)),
-        is_melody=kind == "musicgen_melody", chroma_length=getattr(model.config, "chroma_length", None))
+        audio_channels=audio_channels(model), is_melody=kind == "musicgen_melody", chroma_length=getattr(model.config, "chroma_length", None))
 
 
 @dataclass(frozen=True)

@@ -115,7 +115,6 @@ class AudioAnalysis:
     melody_s: list[tuple[float, float, int]]  # the same notes in seconds, unquantised: (start, end, pitch)
     length_qn: float
     segments: list[Segment] = field(default_factory=list)
-    timings: dict[str, float] = field(default_factory=dict)
     # How far the chords read from chroma can be trusted; when not, ``chords`` are re-harmonised from the
     # kept melody (``chords_from == "melody"``) and ``detected_chords`` keeps what chroma said.
     harmony: HarmonyTrust | None = None
@@ -267,26 +266,14 @@ def _librosa():
 def analyse_audio(mono: np.ndarray, sample_rate: int, *, name: str = "audio",
                   transcribe: bool = True) -> AudioAnalysis:
     """Measure a mono signal [shape=(n,)]. See the module docstring for what is measured."""
-    import time
-
     from weavewave.analyze import estimate_tempo, key_from_chroma
     from weavewave.audio_io import integrated_lufs
 
     librosa = _librosa()
-    timings: dict[str, float] = {}
-    t0 = time.perf_counter()
-
-    def lap(label: str) -> None:
-        nonlocal t0
-        now = time.perf_counter()
-        timings[label] = round(now - t0, 4)
-        t0 = now
-
     y = _resample(mono, sample_rate)
     duration = y.shape[0] / SR
-    lap("resample")
-    tempo = float(estimate_tempo(y, SR))
     onset_env = librosa.onset.onset_strength(y=y, sr=SR, hop_length=HOP)
+    tempo = float(estimate_tempo(y, SR, onset_envelope=onset_env))  # SR and HOP are the tempo analysis's own
     _, beat_frames = librosa.beat.beat_track(onset_envelope=onset_env, sr=SR, hop_length=HOP, bpm=tempo,
                                              units="frames")
     beat_frames = np.asarray(beat_frames, dtype=int)
@@ -294,10 +281,8 @@ def analyse_audio(mono: np.ndarray, sample_rate: int, *, name: str = "audio",
         beat_frames = librosa.time_to_frames(np.arange(0.0, duration, 60.0 / tempo), sr=SR, hop_length=HOP)
     beat_frames = _extend_to_start(beat_frames, 60.0 / tempo * SR / HOP)
     beat_times = librosa.frames_to_time(beat_frames, sr=SR, hop_length=HOP)
-    lap("tempo")
     chroma = librosa.feature.chroma_cqt(y=y, sr=SR, hop_length=HOP)
     tonic, mode, corr = key_from_chroma(chroma.mean(axis=1), profile=KEY_PROFILE)
-    lap("key")
     rms = librosa.feature.rms(y=y, hop_length=HOP)[0]
     meter = _meter(rms, beat_frames)
     loud = integrated_lufs(mono, sample_rate)
@@ -306,7 +291,6 @@ def analyse_audio(mono: np.ndarray, sample_rate: int, *, name: str = "audio",
     onsets_per_s = float(len(onsets) / duration)
     energy = _energy(loud, onsets_per_s)
     curve = _energy_curve(rms)
-    lap("features")
     # Chords from the register below the tune (C1-C5): a loud melody would otherwise pull every beat's chord.
     low_chroma = librosa.feature.chroma_cqt(y=y, sr=SR, hop_length=HOP, fmin=librosa.note_to_hz("C1"),
                                             n_octaves=CHORD_OCTAVES)
@@ -316,10 +300,8 @@ def analyse_audio(mono: np.ndarray, sample_rate: int, *, name: str = "audio",
     best, margins = _template_evidence(beat_chroma)
     trust = harmony_confidence(best, margins, chords, tonic, mode)
     boundaries = _boundaries(librosa, y, chroma, beat_frames, duration)
-    lap("chords+sections")
     melody_s = transcribe_melody(y) if transcribe else []
     tune_s = clean_melody(melody_s, tonic, mode)
-    lap("transcribe")
     to_qn = _seconds_to_qn(beat_times, tempo)
     melody, length_qn, origin = _melody_qn(tune_s, to_qn, beat_times, tempo, duration)
     chords = [(start - origin, dur, name) for start, dur, name in chords]
@@ -334,10 +316,9 @@ def analyse_audio(mono: np.ndarray, sample_rate: int, *, name: str = "audio",
         loudness_lufs=None if loud is None else round(loud, 2), energy=energy, energy_curve=curve,
         brightness_hz=round(float(np.mean(centroid)), 1), onsets_per_s=round(onsets_per_s, 2),
         boundaries_s=boundaries, chords=[c for c in chords if c[0] < length_qn], melody=melody,
-        melody_s=melody_s, length_qn=length_qn, timings=timings, harmony=trust, chords_from=chords_from,
+        melody_s=melody_s, length_qn=length_qn, harmony=trust, chords_from=chords_from,
         detected_chords=detected, melody_dropped=len(melody_s) - len(tune_s))
     analysis.segments = _segments(analysis, rms, centroid, onsets, chroma)
-    lap("segments")
     return analysis
 
 

@@ -373,7 +373,6 @@ class _DissolveFinder:
         self.ring = np.zeros((capacity, self.rows * self.cols), np.float32)
         self.hists = np.zeros((capacity, bins), np.float32)
         self.steps = np.zeros(capacity, np.float32)  # mean absolute change from the frame before, pooled
-        self.count = 0
         self.found: list[tuple[int, float, float]] = []  # (index of B, fractional index of a = 0.5, change)
 
     def push(self, i: int, luma: np.ndarray, hist: np.ndarray, barrier: int) -> None:
@@ -384,7 +383,6 @@ class _DissolveFinder:
             self.steps[i % self.capacity] = np.abs(pooled - self.ring[(i - 1) % self.capacity]).mean()
         self.ring[i % self.capacity] = pooled
         self.hists[i % self.capacity] = hist
-        self.count = i + 1
         longest = min(self.capacity - 1, i - barrier)
         if longest < DISSOLVE_MIN_STEPS:
             return

@@ -8,7 +8,6 @@ request (DELETE) ends it at its next progress report.
 
 from __future__ import annotations
 
-import inspect
 import multiprocessing
 import os
 import shutil
@@ -53,30 +52,17 @@ def out_dir(settings: Settings, job_id: str) -> Path:
 
 
 def api_kwargs(params: dict[str, Any], base: Path, semantic: bool | None, cache: Any = None) -> dict[str, Any]:
-    """The keyword arguments for ``api.generate`` from a job's stored parameters.
-
-    Inputs added by other features (audio, video, instruction) are passed only when this version of
-    ``weavewave.api`` accepts them; the API layer refuses them earlier with a clear 422 otherwise.
-    """
-    from weavewave import api
-
+    """The keyword arguments for ``api.generate`` from a job's stored parameters."""
     kwargs: dict[str, Any] = dict(params.get("controls") or {})
     kwargs.update(text=params.get("text"), brief=params.get("brief"), backend=params.get("backend", "symbolic"),
                   semantic=semantic)
     if params.get("image"):
         kwargs["image"] = [str(base / p) for p in params["image"]]
-    accepted = inspect.signature(api.generate).parameters
     for name in ("audio", "video"):
-        if params.get(name) and name in accepted:
+        if params.get(name):
             kwargs[name] = str(base / params[name])
     if params.get("instruction"):
-        if "instruction" in accepted:
-            kwargs["instruction"] = params["instruction"]
-        else:  # this api has no instruction argument: describe, refine, then generate from the brief
-            from weavewave.serve.service import refine_brief
-
-            described = api.describe(**{k: v for k, v in kwargs.items() if k != "backend"})
-            kwargs = {"brief": refine_brief(described, params["instruction"]), "backend": kwargs["backend"]}
+        kwargs["instruction"] = params["instruction"]
     if params.get("stems"):
         kwargs["stems"] = True
     options = params.get("options") or {}

@@ -6,7 +6,6 @@ Both faces call these functions, so a request from curl and a click in the page 
 
 from __future__ import annotations
 
-import inspect
 import shutil
 import tempfile
 import time
@@ -21,7 +20,6 @@ from weavewave.serve.sniff import EXPECTED, HEAD_BYTES, safe_stem, sniff
 from weavewave.serve.store import ACTIVE, Job, JobStore
 
 CONTROL_FIELDS = ("duration", "tempo", "key", "genre", "instruments", "seed")
-MEDIA_FIELDS = ("image", "video", "audio")
 COPY_CHUNK = 1 << 20
 
 
@@ -134,18 +132,8 @@ def check_options(req: Request) -> dict[str, Any]:
 # --- end neural and restyle options ------------------------------------------------------------------------
 
 
-def supported_inputs() -> set[str]:
-    """The media fields this install's ``weavewave.api.generate`` accepts (image always; audio and video
-    arrive with their features)."""
-    from weavewave import api
-
-    accepted = inspect.signature(api.generate).parameters
-    return {"image"} | {name for name in ("audio", "video") if name in accepted}
-
-
 def check_request(req: Request) -> dict[str, Any]:
     """Validate everything but the uploads' bytes; returns the cleaned controls. Raises FieldError."""
-    from weavewave import api
     from weavewave.bridge import Controls
     from weavewave.brief import MusicBrief
     from weavewave.generators import BACKENDS
@@ -179,18 +167,8 @@ def check_request(req: Request) -> dict[str, Any]:
     else:
         req.brief = None
     media = {"image": bool(req.image), "video": req.video is not None, "audio": req.audio is not None}
-    supported = supported_inputs()
-    for name, given in media.items():
-        if given and name not in supported:
-            raise FieldError(name, f"this weavewave install cannot read {name} inputs yet; send text or an image")
     if req.instruction is not None and not req.instruction.strip():
         req.instruction = None
-    if req.instruction and "instruction" not in inspect.signature(api.generate).parameters:
-        try:
-            import weavewave.refine  # noqa: F401
-        except ImportError:
-            raise FieldError("instruction", "this weavewave install has no instruction refiner "
-                                            "(weavewave.refine) yet; edit the brief's fields instead") from None
     if not (req.text and req.text.strip()) and not any(media.values()) and req.brief is None:
         raise FieldError("text", "nothing to make music from: send text, an image, a video, audio or a brief")
     req.options = check_options(req)
@@ -257,34 +235,24 @@ def describe(req: Request, settings: Settings, cache: Any = None) -> dict[str, A
         kwargs: dict[str, Any] = dict(controls, text=req.text or None, brief=req.brief, semantic=settings.semantic)
         if media["image"]:
             kwargs["image"] = [str(folder / p) for p in media["image"]]
-        accepted = inspect.signature(api.describe).parameters
         for name in ("video", "audio"):
             if media[name]:
                 kwargs[name] = str(folder / media[name])
-        if req.instruction and "instruction" in accepted:
+        if req.instruction:
             kwargs["instruction"] = req.instruction
         kwargs.update({k: v for k, v in req.options.items() if k in DESCRIBE_OPTIONS})
         if req.options:
             kwargs["cache"] = cache if cache is not None else shared_cache()
-        brief = api.describe(**kwargs)
-        if req.instruction and "instruction" not in accepted:
-            brief = refine_brief(brief, req.instruction)
-        return brief.to_dict()
+        return api.describe(**kwargs).to_dict()
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
 
 def refine_brief(brief: Any, instruction: str) -> Any:
-    """Rewrite a brief with an instruction ("warmer, add strings") through ``weavewave.refine``.
+    """Rewrite a brief with an instruction ("warmer, add strings") through ``weavewave.refine``: the page's
+    Refine button."""
+    from weavewave.refine import refine
 
-    The one place the server and the UI reach the refiner; it is a separate feature, so an install
-    without it says so instead of guessing.
-    """
-    try:
-        from weavewave.refine import refine
-    except ImportError:
-        raise FieldError("instruction", "this weavewave install has no instruction refiner "
-                                        "(weavewave.refine) yet; edit the brief's fields instead") from None
     return refine(brief, instruction)
 
 

@@ -182,10 +182,6 @@ class JobStore:
         row = db.execute("SELECT cancel FROM jobs WHERE id=?", (job_id,)).fetchone()
         return bool(row and row[0])
 
-    def set_brief(self, job_id: str, brief: dict[str, Any]) -> None:
-        self._db().execute("UPDATE jobs SET brief=?, updated_at=? WHERE id=?",
-                           (json.dumps(brief), time.time(), job_id))
-
     def succeed(self, job_id: str, files: list[str], brief: dict[str, Any]) -> None:
         now = time.time()
         with self._tx() as db:
@@ -257,8 +253,8 @@ class JobStore:
 
     def expired(self, older_than: float) -> list[str]:
         """Finished jobs whose end is before the epoch time ``older_than``."""
-        rows = self._db().execute("SELECT id FROM jobs WHERE status IN ('succeeded','failed','cancelled') "
-                                  "AND finished_at < ?", (older_than,)).fetchall()
+        rows = self._db().execute(f"SELECT id FROM jobs WHERE status IN ({','.join('?' * len(FINISHED))}) "
+                                  "AND finished_at < ?", (*FINISHED, older_than)).fetchall()
         return [r[0] for r in rows]
 
 
