@@ -129,7 +129,6 @@ def test_long_form_continues_without_repeating_the_prompt(tiny_musicgen, cache, 
         kept = new * hop - (3200 if i < 2 else 0)
         assert np.array_equal(audio[0, seam:seam + kept], decoded[prompt:prompt + kept])
         assert not np.allclose(audio[0, seam:seam + prompt], decoded[:prompt])
-        assert i < 3
 
 
 def check_track_contract(track, brief, *, midi: bool) -> None:

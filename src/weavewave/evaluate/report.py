@@ -80,10 +80,8 @@ def evaluate(
         tagger = ClapTagger(clap)
     models = {e: (embedder_models or {}).get(e) for e in embedders}
     if refs:  # load learned embedders now: missing weights stop the run before anything is measured
-        from weavewave.evaluate.embed import get_embedder
-
         for e in embedders:
-            _embedder(e, clap, get_embedder, models[e])
+            _embedder(e, clap, models[e])
     timings: dict[str, float] = {}
     tmp = None
     try:
@@ -133,10 +131,9 @@ def _timed(timings: dict[str, float], key: str, fn: Callable[[], Any]) -> Any:
 
 
 def _evaluate_item(item: Item, *, embedders: Sequence[str], clap, clip, tagger, pictures: Path | None,  # noqa: ANN001
-                   timings: dict[str, float], models: dict[str, str | None] | None = None,
+                   timings: dict[str, float], models: dict[str, str | None],
                    ) -> tuple[dict, dict, np.ndarray | None, dict | None]:
     from weavewave.evaluate.adherence import audio_adherence
-    from weavewave.evaluate.embed import get_embedder
 
     audio, sr = _timed(timings, "load", lambda: load_audio(item.audio))
     row: dict[str, Any] = {"name": item.name, "audio": str(item.audio)}
@@ -151,11 +148,10 @@ def _evaluate_item(item: Item, *, embedders: Sequence[str], clap, clip, tagger, 
             from weavewave.evaluate.symbolic import melody_histograms_from_midi, midi_adherence
 
             midi = pretty_midi.PrettyMIDI(str(item.midi))
-            metrics |= _timed(timings, "midi", lambda: midi_adherence(midi, item.brief))
             hist = melody_histograms_from_midi(midi, item.brief)
-    models = models or {}
+            metrics |= _timed(timings, "midi", lambda: midi_adherence(midi, item.brief, hist))
     emb = {e: _timed(timings, f"embed[{e}]",
-                     lambda e=e: _embedder(e, clap, get_embedder, models.get(e)).embed(audio, sr))
+                     lambda e=e: _embedder(e, clap, models.get(e)).embed(audio, sr))
            for e in embedders}
     tag = None
     if clap is not None:
@@ -185,22 +181,23 @@ def _evaluate_item(item: Item, *, embedders: Sequence[str], clap, clip, tagger, 
 _EMBEDDERS: dict[str, Any] = {}
 
 
-def _embedder(name: str, clap, factory, model: str | None = None):  # noqa: ANN001, ANN202
+def _embedder(name: str, clap, model: str | None = None):  # noqa: ANN001, ANN202
     """One embedder object per (name, model) per process (a CLAP embedder reuses the loaded model)."""
+    from weavewave.evaluate.embed import get_embedder
+
     if name == "clap":
         from weavewave.evaluate.neural import ClapEmbedder
 
         return ClapEmbedder(clap)
     key = name if model is None else f"{name}:{model}"
     if key not in _EMBEDDERS:
-        _EMBEDDERS[key] = factory(name) if model is None else factory(name, model=model)
+        _EMBEDDERS[key] = get_embedder(name) if model is None else get_embedder(name, model=model)
     return _EMBEDDERS[key]
 
 
 def _distribution(refs: list[Item], reference: str | Path | None, embedders: Sequence[str],
                   embeddings: dict[str, list[np.ndarray]], clap, tagger, tags: list,  # noqa: ANN001
-                  timings: dict, models: dict[str, str | None] | None = None) -> dict[str, Any]:
-    from weavewave.evaluate.embed import get_embedder
+                  timings: dict, models: dict[str, str | None]) -> dict[str, Any]:
     from weavewave.evaluate.fad import fad, fad_infinity
 
     out: dict[str, Any] = {"reference": str(reference), "reference_tracks": len(refs)}
@@ -210,12 +207,11 @@ def _distribution(refs: list[Item], reference: str | Path | None, embedders: Seq
         audio, sr = load_audio(it.audio)
         for e in embedders:
             ref_emb[e].append(_timed(timings, f"embed[{e}]",
-                                     lambda e=e, a=audio, r=sr: _embedder(e, clap, get_embedder,
-                                                                          (models or {}).get(e)).embed(a, r)))
+                                     lambda e=e, a=audio, r=sr: _embedder(e, clap, models.get(e)).embed(a, r)))
         if tagger is not None:
             ref_tags.append(tagger.probabilities(audio, sr))
     for e in embedders:
-        name = _embedder(e, clap, get_embedder, (models or {}).get(e)).name
+        name = _embedder(e, clap, models.get(e)).name
         gen, ref = np.vstack(embeddings[e]), np.vstack(ref_emb[e])
         out[f"fad[{name}]"] = round(_timed(timings, "fad", lambda g=gen, r=ref: fad(g, r)), 4)
         inf = _timed(timings, "fad", lambda g=gen, r=ref: fad_infinity(g, r))

@@ -107,8 +107,10 @@ def groove_consistency(pm: pretty_midi.PrettyMIDI) -> float | None:
     return float(1.0 - np.mean([np.count_nonzero(a != b) / slots for a, b in pairs]))
 
 
-def midi_adherence(pm: pretty_midi.PrettyMIDI, brief: MusicBrief) -> dict[str, Any]:
-    """The MIDI metrics of one track, plus its melody's Jensen-Shannon distances to each corpus."""
+def midi_adherence(pm: pretty_midi.PrettyMIDI, brief: MusicBrief, hist: Any = None) -> dict[str, Any]:
+    """The MIDI metrics of one track, plus its melody's Jensen-Shannon distances to each corpus.
+
+    ``hist``: the melody's histograms (:func:`melody_histograms_from_midi`) if the caller has them."""
     notes = _pitched(pm)
     duration = max(pm.get_end_time(), 1e-9)
     out: dict[str, Any] = {
@@ -118,7 +120,8 @@ def midi_adherence(pm: pretty_midi.PrettyMIDI, brief: MusicBrief) -> dict[str, A
         "density_energy_spearman": _round(density_energy_correlation(pm, brief)),
         "groove_consistency": _round(groove_consistency(pm)),
     }
-    hist = melody_histograms_from_midi(pm, brief)
+    if hist is None:
+        hist = melody_histograms_from_midi(pm, brief)
     if hist is not None:
         for corpus in CORPORA:
             out[f"melody_distance[{corpus}]"] = round(corpus_distance(hist, corpus)["mean"], 4)
