@@ -29,6 +29,16 @@ def key_name(tonic: int, mode: str) -> str:
     return f"{PITCH_NAMES[tonic % 12]} {mode}"
 
 
+def tempo_and_key(y: np.ndarray, brief: MusicBrief) -> tuple[float, tuple[int, str], float]:
+    """(estimated BPM, estimated (tonic, mode), MIREX score against the brief's key) of ``y``, a signal at
+    ``analyze.ANALYSIS_SR`` (:func:`weavewave.analyze.analysis_signal`)."""
+    sr = analyze.ANALYSIS_SR
+    bpm = analyze.estimate_tempo(y, sr, start_bpm=TEMPO_PRIOR_BPM)
+    tonic, mode, _ = analyze.estimate_key(y, sr)
+    return bpm, (tonic, mode), analyze.mirex_key_score((tonic, mode),
+                                                       analyze.reference_key(brief.key.tonic, brief.key.mode))
+
+
 def audio_adherence(audio: np.ndarray, sample_rate: int, brief: MusicBrief) -> dict[str, Any]:
     """Adherence metrics of one track against its brief.
 
@@ -55,11 +65,9 @@ def audio_adherence(audio: np.ndarray, sample_rate: int, brief: MusicBrief) -> d
                            "tempo_acc2": False, "key_requested": str(brief.key), "key_estimated": None,
                            "key_exact": False, "key_mirex": 0.0}
     if lufs is not None:  # silence has no tempo or key: it scores zero rather than a guess
-        bpm = analyze.estimate_tempo(y, sr, start_bpm=TEMPO_PRIOR_BPM)
+        bpm, (tonic, mode), mirex = tempo_and_key(y, brief)
         out |= {"tempo_estimated": round(bpm, 2), "tempo_acc1": analyze.tempo_matches(bpm, brief.tempo_bpm),
                 "tempo_acc2": analyze.tempo_matches(bpm, brief.tempo_bpm, allow_octave=True)}
-        tonic, mode, _ = analyze.estimate_key(y, sr)
-        mirex = analyze.mirex_key_score((tonic, mode), analyze.reference_key(brief.key.tonic, brief.key.mode))
         out |= {"key_estimated": key_name(tonic, mode), "key_exact": mirex == 1.0, "key_mirex": mirex}
     duration = audio.shape[0] / sample_rate
     out |= {"duration_requested_s": brief.duration_s, "duration_s": round(duration, 3),

@@ -63,7 +63,7 @@ def scorer(rerank: str) -> Callable[[Track], float]:
 def track_scores(track: Track) -> dict[str, float]:
     """The weight-free rerank scores of one in-memory track."""
     from weavewave import analyze
-    from weavewave.evaluate.adherence import TEMPO_PRIOR_BPM
+    from weavewave.evaluate.adherence import tempo_and_key
     from weavewave.evaluate.symbolic import (
         corpus_distance,
         groove_consistency,
@@ -72,11 +72,8 @@ def track_scores(track: Track) -> dict[str, float]:
     )
 
     brief = track.brief
-    y = analyze.analysis_signal(track.audio, track.sample_rate)
-    sr = analyze.ANALYSIS_SR
-    bpm = analyze.estimate_tempo(y, sr, start_bpm=TEMPO_PRIOR_BPM)
-    tonic, mode, _ = analyze.estimate_key(y, sr)
-    scores = {"key": analyze.mirex_key_score((tonic, mode), analyze.reference_key(brief.key.tonic, brief.key.mode)),
+    bpm, _, key_score = tempo_and_key(analyze.analysis_signal(track.audio, track.sample_rate), brief)
+    scores = {"key": key_score,
               "tempo": max(0.0, 1.0 - abs(bpm - brief.tempo_bpm) / brief.tempo_bpm),
               "scale": 0.0, "groove": 0.0, "folk": 0.0}
     parts = [scores["key"], scores["tempo"]]
