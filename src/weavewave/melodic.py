@@ -30,6 +30,8 @@ def skyline(notes: Iterable[NoteTuple], *, min_duration: float = 0.0) -> list[No
     for i, (start, end, pitch) in enumerate(items):
         covered = 0.0
         for other in items:
+            if other[0] >= end:  # sorted by start: nothing later overlaps this note
+                break
             if other[2] <= pitch or other is items[i]:
                 continue
             covered += max(0.0, min(end, other[1]) - max(start, other[0]))

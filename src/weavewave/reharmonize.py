@@ -149,6 +149,7 @@ def _slot_scores(melody: list[tuple[float, float, int, int]], choices: list[Chor
     scores = [[0.0] * len(choices) for _ in range(n_slots)]
     for start, dur, pitch, _vel in melody:
         pc = pitch % 12
+        off_chord = SCALE_TONE if _in_key(pc, tonic, mode) else FOREIGN_TONE
         first, last = int(start // slot_qn), int(math.ceil((start + dur) / slot_qn - 1e-9)) - 1
         for k in range(max(0, first), min(n_slots - 1, last) + 1):
             overlap = min(start + dur, (k + 1) * slot_qn) - max(start, k * slot_qn)
@@ -158,7 +159,7 @@ def _slot_scores(melody: list[tuple[float, float, int, int]], choices: list[Chor
             weight = HELD_WEIGHT if k != first else DOWNBEAT_WEIGHT if pos < 1e-6 else \
                 BEAT_WEIGHT if abs(pos - round(pos)) < 1e-6 else OFFBEAT_WEIGHT
             for c, choice in enumerate(choices):
-                tone = CHORD_TONE if pc in choice.pcs else SCALE_TONE if _in_key(pc, tonic, mode) else FOREIGN_TONE
+                tone = CHORD_TONE if pc in choice.pcs else off_chord
                 scores[k][c] += weight * min(overlap, 2.0) * tone
     return scores
 
