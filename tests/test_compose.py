@@ -278,3 +278,28 @@ def test_composing_is_fast():
     t = time.perf_counter()
     compose(brief)
     assert time.perf_counter() - t < 0.3
+
+
+# --- timeline: who plays in which section ------------------------------------------------------
+def test_section_instruments_bring_a_part_in_later():
+    strings = "String Ensemble 1"
+    sections = [Section(start_s=0.0, end_s=15.0, label="A", energy=0.5,
+                        instruments=["Acoustic Grand Piano", "Acoustic Bass"]),
+                Section(start_s=15.0, end_s=30.0, label="B", energy=0.6)]
+    brief = make_brief(genre="classical", instruments=["Acoustic Grand Piano", "Acoustic Bass", strings],
+                       sections=sections)
+    arr = compose(brief)
+    by_name = {p.instrument: p for p in arr.parts}
+    first = [n for n in by_name[strings].notes if n.start < 14.9]
+    later = [n for n in by_name[strings].notes if n.start >= 15.0]
+    assert not first and later
+    assert any(n.start < 14.9 for n in by_name["Acoustic Grand Piano"].notes)
+
+
+def test_section_instruments_must_be_in_the_ensemble():
+    from weavewave.errors import BadInputError
+
+    data = make_brief().to_dict()
+    data["sections"] = [{"start_s": 0, "end_s": 30, "label": "A", "instruments": ["Tuba"]}]
+    with pytest.raises(BadInputError, match="Tuba"):
+        MusicBrief.from_dict(data)

@@ -77,6 +77,14 @@ class Section(_Model):
     label: str
     energy: float = Field(0.5, ge=0.0, le=1.0)
     caption: str = ""
+    # Who plays here, by canonical name from the brief's instruments; empty means everyone. A timeline
+    # ("then strings join", "the drums drop out") is written as the sections each instrument plays in.
+    instruments: list[str] = Field(default_factory=list)
+
+    @field_validator("instruments")
+    @classmethod
+    def _instruments(cls, v: list[str]) -> list[str]:
+        return list(dict.fromkeys(resolve_instrument(name) for name in v))
 
     @model_validator(mode="after")
     def _ordered(self) -> Section:
@@ -216,6 +224,10 @@ class MusicBrief(_Model):
                 raise ValueError(f"sections[{i}] ({s.label!r}) ends at {s.end_s} s, after duration_s "
                                  f"{self.duration_s}")
             previous_end = s.end_s
+            unknown = [n for n in s.instruments if n not in self.instruments]
+            if unknown:
+                raise ValueError(f"sections[{i}] ({s.label!r}) lists {', '.join(unknown)}, which the brief's "
+                                 "instruments do not include; add them to instruments or remove them here")
         for i, cue in enumerate(self.cues):
             if cue.time_s > self.duration_s + 1e-6:
                 raise ValueError(f"cues[{i}] at {cue.time_s} s is after duration_s {self.duration_s}")

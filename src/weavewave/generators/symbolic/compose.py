@@ -88,6 +88,10 @@ class SectionPlan:
     bars: int
     energy: float
     last: bool
+    players: frozenset[str] = frozenset()  # who plays here; empty: everyone
+
+    def plays(self, instrument: str) -> bool:
+        return not self.players or instrument in self.players
 
     @property
     def level(self) -> int:
@@ -127,28 +131,29 @@ def theme_of(label: str) -> str:
 # --- form ----------------------------------------------------------------------------------------
 def plan_form(brief: MusicBrief, grid: Grid, total_bars: int) -> list[SectionPlan]:
     """Sections snapped to bar lines covering exactly ``total_bars`` bars."""
-    raw: list[tuple[str, int, float]] = []  # label, start bar, energy
+    raw: list[tuple[str, int, float, frozenset[str]]] = []  # label, start bar, energy, players
     if brief.sections:
         bar_s = grid.bar_seconds
         for s in brief.sections:
-            raw.append((s.label, min(total_bars - 1, max(0, round(s.start_s / bar_s))), s.energy))
+            raw.append((s.label, min(total_bars - 1, max(0, round(s.start_s / bar_s))), s.energy,
+                        frozenset(s.instruments)))
     else:
         for s in plan_sections(brief.duration_s, brief.tempo_bpm, brief.meter, brief.energy):
-            raw.append((s.label, min(total_bars - 1, s.start_bar), s.energy))
+            raw.append((s.label, min(total_bars - 1, s.start_bar), s.energy, frozenset()))
     raw.sort(key=lambda r: r[1])
-    starts: list[tuple[str, int, float]] = []
-    for label, start, energy in raw:
-        if starts and start <= starts[-1][1]:
+    starts: list[tuple[str, int, float, frozenset[str]]] = []
+    for item in raw:
+        if starts and item[1] <= starts[-1][1]:
             continue  # shorter than a bar after snapping: absorbed by its neighbour
-        starts.append((label, start, energy))
+        starts.append(item)
     if not starts:
-        starts = [("A", 0, brief.energy)]
-    starts[0] = (starts[0][0], 0, starts[0][2])
+        starts = [("A", 0, brief.energy, frozenset())]
+    starts[0] = (starts[0][0], 0, *starts[0][2:])
     out = []
-    for i, (label, start, energy) in enumerate(starts):
+    for i, (label, start, energy, players) in enumerate(starts):
         end = starts[i + 1][1] if i + 1 < len(starts) else total_bars
         out.append(SectionPlan(i, label, theme_of(label), start, end - start, float(energy),
-                               last=i == len(starts) - 1))
+                               last=i == len(starts) - 1, players=players))
     return out
 
 
@@ -585,8 +590,9 @@ def _write_parts(brief: MusicBrief, plans: list[PartPlan], sections: list[Sectio
                                      O.instrument_range(lead.instrument))
     melody_rng = _rng(seed, "melody")
     drum_plan = next((p for p in plans if "drums" in p.duties), None)
-    drums_on = [bool(drum_plan) and _active("drums", drum_plan, s, n_sections=len(sections), harmony_rank=0,
-                                             main_lead=False) for s in sections]
+    drums_on = [bool(drum_plan) and s.plays(DRUMS) and _active("drums", drum_plan, s, n_sections=len(sections),
+                                                               harmony_rank=0, main_lead=False)
+                for s in sections]
 
     cue_bars = _cue_bars(brief, grid)
     for si, sec in enumerate(sections):
@@ -595,10 +601,14 @@ def _write_parts(brief: MusicBrief, plans: list[PartPlan], sections: list[Sectio
         fill = bool(nxt and (drums_on[si + 1] or nxt.start_bar in cue_bars) and sec.bars >= 2)
         fill = fill or bool(brief.loop and sec.last and sec.bars >= 2)
         ctx = BarContext(sec.start_bar, sec.bars, sec.energy, sec.level, final_bar, end_qn, fill_last=fill)
-        main_idx = _melody_lead(sec, len(leads), first_theme)
+        # The tune goes to a lead that plays in this section (a timeline may leave the first one out).
+        leads_here = [p for p in leads if sec.plays(p.instrument)]
+        main_idx = _melody_lead(sec, len(leads_here), first_theme)
         sounding = False
         for p in plans:
-            is_main = bool(leads) and p is leads[min(main_idx, len(leads) - 1)]
+            if not sec.plays(p.instrument):
+                continue
+            is_main = bool(leads_here) and p is leads_here[min(main_idx, len(leads_here) - 1)]
             for duty in p.duties:
                 if duty == "drums":
                     continue
@@ -617,7 +627,7 @@ def _write_parts(brief: MusicBrief, plans: list[PartPlan], sections: list[Sectio
                     evs = w.write(ctx)
                 events[p.instrument].extend(evs)
                 sounding = sounding or bool(evs)
-        if not sounding and leads:
+        if not sounding and leads and sec.plays(leads[0].instrument):
             # Nothing pitched would sound here (e.g. an intro for a lone flute): the tune plays.
             lead = leads[0]
             events[lead.instrument].extend(
