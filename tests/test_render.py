@@ -353,3 +353,19 @@ def test_corrupt_sf2_is_a_bad_input(tmp_path, no_system_soundfonts):
     truncated = _fake_sf2(tmp_path / "truncated.sf2")  # a valid header with nothing behind it
     with pytest.raises(BadInputError, match="cannot render with truncated.sf2"):
         render(_arrangement([_part("p", [Note(60, 90, 0.0, 0.5)])], 1.0), soundfont=truncated)
+
+
+def test_balance_evens_out_program_loudness():
+    # A sparse, soft-velocity glockenspiel line against a dense, loud organ line at the same gain: the
+    # synth alone leaves them far apart; balance brings each stem to its gain_db relative to the other.
+    glock = [Note(84, 50, t, t + 0.2) for t in np.arange(0.1, 3.6, 1.0)]
+    organ = [Note(p, 110, 0.1, 3.8) for p in (48, 55, 60, 64)]
+    parts = [_part("glock", glock, program=9, reverb=0.0), _part("organ", organ, program=16, reverb=0.0,
+                                                                  gain_db=-4.0)]
+
+    def gap(balance: bool) -> float:
+        mix = render(_arrangement(parts, 4.0), stems=True, balance=balance)
+        return _lufs(mix.stems["glock"]) - _lufs(mix.stems["organ"])
+
+    assert abs(gap(False) - 4.0) > 6.0
+    assert gap(True) == pytest.approx(4.0, abs=2.0)

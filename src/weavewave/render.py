@@ -75,6 +75,16 @@ PCM16_SCALE = 32768.0
 GM_CHANNELS = 16
 GM_DRUM_CHANNEL = 9
 
+# --- balance ------------------------------------------------------------------------------------------
+# SoundFont programs differ in loudness by 20 dB and more (a sparse ride cymbal against a tenor sax), so
+# a part's gain_db only means "this far under the lead" once the synth's own level is taken out. Each
+# part's busiest stretch is rendered alone, dry and at full volume, and its loudness measured; all the
+# stretches play one after another in one short synthesizer pass.
+BALANCE_PROBE_S = 2.0  # the stretch measured per part (five 400 ms loudness blocks)
+BALANCE_GAP_S = 0.6  # silence after each stretch, so a release does not reach the next part's slot
+BALANCE_BIN_S = 0.05
+BALANCE_MAX_DB = 24.0  # the most a part is raised or lowered to even out its program's level
+
 # --- master -------------------------------------------------------------------------------------------
 TARGET_LUFS = -14.0
 LOUDNESS_TOLERANCE_LU = 0.2  # re-measure and correct beyond this
@@ -233,7 +243,7 @@ _POOL_LOCK = threading.Lock()
 
 def render(arrangement: Arrangement, *, soundfont: str | Path | None = None,
            progress: Callable[[float, str], None] | None = None, workers: int | None = None,
-           stems: bool = False, loop: bool = False) -> Mix:
+           stems: bool = False, loop: bool = False, balance: bool = False) -> Mix:
     """Render, mix and master an arrangement.
 
     The mix is played by the synthesizer in one pass, every part on its own MIDI channel with its level,
@@ -257,6 +267,10 @@ def render(arrangement: Arrangement, *, soundfont: str | Path | None = None,
     loop : bool
         Make a seamless loop: render ``LOOP_TAIL_S`` past the end, fold that tail onto the start, and
         master without fades, so the last sample flows into the first.
+    balance : bool
+        Take each SoundFont program's own loudness out of the mix: every part's busiest two seconds are
+        measured alone (one short extra synthesizer pass) and its channel level corrected, so ``gain_db``
+        is the part's loudness relative to the others (within ``BALANCE_MAX_DB``), whatever the font.
 
     Returns
     -------
@@ -286,8 +300,10 @@ def render(arrangement: Arrangement, *, soundfont: str | Path | None = None,
     group_parts = [[busy[j] for j in g] for g in groups]
     stem_parts = busy if stems else []
     headroom_db = 0.0
+    levels = _probe_levels(arrangement, parts, group_parts, sf2) if balance else None
+    clock.lap("balance")
     for attempt in range(MAX_HEADROOM_RETRIES + 1):
-        volumes = _channel_volumes(parts, headroom_db)
+        volumes = _channel_volumes(parts, headroom_db, levels)
         midis = [_midi_bytes(arrangement, [parts[i] for i in g], [volumes[i] for i in g], tail_s)
                  for g in group_parts]
         midis += [_midi_bytes(arrangement, [parts[i]], [volumes[i]], tail_s) for i in stem_parts]
@@ -391,16 +407,69 @@ def _sounding_time(part: Part) -> float:
     return sum(max(0.0, note.end - note.start) for note in part.notes)
 
 
-def _channel_volumes(parts: list[Part], headroom_db: float) -> list[int]:
-    """CC7 per part: the loudest at ``TOP_VOLUME`` less ``headroom_db``, the rest below by their gain."""
+def _channel_volumes(parts: list[Part], headroom_db: float, levels: list[float | None] | None = None
+                     ) -> list[int]:
+    """CC7 per part: the loudest at ``TOP_VOLUME`` less ``headroom_db``, the rest below by their gain.
+
+    ``levels`` (LUFS per part at full volume, None where unmeasured) turn each gain into a loudness: a part
+    whose program sounds louder than the others is turned down by the difference, and a quieter one up.
+    """
     if not parts:
         return []
-    top = max(p.gain_db for p in parts)
+    gains = [p.gain_db for p in parts]
+    measured = [v for v in (levels or []) if v is not None]
+    if measured:
+        ref = float(np.median(measured))
+        gains = [g - max(-BALANCE_MAX_DB, min(BALANCE_MAX_DB, lv - ref)) if lv is not None else g
+                 for g, lv in zip(gains, levels or [], strict=True)]
+    top = max(gains)
     volumes = []
-    for p in parts:
-        db = p.gain_db - top - headroom_db
+    for g in gains:
+        db = g - top - headroom_db
         volumes.append(int(min(127, max(MIN_VOLUME, round(TOP_VOLUME * 10.0 ** (db / 40.0))))))
     return volumes
+
+
+def _busiest_start(part: Part, duration_s: float) -> float:
+    """Start of the ``BALANCE_PROBE_S`` stretch in which the part sounds most (note-seconds)."""
+    n_bins = max(1, int(math.ceil(duration_s / BALANCE_BIN_S)))
+    cover = np.zeros(n_bins + 1)
+    for note in part.notes:
+        a = min(n_bins, int(note.start / BALANCE_BIN_S))
+        b = min(n_bins, max(a + 1, int(note.end / BALANCE_BIN_S)))
+        cover[a] += 1.0
+        cover[b] -= 1.0
+    cover = np.cumsum(cover)[:n_bins]
+    width = min(n_bins, int(round(BALANCE_PROBE_S / BALANCE_BIN_S)))
+    sums = np.convolve(cover, np.ones(width), mode="valid")
+    return float(np.argmax(sums)) * BALANCE_BIN_S
+
+
+def _probe_levels(arrangement: Arrangement, parts: list[Part], group_parts: list[list[int]], sf2: bytes
+                  ) -> list[float | None]:
+    """Loudness (LUFS) of each part's busiest stretch, played alone, dry, at full channel volume."""
+    levels: list[float | None] = [None] * len(parts)
+    slot_s = BALANCE_PROBE_S + BALANCE_GAP_S
+    for group in group_parts:
+        probes = []
+        for k, i in enumerate(group):
+            part = parts[i]
+            t0 = _busiest_start(part, arrangement.duration_s)
+            t1, at = t0 + BALANCE_PROBE_S, k * slot_s
+            notes = [dataclasses.replace(n, start=round(max(n.start, t0) - t0 + at, 6),
+                                         end=round(min(n.end, t1) - t0 + at, 6))
+                     for n in part.notes if n.end > t0 and n.start < t1 and min(n.end, t1) > max(n.start, t0)]
+            probes.append(dataclasses.replace(part, notes=notes, controls=[], reverb=0.0, pan=0.0))
+        length_s = len(group) * slot_s
+        probe = Arrangement(parts=probes, tempo_bpm=arrangement.tempo_bpm, meter=arrangement.meter,
+                            duration_s=length_s, key_tonic=arrangement.key_tonic, key_mode=arrangement.key_mode)
+        n = int(round(length_s * SAMPLE_RATE))
+        pcm = _synth_pcm(sf2, _midi_bytes(probe, probes, [TOP_VOLUME] * len(probes), 0.0), n)
+        audio = pcm.T.astype(np.float32) / PCM16_SCALE
+        for k, i in enumerate(group):
+            a = int(round(k * slot_s * SAMPLE_RATE))
+            levels[i] = integrated_lufs(audio[a:a + int(round(BALANCE_PROBE_S * SAMPLE_RATE))], SAMPLE_RATE)
+    return levels
 
 
 def _pan_value(pan: float) -> int:

@@ -365,7 +365,7 @@ def compose(brief: MusicBrief) -> Arrangement:
             role=plan.role,
             notes=notes,
             pan=_pan(plan.role, k),
-            gain_db=O.ROLE_GAIN_DB.get(plan.role, -6.0) - (1.5 * k if plan.role != "melody" else 3.0 * k),
+            gain_db=O.role_gain_db(genre, plan.role) - (1.5 * k if plan.role != "melody" else 3.0 * k),
             reverb=round(min(1.0, O.GENRE_REVERB.get(genre, 0.2) * O.ROLE_REVERB_SCALE.get(plan.role, 1.0)), 3),
             controls=_pedal(plan, spans, grid, genre, brief.duration_s, notes),
         )

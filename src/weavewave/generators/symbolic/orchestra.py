@@ -63,9 +63,21 @@ BASS_CAPABLE = ("Contrabass", "Tuba", "Cello", "Bassoon", "Baritone Sax", "Tromb
 PAD_FAMILIES = frozenset({"Synth Pad", "Ensemble", "Synth Effects", "Sound Effects"})
 PAD_INSTRUMENTS = frozenset({"Tremolo Strings", "Church Organ", "Reed Organ"})
 
-# Mix: level by role (dB), pan spread, reverb by genre and role multiplier.
-ROLE_GAIN_DB: dict[str, float] = {"melody": 0.0, "counter": -5.0, "chords": -5.0, "pad": -9.0,
-                                  "bass": -3.0, "drums": -4.0}
+# Mix: loudness by role relative to the lead (LU; the renderer's balance takes each program's own level
+# out, so these are what a listener hears), pan spread, reverb by genre and role multiplier. The band sits
+# 2-6 LU under the tune, as in a produced mix; a genre moves the role that carries its idiom forward.
+ROLE_GAIN_DB: dict[str, float] = {"melody": 0.0, "counter": -4.0, "chords": -4.0, "pad": -6.0,
+                                  "bass": -3.0, "drums": -2.5}
+GENRE_ROLE_GAIN_DB: dict[str, dict[str, float]] = {
+    "rock": {"chords": -1.5, "drums": -1.0, "pad": -7.0},  # the rhythm guitar and the kit are the sound
+    "electronic": {"drums": -0.5, "bass": -2.0, "pad": -5.0},
+    "lofi": {"drums": -1.5, "chords": -3.0},
+    "jazz": {"drums": -4.0, "chords": -4.5},
+    "ambient": {"pad": -2.0, "chords": -3.0},  # the texture is the piece
+    "cinematic": {"pad": -2.0, "chords": -3.0, "drums": -3.0},  # the strings' pulse carries the cue
+    "classical": {"pad": -4.0, "chords": -3.0, "counter": -2.5},
+    "folk": {"chords": -3.0},
+}
 ROLE_PAN: dict[str, float] = {"melody": 0.0, "counter": 0.3, "chords": -0.3, "pad": 0.45, "bass": 0.0,
                               "drums": 0.0}
 GENRE_REVERB: dict[str, float] = {
@@ -80,6 +92,11 @@ ROLE_VELOCITY: dict[str, int] = {"melody": 92, "counter": 72, "chords": 72, "pad
 # Genres where a piano accompaniment uses the sustain pedal (CC64), re-pedalled at chord changes.
 PEDAL_GENRES = frozenset({"classical", "ambient", "cinematic", "pop", "folk", "lofi"})
 SUSTAIN_CC = 64
+
+
+def role_gain_db(genre: str, role: str) -> float:
+    """The loudness (LU) a role sits at relative to the lead in a genre."""
+    return GENRE_ROLE_GAIN_DB.get(genre, {}).get(role, ROLE_GAIN_DB.get(role, -6.0))
 
 
 def instrument_range(name: str) -> tuple[int, int]:
