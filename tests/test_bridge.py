@@ -4,6 +4,7 @@ from weavewave.bridge import Controls, apply_controls, fuse
 from weavewave.brief import Observation
 from weavewave.errors import BadInputError
 from weavewave.perceive import Perception, Proposal
+from weavewave.styles import GENRES
 from weavewave.theory import KeySpec, bar_seconds
 
 
@@ -58,8 +59,22 @@ def test_sections_are_bar_aligned_and_cover_the_piece():
         assert (nxt.start_s / bar) == pytest.approx(round(nxt.start_s / bar), abs=1e-3)
     labels = [s.label for s in b.sections]
     assert labels[0] == "intro" and labels[-1] == "outro"
-    energies = {s.label: s.energy for s in b.sections}
-    assert energies["B"] > energies["intro"]
+    assert max(s.energy for s in b.sections[1:-1]) > b.sections[0].energy
+    # Between intro and outro, every section is a whole 4- or 8-bar phrase.
+    assert all(round((s.end_s - s.start_s) / bar) in (4, 8) for s in b.sections[1:-1])
+
+
+@pytest.mark.parametrize("genre", ["pop", "jazz", "electronic", "folk", "cinematic"])
+def test_forms_are_phrases_and_differ_by_genre_and_seed(genre):
+    forms = set()
+    for seed in range(6):
+        b = fuse([perception("text", valence=0.3, arousal=0.3)],
+                 Controls(duration=90, tempo=120, genre=genre, seed=seed))
+        bar = bar_seconds(120, "4/4")
+        body = b.sections[1:-1]
+        assert all(round((s.end_s - s.start_s) / bar) in (4, 8) for s in body)
+        forms.add(tuple(s.label for s in b.sections))
+    assert len(forms) >= 2
 
 
 def test_instrument_requests_exclusions_and_only():
@@ -105,3 +120,12 @@ def test_apply_controls_keeps_edits_and_rescales_sections():
     assert v.caption == "My own words." and v.seed == 9 and v.duration_s == 80
     assert v.sections[-1].end_s == 80
     assert [s.label for s in v.sections] == [s.label for s in b.sections]
+
+
+def test_seeds_move_the_tempo_within_the_genre_range():
+    lo, hi = GENRES["pop"].tempo_range
+    tempi = {fuse([perception("text", valence=0.3, arousal=0.0)], Controls(genre="pop", seed=s)).tempo_bpm
+             for s in range(4)}
+    assert len(tempi) >= 3 and all(lo <= t <= hi for t in tempi)
+    # An explicit tempo is never moved.
+    assert fuse([perception("text")], Controls(genre="pop", tempo=97, seed=3)).tempo_bpm == 97

@@ -39,6 +39,7 @@ SOURCE_PRIORITY["instruction"] = 3
 DEFAULT_DURATION_S = 30.0
 MAJOR_VALENCE = 0.1  # below this the mode turns minor (dorian for jazz and lofi when only slightly below)
 MAX_ENSEMBLE = 6
+TEMPO_SEED_SPREAD = 0.3  # the seed moves the tempo by up to +-15 % of the genre's range
 
 # Tonics that sit well for each genre's usual instruments; one is picked by the seed.
 GENRE_TONICS = {
@@ -192,7 +193,14 @@ def fuse(perceptions: list[Perception], controls: Controls | None = None) -> Mus
     meter = str(categorical("meter", c.meter, "--meter", lambda v: parse_meter(str(v)), style.meters[0],
                             f"meter {style.meters[0]}: usual for {genre}"))
 
-    # Tempo: explicit, else placed in the genre's range by arousal.
+    # Seed.
+    seed = c.seed if c.seed is not None else derive_seed(perceptions)
+    prov["seed"] = Provenance(source="user" if c.seed is not None else "default",
+                              reason="set with --seed" if c.seed is not None
+                              else "derived from the inputs, so the same inputs give the same piece")
+
+    # Tempo: explicit, else placed in the genre's range by arousal, and moved within it by the seed so two
+    # seeds of one prompt do not share a tempo.
     if c.tempo is not None:
         tempo = float(c.tempo)
         prov["tempo_bpm"] = Provenance(source="user", reason=f"tempo {tempo:g}: set with --tempo")
@@ -201,16 +209,12 @@ def fuse(perceptions: list[Perception], controls: Controls | None = None) -> Mus
         prov["tempo_bpm"] = Provenance(source=t[0], reason=t[1].reason)
     else:
         lo, hi = style.tempo_range
-        tempo = float(round(lo + (arousal + 1) / 2 * (hi - lo)))
+        nudge = (zlib.crc32(f"{seed}:tempo".encode()) % 1001 / 1000 - 0.5) * TEMPO_SEED_SPREAD
+        tempo = float(round(min(hi, max(lo, lo + ((arousal + 1) / 2 + nudge) * (hi - lo)))))
         why = prov["mood.arousal"].reason.split(":", 1)[-1].strip()
         prov["tempo_bpm"] = Provenance(source=prov["mood.arousal"].source, reason=(
-            f"tempo {tempo:g}: arousal {arousal:+.2f} placed in {genre}'s {lo:g}-{hi:g} BPM range ({why})"))
-
-    # Seed.
-    seed = c.seed if c.seed is not None else derive_seed(perceptions)
-    prov["seed"] = Provenance(source="user" if c.seed is not None else "default",
-                              reason="set with --seed" if c.seed is not None
-                              else "derived from the inputs, so the same inputs give the same piece")
+            f"tempo {tempo:g}: arousal {arousal:+.2f} placed in {genre}'s {lo:g}-{hi:g} BPM range ({why}), "
+            f"moved {nudge * (hi - lo):+.0f} BPM by the seed"))
 
     # Key: explicit, else mode from proposals or valence, tonic from the genre's list by seed.
     if c.key:
@@ -335,7 +339,8 @@ def with_sections(brief: MusicBrief) -> MusicBrief:
     style = GENRES[brief.genre]
     bar = bar_seconds(brief.tempo_bpm, brief.meter)
     sections = []
-    planned = plan_sections(brief.duration_s, brief.tempo_bpm, brief.meter, brief.energy)
+    planned = plan_sections(brief.duration_s, brief.tempo_bpm, brief.meter, brief.energy, genre=brief.genre,
+                            seed=brief.seed)
     for i, ps in enumerate(planned):
         start = round(ps.start_bar * bar, 4)
         end = brief.duration_s if i == len(planned) - 1 else round((ps.start_bar + ps.bars) * bar, 4)

@@ -138,7 +138,8 @@ def plan_form(brief: MusicBrief, grid: Grid, total_bars: int) -> list[SectionPla
             raw.append((s.label, min(total_bars - 1, max(0, round(s.start_s / bar_s))), s.energy,
                         frozenset(s.instruments)))
     else:
-        for s in plan_sections(brief.duration_s, brief.tempo_bpm, brief.meter, brief.energy):
+        for s in plan_sections(brief.duration_s, brief.tempo_bpm, brief.meter, brief.energy, genre=brief.genre,
+                               seed=brief.seed):
             raw.append((s.label, min(total_bars - 1, s.start_bar), s.energy, frozenset()))
     raw.sort(key=lambda r: r[1])
     starts: list[tuple[str, int, float, frozenset[str]]] = []
