@@ -7,6 +7,7 @@ proposal. The result is deterministic: the same inputs always give the same brie
 
 from __future__ import annotations
 
+import random
 import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -39,7 +40,7 @@ SOURCE_PRIORITY["instruction"] = 3
 DEFAULT_DURATION_S = 30.0
 MAJOR_VALENCE = 0.1  # below this the mode turns minor (dorian for jazz and lofi when only slightly below)
 MAX_ENSEMBLE = 6
-TEMPO_SEED_SPREAD = 0.3  # the seed moves the tempo by up to +-15 % of the genre's range
+TEMPO_SEED_SPREAD = 0.4  # the seed moves the tempo by up to +-20 % of the genre's range
 
 # Tonics that sit well for each genre's usual instruments; one is picked by the seed.
 GENRE_TONICS = {
@@ -209,7 +210,7 @@ def fuse(perceptions: list[Perception], controls: Controls | None = None) -> Mus
         prov["tempo_bpm"] = Provenance(source=t[0], reason=t[1].reason)
     else:
         lo, hi = style.tempo_range
-        nudge = (zlib.crc32(f"{seed}:tempo".encode()) % 1001 / 1000 - 0.5) * TEMPO_SEED_SPREAD
+        nudge = (random.Random(f"{seed}:tempo").random() - 0.5) * TEMPO_SEED_SPREAD
         tempo = float(round(min(hi, max(lo, lo + ((arousal + 1) / 2 + nudge) * (hi - lo)))))
         why = prov["mood.arousal"].reason.split(":", 1)[-1].strip()
         prov["tempo_bpm"] = Provenance(source=prov["mood.arousal"].source, reason=(
