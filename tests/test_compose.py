@@ -124,9 +124,11 @@ def test_melody_has_chord_tones_on_strong_beats(genre):
         pos = n.start / beat
         if abs(pos - round(pos)) * beat < 0.03 and round(pos) % 2 == 0:  # beats 1 and 3 of 4/4
             pcs = sounding_pcs(arr, n.start)
+            bass = sounding_pcs(arr, n.start, roles=("bass",))
             if pcs:
                 total += 1
-                hits += n.pitch % 12 in pcs
+                # A third over the bass counts too: rock's power chords leave the third to the tune.
+                hits += n.pitch % 12 in pcs or any((n.pitch - b) % 12 in (3, 4) for b in bass)
     assert total > 20
     assert hits / total > 0.85
 
@@ -193,7 +195,7 @@ def test_intro_has_no_melody_or_drums_and_they_enter_later():
     sections = [Section(start_s=0, end_s=4 * bar, label="intro", energy=0.4),
                 Section(start_s=4 * bar, end_s=12 * bar, label="A", energy=0.7),
                 Section(start_s=12 * bar, end_s=14 * bar, label="outro", energy=0.3)]
-    arr = compose(make_brief(duration_s=14 * bar, tempo_bpm=100, sections=sections))
+    arr = compose(make_brief(genre="jazz", duration_s=14 * bar, tempo_bpm=100, sections=sections))
     intro_end = 4 * bar - 0.05
     assert not [n for n in melody_notes(arr) if n.start < intro_end]
     drums = next(p for p in arr.parts if p.is_drum)
@@ -303,3 +305,44 @@ def test_section_instruments_must_be_in_the_ensemble():
     data["sections"] = [{"start_s": 0, "end_s": 30, "label": "A", "instruments": ["Tuba"]}]
     with pytest.raises(BadInputError, match="Tuba"):
         MusicBrief.from_dict(data)
+
+
+@pytest.mark.parametrize("genre", ["lofi", "electronic", "rock"])
+def test_groove_genres_play_the_beat_from_bar_one(genre):
+    # A quiet lo-fi piece with an intro: the kit still plays in its first bar.
+    bar = bar_seconds(80, "4/4")
+    sections = [Section(start_s=0, end_s=2 * bar, label="intro", energy=0.2),
+                Section(start_s=2 * bar, end_s=10 * bar, label="A", energy=0.3)]
+    arr = compose(make_brief(genre=genre, duration_s=10 * bar, tempo_bpm=80, sections=sections, energy=0.25))
+    drums = next(p for p in arr.parts if p.is_drum)
+    first_bar = {n.pitch for n in drums.notes if n.start < bar}
+    assert len(first_bar) >= 2  # a groove (kick and hats or snare), not a lone hit
+
+
+def test_rock_has_a_rhythm_guitar_chugging_power_chords_under_a_lead():
+    arr = compose(make_brief(genre="rock", duration_s=30.0, tempo_bpm=130, energy=0.7))
+    rhythm = next(p for p in arr.parts if p.instrument == "Distortion Guitar")
+    lead = next(p for p in arr.parts if p.role == "melody")
+    assert rhythm.role == "chords" and lead.instrument == "Overdriven Guitar"
+    eighth = 60.0 / 130 / 2
+    onsets = sorted({round(n.start / eighth) for n in rhythm.notes})
+    bars = 30.0 / (8 * eighth)
+    assert len(onsets) / bars > 4  # most eighths of a bar are struck
+    # Power chords: root, fifth and octave only.
+    by_onset: dict[float, set[int]] = {}
+    for n in rhythm.notes:
+        by_onset.setdefault(round(n.start, 2), set()).add(n.pitch)
+    chords = [sorted(p) for p in by_onset.values() if len(p) == 3]
+    assert chords and all((c[1] - c[0], c[2] - c[0]) == (7, 12) for c in chords)
+    # The lead does not double the rhythm part: hardly any of its notes is also struck by the guitar.
+    doubled = sum(1 for n in lead.notes if any(abs(n.start - m.start) < 0.02 and n.pitch == m.pitch
+                                               for m in rhythm.notes))
+    assert doubled < 0.1 * len(lead.notes)
+
+
+def test_cinematic_strings_keep_a_pulse():
+    arr = compose(make_brief(genre="cinematic", duration_s=30.0, tempo_bpm=90, energy=0.6))
+    strings = next(p for p in arr.parts if p.instrument == "String Ensemble 1")
+    eighth = 60.0 / 90 / 2
+    onsets = {round(n.start / eighth) for n in strings.notes}
+    assert len(onsets) > 0.5 * 30.0 / eighth

@@ -78,10 +78,11 @@ GM_DRUM_CHANNEL = 9
 # --- balance ------------------------------------------------------------------------------------------
 # SoundFont programs differ in loudness by 20 dB and more (a sparse ride cymbal against a tenor sax), so
 # a part's gain_db only means "this far under the lead" once the synth's own level is taken out. Each
-# part's busiest stretch is rendered alone, dry and at full volume, and its loudness measured; all the
-# stretches play one after another in one short synthesizer pass.
-BALANCE_PROBE_S = 2.0  # the stretch measured per part (five 400 ms loudness blocks)
-BALANCE_GAP_S = 0.6  # silence after each stretch, so a release does not reach the next part's slot
+# part's busiest stretch in each third of the piece is rendered alone, dry and at full volume, and their
+# loudness measured together; all the stretches play one after another in one short synthesizer pass.
+BALANCE_PROBE_S = 1.6  # one stretch measured (four 400 ms loudness blocks overlapping by 75 %)
+BALANCE_PROBES = 3  # stretches per part, one from each third of the piece
+BALANCE_GAP_S = 0.4  # silence after each stretch, so a release does not reach the next part's slot
 BALANCE_BIN_S = 0.05
 BALANCE_MAX_DB = 24.0  # the most a part is raised or lowered to even out its program's level
 
@@ -268,7 +269,7 @@ def render(arrangement: Arrangement, *, soundfont: str | Path | None = None,
         Make a seamless loop: render ``LOOP_TAIL_S`` past the end, fold that tail onto the start, and
         master without fades, so the last sample flows into the first.
     balance : bool
-        Take each SoundFont program's own loudness out of the mix: every part's busiest two seconds are
+        Take each SoundFont program's own loudness out of the mix: three short stretches of every part are
         measured alone (one short extra synthesizer pass) and its channel level corrected, so ``gain_db``
         is the part's loudness relative to the others (within ``BALANCE_MAX_DB``), whatever the font.
 
@@ -430,8 +431,9 @@ def _channel_volumes(parts: list[Part], headroom_db: float, levels: list[float |
     return volumes
 
 
-def _busiest_start(part: Part, duration_s: float) -> float:
-    """Start of the ``BALANCE_PROBE_S`` stretch in which the part sounds most (note-seconds)."""
+def _probe_starts(part: Part, duration_s: float) -> list[float]:
+    """Starts of the ``BALANCE_PROBE_S`` stretches measured: the busiest in each of ``BALANCE_PROBES``
+    equal spans of the piece where the part plays, so one dense run does not stand for a whole part."""
     n_bins = max(1, int(math.ceil(duration_s / BALANCE_BIN_S)))
     cover = np.zeros(n_bins + 1)
     for note in part.notes:
@@ -442,7 +444,25 @@ def _busiest_start(part: Part, duration_s: float) -> float:
     cover = np.cumsum(cover)[:n_bins]
     width = min(n_bins, int(round(BALANCE_PROBE_S / BALANCE_BIN_S)))
     sums = np.convolve(cover, np.ones(width), mode="valid")
-    return float(np.argmax(sums)) * BALANCE_BIN_S
+    starts = []
+    for chunk in np.array_split(np.arange(len(sums)), BALANCE_PROBES):
+        if len(chunk) and sums[chunk].max() > 0:
+            starts.append(float(chunk[np.argmax(sums[chunk])]) * BALANCE_BIN_S)
+    return starts or [0.0]
+
+
+def _window_controls(part: Part, t0: float, t1: float, at: float) -> list[tuple[float, int, int]]:
+    """The part's controllers (a sustain pedal) over [t0, t1), moved to start at ``at``: each controller's
+    state at ``t0`` is set first, so a pedal held into the window stays down."""
+    state: dict[int, int] = {}
+    inside = []
+    for t, cc, v in sorted(part.controls):
+        if t <= t0:
+            state[cc] = v
+        elif t < t1:
+            inside.append((round(t - t0 + at, 6), cc, v))
+    return [(at, cc, v) for cc, v in state.items()] + inside + [(round(at + t1 - t0, 6), cc, 0) for cc in
+                                                                {c for _, c, _ in part.controls}]
 
 
 def _probe_levels(arrangement: Arrangement, parts: list[Part], group_parts: list[list[int]], sf2: bytes
@@ -451,24 +471,28 @@ def _probe_levels(arrangement: Arrangement, parts: list[Part], group_parts: list
     levels: list[float | None] = [None] * len(parts)
     slot_s = BALANCE_PROBE_S + BALANCE_GAP_S
     for group in group_parts:
-        probes = []
-        for k, i in enumerate(group):
-            part = parts[i]
-            t0 = _busiest_start(part, arrangement.duration_s)
-            t1, at = t0 + BALANCE_PROBE_S, k * slot_s
-            notes = [dataclasses.replace(n, start=round(max(n.start, t0) - t0 + at, 6),
-                                         end=round(min(n.end, t1) - t0 + at, 6))
-                     for n in part.notes if n.end > t0 and n.start < t1 and min(n.end, t1) > max(n.start, t0)]
-            probes.append(dataclasses.replace(part, notes=notes, controls=[], reverb=0.0, pan=0.0))
-        length_s = len(group) * slot_s
+        probes, slots = [], []
+        for i in group:
+            part, notes, controls = parts[i], [], []
+            for t0 in _probe_starts(part, arrangement.duration_s):
+                t1, at = t0 + BALANCE_PROBE_S, len(slots) * slot_s
+                slots.append(i)
+                notes += [dataclasses.replace(n, start=round(max(n.start, t0) - t0 + at, 6),
+                                              end=round(min(n.end, t1) - t0 + at, 6))
+                          for n in part.notes if min(n.end, t1) > max(n.start, t0)]
+                controls += _window_controls(part, t0, t1, at)
+            probes.append(dataclasses.replace(part, notes=notes, controls=controls, reverb=0.0, pan=0.0))
+        length_s = len(slots) * slot_s
         probe = Arrangement(parts=probes, tempo_bpm=arrangement.tempo_bpm, meter=arrangement.meter,
                             duration_s=length_s, key_tonic=arrangement.key_tonic, key_mode=arrangement.key_mode)
         n = int(round(length_s * SAMPLE_RATE))
         pcm = _synth_pcm(sf2, _midi_bytes(probe, probes, [TOP_VOLUME] * len(probes), 0.0), n)
         audio = pcm.T.astype(np.float32) / PCM16_SCALE
-        for k, i in enumerate(group):
-            a = int(round(k * slot_s * SAMPLE_RATE))
-            levels[i] = integrated_lufs(audio[a:a + int(round(BALANCE_PROBE_S * SAMPLE_RATE))], SAMPLE_RATE)
+        width = int(round(BALANCE_PROBE_S * SAMPLE_RATE))
+        for i in group:
+            # The part's stretches side by side, measured as one signal.
+            mine = [audio[int(round(k * slot_s * SAMPLE_RATE)):][:width] for k, j in enumerate(slots) if j == i]
+            levels[i] = integrated_lufs(np.concatenate(mine), SAMPLE_RATE)
     return levels
 
 

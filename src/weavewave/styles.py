@@ -35,7 +35,7 @@ GENRES: dict[str, GenreStyle] = {
                    ("Acoustic Grand Piano", "Electric Bass (finger)", "Pad 2 (warm)",
                     "Electric Guitar (clean)", DRUMS), 0.0, 0.4, 0.3, "upbeat pop"),
         GenreStyle("rock", (100, 150), ("4/4",),
-                   ("Overdriven Guitar", "Electric Bass (pick)", "Rock Organ", DRUMS), 0.0, 0.1, 0.6,
+                   ("Overdriven Guitar", "Distortion Guitar", "Electric Bass (pick)", DRUMS), 0.0, 0.1, 0.6,
                    "driving rock"),
         GenreStyle("jazz", (80, 180), ("4/4", "3/4"),
                    ("Tenor Sax", "Acoustic Grand Piano", "Acoustic Bass", DRUMS), 0.62, 0.2, 0.1,
@@ -44,7 +44,8 @@ GENRES: dict[str, GenreStyle] = {
                    ("Electric Piano 1", "Electric Bass (finger)", "Vibraphone", DRUMS), 0.55, 0.1,
                    -0.4, "lo-fi hip-hop"),
         GenreStyle("electronic", (118, 132), ("4/4",),
-                   ("Lead 2 (sawtooth)", "Synth Bass 1", "Pad 3 (polysynth)", DRUMS), 0.0, 0.3, 0.7,
+                   ("Lead 2 (sawtooth)", "Synth Bass 1", "Pad 3 (polysynth)", "Pad 2 (warm)", DRUMS), 0.0, 0.3,
+                   0.7,
                    "electronic dance"),
         GenreStyle("ambient", (60, 84), ("4/4", "3/4"),
                    ("Pad 7 (halo)", "Acoustic Grand Piano", "String Ensemble 1", "Fretless Bass"), 0.0,
@@ -56,8 +57,8 @@ GENRES: dict[str, GenreStyle] = {
                    ("Acoustic Guitar (steel)", "Fiddle", "Acoustic Bass", "Flute"), 0.0, 0.3, 0.0,
                    "acoustic folk"),
         GenreStyle("cinematic", (60, 110), ("4/4", "6/8"),
-                   ("French Horn", "String Ensemble 1", "Contrabass", "Acoustic Grand Piano",
-                    "Timpani"), 0.0, -0.1, 0.2, "cinematic orchestral"),
+                   ("French Horn", "String Ensemble 1", "String Ensemble 2", "Contrabass", "Timpani", DRUMS),
+                   0.0, -0.1, 0.2, "cinematic orchestral"),
     )
 }
 

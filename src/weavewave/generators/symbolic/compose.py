@@ -47,17 +47,21 @@ LEVEL_EDGES = (0.4, 0.7)  # below the first: level 0, below the second: level 1,
 DRUMS_MIN_ENERGY = 0.3
 BREAKDOWN_DRUMS_ENERGY = 0.6
 OUTRO_DRUMS_ENERGY = 0.45
-INTRO_BASS_ENERGY = 0.45
+INTRO_BASS_ENERGY = 0.3
 BASS_MIN_ENERGY = 0.15
 COUNTER_MIN_ENERGY = 0.5
 EXTRA_CHORDS_ENERGY = 0.45
 PAD_MIN_ENERGY = 0.2
 CRASH_MIN_ENERGY = 0.45
+# Genres whose groove is their idiom: the kit (and the bass) play from the first bar, intro included.
+GROOVE_FROM_START = frozenset({"lofi", "electronic", "rock", "pop"})
+GROOVE_BREAKDOWN_ENERGY = 0.35
+GROOVE_INTRO_BASS_ENERGY = 0.3
 # Velocity offset of a part's accompanying duties when it also plays the tune.
 SOLO_ACCOMP_VELOCITY_DROP = 14
 # Registers for some accompaniment styles (clamped into the instrument's range).
 STYLE_WINDOWS: dict[str, tuple[int, int]] = {"strum": (43, 71), "power": (40, 64), "alberti": (48, 67),
-                                             "arp": (45, 79)}
+                                             "arp": (45, 79), "ostinato": (50, 74)}
 BASS_COVER_PREFERENCE = ("Piano", "Guitar", "Organ", "Chromatic Percussion", "Ensemble", "Synth Pad")
 PAN_STEP = 0.25
 # Cue hits (scoring to picture): velocity = base + span * section energy; crash and kick lengths in qn.
@@ -161,6 +165,8 @@ def plan_form(brief: MusicBrief, grid: Grid, total_bars: int) -> list[SectionPla
 # --- orchestration -------------------------------------------------------------------------------
 def accomp_style(genre: str, instrument: str) -> str:
     """The accompaniment figure an instrument plays in a genre."""
+    if instrument in P.GENRE_INSTRUMENT_STYLE.get(genre, {}):
+        return P.GENRE_INSTRUMENT_STYLE[genre][instrument]
     if instrument in O.PAD_INSTRUMENTS or family_of(instrument) in O.PAD_FAMILIES:
         return "pad"
     if instrument in P.ARPEGGIATORS:
@@ -186,7 +192,8 @@ def assign_parts(instruments: list[str], genre: str, register: float = 0.0) -> l
     if not rest and bass and len(bass) > 1:
         rest = bass[1:]
         bass = bass[:1]
-    leads = sorted((i for i in rest if O.lead_priority(i) >= O.LEAD_THRESHOLD),
+    band_jobs = P.GENRE_INSTRUMENT_STYLE.get(genre, {})
+    leads = sorted((i for i in rest if O.lead_priority(i) >= O.LEAD_THRESHOLD and i not in band_jobs),
                    key=lambda i: (-O.lead_priority(i), order[i]))
     if not leads and rest:
         poly = [i for i in rest if O.is_polyphonic(i) and accomp_style(genre, i) != "pad"]
@@ -288,13 +295,16 @@ def _melody_lead(sec: SectionPlan, n_leads: int, first_theme: str) -> int:
 
 
 def _active(duty: str, plan: PartPlan, sec: SectionPlan, *, n_sections: int, harmony_rank: int,
-            main_lead: bool) -> bool:
+            main_lead: bool, genre: str = "") -> bool:
     e = sec.energy
+    groove = genre in GROOVE_FROM_START
     if duty == "melody":
         return main_lead and (not sec.is_intro or n_sections == 1)
     if duty == "counter":
         return not main_lead and e >= COUNTER_MIN_ENERGY and not sec.is_intro
     if duty == "drums":
+        if groove:  # the beat is the genre: it plays from bar 1, dropping out only in a quiet breakdown
+            return not (sec.is_breakdown and e < GROOVE_BREAKDOWN_ENERGY)
         if sec.is_intro or e < DRUMS_MIN_ENERGY:
             return False
         if sec.is_breakdown and e < BREAKDOWN_DRUMS_ENERGY:
@@ -302,7 +312,7 @@ def _active(duty: str, plan: PartPlan, sec: SectionPlan, *, n_sections: int, har
         return not (sec.is_outro and e < OUTRO_DRUMS_ENERGY)
     if duty in ("bass", "timpani"):
         if sec.is_intro:
-            return e >= INTRO_BASS_ENERGY
+            return e >= (GROOVE_INTRO_BASS_ENERGY if groove else INTRO_BASS_ENERGY)
         return e >= BASS_MIN_ENERGY or sec.last
     if duty in ("pad", "line"):
         return e >= PAD_MIN_ENERGY or harmony_rank == 0 or sec.last
@@ -592,7 +602,7 @@ def _write_parts(brief: MusicBrief, plans: list[PartPlan], sections: list[Sectio
     melody_rng = _rng(seed, "melody")
     drum_plan = next((p for p in plans if "drums" in p.duties), None)
     drums_on = [bool(drum_plan) and s.plays(DRUMS) and _active("drums", drum_plan, s, n_sections=len(sections),
-                                                               harmony_rank=0, main_lead=False)
+                                                               harmony_rank=0, main_lead=False, genre=genre)
                 for s in sections]
 
     cue_bars = _cue_bars(brief, grid)
@@ -614,7 +624,7 @@ def _write_parts(brief: MusicBrief, plans: list[PartPlan], sections: list[Sectio
                 if duty == "drums":
                     continue
                 if not _active(duty, p, sec, n_sections=len(sections), harmony_rank=harmony_rank.get(p.instrument, 0),
-                               main_lead=is_main):
+                               main_lead=is_main, genre=genre):
                     continue
                 w = writers[(p.instrument, duty)]
                 if duty == "melody" and kept_tune is not None:

@@ -222,7 +222,7 @@ class ChordWriter:
             n = 5
         if style == "alberti":
             n = 3
-        if style == "power":
+        if style in ("power", "ostinato"):
             n = 3
         self.voicer = Voicer(lo, hi, n_voices=n, drop_root=(style == "comp" and has_bass),
                              spread=style in ("pad", "arp", "pulse", "strum"))

@@ -181,6 +181,8 @@ BLOCK_RHYTHMS: dict[str, dict[str, tuple[Hits, Hits, Hits]]] = {
         "power": (((0, 2), (2, 2)), tuple((i * 0.5, 0.3) for i in range(8)), tuple((i * 0.5, 0.45) for i in range(8))),
         "rolled": (((0, 4),), ((0, 2.5), (2.5, 1.5)), ((0, 1.5), (1.5, 1), (2.5, 1.5))),
         "waltz": (((0, 4),), ((0, 2), (2, 2)), ((0, 1), (1, 1), (2, 1), (3, 1))),
+        "ostinato": (tuple((i, 0.45) for i in range(4)), tuple((i * 0.5, 0.3) for i in range(8)),
+                     tuple((i * 0.5, 0.3) for i in range(8)) + ((1.75, 0.2), (3.75, 0.2))),
     },
     "3/4": {
         "block": (((0, 3),), ((0, 1), (1, 1), (2, 1)), ((0, 1), (1, 0.5), (1.5, 0.5), (2, 1))),
@@ -190,6 +192,8 @@ BLOCK_RHYTHMS: dict[str, dict[str, tuple[Hits, Hits, Hits]]] = {
         "power": (((0, 3),), tuple((i * 0.5, 0.3) for i in range(6)), tuple((i * 0.5, 0.45) for i in range(6))),
         "rolled": (((0, 3),), ((0, 2), (2, 1)), ((0, 1.5), (1.5, 1.5))),
         "waltz": (((1, 1), (2, 1)), ((1, 0.8), (2, 0.8)), ((1, 0.6), (2, 0.6))),
+        "ostinato": (tuple((i, 0.45) for i in range(3)), tuple((i * 0.5, 0.3) for i in range(6)),
+                     tuple((i * 0.5, 0.3) for i in range(6)) + ((2.75, 0.2),)),
     },
     "6/8": {
         "block": (((0, 3),), ((0, 1.5), (1.5, 1.5)), ((0, 1), (1, 0.5), (1.5, 1), (2.5, 0.5))),
@@ -200,6 +204,8 @@ BLOCK_RHYTHMS: dict[str, dict[str, tuple[Hits, Hits, Hits]]] = {
         "power": (((0, 1.5), (1.5, 1.5)), tuple((i * 0.5, 0.3) for i in range(6)), tuple((i * 0.5, 0.45) for i in range(6))),
         "rolled": (((0, 3),), ((0, 1.5), (1.5, 1.5)), ((0, 1), (1, 0.5), (1.5, 1.5))),
         "waltz": (((0.5, 0.5), (1, 0.5), (2, 0.5), (2.5, 0.5)),) * 3,
+        "ostinato": (((0, 0.45), (1.5, 0.45)), tuple((i * 0.5, 0.3) for i in range(6)),
+                     tuple((i * 0.5, 0.3) for i in range(6))),
     },
 }
 # Jazz comping: one rhythm is drawn per bar (4/4 and 3/4; 6/8 uses block).
@@ -245,6 +251,14 @@ ACCOMP_STYLE: dict[str, dict[str, str]] = {
     "folk": {"default": "arp", "Guitar": "strum", "Ensemble": "pad", "Synth Pad": "pad", "Organ": "pad"},
     "cinematic": {"default": "pulse", "Piano": "arp", "Ensemble": "pad", "Synth Pad": "pad", "Brass": "pad",
                   "Guitar": "arp"},
+}
+# Instruments with a set job in a genre's band, before family rules: rock's rhythm guitar chugs power
+# chords, electronic's poly synth runs the sequence, cinematic's first strings play the ostinato under the
+# second strings' sustained swells. They accompany, never take the tune (unless alone).
+GENRE_INSTRUMENT_STYLE: dict[str, dict[str, str]] = {
+    "rock": {"Distortion Guitar": "power"},
+    "electronic": {"Pad 3 (polysynth)": "arp", "Synth Strings 1": "arp"},
+    "cinematic": {"String Ensemble 1": "ostinato", "Pizzicato Strings": "ostinato"},
 }
 # Instruments that always arpeggiate when they accompany, whatever the genre.
 ARPEGGIATORS = frozenset({"Orchestral Harp", "Pizzicato Strings", "Koto", "Kalimba", "Music Box",
