@@ -346,3 +346,15 @@ def test_cinematic_strings_keep_a_pulse():
     eighth = 60.0 / 90 / 2
     onsets = {round(n.start / eighth) for n in strings.notes}
     assert len(onsets) > 0.5 * 30.0 / eighth
+
+
+@pytest.mark.parametrize("genre", ["jazz", "pop", "classical", "lofi", "folk"])
+def test_the_tune_is_the_top_voice(genre):
+    arr = compose(make_brief(genre=genre, duration_s=40.0, energy=0.7, seed=3))
+    tune = next(p for p in arr.parts if p.role == "melody").notes
+    others = [n for p in arr.parts if p.role not in ("melody", "bass") and not p.is_drum for n in p.notes]
+    on_top = 0
+    for n in tune:
+        mid = n.start + 0.5 * min(0.1, n.end - n.start)
+        on_top += all(m.pitch <= n.pitch for m in others if m.start <= mid < m.end)
+    assert tune and on_top / len(tune) >= 0.95

@@ -8,6 +8,7 @@ All randomness comes from ``random.Random`` instances seeded from the brief's se
 
 from __future__ import annotations
 
+import bisect
 import random
 import re
 import zlib
@@ -70,6 +71,9 @@ CUE_CRASH_QN = 2.0
 CUE_HIT_QN = 0.2
 SIXTEENTH_QN = 0.25
 MELODY_CLEARANCE = 8  # semitones accompaniment may reach above the bottom of the melody's register
+# Duties kept under the tune note they sound against (the bass is always under; drums have no pitch).
+UNDER_TUNE_DUTIES = frozenset({"chords", "pad", "line", "counter"})
+EPS_QN = 1e-6
 
 
 def _seed(seed: int, label: str) -> int:
@@ -606,6 +610,8 @@ def _write_parts(brief: MusicBrief, plans: list[PartPlan], sections: list[Sectio
                 for s in sections]
 
     cue_bars = _cue_bars(brief, grid)
+    tune: list[Ev] = []
+    under: list[tuple[str, list[Ev]]] = []
     for si, sec in enumerate(sections):
         nxt = sections[si + 1] if si + 1 < len(sections) else None
         # The kit fills into the next section, into a cut, and (in a loop) back into the top.
@@ -637,6 +643,10 @@ def _write_parts(brief: MusicBrief, plans: list[PartPlan], sections: list[Sectio
                 else:
                     evs = w.write(ctx)
                 events[p.instrument].extend(evs)
+                if duty == "melody":
+                    tune.extend(evs)
+                elif duty in UNDER_TUNE_DUTIES:
+                    under.append((p.instrument, evs))
                 sounding = sounding or bool(evs)
         if not sounding and leads and sec.plays(leads[0].instrument):
             # Nothing pitched would sound here (e.g. an intro for a lone flute): the tune plays.
@@ -652,6 +662,10 @@ def _write_parts(brief: MusicBrief, plans: list[PartPlan], sections: list[Sectio
             # Drums enter with a pickup fill in the last bar before their first section.
             pickup = BarContext(sec.start_bar + sec.bars - 1, 1, nxt.energy, nxt.level, final_bar, end_qn)
             events[DRUMS].extend(writers[(DRUMS, "drums")].pickup(pickup))
+    for instrument, evs in under:
+        _keep_under(tune, evs, O.instrument_range(instrument)[0])
+    for instrument in events:
+        events[instrument] = [e for e in events[instrument] if e.pitch >= 0]
     if drum_plan and brief.cues:
         events[DRUMS].extend(_cue_hits(brief, grid, sections, end_qn))
     elif brief.cues:
@@ -662,6 +676,28 @@ def _write_parts(brief: MusicBrief, plans: list[PartPlan], sections: list[Sectio
     for evs in events.values():
         evs.sort(key=lambda e: (e.start, e.pitch))
     return events
+
+
+def _keep_under(tune: list[Ev], evs: list[Ev], floor: int) -> None:
+    """Keep accompaniment at or under the tune: a note above the tune note it sounds against drops by
+    octaves (the voicing stays, moved into the tune's shadow); one that cannot go low enough for the
+    instrument is silenced (its pitch set to -1, removed by the caller). Works in place."""
+    if not tune:
+        return
+    tune = sorted(tune, key=lambda e: e.start)
+    starts = [e.start for e in tune]
+    longest = max(e.dur for e in tune)
+    for ev in evs:
+        lo = bisect.bisect_left(starts, ev.start - longest)
+        hi = bisect.bisect_left(starts, ev.start + ev.dur - EPS_QN)
+        over = [t.pitch for t in tune[lo:hi] if t.start + t.dur > ev.start + EPS_QN]
+        if not over:
+            continue
+        ceiling = min(over)
+        while ev.pitch > ceiling and ev.pitch - 12 >= floor:
+            ev.pitch -= 12
+        if ev.pitch > ceiling:
+            ev.pitch = -1
 
 
 def _melody_section(writer: MelodyWriter, plan: PartPlan, sec: SectionPlan, grid: Grid, brief: MusicBrief,
