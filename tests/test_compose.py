@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import itertools
 import random
+import statistics
 import time
 from collections import Counter
 
@@ -358,3 +359,19 @@ def test_the_tune_is_the_top_voice(genre):
         mid = n.start + 0.5 * min(0.1, n.end - n.start)
         on_top += all(m.pitch <= n.pitch for m in others if m.start <= mid < m.end)
     assert tune and on_top / len(tune) >= 0.95
+
+
+def test_tunes_move_like_tunes():
+    # Real folk tunes: about 1.6 notes per quarter, 53 % steps, 12 % leaps of a fourth or more.
+    per_qn, steps, leaps = [], [], []
+    for genre, seed in itertools.product(("pop", "folk", "classical", "jazz"), range(3)):
+        brief = make_brief(genre=genre, seed=seed, duration_s=30.0, tempo_bpm=100)
+        tune = sorted(next(p for p in compose(brief).parts if p.role == "melody").notes, key=lambda n: n.start)
+        qn = 60.0 / 100
+        per_qn.append(len(tune) / ((tune[-1].start - tune[0].start) / qn))
+        iv = [abs(b.pitch - a.pitch) for a, b in zip(tune, tune[1:], strict=False) if b.pitch != a.pitch]
+        steps.append(sum(i <= 2 for i in iv) / len(iv))
+        leaps.append(sum(i >= 5 for i in iv) / len(iv))
+    assert statistics.fmean(per_qn) >= 1.0  # 0.73 before running figures and passing tones
+    assert statistics.fmean(steps) >= 0.5
+    assert statistics.fmean(leaps) <= 0.18

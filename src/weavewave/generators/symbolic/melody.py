@@ -25,7 +25,10 @@ STATS_PATH = Path(__file__).resolve().parents[2] / "data" / "melody_stats.json"
 CADENCE_POS = {"4/4": 2.0, "3/4": 0.0, "6/8": 1.5}
 BREATH_QN = 0.5
 TONIC_OCTAVE_BASE = 60  # diatonic index 0 is the tonic in the octave from middle C
+# Notes per quarter of a motif bar: base + slope * (density and energy), before the tempo correction.
+NOTES_PER_QN = (1.0, 1.4)
 MAX_MOTIF_SPAN = 5  # diatonic steps a motif may wander from its first note
+SECOND_BAR_SHARE = 0.7  # the answering bar of an idea holds this share of the first bar's notes
 CHROMATIC_APPROACH_P = 0.3  # jazz: chance a weak note before a strong one becomes a half-step approach
 
 
@@ -71,6 +74,7 @@ def rhythm_pool(meter: str, genre: str = "") -> list[tuple[Rhythm, float]]:
         pool = [(parse_rhythm(r), 1.0) for r in P.FALLBACK_RHYTHMS[meter]]
     if genre in P.SYNCOPATED_GENRES:
         pool += [(parse_rhythm(r), P.SYNCOPATED_WEIGHT) for r in P.SYNCOPATED_RHYTHMS.get(meter, ())]
+    pool += [(parse_rhythm(r), P.RUNNING_WEIGHT) for r in P.RUNNING_RHYTHMS.get(meter, ())]
     return pool
 
 
@@ -120,7 +124,7 @@ def make_motif(grid: Grid, notes_per_bar: float, rng: random.Random, *, genre: s
     """A two-bar idea whose first bar has about ``notes_per_bar`` notes and whose second answers it."""
     pool = rhythm_pool(grid.meter, genre)
     first = _pick_rhythm(pool, notes_per_bar, rng, answer=False, avoid=avoid)
-    second = _pick_rhythm(pool, max(1.5, notes_per_bar - 1.5), rng, answer=True, avoid=first)
+    second = _pick_rhythm(pool, max(1.5, notes_per_bar * SECOND_BAR_SHARE), rng, answer=True, avoid=first)
     steps1 = sample_steps(len(first) - 1, rng)
     link = sample_steps(1, rng)[0] or rng.choice((-1, 1))
     steps2 = sample_steps(len(second) - 1, rng)
@@ -302,7 +306,25 @@ class MelodyWriter:
             d = self.fit(d, lo_d, hi_d)
             plan.append((on, dur, d))
             prev = d
-        return plan
+        return self._passing_tones(plan, rng)
+
+    def _passing_tones(self, plan: list[tuple[float, float, int]], rng: random.Random
+                       ) -> list[tuple[float, float, int]]:
+        """Weak, short notes between two others move by step: a passing tone toward the next note, or a
+        neighbour when the line returns to where it was."""
+        out = list(plan)
+        for i in range(1, len(out) - 1):
+            on, dur, d = out[i]
+            if self.grid.strength(on) >= 1 or dur >= self.grid.beat_qn - 1e-6 or rng.random() > P.PASSING_TONE_P:
+                continue
+            a, c = out[i - 1][2], out[i + 1][2]
+            if c != a:
+                step = 1 if c > a else -1
+                d = a + step if abs(c - a) > 1 else (d if abs(d - a) <= 1 and abs(d - c) <= 1 else a)
+            else:
+                d = a + (1 if d >= a else -1)
+            out[i] = (on, dur, d)
+        return out
 
     def _refit(self, plan: list[tuple[float, float, int]], t0: float, lo_d: int, hi_d: int):
         out = []
@@ -394,7 +416,7 @@ def split_phrases(n_bars: int) -> list[int]:
 def notes_per_bar(grid: Grid, density: float, energy: float) -> float:
     """How many notes a motif bar should hold, from texture density, energy and tempo."""
     d = 0.5 * density + 0.5 * energy
-    per_qn = 0.45 + 1.15 * d
+    per_qn = NOTES_PER_QN[0] + NOTES_PER_QN[1] * d
     quarter_bpm = 60.0 / grid.qn_seconds
     if quarter_bpm > 130:
         per_qn *= 130 / quarter_bpm

@@ -230,6 +230,10 @@ class ChordWriter:
     def _voicing(self, span: ChordSpan) -> tuple[int, ...]:
         if self.style == "power":
             root = _nearest(span.chord.root, self.voicer.lo + 5, self.voicer.lo, self.voicer.lo + 11)
+            if self.key.mode in PEDAL_MODES:
+                # A mode is told from its neighbours only by its thirds (D dorian's G major against D
+                # minor): the guitar plays them on top of the power chord.
+                return (root, root + 7, root + 12, root + 12 + (span.chord.third - span.chord.root) % 12)
             return (root, root + 7, root + 12)
         return self.voicer.voicing(span)
 

@@ -95,6 +95,21 @@ SYNCOPATED_RHYTHMS: dict[str, tuple[str, ...]] = {
     "6/8": ("x-x-x-x-----", "x---x-x---x-", "..x-x-x-----"),
 }
 SYNCOPATED_GENRES = frozenset({"pop", "rock", "electronic", "lofi", "jazz"})
+# Running figures every genre's tunes use (eighths, dotted eighth and sixteenth, sixteenth pickups; jig
+# and reel rhythms in 6/8): the learned rhythms come mostly from hymn and folk-song melodies in long
+# notes, and alone they gave tunes of 0.9 notes per quarter against 1.6 in real folk tunes.
+RUNNING_RHYTHMS: dict[str, tuple[str, ...]] = {
+    "4/4": ("x-x-x-x-x---x---", "x--xx-x-x-x-x---", "x-xxx-x-x---x-x-", "x---x-xxx---x-x-",
+            "x-x-x-xxx-x-x---", "x--x--x-x-x-x-x-", "xxx-x-x-x---x---", "x-x-xxx-x-x-x-x-",
+            "x-x-x-x-x-x-x---", "x--xx--xx-x-x---"),
+    "3/4": ("x-x-x-x-x---", "x--xx-x-x-x-", "x-xxx-x-x---", "x-x-x-xxx-x-", "x--x--x-x-x-"),
+    "6/8": ("x-x-x-x-x-x-", "x---x-x---x-", "x-x-x-x---x-", "x---x-x-x-x-", "x-xxx-x-x-x-",
+            "x--xx-x-x-x-"),
+}
+RUNNING_WEIGHT = 150.0
+# Weak-beat notes between two others become passing or neighbour tones this often: steps, not leaps,
+# carry a tune between its chord tones (real tunes: 53 % steps, 12 % leaps of a fourth or more).
+PASSING_TONE_P = 0.85
 SYNCOPATED_WEIGHT = 120.0  # as if seen this many times in the corpus
 # Fallback P(next diatonic step | any): mostly steps, some thirds, rare leaps.
 FALLBACK_STEPS: dict[int, float] = {-4: 0.02, -3: 0.04, -2: 0.12, -1: 0.24, 0: 0.1, 1: 0.24, 2: 0.12,
