@@ -375,3 +375,17 @@ def test_tunes_move_like_tunes():
     assert statistics.fmean(per_qn) >= 1.0  # 0.73 before running figures and passing tones
     assert statistics.fmean(steps) >= 0.5
     assert statistics.fmean(leaps) <= 0.18
+
+
+@pytest.mark.parametrize("genre", ["pop", "rock", "lofi", "electronic", "jazz"])
+def test_seeds_and_themes_change_the_groove(genre):
+    def main_groove(seed: int) -> frozenset:
+        """The drum bar a piece plays most often (instrument and sixteenth of every hit)."""
+        arr = compose(make_brief(genre=genre, seed=seed, duration_s=40.0, tempo_bpm=110, energy=0.6))
+        bar = bar_seconds(110, "4/4")
+        by_bar: dict[int, set] = {}
+        for n in next(p for p in arr.parts if p.is_drum).notes:
+            by_bar.setdefault(int(n.start // bar), set()).add((n.pitch, round((n.start % bar) / bar * 16) % 16))
+        return Counter(frozenset(v) for v in by_bar.values()).most_common(1)[0][0]
+
+    assert len({main_groove(seed) for seed in range(4)}) >= 2

@@ -657,7 +657,8 @@ def _write_parts(brief: MusicBrief, plans: list[PartPlan], sections: list[Sectio
         if drum_plan and drums_on[si]:
             crash = si > 0 and (sec.energy >= CRASH_MIN_ENERGY and genre in CRASH_GENRES
                                 or sec.start_bar in cue_bars)
-            events[DRUMS].extend(writers[(DRUMS, "drums")].write(ctx, crash=crash))
+            variant = _seed(seed, f"groove:{sec.theme}")  # each theme of each piece draws its groove
+            events[DRUMS].extend(writers[(DRUMS, "drums")].write(ctx, crash=crash, variant=variant))
         elif drum_plan and nxt and drums_on[si + 1] and sec.bars >= 2 and not sec.last:
             # Drums enter with a pickup fill in the last bar before their first section.
             pickup = BarContext(sec.start_bar + sec.bars - 1, 1, nxt.energy, nxt.level, final_bar, end_qn)

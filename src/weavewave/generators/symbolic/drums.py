@@ -15,10 +15,13 @@ PHRASE_BARS = 4
 PICKUP_KICK_P = 0.5
 
 
-def groove_for(genre: str, meter: str, level: int) -> G.Groove:
-    """The groove a genre plays in a meter at an energy level (0-2)."""
+def groove_for(genre: str, meter: str, level: int, variant: int = 0) -> G.Groove:
+    """The groove a genre plays in a meter at an energy level (0-2); ``variant`` picks among its grooves."""
     if meter == "4/4":
-        return G.GROOVES_44.get(genre, G.GROOVES_44["pop"])[level]
+        sets = [G.GROOVES_44.get(genre, G.GROOVES_44["pop"])]
+        if genre in G.GROOVE_VARIANTS_44:
+            sets.append(G.GROOVE_VARIANTS_44[genre])
+        return sets[variant % len(sets)][level]
     table = G.GROOVES_34 if meter == "3/4" else G.GROOVES_68
     return table[G.TRIPLE_FEEL.get(genre, "waltz")][level]
 
@@ -33,10 +36,10 @@ class DrumWriter:
         lo, hi = ENERGY_VELOCITY
         return int(min(127, max(1, G.STEP_VELOCITY[ch] * (lo + (hi - lo) * energy))))
 
-    def write(self, ctx: BarContext, *, crash: bool) -> list[Ev]:
+    def write(self, ctx: BarContext, *, crash: bool, variant: int = 0) -> list[Ev]:
         out: list[Ev] = []
         steps = self.grid.steps_per_bar
-        groove = groove_for(self.genre, self.grid.meter, ctx.level)
+        groove = groove_for(self.genre, self.grid.meter, ctx.level, variant)
         for bar in range(ctx.start_bar, ctx.start_bar + ctx.bars):
             t0 = bar * self.grid.bar_qn
             if bar == ctx.final_bar:

@@ -86,6 +86,50 @@ GROOVES_44: dict[str, tuple[Groove, Groove, Groove]] = {
          SNARE: "....o.......x..."},
     ),
 }
+# Second grooves per genre in 4/4: a piece (and each of its themes) draws one by the seed, so two seeds of
+# a prompt, and a verse and its chorus, do not share one beat.
+GROOVE_VARIANTS_44: dict[str, tuple[Groove, Groove, Groove]] = {
+    "pop": (
+        {KICK: "x.....x.........", SIDE_STICK: "....x.......x...", SHAKER: "x.x.x.x.x.x.x.x."},
+        {KICK: "x.......x.x.....", CLAP: "....x.......x...", CLOSED_HAT: "x.xxx.x.x.xxx.x."},
+        {KICK: "x..x..x.x.......", SNARE: "....X.......X...", CLOSED_HAT: "x.x.x.x.x.x.x.x.",
+         TAMBOURINE: "....x.......x..."},
+    ),
+    "rock": (
+        {KICK: "x.....x.x.......", SNARE: "....x.......x...", CLOSED_HAT: "x.x.x.x.x.x.x.x."},
+        {KICK: "x.x.......x.....", SNARE: "....X.......X...", RIDE: "x.x.x.x.x.x.x.x."},
+        {KICK: "x.x...x.x.x...x.", SNARE: "....X.......X...", OPEN_HAT: "x.x.x.x.x.x.x.x."},
+    ),
+    "jazz": (
+        {RIDE: "x...x.x.x...x.x.", PEDAL_HAT: "....x.......x..."},
+        {RIDE: "x...x.x.x...x.x.", PEDAL_HAT: "....x.......x...", KICK: "o.......o.......",
+         SIDE_STICK: "............x..."},
+        {RIDE: "X...x.x.X...x.x.", PEDAL_HAT: "....x.......x...", KICK: "o..o....o.......",
+         SNARE: "..o.......o...o."},
+    ),
+    "lofi": (
+        {KICK: "x.......x.x.....", SNARE: "....x.......x...", CLOSED_HAT: "x.x.x.x.x.x.x.x."},
+        {KICK: "x.x.......x.....", SNARE: "....x.......x..o", CLOSED_HAT: "x.xox.x.x.xox.x."},
+        {KICK: "x.x....x..x.....", SNARE: "....X.......X...", CLOSED_HAT: "xoxoxoxoxoxoxoxo",
+         OPEN_HAT: "..............x."},
+    ),
+    "electronic": (
+        {KICK: "x...x...x...x...", SHAKER: "x.x.x.x.x.x.x.x.", CLOSED_HAT: "..x...x...x...x."},
+        {KICK: "x...x...x...x...", SNARE: "....x.......x...", CLOSED_HAT: "xxxxxxxxxxxxxxxx"},
+        {KICK: "x...x...x...x...", CLAP: "....X.......X...", OPEN_HAT: "..x...x...x...x.",
+         SNARE: "..............xx", RIDE: "x...x...x...x..."},
+    ),
+    "folk": (
+        {KICK: "x.....x.........", TAMBOURINE: "..x...x...x...x."},
+        {KICK: "x.......x.......", SIDE_STICK: "....x.......x...", SHAKER: "x.x.x.x.x.x.x.x."},
+        {KICK: "x.......x.x.....", SNARE: "....x.......x...", TAMBOURINE: "x.x.x.x.x.x.x.x."},
+    ),
+    "cinematic": (
+        {LOW_TOM: "x.......x......."},
+        {FLOOR_TOM: "x..x..x.x..x..x.", KICK: "x.......x......."},
+        {FLOOR_TOM: "XxxXxxX.XxxXxxX.", KICK: "x...x...x...x...", SNARE: "....x.......x.xx"},
+    ),
+}
 # 3/4 and 6/8 grooves by feel; each genre maps to a feel below.
 GROOVES_34: dict[str, tuple[Groove, Groove, Groove]] = {
     "waltz": (
