@@ -7,6 +7,7 @@ proposal. The result is deterministic: the same inputs always give the same brie
 
 from __future__ import annotations
 
+import math
 import random
 import zlib
 from collections.abc import Iterable
@@ -49,10 +50,15 @@ GENRE_TONICS = {
     "classical": ("D", "G", "C", "F", "A"), "folk": ("G", "D", "A", "C"),
     "cinematic": ("D", "C", "E", "G"),
 }
-# Genre chosen from mood when nothing names one: (valence sign, arousal sign) -> genre.
-MOOD_GENRE = {
-    (1, 1): "pop", (1, 0): "folk", (0, 1): "cinematic", (0, 0): "ambient",
+# Genres a mood suits when nothing names one: (valence sign, arousal sign) -> candidates, the first the
+# likeliest. One is drawn by the seed, weighted by how near the genre's own mood lies, so five photos of a
+# similar mood do not all become one band.
+MOOD_GENRES = {
+    (1, 1): ("pop", "folk", "electronic", "jazz"), (1, 0): ("folk", "lofi", "classical", "jazz"),
+    (0, 1): ("cinematic", "rock", "electronic"), (0, 0): ("ambient", "lofi", "classical", "cinematic"),
 }
+MOOD_GENRE_WIDTH = 0.5  # mood distance at which a candidate's weight falls to 1/e
+MOOD_GENRE_RANK_DECAY = 0.6  # each later candidate's weight is scaled by this
 GENRE_MOOD_WORDS = {
     (1, 1): "joyful, energetic", (1, 0): "warm, gentle", (0, 1): "tense, driving",
     (0, 0): "melancholic, calm",
@@ -178,7 +184,7 @@ def fuse(perceptions: list[Perception], controls: Controls | None = None) -> Mus
         prov["genre"] = Provenance(source=g[0], reason=g[1].reason)
     else:
         v, a = mood_values.get("valence", 0.2), mood_values.get("arousal", 0.0)
-        genre = MOOD_GENRE[(int(v >= 0), int(a >= 0))]
+        genre = _genre_for_mood(v, a, c.seed if c.seed is not None else derive_seed(perceptions))
         prov["genre"] = Provenance(source="default", reason=(
             f"genre {genre}: nothing named a genre; valence {v:+.2f} and arousal {a:+.2f} suit it"))
     style = GENRES[genre]
@@ -288,6 +294,17 @@ def fuse(perceptions: list[Perception], controls: Controls | None = None) -> Mus
     prov["caption"] = Provenance(source="default", reason="written from the final attributes")
     brief.provenance = dict(sorted(prov.items()))
     return brief
+
+
+def _genre_for_mood(valence: float, arousal: float, seed: int) -> str:
+    """A genre for a mood: drawn by the seed among the mood's candidates, nearer ones likelier."""
+    names = MOOD_GENRES[(int(valence >= 0), int(arousal >= 0))]
+    weights = []
+    for rank, name in enumerate(names):
+        style = GENRES[name]
+        d2 = (valence - style.valence_bias) ** 2 + (arousal - style.arousal_bias) ** 2
+        weights.append(math.exp(-d2 / MOOD_GENRE_WIDTH ** 2) * MOOD_GENRE_RANK_DECAY ** rank)
+    return random.Random(f"{seed}:genre").choices(names, weights=weights)[0]
 
 
 def _choose_instruments(c: Controls, genre: str, pick: Any, prov: dict[str, Provenance]) -> list[str]:
