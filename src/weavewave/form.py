@@ -16,9 +16,9 @@ from weavewave.theory import bar_seconds
 # Energy of a section by label: (relative to the piece's energy, offset). Primes ("chorus'") add a little.
 LABEL_ENERGY: dict[str, tuple[float, float]] = {
     "intro": (0.8, 0.0), "outro": (0.6, 0.0),
-    "A": (0.85, 0.0), "B": (1.1, 0.1), "C": (1.0, 0.05),
-    "verse": (0.85, 0.0), "chorus": (1.15, 0.1), "bridge": (0.7, 0.0), "solo": (1.05, 0.05),
-    "build": (0.95, 0.05), "drop": (1.25, 0.15), "break": (0.55, 0.0), "climax": (1.3, 0.2),
+    "A": (0.8, 0.0), "B": (1.2, 0.12), "C": (1.0, 0.05),
+    "verse": (0.8, 0.0), "chorus": (1.2, 0.12), "bridge": (0.7, 0.0), "solo": (1.05, 0.05),
+    "build": (0.75, 0.0), "drop": (1.3, 0.2), "break": (0.55, 0.0), "climax": (1.3, 0.2),
 }
 PRIME_LIFT = 0.05  # each return of a section is a little stronger
 # Body templates per genre (between intro and outro); cycled with primes to fill long pieces.

@@ -12,7 +12,7 @@ import bisect
 import random
 import re
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from weavewave.arrangement import Arrangement, Note, Part
 from weavewave.brief import MusicBrief
@@ -658,7 +658,16 @@ def _write_parts(brief: MusicBrief, plans: list[PartPlan], sections: list[Sectio
             crash = si > 0 and (sec.energy >= CRASH_MIN_ENERGY and genre in CRASH_GENRES
                                 or sec.start_bar in cue_bars)
             variant = _seed(seed, f"groove:{sec.theme}")  # each theme of each piece draws its groove
-            events[DRUMS].extend(writers[(DRUMS, "drums")].write(ctx, crash=crash, variant=variant))
+            kit = writers[(DRUMS, "drums")]
+            if sec.theme == "build" and sec.bars >= 2:
+                # A build holds the kick back in its second half and rolls the snare up into the drop.
+                half = (sec.start_bar + sec.bars / 2) * grid.bar_qn
+                build = replace(ctx, fill_last=False)
+                events[DRUMS].extend(e for e in kit.write(build, crash=crash, variant=variant)
+                                     if not (e.pitch == KICK and e.start >= half))
+                events[DRUMS].extend(kit.roll(sec.start_bar + sec.bars - 2, 2, sec.energy))
+            else:
+                events[DRUMS].extend(kit.write(ctx, crash=crash, variant=variant))
         elif drum_plan and nxt and drums_on[si + 1] and sec.bars >= 2 and not sec.last:
             # Drums enter with a pickup fill in the last bar before their first section.
             pickup = BarContext(sec.start_bar + sec.bars - 1, 1, nxt.energy, nxt.level, final_bar, end_qn)

@@ -13,6 +13,7 @@ ENERGY_VELOCITY = (0.7, 1.05)
 JAZZ_COMP_P = 0.18  # chance per off-beat eighth of a snare comping note
 PHRASE_BARS = 4
 PICKUP_KICK_P = 0.5
+ROLL_VELOCITY = (35, 115)  # a build's snare roll swells between these (percent of a normal hit)
 
 
 def groove_for(genre: str, meter: str, level: int, variant: int = 0) -> G.Groove:
@@ -66,6 +67,20 @@ class DrumWriter:
                 out.append(Ev(t0, 2.0, G.CRASH, self._vel("x", ctx.energy)))
                 if not any(e.pitch == G.KICK and abs(e.start - t0) < 1e-6 for e in out):
                     out.append(Ev(t0, G.HIT_QN, G.KICK, self._vel("x", ctx.energy)))
+        return out
+
+    def roll(self, start_bar: int, bars: int, energy: float) -> list[Ev]:
+        """A snare roll over ``bars`` bars that doubles its rate each bar (eighths, then sixteenths) and
+        swells from soft to full: the riser of a build."""
+        out = []
+        for k in range(bars):
+            step = 0.5 / 2 ** min(k, 1) if bars > 1 else SIXTEENTH
+            t0 = (start_bar + k) * self.grid.bar_qn
+            n = int(round(self.grid.bar_qn / step))
+            for i in range(n):
+                rise = (k * n + i + 1) / (bars * n)
+                vel = int(min(127, ROLL_VELOCITY[0] + (ROLL_VELOCITY[1] - ROLL_VELOCITY[0]) * rise))
+                out.append(Ev(t0 + i * step, G.HIT_QN / 2, G.SNARE, self._vel("x", energy) * vel // 100))
         return out
 
     def pickup(self, ctx: BarContext) -> list[Ev]:

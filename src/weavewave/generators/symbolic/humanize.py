@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from weavewave.generators.symbolic.grid import Grid, swing_qn
 
 # Velocity shaping.
-ENERGY_VELOCITY_RANGE = (0.72, 1.08)  # multiplier at section energy 0 and 1
+ENERGY_VELOCITY_RANGE = (0.55, 1.12)  # multiplier at section energy 0 and 1: sections differ by 3 LU and more
 ACCENT = {2: 9, 1: 5, 0: 0, -1: -6}  # by metric strength (see Grid.strength)
 PHRASE_ARC = 7  # velocity swell across a phrase, peak in the middle
 VELOCITY_JITTER = 4
