@@ -390,3 +390,18 @@ def test_seeds_and_themes_change_the_groove(genre):
         return Counter(frozenset(v) for v in by_bar.values()).most_common(1)[0][0]
 
     assert len({main_groove(seed) for seed in range(4)}) >= 2
+
+
+def test_classical_second_voice_moves_in_counterpoint():
+    brief = make_brief(genre="classical", duration_s=40.0, tempo_bpm=96, energy=0.75, seed=2)
+    arr = compose(brief)
+    violin = next(p for p in arr.parts if p.instrument == "Violin")
+    flute = next(p for p in arr.parts if p.instrument == "Flute")
+    beat = 60.0 / 96
+    # Where the violin has the tune, the flute moves under it in quarter notes, not held whole notes.
+    line = [n for n in flute.notes if any(v.start <= n.start < v.end for v in violin.notes)]
+    assert len(line) >= 16
+    short = sum(1 for n in line if n.end - n.start <= 1.05 * beat)
+    assert short / len(line) > 0.6
+    iv = [abs(b.pitch - a.pitch) for a, b in zip(line, line[1:], strict=False)]
+    assert sum(i <= 4 for i in iv) / len(iv) > 0.7  # steps and small skips

@@ -577,8 +577,9 @@ def _write_parts(brief: MusicBrief, plans: list[PartPlan], sections: list[Sectio
                 writers[(p.instrument, duty)] = MelodyWriter(key, grid, spans, genre=genre,
                                                              base_velocity=O.ROLE_VELOCITY["melody"])
             elif duty in ("counter", "line"):
-                writers[(p.instrument, duty)] = CounterWriter(grid, spans, window=p.windows[duty],
-                                                              base_velocity=O.ROLE_VELOCITY["counter"])
+                writers[(p.instrument, duty)] = CounterWriter(
+                    grid, spans, window=p.windows[duty], base_velocity=O.ROLE_VELOCITY["counter"],
+                    scale=tuple(key.scale) if genre in P.CONTRAPUNTAL_GENRES else None)
             elif duty in ("chords", "pad"):
                 writers[(p.instrument, duty)] = ChordWriter(
                     key, grid, spans, genre=genre, style=p.style, window=p.windows[duty],

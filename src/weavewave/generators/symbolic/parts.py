@@ -333,12 +333,16 @@ class ChordWriter:
 
 # --- counter line and timpani --------------------------------------------------------------------
 class CounterWriter:
-    """A slow counter line of guide tones (thirds and sevenths), voice-led, one or two per chord."""
+    """A counter line: slow guide tones (thirds and sevenths), voice-led, one or two per chord; or, where
+    ``scale`` is given and the section is not quiet, a second voice moving in quarter notes (chord tones
+    on the beats, a passing tone into each chord change), as the inner voice of a quartet moves."""
 
-    def __init__(self, grid: Grid, spans: list[ChordSpan], *, window: tuple[int, int], base_velocity: float):
+    def __init__(self, grid: Grid, spans: list[ChordSpan], *, window: tuple[int, int], base_velocity: float,
+                 scale: tuple[int, ...] | None = None):
         self.grid, self.spans = grid, spans
         self.lo, self.hi = window
         self.base_velocity = base_velocity
+        self.scale = scale
         self.prev = (self.lo + self.hi) / 2
 
     def write(self, ctx: BarContext) -> list[Ev]:
@@ -350,6 +354,9 @@ class CounterWriter:
             if span.end <= t_start + EPS or span.start >= t_end - EPS:
                 continue
             a, b = max(span.start, t_start), min(span.end, t_end)
+            if self.scale is not None and ctx.level >= 1 and b < ctx.end_qn - EPS:
+                out.extend(self._moving(span, a, b, ctx))
+                continue
             guides = [span.chord.third] + ([span.chord.pcs[3]] if len(span.chord.pcs) > 3 else [span.chord.fifth])
             pieces = [(a, b - a)]
             if ctx.level == 2 and b - a >= 2 * self.grid.beat_qn and b < ctx.end_qn - EPS:
@@ -361,6 +368,35 @@ class CounterWriter:
                 self.prev = p
                 gap = 0.0 if t + d >= ctx.end_qn - EPS else 0.1
                 out.append(Ev(t, d - gap, p, velocity(self.base_velocity, ctx.energy, 2, arc=0.5)))
+        return out
+
+
+    def _moving(self, span: ChordSpan, a: float, b: float, ctx: BarContext) -> list[Ev]:
+        """Quarter notes over one chord: guide tone first, then the nearest other chord tones, and a
+        scale step toward the next chord's nearest guide tone on the last beat."""
+        beat = self.grid.beat_qn
+        n = max(1, int(round((b - a) / beat)))
+        nxt = chord_at(self.spans, b + EPS) if b < self.spans[-1].end - EPS else span
+        out = []
+        for k in range(n):
+            t = a + k * beat
+            if k == 0:
+                p = _nearest(span.chord.third, self.prev, self.lo, self.hi)
+            elif k == n - 1 and n >= 2:
+                goal = _nearest(nxt.chord.third, self.prev, self.lo, self.hi)
+                step = 1 if goal > self.prev else -1
+                p = int(self.prev) + step
+                while p % 12 not in self.scale:
+                    p += step
+                if not self.lo <= p <= self.hi or p == goal:
+                    p = _nearest(span.chord.fifth, self.prev, self.lo, self.hi)
+            else:
+                options = [_nearest(pc, self.prev, self.lo, self.hi) for pc in span.chord.pcs]
+                options = [o for o in options if o != self.prev] or options
+                p = min(options, key=lambda o: abs(o - self.prev))
+            self.prev = p
+            strength = self.grid.strength(t % self.grid.bar_qn)
+            out.append(Ev(t, beat * 0.95, p, velocity(self.base_velocity, ctx.energy, strength, arc=0.5)))
         return out
 
 

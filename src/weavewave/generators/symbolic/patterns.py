@@ -275,6 +275,8 @@ GENRE_INSTRUMENT_STYLE: dict[str, dict[str, str]] = {
     "electronic": {"Pad 3 (polysynth)": "arp", "Synth Strings 1": "arp"},
     "cinematic": {"String Ensemble 1": "ostinato", "Pizzicato Strings": "ostinato"},
 }
+# Genres whose counter lines move as a second voice (quarter notes, passing tones) rather than hold.
+CONTRAPUNTAL_GENRES = frozenset({"classical", "folk"})
 # Instruments that always arpeggiate when they accompany, whatever the genre.
 ARPEGGIATORS = frozenset({"Orchestral Harp", "Pizzicato Strings", "Koto", "Kalimba", "Music Box",
                           "Celesta", "Dulcimer", "Acoustic Guitar (nylon)"})
