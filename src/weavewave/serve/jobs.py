@@ -178,6 +178,14 @@ class WorkerPool:
         self._watcher: threading.Thread | None = None
 
     def start(self) -> None:
+        """Compile the audio analysis once (see :mod:`weavewave.jitcache`), then start the workers.
+
+        Workers compiling numba's cache at the same time could corrupt it; compiled here first, they
+        only read it.
+        """
+        from weavewave.jitcache import warm_if_installed
+
+        warm_if_installed()
         for i in range(self.settings.workers):
             self._spawn(f"w{i}-{os.getpid()}")
         self._watcher = threading.Thread(target=self._watch, name="weavewave-pool-watch", daemon=True)
