@@ -191,3 +191,81 @@ def test_sigterm_while_the_audio_analysis_compiles(tmp_path):
     finally:
         if srv.proc.poll() is None:
             srv.kill()
+
+
+# --- poison rows -------------------------------------------------------------------------------------
+POISON_PARAMS = ("not json{", "[1, 2, 3]")
+
+
+def _insert_poison(db_path: Path, params: str, created_at: float) -> str:
+    """A queued row whose parameters cannot be read, as a damaged or hand-edited database holds."""
+    import sqlite3
+    import uuid
+
+    job_id = uuid.uuid4().hex
+    with sqlite3.connect(db_path) as db:
+        db.execute("INSERT INTO jobs (id, status, params, created_at, updated_at) VALUES (?, 'queued', ?, ?, ?)",
+                   (job_id, params, created_at, created_at))
+    return job_id
+
+
+def test_claim_fails_poison_rows_with_a_reason_and_hands_out_the_next(tmp_path):
+    store = JobStore(tmp_path / "jobs.sqlite3")
+    poison = [_insert_poison(store.db_path, p, 1.0 + i) for i, p in enumerate(POISON_PARAMS)]
+    good = store.submit({"text": "a calm tune"}, max_queue=5)
+    claimed = store.claim("w0")
+    assert claimed is not None and claimed.id == good.id
+    for job_id in poison:
+        job = store.get(job_id)
+        assert job.status == "failed" and "stored parameters" in job.error
+    assert [j.id for j in store.list()]  # listing reads every row, damaged or not
+    assert store.claim("w0") is None
+    store.close()
+
+
+def test_a_poison_row_never_stops_the_pool(tmp_path):
+    """It killed the worker that claimed it, then the thread that respawns workers: no job ran again."""
+    from fastapi.testclient import TestClient
+
+    from conftest import wait_job
+    from weavewave.serve.api import create_app
+    from weavewave.serve.settings import Settings
+
+    settings = Settings(data_dir=tmp_path, workers=1, text_model="lexicon", ui=False)
+    app = create_app(settings)
+    poison = [_insert_poison(settings.db_path, p, 1.0 + i) for i, p in enumerate(POISON_PARAMS)]
+    with TestClient(app) as client:
+        r = client.post("/v1/generate", data={"text": "a short calm tune", "duration": "3", "seed": "3"})
+        assert r.status_code == 202, r.text
+        assert wait_job(client, r.json()["id"], timeout=90.0)["status"] == "succeeded"
+        for job_id in poison:
+            job = client.get(f"/v1/jobs/{job_id}").json()
+            assert job["status"] == "failed" and "stored parameters are" in job["error"], job
+        assert client.get("/v1/jobs").status_code == 200
+        health = client.get("/healthz")
+        assert health.status_code == 200 and health.json()["workers_alive"] == 1
+
+
+class _DeadProc:
+    exitcode = 1
+    is_alive = staticmethod(lambda: False)
+    join = terminate = kill = staticmethod(lambda *args: None)
+
+
+def test_healthz_is_503_when_no_worker_can_run(tmp_path, monkeypatch):
+    from fastapi.testclient import TestClient
+
+    from weavewave.serve import jobs
+    from weavewave.serve.api import create_app
+    from weavewave.serve.settings import Settings
+
+    def dead_on_arrival(self, name: str) -> None:  # as a worker that dies at start every time
+        self._procs[name], self._started[name] = _DeadProc(), time.monotonic()
+
+    monkeypatch.setattr(jobs.WorkerPool, "_spawn", dead_on_arrival)
+    monkeypatch.setattr(jitcache, "is_warm", lambda: True)
+    app = create_app(Settings(data_dir=tmp_path, workers=2, text_model="lexicon", ui=False))
+    with TestClient(app) as client:
+        health = client.get("/healthz")
+        assert health.status_code == 503
+        assert health.json()["status"] == "unhealthy" and health.json()["workers_alive"] == 0

@@ -29,6 +29,8 @@ PROGRESS_EVERY_S = 0.3
 STOP_GRACE_S = 4.0
 TERMINATE_WAIT_S = 1.0
 KILL_WAIT_S = 1.0
+# A worker that meets an unexpected error outside a job (the database, say) pauses this long, not spinning.
+WORKER_ERROR_PAUSE_S = 1.0
 # How often a stop flag is looked at while waiting on it.
 FLAG_POLL_S = 0.05
 # A worker that dies sooner than this after its start counts as failing to start; each such failure in
@@ -189,11 +191,15 @@ def worker_main(settings: Settings, name: str, stop: StopFlag, parent_pid: int) 
     cache = ModelCache()  # one per worker, for its lifetime: each neural model loads once here
     store = JobStore(settings.db_path)
     while not stop.is_set() and os.getppid() == parent_pid:
-        job = store.claim(name)
-        if job is None:
-            stop.wait(POLL_S)
-            continue
-        run_job(store, settings, job, stop, cache)
+        try:
+            job = store.claim(name)
+            if job is None:
+                stop.wait(POLL_S)
+                continue
+            run_job(store, settings, job, stop, cache)
+        except Exception as exc:  # e.g. the database locked or damaged: the worker lives on and retries
+            sys.stderr.write(f"weavewave: worker {name}: {type(exc).__name__}: {exc}\n")
+            stop.wait(WORKER_ERROR_PAUSE_S)
     store.close()
 
 
