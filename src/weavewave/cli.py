@@ -230,17 +230,12 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
 
 def _read_text(value: str | None) -> str | None:
-    from weavewave.errors import BadInputError
 
     if value is None or not value.startswith("@"):
         return value
-    path = value[1:]
-    try:
-        with open(path, encoding="utf-8") as fh:
-            return fh.read()
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise BadInputError(f"cannot read text file {path}: {reason}; check the path") from None
+    from weavewave.textfile import read_text_file
+
+    return read_text_file(value[1:], what="text file")
 
 
 def _common(args: argparse.Namespace) -> dict[str, Any]:
