@@ -61,7 +61,9 @@ def _queue_app(tmp_path: Path, **kw) -> TestClient:
 
 # --- endpoints -------------------------------------------------------------------------------------
 def test_healthz_and_openapi(client):
-    health = client.get("/healthz").json()
+    deadline = time.monotonic() + 120  # a cold numba cache compiles first (status "starting", 503)
+    while (health := client.get("/healthz").json())["status"] == "starting" and time.monotonic() < deadline:
+        time.sleep(0.5)
     assert health["status"] == "ok" and health["workers_alive"] == 1
     paths = client.get("/openapi.json").json()["paths"]
     for path in ("/v1/describe", "/v1/generate", "/v1/jobs", "/v1/jobs/{job_id}", "/v1/jobs/{job_id}/files/{name}"):

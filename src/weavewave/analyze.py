@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from weavewave.errors import MissingDependencyError
 from weavewave.theory import tonic_pitch_class
 
 # Krumhansl & Kessler (1982) probe-tone key profiles, tonic first.
@@ -29,11 +28,10 @@ MODE_TO_MAJMIN = {"major": "major", "lydian": "major", "mixolydian": "major", "m
 
 
 def _librosa():
-    try:
-        import librosa
-    except ImportError as exc:
-        raise MissingDependencyError('audio analysis needs librosa: pip install "weavewave[test]"') from exc
-    return librosa
+    """librosa with its JIT cache set up and warm (see :mod:`weavewave.jitcache`)."""
+    from weavewave.jitcache import librosa
+
+    return librosa()
 
 
 def _mono(audio: np.ndarray, sample_rate: int) -> np.ndarray:

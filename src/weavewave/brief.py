@@ -271,14 +271,10 @@ class MusicBrief(_Model):
 
     @classmethod
     def load(cls, path: str | Path) -> MusicBrief:
+        from weavewave.textfile import read_text_file
+
         p = Path(path)
-        try:
-            text = p.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise BadInputError(f"brief file not found: {p}; check the path") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise BadInputError(f"cannot read brief file {p}: {exc}") from None
-        return cls.from_json(text, origin=str(p))
+        return cls.from_json(read_text_file(p, what="brief file"), origin=str(p))
 
     def summary(self) -> str:
         """One line: genre, key, tempo, meter, length, instruments."""

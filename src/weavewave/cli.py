@@ -148,7 +148,29 @@ def build_parser() -> argparse.ArgumentParser:
                             description="The known model ids per role (--model, --describer-model, "
                                         "--refiner-model), with size, licence and whether each is on this machine.")
     models.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    warm = sub.add_parser("warmup", help="compile the audio analysis (numba JIT) once, before parallel use",
+                          description="Compile librosa's JIT functions into weavewave's per-version cache, "
+                                      "serially and under a file lock, so later parallel runs only read it. "
+                                      "Run once after installing; the server does it before starting workers.")
+    warm.add_argument("--force", action="store_true", help="delete this version's cache and compile again")
     return parser
+
+
+def _cmd_warmup(args: argparse.Namespace) -> int:
+    import time
+
+    from weavewave import jitcache
+
+    folder = jitcache.configure()
+    started = time.monotonic()
+    compiled = jitcache.librosa_available() and jitcache.ensure_warm(force=args.force)
+    if not jitcache.librosa_available():
+        print("weavewave: librosa is not installed; nothing to compile (audio inputs need weavewave[audio])")
+    elif compiled:
+        print(f"weavewave: audio analysis compiled in {time.monotonic() - started:.1f} s into {folder}")
+    else:
+        print(f"weavewave: audio analysis already compiled in {folder}")
+    return EXIT_OK
 
 
 # --- evaluation: `weavewave eval` ---------------------------------------------------------------
@@ -208,17 +230,12 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
 
 def _read_text(value: str | None) -> str | None:
-    from weavewave.errors import BadInputError
 
     if value is None or not value.startswith("@"):
         return value
-    path = value[1:]
-    try:
-        with open(path, encoding="utf-8") as fh:
-            return fh.read()
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise BadInputError(f"cannot read text file {path}: {reason}; check the path") from None
+    from weavewave.textfile import read_text_file
+
+    return read_text_file(value[1:], what="text file")
 
 
 def _common(args: argparse.Namespace) -> dict[str, Any]:
@@ -409,9 +426,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return EXIT_BAD_INPUT
     from weavewave.errors import WeaveWaveError
+    from weavewave.jitcache import configure
 
+    configure()  # numba's cache folder, before anything imports numba (here or in spawned workers)
     handler = {"generate": _cmd_generate, "describe": _cmd_describe, "schema": _cmd_schema,
-               "eval": _cmd_eval, "serve": _cmd_serve, "models": _cmd_models}[args.command]
+               "eval": _cmd_eval, "serve": _cmd_serve, "models": _cmd_models,
+               "warmup": _cmd_warmup}[args.command]
     try:
         return handler(args)
     except WeaveWaveError as exc:

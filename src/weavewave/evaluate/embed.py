@@ -53,7 +53,9 @@ class FeatureEmbedder:
 
     def embed(self, audio: np.ndarray, sample_rate: int) -> np.ndarray:
         """[shape=(seconds, FEATURE_DIM)] for ``audio`` [shape=(n,) or (n, channels)]; at least one row."""
-        import librosa
+        from weavewave.jitcache import librosa as _get_librosa
+
+        librosa = _get_librosa()
 
         y = analysis_signal(audio, sample_rate)
         if len(y) < N_FFT:

@@ -148,7 +148,9 @@ def clap_audio_windows(clap: LoadedModel, audio: np.ndarray, sample_rate: int) -
 
 
 def _clap_audio_windows(clap: LoadedModel, audio: np.ndarray, sample_rate: int) -> np.ndarray:
-    import librosa
+    from weavewave.jitcache import librosa as _get_librosa
+
+    librosa = _get_librosa()
 
     torch, _ = _torch_transformers()
     fe = clap.processor.feature_extractor

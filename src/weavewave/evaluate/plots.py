@@ -64,7 +64,9 @@ def _matplotlib():
 def track_view(name: str, audio: np.ndarray, sample_rate: int, brief: MusicBrief | None,
                metrics: dict[str, Any], midi: pretty_midi.PrettyMIDI | None) -> TrackView:
     """Compute everything the pictures need from the audio (librosa) and the loudness meter."""
-    import librosa
+    from weavewave.jitcache import librosa as _get_librosa
+
+    librosa = _get_librosa()
 
     from weavewave import analyze
     from weavewave.audio_io import loudness_curve
@@ -98,7 +100,9 @@ def draw_spectrogram(ax, view: TrackView) -> None:  # noqa: ANN001
     extent = (0, view.mel_db.shape[1] * view.frame_s, 0, view.mel_db.shape[0])
     ax.imshow(view.mel_db, origin="lower", aspect="auto", cmap="magma", extent=extent, vmin=-80, vmax=0)
     ticks_hz = [100, 500, 1000, 2000, 4000, 8000]
-    import librosa
+    from weavewave.jitcache import librosa as _get_librosa
+
+    librosa = _get_librosa()
 
     mel_freqs = librosa.mel_frequencies(n_mels=view.mel_db.shape[0], fmax=11000)
     ax.set_yticks([int(np.argmin(np.abs(mel_freqs - f))) for f in ticks_hz])

@@ -39,7 +39,9 @@ def resample(audio: np.ndarray, sr_from: int, sr_to: int) -> np.ndarray:
 
 @functools.lru_cache(maxsize=2)
 def _filter_bank(sample_rate: int, n_fft: int) -> np.ndarray:
-    import librosa
+    from weavewave.jitcache import librosa as _get_librosa
+
+    librosa = _get_librosa()
 
     return librosa.filters.chroma(sr=sample_rate, n_fft=n_fft, tuning=0.0, n_chroma=N_CHROMA).astype(np.float64)
 

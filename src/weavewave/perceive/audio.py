@@ -491,6 +491,7 @@ def _quiet():
 
 @lru_cache(maxsize=1)
 def _basic_pitch_model() -> Any:
+    _librosa()  # basic-pitch imports librosa: its JIT cache must be set up and warm first
     try:
         with _quiet():
             from basic_pitch import ICASSP_2022_MODEL_PATH
@@ -566,7 +567,9 @@ def _melody_qn(melody_s: list[tuple[float, float, int]], to_qn: Any, beat_times:
 def _segments(a: AudioAnalysis, rms: np.ndarray, centroid: np.ndarray, onsets: np.ndarray,
               chroma: np.ndarray) -> list[Segment]:
     """Per-segment measurements, theme labels by chroma similarity, and a caption each."""
-    import librosa
+    from weavewave.jitcache import librosa as _get_librosa
+
+    librosa = _get_librosa()
 
     edges = [*a.boundaries_s, a.duration_s]
     frames = librosa.time_to_frames(np.array(edges), sr=SR, hop_length=HOP)

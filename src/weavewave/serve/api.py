@@ -147,10 +147,18 @@ def create_app(settings: Settings, *, start_workers: bool = True) -> FastAPI:
                             status_code=429, headers={"Retry-After": str(exc.retry_after)})
 
     @app.get("/healthz", tags=["server"])
-    def healthz() -> dict[str, Any]:
-        """Liveness and queue depth; needs no token."""
-        return {"status": "ok", "version": __version__, "workers": settings.workers,
-                "workers_alive": pool.alive(), "jobs": store.counts()}
+    def healthz() -> JSONResponse:
+        """Liveness and queue depth; needs no token. 503 while no worker can run a job."""
+        status, reason = pool.health() if start_workers else ("ok", "")
+        body: dict[str, Any] = {"status": status, "version": __version__, "workers": settings.workers,
+                                "workers_alive": pool.alive()}
+        if reason:
+            body["reason"] = reason
+        try:
+            body["jobs"] = store.counts()
+        except Exception as exc:  # the database is what is wrong: say so rather than answer 500
+            status, body["status"], body["reason"] = "unhealthy", "unhealthy", f"job database: {exc}"
+        return JSONResponse(body, status_code=200 if status == "ok" else 503)
 
     app.include_router(_router(settings, store, cache))
     app.add_middleware(BodyLimit, limit=settings.max_upload_bytes)

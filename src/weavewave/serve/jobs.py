@@ -12,10 +12,10 @@ import multiprocessing
 import os
 import shutil
 import signal
+import sys
 import threading
 import time
 import zipfile
-from multiprocessing.synchronize import Event
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,15 @@ from weavewave.serve.store import Job, JobStore
 
 POLL_S = 0.2
 PROGRESS_EVERY_S = 0.3
-STOP_GRACE_S = 5.0
+# Stopping is bounded in every state, so SIGTERM ends the server within 10 s (with run.HTTP_GRACE_S):
+# workers get STOP_GRACE_S to stop at a progress report, then SIGTERM, then SIGKILL, each waited on once.
+STOP_GRACE_S = 4.0
+TERMINATE_WAIT_S = 1.0
+KILL_WAIT_S = 1.0
+# A worker that meets an unexpected error outside a job (the database, say) pauses this long, not spinning.
+WORKER_ERROR_PAUSE_S = 1.0
+# How often a stop flag is looked at while waiting on it.
+FLAG_POLL_S = 0.05
 # A worker that dies sooner than this after its start counts as failing to start; each such failure in
 # a row doubles the wait before the next respawn, up to RESPAWN_MAX_S, so a broken setup (an unreadable
 # data directory, a missing package) does not spin up a process a second forever.
@@ -40,6 +48,34 @@ class _Stop(Exception):
     def __init__(self, cancelled: bool) -> None:
         super().__init__("cancelled" if cancelled else "server stopping")
         self.cancelled = cancelled
+
+
+class StopFlag:
+    """A stop request shared with the worker processes: one byte of shared memory, no locks.
+
+    Not ``multiprocessing.Event``: a worker killed while it waits on one leaves a sleeper counted in the
+    event's condition, and the next ``set()`` waits forever for it to wake, so SIGTERM hung the server
+    after any worker had died.
+    """
+
+    def __init__(self, ctx: Any) -> None:
+        self._value = ctx.RawValue("b", 0)
+
+    def set(self) -> None:
+        self._value.value = 1
+
+    def is_set(self) -> bool:
+        return bool(self._value.value)
+
+    def wait(self, timeout: float) -> bool:
+        """Sleep until set or ``timeout`` seconds have passed; True when set."""
+        deadline = time.monotonic() + timeout
+        while not self.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            time.sleep(min(left, FLAG_POLL_S))
+        return True
 
 
 def job_dir(settings: Settings, job_id: str) -> Path:
@@ -72,7 +108,7 @@ def api_kwargs(params: dict[str, Any], base: Path, semantic: bool | None, cache:
     return kwargs
 
 
-def run_job(store: JobStore, settings: Settings, job: Job, stop: Event | threading.Event,
+def run_job(store: JobStore, settings: Settings, job: Job, stop: StopFlag | threading.Event,
             cache: Any = None) -> None:
     """Generate one job and record the outcome: succeeded, failed (with the reason), cancelled or re-queued.
 
@@ -143,7 +179,7 @@ def write_artifacts(track: Any, folder: Path, *, stems: bool) -> list[str]:
     return ordered + sorted(present - set(ordered))
 
 
-def worker_main(settings: Settings, name: str, stop: Event, parent_pid: int) -> None:
+def worker_main(settings: Settings, name: str, stop: StopFlag, parent_pid: int) -> None:
     """A worker process: claim, run, repeat, until ``stop`` is set or the server process is gone."""
     # Ctrl-C reaches the whole process group; the server decides when workers stop. SIGTERM keeps its
     # default (end now): the renderer's own pool ends its helpers with it, and the server re-queues the
@@ -155,12 +191,24 @@ def worker_main(settings: Settings, name: str, stop: Event, parent_pid: int) -> 
     cache = ModelCache()  # one per worker, for its lifetime: each neural model loads once here
     store = JobStore(settings.db_path)
     while not stop.is_set() and os.getppid() == parent_pid:
-        job = store.claim(name)
-        if job is None:
-            stop.wait(POLL_S)
-            continue
-        run_job(store, settings, job, stop, cache)
+        try:
+            job = store.claim(name)
+            if job is None:
+                stop.wait(POLL_S)
+                continue
+            run_job(store, settings, job, stop, cache)
+        except Exception as exc:  # e.g. the database locked or damaged: the worker lives on and retries
+            sys.stderr.write(f"weavewave: worker {name}: {type(exc).__name__}: {exc}\n")
+            stop.wait(WORKER_ERROR_PAUSE_S)
     store.close()
+
+
+def _warm_main() -> None:
+    """The warm-up process: compile the audio analysis once, so workers only read numba's cache."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    from weavewave.jitcache import warm_if_installed
+
+    warm_if_installed()
 
 
 class WorkerPool:
@@ -169,19 +217,59 @@ class WorkerPool:
     def __init__(self, settings: Settings, store: JobStore) -> None:
         self.settings, self.store = settings, store
         self._ctx = multiprocessing.get_context("spawn")  # no fork of a threaded server
-        self._stop = self._ctx.Event()
+        self._stop = StopFlag(self._ctx)
         self._procs: dict[str, Any] = {}
         self._started: dict[str, float] = {}
         self._quick_deaths: dict[str, int] = {}
         self._respawn_at: dict[str, float] = {}
+        self._lock = threading.Lock()  # the watcher and stop() both touch _procs
         self._watch_stop = threading.Event()
         self._watcher: threading.Thread | None = None
+        self._warm_proc: Any = None
+        self.warming = False
 
     def start(self) -> None:
-        for i in range(self.settings.workers):
-            self._spawn(f"w{i}-{os.getpid()}")
-        self._watcher = threading.Thread(target=self._watch, name="weavewave-pool-watch", daemon=True)
+        """Start the workers; first, once per version, compile the audio analysis in a child process.
+
+        Workers compiling numba's cache at the same time could corrupt it (see :mod:`weavewave.jitcache`).
+        The compile runs in its own process, from a thread, so a stop request can end it at once.
+        """
+        from weavewave.jitcache import configure, is_warm, librosa_available
+
+        configure()  # spawned children inherit the cache folder through the environment
+        if librosa_available() and not is_warm():
+            self.warming = True
+            self._watcher = threading.Thread(target=self._warm_then_run, name="weavewave-pool-watch",
+                                             daemon=True)
+        else:
+            self._spawn_all()
+            self._watcher = threading.Thread(target=self._watch, name="weavewave-pool-watch", daemon=True)
         self._watcher.start()
+
+    def _warm_then_run(self) -> None:
+        proc = self._ctx.Process(target=_warm_main, name="weavewave-warmup", daemon=True)
+        with self._lock:
+            if self._stop.is_set():
+                return
+            proc.start()
+            self._warm_proc = proc
+        while proc.is_alive() and not self._stop.is_set():
+            proc.join(FLAG_POLL_S * 4)
+        if proc.exitcode not in (0, None):  # workers then compile lazily, still one at a time (the lock)
+            sys.stderr.write(f"weavewave: compiling the audio analysis failed (exit code {proc.exitcode}); "
+                             "audio jobs compile it on first use\n")
+        self.warming = False
+        if self._stop.is_set():
+            return
+        self._spawn_all()
+        self._watch()
+
+    def _spawn_all(self) -> None:
+        with self._lock:
+            if self._stop.is_set():
+                return
+            for i in range(self.settings.workers):
+                self._spawn(f"w{i}-{os.getpid()}")
 
     def _spawn(self, name: str) -> None:
         # Not daemonic: the renderer forks helpers of its own. Workers leave when their parent does.
@@ -193,7 +281,11 @@ class WorkerPool:
 
     def _watch(self) -> None:
         while not self._watch_stop.wait(1.0):
-            self._check(time.monotonic())
+            try:
+                with self._lock:
+                    self._check(time.monotonic())
+            except Exception as exc:  # e.g. a locked or damaged database: keep watching, say why
+                sys.stderr.write(f"weavewave: worker watch: {type(exc).__name__}: {exc}\n")
 
     def _check(self, now: float) -> None:
         """Re-queue the jobs of dead workers and respawn them, backing off from ones that die at start."""
@@ -226,19 +318,57 @@ class WorkerPool:
                                         "(out of memory?); not retried again")
 
     def alive(self) -> int:
-        return sum(p.is_alive() for p in self._procs.values())
+        return sum(p.is_alive() for p in list(self._procs.values()))
+
+    def health(self) -> tuple[str, str]:
+        """("ok" | "starting" | "unhealthy", why): unhealthy when no worker can run a job now."""
+        if self.warming:
+            return "starting", "compiling the audio analysis before starting the workers (first start)"
+        if self._stop.is_set():
+            return "unhealthy", "stopping"
+        if self._watcher is None:
+            return "unhealthy", "the workers were not started"
+        if not self._watcher.is_alive():
+            return "unhealthy", "the thread that keeps the workers alive has stopped"
+        if self.alive() == 0:
+            return "unhealthy", "no worker process is running (each dies at start: see the server's log)"
+        return "ok", ""
 
     def stop(self, grace_s: float = STOP_GRACE_S) -> None:
-        """Ask workers to stop at their next progress report, then end stragglers; their jobs re-queue."""
+        """Ask workers to stop at their next progress report, then end stragglers; their jobs re-queue.
+
+        Every wait is bounded: at most ``grace_s + TERMINATE_WAIT_S + KILL_WAIT_S`` and a little more,
+        whatever state the workers are in (running, idle, already dead).
+        """
         self._watch_stop.set()
         self._stop.set()
         deadline = time.monotonic() + grace_s
-        for proc in self._procs.values():
+        if self._watcher is not None:
+            self._watcher.join(max(0.0, min(1.0, deadline - time.monotonic())))
+        # The watcher spawns nothing once the flag is set; this waits (briefly) for a spawn in flight.
+        locked = self._lock.acquire(timeout=1.0)
+        try:
+            procs = dict(self._procs)
+            if self._warm_proc is not None:
+                procs["warm-up"] = self._warm_proc
+        finally:
+            if locked:
+                self._lock.release()
+        for proc in procs.values():
             proc.join(max(0.0, deadline - time.monotonic()))
-        for name, proc in self._procs.items():
-            if proc.is_alive():
-                proc.terminate()
-                proc.join(5.0)
-            for job_id in self.store.running_on(name):
-                self.store.requeue(job_id, "re-queued: the server stopped while it ran", count_attempt=False)
+        for signal_them, wait_s in ((lambda p: p.terminate(), TERMINATE_WAIT_S), (lambda p: p.kill(), KILL_WAIT_S)):
+            left = [p for p in procs.values() if p.is_alive()]
+            if not left:
+                break
+            for proc in left:
+                signal_them(proc)
+            until = time.monotonic() + wait_s
+            for proc in left:
+                proc.join(max(0.0, until - time.monotonic()))
+        for name in procs:
+            try:
+                for job_id in self.store.running_on(name):
+                    self.store.requeue(job_id, "re-queued: the server stopped while it ran", count_attempt=False)
+            except Exception as exc:  # the next start's recovery re-queues them anyway
+                sys.stderr.write(f"weavewave: could not re-queue {name}'s job: {type(exc).__name__}: {exc}\n")
         self._procs.clear()

@@ -13,6 +13,10 @@ from collections.abc import Iterator
 
 from weavewave.serve.settings import Settings
 
+# Seconds open HTTP connections get to finish after SIGTERM; with the worker pool's bounded stop
+# (jobs.STOP_GRACE_S and the waits after it) the process ends within 10 s.
+HTTP_GRACE_S = 3
+
 
 def serve(settings: Settings) -> None:
     """Serve API and UI on ``settings.host:settings.port`` until SIGTERM or Ctrl-C."""
@@ -44,6 +48,6 @@ def serve(settings: Settings) -> None:
     sys.stderr.write(f"weavewave: serving the page at {where}/ and the API at {where}/v1 (docs: {where}/docs); "
                      f"{settings.workers} workers, data in {settings.data_dir}\n")
     config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning",
-                            timeout_graceful_shutdown=10)
+                            timeout_graceful_shutdown=HTTP_GRACE_S)
     GracefulServer(config).run()
     sys.stderr.write("weavewave: stopped; unfinished jobs are kept and run at the next start\n")

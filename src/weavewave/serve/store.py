@@ -72,10 +72,29 @@ class Job:
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> Job:
+        """The row as a Job; a damaged JSON column reads as empty rather than failing every listing."""
         return cls(id=row["id"], status=row["status"], progress=row["progress"], message=row["message"],
-                   params=json.loads(row["params"]), brief=json.loads(row["brief"]) if row["brief"] else None,
-                   error=row["error"], files=json.loads(row["files"]), attempts=row["attempts"],
+                   params=_json_or(row["params"], {}), brief=_json_or(row["brief"], None) if row["brief"] else None,
+                   error=row["error"], files=_json_or(row["files"], []), attempts=row["attempts"],
                    created_at=row["created_at"], started_at=row["started_at"], finished_at=row["finished_at"])
+
+
+def _json_or(text: Any, default: Any) -> Any:
+    try:
+        return json.loads(text)
+    except (TypeError, ValueError, RecursionError):
+        return default
+
+
+def unreadable_params(text: Any) -> str | None:
+    """Why a row's stored parameters cannot be run (not JSON, or not a JSON object); None when they can."""
+    try:
+        params = json.loads(text)
+    except (TypeError, ValueError, RecursionError) as exc:
+        return f"its stored parameters are not valid JSON ({type(exc).__name__})"
+    if not isinstance(params, dict):
+        return f"its stored parameters are a JSON {type(params).__name__}, not an object"
+    return None
 
 
 class JobStore:
@@ -164,15 +183,27 @@ class JobStore:
 
     # --- the worker's side -----------------------------------------------------------------------
     def claim(self, worker: str) -> Job | None:
-        """Take the oldest queued job for ``worker``, atomically; None when nothing waits."""
+        """Take the oldest queued job for ``worker``, atomically; None when nothing waits.
+
+        A row whose parameters cannot be read (a damaged or hand-edited database) is failed with the
+        reason on the way, never handed to a worker: one poison row must not stop the queue.
+        """
         now = time.time()
         with self._tx() as db:
-            row = db.execute("SELECT id FROM jobs WHERE status='queued' ORDER BY created_at LIMIT 1").fetchone()
-            if row is None:
-                return None
+            while True:
+                row = db.execute("SELECT id, params FROM jobs WHERE status='queued' ORDER BY created_at "
+                                 "LIMIT 1").fetchone()
+                if row is None:
+                    return None
+                reason = unreadable_params(row["params"])
+                if reason is None:
+                    break
+                db.execute("UPDATE jobs SET status='failed', message='failed', error=?, finished_at=?, "
+                           "updated_at=? WHERE id=?", (f"cannot run this job: {reason}; submit it again",
+                                                       now, now, row["id"]))
             db.execute("UPDATE jobs SET status='running', worker=?, attempts=attempts+1, started_at=?, "
-                       "updated_at=?, progress=0, message='starting' WHERE id=?", (worker, now, now, row[0]))
-        return self.get(row[0])
+                       "updated_at=?, progress=0, message='starting' WHERE id=?", (worker, now, now, row["id"]))
+        return self.get(row["id"])
 
     def set_progress(self, job_id: str, fraction: float, message: str) -> bool:
         """Record progress; returns True when the job should stop (cancelled meanwhile)."""

@@ -1,0 +1,271 @@
+"""Faults in the server: SIGTERM ends it within 10 s in every state, poison rows never stop the pool.
+
+Each test runs a real ``weavewave serve`` process (or a real worker pool) over a temporary data folder.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("fastapi")
+pytest.importorskip("uvicorn")
+
+import weavewave  # noqa: E402
+from weavewave import jitcache  # noqa: E402
+from weavewave.serve.store import JobStore  # noqa: E402
+
+SRC = str(Path(weavewave.__file__).resolve().parents[1])
+SIGTERM_LIMIT_S = 10.0
+START_TIMEOUT_S = 60.0
+# Time for a new worker to import the generator and start polling for jobs.
+IMPORT_S = 5.0
+
+pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="finds workers through /proc")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """``weavewave serve`` in a subprocess, over ``data``."""
+
+    def __init__(self, tmp: Path, *, warm: bool = True, workers: int = 2) -> None:
+        self.port = _free_port()
+        self.data = tmp / "data"
+        cache = tmp / "numba"
+        cache.mkdir(parents=True, exist_ok=True)
+        env = dict(os.environ, PYTHONPATH=SRC + os.pathsep + os.environ.get("PYTHONPATH", ""),
+                   NUMBA_CACHE_DIR=str(cache), XDG_CACHE_HOME=str(tmp / "xdg"))
+        if warm:
+            old = os.environ.get(jitcache.NUMBA_CACHE_ENV)
+            os.environ[jitcache.NUMBA_CACHE_ENV] = str(cache)
+            try:
+                jitcache.marker_path().write_text("{}")
+            finally:
+                if old is None:
+                    del os.environ[jitcache.NUMBA_CACHE_ENV]
+                else:
+                    os.environ[jitcache.NUMBA_CACHE_ENV] = old
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "weavewave.cli", "serve", "--no-ui", "--port", str(self.port), "--data-dir",
+             str(self.data), "--workers", str(workers), "--text-model", "lexicon"],
+            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def get(self, path: str) -> tuple[int, dict]:
+        try:
+            with urllib.request.urlopen(self.url(path), timeout=10) as r:
+                return r.status, json.loads(r.read())
+        except urllib.error.HTTPError as exc:
+            return exc.code, json.loads(exc.read() or b"{}")
+
+    def post(self, path: str, fields: dict[str, str]) -> dict:
+        body = urllib.parse.urlencode(fields).encode()
+        with urllib.request.urlopen(urllib.request.Request(self.url(path), data=body), timeout=10) as r:
+            return json.loads(r.read())
+
+    def wait_up(self) -> None:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while time.monotonic() < deadline:
+            assert self.proc.poll() is None, self.proc.stderr.read()
+            try:
+                self.get("/healthz")
+                return
+            except (OSError, ValueError):
+                time.sleep(0.2)
+        raise AssertionError("the server did not start")
+
+    def workers(self) -> list[int]:
+        """Pids of the server's worker processes (spawned children other than the resource tracker)."""
+        pids = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+                cmd = (stat.parent / "cmdline").read_bytes().replace(b"\0", b" ")
+            except (OSError, IndexError, ValueError):
+                continue
+            if ppid == self.proc.pid and b"spawn_main" in cmd:
+                pids.append(int(stat.parent.name))
+        return pids
+
+    def wait_workers(self, n: int) -> list[int]:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while time.monotonic() < deadline:
+            status, health = self.get("/healthz")
+            if health.get("workers_alive") == n and len(self.workers()) == n:
+                return self.workers()
+            time.sleep(0.2)
+        raise AssertionError(f"{n} workers did not start: {self.get('/healthz')}")
+
+    def sigterm(self) -> tuple[int, float]:
+        """SIGTERM; (exit code, seconds to exit). Fails, after SIGKILL, past the limit."""
+        started = time.monotonic()
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            code = self.proc.wait(SIGTERM_LIMIT_S + 5)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise AssertionError("SIGTERM did not stop the server") from None
+        return code, time.monotonic() - started
+
+    def kill(self) -> None:
+        for pid in self.workers():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        self.proc.kill()
+        self.proc.wait(10)
+
+
+@pytest.fixture()
+def server(tmp_path):
+    srv = Server(tmp_path)
+    srv.wait_up()
+    yield srv
+    if srv.proc.poll() is None:
+        srv.kill()
+
+
+def test_sigterm_when_idle(server):
+    server.wait_workers(2)
+    code, seconds = server.sigterm()
+    assert code == 0 and seconds < SIGTERM_LIMIT_S
+    assert not server.workers()
+
+
+def test_sigterm_after_a_worker_was_killed(server):
+    """It hung forever: the dead worker was still counted as waiting on the stop event."""
+    victim = server.wait_workers(2)[0]
+    time.sleep(IMPORT_S)  # past its imports: in its idle loop, waiting on the stop request
+    os.kill(victim, signal.SIGKILL)
+    time.sleep(1.5)  # the watcher notices and respawns it; the killed one never woke
+    code, seconds = server.sigterm()
+    assert code == 0 and seconds < SIGTERM_LIMIT_S, seconds
+    assert not server.workers()
+
+
+def test_sigterm_while_a_job_runs_requeues_it(server):
+    server.wait_workers(2)
+    job = server.post("/v1/generate", {"text": "a long slow ambient drift", "duration": "600", "seed": "1"})
+    deadline = time.monotonic() + 30
+    while server.get(f"/v1/jobs/{job['id']}")[1]["status"] != "running":
+        assert time.monotonic() < deadline, "the job never started"
+        time.sleep(0.1)
+    code, seconds = server.sigterm()
+    assert code == 0 and seconds < SIGTERM_LIMIT_S, seconds
+    assert not server.workers()
+    store = JobStore(server.data / "jobs.sqlite3")
+    assert store.get(job["id"]).status == "queued"  # kept for the next start
+    store.close()
+
+
+def test_sigterm_while_the_audio_analysis_compiles(tmp_path):
+    """A cold numba cache: the server compiles before starting workers; SIGTERM still ends it at once."""
+    pytest.importorskip("librosa")
+    srv = Server(tmp_path, warm=False)
+    try:
+        srv.wait_up()
+        status, health = srv.get("/healthz")
+        assert health["workers_alive"] == 0 and health["status"] == "starting", health
+        code, seconds = srv.sigterm()
+        assert code == 0 and seconds < SIGTERM_LIMIT_S, seconds
+        assert not srv.workers()
+        assert not list((tmp_path / "numba").glob(jitcache.MARKER_PREFIX + "*"))  # the next start compiles
+    finally:
+        if srv.proc.poll() is None:
+            srv.kill()
+
+
+# --- poison rows -------------------------------------------------------------------------------------
+POISON_PARAMS = ("not json{", "[1, 2, 3]")
+
+
+def _insert_poison(db_path: Path, params: str, created_at: float) -> str:
+    """A queued row whose parameters cannot be read, as a damaged or hand-edited database holds."""
+    import sqlite3
+    import uuid
+
+    job_id = uuid.uuid4().hex
+    with sqlite3.connect(db_path) as db:
+        db.execute("INSERT INTO jobs (id, status, params, created_at, updated_at) VALUES (?, 'queued', ?, ?, ?)",
+                   (job_id, params, created_at, created_at))
+    return job_id
+
+
+def test_claim_fails_poison_rows_with_a_reason_and_hands_out_the_next(tmp_path):
+    store = JobStore(tmp_path / "jobs.sqlite3")
+    poison = [_insert_poison(store.db_path, p, 1.0 + i) for i, p in enumerate(POISON_PARAMS)]
+    good = store.submit({"text": "a calm tune"}, max_queue=5)
+    claimed = store.claim("w0")
+    assert claimed is not None and claimed.id == good.id
+    for job_id in poison:
+        job = store.get(job_id)
+        assert job.status == "failed" and "stored parameters" in job.error
+    assert [j.id for j in store.list()]  # listing reads every row, damaged or not
+    assert store.claim("w0") is None
+    store.close()
+
+
+def test_a_poison_row_never_stops_the_pool(tmp_path):
+    """It killed the worker that claimed it, then the thread that respawns workers: no job ran again."""
+    from fastapi.testclient import TestClient
+
+    from conftest import wait_job
+    from weavewave.serve.api import create_app
+    from weavewave.serve.settings import Settings
+
+    settings = Settings(data_dir=tmp_path, workers=1, text_model="lexicon", ui=False)
+    app = create_app(settings)
+    poison = [_insert_poison(settings.db_path, p, 1.0 + i) for i, p in enumerate(POISON_PARAMS)]
+    with TestClient(app) as client:
+        r = client.post("/v1/generate", data={"text": "a short calm tune", "duration": "3", "seed": "3"})
+        assert r.status_code == 202, r.text
+        assert wait_job(client, r.json()["id"], timeout=90.0)["status"] == "succeeded"
+        for job_id in poison:
+            job = client.get(f"/v1/jobs/{job_id}").json()
+            assert job["status"] == "failed" and "stored parameters are" in job["error"], job
+        assert client.get("/v1/jobs").status_code == 200
+        health = client.get("/healthz")
+        assert health.status_code == 200 and health.json()["workers_alive"] == 1
+
+
+class _DeadProc:
+    exitcode = 1
+    is_alive = staticmethod(lambda: False)
+    join = terminate = kill = staticmethod(lambda *args: None)
+
+
+def test_healthz_is_503_when_no_worker_can_run(tmp_path, monkeypatch):
+    from fastapi.testclient import TestClient
+
+    from weavewave.serve import jobs
+    from weavewave.serve.api import create_app
+    from weavewave.serve.settings import Settings
+
+    def dead_on_arrival(self, name: str) -> None:  # as a worker that dies at start every time
+        self._procs[name], self._started[name] = _DeadProc(), time.monotonic()
+
+    monkeypatch.setattr(jobs.WorkerPool, "_spawn", dead_on_arrival)
+    monkeypatch.setattr(jitcache, "is_warm", lambda: True)
+    app = create_app(Settings(data_dir=tmp_path, workers=2, text_model="lexicon", ui=False))
+    with TestClient(app) as client:
+        health = client.get("/healthz")
+        assert health.status_code == 503
+        assert health.json()["status"] == "unhealthy" and health.json()["workers_alive"] == 0
