@@ -26,6 +26,8 @@ $(VENV)/.installed: pyproject.toml | $(PY)
 	# Audio transcription (perceive/audio.py): basic-pitch ships its ONNX model; a plain install would pull
 	# tensorflow and downgrade numpy, so it goes in without its dependencies (they are in the `audio` extra).
 	$(PIP) install --quiet --no-deps "basic-pitch==0.4.0"
+	# Compile librosa's numba functions once, serially, so parallel first runs cannot corrupt the cache.
+	$(VENV)/bin/weavewave warmup
 	touch $@
 
 install: $(VENV)/.installed
