@@ -724,7 +724,7 @@ def _melody_section(writer: MelodyWriter, plan: PartPlan, sec: SectionPlan, grid
     if motif_theme not in motifs:
         avoid = next(iter(motifs.values())).bars[0] if motifs else None
         m_rng = _rng(brief.seed, f"motif:{motif_theme}")
-        motifs[motif_theme] = make_motif(grid, notes_per_bar(grid, brief.texture.density, sec.energy), m_rng,
+        motifs[motif_theme] = make_motif(grid, notes_per_bar(grid, brief.texture.density, sec.energy, brief.genre), m_rng,
                                          genre=brief.genre, avoid=avoid)
     motif = motifs[motif_theme]
     form = "period" if motif_theme == first_theme else "sentence"

@@ -413,10 +413,10 @@ def split_phrases(n_bars: int) -> list[int]:
     return out
 
 
-def notes_per_bar(grid: Grid, density: float, energy: float) -> float:
-    """How many notes a motif bar should hold, from texture density, energy and tempo."""
+def notes_per_bar(grid: Grid, density: float, energy: float, genre: str = "") -> float:
+    """How many notes a motif bar should hold, from texture density, energy, tempo and genre."""
     d = 0.5 * density + 0.5 * energy
-    per_qn = NOTES_PER_QN[0] + NOTES_PER_QN[1] * d
+    per_qn = (NOTES_PER_QN[0] + NOTES_PER_QN[1] * d) * P.GENRE_TUNE_DENSITY.get(genre, 1.0)
     quarter_bpm = 60.0 / grid.qn_seconds
     if quarter_bpm > 130:
         per_qn *= 130 / quarter_bpm
