@@ -80,9 +80,10 @@ def form_template(total_bars: int, genre: str = "pop", seed: int = 0) -> list[tu
     """(label, bars) for a piece of ``total_bars`` bars: phrase-length sections between an intro and outro."""
     if total_bars < 6:
         return [("A", total_bars)]
+    if total_bars < 10:
+        return [("A", total_bars - OUTRO_BARS), ("outro", OUTRO_BARS)]  # too short for phrases and a form
     if total_bars < 12:
-        a = PHRASE_BARS if total_bars >= 10 else SHORT_PHRASE_BARS
-        return [("A", a), ("outro", total_bars - a)]
+        return [("A", PHRASE_BARS), ("outro", total_bars - PHRASE_BARS)]
     forms = FORMS.get(genre, FORMS["pop"])
     body = forms[_choice(seed, "form", len(forms))]
     intro = INTRO_BARS[_choice(seed, "intro", len(INTRO_BARS))] if total_bars >= 24 else 2
