@@ -18,6 +18,7 @@ from weavewave.errors import BadInputError
 from weavewave.form import plan_sections, section_caption
 from weavewave.instruments import DRUMS, family_of, resolve_instrument
 from weavewave.perceive import Perception, Proposal
+from weavewave.perceive import lexicon as lx
 from weavewave.styles import GENRES, resolve_genre
 from weavewave.theory import bar_seconds, parse_key, parse_meter
 
@@ -57,6 +58,19 @@ GENRE_MOOD_WORDS = {
     (1, 1): "joyful, energetic", (1, 0): "warm, gentle", (0, 1): "tense, driving",
     (0, 0): "melancholic, calm",
 }
+# Captions: mood tags that are nouns, not adjectives ("A lullaby, warm piece" is not English).
+CAPTION_NOUN_TAGS = frozenset({"lullaby"})
+CAPTION_MAX_TAGS = 2
+# A tag is left out of the caption when it sits at least CAPTION_CLASH_TAG from neutral on an axis where the
+# brief sits at least CAPTION_CLASH_BRIEF on the other side.
+CAPTION_CLASH_TAG = 0.3
+CAPTION_CLASH_BRIEF = 0.15
+# The quadrant's own words, placed through a lexicon word with the same meaning.
+QUADRANT_WORD_MOODS = {"joyful": "joyful", "energetic": "energetic", "warm": "warm", "gentle": "gentle",
+                       "tense": "tense", "driving": "driving", "melancholic": "melancholic", "calm": "calm"}
+# Spelling exceptions for "a"/"an": vowels that sound like consonants, and silent h.
+CONSONANT_SOUND_PREFIXES = ("uni", "use", "usu", "uto", "eu", "one", "once", "ukulele")
+VOWEL_SOUND_PREFIXES = ("hour", "honest", "honou", "heir")
 
 
 @dataclass
@@ -364,13 +378,67 @@ def rescale_sections(brief: MusicBrief, new_duration: float) -> list[Section]:
     return out
 
 
+def _tag_moods() -> dict[str, tuple[float, float]]:
+    """Where each mood tag sits (mean valence and arousal of the lexicon words that carry it)."""
+    sums: dict[str, list[float]] = {}
+    for entry in (*lx.MOOD_WORDS.values(), *lx.SCENE_WORDS.values()):
+        for tag in entry.tags:
+            acc = sums.setdefault(tag, [0.0, 0.0, 0.0])
+            acc[0] += entry.valence
+            acc[1] += entry.arousal
+            acc[2] += 1
+    return {t: (v / n, a / n) for t, (v, a, n) in sums.items()}
+
+
+_TAG_MOODS = _tag_moods()
+
+
+def _clashes(tag: str, valence: float, arousal: float) -> bool:
+    """Whether a tag says the opposite of the brief's mood on either axis ("quiet" in an energetic piece)."""
+    where = _TAG_MOODS.get(tag) or _TAG_MOODS.get(QUADRANT_WORD_MOODS.get(tag, ""), None)
+    if where is None:
+        return False
+    for tag_x, x in zip(where, (valence, arousal), strict=True):
+        if abs(tag_x) >= CAPTION_CLASH_TAG and abs(x) >= CAPTION_CLASH_BRIEF and (tag_x > 0) != (x > 0):
+            return True
+    return False
+
+
 def _mood_words(brief: MusicBrief) -> str:
+    """The mood adjectives of the caption: the brief's tags that fit its mood, then the quadrant's words.
+
+    No word twice (also not one the genre's description already uses, as in "driving driving rock"), and
+    no tag that contradicts the mood the brief settled on ("energetic, quiet").
+    """
     v, a = brief.mood.valence, brief.mood.arousal
     quadrant = GENRE_MOOD_WORDS[(int(v >= 0), int(a >= 0))]
     if abs(v) < 0.15 and abs(a) < 0.15:
         quadrant = "balanced, reflective"
-    tags = [t for t in brief.mood.tags[:2] if t not in quadrant]
-    return ", ".join([*tags, quadrant]) if tags else quadrant
+    taken = set(GENRES[brief.genre].description.split())
+    words: list[str] = []
+    for tag in brief.mood.tags:
+        if len(words) == CAPTION_MAX_TAGS:
+            break
+        if tag in taken or tag in CAPTION_NOUN_TAGS or _clashes(tag, v, a):
+            continue
+        words.append(tag)
+        taken.add(tag)
+    words += [w for w in quadrant.split(", ") if w not in taken and not _clashes(w, v, a)]
+    return ", ".join(_dedupe(words))
+
+
+def indefinite_article(phrase: str) -> str:
+    """ "a" or "an" for the phrase, by how its first word sounds: "an epic", "a uniform", "an 80s"."""
+    word = phrase.strip().split(" ", 1)[0].strip(",").lower()
+    if not word:
+        return "a"
+    if word[0].isdigit():
+        return "an" if word.startswith(("8", "11", "18")) and not word.startswith(("110", "111", "112")) else "a"
+    if word.startswith(CONSONANT_SOUND_PREFIXES):
+        return "a"
+    if word.startswith(VOWEL_SOUND_PREFIXES):
+        return "an"
+    return "an" if word[0] in "aeiou" else "a"
 
 
 def instrument_words(name: str) -> str:
@@ -392,11 +460,14 @@ def write_caption(brief: MusicBrief, hints: Iterable[str] = ()) -> str:
     """One or two sentences a text-to-music model could read, written from the final attributes."""
     style = GENRES[brief.genre]
     meter = "" if brief.meter == "4/4" else f" in {brief.meter}"
-    first = (f"A {_mood_words(brief)} {style.description} piece in {brief.key} at {brief.tempo_bpm:g} BPM"
-             f"{meter}, with {_instrument_words(brief.instruments)}.")
-    hint_list = [h for h in hints if h][:2]
+    described = f"{_mood_words(brief)} {style.description}"
+    first = (f"{indefinite_article(described).capitalize()} {described} piece in {brief.key} at "
+             f"{brief.tempo_bpm:g} BPM{meter}, with {_instrument_words(brief.instruments)}.")
+    hint_list = _dedupe(h for h in hints if h)[:2]
     if hint_list:
-        first += " " + "; ".join(hint_list).capitalize().rstrip(".") + "."
+        # Capitalise the first letter only: the hint's own capitals ("Tokyo", "Christmas") stay.
+        hint = "; ".join(hint_list).rstrip(".")
+        first += " " + hint[0].upper() + hint[1:] + "."
     return first
 
 

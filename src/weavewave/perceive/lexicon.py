@@ -400,7 +400,13 @@ SEMANTIC_MAX_CONFIDENCE = 0.7
 SEMANTIC_GENRE_MIN_COS = 0.3  # propose a genre only if its best prototype is this close ...
 SEMANTIC_GENRE_MARGIN = 0.06  # ... and clearly ahead of the runner-up
 SEMANTIC_GENRE_CONFIDENCE = 0.4
-SEMANTIC_SETTING_MIN_COS = 0.3
+# A setting at 0.3-0.4 is mostly chance: "heavy rock anthem" read 0.37 to "singing carols on Christmas Eve".
+SEMANTIC_SETTING_MIN_COS = 0.4
 SEMANTIC_SETTING_MARGIN = 0.03
+SEMANTIC_TAG_MIN_COS = 0.35  # the closest mood prototype gives a tag only if it is at least this close
+# A setting or mood prototype is dropped when it contradicts the prompt's own mood words: both readings
+# this far from neutral on one axis, with opposite signs.
+MOOD_CLASH_WORDS = 0.15
+MOOD_CLASH_PROTOTYPE = 0.3
 SEMANTIC_SETTING_CONFIDENCE = 0.45
 SEMANTIC_TOP_K = 3  # matches recorded in the observation

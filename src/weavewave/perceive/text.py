@@ -628,6 +628,21 @@ def _semantic_confidence(top_cos: float) -> float:
     return lx.SEMANTIC_MAX_CONFIDENCE * _clip((top_cos - lx.SEMANTIC_COS_FLOOR) / span, 0.0, 1.0)
 
 
+def _agrees(valence: float, arousal: float, lex_valence: tuple[float, float, str] | None,
+            lex_arousal: tuple[float, float, str] | None) -> bool:
+    """Whether a prototype's mood is compatible with the mood words the prompt itself uses.
+
+    The mood words are the writer's own: "lonely and calm" rules out a party however close the scene
+    reads to one.
+    """
+    for proto, lex in ((valence, lex_valence), (arousal, lex_arousal)):
+        if lex is None:
+            continue
+        if abs(lex[0]) >= lx.MOOD_CLASH_WORDS and abs(proto) >= lx.MOOD_CLASH_PROTOTYPE and (lex[0] > 0) != (proto > 0):
+            return False
+    return True
+
+
 def _hit_label(h: _WordHit) -> str:
     return ("not " if h.negated else "") + h.word
 
@@ -771,7 +786,11 @@ def perceive_text(text: str, *, semantic: bool | None = None) -> Perception:
         from weavewave.perceive import semantic as sem
 
         method = "lexicon+minilm"
-        reading = sem.read(" ".join(masked.split()), temperature=lx.SEMANTIC_TEMPERATURE)
+        # Genre and instrument words are read exactly above; left in, they drag the scene reading ("lo-fi
+        # hip hop" reads as a party), so the sentence model sees the text without them.
+        read_apart = instruments.consumed | genre_used
+        sem_text = " ".join(_mask(masked, [(tokens[k].start, tokens[k].end) for k in read_apart]).split())
+        reading = sem.read(sem_text, temperature=lx.SEMANTIC_TEMPERATURE)
         top_mood, top_cos = reading.mood_matches[0]
         top_setting, top_setting_cos = reading.setting_matches[0]
         anchor, anchor_cos = max(((top_mood.text, top_cos), (top_setting.texts[0], top_setting_cos)),
@@ -792,12 +811,14 @@ def perceive_text(text: str, *, semantic: bool | None = None) -> Perception:
         if c1 >= lx.SEMANTIC_GENRE_MIN_COS and c1 - c2 >= lx.SEMANTIC_GENRE_MARGIN:
             semantic_genre = (g1, c1)
         (s1, sc1), (_, sc2) = reading.setting_matches[0], reading.setting_matches[1]
-        if sc1 >= lx.SEMANTIC_SETTING_MIN_COS and sc1 - sc2 >= lx.SEMANTIC_SETTING_MARGIN:
+        if (sc1 >= lx.SEMANTIC_SETTING_MIN_COS and sc1 - sc2 >= lx.SEMANTIC_SETTING_MARGIN
+                and _agrees(s1.valence, s1.arousal, lex_valence, lex_arousal)):
             setting_tags = list(s1.tags)
             setting_phrase = s1.phrase
             measurements["setting"] = s1.name
             semantic_setting = (s1, sc1)
-        if sem_valence is not None:
+        if (sem_valence is not None and top_cos >= lx.SEMANTIC_TAG_MIN_COS
+                and _agrees(top_mood.valence, top_mood.arousal, lex_valence, lex_arousal)):
             semantic_tag = top_mood.tag
     measurements["method"] = method
 
