@@ -41,6 +41,8 @@ SOURCE_PRIORITY["instruction"] = 3
 DEFAULT_DURATION_S = 30.0
 MAJOR_VALENCE = 0.1  # below this the mode turns minor (dorian for jazz and lofi when only slightly below)
 MAX_ENSEMBLE = 6
+TIMELINE_CLIMAX_AT = 0.75  # a climax peaks about three quarters of the way through the sections
+TIMELINE_MIN_SPLIT_BARS = 4  # a one-section piece at least this long is split in two for a timeline
 TEMPO_SEED_SPREAD = 0.4  # the seed moves the tempo by up to +-20 % of the genre's range
 
 # Tonics that sit well for each genre's usual instruments; one is picked by the seed.
@@ -298,10 +300,42 @@ def fuse(perceptions: list[Perception], controls: Controls | None = None) -> Mus
     brief = with_sections(brief)
     prov["sections"] = Provenance(source="default", reason=(
         f"{len(brief.sections)} bar-aligned sections planned from the length and energy {energy:.2f}"))
+    if (tl := pick("timeline")) is not None:
+        brief.provenance = dict(prov)
+        brief = apply_timeline(brief, tl[1].value, source=tl[0])
+        prov.update(brief.provenance)
+        prov["timeline"] = Provenance(source=tl[0], reason=f"{prov['timeline'].reason} ({tl[1].reason})")
     brief.caption = write_caption(brief, hints)
     prov["caption"] = Provenance(source="default", reason="written from the final attributes")
     brief.provenance = dict(sorted(prov.items()))
     return brief
+
+
+def ensemble_instruments(noun: str, qualifier: str, instruments: Iterable[str], genre: str) -> list[str]:
+    """The line-up an ensemble word names: fixed by the words ("string quartet"), else by the genre.
+
+    A bare "trio" in jazz is piano, bass and drums; a "band" is the genre's band; a size the genre has no
+    line-up for takes the first instruments of the genre's own ensemble.
+    """
+    fixed = list(instruments)
+    if fixed:
+        return fixed
+    if (genre, noun) in lx.GENRE_ENSEMBLES:
+        return list(lx.GENRE_ENSEMBLES[(genre, noun)])
+    ensemble = list(GENRES[genre].ensemble)
+    size = lx.ENSEMBLE_SIZES.get(noun)
+    return ensemble[:size] if size else ensemble
+
+
+def _fill_to(named: list[str], pool: list[str], size: int) -> list[str]:
+    """Named players, then players from the pool of families not yet present, up to ``size``."""
+    out = list(named)
+    for name in pool:
+        if len(out) >= size:
+            break
+        if name not in out and all(family_of(name) != family_of(n) or name == DRUMS for n in out):
+            out.append(name)
+    return out
 
 
 def _choose_instruments(c: Controls, genre: str, pick: Any, prov: dict[str, Provenance]) -> list[str]:
@@ -312,11 +346,30 @@ def _choose_instruments(c: Controls, genre: str, pick: Any, prov: dict[str, Prov
         names = _dedupe(resolve_instrument(n) for n in only[1].value)
         prov["instruments"] = Provenance(source=only[0], reason=only[1].reason)
         return names
-    names = list(GENRES[genre].ensemble)
-    reasons = [f"{genre} ensemble"]
-    source = "default"
+    genre_named = c.genre is not None or ((g := pick("genre")) is not None and g[1].confidence >= 0.99)
+    ens = pick("ensemble")
+    form = pick("form")
+    form_ensemble = form[1].value.get("ensemble") if form is not None else None
+    size: int | None = None
+    if ens is not None:
+        e = ens[1].value
+        names = ensemble_instruments(e["noun"], e["qualifier"], e["instruments"], genre)
+        size = lx.ENSEMBLE_SIZES.get(e["noun"])
+        reasons = [f"{ens[1].reason}: {', '.join(names)}"]
+        source = ens[0]
+    elif form is not None and form_ensemble and not genre_named:
+        names = [resolve_instrument(n) for n in form_ensemble]
+        reasons = [f"{form[1].reason}, played by {', '.join(names)}"]
+        source = form[0]
+    else:
+        names = list(GENRES[genre].ensemble)
+        reasons = [f"{genre} ensemble"]
+        source = "default"
     if (add := pick("instruments_add")) is not None:
         wanted = [resolve_instrument(n) for n in add[1].value]
+        if size is not None:
+            # "a guitar and violin duo": the named players are the ensemble, filled up to its size.
+            names = _fill_to(wanted, names, size)
         for w in wanted:
             if w not in names:
                 # A requested instrument replaces the genre's instrument of the same family, if any.
@@ -327,8 +380,9 @@ def _choose_instruments(c: Controls, genre: str, pick: Any, prov: dict[str, Prov
                     names.insert(0, w)
         reasons.append(add[1].reason)
         source = add[0]
-    genre_named = c.genre is not None or ((g := pick("genre")) is not None and g[1].confidence >= 0.99)
-    if not genre_named and (sug := pick("instruments_suggest")) is not None and len(names) < MAX_ENSEMBLE:
+    fixed = ens is not None or (form is not None and bool(form_ensemble) and not genre_named)
+    if not genre_named and not fixed and (sug := pick("instruments_suggest")) is not None \
+            and len(names) < MAX_ENSEMBLE:
         for s in sug[1].value:
             s = resolve_instrument(s)
             if s not in names:
@@ -336,6 +390,11 @@ def _choose_instruments(c: Controls, genre: str, pick: Any, prov: dict[str, Prov
                 reasons.append(f"{s}: {sug[1].reason}")
                 source = source if source != "default" else sug[0]
                 break
+    if form is not None and form[1].value.get("drums") is False and DRUMS in names and not (
+            add is not None and DRUMS in add[1].value):
+        names.remove(DRUMS)
+        reasons.append(f"no drums: {form[1].reason}")
+        source = form[0]
     if (ex := pick("instruments_exclude")) is not None:
         drop = {resolve_instrument(n) for n in ex[1].value}
         names = [n for n in names if n not in drop]
@@ -344,9 +403,130 @@ def _choose_instruments(c: Controls, genre: str, pick: Any, prov: dict[str, Prov
         if not names:
             raise BadInputError("the prompt excludes every instrument of the arrangement: name at least "
                                 "one instrument to keep, e.g. --instruments piano")
-    names = names[:MAX_ENSEMBLE]
+    if ens is None:  # a named ensemble ("big band") keeps every player it names
+        names = names[:MAX_ENSEMBLE]
     prov["instruments"] = Provenance(source=source, reason="; ".join(reasons))
     return names
+
+
+def _event_index(event: dict[str, Any], cursor: int, n: int) -> tuple[int, int]:
+    """(section index, new cursor) of a timeline event: the start, the end, or the section after the last."""
+    if event["at"] == "start":
+        return 0, 0
+    if event["at"] == "end":
+        return n - 1, cursor
+    cursor = min(cursor + 1, n - 1)
+    return cursor, cursor
+
+
+def _split_longest(brief: MusicBrief) -> MusicBrief:
+    """The brief with its longest section split at the bar nearest its middle, so that a timeline change
+    has somewhere to happen (a one-section piece, or a build and a quiet end in two sections)."""
+    sections = list(brief.sections)
+    k = max(range(len(sections)), key=lambda i: sections[i].end_s - sections[i].start_s)
+    only = sections[k]
+    bar = bar_seconds(brief.tempo_bpm, brief.meter)
+    bars = round((only.end_s - only.start_s) / bar)
+    if bars < TIMELINE_MIN_SPLIT_BARS:
+        return brief
+    cut = round(only.start_s + (bars // 2) * bar, 4)
+    first = only.model_copy(update={"end_s": cut})
+    second = only.model_copy(update={"start_s": cut, "label": f"{only.label}'"})
+    return brief.model_copy(update={"sections": [*sections[:k], first, second, *sections[k + 1:]]})
+
+
+def apply_timeline(brief: MusicBrief, events: list[dict[str, Any]], *, source: str = "text") -> MusicBrief:
+    """Write the prompt's timeline into the brief's sections: who plays where, and how loud.
+
+    ``events`` are the text perceiver's timeline proposals, in the order the prompt tells them; each has
+    ``action`` ("only", "enter", "exit", "climax", "build", "quiet_start", "quiet_end"), ``at`` ("start",
+    "next": the section after the previous change, "end") and ``instruments``. Instruments an event names
+    join the brief's instruments unless the user fixed them (then events about others are dropped). The
+    sections' boundaries stay as planned; a one-section piece is split in two so a change can happen.
+    Returns a new brief with ``provenance["timeline"]`` saying what was done.
+    """
+    if not events or not brief.sections:
+        return brief
+    user_fixed = brief.provenance.get("instruments", Provenance(source="default", reason="")).source == "user"
+    instruments = list(brief.instruments)
+    for e in events:
+        for name in e.get("instruments", []):
+            name = resolve_instrument(name)
+            if name not in instruments and not user_fixed:
+                instruments.append(name)
+    actions = {e["action"] for e in events}
+    if len(brief.sections) == 1 and actions & {"only", "enter", "exit"}:
+        brief = _split_longest(brief)
+    if len(brief.sections) < 3 and actions & {"climax", "build"} and "quiet_end" in actions:
+        brief = _split_longest(brief)
+    sections = list(brief.sections)
+    n = len(sections)
+    entry = {name: 0 for name in instruments}
+    leave = {name: n for name in instruments}
+    energies = [s.energy for s in sections]
+    notes: list[str] = []
+    cursor = 0
+    for i, e in enumerate(events):
+        idx, cursor = _event_index(e, cursor, n)
+        names = [resolve_instrument(x) for x in e.get("instruments", []) if resolve_instrument(x) in instruments]
+        label = sections[idx].label
+        action = e["action"]
+        if action == "only" and names:
+            if e["at"] == "end":
+                for other in instruments:
+                    if other not in names:
+                        leave[other] = min(leave[other], idx)
+            else:
+                # Alone until the next change; everyone else comes in then.
+                nxt = next((_event_index(f, cursor, n)[0] for f in events[i + 1:]
+                            if f["action"] in ("enter", "exit", "only")), idx + 1)
+                for other in instruments:
+                    if other not in names:
+                        entry[other] = max(entry[other], max(nxt, idx + 1))
+            notes.append(f"{' and '.join(names)} alone in {label}")
+        elif action == "enter" and names:
+            for name in names:
+                entry[name] = max(entry[name], max(idx, 1))
+            notes.append(f"{' and '.join(names)} join in {sections[max(idx, 1)].label}")
+        elif action == "exit" and names:
+            for name in names:
+                leave[name] = min(leave[name], max(idx, 1))
+            notes.append(f"{' and '.join(names)} drop out from {sections[max(idx, 1)].label}")
+        elif action in ("climax", "build"):
+            peak = n - 1 if action == "build" or n < 3 else max(1, round(TIMELINE_CLIMAX_AT * (n - 1)))
+            top = lx.TIMELINE_CLIMAX if action == "climax" else max(energies[peak], lx.TIMELINE_CLIMAX - 0.1)
+            low = min(energies[0], lx.TIMELINE_BUILD_FROM)
+            for k in range(peak + 1):
+                energies[k] = round(low + (top - low) * k / max(1, peak), 3)
+            for k in range(peak + 1, n):
+                energies[k] = min(energies[k], round(top - lx.TIMELINE_AFTER_CLIMAX_DROP, 3))
+            notes.append(f"{'builds to a climax in' if action == 'climax' else 'builds up to'} {sections[peak].label}")
+        elif action == "quiet_start":
+            energies[0] = min(energies[0], lx.TIMELINE_QUIET_START)
+            notes.append(f"{sections[0].label} quiet")
+        elif action == "quiet_end":
+            energies[-1] = min(energies[-1], lx.TIMELINE_QUIET_END)
+            notes.append(f"ends quietly in {sections[-1].label}")
+    style = GENRES[brief.genre]
+    out = []
+    for k, sec in enumerate(sections):
+        players = [x for x in instruments if entry[x] <= k < leave[x]]
+        if not players or len(players) == len(instruments):
+            players = []
+        caption = section_caption(sec.label, energies[k], style.description)
+        if players:
+            caption += f", {_instrument_words(players)} only"
+        out.append(sec.model_copy(update={"energy": max(0.0, min(1.0, energies[k])), "instruments": players,
+                                          "caption": caption}))
+    provenance = dict(brief.provenance)
+    provenance["timeline"] = Provenance(source=source, reason="; ".join(notes) or "no change")
+    if instruments != list(brief.instruments):
+        added = [x for x in instruments if x not in brief.instruments]
+        old = provenance.get("instruments")
+        provenance["instruments"] = Provenance(
+            source=old.source if old else source,
+            reason=(f"{old.reason}; " if old else "") + f"{', '.join(added)}: the timeline brings them in")
+    return brief.model_copy(update={"instruments": instruments, "sections": out, "provenance": provenance})
 
 
 def with_sections(brief: MusicBrief) -> MusicBrief:
