@@ -67,9 +67,6 @@ CAPTION_MAX_TAGS = 2
 # brief sits at least CAPTION_CLASH_BRIEF on the other side.
 CAPTION_CLASH_TAG = 0.3
 CAPTION_CLASH_BRIEF = 0.15
-# The quadrant's own words, placed through a lexicon word with the same meaning.
-QUADRANT_WORD_MOODS = {"joyful": "joyful", "energetic": "energetic", "warm": "warm", "gentle": "gentle",
-                       "tense": "tense", "driving": "driving", "melancholic": "melancholic", "calm": "calm"}
 # Spelling exceptions for "a"/"an": vowels that sound like consonants, and silent h.
 CONSONANT_SOUND_PREFIXES = ("uni", "use", "usu", "uto", "eu", "one", "once", "ukulele")
 VOWEL_SOUND_PREFIXES = ("hour", "honest", "honou", "heir")
@@ -573,13 +570,13 @@ def _tag_moods() -> dict[str, tuple[float, float]]:
 _TAG_MOODS = _tag_moods()
 
 
-def _clashes(tag: str, valence: float, arousal: float) -> bool:
-    """Whether a tag says the opposite of the brief's mood on either axis ("quiet" in an energetic piece)."""
-    where = _TAG_MOODS.get(tag) or _TAG_MOODS.get(QUADRANT_WORD_MOODS.get(tag, ""), None)
+def _clashes(tag: str, valence: float, arousal: float, limit: float = CAPTION_CLASH_BRIEF) -> bool:
+    """Whether a tag says the opposite of a mood on either axis ("quiet" in an energetic piece)."""
+    where = _TAG_MOODS.get(tag)
     if where is None:
         return False
     for tag_x, x in zip(where, (valence, arousal), strict=True):
-        if abs(tag_x) >= CAPTION_CLASH_TAG and abs(x) >= CAPTION_CLASH_BRIEF and (tag_x > 0) != (x > 0):
+        if abs(tag_x) >= CAPTION_CLASH_TAG and abs(x) >= limit and (tag_x > 0) != (x > 0):
             return True
     return False
 
@@ -599,12 +596,18 @@ def _mood_words(brief: MusicBrief) -> str:
     for tag in brief.mood.tags:
         if len(words) == CAPTION_MAX_TAGS:
             break
-        if tag in taken or tag in CAPTION_NOUN_TAGS or _clashes(tag, v, a):
+        if tag in taken or tag in CAPTION_NOUN_TAGS or _clashes(tag, v, a) or _clashes_any(tag, words):
             continue
         words.append(tag)
         taken.add(tag)
-    words += [w for w in quadrant.split(", ") if w not in taken and not _clashes(w, v, a)]
+    words += [w for w in quadrant.split(", ") if w not in taken and not _clashes(w, v, a)
+              and not _clashes_any(w, words)]
     return ", ".join(_dedupe(words))
+
+
+def _clashes_any(word: str, kept: list[str]) -> bool:
+    """Whether a word contradicts one already in the caption ("energetic" after "quiet")."""
+    return any(_clashes(word, *_TAG_MOODS[k], limit=CAPTION_CLASH_TAG) for k in kept if k in _TAG_MOODS)
 
 
 def indefinite_article(phrase: str) -> str:
