@@ -801,12 +801,12 @@ def _read_timeline(text: str, tokens: list[_Token], instruments: _InstrumentRead
     if changes and not any(e["action"] == "only" and e["at"] == "start" for e in tl.events):
         first = changes[0]["pos"]
         left, _ = _clause_bounds(tokens, first, first)
-        opening_end = max((t.end for t in tokens if t.end <= left and t.word == "then"), default=None)
-        head_end = opening_end if opening_end is not None else left
+        then_at = max((t.start for t in tokens if t.end <= left and t.word == "then"), default=None)
+        head_end = then_at if then_at is not None else left
         names, _ = _instruments_between(tokens, 0, head_end)
         names = [n for n in names if not any(n in e["instruments"] for e in changes if e["action"] == "enter")]
         if names:
-            tl.add(-1, "only", "start", text[:head_end], names)
+            tl.add(-1, "only", "start", text[:head_end].rstrip(" ,;"), names)
             tl.events.sort(key=lambda e: e["pos"])
     return tl
 
