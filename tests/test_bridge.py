@@ -135,3 +135,115 @@ def test_a_mood_suits_several_genres_and_the_seed_chooses():
     dark_calm = [fuse([perception("image", valence=-0.5, arousal=-0.5)], Controls(seed=s)).genre for s in range(12)]
     assert len(set(dark_calm)) >= 2 and set(dark_calm) <= {"ambient", "lofi", "classical", "cinematic"}
     assert dark_calm.count("ambient") >= 3  # the nearest genre stays the likeliest
+
+
+# --------------------------------------------------------------------------------------------------
+# Ensembles, timelines, named forms and captions from text (issue 11, point 5)
+# --------------------------------------------------------------------------------------------------
+def from_text(text, controls=None):
+    from weavewave.perceive.text import perceive_text
+
+    return fuse([perceive_text(text, semantic=False)], controls)
+
+
+@pytest.mark.parametrize(("text", "instruments"), [
+    ("a jazz trio", ["Acoustic Grand Piano", "Acoustic Bass", "Drums"]),
+    ("a string quartet, sad and slow", ["Violin", "Viola", "Cello"]),
+    ("a punk rock power trio, fast and angry", ["Overdriven Guitar", "Electric Bass (pick)", "Drums"]),
+    ("a guitar and violin duo playing a gentle folk tune", ["Acoustic Guitar (steel)", "Violin"]),
+    ("a big band swing number", ["Alto Sax", "Tenor Sax", "Trumpet", "Trombone", "Acoustic Grand Piano",
+                                 "Acoustic Bass", "Drums"]),
+], ids=["jazz-trio", "string-quartet", "power-trio", "duo", "big-band"])
+def test_ensemble_words_set_the_instruments_exactly(text, instruments):
+    b = from_text(text)
+    assert b.instruments == instruments
+    assert "ensemble" in b.provenance["instruments"].reason or "prompt says" in b.provenance["instruments"].reason
+
+
+def test_a_bare_trio_follows_the_genre():
+    assert from_text("a trio", Controls(genre="rock")).instruments == ["Overdriven Guitar", "Electric Bass (pick)",
+                                                                       "Drums"]
+
+
+def test_user_instruments_beat_an_ensemble_word():
+    assert from_text("a jazz trio", Controls(instruments=["flute"])).instruments == ["Flute"]
+
+
+def test_then_strings_join_brings_strings_in_a_later_section_of_the_music():
+    from weavewave.generators.symbolic.compose import compose
+
+    b = from_text("solo piano, then strings join", Controls(duration=20, seed=1))
+    assert b.instruments == ["Acoustic Grand Piano", "String Ensemble 1"]
+    assert b.sections[0].instruments == ["Acoustic Grand Piano"] and len(b.sections) >= 2
+    assert "alone" in b.provenance["timeline"].reason
+    parts = {p.instrument: p for p in compose(b).parts}
+    first_string = min(n.start for n in parts["String Ensemble 1"].notes)
+    assert first_string >= b.sections[1].start_s - 0.05  # silent through the opening, then plays
+    assert min(n.start for n in parts["Acoustic Grand Piano"].notes) < b.sections[1].start_s
+
+
+def test_timeline_energy_builds_to_a_climax_and_ends_quietly():
+    b = from_text("a cinematic piece that builds to a huge climax and ends quietly")
+    energies = [s.energy for s in b.sections]
+    peak = energies.index(max(energies))
+    assert len(energies) >= 3 and 0 < peak < len(energies) - 1
+    assert energies[peak] > energies[0] + 0.2 and energies[-1] <= 0.25
+
+
+def test_apply_timeline_splits_a_single_section_and_drops_out():
+    from weavewave.bridge import apply_timeline
+    from weavewave.brief import Section
+
+    b = fuse([perception("text")], Controls(genre="folk", duration=20, tempo=120))
+    one = b.model_copy(update={"sections": [Section(start_s=0.0, end_s=20.0, label="A")]})
+    out = apply_timeline(one, [{"action": "exit", "at": "next", "instruments": ["Fiddle"]}])
+    assert len(out.sections) == 2 and out.sections[0].instruments == []
+    assert "Fiddle" not in out.sections[1].instruments and out.sections[1].instruments
+    assert "drop out" in out.provenance["timeline"].reason
+
+
+def test_a_user_ensemble_is_not_extended_by_the_timeline():
+    b = from_text("solo piano, then strings join", Controls(instruments=["piano", "cello"]))
+    assert b.instruments == ["Acoustic Grand Piano", "Cello"]
+
+
+def test_a_lullaby_is_slow_soft_and_has_no_drums():
+    b = from_text("a lullaby my grandmother used to sing")
+    assert b.meter in ("3/4", "6/8") and b.tempo_bpm <= 72 and "Drums" not in b.instruments
+    assert {"Music Box", "Celesta", "Orchestral Harp", "Acoustic Grand Piano"} & set(b.instruments)
+    assert b.mood.arousal < 0
+
+
+def test_a_named_genre_keeps_its_band_but_a_lullaby_still_drops_the_drums():
+    b = from_text("a lo-fi lullaby")
+    assert b.genre == "lofi" and "Drums" not in b.instruments and "Electric Piano 1" in b.instruments
+
+
+CAPTION_PROMPTS = ["an epic battle", "ocean waves at dawn", "heavy rock anthem", "driving techno for the gym",
+                   "energetic but quiet", "an uplifting hymn", "a lullaby", "an 80s synthwave drive",
+                   "happy, sad, happy and calm rain", "a driving rock song", "oceanic calm",
+                   "a very energetic, quiet and peaceful party"]
+
+
+@pytest.mark.parametrize("text", CAPTION_PROMPTS)
+def test_captions_are_grammatical(text):
+    import re
+
+    caption = from_text(text).caption
+    first = caption.split(" piece ")[0]
+    assert not re.match(r"A [aeiouAEIOU]", caption) and not re.match(r"An [^aeiouAEIOU8]", caption), caption
+    words = re.findall(r"[a-z-]+", first.lower())[1:]
+    assert len(words) == len(set(words)), caption  # no adjective twice ("driving driving rock")
+    assert not ({"energetic", "joyful", "driving", "tense"} & set(words) and
+                {"quiet", "calm", "peaceful", "gentle", "sleepy"} & set(words)), caption
+
+
+def test_indefinite_article():
+    from weavewave.bridge import indefinite_article
+
+    assert [indefinite_article(w) for w in ("epic", "oceanic", "uplifting", "unique", "hour", "80s", "driving",
+                                            "1980s")] == ["an", "an", "an", "a", "an", "an", "a", "a"]
+
+
+def test_caption_hint_keeps_its_capitals():
+    assert "Tokyo" in from_text("a rainy night in Tokyo").caption

@@ -34,7 +34,7 @@ def test_json_round_trip_is_exact():
     assert data["schema"] == SCHEMA_ID
     assert set(data["key"]) == {"tonic", "mode"}
     assert set(data["mood"]) == {"valence", "arousal", "tags"}
-    assert set(data["sections"][0]) == {"start_s", "end_s", "label", "energy", "caption"}
+    assert set(data["sections"][0]) == {"start_s", "end_s", "label", "energy", "caption", "instruments"}
 
 
 @pytest.mark.parametrize(

@@ -275,3 +275,96 @@ def test_semantic_mode_runs_the_real_transformers_model() -> None:
     encoder = sem.load_encoder()
     assert type(encoder.model).__name__ == "BertModel"
     assert len(encoder.tokenizer) == 30522
+
+
+# --------------------------------------------------------------------------------------------------
+# Reading stories, ensembles, timelines and named forms (issue 11, point 5)
+# --------------------------------------------------------------------------------------------------
+DEMO = ("A rainy night in Tokyo, neon reflections on wet streets, lonely and calm, lo-fi hip hop with a soft "
+        "electric piano")
+
+
+@pytest.mark.parametrize("semantic", [False, pytest.param(True, marks=needs_model)], ids=["lexicon", "minilm"])
+def test_demo_prompt_reads_lonely_and_calm(semantic: bool) -> None:
+    p = perceive_text(DEMO, semantic=semantic).proposals
+    assert p["valence"].value < 0 or p["arousal"].value < 0
+    assert not {"festive", "danceable"} & set(p["mood_tags"].value)
+    assert "party" not in p.get("caption_hint", p["valence"]).reason
+
+
+@needs_model
+def test_a_scene_close_to_a_setting_by_chance_is_not_that_setting() -> None:
+    p = perceive_text("heavy rock anthem", semantic=True)
+    assert p.observation.measurements.get("setting") is None
+    tags = p.proposals["mood_tags"].value if "mood_tags" in p.proposals else []
+    assert "festive" not in tags and "wintry" not in tags
+
+
+@needs_model
+def test_feeling_words_outweigh_a_contrary_scene_reading() -> None:
+    # The sentence model reads this scene as a dull afternoon; the writer said "tense".
+    assert perceive_text("a tense standoff in a desert town at high noon", semantic=True).proposals[
+        "arousal"].value > 0
+
+
+@pytest.mark.parametrize(("text", "noun", "instruments"), [
+    ("a jazz trio", "trio", []),
+    ("a string quartet, sad and slow", "quartet", ["Violin", "Viola", "Cello"]),
+    ("a classical piano trio", "trio", ["Acoustic Grand Piano", "Violin", "Cello"]),
+    ("a big band swing number", "big band", ["Alto Sax", "Tenor Sax", "Trumpet", "Trombone",
+                                             "Acoustic Grand Piano", "Acoustic Bass", "Drums"]),
+    ("epic music for a full orchestra", "orchestra", ["String Ensemble 1", "French Horn", "Brass Section", "Flute",
+                                                      "Contrabass", "Timpani"]),
+    ("a guitar and violin duo", "duo", []),
+], ids=["jazz-trio", "string-quartet", "piano-trio", "big-band", "orchestra", "duo"])
+def test_ensemble_words(text: str, noun: str, instruments: list[str]) -> None:
+    p = lexical(text).proposals
+    assert p["ensemble"].value["noun"] == noun and p["ensemble"].value["instruments"] == instruments
+    assert p["ensemble"].confidence == 1.0
+    assert "instruments_only" not in p  # "piano trio" is not solo piano
+
+
+def test_a_band_of_thieves_is_not_an_ensemble() -> None:
+    assert "ensemble" not in lexical("a band of thieves escapes at night").proposals
+
+
+def _actions(text: str) -> list[tuple[str, str, list[str]]]:
+    return [(e["action"], e["at"], e["instruments"]) for e in value(text, "timeline") or []]
+
+
+@pytest.mark.parametrize(("text", "events"), [
+    ("solo piano, then strings join", [("only", "start", ["Acoustic Grand Piano"]),
+                                       ("enter", "next", ["String Ensemble 1"])]),
+    ("starts with solo piano, drums come in later", [("only", "start", ["Acoustic Grand Piano"]),
+                                                     ("enter", "next", ["Drums"])]),
+    ("a folk song where the fiddle drops out", [("exit", "next", ["Fiddle"])]),
+    ("builds to a huge climax and ends quietly", [("climax", "end", []), ("quiet_end", "end", [])]),
+    ("slow ambient intro, then the beat drops", [("quiet_start", "start", []), ("enter", "next", ["Drums"])]),
+    ("a calm piano piece", []),
+], ids=["then-join", "starts-with", "drops-out", "climax-quiet", "intro-drop", "none"])
+def test_timeline_words(text: str, events: list) -> None:
+    assert _actions(text) == events
+
+
+def test_starts_with_solo_is_the_opening_not_the_whole_ensemble() -> None:
+    p = lexical("starts with solo piano, drums come in later, upbeat pop").proposals
+    assert "instruments_only" not in p and p["genre"].value == "pop"
+
+
+def test_a_genre_word_on_a_section_is_not_the_pieces_genre() -> None:
+    assert value("slow ambient intro, then the beat drops into energetic techno", "genre") == "electronic"
+
+
+@pytest.mark.parametrize(("text", "meter", "slowest", "fastest"), [
+    ("a lullaby my grandmother used to sing", "6/8", 56, 72),
+    ("a funeral march, slow and solemn", "4/4", 54, 70),
+    ("a military march for a parade", "4/4", 104, 124),
+])
+def test_named_forms_bring_meter_and_pace(text: str, meter: str, slowest: float, fastest: float) -> None:
+    p = lexical(text).proposals
+    assert p["meter"].value == meter
+    assert slowest <= p["tempo_bpm"].value <= fastest and p["tempo_bpm"].confidence >= 0.99
+
+
+def test_an_explicit_tempo_beats_the_forms_pace() -> None:
+    assert value("a lullaby at 90 bpm", "tempo_bpm") == 90

@@ -19,6 +19,7 @@ from weavewave.errors import BadInputError
 from weavewave.form import plan_sections, section_caption
 from weavewave.instruments import DRUMS, family_of, resolve_instrument
 from weavewave.perceive import Perception, Proposal
+from weavewave.perceive import lexicon as lx
 from weavewave.styles import GENRES, resolve_genre
 from weavewave.theory import bar_seconds, parse_key, parse_meter
 
@@ -41,6 +42,8 @@ SOURCE_PRIORITY["instruction"] = 3
 DEFAULT_DURATION_S = 30.0
 MAJOR_VALENCE = 0.1  # below this the mode turns minor (dorian for jazz and lofi when only slightly below)
 MAX_ENSEMBLE = 6
+TIMELINE_CLIMAX_AT = 0.75  # a climax peaks about three quarters of the way through the sections
+TIMELINE_MIN_SPLIT_BARS = 4  # a one-section piece at least this long is split in two for a timeline
 TEMPO_SEED_SPREAD = 0.4  # the seed moves the tempo by up to +-20 % of the genre's range
 
 # Tonics that sit well for each genre's usual instruments; one is picked by the seed.
@@ -63,6 +66,16 @@ GENRE_MOOD_WORDS = {
     (1, 1): "joyful, energetic", (1, 0): "warm, gentle", (0, 1): "tense, driving",
     (0, 0): "melancholic, calm",
 }
+# Captions: mood tags that are nouns, not adjectives ("A lullaby, warm piece" is not English).
+CAPTION_NOUN_TAGS = frozenset({"lullaby"})
+CAPTION_MAX_TAGS = 2
+# A tag is left out of the caption when it sits at least CAPTION_CLASH_TAG from neutral on an axis where the
+# brief sits at least CAPTION_CLASH_BRIEF on the other side.
+CAPTION_CLASH_TAG = 0.3
+CAPTION_CLASH_BRIEF = 0.15
+# Spelling exceptions for "a"/"an": vowels that sound like consonants, and silent h.
+CONSONANT_SOUND_PREFIXES = ("uni", "use", "usu", "uto", "eu", "one", "once", "ukulele")
+VOWEL_SOUND_PREFIXES = ("hour", "honest", "honou", "heir")
 
 
 @dataclass
@@ -290,6 +303,11 @@ def fuse(perceptions: list[Perception], controls: Controls | None = None) -> Mus
     brief = with_sections(brief)
     prov["sections"] = Provenance(source="default", reason=(
         f"{len(brief.sections)} bar-aligned sections planned from the length and energy {energy:.2f}"))
+    if (tl := pick("timeline")) is not None:
+        brief.provenance = dict(prov)
+        brief = apply_timeline(brief, tl[1].value, source=tl[0])
+        prov.update(brief.provenance)
+        prov["timeline"] = Provenance(source=tl[0], reason=f"{prov['timeline'].reason} ({tl[1].reason})")
     brief.caption = write_caption(brief, hints)
     prov["caption"] = Provenance(source="default", reason="written from the final attributes")
     brief.provenance = dict(sorted(prov.items()))
@@ -307,6 +325,33 @@ def _genre_for_mood(valence: float, arousal: float, seed: int) -> str:
     return random.Random(f"{seed}:genre").choices(names, weights=weights)[0]
 
 
+def ensemble_instruments(noun: str, qualifier: str, instruments: Iterable[str], genre: str) -> list[str]:
+    """The line-up an ensemble word names: fixed by the words ("string quartet"), else by the genre.
+
+    A bare "trio" in jazz is piano, bass and drums; a "band" is the genre's band; a size the genre has no
+    line-up for takes the first instruments of the genre's own ensemble.
+    """
+    fixed = list(instruments)
+    if fixed:
+        return fixed
+    if (genre, noun) in lx.GENRE_ENSEMBLES:
+        return list(lx.GENRE_ENSEMBLES[(genre, noun)])
+    ensemble = list(GENRES[genre].ensemble)
+    size = lx.ENSEMBLE_SIZES.get(noun)
+    return ensemble[:size] if size else ensemble
+
+
+def _fill_to(named: list[str], pool: list[str], size: int) -> list[str]:
+    """Named players, then players from the pool of families not yet present, up to ``size``."""
+    out = list(named)
+    for name in pool:
+        if len(out) >= size:
+            break
+        if name not in out and all(family_of(name) != family_of(n) or name == DRUMS for n in out):
+            out.append(name)
+    return out
+
+
 def _choose_instruments(c: Controls, genre: str, pick: Any, prov: dict[str, Provenance]) -> list[str]:
     if c.instruments:
         prov["instruments"] = Provenance(source="user", reason="set with --instruments")
@@ -315,11 +360,30 @@ def _choose_instruments(c: Controls, genre: str, pick: Any, prov: dict[str, Prov
         names = _dedupe(resolve_instrument(n) for n in only[1].value)
         prov["instruments"] = Provenance(source=only[0], reason=only[1].reason)
         return names
-    names = list(GENRES[genre].ensemble)
-    reasons = [f"{genre} ensemble"]
-    source = "default"
+    genre_named = c.genre is not None or ((g := pick("genre")) is not None and g[1].confidence >= 0.99)
+    ens = pick("ensemble")
+    form = pick("form")
+    form_ensemble = form[1].value.get("ensemble") if form is not None else None
+    size: int | None = None
+    if ens is not None:
+        e = ens[1].value
+        names = ensemble_instruments(e["noun"], e["qualifier"], e["instruments"], genre)
+        size = lx.ENSEMBLE_SIZES.get(e["noun"])
+        reasons = [f"{ens[1].reason}: {', '.join(names)}"]
+        source = ens[0]
+    elif form is not None and form_ensemble and not genre_named:
+        names = [resolve_instrument(n) for n in form_ensemble]
+        reasons = [f"{form[1].reason}, played by {', '.join(names)}"]
+        source = form[0]
+    else:
+        names = list(GENRES[genre].ensemble)
+        reasons = [f"{genre} ensemble"]
+        source = "default"
     if (add := pick("instruments_add")) is not None:
         wanted = [resolve_instrument(n) for n in add[1].value]
+        if size is not None:
+            # "a guitar and violin duo": the named players are the ensemble, filled up to its size.
+            names = _fill_to(wanted, names, size)
         for w in wanted:
             if w not in names:
                 # A requested instrument replaces the genre's instrument of the same family, if any.
@@ -330,8 +394,9 @@ def _choose_instruments(c: Controls, genre: str, pick: Any, prov: dict[str, Prov
                     names.insert(0, w)
         reasons.append(add[1].reason)
         source = add[0]
-    genre_named = c.genre is not None or ((g := pick("genre")) is not None and g[1].confidence >= 0.99)
-    if not genre_named and (sug := pick("instruments_suggest")) is not None and len(names) < MAX_ENSEMBLE:
+    fixed = ens is not None or (form is not None and bool(form_ensemble) and not genre_named)
+    if not genre_named and not fixed and (sug := pick("instruments_suggest")) is not None \
+            and len(names) < MAX_ENSEMBLE:
         for s in sug[1].value:
             s = resolve_instrument(s)
             if s not in names:
@@ -339,6 +404,11 @@ def _choose_instruments(c: Controls, genre: str, pick: Any, prov: dict[str, Prov
                 reasons.append(f"{s}: {sug[1].reason}")
                 source = source if source != "default" else sug[0]
                 break
+    if form is not None and form[1].value.get("drums") is False and DRUMS in names and not (
+            add is not None and DRUMS in add[1].value):
+        names.remove(DRUMS)
+        reasons.append(f"no drums: {form[1].reason}")
+        source = form[0]
     if (ex := pick("instruments_exclude")) is not None:
         drop = {resolve_instrument(n) for n in ex[1].value}
         names = [n for n in names if n not in drop]
@@ -347,9 +417,130 @@ def _choose_instruments(c: Controls, genre: str, pick: Any, prov: dict[str, Prov
         if not names:
             raise BadInputError("the prompt excludes every instrument of the arrangement: name at least "
                                 "one instrument to keep, e.g. --instruments piano")
-    names = names[:MAX_ENSEMBLE]
+    if ens is None:  # a named ensemble ("big band") keeps every player it names
+        names = names[:MAX_ENSEMBLE]
     prov["instruments"] = Provenance(source=source, reason="; ".join(reasons))
     return names
+
+
+def _event_index(event: dict[str, Any], cursor: int, n: int) -> tuple[int, int]:
+    """(section index, new cursor) of a timeline event: the start, the end, or the section after the last."""
+    if event["at"] == "start":
+        return 0, 0
+    if event["at"] == "end":
+        return n - 1, cursor
+    cursor = min(cursor + 1, n - 1)
+    return cursor, cursor
+
+
+def _split_longest(brief: MusicBrief) -> MusicBrief:
+    """The brief with its longest section split at the bar nearest its middle, so that a timeline change
+    has somewhere to happen (a one-section piece, or a build and a quiet end in two sections)."""
+    sections = list(brief.sections)
+    k = max(range(len(sections)), key=lambda i: sections[i].end_s - sections[i].start_s)
+    only = sections[k]
+    bar = bar_seconds(brief.tempo_bpm, brief.meter)
+    bars = round((only.end_s - only.start_s) / bar)
+    if bars < TIMELINE_MIN_SPLIT_BARS:
+        return brief
+    cut = round(only.start_s + (bars // 2) * bar, 4)
+    first = only.model_copy(update={"end_s": cut})
+    second = only.model_copy(update={"start_s": cut, "label": f"{only.label}'"})
+    return brief.model_copy(update={"sections": [*sections[:k], first, second, *sections[k + 1:]]})
+
+
+def apply_timeline(brief: MusicBrief, events: list[dict[str, Any]], *, source: str = "text") -> MusicBrief:
+    """Write the prompt's timeline into the brief's sections: who plays where, and how loud.
+
+    ``events`` are the text perceiver's timeline proposals, in the order the prompt tells them; each has
+    ``action`` ("only", "enter", "exit", "climax", "build", "quiet_start", "quiet_end"), ``at`` ("start",
+    "next": the section after the previous change, "end") and ``instruments``. Instruments an event names
+    join the brief's instruments unless the user fixed them (then events about others are dropped). The
+    sections' boundaries stay as planned; a one-section piece is split in two so a change can happen.
+    Returns a new brief with ``provenance["timeline"]`` saying what was done.
+    """
+    if not events or not brief.sections:
+        return brief
+    user_fixed = brief.provenance.get("instruments", Provenance(source="default", reason="")).source == "user"
+    instruments = list(brief.instruments)
+    for e in events:
+        for name in e.get("instruments", []):
+            name = resolve_instrument(name)
+            if name not in instruments and not user_fixed:
+                instruments.append(name)
+    actions = {e["action"] for e in events}
+    if len(brief.sections) == 1 and actions & {"only", "enter", "exit"}:
+        brief = _split_longest(brief)
+    if len(brief.sections) < 3 and actions & {"climax", "build"} and "quiet_end" in actions:
+        brief = _split_longest(brief)
+    sections = list(brief.sections)
+    n = len(sections)
+    entry = {name: 0 for name in instruments}
+    leave = {name: n for name in instruments}
+    energies = [s.energy for s in sections]
+    notes: list[str] = []
+    cursor = 0
+    for i, e in enumerate(events):
+        idx, cursor = _event_index(e, cursor, n)
+        names = [resolve_instrument(x) for x in e.get("instruments", []) if resolve_instrument(x) in instruments]
+        label = sections[idx].label
+        action = e["action"]
+        if action == "only" and names:
+            if e["at"] == "end":
+                for other in instruments:
+                    if other not in names:
+                        leave[other] = min(leave[other], idx)
+            else:
+                # Alone until the next change; everyone else comes in then.
+                nxt = next((_event_index(f, cursor, n)[0] for f in events[i + 1:]
+                            if f["action"] in ("enter", "exit", "only")), idx + 1)
+                for other in instruments:
+                    if other not in names:
+                        entry[other] = max(entry[other], max(nxt, idx + 1))
+            notes.append(f"{' and '.join(names)} alone in {label}")
+        elif action == "enter" and names:
+            for name in names:
+                entry[name] = max(entry[name], max(idx, 1))
+            notes.append(f"{' and '.join(names)} join in {sections[max(idx, 1)].label}")
+        elif action == "exit" and names:
+            for name in names:
+                leave[name] = min(leave[name], max(idx, 1))
+            notes.append(f"{' and '.join(names)} drop out from {sections[max(idx, 1)].label}")
+        elif action in ("climax", "build"):
+            peak = n - 1 if action == "build" or n < 3 else max(1, round(TIMELINE_CLIMAX_AT * (n - 1)))
+            top = lx.TIMELINE_CLIMAX if action == "climax" else max(energies[peak], lx.TIMELINE_CLIMAX - 0.1)
+            low = min(energies[0], lx.TIMELINE_BUILD_FROM)
+            for k in range(peak + 1):
+                energies[k] = round(low + (top - low) * k / max(1, peak), 3)
+            for k in range(peak + 1, n):
+                energies[k] = min(energies[k], round(top - lx.TIMELINE_AFTER_CLIMAX_DROP, 3))
+            notes.append(f"{'builds to a climax in' if action == 'climax' else 'builds up to'} {sections[peak].label}")
+        elif action == "quiet_start":
+            energies[0] = min(energies[0], lx.TIMELINE_QUIET_START)
+            notes.append(f"{sections[0].label} quiet")
+        elif action == "quiet_end":
+            energies[-1] = min(energies[-1], lx.TIMELINE_QUIET_END)
+            notes.append(f"ends quietly in {sections[-1].label}")
+    style = GENRES[brief.genre]
+    out = []
+    for k, sec in enumerate(sections):
+        players = [x for x in instruments if entry[x] <= k < leave[x]]
+        if not players or len(players) == len(instruments):
+            players = []
+        caption = section_caption(sec.label, energies[k], style.description)
+        if players:
+            caption += f", {_instrument_words(players)} only"
+        out.append(sec.model_copy(update={"energy": max(0.0, min(1.0, energies[k])), "instruments": players,
+                                          "caption": caption}))
+    provenance = dict(brief.provenance)
+    provenance["timeline"] = Provenance(source=source, reason="; ".join(notes) or "no change")
+    if instruments != list(brief.instruments):
+        added = [x for x in instruments if x not in brief.instruments]
+        old = provenance.get("instruments")
+        provenance["instruments"] = Provenance(
+            source=old.source if old else source,
+            reason=(f"{old.reason}; " if old else "") + f"{', '.join(added)}: the timeline brings them in")
+    return brief.model_copy(update={"instruments": instruments, "sections": out, "provenance": provenance})
 
 
 def with_sections(brief: MusicBrief) -> MusicBrief:
@@ -381,13 +572,73 @@ def rescale_sections(brief: MusicBrief, new_duration: float) -> list[Section]:
     return out
 
 
+def _tag_moods() -> dict[str, tuple[float, float]]:
+    """Where each mood tag sits (mean valence and arousal of the lexicon words that carry it)."""
+    sums: dict[str, list[float]] = {}
+    for entry in (*lx.MOOD_WORDS.values(), *lx.SCENE_WORDS.values()):
+        for tag in entry.tags:
+            acc = sums.setdefault(tag, [0.0, 0.0, 0.0])
+            acc[0] += entry.valence
+            acc[1] += entry.arousal
+            acc[2] += 1
+    return {t: (v / n, a / n) for t, (v, a, n) in sums.items()}
+
+
+_TAG_MOODS = _tag_moods()
+
+
+def _clashes(tag: str, valence: float, arousal: float, limit: float = CAPTION_CLASH_BRIEF) -> bool:
+    """Whether a tag says the opposite of a mood on either axis ("quiet" in an energetic piece)."""
+    where = _TAG_MOODS.get(tag)
+    if where is None:
+        return False
+    for tag_x, x in zip(where, (valence, arousal), strict=True):
+        if abs(tag_x) >= CAPTION_CLASH_TAG and abs(x) >= limit and (tag_x > 0) != (x > 0):
+            return True
+    return False
+
+
 def _mood_words(brief: MusicBrief) -> str:
+    """The mood adjectives of the caption: the brief's tags that fit its mood, then the quadrant's words.
+
+    No word twice (also not one the genre's description already uses, as in "driving driving rock"), and
+    no tag that contradicts the mood the brief settled on ("energetic, quiet").
+    """
     v, a = brief.mood.valence, brief.mood.arousal
     quadrant = GENRE_MOOD_WORDS[(int(v >= 0), int(a >= 0))]
     if abs(v) < 0.15 and abs(a) < 0.15:
         quadrant = "balanced, reflective"
-    tags = [t for t in brief.mood.tags[:2] if t not in quadrant]
-    return ", ".join([*tags, quadrant]) if tags else quadrant
+    taken = set(GENRES[brief.genre].description.split())
+    words: list[str] = []
+    for tag in brief.mood.tags:
+        if len(words) == CAPTION_MAX_TAGS:
+            break
+        if tag in taken or tag in CAPTION_NOUN_TAGS or _clashes(tag, v, a) or _clashes_any(tag, words):
+            continue
+        words.append(tag)
+        taken.add(tag)
+    words += [w for w in quadrant.split(", ") if w not in taken and not _clashes(w, v, a)
+              and not _clashes_any(w, words)]
+    return ", ".join(_dedupe(words))
+
+
+def _clashes_any(word: str, kept: list[str]) -> bool:
+    """Whether a word contradicts one already in the caption ("energetic" after "quiet")."""
+    return any(_clashes(word, *_TAG_MOODS[k], limit=CAPTION_CLASH_TAG) for k in kept if k in _TAG_MOODS)
+
+
+def indefinite_article(phrase: str) -> str:
+    """ "a" or "an" for the phrase, by how its first word sounds: "an epic", "a uniform", "an 80s"."""
+    word = phrase.strip().split(" ", 1)[0].strip(",").lower()
+    if not word:
+        return "a"
+    if word[0].isdigit():
+        return "an" if word.startswith(("8", "11", "18")) and not word.startswith(("110", "111", "112")) else "a"
+    if word.startswith(CONSONANT_SOUND_PREFIXES):
+        return "a"
+    if word.startswith(VOWEL_SOUND_PREFIXES):
+        return "an"
+    return "an" if word[0] in "aeiou" else "a"
 
 
 def instrument_words(name: str) -> str:
@@ -409,11 +660,14 @@ def write_caption(brief: MusicBrief, hints: Iterable[str] = ()) -> str:
     """One or two sentences a text-to-music model could read, written from the final attributes."""
     style = GENRES[brief.genre]
     meter = "" if brief.meter == "4/4" else f" in {brief.meter}"
-    first = (f"A {_mood_words(brief)} {style.description} piece in {brief.key} at {brief.tempo_bpm:g} BPM"
-             f"{meter}, with {_instrument_words(brief.instruments)}.")
-    hint_list = [h for h in hints if h][:2]
+    described = f"{_mood_words(brief)} {style.description}"
+    first = (f"{indefinite_article(described).capitalize()} {described} piece in {brief.key} at "
+             f"{brief.tempo_bpm:g} BPM{meter}, with {_instrument_words(brief.instruments)}.")
+    hint_list = _dedupe(h for h in hints if h)[:2]
     if hint_list:
-        first += " " + "; ".join(hint_list).capitalize().rstrip(".") + "."
+        # Capitalise the first letter only: the hint's own capitals ("Tokyo", "Christmas") stay.
+        hint = "; ".join(hint_list).rstrip(".")
+        first += " " + hint[0].upper() + hint[1:] + "."
     return first
 
 

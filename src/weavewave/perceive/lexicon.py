@@ -74,6 +74,10 @@ MOOD_WORDS: dict[str, WordEntry] = {
     "sweet": _w(0.65, -0.1, "sweet"), "dreamy": _w(0.45, -0.45, "dreamy"), "dream": _w(0.4, -0.4, "dreamy"),
     "content": _w(0.55, -0.4, "content"), "sleepy": _w(0.2, -0.85, "sleepy"),
     "lullaby": _w(0.5, -0.8, "lullaby", instruments=("Music Box", "Celesta")),
+    "lullabies": _w(0.5, -0.8, "lullaby", instruments=("Music Box", "Celesta")),
+    "bedtime": _w(0.45, -0.8, "sleepy"), "anthem": _w(0.55, 0.5, "anthemic"),
+    "carol": _w(0.7, 0.2, "festive"), "hymn": _w(0.4, -0.4, "reverent"), "nocturne": _w(0.2, -0.6, "nocturnal"),
+    "march": _w(0.2, 0.5, "martial"), "fanfare": _w(0.6, 0.7, "triumphant"),
     "meditative": _w(0.4, -0.8, "meditative", genre="ambient"), "zen": _w(0.45, -0.8, "meditative", genre="ambient"),
     "nostalgic": _w(0.1, -0.35, "nostalgic"), "nostalgia": _w(0.1, -0.35, "nostalgic"),
     "wistful": _w(-0.1, -0.4, "wistful"), "bittersweet": _w(0.0, -0.3, "bittersweet"),
@@ -400,7 +404,146 @@ SEMANTIC_MAX_CONFIDENCE = 0.7
 SEMANTIC_GENRE_MIN_COS = 0.3  # propose a genre only if its best prototype is this close ...
 SEMANTIC_GENRE_MARGIN = 0.06  # ... and clearly ahead of the runner-up
 SEMANTIC_GENRE_CONFIDENCE = 0.4
-SEMANTIC_SETTING_MIN_COS = 0.3
+# A setting at 0.3-0.4 is mostly chance: "heavy rock anthem" read 0.37 to "singing carols on Christmas Eve".
+SEMANTIC_SETTING_MIN_COS = 0.4
 SEMANTIC_SETTING_MARGIN = 0.03
+SEMANTIC_TAG_MIN_COS = 0.35  # the closest mood prototype gives a tag only if it is at least this close
+# A setting or mood prototype is dropped when it contradicts the prompt's own mood words: both readings
+# this far from neutral on one axis, with opposite signs.
+MOOD_CLASH_WORDS = 0.15
+MOOD_CLASH_PROTOTYPE = 0.3
+SEMANTIC_CLASH_FACTOR = 0.4  # the sentence model's confidence on an axis where it contradicts feeling words
 SEMANTIC_SETTING_CONFIDENCE = 0.45
 SEMANTIC_TOP_K = 3  # matches recorded in the observation
+
+# --------------------------------------------------------------------------------------------------
+# Ensemble words ("a jazz trio", "string quartet", "big band"): they set the instruments exactly.
+# --------------------------------------------------------------------------------------------------
+_P, _AB, _D, _STR = "Acoustic Grand Piano", "Acoustic Bass", "Drums", "String Ensemble 1"
+_STRING_TRIO = ("Violin", "Viola", "Cello")
+# GM has one violin program and a brief names each instrument once, so a string quartet's two violins
+# are one Violin part: Violin, Viola, Cello.
+_STRING_QUARTET = ("Violin", "Viola", "Cello")
+_PIANO_TRIO = (_P, "Violin", "Cello")
+_POWER_TRIO = ("Overdriven Guitar", "Electric Bass (pick)", _D)
+_SAX_QUARTET = ("Soprano Sax", "Alto Sax", "Tenor Sax", "Baritone Sax")
+_WIND_QUINTET = ("Flute", "Oboe", "Clarinet", "Bassoon", "French Horn")
+FULL_ORCHESTRA = (_STR, "French Horn", "Brass Section", "Flute", "Contrabass", "Timpani")
+
+# Nouns that name an ensemble by its size; "solo X" is read with the instrument words.
+ENSEMBLE_SIZES: dict[str, int] = {"duo": 2, "duet": 2, "trio": 3, "quartet": 4, "quintet": 5, "sextet": 6}
+# Nouns sized by the genre: a band is the genre's band, an orchestra the full orchestra.
+ENSEMBLE_OPEN = frozenset({"band", "orchestra", "combo", "big band"})
+# (qualifier, noun) -> the ensemble, and the genre it implies (None: any).
+NAMED_ENSEMBLES: dict[tuple[str, str], tuple[tuple[str, ...], str | None]] = {
+    ("string", "trio"): (_STRING_TRIO, "classical"),
+    ("piano", "trio"): (_PIANO_TRIO, "classical"),
+    ("power", "trio"): (_POWER_TRIO, "rock"),
+    ("organ", "trio"): (("Drawbar Organ", "Electric Guitar (jazz)", _D), "jazz"),
+    ("string", "quartet"): (_STRING_QUARTET, "classical"),
+    ("piano", "quartet"): ((_P, "Violin", "Viola", "Cello"), "classical"),
+    ("sax", "quartet"): (_SAX_QUARTET, "jazz"),
+    ("saxophone", "quartet"): (_SAX_QUARTET, "jazz"),
+    ("wind", "quintet"): (_WIND_QUINTET, "classical"),
+    ("woodwind", "quintet"): (_WIND_QUINTET, "classical"),
+    ("brass", "quintet"): (("Trumpet", "French Horn", "Trombone", "Tuba"), "classical"),
+    ("string", "quintet"): (("Violin", "Viola", "Cello", "Contrabass"), "classical"),
+    ("piano", "quintet"): ((_P, "Violin", "Viola", "Cello"), "classical"),
+    ("brass", "band"): (("Trumpet", "French Horn", "Trombone", "Tuba", _D), None),
+    ("marching", "band"): (("Trumpet", "Trombone", "Tuba", "Piccolo", _D), None),
+    ("", "big band"): (("Alto Sax", "Tenor Sax", "Trumpet", "Trombone", _P, _AB, _D), "jazz"),
+    ("string", "orchestra"): ((_STR, "Contrabass"), "classical"),
+    ("chamber", "orchestra"): ((_STR, "Flute", "Oboe", "French Horn", "Contrabass"), "classical"),
+    ("symphony", "orchestra"): (FULL_ORCHESTRA, None),
+    ("full", "orchestra"): (FULL_ORCHESTRA, None),
+    ("", "orchestra"): (FULL_ORCHESTRA, None),
+}
+# A bare "trio" or "quartet" takes the genre's usual line-up; genres not listed take the first instruments
+# of their own ensemble.
+GENRE_ENSEMBLES: dict[tuple[str, str], tuple[str, ...]] = {
+    ("jazz", "duo"): (_P, _AB), ("jazz", "trio"): (_P, _AB, _D), ("jazz", "quartet"): ("Tenor Sax", _P, _AB, _D),
+    ("jazz", "quintet"): ("Trumpet", "Tenor Sax", _P, _AB, _D),
+    ("rock", "trio"): _POWER_TRIO,
+    ("rock", "quartet"): ("Overdriven Guitar", "Electric Guitar (clean)", "Electric Bass (pick)", _D),
+    ("classical", "duo"): (_P, "Violin"), ("classical", "trio"): _PIANO_TRIO,
+    ("classical", "quartet"): _STRING_QUARTET, ("cinematic", "trio"): _PIANO_TRIO,
+    ("cinematic", "quartet"): _STRING_QUARTET,
+    ("folk", "duo"): ("Acoustic Guitar (steel)", "Fiddle"),
+    ("folk", "trio"): ("Acoustic Guitar (steel)", "Fiddle", _AB),
+    ("pop", "trio"): (_P, "Electric Bass (finger)", _D),
+    ("lofi", "trio"): ("Electric Piano 1", "Electric Bass (finger)", _D),
+    ("electronic", "duo"): ("Lead 2 (sawtooth)", "Synth Bass 1"),
+    ("electronic", "trio"): ("Lead 2 (sawtooth)", "Synth Bass 1", _D),
+}
+ENSEMBLE_GENRE_CONFIDENCE = 0.5  # "piano trio" suggests classical, as a weak genre word does
+
+# --------------------------------------------------------------------------------------------------
+# Named forms ("a lullaby", "a march", "a Christmas carol"): meter, pace and line-up they imply.
+# --------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class NamedForm:
+    """What a named kind of piece brings, unless the prompt says otherwise."""
+
+    name: str
+    meter: str | None = None
+    tempo_range: tuple[float, float] | None = None  # the pace the form is played at, BPM
+    ensemble: tuple[str, ...] = ()  # used when no genre or instrument is named
+    drums: bool | None = None  # False: no kit, whatever the genre
+    genre: str | None = None  # a hint, weaker than a named genre
+
+
+_LULLABY = NamedForm("lullaby", "6/8", (56.0, 72.0), ("Music Box", "Orchestral Harp", _STR), False, "classical")
+NAMED_FORMS: dict[str, NamedForm] = {
+    "lullaby": _LULLABY, "lullabies": _LULLABY, "cradle song": _LULLABY, "bedtime song": _LULLABY,
+    "berceuse": _LULLABY, "nursery rhyme": _LULLABY,
+    "funeral march": NamedForm("funeral march", "4/4", (54.0, 70.0), ("Brass Section", "Tuba", "Timpani", _STR),
+                               False, "cinematic"),
+    "march": NamedForm("march", "4/4", (104.0, 124.0), ("Trumpet", "Trombone", "Tuba", "Piccolo", _D), None,
+                       "cinematic"),
+    "carol": NamedForm("carol", None, None, ("Glockenspiel", "Choir Aahs", _STR, "Contrabass"), False, "classical"),
+    "christmas carol": NamedForm("carol", None, None, ("Glockenspiel", "Choir Aahs", _STR, "Contrabass"), False,
+                                 "classical"),
+    "hymn": NamedForm("hymn", "4/4", (60.0, 80.0), ("Church Organ", "Choir Aahs"), False, "classical"),
+    "nocturne": NamedForm("nocturne", None, (56.0, 76.0), (_P,), False, "classical"),
+    "national anthem": NamedForm("anthem", "4/4", (72.0, 96.0),
+                                 ("Brass Section", "French Horn", _STR, "Timpani"), False, "cinematic"),
+    "fanfare": NamedForm("fanfare", "4/4", None, ("Trumpet", "French Horn", "Trombone", "Timpani"), False,
+                         "cinematic"),
+    "waltz": NamedForm("waltz", "3/4"), "minuet": NamedForm("minuet", "3/4", genre="classical"),
+    "jig": NamedForm("jig", "6/8", genre="folk"), "reel": NamedForm("reel", "4/4", genre="folk"),
+    "hornpipe": NamedForm("hornpipe", "4/4", genre="folk"), "polka": NamedForm("polka", "4/4", genre="folk"),
+}
+FORM_CONFIDENCE = 0.9  # as sure as a meter word: "lullaby" is a style word, not a number
+# A form's pace is proposed at the bridge's threshold for a stated tempo: "a lullaby" means a slow one.
+FORM_TEMPO_CONFIDENCE = 0.99
+
+# --------------------------------------------------------------------------------------------------
+# Timeline words ("then strings join", "builds to a climax", "ends quietly"): section changes.
+# --------------------------------------------------------------------------------------------------
+# Verbs after the players they move: "the drums come in", "strings join", "the fiddle drops out".
+ENTER_VERBS = ("join", "joins", "joined", "joining", "come in", "comes in", "coming in", "enter", "enters",
+               "kick in", "kicks in", "kicking in", "drop in", "drops in", "chime in", "chimes in", "are added",
+               "is added", "fade in", "fades in", "arrive", "arrives", "take over", "takes over")
+EXIT_VERBS = ("drop out", "drops out", "dropping out", "fall away", "falls away", "cut out", "cuts out",
+              "fall silent", "falls silent", "stop", "stops", "leave", "leaves", "fade out", "fades out",
+              "disappear", "disappears")
+# Verbs before the players: "add a cello", "bring in the drums".
+BRING_VERBS = ("add", "adds", "adding", "bring in", "brings in", "bringing in")
+START_VERBS = ("start", "starts", "starting", "begin", "begins", "beginning", "open", "opens", "opening")
+END_VERBS = ("end", "ends", "ending", "finish", "finishes", "close", "closes")
+QUIET_WORDS = frozenset({"quiet", "quietly", "soft", "softly", "gentle", "gently", "calm", "calmly", "slow",
+                         "slowly", "peaceful", "peacefully", "sparse", "sparsely", "hushed", "whisper",
+                         "silence", "ambient", "delicate", "delicately", "tender", "tenderly", "low"})
+SECTION_NOUNS = frozenset({"intro", "introduction", "opening", "beginning", "outro", "ending", "coda", "bridge"})
+CLIMAX_WORDS = frozenset({"climax", "crescendo", "peak", "finale", "high point", "culmination"})
+BUILD_WORDS = ("builds", "build", "building", "builds up", "gets louder", "grows", "swells", "rises")
+FADE_END_WORDS = ("fades out", "fade out", "fades away", "fade away", "dies away", "dies down", "fading out")
+# Words that separate the clauses of a timeline.
+CLAUSE_BREAKS = frozenset({"then", "later", "before", "after", "until", "while", "when", "as", "but", "finally",
+                           "eventually", "and", "so", "where", "which", "that"})
+# Section energies the timeline sets (0..1).
+TIMELINE_QUIET_START = 0.3
+TIMELINE_QUIET_END = 0.25
+TIMELINE_CLIMAX = 0.95
+TIMELINE_BUILD_FROM = 0.35
+TIMELINE_AFTER_CLIMAX_DROP = 0.2  # sections after the climax sit at least this far under it

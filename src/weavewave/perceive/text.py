@@ -375,11 +375,12 @@ class _InstrumentReading:
     consumed: set[int] = field(default_factory=set)
 
 
-def _read_instruments(text: str, tokens: list[_Token], *, short: bool) -> _InstrumentReading:
+def _read_instruments(text: str, tokens: list[_Token], *, short: bool,
+                      skip: frozenset[int] = frozenset()) -> _InstrumentReading:
     mentions: list[_Mention] = []
     i = 0
     while i < len(tokens):
-        found = _instrument_at(tokens, i)
+        found = None if i in skip else _instrument_at(tokens, i)
         if found is None:
             i += 1
             continue
@@ -488,6 +489,9 @@ def _read_genres(text: str, tokens: list[_Token], consumed: set[int]) -> tuple[l
         if n == 1 and words in lx.GENRE_WORDS_NEED_CONTEXT and not context:
             i += 1
             continue
+        if after in lx.SECTION_NOUNS:  # "an ambient intro": the intro's colour, not the piece's genre
+            i += n
+            continue
         weak = n == 1 and words in lx.GENRE_WORDS_WEAK and not context
         hits.append(_GenreHit(_GENRE_TABLE[words], _raw(text, tokens, i, n),
                               lx.GENRE_WEAK_CONFIDENCE if weak else lx.EXPLICIT_CONFIDENCE))
@@ -593,6 +597,226 @@ def _read_words(tokens: list[_Token], skip: set[int]) -> _LexiconReading:
 
 
 # ==================================================================================================
+# Ensembles, named forms and timelines
+# ==================================================================================================
+@dataclass
+class _Ensemble:
+    noun: str  # "trio", "band", "big band"
+    qualifier: str  # "string", "jazz", "" when bare
+    instruments: tuple[str, ...]  # fixed by the words themselves; empty: the genre decides
+    genre: str | None
+    said: str
+    tokens: set[int]  # qualifier and noun, kept from the instrument reader ("piano trio" is not piano)
+
+
+def _read_ensemble(text: str, tokens: list[_Token]) -> _Ensemble | None:
+    """The first ensemble word ("a jazz trio", "string quartet", "big band", "orchestra"), if any."""
+    for i, t in enumerate(tokens):
+        two = _ngram(tokens, i, 2)
+        if two in lx.ENSEMBLE_OPEN:
+            noun, n = two, 2
+        elif t.word in lx.ENSEMBLE_SIZES or t.word in lx.ENSEMBLE_OPEN:
+            noun, n = t.word, 1
+        else:
+            continue
+        if noun in ("band", "combo") and i + 1 < len(tokens) and tokens[i + 1].word in ("of", "in"):
+            continue  # "a band of thieves"
+        qualifier = tokens[i - 1].word if i > 0 and not tokens[i - 1].is_punct else ""
+        known = lx.NAMED_ENSEMBLES.get((qualifier, noun))
+        if known is None and qualifier + "s" in ("strings",):
+            known = lx.NAMED_ENSEMBLES.get(("string", noun))
+        used = set(range(i, i + n))
+        if known is not None:
+            used.add(i - 1)
+            said = _raw(text, tokens, i - 1, n + 1)
+            return _Ensemble(noun, qualifier, known[0], known[1], said, used)
+        if ("", noun) in lx.NAMED_ENSEMBLES:
+            instruments, genre = lx.NAMED_ENSEMBLES[("", noun)]
+            return _Ensemble(noun, "", instruments, genre, _raw(text, tokens, i, n), used)
+        return _Ensemble(noun, qualifier, (), None, _raw(text, tokens, i, n), used)
+    return None
+
+
+def _read_form(tokens: list[_Token]) -> tuple[str, lx.NamedForm] | None:
+    """The first named form ("lullaby", "funeral march", "Christmas carol"), longest phrase first."""
+    for i in range(len(tokens)):
+        found = _longest_match(tokens, i, lx.NAMED_FORMS)
+        if found is not None:
+            return found[0], lx.NAMED_FORMS[found[0]]
+    return None
+
+
+def _phrase_re(phrases: Iterable[str]) -> str:
+    return "|".join(re.escape(p).replace(r"\ ", r"\s+") for p in sorted(phrases, key=len, reverse=True))
+
+
+_ENTER_RE = re.compile(rf"\b(?:{_phrase_re(lx.ENTER_VERBS)})\b", re.I)
+_EXIT_RE = re.compile(rf"\b(?:{_phrase_re(lx.EXIT_VERBS)})\b", re.I)
+_BRING_RE = re.compile(rf"\b(?:{_phrase_re(lx.BRING_VERBS)})\b", re.I)
+_START_RE = re.compile(rf"\b(?:{_phrase_re(lx.START_VERBS)})(?:\s+off)?\s+(?:with|on|in)\b", re.I)
+_START_QUIET_RE = re.compile(rf"\b(?:{_phrase_re(lx.START_VERBS)})(?:\s+off)?\s+(?P<how>[a-z]+)", re.I)
+_END_RE = re.compile(rf"\b(?:{_phrase_re(lx.END_VERBS)})\b", re.I)
+_FADE_END_RE = re.compile(rf"\b(?:{_phrase_re(lx.FADE_END_WORDS)})\b", re.I)
+_BUILD_RE = re.compile(rf"\b(?:{_phrase_re(lx.BUILD_WORDS)})\b", re.I)
+_CLIMAX_RE = re.compile(rf"\b(?:{_phrase_re(lx.CLIMAX_WORDS)})\b", re.I)
+_SECTION_RE = re.compile(rf"\b(?:{_phrase_re(lx.SECTION_NOUNS)})\b", re.I)
+_DROP_RE = re.compile(r"\b(?:the\s+)?(?:beat|bass|drums?)\s+drops?\b(?!\s+out)|\bthe\s+drop\b", re.I)
+
+
+def _clause_bounds(tokens: list[_Token], start: int, end: int) -> tuple[int, int]:
+    """Character span of the clause around [start, end): it stops at punctuation and linking words."""
+    left = 0
+    right = tokens[-1].end if tokens else end
+    for t in tokens:
+        if t.end <= start and (t.is_punct or t.word in lx.CLAUSE_BREAKS):
+            left = t.end
+        if t.start >= end and (t.is_punct or t.word in lx.CLAUSE_BREAKS):
+            right = t.start
+            break
+    return left, right
+
+
+def _instruments_between(tokens: list[_Token], start: int, end: int) -> tuple[list[str], set[int]]:
+    """Instruments named between two character offsets, ambiguous words included ("strings join")."""
+    names: list[str] = []
+    used: set[int] = set()
+    i = 0
+    while i < len(tokens):
+        t = tokens[i]
+        if t.start < start or t.end > end:
+            i += 1
+            continue
+        found = _instrument_at(tokens, i)
+        if found is None or tokens[i + found[2] - 1].end > end:
+            i += 1
+            continue
+        if found[0] not in names:
+            names.append(found[0])
+        used.update(range(i, i + found[2]))
+        i += found[2]
+    return names, used
+
+
+@dataclass
+class _Timeline:
+    events: list[dict[str, Any]] = field(default_factory=list)
+    consumed: set[int] = field(default_factory=set)  # instrument words read as timeline, not as the line-up
+
+    def add(self, pos: int, action: str, at: str, said: str, instruments: list[str] | None = None) -> None:
+        self.events.append({"pos": pos, "action": action, "at": at, "instruments": list(instruments or []),
+                            "said": " ".join(said.split())})
+
+
+def _read_timeline(text: str, tokens: list[_Token], instruments: _InstrumentReading | None = None) -> _Timeline:
+    """Section changes the prompt describes, in the order it tells them.
+
+    Each event: ``action`` ("only", "enter", "exit", "climax", "build", "quiet_start", "quiet_end"),
+    ``at`` ("start", "next", "end"), the ``instruments`` it moves and the words that said it.
+    """
+    tl = _Timeline()
+    taken: list[tuple[int, int]] = []
+
+    def free(a: int, b: int) -> bool:
+        return not any(x < b and a < y for x, y in taken)
+
+    for m in _START_RE.finditer(text):
+        _, right = _clause_bounds(tokens, m.end(), m.end())
+        names, used = _instruments_between(tokens, m.end(), right)
+        rest = set(_norm_phrase(text[m.end():right]).split())
+        if names:
+            tl.add(m.start(), "only", "start", text[m.start():right], names)
+            tl.consumed |= used
+        if rest & lx.QUIET_WORDS:
+            tl.add(m.start(), "quiet_start", "start", text[m.start():right])
+        taken.append((m.start(), right))
+    for m in _START_QUIET_RE.finditer(text):
+        if free(*m.span()) and m.group("how").lower() in lx.QUIET_WORDS:
+            tl.add(m.start(), "quiet_start", "start", m.group(0))
+            taken.append(m.span())
+    for m in _SECTION_RE.finditer(text):
+        word = m.group(0).lower()
+        before = _word_before(text, m.start())
+        if not free(*m.span()) or before is None:
+            continue
+        closing = word in ("outro", "ending", "coda")
+        if before in lx.QUIET_WORDS or before in ("piano", "solo"):
+            tl.add(m.start(), "quiet_end" if closing else "quiet_start", "end" if closing else "start",
+                   f"{before} {word}")
+            taken.append(m.span())
+    for m in _DROP_RE.finditer(text):
+        if free(*m.span()):
+            tl.add(m.start(), "enter", "next", m.group(0), ["Drums"])
+            taken.append(m.span())
+    for regex, action in ((_ENTER_RE, "enter"), (_EXIT_RE, "exit")):
+        for m in regex.finditer(text):
+            if not free(*m.span()):
+                continue
+            left, _ = _clause_bounds(tokens, m.start(), m.end())
+            names, used = _instruments_between(tokens, left, m.start())
+            if names:
+                tl.add(m.start(), action, "next", text[left:m.end()], names)
+                tl.consumed |= used
+                taken.append((left, m.end()))
+            elif action == "exit" and m.group(0).lower().startswith("fade"):
+                tl.add(m.start(), "quiet_end", "end", m.group(0))
+                taken.append(m.span())
+    for m in _BRING_RE.finditer(text):
+        _, right = _clause_bounds(tokens, m.end(), m.end())
+        names, used = _instruments_between(tokens, m.end(), right)
+        before = _word_before(text, m.start())
+        if names and free(m.start(), right) and before in lx.CLAUSE_BREAKS | {None}:
+            tl.add(m.start(), "enter", "next", text[m.start():right], names)
+            tl.consumed |= used
+            taken.append((m.start(), right))
+    for m in _CLIMAX_RE.finditer(text):
+        if free(*m.span()):
+            tl.add(m.start(), "climax", "end", m.group(0))
+            taken.append(m.span())
+            break
+    if not any(e["action"] == "climax" for e in tl.events):
+        for m in _BUILD_RE.finditer(text):
+            if free(*m.span()):
+                tl.add(m.start(), "build", "end", m.group(0))
+                taken.append(m.span())
+                break
+    for m in _END_RE.finditer(text):
+        _, right = _clause_bounds(tokens, m.end(), m.end())
+        words = _norm_phrase(text[m.end():right]).split()
+        if not free(m.start(), right) or not words:
+            continue
+        names, used = _instruments_between(tokens, m.end(), right)
+        if set(words[:3]) & lx.QUIET_WORDS:
+            tl.add(m.start(), "quiet_end", "end", text[m.start():right])
+        if names and words[0] in ("on", "with") or (names and set(words[:3]) & lx.QUIET_WORDS):
+            tl.add(m.start() + 1, "only", "end", text[m.start():right], names)
+            tl.consumed |= used
+        taken.append((m.start(), right))
+    for m in _FADE_END_RE.finditer(text):
+        if free(*m.span()):
+            tl.add(m.start(), "quiet_end", "end", m.group(0))
+    tl.events.sort(key=lambda e: e["pos"])
+    # "solo piano, then strings join", "a cello melody, then the strings come in": the players named before
+    # the first change are the opening's line-up.
+    changes = [e for e in tl.events if e["action"] in ("enter", "exit")]
+    if changes and not any(e["action"] == "only" and e["at"] == "start" for e in tl.events):
+        first = changes[0]["pos"]
+        left, _ = _clause_bounds(tokens, first, first)
+        then_at = max((t.start for t in tokens if t.end <= left and t.word == "then"), default=None)
+        head_end = then_at if then_at is not None else left
+        names, _ = _instruments_between(tokens, 0, head_end)
+        names = [n for n in names if not any(n in e["instruments"] for e in changes if e["action"] == "enter")]
+        if names:
+            tl.add(-1, "only", "start", text[:head_end].rstrip(" ,;"), names)
+            tl.events.sort(key=lambda e: e["pos"])
+    return tl
+
+
+def _timeline_summary(events: list[dict[str, Any]]) -> str:
+    return "; ".join(f"{e['action']}{' ' + '+'.join(e['instruments']) if e['instruments'] else ''} "
+                     f"({e['at']})" for e in events)
+
+
+# ==================================================================================================
 # Assembly
 # ==================================================================================================
 def _resolve_semantic(semantic: bool | None) -> bool:
@@ -626,6 +850,21 @@ def _lexicon_confidence(n: int) -> float:
 def _semantic_confidence(top_cos: float) -> float:
     span = lx.SEMANTIC_COS_FULL - lx.SEMANTIC_COS_FLOOR
     return lx.SEMANTIC_MAX_CONFIDENCE * _clip((top_cos - lx.SEMANTIC_COS_FLOOR) / span, 0.0, 1.0)
+
+
+def _agrees(valence: float, arousal: float, lex_valence: tuple[float, float, str] | None,
+            lex_arousal: tuple[float, float, str] | None) -> bool:
+    """Whether a prototype's mood is compatible with the mood words the prompt itself uses.
+
+    The mood words are the writer's own: "lonely and calm" rules out a party however close the scene
+    reads to one.
+    """
+    for proto, lex in ((valence, lex_valence), (arousal, lex_arousal)):
+        if lex is None:
+            continue
+        if abs(lex[0]) >= lx.MOOD_CLASH_WORDS and abs(proto) >= lx.MOOD_CLASH_PROTOTYPE and (lex[0] > 0) != (proto > 0):
+            return False
+    return True
 
 
 def _hit_label(h: _WordHit) -> str:
@@ -686,7 +925,11 @@ def perceive_text(text: str, *, semantic: bool | None = None) -> Perception:
     ex = _parse_explicit(text, long_text=not short)
     masked = _mask(text, ex.spans)
     tokens = _tokenize(masked)
-    instruments = _read_instruments(text, tokens, short=short)
+    timeline = _read_timeline(masked, tokens)
+    ensemble = _read_ensemble(text, tokens)
+    form = _read_form(tokens)
+    apart = timeline.consumed | (ensemble.tokens if ensemble else set())
+    instruments = _read_instruments(text, tokens, short=short, skip=frozenset(apart))
     genre_hits, genre_used = _read_genres(text, tokens, instruments.consumed)
     words = _read_words(tokens, instruments.consumed | genre_used)
 
@@ -712,6 +955,24 @@ def perceive_text(text: str, *, semantic: bool | None = None) -> Perception:
             proposals[key] = Proposal(list(names), lx.EXPLICIT_CONFIDENCE,
                                       f"{key.removeprefix('instruments_')} {', '.join(names)}: prompt says {said}")
             explicit_record[key] = list(names)
+
+    if ensemble is not None:
+        proposals["ensemble"] = Proposal(
+            {"noun": ensemble.noun, "qualifier": ensemble.qualifier, "instruments": list(ensemble.instruments)},
+            lx.EXPLICIT_CONFIDENCE, f"ensemble: prompt says '{ensemble.said}'")
+        explicit_record["ensemble"] = ensemble.said
+    if timeline.events:
+        events = [{k: v for k, v in e.items() if k != "pos"} for e in timeline.events]
+        proposals["timeline"] = Proposal(events, lx.EXPLICIT_CONFIDENCE,
+                                         "timeline: prompt says " + _quote(_dedupe(e["said"] for e in events)))
+        measurements["timeline"] = _timeline_summary(events)
+    if form is not None:
+        said, nf = form
+        proposals["form"] = Proposal({"name": nf.name, "ensemble": list(nf.ensemble), "drums": nf.drums},
+                                     lx.FORM_CONFIDENCE, f"form {nf.name}: prompt says '{said}'")
+        if nf.meter and "meter" not in proposals:
+            proposals["meter"] = Proposal(nf.meter, lx.FORM_CONFIDENCE, f"meter {nf.meter}: a {said} is in {nf.meter}")
+            explicit_record["meter"] = nf.meter
 
     strong_genres = [h for h in genre_hits if h.confidence >= lx.EXPLICIT_CONFIDENCE]
     if genre_hits:
@@ -771,7 +1032,11 @@ def perceive_text(text: str, *, semantic: bool | None = None) -> Perception:
         from weavewave.perceive import semantic as sem
 
         method = "lexicon+minilm"
-        reading = sem.read(" ".join(masked.split()), temperature=lx.SEMANTIC_TEMPERATURE)
+        # Genre and instrument words are read exactly above; left in, they drag the scene reading ("lo-fi
+        # hip hop" reads as a party), so the sentence model sees the text without them.
+        read_apart = instruments.consumed | genre_used | apart
+        sem_text = " ".join(_mask(masked, [(tokens[k].start, tokens[k].end) for k in read_apart]).split())
+        reading = sem.read(sem_text, temperature=lx.SEMANTIC_TEMPERATURE)
         top_mood, top_cos = reading.mood_matches[0]
         top_setting, top_setting_cos = reading.setting_matches[0]
         anchor, anchor_cos = max(((top_mood.text, top_cos), (top_setting.texts[0], top_setting_cos)),
@@ -792,16 +1057,24 @@ def perceive_text(text: str, *, semantic: bool | None = None) -> Perception:
         if c1 >= lx.SEMANTIC_GENRE_MIN_COS and c1 - c2 >= lx.SEMANTIC_GENRE_MARGIN:
             semantic_genre = (g1, c1)
         (s1, sc1), (_, sc2) = reading.setting_matches[0], reading.setting_matches[1]
-        if sc1 >= lx.SEMANTIC_SETTING_MIN_COS and sc1 - sc2 >= lx.SEMANTIC_SETTING_MARGIN:
+        if (sc1 >= lx.SEMANTIC_SETTING_MIN_COS and sc1 - sc2 >= lx.SEMANTIC_SETTING_MARGIN
+                and _agrees(s1.valence, s1.arousal, lex_valence, lex_arousal)):
             setting_tags = list(s1.tags)
             setting_phrase = s1.phrase
             measurements["setting"] = s1.name
             semantic_setting = (s1, sc1)
-        if sem_valence is not None:
+        if (sem_valence is not None and top_cos >= lx.SEMANTIC_TAG_MIN_COS
+                and _agrees(top_mood.valence, top_mood.arousal, lex_valence, lex_arousal)):
             semantic_tag = top_mood.tag
     measurements["method"] = method
 
+    feeling = any(h.word in lx.MOOD_WORDS and not h.negated for h in hits)
     for name, lex, sem_p in (("valence", lex_valence, sem_valence), ("arousal", lex_arousal, sem_arousal)):
+        if feeling and lex is not None and sem_p is not None and abs(lex[0]) >= lx.MOOD_CLASH_WORDS \
+                and abs(sem_p[0]) >= lx.MOOD_CLASH_WORDS and (lex[0] > 0) != (sem_p[0] > 0):
+            # The writer's own feeling words ("tense", "lonely") are direct evidence; a sentence-model reading
+            # on the other side of neutral is a guess from the scene, and counts for less.
+            sem_p = (sem_p[0], sem_p[1] * lx.SEMANTIC_CLASH_FACTOR, sem_p[2] + ", against the prompt's own words")
         p = _combine(name, lex, sem_p)
         if p is not None:
             proposals[name] = p
@@ -834,6 +1107,18 @@ def perceive_text(text: str, *, semantic: bool | None = None) -> Perception:
             hint, lx.SEMANTIC_SETTING_CONFIDENCE,
             f"caption: text reads closest to the '{semantic_setting[0].name}' setting (cos {semantic_setting[1]:.2f})")
 
+    if "genre" not in proposals and ensemble is not None and ensemble.genre:
+        proposals["genre"] = Proposal(ensemble.genre, lx.ENSEMBLE_GENRE_CONFIDENCE,
+                                      f"genre {ensemble.genre}: a {ensemble.said} suggests it")
+    if "genre" not in proposals and form is not None and form[1].genre:
+        proposals["genre"] = Proposal(form[1].genre, lx.GENRE_WEAK_CONFIDENCE,
+                                      f"genre {form[1].genre}: a {form[0]} suggests it")
+    if form is not None and form[1].tempo_range and "tempo_bpm" not in ex.values:
+        lo, hi = form[1].tempo_range
+        a = proposals["arousal"].value if "arousal" in proposals else 0.0
+        bpm = float(round(lo + (hi - lo) * (a + 1.0) / 2.0))
+        proposals["tempo_bpm"] = Proposal(bpm, lx.FORM_TEMPO_CONFIDENCE,
+                                          f"tempo {bpm:g} BPM: a {form[0]} is played at {lo:g}-{hi:g} BPM")
     if "genre" not in proposals:
         votes: dict[str, list[str]] = {}
         for h in hits:
