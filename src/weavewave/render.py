@@ -78,10 +78,10 @@ GM_DRUM_CHANNEL = 9
 # --- balance ------------------------------------------------------------------------------------------
 # SoundFont programs differ in loudness by 20 dB and more (a sparse ride cymbal against a tenor sax), so
 # a part's gain_db only means "this far under the lead" once the synth's own level is taken out. Each
-# part's busiest stretch in each third of the piece is rendered alone, dry and at full volume, and their
+# part's busiest stretch in each half of the piece is rendered alone, dry and at full volume, and their
 # loudness measured together; all the stretches play one after another in one short synthesizer pass.
 BALANCE_PROBE_S = 1.6  # one stretch measured (four 400 ms loudness blocks overlapping by 75 %)
-BALANCE_PROBES = 3  # stretches per part, one from each third of the piece
+BALANCE_PROBES = 2  # stretches per part, one from each half of the piece
 BALANCE_GAP_S = 0.4  # silence after each stretch, so a release does not reach the next part's slot
 BALANCE_BIN_S = 0.05
 BALANCE_MAX_DB = 24.0  # the most a part is raised or lowered to even out its program's level
@@ -269,7 +269,7 @@ def render(arrangement: Arrangement, *, soundfont: str | Path | None = None,
         Make a seamless loop: render ``LOOP_TAIL_S`` past the end, fold that tail onto the start, and
         master without fades, so the last sample flows into the first.
     balance : bool
-        Take each SoundFont program's own loudness out of the mix: three short stretches of every part are
+        Take each SoundFont program's own loudness out of the mix: two short stretches of every part are
         measured alone (one short extra synthesizer pass) and its channel level corrected, so ``gain_db``
         is the part's loudness relative to the others (within ``BALANCE_MAX_DB``), whatever the font.
 
@@ -301,7 +301,7 @@ def render(arrangement: Arrangement, *, soundfont: str | Path | None = None,
     group_parts = [[busy[j] for j in g] for g in groups]
     stem_parts = busy if stems else []
     headroom_db = 0.0
-    levels = _probe_levels(arrangement, parts, group_parts, sf2) if balance else None
+    levels = _probe_levels(arrangement, parts, _probe_groups(parts, busy), sf2) if balance else None
     clock.lap("balance")
     for attempt in range(MAX_HEADROOM_RETRIES + 1):
         volumes = _channel_volumes(parts, headroom_db, levels)
@@ -463,6 +463,19 @@ def _window_controls(part: Part, t0: float, t1: float, at: float) -> list[tuple[
             inside.append((round(t - t0 + at, 6), cc, v))
     return [(at, cc, v) for cc, v in state.items()] + inside + [(round(at + t1 - t0, 6), cc, 0) for cc in
                                                                 {c for _, c, _ in part.controls}]
+
+
+def _probe_groups(parts: list[Part], busy: list[int]) -> list[list[int]]:
+    """As few probe passes as the MIDI channels allow: fifteen melodic parts and one kit a pass."""
+    melodic = [i for i in busy if not parts[i].is_drum]
+    drums = [i for i in busy if parts[i].is_drum]
+    per_pass = GM_CHANNELS - 1
+    groups = [melodic[k:k + per_pass] for k in range(0, len(melodic), per_pass)] or [[]]
+    for k, i in enumerate(drums):
+        if k >= len(groups):
+            groups.append([])
+        groups[k].append(i)
+    return [g for g in groups if g]
 
 
 def _probe_levels(arrangement: Arrangement, parts: list[Part], group_parts: list[list[int]], sf2: bytes
