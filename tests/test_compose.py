@@ -197,7 +197,7 @@ def test_intro_has_no_melody_or_drums_and_they_enter_later():
     sections = [Section(start_s=0, end_s=4 * bar, label="intro", energy=0.4),
                 Section(start_s=4 * bar, end_s=12 * bar, label="A", energy=0.7),
                 Section(start_s=12 * bar, end_s=14 * bar, label="outro", energy=0.3)]
-    arr = compose(make_brief(genre="jazz", duration_s=14 * bar, tempo_bpm=100, sections=sections))
+    arr = compose(make_brief(genre="cinematic", duration_s=14 * bar, tempo_bpm=100, sections=sections))
     intro_end = 4 * bar - 0.05
     assert not [n for n in melody_notes(arr) if n.start < intro_end]
     drums = next(p for p in arr.parts if p.is_drum)

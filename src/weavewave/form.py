@@ -15,7 +15,7 @@ from weavewave.theory import bar_seconds
 
 # Energy of a section by label: (relative to the piece's energy, offset). Primes ("chorus'") add a little.
 LABEL_ENERGY: dict[str, tuple[float, float]] = {
-    "intro": (0.8, 0.0), "outro": (0.6, 0.0),
+    "intro": (0.9, 0.0), "outro": (0.6, 0.0),
     "A": (0.8, 0.0), "B": (1.2, 0.12), "C": (1.0, 0.05),
     "verse": (0.8, 0.0), "chorus": (1.2, 0.12), "bridge": (0.7, 0.0), "solo": (1.05, 0.05),
     "build": (0.75, 0.0), "drop": (1.3, 0.2), "break": (0.55, 0.0), "climax": (1.3, 0.2),
@@ -81,7 +81,9 @@ def form_template(total_bars: int, genre: str = "pop", seed: int = 0) -> list[tu
     if total_bars < 6:
         return [("A", total_bars)]
     if total_bars < 10:
-        return [("A", total_bars - OUTRO_BARS), ("outro", OUTRO_BARS)]  # too short for phrases and a form
+        # Too short for a form: one phrase, and what is left rings out as the outro.
+        a = PHRASE_BARS if total_bars >= PHRASE_BARS else SHORT_PHRASE_BARS
+        return [("A", a)] + ([("outro", total_bars - a)] if total_bars > a else [])
     if total_bars < 12:
         return [("A", PHRASE_BARS), ("outro", total_bars - PHRASE_BARS)]
     forms = FORMS.get(genre, FORMS["pop"])

@@ -78,12 +78,13 @@ GM_DRUM_CHANNEL = 9
 # --- balance ------------------------------------------------------------------------------------------
 # SoundFont programs differ in loudness by 20 dB and more (a sparse ride cymbal against a tenor sax), so
 # a part's gain_db only means "this far under the lead" once the synth's own level is taken out. Each
-# part's busiest stretch in each half of the piece is rendered alone, dry and at full volume, and their
+# part's typical stretch in each half of the piece is rendered alone, dry and at full volume, and their
 # loudness measured together; all the stretches play one after another in one short synthesizer pass.
 BALANCE_PROBE_S = 1.6  # one stretch measured (four 400 ms loudness blocks overlapping by 75 %)
 BALANCE_PROBES = 2  # stretches per part, one from each half of the piece
 BALANCE_GAP_S = 0.4  # silence after each stretch, so a release does not reach the next part's slot
 BALANCE_BIN_S = 0.05
+BALANCE_PROBE_QUANTILE = 0.5  # which stretch, ranked by how much the part plays in it
 BALANCE_MAX_DB = 24.0  # the most a part is raised or lowered to even out its program's level
 
 # --- master -------------------------------------------------------------------------------------------
@@ -432,8 +433,9 @@ def _channel_volumes(parts: list[Part], headroom_db: float, levels: list[float |
 
 
 def _probe_starts(part: Part, duration_s: float) -> list[float]:
-    """Starts of the ``BALANCE_PROBE_S`` stretches measured: the busiest in each of ``BALANCE_PROBES``
-    equal spans of the piece where the part plays, so one dense run does not stand for a whole part."""
+    """Starts of the ``BALANCE_PROBE_S`` stretches measured: in each of ``BALANCE_PROBES`` equal spans of
+    the piece, the stretch of median activity among those where the part plays, so neither one dense run
+    nor a lone note stands for the whole part."""
     n_bins = max(1, int(math.ceil(duration_s / BALANCE_BIN_S)))
     cover = np.zeros(n_bins + 1)
     for note in part.notes:
@@ -446,8 +448,11 @@ def _probe_starts(part: Part, duration_s: float) -> list[float]:
     sums = np.convolve(cover, np.ones(width), mode="valid")
     starts = []
     for chunk in np.array_split(np.arange(len(sums)), BALANCE_PROBES):
-        if len(chunk) and sums[chunk].max() > 0:
-            starts.append(float(chunk[np.argmax(sums[chunk])]) * BALANCE_BIN_S)
+        playing = chunk[sums[chunk] > 0] if len(chunk) else chunk
+        if len(playing):
+            # A typical stretch, not the busiest: a sparse part is heard as sparse over the piece.
+            order = playing[np.argsort(sums[playing], kind="stable")]
+            starts.append(float(order[int(len(order) * BALANCE_PROBE_QUANTILE)]) * BALANCE_BIN_S)
     return starts or [0.0]
 
 
@@ -480,7 +485,7 @@ def _probe_groups(parts: list[Part], busy: list[int]) -> list[list[int]]:
 
 def _probe_levels(arrangement: Arrangement, parts: list[Part], group_parts: list[list[int]], sf2: bytes
                   ) -> list[float | None]:
-    """Loudness (LUFS) of each part's busiest stretch, played alone, dry, at full channel volume."""
+    """Loudness (LUFS) of each part's typical stretches, played alone, dry, at full channel volume."""
     levels: list[float | None] = [None] * len(parts)
     slot_s = BALANCE_PROBE_S + BALANCE_GAP_S
     for group in group_parts:

@@ -57,6 +57,8 @@ CRASH_MIN_ENERGY = 0.45
 # Genres whose groove is their idiom: the kit (and the bass) play from the first bar, intro included.
 GROOVE_FROM_START = frozenset({"lofi", "electronic", "rock", "pop"})
 GROOVE_BREAKDOWN_ENERGY = 0.35
+# Genres whose rhythm section plays the intro with the kit (a jazz trio vamps before the head).
+INTRO_KIT_GENRES = frozenset({"jazz"})
 GROOVE_INTRO_BASS_ENERGY = 0.3
 # Velocity offset of a part's accompanying duties when it also plays the tune.
 SOLO_ACCOMP_VELOCITY_DROP = 14
@@ -309,6 +311,8 @@ def _active(duty: str, plan: PartPlan, sec: SectionPlan, *, n_sections: int, har
     if duty == "drums":
         if groove:  # the beat is the genre: it plays from bar 1, dropping out only in a quiet breakdown
             return not (sec.is_breakdown and e < GROOVE_BREAKDOWN_ENERGY)
+        if sec.is_intro and genre in INTRO_KIT_GENRES:
+            return True
         if sec.is_intro or e < DRUMS_MIN_ENERGY:
             return False
         if sec.is_breakdown and e < BREAKDOWN_DRUMS_ENERGY:
