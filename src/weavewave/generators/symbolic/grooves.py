@@ -107,10 +107,10 @@ GROOVE_VARIANTS_44: dict[str, tuple[Groove, Groove, Groove]] = {
         {RIDE: "X...x.x.X...x.x.", PEDAL_HAT: "....x.......x...", KICK: "o..o....o.......",
          SNARE: "..o.......o...o."},
     ),
-    "lofi": (
-        {KICK: "x.......x.x.....", SNARE: "....x.......x...", CLOSED_HAT: "x.x.x.x.x.x.x.x."},
-        {KICK: "x.x.......x.....", SNARE: "....x.......x..o", CLOSED_HAT: "x.xox.x.x.xox.x."},
-        {KICK: "x.x....x..x.....", SNARE: "....X.......X...", CLOSED_HAT: "xoxoxoxoxoxoxoxo",
+    "lofi": (  # off-beat hats stay ghosted, so the slow quarter-note pulse is what is heard
+        {KICK: "x.......x.x.....", SNARE: "....x.......x...", CLOSED_HAT: "x.o.x.o.x.o.x.o."},
+        {KICK: "x.x.......x.....", SNARE: "....X.......X..o", CLOSED_HAT: "x.o.x.o.x.oox.o."},
+        {KICK: "x.x....x..x.....", SNARE: "....X.......X...", CLOSED_HAT: "x.o.x.o.x.o.x.o.",
          OPEN_HAT: "..............x."},
     ),
     "electronic": (
