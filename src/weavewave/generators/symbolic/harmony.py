@@ -161,8 +161,10 @@ def plan_progression(sections: list[SectionSpan], *, genre: str, key: KeyContext
     spans: list[ChordSpan] = []
     for sec in sections:
         if sec.theme not in loops:
-            rng = random.Random(f"{rng_seed}:prog:{sec.theme}")
-            loops[sec.theme] = pool[rng.randrange(len(pool))].split()
+            # Seeds take the pool's loops in turn (from a place set by the theme), so consecutive seeds of
+            # one prompt never share a progression.
+            offset = random.Random(f"prog:{sec.theme}").randrange(len(pool))
+            loops[sec.theme] = pool[(rng_seed + offset) % len(pool)].split()
         loop = loops[sec.theme]
         slot_bars = bpc if sec.bars >= 2 * bpc else 1
         n_slots = max(1, int(round(sec.bars / slot_bars)))
