@@ -634,15 +634,20 @@ def transcribe_line(y: np.ndarray, *, rms: np.ndarray | None = None,
     line = [(round(s, 4), round(e, 4), p) for s, e, p in skyline(top, min_duration=MIN_NOTE_MS / 2000)]
     if poly > MONOPHONIC_MAX_POLYPHONY:
         return Transcription(line, "basic-pitch", poly)
-    notes, voiced = pyin_notes(y, rms=rms, onset_envelope=onset_envelope)
+    # basic-pitch's onsets are precise even where its pitch slips: they time pyin's notes.
+    attacks = sorted({round(s, 3) for s, *_ in everything})
+    notes, voiced = pyin_notes(y, rms=rms, onset_envelope=onset_envelope, attacks_s=attacks)
     if voiced < MIN_VOICED_SHARE or not notes:
         return Transcription(line, "basic-pitch", poly, voiced)
     return Transcription(notes, "pyin", poly, voiced)
 
 
-def pyin_notes(y: np.ndarray, *, rms: np.ndarray | None = None, onset_envelope: np.ndarray | None = None
-               ) -> tuple[list[tuple[float, float, int]], float]:
-    """A monophonic line's notes by pyin: ((start_s, end_s, pitch) list, voiced share of sounding frames)."""
+def pyin_notes(y: np.ndarray, *, rms: np.ndarray | None = None, onset_envelope: np.ndarray | None = None,
+               attacks_s: list[float] | None = None) -> tuple[list[tuple[float, float, int]], float]:
+    """A monophonic line's notes by pyin: ((start_s, end_s, pitch) list, voiced share of sounding frames).
+
+    Attacks are librosa's onsets plus ``attacks_s`` (seconds: another transcriber's note onsets).
+    """
     librosa = _librosa()
     f0, voiced, prob = librosa.pyin(y, fmin=PYIN_FMIN_HZ, fmax=PYIN_FMAX_HZ, sr=SR, frame_length=PYIN_FRAME,
                                     hop_length=HOP, resolution=PYIN_RESOLUTION)
@@ -655,13 +660,25 @@ def pyin_notes(y: np.ndarray, *, rms: np.ndarray | None = None, onset_envelope: 
     sounding = rms >= float(np.max(rms)) * 10 ** (SOUNDING_DB / 20)
     share = float(np.mean(voiced[sounding])) if sounding.any() else 0.0
     onset_frames = librosa.onset.onset_detect(onset_envelope=onset_envelope[:n], sr=SR, hop_length=HOP)
+    timing = None
+    if attacks_s:
+        extra = np.round(np.asarray(attacks_s) * SR / HOP).astype(int)
+        onset_frames = np.union1d(onset_frames, extra[(extra >= 0) & (extra < n)])
+        timing = np.asarray(attacks_s, dtype=float)
     notes = notes_from_f0(librosa.hz_to_midi(np.where(voiced, f0, np.nan)), prob, rms, onset_frames,
-                          hop_s=HOP / SR)
+                          hop_s=HOP / SR, timing_s=timing)
     return notes, round(share, 3)
 
 
+def _rise(rms: np.ndarray, frame: int) -> float:
+    """How much the level rises across an onset: the peak just after over the quietest just before."""
+    before = rms[max(0, frame - 4):max(1, frame)]
+    after = rms[frame:frame + 3] if frame < len(rms) else rms[-1:]
+    return float(np.max(after)) / max(float(np.min(before)), 1e-9)
+
+
 def notes_from_f0(midi: np.ndarray, prob: np.ndarray, rms: np.ndarray, onset_frames: np.ndarray, *,
-                  hop_s: float) -> list[tuple[float, float, int]]:
+                  hop_s: float, timing_s: np.ndarray | None = None) -> list[tuple[float, float, int]]:
     """Segment an f0 track into notes: (start_s, end_s, pitch).
 
     midi: f0 per frame in MIDI numbers, NaN where unvoiced [shape=(n,)]; prob: voicing probability
@@ -670,7 +687,8 @@ def notes_from_f0(midi: np.ndarray, prob: np.ndarray, rms: np.ndarray, onset_fra
     pitch (the level rises by ``REPEAT_RISE``), and ends where voicing ends. A jump of whole octaves with
     no attack is the tracker slipping in a decay, not a new note. Its pitch is the median of its frames;
     notes shorter than ``MIN_NOTE_MS`` or less sure than ``NOTE_MIN_PROB`` are dropped, and each start
-    moves back to an attack within ``ONSET_LOOKBACK_S``, which pyin's window hears late.
+    moves back to an attack within ``ONSET_LOOKBACK_S``, which pyin's window hears late: an onset where
+    the level rises by ``REPEAT_RISE``, or one of ``timing_s`` (seconds, another transcriber's onsets).
     """
     n = len(midi)
     rounded = np.where(np.isfinite(midi), np.round(np.nan_to_num(midi)), np.nan)
@@ -696,8 +714,8 @@ def notes_from_f0(midi: np.ndarray, prob: np.ndarray, rms: np.ndarray, onset_fra
         attacked = any(f in attacks for f in range(i - 1, i + 2))
         if new_pitch and (r - pitch) % 12 == 0 and not attacked:
             continue  # an octave slip in the decay: the same note
-        rise = rms[min(n - 1, i + 2)] / max(float(rms[max(0, i - 2)]), 1e-9)
-        if new_pitch or (i in attacks and r == pitch and i - start >= PITCH_HOLD_FRAMES and rise >= REPEAT_RISE):
+        if new_pitch or (i in attacks and r == pitch and i - start >= PITCH_HOLD_FRAMES
+                         and _rise(rms, i) >= REPEAT_RISE):
             close(i)
             start, pitch = i, r
     close(n)
@@ -708,7 +726,12 @@ def notes_from_f0(midi: np.ndarray, prob: np.ndarray, rms: np.ndarray, onset_fra
             merged[-1] = (merged[-1][0], b, merged[-1][2])  # the tracker slipped an octave in the decay
         else:
             merged.append((a, b, p))
-    attack_s = np.array(sorted(attacks), dtype=float) * hop_s
+    # Attacks that time a note: the given ones, plus energy onsets where the level really rises (an
+    # onset detector also fires on vibrato, which does not).
+    rising = [f for f in sorted(attacks) if _rise(rms, f) >= REPEAT_RISE]
+    attack_s = np.array(rising, dtype=float) * hop_s
+    if timing_s is not None:
+        attack_s = np.union1d(attack_s, timing_s)
     notes: list[tuple[float, float, int]] = []
     for a, b, held_pitch in merged:
         frames = midi[a:b][np.abs(midi[a:b] - held_pitch) <= 1.0]  # not the slipped octaves
@@ -717,9 +740,11 @@ def notes_from_f0(midi: np.ndarray, prob: np.ndarray, rms: np.ndarray, onset_fra
         t0, t1 = a * hop_s, b * hop_s
         earlier = attack_s[(attack_s >= t0 - ONSET_LOOKBACK_S) & (attack_s <= t0)]
         if notes:
-            earlier = earlier[earlier >= notes[-1][1]]
+            earlier = earlier[earlier >= notes[-1][0] + MIN_NOTE_MS / 1000]
         if earlier.size:
             t0 = float(earlier[0])
+        if notes and notes[-1][1] > t0:  # the previous note's tail was this one's attack
+            notes[-1] = (notes[-1][0], round(t0, 4), notes[-1][2])
         notes.append((round(t0, 4), round(t1, 4), int(np.round(np.nanmedian(frames)))))
     return notes
 
