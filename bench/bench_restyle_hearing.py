@@ -8,7 +8,7 @@ lacks are reported as "-").
 - **Rendered tunes of known notes**, through weavewave's renderer: Ode to Joy solo on flute and on piano,
   Ode to Joy on piano over triads and a bass (the tune is the reference), and ``--folk`` Essen folk songs
   (music21's ``essenFolksong/altdeu10.abc``, the first ones with a key signature, a tonic ending and at
-  least 95 % of their length in the signature's scale) solo on clarinet. Reference notes are the score's,
+  least 95 % of their length in the signature's scale, with a minor key's raised leading tone) solo on clarinet. Reference notes are the score's,
   as rendered; the key is the signature's, with the mode chosen by the last note.
 - **The real recording**, music21's ``audioSearch/test_audio.wav``: reference notes are the known C-major
   scale and arpeggio (pitches from the scale; onsets from librosa's onset detector at a 3 ms hop, checked
@@ -60,6 +60,8 @@ def _folk_tunes(count: int) -> list[tuple[str, list[tuple[int, float]], tuple[in
         line = [(n.pitch.midi if n.isNote else -1, float(n.quarterLength)) for n in notes]
         line = [(p, d) for p, d in line if d > 0]
         scale = {(major + step) % 12 for step in (0, 2, 4, 5, 7, 9, 11)}
+        if key[1] == "minor":
+            scale.add((minor + 11) % 12)  # the raised leading tone
         in_scale = sum(d for p, d in line if p >= 0 and p % 12 in scale) / sum(d for p, d in line if p >= 0)
         if in_scale < DIATONIC_SHARE:
             continue  # modal or mislabelled: the signature does not say its key
