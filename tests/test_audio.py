@@ -249,7 +249,7 @@ def test_chords_keep_basic_pitch(heard):
 
 def test_real_recording_is_heard_in_c_major(recording_heard):
     a = recording_heard.analysis
-    assert str(a.key) == "C major" and a.key_from == "notes and chroma"
+    assert str(a.key) == "C major" and a.key_from == "notes"
     assert "Krumhansl" in recording_heard.proposals["key"].reason
 
 

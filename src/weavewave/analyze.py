@@ -80,7 +80,9 @@ def key_from_chroma(chroma: np.ndarray, *, profile: str = "krumhansl") -> tuple[
 
 
 # Key from a transcribed line: the first and the last note are heard as home more than the rest, so they
-# count as this many extra note lengths (the mean); chroma adds its evidence at this weight. With
+# count as this many extra note lengths (the mean); chroma, when given, adds its evidence at this weight
+# (the audio perceiver gives none: a line's chroma holds its twelfths, and with 0.25 of it a clarinet's
+# Essen tune in G major read as D major). With
 # Krumhansl-Kessler on the known notes of 60 Essen tunes, Ode to Joy and the real recording
 # (bench/bench_restyle_hearing.py's tunes): 0 extra lengths 56/62 keys right, 1: 58/62, 2: 61/62.
 EDGE_NOTE_WEIGHT = 2.0

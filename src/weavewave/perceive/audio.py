@@ -3,9 +3,12 @@
 ``perceive_audio(path)`` decodes WAV, FLAC, MP3 or OGG (libsndfile through soundfile) and measures
 tempo and beat grid, key and mode, meter where the accents show it, loudness and an energy curve,
 brightness (spectral centroid), onset density, section boundaries, a chord per beat from chroma
-(triad templates, smoothed by Viterbi), and the melody as notes (basic-pitch's ONNX model, which ships
-inside its package, then the top line). The reference is cut into segments at detected section
-boundaries, about ``SEGMENT_S`` seconds each, and every segment gets a caption of its own, as in M2T2M.
+(triad templates, smoothed by Viterbi), and the melody as notes: basic-pitch's ONNX model (which ships
+inside its package) and its top line for polyphonic music, librosa's pyin f0 tracker for a single line,
+chosen by the measured polyphony of basic-pitch's notes. A single line's key comes from its notes. The
+kept tune is put on the tracked beats with its bar lines where its long notes fall on strong beats, and
+snapped to the grid. The reference is cut into segments at detected section boundaries, about
+``SEGMENT_S`` seconds each, and every segment gets a caption of its own, as in M2T2M.
 
 The proposals it makes (tempo, key, meter, genre, mood, energy, duration) are fused by the bridge with
 provenance source ``"audio"``; :func:`attach_reference` then stores the kept material in the brief.
@@ -154,7 +157,7 @@ class AudioAnalysis:
     transcriber: str = "basic-pitch"  # "pyin" for a monophonic line, "none" when not transcribed
     polyphony: float | None = None  # see :func:`polyphony`; what chose the transcriber
     voiced_share: float | None = None  # pyin's voiced share of the sounding frames, when pyin ran
-    key_from: str = "chroma"  # "notes and chroma" when a monophonic transcription weighs in
+    key_from: str = "chroma"  # "notes" when a monophonic transcription gives the key
     origin_qn: float = 0.0  # the beat of the recording that became quarter note 0 (a downbeat)
 
     @property
@@ -328,10 +331,10 @@ def analyse_audio(mono: np.ndarray, sample_rate: int, *, name: str = "audio",
     heard = transcribe_line(y, rms=rms, onset_envelope=onset_env) if transcribe else Transcription([], "none")
     melody_s = heard.notes
     if heard.method == "pyin" and melody_s:
-        # A single line's chroma is its harmonics as much as its notes (a twelfth puts G over C): the
-        # notes, whose octaves pyin got right, carry the key; chroma only breaks near ties.
-        tonic, mode, corr = key_from_notes(melody_s, chroma=chroma.mean(axis=1), profile=NOTE_KEY_PROFILE)
-        key_from = "notes and chroma"
+        # A single line's chroma is its harmonics as much as its notes (a twelfth puts G over C, leaning the
+        # key to the dominant): the notes, which pyin heard at the right pitch, carry the key alone.
+        tonic, mode, corr = key_from_notes(melody_s, profile=NOTE_KEY_PROFILE)
+        key_from = "notes"
     else:
         tonic, mode, corr = key_from_chroma(chroma.mean(axis=1), profile=KEY_PROFILE)
         key_from = "chroma"
@@ -948,7 +951,7 @@ def perceive_audio(path: str | Path, *, transcribe: bool = True) -> AudioPercept
     Parameters
     ----------
     path: a WAV, FLAC, MP3 or OGG file, at most ``WEAVEWAVE_MAX_AUDIO_S`` (default 600) seconds.
-    transcribe: transcribe the melody with basic-pitch (off: chords, key and tempo only).
+    transcribe: transcribe the melody (basic-pitch, or pyin for a single line; off: chords, key and tempo only).
 
     Raises
     ------
