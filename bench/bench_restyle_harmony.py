@@ -1,5 +1,5 @@
 """Harmony of a restyle whose reference has no trustworthy chords: music21's real recording
-(``audioSearch/test_audio.wav``, a mostly monophonic performance in A minor) restyled with an instruction.
+(``audioSearch/test_audio.wav``, a single line playing a C-major scale and arpeggio) restyled with an instruction.
 
 Prints, per reference mode kept (melody, harmony): the chords kept, MIDI scale consistency in the asked
 key (weavewave.evaluate's metric), the key heard in the rendered audio and its MIREX score, and the melodic

@@ -30,6 +30,61 @@ ODE_CHORDS: tuple[tuple[int, bool], ...] = (
 )
 
 
+# music21's audioSearch/test_audio.wav, 2.7-17 s: an ascending C-major scale (C4-C5), then C4 E4 G4 C5 A4 F4 D4.
+# (onset s, MIDI pitch). Pitches are the scale's; onsets are librosa's onset detector on the 44.1 kHz file at
+# a 128-sample hop (3 ms), checked against the pyin f0 track. After 17 s the player leaves the scale
+# (C#4, D#4, G#4), so a comparison with these notes stops at RECORDING_KNOWN_UNTIL_S.
+RECORDING_SCALE_NOTES: tuple[tuple[float, int], ...] = (
+    (2.691, 60), (3.695, 62), (4.542, 64), (5.436, 65), (6.441, 67), (7.364, 69), (8.272, 71), (9.160, 72),
+    (10.159, 60), (11.053, 64), (11.999, 67), (12.902, 72), (13.958, 69), (14.910, 65), (15.970, 62),
+)
+RECORDING_KNOWN_UNTIL_S = 16.95
+
+
+HARMONIC_SLIPS = (12, 19, 24)  # a transcriber that hears a partial: octave, twelfth, two octaves off
+
+
+def recording_path() -> Path:
+    """music21's real recording (20 s, 44.1 kHz mono), shipped inside its package."""
+    import music21
+
+    return Path(music21.__file__).parent / "audioSearch" / "test_audio.wav"
+
+
+def note_scores(reference: list[tuple[float, float, int]], estimated: list[tuple[float, float, int]], *,
+                until_s: float | None = None) -> dict[str, float]:
+    """Transcription note precision, recall and F (mir_eval: onset within 50 ms, pitch exact, offsets
+    ignored) of (start_s, end_s, pitch) notes, plus how many onset-matched notes are off by octaves or
+    twelfths. With ``until_s`` only notes starting before it count, on both sides."""
+    import mir_eval
+
+    if until_s is not None:
+        reference = [n for n in reference if n[0] < until_s]
+        estimated = [n for n in estimated if n[0] < until_s]
+
+    def arrays(notes):
+        iv = np.array([[s, max(e, s + 0.01)] for s, e, _ in notes]).reshape(-1, 2)
+        hz = np.array([440.0 * 2 ** ((p - 69) / 12) for _, _, p in notes])
+        return iv, hz
+
+    (ri, rp), (ei, ep) = arrays(reference), arrays(estimated)
+    precision, recall, f, _ = mir_eval.transcription.precision_recall_f1_overlap(
+        ri, rp, ei, ep, onset_tolerance=0.05, offset_ratio=None)
+    slips = 0
+    for s, _, p in estimated:
+        near = [rp_ for rs, _, rp_ in reference if abs(rs - s) <= 0.05]
+        if near and abs(p - near[0]) in HARMONIC_SLIPS:
+            slips += 1
+    return {"precision": precision, "recall": recall, "f": f, "octave_or_twelfth_errors": slips,
+            "reference_notes": len(reference), "estimated_notes": len(estimated)}
+
+
+def notes_of(onsets: tuple[tuple[float, int], ...], end_s: float) -> list[tuple[float, float, int]]:
+    """(onset, pitch) pairs as (start_s, end_s, pitch) notes, each lasting until the next onset."""
+    starts = [t for t, _ in onsets]
+    return [(t, nxt, p) for (t, p), nxt in zip(onsets, [*starts[1:], end_s], strict=True)]
+
+
 def tune_arrangement(melody=ODE_TO_JOY, chords=ODE_CHORDS, *, tempo: float = 100.0, transpose: int = 0,
                      repeats: int = 1, lead: str = "Acoustic Grand Piano") -> Arrangement:
     """The melody on ``lead`` over root-position triads (one per bar) and a bass note, ``repeats`` times."""

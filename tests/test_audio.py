@@ -13,11 +13,16 @@ pytest.importorskip("librosa")
 pytest.importorskip("basic_pitch")
 
 from reference_audio import (  # noqa: E402
+    RECORDING_KNOWN_UNTIL_S,
+    RECORDING_SCALE_NOTES,
     bach_chorale_paths,
     chorale_arrangement,
     chorale_reference_key,
     click_track,
     melody_pitches,
+    note_scores,
+    notes_of,
+    recording_path,
     render_to_wav,
     tune_arrangement,
 )
@@ -26,7 +31,14 @@ from weavewave.analyze import mirex_key_score, tempo_matches  # noqa: E402
 from weavewave.brief import MusicBrief  # noqa: E402
 from weavewave.generators.symbolic.compose import compose  # noqa: E402
 from weavewave.melodic import melodic_similarity, skyline  # noqa: E402
-from weavewave.perceive.audio import analyse_audio, perceive_audio  # noqa: E402
+from weavewave.perceive.audio import (  # noqa: E402
+    MONOPHONIC_MAX_POLYPHONY,
+    analyse_audio,
+    downbeat_phase,
+    notes_from_f0,
+    perceive_audio,
+    polyphony,
+)
 
 TUNE_TEMPO = 100.0
 LULLABY = "as a gentle lullaby on music box"
@@ -195,10 +207,8 @@ def test_tempo_and_meter_on_click_tracks(bpm, beats):
 
 @pytest.fixture(scope="module")
 def recording() -> pathlib.Path:
-    """music21's test_audio.wav: a real 20 s, mostly monophonic performance in A minor."""
-    import music21
-
-    return pathlib.Path(music21.__file__).parent / "audioSearch" / "test_audio.wav"
+    """music21's test_audio.wav: a real 20 s monophonic performance of a C-major scale and arpeggio."""
+    return recording_path()
 
 
 @pytest.fixture(scope="module")
@@ -217,30 +227,127 @@ def test_real_recording_smoke(recording_heard):
     assert p.observation.summary.startswith("20 s reference")
 
 
-def test_real_recording_restyle_has_clean_harmony(recording, recording_heard):
-    """The recording's chroma chords are noise (Db, F#m, Bbm... under an A-minor tune): they are not
-    trusted, the kept tune is re-harmonised in its key, and the restyle sounds in the key asked for."""
+def test_real_recording_is_transcribed_by_pyin_without_octave_errors(recording_heard):
+    """A single line goes to pyin (basic-pitch heard this one's twelfths: G5 for C4, A5 for D4), chosen by
+    the measured polyphony, and the notes are the scale's: onsets within 50 ms, pitches exact."""
+    a = recording_heard.analysis
+    m = recording_heard.observation.measurements
+    assert a.transcriber == "pyin" and m["transcriber"] == "pyin"
+    assert m["polyphony"] <= MONOPHONIC_MAX_POLYPHONY and m["voiced_share"] >= 0.5
+    truth = notes_of(RECORDING_SCALE_NOTES, RECORDING_KNOWN_UNTIL_S)
+    scores = note_scores(truth, a.melody_s, until_s=RECORDING_KNOWN_UNTIL_S)
+    assert scores["octave_or_twelfth_errors"] == 0, scores
+    assert scores["f"] >= 0.9, scores
+    assert [p for s, _, p in a.melody_s if s < RECORDING_KNOWN_UNTIL_S] == [p for _, p in RECORDING_SCALE_NOTES]
+
+
+def test_chords_keep_basic_pitch(heard):
+    """Ode to Joy over triads is polyphonic: basic-pitch transcribes it, as before."""
+    assert heard.analysis.transcriber == "basic-pitch"
+    assert heard.observation.measurements["polyphony"] > MONOPHONIC_MAX_POLYPHONY
+
+
+def test_real_recording_is_heard_in_c_major(recording_heard):
+    a = recording_heard.analysis
+    assert str(a.key) == "C major" and a.key_from == "notes"
+    assert "Krumhansl" in recording_heard.proposals["key"].reason
+
+
+def test_kept_tune_lands_on_strong_beats(recording_heard):
+    """The recording's notes fall every other beat; the bar line is put where they land on beats 1 and 3
+    (before, all of them sat on 2 and 4), and onsets sit on the eighth grid."""
+    a = recording_heard.analysis
+    bar = int(a.meter.split("/")[0]) if a.meter else 4
+    positions = [start % bar for start, *_ in a.melody]
+    strong = [pos for pos in positions if pos in (0.0, 2.0)]
+    assert len(strong) >= 0.8 * len(positions), positions
+    assert positions.count(0.0) >= 0.3 * len(positions), positions
+    assert all(start % 0.5 == 0 for start, *_ in a.melody)
+
+
+def test_restyles_longer_than_20_s_have_sections(recording, tune):
+    """The reference's measured boundaries become brief sections: the recording slowed to a lullaby (about
+    30 s) and the 39 s tune each restyle in more than one section, starting where the boundaries are."""
+    for path, instruction in ((recording, LULLABY), (tune, "as jazz")):
+        brief = api.describe(audio=path, instruction=instruction)
+        assert brief.duration_s > 20, brief.duration_s
+        assert len(brief.sections) > 1, (path.name, brief.sections)
+        assert brief.provenance["sections"].source == "audio"
+
+
+def test_jazz_restyle_has_drums(recording):
+    """A quiet recording's level no longer keeps a jazz restyle's drums out; "no drums" still does."""
+    brief = api.describe(audio=recording, instruction="make it jazz")
+    assert brief.genre == "jazz" and "Drums" in brief.instruments
+    arrangement = compose(brief)
+    drums = next(p for p in arrangement.parts if p.is_drum)
+    assert drums.notes
+    for sec in brief.sections:
+        assert any(sec.start_s <= n.start < sec.end_s for n in drums.notes), sec
+    plain = api.describe(audio=recording, instruction="make it jazz, no drums")
+    assert "Drums" not in plain.instruments
+
+
+def test_real_recording_restyle_in_c_major(recording, recording_heard):
+    """The recording's chroma chords are noise (a single line gives them): they are not trusted, the kept
+    tune is re-harmonised in C major, and the restyle is written and heard in C major."""
     from weavewave.analyze import estimate_key, reference_key
     from weavewave.evaluate.symbolic import scale_consistency
     from weavewave.render import render
 
     a = recording_heard.analysis
-    assert str(a.key) == "A minor"
     assert not a.harmony.trusted and a.chords_from == "melody", a.harmony
     obs = recording_heard.observation.measurements
     assert obs["chords_from"] == "melody" and "not trusted" in obs["harmony_reason"]
-    # The E6 octave slip and the low Eb a twelfth below its neighbours are blips, not tune.
-    assert a.melody_dropped >= 1 and 63 not in {n[2] for n in a.melody}
-    assert melodic_similarity([p for *_, p in a.melody_s], [n[2] for n in a.melody]) > 0.8  # two of 25 notes dropped
     brief = api.describe(audio=recording, instruction=LULLABY)
+    assert str(brief.key) == "C major"
     ref = brief.reference
     assert ref.chords_from == "melody" and ref.harmony_confidence < 0.6 and ref.harmony_reason
-    assert ref.chords[0][2] == "A:min" and ref.chords[-1][2] == "A:min"
+    assert ref.chords[0][2] == "C:maj"
     arrangement = compose(brief)
-    assert scale_consistency(arrangement.to_pretty_midi(), "A", "minor") >= 0.85
+    assert scale_consistency(arrangement.to_pretty_midi(), "C", "major") >= 0.85
     mix = render(arrangement, workers=1)
     heard_key = estimate_key(mix.audio.mean(axis=1) if mix.audio.ndim == 2 else mix.audio, mix.sample_rate)
-    assert mirex_key_score(heard_key[:2], reference_key("A", "minor")) >= 0.5, heard_key
+    assert mirex_key_score(heard_key[:2], reference_key("C", "major")) >= 0.5, heard_key
     # Harmony mode keeps the same clean chords under a new tune.
     harmony = api.describe(audio=recording, instruction=LULLABY, reference_mode="harmony").reference
     assert harmony.chords == ref.chords and not harmony.melody
+
+
+# --- pieces, on made-up input ---------------------------------------------------------------------
+def test_polyphony_ignores_partials_and_legato():
+    line = [(0.0, 1.1, 60), (1.0, 2.1, 62), (2.0, 3.0, 64)]  # legato overlaps of 0.1 s
+    partials = [(0.0, 1.0, 72), (0.0, 1.0, 79), (1.0, 2.0, 74), (1.0, 2.0, 81)]  # octaves and twelfths
+    chords = [(0.0, 2.0, 60), (0.0, 2.0, 64), (0.0, 2.0, 67)]
+    assert polyphony(line + partials) == 0.0
+    assert polyphony(chords + line) > 0.8
+
+
+def test_notes_from_f0_splits_pitches_and_repeats_and_keeps_octave_slips_in_the_note():
+    hop = 0.02
+    midi = np.array([60.1] * 20 + [62.0] * 20 + [74.0] * 5 + [62.0] * 20 + [np.nan] * 3)
+    prob = np.full(midi.size, 0.9)
+    rms = np.ones(midi.size)
+    rms[52:] = 2.0  # the D is struck again, louder, at frame 52
+    notes = notes_from_f0(midi, prob, rms, np.array([0, 20, 52]), hop_s=hop)
+    assert [p for *_, p in notes] == [60, 62, 62]
+    assert notes[1][1] == pytest.approx(52 * hop)  # the D's octave slip (74) stayed inside it
+    assert notes[2][1] == pytest.approx(65 * hop)
+    unsure = notes_from_f0(midi, np.full(midi.size, 0.1), rms, np.array([0]), hop_s=hop)
+    assert unsure == []
+
+
+def test_key_from_notes_hears_a_scale_in_its_key():
+    from weavewave.analyze import key_from_notes
+
+    scale = [(i * 0.5, i * 0.5 + 0.45, p) for i, p in enumerate([60, 62, 64, 65, 67, 69, 71, 72, 67, 64, 60])]
+    assert key_from_notes(scale, profile="krumhansl")[:2] == (0, "major")
+    in_d = [(s, e, p + 2) for s, e, p in scale]
+    assert key_from_notes(in_d, profile="krumhansl")[:2] == (2, "major")
+
+
+def test_downbeat_phase_follows_long_notes():
+    # Half notes on odd beats (1, 3, 5...): the bar starts on beat 1.
+    assert downbeat_phase([1.0, 3.0, 5.0, 7.0, 9.0], [2.0] * 5, 4) in (1, 3)
+    # Even quarter notes give no reason to move the tracker's bar line.
+    assert downbeat_phase([float(i) for i in range(16)], [1.0] * 16, 4) == 0

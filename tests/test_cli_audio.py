@@ -83,6 +83,24 @@ def test_describe_audio_prints_the_brief(tune, capsys):
     assert data["provenance"]["tempo_bpm"]["source"] == "audio"
 
 
+def test_generate_jazz_from_the_real_recording(tmp_path):
+    """End to end on music21's recording of a C-major scale: the restyle is in C major, its drums play,
+    and the brief records that pyin transcribed it."""
+    import pretty_midi
+
+    from reference_audio import recording_path
+
+    out = tmp_path / "jazz"
+    r = run("generate", "--audio", str(recording_path()), "--instruction", "make it jazz", "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    brief = MusicBrief.load(out / "brief.json")
+    assert str(brief.key) == "C major" and brief.genre == "jazz"
+    heard = next(o for o in brief.observations if o.source == "audio")
+    assert heard.measurements["transcriber"] == "pyin"
+    pm = pretty_midi.PrettyMIDI(str(out / "music.mid"))
+    assert sum(len(i.notes) for i in pm.instruments if i.is_drum) > 0
+
+
 # --- bad input ------------------------------------------------------------------------------------
 def _wav(path: Path, seconds: float, *, silent: bool = False) -> Path:
     t = np.arange(int(seconds * 22050)) / 22050

@@ -28,6 +28,10 @@ ENERGY_STEP = 0.25
 AROUSAL_STEP = 0.4
 TEMPO_STEP = 1.15  # "faster" multiplies by this, "slower" divides
 SECTION_ENERGY_RANGE = (0.05, 0.95)
+# A named style whose band has a drum kit plays it: energy (and every section's) is lifted to at least this.
+# A quiet reference (a home recording's level says little about the music) would otherwise stay under the
+# symbolic composer's drum threshold (0.3, generators/symbolic/compose.py) and "make it jazz" had no drums.
+STYLE_DRUMS_ENERGY = 0.35
 
 
 @dataclass(frozen=True)
@@ -178,6 +182,12 @@ def refine(brief: MusicBrief, instruction: str) -> MusicBrief:
         if r.tempo_range is not None:
             tempo = _clip(tempo, *r.tempo_range)
         phrases.append(r.words)
+    drums_floor = None
+    if genre and DRUMS in ensemble and not no_drums and "energy" not in locked:
+        drums_floor = STYLE_DRUMS_ENERGY
+        if energy < drums_floor:
+            energy = drums_floor
+            phrases.append(f"with {GENRES[new_genre].description} drums")
     if tempo_m:
         tempo = float(tempo_m.group(1))
         if not TEMPO_RANGE[0] <= tempo <= TEMPO_RANGE[1]:
@@ -210,12 +220,15 @@ def refine(brief: MusicBrief, instruction: str) -> MusicBrief:
     if not changed:
         raise BadInputError(f"the instruction {instruction.strip()!r} asks for nothing that is not already so "
                             "(or only for what you set explicitly with a control)")
-    return _finish(brief, data, prov, phrases or [instruction.strip()], energy - brief.energy)
+    return _finish(brief, data, prov, phrases or [instruction.strip()], energy - brief.energy, drums_floor)
 
 
 def _finish(brief: MusicBrief, data: dict[str, Any], prov: dict[str, Provenance], phrases: list[str],
-            energy_delta: float) -> MusicBrief:
-    """Re-derive what follows from the changes: length (a kept tune at a new tempo), sections, captions."""
+            energy_delta: float, energy_floor: float | None = None) -> MusicBrief:
+    """Re-derive what follows from the changes: length (a kept tune at a new tempo), sections, captions.
+
+    ``energy_floor``: every section's energy is at least this (a style's drums play in all of them).
+    """
     ref = brief.reference
     duration_from_reference = prov.get("duration_s", Provenance(source="default", reason="")).source == "audio"
     if ref is not None and duration_from_reference and data["tempo_bpm"] != brief.tempo_bpm:
@@ -226,7 +239,7 @@ def _finish(brief: MusicBrief, data: dict[str, Any], prov: dict[str, Provenance]
                                         f"at the new tempo")
     lo, hi = SECTION_ENERGY_RANGE
     for s in data["sections"]:
-        s["energy"] = round(_clip(s["energy"] + energy_delta, lo, hi), 3)
+        s["energy"] = round(_clip(max(s["energy"] + energy_delta, energy_floor or lo), lo, hi), 3)
     data["provenance"] = {k: v.model_dump() for k, v in sorted(prov.items())}
     refined = MusicBrief.from_dict(data, origin="refined brief")
     phrase = ", ".join(dict.fromkeys(phrases))
