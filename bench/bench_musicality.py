@@ -253,7 +253,6 @@ def measure_piece(group: str, name: str, kwargs: dict, seconds: float) -> tuple[
     from weavewave.audio_io import integrated_lufs
     from weavewave.evaluate.adherence import audio_adherence
     from weavewave.generators import get_generator
-    from weavewave.render import render
     from weavewave.theory import tonic_pitch_class
 
     brief = describe(duration=seconds, **kwargs)
@@ -261,7 +260,8 @@ def measure_piece(group: str, name: str, kwargs: dict, seconds: float) -> tuple[
     track = get_generator("symbolic").generate(brief)
     gen_s = time.perf_counter() - t0
     arr, sr = track.arrangement, track.sample_rate
-    stems = render(arr, stems=True, loop=brief.loop)
+    # The stems the product writes (`--stems`): the generator's own mix settings, whatever they are.
+    stems = get_generator("symbolic", stems=True).generate(brief)
     q, bar_qn = qn_seconds(arr), _bar_qn(arr.meter)
     bar_s = q * bar_qn
 
