@@ -25,6 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from weavewave import __version__
 from weavewave.errors import BadInputError
 from weavewave.serve import service
+from weavewave.serve.datalock import DataDirLock
 from weavewave.serve.jobs import WorkerPool
 from weavewave.serve.service import FieldError, UnsupportedMedia
 from weavewave.serve.settings import Settings
@@ -93,8 +94,12 @@ def _field_422(field: str, message: str) -> JSONResponse:
                         status_code=422)
 
 
-def create_app(settings: Settings, *, start_workers: bool = True) -> FastAPI:
-    """The whole server: API, worker pool, retention sweeps and (with ``settings.ui``) the web UI."""
+def create_app(settings: Settings, *, start_workers: bool = True, data_lock: DataDirLock | None = None) -> FastAPI:
+    """The whole server: API, worker pool, retention sweeps and (with ``settings.ui``) the web UI.
+
+    While it runs (its lifespan) the app holds ``data_lock``, or takes its own, on ``settings.data_dir``:
+    a second server over the same folder is refused rather than running its jobs twice.
+    """
     settings = settings.validated()
     settings.jobs_dir.mkdir(parents=True, exist_ok=True)
     store = JobStore(settings.db_path)
@@ -107,6 +112,9 @@ def create_app(settings: Settings, *, start_workers: bool = True) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        lock = data_lock or DataDirLock(settings.data_dir)
+        own_lock = not lock.held
+        lock.acquire()  # before recover(): it re-queues every running row, which only the holder may do
         store.recover(settings.max_attempts)
         service.cleanup(store, settings)
         if start_workers:
@@ -119,6 +127,8 @@ def create_app(settings: Settings, *, start_workers: bool = True) -> FastAPI:
             stop_sweeps.set()
             if start_workers:
                 pool.stop()
+            if own_lock:
+                lock.release()
 
     app = FastAPI(title="weavewave", version=__version__, lifespan=lifespan,
                   description="Turn text, photos, videos and tunes into music. Describe first, edit the brief, "
