@@ -399,3 +399,72 @@ def test_a_worker_that_lost_its_job_cannot_replace_its_files(tmp_path, monkeypat
     assert store.get(job.id).status == "succeeded"
     assert not list(jobs.job_dir(settings, job.id).glob(".staging-*"))
     store.close()
+
+
+# --- stuck jobs: per-job time limit and cancels that are not heard (issue 13, item 4) ---------------------
+class _StuckProc:
+    """A worker process that is alive and never reports: a hung synthesizer or model."""
+
+    exitcode = None
+
+    def __init__(self) -> None:
+        self.killed = False
+
+    def is_alive(self) -> bool:
+        return not self.killed
+
+    def kill(self) -> None:
+        self.killed = True
+
+
+def _stuck_pool(tmp_path, **settings_kw):
+    from weavewave.serve.jobs import WorkerPool
+    from weavewave.serve.settings import Settings
+
+    settings = Settings(data_dir=tmp_path, workers=1, text_model="lexicon", ui=False, **settings_kw)
+    store = JobStore(settings.db_path)
+    job = store.submit({"text": "a calm tune"}, max_queue=5)
+    store.claim("w0")
+    pool = WorkerPool(settings, store)
+    pool._procs["w0"] = _StuckProc()
+    return pool, store, job
+
+
+def test_a_cancel_of_a_job_that_stops_reporting_ends_its_worker(tmp_path):
+    """DELETE had no effect on a job whose renderer hung: the cancel flag was never read."""
+    from weavewave.serve.jobs import CANCEL_GRACE_S
+
+    pool, store, job = _stuck_pool(tmp_path)
+    store.cancel(job.id)
+    pool._enforce_limits(time.time())
+    assert not pool._procs["w0"].killed and store.get(job.id).status == "running"  # within its grace
+    pool._enforce_limits(time.time() + CANCEL_GRACE_S + 1)
+    assert pool._procs["w0"].killed and store.get(job.id).status == "cancelled"
+    store.close()
+
+
+def test_a_job_past_the_time_limit_is_failed_and_its_worker_ended(tmp_path):
+    pool, store, job = _stuck_pool(tmp_path, job_timeout_s=60)
+    pool._enforce_limits(time.time() + 30)
+    assert not pool._procs["w0"].killed
+    pool._enforce_limits(time.time() + 61)
+    failed = store.get(job.id)
+    assert pool._procs["w0"].killed and failed.status == "failed" and "per-job time limit" in failed.error
+    store.close()
+
+
+def test_the_time_limit_fails_a_long_job_and_the_next_one_runs(tmp_path, monkeypatch):
+    from fastapi.testclient import TestClient
+
+    from conftest import wait_job
+    from weavewave.serve.api import create_app
+    from weavewave.serve.settings import Settings
+
+    monkeypatch.setattr(jitcache, "is_warm", lambda: True)
+    app = create_app(Settings(data_dir=tmp_path, workers=1, text_model="lexicon", ui=False, job_timeout_s=5))
+    with TestClient(app) as client:
+        long = client.post("/v1/generate", data={"text": "a long slow ambient drift", "duration": "600"}).json()
+        short = client.post("/v1/generate", data={"text": "a short calm tune", "duration": "1", "seed": "3"}).json()
+        ended = wait_job(client, long["id"], timeout=60.0)
+        assert ended["status"] == "failed" and "per-job time limit" in ended["error"], ended
+        assert wait_job(client, short["id"], timeout=90.0)["status"] == "succeeded"  # a new worker ran it

@@ -324,6 +324,8 @@ def _add_serve(sub: Any) -> None:
     srv.add_argument("--max-queue", type=int, default=32, help="queued jobs before 429 (default 32)")
     srv.add_argument("--max-upload-mb", type=float, default=64.0, help="largest upload in MiB (default 64)")
     srv.add_argument("--keep-days", type=float, default=7.0, help="delete finished jobs after this (default 7)")
+    srv.add_argument("--job-timeout", type=float, default=3600.0, metavar="SECONDS",
+                     help="a job running longer is stopped and failed (default 3600)")
     srv.add_argument("--text-model", choices=("auto", "minilm", "lexicon"), default="auto",
                      help="how to read text, as for generate")
     srv.add_argument("--no-ui", action="store_true", help="serve the HTTP API only")
@@ -335,7 +337,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     settings = Settings(data_dir=args.data_dir, workers=args.workers, max_queue=args.max_queue,
                         max_upload_bytes=int(args.max_upload_mb * MiB), keep_days=args.keep_days,
                         token=args.token or None, host=args.host, port=args.port, text_model=args.text_model,
-                        ui=not args.no_ui).validated()
+                        ui=not args.no_ui, job_timeout_s=args.job_timeout).validated()
     from weavewave.serve.run import serve
 
     serve(settings)

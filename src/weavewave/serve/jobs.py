@@ -41,6 +41,9 @@ QUICK_DEATH_S = 10.0
 # How long the watcher thread waits, after a stop request, for stop() to end the workers (it is joined
 # right after; the bound only matters if stop() itself was never called).
 REAP_WAIT_S = 15.0
+# A running job asked to cancel stops at its next progress report; a job that reports nothing for this
+# long after the request (a hung synthesizer, a stuck model) has its worker ended so the cancel happens.
+CANCEL_GRACE_S = 10.0
 RESPAWN_MAX_S = 60.0
 # The files a finished job may serve; anything else in its folder is not an artifact.
 ARTIFACT_ORDER = ("music.wav", "music.mid", "brief.json", "music.png", "stems.zip", "video.mp4")
@@ -312,6 +315,7 @@ class WorkerPool:
         """Re-queue the jobs of dead workers and respawn them, backing off from ones that die at start."""
         if self._stop.is_set():
             return
+        self._enforce_limits(time.time())
         for name, proc in list(self._procs.items()):
             if proc.is_alive():
                 continue
@@ -325,6 +329,28 @@ class WorkerPool:
             if now >= self._respawn_at[name]:
                 del self._respawn_at[name]
                 self._spawn(name)
+
+    def _enforce_limits(self, wall_now: float) -> None:
+        """End the workers of jobs past the per-job time limit (failed) or stuck past a cancel (cancelled).
+
+        The row is finished first, so the dead worker's job is not re-queued; the worker is killed with
+        SIGKILL (its renderer processes die with it) and respawned by the usual check.
+        """
+        limit = self.settings.job_timeout_s
+        for row in self.store.running_rows():
+            proc = self._procs.get(row["worker"] or "")
+            if proc is None or not proc.is_alive():
+                continue
+            if row["cancel"] and wall_now - row["updated_at"] > CANCEL_GRACE_S:
+                self.store.mark_cancelled(row["id"])
+            elif row["started_at"] is not None and wall_now - row["started_at"] > limit:
+                self.store.fail(row["id"], f"stopped after {limit:g} s: the server's per-job time limit "
+                                           "(--job-timeout); ask for a shorter piece or raise the limit")
+            else:
+                continue
+            sys.stderr.write(f"weavewave: ended worker {row['worker']} running job {row['id']}: "
+                             f"{'cancelled but not stopping' if row['cancel'] else 'over the time limit'}\n")
+            proc.kill()
 
     @staticmethod
     def respawn_delay(quick_deaths: int) -> float:

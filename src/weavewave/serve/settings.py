@@ -11,6 +11,9 @@ from weavewave.errors import BadInputError
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 7860
 MiB = 1024 * 1024
+# Per-job time limits: a one-second floor keeps the server usable; a week is past any real job.
+MIN_JOB_TIMEOUT_S = 1.0
+MAX_JOB_TIMEOUT_S = 7 * 86400.0
 
 
 @dataclass(frozen=True)
@@ -28,6 +31,7 @@ class Settings:
     host: the address it binds; anything but loopback requires a token.
     text_model: "auto" (MiniLM when installed), "minilm" or "lexicon", as ``--text-model``.
     max_attempts: an interrupted job is re-run at most this many times, then failed with the reason.
+    job_timeout_s: a job running longer than this is stopped (its worker is ended) and failed with the reason.
     """
 
     data_dir: Path = field(default_factory=lambda: Path("weavewave-data"))
@@ -40,6 +44,7 @@ class Settings:
     port: int = DEFAULT_PORT
     text_model: str = "auto"
     max_attempts: int = 3
+    job_timeout_s: float = 3600.0
     ui: bool = True
 
     def __post_init__(self) -> None:
@@ -53,6 +58,9 @@ class Settings:
             raise BadInputError(f"--max-queue {self.max_queue} must be at least 1")
         if self.max_upload_bytes < 1024:
             raise BadInputError("--max-upload-mb is too small: allow at least 1 KiB")
+        if not MIN_JOB_TIMEOUT_S <= self.job_timeout_s <= MAX_JOB_TIMEOUT_S:
+            raise BadInputError(f"--job-timeout {self.job_timeout_s:g} is out of range: use {MIN_JOB_TIMEOUT_S:g} to "
+                                f"{MAX_JOB_TIMEOUT_S:g} seconds")
         if self.keep_days <= 0:
             raise BadInputError(f"--keep-days {self.keep_days:g} must be more than 0")
         if self.text_model not in ("auto", "minilm", "lexicon"):

@@ -325,6 +325,11 @@ class JobStore:
                                (now, row["id"]))
         return touched
 
+    def running_rows(self) -> list[sqlite3.Row]:
+        """id, worker, started_at, updated_at and cancel of every running job (for the pool's watchdog)."""
+        return self._db().execute("SELECT id, worker, started_at, updated_at, cancel FROM jobs "
+                                  "WHERE status='running'").fetchall()
+
     def running_on(self, worker: str) -> list[str]:
         rows = self._db().execute("SELECT id FROM jobs WHERE status='running' AND worker=?", (worker,))
         return [r[0] for r in rows.fetchall()]
