@@ -32,6 +32,8 @@ from weavewave.serve.settings import Settings
 from weavewave.serve.store import ACTIVE, STATUSES, JobStore, QueueFull
 
 CLEANUP_EVERY_S = 600.0
+# Far past any real job list, and well inside SQLite's 64-bit integers (an offset past them was a 500).
+MAX_OFFSET = 10**9
 MEDIA_TYPES = {"wav": "audio/wav", "mid": "audio/midi", "json": "application/json", "png": "image/png",
                "zip": "application/zip", "mp4": "video/mp4", "flac": "audio/flac", "mp3": "audio/mpeg"}
 INLINE = {"wav", "png", "mp4", "json", "flac", "mp3"}
@@ -288,7 +290,7 @@ def _router(settings: Settings, store: JobStore, cache: Any = None) -> APIRouter
     @router.get("/jobs", tags=["jobs"])
     def list_jobs(status: Annotated[str | None, Query(description="|".join(STATUSES))] = None,
                   limit: Annotated[int, Query(ge=1, le=500)] = 50,
-                  offset: Annotated[int, Query(ge=0)] = 0) -> dict[str, Any]:
+                  offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0) -> dict[str, Any]:
         """Jobs, newest first, with counts by status."""
         if status is not None and status not in STATUSES:
             raise FieldError("status", f"unknown status {status!r}: use one of {', '.join(STATUSES)}")

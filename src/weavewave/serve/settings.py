@@ -13,6 +13,8 @@ DEFAULT_PORT = 7860
 MiB = 1024 * 1024
 # Per-job time limits: a one-second floor keeps the server usable; a week is past any real job.
 MIN_JOB_TIMEOUT_S = 1.0
+# A retention of a century is as good as forever; past it, day arithmetic overflows.
+MAX_KEEP_DAYS = 36500.0
 MAX_JOB_TIMEOUT_S = 7 * 86400.0
 
 
@@ -52,6 +54,11 @@ class Settings:
 
     def validated(self) -> Settings:
         """Refuse unsafe or impossible settings before anything starts."""
+        if not 1 <= self.port <= 65535:
+            raise BadInputError(f"--port {self.port} is out of range: use 1 to 65535")
+        if self.data_dir.exists() and not self.data_dir.is_dir():
+            raise BadInputError(f"--data-dir {self.data_dir} is a file, not a folder: give a folder (it is "
+                                "created when missing)")
         if not 1 <= self.workers <= 64:
             raise BadInputError(f"--workers {self.workers} is out of range: use 1 to 64")
         if self.max_queue < 1:
@@ -61,8 +68,9 @@ class Settings:
         if not MIN_JOB_TIMEOUT_S <= self.job_timeout_s <= MAX_JOB_TIMEOUT_S:
             raise BadInputError(f"--job-timeout {self.job_timeout_s:g} is out of range: use {MIN_JOB_TIMEOUT_S:g} to "
                                 f"{MAX_JOB_TIMEOUT_S:g} seconds")
-        if self.keep_days <= 0:
-            raise BadInputError(f"--keep-days {self.keep_days:g} must be more than 0")
+        if not 0 < self.keep_days <= MAX_KEEP_DAYS:  # also refuses nan
+            raise BadInputError(f"--keep-days {self.keep_days:g} is out of range: use more than 0 and at most "
+                                f"{MAX_KEEP_DAYS:g}")
         if self.text_model not in ("auto", "minilm", "lexicon"):
             raise BadInputError(f"text model {self.text_model!r}: use auto, minilm or lexicon")
         if self.token is not None and len(self.token) < 8:
