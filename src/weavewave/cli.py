@@ -11,6 +11,8 @@ from collections.abc import Sequence
 from typing import Any, TextIO
 
 EXIT_OK, EXIT_INTERNAL, EXIT_BAD_INPUT = 0, 1, 2
+# The shortest piece: a brief keeps durations to the millisecond, so anything shorter rounds to nothing.
+MIN_DURATION_S = 0.01
 
 EPILOG = """examples:
   weavewave generate --text "a rainy night in Tokyo, lo-fi, 80 bpm" --out rain
@@ -230,16 +232,94 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
 
 def _read_text(value: str | None) -> str | None:
+    from weavewave.textfile import check_text, read_text_file
 
     if value is None or not value.startswith("@"):
-        return value
-    from weavewave.textfile import read_text_file
-
+        return None if value is None else check_text(value, what="--text")
     return read_text_file(value[1:], what="text file")
 
 
+def _read_brief(path: str | None) -> Any:
+    """The --brief file as a MusicBrief, parsed with the checks for hostile JSON (depth, NaN, huge ints)."""
+    if path is None:
+        return None
+    from weavewave.brief import MusicBrief
+    from weavewave.textfile import loads_json, read_text_file
+
+    return MusicBrief.from_dict(loads_json(read_text_file(path, what="brief file"), origin=path), origin=path)
+
+
+def _check_input_files(args: argparse.Namespace) -> None:
+    """Every input path exists, is a regular file and can be opened for reading: one line otherwise.
+
+    Checked before any work, so an unreadable --audio does not surface later as a decoder's error.
+    """
+    import stat
+
+    from weavewave.errors import BadInputError
+
+    named = [("--image", p) for p in args.image or []]
+    named += [(flag, getattr(args, attr, None)) for flag, attr in (("--video", "video"), ("--audio", "audio"),
+                                                                    ("--melody", "melody"))]
+    for flag, path in named:
+        if path is None:
+            continue
+        try:
+            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        except FileNotFoundError:
+            raise BadInputError(f"{flag} {path}: no such file; check the path") from None
+        except OSError as exc:
+            raise BadInputError(f"{flag} {path}: cannot read it ({exc.strerror or exc}); check its "
+                                "permissions") from None
+        try:
+            mode = os.fstat(fd).st_mode
+        finally:
+            os.close(fd)
+        if not stat.S_ISREG(mode):
+            raise BadInputError(f"{flag} {path} is not a regular file: give the path of a media file")
+
+
+def _check_numbers(args: argparse.Namespace) -> None:
+    """Float options argparse let through as nan/inf, or too small to mean anything."""
+    import math
+
+    from weavewave.errors import BadInputError
+
+    if args.duration is not None and math.isfinite(args.duration) and 0 < args.duration < MIN_DURATION_S:
+        raise BadInputError(f"--duration {args.duration:g} s is too short: use at least {MIN_DURATION_S:g} s")
+
+
+def _check_out_writable(out: str) -> None:
+    """--out can be created and written, checked before rendering (it used to fail after a full render).
+
+    The nearest existing folder on the way must be a folder we can create a file in; nothing is left there.
+    """
+    import tempfile
+    from pathlib import Path
+
+    from weavewave.errors import BadInputError
+
+    target = Path(out)
+    probe = target
+    while not probe.exists() and probe != probe.parent:
+        if probe.is_symlink():  # a dangling link: creating through it would land elsewhere
+            raise BadInputError(f"--out {out}: {probe} is a broken link; choose another folder")
+        probe = probe.parent
+    if probe.exists() and not probe.is_dir():
+        raise BadInputError(f"--out {out}: {probe} is a file, not a folder; choose another --out")
+    try:
+        fd, name = tempfile.mkstemp(prefix=".weavewave-probe-", dir=probe)
+    except OSError as exc:
+        raise BadInputError(f"--out {out}: cannot write in {probe} ({exc.strerror or exc}); choose a folder "
+                            "you can write to") from None
+    os.close(fd)
+    os.unlink(name)
+
+
 def _common(args: argparse.Namespace) -> dict[str, Any]:
-    return dict(text=_read_text(args.text), image=args.image, brief=args.brief, duration=args.duration,
+    _check_numbers(args)
+    _check_input_files(args)
+    return dict(text=_read_text(args.text), image=args.image, brief=_read_brief(args.brief), duration=args.duration,
                 tempo=args.tempo, key=args.key, meter=args.meter, genre=args.genre,
                 instruments=args.instruments, seed=args.seed,
                 semantic={"auto": None, "minilm": True, "lexicon": False}[args.text_model],
@@ -253,7 +333,8 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     from weavewave.generators import get_generator
 
     progress = Progress(sys.stderr, enabled=not args.quiet)
-    # Refuse to overwrite before doing any work.
+    # Refuse to overwrite, or to render into a folder that cannot be written, before doing any work.
+    _check_out_writable(args.out)
     check_out_dir(args.out, planned_files(True, args.format, video=bool(args.video)), force=args.force)
     if args.candidates != 1 or args.rerank is not None:  # evaluation: best of N, checked before any work
         from weavewave.evaluate.rerank import check_rerank
@@ -281,7 +362,8 @@ def _cmd_generate(args: argparse.Namespace) -> int:
         + (f" and {sum(p.parent.name == 'stems' for p in written)} stems" if args.stems else ""))
     print(f"  {brief.summary()}")
     loud = f"{lufs:.1f} LUFS" if lufs is not None else "silent"
-    print(f"  {track.duration_s:.2f} s, {loud}, true peak {stats.get('true_peak_dbfs', float('nan')):.1f} dBFS")
+    peak = stats.get("true_peak_dbfs")  # None for silence, or a piece shorter than a loudness block
+    print(f"  {track.duration_s:.2f} s, {loud}, true peak " + (f"{peak:.1f} dBFS" if peak is not None else "n/a"))
     if stats.get("generator") == "musicgen":
         print(f"  {stats['model']} on {stats['device']}, {stats['decoder']} decoder, {len(stats['windows'])} windows")
     return EXIT_OK
@@ -305,6 +387,8 @@ def _cmd_schema(args: argparse.Namespace) -> int:
 
 
 # --- serve (HTTP API and web UI) --------------------------------------------------------------------
+# The largest --max-upload-mb: 1 TiB is past any media file, and keeps the byte count an exact integer.
+MAX_UPLOAD_MB = 1024 * 1024
 def _add_serve(sub: Any) -> None:
     from weavewave.serve.settings import DEFAULT_HOST, DEFAULT_PORT
 
@@ -324,18 +408,27 @@ def _add_serve(sub: Any) -> None:
     srv.add_argument("--max-queue", type=int, default=32, help="queued jobs before 429 (default 32)")
     srv.add_argument("--max-upload-mb", type=float, default=64.0, help="largest upload in MiB (default 64)")
     srv.add_argument("--keep-days", type=float, default=7.0, help="delete finished jobs after this (default 7)")
+    srv.add_argument("--job-timeout", type=float, default=3600.0, metavar="SECONDS",
+                     help="a job running longer is stopped and failed (default 3600)")
     srv.add_argument("--text-model", choices=("auto", "minilm", "lexicon"), default="auto",
                      help="how to read text, as for generate")
     srv.add_argument("--no-ui", action="store_true", help="serve the HTTP API only")
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
+    import math
+
+    from weavewave.errors import BadInputError
     from weavewave.serve.settings import MiB, Settings
+
+    if not math.isfinite(args.max_upload_mb) or args.max_upload_mb > MAX_UPLOAD_MB:
+        raise BadInputError(f"--max-upload-mb {args.max_upload_mb:g} is not a usable size: use a number of MiB "
+                            f"up to {MAX_UPLOAD_MB}")
 
     settings = Settings(data_dir=args.data_dir, workers=args.workers, max_queue=args.max_queue,
                         max_upload_bytes=int(args.max_upload_mb * MiB), keep_days=args.keep_days,
                         token=args.token or None, host=args.host, port=args.port, text_model=args.text_model,
-                        ui=not args.no_ui).validated()
+                        ui=not args.no_ui, job_timeout_s=args.job_timeout).validated()
     from weavewave.serve.run import serve
 
     serve(settings)

@@ -20,8 +20,9 @@ import logging
 import math
 import mmap
 import multiprocessing
+import multiprocessing.connection
 import os
-import threading
+import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -110,6 +111,25 @@ PARALLEL_MIN_WORK_S = 20.0
 MAX_WORKERS = 4
 # Long pieces play the mix in this many synthesizer passes (parts split between them), run side by side.
 MIX_PASSES = 2
+# The watchdog on the renderer's processes: how often it looks at them (and reports progress, so a cancel
+# request is seen even while a pass runs), and how long all passes may take at most: a base plus this much
+# wall time per second of audio per pass. midirenderer plays about 100x faster than real time, so only a
+# hung synthesizer reaches the limit.
+WATCH_POLL_S = 0.25
+RENDER_TIMEOUT_BASE_S = 120.0
+RENDER_TIMEOUT_PER_AUDIO_S = 0.5
+# How long a stopped pool's processes get to exit after SIGKILL (they are reaped, not left as zombies).
+POOL_KILL_WAIT_S = 2.0
+# A failing renderer process sends its reason to the parent in at most this many characters.
+ERROR_TEXT_MAX = 500
+
+
+class RendererDied(RuntimeError):
+    """A synthesizer process died (killed, say by the out-of-memory killer) or overran its time limit.
+
+    Not a :class:`~weavewave.errors.BadInputError`: the input was fine, the machine was not, so the CLI
+    exits 1 with the one-line reason and the server fails the job with it.
+    """
 
 
 @dataclass
@@ -231,16 +251,13 @@ def _load_soundfont(path: Path) -> bytes:
 # ======================================================================================================
 @dataclass
 class _Job:
-    """Everything a worker needs; shared with forked workers by inheritance, never pickled."""
+    """Everything a renderer process needs; it inherits this through fork, nothing is pickled."""
 
     midis: list[bytes]  # one Standard MIDI File per slot
     sf2: bytes
     out: np.ndarray  # [shape=(n_slots, 2, n), dtype=float32]; each slot's render writes there
     clipped: np.ndarray  # [shape=(n_slots,), dtype=uint8]; set where the synthesizer's output clipped
 
-
-_JOB: _Job | None = None
-_POOL_LOCK = threading.Lock()
 
 
 def render(arrangement: Arrangement, *, soundfont: str | Path | None = None,
@@ -358,14 +375,6 @@ def _check_arrangement(arrangement: Arrangement) -> None:
             raise BadInputError(f"part {part.name!r}: reverb {part.reverb} is outside 0 (dry) .. 1 (wet)")
         if not math.isfinite(part.gain_db):
             raise BadInputError(f"part {part.name!r}: gain_db {part.gain_db} is not a finite number")
-
-
-class _NullLock:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None
 
 
 def _unique_names(names: list[str]) -> list[str]:
@@ -556,8 +565,12 @@ def _synthesize_all(midis: list[bytes], sf2: bytes, n: int, duration_s: float, w
     """Synthesize every MIDI file into a slot of a float32 [shape=(len(midis), 2, n)] array.
 
     Returns the array and, per slot, whether the synthesizer's 16-bit output clipped.
+
+    Raises
+    ------
+    RendererDied
+        A renderer process was killed or the passes overran their time limit (see :func:`_run_pool`).
     """
-    global _JOB
     n_workers = _worker_count(len(midis), duration_s, workers)
     if n_workers > 1:
         out = _shared_array((len(midis), 2, n), np.float32)
@@ -571,22 +584,101 @@ def _synthesize_all(midis: list[bytes], sf2: bytes, n: int, duration_s: float, w
     def label(i: int) -> str:
         return f"rendered mix pass {i + 1} of {n_mix}" if i < n_mix else f"rendered stem {i - n_mix + 1} of {len(midis) - n_mix}"
 
-    # Forked workers find the job in a module global; the lock keeps concurrent renders from sharing it.
-    with _POOL_LOCK if n_workers > 1 else _NullLock():
-        try:
-            if n_workers > 1:
-                _JOB = job
-                ctx = multiprocessing.get_context("fork")
-                with ctx.Pool(processes=n_workers) as pool:
-                    for done, i in enumerate(pool.imap_unordered(_synthesize_slot, range(len(midis))), 1):
-                        report(done / steps, label(i))
-            else:
-                for i in range(len(midis)):
-                    _synthesize_slot(i, job)
-                    report((i + 1) / steps, label(i))
-        finally:
-            _JOB = None if n_workers > 1 else _JOB
+    if n_workers > 1:
+        limit_s = RENDER_TIMEOUT_BASE_S + RENDER_TIMEOUT_PER_AUDIO_S * duration_s * len(midis)
+        _run_pool(job, n_workers, lambda done, i: report(done / steps, label(i)), limit_s)
+    else:
+        for i in range(len(midis)):
+            _synthesize_slot(i, job)
+            report((i + 1) / steps, label(i))
     return out, clipped
+
+
+def _run_pool(job: _Job, n_workers: int, on_done: Callable[[int, int], None], limit_s: float) -> None:
+    """Synthesize ``job``'s slots in ``n_workers`` forked processes, under a watchdog.
+
+    Each process takes the next slot from a shared counter until none is left, and marks it done in
+    shared memory. This process watches them: it reports each finished slot (``on_done(count, slot)``),
+    and calls ``on_done`` again with the last finished slot while it waits, so a cancel request raised
+    from the progress callback is seen mid-pass. A process that dies (a signal, as the out-of-memory
+    killer sends) or fails, or passes that overrun ``limit_s`` seconds, end the others and raise; so does
+    any exception from ``on_done``. No process outlives this call, nor the process that called it.
+    """
+    ctx = multiprocessing.get_context("fork")
+    n_slots = len(job.midis)
+    finished = _shared_array((n_slots,), np.uint8)
+    next_slot = ctx.RawValue("l", 0)
+    take = ctx.Lock()
+    errors = ctx.SimpleQueue()
+    parent = os.getpid()
+    procs = [ctx.Process(target=_pool_child, args=(job, parent, next_slot, take, finished, errors),
+                         name=f"weavewave-render-{k}", daemon=True) for k in range(n_workers)]
+    reported: list[int] = []
+    deadline = time.monotonic() + limit_s
+    try:
+        for proc in procs:
+            proc.start()
+        while True:
+            for i in np.flatnonzero(finished).tolist():
+                if i not in reported:
+                    reported.append(i)
+                    on_done(len(reported), i)
+            if len(reported) == n_slots:
+                return
+            failed = [p for p in procs if p.exitcode not in (None, 0)]
+            if failed:
+                raise _pool_failure(failed[0].exitcode, errors)
+            if all(p.exitcode == 0 for p in procs) and not finished.all():
+                raise RendererDied("internal: the renderer processes ended with passes left undone")
+            if time.monotonic() > deadline:
+                raise RendererDied(f"rendering took longer than its limit of {limit_s:.0f} s (a synthesizer "
+                                   "process hung); try again, or render fewer stems")
+            if reported:  # lets the caller's progress callback cancel or stop us while a pass runs
+                on_done(len(reported), reported[-1])
+            multiprocessing.connection.wait([p.sentinel for p in procs if p.exitcode is None], WATCH_POLL_S)
+    finally:
+        for proc in procs:
+            if proc.is_alive():
+                proc.kill()
+        for proc in procs:
+            if proc.pid is not None:
+                proc.join(POOL_KILL_WAIT_S)
+        errors.close()
+
+
+def _pool_child(job: _Job, parent: int, next_slot: Any, take: Any, finished: np.ndarray, errors: Any) -> None:
+    """A renderer process: synthesize slots from the shared counter until none is left."""
+    from weavewave.procs import die_with_parent
+
+    die_with_parent(parent)  # a killed worker or CLI must not leave synthesizers running
+    try:
+        while True:
+            with take:
+                i = next_slot.value
+                next_slot.value = i + 1
+            if i >= len(job.midis):
+                break
+            _synthesize_slot(i, job)
+            finished[i] = 1
+    except BaseException as exc:  # the parent re-raises it: a SoundFont the synthesizer refuses, say
+        errors.put(f"{type(exc).__name__}: {exc}"[:ERROR_TEXT_MAX])  # short: a full pipe would block
+        os._exit(1)
+    os._exit(0)  # not sys.exit: a forked child must not run the parent's exit handlers
+
+
+def _pool_failure(exitcode: int | None, errors: Any) -> Exception:
+    """The exception for a renderer process that ended with ``exitcode``."""
+    if exitcode is not None and exitcode < 0:
+        try:
+            name = signal.Signals(-exitcode).name
+        except ValueError:
+            name = f"signal {-exitcode}"
+        hint = " (as the out-of-memory killer does)" if -exitcode == signal.SIGKILL else ""
+        return RendererDied(f"a renderer process was killed by {name}{hint}; free some memory or render a "
+                            "shorter piece or fewer stems, then try again")
+    message = errors.get() if not errors.empty() else f"exit code {exitcode}"
+    # RuntimeError keeps render()'s check for a SoundFont the synthesizer refuses working as before.
+    return RuntimeError(message.removeprefix("RuntimeError: "))
 
 
 def _worker_count(n_passes: int, duration_s: float, workers: int | None) -> int:
@@ -617,10 +709,8 @@ def _shared_array(shape: tuple[int, ...], dtype: type) -> np.ndarray:
     return np.frombuffer(mem, dtype, count=count).reshape(shape)
 
 
-def _synthesize_slot(index: int, job: _Job | None = None) -> int:
-    """Synthesize ``job.midis[index]`` (in a worker: the inherited job) into ``job.out[index]``."""
-    job = job if job is not None else _JOB
-    assert job is not None, "internal: _synthesize_slot called outside render()"
+def _synthesize_slot(index: int, job: _Job) -> int:
+    """Synthesize ``job.midis[index]`` into ``job.out[index]``."""
     pcm = _synth_pcm(job.sf2, job.midis[index], job.out.shape[2])
     job.clipped[index] = bool((pcm >= np.iinfo(np.int16).max).any() or (pcm <= np.iinfo(np.int16).min).any())
     np.multiply(pcm, np.float32(1.0 / PCM16_SCALE), out=job.out[index], casting="unsafe")

@@ -35,6 +35,12 @@ _FORMATS_HINT = "pass a JPEG, PNG, WebP, GIF, BMP or TIFF file"
 _DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, struct.error, zlib.error)
 _ORIENTATION_TAG = 0x0112
 _SWAPPING_ORIENTATIONS = (5, 6, 7, 8)  # EXIF orientations that rotate by 90 degrees
+# Images other than JPEG are decoded at full size before they are shrunk, and decoding plus the colour
+# conversion costs up to about 12 bytes a pixel; 40 MP (an 8K frame is 33 MP) keeps one decode under
+# about 500 MB. Pillow's own threshold (89 MP) let a 335 KB PNG declaring 9400x9400 cost 2.1 GB.
+# JPEGs are decoded at 1/2 to 1/8 scale (draft mode), so they may declare up to 8x8 times this.
+MAX_DECODE_PIXELS = 40_000_000
+MAX_JPEG_PIXELS = 64 * MAX_DECODE_PIXELS
 
 # sRGB (D65) -> CIE XYZ, and the D65 white point (IEC 61966-2-1; CIE 15).
 _RGB_TO_XYZ = np.array(
@@ -130,19 +136,21 @@ def _load(p: Path, *, max_side: int) -> tuple[np.ndarray, tuple[int, int]]:
 
 
 def _check_pixel_budget(p: Path, im: Image.Image) -> None:
-    """Refuse non-JPEG images over Pillow's bomb threshold: they would be decoded at full size.
+    """Refuse images whose header declares more pixels than can be decoded in bounded memory.
 
-    JPEGs up to twice the threshold (Pillow's own hard limit, enforced in ``Image.open``) are fine:
-    draft mode decodes them at 1/2 to 1/8 scale.
+    Called after ``Image.open`` has read only the header, before any pixel is decoded: non-JPEG images
+    over :data:`MAX_DECODE_PIXELS` (decoded at full size), JPEGs over :data:`MAX_JPEG_PIXELS` (decoded
+    at reduced scale). Pillow's own hard limit, enforced in ``Image.open``, still applies on top.
     """
-    limit = Image.MAX_IMAGE_PIXELS
     pixels = im.size[0] * im.size[1]
-    if limit is None or pixels <= limit or im.format == "JPEG":
+    jpeg = im.format == "JPEG"
+    limit = MAX_JPEG_PIXELS if jpeg else min(MAX_DECODE_PIXELS, Image.MAX_IMAGE_PIXELS or MAX_DECODE_PIXELS)
+    if pixels <= limit:
         return
     raise BadInputError(
         f"{p} is {im.size[0]}x{im.size[1]} ({pixels / 1e6:.0f} MP), over the {limit / 1e6:.0f} MP "
-        f"safety limit for {im.format or 'non-JPEG'} images (a possible decompression bomb); "
-        "downscale it or save it as JPEG first"
+        f"safety limit for {im.format or 'non-JPEG'} images (a possible decompression bomb); downscale it"
+        + ("" if jpeg else " or save it as JPEG") + " first"
     )
 
 

@@ -25,12 +25,15 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from weavewave import __version__
 from weavewave.errors import BadInputError
 from weavewave.serve import service
+from weavewave.serve.datalock import DataDirLock
 from weavewave.serve.jobs import WorkerPool
 from weavewave.serve.service import FieldError, UnsupportedMedia
 from weavewave.serve.settings import Settings
 from weavewave.serve.store import ACTIVE, STATUSES, JobStore, QueueFull
 
 CLEANUP_EVERY_S = 600.0
+# Far past any real job list, and well inside SQLite's 64-bit integers (an offset past them was a 500).
+MAX_OFFSET = 10**9
 MEDIA_TYPES = {"wav": "audio/wav", "mid": "audio/midi", "json": "application/json", "png": "image/png",
                "zip": "application/zip", "mp4": "video/mp4", "flac": "audio/flac", "mp3": "audio/mpeg"}
 INLINE = {"wav", "png", "mp4", "json", "flac", "mp3"}
@@ -93,8 +96,12 @@ def _field_422(field: str, message: str) -> JSONResponse:
                         status_code=422)
 
 
-def create_app(settings: Settings, *, start_workers: bool = True) -> FastAPI:
-    """The whole server: API, worker pool, retention sweeps and (with ``settings.ui``) the web UI."""
+def create_app(settings: Settings, *, start_workers: bool = True, data_lock: DataDirLock | None = None) -> FastAPI:
+    """The whole server: API, worker pool, retention sweeps and (with ``settings.ui``) the web UI.
+
+    While it runs (its lifespan) the app holds ``data_lock``, or takes its own, on ``settings.data_dir``:
+    a second server over the same folder is refused rather than running its jobs twice.
+    """
     settings = settings.validated()
     settings.jobs_dir.mkdir(parents=True, exist_ok=True)
     store = JobStore(settings.db_path)
@@ -107,6 +114,9 @@ def create_app(settings: Settings, *, start_workers: bool = True) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        lock = data_lock or DataDirLock(settings.data_dir)
+        own_lock = not lock.held
+        lock.acquire()  # before recover(): it re-queues every running row, which only the holder may do
         store.recover(settings.max_attempts)
         service.cleanup(store, settings)
         if start_workers:
@@ -119,6 +129,8 @@ def create_app(settings: Settings, *, start_workers: bool = True) -> FastAPI:
             stop_sweeps.set()
             if start_workers:
                 pool.stop()
+            if own_lock:
+                lock.release()
 
     app = FastAPI(title="weavewave", version=__version__, lifespan=lifespan,
                   description="Turn text, photos, videos and tunes into music. Describe first, edit the brief, "
@@ -278,7 +290,7 @@ def _router(settings: Settings, store: JobStore, cache: Any = None) -> APIRouter
     @router.get("/jobs", tags=["jobs"])
     def list_jobs(status: Annotated[str | None, Query(description="|".join(STATUSES))] = None,
                   limit: Annotated[int, Query(ge=1, le=500)] = 50,
-                  offset: Annotated[int, Query(ge=0)] = 0) -> dict[str, Any]:
+                  offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0) -> dict[str, Any]:
         """Jobs, newest first, with counts by status."""
         if status is not None and status not in STATUSES:
             raise FieldError("status", f"unknown status {status!r}: use one of {', '.join(STATUSES)}")

@@ -19,8 +19,9 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+from weavewave.procs import die_with_parent
 from weavewave.serve.settings import Settings
-from weavewave.serve.store import Job, JobStore
+from weavewave.serve.store import ClaimLost, Job, JobStore
 
 POLL_S = 0.2
 PROGRESS_EVERY_S = 0.3
@@ -37,6 +38,12 @@ FLAG_POLL_S = 0.05
 # a row doubles the wait before the next respawn, up to RESPAWN_MAX_S, so a broken setup (an unreadable
 # data directory, a missing package) does not spin up a process a second forever.
 QUICK_DEATH_S = 10.0
+# How long the watcher thread waits, after a stop request, for stop() to end the workers (it is joined
+# right after; the bound only matters if stop() itself was never called).
+REAP_WAIT_S = 15.0
+# A running job asked to cancel stops at its next progress report; a job that reports nothing for this
+# long after the request (a hung synthesizer, a stuck model) has its worker ended so the cancel happens.
+CANCEL_GRACE_S = 10.0
 RESPAWN_MAX_S = 60.0
 # The files a finished job may serve; anything else in its folder is not an artifact.
 ARTIFACT_ORDER = ("music.wav", "music.mid", "brief.json", "music.png", "stems.zip", "video.mp4")
@@ -119,6 +126,7 @@ def run_job(store: JobStore, settings: Settings, job: Job, stop: StopFlag | thre
     from weavewave.errors import WeaveWaveError
 
     last = [0.0]
+    token = job.token  # every write below applies only while this claim still holds the job
 
     def progress(fraction: float, message: str) -> None:
         now = time.monotonic()
@@ -127,34 +135,40 @@ def run_job(store: JobStore, settings: Settings, job: Job, stop: StopFlag | thre
                 raise _Stop(cancelled=False)
             return
         last[0] = now
-        if store.set_progress(job.id, 0.95 * fraction, message):
+        if store.set_progress(job.id, 0.95 * fraction, message, token=token):
             raise _Stop(cancelled=True)
         if stop.is_set():
             raise _Stop(cancelled=False)
 
     base = job_dir(settings, job.id)
-    staging = base / f".staging-{job.attempts}"
+    # Per claim, not per attempt: two workers holding the same attempt number never share a folder.
+    staging = base / f".staging-{job.attempts}-{(token or 'x')[:8]}"
+    final = out_dir(settings, job.id)
+
+    def publish() -> None:  # runs inside the store's transaction, after the claim is checked
+        if final.exists():  # a half-recorded earlier attempt; this one replaces it whole
+            shutil.rmtree(final)
+        os.replace(staging, final)
+
     try:
         kwargs = api_kwargs(job.params, base, settings.semantic, cache)
         track = api.generate(**kwargs, progress=progress)
         progress(1.0, "writing files")
         files = write_artifacts(track, staging, stems=bool(job.params.get("stems")))
-        if store.set_progress(job.id, 0.99, "finishing"):
+        if store.set_progress(job.id, 0.99, "finishing", token=token):
             raise _Stop(cancelled=True)
-        final = out_dir(settings, job.id)
-        if final.exists():  # a half-recorded earlier attempt; this one replaces it whole
-            shutil.rmtree(final)
-        os.replace(staging, final)
-        store.succeed(job.id, files, track.brief.to_dict())
+        store.succeed(job.id, files, track.brief.to_dict(), token=token, publish=publish)
+    except ClaimLost:
+        pass  # the job belongs to another worker now: record nothing, touch nothing but our staging
     except _Stop as stop_reason:
         if stop_reason.cancelled:
-            store.mark_cancelled(job.id)
+            store.mark_cancelled(job.id, token=token)
         else:
-            store.requeue(job.id, "re-queued: the server stopped while it ran", count_attempt=False)
+            store.requeue(job.id, "re-queued: the server stopped while it ran", count_attempt=False, token=token)
     except WeaveWaveError as exc:
-        store.fail(job.id, str(exc))
+        store.fail(job.id, str(exc), token=token)
     except Exception as exc:  # an internal error: the job fails with the reason, the worker lives on
-        store.fail(job.id, f"internal error: {type(exc).__name__}: {exc}")
+        store.fail(job.id, f"internal error: {type(exc).__name__}: {exc}", token=token)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
@@ -181,9 +195,11 @@ def write_artifacts(track: Any, folder: Path, *, stems: bool) -> list[str]:
 
 def worker_main(settings: Settings, name: str, stop: StopFlag, parent_pid: int) -> None:
     """A worker process: claim, run, repeat, until ``stop`` is set or the server process is gone."""
+    # A worker must not outlive a server killed with SIGKILL: the next server re-queues its job.
+    die_with_parent(parent_pid)
     # Ctrl-C reaches the whole process group; the server decides when workers stop. SIGTERM keeps its
-    # default (end now): the renderer's own pool ends its helpers with it, and the server re-queues the
-    # job of a worker that ended mid-run.
+    # default (end now): the renderer's children die with it, and the server re-queues the job of a
+    # worker that ended mid-run.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     import weavewave.generators.symbolic  # noqa: F401  (warm the import before the first job)
     from weavewave.models import ModelCache
@@ -203,8 +219,9 @@ def worker_main(settings: Settings, name: str, stop: StopFlag, parent_pid: int) 
     store.close()
 
 
-def _warm_main() -> None:
+def _warm_main(parent_pid: int) -> None:
     """The warm-up process: compile the audio analysis once, so workers only read numba's cache."""
+    die_with_parent(parent_pid)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     from weavewave.jitcache import warm_if_installed
 
@@ -224,6 +241,9 @@ class WorkerPool:
         self._respawn_at: dict[str, float] = {}
         self._lock = threading.Lock()  # the watcher and stop() both touch _procs
         self._watch_stop = threading.Event()
+        # Set once stop() has ended every worker: the watcher thread, which spawned some of them, must
+        # live until then, since their parent-death signal fires when that thread ends.
+        self._reaped = threading.Event()
         self._watcher: threading.Thread | None = None
         self._warm_proc: Any = None
         self.warming = False
@@ -247,7 +267,7 @@ class WorkerPool:
         self._watcher.start()
 
     def _warm_then_run(self) -> None:
-        proc = self._ctx.Process(target=_warm_main, name="weavewave-warmup", daemon=True)
+        proc = self._ctx.Process(target=_warm_main, args=(os.getpid(),), name="weavewave-warmup", daemon=True)
         with self._lock:
             if self._stop.is_set():
                 return
@@ -255,6 +275,9 @@ class WorkerPool:
             self._warm_proc = proc
         while proc.is_alive() and not self._stop.is_set():
             proc.join(FLAG_POLL_S * 4)
+        if self._stop.is_set():  # the warm-up dies with this thread: let stop() end it first
+            self._reaped.wait(REAP_WAIT_S)
+            return
         if proc.exitcode not in (0, None):  # workers then compile lazily, still one at a time (the lock)
             sys.stderr.write(f"weavewave: compiling the audio analysis failed (exit code {proc.exitcode}); "
                              "audio jobs compile it on first use\n")
@@ -286,11 +309,13 @@ class WorkerPool:
                     self._check(time.monotonic())
             except Exception as exc:  # e.g. a locked or damaged database: keep watching, say why
                 sys.stderr.write(f"weavewave: worker watch: {type(exc).__name__}: {exc}\n")
+        self._reaped.wait(REAP_WAIT_S)
 
     def _check(self, now: float) -> None:
         """Re-queue the jobs of dead workers and respawn them, backing off from ones that die at start."""
         if self._stop.is_set():
             return
+        self._enforce_limits(time.time())
         for name, proc in list(self._procs.items()):
             if proc.is_alive():
                 continue
@@ -304,6 +329,28 @@ class WorkerPool:
             if now >= self._respawn_at[name]:
                 del self._respawn_at[name]
                 self._spawn(name)
+
+    def _enforce_limits(self, wall_now: float) -> None:
+        """End the workers of jobs past the per-job time limit (failed) or stuck past a cancel (cancelled).
+
+        The row is finished first, so the dead worker's job is not re-queued; the worker is killed with
+        SIGKILL (its renderer processes die with it) and respawned by the usual check.
+        """
+        limit = self.settings.job_timeout_s
+        for row in self.store.running_rows():
+            proc = self._procs.get(row["worker"] or "")
+            if proc is None or not proc.is_alive():
+                continue
+            if row["cancel"] and wall_now - row["updated_at"] > CANCEL_GRACE_S:
+                self.store.mark_cancelled(row["id"])
+            elif row["started_at"] is not None and wall_now - row["started_at"] > limit:
+                self.store.fail(row["id"], f"stopped after {limit:g} s: the server's per-job time limit "
+                                           "(--job-timeout); ask for a shorter piece or raise the limit")
+            else:
+                continue
+            sys.stderr.write(f"weavewave: ended worker {row['worker']} running job {row['id']}: "
+                             f"{'cancelled but not stopping' if row['cancel'] else 'over the time limit'}\n")
+            proc.kill()
 
     @staticmethod
     def respawn_delay(quick_deaths: int) -> float:
@@ -343,8 +390,6 @@ class WorkerPool:
         self._watch_stop.set()
         self._stop.set()
         deadline = time.monotonic() + grace_s
-        if self._watcher is not None:
-            self._watcher.join(max(0.0, min(1.0, deadline - time.monotonic())))
         # The watcher spawns nothing once the flag is set; this waits (briefly) for a spawn in flight.
         locked = self._lock.acquire(timeout=1.0)
         try:
@@ -372,3 +417,6 @@ class WorkerPool:
             except Exception as exc:  # the next start's recovery re-queues them anyway
                 sys.stderr.write(f"weavewave: could not re-queue {name}'s job: {type(exc).__name__}: {exc}\n")
         self._procs.clear()
+        self._reaped.set()
+        if self._watcher is not None:
+            self._watcher.join(1.0)

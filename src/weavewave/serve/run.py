@@ -43,11 +43,18 @@ def serve(settings: Settings) -> None:
                 for sig, handler in previous.items():
                     signal.signal(sig, handler)
 
-    app = create_app(settings)
+    from weavewave.serve.datalock import DataDirLock
+
+    # Taken before anything touches the database, so a second server exits 2 with one line.
+    data_lock = DataDirLock(settings.data_dir).acquire()
+    app = create_app(settings, data_lock=data_lock)
     where = f"http://{'[' + settings.host + ']' if ':' in settings.host else settings.host}:{settings.port}"
     sys.stderr.write(f"weavewave: serving the page at {where}/ and the API at {where}/v1 (docs: {where}/docs); "
                      f"{settings.workers} workers, data in {settings.data_dir}\n")
     config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning",
                             timeout_graceful_shutdown=HTTP_GRACE_S)
-    GracefulServer(config).run()
+    try:
+        GracefulServer(config).run()
+    finally:
+        data_lock.release()
     sys.stderr.write("weavewave: stopped; unfinished jobs are kept and run at the next start\n")

@@ -20,6 +20,8 @@ from weavewave.serve.sniff import EXPECTED, HEAD_BYTES, safe_stem, sniff
 from weavewave.serve.store import ACTIVE, Job, JobStore
 
 CONTROL_FIELDS = ("duration", "tempo", "key", "genre", "instruments", "seed")
+# The shortest piece (the CLI's too): a brief keeps durations to the millisecond.
+MIN_DURATION_S = 0.01
 COPY_CHUNK = 1 << 20
 
 
@@ -137,8 +139,20 @@ def check_request(req: Request) -> dict[str, Any]:
     from weavewave.bridge import Controls
     from weavewave.brief import MusicBrief
     from weavewave.generators import BACKENDS
+    from weavewave.textfile import check_text, loads_json
 
     controls = {k: v for k, v in req.controls.items() if v is not None and v != ""}
+    texts = {"text": req.text, "instruction": req.instruction} | {k: controls.get(k) for k in ("key", "genre",
+                                                                                                  "instruments")}
+    for name, value in texts.items():
+        if isinstance(value, str):  # lone surrogates would fail later, writing brief.json, as a 500
+            try:
+                check_text(value, what="the text")
+            except BadInputError as exc:
+                raise FieldError(name, str(exc).removeprefix("the text ")) from None
+    duration = controls.get("duration")
+    if isinstance(duration, float | int) and 0 < duration < MIN_DURATION_S:
+        raise FieldError("duration", f"{duration:g} s is too short: use at least {MIN_DURATION_S:g} s")
     for name in CONTROL_FIELDS:
         if name not in controls:
             continue
@@ -155,8 +169,8 @@ def check_request(req: Request) -> dict[str, Any]:
         raise FieldError("backend", f"unknown backend {req.backend!r}: use one of {', '.join(BACKENDS)}")
     if req.brief is not None and req.brief != "":
         try:
-            brief = (MusicBrief.from_dict(req.brief, origin="brief") if isinstance(req.brief, dict)
-                     else MusicBrief.from_json(req.brief, origin="brief"))
+            data = req.brief if isinstance(req.brief, dict) else loads_json(req.brief, origin="brief")
+            brief = MusicBrief.from_dict(data, origin="brief")
         except BadInputError as exc:
             raise FieldError("brief", str(exc).removeprefix("brief: ").removeprefix("brief ")) from None
         req.brief = brief.to_dict()

@@ -11,6 +11,11 @@ from weavewave.errors import BadInputError
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 7860
 MiB = 1024 * 1024
+# Per-job time limits: a one-second floor keeps the server usable; a week is past any real job.
+MIN_JOB_TIMEOUT_S = 1.0
+# A retention of a century is as good as forever; past it, day arithmetic overflows.
+MAX_KEEP_DAYS = 36500.0
+MAX_JOB_TIMEOUT_S = 7 * 86400.0
 
 
 @dataclass(frozen=True)
@@ -28,6 +33,7 @@ class Settings:
     host: the address it binds; anything but loopback requires a token.
     text_model: "auto" (MiniLM when installed), "minilm" or "lexicon", as ``--text-model``.
     max_attempts: an interrupted job is re-run at most this many times, then failed with the reason.
+    job_timeout_s: a job running longer than this is stopped (its worker is ended) and failed with the reason.
     """
 
     data_dir: Path = field(default_factory=lambda: Path("weavewave-data"))
@@ -40,6 +46,7 @@ class Settings:
     port: int = DEFAULT_PORT
     text_model: str = "auto"
     max_attempts: int = 3
+    job_timeout_s: float = 3600.0
     ui: bool = True
 
     def __post_init__(self) -> None:
@@ -47,14 +54,23 @@ class Settings:
 
     def validated(self) -> Settings:
         """Refuse unsafe or impossible settings before anything starts."""
+        if not 1 <= self.port <= 65535:
+            raise BadInputError(f"--port {self.port} is out of range: use 1 to 65535")
+        if self.data_dir.exists() and not self.data_dir.is_dir():
+            raise BadInputError(f"--data-dir {self.data_dir} is a file, not a folder: give a folder (it is "
+                                "created when missing)")
         if not 1 <= self.workers <= 64:
             raise BadInputError(f"--workers {self.workers} is out of range: use 1 to 64")
         if self.max_queue < 1:
             raise BadInputError(f"--max-queue {self.max_queue} must be at least 1")
         if self.max_upload_bytes < 1024:
             raise BadInputError("--max-upload-mb is too small: allow at least 1 KiB")
-        if self.keep_days <= 0:
-            raise BadInputError(f"--keep-days {self.keep_days:g} must be more than 0")
+        if not MIN_JOB_TIMEOUT_S <= self.job_timeout_s <= MAX_JOB_TIMEOUT_S:
+            raise BadInputError(f"--job-timeout {self.job_timeout_s:g} is out of range: use {MIN_JOB_TIMEOUT_S:g} to "
+                                f"{MAX_JOB_TIMEOUT_S:g} seconds")
+        if not 0 < self.keep_days <= MAX_KEEP_DAYS:  # also refuses nan
+            raise BadInputError(f"--keep-days {self.keep_days:g} is out of range: use more than 0 and at most "
+                                f"{MAX_KEEP_DAYS:g}")
         if self.text_model not in ("auto", "minilm", "lexicon"):
             raise BadInputError(f"text model {self.text_model!r}: use auto, minilm or lexicon")
         if self.token is not None and len(self.token) < 8:

@@ -4,6 +4,10 @@ The database is the only source of truth, so a restart loses nothing: queued row
 left ``running`` by a stopped server are re-queued (or failed once they have used up their attempts),
 and finished rows keep pointing at their artifacts. WAL mode lets workers write progress while the
 API reads.
+
+Every claim carries a fresh random ``token``. A worker's writes (progress, success, failure) only apply
+while the row is still running under its token, so a worker that lost its job (re-queued after a server
+crash, claimed by a second server) can never overwrite what the job's current worker records.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +40,7 @@ CREATE TABLE IF NOT EXISTS jobs (
     attempts    INTEGER NOT NULL DEFAULT 0,
     worker      TEXT,
     cancel      INTEGER NOT NULL DEFAULT 0,
+    token       TEXT,
     created_at  REAL NOT NULL,
     started_at  REAL,
     finished_at REAL,
@@ -43,6 +48,18 @@ CREATE TABLE IF NOT EXISTS jobs (
 );
 CREATE INDEX IF NOT EXISTS jobs_status_created ON jobs (status, created_at);
 """
+
+
+# Columns added after the first release, with their definitions, for databases made before them.
+_ADDED_COLUMNS = {"token": "TEXT"}
+
+
+class ClaimLost(Exception):
+    """The job is no longer this worker's: it was re-queued or claimed again meanwhile; write nothing."""
+
+    def __init__(self, job_id: str) -> None:
+        super().__init__(f"job {job_id} is no longer held by this worker (re-queued or claimed again)")
+        self.job_id = job_id
 
 
 class QueueFull(Exception):
@@ -69,6 +86,7 @@ class Job:
     created_at: float
     started_at: float | None
     finished_at: float | None
+    token: str | None = None  # the current claim's; never shown by the API
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> Job:
@@ -76,7 +94,8 @@ class Job:
         return cls(id=row["id"], status=row["status"], progress=row["progress"], message=row["message"],
                    params=_json_or(row["params"], {}), brief=_json_or(row["brief"], None) if row["brief"] else None,
                    error=row["error"], files=_json_or(row["files"], []), attempts=row["attempts"],
-                   created_at=row["created_at"], started_at=row["started_at"], finished_at=row["finished_at"])
+                   created_at=row["created_at"], started_at=row["started_at"], finished_at=row["finished_at"],
+                   token=row["token"] if "token" in row.keys() else None)
 
 
 def _json_or(text: Any, default: Any) -> Any:
@@ -107,7 +126,12 @@ class JobStore:
         self.db_path = Path(db_path)
         self.db_path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
-        self._db().executescript(_SCHEMA)
+        db = self._db()
+        db.executescript(_SCHEMA)
+        have = {r["name"] for r in db.execute("PRAGMA table_info(jobs)").fetchall()}
+        for name, kind in _ADDED_COLUMNS.items():
+            if name not in have:
+                db.execute(f"ALTER TABLE jobs ADD COLUMN {name} {kind}")
 
     # --- plumbing ------------------------------------------------------------------------------
     def _db(self) -> sqlite3.Connection:
@@ -201,43 +225,66 @@ class JobStore:
                 db.execute("UPDATE jobs SET status='failed', message='failed', error=?, finished_at=?, "
                            "updated_at=? WHERE id=?", (f"cannot run this job: {reason}; submit it again",
                                                        now, now, row["id"]))
-            db.execute("UPDATE jobs SET status='running', worker=?, attempts=attempts+1, started_at=?, "
-                       "updated_at=?, progress=0, message='starting' WHERE id=?", (worker, now, now, row["id"]))
+            token = uuid.uuid4().hex
+            db.execute("UPDATE jobs SET status='running', worker=?, token=?, attempts=attempts+1, started_at=?, "
+                       "updated_at=?, progress=0, message='starting' WHERE id=?",
+                       (worker, token, now, now, row["id"]))
         return self.get(row["id"])
 
-    def set_progress(self, job_id: str, fraction: float, message: str) -> bool:
-        """Record progress; returns True when the job should stop (cancelled meanwhile)."""
+    def set_progress(self, job_id: str, fraction: float, message: str, *, token: str | None = None) -> bool:
+        """Record progress; returns True when the job should stop (cancelled meanwhile).
+
+        With ``token`` (the claim's), raises :class:`ClaimLost` when the row is no longer running under it.
+        """
         db = self._db()
-        db.execute("UPDATE jobs SET progress=?, message=?, updated_at=? WHERE id=? AND status='running'",
-                   (max(0.0, min(1.0, fraction)), message[:200], time.time(), job_id))
+        cur = db.execute("UPDATE jobs SET progress=?, message=?, updated_at=? WHERE id=? AND status='running' "
+                         "AND (? IS NULL OR token=?)",
+                         (max(0.0, min(1.0, fraction)), message[:200], time.time(), job_id, token, token))
+        if token is not None and cur.rowcount == 0:
+            raise ClaimLost(job_id)
         row = db.execute("SELECT cancel FROM jobs WHERE id=?", (job_id,)).fetchone()
         return bool(row and row[0])
 
-    def succeed(self, job_id: str, files: list[str], brief: dict[str, Any]) -> None:
+    def succeed(self, job_id: str, files: list[str], brief: dict[str, Any], *, token: str | None = None,
+                publish: Callable[[], None] | None = None) -> bool:
+        """Record success; False (and nothing done) when the claim ``token`` no longer holds the job.
+
+        ``publish`` (moving the artifacts into place) runs inside the same write transaction, after the
+        claim is checked, so a worker that lost its job cannot replace the files of the one that has it.
+        """
         now = time.time()
         with self._tx() as db:
+            held = db.execute("SELECT 1 FROM jobs WHERE id=? AND status='running' AND (? IS NULL OR token=?)",
+                              (job_id, token, token)).fetchone()
+            if held is None:
+                return False
+            if publish is not None:
+                publish()
             db.execute("UPDATE jobs SET status='succeeded', progress=1, message='done', files=?, brief=?, "
-                       "error=NULL, finished_at=?, updated_at=? WHERE id=? AND status='running'",
+                       "error=NULL, finished_at=?, updated_at=? WHERE id=?",
                        (json.dumps(files), json.dumps(brief), now, now, job_id))
+        return True
 
-    def fail(self, job_id: str, error: str) -> None:
+    def fail(self, job_id: str, error: str, *, token: str | None = None) -> None:
         now = time.time()
         with self._tx() as db:
             db.execute("UPDATE jobs SET status='failed', message='failed', error=?, finished_at=?, updated_at=? "
-                       "WHERE id=? AND status IN ('queued','running')", (error, now, now, job_id))
+                       "WHERE id=? AND status IN ('queued','running') AND (? IS NULL OR token=?)",
+                       (error, now, now, job_id, token, token))
 
-    def mark_cancelled(self, job_id: str) -> None:
+    def mark_cancelled(self, job_id: str, *, token: str | None = None) -> None:
         now = time.time()
         with self._tx() as db:
             db.execute("UPDATE jobs SET status='cancelled', message='cancelled', finished_at=?, updated_at=? "
-                       "WHERE id=? AND status IN ('queued','running')", (now, now, job_id))
+                       "WHERE id=? AND status IN ('queued','running') AND (? IS NULL OR token=?)",
+                       (now, now, job_id, token, token))
 
-    def requeue(self, job_id: str, reason: str, *, count_attempt: bool = True) -> None:
+    def requeue(self, job_id: str, reason: str, *, count_attempt: bool = True, token: str | None = None) -> None:
         """Put a running job back in the queue (a stop, a crash); the attempt is kept unless forgiven."""
         with self._tx() as db:
-            db.execute("UPDATE jobs SET status='queued', worker=NULL, progress=0, message=?, updated_at=?, "
-                       "attempts=attempts-? WHERE id=? AND status='running'",
-                       (reason, time.time(), 0 if count_attempt else 1, job_id))
+            db.execute("UPDATE jobs SET status='queued', worker=NULL, token=NULL, progress=0, message=?, "
+                       "updated_at=?, attempts=attempts-? WHERE id=? AND status='running' AND (? IS NULL OR token=?)",
+                       (reason, time.time(), 0 if count_attempt else 1, job_id, token, token))
 
     # --- the API's side --------------------------------------------------------------------------
     def cancel(self, job_id: str) -> Job | None:
@@ -273,10 +320,15 @@ class JobStore:
                                (f"interrupted {row['attempts']} times by a server stop or crash while running; "
                                 "not retried again: submit it anew, perhaps shorter", now, now, row["id"]))
                 else:
-                    db.execute("UPDATE jobs SET status='queued', worker=NULL, progress=0, updated_at=?, "
+                    db.execute("UPDATE jobs SET status='queued', worker=NULL, token=NULL, progress=0, updated_at=?, "
                                "message='re-queued: the server stopped while it ran' WHERE id=?",
                                (now, row["id"]))
         return touched
+
+    def running_rows(self) -> list[sqlite3.Row]:
+        """id, worker, started_at, updated_at and cancel of every running job (for the pool's watchdog)."""
+        return self._db().execute("SELECT id, worker, started_at, updated_at, cancel FROM jobs "
+                                  "WHERE status='running'").fetchall()
 
     def running_on(self, worker: str) -> list[str]:
         rows = self._db().execute("SELECT id FROM jobs WHERE status='running' AND worker=?", (worker,))
