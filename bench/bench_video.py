@@ -133,8 +133,9 @@ def cue_videos(n: int = CUE_VIDEOS, seed: int = 11) -> list[tuple[Path, dict]]:
     return out
 
 
-def cue_distances(brief, cuts: list[float]) -> tuple[list[float], float]:
-    """(distance in ms from each cut to the nearest crash in the MIDI file, largest tempo bend in it)."""
+def cue_distances(brief, cuts: list[float]) -> tuple[list[float], float, float]:
+    """Distance (ms) from each cut to the nearest crash in the MIDI file, its largest tempo bend against the
+    steady tempo, and its largest tempo change between neighbouring stretches."""
     import io
 
     import pretty_midi
@@ -147,16 +148,17 @@ def cue_distances(brief, cuts: list[float]) -> tuple[list[float], float]:
     dist = [float(np.min(np.abs(crashes - t))) * 1000 if crashes.size else float("inf") for t in cuts]
     times, qpm = pm.get_tempo_changes()
     base = arrangement.midi_quarter_bpm()
-    bends = [abs(q / base - 1.0) for t, q in zip(times, qpm, strict=True) if t >= brief.downbeat_s - 1e-6]
-    return dist, max(bends, default=0.0)
+    after = [q for t, q in zip(times, qpm, strict=True) if t >= brief.downbeat_s - 1e-6]
+    jumps = [abs(b / a - 1.0) for a, b in zip(after[:-1], after[1:], strict=True)]
+    return dist, max((abs(q / base - 1.0) for q in after), default=0.0), max(jumps, default=0.0)
 
 
 def cues_main() -> None:
     from weavewave.api import describe
 
-    print("| video | genre | cuts | scenes | sections | tempo | largest ms | median ms | largest bend |")
-    print("|---|---|---|---|---|---|---|---|---|")
-    every, bends = [], []
+    print("| video | genre | cuts | scenes | sections | tempo | largest ms | median ms | largest bend | hits off the beat (off the 16th grid) |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    every, bends, jumps, off = [], [], [], 0
     for k, (path, truth) in enumerate(cue_videos()):
         cuts = sorted(truth["cuts"] + truth["fades"])
         runs = [(g, None) for g in (CUE_GENRES[k % len(CUE_GENRES)], CUE_GENRES[(k + 3) % len(CUE_GENRES)])]
@@ -164,17 +166,22 @@ def cues_main() -> None:
             runs.append(("pop", 100.0))  # a tempo the user fixed: no tempo map, cues must still land
         for genre, tempo in runs:
             brief = describe(video=path, genre=genre, tempo=tempo, seed=k, semantic=False)
-            dist, bend = cue_distances(brief, [t for t in cuts if t < brief.duration_s - 0.3])
+            dist, bend, jump = cue_distances(brief, [t for t in cuts if t < brief.duration_s - 0.3])
             every += dist
             bends.append(bend)
+            jumps.append(jump)
             label = genre + (f" @{tempo:g} fixed" if tempo else "")
+            scoring = next(o for o in brief.observations if o.source == "video").measurements["scoring"]
+            n_off = f"{scoring.get('cues_off_beat', '-')} ({scoring.get('cues_off_grid', '-')})"  # '-': before
+            off += scoring.get("cues_off_grid", 0)
             print(f"| {k} ({truth['duration']:.1f} s) | {label} | {len(cuts)} | {len(cuts) + 1} | "
                   f"{len(brief.sections)} | {brief.tempo_bpm:g} | {max(dist):.1f} | {np.median(dist):.1f} | "
-                  f"{100 * bend:.1f} % |", flush=True)
+                  f"{100 * bend:.1f} % | {n_off} |", flush=True)
     d = np.asarray(every)
     print(f"\n{d.size} cuts over {len(bends)} scored pieces: cut-to-cue largest {d.max():.1f} ms, median "
           f"{np.median(d):.1f} ms, 95th percentile {np.percentile(d, 95):.1f} ms, within 40 ms "
-          f"{np.mean(d <= 40):.1%}; largest tempo bend {100 * max(bends):.1f} %")
+          f"{np.mean(d <= 40):.1%}; largest tempo bend {100 * max(bends):.1f} % (largest change between neighbouring stretches "
+          f"{100 * max(jumps):.1f} %); {off} hits off the 16th grid")
 
 
 def main() -> None:

@@ -199,7 +199,11 @@ def test_music_mid_bar_lines_fall_on_the_section_changes(scored):
     errors = [float(np.min(np.abs(downbeats - s.start_s))) for s in brief.sections[1:]]
     print(f"\nsection start to MIDI downbeat: max {max(errors) * 1000:.2f} ms over {len(errors)} sections")
     assert max(errors) < 0.005
-    assert all(np.min(np.abs(beats - c.time_s)) < 0.005 for c in brief.cues)
+    # cues on the beat are on the MIDI file's beats; the others (cuts the tempo map could not reach) are hits
+    # on the cut itself, between beats
+    on_beat = [c for c in brief.cues if not c.label.endswith("off the beat")]
+    print(f"cues {[(c.time_s, c.label) for c in brief.cues]}")
+    assert all(np.min(np.abs(beats - c.time_s)) < 0.005 for c in on_beat) and on_beat
 
 
 def test_music_sounds_before_the_first_downbeat(scored):
