@@ -180,7 +180,7 @@ def cues_main() -> None:
     d = np.asarray(every)
     print(f"\n{d.size} cuts over {len(bends)} scored pieces: cut-to-cue largest {d.max():.1f} ms, median "
           f"{np.median(d):.1f} ms, 95th percentile {np.percentile(d, 95):.1f} ms, within 40 ms "
-          f"{np.mean(d <= 40):.1%}; largest tempo bend {100 * max(bends):.1f} % (largest change between neighbouring stretches "
+          f"{np.mean(d <= 40):.1%}; largest tempo bend {100 * max(bends):.2f} % (largest change between neighbouring stretches "
           f"{100 * max(jumps):.1f} %); {off} hits off the 16th grid")
 
 

@@ -4,14 +4,17 @@ A film composer picks the tempo so that the picture's cuts land on the music's b
 bends it where a cue must hit exactly. :func:`best_timeline` does that by search: for every tempo in the
 allowed range (:data:`TIMELINE_STEP_BPM` steps) the first downbeat (a pickup bar before it,
 less than one strong beat) is chosen by :func:`fit_tempo` so the cuts land on beats; then
-:func:`plan_timeline` makes one section per scene and pins each section change exactly to its cut with a
-tempo-map knot, bending the stretch before it by at most :data:`MAX_BEND`. The timeline whose cuts land
-best wins. The median distance from a cut to the beat it landed on, in milliseconds, is the reported
-**residual** (target :data:`TARGET_RESIDUAL_MS`).
+:func:`plan_timeline` makes one section per scene of two bars or more (shorter scenes share sections, see
+:func:`scene_units`), pins each section change exactly to its cut with a tempo-map knot, bending the
+stretch before it by at most :data:`MAX_BEND`, then pins every other cut to the beat, eighth or sixteenth
+nearest it where that bends no stretch more than :data:`CUT_BEND`. The timeline whose cuts land best wins.
+The median distance from a cut to the beat it landed on, in milliseconds, is the reported **residual**
+(target :data:`TARGET_RESIDUAL_MS`).
 
 :func:`score_brief` writes the result into a fused brief: the tempo, ``downbeat_s``, ``warp`` (the tempo
-map), one section per scene with its own energy and caption, and a cue on every cut: ``section`` where a
-section starts (the kit fills into it and crashes), ``accent`` elsewhere (crash and kick). The cut list,
+map), one section per scene (or group of short scenes) with its own energy and caption, and a cue on
+every cut: ``section`` where a section starts (the kit fills into it and crashes), ``accent`` elsewhere
+(crash and kick), on the grid when the cut is within :data:`ON_BEAT_S` of it, else on the cut itself. The cut list,
 the beat each cut landed on and the residual are kept in the video observation under ``scoring`` and in
 the provenance. :func:`as_loop` prepares a brief for a seamless loop.
 """
@@ -269,7 +272,8 @@ def scene_units(scenes: list[dict[str, Any]], min_s: float, duration: float) -> 
     In order: a scene starts a new group when the group before it already lasts ``min_s``; otherwise it
     joins that group, unless it lasts ``min_s`` itself: then the short group before it joins the group
     before that, and the long scene starts its own. A short group left at the end joins the one before.
-    A group of several scenes keeps its first scene's start and theme, with the length-weighted energy.
+    A group of several scenes starts where its first scene does, takes its longest scene's theme and
+    caption, and the length-weighted energy.
     """
     def length(group: list[dict[str, Any]]) -> float:
         return sum(min(float(s["end_s"]), duration) - float(s["start_s"]) for s in group)
@@ -292,8 +296,10 @@ def scene_units(scenes: list[dict[str, Any]], min_s: float, duration: float) -> 
             continue
         total = max(length(group), 1e-9)
         energy = sum(float(s["energy"]) * length([s]) for s in group) / total
-        caption = f"{group[0].get('caption', 'a scene')} and {len(group) - 1} more shots"
-        units.append({**group[0], "end_s": group[-1]["end_s"], "energy": round(energy, 4), "caption": caption})
+        main = max(group, key=lambda s: length([s]))  # the longest scene gives the section its character
+        caption = f"{main.get('caption', 'a scene')} and {len(group) - 1} more shots"
+        units.append({**main, "start_s": group[0]["start_s"], "end_s": group[-1]["end_s"],
+                      "energy": round(energy, 4), "caption": caption})
     return units
 
 
