@@ -207,3 +207,30 @@ def test_the_pickup_is_heard_from_the_first_instant():
     opening, before, whole = rms_db(mix.audio[: int(0.05 * sr)]), rms_db(mix.audio[: int(0.4 * sr)]), rms_db(mix.audio)
     assert opening > -50 and before > -45, (opening, before)
     assert before < whole - 3  # quieter than the piece: a lead-in, not an entry
+
+
+# --- the bend bound (issue 11 point 7) ----------------------------------------------------------------
+def test_no_stretch_of_any_tempo_map_bends_more_than_the_bound():
+    """Over many random scene lists, tempi and downbeats, every stretch of the MIDI tempo map stays within
+    12 % of the steady tempo, measured as a tempo (a stretch squeezed by 12 % of its length plays 13.6 %
+    faster: that used to pass)."""
+    from weavewave.generators.symbolic.compose import warp_tempo_changes
+    from weavewave.scoring import MAX_BEND, plan_timeline
+
+    rng = np.random.default_rng(7)
+    worst = 0.0
+    for _ in range(150):
+        kinds = rng.integers(0, 3, size=8)  # short, middling and long scenes
+        lengths = [rng.uniform(*((0.6, 1.8), (1.8, 4.0), (4.0, 8.0))[k]) for k in kinds]
+        starts = np.concatenate([[0.0], np.cumsum(lengths)])
+        scenes = [{"start_s": float(a), "end_s": float(b), "energy": 0.5, "theme": "A"}
+                  for a, b in zip(starts[:-1], starts[1:], strict=True)]
+        meter = str(rng.choice(["4/4", "3/4", "6/8"]))
+        tempo, downbeat = float(rng.uniform(60, 150)), float(rng.uniform(0.0, 0.4))
+        tl = plan_timeline([float(t) for t in starts[1:-1]], scenes, meter, tempo, downbeat, float(starts[-1]))
+        score, real = tl.warp()
+        qpm = tempo * (1.5 if meter == "6/8" else 1.0)
+        changes = warp_tempo_changes(score, real, qpm)
+        worst = max(worst, *(abs(q / qpm - 1.0) for _, q in changes), *(abs(b) for b in tl.bends))
+    print(f"\nlargest bend over 150 random tempo maps: {worst:.2%}")
+    assert 0.05 < worst <= MAX_BEND

@@ -4,14 +4,17 @@ A film composer picks the tempo so that the picture's cuts land on the music's b
 bends it where a cue must hit exactly. :func:`best_timeline` does that by search: for every tempo in the
 allowed range (:data:`TIMELINE_STEP_BPM` steps) the first downbeat (a pickup bar before it,
 less than one strong beat) is chosen by :func:`fit_tempo` so the cuts land on beats; then
-:func:`plan_timeline` makes one section per scene and pins each section change exactly to its cut with a
-tempo-map knot, bending the stretch before it by at most :data:`MAX_BEND`. The timeline whose cuts land
-best wins. The median distance from a cut to the beat it landed on, in milliseconds, is the reported
-**residual** (target :data:`TARGET_RESIDUAL_MS`).
+:func:`plan_timeline` makes one section per scene of two bars or more (shorter scenes share sections, see
+:func:`scene_units`), pins each section change exactly to its cut with a tempo-map knot, bending the
+stretch before it by at most :data:`MAX_BEND`, then pins every other cut to the beat, eighth or sixteenth
+nearest it where that bends no stretch more than :data:`CUT_BEND`. The timeline whose cuts land best wins.
+The median distance from a cut to the beat it landed on, in milliseconds, is the reported **residual**
+(target :data:`TARGET_RESIDUAL_MS`).
 
 :func:`score_brief` writes the result into a fused brief: the tempo, ``downbeat_s``, ``warp`` (the tempo
-map), one section per scene with its own energy and caption, and a cue on every cut: ``section`` where a
-section starts (the kit fills into it and crashes), ``accent`` elsewhere (crash and kick). The cut list,
+map), one section per scene (or group of short scenes) with its own energy and caption, and a cue on
+every cut: ``section`` where a section starts (the kit fills into it and crashes), ``accent`` elsewhere
+(crash and kick), on the grid when the cut is within :data:`ON_BEAT_S` of it, else on the cut itself. The cut list,
 the beat each cut landed on and the residual are kept in the video observation under ``scoring`` and in
 the provenance. :func:`as_loop` prepares a brief for a seamless loop.
 """
@@ -41,12 +44,20 @@ TEMPO_PULL_S_PER_BPM = 0.0003  # ... + a gentle pull towards the tempo the mood 
 OFFSET_PULL = 0.01  # ... + this many seconds of cost per second of pickup before the first downbeat
 TIMELINE_STEP_BPM = 0.25  # tempi tried for the whole timeline (each with its best downbeat)
 BEND_WEIGHT = 0.05  # cost (s) per unit of mean tempo bend
-MAX_BEND = 0.12  # most the tempo map bends a stretch of music to pin a section change to its cut
+MISSED_SECTION_S = 0.02  # cost (s) per scene group that did not get a section pinned to its cut
+SHARED_SCENE_S = 0.005  # cost (s) per scene sharing a section (a gentle pull towards one section per scene)
+MAX_BEND = 0.12  # most the tempo map bends a stretch (tempo ratio to the steady tempo) to pin a cut
+BEND_MARGIN = 1e-4  # kept under MAX_BEND so rounding knots to microseconds never crosses it
+# A cut inside a section is pinned to the grid only within this bend: with MAX_BEND there too, neighbouring
+# stretches could differ by 25 % in tempo (8 %: at most 18 %, less than before); the rest are hit off the grid.
+CUT_BEND = 0.08
+ON_BEAT_S = 0.010  # a cut this close to a beat is on it: no knot, its cue on the beat
 MAJOR_SCENE_S = 2.0  # a cut starting a scene at least this long is major: it must land on a strong beat
 MIN_SEARCH_WIDTH_BPM = 12.0
 SECTION_ENERGY_SPREAD = 1.5  # how strongly scene energy differences show in section energy
 # Strong beats per bar of each meter (bar line plus the mid-bar accent in 4/4 and 6/8).
 STRONG_PER_BAR = {"4/4": 2, "3/4": 1, "6/8": 2}
+SIXTEENTHS_PER_BAR = {"4/4": 16, "3/4": 12, "6/8": 12}
 
 
 @dataclass(frozen=True)
@@ -134,7 +145,8 @@ def _search(c: np.ndarray, is_major: np.ndarray, tempi: np.ndarray, meter: str, 
     best_cost, best = np.inf, (float(tempi[0]), 0.0)
     for tempo in tempi:
         beat, strong, bar = _grid(float(tempo), meter)
-        offsets = np.arange(0.0, strong, offset_step)
+        # the first downbeat comes no later than the first cut: the pickup before it carries no cue
+        offsets = np.arange(0.0, min(strong, float(c[0]) + offset_step / 2), offset_step)
         d = np.where(is_major[None, :], _distances(c, offsets, strong), _distances(c, offsets, beat))
         cost = np.median(d, axis=1) + MEAN_WEIGHT * d.mean(axis=1)
         if is_major.any():
@@ -174,6 +186,9 @@ class Timeline:
     distances_ms: list[float]
     bends: list[float]
     duration_s: float
+    units: int = 0  # scene groups long enough to be sections (see scene_units)
+    scenes: int = 0
+    off_grid: int = 0  # cuts more than ON_BEAT_S from every sixteenth: their hits play on the cut itself
 
     @property
     def residual_ms(self) -> float:
@@ -185,22 +200,28 @@ class Timeline:
 
 def plan_timeline(boundaries: list[float], scenes: list[dict[str, Any]], meter: str, tempo: float,
                   downbeat: float, duration: float, *, bend: bool = True) -> Timeline:
-    """Sections on the scenes for one tempo and downbeat, pinned to their cuts by a bounded tempo map.
+    """Sections on the scenes for one tempo and downbeat, every cut pinned by a bounded tempo map.
 
-    Each scene (after the first) starts a section if it lies at least :data:`MIN_SECTION_BARS` bars after
-    the previous section. Its bar count is the whole number of bars nearest the steady tempo; if the
-    stretch since the last pinned cut can be bent by at most :data:`MAX_BEND` to put that bar line exactly
-    on the cut, a knot pins it, else the section starts on the bar line nearest the cut. Every cut then
-    lands on the nearest beat (strong beat for major cuts) of the bent grid.
+    A scene starts a section if it lasts at least :data:`MIN_SECTION_BARS` bars at the steady tempo (one
+    bar when a bar lasts :data:`LONG_BAR_S` or more); a shorter scene joins the section before it (short
+    opening scenes join the first longer one). A section's bar count is the whole number of bars nearest
+    the steady tempo; if the stretch since the last knot can be bent by at most :data:`MAX_BEND` (tempo
+    ratio, checked on the rounded knots) to put that bar line exactly on the cut, a knot pins it, else the
+    section starts on the bar line nearest the cut. Then every other cut (inside a section) is pinned to the
+    nearest beat of the bent grid by a knot of its own where both stretches around it stay within the
+    bound. A cut still more than :data:`ON_BEAT_S` off its beat keeps its cue on the cut itself (a hit off
+    the grid) rather than on the beat: every cue lands on its cut either way.
     """
     beat, _strong, bar = _grid(tempo, meter)
+    sixteenth = bar / SIXTEENTHS_PER_BAR[meter]
     min_bars = 1 if bar >= LONG_BAR_S else MIN_SECTION_BARS
     knots: list[tuple[float, float]] = [(downbeat, downbeat)] if downbeat > 0 else []
     last_s = last_r = downbeat
     last_bar = 0
     total_bars = max(1, int(round((duration - downbeat) / bar)))
-    sections: list[tuple[float, dict[str, Any], bool]] = [(0.0, scenes[0], True)] if scenes else []
-    for scene in scenes[1:]:
+    units = scene_units(scenes, min_bars * bar, duration)
+    sections: list[tuple[float, dict[str, Any], bool]] = [(0.0, units[0], True)] if units else []
+    for scene in units[1:]:
         r = float(scene["start_s"])
         if r <= last_r:
             continue
@@ -209,13 +230,12 @@ def plan_timeline(boundaries: list[float], scenes: list[dict[str, Any]], meter: 
                    if m >= last_bar + min_bars and total_bars - m >= min_bars]
         if not options:
             continue
-        m = min(options, key=lambda k: abs((r - last_r) / (downbeat + k * bar - last_s) - 1.0))
-        s_t = downbeat + m * bar
-        factor = (r - last_r) / (s_t - last_s)
-        if bend and abs(factor - 1.0) <= MAX_BEND:
-            knots.append((round(s_t, 6), round(r, 6)))
-            last_s, last_r = s_t, r
-            sections.append((r, scene, True))
+        m = min(options, key=lambda k: abs(_bend(last_s, downbeat + k * bar, last_r, r)))
+        s_t = round(downbeat + m * bar, 6)
+        if bend and abs(_bend(last_s, s_t, last_r, round(r, 6))) <= MAX_BEND - BEND_MARGIN:
+            knots.append((s_t, round(r, 6)))
+            last_s, last_r = s_t, round(r, 6)
+            sections.append((round(r, 6), scene, True))
         else:
             m = int(round(pos))
             start = last_r + (downbeat + m * bar - last_s)
@@ -223,9 +243,12 @@ def plan_timeline(boundaries: list[float], scenes: list[dict[str, Any]], meter: 
                 continue  # the bar line is too far from this cut: the scene joins the section before
             sections.append((round(start, 4), scene, False))
         last_bar = m
-    score, real = _warp_arrays(knots, duration)
     pinned = [st for st, _, p in sections[1:] if p]
-    beats, distances = [], []
+    if bend:
+        knots = _pin_cuts([t for t in boundaries if not any(abs(st - t) < 1e-6 for st in pinned)],
+                          knots, downbeat, beat, sixteenth)
+    score, real = _warp_arrays(knots, duration)
+    beats, distances, off_grid = [], [], 0
     for t in boundaries:
         exact = next((st for st in pinned if abs(st - t) < 1e-6), None)
         if exact is not None:
@@ -233,20 +256,103 @@ def plan_timeline(boundaries: list[float], scenes: list[dict[str, Any]], meter: 
             distances.append(0.0)
             continue
         s_t = float(np.interp(t, real, score))
-        period = beat  # cuts that do not start a section land on the nearest beat
-        g = downbeat if s_t < downbeat else downbeat + round((s_t - downbeat) / period) * period
+        g = downbeat if s_t < downbeat else downbeat + round((s_t - downbeat) / beat) * beat
         b = round(float(np.interp(g, score, real)), 4)
         beats.append(b)
         distances.append(round(abs(b - t) * 1000, 1))
+        g = downbeat if s_t < downbeat else downbeat + round((s_t - downbeat) / sixteenth) * sixteenth
+        off_grid += abs(float(np.interp(g, score, real)) - t) > ON_BEAT_S
     return Timeline(tempo, downbeat, [k for k in knots if k[1] > 0], sections, beats, distances,
-                    _bends(knots), duration)
+                    _bends(knots), duration, len(units), len(scenes), off_grid)
+
+
+def scene_units(scenes: list[dict[str, Any]], min_s: float, duration: float) -> list[dict[str, Any]]:
+    """Scenes grouped into would-be sections, none shorter than ``min_s`` (two bars) where it can be helped.
+
+    In order: a scene starts a new group when the group before it already lasts ``min_s``; otherwise it
+    joins that group, unless it lasts ``min_s`` itself: then the short group before it joins the group
+    before that, and the long scene starts its own. A short group left at the end joins the one before.
+    A group of several scenes starts where its first scene does, takes its longest scene's theme and
+    caption, and the length-weighted energy.
+    """
+    def length(group: list[dict[str, Any]]) -> float:
+        return sum(min(float(s["end_s"]), duration) - float(s["start_s"]) for s in group)
+
+    groups: list[list[dict[str, Any]]] = []
+    for scene in scenes:
+        if not groups or length(groups[-1]) >= min_s:
+            groups.append([scene])
+        elif length([scene]) >= min_s and len(groups) > 1:
+            groups[-2].extend(groups.pop())
+            groups.append([scene])
+        else:
+            groups[-1].append(scene)
+    if len(groups) > 1 and length(groups[-1]) < min_s:
+        groups[-2].extend(groups.pop())
+    units = []
+    for group in groups:
+        if len(group) == 1:
+            units.append(group[0])
+            continue
+        total = max(length(group), 1e-9)
+        energy = sum(float(s["energy"]) * length([s]) for s in group) / total
+        main = max(group, key=lambda s: length([s]))  # the longest scene gives the section its character
+        caption = f"{main.get('caption', 'a scene')} and {len(group) - 1} more shots"
+        units.append({**main, "start_s": group[0]["start_s"], "end_s": group[-1]["end_s"],
+                      "energy": round(energy, 4), "caption": caption})
+    return units
+
+
+def _bend(s0: float, s1: float, r0: float, r1: float) -> float:
+    """Tempo change of the stretch from (s0, r0) to (s1, r1), as a fraction (+0.05: played 5 % faster)."""
+    return (s1 - s0) / (r1 - r0) - 1.0 if r1 > r0 else np.inf
+
+
+def _pin_cuts(cuts: list[float], knots: list[tuple[float, float]], downbeat: float, beat: float,
+              sixteenth: float) -> list[tuple[float, float]]:
+    """Knots that pin each cut (in order) to the nearest beat it can reach with both stretches in bound.
+
+    ``knots`` are the section knots; a cut after the first downbeat and more than :data:`ON_BEAT_S` from
+    a beat gets a knot on the nearer of its two neighbouring beats (the other if that one bends too far).
+    The stretch after the last knot plays at the steady tempo, so only the stretch before it is checked.
+    """
+    pts = [(0.0, 0.0), *[k for k in knots if k[1] > 0]]
+    for t in cuts:
+        if t <= downbeat + 1e-6:
+            continue
+        i = max(k for k, (_, r) in enumerate(pts) if r < t)
+        (s0, r0), nxt = pts[i], pts[i + 1] if i + 1 < len(pts) else None
+        s_t = s0 + (t - r0) if nxt is None else s0 + (t - r0) * (nxt[0] - s0) / (nxt[1] - r0)
+        k = (s_t - downbeat) / beat
+        if abs(k - round(k)) * beat * (t - r0) / max(s_t - s0, 1e-9) <= ON_BEAT_S:
+            continue  # already on the beat: no knot needed
+        r = round(t, 6)
+        # within CUT_BEND, or within the bend the stretch being split already has (never over MAX_BEND)
+        limit = min(MAX_BEND, max(CUT_BEND, abs(_bend(s0, nxt[0], r0, nxt[1])) if nxt else 0.0)) - BEND_MARGIN
+        best: tuple[float, tuple[float, float]] | None = None
+        for unit in (beat, 2 * sixteenth, sixteenth):  # a beat if it can, else an eighth, else a sixteenth
+            q = (s_t - downbeat) / unit
+            for g in sorted({np.floor(q), np.ceil(q)}, key=lambda m: abs(m - q)):
+                g_s = round(downbeat + g * unit, 6)
+                if not (s0 < g_s and (nxt is None or g_s < nxt[0])):
+                    continue
+                worst = max(abs(_bend(s0, g_s, r0, r)), abs(_bend(g_s, nxt[0], r, nxt[1])) if nxt else 0.0)
+                if worst <= limit and (best is None or worst < best[0]):
+                    best = (worst, (g_s, r))
+            if best is not None:
+                pts.insert(i + 1, best[1])
+                break
+    return [k for k in pts if k[1] > 0]
 
 
 def _timeline_cost(tl: Timeline, pref: float) -> float:
     d = np.asarray(tl.distances_ms) / 1000 if tl.distances_ms else np.zeros(1)
     bend = float(np.mean(np.abs(tl.bends))) if tl.bends else 0.0
+    missed = max(0, tl.units - len(tl.sections)) + sum(not p for _, _, p in tl.sections)
     return (float(np.median(d)) + MEAN_WEIGHT * float(d.mean()) + BEND_WEIGHT * bend
-            + OFFSET_PULL * tl.downbeat_s + TEMPO_PULL_S_PER_BPM * abs(tl.tempo_bpm - pref))
+            + MISSED_SECTION_S * missed + SHARED_SCENE_S * max(0, tl.scenes - len(tl.sections))
+            + OFFSET_PULL * tl.downbeat_s
+            + TEMPO_PULL_S_PER_BPM * abs(tl.tempo_bpm - pref))
 
 
 def best_timeline(boundaries: list[float], scenes: list[dict[str, Any]], major: list[float], meter: str,
@@ -299,18 +405,23 @@ def score_brief(brief: MusicBrief, video: dict[str, Any], *, tempo_fixed: bool =
     section_starts = {round(s.start_s, 4) for s in sections[1:]}
     cues = []
     for t, b in zip(boundaries, tl.beats_s, strict=True):
-        if b < duration:
+        if abs(b - t) <= ON_BEAT_S + 1e-9 and b < duration:
             kind = "section" if round(b, 4) in section_starts else "accent"
             cues.append(Cue(time_s=b, kind=kind, label=f"cut at {t:.3f} s"))
+        else:  # off the beat: the hit goes on the cut itself, not on the beat near it
+            cues.append(Cue(time_s=round(t, 4), kind="accent", label=f"cut at {t:.3f} s, off the beat"))
+    cue_ms = [round(abs(c.time_s - t) * 1000, 1) for c, t in zip(cues, boundaries, strict=True)]
     cues = list({c.time_s: c for c in cues}.values())
     residual = tl.residual_ms
 
     prov = dict(brief.provenance)
     verdict = "within" if residual <= TARGET_RESIDUAL_MS else "above"
     pinned = sum(p for _, _, p in tl.sections[1:])
+    off_beat = sum(c.label.endswith("off the beat") for c in cues)
     why = (f"tempo {tl.tempo_bpm:g}: searched {lo:g}-{hi:g} BPM and the first downbeat so the video's "
-           f"{len(boundaries)} cuts land on beats; {pinned} section changes pinned to their cuts by bending "
-           f"the tempo at most {max([abs(b) for b in tl.bends], default=0.0):.1%}; median cut-to-beat "
+           f"{len(boundaries)} cuts land on beats; {pinned} section changes and "
+           f"{max(0, len(tl.knots) - pinned - (tl.downbeat_s > 0))} other cuts pinned by bending the tempo at "
+           f"most {max([abs(b) for b in tl.bends], default=0.0):.1%}; median cut-to-beat "
            f"distance {residual:.1f} ms ({verdict} the {TARGET_RESIDUAL_MS:g} ms target)")
     if tempo_fixed:
         why = (f"tempo {tl.tempo_bpm:g}: set by the user; the first downbeat placed so the cuts land as near "
@@ -321,16 +432,21 @@ def score_brief(brief: MusicBrief, video: dict[str, Any], *, tempo_fixed: bool =
         f"first downbeat at {tl.downbeat_s:.3f} s: puts the bar lines on the cuts (a quiet pickup leads into it)"))
     if tl.knots:
         prov["warp"] = Provenance(source="video", reason=(
-            f"tempo map with {len(tl.knots)} knots: section changes land exactly on their cuts"))
+            f"tempo map with {len(tl.knots)} knots: section changes land exactly on their cuts, other cuts "
+            f"on beats where a bend of at most {MAX_BEND:.0%} allows"))
     prov["sections"] = Provenance(source="video", reason=(
-        f"{len(sections)} sections from {len(scenes)} scenes; scenes closer than {MIN_SECTION_BARS} bars "
-        "to the previous section join it"))
+        f"{len(sections)} sections from {len(scenes)} scenes; a scene shorter than {MIN_SECTION_BARS} bars "
+        "joins the section before it (its cut keeps an accent)"))
     prov["cues"] = Provenance(source="video", reason=(
         f"{len(cues)} cues on the cuts: {sum(c.kind == 'section' for c in cues)} section changes, "
-        f"{sum(c.kind == 'accent' for c in cues)} accents; residual {residual:.1f} ms"))
+        f"{sum(c.kind == 'accent' for c in cues)} accents ({off_beat} off the beat, on the cut itself, {tl.off_grid} of them "
+        f"off the sixteenth grid too); "
+        f"largest cut-to-cue distance {max(cue_ms, default=0.0):.1f} ms; residual {residual:.1f} ms"))
     scoring = {"tempo_bpm": tl.tempo_bpm, "downbeat_s": tl.downbeat_s, "residual_ms": residual,
                "target_ms": TARGET_RESIDUAL_MS, "cuts_s": [round(t, 4) for t in boundaries],
-               "beats_s": tl.beats_s, "distances_ms": tl.distances_ms,
+               "beats_s": tl.beats_s, "distances_ms": tl.distances_ms, "cues_off_beat": off_beat,
+               "cues_off_grid": tl.off_grid,
+               "cue_distances_ms": cue_ms,
                "major_cuts_s": [round(t, 4) for t in major], "tempo_bends": [round(b, 4) for b in tl.bends],
                "search_bpm": [round(lo, 2), round(hi, 2)]}
     observations = []
@@ -368,7 +484,7 @@ def _bends(knots: list[tuple[float, float]]) -> list[float]:
     prev = (0.0, 0.0)
     for s_t, r_t in knots:
         if s_t > prev[0] and r_t > prev[1]:
-            out.append((s_t - prev[0]) / (r_t - prev[1]) - 1.0)
+            out.append(_bend(prev[0], s_t, prev[1], r_t))
         prev = (s_t, r_t)
     return out
 

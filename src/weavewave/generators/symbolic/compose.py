@@ -471,11 +471,27 @@ def _shift_sections(brief: MusicBrief, o: float) -> list:
     return out
 
 
+CUE_SNAP_S = 0.010  # a cue whose nearest (swung) sixteenth plays this close to it goes on the grid
+
+
 def _cue_hits(brief: MusicBrief, grid: Grid, sections: list[SectionPlan], end_qn: float) -> list[Ev]:
-    """A crash and a kick on every cue, on the nearest sixteenth, as loud as the section there."""
+    """A crash and a kick on every cue, as loud as the section there.
+
+    A cue goes on its nearest sixteenth when that sixteenth, as swing plays it, is within
+    :data:`CUE_SNAP_S` of the cue; otherwise (a cut off the beat) at the cue's exact time, placed before
+    the swing so the performed hit lands on the cut.
+    """
+    from weavewave.generators.symbolic.grid import swing_qn
+    from weavewave.generators.symbolic.humanize import SWING_UNIT
+
+    swing = GENRES[brief.genre].swing if brief.genre in GENRES else 0.0
+    unit = SWING_UNIT.get(brief.genre, 0.0) if grid.meter != "6/8" else 0.0
     out = []
     for cue in brief.cues:
-        qn = round(cue.time_s / grid.qn_seconds / SIXTEENTH_QN) * SIXTEENTH_QN
+        exact = cue.time_s / grid.qn_seconds
+        qn = round(exact / SIXTEENTH_QN) * SIXTEENTH_QN
+        if abs(swing_qn(qn, swing, unit) - exact) * grid.qn_seconds > CUE_SNAP_S:
+            qn = _unswung(exact, swing, unit)
         if qn >= end_qn - CUE_HIT_QN:
             continue
         bar = int(qn // grid.bar_qn)
@@ -484,6 +500,18 @@ def _cue_hits(brief: MusicBrief, grid: Grid, sections: list[SectionPlan], end_qn
         out.append(Ev(qn, min(CUE_CRASH_QN, end_qn - qn), CRASH, velocity))
         out.append(Ev(qn, CUE_HIT_QN, KICK, velocity))
     return out
+
+
+def _unswung(t: float, amount: float, unit: float) -> float:
+    """The straight position (qn) that :func:`~.grid.swing_qn` plays at ``t``: its piecewise-linear inverse."""
+    if amount <= 0 or unit <= 0:
+        return t
+    pair = 2 * unit
+    base = (t // pair) * pair
+    frac = (t - base) / pair
+    split = 0.5 + amount * (2 / 3 - 0.5)
+    straight = frac * 0.5 / split if frac <= split else 0.5 + (frac - split) * 0.5 / (1 - split)
+    return base + straight * pair
 
 
 def _cue_roots(brief: MusicBrief, grid: Grid, sections: list[SectionPlan], spans: list[ChordSpan],
