@@ -64,7 +64,7 @@ CLI_CASES = [
         _brief(t, caption="calm \ud800 piano")))], "not valid UTF-8"),
     ("text-lone-surrogate", lambda t: ["describe", "--text", "a calm \udced\udca0\udc80 tune"], "--text is not valid UTF-8"),
     ("audio-a-folder", lambda t: ["describe", "--audio", str(t)], "not a regular file"),
-    ("audio-missing", lambda t: ["describe", "--audio", str(t / "nope.wav")], "no such file"),
+    ("audio-missing", lambda t: ["describe", "--audio", str(t / "nope.wav")], "not found"),
 ]
 
 

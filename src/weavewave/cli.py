@@ -267,7 +267,7 @@ def _check_input_files(args: argparse.Namespace) -> None:
         try:
             fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
         except FileNotFoundError:
-            raise BadInputError(f"{flag} {path}: no such file; check the path") from None
+            raise BadInputError(f"{flag} {path}: file not found; check the path") from None
         except OSError as exc:
             raise BadInputError(f"{flag} {path}: cannot read it ({exc.strerror or exc}); check its "
                                 "permissions") from None
