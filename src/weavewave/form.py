@@ -37,6 +37,9 @@ FORMS: dict[str, tuple[tuple[str, ...], ...]] = {
     "folk": (("A", "A", "B", "B"), ("verse", "chorus", "verse", "chorus")),  # AABB dance tune; song
     "cinematic": (("A", "B", "C", "climax", "A"), ("A", "B", "B", "climax")),  # through-composed cue
 }
+# Section labels with a special job in the form (the composer and the harmony planner read them too).
+INTRO_LABELS = frozenset({"intro", "introduction", "prelude"})
+OUTRO_LABELS = frozenset({"outro", "coda", "ending", "end"})
 PHRASE_BARS = 8
 SHORT_PHRASE_BARS = 4
 # Intro and outro bars (before the leftover is shared out), by piece length in bars.

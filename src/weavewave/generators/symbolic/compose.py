@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 
 from weavewave.arrangement import Arrangement, Note, Part
 from weavewave.brief import MusicBrief
-from weavewave.form import plan_sections
+from weavewave.form import INTRO_LABELS, OUTRO_LABELS, plan_sections
 from weavewave.generators.symbolic import orchestra as O
 from weavewave.generators.symbolic import patterns as P
 from weavewave.generators.symbolic.drums import DrumWriter
@@ -39,9 +39,7 @@ from weavewave.instruments import DRUMS, GM_PROGRAMS, family_of
 from weavewave.styles import GENRES
 from weavewave.theory import tonic_pitch_class
 
-# Section labels with a special job in the form.
-INTRO_LABELS = frozenset({"intro", "introduction", "prelude"})
-OUTRO_LABELS = frozenset({"outro", "coda", "ending", "end"})
+# Section labels with a special job in the form (intro and outro labels are in weavewave.form).
 BREAKDOWN_LABELS = frozenset({"bridge", "breakdown", "break", "interlude"})
 # Energy thresholds for parts entering (section energy 0..1).
 LEVEL_EDGES = (0.4, 0.7)  # below the first: level 0, below the second: level 1, else 2

@@ -6,6 +6,7 @@ import itertools
 import random
 from dataclasses import dataclass
 
+from weavewave.form import INTRO_LABELS
 from weavewave.generators.symbolic import patterns as P
 from weavewave.theory import MINOR_THIRD_MODES, MODES
 
@@ -159,12 +160,17 @@ def plan_progression(sections: list[SectionSpan], *, genre: str, key: KeyContext
     bpc = bars_per_chord(genre, bar_seconds)
     loops: dict[str, list[str]] = {}
     spans: list[ChordSpan] = []
+    # The opening themes (an intro and the first theme) start on the tonic, so the key is heard first;
+    # later themes may open anywhere ("3 6 2 5").
+    home = [p for p in pool if p.split()[0].split(".")[0] == "1"] or list(pool)
+    opening = {sections[0].theme, *(s.theme for s in sections[1:2] if sections[0].theme in INTRO_LABELS)}
     for sec in sections:
         if sec.theme not in loops:
             # Seeds take the pool's loops in turn (from a place set by the theme), so consecutive seeds of
             # one prompt never share a progression.
-            offset = random.Random(f"prog:{sec.theme}").randrange(len(pool))
-            loops[sec.theme] = pool[(rng_seed + offset) % len(pool)].split()
+            choices = home if sec.theme in opening else pool
+            offset = random.Random(f"prog:{sec.theme}").randrange(len(choices))
+            loops[sec.theme] = choices[(rng_seed + offset) % len(choices)].split()
         loop = loops[sec.theme]
         slot_bars = bpc if sec.bars >= 2 * bpc else 1
         n_slots = max(1, int(round(sec.bars / slot_bars)))
