@@ -23,6 +23,7 @@ Per font it prints:
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import resource
@@ -45,12 +46,19 @@ NEUTRAL_PROMPT = "a piece of music"
 SEEDS = (0, 1)
 SECONDS = 20.0
 SPECTROGRAM_GENRES = ("rock", "jazz", "cinematic")
+# Speed is timed again side by side in one process (the fonts take turns, blocks of these pieces), since a
+# shared machine's load drifts over the minutes each font's full sweep takes.
+SPEED_GENRES = ("pop", "jazz", "cinematic")
+SPEED_REPEATS = 3
 ROLES = ("melody", "chords", "pad", "bass", "drums")
 # Long-term spectrum of the mix (mono): frames of N_FFT samples at 48 kHz (about 43 ms, 12 Hz bins).
 N_FFT = 2048
 HOP = 1024
-HIGH_HZ = 8000.0  # "air": cymbals, bow and breath noise, string and brass brightness
+HIGH_HZ = 8000.0  # cymbals, bow and breath noise, string and brass brightness
+AIR_HZ = 11025.0  # half of 22.05 kHz: a font sampled at 22.05 kHz has nothing above this but pitched-up notes
 LOW_HZ = 120.0  # kick and bass fundamentals
+SUBSONIC_HZ = 20.0  # below hearing: DC offset and rumble, which only eat headroom (and click at note edges)
+DC_FLAG = 0.2  # a stem whose mean is this fraction of its RMS carries a DC offset
 ROLLOFF = 0.95
 SPEC_FLOOR_DB = -90.0
 SPEC_MIN_HZ = 30.0
@@ -60,6 +68,8 @@ GEN_KEY_RANGE = 43
 GEN_INSTRUMENT = 41
 GEN_SAMPLE_ID = 53
 ALL_KEYS = (0, 127)
+PNG_DPI = 80
+PNG_COLOURS = 64
 
 
 # --- SF2 preset table (pure; tested in tests/test_bench_soundfont.py) -------------------------------
@@ -188,11 +198,18 @@ def long_term_spectrum(audio: np.ndarray, sample_rate: int) -> tuple[np.ndarray,
 
 
 def spectral_measures(audio: np.ndarray, sample_rate: int) -> dict[str, float]:
-    """Centroid, spread (bandwidth) and 95 % roll-off in Hz; energy shares above ``HIGH_HZ`` and under ``LOW_HZ``."""
+    """Long-term spectrum figures of a mix [shape=(n, 2) or (n,)].
+
+    Centroid, spread (bandwidth) and 95 % roll-off in Hz; energy shares above ``HIGH_HZ``, in
+    ``SUBSONIC_HZ`` .. ``LOW_HZ`` and under ``SUBSONIC_HZ``; the level above ``AIR_HZ`` in dB re the
+    total; the largest DC offset of a channel.
+    """
     freqs, power = long_term_spectrum(audio, sample_rate)
     total = float(power.sum())
+    dc = float(np.abs(audio.mean(axis=0)).max()) if len(audio) else 0.0
     if total <= 0:
-        return {"centroid_hz": 0.0, "bandwidth_hz": 0.0, "rolloff_hz": 0.0, "high_share": 0.0, "low_share": 0.0}
+        return {"centroid_hz": 0.0, "bandwidth_hz": 0.0, "rolloff_hz": 0.0, "high_share": 0.0, "low_share": 0.0,
+                "subsonic_share": 0.0, "air_db": SPEC_FLOOR_DB, "dc": dc}
     p = power / total
     centroid = float((freqs * p).sum())
     return {
@@ -200,8 +217,17 @@ def spectral_measures(audio: np.ndarray, sample_rate: int) -> dict[str, float]:
         "bandwidth_hz": float(np.sqrt(((freqs - centroid) ** 2 * p).sum())),
         "rolloff_hz": float(freqs[min(len(freqs) - 1, int(np.searchsorted(np.cumsum(p), ROLLOFF)))]),
         "high_share": float(p[freqs >= HIGH_HZ].sum()),
-        "low_share": float(p[freqs < LOW_HZ].sum()),
+        "low_share": float(p[(freqs >= SUBSONIC_HZ) & (freqs < LOW_HZ)].sum()),
+        "subsonic_share": float(p[freqs < SUBSONIC_HZ].sum()),
+        "air_db": float(10 * np.log10(max(p[freqs >= AIR_HZ].sum(), 10 ** (SPEC_FLOOR_DB / 10)))),
+        "dc": dc,
     }
+
+
+def has_dc_offset(stem: np.ndarray) -> bool:
+    """Whether a stem [shape=(n, 2)] carries a DC offset of at least ``DC_FLAG`` of its RMS."""
+    rms = float(np.sqrt(np.mean(stem.astype(np.float64) ** 2)))
+    return rms > 0 and float(np.abs(stem.mean(axis=0)).max()) >= DC_FLAG * rms
 
 
 def role_spread(role_lufs: dict[str, float | None]) -> float | None:
@@ -211,13 +237,13 @@ def role_spread(role_lufs: dict[str, float | None]) -> float | None:
 
 
 # --- one font, in its own process ------------------------------------------------------------------
-def _pieces(seeds: tuple[int, ...], seconds: float) -> list[tuple[str, int, object]]:
+def _pieces(seeds: tuple[int, ...], seconds: float, genres: tuple[str, ...] | None) -> list[tuple[str, int, object]]:
     from weavewave import describe
     from weavewave.generators.symbolic.compose import compose
     from weavewave.styles import GENRES
 
     return [(g, s, compose(describe(text=NEUTRAL_PROMPT, genre=g, duration=seconds, seed=s)))
-            for g in GENRES for s in seeds]
+            for g in (genres or tuple(GENRES)) for s in seeds]
 
 
 def _spectrogram_png(rows: list[tuple[str, np.ndarray]], sample_rate: int, title: str, path: Path) -> None:
@@ -226,7 +252,7 @@ def _spectrogram_png(rows: list[tuple[str, np.ndarray]], sample_rate: int, title
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(len(rows), 1, figsize=(7.5, 2.1 * len(rows)), sharex=True, dpi=80)
+    fig, axes = plt.subplots(len(rows), 1, figsize=(7.5, 2.1 * len(rows)), sharex=True, dpi=PNG_DPI)
     for ax, (label, audio) in zip(np.atleast_1d(axes), rows, strict=True):
         mono = audio.mean(axis=1)
         frames = np.lib.stride_tricks.sliding_window_view(mono, N_FFT)[::HOP * 2]
@@ -239,29 +265,36 @@ def _spectrogram_png(rows: list[tuple[str, np.ndarray]], sample_rate: int, title
                       rasterized=True)
         ax.set_yscale("log")
         ax.set_ylim(SPEC_MIN_HZ, sample_rate / 2)
-        ax.axhline(HIGH_HZ, color="w", lw=0.6, ls="--")
+        ax.axhline(AIR_HZ, color="w", lw=0.6, ls="--")
         ax.set_ylabel(f"{label}\nHz")
     np.atleast_1d(axes)[-1].set_xlabel("seconds")
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
-    fig.savefig(path, dpi=80)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=PNG_DPI)
     plt.close(fig)
+    buf.seek(0)
+    from PIL import Image
+
+    # A 64-colour palette keeps a noisy spectrogram under 200 KB without visible banding.
+    Image.open(buf).convert("RGB").quantize(colors=PNG_COLOURS).save(path, optimize=True)
 
 
-def run_font(font: str, seeds: tuple[int, ...], seconds: float, spectrograms: str | None) -> dict:
+def run_font(font: str, seeds: tuple[int, ...], seconds: float, spectrograms: str | None,
+             genres: tuple[str, ...] | None = None) -> dict:
     """Render every piece with ``font``; the figures for one font."""
     from weavewave.audio_io import integrated_lufs
     from weavewave.render import _load_soundfont, find_soundfont, render
 
     path = find_soundfont(font)
-    pieces = _pieces(seeds, seconds)
+    pieces = _pieces(seeds, seconds, genres)
     t0 = time.perf_counter()
     _load_soundfont(path)  # first read of the file (the render cache keeps it for the process)
     load_s = time.perf_counter() - t0
 
     programs = {p.program for _, _, a in pieces for p in a.parts if not p.is_drum and p.notes}
     drum_keys = {n.pitch for _, _, a in pieces for p in a.parts if p.is_drum for n in p.notes}
-    records, rows, rate = [], [], 0
+    records, rows, rate, dc_programs = [], [], 0, set()
     for genre, seed, arr in pieces:
         t = time.perf_counter()
         mix = render(arr, soundfont=path, balance=True, workers=1)
@@ -270,6 +303,8 @@ def run_font(font: str, seeds: tuple[int, ...], seconds: float, spectrograms: st
         by_role: dict[str, np.ndarray] = {}
         for part, audio in zip(arr.parts, stems.values(), strict=True):
             by_role[part.role] = by_role.get(part.role, 0) + audio
+            if not part.is_drum and has_dc_offset(audio):
+                dc_programs.add(f"{part.program} {part.instrument}")
         role_lufs = {r: integrated_lufs(a, mix.sample_rate) for r, a in by_role.items()}
         st, rate = mix.stats, mix.sample_rate
         records.append({
@@ -287,12 +322,12 @@ def run_font(font: str, seeds: tuple[int, ...], seconds: float, spectrograms: st
         out = Path(spectrograms)
         out.mkdir(parents=True, exist_ok=True)
         rows.sort(key=lambda r: SPECTROGRAM_GENRES.index(r[0]))
-        _spectrogram_png(rows, rate, f"{path.name} (seed {seeds[0]}, dB re max; dashed: 8 kHz)",
+        _spectrogram_png(rows, rate, f"{path.name} (seed {seeds[0]}, dB re max; dashed: 11 kHz)",
                          out / f"soundfont-{_slug(path.name)}.png")
     presets = read_presets(path)
     return {"font": path.name, "path": str(path), "size_mb": round(path.stat().st_size / 1e6, 1),
             "presets": len(presets), "load_s": load_s, "peak_rss_mb": _peak_rss_mb(),
-            "coverage": program_coverage(presets, programs, drum_keys),
+            "coverage": program_coverage(presets, programs, drum_keys), "dc_programs": sorted(dc_programs),
             "programs_used": sorted(programs), "records": records}
 
 
@@ -304,12 +339,30 @@ def _peak_rss_mb() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 0)  # Linux: kB
 
 
+def measure_speed(fonts: list[str], seeds: tuple[int, ...], seconds: float, repeats: int) -> dict[str, dict]:
+    """Median warm real-time factor of the mix render per font, the fonts taking turns ``repeats`` times."""
+    from weavewave.render import _load_soundfont, find_soundfont, render
+
+    pieces = _pieces(seeds[:1], seconds, SPEED_GENRES)
+    times: dict[str, list[float]] = defaultdict(list)
+    for _ in range(repeats):
+        for font in fonts:
+            path = find_soundfont(font)
+            _load_soundfont(path)  # the file read is not part of a warm render
+            for _, _, arr in pieces:
+                t = time.perf_counter()
+                render(arr, soundfont=path, balance=True, workers=1)
+                times[path.name].append(arr.duration_s / (time.perf_counter() - t))
+    return {name: {"median_rtf": statistics.median(v), "min_rtf": min(v), "max_rtf": max(v), "n": len(v)}
+            for name, v in times.items()}
+
+
 # --- report --------------------------------------------------------------------------------------
 def _mean(records: list[dict], key: str) -> float:
     return statistics.fmean(r[key] for r in records if r[key] is not None)
 
 
-def print_report(results: list[dict], seeds: tuple[int, ...], seconds: float) -> None:
+def print_report(results: list[dict], seeds: tuple[int, ...], seconds: float, speed: dict[str, dict]) -> None:
     n = len(results[0]["records"])
     print(f"# SoundFonts: {n} pieces (every genre x seeds {list(seeds)}, {seconds:g} s), render(balance=True)\n")
     print("## Font files\n")
@@ -320,27 +373,38 @@ def print_report(results: list[dict], seeds: tuple[int, ...], seconds: float) ->
         print(f"| {r['font']} | {r['size_mb']} | {r['presets']} | {r['load_s']:.2f} | {r['peak_rss_mb']:.0f} | "
               f"{c['samples_per_program']} | {c['sample_mb_per_program']} | {c['max_sample_rate']} |")
     print(f"\nGM programs the ensembles use ({len(results[0]['programs_used'])}): {results[0]['programs_used']}\n")
-    print("| font | missing programs | programs sharing another's samples | missing drum keys |")
-    print("|---|---|---|---|")
+    print("| font | missing programs | programs sharing another's samples | missing drum keys | programs with a DC offset |")
+    print("|---|---|---|---|---|")
     for r in results:
         c = r["coverage"]
         alias = ", ".join(f"{p}={'/'.join(map(str, q))}" for p, q in c["aliased_programs"].items()) or "none"
-        print(f"| {r['font']} | {c['missing_programs'] or 'none'} | {alias} | {c['missing_drum_keys'] or 'none'} |")
-    print("\n## Speed, spectrum, balance, peaks (mean over pieces)\n")
-    print("| font | warm RTF (x real time) | centroid Hz | bandwidth Hz | 95% roll-off Hz | >8 kHz share | "
-          "<120 Hz share | role spread LU (mean / worst) | limiter dB (mean / max) | crest dB | "
-          "true peak max dBTP | clipped samples |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+        print(f"| {r['font']} | {c['missing_programs'] or 'none'} | {alias} | {c['missing_drum_keys'] or 'none'} | "
+              f"{', '.join(r['dc_programs']) or 'none'} |")
+    if speed:
+        one = next(iter(speed.values()))
+        print(f"\n## Warm render speed, side by side ({', '.join(SPEED_GENRES)}, seed {seeds[0]}; {one['n']} renders "
+              "per font, fonts taking turns; workers=1)\n")
+        print("| font | median x real time | range |")
+        print("|---|---|---|")
+        for name, v in speed.items():
+            print(f"| {name} | {v['median_rtf']:.1f} | {v['min_rtf']:.1f}-{v['max_rtf']:.1f} |")
+    print("\n## Sweep: speed, spectrum, balance, peaks (mean over pieces)\n")
+    print("| font | sweep RTF (x real time) | centroid Hz | bandwidth Hz | 95% roll-off Hz | >8 kHz share | "
+          ">11 kHz dB | 20-120 Hz share | <20 Hz share (max) | DC max | role spread LU (mean / worst) | "
+          "limiter dB (mean / max) | crest dB | true peak max dBTP | clipped samples |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in results:
         recs = r["records"]
         print(f"| {r['font']} | {_mean(recs, 'rtf'):.1f} | {_mean(recs, 'centroid_hz'):.0f} | "
               f"{_mean(recs, 'bandwidth_hz'):.0f} | {_mean(recs, 'rolloff_hz'):.0f} | "
-              f"{100 * _mean(recs, 'high_share'):.2f} % | {100 * _mean(recs, 'low_share'):.1f} % | "
+              f"{100 * _mean(recs, 'high_share'):.2f} % | {_mean(recs, 'air_db'):.1f} | "
+              f"{100 * _mean(recs, 'low_share'):.1f} % | {100 * _mean(recs, 'subsonic_share'):.1f} % "
+              f"({100 * max(x['subsonic_share'] for x in recs):.0f} %) | {max(x['dc'] for x in recs):.3f} | "
               f"{_mean(recs, 'role_spread_lu'):.1f} / {max(x['role_spread_lu'] or 0 for x in recs):.1f} | "
               f"{_mean(recs, 'limiter_db'):.1f} / {max(x['limiter_db'] for x in recs):.1f} | "
               f"{_mean(recs, 'crest_db'):.1f} | {max(x['true_peak_dbfs'] for x in recs):.2f} | "
               f"{sum(x['clipped_samples'] for x in recs)} |")
-    print("\n## Per genre (first seed): centroid Hz / >8 kHz share % / <120 Hz share % / role spread LU\n")
+    print("\n## Per genre (first seed): centroid Hz / >11 kHz dB / <20 Hz share % / role spread LU\n")
     print("| genre | " + " | ".join(r["font"] for r in results) + " |")
     print("|---|" + "---|" * len(results))
     for i, rec in enumerate(results[0]["records"]):
@@ -350,7 +414,7 @@ def print_report(results: list[dict], seeds: tuple[int, ...], seconds: float) ->
         for r in results:
             x = r["records"][i]
             spread = "-" if x["role_spread_lu"] is None else f"{x['role_spread_lu']:.1f}"
-            cells.append(f"{x['centroid_hz']:.0f} / {100 * x['high_share']:.2f} / {100 * x['low_share']:.1f} / {spread}")
+            cells.append(f"{x['centroid_hz']:.0f} / {x['air_db']:.1f} / {100 * x['subsonic_share']:.1f} / {spread}")
         print(f"| {rec['genre']} | " + " | ".join(cells) + " |")
     print("\n## Stem loudness per role (LUFS, mean over pieces that have the role)\n")
     print("| font | " + " | ".join(ROLES) + " |")
@@ -377,27 +441,32 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--fonts", nargs="+", help="SF2 files (default: bundled + installed candidates)")
     ap.add_argument("--seeds", nargs="+", type=int, default=list(SEEDS))
     ap.add_argument("--seconds", type=float, default=SECONDS)
+    ap.add_argument("--genres", nargs="+", help="only these genres (default: all of weavewave.styles.GENRES)")
     ap.add_argument("--spectrograms", metavar="DIR", help="write soundfont-<font>.png spectrograms here")
     ap.add_argument("--json", metavar="OUT", help="write every figure to this JSON file")
+    ap.add_argument("--speed-repeats", type=int, default=SPEED_REPEATS, help="side-by-side speed rounds (0: skip)")
     ap.add_argument("--child", metavar="FONT", help=argparse.SUPPRESS)  # one font, JSON to --json
     args = ap.parse_args(argv)
     seeds = tuple(args.seeds)
     if args.child:
-        Path(args.json).write_text(json.dumps(run_font(args.child, seeds, args.seconds, args.spectrograms)))
+        genres = tuple(args.genres) if args.genres else None
+        Path(args.json).write_text(json.dumps(run_font(args.child, seeds, args.seconds, args.spectrograms, genres)))
         return 0
-    results = []
-    for font in args.fonts or default_fonts():
+    results, fonts = [], args.fonts or default_fonts()
+    for font in fonts:
         with tempfile.TemporaryDirectory() as tmp:
             out = Path(tmp) / "font.json"
             cmd = [sys.executable, __file__, "--child", font, "--json", str(out), "--seconds", str(args.seconds),
-                   "--seeds", *map(str, seeds)] + (["--spectrograms", args.spectrograms] if args.spectrograms else [])
+                   "--seeds", *map(str, seeds)] + (["--spectrograms", args.spectrograms] if args.spectrograms else []) \
+                + (["--genres", *args.genres] if args.genres else [])
             t = time.perf_counter()
             subprocess.run(cmd, check=True)
             results.append(json.loads(out.read_text()))
             print(f"[{Path(font).name}: {time.perf_counter() - t:.0f} s]", file=sys.stderr)
-    print_report(results, seeds, args.seconds)
+    speed = measure_speed(fonts, seeds, args.seconds, args.speed_repeats) if args.speed_repeats > 0 else {}
+    print_report(results, seeds, args.seconds, speed)
     if args.json:
-        Path(args.json).write_text(json.dumps(results, indent=1))
+        Path(args.json).write_text(json.dumps({"fonts": results, "speed": speed}, indent=1))
     return 0
 
 
