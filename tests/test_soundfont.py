@@ -45,6 +45,15 @@ def test_the_first_installed_system_font_wins(tmp_path, monkeypatch, bundled):
     assert find_soundfont() == bundled  # the user's choice still wins
 
 
+def test_the_suite_renders_with_the_bundled_font_even_where_a_system_font_is_installed(tmp_path, monkeypatch):
+    # conftest pins WEAVEWAVE_SOUNDFONT, so `make test` after `make demo` (which may install MuseScore General)
+    # keeps the bundled font's sound and speed.
+    system = tmp_path / "MuseScore_General_Full.sf2"
+    shutil.copy(find_soundfont(), system)
+    monkeypatch.setattr(render_module, "SYSTEM_SOUNDFONTS", (str(system),))
+    assert find_soundfont().name == render_module.BUNDLED_SOUNDFONT
+
+
 def test_track_stats_name_the_font_used(tmp_path, bundled):
     from weavewave import describe
     from weavewave.generators.symbolic import SymbolicGenerator
