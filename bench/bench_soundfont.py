@@ -1,23 +1,26 @@
 """Compare General MIDI SoundFonts for the offline renderer (issue 11 point 4).
 
     .venv/bin/python bench/bench_soundfont.py [--fonts A.sf2 B.sf2 ...] [--seconds 20] [--seeds 0 1]
-                                              [--spectrograms DIR] [--json OUT]
+        [--genres rock jazz ...] [--spectrograms DIR] [--json OUT] [--speed-repeats 3]
 
 Default fonts: the bundled TimGM6mb.sf2 (pretty_midi) and whichever of ``CANDIDATES`` are installed
 (Debian's ``fluid-soundfont-gm`` and ``musescore-general-soundfont-lossless``). Every genre in
 ``weavewave.styles.GENRES`` x the seeds is described with a neutral prompt, composed by the symbolic
 composer, and rendered with each font exactly as the generator does (``render(..., balance=True)``), in one
 process per font (so its memory and first load are its own), one synthesizer pass at a time (workers=1).
+Then the fonts take turns rendering ``SPEED_GENRES`` in this process, for a side-by-side speed figure.
 
 Per font it prints:
-- the font file: size, presets, sample data, and the GM programs (and drum keys) the ensembles use that it
-  lacks (the synthesizer falls back to another preset) or plays with another program's samples (an alias);
-- render speed: first load of the file, then the warm real-time factor of the mix render, peak memory;
-- the mix's long-term spectrum: centroid, spread (bandwidth), 95 % roll-off, energy share above 8 kHz and
-  under 120 Hz;
+- the font file: size, presets, samples and sample data per used program, peak memory; the GM programs (and
+  drum keys) the ensembles play that it lacks (the synthesizer falls back to another preset), plays with
+  another program's samples (an alias), or plays with a DC offset;
+- render speed: first read of the file, the sweep's real-time factor, the side-by-side median;
+- the mix's long-term spectrum: centroid, spread (bandwidth), 95 % roll-off, energy share above 8 kHz,
+  level above 11 kHz, shares in 20-120 Hz and under 20 Hz, DC offset;
 - stem loudness per role (each part rendered alone, same controllers) and its spread (loudest - quietest);
-- peaks: sample and true peak, how much the limiter had to take off, crest (true peak - loudness).
+- peaks: true peak, how much the limiter had to take off, crest (true peak - loudness), clipped samples.
 ``--spectrograms DIR`` writes one PNG per font (rock, jazz, cinematic at the first seed) to look at.
+Results: docs/SOUNDFONTS.md.
 """
 
 from __future__ import annotations
