@@ -13,7 +13,7 @@ export GRADIO_ANALYTICS_ENABLED := False
 DEMO_TEXT := A rainy night in Tokyo, neon reflections on wet streets, lonely and calm, lo-fi hip hop with a soft electric piano
 DEMO_OUT := out/demo
 
-.PHONY: demo test install lint bench clean browser
+.PHONY: demo test install lint bench clean browser soundfont
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -32,7 +32,7 @@ $(VENV)/.installed: pyproject.toml | $(PY)
 
 install: $(VENV)/.installed
 
-demo: install
+demo: install soundfont
 	$(VENV)/bin/weavewave generate --text "$(DEMO_TEXT)" --duration 30 --stems --force --out $(DEMO_OUT)/text
 	$(VENV)/bin/weavewave generate --image "$$($(PY) -c 'import skimage, pathlib; print(pathlib.Path(skimage.__file__).parent / "data" / "coffee.png")')" \
 		--duration 30 --stems --force --out $(DEMO_OUT)/photo
@@ -53,6 +53,23 @@ browser:
 	    { apt-get update -qq >/dev/null 2>&1 && \
 	      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null 2>&1; }; } ; } || \
 	echo "note: could not install chromium (needs root and apt); the browser test will skip"
+
+# A fuller General MIDI SoundFont for the demo (docs/SOUNDFONTS.md): MuseScore General when it is missing
+# and we are root with apt (Debian's FluidR3 if that package is not there); render.find_soundfont prefers
+# them. Quiet, idempotent, never fatal: without them the bundled TimGM6mb.sf2 plays. `make test` does not
+# need it.
+SOUNDFONT_FILE := /usr/share/sounds/sf2/MuseScore_General_Full.sf2
+SOUNDFONT_PKG := musescore-general-soundfont-lossless
+SOUNDFONT_FALLBACK_PKG := fluid-soundfont-gm
+APT_QUIET := DEBIAN_FRONTEND=noninteractive apt-get install -y -qq
+
+soundfont:
+	@[ -f $(SOUNDFONT_FILE) ] || \
+	{ [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+	  { $(APT_QUIET) $(SOUNDFONT_PKG) >/dev/null 2>&1 || \
+	    { apt-get update -qq >/dev/null 2>&1 && $(APT_QUIET) $(SOUNDFONT_PKG) >/dev/null 2>&1; } || \
+	    $(APT_QUIET) $(SOUNDFONT_FALLBACK_PKG) >/dev/null 2>&1; } ; } || \
+	echo "note: could not install $(SOUNDFONT_PKG) (needs root and apt); rendering with the bundled TimGM6mb.sf2"
 
 lint: install
 	$(VENV)/bin/ruff check src tests bench tools

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import pathlib
 import re
@@ -13,6 +14,14 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+# Tests render with the bundled TimGM6mb.sf2 even where `make demo` installed a fuller system SoundFont:
+# their expectations (pan, levels, timings) are the bundled font's, and MuseScore General renders about
+# 5x slower (docs/SOUNDFONTS.md). The variable reaches CLI subprocesses too; tests of the choice itself
+# set or unset it with monkeypatch.
+_pretty_midi = importlib.util.find_spec("pretty_midi")
+if _pretty_midi is not None and _pretty_midi.origin is not None:
+    os.environ["WEAVEWAVE_SOUNDFONT"] = str(pathlib.Path(_pretty_midi.origin).parent / "TimGM6mb.sf2")
 
 
 @pytest.fixture(scope="session")

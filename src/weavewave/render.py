@@ -41,8 +41,13 @@ SAMPLE_RATE = 48000  # midirenderer always renders at 48 kHz
 
 # --- SoundFont choice ---------------------------------------------------------------------------------
 SOUNDFONT_ENV = "WEAVEWAVE_SOUNDFONT"
-# Better General MIDI SoundFonts a system may already have (Debian's fluid-soundfont-gm and friends).
+# Fuller General MIDI SoundFonts a system may have, best first (docs/SOUNDFONTS.md has the comparison).
+# MuseScore General (Debian/Ubuntu: musescore-general-soundfont-lossless; `make demo` installs it as root)
+# has the most and the widest-band samples and no DC offset; FluidR3 (fluid-soundfont-gm) is next, though
+# its "Pad 2 (warm)" carries a DC offset; then whatever the system calls its default GM font.
 SYSTEM_SOUNDFONTS = (
+    "/usr/share/sounds/sf2/MuseScore_General_Full.sf2",
+    "/usr/share/soundfonts/MuseScore_General_Full.sf2",
     "/usr/share/sounds/sf2/FluidR3_GM.sf2",
     "/usr/share/soundfonts/FluidR3_GM.sf2",
     "/usr/share/sounds/sf2/default-GM.sf2",
