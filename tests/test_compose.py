@@ -164,9 +164,10 @@ def test_motifs_recur():
 
     shuffled = shape[:]
     random.Random(0).shuffle(shuffled)
-    # Interval/rhythm trigrams recur far more than in the same notes in random order.
+    # Interval/rhythm trigrams recur far more than in the same notes in random order (the shuffled
+    # baseline itself rises as tunes move more by step in even eighths: a smaller alphabet).
     assert repeated(shape) > 0.35
-    assert repeated(shape) > 4 * max(0.02, repeated(shuffled))
+    assert repeated(shape) > 3 * max(0.02, repeated(shuffled))
 
 
 def test_melody_moves_mostly_by_step_and_breathes():
