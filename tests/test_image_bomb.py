@@ -47,7 +47,10 @@ def test_the_refusal_needs_little_memory(bomb):
               "    print('refused', exc)\n"
               "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)\n")
     done = subprocess.run([sys.executable, "-c", script, SRC, str(bomb)], capture_output=True, text=True,
-                          timeout=120, env=dict(os.environ, PYTHONPATH=SRC))
+                          timeout=120,
+                          # a clean environment: variables other tests leave behind must not change what loads
+                          env={"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "/"),
+                               "PYTHONPATH": SRC})
     verdict, peak_mb = done.stdout.strip().splitlines()
     assert verdict.startswith("refused"), done.stdout + done.stderr
     assert int(peak_mb) < MAX_RSS_MB, f"peak {peak_mb} MB"

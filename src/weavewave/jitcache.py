@@ -256,5 +256,7 @@ def _warm_workload() -> None:
     analyze.beat_times(sig, analyze.ANALYSIS_SR)
     analyze.tempo_curve(sig, analyze.ANALYSIS_SR)
     analyze.section_boundaries(sig, analyze.ANALYSIS_SR, 2)
+    # Single-line references are transcribed with pyin (perceive.audio): compile its Viterbi path too.
+    lr.pyin(y[: int(2 * WARM_SAMPLE_RATE)], fmin=65.0, fmax=1000.0, sr=WARM_SAMPLE_RATE)
     FeatureEmbedder().embed(stereo, WARM_SAMPLE_RATE)
     melody_chroma(stereo, WARM_SAMPLE_RATE)
