@@ -57,7 +57,6 @@ GROOVE_FROM_START = frozenset({"lofi", "electronic", "rock", "pop"})
 GROOVE_BREAKDOWN_ENERGY = 0.35
 # Genres whose rhythm section plays the intro with the kit (a jazz trio vamps before the head).
 INTRO_KIT_GENRES = frozenset({"jazz"})
-GROOVE_INTRO_BASS_ENERGY = 0.3
 # Velocity offset of a part's accompanying duties when it also plays the tune.
 SOLO_ACCOMP_VELOCITY_DROP = 14
 # Registers for some accompaniment styles (clamped into the instrument's range).
@@ -318,7 +317,7 @@ def _active(duty: str, plan: PartPlan, sec: SectionPlan, *, n_sections: int, har
         return not (sec.is_outro and e < OUTRO_DRUMS_ENERGY)
     if duty in ("bass", "timpani"):
         if sec.is_intro:
-            return e >= (GROOVE_INTRO_BASS_ENERGY if groove else INTRO_BASS_ENERGY)
+            return e >= INTRO_BASS_ENERGY
         return e >= BASS_MIN_ENERGY or sec.last
     if duty in ("pad", "line"):
         return e >= PAD_MIN_ENERGY or harmony_rank == 0 or sec.last
