@@ -42,6 +42,7 @@ demo: install soundfont
 
 test: install browser
 	$(VENV)/bin/ruff check src tests bench tools
+	$(VENV)/bin/ruff format --check src tests bench tools
 	$(PY) -m pytest -q
 
 # The browser end-to-end test drives Debian's Chromium. Install it when missing and we are root with
@@ -73,6 +74,7 @@ soundfont:
 
 lint: install
 	$(VENV)/bin/ruff check src tests bench tools
+	$(VENV)/bin/ruff format --check src tests bench tools
 
 bench: install
 	$(PY) bench/bench_generate.py

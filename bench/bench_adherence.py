@@ -25,14 +25,23 @@ DURATION = 30.0
 
 def main() -> None:
     rows = []
-    print("| genre | key | tempo | est. tempo | Acc1 | Acc2 | est. key | MIREX | LUFS | true peak | length err s |")
+    print(
+        "| genre | key | tempo | est. tempo | Acc1 | Acc2 | est. key | MIREX | LUFS | true peak | length err s |"
+    )
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     for i, (name, style) in enumerate(GENRES.items()):
         lo, hi = style.tempo_range
         for j, key in enumerate(KEY_PAIRS[i % 2]):
             tempo = round(lo + (hi - lo) * (0.3 + 0.4 * j))
-            track = weavewave.generate(text="a piece", genre=name, key=key, tempo=tempo, duration=DURATION,
-                                       seed=i * 10 + j, semantic=False)
+            track = weavewave.generate(
+                text="a piece",
+                genre=name,
+                key=key,
+                tempo=tempo,
+                duration=DURATION,
+                seed=i * 10 + j,
+                semantic=False,
+            )
             bpm = estimate_tempo(track.audio, track.sample_rate, start_bpm=tempo)
             tonic, mode, _ = estimate_key(track.audio, track.sample_rate)
             score = mirex_key_score((tonic, mode), reference_key(track.brief.key.tonic, track.brief.key.mode))
@@ -41,15 +50,19 @@ def main() -> None:
             acc1, acc2 = tempo_matches(bpm, tempo), tempo_matches(bpm, tempo, allow_octave=True)
             err = abs(track.duration_s - DURATION)
             rows.append((acc1, acc2, score, lufs, tp, err))
-            est_key = f"{('C','Db','D','Eb','E','F','F#','G','Ab','A','Bb','B')[tonic]} {mode}"
-            print(f"| {name} | {key} | {tempo} | {bpm:.1f} | {int(acc1)} | {int(acc2)} | {est_key} | {score:.1f} "
-                  f"| {lufs:.2f} | {tp:.2f} | {err:.4f} |")
+            est_key = f"{('C', 'Db', 'D', 'Eb', 'E', 'F', 'F#', 'G', 'Ab', 'A', 'Bb', 'B')[tonic]} {mode}"
+            print(
+                f"| {name} | {key} | {tempo} | {bpm:.1f} | {int(acc1)} | {int(acc2)} | {est_key} | {score:.1f} "
+                f"| {lufs:.2f} | {tp:.2f} | {err:.4f} |"
+            )
     n = len(rows)
-    print(f"\n{n} pieces of {DURATION:g} s: tempo Acc1 {sum(r[0] for r in rows) / n:.2f}, "
-          f"Acc2 {sum(r[1] for r in rows) / n:.2f}; key MIREX mean {statistics.mean(r[2] for r in rows):.2f}, "
-          f"exact {sum(r[2] == 1.0 for r in rows) / n:.2f}; loudness {min(r[3] for r in rows):.2f} to "
-          f"{max(r[3] for r in rows):.2f} LUFS; true peak max {max(r[4] for r in rows):.2f} dBFS; "
-          f"length error max {max(r[5] for r in rows):.4f} s")
+    print(
+        f"\n{n} pieces of {DURATION:g} s: tempo Acc1 {sum(r[0] for r in rows) / n:.2f}, "
+        f"Acc2 {sum(r[1] for r in rows) / n:.2f}; key MIREX mean {statistics.mean(r[2] for r in rows):.2f}, "
+        f"exact {sum(r[2] == 1.0 for r in rows) / n:.2f}; loudness {min(r[3] for r in rows):.2f} to "
+        f"{max(r[3] for r in rows):.2f} LUFS; true peak max {max(r[4] for r in rows):.2f} dBFS; "
+        f"length error max {max(r[5] for r in rows):.4f} s"
+    )
 
 
 if __name__ == "__main__":

@@ -23,7 +23,11 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 def _byte_tokenizer():
     from transformers import RobertaTokenizer
 
-    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
+    bs = (
+        list(range(ord("!"), ord("~") + 1))
+        + list(range(ord("¡"), ord("¬") + 1))
+        + list(range(ord("®"), ord("ÿ") + 1))
+    )
     cs, extra = bs[:], 0
     for b in range(256):
         if b not in bs:
@@ -54,8 +58,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
         model = ClapModel(ClapConfig())
-        ClapProcessor(feature_extractor=ClapFeatureExtractor(truncation="rand_trunc", padding="repeatpad"),
-                      tokenizer=_byte_tokenizer()).save_pretrained(tmp)
+        ClapProcessor(
+            feature_extractor=ClapFeatureExtractor(truncation="rand_trunc", padding="repeatpad"),
+            tokenizer=_byte_tokenizer(),
+        ).save_pretrained(tmp)
         model.save_pretrained(tmp)
         del model
         t1 = time.perf_counter()
@@ -73,12 +79,18 @@ def main() -> None:
             neural.ClapEmbedder(clap).embed(audio, sr)
             embed.append(time.perf_counter() - s)
         dur = load_audio(folders[0] / "music.wav")[0].shape[0] / 48000
-    print(f"CLAP {params:.0f} M parameters (random weights); build+save {t1 - t0:.1f} s, load {t2 - t1:.1f} s")
+    print(
+        f"CLAP {params:.0f} M parameters (random weights); build+save {t1 - t0:.1f} s, load {t2 - t1:.1f} s"
+    )
     print("| step | median s / track | tracks | x real time |\n|---|---|---|---|")
-    print(f"| CLAP score (audio windows + caption) | {statistics.median(score):.2f} | {len(score)} | "
-          f"{dur / statistics.median(score):.0f}x |")
-    print(f"| CLAP embedding for fad[clap-…] | {statistics.median(embed):.2f} | {len(embed)} | "
-          f"{dur / statistics.median(embed):.0f}x |")
+    print(
+        f"| CLAP score (audio windows + caption) | {statistics.median(score):.2f} | {len(score)} | "
+        f"{dur / statistics.median(score):.0f}x |"
+    )
+    print(
+        f"| CLAP embedding for fad[clap-…] | {statistics.median(embed):.2f} | {len(embed)} | "
+        f"{dur / statistics.median(embed):.0f}x |"
+    )
 
 
 if __name__ == "__main__":

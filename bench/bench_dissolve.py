@@ -25,7 +25,9 @@ def main() -> None:
     from video_media import PHOTOS, Shot, make_video
     from weavewave.perceive.video import analyse_video
 
-    print("| dissolve | clips | precision | recall | error frames (median, max) | cut precision | cut recall |")
+    print(
+        "| dissolve | clips | precision | recall | error frames (median, max) | cut precision | cut recall |"
+    )
     print("|---|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "clip.mp4"
@@ -47,9 +49,12 @@ def main() -> None:
                 cut_hits += sum(any(abs(c - t) <= 1 / FPS + 1e-6 for c in a.cuts) for t in truth["cuts"])
             errors.sort()
             median = errors[len(errors) // 2] if errors else float("nan")
-            print(f"| {n} frames ({n / FPS:.2f} s) | {truths} | {hits / max(found, 1):.2f} | {hits / truths:.2f} | "
-                  f"{median:.2f}, {max(errors, default=float('nan')):.2f} | {cut_hits / max(cuts_found, 1):.2f} | "
-                  f"{cut_hits / cut_truths:.2f} |", flush=True)
+            print(
+                f"| {n} frames ({n / FPS:.2f} s) | {truths} | {hits / max(found, 1):.2f} | {hits / truths:.2f} | "
+                f"{median:.2f}, {max(errors, default=float('nan')):.2f} | {cut_hits / max(cuts_found, 1):.2f} | "
+                f"{cut_hits / cut_truths:.2f} |",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

@@ -24,8 +24,15 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 ARCHITECTURES = {
     "encodec_24khz": {},
-    "encodec_32khz": dict(sampling_rate=32000, num_filters=64, hidden_size=128, upsampling_ratios=[8, 5, 4, 4],
-                          num_lstm_layers=2, codebook_size=2048, target_bandwidths=[2.2]),
+    "encodec_32khz": dict(
+        sampling_rate=32000,
+        num_filters=64,
+        hidden_size=128,
+        upsampling_ratios=[8, 5, 4, 4],
+        num_lstm_layers=2,
+        codebook_size=2048,
+        target_bandwidths=[2.2],
+    ),
 }
 
 
@@ -34,7 +41,9 @@ def _build(folder: Path, overrides: dict) -> None:
 
     cfg = EncodecConfig(**overrides)
     EncodecModel(cfg).save_pretrained(folder)
-    EncodecFeatureExtractor(feature_size=cfg.audio_channels, sampling_rate=cfg.sampling_rate).save_pretrained(folder)
+    EncodecFeatureExtractor(feature_size=cfg.audio_channels, sampling_rate=cfg.sampling_rate).save_pretrained(
+        folder
+    )
 
 
 def main() -> None:
@@ -49,14 +58,19 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    track = weavewave.generate(text="a lively folk tune with fiddle and guitar", duration=args.seconds, seed=1,
-                               semantic=False)
+    track = weavewave.generate(
+        text="a lively folk tune with fiddle and guitar", duration=args.seconds, seed=1, semantic=False
+    )
     audio, sr = track.audio, track.sample_rate
     seconds = audio.shape[0] / sr
-    print(f"audio: {seconds:.1f} s at {sr} Hz, {audio.shape[1] if audio.ndim == 2 else 1} channels; "
-          f"torch {torch.__version__}, {args.threads} threads")
-    print("| model (random weights) | encoder M params | load s | embed s (median of "
-          f"{args.repeats}) | s per minute of audio | x real time | rows x dim |")
+    print(
+        f"audio: {seconds:.1f} s at {sr} Hz, {audio.shape[1] if audio.ndim == 2 else 1} channels; "
+        f"torch {torch.__version__}, {args.threads} threads"
+    )
+    print(
+        "| model (random weights) | encoder M params | load s | embed s (median of "
+        f"{args.repeats}) | s per minute of audio | x real time | rows x dim |"
+    )
     print("|---|---|---|---|---|---|---|")
     for name, overrides in ARCHITECTURES.items():
         with tempfile.TemporaryDirectory() as tmp:
@@ -73,8 +87,10 @@ def main() -> None:
                 rows = emb.embed(audio, sr)
                 times.append(time.perf_counter() - t0)
             med = statistics.median(times)
-            print(f"| {name} | {params:.1f} | {load:.2f} | {med:.2f} | {med * 60 / seconds:.2f} | "
-                  f"{seconds / med:.0f}x | {rows.shape[0]} x {rows.shape[1]} |")
+            print(
+                f"| {name} | {params:.1f} | {load:.2f} | {med:.2f} | {med * 60 / seconds:.2f} | "
+                f"{seconds / med:.0f}x | {rows.shape[0]} x {rows.shape[1]} |"
+            )
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak resident memory of the whole run: {peak:.0f} MB")
 

@@ -40,8 +40,14 @@ def sweep(n: int) -> list[dict]:
     for i in range(n):
         genre = genres[i % len(genres)]
         lo, hi = GENRES[genre].tempo_range
-        out.append(dict(genre=genre, meter=METERS[(i // 2) % 3], tempo=round(lo + (hi - lo) * TEMPO_POINTS[(i // 3) % 3]),
-                        key=f"{TONICS[(i * 5) % 12]} {MODES[(i // 7) % 4]}"))
+        out.append(
+            dict(
+                genre=genre,
+                meter=METERS[(i // 2) % 3],
+                tempo=round(lo + (hi - lo) * TEMPO_POINTS[(i // 3) % 3]),
+                key=f"{TONICS[(i * 5) % 12]} {MODES[(i // 7) % 4]}",
+            )
+        )
     return out
 
 
@@ -92,14 +98,22 @@ def time_metrics(folder: Path) -> dict[str, float]:
     clock("loudness (LUFS + true peak)", lambda: (integrated_lufs(audio, sr), true_peak_dbfs(audio, sr)))
     clock("silence + clipping flags", lambda: (longest_silence_s(audio, sr), clipped_runs(audio)))
     clock("section boundaries", lambda: section_agreement(y, s, brief))
-    pm = clock("MIDI metrics + melody distance", lambda: midi_adherence(pretty_midi.PrettyMIDI(str(folder / "music.mid")), brief))
+    pm = clock(
+        "MIDI metrics + melody distance",
+        lambda: midi_adherence(pretty_midi.PrettyMIDI(str(folder / "music.mid")), brief),
+    )
     clock("features embedding (FAD)", lambda: FeatureEmbedder().embed(audio, sr))
     del pm
     import tempfile
 
     with tempfile.TemporaryDirectory() as tmp:
-        clock("pictures (6 PNGs)", lambda: save_pictures(
-            track_view("t", audio, sr, brief, {}, pretty_midi.PrettyMIDI(str(folder / "music.mid"))), Path(tmp)))
+        clock(
+            "pictures (6 PNGs)",
+            lambda: save_pictures(
+                track_view("t", audio, sr, brief, {}, pretty_midi.PrettyMIDI(str(folder / "music.mid"))),
+                Path(tmp),
+            ),
+        )
     return t
 
 
@@ -129,8 +143,10 @@ def main() -> None:
         for k, v in time_metrics(p).items():
             totals[k].append(v)
     n = len(set_a)
-    print(f"\n## Per metric, {n} tracks of {args.seconds:g} s (warm-up of the first track, not counted: "
-          f"{warmup:.1f} s)\n")
+    print(
+        f"\n## Per metric, {n} tracks of {args.seconds:g} s (warm-up of the first track, not counted: "
+        f"{warmup:.1f} s)\n"
+    )
     print("| metric | total s | median ms / track | x real time |")
     print("|---|---|---|---|")
     grand = 0.0
@@ -138,7 +154,9 @@ def main() -> None:
         total = sum(v)
         grand += total
         print(f"| {k} | {total:.1f} | {1000 * statistics.median(v):.0f} | {n * args.seconds / total:.0f}x |")
-    print(f"| **all of the above** | {grand:.1f} | {1000 * grand / n:.0f} | {n * args.seconds / grand:.0f}x |")
+    print(
+        f"| **all of the above** | {grand:.1f} | {1000 * grand / n:.0f} | {n * args.seconds / grand:.0f}x |"
+    )
 
     emb = FeatureEmbedder()
     t0 = time.perf_counter()
@@ -149,19 +167,25 @@ def main() -> None:
     t2 = time.perf_counter()
     dinf = fad_infinity(ea, eb)
     t3 = time.perf_counter()
-    print(f"\n## FAD between two sets of {n} (features embedder, {ea.shape[0]} + {eb.shape[0]} frames of "
-          f"{ea.shape[1]} dims)\n")
+    print(
+        f"\n## FAD between two sets of {n} (features embedder, {ea.shape[0]} + {eb.shape[0]} frames of "
+        f"{ea.shape[1]} dims)\n"
+    )
     print("| step | s |\n|---|---|")
-    print(f"| load + embed {2 * n} tracks | {t1 - t0:.1f} |\n| FAD | {t2 - t1:.2f} |\n| FAD∞ (15 subset fits) | "
-          f"{t3 - t2:.2f} |\n| total | {t3 - t0:.1f} |")
+    print(
+        f"| load + embed {2 * n} tracks | {t1 - t0:.1f} |\n| FAD | {t2 - t1:.2f} |\n| FAD∞ (15 subset fits) | "
+        f"{t3 - t2:.2f} |\n| total | {t3 - t0:.1f} |"
+    )
     print(f"\nfad[features] A vs B = {d:.3f}, fad_inf[features] = {dinf if dinf is None else round(dinf, 3)}")
     h = ea.shape[0] // 2
     print(f"fad[features] first half of A vs second half of A (different briefs) = {fad(ea[:h], ea[h:]):.3f}")
 
     t0 = time.perf_counter()
     res = evaluate(set_a, plots=False)
-    print(f"\n## Baseline of the symbolic generator ({n} briefs; `evaluate` without pictures took "
-          f"{time.perf_counter() - t0:.0f} s)\n")
+    print(
+        f"\n## Baseline of the symbolic generator ({n} briefs; `evaluate` without pictures took "
+        f"{time.perf_counter() - t0:.0f} s)\n"
+    )
     s = res["summary"]
     for k, v in s.items():
         print(f"- {k}: {v}")
@@ -170,16 +194,22 @@ def main() -> None:
     for st, tr in zip(settings, res["tracks"], strict=True):
         by_genre[st["genre"]].append(tr["metrics"])
         by_meter[st["meter"]].append(tr["metrics"])
-    print("\n| group | n | tempo Acc1 | tempo Acc2 | key MIREX | key exact | LUFS min..max | melody↔folk JSD |")
+    print(
+        "\n| group | n | tempo Acc1 | tempo Acc2 | key MIREX | key exact | LUFS min..max | melody↔folk JSD |"
+    )
     print("|---|---|---|---|---|---|---|---|")
     for name, group in [*by_genre.items(), *by_meter.items()]:
+
         def mean(k, g=group):  # noqa: ANN001, ANN202
             vals = [float(m[k]) for m in g if m.get(k) is not None]
             return statistics.fmean(vals) if vals else float("nan")
+
         lufs = [m["lufs"] for m in group if m.get("lufs") is not None]
-        print(f"| {name} | {len(group)} | {mean('tempo_acc1'):.2f} | {mean('tempo_acc2'):.2f} | "
-              f"{mean('key_mirex'):.2f} | {mean('key_exact'):.2f} | {min(lufs):.1f}..{max(lufs):.1f} | "
-              f"{mean('melody_distance[folk]'):.3f} |")
+        print(
+            f"| {name} | {len(group)} | {mean('tempo_acc1'):.2f} | {mean('tempo_acc2'):.2f} | "
+            f"{mean('key_mirex'):.2f} | {mean('key_exact'):.2f} | {min(lufs):.1f}..{max(lufs):.1f} | "
+            f"{mean('melody_distance[folk]'):.3f} |"
+        )
 
 
 if __name__ == "__main__":

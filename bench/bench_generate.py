@@ -46,9 +46,25 @@ def cold(duration: float, repeats: int, text_model: str) -> float:
     for i in range(repeats):
         with tempfile.TemporaryDirectory() as tmp:
             t0 = time.perf_counter()
-            subprocess.run([os.path.join(os.path.dirname(sys.executable), "weavewave"), "generate", "--text", PROMPT,
-                            "--duration", str(duration), "--seed", str(i), "--text-model", text_model, "-q",
-                            "--out", os.path.join(tmp, "o")], check=True, capture_output=True)
+            subprocess.run(
+                [
+                    os.path.join(os.path.dirname(sys.executable), "weavewave"),
+                    "generate",
+                    "--text",
+                    PROMPT,
+                    "--duration",
+                    str(duration),
+                    "--seed",
+                    str(i),
+                    "--text-model",
+                    text_model,
+                    "-q",
+                    "--out",
+                    os.path.join(tmp, "o"),
+                ],
+                check=True,
+                capture_output=True,
+            )
             walls.append(time.perf_counter() - t0)
     return statistics.median(walls)
 
@@ -62,12 +78,16 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|")
     for duration in (30.0, 120.0):
         w = warm(duration, args.repeats)
-        print(f"| warm (in process) | {duration:g} s | {w['describe']:.2f} | {w['compose']:.2f} | {w['render']:.2f} "
-              f"| {w['total']:.2f} | {duration / w['total']:.0f}x |")
+        print(
+            f"| warm (in process) | {duration:g} s | {w['describe']:.2f} | {w['compose']:.2f} | {w['render']:.2f} "
+            f"| {w['total']:.2f} | {duration / w['total']:.0f}x |"
+        )
     for model in ("minilm", "lexicon"):
         for duration in (30.0, 120.0):
             c = cold(duration, args.repeats, model)
-            print(f"| cold CLI, --text-model {model} | {duration:g} s | | | | {c:.2f} | {duration / c:.0f}x |")
+            print(
+                f"| cold CLI, --text-model {model} | {duration:g} s | | | | {c:.2f} | {duration / c:.0f}x |"
+            )
 
 
 if __name__ == "__main__":

@@ -59,8 +59,15 @@ def sweep(n_tonics: int) -> list[dict]:
             for ti in range(n_tonics):
                 k = len(out)
                 tonic = TONICS[(gi * 5 + mi * 3 + ti * 6) % 12]
-                out.append(dict(genre=genre, key=f"{tonic} {mode}", meter=METERS[(gi + mi + ti) % 3],
-                                tempo=round(lo + (hi - lo) * TEMPO_POINTS[(gi + ti) % 3]), seed=k))
+                out.append(
+                    dict(
+                        genre=genre,
+                        key=f"{tonic} {mode}",
+                        meter=METERS[(gi + mi + ti) % 3],
+                        tempo=round(lo + (hi - lo) * TEMPO_POINTS[(gi + ti) % 3]),
+                        seed=k,
+                    )
+                )
     return out
 
 
@@ -100,7 +107,12 @@ def centring(arrangement, tonic: int) -> dict:  # noqa: ANN001
     else:
         bass_notes = sorted(bass.notes, key=lambda n: (n.start, n.pitch))
     melody = next((p for p in arrangement.parts if p.role == "melody" and p.notes), None)
-    out = {"bass_first_tonic": None, "bass_last_tonic": None, "bass_tonic_share": None, "melody_last_tonic": None}
+    out = {
+        "bass_first_tonic": None,
+        "bass_last_tonic": None,
+        "bass_tonic_share": None,
+        "melody_last_tonic": None,
+    }
     if bass_notes:
         total = sum(n.end - n.start for n in bass_notes)
         out["bass_first_tonic"] = bass_notes[0].pitch % 12 == tonic
@@ -190,30 +202,40 @@ def _misses(rows: list[dict], k: str) -> str:
 
 def print_report(rows: list[dict], title: str) -> None:
     print(f"\n### {title}: {len(rows)} pieces\n")
-    print("| group | n | audio MIREX | audio exact | audio misses | MIDI MIREX | MIDI exact | MIDI misses | "
-          "audio MIREX (Aarden) | bass ends on tonic | bass time on tonic | melody ends on tonic | "
-          "scale consistency | pc entropy |")
+    print(
+        "| group | n | audio MIREX | audio exact | audio misses | MIDI MIREX | MIDI exact | MIDI misses | "
+        "audio MIREX (Aarden) | bass ends on tonic | bass time on tonic | melody ends on tonic | "
+        "scale consistency | pc entropy |"
+    )
     print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for name, g in _groups(rows):
-        print(f"| {name} | {len(g)} | {_mean(g, 'audio_mirex'):.2f} | {sum(r['audio_rel'] == 'exact' for r in g) / len(g):.2f} "
-              f"| {_misses(g, 'audio')} | {_mean(g, 'midi_mirex'):.2f} | "
-              f"{sum(r['midi_rel'] == 'exact' for r in g) / len(g):.2f} | {_misses(g, 'midi')} | "
-              f"{_mean(g, 'audio_aarden_mirex'):.2f} | {_mean(g, 'bass_last_tonic'):.2f} | "
-              f"{_mean(g, 'bass_tonic_share'):.2f} | {_mean(g, 'melody_last_tonic'):.2f} | "
-              f"{_mean(g, 'scale_consistency'):.3f} | {_mean(g, 'pc_entropy'):.2f} |")
+        print(
+            f"| {name} | {len(g)} | {_mean(g, 'audio_mirex'):.2f} | {sum(r['audio_rel'] == 'exact' for r in g) / len(g):.2f} "
+            f"| {_misses(g, 'audio')} | {_mean(g, 'midi_mirex'):.2f} | "
+            f"{sum(r['midi_rel'] == 'exact' for r in g) / len(g):.2f} | {_misses(g, 'midi')} | "
+            f"{_mean(g, 'audio_aarden_mirex'):.2f} | {_mean(g, 'bass_last_tonic'):.2f} | "
+            f"{_mean(g, 'bass_tonic_share'):.2f} | {_mean(g, 'melody_last_tonic'):.2f} | "
+            f"{_mean(g, 'scale_consistency'):.3f} | {_mean(g, 'pc_entropy'):.2f} |"
+        )
     print("\nMisses (audio, Krumhansl-Kessler):\n")
-    print("| genre | asked | meter | heard (audio) | relation | heard (MIDI) | relation | bass ends on tonic |")
+    print(
+        "| genre | asked | meter | heard (audio) | relation | heard (MIDI) | relation | bass ends on tonic |"
+    )
     print("|---|---|---|---|---|---|---|---|")
     for r in rows:
         if r["audio_rel"] != "exact":
-            print(f"| {r['genre']} | {r['key']} | {r['meter']} | {r['audio']} | {r['audio_rel']} | {r['midi']} | "
-                  f"{r['midi_rel']} | {r['bass_last_tonic']} |")
+            print(
+                f"| {r['genre']} | {r['key']} | {r['meter']} | {r['audio']} | {r['audio_rel']} | {r['midi']} | "
+                f"{r['midi_rel']} | {r['bass_last_tonic']} |"
+            )
 
 
 def print_side_by_side(before: list[dict], after: list[dict]) -> None:
     print(f"\n### Before / after: {len(after)} pieces, same briefs and seeds\n")
-    print("| group | n | audio MIREX | audio exact | MIDI MIREX | MIDI exact | audio MIREX (Aarden) | "
-          "bass time on tonic | scale consistency | pc entropy |")
+    print(
+        "| group | n | audio MIREX | audio exact | MIDI MIREX | MIDI exact | audio MIREX (Aarden) | "
+        "bass time on tonic | scale consistency | pc entropy |"
+    )
     print("|---|---|---|---|---|---|---|---|---|---|")
     gb = dict(_groups(before))
     for name, g in _groups(after):
@@ -223,12 +245,16 @@ def print_side_by_side(before: list[dict], after: list[dict]) -> None:
             return f"{_mean(b, k):{fmt}} → {_mean(g, k):{fmt}}"
 
         def exact(k: str, b=b, g=g) -> str:  # noqa: ANN001
-            return (f"{sum(r[k] == 'exact' for r in b) / len(b):.2f} → "
-                    f"{sum(r[k] == 'exact' for r in g) / len(g):.2f}")
+            return (
+                f"{sum(r[k] == 'exact' for r in b) / len(b):.2f} → "
+                f"{sum(r[k] == 'exact' for r in g) / len(g):.2f}"
+            )
 
-        print(f"| {name} | {len(g)} | {pair('audio_mirex')} | {exact('audio_rel')} | {pair('midi_mirex')} | "
-              f"{exact('midi_rel')} | {pair('audio_aarden_mirex')} | {pair('bass_tonic_share')} | "
-              f"{pair('scale_consistency', '.3f')} | {pair('pc_entropy')} |")
+        print(
+            f"| {name} | {len(g)} | {pair('audio_mirex')} | {exact('audio_rel')} | {pair('midi_mirex')} | "
+            f"{exact('midi_rel')} | {pair('audio_aarden_mirex')} | {pair('bass_tonic_share')} | "
+            f"{pair('scale_consistency', '.3f')} | {pair('pc_entropy')} |"
+        )
     print(f"\nAudio misses before: {_misses(before, 'audio')}; after: {_misses(after, 'audio')}")
     print(f"MIDI misses before: {_misses(before, 'midi')}; after: {_misses(after, 'midi')}")
 
@@ -236,13 +262,31 @@ def print_side_by_side(before: list[dict], after: list[dict]) -> None:
 def _run_at(rev: str, args: argparse.Namespace) -> list[dict]:
     """The same sweep with the ``src`` of git revision ``rev``, in a child process."""
     with tempfile.TemporaryDirectory() as tmp:
-        archive = subprocess.run(["git", "-C", str(REPO), "archive", rev, "src"], check=True,
-                                 capture_output=True).stdout
+        archive = subprocess.run(
+            ["git", "-C", str(REPO), "archive", rev, "src"], check=True, capture_output=True
+        ).stdout
         subprocess.run(["tar", "-x", "-C", tmp], input=archive, check=True)
         out = Path(tmp) / "rows.json"
         env = dict(os.environ, PYTHONPATH=str(Path(tmp) / "src"))
-        subprocess.run([sys.executable, __file__, "--tonics", str(args.tonics), "--seconds", str(args.seconds),
-                        "--baseline-sweep", str(args.baseline_sweep), "--json", str(out), "--quiet", "--expect-src", str(Path(tmp) / "src")], check=True, env=env)
+        subprocess.run(
+            [
+                sys.executable,
+                __file__,
+                "--tonics",
+                str(args.tonics),
+                "--seconds",
+                str(args.seconds),
+                "--baseline-sweep",
+                str(args.baseline_sweep),
+                "--json",
+                str(out),
+                "--quiet",
+                "--expect-src",
+                str(Path(tmp) / "src"),
+            ],
+            check=True,
+            env=env,
+        )
         return json.loads(out.read_text())
 
 
@@ -250,21 +294,32 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--tonics", type=int, default=2, help="tonics per genre and mode")
     ap.add_argument("--seconds", type=float, default=20.0)
-    ap.add_argument("--baseline-sweep", type=int, default=0, metavar="N",
-                    help="instead, the first N briefs of bench_eval.py's baseline sweep (100 with --seconds 30)")
-    ap.add_argument("--before", metavar="REV", help="also run the generator of this git revision, side by side")
+    ap.add_argument(
+        "--baseline-sweep",
+        type=int,
+        default=0,
+        metavar="N",
+        help="instead, the first N briefs of bench_eval.py's baseline sweep (100 with --seconds 30)",
+    )
+    ap.add_argument(
+        "--before", metavar="REV", help="also run the generator of this git revision, side by side"
+    )
     ap.add_argument("--json", metavar="PATH", help="write the per-piece rows here")
     ap.add_argument("--quiet", action="store_true", help="no tables (with --json)")
     ap.add_argument("--expect-src", help=argparse.SUPPRESS)
     args = ap.parse_args()
     import weavewave
 
-    if args.expect_src and not Path(weavewave.__file__).resolve().is_relative_to(Path(args.expect_src).resolve()):
+    if args.expect_src and not Path(weavewave.__file__).resolve().is_relative_to(
+        Path(args.expect_src).resolve()
+    ):
         raise SystemExit(f"imported {weavewave.__file__}, not the exported revision")
     before = _run_at(args.before, args) if args.before else None
     t0 = time.perf_counter()
     rows = run_sweep(args.tonics, args.seconds, args.baseline_sweep)
-    print(f"swept {len(rows)} pieces of {args.seconds:g} s in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+    print(
+        f"swept {len(rows)} pieces of {args.seconds:g} s in {time.perf_counter() - t0:.0f} s", file=sys.stderr
+    )
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=1))
     if args.quiet:

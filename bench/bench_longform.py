@@ -42,20 +42,29 @@ def main() -> None:
     print("| piece | sections | generate s | x real time | peak RSS MB |")
     print("|---|---|---|---|---|")
     for m in args.minutes:
-        r = subprocess.run([sys.executable, "-c", CHILD, str(m), "1" if args.loop else "0"], capture_output=True,
-                           text=True, check=True)
+        r = subprocess.run(
+            [sys.executable, "-c", CHILD, str(m), "1" if args.loop else "0"],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         out = json.loads(r.stdout.strip().splitlines()[-1])
         rows.append((m, out["generate_s"], out["peak_rss_mb"]))
-        print(f"| {m:g} min | {out['sections']} | {out['generate_s']:.1f} | {out['audio_s'] / out['generate_s']:.0f}x | "
-              f"{out['peak_rss_mb']:.0f} |", flush=True)
+        print(
+            f"| {m:g} min | {out['sections']} | {out['generate_s']:.1f} | {out['audio_s'] / out['generate_s']:.0f}x | "
+            f"{out['peak_rss_mb']:.0f} |",
+            flush=True,
+        )
     mins = np.asarray([r[0] for r in rows])
     for k, name in ((1, "time"), (2, "peak RSS")):
         y = np.asarray([r[k] for r in rows])
         slope, intercept = np.polyfit(mins, y, 1)
         dev = np.max(np.abs(y - (slope * mins + intercept)) / y)
         unit = "s" if k == 1 else "MB"
-        print(f"{name}: {intercept:.1f} {unit} + {slope:.2f} {unit} per minute; largest deviation from the line "
-              f"{dev:.1%}")
+        print(
+            f"{name}: {intercept:.1f} {unit} + {slope:.2f} {unit} per minute; largest deviation from the line "
+            f"{dev:.1%}"
+        )
 
 
 if __name__ == "__main__":

@@ -52,9 +52,15 @@ QUICK_CORPUS_FILES = 6  # of 39 files (about 50 tunes each)
 CACHE_VERSION = 1  # bump when the tune statistics change meaning
 # Issue 11's targets: (low, high); None = open end.
 TARGETS: dict[str, tuple[float | None, float | None]] = {
-    "notes_per_quarter": (1.3, 1.9), "off_beat": (0.4, 0.6), "steps": (0.48, None), "leaps": (None, 0.15),
-    "direction_changes": (0.45, 0.55), "on_top": (0.95, None), "sections_4_8": (0.9, None),
-    "role_minus_lead_lu": (-10.0, None), "intro_minus_body_lu": (-6.0, None),
+    "notes_per_quarter": (1.3, 1.9),
+    "off_beat": (0.4, 0.6),
+    "steps": (0.48, None),
+    "leaps": (None, 0.15),
+    "direction_changes": (0.45, 0.55),
+    "on_top": (0.95, None),
+    "sections_4_8": (0.9, None),
+    "role_minus_lead_lu": (-10.0, None),
+    "intro_minus_body_lu": (-6.0, None),
 }
 # Tolerances for reading performed (humanised, swung) times on the quarter-note grid.
 ON_BEAT_TOL_QN = 0.1
@@ -65,8 +71,15 @@ BAR_TOL = 0.1  # a section is a whole number of bars within this
 # Section labels that are not body sections (lower case).
 INTRO_WORDS = ("intro", "introduction", "prelude")
 OUTRO_WORDS = ("outro", "coda", "ending", "end")
-TUNE_FIGURES = ("notes_per_quarter", "off_beat", "steps", "leaps", "direction_changes", "gaps_1_2qn",
-                "sixteenths")
+TUNE_FIGURES = (
+    "notes_per_quarter",
+    "off_beat",
+    "steps",
+    "leaps",
+    "direction_changes",
+    "gaps_1_2qn",
+    "sixteenths",
+)
 ROLES = ("chords", "pad", "bass", "drums")  # measured against the lead ("melody")
 
 
@@ -107,13 +120,19 @@ def tune_counts(notes: list[tuple[float, int]], *, bar_qn: float, beat: float) -
 
 def tune_figures(c: Counter) -> dict[str, float | None]:
     """Issue 11's tune statistics from pooled :func:`tune_counts`."""
+
     def ratio(a: str, b: str) -> float | None:
         return round(c[a] / c[b], 3) if c[b] else None
 
-    return {"notes_per_quarter": ratio("notes", "active_qn"), "off_beat": ratio("off_beat", "notes"),
-            "steps": ratio("steps", "intervals"), "leaps": ratio("leaps", "intervals"),
-            "direction_changes": round(c["direction_changes"] / (c["moves"] - 1), 3) if c["moves"] > 1 else None,
-            "gaps_1_2qn": ratio("gaps_1_2qn", "iois"), "sixteenths": ratio("sixteenths", "iois")}
+    return {
+        "notes_per_quarter": ratio("notes", "active_qn"),
+        "off_beat": ratio("off_beat", "notes"),
+        "steps": ratio("steps", "intervals"),
+        "leaps": ratio("leaps", "intervals"),
+        "direction_changes": round(c["direction_changes"] / (c["moves"] - 1), 3) if c["moves"] > 1 else None,
+        "gaps_1_2qn": ratio("gaps_1_2qn", "iois"),
+        "sixteenths": ratio("sixteenths", "iois"),
+    }
 
 
 def on_top(tune: list[tuple[float, float, int]], others: list[tuple[float, float, int]]) -> tuple[int, int]:
@@ -146,8 +165,10 @@ def in_target(name: str, value: float | None) -> str:
 # --- the real corpus --------------------------------------------------------------------------------
 def real_tune_counts(max_files: int | None) -> tuple[Counter, int]:
     """Pooled tune counts of O'Neill's tunes (music21), cached in the temp folder; and the number of tunes."""
-    cache = Path(tempfile.gettempdir()) / f"weavewave-bench-musicality-{REAL_CORPUS}-v{CACHE_VERSION}-" \
-                                          f"{max_files or 'all'}.json"
+    cache = (
+        Path(tempfile.gettempdir()) / f"weavewave-bench-musicality-{REAL_CORPUS}-v{CACHE_VERSION}-"
+        f"{max_files or 'all'}.json"
+    )
     if cache.exists():
         data = json.loads(cache.read_text())
         return Counter(data["counts"]), data["tunes"]
@@ -196,21 +217,36 @@ def tune_and_others(arrangement) -> tuple[list, list]:  # noqa: ANN001
     tune = skyline(lead)
     in_tune = {(s, p) for s, _, p in tune}
     others = [x for x in lead if (x[0], x[2]) not in in_tune]
-    others += [(n.start, n.end, n.pitch) for p in arrangement.parts
-               if p.role not in ("melody", "bass", "drums") and not p.is_drum for n in p.notes]
+    others += [
+        (n.start, n.end, n.pitch)
+        for p in arrangement.parts
+        if p.role not in ("melody", "bass", "drums") and not p.is_drum
+        for n in p.notes
+    ]
     return tune, others
 
 
 def bar_pitch_classes(arrangement, bars: range, tonic_pc: int) -> tuple:  # noqa: ANN001
     """Per bar, the harmony parts' pitch classes relative to the tonic (chords/pad, else other accompaniment)."""
-    harmony = [p for p in arrangement.parts if p.role in ("chords", "pad")] or \
-        [p for p in arrangement.parts if p.role not in ("melody", "bass", "drums") and not p.is_drum]
+    harmony = [p for p in arrangement.parts if p.role in ("chords", "pad")] or [
+        p for p in arrangement.parts if p.role not in ("melody", "bass", "drums") and not p.is_drum
+    ]
     bar_s = qn_seconds(arrangement) * _bar_qn(arrangement.meter)
     out = []
     for b in bars:
         lo, hi = b * bar_s + 0.05, (b + 1) * bar_s - 0.05
-        out.append(tuple(sorted({(n.pitch - tonic_pc) % 12 for p in harmony for n in p.notes
-                                 if n.start < hi and n.end > lo})))
+        out.append(
+            tuple(
+                sorted(
+                    {
+                        (n.pitch - tonic_pc) % 12
+                        for p in harmony
+                        for n in p.notes
+                        if n.start < hi and n.end > lo
+                    }
+                )
+            )
+        )
     return tuple(out)
 
 
@@ -282,8 +318,10 @@ def measure_piece(group: str, name: str, kwargs: dict, seconds: float) -> tuple[
     lead = role_lufs.get("melody")
     # A role in the ensemble that never sounds is listed apart, not scored as a -70 LU level.
     silent = sorted(r for r, v in role_lufs.items() if v is None)
-    balance = {r: round(v - lead, 2) for r, v in role_lufs.items() if r != "melody" and v is not None and lead}
-    sec_lufs = [lufs(track.audio[int(s.start_s * sr):int(s.end_s * sr)]) for s in brief.sections]
+    balance = {
+        r: round(v - lead, 2) for r, v in role_lufs.items() if r != "melody" and v is not None and lead
+    }
+    sec_lufs = [lufs(track.audio[int(s.start_s * sr) : int(s.end_s * sr)]) for s in brief.sections]
     body_l = [v for s, v in zip(brief.sections[1:], sec_lufs[1:], strict=True) if not is_outro(s.label)]
     intro_body = round(sec_lufs[0] - max(body_l), 2) if len(sec_lufs) > 1 and body_l else None
     contrast = [round(abs(b - a), 2) for a, b in zip(sec_lufs, sec_lufs[1:], strict=False)]
@@ -293,17 +331,35 @@ def measure_piece(group: str, name: str, kwargs: dict, seconds: float) -> tuple[
     b0 = round(first_body.start_s / bar_s) if first_body else 0
     n_bars = min(8, max(1, round((first_body.end_s - first_body.start_s) / bar_s))) if first_body else 1
     record = {
-        "group": group, "name": name, "genre": brief.genre, "seed": brief.seed, "tempo": brief.tempo_bpm,
-        "meter": brief.meter, "key": str(brief.key), "instruments": list(brief.instruments),
+        "group": group,
+        "name": name,
+        "genre": brief.genre,
+        "seed": brief.seed,
+        "tempo": brief.tempo_bpm,
+        "meter": brief.meter,
+        "key": str(brief.key),
+        "instruments": list(brief.instruments),
         "parts": [f"{p.role}: {p.instrument}" for p in arr.parts],
         "form": [(s.label, round((s.end_s - s.start_s) / bar_s, 2)) for s in brief.sections],
-        "progression": signature(bar_pitch_classes(arr, range(b0, b0 + n_bars), tonic_pitch_class(brief.key.tonic))),
+        "progression": signature(
+            bar_pitch_classes(arr, range(b0, b0 + n_bars), tonic_pitch_class(brief.key.tonic))
+        ),
         "groove": signature(sorted(groove(arr))),
-        "tune_counts": dict(counts), "tune": tune_figures(counts), "on_top": top, "sections_4_8": units,
-        "balance_lu": balance, "silent_roles": silent, "intro_minus_body_lu": intro_body, "section_lufs": [round(v, 2) for v in sec_lufs],
-        "contrast_lu": contrast, "tempo_acc1": bool(adh["tempo_acc1"]), "key_mirex": adh["key_mirex"],
-        "lufs": adh["lufs"], "true_peak_dbfs": adh["true_peak_dbfs"],
-        "length_error_s": adh["duration_error_s"], "generate_s_per_s": round(gen_s / brief.duration_s, 4),
+        "tune_counts": dict(counts),
+        "tune": tune_figures(counts),
+        "on_top": top,
+        "sections_4_8": units,
+        "balance_lu": balance,
+        "silent_roles": silent,
+        "intro_minus_body_lu": intro_body,
+        "section_lufs": [round(v, 2) for v in sec_lufs],
+        "contrast_lu": contrast,
+        "tempo_acc1": bool(adh["tempo_acc1"]),
+        "key_mirex": adh["key_mirex"],
+        "lufs": adh["lufs"],
+        "true_peak_dbfs": adh["true_peak_dbfs"],
+        "length_error_s": adh["duration_error_s"],
+        "generate_s_per_s": round(gen_s / brief.duration_s, 4),
     }
     return record, track, stems
 
@@ -314,10 +370,16 @@ def sweep(quick: bool) -> list[tuple[str, str, dict]]:
     from weavewave.styles import GENRES
 
     photo_dir = Path(__import__("skimage").__file__).parent / "data"
-    out = [(f"genre:{g}", f"{g} seed {s}", dict(text=NEUTRAL_PROMPT, genre=g, seed=s))
-           for g in GENRES for s in (QUICK_SEEDS if quick else SEEDS)]
-    out += [("prompt", p[:40], dict(text=p, seed=0)) for p in PROMPTS[:QUICK_PROMPTS if quick else None]]
-    out += [("photo", ph, dict(image=str(photo_dir / ph), seed=0)) for ph in PHOTOS[:QUICK_PHOTOS if quick else None]]
+    out = [
+        (f"genre:{g}", f"{g} seed {s}", dict(text=NEUTRAL_PROMPT, genre=g, seed=s))
+        for g in GENRES
+        for s in (QUICK_SEEDS if quick else SEEDS)
+    ]
+    out += [("prompt", p[:40], dict(text=p, seed=0)) for p in PROMPTS[: QUICK_PROMPTS if quick else None]]
+    out += [
+        ("photo", ph, dict(image=str(photo_dir / ph), seed=0))
+        for ph in PHOTOS[: QUICK_PHOTOS if quick else None]
+    ]
     return out
 
 
@@ -335,7 +397,8 @@ def summarise(records: list[dict]) -> dict:
     intro = [r["intro_minus_body_lu"] for r in records if r["intro_minus_body_lu"] is not None]
     contrast = [c for r in records for c in r["contrast_lu"]]
     return {
-        "pieces": len(records), "tune": tune_figures(counts),
+        "pieces": len(records),
+        "tune": tune_figures(counts),
         "on_top": round(top[0] / top[1], 3) if top[1] else None,
         "sections_4_8": round(units[0] / units[1], 3) if units[1] else None,
         "balance_lu": {role: round(statistics.fmean(v), 1) for role, v in sorted(balance.items())},
@@ -345,8 +408,10 @@ def summarise(records: list[dict]) -> dict:
         "intro_minus_body_worst_lu": round(min(intro), 1) if intro else None,
         "contrast_lu": round(statistics.fmean(contrast), 2) if contrast else None,
         "contrast_3lu": round(sum(c >= 3 for c in contrast) / len(contrast), 2) if contrast else None,
-        "variety": {k: len({json.dumps(r[k]) for r in records})
-                    for k in ("tempo", "progression", "groove", "form", "instruments")},
+        "variety": {
+            k: len({json.dumps(r[k]) for r in records})
+            for k in ("tempo", "progression", "groove", "form", "instruments")
+        },
         "tempo_acc1": round(statistics.fmean(r["tempo_acc1"] for r in records), 2),
         "key_mirex": round(statistics.fmean(r["key_mirex"] for r in records), 2),
         "lufs": [min(r["lufs"] for r in records), max(r["lufs"] for r in records)],
@@ -362,59 +427,87 @@ def _f(x: object, digits: int = 2) -> str:
 
 def print_report(groups: dict[str, dict], real: dict, n_real: int, corpus_note: str) -> None:
     print("\n## Tune statistics (melody part: top line of the parts whose role is melody)\n")
-    print(f"Real: {n_real} tunes of O'Neill's Irish tunes (music21 `{REAL_CORPUS}`{corpus_note}), held out: the "
-          "composer learned from Bach chorales and Essen folk songs, eval compares with ryansMammoth.\n")
-    print("| set | pieces | notes/qn | off-beat | steps | leaps ≥4th | dir. changes | gaps 1/1.5/2 qn | 16ths |")
+    print(
+        f"Real: {n_real} tunes of O'Neill's Irish tunes (music21 `{REAL_CORPUS}`{corpus_note}), held out: the "
+        "composer learned from Bach chorales and Essen folk songs, eval compares with ryansMammoth.\n"
+    )
+    print(
+        "| set | pieces | notes/qn | off-beat | steps | leaps ≥4th | dir. changes | gaps 1/1.5/2 qn | 16ths |"
+    )
     print("|---|---|---|---|---|---|---|---|---|")
     rows = [(k, v["pieces"], v["tune"]) for k, v in groups.items()] + [("**real (O'Neill's)**", n_real, real)]
     for name, n, t in rows:
         print(f"| {name} | {n} | " + " | ".join(_f(t[k]) for k in TUNE_FIGURES) + " |")
     print("| target (issue 11) | | 1.3–1.9 | 0.4–0.6 | ≥ 0.48 | ≤ 0.15 | 0.45–0.55 | | |")
 
-    print("\n## Voicing, form and variety per genre (4/8-bar: non-intro/outro sections; variety: distinct of n)\n")
+    print(
+        "\n## Voicing, form and variety per genre (4/8-bar: non-intro/outro sections; variety: distinct of n)\n"
+    )
     print("| set | tune on top | 4/8-bar sections | tempi | progressions | grooves | forms | ensembles |")
     print("|---|---|---|---|---|---|---|---|")
     for k, v in groups.items():
         var = v["variety"]
-        print(f"| {k} | {_f(v['on_top'])} | {_f(v['sections_4_8'])} | {var['tempo']}/{v['pieces']} | "
-              f"{var['progression']}/{v['pieces']} | {var['groove']}/{v['pieces']} | {var['form']}/{v['pieces']} | "
-              f"{var['instruments']}/{v['pieces']} |")
-    print("| target | ≥ 0.95 | ≥ 0.90 | seeds differ | seeds differ | seeds differ | seeds differ | photos differ |")
+        print(
+            f"| {k} | {_f(v['on_top'])} | {_f(v['sections_4_8'])} | {var['tempo']}/{v['pieces']} | "
+            f"{var['progression']}/{v['pieces']} | {var['groove']}/{v['pieces']} | {var['form']}/{v['pieces']} | "
+            f"{var['instruments']}/{v['pieces']} |"
+        )
+    print(
+        "| target | ≥ 0.95 | ≥ 0.90 | seeds differ | seeds differ | seeds differ | seeds differ | photos differ |"
+    )
 
     print("\n## Mix: stem level per role relative to the lead (LU, mean), intro and sections (LU)\n")
-    print("| set | " + " | ".join(ROLES) + " | worst role | silent roles | intro−body (mean / worst) | "
-          "section contrast (mean / ≥ 3 LU) |")
+    print(
+        "| set | " + " | ".join(ROLES) + " | worst role | silent roles | intro−body (mean / worst) | "
+        "section contrast (mean / ≥ 3 LU) |"
+    )
     print("|---|" + "---|" * (len(ROLES) + 4))
     for k, v in groups.items():
-        print(f"| {k} | " + " | ".join(_f(v["balance_lu"].get(r), 1) for r in ROLES) +
-              f" | {_f(v['balance_worst_lu'], 1)} | {v['silent_roles']} | {_f(v['intro_minus_body_lu'], 1)} / "
-              f"{_f(v['intro_minus_body_worst_lu'], 1)} | {_f(v['contrast_lu'], 1)} / {_f(v['contrast_3lu'])} |")
+        print(
+            f"| {k} | "
+            + " | ".join(_f(v["balance_lu"].get(r), 1) for r in ROLES)
+            + f" | {_f(v['balance_worst_lu'], 1)} | {v['silent_roles']} | {_f(v['intro_minus_body_lu'], 1)} / "
+            f"{_f(v['intro_minus_body_worst_lu'], 1)} | {_f(v['contrast_lu'], 1)} / {_f(v['contrast_3lu'])} |"
+        )
     print("| target | | | | | ≥ −10 | 0 | ≥ −6 | ≥ 3 LU where the energy asks |")
 
     print("\n## No-regression guards\n")
-    print("| set | tempo Acc1 | key MIREX | LUFS min..max | true peak max | length err max s | generate s / audio s |")
+    print(
+        "| set | tempo Acc1 | key MIREX | LUFS min..max | true peak max | length err max s | generate s / audio s |"
+    )
     print("|---|---|---|---|---|---|---|")
     for k, v in groups.items():
-        print(f"| {k} | {v['tempo_acc1']:.2f} | {v['key_mirex']:.2f} | {v['lufs'][0]:.2f}..{v['lufs'][1]:.2f} | "
-              f"{v['true_peak_max_dbfs']:.2f} | {v['length_error_max_s']:.4f} | {v['generate_s_per_s']:.3f} |")
+        print(
+            f"| {k} | {v['tempo_acc1']:.2f} | {v['key_mirex']:.2f} | {v['lufs'][0]:.2f}..{v['lufs'][1]:.2f} | "
+            f"{v['true_peak_max_dbfs']:.2f} | {v['length_error_max_s']:.4f} | {v['generate_s_per_s']:.3f} |"
+        )
 
 
 def print_summary(a: dict, real: dict) -> None:
     t = a["tune"]
     print("\n## Summary (all pieces)\n")
     lines = [(k.replace("_", " "), t[k], real[k], k) for k in TUNE_FIGURES]
-    lines += [("tune on top", a["on_top"], None, "on_top"), ("4/8-bar sections", a["sections_4_8"], None, "sections_4_8"),
-              ("worst role vs lead LU", a["balance_worst_lu"], None, "role_minus_lead_lu"),
-              ("worst intro vs body LU", a["intro_minus_body_worst_lu"], None, "intro_minus_body_lu"),
-              ("roles in the ensemble that never sound", a["silent_roles"], None, "")]
+    lines += [
+        ("tune on top", a["on_top"], None, "on_top"),
+        ("4/8-bar sections", a["sections_4_8"], None, "sections_4_8"),
+        ("worst role vs lead LU", a["balance_worst_lu"], None, "role_minus_lead_lu"),
+        ("worst intro vs body LU", a["intro_minus_body_worst_lu"], None, "intro_minus_body_lu"),
+        ("roles in the ensemble that never sound", a["silent_roles"], None, ""),
+    ]
     for label, value, ref, key in lines:
         lo, hi = TARGETS.get(key, (None, None))
-        target = "" if key not in TARGETS else f", target {_f(lo) if lo is not None else ''}..{_f(hi) if hi is not None else ''}"
+        target = (
+            ""
+            if key not in TARGETS
+            else f", target {_f(lo) if lo is not None else ''}..{_f(hi) if hi is not None else ''}"
+        )
         real_s = "" if ref is None else f" (real {_f(ref)})"
         print(f"- {label}: {_f(value)}{real_s}{target} {in_target(key, value)}".rstrip())
-    print(f"- tempo Acc1 {a['tempo_acc1']:.2f}, key MIREX {a['key_mirex']:.2f}, LUFS {a['lufs'][0]:.2f}..{a['lufs'][1]:.2f}, "
-          f"true peak max {a['true_peak_max_dbfs']:.2f} dBTP, length error max {a['length_error_max_s']:.4f} s, "
-          f"warm generate {a['generate_s_per_s']:.3f} s per audio s ({1 / a['generate_s_per_s']:.0f}x real time)")
+    print(
+        f"- tempo Acc1 {a['tempo_acc1']:.2f}, key MIREX {a['key_mirex']:.2f}, LUFS {a['lufs'][0]:.2f}..{a['lufs'][1]:.2f}, "
+        f"true peak max {a['true_peak_max_dbfs']:.2f} dBTP, length error max {a['length_error_max_s']:.4f} s, "
+        f"warm generate {a['generate_s_per_s']:.3f} s per audio s ({1 / a['generate_s_per_s']:.0f}x real time)"
+    )
 
 
 def gallery(folder: Path, name: str, track, record: dict) -> None:  # noqa: ANN001
@@ -426,7 +519,9 @@ def gallery(folder: Path, name: str, track, record: dict) -> None:  # noqa: ANN0
 
     from weavewave.evaluate.plots import draw_pianoroll, draw_spectrogram, track_view
 
-    view = track_view(name, track.audio, track.sample_rate, track.brief, {}, track.arrangement.to_pretty_midi())
+    view = track_view(
+        name, track.audio, track.sample_rate, track.brief, {}, track.arrangement.to_pretty_midi()
+    )
     folder.mkdir(parents=True, exist_ok=True)
     for pic, draw in (("pianoroll", draw_pianoroll), ("spectrogram", draw_spectrogram)):
         fig = Figure(figsize=(10, 4), dpi=100)
@@ -441,7 +536,9 @@ def gallery(folder: Path, name: str, track, record: dict) -> None:  # noqa: ANN0
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="2 seeds, 4 prompts, 2 photos, part of the real corpus")
+    ap.add_argument(
+        "--quick", action="store_true", help="2 seeds, 4 prompts, 2 photos, part of the real corpus"
+    )
     ap.add_argument("--seconds", type=float, default=30.0)
     ap.add_argument("--json", type=Path, help="write every figure (and every piece's record) here")
     ap.add_argument("--gallery", type=Path, help="write a piano roll and a spectrogram PNG per genre here")
@@ -450,17 +547,26 @@ def main() -> None:
     t0 = time.perf_counter()
     real_counts, n_real = real_tune_counts(QUICK_CORPUS_FILES if args.quick else None)
     real = tune_figures(real_counts)
-    print(f"# weavewave bench_musicality{' --quick' if args.quick else ''}, {args.seconds:g} s pieces, "
-          f"{os.cpu_count()} CPUs (real corpus: {time.perf_counter() - t0:.0f} s)", flush=True)
+    print(
+        f"# weavewave bench_musicality{' --quick' if args.quick else ''}, {args.seconds:g} s pieces, "
+        f"{os.cpu_count()} CPUs (real corpus: {time.perf_counter() - t0:.0f} s)",
+        flush=True,
+    )
     from weavewave import describe
     from weavewave.generators import get_generator
 
-    get_generator("symbolic").generate(describe(text=NEUTRAL_PROMPT, duration=args.seconds, seed=99))  # warm-up
+    get_generator("symbolic").generate(
+        describe(text=NEUTRAL_PROMPT, duration=args.seconds, seed=99)
+    )  # warm-up
     records, t1 = [], time.perf_counter()
     for group, name, kwargs in sweep(args.quick):
         record, track, _ = measure_piece(group, name, kwargs, args.seconds)
         records.append(record)
-        if args.gallery and group.startswith("genre:") and record["seed"] == (QUICK_SEEDS if args.quick else SEEDS)[0]:
+        if (
+            args.gallery
+            and group.startswith("genre:")
+            and record["seed"] == (QUICK_SEEDS if args.quick else SEEDS)[0]
+        ):
             gallery(args.gallery, record["genre"], track, record)
     print(f"{len(records)} pieces measured in {time.perf_counter() - t1:.0f} s", flush=True)
 
@@ -471,16 +577,37 @@ def main() -> None:
     overall = summarise(records)
     groups["all"] = overall
     print_report(groups, real, n_real, f", first {QUICK_CORPUS_FILES} files" if args.quick else "")
-    print("\nPrompts read as: " + "; ".join(f"{r['name']!r} → {r['genre']} {r['tempo']:g} BPM, "
-                                            f"{len(r['instruments'])} instruments"
-                                            for r in by_group.get("prompt", [])))
-    print("Photos read as: " + "; ".join(f"{r['name']} → {r['genre']} {r['tempo']:g} BPM "
-                                           f"({', '.join(r['instruments'])})" for r in by_group.get("photo", [])))
+    print(
+        "\nPrompts read as: "
+        + "; ".join(
+            f"{r['name']!r} → {r['genre']} {r['tempo']:g} BPM, {len(r['instruments'])} instruments"
+            for r in by_group.get("prompt", [])
+        )
+    )
+    print(
+        "Photos read as: "
+        + "; ".join(
+            f"{r['name']} → {r['genre']} {r['tempo']:g} BPM ({', '.join(r['instruments'])})"
+            for r in by_group.get("photo", [])
+        )
+    )
     print_summary(overall, real)
     if args.json:
-        args.json.write_text(json.dumps({"quick": args.quick, "seconds": args.seconds, "real_corpus": REAL_CORPUS,
-                                         "real_tunes": n_real, "real": real, "targets": TARGETS, "groups": groups,
-                                         "pieces": records}, indent=1))
+        args.json.write_text(
+            json.dumps(
+                {
+                    "quick": args.quick,
+                    "seconds": args.seconds,
+                    "real_corpus": REAL_CORPUS,
+                    "real_tunes": n_real,
+                    "real": real,
+                    "targets": TARGETS,
+                    "groups": groups,
+                    "pieces": records,
+                },
+                indent=1,
+            )
+        )
         print(f"\nwrote {args.json}")
 
 

@@ -55,13 +55,19 @@ def key_and_tempo(n_chorales: int, skip: int) -> None:
         meters.append(a.meter)
         acc1.append(tempo_matches(a.tempo_bpm, tempo))
         acc2.append(tempo_matches(a.tempo_bpm, tempo, allow_octave=True))
-    print(f"key, {len(scores)} chorales after the first {skip} ({modal} modal endings skipped): MIREX weighted score "
-          f"{statistics.mean(scores):.3f}; same {counts[1.0]}, fifth {counts[0.5]}, relative {counts[0.3]}, "
-          f"parallel {counts[0.2]}, other {counts[0.0]}")
-    print(f"tempo, rendered chorales at {CHORALE_TEMPI} BPM: Acc1 {statistics.mean(acc1):.2f}, "
-          f"Acc2 {statistics.mean(acc2):.2f}")
-    print(f"meter, chorales (all 4/4): 4/4 {meters.count('4/4')}, 3/4 {meters.count('3/4')}, "
-          f"not inferred {meters.count(None)}")
+    print(
+        f"key, {len(scores)} chorales after the first {skip} ({modal} modal endings skipped): MIREX weighted score "
+        f"{statistics.mean(scores):.3f}; same {counts[1.0]}, fifth {counts[0.5]}, relative {counts[0.3]}, "
+        f"parallel {counts[0.2]}, other {counts[0.0]}"
+    )
+    print(
+        f"tempo, rendered chorales at {CHORALE_TEMPI} BPM: Acc1 {statistics.mean(acc1):.2f}, "
+        f"Acc2 {statistics.mean(acc2):.2f}"
+    )
+    print(
+        f"meter, chorales (all 4/4): 4/4 {meters.count('4/4')}, 3/4 {meters.count('3/4')}, "
+        f"not inferred {meters.count(None)}"
+    )
 
 
 def clicks() -> None:
@@ -73,8 +79,10 @@ def clicks() -> None:
     got = [analyse_audio(click_track(t, 20.0), 22050, transcribe=False).tempo_bpm for t in tempi]
     a1 = statistics.mean(tempo_matches(g, t) for g, t in zip(got, tempi, strict=True))
     a2 = statistics.mean(tempo_matches(g, t, allow_octave=True) for g, t in zip(got, tempi, strict=True))
-    print(f"tempo, click tracks at {tempi[0]}-{tempi[-1]} BPM ({len(tempi)}): Acc1 {a1:.2f}, Acc2 {a2:.2f}; "
-          + ", ".join(f"{t}->{g:.1f}" for t, g in zip(tempi, got, strict=True)))
+    print(
+        f"tempo, click tracks at {tempi[0]}-{tempi[-1]} BPM ({len(tempi)}): Acc1 {a1:.2f}, Acc2 {a2:.2f}; "
+        + ", ".join(f"{t}->{g:.1f}" for t, g in zip(tempi, got, strict=True))
+    )
 
 
 def smoke() -> None:
@@ -97,10 +105,17 @@ def recognisability(tmp: Path) -> None:
 
     wav = render_to_wav(tune_arrangement(tempo=100.0), tmp / "tune.wav")
     heard = [p for *_, p in perceive_audio(wav).analysis.melody_s]
-    print(f"transcription of Ode to Joy vs the score: similarity {melodic_similarity(heard, melody_pitches()):.3f}")
+    print(
+        f"transcription of Ode to Joy vs the score: similarity {melodic_similarity(heard, melody_pitches()):.3f}"
+    )
     print("| instruction | melody | harmony | style |")
     print("|---|---:|---:|---:|")
-    for instruction in ("as a gentle lullaby on music box", "as jazz", "more energetic rock", "christmas carol"):
+    for instruction in (
+        "as a gentle lullaby on music box",
+        "as jazz",
+        "more energetic rock",
+        "christmas carol",
+    ):
         sims = []
         for mode in ("melody", "harmony", "style"):
             brief = api.describe(audio=wav, instruction=instruction, reference_mode=mode)
@@ -127,8 +142,10 @@ def chords(tmp: Path) -> None:
                 truth = "C" if ODE_CHORDS[bar][0] == 0 else "G"
                 right += symbol.split(":")[0] == truth
                 total += 1
-    print(f"chords, rendered Ode to Joy (C/G per bar): root right on {right / total:.2f} of {total} beats, "
-          f"{len(a.chords)} chord changes for 16 bars")
+    print(
+        f"chords, rendered Ode to Joy (C/G per bar): root right on {right / total:.2f} of {total} beats, "
+        f"{len(a.chords)} chord changes for 16 bars"
+    )
 
 
 def main() -> None:
@@ -136,14 +153,23 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--chorales", type=int, default=60)
-    parser.add_argument("--skip", type=int, default=45,
-                        help="leave out the first chorales (the 45 the key profile was chosen on)")
+    parser.add_argument(
+        "--skip",
+        type=int,
+        default=45,
+        help="leave out the first chorales (the 45 the key profile was chosen on)",
+    )
     parser.add_argument("--only", choices=("smoke", "clicks", "key", "chords", "modes"))
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="bench-perception-"))
     if args.only:
-        {"smoke": smoke, "clicks": clicks, "key": lambda: key_and_tempo(args.chorales, args.skip),
-         "chords": lambda: chords(tmp), "modes": lambda: recognisability(tmp)}[args.only]()
+        {
+            "smoke": smoke,
+            "clicks": clicks,
+            "key": lambda: key_and_tempo(args.chorales, args.skip),
+            "chords": lambda: chords(tmp),
+            "modes": lambda: recognisability(tmp),
+        }[args.only]()
         return
     smoke()
     clicks()

@@ -21,8 +21,10 @@ import weavewave
 from weavewave import render as after
 from weavewave.generators.symbolic.compose import compose
 
-BRIEFS = (("lofi", "mellow lofi beat for studying, soft piano"),
-          ("classical", "gentle classical string piece, romantic"))
+BRIEFS = (
+    ("lofi", "mellow lofi beat for studying, soft piano"),
+    ("classical", "gentle classical string piece, romantic"),
+)
 
 
 class _Timings(logging.Handler):
@@ -38,8 +40,13 @@ class _Timings(logging.Handler):
 
 
 def _load_before(rev: str):
-    source = subprocess.run(["git", "show", f"{rev}:src/weavewave/render.py"], check=True,
-                            capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1]).stdout
+    source = subprocess.run(
+        ["git", "show", f"{rev}:src/weavewave/render.py"],
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parents[1],
+    ).stdout
     path = Path(tempfile.mkdtemp()) / "render_before.py"
     path.write_text(source)
     spec = importlib.util.spec_from_file_location("weavewave._render_before", path)
@@ -60,12 +67,17 @@ def main() -> None:
         logging.getLogger(name).addHandler(handler)
         logging.getLogger(name).setLevel(logging.DEBUG)
     after.render(compose(weavewave.describe(text="warm up", semantic=False, duration=5, genre="lofi")))
-    variants = (("before", lambda a: before.render(a)), ("after", lambda a: after.render(a)),
-                ("after+stems", lambda a: after.render(a, stems=True)))
+    variants = (
+        ("before", lambda a: before.render(a)),
+        ("after", lambda a: after.render(a)),
+        ("after+stems", lambda a: after.render(a, stems=True)),
+    )
     print(f"{'piece':<20}{'version':<13}{'wall s':>8}  x real time  stages (s)")
     for genre, text in BRIEFS:
         for duration in (30, 120):
-            arrangement = compose(weavewave.describe(text=text, semantic=False, duration=duration, genre=genre))
+            arrangement = compose(
+                weavewave.describe(text=text, semantic=False, duration=duration, genre=genre)
+            )
             best: dict[str, tuple[float, dict]] = {}
             for _ in range(args.repeat):
                 for label, fn in variants:

@@ -31,7 +31,9 @@ def main() -> None:
 
     path = pathlib.Path(music21.__file__).parent / "audioSearch" / "test_audio.wav"
     a = perceive_audio(path).analysis
-    print(f"reference: {a.key}, {a.tempo_bpm:g} BPM, {len(a.melody_s)} transcribed notes, {len(a.melody)} kept")
+    print(
+        f"reference: {a.key}, {a.tempo_bpm:g} BPM, {len(a.melody_s)} transcribed notes, {len(a.melody)} kept"
+    )
     harmony = getattr(a, "harmony", None)
     print(f"harmony: {harmony.reason if harmony else 'no confidence measured'}")
     print(f"detected chords: {' '.join(c[2] for c in getattr(a, 'detected_chords', a.chords))}")
@@ -46,8 +48,10 @@ def main() -> None:
         tonic, kmode, _ = estimate_key(mono, mix.sample_rate)
         mirex = mirex_key_score((tonic, kmode), reference_key(brief.key.tonic, brief.key.mode))
         chords = " ".join(c[2] for c in brief.reference.chords)
-        print(f"{mode:8s} asked {brief.key}: scale consistency {scale:.3f}, heard {key_name(tonic, kmode)} "
-              f"(MIREX {mirex:.1f}); chords kept: {chords}")
+        print(
+            f"{mode:8s} asked {brief.key}: scale consistency {scale:.3f}, heard {key_name(tonic, kmode)} "
+            f"(MIREX {mirex:.1f}); chords kept: {chords}"
+        )
 
 
 if __name__ == "__main__":

@@ -116,11 +116,15 @@ def main() -> None:
 
     print(f"weavewave from {Path(weavewave.__file__).parent}")
     tmp = Path(tempfile.mkdtemp(prefix="bench-hearing-"))
-    cases = [("Ode to Joy, flute solo", ODE_TO_JOY, 100.0, "Flute", False, (0, "major")),
-             ("Ode to Joy, piano solo", ODE_TO_JOY, 100.0, "Acoustic Grand Piano", False, (0, "major")),
-             ("Ode to Joy, piano over triads", ODE_TO_JOY, 100.0, "Acoustic Grand Piano", True, (0, "major"))]
-    cases += [(f"Essen: {name}", line, FOLK_TEMPO, "Clarinet", False, key)
-              for name, line, key in _folk_tunes(args.folk)]
+    cases = [
+        ("Ode to Joy, flute solo", ODE_TO_JOY, 100.0, "Flute", False, (0, "major")),
+        ("Ode to Joy, piano solo", ODE_TO_JOY, 100.0, "Acoustic Grand Piano", False, (0, "major")),
+        ("Ode to Joy, piano over triads", ODE_TO_JOY, 100.0, "Acoustic Grand Piano", True, (0, "major")),
+    ]
+    cases += [
+        (f"Essen: {name}", line, FOLK_TEMPO, "Clarinet", False, key)
+        for name, line, key in _folk_tunes(args.folk)
+    ]
     rows = []
     for k, (name, line, tempo, lead, chords, key) in enumerate(cases):
         arrangement, truth = _arrangement(line, tempo=tempo, lead=lead, chords=chords)
@@ -130,9 +134,18 @@ def main() -> None:
         a = perceive_audio(wav).analysis
         took = time.perf_counter() - t0
         scores = note_scores(truth, a.melody_s)
-        rows.append({"case": name, "transcriber": getattr(a, "transcriber", "-"),
-                     "polyphony": getattr(a, "polyphony", None), **scores, "key": _key_str((a.key_tonic, a.key_mode)),
-                     "true_key": _key_str(key), "key_right": (a.key_tonic, a.key_mode) == key, "seconds": took})
+        rows.append(
+            {
+                "case": name,
+                "transcriber": getattr(a, "transcriber", "-"),
+                "polyphony": getattr(a, "polyphony", None),
+                **scores,
+                "key": _key_str((a.key_tonic, a.key_mode)),
+                "true_key": _key_str(key),
+                "key_right": (a.key_tonic, a.key_mode) == key,
+                "seconds": took,
+            }
+        )
 
     rec = recording_path()
     t0 = time.perf_counter()
@@ -146,33 +159,50 @@ def main() -> None:
     lullaby = api.describe(audio=rec, instruction="as a gentle lullaby on music box")
     jazz = api.describe(audio=rec, instruction="make it jazz")
     drums = [p for p in compose(jazz).parts if p.is_drum]
-    recording = {"case": "test_audio.wav (real)", "transcriber": getattr(a, "transcriber", "-"),
-                 "polyphony": getattr(a, "polyphony", None), **scores, "key": str(a.key), "true_key": "C major",
-                 "key_right": str(a.key) == "C major", "seconds": took,
-                 "on_beats_1_3": float(np.mean([p in (0.0, 2.0) for p in positions])) if positions else 0.0,
-                 "on_beat_1": float(np.mean([p == 0.0 for p in positions])) if positions else 0.0,
-                 "lullaby_seconds": lullaby.duration_s, "lullaby_sections": len(lullaby.sections),
-                 "jazz_seconds": jazz.duration_s, "jazz_sections": len(jazz.sections),
-                 "jazz_drum_notes": sum(len(p.notes) for p in drums)}
+    recording = {
+        "case": "test_audio.wav (real)",
+        "transcriber": getattr(a, "transcriber", "-"),
+        "polyphony": getattr(a, "polyphony", None),
+        **scores,
+        "key": str(a.key),
+        "true_key": "C major",
+        "key_right": str(a.key) == "C major",
+        "seconds": took,
+        "on_beats_1_3": float(np.mean([p in (0.0, 2.0) for p in positions])) if positions else 0.0,
+        "on_beat_1": float(np.mean([p == 0.0 for p in positions])) if positions else 0.0,
+        "lullaby_seconds": lullaby.duration_s,
+        "lullaby_sections": len(lullaby.sections),
+        "jazz_seconds": jazz.duration_s,
+        "jazz_sections": len(jazz.sections),
+        "jazz_drum_notes": sum(len(p.notes) for p in drums),
+    }
     rows.append(recording)
 
-    print("| reference | transcriber | polyphony | notes (ref/est) | P | R | F | octave/12th errors | key "
-          "(true) | analyse s |")
+    print(
+        "| reference | transcriber | polyphony | notes (ref/est) | P | R | F | octave/12th errors | key "
+        "(true) | analyse s |"
+    )
     print("|---|---|---:|---:|---:|---:|---:|---:|---|---:|")
     for r in rows:
         poly = "-" if r["polyphony"] is None else f"{r['polyphony']:.2f}"
         mark = "" if r["key_right"] else " ✗"
-        print(f"| {r['case']} | {r['transcriber']} | {poly} | {r['reference_notes']}/{r['estimated_notes']} | "
-              f"{r['precision']:.2f} | {r['recall']:.2f} | {r['f']:.2f} | {r['octave_or_twelfth_errors']} | "
-              f"{r['key']}{mark} ({r['true_key']}) | {r['seconds']:.1f} |")
+        print(
+            f"| {r['case']} | {r['transcriber']} | {poly} | {r['reference_notes']}/{r['estimated_notes']} | "
+            f"{r['precision']:.2f} | {r['recall']:.2f} | {r['f']:.2f} | {r['octave_or_twelfth_errors']} | "
+            f"{r['key']}{mark} ({r['true_key']}) | {r['seconds']:.1f} |"
+        )
     rendered = rows[:-1]
-    print(f"rendered tunes: mean F {np.mean([r['f'] for r in rendered]):.3f}, keys right "
-          f"{sum(r['key_right'] for r in rendered)}/{len(rendered)}, octave/twelfth errors "
-          f"{sum(r['octave_or_twelfth_errors'] for r in rendered)}")
+    print(
+        f"rendered tunes: mean F {np.mean([r['f'] for r in rendered]):.3f}, keys right "
+        f"{sum(r['key_right'] for r in rendered)}/{len(rendered)}, octave/twelfth errors "
+        f"{sum(r['octave_or_twelfth_errors'] for r in rendered)}"
+    )
     r = recording
-    print(f"recording: kept tune on beats 1 or 3 {r['on_beats_1_3']:.2f} (beat 1 {r['on_beat_1']:.2f}); "
-          f"lullaby restyle {r['lullaby_seconds']:.1f} s in {r['lullaby_sections']} sections; jazz restyle "
-          f"{r['jazz_seconds']:.1f} s in {r['jazz_sections']} sections with {r['jazz_drum_notes']} drum notes")
+    print(
+        f"recording: kept tune on beats 1 or 3 {r['on_beats_1_3']:.2f} (beat 1 {r['on_beat_1']:.2f}); "
+        f"lullaby restyle {r['lullaby_seconds']:.1f} s in {r['lullaby_sections']} sections; jazz restyle "
+        f"{r['jazz_seconds']:.1f} s in {r['jazz_sections']} sections with {r['jazz_drum_notes']} drum notes"
+    )
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2, default=float))
 

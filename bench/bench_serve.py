@@ -28,8 +28,14 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 
-TEXTS = ["a rainy night in Tokyo, lo-fi", "sunrise over the sea, hopeful strings", "a tense chase through a city",
-         "a quiet cabin in the snow", "a summer festival, bright brass", "an old film noir detective"]
+TEXTS = [
+    "a rainy night in Tokyo, lo-fi",
+    "sunrise over the sea, hopeful strings",
+    "a tense chase through a city",
+    "a quiet cabin in the snow",
+    "a summer festival, bright brass",
+    "an old film noir detective",
+]
 
 
 def _free_port() -> int:
@@ -46,10 +52,27 @@ def _photo() -> bytes:
 
 def _start(args: argparse.Namespace, data: str) -> tuple[subprocess.Popen, str]:
     port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "weavewave.cli", "serve", "--port", str(port), "--workers",
-                             str(args.workers), "--data-dir", data, "--max-queue", str(args.max_queue),
-                             "--text-model", args.text_model, "--no-ui"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "weavewave.cli",
+            "serve",
+            "--port",
+            str(port),
+            "--workers",
+            str(args.workers),
+            "--data-dir",
+            data,
+            "--max-queue",
+            str(args.max_queue),
+            "--text-model",
+            args.text_model,
+            "--no-ui",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -92,8 +115,10 @@ def bench_generate(url: str, args: argparse.Namespace, deadline: float) -> dict:
         nonlocal refused
         with httpx.Client(base_url=url, timeout=60) as c:
             while time.monotonic() < deadline:
-                r = c.post("/v1/generate", data={"text": TEXTS[i % len(TEXTS)], "duration": str(args.seconds),
-                                                 "seed": str(i)})
+                r = c.post(
+                    "/v1/generate",
+                    data={"text": TEXTS[i % len(TEXTS)], "duration": str(args.seconds), "seed": str(i)},
+                )
                 if r.status_code == 429:
                     with lock:
                         refused += 1
@@ -121,21 +146,35 @@ def bench_generate(url: str, args: argparse.Namespace, deadline: float) -> dict:
     succeeded = sum(j["status"] == "succeeded" for j in final.values())
     unfinished = [i for i, s in statuses.items() if s in ("queued", "running")]
     lost = [i for i, s in statuses.items() if s is None]
-    return {"accepted": len(accepted), "succeeded": succeeded, "failed": len(final) - succeeded,
-            "unfinished_at_time_limit": len(unfinished), "lost": len(lost), "refused_429": refused,
-            "wall_s": wall, "pieces_per_min": 60 * succeeded / wall if wall else 0.0,
-            "mean_run_s": statistics.mean(j["finished_at"] - j["started_at"] for j in final.values()
-                                          if j["status"] == "succeeded") if succeeded else float("nan")}
+    return {
+        "accepted": len(accepted),
+        "succeeded": succeeded,
+        "failed": len(final) - succeeded,
+        "unfinished_at_time_limit": len(unfinished),
+        "lost": len(lost),
+        "refused_429": refused,
+        "wall_s": wall,
+        "pieces_per_min": 60 * succeeded / wall if wall else 0.0,
+        "mean_run_s": statistics.mean(
+            j["finished_at"] - j["started_at"] for j in final.values() if j["status"] == "succeeded"
+        )
+        if succeeded
+        else float("nan"),
+    }
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--describe", type=int, default=60, help="describe requests (default 60)")
     parser.add_argument("--generate", type=int, default=16, help="pieces to generate (default 16)")
     parser.add_argument("--seconds", type=float, default=10.0, help="length of each piece (default 10)")
     parser.add_argument("--clients", type=int, default=8, help="concurrent clients (default 8)")
     parser.add_argument("--workers", type=int, default=2, help="server worker processes (default 2)")
-    parser.add_argument("--max-queue", type=int, default=4, help="server queue bound (default 4: provokes 429)")
+    parser.add_argument(
+        "--max-queue", type=int, default=4, help="server queue bound (default 4: provokes 429)"
+    )
     parser.add_argument("--text-model", default="auto", choices=("auto", "minilm", "lexicon"))
     parser.add_argument("--time-limit", type=float, default=480.0, help="stop after this many seconds")
     args = parser.parse_args()
@@ -150,14 +189,20 @@ def main() -> None:
             proc.wait(60)
     cores = len(os.sched_getaffinity(0))
     q = statistics.quantiles(latencies, n=20) if len(latencies) >= 2 else [float("nan")] * 19
-    print(f"weavewave serve load test on 127.0.0.1 ({cores} cores, {args.workers} workers, "
-          f"{args.clients} clients, queue bound {args.max_queue}, text model {args.text_model})")
-    print(f"describe: {len(latencies)} requests, p50 {statistics.median(latencies) * 1000:.0f} ms, "
-          f"p95 {q[18] * 1000:.0f} ms")
-    print(f"generate: {gen['accepted']} accepted, {gen['succeeded']} succeeded, {gen['failed']} failed, "
-          f"{gen['unfinished_at_time_limit']} unfinished at the time limit; {args.seconds:g} s pieces, "
-          f"mean run {gen['mean_run_s']:.1f} s; throughput {gen['pieces_per_min']:.1f} pieces/min "
-          f"over {gen['wall_s']:.0f} s")
+    print(
+        f"weavewave serve load test on 127.0.0.1 ({cores} cores, {args.workers} workers, "
+        f"{args.clients} clients, queue bound {args.max_queue}, text model {args.text_model})"
+    )
+    print(
+        f"describe: {len(latencies)} requests, p50 {statistics.median(latencies) * 1000:.0f} ms, "
+        f"p95 {q[18] * 1000:.0f} ms"
+    )
+    print(
+        f"generate: {gen['accepted']} accepted, {gen['succeeded']} succeeded, {gen['failed']} failed, "
+        f"{gen['unfinished_at_time_limit']} unfinished at the time limit; {args.seconds:g} s pieces, "
+        f"mean run {gen['mean_run_s']:.1f} s; throughput {gen['pieces_per_min']:.1f} pieces/min "
+        f"over {gen['wall_s']:.0f} s"
+    )
     print(f"rejected with 429: {gen['refused_429']}; lost jobs: {gen['lost']}")
     if gen["lost"]:
         raise SystemExit(1)

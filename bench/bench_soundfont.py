@@ -152,14 +152,16 @@ def read_presets(path: str | Path) -> dict[tuple[int, int], dict]:
                     samples.add(sid)
                     keys.update(range(lo, hi + 1))
         presets[(bank, program)] = {
-            "name": name.split(b"\0")[0].decode("latin-1").strip(), "samples": frozenset(samples),
-            "keys": frozenset(keys), "sample_bytes": sum(2 * (shdr[s][2] - shdr[s][1]) for s in samples),
-            "max_rate": max((shdr[s][5] for s in samples), default=0)}
+            "name": name.split(b"\0")[0].decode("latin-1").strip(),
+            "samples": frozenset(samples),
+            "keys": frozenset(keys),
+            "sample_bytes": sum(2 * (shdr[s][2] - shdr[s][1]) for s in samples),
+            "max_rate": max((shdr[s][5] for s in samples), default=0),
+        }
     return presets
 
 
-def program_coverage(presets: dict[tuple[int, int], dict], programs: set[int],
-                     drum_keys: set[int]) -> dict:
+def program_coverage(presets: dict[tuple[int, int], dict], programs: set[int], drum_keys: set[int]) -> dict:
     """What of the GM programs (bank 0) and drum keys (bank 128, kit 0) used the font lacks or aliases.
 
     An alias is a used program whose preset plays exactly the same samples as another program's preset
@@ -181,10 +183,13 @@ def program_coverage(presets: dict[tuple[int, int], dict], programs: set[int],
     kit_keys = kit["keys"] if kit else frozenset()
     used = [presets[(0, p)] for p in programs if (0, p) in presets]
     return {
-        "missing_programs": missing, "aliased_programs": aliases,
+        "missing_programs": missing,
+        "aliased_programs": aliases,
         "missing_drum_keys": sorted(k for k in drum_keys if k not in kit_keys),
         "samples_per_program": round(statistics.fmean(len(i["samples"]) for i in used), 1) if used else 0.0,
-        "sample_mb_per_program": round(statistics.fmean(i["sample_bytes"] for i in used) / 1e6, 2) if used else 0.0,
+        "sample_mb_per_program": round(statistics.fmean(i["sample_bytes"] for i in used) / 1e6, 2)
+        if used
+        else 0.0,
         "max_sample_rate": max((i["max_rate"] for i in used), default=0),
     }
 
@@ -195,7 +200,9 @@ def long_term_spectrum(audio: np.ndarray, sample_rate: int) -> tuple[np.ndarray,
     mono = audio.mean(axis=1) if audio.ndim == 2 else audio
     n_frames = 1 + max(0, len(mono) - N_FFT) // HOP
     window = np.hanning(N_FFT).astype(np.float32)
-    frames = np.lib.stride_tricks.sliding_window_view(np.pad(mono, (0, max(0, N_FFT - len(mono)))), N_FFT)[::HOP]
+    frames = np.lib.stride_tricks.sliding_window_view(np.pad(mono, (0, max(0, N_FFT - len(mono)))), N_FFT)[
+        ::HOP
+    ]
     power = (np.abs(np.fft.rfft(frames[:n_frames] * window, axis=1)) ** 2).mean(axis=0)
     return np.fft.rfftfreq(N_FFT, 1.0 / sample_rate), power
 
@@ -211,8 +218,16 @@ def spectral_measures(audio: np.ndarray, sample_rate: int) -> dict[str, float]:
     total = float(power.sum())
     dc = float(np.abs(audio.mean(axis=0)).max()) if len(audio) else 0.0
     if total <= 0:
-        return {"centroid_hz": 0.0, "bandwidth_hz": 0.0, "rolloff_hz": 0.0, "high_share": 0.0, "low_share": 0.0,
-                "subsonic_share": 0.0, "air_db": SPEC_FLOOR_DB, "dc": dc}
+        return {
+            "centroid_hz": 0.0,
+            "bandwidth_hz": 0.0,
+            "rolloff_hz": 0.0,
+            "high_share": 0.0,
+            "low_share": 0.0,
+            "subsonic_share": 0.0,
+            "air_db": SPEC_FLOOR_DB,
+            "dc": dc,
+        }
     p = power / total
     centroid = float((freqs * p).sum())
     return {
@@ -240,13 +255,18 @@ def role_spread(role_lufs: dict[str, float | None]) -> float | None:
 
 
 # --- one font, in its own process ------------------------------------------------------------------
-def _pieces(seeds: tuple[int, ...], seconds: float, genres: tuple[str, ...] | None) -> list[tuple[str, int, object]]:
+def _pieces(
+    seeds: tuple[int, ...], seconds: float, genres: tuple[str, ...] | None
+) -> list[tuple[str, int, object]]:
     from weavewave import describe
     from weavewave.generators.symbolic.compose import compose
     from weavewave.styles import GENRES
 
-    return [(g, s, compose(describe(text=NEUTRAL_PROMPT, genre=g, duration=seconds, seed=s)))
-            for g in (genres or tuple(GENRES)) for s in seeds]
+    return [
+        (g, s, compose(describe(text=NEUTRAL_PROMPT, genre=g, duration=seconds, seed=s)))
+        for g in (genres or tuple(GENRES))
+        for s in seeds
+    ]
 
 
 def _spectrogram_png(rows: list[tuple[str, np.ndarray]], sample_rate: int, title: str, path: Path) -> None:
@@ -258,14 +278,22 @@ def _spectrogram_png(rows: list[tuple[str, np.ndarray]], sample_rate: int, title
     fig, axes = plt.subplots(len(rows), 1, figsize=(7.5, 2.1 * len(rows)), sharex=True, dpi=PNG_DPI)
     for ax, (label, audio) in zip(np.atleast_1d(axes), rows, strict=True):
         mono = audio.mean(axis=1)
-        frames = np.lib.stride_tricks.sliding_window_view(mono, N_FFT)[::HOP * 2]
+        frames = np.lib.stride_tricks.sliding_window_view(mono, N_FFT)[:: HOP * 2]
         db = 10 * np.log10(np.abs(np.fft.rfft(frames * np.hanning(N_FFT), axis=1)) ** 2 + 1e-12)
         db = np.maximum(db - db.max(), SPEC_FLOOR_DB).T
         freqs = np.fft.rfftfreq(N_FFT, 1.0 / sample_rate)
         times = np.arange(db.shape[1]) * HOP * 2 / sample_rate
         keep = freqs >= SPEC_MIN_HZ
-        ax.pcolormesh(times, freqs[keep], db[keep], shading="auto", cmap="magma", vmin=SPEC_FLOOR_DB, vmax=0,
-                      rasterized=True)
+        ax.pcolormesh(
+            times,
+            freqs[keep],
+            db[keep],
+            shading="auto",
+            cmap="magma",
+            vmin=SPEC_FLOOR_DB,
+            vmax=0,
+            rasterized=True,
+        )
         ax.set_yscale("log")
         ax.set_ylim(SPEC_MIN_HZ, sample_rate / 2)
         ax.axhline(AIR_HZ, color="w", lw=0.6, ls="--")
@@ -283,8 +311,13 @@ def _spectrogram_png(rows: list[tuple[str, np.ndarray]], sample_rate: int, title
     Image.open(buf).convert("RGB").quantize(colors=PNG_COLOURS).save(path, optimize=True)
 
 
-def run_font(font: str, seeds: tuple[int, ...], seconds: float, spectrograms: str | None,
-             genres: tuple[str, ...] | None = None) -> dict:
+def run_font(
+    font: str,
+    seeds: tuple[int, ...],
+    seconds: float,
+    spectrograms: str | None,
+    genres: tuple[str, ...] | None = None,
+) -> dict:
     """Render every piece with ``font``; the figures for one font."""
     from weavewave.audio_io import integrated_lufs
     from weavewave.render import _load_soundfont, find_soundfont, render
@@ -310,28 +343,48 @@ def run_font(font: str, seeds: tuple[int, ...], seconds: float, spectrograms: st
                 dc_programs.add(f"{part.program} {part.instrument}")
         role_lufs = {r: integrated_lufs(a, mix.sample_rate) for r, a in by_role.items()}
         st, rate = mix.stats, mix.sample_rate
-        records.append({
-            "genre": genre, "seed": seed, "rtf": arr.duration_s / render_s, "render_s": render_s,
-            **spectral_measures(mix.audio, mix.sample_rate),
-            "role_lufs": {r: None if v is None else round(v, 2) for r, v in role_lufs.items()},
-            "role_spread_lu": role_spread(role_lufs), "lufs": st["lufs"], "true_peak_dbfs": st["true_peak_dbfs"],
-            "sample_peak_dbfs": st["sample_peak_dbfs"], "limiter_db": st["limiter_max_reduction_db"],
-            "crest_db": st["true_peak_dbfs"] - st["lufs"],
-            "clipped_samples": int((np.abs(mix.audio) >= 1.0).sum()),
-        })
+        records.append(
+            {
+                "genre": genre,
+                "seed": seed,
+                "rtf": arr.duration_s / render_s,
+                "render_s": render_s,
+                **spectral_measures(mix.audio, mix.sample_rate),
+                "role_lufs": {r: None if v is None else round(v, 2) for r, v in role_lufs.items()},
+                "role_spread_lu": role_spread(role_lufs),
+                "lufs": st["lufs"],
+                "true_peak_dbfs": st["true_peak_dbfs"],
+                "sample_peak_dbfs": st["sample_peak_dbfs"],
+                "limiter_db": st["limiter_max_reduction_db"],
+                "crest_db": st["true_peak_dbfs"] - st["lufs"],
+                "clipped_samples": int((np.abs(mix.audio) >= 1.0).sum()),
+            }
+        )
         if spectrograms and genre in SPECTROGRAM_GENRES and seed == seeds[0]:
             rows.append((genre, mix.audio))
     if spectrograms and rows:
         out = Path(spectrograms)
         out.mkdir(parents=True, exist_ok=True)
         rows.sort(key=lambda r: SPECTROGRAM_GENRES.index(r[0]))
-        _spectrogram_png(rows, rate, f"{path.name} (seed {seeds[0]}, dB re max; dashed: 11 kHz)",
-                         out / f"soundfont-{_slug(path.name)}.png")
+        _spectrogram_png(
+            rows,
+            rate,
+            f"{path.name} (seed {seeds[0]}, dB re max; dashed: 11 kHz)",
+            out / f"soundfont-{_slug(path.name)}.png",
+        )
     presets = read_presets(path)
-    return {"font": path.name, "path": str(path), "size_mb": round(path.stat().st_size / 1e6, 1),
-            "presets": len(presets), "load_s": load_s, "peak_rss_mb": _peak_rss_mb(),
-            "coverage": program_coverage(presets, programs, drum_keys), "dc_programs": sorted(dc_programs),
-            "programs_used": sorted(programs), "records": records}
+    return {
+        "font": path.name,
+        "path": str(path),
+        "size_mb": round(path.stat().st_size / 1e6, 1),
+        "presets": len(presets),
+        "load_s": load_s,
+        "peak_rss_mb": _peak_rss_mb(),
+        "coverage": program_coverage(presets, programs, drum_keys),
+        "dc_programs": sorted(dc_programs),
+        "programs_used": sorted(programs),
+        "records": records,
+    }
 
 
 def _slug(name: str) -> str:
@@ -356,8 +409,10 @@ def measure_speed(fonts: list[str], seeds: tuple[int, ...], seconds: float, repe
                 t = time.perf_counter()
                 render(arr, soundfont=path, balance=True, workers=1)
                 times[path.name].append(arr.duration_s / (time.perf_counter() - t))
-    return {name: {"median_rtf": statistics.median(v), "min_rtf": min(v), "max_rtf": max(v), "n": len(v)}
-            for name, v in times.items()}
+    return {
+        name: {"median_rtf": statistics.median(v), "min_rtf": min(v), "max_rtf": max(v), "n": len(v)}
+        for name, v in times.items()
+    }
 
 
 # --- report --------------------------------------------------------------------------------------
@@ -367,46 +422,64 @@ def _mean(records: list[dict], key: str) -> float:
 
 def print_report(results: list[dict], seeds: tuple[int, ...], seconds: float, speed: dict[str, dict]) -> None:
     n = len(results[0]["records"])
-    print(f"# SoundFonts: {n} pieces (every genre x seeds {list(seeds)}, {seconds:g} s), render(balance=True)\n")
+    print(
+        f"# SoundFonts: {n} pieces (every genre x seeds {list(seeds)}, {seconds:g} s), render(balance=True)\n"
+    )
     print("## Font files\n")
-    print("| font | size MB | presets | load s | peak RSS MB | samples / program | sample MB / program | max rate Hz |")
+    print(
+        "| font | size MB | presets | load s | peak RSS MB | samples / program | sample MB / program | max rate Hz |"
+    )
     print("|---|---|---|---|---|---|---|---|")
     for r in results:
         c = r["coverage"]
-        print(f"| {r['font']} | {r['size_mb']} | {r['presets']} | {r['load_s']:.2f} | {r['peak_rss_mb']:.0f} | "
-              f"{c['samples_per_program']} | {c['sample_mb_per_program']} | {c['max_sample_rate']} |")
-    print(f"\nGM programs the ensembles use ({len(results[0]['programs_used'])}): {results[0]['programs_used']}\n")
-    print("| font | missing programs | programs sharing another's samples | missing drum keys | programs with a DC offset |")
+        print(
+            f"| {r['font']} | {r['size_mb']} | {r['presets']} | {r['load_s']:.2f} | {r['peak_rss_mb']:.0f} | "
+            f"{c['samples_per_program']} | {c['sample_mb_per_program']} | {c['max_sample_rate']} |"
+        )
+    print(
+        f"\nGM programs the ensembles use ({len(results[0]['programs_used'])}): {results[0]['programs_used']}\n"
+    )
+    print(
+        "| font | missing programs | programs sharing another's samples | missing drum keys | programs with a DC offset |"
+    )
     print("|---|---|---|---|---|")
     for r in results:
         c = r["coverage"]
         alias = ", ".join(f"{p}={'/'.join(map(str, q))}" for p, q in c["aliased_programs"].items()) or "none"
-        print(f"| {r['font']} | {c['missing_programs'] or 'none'} | {alias} | {c['missing_drum_keys'] or 'none'} | "
-              f"{', '.join(r['dc_programs']) or 'none'} |")
+        print(
+            f"| {r['font']} | {c['missing_programs'] or 'none'} | {alias} | {c['missing_drum_keys'] or 'none'} | "
+            f"{', '.join(r['dc_programs']) or 'none'} |"
+        )
     if speed:
         one = next(iter(speed.values()))
-        print(f"\n## Warm render speed, side by side ({', '.join(SPEED_GENRES)}, seed {seeds[0]}; {one['n']} renders "
-              "per font, fonts taking turns; workers=1)\n")
+        print(
+            f"\n## Warm render speed, side by side ({', '.join(SPEED_GENRES)}, seed {seeds[0]}; {one['n']} renders "
+            "per font, fonts taking turns; workers=1)\n"
+        )
         print("| font | median x real time | range |")
         print("|---|---|---|")
         for name, v in speed.items():
             print(f"| {name} | {v['median_rtf']:.1f} | {v['min_rtf']:.1f}-{v['max_rtf']:.1f} |")
     print("\n## Sweep: speed, spectrum, balance, peaks (mean over pieces)\n")
-    print("| font | sweep RTF (x real time) | centroid Hz | bandwidth Hz | 95% roll-off Hz | >8 kHz share | "
-          ">11 kHz dB | 20-120 Hz share | <20 Hz share (max) | DC max | role spread LU (mean / worst) | "
-          "limiter dB (mean / max) | crest dB | true peak max dBTP | clipped samples |")
+    print(
+        "| font | sweep RTF (x real time) | centroid Hz | bandwidth Hz | 95% roll-off Hz | >8 kHz share | "
+        ">11 kHz dB | 20-120 Hz share | <20 Hz share (max) | DC max | role spread LU (mean / worst) | "
+        "limiter dB (mean / max) | crest dB | true peak max dBTP | clipped samples |"
+    )
     print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in results:
         recs = r["records"]
-        print(f"| {r['font']} | {_mean(recs, 'rtf'):.1f} | {_mean(recs, 'centroid_hz'):.0f} | "
-              f"{_mean(recs, 'bandwidth_hz'):.0f} | {_mean(recs, 'rolloff_hz'):.0f} | "
-              f"{100 * _mean(recs, 'high_share'):.2f} % | {_mean(recs, 'air_db'):.1f} | "
-              f"{100 * _mean(recs, 'low_share'):.1f} % | {100 * _mean(recs, 'subsonic_share'):.1f} % "
-              f"({100 * max(x['subsonic_share'] for x in recs):.0f} %) | {max(x['dc'] for x in recs):.3f} | "
-              f"{_mean(recs, 'role_spread_lu'):.1f} / {max(x['role_spread_lu'] or 0 for x in recs):.1f} | "
-              f"{_mean(recs, 'limiter_db'):.1f} / {max(x['limiter_db'] for x in recs):.1f} | "
-              f"{_mean(recs, 'crest_db'):.1f} | {max(x['true_peak_dbfs'] for x in recs):.2f} | "
-              f"{sum(x['clipped_samples'] for x in recs)} |")
+        print(
+            f"| {r['font']} | {_mean(recs, 'rtf'):.1f} | {_mean(recs, 'centroid_hz'):.0f} | "
+            f"{_mean(recs, 'bandwidth_hz'):.0f} | {_mean(recs, 'rolloff_hz'):.0f} | "
+            f"{100 * _mean(recs, 'high_share'):.2f} % | {_mean(recs, 'air_db'):.1f} | "
+            f"{100 * _mean(recs, 'low_share'):.1f} % | {100 * _mean(recs, 'subsonic_share'):.1f} % "
+            f"({100 * max(x['subsonic_share'] for x in recs):.0f} %) | {max(x['dc'] for x in recs):.3f} | "
+            f"{_mean(recs, 'role_spread_lu'):.1f} / {max(x['role_spread_lu'] or 0 for x in recs):.1f} | "
+            f"{_mean(recs, 'limiter_db'):.1f} / {max(x['limiter_db'] for x in recs):.1f} | "
+            f"{_mean(recs, 'crest_db'):.1f} | {max(x['true_peak_dbfs'] for x in recs):.2f} | "
+            f"{sum(x['clipped_samples'] for x in recs)} |"
+        )
     print("\n## Per genre (first seed): centroid Hz / >11 kHz dB / <20 Hz share % / role spread LU\n")
     print("| genre | " + " | ".join(r["font"] for r in results) + " |")
     print("|---|" + "---|" * len(results))
@@ -417,7 +490,9 @@ def print_report(results: list[dict], seeds: tuple[int, ...], seconds: float, sp
         for r in results:
             x = r["records"][i]
             spread = "-" if x["role_spread_lu"] is None else f"{x['role_spread_lu']:.1f}"
-            cells.append(f"{x['centroid_hz']:.0f} / {x['air_db']:.1f} / {100 * x['subsonic_share']:.1f} / {spread}")
+            cells.append(
+                f"{x['centroid_hz']:.0f} / {x['air_db']:.1f} / {100 * x['subsonic_share']:.1f} / {spread}"
+            )
         print(f"| {rec['genre']} | " + " | ".join(cells) + " |")
     print("\n## Stem loudness per role (LUFS, mean over pieces that have the role)\n")
     print("| font | " + " | ".join(ROLES) + " |")
@@ -436,7 +511,9 @@ def default_fonts() -> list[str]:
 
     from weavewave.render import BUNDLED_SOUNDFONT
 
-    return [str(Path(pretty_midi.__file__).parent / BUNDLED_SOUNDFONT)] + [c for c in CANDIDATES if Path(c).is_file()]
+    return [str(Path(pretty_midi.__file__).parent / BUNDLED_SOUNDFONT)] + [
+        c for c in CANDIDATES if Path(c).is_file()
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -447,21 +524,38 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--genres", nargs="+", help="only these genres (default: all of weavewave.styles.GENRES)")
     ap.add_argument("--spectrograms", metavar="DIR", help="write soundfont-<font>.png spectrograms here")
     ap.add_argument("--json", metavar="OUT", help="write every figure to this JSON file")
-    ap.add_argument("--speed-repeats", type=int, default=SPEED_REPEATS, help="side-by-side speed rounds (0: skip)")
+    ap.add_argument(
+        "--speed-repeats", type=int, default=SPEED_REPEATS, help="side-by-side speed rounds (0: skip)"
+    )
     ap.add_argument("--child", metavar="FONT", help=argparse.SUPPRESS)  # one font, JSON to --json
     args = ap.parse_args(argv)
     seeds = tuple(args.seeds)
     if args.child:
         genres = tuple(args.genres) if args.genres else None
-        Path(args.json).write_text(json.dumps(run_font(args.child, seeds, args.seconds, args.spectrograms, genres)))
+        Path(args.json).write_text(
+            json.dumps(run_font(args.child, seeds, args.seconds, args.spectrograms, genres))
+        )
         return 0
     results, fonts = [], args.fonts or default_fonts()
     for font in fonts:
         with tempfile.TemporaryDirectory() as tmp:
             out = Path(tmp) / "font.json"
-            cmd = [sys.executable, __file__, "--child", font, "--json", str(out), "--seconds", str(args.seconds),
-                   "--seeds", *map(str, seeds)] + (["--spectrograms", args.spectrograms] if args.spectrograms else []) \
+            cmd = (
+                [
+                    sys.executable,
+                    __file__,
+                    "--child",
+                    font,
+                    "--json",
+                    str(out),
+                    "--seconds",
+                    str(args.seconds),
+                    "--seeds",
+                    *map(str, seeds),
+                ]
+                + (["--spectrograms", args.spectrograms] if args.spectrograms else [])
                 + (["--genres", *args.genres] if args.genres else [])
+            )
             t = time.perf_counter()
             subprocess.run(cmd, check=True)
             results.append(json.loads(out.read_text()))

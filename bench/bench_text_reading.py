@@ -52,7 +52,9 @@ def _check_event(brief: Any, event: dict[str, Any]) -> bool:
         return set(secs[0].instruments) == set(event["starts_with"])
     if "enters" in event:
         name = event["enters"]
-        return name in brief.instruments and not _plays(secs[0], name) and any(_plays(s, name) for s in secs[1:])
+        return (
+            name in brief.instruments and not _plays(secs[0], name) and any(_plays(s, name) for s in secs[1:])
+        )
     if "exits" in event:
         name = event["exits"]
         return name in brief.instruments and _plays(secs[0], name) and not _plays(secs[-1], name)
@@ -85,7 +87,9 @@ def check(row: dict[str, Any], brief: Any) -> dict[str, bool]:
     if row["genre"] is not None:
         out["genre"] = brief.genre == row["genre"]
     if row["valence"] is not None or row["arousal"] is not None:
-        out["mood"] = _sign_ok(brief.mood.valence, row["valence"]) and _sign_ok(brief.mood.arousal, row["arousal"])
+        out["mood"] = _sign_ok(brief.mood.valence, row["valence"]) and _sign_ok(
+            brief.mood.arousal, row["arousal"]
+        )
     if row["ensemble"] is not None:
         out["ensemble"] = _check_ensemble(brief.instruments, row["ensemble"])
     if row["timeline"] is not None:
@@ -114,10 +118,12 @@ def run(rows: list[dict[str, Any]], read: Callable[[str], Any], verbose: bool) -
             spurious[0] += any(s.instruments for s in brief.sections)
         if verbose and not all(result.values()):
             wrong = ", ".join(f for f, ok in result.items() if not ok)
-            print(f"  x [{row['id']:>2}] {row['text'][:70]!r}: {wrong}\n"
-                  f"       -> {brief.genre}, v {brief.mood.valence:+.2f} a {brief.mood.arousal:+.2f}, "
-                  f"{brief.meter} {brief.tempo_bpm:g} BPM, {brief.instruments}, "
-                  f"{[(s.label, round(s.energy, 2), s.instruments) for s in brief.sections]}")
+            print(
+                f"  x [{row['id']:>2}] {row['text'][:70]!r}: {wrong}\n"
+                f"       -> {brief.genre}, v {brief.mood.valence:+.2f} a {brief.mood.arousal:+.2f}, "
+                f"{brief.meter} {brief.tempo_bpm:g} BPM, {brief.instruments}, "
+                f"{[(s.label, round(s.energy, 2), s.instruments) for s in brief.sections]}"
+            )
     out = {f: (r, n) for f, (r, n) in tally.items()}
     out["spurious"] = (spurious[0], spurious[1])
     return out
@@ -142,8 +148,10 @@ def main() -> None:
         return fuse([perceive_text(text, semantic=semantic)])
 
     result = run(rows, read, args.verbose)
-    print(f"text reading, {args.split} split ({len(rows)} prompts, "
-          f"{'lexicon only' if args.no_semantic else 'lexicon + sentence model if installed'}):")
+    print(
+        f"text reading, {args.split} split ({len(rows)} prompts, "
+        f"{'lexicon only' if args.no_semantic else 'lexicon + sentence model if installed'}):"
+    )
     for f in (*FIELDS, "overall"):
         right, n = result[f]
         print(f"  {f:<9} {right:>3}/{n:<3} {100 * right / n if n else float('nan'):5.1f} %")

@@ -73,19 +73,24 @@ def build(minutes: float, size: tuple[int, int], seed: int = 0) -> tuple[Path, d
     while total < minutes * 60 * 25:
         n = rng.randint(50, 175)
         n = min(n, int(minutes * 60 * 25) - total) or 1
-        shots.append(Shot(PHOTOS[len(shots) % len(PHOTOS)], n, zoom=rng.uniform(0.05, 0.4),
-                          pan=rng.uniform(0.1, 0.8)))
+        shots.append(
+            Shot(PHOTOS[len(shots) % len(PHOTOS)], n, zoom=rng.uniform(0.05, 0.4), pan=rng.uniform(0.1, 0.8))
+        )
         total += n
     t0 = time.perf_counter()
     truth = make_video(path, shots, size=size, fade_after=len(shots) // 2, preset="ultrafast", crf=26)
     truth.pop("times")
     truth_path.write_text(json.dumps(truth))
-    print(f"built {path.name}: {len(shots)} shots, {truth['duration']:.0f} s, in {time.perf_counter() - t0:.0f} s")
+    print(
+        f"built {path.name}: {len(shots)} shots, {truth['duration']:.0f} s, in {time.perf_counter() - t0:.0f} s"
+    )
     return path, truth
 
 
 def child(mode: str, path: Path) -> dict:
-    r = subprocess.run([sys.executable, "-c", CHILD, mode, str(path)], capture_output=True, text=True, check=True)
+    r = subprocess.run(
+        [sys.executable, "-c", CHILD, mode, str(path)], capture_output=True, text=True, check=True
+    )
     return json.loads(r.stdout.strip().splitlines()[-1])
 
 
@@ -121,8 +126,14 @@ def cue_videos(n: int = CUE_VIDEOS, seed: int = 11) -> list[tuple[Path, dict]]:
             while total < target:
                 lo, hi = CUE_SHOT_S[rng.randrange(len(CUE_SHOT_S))]
                 frames = int(round(rng.uniform(lo, hi) * 25))
-                shots.append(Shot(PHOTOS[len(shots) % len(PHOTOS)], frames, zoom=rng.uniform(0.05, 0.3),
-                                  pan=rng.uniform(0.1, 0.6)))
+                shots.append(
+                    Shot(
+                        PHOTOS[len(shots) % len(PHOTOS)],
+                        frames,
+                        zoom=rng.uniform(0.05, 0.3),
+                        pan=rng.uniform(0.1, 0.6),
+                    )
+                )
                 total += frames / 25
             truth = make_video(path, shots, fade_after=len(shots) // 2 if k % 2 else None)
             truth.pop("times")
@@ -144,7 +155,9 @@ def cue_distances(brief, cuts: list[float]) -> tuple[list[float], float, float]:
 
     arrangement = compose(brief)
     pm = pretty_midi.PrettyMIDI(io.BytesIO(arrangement.to_midi_bytes()))
-    crashes = np.asarray(sorted(n.start for i in pm.instruments if i.is_drum for n in i.notes if n.pitch == CRASH))
+    crashes = np.asarray(
+        sorted(n.start for i in pm.instruments if i.is_drum for n in i.notes if n.pitch == CRASH)
+    )
     dist = [float(np.min(np.abs(crashes - t))) * 1000 if crashes.size else float("inf") for t in cuts]
     times, qpm = pm.get_tempo_changes()
     base = arrangement.midi_quarter_bpm()
@@ -156,7 +169,9 @@ def cue_distances(brief, cuts: list[float]) -> tuple[list[float], float, float]:
 def cues_main() -> None:
     from weavewave.api import describe
 
-    print("| video | genre | cuts | scenes | sections | tempo | largest ms | median ms | largest bend | hits off the beat (off the 16th grid) |")
+    print(
+        "| video | genre | cuts | scenes | sections | tempo | largest ms | median ms | largest bend | hits off the beat (off the 16th grid) |"
+    )
     print("|---|---|---|---|---|---|---|---|---|---|")
     every, bends, jumps, off = [], [], [], 0
     for k, (path, truth) in enumerate(cue_videos()):
@@ -172,16 +187,23 @@ def cues_main() -> None:
             jumps.append(jump)
             label = genre + (f" @{tempo:g} fixed" if tempo else "")
             scoring = next(o for o in brief.observations if o.source == "video").measurements["scoring"]
-            n_off = f"{scoring.get('cues_off_beat', '-')} ({scoring.get('cues_off_grid', '-')})"  # '-': before
+            n_off = (
+                f"{scoring.get('cues_off_beat', '-')} ({scoring.get('cues_off_grid', '-')})"  # '-': before
+            )
             off += scoring.get("cues_off_grid", 0)
-            print(f"| {k} ({truth['duration']:.1f} s) | {label} | {len(cuts)} | {len(cuts) + 1} | "
-                  f"{len(brief.sections)} | {brief.tempo_bpm:g} | {max(dist):.1f} | {np.median(dist):.1f} | "
-                  f"{100 * bend:.1f} % | {n_off} |", flush=True)
+            print(
+                f"| {k} ({truth['duration']:.1f} s) | {label} | {len(cuts)} | {len(cuts) + 1} | "
+                f"{len(brief.sections)} | {brief.tempo_bpm:g} | {max(dist):.1f} | {np.median(dist):.1f} | "
+                f"{100 * bend:.1f} % | {n_off} |",
+                flush=True,
+            )
     d = np.asarray(every)
-    print(f"\n{d.size} cuts over {len(bends)} scored pieces: cut-to-cue largest {d.max():.1f} ms, median "
-          f"{np.median(d):.1f} ms, 95th percentile {np.percentile(d, 95):.1f} ms, within 40 ms "
-          f"{np.mean(d <= 40):.1%}; largest tempo bend {100 * max(bends):.2f} % (largest change between neighbouring stretches "
-          f"{100 * max(jumps):.1f} %); {off} hits off the 16th grid")
+    print(
+        f"\n{d.size} cuts over {len(bends)} scored pieces: cut-to-cue largest {d.max():.1f} ms, median "
+        f"{np.median(d):.1f} ms, 95th percentile {np.percentile(d, 95):.1f} ms, within 40 ms "
+        f"{np.mean(d <= 40):.1%}; largest tempo bend {100 * max(bends):.2f} % (largest change between neighbouring stretches "
+        f"{100 * max(jumps):.1f} %); {off} hits off the 16th grid"
+    )
 
 
 def main() -> None:
@@ -207,12 +229,17 @@ def main() -> None:
             if mode == "analyse":
                 p, rc = scores(r["cuts"], truth["cuts"], 1 / 25 + 1e-6)
                 fp, fr = scores(r["fades"], truth["fades"], 1 / 25 + 1e-6)
-                note = (f"{len(truth['cuts'])} cuts: precision {p:.3f} recall {rc:.3f}; fades precision {fp:.2f} "
-                        f"recall {fr:.2f}; {len(r['dissolves'])} dissolves found (none in the video)")
+                note = (
+                    f"{len(truth['cuts'])} cuts: precision {p:.3f} recall {rc:.3f}; fades precision {fp:.2f} "
+                    f"recall {fr:.2f}; {len(r['dissolves'])} dissolves found (none in the video)"
+                )
             elif mode == "describe":
                 note = f"residual {r['residual_ms']} ms at {r['tempo']} BPM, {r['sections']} sections"
-            print(f"| {label} | {mode} | {r['wall_s']:.1f} | {100 * r['wall_s'] / dur:.1f} % | {r['cpu_s']:.1f} | "
-                  f"{r['peak_rss_mb']:.0f} | {note} |", flush=True)
+            print(
+                f"| {label} | {mode} | {r['wall_s']:.1f} | {100 * r['wall_s'] / dur:.1f} % | {r['cpu_s']:.1f} | "
+                f"{r['peak_rss_mb']:.0f} | {note} |",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

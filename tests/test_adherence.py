@@ -16,11 +16,20 @@ CASES = [
 ]
 
 
-@pytest.fixture(scope="module", params=CASES, ids=lambda c: f"{c['genre']}-{c['key'].replace(' ', '')}-{c['tempo']}")
+@pytest.fixture(
+    scope="module", params=CASES, ids=lambda c: f"{c['genre']}-{c['key'].replace(' ', '')}-{c['tempo']}"
+)
 def rendered(request):
     case = request.param
-    track = weavewave.generate(text="a piece", genre=case["genre"], key=case["key"], tempo=case["tempo"],
-                               duration=24, seed=5, semantic=False)
+    track = weavewave.generate(
+        text="a piece",
+        genre=case["genre"],
+        key=case["key"],
+        tempo=case["tempo"],
+        duration=24,
+        seed=5,
+        semantic=False,
+    )
     return case, track
 
 

@@ -60,7 +60,11 @@ def test_known_tune_is_measured(heard):
     assert tempo_matches(a.tempo_bpm, TUNE_TEMPO)
     assert (a.key_tonic, a.key_mode) == (0, "major")
     assert a.meter == "4/4"
-    assert a.loudness_lufs is not None and a.energy_curve and 0 <= min(a.energy_curve) <= max(a.energy_curve) <= 1
+    assert (
+        a.loudness_lufs is not None
+        and a.energy_curve
+        and 0 <= min(a.energy_curve) <= max(a.energy_curve) <= 1
+    )
     assert a.brightness_hz > 0 and a.onsets_per_s > 1
     # Beats land every 0.6 s.
     assert np.median(np.diff(a.beat_times)) == pytest.approx(60 / TUNE_TEMPO, rel=0.04)
@@ -197,8 +201,11 @@ def test_key_on_rendered_bach_chorales():
     assert np.mean(results) >= 0.6, results
 
 
-@pytest.mark.parametrize("bpm, beats", [(72, 4), (100, 3), (128, 4), (132, 3)],
-                         ids=["72bpm-4/4", "100bpm-3/4", "128bpm-4/4", "132bpm-3/4"])
+@pytest.mark.parametrize(
+    "bpm, beats",
+    [(72, 4), (100, 3), (128, 4), (132, 3)],
+    ids=["72bpm-4/4", "100bpm-3/4", "128bpm-4/4", "132bpm-3/4"],
+)
 def test_tempo_and_meter_on_click_tracks(bpm, beats):
     a = analyse_audio(click_track(bpm, 20.0, beats_per_bar=beats), 22050, transcribe=False)
     assert tempo_matches(a.tempo_bpm, bpm), a.tempo_bpm
@@ -238,7 +245,9 @@ def test_real_recording_is_transcribed_by_pyin_without_octave_errors(recording_h
     scores = note_scores(truth, a.melody_s, until_s=RECORDING_KNOWN_UNTIL_S)
     assert scores["octave_or_twelfth_errors"] == 0, scores
     assert scores["f"] >= 0.9, scores
-    assert [p for s, _, p in a.melody_s if s < RECORDING_KNOWN_UNTIL_S] == [p for _, p in RECORDING_SCALE_NOTES]
+    assert [p for s, _, p in a.melody_s if s < RECORDING_KNOWN_UNTIL_S] == [
+        p for _, p in RECORDING_SCALE_NOTES
+    ]
 
 
 def test_chords_keep_basic_pitch(heard):

@@ -76,8 +76,11 @@ def test_unknown_format_lists_valid_ones(tmp_path):
         write_audio(tmp_path / "x.ogg", _tone(0.1), SR, "ogg")
 
 
-@pytest.mark.parametrize("bad", [np.zeros((0, 2), np.float32), np.full((10, 2), np.nan, np.float32),
-                                 np.zeros((10, 2), np.int16)], ids=["empty", "nan", "int"])
+@pytest.mark.parametrize(
+    "bad",
+    [np.zeros((0, 2), np.float32), np.full((10, 2), np.nan, np.float32), np.zeros((10, 2), np.int16)],
+    ids=["empty", "nan", "int"],
+)
 def test_bad_audio_is_refused(tmp_path, bad):
     with pytest.raises(BadInputError):
         write_audio(tmp_path / "x.wav", bad, SR)
@@ -96,8 +99,11 @@ def test_mp3_refuses_unsupported_rate(tmp_path):
         write_audio(tmp_path / "x.mp3", _tone(0.5, sr=22050), 22050, "mp3")
 
 
-@pytest.mark.parametrize("sr,seconds,channels", [(48000, 20.0, 2), (44100, 3.3, 1), (32000, 1.7, 2),
-                                                  (12345, 2.0, 2)], ids=["48k", "44k1-mono", "32k", "odd-rate"])
+@pytest.mark.parametrize(
+    "sr,seconds,channels",
+    [(48000, 20.0, 2), (44100, 3.3, 1), (32000, 1.7, 2), (12345, 2.0, 2)],
+    ids=["48k", "44k1-mono", "32k", "odd-rate"],
+)
 def test_lufs_agrees_with_pyloudnorm(rng, sr, seconds, channels):
     n = int(seconds * sr)
     audio = (rng.standard_normal((n, channels)) * np.linspace(0.01, 0.3, n)[:, None]).astype(np.float32)

@@ -40,29 +40,75 @@ def _write(tmp: Path, name: str, text: str) -> str:
 
 # (id, argv builder, words the one line must contain). Builders get the temporary folder.
 CLI_CASES = [
-    ("duration-1e-9", lambda t: ["generate", "--text", "calm", "--duration", "1e-9", "--out", str(t / "o")],
-     "too short"),
+    (
+        "duration-1e-9",
+        lambda t: ["generate", "--text", "calm", "--duration", "1e-9", "--out", str(t / "o")],
+        "too short",
+    ),
     ("port-70000", lambda t: ["serve", "--port", "70000", "--data-dir", str(t / "d")], "--port 70000"),
-    ("max-upload-nan", lambda t: ["serve", "--max-upload-mb", "nan", "--data-dir", str(t / "d")],
-     "--max-upload-mb nan"),
-    ("keep-days-nan", lambda t: ["serve", "--keep-days", "nan", "--data-dir", str(t / "d")], "--keep-days nan"),
+    (
+        "max-upload-nan",
+        lambda t: ["serve", "--max-upload-mb", "nan", "--data-dir", str(t / "d")],
+        "--max-upload-mb nan",
+    ),
+    (
+        "keep-days-nan",
+        lambda t: ["serve", "--keep-days", "nan", "--data-dir", str(t / "d")],
+        "--keep-days nan",
+    ),
     ("data-dir-a-file", lambda t: ["serve", "--data-dir", _write(t, "f", "x")], "is a file"),
-    ("out-under-a-file", lambda t: ["generate", "--text", "calm", "--out", _write(t, "f", "x") + "/sub"],
-     "is a file, not a folder"),
-    ("brief-nan", lambda t: ["describe", "--brief", _write(t, "b.json", json.dumps(_brief(t, duration_s=1.0))
-                                                           .replace("1.0", "NaN", 1))], "NaN"),
-    ("brief-infinity", lambda t: ["describe", "--brief", _write(t, "b.json", json.dumps(_brief(t))
-                                                                .replace('"tempo_bpm": ', '"tempo_bpm": 1e999, "x": '))],
-     "too large to be a number"),
-    ("brief-deep", lambda t: ["describe", "--brief", _write(t, "b.json", '{"caption": ' + _nested(5000) + "}")],
-     "nested too deeply"),
-    ("brief-shallow-but-deep", lambda t: ["describe", "--brief", _write(t, "b.json", '{"a": ' + _nested(500) + "}")],
-     "nested too deeply"),
-    ("brief-4301-digits", lambda t: ["describe", "--brief", _write(t, "b.json", '{"seed": ' + "9" * 5000 + "}")],
-     "5000 digits"),
-    ("brief-lone-surrogate", lambda t: ["describe", "--brief", _write(t, "b.json", json.dumps(
-        _brief(t, caption="calm \ud800 piano")))], "not valid UTF-8"),
-    ("text-lone-surrogate", lambda t: ["describe", "--text", "a calm \udced\udca0\udc80 tune"], "--text is not valid UTF-8"),
+    (
+        "out-under-a-file",
+        lambda t: ["generate", "--text", "calm", "--out", _write(t, "f", "x") + "/sub"],
+        "is a file, not a folder",
+    ),
+    (
+        "brief-nan",
+        lambda t: [
+            "describe",
+            "--brief",
+            _write(t, "b.json", json.dumps(_brief(t, duration_s=1.0)).replace("1.0", "NaN", 1)),
+        ],
+        "NaN",
+    ),
+    (
+        "brief-infinity",
+        lambda t: [
+            "describe",
+            "--brief",
+            _write(t, "b.json", json.dumps(_brief(t)).replace('"tempo_bpm": ', '"tempo_bpm": 1e999, "x": ')),
+        ],
+        "too large to be a number",
+    ),
+    (
+        "brief-deep",
+        lambda t: ["describe", "--brief", _write(t, "b.json", '{"caption": ' + _nested(5000) + "}")],
+        "nested too deeply",
+    ),
+    (
+        "brief-shallow-but-deep",
+        lambda t: ["describe", "--brief", _write(t, "b.json", '{"a": ' + _nested(500) + "}")],
+        "nested too deeply",
+    ),
+    (
+        "brief-4301-digits",
+        lambda t: ["describe", "--brief", _write(t, "b.json", '{"seed": ' + "9" * 5000 + "}")],
+        "5000 digits",
+    ),
+    (
+        "brief-lone-surrogate",
+        lambda t: [
+            "describe",
+            "--brief",
+            _write(t, "b.json", json.dumps(_brief(t, caption="calm \ud800 piano"))),
+        ],
+        "not valid UTF-8",
+    ),
+    (
+        "text-lone-surrogate",
+        lambda t: ["describe", "--text", "a calm \udced\udca0\udc80 tune"],
+        "--text is not valid UTF-8",
+    ),
     ("audio-a-folder", lambda t: ["describe", "--audio", str(t)], "not a regular file"),
     ("audio-missing", lambda t: ["describe", "--audio", str(t / "nope.wav")], "not found"),
 ]
@@ -73,8 +119,12 @@ def test_cli_bad_input_exits_2_with_one_line(tmp_path, build, needle):
     argv = build(tmp_path)
     env = dict(os.environ, PYTHONPATH=SRC, NUMBA_CACHE_DIR=str(tmp_path / "numba"), PYTHONIOENCODING="utf-8")
     env.pop("WEAVEWAVE_DEBUG", None)
-    done = subprocess.run([sys.executable, "-m", "weavewave.cli", *argv, "-q" if argv[0] != "serve" else "--no-ui"],
-                          capture_output=True, timeout=120, env=env)
+    done = subprocess.run(
+        [sys.executable, "-m", "weavewave.cli", *argv, "-q" if argv[0] != "serve" else "--no-ui"],
+        capture_output=True,
+        timeout=120,
+        env=env,
+    )
     err = done.stderr.decode("utf-8", "replace")
     lines = [line for line in err.splitlines() if line.strip()]
     assert done.returncode == 2, err
@@ -115,8 +165,25 @@ def test_a_tiny_piece_is_written_and_exits_0(tmp_path, capsys):
     """A 0.01 s piece wrote its files, then failed printing its (missing) true peak with exit 1."""
     from weavewave.cli import main
 
-    assert main(["generate", "--text", "calm", "--duration", "0.01", "--seed", "1", "--text-model", "lexicon",
-                 "-q", "--out", str(tmp_path / "o")]) == 0
+    assert (
+        main(
+            [
+                "generate",
+                "--text",
+                "calm",
+                "--duration",
+                "0.01",
+                "--seed",
+                "1",
+                "--text-model",
+                "lexicon",
+                "-q",
+                "--out",
+                str(tmp_path / "o"),
+            ]
+        )
+        == 0
+    )
     assert (tmp_path / "o" / "music.wav").is_file()
 
 

@@ -13,8 +13,11 @@ bm = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(bm)
 
 
-@pytest.mark.parametrize(("meter", "beat"), [("4/4", 1.0), ("3/4", 1.0), ("2/2", 1.0), ("6/8", 1.5),
-                                             ("9/8", 1.5), ("3/8", 1.5)], ids=str)
+@pytest.mark.parametrize(
+    ("meter", "beat"),
+    [("4/4", 1.0), ("3/4", 1.0), ("2/2", 1.0), ("6/8", 1.5), ("9/8", 1.5), ("3/8", 1.5)],
+    ids=str,
+)
 def test_beat_is_a_dotted_quarter_only_in_compound_meters(meter, beat):
     assert bm.beat_qn(meter) == beat
 
@@ -49,7 +52,11 @@ def test_six_eight_counts_the_eighths_between_dotted_quarter_beats_as_off_the_be
 
 def test_on_top_counts_tune_notes_under_an_accompaniment_note():
     tune = [(0.0, 1.0, 72), (1.0, 2.0, 67), (2.0, 3.0, 74)]
-    others = [(0.0, 2.0, 69), (2.01, 3.0, 76), (5.0, 6.0, 90)]  # the 76 starts 10 ms late: still sounding with 74
+    others = [
+        (0.0, 2.0, 69),
+        (2.01, 3.0, 76),
+        (5.0, 6.0, 90),
+    ]  # the 76 starts 10 ms late: still sounding with 74
     assert bm.on_top(tune, others) == (1, 3)
     assert bm.on_top(tune, []) == (3, 3)
 

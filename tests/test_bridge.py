@@ -10,12 +10,19 @@ from weavewave.theory import KeySpec, bar_seconds
 
 def perception(source, **proposals):
     obs = Observation(source=source, input=f"{source}-input", summary="test", measurements={"x": 1})
-    return Perception(obs, {k: v if isinstance(v, Proposal) else Proposal(v, 0.6, f"{k} from {source}")
-                            for k, v in proposals.items()})
+    return Perception(
+        obs,
+        {
+            k: v if isinstance(v, Proposal) else Proposal(v, 0.6, f"{k} from {source}")
+            for k, v in proposals.items()
+        },
+    )
 
 
 def test_explicit_controls_win_over_text_and_image():
-    text = perception("text", tempo_bpm=Proposal(140.0, 1.0, "prompt says 140 bpm"), genre=Proposal("rock", 0.9, "rock"))
+    text = perception(
+        "text", tempo_bpm=Proposal(140.0, 1.0, "prompt says 140 bpm"), genre=Proposal("rock", 0.9, "rock")
+    )
     image = perception("image", valence=-0.8, arousal=-0.6)
     b = fuse([text, image], Controls(tempo=80, genre="jazz", key="Bb major", duration=12))
     assert b.tempo_bpm == 80 and b.genre == "jazz" and str(b.key) == "Bb major" and b.duration_s == 12
@@ -35,7 +42,9 @@ def test_continuous_attributes_are_confidence_weighted():
     bright_image = perception("image", valence=Proposal(0.8, 0.3, "bright"))
     b = fuse([sad_text, bright_image])
     assert -0.8 < b.mood.valence < 0
-    assert "sad words" in b.provenance["mood.valence"].reason and "bright" in b.provenance["mood.valence"].reason
+    assert (
+        "sad words" in b.provenance["mood.valence"].reason and "bright" in b.provenance["mood.valence"].reason
+    )
 
 
 def test_defaults_fill_everything_with_reasons():
@@ -45,8 +54,20 @@ def test_defaults_fill_everything_with_reasons():
     assert lo <= b.tempo_bpm < (lo + hi) / 2  # low arousal -> lower half of the range
     assert b.key.mode in ("minor", "dorian")
     assert "arousal" in b.provenance["tempo_bpm"].reason
-    for attr in ("duration_s", "tempo_bpm", "meter", "key", "genre", "instruments", "energy", "sections",
-                 "mood.valence", "mood.arousal", "seed", "caption"):
+    for attr in (
+        "duration_s",
+        "tempo_bpm",
+        "meter",
+        "key",
+        "genre",
+        "instruments",
+        "energy",
+        "sections",
+        "mood.valence",
+        "mood.arousal",
+        "seed",
+        "caption",
+    ):
         assert b.provenance[attr].reason
 
 
@@ -68,8 +89,10 @@ def test_sections_are_bar_aligned_and_cover_the_piece():
 def test_forms_are_phrases_and_differ_by_genre_and_seed(genre):
     forms = set()
     for seed in range(6):
-        b = fuse([perception("text", valence=0.3, arousal=0.3)],
-                 Controls(duration=90, tempo=120, genre=genre, seed=seed))
+        b = fuse(
+            [perception("text", valence=0.3, arousal=0.3)],
+            Controls(duration=90, tempo=120, genre=genre, seed=seed),
+        )
         bar = bar_seconds(120, "4/4")
         body = b.sections[1:-1]
         assert all(round((s.end_s - s.start_s) / bar) in (4, 8) for s in body)
@@ -78,9 +101,12 @@ def test_forms_are_phrases_and_differ_by_genre_and_seed(genre):
 
 
 def test_instrument_requests_exclusions_and_only():
-    t = perception("text", genre=Proposal("lofi", 1.0, "lo-fi"),
-                   instruments_add=Proposal(["Tenor Sax"], 1.0, "sax"),
-                   instruments_exclude=Proposal(["Drums"], 1.0, "no drums"))
+    t = perception(
+        "text",
+        genre=Proposal("lofi", 1.0, "lo-fi"),
+        instruments_add=Proposal(["Tenor Sax"], 1.0, "sax"),
+        instruments_exclude=Proposal(["Drums"], 1.0, "no drums"),
+    )
     b = fuse([t])
     assert "Tenor Sax" in b.instruments and "Drums" not in b.instruments
     solo = fuse([perception("text", instruments_only=Proposal(["Acoustic Grand Piano"], 1.0, "solo piano"))])
@@ -89,8 +115,12 @@ def test_instrument_requests_exclusions_and_only():
 
 def test_excluding_everything_is_bad_input():
     t = perception(
-        "text", genre=Proposal("lofi", 1.0, "lofi"),
-        instruments_exclude=Proposal(["Electric Piano 1", "Electric Bass (finger)", "Vibraphone", "Drums"], 1.0, "x"))
+        "text",
+        genre=Proposal("lofi", 1.0, "lofi"),
+        instruments_exclude=Proposal(
+            ["Electric Piano 1", "Electric Bass (finger)", "Vibraphone", "Drums"], 1.0, "x"
+        ),
+    )
     with pytest.raises(BadInputError, match="excludes every instrument"):
         fuse([t])
 
@@ -104,9 +134,19 @@ def test_fusion_is_deterministic_and_seed_derived_from_inputs():
     assert c.seed != a.seed
 
 
-@pytest.mark.parametrize("controls", [Controls(duration=0), Controls(duration=601), Controls(tempo=20),
-                                      Controls(tempo=301), Controls(key="H minor"), Controls(genre="polka"),
-                                      Controls(instruments=["kazoo9"])], ids=str)
+@pytest.mark.parametrize(
+    "controls",
+    [
+        Controls(duration=0),
+        Controls(duration=601),
+        Controls(tempo=20),
+        Controls(tempo=301),
+        Controls(key="H minor"),
+        Controls(genre="polka"),
+        Controls(instruments=["kazoo9"]),
+    ],
+    ids=str,
+)
 def test_bad_controls(controls):
     with pytest.raises(BadInputError):
         fuse([perception("text")], controls)
@@ -124,15 +164,19 @@ def test_apply_controls_keeps_edits_and_rescales_sections():
 
 def test_seeds_move_the_tempo_within_the_genre_range():
     lo, hi = GENRES["pop"].tempo_range
-    tempi = {fuse([perception("text", valence=0.3, arousal=0.0)], Controls(genre="pop", seed=s)).tempo_bpm
-             for s in range(4)}
+    tempi = {
+        fuse([perception("text", valence=0.3, arousal=0.0)], Controls(genre="pop", seed=s)).tempo_bpm
+        for s in range(4)
+    }
     assert len(tempi) >= 3 and all(lo <= t <= hi for t in tempi)
     # An explicit tempo is never moved.
     assert fuse([perception("text")], Controls(genre="pop", tempo=97, seed=3)).tempo_bpm == 97
 
 
 def test_a_mood_suits_several_genres_and_the_seed_chooses():
-    dark_calm = [fuse([perception("image", valence=-0.5, arousal=-0.5)], Controls(seed=s)).genre for s in range(12)]
+    dark_calm = [
+        fuse([perception("image", valence=-0.5, arousal=-0.5)], Controls(seed=s)).genre for s in range(12)
+    ]
     assert len(set(dark_calm)) >= 2 and set(dark_calm) <= {"ambient", "lofi", "classical", "cinematic"}
     assert dark_calm.count("ambient") >= 3  # the nearest genre stays the likeliest
 
@@ -146,23 +190,43 @@ def from_text(text, controls=None):
     return fuse([perceive_text(text, semantic=False)], controls)
 
 
-@pytest.mark.parametrize(("text", "instruments"), [
-    ("a jazz trio", ["Acoustic Grand Piano", "Acoustic Bass", "Drums"]),
-    ("a string quartet, sad and slow", ["Violin", "Viola", "Cello"]),
-    ("a punk rock power trio, fast and angry", ["Overdriven Guitar", "Electric Bass (pick)", "Drums"]),
-    ("a guitar and violin duo playing a gentle folk tune", ["Acoustic Guitar (steel)", "Violin"]),
-    ("a big band swing number", ["Alto Sax", "Tenor Sax", "Trumpet", "Trombone", "Acoustic Grand Piano",
-                                 "Acoustic Bass", "Drums"]),
-], ids=["jazz-trio", "string-quartet", "power-trio", "duo", "big-band"])
+@pytest.mark.parametrize(
+    ("text", "instruments"),
+    [
+        ("a jazz trio", ["Acoustic Grand Piano", "Acoustic Bass", "Drums"]),
+        ("a string quartet, sad and slow", ["Violin", "Viola", "Cello"]),
+        ("a punk rock power trio, fast and angry", ["Overdriven Guitar", "Electric Bass (pick)", "Drums"]),
+        ("a guitar and violin duo playing a gentle folk tune", ["Acoustic Guitar (steel)", "Violin"]),
+        (
+            "a big band swing number",
+            [
+                "Alto Sax",
+                "Tenor Sax",
+                "Trumpet",
+                "Trombone",
+                "Acoustic Grand Piano",
+                "Acoustic Bass",
+                "Drums",
+            ],
+        ),
+    ],
+    ids=["jazz-trio", "string-quartet", "power-trio", "duo", "big-band"],
+)
 def test_ensemble_words_set_the_instruments_exactly(text, instruments):
     b = from_text(text)
     assert b.instruments == instruments
-    assert "ensemble" in b.provenance["instruments"].reason or "prompt says" in b.provenance["instruments"].reason
+    assert (
+        "ensemble" in b.provenance["instruments"].reason
+        or "prompt says" in b.provenance["instruments"].reason
+    )
 
 
 def test_a_bare_trio_follows_the_genre():
-    assert from_text("a trio", Controls(genre="rock")).instruments == ["Overdriven Guitar", "Electric Bass (pick)",
-                                                                       "Drums"]
+    assert from_text("a trio", Controls(genre="rock")).instruments == [
+        "Overdriven Guitar",
+        "Electric Bass (pick)",
+        "Drums",
+    ]
 
 
 def test_user_instruments_beat_an_ensemble_word():
@@ -219,10 +283,20 @@ def test_a_named_genre_keeps_its_band_but_a_lullaby_still_drops_the_drums():
     assert b.genre == "lofi" and "Drums" not in b.instruments and "Electric Piano 1" in b.instruments
 
 
-CAPTION_PROMPTS = ["an epic battle", "ocean waves at dawn", "heavy rock anthem", "driving techno for the gym",
-                   "energetic but quiet", "an uplifting hymn", "a lullaby", "an 80s synthwave drive",
-                   "happy, sad, happy and calm rain", "a driving rock song", "oceanic calm",
-                   "a very energetic, quiet and peaceful party"]
+CAPTION_PROMPTS = [
+    "an epic battle",
+    "ocean waves at dawn",
+    "heavy rock anthem",
+    "driving techno for the gym",
+    "energetic but quiet",
+    "an uplifting hymn",
+    "a lullaby",
+    "an 80s synthwave drive",
+    "happy, sad, happy and calm rain",
+    "a driving rock song",
+    "oceanic calm",
+    "a very energetic, quiet and peaceful party",
+]
 
 
 @pytest.mark.parametrize("text", CAPTION_PROMPTS)
@@ -234,15 +308,19 @@ def test_captions_are_grammatical(text):
     assert not re.match(r"A [aeiouAEIOU]", caption) and not re.match(r"An [^aeiouAEIOU8]", caption), caption
     words = re.findall(r"[a-z-]+", first.lower())[1:]
     assert len(words) == len(set(words)), caption  # no adjective twice ("driving driving rock")
-    assert not ({"energetic", "joyful", "driving", "tense"} & set(words) and
-                {"quiet", "calm", "peaceful", "gentle", "sleepy"} & set(words)), caption
+    assert not (
+        {"energetic", "joyful", "driving", "tense"} & set(words)
+        and {"quiet", "calm", "peaceful", "gentle", "sleepy"} & set(words)
+    ), caption
 
 
 def test_indefinite_article():
     from weavewave.bridge import indefinite_article
 
-    assert [indefinite_article(w) for w in ("epic", "oceanic", "uplifting", "unique", "hour", "80s", "driving",
-                                            "1980s")] == ["an", "an", "an", "a", "an", "an", "a", "a"]
+    assert [
+        indefinite_article(w)
+        for w in ("epic", "oceanic", "uplifting", "unique", "hour", "80s", "driving", "1980s")
+    ] == ["an", "an", "an", "a", "an", "an", "a", "a"]
 
 
 def test_caption_hint_keeps_its_capitals():

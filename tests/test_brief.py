@@ -7,9 +7,15 @@ from weavewave.errors import BadInputError
 
 
 def make_brief(**over):
-    fields = dict(caption="A calm piece.", duration_s=20.0, tempo_bpm=90.0, key=Key(tonic="a", mode="m"),
-                  genre="lo-fi", instruments=["rhodes", "bass", "drums"],
-                  sections=[Section(start_s=0, end_s=10, label="A"), Section(start_s=10, end_s=20, label="B")])
+    fields = dict(
+        caption="A calm piece.",
+        duration_s=20.0,
+        tempo_bpm=90.0,
+        key=Key(tonic="a", mode="m"),
+        genre="lo-fi",
+        instruments=["rhodes", "bass", "drums"],
+        sections=[Section(start_s=0, end_s=10, label="A"), Section(start_s=10, end_s=20, label="B")],
+    )
     fields.update(over)
     return MusicBrief(**fields)
 
@@ -28,8 +34,21 @@ def test_json_round_trip_is_exact():
     assert again == b
     assert again.to_json() == text
     data = json.loads(text)
-    for field in ("schema", "caption", "duration_s", "tempo_bpm", "meter", "key", "mood", "genre",
-                  "instruments", "energy", "sections", "seed", "provenance"):
+    for field in (
+        "schema",
+        "caption",
+        "duration_s",
+        "tempo_bpm",
+        "meter",
+        "key",
+        "mood",
+        "genre",
+        "instruments",
+        "energy",
+        "sections",
+        "seed",
+        "provenance",
+    ):
         assert field in data
     assert data["schema"] == SCHEMA_ID
     assert set(data["key"]) == {"tonic", "mode"}
@@ -39,10 +58,18 @@ def test_json_round_trip_is_exact():
 
 @pytest.mark.parametrize(
     ("field", "value", "message"),
-    [("tempo_bpm", 500, "tempo_bpm"), ("duration_s", 0, "duration_s"), ("duration_s", 601, "duration_s"),
-     ("meter", "5/4", "meter"), ("genre", "jaz", "genre.*jazz"), ("instruments", ["kazooo"], "instruments"),
-     ("schema", "other/9", "schema"), ("key", {"tonic": "H", "mode": "major"}, "key.tonic"),
-     ("mood", {"valence": 2, "arousal": 0, "tags": []}, "mood.valence"), ("surprise", 1, "surprise")],
+    [
+        ("tempo_bpm", 500, "tempo_bpm"),
+        ("duration_s", 0, "duration_s"),
+        ("duration_s", 601, "duration_s"),
+        ("meter", "5/4", "meter"),
+        ("genre", "jaz", "genre.*jazz"),
+        ("instruments", ["kazooo"], "instruments"),
+        ("schema", "other/9", "schema"),
+        ("key", {"tonic": "H", "mode": "major"}, "key.tonic"),
+        ("mood", {"valence": 2, "arousal": 0, "tags": []}, "mood.valence"),
+        ("surprise", 1, "surprise"),
+    ],
     ids=lambda v: str(v),
 )
 def test_validation_names_the_field(field, value, message):

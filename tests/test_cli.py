@@ -20,8 +20,14 @@ ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
 
 
 def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "weavewave.cli", *args], capture_output=True, text=True,
-                          env=ENV, cwd=cwd, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "weavewave.cli", *args],
+        capture_output=True,
+        text=True,
+        env=ENV,
+        cwd=cwd,
+        timeout=300,
+    )
 
 
 def digest(path: Path) -> str:
@@ -31,8 +37,20 @@ def digest(path: Path) -> str:
 @pytest.fixture(scope="module")
 def text_piece(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("cli") / "text"
-    r = run("generate", "--text", "a calm rainy evening, lo-fi with soft piano, 84 bpm, in F minor",
-            "--duration", "12", "--text-model", "lexicon", "--stems", "--seed", "3", "--out", str(out))
+    r = run(
+        "generate",
+        "--text",
+        "a calm rainy evening, lo-fi with soft piano, 84 bpm, in F minor",
+        "--duration",
+        "12",
+        "--text-model",
+        "lexicon",
+        "--stems",
+        "--seed",
+        "3",
+        "--out",
+        str(out),
+    )
     assert r.returncode == 0, r.stderr
     return out
 
@@ -89,7 +107,15 @@ def test_edited_brief_changes_the_piece(text_piece, tmp_path):
 
 
 def test_real_photo(skimage_data, tmp_path):
-    r = run("generate", "--image", str(skimage_data / "coffee.png"), "--duration", "8", "--out", str(tmp_path / "p"))
+    r = run(
+        "generate",
+        "--image",
+        str(skimage_data / "coffee.png"),
+        "--duration",
+        "8",
+        "--out",
+        str(tmp_path / "p"),
+    )
     assert r.returncode == 0, r.stderr
     brief = MusicBrief.load(tmp_path / "p" / "brief.json")
     assert brief.observations[0].source == "image"
@@ -111,8 +137,19 @@ def test_schema_command():
 
 
 def test_flac_format(tmp_path):
-    r = run("generate", "--text", "ambient drone", "--text-model", "lexicon", "--duration", "5", "--format", "flac",
-            "--out", str(tmp_path / "f"))
+    r = run(
+        "generate",
+        "--text",
+        "ambient drone",
+        "--text-model",
+        "lexicon",
+        "--duration",
+        "5",
+        "--format",
+        "flac",
+        "--out",
+        str(tmp_path / "f"),
+    )
     assert r.returncode == 0, r.stderr
     info = sf.info(tmp_path / "f" / "music.flac")
     assert info.format == "FLAC" and abs(info.duration - 5) <= 0.1
@@ -120,12 +157,28 @@ def test_flac_format(tmp_path):
 
 def test_help_lists_the_contract_options():
     r = run("generate", "--help")
-    for opt in ("--text", "--image", "--brief", "--duration", "--tempo", "--key", "--genre", "--instruments",
-                "--seed", "--backend", "--out", "--format", "--stems", "--soundfont", "--force"):
+    for opt in (
+        "--text",
+        "--image",
+        "--brief",
+        "--duration",
+        "--tempo",
+        "--key",
+        "--genre",
+        "--instruments",
+        "--seed",
+        "--backend",
+        "--out",
+        "--format",
+        "--stems",
+        "--soundfont",
+        "--force",
+    ):
         assert opt in r.stdout
 
 
 # --- bad input: exit 2, one clear line, no traceback, nothing left in --out --------------------------
+
 
 def _truncated_jpeg(tmp_path: Path, skimage_data: Path) -> Path:
     data = (skimage_data / "rocket.jpg").read_bytes()
@@ -136,17 +189,33 @@ def _truncated_jpeg(tmp_path: Path, skimage_data: Path) -> Path:
 
 def _bad_brief(tmp_path: Path) -> Path:
     p = tmp_path / "bad.json"
-    p.write_text(json.dumps({"schema": "weavewave.brief/1", "caption": "x", "duration_s": 10, "tempo_bpm": 999,
-                             "key": {"tonic": "C", "mode": "major"}, "genre": "pop", "instruments": ["piano"]}))
+    p.write_text(
+        json.dumps(
+            {
+                "schema": "weavewave.brief/1",
+                "caption": "x",
+                "duration_s": 10,
+                "tempo_bpm": 999,
+                "key": {"tonic": "C", "mode": "major"},
+                "genre": "pop",
+                "instruments": ["piano"],
+            }
+        )
+    )
     return p
 
 
 BAD = {
     "missing-image": (lambda t, s: ["--image", str(t / "nope.jpg")], "not found|does not exist|no such"),
     "directory-as-image": (lambda t, s: ["--image", str(t)], "directory|folder|not a file"),
-    "text-renamed-png": (lambda t, s: ["--image", str((t / "x.png").write_text("hello") and t / "x.png")],
-                         "not an image"),
-    "truncated-jpeg": (lambda t, s: ["--image", str(_truncated_jpeg(t, s))], "truncated|corrupt|damaged|cannot"),
+    "text-renamed-png": (
+        lambda t, s: ["--image", str((t / "x.png").write_text("hello") and t / "x.png")],
+        "not an image",
+    ),
+    "truncated-jpeg": (
+        lambda t, s: ["--image", str(_truncated_jpeg(t, s))],
+        "truncated|corrupt|damaged|cannot",
+    ),
     "empty-prompt": (lambda t, s: ["--text", "   "], "nothing to make music from"),
     "duration-zero": (lambda t, s: ["--text", "calm", "--duration", "0"], "duration"),
     "duration-too-long": (lambda t, s: ["--text", "calm", "--duration", "601"], "duration"),
@@ -180,10 +249,30 @@ def test_bad_input(case, tmp_path, skimage_data):
 
 def test_existing_output_is_not_overwritten(text_piece, tmp_path):
     before = digest(text_piece / "music.wav")
-    r = run("generate", "--text", "fast rock", "--text-model", "lexicon", "--duration", "4", "--out", str(text_piece))
+    r = run(
+        "generate",
+        "--text",
+        "fast rock",
+        "--text-model",
+        "lexicon",
+        "--duration",
+        "4",
+        "--out",
+        str(text_piece),
+    )
     assert r.returncode == 2 and "already exists" in r.stderr and "--force" in r.stderr
     assert digest(text_piece / "music.wav") == before
-    r = run("generate", "--text", "fast rock", "--text-model", "lexicon", "--duration", "4", "--force",
-            "--out", str(text_piece))
+    r = run(
+        "generate",
+        "--text",
+        "fast rock",
+        "--text-model",
+        "lexicon",
+        "--duration",
+        "4",
+        "--force",
+        "--out",
+        str(text_piece),
+    )
     assert r.returncode == 0, r.stderr
     assert digest(text_piece / "music.wav") != before

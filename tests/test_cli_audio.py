@@ -25,8 +25,9 @@ LULLABY = "as a gentle lullaby on music box"
 
 
 def run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "weavewave.cli", *args], capture_output=True, text=True,
-                          env=ENV, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "weavewave.cli", *args], capture_output=True, text=True, env=ENV, timeout=300
+    )
 
 
 @pytest.fixture(scope="module")
@@ -120,16 +121,24 @@ def _truncated(path: Path) -> Path:
 BAD = {
     "missing": (lambda d: d / "nope.wav", "not found"),
     "zero length": (lambda d: (d / "empty.wav").write_bytes(b"") and None or d / "empty.wav", "empty"),
-    "corrupt": (lambda d: (d / "noise.wav").write_bytes(np.random.default_rng(0).bytes(4096)) and None
-                or d / "noise.wav", "cannot decode"),
+    "corrupt": (
+        lambda d: (
+            (d / "noise.wav").write_bytes(np.random.default_rng(0).bytes(4096)) and None or d / "noise.wav"
+        ),
+        "cannot decode",
+    ),
     "truncated wav": (lambda d: _truncated(d / "cut.wav"), "truncated"),
     "truncated flac": (lambda d: _truncated(d / "cut.flac"), "truncated"),
     "truncated mp3": (lambda d: _truncated(d / "cut.mp3"), "truncated"),
     "truncated ogg": (lambda d: _truncated(d / "cut.ogg"), "cut off"),
     "too short": (lambda d: _wav(d / "short.wav", 0.5), "at least"),
     "silence": (lambda d: _wav(d / "silence.wav", 5.0, silent=True), "silent"),
-    "video as audio": (lambda d: (d / "clip.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(2048)) and None
-                       or d / "clip.mp4", "--video"),
+    "video as audio": (
+        lambda d: (
+            (d / "clip.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(2048)) and None or d / "clip.mp4"
+        ),
+        "--video",
+    ),
 }
 
 
@@ -153,10 +162,14 @@ def test_too_long_says_the_limit_and_how_to_raise_it(tmp_path, capsys, monkeypat
     assert code == 2 and "limit for --audio is 3 s" in err and "WEAVEWAVE_MAX_AUDIO_S" in err
 
 
-@pytest.mark.parametrize("args, words", [
-    (["--text", "calm", "--reference-mode", "style"], "needs a reference tune"),
-    (["--text", "calm", "--instruction", "  "], "empty"),
-], ids=["mode without audio", "blank instruction"])
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["--text", "calm", "--reference-mode", "style"], "needs a reference tune"),
+        (["--text", "calm", "--instruction", "  "], "empty"),
+    ],
+    ids=["mode without audio", "blank instruction"],
+)
 def test_bad_restyle_options(args, words, tmp_path, capsys):
     code = main(["generate", *args, "--out", str(tmp_path / "out"), "-q"])
     err = capsys.readouterr().err

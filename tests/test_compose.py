@@ -25,8 +25,15 @@ GM_DRUM_NOTES = set(range(35, 82))
 
 def make_brief(**kw) -> MusicBrief:
     genre = kw.pop("genre", "pop")
-    base = dict(caption="test", duration_s=30.0, tempo_bpm=110.0, key=Key(tonic="C", mode="major"),
-                genre=genre, instruments=list(GENRES[genre].ensemble), seed=7)
+    base = dict(
+        caption="test",
+        duration_s=30.0,
+        tempo_bpm=110.0,
+        key=Key(tonic="C", mode="major"),
+        genre=genre,
+        instruments=list(GENRES[genre].ensemble),
+        seed=7,
+    )
     base.update(kw)
     return MusicBrief(**base)
 
@@ -36,13 +43,21 @@ def parts_by_role(arr: Arrangement, role: str) -> list[Part]:
 
 
 def melody_notes(arr: Arrangement):
-    return sorted((n for p in parts_by_role(arr, "melody") for n in p.notes if n.pitch >= 55),
-                  key=lambda n: n.start)
+    return sorted(
+        (n for p in parts_by_role(arr, "melody") for n in p.notes if n.pitch >= 55), key=lambda n: n.start
+    )
 
 
-def sounding_pcs(arr: Arrangement, t: float, roles=("chords", "pad", "bass"), after: float = 0.03) -> set[int]:
-    return {n.pitch % 12 for p in arr.parts if p.role in roles and not p.is_drum
-            for n in p.notes if n.start <= t + after and n.end > t + after}
+def sounding_pcs(
+    arr: Arrangement, t: float, roles=("chords", "pad", "bass"), after: float = 0.03
+) -> set[int]:
+    return {
+        n.pitch % 12
+        for p in arr.parts
+        if p.role in roles and not p.is_drum
+        for n in p.notes
+        if n.start <= t + after and n.end > t + after
+    }
 
 
 # --- contract ------------------------------------------------------------------------------------
@@ -54,12 +69,18 @@ def test_same_brief_gives_same_bytes_and_seed_changes_them():
     assert a != c
 
 
-@pytest.mark.parametrize("genre,meter", list(itertools.product(GENRES, ["4/4", "3/4", "6/8"])),
-                         ids=lambda v: str(v))
+@pytest.mark.parametrize(
+    "genre,meter", list(itertools.product(GENRES, ["4/4", "3/4", "6/8"])), ids=lambda v: str(v)
+)
 def test_every_genre_and_meter_composes_in_range(genre, meter):
     for mode in ("major", "minor", "dorian" if meter != "3/4" else "lydian"):
-        brief = make_brief(genre=genre, meter=meter, key=Key(tonic="D", mode=mode), duration_s=24.0,
-                           tempo_bpm=sum(GENRES[genre].tempo_range) / 2)
+        brief = make_brief(
+            genre=genre,
+            meter=meter,
+            key=Key(tonic="D", mode=mode),
+            duration_s=24.0,
+            tempo_bpm=sum(GENRES[genre].tempo_range) / 2,
+        )
         arr = compose(brief)
         assert arr.duration_s == brief.duration_s
         assert [p.instrument for p in arr.parts] == brief.instruments
@@ -102,8 +123,10 @@ def test_no_drum_part_unless_drums_listed():
     assert len(drums) == 1 and drums[0].role == "drums" and drums[0].notes
 
 
-@pytest.mark.parametrize("meter,tempo,quarter_bpm,sig", [("4/4", 120, 120, (4, 4)), ("3/4", 90, 90, (3, 4)),
-                                                          ("6/8", 100, 150, (6, 8))])
+@pytest.mark.parametrize(
+    "meter,tempo,quarter_bpm,sig",
+    [("4/4", 120, 120, (4, 4)), ("3/4", 90, 90, (3, 4)), ("6/8", 100, 150, (6, 8))],
+)
 def test_midi_tempo_and_time_signature(meter, tempo, quarter_bpm, sig):
     arr = compose(make_brief(meter=meter, tempo_bpm=tempo))
     pm = pretty_midi.PrettyMIDI(io.BytesIO(arr.to_midi_bytes()))
@@ -136,8 +159,16 @@ def test_melody_has_chord_tones_on_strong_beats(genre):
     assert hits / total > 0.85
 
 
-@pytest.mark.parametrize("genre,mode", [("pop", "major"), ("jazz", "minor"), ("cinematic", "minor"),
-                                        ("electronic", "dorian"), ("lofi", "mixolydian")])
+@pytest.mark.parametrize(
+    "genre,mode",
+    [
+        ("pop", "major"),
+        ("jazz", "minor"),
+        ("cinematic", "minor"),
+        ("electronic", "dorian"),
+        ("lofi", "mixolydian"),
+    ],
+)
 def test_piece_ends_on_tonic_chord_held_to_the_end(genre, mode):
     brief = make_brief(genre=genre, key=Key(tonic="F", mode=mode), duration_s=31.3)
     arr = compose(brief)
@@ -155,11 +186,12 @@ def test_motifs_recur():
     brief = make_brief(genre="pop", duration_s=90.0, seed=11)
     mel = melody_notes(compose(brief))
     beat = 60.0 / brief.tempo_bpm
-    shape = [(b.pitch - a.pitch, round((b.start - a.start) / beat * 4)) for a, b in zip(mel, mel[1:], strict=False)]
-
+    shape = [
+        (b.pitch - a.pitch, round((b.start - a.start) / beat * 4)) for a, b in zip(mel, mel[1:], strict=False)
+    ]
 
     def repeated(seq) -> float:
-        grams = Counter(tuple(seq[i:i + 3]) for i in range(len(seq) - 2))
+        grams = Counter(tuple(seq[i : i + 3]) for i in range(len(seq) - 2))
         return sum(c for c in grams.values() if c > 1) / sum(grams.values())
 
     shuffled = shape[:]
@@ -183,8 +215,10 @@ def test_melody_moves_mostly_by_step_and_breathes():
 # --- form and energy -----------------------------------------------------------------------------
 def test_high_energy_section_is_busier_than_low_energy_one():
     bar = bar_seconds(120, "4/4")
-    sections = [Section(start_s=0, end_s=8 * bar, label="A", energy=0.15),
-                Section(start_s=8 * bar, end_s=16 * bar, label="B", energy=0.95)]
+    sections = [
+        Section(start_s=0, end_s=8 * bar, label="A", energy=0.15),
+        Section(start_s=8 * bar, end_s=16 * bar, label="B", energy=0.95),
+    ]
     brief = make_brief(duration_s=16 * bar, tempo_bpm=120, sections=sections)
     arr = compose(brief)
 
@@ -196,9 +230,11 @@ def test_high_energy_section_is_busier_than_low_energy_one():
 
 def test_intro_has_no_melody_or_drums_and_they_enter_later():
     bar = bar_seconds(100, "4/4")
-    sections = [Section(start_s=0, end_s=4 * bar, label="intro", energy=0.4),
-                Section(start_s=4 * bar, end_s=12 * bar, label="A", energy=0.7),
-                Section(start_s=12 * bar, end_s=14 * bar, label="outro", energy=0.3)]
+    sections = [
+        Section(start_s=0, end_s=4 * bar, label="intro", energy=0.4),
+        Section(start_s=4 * bar, end_s=12 * bar, label="A", energy=0.7),
+        Section(start_s=12 * bar, end_s=14 * bar, label="outro", energy=0.3),
+    ]
     arr = compose(make_brief(genre="cinematic", duration_s=14 * bar, tempo_bpm=100, sections=sections))
     intro_end = 4 * bar - 0.05
     assert not [n for n in melody_notes(arr) if n.start < intro_end]
@@ -210,9 +246,11 @@ def test_intro_has_no_melody_or_drums_and_they_enter_later():
 
 
 def test_sections_off_the_bar_lines_are_snapped():
-    sections = [Section(start_s=0, end_s=7.3, label="A", energy=0.5),
-                Section(start_s=7.3, end_s=19.9, label="B", energy=0.8),
-                Section(start_s=19.9, end_s=25.0, label="outro", energy=0.3)]
+    sections = [
+        Section(start_s=0, end_s=7.3, label="A", energy=0.5),
+        Section(start_s=7.3, end_s=19.9, label="B", energy=0.8),
+        Section(start_s=19.9, end_s=25.0, label="outro", energy=0.3),
+    ]
     arr = compose(make_brief(duration_s=25.0, sections=sections))
     assert max(n.end for p in arr.parts for n in p.notes) <= 25.0
 
@@ -237,7 +275,9 @@ def test_solo_flute_and_lead_takes_the_tune():
 
 
 def test_keyboard_covers_bass_when_there_is_no_bass_instrument():
-    arr = compose(make_brief(instruments=["Violin", "Acoustic Grand Piano"], genre="classical", duration_s=30.0))
+    arr = compose(
+        make_brief(instruments=["Violin", "Acoustic Grand Piano"], genre="classical", duration_s=30.0)
+    )
     piano = next(p for p in arr.parts if p.instrument == "Acoustic Grand Piano")
     assert min(n.pitch for n in piano.notes) < 50
 
@@ -267,10 +307,13 @@ def test_swing_in_jazz_delays_offbeats():
 
 
 # --- lengths and speed ---------------------------------------------------------------------------
-@pytest.mark.parametrize("duration,tempo,meter", [(2.0, 120, "4/4"), (1.0, 60, "3/4"), (2.5, 80, "6/8"),
-                                                  (600.0, 140, "4/4")])
+@pytest.mark.parametrize(
+    "duration,tempo,meter", [(2.0, 120, "4/4"), (1.0, 60, "3/4"), (2.5, 80, "6/8"), (600.0, 140, "4/4")]
+)
 def test_very_short_and_long_pieces(duration, tempo, meter):
-    arr = compose(make_brief(duration_s=duration, tempo_bpm=tempo, meter=meter, key=Key(tonic="Bb", mode="major")))
+    arr = compose(
+        make_brief(duration_s=duration, tempo_bpm=tempo, meter=meter, key=Key(tonic="Bb", mode="major"))
+    )
     assert arr.duration_s == duration
     notes = [n for p in arr.parts for n in p.notes]
     assert notes and max(n.end for n in notes) <= duration
@@ -289,11 +332,19 @@ def test_composing_is_fast():
 # --- timeline: who plays in which section ------------------------------------------------------
 def test_section_instruments_bring_a_part_in_later():
     strings = "String Ensemble 1"
-    sections = [Section(start_s=0.0, end_s=15.0, label="A", energy=0.5,
-                        instruments=["Acoustic Grand Piano", "Acoustic Bass"]),
-                Section(start_s=15.0, end_s=30.0, label="B", energy=0.6)]
-    brief = make_brief(genre="classical", instruments=["Acoustic Grand Piano", "Acoustic Bass", strings],
-                       sections=sections)
+    sections = [
+        Section(
+            start_s=0.0,
+            end_s=15.0,
+            label="A",
+            energy=0.5,
+            instruments=["Acoustic Grand Piano", "Acoustic Bass"],
+        ),
+        Section(start_s=15.0, end_s=30.0, label="B", energy=0.6),
+    ]
+    brief = make_brief(
+        genre="classical", instruments=["Acoustic Grand Piano", "Acoustic Bass", strings], sections=sections
+    )
     arr = compose(brief)
     by_name = {p.instrument: p for p in arr.parts}
     first = [n for n in by_name[strings].notes if n.start < 14.9]
@@ -315,8 +366,10 @@ def test_section_instruments_must_be_in_the_ensemble():
 def test_groove_genres_play_the_beat_from_bar_one(genre):
     # A quiet lo-fi piece with an intro: the kit still plays in its first bar.
     bar = bar_seconds(80, "4/4")
-    sections = [Section(start_s=0, end_s=2 * bar, label="intro", energy=0.2),
-                Section(start_s=2 * bar, end_s=10 * bar, label="A", energy=0.3)]
+    sections = [
+        Section(start_s=0, end_s=2 * bar, label="intro", energy=0.2),
+        Section(start_s=2 * bar, end_s=10 * bar, label="A", energy=0.3),
+    ]
     arr = compose(make_brief(genre=genre, duration_s=10 * bar, tempo_bpm=80, sections=sections, energy=0.25))
     drums = next(p for p in arr.parts if p.is_drum)
     first_bar = {n.pitch for n in drums.notes if n.start < bar}
@@ -339,8 +392,11 @@ def test_rock_has_a_rhythm_guitar_chugging_power_chords_under_a_lead():
     chords = [sorted(p) for p in by_onset.values() if len(p) == 3]
     assert chords and all((c[1] - c[0], c[2] - c[0]) == (7, 12) for c in chords)
     # The lead does not double the rhythm part: hardly any of its notes is also struck by the guitar.
-    doubled = sum(1 for n in lead.notes if any(abs(n.start - m.start) < 0.02 and n.pitch == m.pitch
-                                               for m in rhythm.notes))
+    doubled = sum(
+        1
+        for n in lead.notes
+        if any(abs(n.start - m.start) < 0.02 and n.pitch == m.pitch for m in rhythm.notes)
+    )
     assert doubled < 0.1 * len(lead.notes)
 
 
@@ -369,7 +425,9 @@ def test_tunes_move_like_tunes():
     per_qn, steps, leaps = [], [], []
     for genre, seed in itertools.product(("pop", "folk", "classical", "jazz"), range(3)):
         brief = make_brief(genre=genre, seed=seed, duration_s=30.0, tempo_bpm=100)
-        tune = sorted(next(p for p in compose(brief).parts if p.role == "melody").notes, key=lambda n: n.start)
+        tune = sorted(
+            next(p for p in compose(brief).parts if p.role == "melody").notes, key=lambda n: n.start
+        )
         qn = 60.0 / 100
         per_qn.append(len(tune) / ((tune[-1].start - tune[0].start) / qn))
         iv = [abs(b.pitch - a.pitch) for a, b in zip(tune, tune[1:], strict=False) if b.pitch != a.pitch]
@@ -388,7 +446,9 @@ def test_seeds_and_themes_change_the_groove(genre):
         bar = bar_seconds(110, "4/4")
         by_bar: dict[int, set] = {}
         for n in next(p for p in arr.parts if p.is_drum).notes:
-            by_bar.setdefault(int(n.start // bar), set()).add((n.pitch, round((n.start % bar) / bar * 16) % 16))
+            by_bar.setdefault(int(n.start // bar), set()).add(
+                (n.pitch, round((n.start % bar) / bar * 16) % 16)
+            )
         return Counter(frozenset(v) for v in by_bar.values()).most_common(1)[0][0]
 
     assert len({main_groove(seed) for seed in range(4)}) >= 2

@@ -36,8 +36,9 @@ def clips(tmp_path_factory) -> dict:
     out = {}
     for name, (first, frames, fade) in CLIPS.items():
         path = d / f"{name}.mp4"
-        truth = make_video(path, clip_shots(first), dissolve_after=1, dissolve_frames=frames,
-                           fade_after=2 if fade else None)
+        truth = make_video(
+            path, clip_shots(first), dissolve_after=1, dissolve_frames=frames, fade_after=2 if fade else None
+        )
         out[name] = (path, truth)
     return out
 
@@ -61,7 +62,9 @@ def test_dissolve_found_within_two_frames_of_its_middle(clips, name):
 @pytest.mark.parametrize("zoom, pan", [(0.0, 1.0), (0.6, 1.0), (0.6, 0.0)])
 def test_a_panning_or_zooming_shot_is_no_dissolve(tmp_path, zoom, pan):
     path = tmp_path / "moving.mp4"
-    make_video(path, [Shot("astronaut.png", 60, zoom=zoom, pan=pan), Shot("coffee.png", 60, zoom=zoom, pan=pan)])
+    make_video(
+        path, [Shot("astronaut.png", 60, zoom=zoom, pan=pan), Shot("coffee.png", 60, zoom=zoom, pan=pan)]
+    )
     a = analyse_video(path)
     assert a.dissolves == [] and len(a.cuts) == 1
 
@@ -78,18 +81,42 @@ def test_the_observation_lists_the_dissolve(clips):
 def test_generate_video_puts_a_section_change_on_the_dissolve(tmp_path):
     """Long enough scenes to be sections of their own: the change lands on the dissolve's middle."""
     path = tmp_path / "long.mp4"
-    truth = make_video(path, [Shot(PHOTOS[0], 125), Shot(PHOTOS[1], 140), Shot(PHOTOS[2], 110)],
-                       dissolve_after=0, dissolve_frames=15)
+    truth = make_video(
+        path,
+        [Shot(PHOTOS[0], 125), Shot(PHOTOS[1], 140), Shot(PHOTOS[2], 110)],
+        dissolve_after=0,
+        dissolve_frames=15,
+    )
     out = tmp_path / "out"
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
-    r = subprocess.run([sys.executable, "-m", "weavewave.cli", "generate", "--video", str(path), "--genre", "pop",
-                        "--seed", "3", "--out", str(out)], capture_output=True, text=True, env=env, timeout=300)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "weavewave.cli",
+            "generate",
+            "--video",
+            str(path),
+            "--genre",
+            "pop",
+            "--seed",
+            "3",
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     assert r.returncode == 0, r.stderr
     brief = MusicBrief.load(out / "brief.json")
     scoring = next(o for o in brief.observations if o.source == "video").measurements["scoring"]
     (dissolve,) = truth["dissolves"]
-    print(f"\ndissolve at {dissolve:.3f} s; section starts {[round(s.start_s, 3) for s in brief.sections]}; "
-          f"residual {scoring['residual_ms']} ms")
+    print(
+        f"\ndissolve at {dissolve:.3f} s; section starts {[round(s.start_s, 3) for s in brief.sections]}; "
+        f"residual {scoring['residual_ms']} ms"
+    )
     assert scoring["residual_ms"] <= TARGET_RESIDUAL_MS
     assert min(abs(t - dissolve) for t in scoring["cuts_s"]) <= 2 * FRAME
     starts = [s.start_s for s in brief.sections[1:]]

@@ -32,10 +32,24 @@ def render_chorale(name: str):
                 break
             end = min(SECONDS, start + float(n.duration.quarterLength) * beat)
             notes += [Note(p.midi, 80, start, end) for p in n.pitches]
-        parts.append(Part(name=f"voice {i}", instrument="Church Organ", program=ORGAN, is_drum=False,
-                          role="chords", notes=notes))
-    arr = Arrangement(parts=parts, tempo_bpm=TEMPO, meter="4/4", duration_s=SECONDS,
-                      key_tonic=key.tonic.name.replace("-", "b"), key_mode=key.mode)
+        parts.append(
+            Part(
+                name=f"voice {i}",
+                instrument="Church Organ",
+                program=ORGAN,
+                is_drum=False,
+                role="chords",
+                notes=notes,
+            )
+        )
+    arr = Arrangement(
+        parts=parts,
+        tempo_bpm=TEMPO,
+        meter="4/4",
+        duration_s=SECONDS,
+        key_tonic=key.tonic.name.replace("-", "b"),
+        key_mode=key.mode,
+    )
     mix = render(arr)
     return mix.audio, mix.sample_rate, (key.tonic.pitchClass, key.mode)
 

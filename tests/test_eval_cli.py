@@ -23,8 +23,9 @@ ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "MPLBAC
 
 
 def run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "weavewave.cli", *args], capture_output=True, text=True,
-                          env=ENV, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "weavewave.cli", *args], capture_output=True, text=True, env=ENV, timeout=600
+    )
 
 
 @pytest.fixture(scope="module")
@@ -32,8 +33,9 @@ def outputs(tmp_path_factory) -> Path:
     """Two generated pieces in nested folders, as `weavewave generate` writes them."""
     root = tmp_path_factory.mktemp("eval") / "runs"
     for i, (genre, key, tempo) in enumerate((("folk", "D major", 100), ("rock", "E minor", 128))):
-        track = weavewave.generate(text="a piece", genre=genre, key=key, tempo=tempo, duration=12, seed=i,
-                                   semantic=False)
+        track = weavewave.generate(
+            text="a piece", genre=genre, key=key, tempo=tempo, duration=12, seed=i, semantic=False
+        )
         save_track(track, root / "batch" / f"piece{i}")
     return root
 
@@ -67,9 +69,23 @@ def test_eval_writes_results_and_report(report):
     names = [t["name"] for t in results["tracks"]]
     assert names == ["batch/piece0", "batch/piece1"]
     m = results["tracks"][0]["metrics"]
-    for key in ("tempo_acc1", "tempo_acc2", "key_mirex", "key_exact", "duration_error_s", "lufs", "true_peak_dbfs",
-                "silent", "clipping", "section_boundary_f3", "scale_consistency", "pitch_class_entropy",
-                "note_density", "groove_consistency", "melody_distance[folk]"):
+    for key in (
+        "tempo_acc1",
+        "tempo_acc2",
+        "key_mirex",
+        "key_exact",
+        "duration_error_s",
+        "lufs",
+        "true_peak_dbfs",
+        "silent",
+        "clipping",
+        "section_boundary_f3",
+        "scale_consistency",
+        "pitch_class_entropy",
+        "note_density",
+        "groove_consistency",
+        "melody_distance[folk]",
+    ):
         assert key in m, key
     assert m["key_requested"] == "D major" and abs(m["duration_error_s"]) < 0.05
     assert m["lufs"] == pytest.approx(-14.0, abs=1.0) and not m["silent"] and not m["clipping"]
@@ -96,8 +112,9 @@ def test_report_shows_tables_and_pictures(report):
     html = (out / "report.html").read_text()
     assert "<table>" in html and "tracks/batch-piece0/overview.png" in html
     pics = sorted(p.name for p in (out / "tracks" / "batch-piece0").iterdir())
-    assert pics == sorted(["chroma.png", "loudness.png", "overview.png", "pianoroll.png", "spectrogram.png",
-                           "tempo.png"])
+    assert pics == sorted(
+        ["chroma.png", "loudness.png", "overview.png", "pianoroll.png", "spectrogram.png", "tempo.png"]
+    )
     with Image.open(out / "tracks" / "batch-piece0" / "overview.png") as im:
         assert im.width >= 800 and im.height > im.width  # five stacked panels
         # Not blank: a real picture has many distinct colours.
@@ -124,8 +141,10 @@ def test_manifest_with_faulty_audio_is_flagged(outputs, tmp_path):
     t = np.arange(12 * sr) / sr
     sf.write(tmp_path / "clipped.wav", np.clip(3 * np.sin(2 * np.pi * 220 * t), -1, 1), sr, subtype="FLOAT")
     sf.write(tmp_path / "silent.wav", np.zeros(12 * sr), sr)
-    lines = [{"audio": "clipped.wav", "brief": brief.to_dict(), "name": "clipped"},
-             {"audio": "silent.wav", "brief": str(outputs / "batch" / "piece0" / "brief.json")}]
+    lines = [
+        {"audio": "clipped.wav", "brief": brief.to_dict(), "name": "clipped"},
+        {"audio": "silent.wav", "brief": str(outputs / "batch" / "piece0" / "brief.json")},
+    ]
     (tmp_path / "runs.jsonl").write_text("\n".join(json.dumps(x) for x in lines) + "\n")
     results = evaluate([tmp_path / "runs.jsonl"], plots=False)
     clipped, silent = (t["metrics"] for t in results["tracks"])
@@ -146,8 +165,17 @@ def test_candidate_seeds_are_deterministic_and_distinct():
 
 
 def test_rerank_keeps_the_best_and_records_every_score():
-    track = weavewave.generate(text="a piece", genre="folk", key="A minor", tempo=96, duration=8, seed=11,
-                               semantic=False, candidates=3, rerank="scale")
+    track = weavewave.generate(
+        text="a piece",
+        genre="folk",
+        key="A minor",
+        tempo=96,
+        duration=8,
+        seed=11,
+        semantic=False,
+        candidates=3,
+        rerank="scale",
+    )
     reason = track.brief.provenance["rerank"].reason
     scores = track.stats["rerank"]["scores"]
     assert len(scores) == 3 and [s["seed"] for s in scores] == [candidate_seed(11, i) for i in range(3)]
@@ -163,10 +191,36 @@ def test_rerank_keeps_the_best_and_records_every_score():
 def test_rerank_cli(tmp_path):
     r = run("generate", "--text", "a dance", "--candidates", "2", "--out", str(tmp_path / "a"), "-q")
     assert r.returncode == 2 and "--rerank" in r.stderr and not (tmp_path / "a").exists()
-    r = run("generate", "--text", "a dance", "--candidates", "2", "--rerank", "beauty", "--out", str(tmp_path / "b"))
+    r = run(
+        "generate",
+        "--text",
+        "a dance",
+        "--candidates",
+        "2",
+        "--rerank",
+        "beauty",
+        "--out",
+        str(tmp_path / "b"),
+    )
     assert r.returncode == 2 and "unknown --rerank metric" in r.stderr
-    r = run("generate", "--text", "a dance in G major", "--text-model", "lexicon", "--duration", "8",
-            "--candidates", "2", "--rerank", "adherence", "--seed", "5", "--out", str(tmp_path / "c"), "-q")
+    r = run(
+        "generate",
+        "--text",
+        "a dance in G major",
+        "--text-model",
+        "lexicon",
+        "--duration",
+        "8",
+        "--candidates",
+        "2",
+        "--rerank",
+        "adherence",
+        "--seed",
+        "5",
+        "--out",
+        str(tmp_path / "c"),
+        "-q",
+    )
     assert r.returncode == 0, r.stderr
     brief = json.loads((tmp_path / "c" / "brief.json").read_text())
     assert "best of 2 by adherence" in brief["provenance"]["rerank"]["reason"]

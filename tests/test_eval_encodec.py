@@ -34,9 +34,18 @@ def _save_encodec(folder: Path, *, channels: int = 1, normalize: bool = False) -
     from transformers import EncodecConfig, EncodecFeatureExtractor, EncodecModel
 
     torch.manual_seed(0)
-    cfg = EncodecConfig(sampling_rate=24000, audio_channels=channels, normalize=normalize, hidden_size=16,
-                        num_filters=4, codebook_size=32, codebook_dim=16, upsampling_ratios=[8, 5, 4, 2],
-                        target_bandwidths=[1.5], num_lstm_layers=1)
+    cfg = EncodecConfig(
+        sampling_rate=24000,
+        audio_channels=channels,
+        normalize=normalize,
+        hidden_size=16,
+        num_filters=4,
+        codebook_size=32,
+        codebook_dim=16,
+        upsampling_ratios=[8, 5, 4, 2],
+        target_bandwidths=[1.5],
+        num_lstm_layers=1,
+    )
     model = EncodecModel(cfg)
     # Random weight-normed convolutions shrink the signal at every layer, so a tiny random encoder's latents
     # barely move with its input; a fixed gain per layer keeps them following the sound.
@@ -84,7 +93,7 @@ def test_latents_run_at_the_codec_frame_rate_and_pool_to_one_per_second(embedder
     assert frames.shape == (math.ceil(len(audio) * 24000 / sr / HOP), 16)
     emb = embedder.embed(audio, sr)
     assert emb.shape == (len(frames) // 75, 16) == (20, 16)
-    assert np.allclose(emb[3], frames[3 * 75:4 * 75].mean(axis=0))  # row i is the mean of second i
+    assert np.allclose(emb[3], frames[3 * 75 : 4 * 75].mean(axis=0))  # row i is the mean of second i
 
 
 def test_long_audio_is_encoded_in_blocks_without_losing_frames(embedder, recording, monkeypatch):
@@ -111,8 +120,9 @@ def test_short_and_stereo_input(embedder, recording):
 
 def test_a_stereo_normalising_codec_gets_two_channels(tmp_path, recording):
     """EnCodec 48 kHz is stereo and normalises loudness: a gain change must not move the embedding."""
-    emb = encoders.EncodecEmbedder(encoders.load_encodec(_save_encodec(tmp_path / "stereo", channels=2,
-                                                                       normalize=True)))
+    emb = encoders.EncodecEmbedder(
+        encoders.load_encodec(_save_encodec(tmp_path / "stereo", channels=2, normalize=True))
+    )
     audio, sr = recording
     a = emb.embed(audio, sr)
     assert emb.channels == 2 and a.shape == (20, 16)
@@ -131,15 +141,34 @@ def test_eval_cli_reports_fad_encodec(tiny_encodec, recording, tmp_path, capsys)
     half = len(audio) // 2
     clips = [audio[:half], audio[half:]]
     generated = _write_set(tmp_path / "gen", clips, sr)
-    (tmp_path / "runs.jsonl").write_text("\n".join(json.dumps({"audio": f"gen/clip{i}.wav"}) for i in range(2)))
+    (tmp_path / "runs.jsonl").write_text(
+        "\n".join(json.dumps({"audio": f"gen/clip{i}.wav"}) for i in range(2))
+    )
     same = _write_set(tmp_path / "same", clips, sr)
-    other = _write_set(tmp_path / "other", [_noise(10, sr), np.sin(np.arange(half) * 2 * np.pi * 220 / sr) * 0.3], sr)
+    other = _write_set(
+        tmp_path / "other", [_noise(10, sr), np.sin(np.arange(half) * 2 * np.pi * 220 / sr) * 0.3], sr
+    )
     fads = {}
     for name, ref in (("same", same), ("other", other)):
         out = tmp_path / f"report-{name}"
-        code = main(["eval", str(tmp_path / "runs.jsonl"), "--reference", str(ref), "--embedder", "features",
-                     "--embedder", "encodec", "--encodec-model", str(tiny_encodec), "--out", str(out), "--no-plots",
-                     "-q"])
+        code = main(
+            [
+                "eval",
+                str(tmp_path / "runs.jsonl"),
+                "--reference",
+                str(ref),
+                "--embedder",
+                "features",
+                "--embedder",
+                "encodec",
+                "--encodec-model",
+                str(tiny_encodec),
+                "--out",
+                str(out),
+                "--no-plots",
+                "-q",
+            ]
+        )
         assert code == 0, capsys.readouterr().err
         dist = json.loads((out / "results.json").read_text())["distribution"]
         assert dist["embeddings[encodec-tiny-encodec]"] == {"generated": 20, "reference": 20, "dim": 16}
@@ -156,21 +185,43 @@ def test_missing_weights_stop_eval_with_exit_2_and_no_report(recording, tmp_path
     _write_set(tmp_path / "gen", [audio[: sr * 3]], sr)
     (tmp_path / "runs.jsonl").write_text(json.dumps({"audio": "gen/clip0.wav"}))
     out = tmp_path / "report"
-    r = subprocess.run([sys.executable, "-m", "weavewave.cli", "eval", str(tmp_path / "runs.jsonl"), "--reference",
-                        str(tmp_path / "gen"), "--embedder", "encodec", "--out", str(out), "-q"],
-                       capture_output=True, text=True, timeout=300,
-                       env={**ENV, "HF_HUB_CACHE": str(tmp_path / "empty-cache"), "WEAVEWAVE_ENCODEC_MODEL": ""})
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "weavewave.cli",
+            "eval",
+            str(tmp_path / "runs.jsonl"),
+            "--reference",
+            str(tmp_path / "gen"),
+            "--embedder",
+            "encodec",
+            "--out",
+            str(out),
+            "-q",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**ENV, "HF_HUB_CACHE": str(tmp_path / "empty-cache"), "WEAVEWAVE_ENCODEC_MODEL": ""},
+    )
     assert r.returncode == 2
-    assert r.stderr.startswith("weavewave: error: EnCodec weights not found in the Hugging Face cache "
-                               "(hub id 'facebook/encodec_24khz')"), r.stderr
-    assert "hf download facebook/encodec_24khz --local-dir DIR" in r.stderr and "--encodec-model DIR" in r.stderr
+    assert r.stderr.startswith(
+        "weavewave: error: EnCodec weights not found in the Hugging Face cache "
+        "(hub id 'facebook/encodec_24khz')"
+    ), r.stderr
+    assert (
+        "hf download facebook/encodec_24khz --local-dir DIR" in r.stderr and "--encodec-model DIR" in r.stderr
+    )
     assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
     assert not out.exists()
 
 
 def test_missing_or_wrong_folders_give_clear_errors(tmp_path):
-    with pytest.raises(MissingWeightsError, match="EnCodec model folder .* does not exist: check the path given to "
-                                                  "--encodec-model"):
+    with pytest.raises(
+        MissingWeightsError,
+        match="EnCodec model folder .* does not exist: check the path given to --encodec-model",
+    ):
         encoders.load_encodec(tmp_path / "nothing-here")
     (tmp_path / "empty").mkdir()
     with pytest.raises(MissingWeightsError, match="EnCodec weights not found in that folder"):

@@ -87,7 +87,7 @@ def click_track(bpm: float, seconds: float = 20.0, sr: int = SR) -> np.ndarray:
     click = np.sin(2 * np.pi * 1000 * t) * np.exp(-t / 0.008)
     for i, start in enumerate(np.arange(0, seconds - 0.05, 60.0 / bpm)):
         s = int(start * sr)
-        y[s:s + len(click)] += (1.0 if i % 4 == 0 else 0.6) * click
+        y[s : s + len(click)] += (1.0 if i % 4 == 0 else 0.6) * click
     return y
 
 
@@ -117,18 +117,31 @@ def test_acc1_and_acc2_definitions():
 
 
 # --- MIREX key weighting ---------------------------------------------------------------------------------
-@pytest.mark.parametrize("estimated, reference, score", [
-    ((0, "major"), (0, "major"), 1.0),    # C major = C major
-    ((7, "major"), (0, "major"), 0.5),    # G major: fifth above
-    ((5, "major"), (0, "major"), 0.5),    # F major: fifth below
-    ((9, "minor"), (0, "major"), 0.3),    # A minor: relative minor
-    ((0, "major"), (9, "minor"), 0.3),    # C major: relative major of A minor
-    ((0, "minor"), (0, "major"), 0.2),    # C minor: parallel
-    ((2, "major"), (0, "major"), 0.0),    # D major: unrelated
-    ((4, "minor"), (9, "minor"), 0.5),    # E minor vs A minor: fifth
-    ((7, "minor"), (0, "major"), 0.0),    # G minor vs C major: nothing
-], ids=["exact", "fifth-up", "fifth-down", "relative-minor", "relative-major", "parallel", "other",
-        "minor-fifth", "unrelated-minor"])
+@pytest.mark.parametrize(
+    "estimated, reference, score",
+    [
+        ((0, "major"), (0, "major"), 1.0),  # C major = C major
+        ((7, "major"), (0, "major"), 0.5),  # G major: fifth above
+        ((5, "major"), (0, "major"), 0.5),  # F major: fifth below
+        ((9, "minor"), (0, "major"), 0.3),  # A minor: relative minor
+        ((0, "major"), (9, "minor"), 0.3),  # C major: relative major of A minor
+        ((0, "minor"), (0, "major"), 0.2),  # C minor: parallel
+        ((2, "major"), (0, "major"), 0.0),  # D major: unrelated
+        ((4, "minor"), (9, "minor"), 0.5),  # E minor vs A minor: fifth
+        ((7, "minor"), (0, "major"), 0.0),  # G minor vs C major: nothing
+    ],
+    ids=[
+        "exact",
+        "fifth-up",
+        "fifth-down",
+        "relative-minor",
+        "relative-major",
+        "parallel",
+        "other",
+        "minor-fifth",
+        "unrelated-minor",
+    ],
+)
 def test_mirex_weighting_table(estimated, reference, score):
     assert analyze.mirex_key_score(estimated, reference) == score
 
@@ -159,7 +172,7 @@ def test_short_term_loudness_matches_pyloudnorm_per_window():
     for t, value in zip(times, lufs, strict=True):
         a = int(round((t - 1.5) * sr))
         if 1.5 <= t <= 4.5 or 7.5 <= t <= 10.5:  # windows inside one steady level
-            assert value == pytest.approx(meter.integrated_loudness(y[a:a + 3 * sr]), abs=0.3)
+            assert value == pytest.approx(meter.integrated_loudness(y[a : a + 3 * sr]), abs=0.3)
 
 
 def test_true_peak_of_ebu_inter_sample_case():

@@ -44,14 +44,35 @@ def tiny_clap(tmp_path_factory) -> Path:
         vocab.setdefault(c, len(vocab))
     vocab["<mask>"] = len(vocab)
     tokenizer = RobertaTokenizer(vocab=vocab, merges=[])
-    audio_cfg = ClapAudioConfig(hidden_size=32, patch_embeds_hidden_size=16, depths=[1, 1], num_attention_heads=[2, 2],
-                                window_size=4, spec_size=256, num_mel_bins=64, patch_size=16, patch_stride=[16, 16],
-                                enable_fusion=False, projection_dim=16)
-    text_cfg = ClapTextConfig(vocab_size=len(vocab), hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
-                              intermediate_size=64, max_position_embeddings=80, projection_dim=16)
-    model = ClapModel(ClapConfig(text_config=text_cfg.to_dict(), audio_config=audio_cfg.to_dict(), projection_dim=16))
-    processor = ClapProcessor(feature_extractor=ClapFeatureExtractor(truncation="rand_trunc", padding="repeatpad"),
-                              tokenizer=tokenizer)
+    audio_cfg = ClapAudioConfig(
+        hidden_size=32,
+        patch_embeds_hidden_size=16,
+        depths=[1, 1],
+        num_attention_heads=[2, 2],
+        window_size=4,
+        spec_size=256,
+        num_mel_bins=64,
+        patch_size=16,
+        patch_stride=[16, 16],
+        enable_fusion=False,
+        projection_dim=16,
+    )
+    text_cfg = ClapTextConfig(
+        vocab_size=len(vocab),
+        hidden_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=80,
+        projection_dim=16,
+    )
+    model = ClapModel(
+        ClapConfig(text_config=text_cfg.to_dict(), audio_config=audio_cfg.to_dict(), projection_dim=16)
+    )
+    processor = ClapProcessor(
+        feature_extractor=ClapFeatureExtractor(truncation="rand_trunc", padding="repeatpad"),
+        tokenizer=tokenizer,
+    )
     folder = tmp_path_factory.mktemp("models") / "tiny-clap"
     model.save_pretrained(folder)
     processor.save_pretrained(folder)
@@ -75,12 +96,28 @@ def tiny_clip(tmp_path_factory) -> Path:
         vocab.setdefault(c, len(vocab))
         vocab.setdefault(c + "</w>", len(vocab))
     tokenizer = CLIPTokenizer(vocab=vocab, merges=[])
-    text_cfg = CLIPTextConfig(vocab_size=len(vocab), hidden_size=32, intermediate_size=64, num_hidden_layers=1,
-                              num_attention_heads=2, max_position_embeddings=77, bos_token_id=0, eos_token_id=1,
-                              pad_token_id=1)
-    vision_cfg = CLIPVisionConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2,
-                                  image_size=32, patch_size=8)
-    model = CLIPModel(CLIPConfig(text_config=text_cfg.to_dict(), vision_config=vision_cfg.to_dict(), projection_dim=16))
+    text_cfg = CLIPTextConfig(
+        vocab_size=len(vocab),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        max_position_embeddings=77,
+        bos_token_id=0,
+        eos_token_id=1,
+        pad_token_id=1,
+    )
+    vision_cfg = CLIPVisionConfig(
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        image_size=32,
+        patch_size=8,
+    )
+    model = CLIPModel(
+        CLIPConfig(text_config=text_cfg.to_dict(), vision_config=vision_cfg.to_dict(), projection_dim=16)
+    )
     images = CLIPImageProcessorPil(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32})
     folder = tmp_path_factory.mktemp("models") / "tiny-clip"
     model.save_pretrained(folder)
@@ -127,14 +164,18 @@ def test_tagger_gives_a_distribution_and_kl_behaves(clap, recording):
     p = tagger.probabilities(audio, sr)
     assert p.shape == (len(neural.default_tags()),) and p.sum() == pytest.approx(1.0) and (p > 0).all()
     assert neural.kl_divergence(p, p) == pytest.approx(0.0, abs=1e-9)
-    assert neural.kl_divergence([0.5, 0.5], [0.25, 0.75]) == pytest.approx(0.5 * np.log(2) + 0.5 * np.log(2 / 3), abs=1e-6)
+    assert neural.kl_divergence([0.5, 0.5], [0.25, 0.75]) == pytest.approx(
+        0.5 * np.log(2) + 0.5 * np.log(2 / 3), abs=1e-6
+    )
 
 
 def test_image_music_alignment_through_the_caption(tiny_clip, clap, recording, skimage_data):
     clip = neural.load_clip(tiny_clip)
     assert clip.name == "clip-tiny-clip"
     audio, sr = recording
-    out = neural.image_music_via_text(clip, clap, skimage_data / "coffee.png", audio, sr, "a warm cup of coffee")
+    out = neural.image_music_via_text(
+        clip, clap, skimage_data / "coffee.png", audio, sr, "a warm cup of coffee"
+    )
     assert -1 <= out["image_text"] <= 1 and -1 <= out["audio_text"] <= 1
     assert out["mean"] == pytest.approx((out["image_text"] + out["audio_text"]) / 2)
 
@@ -158,12 +199,26 @@ def test_eval_with_clap_and_clip(tiny_clap, tiny_clip, recording, skimage_data, 
     for i, part in enumerate((audio[:half], audio[half:])):
         sf.write(tmp_path / f"take{i}.wav", part, sr)
         sf.write(ref / f"r{i}.wav", part[::-1], sr)  # the same sounds backwards: a different distribution
-    brief = {"caption": "a melody sung over a quiet room", "duration_s": 10.0, "tempo_bpm": 90,
-             "key": {"tonic": "C", "mode": "major"}, "genre": "folk", "instruments": ["voice"]}
-    lines = [{"audio": f"take{i}.wav", "brief": brief, "image": str(skimage_data / "coffee.png")} for i in range(2)]
+    brief = {
+        "caption": "a melody sung over a quiet room",
+        "duration_s": 10.0,
+        "tempo_bpm": 90,
+        "key": {"tonic": "C", "mode": "major"},
+        "genre": "folk",
+        "instruments": ["voice"],
+    }
+    lines = [
+        {"audio": f"take{i}.wav", "brief": brief, "image": str(skimage_data / "coffee.png")} for i in range(2)
+    ]
     (tmp_path / "runs.jsonl").write_text("\n".join(json.dumps(x) for x in lines))
-    results = evaluate([tmp_path / "runs.jsonl"], reference=ref, embedders=("features", "clap"),
-                       clap_model=str(tiny_clap), clip_model=str(tiny_clip), plots=False)
+    results = evaluate(
+        [tmp_path / "runs.jsonl"],
+        reference=ref,
+        embedders=("features", "clap"),
+        clap_model=str(tiny_clap),
+        clip_model=str(tiny_clip),
+        plots=False,
+    )
     m = results["tracks"][0]["metrics"]
     assert -1 <= m["clap_score[clap-tiny-clap]"] <= 1
     assert "image_music_via_text[clip+clap]" in m and "image_text[clip]" in m
@@ -192,14 +247,49 @@ def test_output_folders_find_their_photo_with_images(tiny_clap, tiny_clip, skima
     from weavewave.cli import main
 
     outputs = tmp_path / "outputs"
-    assert main(["generate", "--image", str(skimage_data / "coffee.png"), "--duration", "4", "--seed", "1",
-                 "--out", str(outputs / "coffee")]) == 0
-    assert main(["generate", "--text", "a quiet walk", "--text-model", "lexicon", "--duration", "4",
-                 "--seed", "1", "--out", str(outputs / "walk")]) == 0
+    assert (
+        main(
+            [
+                "generate",
+                "--image",
+                str(skimage_data / "coffee.png"),
+                "--duration",
+                "4",
+                "--seed",
+                "1",
+                "--out",
+                str(outputs / "coffee"),
+            ]
+        )
+        == 0
+    )
+    assert (
+        main(
+            [
+                "generate",
+                "--text",
+                "a quiet walk",
+                "--text-model",
+                "lexicon",
+                "--duration",
+                "4",
+                "--seed",
+                "1",
+                "--out",
+                str(outputs / "walk"),
+            ]
+        )
+        == 0
+    )
     models = ["--clap-model", str(tiny_clap), "--clip-model", str(tiny_clip), "--no-plots"]
 
-    assert main(["eval", str(outputs), "--images", str(skimage_data), "--out", str(tmp_path / "r1"), *models]) == 0
-    tracks = {t["name"]: t["metrics"] for t in json.loads((tmp_path / "r1" / "results.json").read_text())["tracks"]}
+    assert (
+        main(["eval", str(outputs), "--images", str(skimage_data), "--out", str(tmp_path / "r1"), *models])
+        == 0
+    )
+    tracks = {
+        t["name"]: t["metrics"] for t in json.loads((tmp_path / "r1" / "results.json").read_text())["tracks"]
+    }
     assert -1 <= tracks["coffee"]["image_music_via_text[clip+clap]"] <= 1
     assert "image_music_via_text[clip+clap]" not in tracks["walk"]  # made from text: no photo to compare
 

@@ -12,8 +12,13 @@ from weavewave.brief import MusicBrief
 from weavewave.evaluate import symbolic
 
 
-def _pm(notes: list[tuple[int, float, float]], *, bpm: float = 120.0, name: str = "melody: Flute",
-        drums: list[float] | None = None) -> pretty_midi.PrettyMIDI:
+def _pm(
+    notes: list[tuple[int, float, float]],
+    *,
+    bpm: float = 120.0,
+    name: str = "melody: Flute",
+    drums: list[float] | None = None,
+) -> pretty_midi.PrettyMIDI:
     pm = pretty_midi.PrettyMIDI(initial_tempo=bpm)
     pm.time_signature_changes.append(pretty_midi.TimeSignature(4, 4, 0.0))
     inst = pretty_midi.Instrument(program=73, name=name)
@@ -27,8 +32,14 @@ def _pm(notes: list[tuple[int, float, float]], *, bpm: float = 120.0, name: str 
 
 
 def _brief(**kw) -> MusicBrief:
-    base = dict(caption="test", duration_s=16.0, tempo_bpm=120.0, key={"tonic": "C", "mode": "major"},
-                genre="folk", instruments=["flute"])
+    base = dict(
+        caption="test",
+        duration_s=16.0,
+        tempo_bpm=120.0,
+        key={"tonic": "C", "mode": "major"},
+        genre="folk",
+        instruments=["flute"],
+    )
     return MusicBrief.from_dict(base | kw)
 
 
@@ -56,13 +67,21 @@ def test_groove_consistency_is_one_for_a_repeated_bar_and_lower_for_random_onset
 
 
 def test_density_follows_energy_when_busier_sections_have_more_notes():
-    sections = [dict(start_s=0, end_s=4, label="A", energy=0.2), dict(start_s=4, end_s=8, label="B", energy=0.5),
-                dict(start_s=8, end_s=16, label="C", energy=0.9)]
+    sections = [
+        dict(start_s=0, end_s=4, label="A", energy=0.2),
+        dict(start_s=4, end_s=8, label="B", energy=0.5),
+        dict(start_s=8, end_s=16, label="C", energy=0.9),
+    ]
     brief = _brief(sections=sections)
-    notes = [(60, t, t + 0.1) for t in np.arange(0, 4, 1.0)] + [(62, t, t + 0.1) for t in np.arange(4, 8, 0.5)] \
+    notes = (
+        [(60, t, t + 0.1) for t in np.arange(0, 4, 1.0)]
+        + [(62, t, t + 0.1) for t in np.arange(4, 8, 0.5)]
         + [(64, t, t + 0.1) for t in np.arange(8, 16, 0.25)]
+    )
     assert symbolic.density_energy_correlation(_pm(notes), brief) == pytest.approx(1.0)
-    reversed_notes = [(60, t, t + 0.1) for t in np.arange(0, 4, 0.2)] + [(64, t, t + 0.1) for t in np.arange(8, 16, 2)]
+    reversed_notes = [(60, t, t + 0.1) for t in np.arange(0, 4, 0.2)] + [
+        (64, t, t + 0.1) for t in np.arange(8, 16, 2)
+    ]
     assert symbolic.density_energy_correlation(_pm(reversed_notes), brief) < 0
 
 
@@ -79,7 +98,7 @@ def test_shipped_corpus_has_real_melodies():
     # Real melodies move mostly by step: the unison..third bins hold most intervals.
     iv = np.array(data["folk"]["interval"], float)
     mid = symbolic.MAX_INTERVAL
-    assert iv[mid - 4:mid + 5].sum() / iv.sum() > 0.7
+    assert iv[mid - 4 : mid + 5].sum() / iv.sum() > 0.7
 
 
 def test_a_real_folk_tune_is_closer_to_the_folk_corpus_than_a_random_walk():
@@ -90,21 +109,25 @@ def test_a_real_folk_tune_is_closer_to_the_folk_corpus_than_a_random_walk():
     score = music21.corpus.parse(str(path))
     notes = [n for n in score.parts[0].flatten().notes if n.isNote]
     key = score.analyze("key")
-    real = symbolic.melody_histograms([n.pitch.midi for n in notes], [float(n.offset) for n in notes],
-                                      key.tonic.pitchClass)
+    real = symbolic.melody_histograms(
+        [n.pitch.midi for n in notes], [float(n.offset) for n in notes], key.tonic.pitchClass
+    )
     real["mode"] = key.mode
     rng = np.random.default_rng(0)
     pitches = 60 + np.cumsum(rng.integers(-11, 12, size=len(notes)))
     onsets = np.cumsum(rng.choice([0.25, 0.75, 1.5, 3.0], size=len(notes)))
     walk = symbolic.melody_histograms(list(pitches), list(onsets), 0)
-    assert symbolic.corpus_distance(real, "folk")["mean"] < symbolic.corpus_distance(walk, "folk")["mean"] - 0.1
+    assert (
+        symbolic.corpus_distance(real, "folk")["mean"] < symbolic.corpus_distance(walk, "folk")["mean"] - 0.1
+    )
 
 
 def test_midi_adherence_of_a_generated_piece():
     import weavewave
 
-    track = weavewave.generate(text="a tune", genre="folk", key="G major", tempo=110, duration=16, seed=3,
-                               semantic=False)
+    track = weavewave.generate(
+        text="a tune", genre="folk", key="G major", tempo=110, duration=16, seed=3, semantic=False
+    )
     m = symbolic.midi_adherence(track.arrangement.to_pretty_midi(), track.brief)
     assert m["scale_consistency"] > 0.9
     assert 0 < m["pitch_class_entropy"] < math.log2(12)

@@ -17,9 +17,23 @@ from weavewave.perceive import image_table as T
 from weavewave.perceive.image import hue_name, load_image, measure, perceive_image
 
 BRIDGE_KEYS = {
-    "valence", "arousal", "energy", "register", "density", "tempo_bpm", "key", "mode", "meter",
-    "duration_s", "genre", "instruments_add", "instruments_only", "instruments_exclude",
-    "instruments_suggest", "mood_tags", "caption_hint",
+    "valence",
+    "arousal",
+    "energy",
+    "register",
+    "density",
+    "tempo_bpm",
+    "key",
+    "mode",
+    "meter",
+    "duration_s",
+    "genre",
+    "instruments_add",
+    "instruments_only",
+    "instruments_exclude",
+    "instruments_suggest",
+    "mood_tags",
+    "caption_hint",
 }
 
 
@@ -37,8 +51,14 @@ def _flat(rgb, size=(96, 128)):
 # --- real photographs ----------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def photos(skimage_data):
-    names = ("astronaut.png", "coffee.png", "chelsea.png", "rocket.jpg", "hubble_deep_field.jpg",
-             "camera.png")
+    names = (
+        "astronaut.png",
+        "coffee.png",
+        "chelsea.png",
+        "rocket.jpg",
+        "hubble_deep_field.jpg",
+        "camera.png",
+    )
     return {n.split(".")[0]: perceive_image(skimage_data / n) for n in names}
 
 
@@ -56,8 +76,10 @@ def test_greyscale_photo_has_no_colour(photos):
 def test_dark_photo_is_darker_and_less_pleasant_than_bright_ones(photos):
     hubble = photos["hubble_deep_field"]
     for other in ("coffee", "astronaut"):
-        assert hubble.observation.measurements["brightness"] < photos[other].observation.measurements[
-            "brightness"] - 0.2
+        assert (
+            hubble.observation.measurements["brightness"]
+            < photos[other].observation.measurements["brightness"] - 0.2
+        )
         assert hubble.proposals["valence"].value < photos[other].proposals["valence"].value - 0.3
         assert hubble.proposals["register"].value < photos[other].proposals["register"].value
     assert hubble.observation.measurements["brightness"] < 0.15
@@ -84,8 +106,18 @@ def test_observation_holds_rounded_measurements_and_sizes(photos, skimage_data):
     assert isinstance(obs, Observation) and obs.source == "image" and obs.input == "astronaut.png"
     assert "\n" not in obs.summary
     m = obs.measurements
-    for key in ("brightness", "saturation", "colourfulness", "warmth", "contrast", "edge_density",
-                "complexity", "orientation_entropy", "fine_detail", "colour_heat"):
+    for key in (
+        "brightness",
+        "saturation",
+        "colourfulness",
+        "warmth",
+        "contrast",
+        "edge_density",
+        "complexity",
+        "orientation_entropy",
+        "fine_detail",
+        "colour_heat",
+    ):
         assert isinstance(m[key], float) and round(m[key], 3) == m[key]
     assert (m["original_width"], m["original_height"]) == (512, 512)
     hubble = photos["hubble_deep_field"].observation.measurements
@@ -164,7 +196,17 @@ def test_measure_rejects_wrong_shapes():
 
 def test_hue_names():
     assert [hue_name(d) for d in (0, 30, 55, 120, 180, 220, 270, 320, 350, -1)] == [
-        "red", "orange", "yellow", "green", "teal", "blue", "purple", "magenta", "red", "neutral"]
+        "red",
+        "orange",
+        "yellow",
+        "green",
+        "teal",
+        "blue",
+        "purple",
+        "magenta",
+        "red",
+        "neutral",
+    ]
 
 
 # --- loading -------------------------------------------------------------------------------------

@@ -38,22 +38,27 @@ def test_a_small_png_declaring_a_huge_size_is_refused(bomb):
 
 
 def test_the_refusal_needs_little_memory(bomb):
-    script = ("import sys; sys.path.insert(0, sys.argv[1])\n"
-              "from weavewave.errors import BadInputError\n"
-              "from weavewave.perceive.image import perceive_image\n"
-              "try:\n"
-              "    perceive_image(sys.argv[2]); print('decoded')\n"
-              "except BadInputError as exc:\n"
-              "    print('refused', exc)\n"
-              # VmHWM, not ru_maxrss: ru_maxrss keeps the forking parent's size across exec (a large
-              # pytest process), the high-water mark of this process's own memory does not.
-              "hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM')][0]\n"
-              "print(int(hwm.split()[1]) // 1024)\n")
-    done = subprocess.run([sys.executable, "-c", script, SRC, str(bomb)], capture_output=True, text=True,
-                          timeout=120,
-                          # a clean environment: variables other tests leave behind must not change what loads
-                          env={"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "/"),
-                               "PYTHONPATH": SRC})
+    script = (
+        "import sys; sys.path.insert(0, sys.argv[1])\n"
+        "from weavewave.errors import BadInputError\n"
+        "from weavewave.perceive.image import perceive_image\n"
+        "try:\n"
+        "    perceive_image(sys.argv[2]); print('decoded')\n"
+        "except BadInputError as exc:\n"
+        "    print('refused', exc)\n"
+        # VmHWM, not ru_maxrss: ru_maxrss keeps the forking parent's size across exec (a large
+        # pytest process), the high-water mark of this process's own memory does not.
+        "hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM')][0]\n"
+        "print(int(hwm.split()[1]) // 1024)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, SRC, str(bomb)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        # a clean environment: variables other tests leave behind must not change what loads
+        env={"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "/"), "PYTHONPATH": SRC},
+    )
     verdict, peak_mb = done.stdout.strip().splitlines()
     assert verdict.startswith("refused"), done.stdout + done.stderr
     assert int(peak_mb) < MAX_RSS_MB, f"peak {peak_mb} MB"
@@ -66,7 +71,9 @@ def test_the_api_refuses_the_bomb_with_422(bomb, tmp_path):
     from weavewave.serve.api import create_app
     from weavewave.serve.settings import Settings
 
-    app = create_app(Settings(data_dir=tmp_path, workers=1, text_model="lexicon", ui=False), start_workers=False)
+    app = create_app(
+        Settings(data_dir=tmp_path, workers=1, text_model="lexicon", ui=False), start_workers=False
+    )
     with TestClient(app) as client:
         r = client.post("/v1/describe", files={"image": ("bomb.png", bomb.read_bytes(), "image/png")})
     assert r.status_code == 422 and "safety limit" in r.text, r.text

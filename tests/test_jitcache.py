@@ -27,7 +27,9 @@ SEGFAULT_EXIT = 139
 def _env(cache_home: Path, **extra: str) -> dict[str, str]:
     """A child environment whose caches all live under ``cache_home``; NUMBA_CACHE_DIR left to weavewave."""
     env = {k: v for k, v in os.environ.items() if k != jitcache.NUMBA_CACHE_ENV}
-    env.update(XDG_CACHE_HOME=str(cache_home), PYTHONPATH=SRC + os.pathsep + env.get("PYTHONPATH", ""), **extra)
+    env.update(
+        XDG_CACHE_HOME=str(cache_home), PYTHONPATH=SRC + os.pathsep + env.get("PYTHONPATH", ""), **extra
+    )
     return env
 
 
@@ -72,8 +74,12 @@ def test_concurrent_first_runs_warm_once_serially_and_wipe_stale_files(tmp_path)
     stale.write_bytes(b"half-written by a crashed compile")
     log = tmp_path / "warm.log"
     env = _env(tmp_path, **{jitcache.NUMBA_CACHE_ENV: str(numba_dir)})
-    procs = [subprocess.Popen([sys.executable, "-c", _FAKE_WARM, str(log)], env=env, stdout=subprocess.PIPE,
-                              text=True) for _ in range(CONCURRENT_RUNS)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", _FAKE_WARM, str(log)], env=env, stdout=subprocess.PIPE, text=True
+        )
+        for _ in range(CONCURRENT_RUNS)
+    ]
     outs = [p.communicate(timeout=60)[0].strip() for p in procs]
     assert all(p.returncode == 0 for p in procs)
     assert sorted(outs) == ["False"] * (CONCURRENT_RUNS - 1) + ["True"]  # exactly one process compiled
@@ -89,8 +95,13 @@ def test_a_crashed_warm_up_leaves_no_marker_and_the_next_run_recompiles(tmp_path
     first = subprocess.run([sys.executable, "-c", crash, str(tmp_path / "a.log")], env=env, timeout=60)
     assert first.returncode == SEGFAULT_EXIT
     assert not list((tmp_path / "numba").glob(jitcache.MARKER_PREFIX + "*"))
-    again = subprocess.run([sys.executable, "-c", _FAKE_WARM, str(tmp_path / "b.log")], env=env, timeout=60,
-                           capture_output=True, text=True)
+    again = subprocess.run(
+        [sys.executable, "-c", _FAKE_WARM, str(tmp_path / "b.log")],
+        env=env,
+        timeout=60,
+        capture_output=True,
+        text=True,
+    )
     assert again.stdout.strip() == "True"  # the lock died with its holder; this run compiled
 
 
@@ -107,8 +118,10 @@ def test_four_cold_audio_runs_at_once_then_one_more_never_crash(tmp_path):
     env = _env(tmp_path / "cache")
     cmd = [sys.executable, "-m", "weavewave.cli", "describe", "--audio", str(wav)]
     started = time.monotonic()
-    procs = [subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for _ in range(CONCURRENT_RUNS)]
+    procs = [
+        subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(CONCURRENT_RUNS)
+    ]
     results = [(p.communicate(timeout=300), p.returncode) for p in procs]
     last = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     results.append(((last.stdout, last.stderr), last.returncode))
@@ -123,5 +136,7 @@ def test_four_cold_audio_runs_at_once_then_one_more_never_crash(tmp_path):
     assert compiled
     # Every compile happened in the one warm-up, under the lock: nothing was written after the marker.
     assert max(p.stat().st_mtime for p in compiled) <= marker.stat().st_mtime
-    print(f"4 cold runs + 1: {time.monotonic() - started:.1f} s; warm-up "
-          f"{json.loads(marker.read_text())['seconds']} s")
+    print(
+        f"4 cold runs + 1: {time.monotonic() - started:.1f} s; warm-up "
+        f"{json.loads(marker.read_text())['seconds']} s"
+    )

@@ -28,8 +28,16 @@ PER_GENRE_AND_MODE = 3
 def _brief(genre: str, tonic: str, mode: str, meter: str, seed: int) -> MusicBrief:
     style = GENRES[genre]
     lo, hi = style.tempo_range
-    return MusicBrief(caption="test", duration_s=20.0, tempo_bpm=round((lo + hi) / 2), meter=meter,
-                      key=Key(tonic=tonic, mode=mode), genre=genre, instruments=list(style.ensemble), seed=seed)
+    return MusicBrief(
+        caption="test",
+        duration_s=20.0,
+        tempo_bpm=round((lo + hi) / 2),
+        meter=meter,
+        key=Key(tonic=tonic, mode=mode),
+        genre=genre,
+        instruments=list(style.ensemble),
+        seed=seed,
+    )
 
 
 def _pc_seconds(arrangement) -> np.ndarray:  # noqa: ANN001
@@ -60,12 +68,15 @@ def sweep() -> dict[str, list[dict]]:
                 est = analyze.key_from_chroma(_pc_seconds(arr))[:2]
                 bass = _bass_notes(arr)
                 total = sum(n.end - n.start for n in bass)
-                out[mode].append({
-                    "what": f"{genre} {tonic} {mode}",
-                    "mirex": analyze.mirex_key_score(est, ref),
-                    "bass_last_tonic": max(bass, key=lambda n: n.start).pitch % 12 == ref[0],
-                    "bass_tonic_share": sum(n.end - n.start for n in bass if n.pitch % 12 == ref[0]) / total,
-                })
+                out[mode].append(
+                    {
+                        "what": f"{genre} {tonic} {mode}",
+                        "mirex": analyze.mirex_key_score(est, ref),
+                        "bass_last_tonic": max(bass, key=lambda n: n.start).pitch % 12 == ref[0],
+                        "bass_tonic_share": sum(n.end - n.start for n in bass if n.pitch % 12 == ref[0])
+                        / total,
+                    }
+                )
     return out
 
 

@@ -7,8 +7,12 @@ HEAVY = ("torch", "transformers", "gradio", "ray", "sentence_transformers")
 
 
 def _loaded_after(code: str) -> set[str]:
-    out = subprocess.run([sys.executable, "-c", code + "\nimport sys\nprint(' '.join(sorted(sys.modules)))"],
-                         capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", code + "\nimport sys\nprint(' '.join(sorted(sys.modules)))"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     return set(out.split())
 
 
@@ -17,8 +21,10 @@ def test_import_weavewave_is_light():
 
 
 def test_help_is_light():
-    code = ("import sys\nfrom weavewave.cli import main\n"
-            "try:\n    main(['generate', '--help'])\nexcept SystemExit:\n    pass")
+    code = (
+        "import sys\nfrom weavewave.cli import main\n"
+        "try:\n    main(['generate', '--help'])\nexcept SystemExit:\n    pass"
+    )
     assert not _loaded_after(code) & set(HEAVY)
 
 
@@ -29,24 +35,30 @@ def test_lexicon_describe_is_light():
 
 # --- video: PyAV is imported only when a video is read ---
 def test_video_modules_import_without_av():
-    code = "import weavewave\nimport weavewave.perceive.video, weavewave.scoring, weavewave.mux\n" \
-           "from weavewave.cli import main\ntry:\n    main(['generate', '--help'])\nexcept SystemExit:\n    pass"
+    code = (
+        "import weavewave\nimport weavewave.perceive.video, weavewave.scoring, weavewave.mux\n"
+        "from weavewave.cli import main\ntry:\n    main(['generate', '--help'])\nexcept SystemExit:\n    pass"
+    )
     assert "av" not in _loaded_after(code)
 
 
 # --- evaluation ---------------------------------------------------------------------------------------
 def test_eval_modules_and_help_are_light():
-    code = ("import weavewave.evaluate.report, weavewave.evaluate.neural, weavewave.evaluate.rerank\n"
-            "from weavewave.cli import main\n"
-            "try:\n    main(['eval', '--help'])\nexcept SystemExit:\n    pass")
+    code = (
+        "import weavewave.evaluate.report, weavewave.evaluate.neural, weavewave.evaluate.rerank\n"
+        "from weavewave.cli import main\n"
+        "try:\n    main(['eval', '--help'])\nexcept SystemExit:\n    pass"
+    )
     loaded = _loaded_after(code)
     assert not loaded & {*HEAVY, "librosa", "matplotlib"}
 
 
 def test_encodec_embedder_module_and_models_listing_are_light():
-    code = ("import weavewave.evaluate.encoders, weavewave.evaluate.embed\n"
-            "from weavewave.cli import main\n"
-            "main(['models'])")
+    code = (
+        "import weavewave.evaluate.encoders, weavewave.evaluate.embed\n"
+        "from weavewave.cli import main\n"
+        "main(['models'])"
+    )
     assert not _loaded_after(code) & {*HEAVY, "librosa", "scipy"}
 
 
@@ -55,10 +67,12 @@ SERVER_LIBS = ("fastapi", "gradio", "uvicorn", "starlette", "multipart")
 
 
 def test_serve_help_is_light():
-    code = ("import sys\nfrom weavewave.cli import main\n"
-            "for argv in (['--help'], ['serve', '--help']):\n"
-            "    try:\n        main(argv)\n    except SystemExit:\n        pass\n"
-            "import weavewave.serve")
+    code = (
+        "import sys\nfrom weavewave.cli import main\n"
+        "for argv in (['--help'], ['serve', '--help']):\n"
+        "    try:\n        main(argv)\n    except SystemExit:\n        pass\n"
+        "import weavewave.serve"
+    )
     assert not _loaded_after(code) & set(HEAVY + SERVER_LIBS)
 
 
@@ -72,19 +86,25 @@ def test_audio_modules_import_light():
 
 
 def test_help_mentions_audio_and_stays_light():
-    code = ("import sys\nfrom weavewave.cli import main\n"
-            "try:\n    main(['generate', '--help'])\nexcept SystemExit:\n    pass")
+    code = (
+        "import sys\nfrom weavewave.cli import main\n"
+        "try:\n    main(['generate', '--help'])\nexcept SystemExit:\n    pass"
+    )
     assert not _loaded_after(code) & set(AUDIO_HEAVY)
 
 
 # --- neural engineer: the neural modules import nothing heavy until they are used -------------------------
 def test_neural_modules_are_light():
-    code = ("import weavewave.models, weavewave.generators.musicgen, weavewave.generators.chroma, "
-            "weavewave.generators.musicgen_fast, weavewave.perceive.mllm, weavewave.refine_llm")
+    code = (
+        "import weavewave.models, weavewave.generators.musicgen, weavewave.generators.chroma, "
+        "weavewave.generators.musicgen_fast, weavewave.perceive.mllm, weavewave.refine_llm"
+    )
     assert not _loaded_after(code) & set(HEAVY)
 
 
 def test_models_command_and_musicgen_help_are_light():
-    code = ("from weavewave.cli import main\nmain(['models'])\n"
-            "try:\n    main(['generate', '--backend', 'musicgen', '--help'])\nexcept SystemExit:\n    pass")
+    code = (
+        "from weavewave.cli import main\nmain(['models'])\n"
+        "try:\n    main(['generate', '--backend', 'musicgen', '--help'])\nexcept SystemExit:\n    pass"
+    )
     assert not _loaded_after(code) & set(HEAVY)

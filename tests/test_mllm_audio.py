@@ -59,16 +59,27 @@ def test_the_loader_knows_which_models_take_audio(tiny_audio_chat, tiny_vision_c
     assert not load_describer(str(tiny_vision_chat), cache=cache).takes_audio
 
 
-def test_cli_describe_sends_the_tune_to_the_model(tiny_audio_chat, tune, heard, monkeypatch, capsys,
-                                                  one_torch_thread):
+def test_cli_describe_sends_the_tune_to_the_model(
+    tiny_audio_chat, tune, heard, monkeypatch, capsys, one_torch_thread
+):
     from weavewave import cli
     from weavewave.perceive import mllm
 
     bundle = mllm.load_describer(str(tiny_audio_chat))  # the shared cache, where the CLI finds it
     spy_generate(bundle, heard, monkeypatch)
 
-    code = cli.main(["describe", "--audio", str(tune), "--describer", "mllm", "--describer-model",
-                     str(tiny_audio_chat), "-q"])
+    code = cli.main(
+        [
+            "describe",
+            "--audio",
+            str(tune),
+            "--describer",
+            "mllm",
+            "--describer-model",
+            str(tiny_audio_chat),
+            "-q",
+        ]
+    )
     assert code == 0
     brief = json.loads(capsys.readouterr().out)
     observation = next(o for o in brief["observations"] if o["source"] == "mllm")
@@ -90,7 +101,9 @@ def test_cli_describe_sends_the_tune_to_the_model(tiny_audio_chat, tune, heard, 
     assert int((inputs["input_ids"] == audio_id).sum()) == pytest.approx(500, abs=1)
 
 
-def test_long_audio_is_cut_to_its_middle(tiny_audio_chat, tune, heard, monkeypatch, tmp_path, one_torch_thread):
+def test_long_audio_is_cut_to_its_middle(
+    tiny_audio_chat, tune, heard, monkeypatch, tmp_path, one_torch_thread
+):
     import soundfile as sf
 
     from weavewave.models import ModelCache
@@ -106,19 +119,23 @@ def test_long_audio_is_cut_to_its_middle(tiny_audio_chat, tune, heard, monkeypat
     [(sent, _)] = heard["extractor"]
     full = mllm._load_audio(long, 16000)
     start = (len(full) - 30 * 16000) // 2
-    assert len(sent[0]) == 30 * 16000 and np.array_equal(sent[0], full[start:start + 30 * 16000])
+    assert len(sent[0]) == 30 * 16000 and np.array_equal(sent[0], full[start : start + 30 * 16000])
     assert int(heard["generate"][0]["feature_attention_mask"].sum()) == 3000
     assert p.observation.measurements["notes"] == [
-        "three-times.wav is 60 s long; the model heard the 30 s from 15 s to 45 s"]
+        "three-times.wav is 60 s long; the model heard the 30 s from 15 s to 45 s"
+    ]
 
 
 def test_a_model_without_audio_says_it_did_not_hear_the_tune(tiny_vision_chat, tune, heard, one_torch_thread):
     from weavewave.perceive import mllm
 
-    p = mllm.perceive_mllm(text="a walk by the sea", audio=tune, model=str(tiny_vision_chat), max_new_tokens=8)
+    p = mllm.perceive_mllm(
+        text="a walk by the sea", audio=tune, model=str(tiny_vision_chat), max_new_tokens=8
+    )
     assert p.observation.input == "text"
     assert p.observation.measurements["notes"] == [
-        f"{tiny_vision_chat} does not take audio, so {tune.name} was not sent to it"]
+        f"{tiny_vision_chat} does not take audio, so {tune.name} was not sent to it"
+    ]
     assert heard["extractor"] == []
 
 
@@ -145,10 +162,17 @@ def test_an_omni_processor_without_torchvision_is_a_one_line_error(tiny_audio_ch
     shutil.copytree(tiny_audio_chat, folder)
     config = json.loads((folder / "processor_config.json").read_text())
     image = {"image_processor_type": "Qwen2VLImageProcessor", "patch_size": 14, "merge_size": 2}
-    (folder / "processor_config.json").write_text(json.dumps({**config, "processor_class": "Qwen2_5OmniProcessor",
-                                                              "image_processor": image}))
-    (folder / "video_preprocessor_config.json").write_text(json.dumps(
-        {"video_processor_type": "Qwen2VLVideoProcessor", "processor_class": "Qwen2_5OmniProcessor"}))
-    with pytest.raises(MissingDependencyError, match=r"processor of .* Qwen2VLVideoProcessor requires the "
-                                                     r"Torchvision library"):
+    (folder / "processor_config.json").write_text(
+        json.dumps({**config, "processor_class": "Qwen2_5OmniProcessor", "image_processor": image})
+    )
+    (folder / "video_preprocessor_config.json").write_text(
+        json.dumps(
+            {"video_processor_type": "Qwen2VLVideoProcessor", "processor_class": "Qwen2_5OmniProcessor"}
+        )
+    )
+    with pytest.raises(
+        MissingDependencyError,
+        match=r"processor of .* Qwen2VLVideoProcessor requires the "
+        r"Torchvision library",
+    ):
         load_describer(str(folder))

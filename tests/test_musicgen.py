@@ -29,8 +29,15 @@ KK_MINOR = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69,
 def brief_for(duration=3.0, tempo=100.0, tonic="E", mode="minor", genre="pop", seed=5) -> MusicBrief:
     from weavewave.bridge import with_sections
 
-    b = MusicBrief(caption="a calm piano piece", duration_s=duration, tempo_bpm=tempo, key=Key(tonic=tonic, mode=mode),
-                   genre=genre, instruments=list(GENRES[genre].ensemble), seed=seed)
+    b = MusicBrief(
+        caption="a calm piano piece",
+        duration_s=duration,
+        tempo_bpm=tempo,
+        key=Key(tonic=tonic, mode=mode),
+        genre=genre,
+        instruments=list(GENRES[genre].ensemble),
+        seed=seed,
+    )
     return with_sections(b)
 
 
@@ -68,7 +75,9 @@ def test_chroma_of_a_tone_is_its_pitch_class(midi):
 
 
 # --- windowing ------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("total,window,prompt", [(50, 100, 25), (100, 100, 25), (260, 100, 25), (151, 75, 25)])
+@pytest.mark.parametrize(
+    "total,window,prompt", [(50, 100, 25), (100, 100, 25), (260, 100, 25), (151, 75, 25)]
+)
 def test_blocks_cover_the_piece_once(total, window, prompt):
     blocks = plan_blocks(total, window, prompt)
     assert blocks[0].start == 0 and blocks[0].prompt == 0
@@ -104,16 +113,23 @@ def test_model_loads_once_per_cache(tiny_musicgen, cache):
     assert not a.is_melody
 
 
-def test_long_form_continues_without_repeating_the_prompt(tiny_musicgen, cache, monkeypatch, one_torch_thread):
-    gen = MusicgenGenerator(model=str(tiny_musicgen), cache=cache, window_s=1.5, prompt_s=0.5, crossfade_s=0.1)
+def test_long_form_continues_without_repeating_the_prompt(
+    tiny_musicgen, cache, monkeypatch, one_torch_thread
+):
+    gen = MusicgenGenerator(
+        model=str(tiny_musicgen), cache=cache, window_s=1.5, prompt_s=0.5, crossfade_s=0.1
+    )
     calls = spy_generate(monkeypatch, gen)
     brief = brief_for(duration=3.2)
     b = gen.bundle()
     audio, windows = gen._generate_audio(b, brief, None, lambda f, m: None)
     hop = b.hop
     assert audio.shape == (1, 160 * hop)  # ceil(3.2 s * 50) frames, exactly
-    assert [(w["start_s"], w["end_s"], w["prompt_s"]) for w in windows] == [(0.0, 1.5, 0.0), (1.5, 2.5, 0.5),
-                                                                          (2.5, 3.2, 0.5)]
+    assert [(w["start_s"], w["end_s"], w["prompt_s"]) for w in windows] == [
+        (0.0, 1.5, 0.0),
+        (1.5, 2.5, 0.5),
+        (2.5, 3.2, 0.5),
+    ]
     assert len(calls) == 3 and "decoder_input_ids" not in calls[0]
     for i, (call, w) in enumerate(zip(calls[1:], windows[1:], strict=True), start=1):
         seam = int(w["start_s"] * 50) * hop
@@ -127,8 +143,8 @@ def test_long_form_continues_without_repeating_the_prompt(tiny_musicgen, cache, 
         # after the seam the piece is the model's new audio (up to the next crossfade), not its repetition
         # of the prompt
         kept = new * hop - (3200 if i < 2 else 0)
-        assert np.array_equal(audio[0, seam:seam + kept], decoded[prompt:prompt + kept])
-        assert not np.allclose(audio[0, seam:seam + prompt], decoded[:prompt])
+        assert np.array_equal(audio[0, seam : seam + kept], decoded[prompt : prompt + kept])
+        assert not np.allclose(audio[0, seam : seam + prompt], decoded[:prompt])
 
 
 def check_track_contract(track, brief, *, midi: bool) -> None:
@@ -164,20 +180,24 @@ def check_key(chroma: np.ndarray, tonic: int) -> None:
     """The chroma is in the minor key on ``tonic``: Krumhansl-Kessler picks the tonic, the notes are the
     scale's (natural or harmonic minor)."""
     profile = chroma.mean(axis=0)
-    scores = [(np.corrcoef(profile, np.roll(kk, t))[0, 1], t) for kk in (KK_MAJOR, KK_MINOR) for t in range(12)]
+    scores = [
+        (np.corrcoef(profile, np.roll(kk, t))[0, 1], t) for kk in (KK_MAJOR, KK_MINOR) for t in range(12)
+    ]
     assert max(scores)[1] == tonic
     scale = {(tonic + i) % 12 for i in (0, 2, 3, 5, 7, 8, 10, 11)}
     assert profile[sorted(scale)].sum() >= 0.9
 
 
-def test_steered_conditioning_is_the_chroma_of_our_rendering(tiny_musicgen_melody, cache, monkeypatch,
-                                                             one_torch_thread):
+def test_steered_conditioning_is_the_chroma_of_our_rendering(
+    tiny_musicgen_melody, cache, monkeypatch, one_torch_thread
+):
     from weavewave.generators.musicgen import steering_chroma_of
     from weavewave.generators.symbolic.compose import compose
 
     brief = brief_for(duration=8.0, tempo=96.0, tonic="E", mode="minor", genre="classical")
-    gen = MusicgenGenerator(model=str(tiny_musicgen_melody), steer="symbolic", cache=cache, window_s=5.0,
-                            prompt_s=1.0)
+    gen = MusicgenGenerator(
+        model=str(tiny_musicgen_melody), steer="symbolic", cache=cache, window_s=5.0, prompt_s=1.0
+    )
     calls = spy_generate(monkeypatch, gen)
     track = gen.generate(brief)
     expected = steering_chroma_of(compose(brief))
@@ -212,9 +232,16 @@ def test_melody_needs_a_melody_model(tiny_musicgen, cache):
         MusicgenGenerator(model=str(tiny_musicgen), steer="symbolic", cache=cache).generate(brief_for())
 
 
-@pytest.mark.parametrize("kw,match", [({"window_s": 0.5}, "window"), ({"prompt_s": 40.0}, "prompt"),
-                                      ({"top_p": 2.0}, "top-p"), ({"steer": "audio"}, "steer"),
-                                      ({"melody": "/no/such.wav"}, "not found")])
+@pytest.mark.parametrize(
+    "kw,match",
+    [
+        ({"window_s": 0.5}, "window"),
+        ({"prompt_s": 40.0}, "prompt"),
+        ({"top_p": 2.0}, "top-p"),
+        ({"steer": "audio"}, "steer"),
+        ({"melody": "/no/such.wav"}, "not found"),
+    ],
+)
 def test_bad_options(tiny_musicgen, kw, match):
     with pytest.raises(BadInputError, match=match):
         MusicgenGenerator(model=str(tiny_musicgen), **kw)
@@ -239,15 +266,34 @@ def test_broken_tokenizer_is_refused(tmp_path, cache):
 
 # --- command line ---------------------------------------------------------------------------------------
 def run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "weavewave.cli", *args], capture_output=True, text=True, env=ENV,
-                          timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "weavewave.cli", *args], capture_output=True, text=True, env=ENV, timeout=300
+    )
 
 
 def test_cli_musicgen_long_form(tiny_musicgen, tmp_path):
     out = tmp_path / "mg"
-    r = run("generate", "--text", "a calm piano piece, 90 bpm", "--text-model", "lexicon", "--backend", "musicgen",
-            "--model", str(tiny_musicgen), "--duration", "3", "--window", "1.5", "--prompt-seconds", "0.5",
-            "--seed", "2", "--out", str(out))
+    r = run(
+        "generate",
+        "--text",
+        "a calm piano piece, 90 bpm",
+        "--text-model",
+        "lexicon",
+        "--backend",
+        "musicgen",
+        "--model",
+        str(tiny_musicgen),
+        "--duration",
+        "3",
+        "--window",
+        "1.5",
+        "--prompt-seconds",
+        "0.5",
+        "--seed",
+        "2",
+        "--out",
+        str(out),
+    )
     assert r.returncode == 0, r.stderr
     audio, sr = sf.read(out / "music.wav")
     assert sr == 48000 and audio.shape == (3 * 48000, 2)
@@ -256,9 +302,27 @@ def test_cli_musicgen_long_form(tiny_musicgen, tmp_path):
 
 def test_cli_steered_writes_midi(tiny_musicgen_melody, tmp_path):
     out = tmp_path / "steer"
-    r = run("generate", "--text", "a folk tune", "--text-model", "lexicon", "--backend", "musicgen", "--model",
-            str(tiny_musicgen_melody), "--steer", "symbolic", "--tempo", "110", "--key", "A major", "--duration", "2",
-            "--out", str(out))
+    r = run(
+        "generate",
+        "--text",
+        "a folk tune",
+        "--text-model",
+        "lexicon",
+        "--backend",
+        "musicgen",
+        "--model",
+        str(tiny_musicgen_melody),
+        "--steer",
+        "symbolic",
+        "--tempo",
+        "110",
+        "--key",
+        "A major",
+        "--duration",
+        "2",
+        "--out",
+        str(out),
+    )
     assert r.returncode == 0, r.stderr
     import pretty_midi
 
@@ -268,8 +332,19 @@ def test_cli_steered_writes_midi(tiny_musicgen_melody, tmp_path):
 
 
 def test_cli_missing_model_says_how_to_fetch_it(tmp_path):
-    r = run("generate", "--text", "calm", "--text-model", "lexicon", "--backend", "musicgen", "--model",
-            "facebook/musicgen-small", "--out", str(tmp_path / "x"))
+    r = run(
+        "generate",
+        "--text",
+        "calm",
+        "--text-model",
+        "lexicon",
+        "--backend",
+        "musicgen",
+        "--model",
+        "facebook/musicgen-small",
+        "--out",
+        str(tmp_path / "x"),
+    )
     assert r.returncode == 2
     line = r.stderr.strip().splitlines()[-1]
     assert line.startswith("weavewave: error: generator model facebook/musicgen-small is not on this machine")
@@ -286,8 +361,13 @@ def test_cli_models_lists_roles_and_presence(tmp_path):
     (snap / "config.json").write_text("{}")
     (hub / "models--facebook--musicgen-small" / "refs").mkdir()
     (hub / "models--facebook--musicgen-small" / "refs" / "main").write_text("abc123")
-    r = subprocess.run([sys.executable, "-m", "weavewave.cli", "models", "--json"], capture_output=True, text=True,
-                       env={**ENV, "HF_HUB_CACHE": str(hub)}, timeout=120)
+    r = subprocess.run(
+        [sys.executable, "-m", "weavewave.cli", "models", "--json"],
+        capture_output=True,
+        text=True,
+        env={**ENV, "HF_HUB_CACHE": str(hub)},
+        timeout=120,
+    )
     assert r.returncode == 0, r.stderr
     rows = {row["id"]: row for row in json.loads(r.stdout)}
     assert {row["role"] for row in rows.values()} == {"generator", "describer", "refiner", "eval"}
@@ -304,7 +384,9 @@ def test_fast_path_gives_the_stock_greedy_codes(tiny_musicgen, cache, guidance, 
     from weavewave.generators.musicgen_fast import FastMusicgen
 
     b = MusicgenGenerator(model=str(tiny_musicgen), cache=cache).bundle()
-    inputs = b.tokenizer(["a calm piano piece", "happy jazz with drums and bass"], return_tensors="pt", padding=True)
+    inputs = b.tokenizer(
+        ["a calm piano piece", "happy jazz with drums and bass"], return_tensors="pt", padding=True
+    )
     seen = {}
     original = b.model.audio_encoder.decode
 
@@ -318,7 +400,8 @@ def test_fast_path_gives_the_stock_greedy_codes(tiny_musicgen, cache, guidance, 
             b.model.generate(**inputs, max_new_tokens=40 + 3, do_sample=False, guidance_scale=guidance)
     finally:
         b.model.audio_encoder.decode = original
-    fast = FastMusicgen(b.model, static_shapes=static).generate_codes(inputs.input_ids, inputs.attention_mask, 40,
-                                                                      guidance_scale=guidance)
+    fast = FastMusicgen(b.model, static_shapes=static).generate_codes(
+        inputs.input_ids, inputs.attention_mask, 40, guidance_scale=guidance
+    )
     assert fast.shape == (2, 4, 40)
     assert torch.equal(seen["codes"][0], fast)

@@ -33,12 +33,21 @@ def cache():
     return ModelCache()
 
 
-def block_codes(b, decoder: str, *, sampling: Sampling, seed: int = 3, new: int = 30, prompt_audio=None,
-                chroma=None):
+def block_codes(
+    b, decoder: str, *, sampling: Sampling, seed: int = 3, new: int = 30, prompt_audio=None, chroma=None
+):
     """The codes the block decoded (caught at the codec), and the audio it returned."""
     with codec_spy(b) as seen:
-        audio = generate_block(b, "a calm piano piece with drums", new, prompt_audio=prompt_audio, chroma=chroma,
-                               sampling=sampling, seed=seed, decoder=decoder)
+        audio = generate_block(
+            b,
+            "a calm piano piece with drums",
+            new,
+            prompt_audio=prompt_audio,
+            chroma=chroma,
+            sampling=sampling,
+            seed=seed,
+            decoder=decoder,
+        )
     return interleaved(seen, b), audio
 
 
@@ -94,8 +103,12 @@ CASES = {
     "stereo-melody": dict(melody=True, prompt=0, chroma=True, stereo=True),
     "stereo-melody-continuation": dict(melody=True, prompt=12, chroma=True, stereo=True),
 }
-MODEL_FIXTURES = {(False, False): "tiny_musicgen", (True, False): "tiny_musicgen_melody",
-                  (False, True): "tiny_musicgen_stereo", (True, True): "tiny_musicgen_melody_stereo"}
+MODEL_FIXTURES = {
+    (False, False): "tiny_musicgen",
+    (True, False): "tiny_musicgen_melody",
+    (False, True): "tiny_musicgen_stereo",
+    (True, True): "tiny_musicgen_melody_stereo",
+}
 
 
 @pytest.mark.parametrize("case", list(CASES))
@@ -107,15 +120,17 @@ def test_fast_block_gives_stock_codes(case, request, cache, one_torch_thread):
     model = request.getfixturevalue(MODEL_FIXTURES[c["melody"], stereo])
     b = MusicgenGenerator(model=str(model), cache=cache).bundle()
     assert b.audio_channels == (2 if stereo else 1)
-    kw = dict(prompt_audio=prompt_of(b, c["prompt"]) if c["prompt"] else None,
-              chroma=melody_chroma_frames(60) if c["chroma"] else None)
+    kw = dict(
+        prompt_audio=prompt_of(b, c["prompt"]) if c["prompt"] else None,
+        chroma=melody_chroma_frames(60) if c["chroma"] else None,
+    )
     stock, stock_audio = block_codes(b, "stock", sampling=GREEDY, **kw)
     fast, fast_audio = block_codes(b, "fast", sampling=GREEDY, **kw)
     assert fast.shape == (1, 8 if stereo else 4, c["prompt"] + 30)
     assert fast_audio.shape == (2 if stereo else 1, (c["prompt"] + 30) * b.hop)
     assert torch.equal(fast, stock)
     if stereo:  # the two channels are generated, not copied
-        assert not torch.equal(fast[:, 0::2, c["prompt"]:], fast[:, 1::2, c["prompt"]:])
+        assert not torch.equal(fast[:, 0::2, c["prompt"] :], fast[:, 1::2, c["prompt"] :])
         assert not np.array_equal(fast_audio[0], fast_audio[1])
     assert np.array_equal(fast_audio, stock_audio)
     # sampling: the same seed draws the same codes as generate (same processing order, same random state)
@@ -123,13 +138,18 @@ def test_fast_block_gives_stock_codes(case, request, cache, one_torch_thread):
     assert torch.equal(sampled, block_codes(b, "stock", sampling=SAMPLED, **kw)[0])
     assert torch.equal(sampled, block_codes(b, "fast", sampling=SAMPLED, **kw)[0])  # deterministic
     assert not torch.equal(sampled, block_codes(b, "fast", sampling=SAMPLED, seed=4, **kw)[0])
-    assert not torch.equal(sampled[..., c["prompt"]:], fast[..., c["prompt"]:])  # sampling is not greedy
+    assert not torch.equal(sampled[..., c["prompt"] :], fast[..., c["prompt"] :])  # sampling is not greedy
 
 
-@pytest.mark.parametrize("sampling", [Sampling(top_k=0, top_p=0.0, temperature=1.0, guidance_scale=1.0),
-                                      Sampling(top_k=5, top_p=0.0, temperature=1.5, guidance_scale=0.0),
-                                      Sampling(top_k=0, top_p=0.5, temperature=1.0, guidance_scale=5.0)],
-                         ids=["plain", "top-k-hot-no-guidance", "top-p"])
+@pytest.mark.parametrize(
+    "sampling",
+    [
+        Sampling(top_k=0, top_p=0.0, temperature=1.0, guidance_scale=1.0),
+        Sampling(top_k=5, top_p=0.0, temperature=1.5, guidance_scale=0.0),
+        Sampling(top_k=0, top_p=0.5, temperature=1.0, guidance_scale=5.0),
+    ],
+    ids=["plain", "top-k-hot-no-guidance", "top-p"],
+)
 def test_fast_sampling_matches_stock_options(sampling, tiny_musicgen, cache, one_torch_thread):
     import torch
 
@@ -151,16 +171,23 @@ def test_long_form_piece_is_the_same_through_both_decoders(tiny_musicgen, cache,
     assert MusicgenGenerator(**options).decoder_for(MusicgenGenerator(**options).bundle()) == "fast"  # auto
 
 
-def test_long_form_melody_windows_are_the_same_through_both_decoders(tiny_musicgen_melody, cache,
-                                                                     one_torch_thread):
+def test_long_form_melody_windows_are_the_same_through_both_decoders(
+    tiny_musicgen_melody, cache, one_torch_thread
+):
     """Chroma windows and prompts together (the steered path, without composing a score)."""
     from test_musicgen import brief_for
 
     brief, chroma = brief_for(duration=2.4), melody_chroma_frames(200)
     audio = {}
     for decoder in ("fast", "stock"):
-        gen = MusicgenGenerator(model=str(tiny_musicgen_melody), cache=cache, window_s=1.2, prompt_s=0.4,
-                                decoder=decoder, temperature=0.7)
+        gen = MusicgenGenerator(
+            model=str(tiny_musicgen_melody),
+            cache=cache,
+            window_s=1.2,
+            prompt_s=0.4,
+            decoder=decoder,
+            temperature=0.7,
+        )
         audio[decoder], windows = gen._generate_audio(gen.bundle(), brief, chroma, lambda f, m: None)
     assert len(windows) == 3 and np.abs(audio["fast"]).max() > 0
     assert np.array_equal(audio["fast"], audio["stock"])
@@ -175,7 +202,9 @@ def test_stereo_batch_gives_the_stock_codes(tiny_musicgen_stereo, cache, static,
     from weavewave.generators.musicgen_fast import FastMusicgen
 
     b = MusicgenGenerator(model=str(tiny_musicgen_stereo), cache=cache).bundle()
-    inputs = b.tokenizer(["a calm piano piece", "happy jazz with drums and bass"], return_tensors="pt", padding=True)
+    inputs = b.tokenizer(
+        ["a calm piano piece", "happy jazz with drums and bass"], return_tensors="pt", padding=True
+    )
     with codec_spy(b) as seen, torch.inference_mode():  # 4 codebooks a channel: 3 steps of delay past the end
         stock_audio = b.model.generate(**inputs, max_new_tokens=40 + 3, do_sample=False, guidance_scale=3.0)
     stock = interleaved(seen, b)
@@ -206,9 +235,27 @@ def test_stereo_long_form_is_the_same_through_both_decoders(tiny_musicgen_stereo
 
 def test_cli_stereo_model_takes_the_fast_decoder_by_default(tiny_musicgen_stereo, tmp_path):
     out = tmp_path / "stereo"
-    r = run("generate", "--text", "a calm piano piece, 90 bpm", "--text-model", "lexicon", "--backend",
-            "musicgen", "--model", str(tiny_musicgen_stereo), "--duration", "2", "--window", "1.2",
-            "--prompt-seconds", "0.4", "--seed", "2", "--out", str(out))
+    r = run(
+        "generate",
+        "--text",
+        "a calm piano piece, 90 bpm",
+        "--text-model",
+        "lexicon",
+        "--backend",
+        "musicgen",
+        "--model",
+        str(tiny_musicgen_stereo),
+        "--duration",
+        "2",
+        "--window",
+        "1.2",
+        "--prompt-seconds",
+        "0.4",
+        "--seed",
+        "2",
+        "--out",
+        str(out),
+    )
     assert r.returncode == 0, r.stderr
     assert "fast decoder, 2 windows" in r.stdout
     audio, sr = sf.read(out / "music.wav")
@@ -224,22 +271,56 @@ def test_unknown_decoder_is_refused(tiny_musicgen):
 
 
 def run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "weavewave.cli", *args], capture_output=True, text=True, env=ENV,
-                          timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "weavewave.cli", *args], capture_output=True, text=True, env=ENV, timeout=300
+    )
 
 
 def test_cli_decoder_fast_and_stock_agree(tiny_musicgen, tmp_path):
     outputs = {}
     for decoder in ("fast", "stock"):
         out = tmp_path / decoder
-        r = run("generate", "--text", "a calm piano piece, 90 bpm", "--text-model", "lexicon", "--backend",
-                "musicgen", "--model", str(tiny_musicgen), "--duration", "2", "--window", "1.2", "--prompt-seconds",
-                "0.4", "--seed", "2", "--top-k", "20", "--decoder", decoder, "--out", str(out))
+        r = run(
+            "generate",
+            "--text",
+            "a calm piano piece, 90 bpm",
+            "--text-model",
+            "lexicon",
+            "--backend",
+            "musicgen",
+            "--model",
+            str(tiny_musicgen),
+            "--duration",
+            "2",
+            "--window",
+            "1.2",
+            "--prompt-seconds",
+            "0.4",
+            "--seed",
+            "2",
+            "--top-k",
+            "20",
+            "--decoder",
+            decoder,
+            "--out",
+            str(out),
+        )
         assert r.returncode == 0, r.stderr
         assert f"{decoder} decoder, 2 windows" in r.stdout
         outputs[decoder], sr = sf.read(out / "music.wav")
         assert sr == 48000 and outputs[decoder].shape == (2 * 48000, 2)
     assert np.array_equal(outputs["fast"], outputs["stock"])  # same seed, same sampled piece
-    r = run("generate", "--text", "calm", "--backend", "musicgen", "--model", str(tiny_musicgen), "--decoder", "x",
-            "--out", str(tmp_path / "bad"))
+    r = run(
+        "generate",
+        "--text",
+        "calm",
+        "--backend",
+        "musicgen",
+        "--model",
+        str(tiny_musicgen),
+        "--decoder",
+        "x",
+        "--out",
+        str(tmp_path / "bad"),
+    )
     assert r.returncode == 2 and "invalid choice: 'x'" in r.stderr and not (tmp_path / "bad").exists()

@@ -11,8 +11,9 @@ from weavewave.refine import refine
 
 @pytest.fixture(scope="module")
 def base():
-    return api.describe(text="a walk in the park on a spring morning, pop with piano and drums", seed=1,
-                        semantic=False)
+    return api.describe(
+        text="a walk in the park on a spring morning, pop with piano and drums", seed=1, semantic=False
+    )
 
 
 def test_genre_instruction(base):
@@ -24,15 +25,17 @@ def test_genre_instruction(base):
     assert out.key == base.key and out.provenance["key"] == base.provenance["key"]
 
 
-@pytest.mark.parametrize("instruction, faster", [("more energetic", True), ("calmer", False)],
-                         ids=["energetic", "calmer"])
+@pytest.mark.parametrize(
+    "instruction, faster", [("more energetic", True), ("calmer", False)], ids=["energetic", "calmer"]
+)
 def test_energy_instructions(base, instruction, faster):
     out = refine(base, instruction)
     assert (out.tempo_bpm > base.tempo_bpm) == faster
     assert (out.energy > base.energy) == faster
     assert (out.mood.arousal > base.mood.arousal) == faster
-    assert [s.energy > b.energy for s, b in zip(out.sections, base.sections, strict=False)] == \
-        [faster] * min(len(out.sections), len(base.sections)) or not base.sections
+    assert [s.energy > b.energy for s, b in zip(out.sections, base.sections, strict=False)] == [faster] * min(
+        len(out.sections), len(base.sections)
+    ) or not base.sections
 
 
 def test_lullaby_on_music_box(base):
@@ -45,8 +48,10 @@ def test_lullaby_on_music_box(base):
 
 
 def test_christmas_carol(base):
-    out = refine(base.model_copy(update={"key": base.key.model_copy(update={"mode": "minor"})}),
-                 "turn it into a christmas carol")
+    out = refine(
+        base.model_copy(update={"key": base.key.model_copy(update={"mode": "minor"})}),
+        "turn it into a christmas carol",
+    )
     assert out.key.mode == "major" and out.genre == "classical"
     assert "Glockenspiel" in out.instruments and "Choir Aahs" in out.instruments
     assert "christmas carol" in out.caption.lower()

@@ -17,7 +17,14 @@ def _ode_qn() -> list[tuple[float, float, int, int]]:
 def test_key_chords_are_the_keys_triads():
     minor = {c.symbol for c in key_chords(9, "minor")}
     assert minor == {"A:min", "C:maj", "D:min", "E:min", "F:maj", "G:maj", "E:maj"}
-    assert {c.symbol for c in key_chords(0, "major")} == {"C:maj", "D:min", "E:min", "F:maj", "G:maj", "A:min"}
+    assert {c.symbol for c in key_chords(0, "major")} == {
+        "C:maj",
+        "D:min",
+        "E:min",
+        "F:maj",
+        "G:maj",
+        "A:min",
+    }
 
 
 def test_reharmonised_ode_to_joy_fits_the_tune_and_cadences_on_the_tonic():
@@ -52,5 +59,7 @@ def test_clean_melody_drops_blips_and_keeps_chromatic_passing_tones():
 def test_harmony_confidence_separates_real_chords_from_noise():
     real = harmony_confidence([0.85] * 16, [0.2] * 16, [(0.0, 8.0, "C:maj"), (8.0, 8.0, "G:maj")], 0, "major")
     assert real.trusted and real.key_fit == 1.0
-    noise = harmony_confidence([0.5] * 16, [0.04] * 16, [(0.0, 8.0, "Db:maj"), (8.0, 8.0, "F#:min")], 9, "minor")
+    noise = harmony_confidence(
+        [0.5] * 16, [0.04] * 16, [(0.0, 8.0, "Db:maj"), (8.0, 8.0, "F#:min")], 9, "minor"
+    )
     assert not noise.trusted and "not trusted" in noise.reason

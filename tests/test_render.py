@@ -24,8 +24,9 @@ def _part(name: str, notes: list[Note], *, program: int = 0, drum: bool = False,
 
 
 def _arrangement(parts: list[Part], duration: float) -> Arrangement:
-    return Arrangement(parts=parts, tempo_bpm=120, meter="4/4", duration_s=duration, key_tonic="C",
-                       key_mode="major")
+    return Arrangement(
+        parts=parts, tempo_bpm=120, meter="4/4", duration_s=duration, key_tonic="C", key_mode="major"
+    )
 
 
 def _band(duration: float = 5.0) -> Arrangement:
@@ -34,11 +35,14 @@ def _band(duration: float = 5.0) -> Arrangement:
     bass = [Note(36 + (i % 2) * 7, 95, t, t + 0.45) for i, t in enumerate(beats)]
     drums = [Note(36 if i % 2 == 0 else 38, 110, t, t + 0.1) for i, t in enumerate(beats)]
     drums += [Note(42, 70, t + 0.25, t + 0.3) for t in beats]
-    return _arrangement([
-        _part("keys: Piano", chords, program=0, pan=-0.3, reverb=0.3),
-        _part("bass: Finger Bass", bass, program=33, gain_db=-2.0, reverb=0.05),
-        _part("drums: Kit", drums, drum=True, reverb=0.1),
-    ], duration)
+    return _arrangement(
+        [
+            _part("keys: Piano", chords, program=0, pan=-0.3, reverb=0.3),
+            _part("bass: Finger Bass", bass, program=33, gain_db=-2.0, reverb=0.05),
+            _part("drums: Kit", drums, drum=True, reverb=0.1),
+        ],
+        duration,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -104,7 +108,7 @@ def test_stems_of_a_long_piece_sum_to_the_mix():
 def test_fades_start_and_end_in_silence(band_mix):
     audio = band_mix.audio
     assert np.all(audio[0] == 0) and np.all(audio[-1] == 0)
-    tail = audio[-int(0.05 * SR):]
+    tail = audio[-int(0.05 * SR) :]
     assert np.abs(tail).max() < 0.1 * np.abs(audio).max()
 
 
@@ -121,7 +125,7 @@ def test_notes_past_the_end_are_cut_and_final_chord_rings():
     mix = render(_arrangement([_part("p", chord, reverb=0.0)], 3.0))
     assert mix.audio.shape == (3 * SR, 2)
     # the chord is still sounding under the fade-out, not cut dead at the last note-off
-    assert np.abs(mix.audio[int(2.5 * SR):int(2.9 * SR)]).max() > 0.01
+    assert np.abs(mix.audio[int(2.5 * SR) : int(2.9 * SR)]).max() > 0.01
 
 
 def test_silent_arrangements():
@@ -166,8 +170,11 @@ def test_progress_is_reported_per_part():
 
 # --- mix ----------------------------------------------------------------------------------------------
 def test_hard_left_pan():
-    mix = render(_arrangement([_part("p", [Note(60, 90, 0.2, 1.5), Note(67, 90, 0.5, 1.5)], pan=-1.0,
-                                     reverb=0.0)], 2.0))
+    mix = render(
+        _arrangement(
+            [_part("p", [Note(60, 90, 0.2, 1.5), Note(67, 90, 0.5, 1.5)], pan=-1.0, reverb=0.0)], 2.0
+        )
+    )
     left, right = _energy(mix.audio[:, 0]), _energy(mix.audio[:, 1])
     assert right < 1e-3 * left
 
@@ -190,7 +197,9 @@ def test_channel_volume_follows_part_gain():
     notes = [Note(60, 90, 0.2, 1.5)]
     parts = [_part("a", notes, gain_db=0.0), _part("b", notes, gain_db=-9.0)]
     volumes = render_module._channel_volumes(parts, 0.0)
-    ratio_db = 10 * math.log10(_energy(_synth(parts[1:], volumes[1:])) / _energy(_synth(parts[:1], volumes[:1])))
+    ratio_db = 10 * math.log10(
+        _energy(_synth(parts[1:], volumes[1:])) / _energy(_synth(parts[:1], volumes[:1]))
+    )
     assert ratio_db == pytest.approx(-9.0, abs=0.4)
 
 
@@ -203,8 +212,13 @@ def test_every_part_gets_its_own_channel():
     groups = render_module._channel_groups(parts, 1.0)
     assert sorted(i for g in groups for i in g) == list(range(len(parts)))
     for group in groups:
-        midi = mido.MidiFile(file=__import__("io").BytesIO(render_module._midi_bytes(
-            _arrangement(parts, 1.0), [parts[i] for i in group], [100] * len(group))))
+        midi = mido.MidiFile(
+            file=__import__("io").BytesIO(
+                render_module._midi_bytes(
+                    _arrangement(parts, 1.0), [parts[i] for i in group], [100] * len(group)
+                )
+            )
+        )
         channels = []
         for track in midi.tracks[1:]:
             used = {m.channel for m in track if m.type == "note_on"}
@@ -218,8 +232,13 @@ def test_every_part_gets_its_own_channel():
 def test_louder_gain_gives_louder_stem():
     notes = [Note(p, 90, 0.1, 1.5) for p in (60, 64)]
     # dry: the synthesizer's reverb send falls faster than the channel volume (about 1.9 dB more at -12 dB)
-    mix = render(_arrangement([_part("loud", notes, gain_db=0.0, reverb=0.0),
-                               _part("soft", notes, gain_db=-12.0, reverb=0.0)], 2.0), stems=True)
+    mix = render(
+        _arrangement(
+            [_part("loud", notes, gain_db=0.0, reverb=0.0), _part("soft", notes, gain_db=-12.0, reverb=0.0)],
+            2.0,
+        ),
+        stems=True,
+    )
     ratio_db = 10 * math.log10(_energy(mix.stems["loud"]) / _energy(mix.stems["soft"]))
     assert ratio_db == pytest.approx(12.0, abs=0.5)
 
@@ -229,7 +248,7 @@ def test_reverb_adds_a_tail():
 
     def tail_share(reverb: float) -> float:
         audio = render(_arrangement([_part("p", note, program=12, reverb=reverb)], 4.0)).audio
-        return _energy(audio[int(1.2 * SR):int(3.0 * SR)]) / _energy(audio)
+        return _energy(audio[int(1.2 * SR) : int(3.0 * SR)]) / _energy(audio)
 
     assert tail_share(0.8) > 5 * tail_share(0.0)
 
@@ -267,7 +286,13 @@ def test_bad_duration(duration):
 
 # --- SoundFont choice ---------------------------------------------------------------------------------
 def _fake_sf2(path, major: int = 2):
-    info = b"INFO" + b"ifil" + (4).to_bytes(4, "little") + major.to_bytes(2, "little") + (1).to_bytes(2, "little")
+    info = (
+        b"INFO"
+        + b"ifil"
+        + (4).to_bytes(4, "little")
+        + major.to_bytes(2, "little")
+        + (1).to_bytes(2, "little")
+    )
     body = b"sfbk" + b"LIST" + len(info).to_bytes(4, "little") + info
     path.write_bytes(b"RIFF" + len(body).to_bytes(4, "little") + body)
     return path
@@ -344,8 +369,10 @@ def test_concurrent_renders_in_threads_do_not_mix_up(band_mix):
 
     single = render(_arrangement([_part("p", [Note(60, 90, 0.0, 0.5)])], 1.0))
     with ThreadPoolExecutor(2) as pool:
-        a, b = pool.map(lambda arr: render(arr, workers=1),
-                        [_band(), _arrangement([_part("p", [Note(60, 90, 0.0, 0.5)])], 1.0)])
+        a, b = pool.map(
+            lambda arr: render(arr, workers=1),
+            [_band(), _arrangement([_part("p", [Note(60, 90, 0.0, 0.5)])], 1.0)],
+        )
     assert np.array_equal(a.audio, band_mix.audio) and np.array_equal(b.audio, single.audio)
 
 
@@ -360,8 +387,10 @@ def test_balance_evens_out_program_loudness():
     # synth alone leaves them far apart; balance brings each stem to its gain_db relative to the other.
     glock = [Note(84, 50, t, t + 0.2) for t in np.arange(0.1, 3.6, 1.0)]
     organ = [Note(p, 110, 0.1, 3.8) for p in (48, 55, 60, 64)]
-    parts = [_part("glock", glock, program=9, reverb=0.0), _part("organ", organ, program=16, reverb=0.0,
-                                                                  gain_db=-4.0)]
+    parts = [
+        _part("glock", glock, program=9, reverb=0.0),
+        _part("organ", organ, program=16, reverb=0.0, gain_db=-4.0),
+    ]
 
     def gap(balance: bool) -> float:
         mix = render(_arrangement(parts, 4.0), stems=True, balance=balance)

@@ -23,8 +23,9 @@ SRC = str(Path(weavewave.__file__).resolve().parents[1])
 # A render whose processes are all killed must end within this many seconds (it used to never end).
 ENDS_WITHIN_S = 60
 
-pytestmark = pytest.mark.skipif("fork" not in multiprocessing.get_all_start_methods(),
-                                reason="the renderer's pool forks")
+pytestmark = pytest.mark.skipif(
+    "fork" not in multiprocessing.get_all_start_methods(), reason="the renderer's pool forks"
+)
 
 # Four passes of fake MIDI in two processes; the synthesizer itself is replaced in each test.
 MIDIS = [b"MThd-%d" % i for i in range(4)]
@@ -52,27 +53,34 @@ def _hang(sf2, midi, n):
 def test_the_pool_renders_every_slot(monkeypatch):
     import numpy as np
 
-    monkeypatch.setattr(render, "_synth_pcm", lambda sf2, midi, n: np.full((2, n), int(midi[5:]) + 1, np.int16))
+    monkeypatch.setattr(
+        render, "_synth_pcm", lambda sf2, midi, n: np.full((2, n), int(midi[5:]) + 1, np.int16)
+    )
     seen = []
     out, clipped = _synthesize(report=lambda f, m: seen.append(m))
     assert [round(float(out[i, 0, 0]) * render.PCM16_SCALE) for i in range(4)] == [1, 2, 3, 4]
     assert not clipped.any()
-    assert sorted(set(seen)) == sorted({"rendered mix pass 1 of 1"} | {f"rendered stem {k} of 3" for k in (1, 2, 3)})
+    assert sorted(set(seen)) == sorted(
+        {"rendered mix pass 1 of 1"} | {f"rendered stem {k} of 3" for k in (1, 2, 3)}
+    )
     assert _no_children_left()
 
 
 def test_a_killed_renderer_process_fails_the_render_instead_of_hanging():
     """Run in a subprocess: before the fix this call never returned."""
-    script = ("import os, signal, sys; sys.path.insert(0, sys.argv[1]); from weavewave import render; "
-              "render._synth_pcm = lambda sf2, midi, n: os.kill(os.getpid(), signal.SIGKILL)\n"
-              "try:\n"
-              "    render._synthesize_all([b'a', b'b', b'c', b'd'], b'sf2', 480, 30.0, 2, lambda f, m: None, 1)\n"
-              "except render.RendererDied as exc:\n"
-              "    print('died:', exc)\n")
+    script = (
+        "import os, signal, sys; sys.path.insert(0, sys.argv[1]); from weavewave import render; "
+        "render._synth_pcm = lambda sf2, midi, n: os.kill(os.getpid(), signal.SIGKILL)\n"
+        "try:\n"
+        "    render._synthesize_all([b'a', b'b', b'c', b'd'], b'sf2', 480, 30.0, 2, lambda f, m: None, 1)\n"
+        "except render.RendererDied as exc:\n"
+        "    print('died:', exc)\n"
+    )
     started = time.monotonic()
     try:
-        done = subprocess.run([sys.executable, "-c", script, SRC], capture_output=True, text=True,
-                              timeout=ENDS_WITHIN_S)
+        done = subprocess.run(
+            [sys.executable, "-c", script, SRC], capture_output=True, text=True, timeout=ENDS_WITHIN_S
+        )
     except subprocess.TimeoutExpired:
         pytest.fail(f"the render hung for {ENDS_WITHIN_S} s after its renderer processes were killed")
     assert done.returncode == 0, done.stderr
@@ -134,17 +142,33 @@ def test_the_cli_exits_1_with_one_line_when_a_renderer_is_killed(tmp_path):
     """It hung forever; now: exit 1, one line, and no partial output."""
     out = tmp_path / "out"
     # Only the pool's processes are killed; the balance probe synthesizes in the CLI's own process.
-    script = ("import os, signal, sys; sys.path.insert(0, sys.argv[1]); from weavewave import render; "
-              "cli_pid, synth = os.getpid(), render._synth_pcm; "
-              "render._synth_pcm = lambda sf2, midi, n: synth(sf2, midi, n) if os.getpid() == cli_pid "
-              "else os.kill(os.getpid(), signal.SIGKILL); "
-              "from weavewave.cli import main; sys.exit(main(sys.argv[2:]))")
-    args = ["generate", "--text", "a calm piano and strings piece", "--duration", "12", "--stems",
-            "--text-model", "lexicon", "--seed", "1", "-q", "--out", str(out)]
+    script = (
+        "import os, signal, sys; sys.path.insert(0, sys.argv[1]); from weavewave import render; "
+        "cli_pid, synth = os.getpid(), render._synth_pcm; "
+        "render._synth_pcm = lambda sf2, midi, n: synth(sf2, midi, n) if os.getpid() == cli_pid "
+        "else os.kill(os.getpid(), signal.SIGKILL); "
+        "from weavewave.cli import main; sys.exit(main(sys.argv[2:]))"
+    )
+    args = [
+        "generate",
+        "--text",
+        "a calm piano and strings piece",
+        "--duration",
+        "12",
+        "--stems",
+        "--text-model",
+        "lexicon",
+        "--seed",
+        "1",
+        "-q",
+        "--out",
+        str(out),
+    ]
     env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "numba"))
     try:
-        done = subprocess.run([sys.executable, "-c", script, SRC, *args], capture_output=True, text=True,
-                              timeout=120, env=env)
+        done = subprocess.run(
+            [sys.executable, "-c", script, SRC, *args], capture_output=True, text=True, timeout=120, env=env
+        )
     except subprocess.TimeoutExpired:
         pytest.fail("the CLI hung after its renderer processes were killed")
     lines = [line for line in done.stderr.splitlines() if line.strip()]

@@ -48,8 +48,17 @@ def client(tmp_path_factory):
 @pytest.fixture(scope="module")
 def done_job(client) -> dict:
     """A finished 4-second piece from text, with stems."""
-    r = client.post("/v1/generate", data={"text": "a calm sunrise over the sea, soft piano", "duration": "4",
-                                          "tempo": "90", "key": "D major", "seed": "7", "stems": "true"})
+    r = client.post(
+        "/v1/generate",
+        data={
+            "text": "a calm sunrise over the sea, soft piano",
+            "duration": "4",
+            "tempo": "90",
+            "key": "D major",
+            "seed": "7",
+            "stems": "true",
+        },
+    )
     assert r.status_code == 202, r.text
     assert r.headers["location"] == f"/v1/jobs/{r.json()['id']}"
     return wait_job(client, r.json()["id"])
@@ -66,15 +75,24 @@ def test_healthz_and_openapi(client):
         time.sleep(0.5)
     assert health["status"] == "ok" and health["workers_alive"] == 1
     paths = client.get("/openapi.json").json()["paths"]
-    for path in ("/v1/describe", "/v1/generate", "/v1/jobs", "/v1/jobs/{job_id}", "/v1/jobs/{job_id}/files/{name}"):
+    for path in (
+        "/v1/describe",
+        "/v1/generate",
+        "/v1/jobs",
+        "/v1/jobs/{job_id}",
+        "/v1/jobs/{job_id}/files/{name}",
+    ):
         assert path in paths
     fields = paths["/v1/generate"]["post"]["requestBody"]["content"]["multipart/form-data"]["schema"]
     assert fields  # the form is documented (text, image, video, audio, brief and the controls)
 
 
 def test_describe_photo(client, photo):
-    r = client.post("/v1/describe", files={"image": ("coffee.png", photo, "image/png")},
-                    data={"duration": "12", "tempo": "100"})
+    r = client.post(
+        "/v1/describe",
+        files={"image": ("coffee.png", photo, "image/png")},
+        data={"duration": "12", "tempo": "100"},
+    )
     assert r.status_code == 200, r.text
     brief = r.json()
     assert brief["schema"] == "weavewave.brief/1"
@@ -95,10 +113,15 @@ def test_generate_and_download(client, done_job):
     assert done_job["progress"] == 1 and done_job["error"] is None
     names = [f["name"] for f in done_job["files"]]
     assert names[:4] == ["music.wav", "music.mid", "brief.json", "music.png"] and "stems.zip" in names
-    assert done_job["brief"]["tempo_bpm"] == 90 and done_job["brief"]["key"] == {"tonic": "D", "mode": "major"}
+    assert done_job["brief"]["tempo_bpm"] == 90 and done_job["brief"]["key"] == {
+        "tonic": "D",
+        "mode": "major",
+    }
     base = f"/v1/jobs/{done_job['id']}/files"
     wav = client.get(f"{base}/music.wav")
-    assert wav.status_code == 200 and wav.headers["content-type"] == "audio/wav" and wav.content[:4] == b"RIFF"
+    assert (
+        wav.status_code == 200 and wav.headers["content-type"] == "audio/wav" and wav.content[:4] == b"RIFF"
+    )
     import soundfile
 
     audio, rate = soundfile.read(io.BytesIO(wav.content))
@@ -141,20 +164,35 @@ def test_cancel_a_running_job(client):
 
 
 # --- error codes ---------------------------------------------------------------------------------------
-@pytest.mark.parametrize(("data", "field"), [
-    ({}, "text"),
-    ({"text": "rain", "tempo": "500"}, "tempo"),
-    ({"text": "rain", "tempo": "fast"}, "tempo"),
-    ({"text": "rain", "duration": "0"}, "duration"),
-    ({"text": "rain", "key": "H sharp"}, "key"),
-    ({"text": "rain", "genre": "polka-metal-9"}, "genre"),
-    ({"text": "rain", "instruments": " , "}, "instruments"),
-    ({"text": "rain", "seed": "-1"}, "seed"),
-    ({"text": "rain", "backend": "kazoo"}, "backend"),
-    ({"brief": "{not json"}, "brief"),
-    ({"brief": json.dumps({"schema": "weavewave.brief/1", "caption": "x"})}, "brief"),
-], ids=["nothing", "tempo-range", "tempo-type", "duration", "key", "genre", "instruments", "seed", "backend",
-        "brief-json", "brief-fields"])
+@pytest.mark.parametrize(
+    ("data", "field"),
+    [
+        ({}, "text"),
+        ({"text": "rain", "tempo": "500"}, "tempo"),
+        ({"text": "rain", "tempo": "fast"}, "tempo"),
+        ({"text": "rain", "duration": "0"}, "duration"),
+        ({"text": "rain", "key": "H sharp"}, "key"),
+        ({"text": "rain", "genre": "polka-metal-9"}, "genre"),
+        ({"text": "rain", "instruments": " , "}, "instruments"),
+        ({"text": "rain", "seed": "-1"}, "seed"),
+        ({"text": "rain", "backend": "kazoo"}, "backend"),
+        ({"brief": "{not json"}, "brief"),
+        ({"brief": json.dumps({"schema": "weavewave.brief/1", "caption": "x"})}, "brief"),
+    ],
+    ids=[
+        "nothing",
+        "tempo-range",
+        "tempo-type",
+        "duration",
+        "key",
+        "genre",
+        "instruments",
+        "seed",
+        "backend",
+        "brief-json",
+        "brief-fields",
+    ],
+)
 def test_422_names_the_field(client, data, field):
     for endpoint in ("/v1/describe", "/v1/generate"):
         r = client.post(endpoint, data=data)
@@ -162,11 +200,15 @@ def test_422_names_the_field(client, data, field):
         assert r.json()["detail"][0]["loc"] == ["body", field], r.json()
 
 
-@pytest.mark.parametrize(("field", "payload"), [
-    ("image", b"RIFF\x24\x00\x00\x00WAVEfmt " + bytes(64)),
-    ("image", b"#!/bin/sh\necho hello\n" * 4),
-    ("audio", b"\x89PNG\r\n\x1a\n" + bytes(64)),
-], ids=["wav-as-image", "script-as-image", "png-as-audio"])
+@pytest.mark.parametrize(
+    ("field", "payload"),
+    [
+        ("image", b"RIFF\x24\x00\x00\x00WAVEfmt " + bytes(64)),
+        ("image", b"#!/bin/sh\necho hello\n" * 4),
+        ("audio", b"\x89PNG\r\n\x1a\n" + bytes(64)),
+    ],
+    ids=["wav-as-image", "script-as-image", "png-as-audio"],
+)
 def test_415_for_wrong_content(client, field, payload):
     r = client.post("/v1/generate", files={field: ("photo.png", payload, "image/png")})
     assert r.status_code == 415, r.text
@@ -177,8 +219,10 @@ def test_413_for_large_uploads(tmp_path, photo):
     with _queue_app(tmp_path, max_upload_bytes=64 * 1024) as c:
         r = c.post("/v1/generate", files={"image": ("big.png", photo, "image/png")})
         assert r.status_code == 413 and "upload limit" in r.json()["detail"]
-        chunks = (photo[i:i + 8192] for i in range(0, len(photo), 8192))  # no Content-Length: counted
-        r = c.post("/v1/describe", content=chunks, headers={"content-type": "multipart/form-data; boundary=x"})
+        chunks = (photo[i : i + 8192] for i in range(0, len(photo), 8192))  # no Content-Length: counted
+        r = c.post(
+            "/v1/describe", content=chunks, headers={"content-type": "multipart/form-data; boundary=x"}
+        )
         assert r.status_code == 413
         assert c.get("/v1/jobs").json()["jobs"] == []
 
@@ -201,10 +245,21 @@ def test_404s(client, done_job):
     assert client.get(f"/v1/jobs/{done_job['id']}/files/music.flac").status_code == 404
 
 
-@pytest.mark.parametrize("name", [
-    "../../jobs.sqlite3", "..%2F..%2Fjobs.sqlite3", "%2e%2e%2f%2e%2e%2fjobs.sqlite3", "..", ".",
-    "%2Fetc%2Fpasswd", "..%5C..%5Cjobs.sqlite3", "music.wav%00.txt", ".staging-1", "inputs",
-])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "../../jobs.sqlite3",
+        "..%2F..%2Fjobs.sqlite3",
+        "%2e%2e%2f%2e%2e%2fjobs.sqlite3",
+        "..",
+        ".",
+        "%2Fetc%2Fpasswd",
+        "..%5C..%5Cjobs.sqlite3",
+        "music.wav%00.txt",
+        ".staging-1",
+        "inputs",
+    ],
+)
 def test_no_path_traversal(client, done_job, name):
     r = client.get(f"/v1/jobs/{done_job['id']}/files/{name}")
     if name in ("..", "."):  # the client resolves dot segments: it asks for the job or its (absent) listing
@@ -287,7 +342,9 @@ def test_restart_loses_nothing(tmp_path):
     hopeless = store.submit({"text": "keeps crashing", "controls": {"duration": 3}}, max_queue=99)
     with store._tx() as db:
         for job, attempts in ((crashed, 1), (hopeless, 3)):
-            db.execute("UPDATE jobs SET status='running', attempts=?, worker='gone' WHERE id=?", (attempts, job.id))
+            db.execute(
+                "UPDATE jobs SET status='running', attempts=?, worker='gone' WHERE id=?", (attempts, job.id)
+            )
     before = {j.id: j.status for j in store.list(limit=100)}
     assert len(before) == 6 and before[crashed.id] == before[hopeless.id] == "running"
     assert any(before[i] in ("queued", "running") for i in ids)  # the stop left work unfinished
@@ -312,8 +369,9 @@ def test_edited_brief_goes_through_the_api(tmp_path):
     pytest.importorskip("gradio")
     from weavewave.serve.ui import brief_fields, edited_brief
 
-    brief = service.describe(service.Request(text="a calm lake at dusk", controls={"duration": 20}),
-                             _settings(tmp_path))
+    brief = service.describe(
+        service.Request(text="a calm lake at dusk", controls={"duration": 20}), _settings(tmp_path)
+    )
     caption, tempo, key, genre, duration, instruments, energy, sections, why, as_json = brief_fields(brief)
     assert json.loads(as_json) == brief and any(row[0] == "tempo_bpm" for row in why)
     sections[0][4] = "a hushed opening"
@@ -328,6 +386,7 @@ def test_edited_brief_goes_through_the_api(tmp_path):
 def test_video_job_writes_video_mp4(client, tmp_path):
     pytest.importorskip("av")
     from video_media import PHOTOS, Shot, make_video  # tests/ is on sys.path
+
     clip = tmp_path / "clip.mp4"
     make_video(clip, [Shot(PHOTOS[i], 30) for i in range(3)])  # three 1.2 s shots at 25 fps
     r = client.post("/v1/generate", files={"video": ("clip.mov", clip.read_bytes(), "video/quicktime")})
@@ -336,7 +395,9 @@ def test_video_job_writes_video_mp4(client, tmp_path):
     assert job["status"] == "succeeded", job
     assert "video.mp4" in [f["name"] for f in job["files"]]
     mp4 = client.get(f"/v1/jobs/{job['id']}/files/video.mp4")
-    assert mp4.status_code == 200 and mp4.headers["content-type"] == "video/mp4" and mp4.content[4:8] == b"ftyp"
+    assert (
+        mp4.status_code == 200 and mp4.headers["content-type"] == "video/mp4" and mp4.content[4:8] == b"ftyp"
+    )
     png_named_mp4 = b"\x89PNG\r\n\x1a\n" + bytes(64)
     r = client.post("/v1/describe", files={"video": ("clip.mp4", png_named_mp4, "video/mp4")})
     assert r.status_code == 415 and "video" in r.json()["detail"]

@@ -41,7 +41,8 @@ EDITED_TEMPO = 96
 pytestmark = pytest.mark.skipif(
     not (os.path.exists(CHROMIUM) and os.path.exists(DRIVER)),
     reason="Debian's chromium and chromium-driver are not installed and could not be (make test installs them "
-           "with apt-get when run as root): the browser end-to-end test cannot run here")
+    "with apt-get when run as root): the browser end-to-end test cannot run here",
+)
 
 
 def _free_port() -> int:
@@ -56,9 +57,24 @@ def server(tmp_path_factory):
     port = _free_port()
     data = tmp_path_factory.mktemp("serve-browser")
     log = open(data / "server.log", "w")
-    proc = subprocess.Popen([sys.executable, "-m", "weavewave.cli", "serve", "--port", str(port), "--workers", "1",
-                             "--data-dir", str(data / "data"), "--text-model", "lexicon"],
-                            stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "weavewave.cli",
+            "serve",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+            "--data-dir",
+            str(data / "data"),
+            "--text-model",
+            "lexicon",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     url = f"http://127.0.0.1:{port}"
     import httpx
 
@@ -84,9 +100,17 @@ def server(tmp_path_factory):
 def browser():
     options = Options()
     options.binary_location = CHROMIUM
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--window-size=1440,900",
-                 "--autoplay-policy=no-user-gesture-required"):
+    for flag in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--window-size=1440,900",
+        "--autoplay-policy=no-user-gesture-required",
+    ):
         options.add_argument(flag)
     driver = webdriver.Chrome(service=Service(DRIVER), options=options)
     driver.set_script_timeout(120)  # the media element's metadata load, on a loaded machine
@@ -95,8 +119,9 @@ def browser():
 
 
 def _css(driver, selector: str, timeout: float = 120):
-    return WebDriverWait(driver, timeout).until(lambda d: d.find_element(By.CSS_SELECTOR, selector),
-                                                message=f"no {selector} on the page")
+    return WebDriverWait(driver, timeout).until(
+        lambda d: d.find_element(By.CSS_SELECTOR, selector), message=f"no {selector} on the page"
+    )
 
 
 def test_photo_to_music_in_the_browser(server, browser, skimage_data):
@@ -105,22 +130,29 @@ def test_photo_to_music_in_the_browser(server, browser, skimage_data):
 
     browser.get(server + "/")
     _css(browser, "#ww-image input[type=file]").send_keys(str(skimage_data / "coffee.png"))
-    WebDriverWait(browser, 120).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#ww-image img"),
-                                  message="the uploaded photo never showed")
+    WebDriverWait(browser, 120).until(
+        lambda d: d.find_elements(By.CSS_SELECTOR, "#ww-image img"), message="the uploaded photo never showed"
+    )
     slider_number = _css(browser, "#ww-duration input[type=number]")
     slider_number.send_keys(Keys.CONTROL, "a")
     slider_number.send_keys(str(DURATION_S), Keys.TAB)
     WebDriverWait(browser, 120).until(  # the slider took the typed length before Describe reads it
-        lambda d: d.find_element(By.CSS_SELECTOR, "#ww-duration input[type=range]").get_attribute("value")
-        == str(DURATION_S), message="the duration slider did not take the typed value")
+        lambda d: (
+            d.find_element(By.CSS_SELECTOR, "#ww-duration input[type=range]").get_attribute("value")
+            == str(DURATION_S)
+        ),
+        message="the duration slider did not take the typed value",
+    )
     _css(browser, "#ww-describe").click()
 
     # The described brief: a caption that speaks of the photo, and provenance rows.
     caption = WebDriverWait(browser, 240).until(
-        lambda d: d.find_element(By.CSS_SELECTOR, "#ww-caption textarea").get_attribute("value") or None)
+        lambda d: d.find_element(By.CSS_SELECTOR, "#ww-caption textarea").get_attribute("value") or None
+    )
     assert "image" in caption.lower(), caption
-    why = WebDriverWait(browser, 120).until(lambda d: (t := d.find_element(By.CSS_SELECTOR, "#ww-why").text)
-                                           and "tempo_bpm" in t and t)
+    why = WebDriverWait(browser, 120).until(
+        lambda d: (t := d.find_element(By.CSS_SELECTOR, "#ww-why").text) and "tempo_bpm" in t and t
+    )
     assert "image" in why, why
     described_tempo = float(_css(browser, "#ww-tempo input").get_attribute("value"))
     assert float(_css(browser, "#ww-bduration input").get_attribute("value")) == DURATION_S
@@ -131,25 +163,40 @@ def test_photo_to_music_in_the_browser(server, browser, skimage_data):
     tempo.send_keys(Keys.CONTROL, "a")
     tempo.send_keys(str(EDITED_TEMPO), Keys.TAB)
     WebDriverWait(browser, 120).until(
-        lambda d: d.find_element(By.CSS_SELECTOR, "#ww-tempo input").get_attribute("value") == str(EDITED_TEMPO))
+        lambda d: (
+            d.find_element(By.CSS_SELECTOR, "#ww-tempo input").get_attribute("value") == str(EDITED_TEMPO)
+        )
+    )
     # Leaving the field applies the edit: the caption and the provenance follow before Generate.
     WebDriverWait(browser, 120).until(
-        lambda d: f"at {EDITED_TEMPO} BPM" in d.find_element(By.CSS_SELECTOR, "#ww-caption textarea")
-        .get_attribute("value"), message="the caption did not follow the edited tempo")
+        lambda d: (
+            f"at {EDITED_TEMPO} BPM"
+            in d.find_element(By.CSS_SELECTOR, "#ww-caption textarea").get_attribute("value")
+        ),
+        message="the caption did not follow the edited tempo",
+    )
     WebDriverWait(browser, 120).until(
-        lambda d: f"tempo {EDITED_TEMPO}: set in the web page" in d.find_element(By.CSS_SELECTOR, "#ww-why").text,
-        message="the provenance table did not say the tempo was set in the page")
+        lambda d: (
+            f"tempo {EDITED_TEMPO}: set in the web page" in d.find_element(By.CSS_SELECTOR, "#ww-why").text
+        ),
+        message="the provenance table did not say the tempo was set in the page",
+    )
     _css(browser, "#ww-generate").click()
 
     # The audio player gets a playable source of the brief's length: Gradio's player shows it, and the
     # browser itself loads that source in a media element and reports its duration.
-    src = WebDriverWait(browser, 480, poll_frequency=1).until(lambda d: d.execute_script(
-        "const a = document.querySelector('#ww-audio-out a[download]'); return a ? a.href : null;"))
+    src = WebDriverWait(browser, 480, poll_frequency=1).until(
+        lambda d: d.execute_script(
+            "const a = document.querySelector('#ww-audio-out a[download]'); return a ? a.href : null;"
+        )
+    )
     assert src.split("?")[0].endswith(".wav"), src
     duration = browser.execute_async_script(
         "const done = arguments[arguments.length - 1]; const a = new Audio();"
         "a.onloadedmetadata = () => done(a.duration); a.onerror = () => done(-1);"
-        "a.preload = 'metadata'; a.src = arguments[0];", src)
+        "a.preload = 'metadata'; a.src = arguments[0];",
+        src,
+    )
     assert abs(duration - DURATION_S) < 0.5, (src, duration)
     assert browser.execute_script("return new Audio().canPlayType('audio/wav')")
     # Gradio's own player decodes the file before it shows the length; under CPU load that takes a while,
@@ -157,12 +204,20 @@ def test_photo_to_music_in_the_browser(server, browser, skimage_data):
     shown = f"0:{DURATION_S:02d}"
     WebDriverWait(browser, 180, poll_frequency=0.5).until(
         lambda d: shown in d.find_element(By.CSS_SELECTOR, "#ww-audio-out").text,
-        message=f"the page's audio player never showed {shown}")
+        message=f"the page's audio player never showed {shown}",
+    )
 
     # The MIDI download works and carries the edited tempo.
-    links = WebDriverWait(browser, 120).until(lambda d: [
-        a.get_attribute("href") for a in d.find_elements(By.CSS_SELECTOR, "#ww-files a")
-        if (a.get_attribute("href") or "").endswith(".mid")] or None)
+    links = WebDriverWait(browser, 120).until(
+        lambda d: (
+            [
+                a.get_attribute("href")
+                for a in d.find_elements(By.CSS_SELECTOR, "#ww-files a")
+                if (a.get_attribute("href") or "").endswith(".mid")
+            ]
+            or None
+        )
+    )
     midi_bytes = httpx.get(links[0], timeout=30).content
     assert midi_bytes[:4] == b"MThd"
     midi = pretty_midi.PrettyMIDI(io.BytesIO(midi_bytes))
@@ -171,7 +226,9 @@ def test_photo_to_music_in_the_browser(server, browser, skimage_data):
 
     ARTIFACTS.mkdir(exist_ok=True)
     browser.execute_script("window.scrollTo(0, 0)")
-    browser.set_window_size(1440, browser.execute_script("return document.documentElement.scrollHeight") + 140)
+    browser.set_window_size(
+        1440, browser.execute_script("return document.documentElement.scrollHeight") + 140
+    )
     time.sleep(1.0)
     shot = ARTIFACTS / "serve-browser.png"
     browser.save_screenshot(str(shot))
@@ -188,30 +245,39 @@ def test_video_to_scored_video_in_the_browser(server, browser, tmp_path):
     truth = make_video(clip, [Shot(PHOTOS[i], 40) for i in range(3)])  # three 1.6 s shots at 25 fps
     browser.get(server + "/")
     _css(browser, "#ww-describe")
-    WebDriverWait(browser, 60).until(lambda d: d.find_element(
-        By.XPATH, "//button[@role='tab' and normalize-space()='Video']")).click()
+    WebDriverWait(browser, 60).until(
+        lambda d: d.find_element(By.XPATH, "//button[@role='tab' and normalize-space()='Video']")
+    ).click()
     _css(browser, "#ww-video input[type=file]").send_keys(str(clip))
-    WebDriverWait(browser, 120).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#ww-video video"),
-                                      message="the uploaded clip never showed")
+    WebDriverWait(browser, 120).until(
+        lambda d: d.find_elements(By.CSS_SELECTOR, "#ww-video video"),
+        message="the uploaded clip never showed",
+    )
     _css(browser, "#ww-describe").click()
 
     # The brief follows the clip: its length (not the slider's 30 s) and a section per scene.
     WebDriverWait(browser, 240).until(
         lambda d: d.find_element(By.CSS_SELECTOR, "#ww-caption textarea").get_attribute("value") or None,
-        message="no brief after Describe")
+        message="no brief after Describe",
+    )
     length = float(_css(browser, "#ww-bduration input").get_attribute("value"))
     assert abs(length - truth["duration"]) < 0.05, (length, truth)
     _css(browser, "#ww-generate").click()
 
     # The page shows the video with its new soundtrack, as long as the clip.
-    src = WebDriverWait(browser, 480, poll_frequency=1).until(lambda d: d.execute_script(
-        "const v = document.querySelector('#ww-video-out video'); return v && v.currentSrc ? v.currentSrc : null;"),
-        message="the scored video never showed")
+    src = WebDriverWait(browser, 480, poll_frequency=1).until(
+        lambda d: d.execute_script(
+            "const v = document.querySelector('#ww-video-out video'); return v && v.currentSrc ? v.currentSrc : null;"
+        ),
+        message="the scored video never showed",
+    )
     assert src.split("?")[0].endswith(".mp4"), src
     seconds = browser.execute_async_script(
         "const done = arguments[arguments.length - 1]; const v = document.createElement('video');"
         "v.onloadedmetadata = () => done(v.duration); v.onerror = () => done(-1);"
-        "v.preload = 'metadata'; v.src = arguments[0];", src)
+        "v.preload = 'metadata'; v.src = arguments[0];",
+        src,
+    )
     assert abs(seconds - truth["duration"]) < 0.3, (src, seconds, truth)
     links = [a.get_attribute("href") or "" for a in browser.find_elements(By.CSS_SELECTOR, "#ww-files a")]
     assert any(h.endswith(".wav") for h in links) and any(h.endswith(".mid") for h in links), links

@@ -50,8 +50,12 @@ class Server:
         self.data = data or tmp / "data"
         cache = tmp / "numba"
         cache.mkdir(parents=True, exist_ok=True)
-        env = dict(os.environ, PYTHONPATH=SRC + os.pathsep + os.environ.get("PYTHONPATH", ""),
-                   NUMBA_CACHE_DIR=str(cache), XDG_CACHE_HOME=str(tmp / "xdg"))
+        env = dict(
+            os.environ,
+            PYTHONPATH=SRC + os.pathsep + os.environ.get("PYTHONPATH", ""),
+            NUMBA_CACHE_DIR=str(cache),
+            XDG_CACHE_HOME=str(tmp / "xdg"),
+        )
         if warm:
             old = os.environ.get(jitcache.NUMBA_CACHE_ENV)
             os.environ[jitcache.NUMBA_CACHE_ENV] = str(cache)
@@ -63,9 +67,26 @@ class Server:
                 else:
                     os.environ[jitcache.NUMBA_CACHE_ENV] = old
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "weavewave.cli", "serve", "--no-ui", "--port", str(self.port), "--data-dir",
-             str(self.data), "--workers", str(workers), "--text-model", "lexicon"],
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+            [
+                sys.executable,
+                "-m",
+                "weavewave.cli",
+                "serve",
+                "--no-ui",
+                "--port",
+                str(self.port),
+                "--data-dir",
+                str(self.data),
+                "--workers",
+                str(workers),
+                "--text-model",
+                "lexicon",
+            ],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
 
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port}{path}"
@@ -204,8 +225,10 @@ def _insert_poison(db_path: Path, params: str, created_at: float) -> str:
 
     job_id = uuid.uuid4().hex
     with sqlite3.connect(db_path) as db:
-        db.execute("INSERT INTO jobs (id, status, params, created_at, updated_at) VALUES (?, 'queued', ?, ?, ?)",
-                   (job_id, params, created_at, created_at))
+        db.execute(
+            "INSERT INTO jobs (id, status, params, created_at, updated_at) VALUES (?, 'queued', ?, ?, ?)",
+            (job_id, params, created_at, created_at),
+        )
     return job_id
 
 
@@ -329,10 +352,19 @@ def test_the_data_dir_lock_is_released_on_exit_and_on_kill(tmp_path):
         with pytest.raises(BadInputError, match="in use by another weavewave server"):
             DataDirLock(tmp_path).acquire()
     DataDirLock(tmp_path).acquire().release()  # released by the first
-    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; sys.path.insert(0, sys.argv[1]); "
-                               "from weavewave.serve.datalock import DataDirLock; DataDirLock(sys.argv[2]).acquire(); "
-                               "print('held', flush=True); time.sleep(60)", SRC, str(tmp_path)],
-                              stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; sys.path.insert(0, sys.argv[1]); "
+            "from weavewave.serve.datalock import DataDirLock; DataDirLock(sys.argv[2]).acquire(); "
+            "print('held', flush=True); time.sleep(60)",
+            SRC,
+            str(tmp_path),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout.readline().strip() == "held"
         with pytest.raises(BadInputError, match=f"pid {holder.pid}"):
@@ -360,7 +392,9 @@ def test_a_lost_claim_writes_nothing(tmp_path):
     store.fail(job.id, "old worker's failure", token=old.token)
     store.requeue(job.id, "old worker's re-queue", token=old.token)
     assert not published and store.get(job.id).status == "running"
-    assert store.succeed(job.id, ["music.wav"], {"v": 1}, token=new.token, publish=lambda: published.append(2))
+    assert store.succeed(
+        job.id, ["music.wav"], {"v": 1}, token=new.token, publish=lambda: published.append(2)
+    )
     assert published == [2] and store.get(job.id).status == "succeeded"
     store.close()
 
@@ -463,8 +497,12 @@ def test_the_time_limit_fails_a_long_job_and_the_next_one_runs(tmp_path, monkeyp
     monkeypatch.setattr(jitcache, "is_warm", lambda: True)
     app = create_app(Settings(data_dir=tmp_path, workers=1, text_model="lexicon", ui=False, job_timeout_s=5))
     with TestClient(app) as client:
-        long = client.post("/v1/generate", data={"text": "a long slow ambient drift", "duration": "600"}).json()
-        short = client.post("/v1/generate", data={"text": "a short calm tune", "duration": "1", "seed": "3"}).json()
+        long = client.post(
+            "/v1/generate", data={"text": "a long slow ambient drift", "duration": "600"}
+        ).json()
+        short = client.post(
+            "/v1/generate", data={"text": "a short calm tune", "duration": "1", "seed": "3"}
+        ).json()
         ended = wait_job(client, long["id"], timeout=60.0)
         assert ended["status"] == "failed" and "per-job time limit" in ended["error"], ended
         assert wait_job(client, short["id"], timeout=90.0)["status"] == "succeeded"  # a new worker ran it

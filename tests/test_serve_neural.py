@@ -37,7 +37,9 @@ def client(tmp_path_factory):
 @pytest.fixture(scope="module")
 def queue_only(tmp_path_factory):
     """An app without workers: for requests that must be refused before anything is queued."""
-    with TestClient(create_app(_settings(tmp_path_factory.mktemp("serve-neural-q")), start_workers=False)) as c:
+    with TestClient(
+        create_app(_settings(tmp_path_factory.mktemp("serve-neural-q")), start_workers=False)
+    ) as c:
         yield c
 
 
@@ -47,8 +49,9 @@ def tune(tmp_path_factory) -> bytes:
     pytest.importorskip("basic_pitch")
     from reference_audio import ODE_TO_JOY, render_to_wav, tune_arrangement
 
-    path = render_to_wav(tune_arrangement(ODE_TO_JOY[:15], tempo=120.0),
-                         tmp_path_factory.mktemp("serve-tune") / "tune.wav")
+    path = render_to_wav(
+        tune_arrangement(ODE_TO_JOY[:15], tempo=120.0), tmp_path_factory.mktemp("serve-tune") / "tune.wav"
+    )
     return path.read_bytes()
 
 
@@ -56,8 +59,16 @@ def tune(tmp_path_factory) -> bytes:
 def test_musicgen_job_runs_in_the_worker(client, tiny_musicgen):
     import soundfile
 
-    r = client.post("/v1/generate", data={"text": "a calm piano piece", "duration": "2", "seed": "3",
-                                          "backend": "musicgen", "model": str(tiny_musicgen)})
+    r = client.post(
+        "/v1/generate",
+        data={
+            "text": "a calm piano piece",
+            "duration": "2",
+            "seed": "3",
+            "backend": "musicgen",
+            "model": str(tiny_musicgen),
+        },
+    )
     assert r.status_code == 202, r.text
     job = wait_job(client, r.json()["id"], timeout=180.0)
     assert job["status"] == "succeeded", job
@@ -79,8 +90,12 @@ def test_the_worker_keeps_one_model_cache(tmp_path, tiny_musicgen):
     settings.jobs_dir.mkdir(parents=True, exist_ok=True)
     store = JobStore(settings.db_path)
     cache = ModelCache()
-    params = {"text": "warm lofi", "controls": {"duration": 1.0, "seed": 1}, "backend": "musicgen",
-              "options": {"model": str(tiny_musicgen)}}
+    params = {
+        "text": "warm lofi",
+        "controls": {"duration": 1.0, "seed": 1},
+        "backend": "musicgen",
+        "options": {"model": str(tiny_musicgen)},
+    }
     seen = []
     for _ in range(2):
         store.submit(params, max_queue=10)
@@ -94,31 +109,41 @@ def test_the_worker_keeps_one_model_cache(tmp_path, tiny_musicgen):
 
 
 def test_missing_model_is_a_422_with_how_to_fetch_it(queue_only, tmp_path):
-    r = queue_only.post("/v1/generate", data={"text": "calm", "backend": "musicgen",
-                                               "model": "facebook/musicgen-not-here"})
+    r = queue_only.post(
+        "/v1/generate", data={"text": "calm", "backend": "musicgen", "model": "facebook/musicgen-not-here"}
+    )
     assert r.status_code == 422, r.text
     detail = r.json()["detail"][0]
     assert detail["loc"] == ["body", "model"]
-    assert "not on this machine" in detail["msg"] and "hf download" in detail["msg"] and "\n" not in detail["msg"]
-    r = queue_only.post("/v1/generate", data={"text": "calm", "backend": "musicgen", "model": str(tmp_path / "nope")})
+    assert (
+        "not on this machine" in detail["msg"]
+        and "hf download" in detail["msg"]
+        and "\n" not in detail["msg"]
+    )
+    r = queue_only.post(
+        "/v1/generate", data={"text": "calm", "backend": "musicgen", "model": str(tmp_path / "nope")}
+    )
     assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "model"]
     assert "not found" in r.json()["detail"][0]["msg"]
     assert queue_only.get("/v1/jobs").json()["jobs"] == []  # nothing was queued
 
 
-@pytest.mark.parametrize(("data", "field"), [
-    ({"backend": "musicgen", "steer": "sideways"}, "steer"),
-    ({"describer": "oracle"}, "describer"),
-    ({"refiner": "magic", "instruction": "warmer"}, "refiner"),
-    ({"refiner": "llm"}, "refiner"),  # the LLM refiner needs an instruction
-    ({"reference_mode": "melody"}, "reference_mode"),  # needs a reference tune
-    ({"keep_audio": "true"}, "keep_audio"),  # needs a video
-    ({"keep_audio": "maybe"}, "keep_audio"),  # not a boolean (FastAPI's own check)
-    ({"loop": "sometimes"}, "loop"),
-    ({"model": "facebook/musicgen-small"}, "model"),  # the symbolic backend has no model
-    ({"backend": "musicgen", "stems": "true"}, "stems"),  # musicgen makes no stems
-    ({"describer": "mllm", "describer_model": "/nowhere/at/all"}, "describer_model"),
-])
+@pytest.mark.parametrize(
+    ("data", "field"),
+    [
+        ({"backend": "musicgen", "steer": "sideways"}, "steer"),
+        ({"describer": "oracle"}, "describer"),
+        ({"refiner": "magic", "instruction": "warmer"}, "refiner"),
+        ({"refiner": "llm"}, "refiner"),  # the LLM refiner needs an instruction
+        ({"reference_mode": "melody"}, "reference_mode"),  # needs a reference tune
+        ({"keep_audio": "true"}, "keep_audio"),  # needs a video
+        ({"keep_audio": "maybe"}, "keep_audio"),  # not a boolean (FastAPI's own check)
+        ({"loop": "sometimes"}, "loop"),
+        ({"model": "facebook/musicgen-small"}, "model"),  # the symbolic backend has no model
+        ({"backend": "musicgen", "stems": "true"}, "stems"),  # musicgen makes no stems
+        ({"describer": "mllm", "describer_model": "/nowhere/at/all"}, "describer_model"),
+    ],
+)
 def test_bad_options_name_the_field(queue_only, data, field):
     for endpoint in ("/v1/generate", "/v1/describe"):
         if endpoint == "/v1/describe" and field == "stems":
@@ -129,16 +154,22 @@ def test_bad_options_name_the_field(queue_only, data, field):
 
 
 def test_bad_reference_mode_with_a_tune(queue_only, tune):
-    r = queue_only.post("/v1/describe", files={"audio": ("tune.wav", tune, "audio/wav")},
-                        data={"reference_mode": "everything"})
+    r = queue_only.post(
+        "/v1/describe",
+        files={"audio": ("tune.wav", tune, "audio/wav")},
+        data={"reference_mode": "everything"},
+    )
     assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "reference_mode"]
     assert "melody, harmony, style" in r.json()["detail"][0]["msg"]
 
 
 # --- restyle options reach weavewave.api -----------------------------------------------------------------
 def test_reference_mode_and_loop_reach_the_brief(queue_only, tune):
-    r = queue_only.post("/v1/describe", files={"audio": ("tune.wav", tune, "audio/wav")},
-                        data={"reference_mode": "harmony", "loop": "true"})
+    r = queue_only.post(
+        "/v1/describe",
+        files={"audio": ("tune.wav", tune, "audio/wav")},
+        data={"reference_mode": "harmony", "loop": "true"},
+    )
     assert r.status_code == 200, r.text
     brief = r.json()
     assert brief["reference"]["mode"] == "harmony" and brief["loop"] is True

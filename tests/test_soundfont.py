@@ -31,7 +31,11 @@ def bundled(monkeypatch) -> Path:
 # --- preference ----------------------------------------------------------------------------------
 def test_musescore_general_is_preferred_over_fluidr3_then_the_system_default():
     names = [Path(p).name for p in render_module.SYSTEM_SOUNDFONTS]
-    assert names.index("MuseScore_General_Full.sf2") < names.index("FluidR3_GM.sf2") < names.index("default-GM.sf2")
+    assert (
+        names.index("MuseScore_General_Full.sf2")
+        < names.index("FluidR3_GM.sf2")
+        < names.index("default-GM.sf2")
+    )
 
 
 def test_the_first_installed_system_font_wins(tmp_path, monkeypatch, bundled):
@@ -95,11 +99,20 @@ def test_read_presets_refuses_a_non_soundfont(tmp_path):
 
 def test_program_coverage_counts_missing_aliased_and_drum_keys():
     def preset(samples, keys=range(128)):  # noqa: ANN001, ANN202
-        return {"name": "x", "samples": frozenset(samples), "keys": frozenset(keys), "sample_bytes": 100 * len(samples),
-                "max_rate": 22050}
+        return {
+            "name": "x",
+            "samples": frozenset(samples),
+            "keys": frozenset(keys),
+            "sample_bytes": 100 * len(samples),
+            "max_rate": 22050,
+        }
 
-    presets = {(0, 0): preset({1, 2}), (0, 1): preset({1, 2}), (0, 2): preset({3}),
-               (128, 0): preset({9}, keys=range(35, 60))}
+    presets = {
+        (0, 0): preset({1, 2}),
+        (0, 1): preset({1, 2}),
+        (0, 2): preset({3}),
+        (128, 0): preset({9}, keys=range(35, 60)),
+    }
     c = bs.program_coverage(presets, {0, 2, 5}, {36, 38, 70})
     assert c["missing_programs"] == [5]
     assert c["aliased_programs"] == {0: [1]}

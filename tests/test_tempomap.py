@@ -30,12 +30,23 @@ def _scored_brief(meter: str = "4/4", tempo: float = 100.0) -> MusicBrief:
     """
     bar = Grid(meter, tempo).bar_seconds
     b = 0.2 + round(4.8 / bar) * bar
-    return MusicBrief(caption="t", duration_s=12.0, tempo_bpm=tempo, meter=meter, key=Key(tonic="D", mode="minor"),
-                      genre="pop", instruments=["Acoustic Grand Piano", "Drums"], seed=1, downbeat_s=0.2,
-                      sections=[Section(start_s=0, end_s=5.2, label="A", energy=0.6),
-                                Section(start_s=5.2, end_s=12.0, label="B", energy=0.7)],
-                      warp=[(0.0, 0.0), (0.2, 0.2), (b, 5.2), (b + 6.8, 12.0)],
-                      cues=[Cue(time_s=5.2, kind="section"), Cue(time_s=8.8, kind="accent")])
+    return MusicBrief(
+        caption="t",
+        duration_s=12.0,
+        tempo_bpm=tempo,
+        meter=meter,
+        key=Key(tonic="D", mode="minor"),
+        genre="pop",
+        instruments=["Acoustic Grand Piano", "Drums"],
+        seed=1,
+        downbeat_s=0.2,
+        sections=[
+            Section(start_s=0, end_s=5.2, label="A", energy=0.6),
+            Section(start_s=5.2, end_s=12.0, label="B", energy=0.7),
+        ],
+        warp=[(0.0, 0.0), (0.2, 0.2), (b, 5.2), (b + 6.8, 12.0)],
+        cues=[Cue(time_s=5.2, kind="section"), Cue(time_s=8.8, kind="accent")],
+    )
 
 
 def _read(data: bytes) -> tuple[pretty_midi.PrettyMIDI, mido.MidiFile]:
@@ -101,8 +112,15 @@ def test_time_and_key_signatures_are_still_there(scored):
 
 
 def test_a_piece_not_scored_keeps_one_steady_tempo():
-    brief = MusicBrief(caption="t", duration_s=8.0, tempo_bpm=90.0, key=Key(tonic="G"), genre="pop",
-                       instruments=["Acoustic Grand Piano"], seed=2)
+    brief = MusicBrief(
+        caption="t",
+        duration_s=8.0,
+        tempo_bpm=90.0,
+        key=Key(tonic="G"),
+        genre="pop",
+        instruments=["Acoustic Grand Piano"],
+        seed=2,
+    )
     arrangement = compose(brief)
     data = arrangement.to_midi_bytes()
     pm, mid = _read(data)
@@ -116,8 +134,16 @@ def test_a_piece_not_scored_keeps_one_steady_tempo():
 
 
 def test_a_fixed_tempo_with_a_late_downbeat_gets_a_pickup_bar():
-    brief = MusicBrief(caption="t", duration_s=8.0, tempo_bpm=120.0, key=Key(tonic="A"), genre="pop",
-                       instruments=["Acoustic Grand Piano"], seed=3, downbeat_s=0.61)
+    brief = MusicBrief(
+        caption="t",
+        duration_s=8.0,
+        tempo_bpm=120.0,
+        key=Key(tonic="A"),
+        genre="pop",
+        instruments=["Acoustic Grand Piano"],
+        seed=3,
+        downbeat_s=0.61,
+    )
     pm, _ = _read(compose(brief).to_midi_bytes())
     downbeats = pm.get_downbeats()
     assert downbeats[:3].tolist() == pytest.approx([0.0, 0.61, 2.61], abs=1e-3)
@@ -126,9 +152,20 @@ def test_a_fixed_tempo_with_a_late_downbeat_gets_a_pickup_bar():
     assert (pm.time_signature_changes[0].numerator, pm.time_signature_changes[0].denominator) == (5, 16)
 
 
-@pytest.mark.parametrize(("sixteenths", "signature"), [(1, (1, 16)), (2, (1, 8)), (3, (3, 16)), (4, (1, 4)),
-                                                       (6, (3, 8)), (12, (3, 4)), (16, (4, 4)),
-                                                       (2048, (128, 1)), (257, None)])
+@pytest.mark.parametrize(
+    ("sixteenths", "signature"),
+    [
+        (1, (1, 16)),
+        (2, (1, 8)),
+        (3, (3, 16)),
+        (4, (1, 4)),
+        (6, (3, 8)),
+        (12, (3, 4)),
+        (16, (4, 4)),
+        (2048, (128, 1)),
+        (257, None),
+    ],
+)
 def test_pickup_signature_in_lowest_terms(sixteenths, signature):
     assert pickup_signature(sixteenths * RESOLUTION // 4, RESOLUTION) == signature
 
@@ -157,8 +194,16 @@ def test_a_tempo_map_must_start_at_zero():
 
 # --- the pickup into a late first downbeat ---------------------------------------------------------
 def _late_downbeat_brief(downbeat_s: float, instruments: list[str]) -> MusicBrief:
-    return MusicBrief(caption="t", duration_s=6.0, tempo_bpm=120.0, key=Key(tonic="E", mode="minor"), genre="pop",
-                      instruments=instruments, seed=5, downbeat_s=downbeat_s)
+    return MusicBrief(
+        caption="t",
+        duration_s=6.0,
+        tempo_bpm=120.0,
+        key=Key(tonic="E", mode="minor"),
+        genre="pop",
+        instruments=instruments,
+        seed=5,
+        downbeat_s=downbeat_s,
+    )
 
 
 @pytest.mark.parametrize(("downbeat_s", "count"), [(0.1, 1), (0.3, 1), (0.6, 2), (0.8, 3)])
@@ -171,8 +216,10 @@ def test_a_quiet_scale_run_leads_into_the_downbeat(monkeypatch, downbeat_s, coun
     early = {p.name: [n for n in p.notes if n.start < downbeat_s - 1e-6] for p in arrangement.parts}
     assert [name for name, notes in early.items() if notes] == ["bass: Electric Bass (finger)"]
     bass = next(p for p in arrangement.parts if p.role == "bass")
-    run, target = early[bass.name], min((n for n in bass.notes if abs(n.start - downbeat_s) < 0.02),
-                                        key=lambda n: n.pitch)
+    run, target = (
+        early[bass.name],
+        min((n for n in bass.notes if abs(n.start - downbeat_s) < 0.02), key=lambda n: n.pitch),
+    )
     assert len(run) == count and run[0].start == 0.0 and run[-1].end < downbeat_s
     pitches = [n.pitch for n in run] + [target.pitch]
     assert all(0 < b - a <= 2 for a, b in zip(pitches[:-1], pitches[1:], strict=True))  # climbing by step
@@ -204,7 +251,11 @@ def test_the_pickup_is_heard_from_the_first_instant():
     def rms_db(x: np.ndarray) -> float:
         return float(20 * np.log10(np.sqrt(np.mean(x.astype(np.float64) ** 2)) + 1e-12))
 
-    opening, before, whole = rms_db(mix.audio[: int(0.05 * sr)]), rms_db(mix.audio[: int(0.4 * sr)]), rms_db(mix.audio)
+    opening, before, whole = (
+        rms_db(mix.audio[: int(0.05 * sr)]),
+        rms_db(mix.audio[: int(0.4 * sr)]),
+        rms_db(mix.audio),
+    )
     assert opening > -50 and before > -45, (opening, before)
     assert before < whole - 3  # quieter than the piece: a lead-in, not an entry
 
@@ -223,11 +274,15 @@ def test_no_stretch_of_any_tempo_map_bends_more_than_the_bound():
         kinds = rng.integers(0, 3, size=8)  # short, middling and long scenes
         lengths = [rng.uniform(*((0.6, 1.8), (1.8, 4.0), (4.0, 8.0))[k]) for k in kinds]
         starts = np.concatenate([[0.0], np.cumsum(lengths)])
-        scenes = [{"start_s": float(a), "end_s": float(b), "energy": 0.5, "theme": "A"}
-                  for a, b in zip(starts[:-1], starts[1:], strict=True)]
+        scenes = [
+            {"start_s": float(a), "end_s": float(b), "energy": 0.5, "theme": "A"}
+            for a, b in zip(starts[:-1], starts[1:], strict=True)
+        ]
         meter = str(rng.choice(["4/4", "3/4", "6/8"]))
         tempo, downbeat = float(rng.uniform(60, 150)), float(rng.uniform(0.0, 0.4))
-        tl = plan_timeline([float(t) for t in starts[1:-1]], scenes, meter, tempo, downbeat, float(starts[-1]))
+        tl = plan_timeline(
+            [float(t) for t in starts[1:-1]], scenes, meter, tempo, downbeat, float(starts[-1])
+        )
         score, real = tl.warp()
         qpm = tempo * (1.5 if meter == "6/8" else 1.0)
         changes = warp_tempo_changes(score, real, qpm)

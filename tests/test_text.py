@@ -68,14 +68,22 @@ EXPLICIT_CASES = [
     ("without drums", {"instruments_exclude": ["Drums"]}),
     ("drumless and dreamy", {"instruments_exclude": ["Drums"]}),
     ("no percussion, no piano", {"instruments_exclude": ["Drums", "Acoustic Grand Piano"]}),
-    ("no drums or bass, piano and strings", {"instruments_exclude": ["Drums", "Electric Bass (finger)"],
-                                             "instruments_add": ["Acoustic Grand Piano", "String Ensemble 1"]}),
+    (
+        "no drums or bass, piano and strings",
+        {
+            "instruments_exclude": ["Drums", "Electric Bass (finger)"],
+            "instruments_add": ["Acoustic Grand Piano", "String Ensemble 1"],
+        },
+    ),
     ("solo piano", {"instruments_only": ["Acoustic Grand Piano"]}),
     ("just piano and cello", {"instruments_only": ["Acoustic Grand Piano", "Cello"]}),
     ("only guitar", {"instruments_only": ["Acoustic Guitar (steel)"]}),
     ("piano and cello only", {"instruments_only": ["Acoustic Grand Piano", "Cello"]}),
     ("piano solo", {"instruments_only": ["Acoustic Grand Piano"]}),
-    ("a piano solo over drums", {"instruments_only": None, "instruments_add": ["Acoustic Grand Piano", "Drums"]}),
+    (
+        "a piano solo over drums",
+        {"instruments_only": None, "instruments_add": ["Acoustic Grand Piano", "Drums"]},
+    ),
     ("Bbm ballad", {"key": KeySpec("Bb", "minor")}),
     ("In a forest at dawn", {"key": None}),
     ("a heart beat and a lead role", {"instruments_add": None}),
@@ -111,8 +119,14 @@ def test_everything_at_once() -> None:
 
 @pytest.mark.parametrize(
     ("text", "fragment"),
-    [("at 500 bpm", "500 BPM"), ("tempo 12", "12 BPM"), ("20 minutes of rain", "20 minutes"),
-     ("0 seconds", "0 seconds"), ("a 2 hour drone", "2 hour"), ("in 7/8", "7/8")],
+    [
+        ("at 500 bpm", "500 BPM"),
+        ("tempo 12", "12 BPM"),
+        ("20 minutes of rain", "20 minutes"),
+        ("0 seconds", "0 seconds"),
+        ("a 2 hour drone", "2 hour"),
+        ("in 7/8", "7/8"),
+    ],
     ids=["tempo-high", "tempo-low", "too-long", "zero", "hours", "odd-meter"],
 )
 def test_out_of_range_requests_raise(text: str, fragment: str) -> None:
@@ -132,8 +146,12 @@ def test_empty_text_raises() -> None:
 # --------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("lower", "higher"),
-    [("a sad, rainy evening", "a happy, sunny morning"), ("lonely and grey", "joyful celebration"),
-     ("not happy", "happy"), ("funeral", "wedding")],
+    [
+        ("a sad, rainy evening", "a happy, sunny morning"),
+        ("lonely and grey", "joyful celebration"),
+        ("not happy", "happy"),
+        ("funeral", "wedding"),
+    ],
     ids=["rainy<sunny", "lonely<joyful", "negation", "funeral<wedding"],
 )
 def test_valence_direction(lower: str, higher: str) -> None:
@@ -197,12 +215,18 @@ def test_deterministic() -> None:
 # --------------------------------------------------------------------------------------------------
 needs_model = pytest.mark.skipif(not sem.is_available(), reason="weavewave[semantic] is not installed")
 
-FUNERAL = ("They carried her coffin up the hill in the drizzle. Her brother read a few words he could not "
-           "finish, and the old friends stood with their hats in their hands until the last one left.")
-BEACH = ("By noon the whole gang was on the sand: volleyball, cold drinks, a speaker blasting and everybody "
-         "jumping into the waves, shouting and laughing all afternoon.")
-NO_MOOD_WORDS = ("The ferry pulled away from the pier at six. Gulls followed the wake while the captain "
-                 "checked the charts and the deckhands coiled the ropes.")
+FUNERAL = (
+    "They carried her coffin up the hill in the drizzle. Her brother read a few words he could not "
+    "finish, and the old friends stood with their hats in their hands until the last one left."
+)
+BEACH = (
+    "By noon the whole gang was on the sand: volleyball, cold drinks, a speaker blasting and everybody "
+    "jumping into the waves, shouting and laughing all afternoon."
+)
+NO_MOOD_WORDS = (
+    "The ferry pulled away from the pier at six. Gulls followed the wake while the captain "
+    "checked the charts and the deckhands coiled the ropes."
+)
 
 
 @needs_model
@@ -261,12 +285,19 @@ def test_semantic_true_without_model_names_the_install(monkeypatch: pytest.Monke
 
 
 def test_lexicon_mode_imports_no_torch() -> None:
-    code = ("import sys; from weavewave.perceive.text import perceive_text; "
-            "perceive_text('a sad rainy night, lo-fi, 80 bpm', semantic=False); "
-            "heavy = [m for m in ('torch', 'transformers', 'sentence_transformers', 'tokenizers') if m in sys.modules]; "
-            "print(','.join(heavy))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         env={**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"})
+    code = (
+        "import sys; from weavewave.perceive.text import perceive_text; "
+        "perceive_text('a sad rainy night, lo-fi, 80 bpm', semantic=False); "
+        "heavy = [m for m in ('torch', 'transformers', 'sentence_transformers', 'tokenizers') if m in sys.modules]; "
+        "print(','.join(heavy))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"},
+    )
     assert out.stdout.strip() == ""
 
 
@@ -280,11 +311,15 @@ def test_semantic_mode_runs_the_real_transformers_model() -> None:
 # --------------------------------------------------------------------------------------------------
 # Reading stories, ensembles, timelines and named forms (issue 11, point 5)
 # --------------------------------------------------------------------------------------------------
-DEMO = ("A rainy night in Tokyo, neon reflections on wet streets, lonely and calm, lo-fi hip hop with a soft "
-        "electric piano")
+DEMO = (
+    "A rainy night in Tokyo, neon reflections on wet streets, lonely and calm, lo-fi hip hop with a soft "
+    "electric piano"
+)
 
 
-@pytest.mark.parametrize("semantic", [False, pytest.param(True, marks=needs_model)], ids=["lexicon", "minilm"])
+@pytest.mark.parametrize(
+    "semantic", [False, pytest.param(True, marks=needs_model)], ids=["lexicon", "minilm"]
+)
 def test_demo_prompt_reads_lonely_and_calm(semantic: bool) -> None:
     p = perceive_text(DEMO, semantic=semantic).proposals
     assert p["valence"].value < 0 or p["arousal"].value < 0
@@ -303,20 +338,42 @@ def test_a_scene_close_to_a_setting_by_chance_is_not_that_setting() -> None:
 @needs_model
 def test_feeling_words_outweigh_a_contrary_scene_reading() -> None:
     # The sentence model reads this scene as a dull afternoon; the writer said "tense".
-    assert perceive_text("a tense standoff in a desert town at high noon", semantic=True).proposals[
-        "arousal"].value > 0
+    assert (
+        perceive_text("a tense standoff in a desert town at high noon", semantic=True)
+        .proposals["arousal"]
+        .value
+        > 0
+    )
 
 
-@pytest.mark.parametrize(("text", "noun", "instruments"), [
-    ("a jazz trio", "trio", []),
-    ("a string quartet, sad and slow", "quartet", ["Violin", "Viola", "Cello"]),
-    ("a classical piano trio", "trio", ["Acoustic Grand Piano", "Violin", "Cello"]),
-    ("a big band swing number", "big band", ["Alto Sax", "Tenor Sax", "Trumpet", "Trombone",
-                                             "Acoustic Grand Piano", "Acoustic Bass", "Drums"]),
-    ("epic music for a full orchestra", "orchestra", ["String Ensemble 1", "French Horn", "Brass Section", "Flute",
-                                                      "Contrabass", "Timpani"]),
-    ("a guitar and violin duo", "duo", []),
-], ids=["jazz-trio", "string-quartet", "piano-trio", "big-band", "orchestra", "duo"])
+@pytest.mark.parametrize(
+    ("text", "noun", "instruments"),
+    [
+        ("a jazz trio", "trio", []),
+        ("a string quartet, sad and slow", "quartet", ["Violin", "Viola", "Cello"]),
+        ("a classical piano trio", "trio", ["Acoustic Grand Piano", "Violin", "Cello"]),
+        (
+            "a big band swing number",
+            "big band",
+            [
+                "Alto Sax",
+                "Tenor Sax",
+                "Trumpet",
+                "Trombone",
+                "Acoustic Grand Piano",
+                "Acoustic Bass",
+                "Drums",
+            ],
+        ),
+        (
+            "epic music for a full orchestra",
+            "orchestra",
+            ["String Ensemble 1", "French Horn", "Brass Section", "Flute", "Contrabass", "Timpani"],
+        ),
+        ("a guitar and violin duo", "duo", []),
+    ],
+    ids=["jazz-trio", "string-quartet", "piano-trio", "big-band", "orchestra", "duo"],
+)
 def test_ensemble_words(text: str, noun: str, instruments: list[str]) -> None:
     p = lexical(text).proposals
     assert p["ensemble"].value["noun"] == noun and p["ensemble"].value["instruments"] == instruments
@@ -332,16 +389,27 @@ def _actions(text: str) -> list[tuple[str, str, list[str]]]:
     return [(e["action"], e["at"], e["instruments"]) for e in value(text, "timeline") or []]
 
 
-@pytest.mark.parametrize(("text", "events"), [
-    ("solo piano, then strings join", [("only", "start", ["Acoustic Grand Piano"]),
-                                       ("enter", "next", ["String Ensemble 1"])]),
-    ("starts with solo piano, drums come in later", [("only", "start", ["Acoustic Grand Piano"]),
-                                                     ("enter", "next", ["Drums"])]),
-    ("a folk song where the fiddle drops out", [("exit", "next", ["Fiddle"])]),
-    ("builds to a huge climax and ends quietly", [("climax", "end", []), ("quiet_end", "end", [])]),
-    ("slow ambient intro, then the beat drops", [("quiet_start", "start", []), ("enter", "next", ["Drums"])]),
-    ("a calm piano piece", []),
-], ids=["then-join", "starts-with", "drops-out", "climax-quiet", "intro-drop", "none"])
+@pytest.mark.parametrize(
+    ("text", "events"),
+    [
+        (
+            "solo piano, then strings join",
+            [("only", "start", ["Acoustic Grand Piano"]), ("enter", "next", ["String Ensemble 1"])],
+        ),
+        (
+            "starts with solo piano, drums come in later",
+            [("only", "start", ["Acoustic Grand Piano"]), ("enter", "next", ["Drums"])],
+        ),
+        ("a folk song where the fiddle drops out", [("exit", "next", ["Fiddle"])]),
+        ("builds to a huge climax and ends quietly", [("climax", "end", []), ("quiet_end", "end", [])]),
+        (
+            "slow ambient intro, then the beat drops",
+            [("quiet_start", "start", []), ("enter", "next", ["Drums"])],
+        ),
+        ("a calm piano piece", []),
+    ],
+    ids=["then-join", "starts-with", "drops-out", "climax-quiet", "intro-drop", "none"],
+)
 def test_timeline_words(text: str, events: list) -> None:
     assert _actions(text) == events
 
@@ -355,11 +423,14 @@ def test_a_genre_word_on_a_section_is_not_the_pieces_genre() -> None:
     assert value("slow ambient intro, then the beat drops into energetic techno", "genre") == "electronic"
 
 
-@pytest.mark.parametrize(("text", "meter", "slowest", "fastest"), [
-    ("a lullaby my grandmother used to sing", "6/8", 56, 72),
-    ("a funeral march, slow and solemn", "4/4", 54, 70),
-    ("a military march for a parade", "4/4", 104, 124),
-])
+@pytest.mark.parametrize(
+    ("text", "meter", "slowest", "fastest"),
+    [
+        ("a lullaby my grandmother used to sing", "6/8", 56, 72),
+        ("a funeral march, slow and solemn", "4/4", 54, 70),
+        ("a military march for a parade", "4/4", 104, 124),
+    ],
+)
 def test_named_forms_bring_meter_and_pace(text: str, meter: str, slowest: float, fastest: float) -> None:
     p = lexical(text).proposals
     assert p["meter"].value == meter

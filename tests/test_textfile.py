@@ -20,8 +20,13 @@ ANSWER_WITHIN_S = 30
 
 def _cli(*args: str) -> subprocess.CompletedProcess:
     env = dict(os.environ, PYTHONPATH=SRC + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    return subprocess.run([sys.executable, "-m", "weavewave.cli", *args], capture_output=True, text=True,
-                          env=env, timeout=ANSWER_WITHIN_S)
+    return subprocess.run(
+        [sys.executable, "-m", "weavewave.cli", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=ANSWER_WITHIN_S,
+    )
 
 
 @pytest.fixture()

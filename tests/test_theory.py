@@ -8,10 +8,18 @@ from weavewave.theory import bar_seconds, parse_key, scale_pitch_classes
 
 @pytest.mark.parametrize(
     ("text", "tonic", "mode"),
-    [("F# minor", "F#", "minor"), ("Bb major", "Bb", "major"), ("c#m", "C#", "minor"),
-     ("A dorian", "A", "dorian"), ("E flat major", "Eb", "major"), ("g", "G", "major"),
-     ("Ebm", "Eb", "minor"), ("d mixolydian", "D", "mixolydian"), ("CM", "C", "major"),
-     ("B♭ min", "Bb", "minor")],
+    [
+        ("F# minor", "F#", "minor"),
+        ("Bb major", "Bb", "major"),
+        ("c#m", "C#", "minor"),
+        ("A dorian", "A", "dorian"),
+        ("E flat major", "Eb", "major"),
+        ("g", "G", "major"),
+        ("Ebm", "Eb", "minor"),
+        ("d mixolydian", "D", "mixolydian"),
+        ("CM", "C", "major"),
+        ("B♭ min", "Bb", "minor"),
+    ],
     ids=lambda v: str(v),
 )
 def test_parse_key_spellings(text, tonic, mode):
@@ -38,8 +46,15 @@ def test_bar_seconds_per_meter():
 
 @pytest.mark.parametrize(
     ("typed", "canonical"),
-    [("strings", "String Ensemble 1"), ("Piano", "Acoustic Grand Piano"), ("rhodes", "Electric Piano 1"),
-     ("drum kit", DRUMS), ("violins", "Violin"), ("Tenor Sax", "Tenor Sax"), ("upright bass", "Acoustic Bass")],
+    [
+        ("strings", "String Ensemble 1"),
+        ("Piano", "Acoustic Grand Piano"),
+        ("rhodes", "Electric Piano 1"),
+        ("drum kit", DRUMS),
+        ("violins", "Violin"),
+        ("Tenor Sax", "Tenor Sax"),
+        ("upright bass", "Acoustic Bass"),
+    ],
 )
 def test_instrument_aliases(typed, canonical):
     assert resolve_instrument(typed) == canonical
@@ -57,9 +72,17 @@ def test_instrument_programs_and_families():
     assert family_of("Synth Bass 1") == "Bass"
 
 
-@pytest.mark.parametrize(("typed", "genre"), [("lofi", "lofi"), ("lo-fi", "lofi"), ("hip hop", "lofi"),
-                                               ("EDM", "electronic"), ("Orchestral", "classical"),
-                                               ("film score", "cinematic")])
+@pytest.mark.parametrize(
+    ("typed", "genre"),
+    [
+        ("lofi", "lofi"),
+        ("lo-fi", "lofi"),
+        ("hip hop", "lofi"),
+        ("EDM", "electronic"),
+        ("Orchestral", "classical"),
+        ("film score", "cinematic"),
+    ],
+)
 def test_genre_aliases(typed, genre):
     assert resolve_genre(typed) == genre
 

@@ -31,8 +31,13 @@ SHOT_S = (2.4, 3.2, 1.6, 2.8, 3.6, 2.0)
 
 
 def run(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "weavewave.cli", *args], capture_output=True, text=True,
-                          env={**ENV, **(env or {})}, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "weavewave.cli", *args],
+        capture_output=True,
+        text=True,
+        env={**ENV, **(env or {})},
+        timeout=300,
+    )
 
 
 def shots(lengths=SHOT_S) -> list[Shot]:
@@ -71,8 +76,10 @@ def test_cuts_and_fades_found_within_one_frame(media, name):
     frame = 1.0 / FPS
     precision, recall = detection_scores(a.cuts, truth["cuts"], frame + 1e-6)
     fade_p, fade_r = detection_scores(a.fades, truth["fades"], frame + 1e-6)
-    print(f"\n{name}: cuts precision {precision:.2f} recall {recall:.2f}; fades precision {fade_p:.2f} "
-          f"recall {fade_r:.2f}")
+    print(
+        f"\n{name}: cuts precision {precision:.2f} recall {recall:.2f}; fades precision {fade_p:.2f} "
+        f"recall {fade_r:.2f}"
+    )
     assert (precision, recall) == (1.0, 1.0), (a.cuts, truth["cuts"])
     assert (fade_p, fade_r) == (1.0, 1.0), (a.fades, truth["fades"])
     assert a.dissolves == []  # pans, zooms, cuts and fades are no cross-dissolves
@@ -80,8 +87,9 @@ def test_cuts_and_fades_found_within_one_frame(media, name):
     assert len(a.scenes) == len(truth["cuts"]) + len(truth["fades"]) + 1
 
 
-@pytest.mark.parametrize("pair", [("astronaut.png", "coffee.png"), ("retina.jpg", "coffee.png"),
-                                  ("rocket.jpg", "astronaut.png")])
+@pytest.mark.parametrize(
+    "pair", [("astronaut.png", "coffee.png"), ("retina.jpg", "coffee.png"), ("rocket.jpg", "astronaut.png")]
+)
 def test_a_quick_fade_is_a_fade_not_a_cut(tmp_path, pair):
     """A 6-frame fade's first step down jumps like a cut; it must still be found as the fade, on time."""
     truth = make_video(tmp_path / "fade.mp4", [Shot(pair[0], 50), Shot(pair[1], 50)], fade_after=0)
@@ -131,8 +139,10 @@ def test_fit_recovers_a_tempo_the_cuts_were_made_at():
 
 
 def test_tempo_map_pins_section_changes_to_cuts():
-    scenes = [{"start_s": s, "end_s": e, "energy": 0.5, "theme": "A"}
-              for s, e in [(0.0, 5.3), (5.3, 11.9), (11.9, 20.0)]]
+    scenes = [
+        {"start_s": s, "end_s": e, "energy": 0.5, "theme": "A"}
+        for s, e in [(0.0, 5.3), (5.3, 11.9), (11.9, 20.0)]
+    ]
     tl = plan_timeline([5.3, 11.9], scenes, "4/4", 100.0, 0.0, 20.0)
     assert [round(s, 4) for s, _, pinned in tl.sections if pinned] == [0.0, 5.3, 11.9]
     assert tl.distances_ms == [0.0, 0.0] and all(abs(b) <= 0.12 for b in tl.bends)
@@ -141,19 +151,31 @@ def test_tempo_map_pins_section_changes_to_cuts():
 def test_composer_plays_cues_and_follows_the_tempo_map():
     from weavewave.generators.symbolic.compose import compose
 
-    brief = MusicBrief(caption="t", duration_s=12.0, tempo_bpm=100.0, key=Key(tonic="C"), genre="pop",
-                       instruments=["Acoustic Grand Piano", "Drums"], seed=1, downbeat_s=0.2,
-                       sections=[Section(start_s=0, end_s=5.0, label="A", energy=0.6),
-                                 Section(start_s=5.0, end_s=12.0, label="B", energy=0.7)],
-                       warp=[(0.0, 0.0), (0.2, 0.2), (5.0, 5.2), (11.8, 12.0)],
-                       cues=[Cue(time_s=5.2, kind="section"), Cue(time_s=8.8, kind="accent")])
+    brief = MusicBrief(
+        caption="t",
+        duration_s=12.0,
+        tempo_bpm=100.0,
+        key=Key(tonic="C"),
+        genre="pop",
+        instruments=["Acoustic Grand Piano", "Drums"],
+        seed=1,
+        downbeat_s=0.2,
+        sections=[
+            Section(start_s=0, end_s=5.0, label="A", energy=0.6),
+            Section(start_s=5.0, end_s=12.0, label="B", energy=0.7),
+        ],
+        warp=[(0.0, 0.0), (0.2, 0.2), (5.0, 5.2), (11.8, 12.0)],
+        cues=[Cue(time_s=5.2, kind="section"), Cue(time_s=8.8, kind="accent")],
+    )
     arr = compose(brief)
     drums = next(p for p in arr.parts if p.is_drum)
     crashes = [n.start for n in drums.notes if n.pitch == 49]
     for cue in brief.cues:
         assert any(abs(c - cue.time_s) < 0.03 for c in crashes), (cue, crashes)
     # before the downbeat only a pickup sounds: one part, starting at once (tests/test_tempomap.py)
-    assert {p.instrument for p in arr.parts for n in p.notes if n.start < 0.2 - 1e-6} == {"Acoustic Grand Piano"}
+    assert {p.instrument for p in arr.parts for n in p.notes if n.start < 0.2 - 1e-6} == {
+        "Acoustic Grand Piano"
+    }
     assert min(n.start for p in arr.parts for n in p.notes) == 0.0
 
 
@@ -175,8 +197,10 @@ def test_brief_follows_the_scenes_and_lands_cuts_on_beats(scored, media):
     truth = media["clip"][1]
     assert brief.duration_s == pytest.approx(truth["duration"], abs=0.05)
     scoring = next(o for o in brief.observations if o.source == "video").measurements["scoring"]
-    print(f"\ncut-to-beat residual {scoring['residual_ms']} ms at {scoring['tempo_bpm']} BPM; distances "
-          f"{scoring['distances_ms']}")
+    print(
+        f"\ncut-to-beat residual {scoring['residual_ms']} ms at {scoring['tempo_bpm']} BPM; distances "
+        f"{scoring['distances_ms']}"
+    )
     assert scoring["residual_ms"] <= TARGET_RESIDUAL_MS
     assert len(brief.sections) >= 3 and len({s.caption for s in brief.sections}) == len(brief.sections)
     cuts = truth["cuts"] + truth["fades"]
@@ -233,7 +257,7 @@ def test_video_mp4_copies_the_picture_and_carries_the_new_sound(scored, media):
     music, sr = soundfile.read(scored / "music.wav", dtype="float32")
     assert sr == 48000 and decoded.shape[1] >= 0.95 * music.shape[0]
     # the AAC track is the music: strongly correlated with music.wav (AAC adds a short priming delay)
-    x, y = decoded[0, 4096:4096 + 96000], music[4096:4096 + 96000, 0]
+    x, y = decoded[0, 4096 : 4096 + 96000], music[4096 : 4096 + 96000, 0]
     best = max(np.corrcoef(np.roll(x, -k)[:90000], y[:90000])[0, 1] for k in range(0, 2048, 16))
     assert best > 0.9
 
@@ -245,12 +269,12 @@ def test_keep_audio_ducks_the_music_under_the_original(tmp_path, media):
     t = np.arange(4 * sr) / sr
     music = np.stack([0.3 * np.sin(2 * np.pi * 440 * t)] * 2, axis=1).astype(np.float32)
     original = np.zeros_like(music)
-    original[2 * sr:] = 0.3 * np.sin(2 * np.pi * 150 * t[2 * sr:])[:, None]  # someone speaks at 2 s
+    original[2 * sr :] = 0.3 * np.sin(2 * np.pi * 150 * t[2 * sr :])[:, None]  # someone speaks at 2 s
     mix, deepest = duck_and_mix(music, original, sr)
     music_part = mix - original
     assert deepest > 6
-    quiet_level = np.abs(music_part[sr // 2:sr]).max()
-    loud_level = np.abs(music_part[3 * sr:int(3.5 * sr)]).max()
+    quiet_level = np.abs(music_part[sr // 2 : sr]).max()
+    loud_level = np.abs(music_part[3 * sr : int(3.5 * sr)]).max()
     assert loud_level < 0.5 * quiet_level
     # and through the muxer: with --keep-audio the original track's tone is in video.mp4
     src = media["clip"][0]
@@ -258,7 +282,7 @@ def test_keep_audio_ducks_the_music_under_the_original(tmp_path, media):
     mux_soundtrack(src, np.zeros((n, 2), np.float32), sr, tmp_path / "kept.mp4", keep_audio=True)
     with av.open(str(tmp_path / "kept.mp4")) as b:
         kept = np.concatenate([f.to_ndarray() for f in b.decode(b.streams.audio[0])], axis=1)
-    assert np.sqrt(np.mean(kept ** 2)) > 0.05
+    assert np.sqrt(np.mean(kept**2)) > 0.05
 
 
 # --- bad input ----------------------------------------------------------------------------------------
@@ -266,7 +290,9 @@ def _audio_only_mp4(path: Path) -> None:
     with av.open(str(path), "w") as out:
         stream = out.add_stream("aac", rate=48000, layout="stereo")
         for k in range(50):
-            frame = av.AudioFrame.from_ndarray(np.zeros((2, 1024), np.float32), format="fltp", layout="stereo")
+            frame = av.AudioFrame.from_ndarray(
+                np.zeros((2, 1024), np.float32), format="fltp", layout="stereo"
+            )
             frame.sample_rate, frame.pts = 48000, k * 1024
             for p in stream.encode(frame):
                 out.mux(p)
@@ -279,7 +305,9 @@ def _bad_inputs(d: Path, media: dict) -> dict[str, tuple[Path, str, dict]]:
 
     clip = media["clip"][0]
     (d / "empty.mp4").write_bytes(b"")
-    (d / "garbage.mp4").write_bytes(np.random.default_rng(0).integers(0, 256, 20000, dtype=np.uint8).tobytes())
+    (d / "garbage.mp4").write_bytes(
+        np.random.default_rng(0).integers(0, 256, 20000, dtype=np.uint8).tobytes()
+    )
     data = clip.read_bytes()
     (d / "truncated.mp4").write_bytes(data[: len(data) // 2])
     _audio_only_mp4(d / "audio_only.mp4")
@@ -304,8 +332,10 @@ def bad(media, tmp_path_factory) -> dict:
     return _bad_inputs(tmp_path_factory.mktemp("bad"), media)
 
 
-@pytest.mark.parametrize("case", ["empty", "corrupt", "truncated", "audio-only mp4", "audio file", "still image",
-                                  "too long", "missing"])
+@pytest.mark.parametrize(
+    "case",
+    ["empty", "corrupt", "truncated", "audio-only mp4", "audio file", "still image", "too long", "missing"],
+)
 def test_bad_video_exits_2_with_one_line_and_no_output(bad, case, tmp_path):
     path, words, env = bad[case]
     out = tmp_path / "out"
@@ -366,8 +396,9 @@ def _wrap_analysis(audio: np.ndarray, bar_s: float, sr: int = 48000) -> tuple[fl
 def loops():
     from weavewave.api import generate
 
-    looped = generate(text="an upbeat pop groove with piano and drums", duration=8.0, seed=5, semantic=False,
-                      loop=True)
+    looped = generate(
+        text="an upbeat pop groove with piano and drums", duration=8.0, seed=5, semantic=False, loop=True
+    )
     plain = generate(text="an upbeat pop groove with piano and drums", duration=8.0, seed=5, semantic=False)
     return looped, plain
 
@@ -376,8 +407,10 @@ def test_loop_wraps_without_click_or_gap(loops):
     looped, plain = loops
     bar_s = 4 * 60 / looped.brief.tempo_bpm
     jump, within, flux_wrap, flux_bars = _wrap_analysis(looped.audio, bar_s)
-    print(f"\nloop wrap: sample jump {jump:.4f} (99.9th pct within {within:.4f}); flux at wrap {flux_wrap:.3f} "
-          f"(largest at the piece's bar lines {flux_bars:.3f})")
+    print(
+        f"\nloop wrap: sample jump {jump:.4f} (99.9th pct within {within:.4f}); flux at wrap {flux_wrap:.3f} "
+        f"(largest at the piece's bar lines {flux_bars:.3f})"
+    )
     assert jump <= within
     assert flux_wrap <= flux_bars
     # the same piece without --loop fades out to silence and starts again: a gap the analysis sees
@@ -455,8 +488,11 @@ def _midi(brief: MusicBrief):
     return arrangement, pretty_midi.PrettyMIDI(io.BytesIO(arrangement.to_midi_bytes()))
 
 
-@pytest.mark.parametrize(("genre", "tempo"), [("pop", None), ("jazz", None), ("lofi", None), ("rock", 100.0)],
-                         ids=["pop", "jazz-swung-eighths", "lofi-swung-sixteenths", "rock-tempo-fixed"])
+@pytest.mark.parametrize(
+    ("genre", "tempo"),
+    [("pop", None), ("jazz", None), ("lofi", None), ("rock", 100.0)],
+    ids=["pop", "jazz-swung-eighths", "lofi-swung-sixteenths", "rock-tempo-fixed"],
+)
 def test_every_cut_gets_its_crash_within_40_ms_and_no_stretch_bends_over_12_percent(montage, genre, tempo):
     """In music.mid every cut, inside a section or not, on the beat or not, has a crash within 40 ms."""
     from weavewave.api import describe
@@ -470,8 +506,10 @@ def test_every_cut_gets_its_crash_within_40_ms_and_no_stretch_bends_over_12_perc
     times, qpm = pm.get_tempo_changes()
     base = arrangement.midi_quarter_bpm()
     bends = [abs(q / base - 1) for t, q in zip(times, qpm, strict=True) if t >= brief.downbeat_s - 1e-6]
-    print(f"\n{genre}: cut-to-crash {[round(d, 1) for d in distances]} ms; largest bend {max(bends):.2%}; "
-          f"{len(brief.sections)} sections for {len(CUE_SHOT_S)} scenes")
+    print(
+        f"\n{genre}: cut-to-crash {[round(d, 1) for d in distances]} ms; largest bend {max(bends):.2%}; "
+        f"{len(brief.sections)} sections for {len(CUE_SHOT_S)} scenes"
+    )
     assert max(distances) <= TARGET_RESIDUAL_MS
     assert max(bends) <= MAX_BEND
     assert (max(bends) == pytest.approx(0.0, abs=1e-6)) == (tempo is not None)  # a fixed tempo is not bent
@@ -481,8 +519,10 @@ def test_every_cut_gets_its_crash_within_40_ms_and_no_stretch_bends_over_12_perc
 def test_short_scenes_share_a_section_and_a_long_scene_after_one_gets_its_own():
     """At 100 BPM two bars last 4.8 s: the 1.5 s scene joins the section before it, and the long scene right
     after it still starts its own section, pinned to its cut (it used to join the short scene's section)."""
-    scenes = [{"start_s": s, "end_s": e, "energy": 0.5, "theme": "A"}
-              for s, e in [(0.0, 5.0), (5.0, 6.5), (6.5, 11.5), (11.5, 16.5)]]
+    scenes = [
+        {"start_s": s, "end_s": e, "energy": 0.5, "theme": "A"}
+        for s, e in [(0.0, 5.0), (5.0, 6.5), (6.5, 11.5), (11.5, 16.5)]
+    ]
     tl = plan_timeline([5.0, 6.5, 11.5], scenes, "4/4", 100.0, 0.0, 16.5)
     assert [(round(s, 4), pinned) for s, _, pinned in tl.sections] == [(0.0, True), (6.5, True), (11.5, True)]
     assert all(abs(b) <= 0.12 for b in tl.bends)
@@ -490,9 +530,15 @@ def test_short_scenes_share_a_section_and_a_long_scene_after_one_gets_its_own():
     from weavewave.scoring import scene_units
 
     # a run of short scenes lasting two bars makes one section; a short run at the end joins the one before
-    run = [{"start_s": float(s), "end_s": float(s) + 1.25, "energy": e, "theme": "B"}
-           for s, e in zip(np.arange(5.0, 10.0, 1.25), (0.2, 0.4, 0.6, 0.8), strict=True)]
-    units = scene_units([scenes[0], *run, {"start_s": 10.0, "end_s": 11.0, "energy": 0.5, "theme": "C"}], 4.8, 11.0)
+    run = [
+        {"start_s": float(s), "end_s": float(s) + 1.25, "energy": e, "theme": "B"}
+        for s, e in zip(np.arange(5.0, 10.0, 1.25), (0.2, 0.4, 0.6, 0.8), strict=True)
+    ]
+    units = scene_units(
+        [scenes[0], *run, {"start_s": 10.0, "end_s": 11.0, "energy": 0.5, "theme": "C"}], 4.8, 11.0
+    )
     assert [(u["start_s"], u["end_s"]) for u in units] == [(0.0, 5.0), (5.0, 11.0)]
-    assert units[1]["energy"] == pytest.approx((1.25 * (0.2 + 0.4 + 0.6 + 0.8) + 1.0 * 0.5) / 6.0)  # by length
+    assert units[1]["energy"] == pytest.approx(
+        (1.25 * (0.2 + 0.4 + 0.6 + 0.8) + 1.0 * 0.5) / 6.0
+    )  # by length
     assert units[1]["theme"] == "B" and units[1]["caption"] == "a scene and 4 more shots"

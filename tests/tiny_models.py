@@ -10,26 +10,34 @@ from __future__ import annotations
 from pathlib import Path
 
 # Words the tiny T5 tokenizer knows: enough for weavewave's captions to tokenize into more than <unk>.
-CAPTION_WORDS = ("a an the and with in at of to piece music song calm happy sad dark bright warm gentle "
-                 "energetic tense driving melancholic joyful balanced reflective lo-fi lofi hip hop pop rock "
-                 "jazz electronic ambient classical folk cinematic piano strings drums bass guitar pad "
-                 "major minor dorian bpm energy section theme introduction returns bridge outro intro "
-                 "main contrasting lifts winds down final cadence mood medium low high peak very").split()
+CAPTION_WORDS = (
+    "a an the and with in at of to piece music song calm happy sad dark bright warm gentle "
+    "energetic tense driving melancholic joyful balanced reflective lo-fi lofi hip hop pop rock "
+    "jazz electronic ambient classical folk cinematic piano strings drums bass guitar pad "
+    "major minor dorian bpm energy section theme introduction returns bridge outro intro "
+    "main contrasting lifts winds down final cadence mood medium low high peak very"
+).split()
 CHAT_TEMPLATE = (
     "{% for m in messages %}<|{{ m['role'] }}|>"
     "{% if m['content'] is string %}{{ m['content'] }}"
     "{% else %}{% for c in m['content'] %}{% if c['type'] == 'image' %}<image>"
     "{% elif c['type'] == 'text' %}{{ c['text'] }}{% endif %}{% endfor %}{% endif %}<|end|>\n"
-    "{% endfor %}{% if add_generation_prompt %}<|assistant|>{% endif %}")
+    "{% endfor %}{% if add_generation_prompt %}<|assistant|>{% endif %}"
+)
 # Qwen2-Audio's way: each audio becomes <|audio_bos|> <|AUDIO|> <|audio_eos|>, and the processor repeats
 # <|AUDIO|> once per encoder frame.
-AUDIO_TOKENS = {"audio_token": "<|AUDIO|>", "audio_bos_token": "<|audio_bos|>", "audio_eos_token": "<|audio_eos|>"}
+AUDIO_TOKENS = {
+    "audio_token": "<|AUDIO|>",
+    "audio_bos_token": "<|audio_bos|>",
+    "audio_eos_token": "<|audio_eos|>",
+}
 AUDIO_CHAT_TEMPLATE = (
     "{% for m in messages %}<|{{ m['role'] }}|>"
     "{% if m['content'] is string %}{{ m['content'] }}"
     "{% else %}{% for c in m['content'] %}{% if c['type'] == 'audio' %}<|audio_bos|><|AUDIO|><|audio_eos|>"
     "{% elif c['type'] == 'text' %}{{ c['text'] }}{% endif %}{% endfor %}{% endif %}<|end|>\n"
-    "{% endfor %}{% if add_generation_prompt %}<|assistant|>{% endif %}")
+    "{% endfor %}{% if add_generation_prompt %}<|assistant|>{% endif %}"
+)
 CORPUS = [
     '{"caption": "a calm lo-fi piece with soft piano", "genre": "lofi", "mood": ["calm", "warm"], '
     '"tempo_bpm": [70, 90], "instruments": ["piano", "bass"], "energy": 0.3}',
@@ -65,20 +73,44 @@ def build_musicgen(folder: Path, *, melody: bool = False, stereo: bool = False) 
 
     tokenizer = build_t5_tokenizer()
     t5 = T5Config(vocab_size=len(tokenizer), d_model=32, d_kv=8, d_ff=64, num_layers=2, num_heads=4)
-    codec = EncodecConfig(sampling_rate=32000, hidden_size=16, num_filters=4, codebook_size=64, codebook_dim=16,
-                          upsampling_ratios=[8, 5, 4, 4], target_bandwidths=[1.2], num_lstm_layers=1)
-    dec_kw = dict(vocab_size=64, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, ffn_dim=64,
-                  num_codebooks=8 if stereo else 4, audio_channels=2 if stereo else 1, pad_token_id=64,
-                  bos_token_id=64, max_position_embeddings=512)
+    codec = EncodecConfig(
+        sampling_rate=32000,
+        hidden_size=16,
+        num_filters=4,
+        codebook_size=64,
+        codebook_dim=16,
+        upsampling_ratios=[8, 5, 4, 4],
+        target_bandwidths=[1.2],
+        num_lstm_layers=1,
+    )
+    dec_kw = dict(
+        vocab_size=64,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        ffn_dim=64,
+        num_codebooks=8 if stereo else 4,
+        audio_channels=2 if stereo else 1,
+        pad_token_id=64,
+        bos_token_id=64,
+        max_position_embeddings=512,
+    )
     torch.manual_seed(0)
     if melody:
-        cfg = MusicgenMelodyConfig(text_encoder=t5.to_dict(), audio_encoder=codec.to_dict(),
-                                   decoder=MusicgenMelodyDecoderConfig(**dec_kw).to_dict(), num_chroma=12,
-                                   chroma_length=235)
+        cfg = MusicgenMelodyConfig(
+            text_encoder=t5.to_dict(),
+            audio_encoder=codec.to_dict(),
+            decoder=MusicgenMelodyDecoderConfig(**dec_kw).to_dict(),
+            num_chroma=12,
+            chroma_length=235,
+        )
         model = MusicgenMelodyForConditionalGeneration(cfg)
     else:
-        cfg = MusicgenConfig(text_encoder=t5.to_dict(), audio_encoder=codec.to_dict(),
-                             decoder=MusicgenDecoderConfig(**dec_kw).to_dict())
+        cfg = MusicgenConfig(
+            text_encoder=t5.to_dict(),
+            audio_encoder=codec.to_dict(),
+            decoder=MusicgenDecoderConfig(**dec_kw).to_dict(),
+        )
         model = MusicgenForConditionalGeneration(cfg)
     # EnCodec's codebooks start as zeros (real ones come from the checkpoint): without this every code
     # would decode to the same sound
@@ -101,17 +133,34 @@ def build_bpe_tokenizer(extra_special: tuple[str, ...] = (), named: dict[str, st
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
-    specials = ["<pad>", "<s>", "</s>", "<unk>", "<|user|>", "<|system|>", "<|assistant|>", "<|end|>",
-                *extra_special, *(named or {}).values()]
+    specials = [
+        "<pad>",
+        "<s>",
+        "</s>",
+        "<unk>",
+        "<|user|>",
+        "<|system|>",
+        "<|assistant|>",
+        "<|end|>",
+        *extra_special,
+        *(named or {}).values(),
+    ]
     tok = Tokenizer(models.BPE(unk_token="<unk>"))
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=400, special_tokens=specials,
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    trainer = trainers.BpeTrainer(
+        vocab_size=400, special_tokens=specials, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
+    )
     tok.train_from_iterator(CORPUS * 4, trainer)
-    fast = PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="<unk>", bos_token="<s>", eos_token="<|end|>",
-                                   pad_token="<pad>", chat_template=CHAT_TEMPLATE,
-                                   **({"extra_special_tokens": named} if named else {}))
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tok,
+        unk_token="<unk>",
+        bos_token="<s>",
+        eos_token="<|end|>",
+        pad_token="<pad>",
+        chat_template=CHAT_TEMPLATE,
+        **({"extra_special_tokens": named} if named else {}),
+    )
     if extra_special:
         fast.add_special_tokens({"additional_special_tokens": list(extra_special)})
     return fast
@@ -123,10 +172,18 @@ def build_chat_llm(folder: Path) -> Path:
     from transformers import LlamaConfig, LlamaForCausalLM
 
     tokenizer = build_bpe_tokenizer()
-    cfg = LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                      num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=2048,
-                      pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.bos_token_id,
-                      eos_token_id=tokenizer.eos_token_id)
+    cfg = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=2048,
+        pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+    )
     torch.manual_seed(0)
     LlamaForCausalLM(cfg).save_pretrained(folder)
     tokenizer.save_pretrained(folder)
@@ -146,18 +203,44 @@ def build_vision_chat(folder: Path) -> Path:
     from transformers.models.llava.image_processing_pil_llava import LlavaImageProcessorPil
 
     tokenizer = build_bpe_tokenizer(("<image>",))
-    image_processor = LlavaImageProcessorPil(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32})
-    processor = LlavaProcessor(image_processor=image_processor, tokenizer=tokenizer, chat_template=CHAT_TEMPLATE,
-                               patch_size=16, vision_feature_select_strategy="default",
-                               num_additional_image_tokens=1)
-    vision = CLIPVisionConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
-                              image_size=32, patch_size=16)
-    text = LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                       num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=2048,
-                       pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.bos_token_id,
-                       eos_token_id=tokenizer.eos_token_id)
-    cfg = LlavaConfig(vision_config=vision, text_config=text, image_token_id=tokenizer.convert_tokens_to_ids("<image>"),
-                      projector_hidden_act="gelu", vision_feature_layer=-1)
+    image_processor = LlavaImageProcessorPil(
+        size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}
+    )
+    processor = LlavaProcessor(
+        image_processor=image_processor,
+        tokenizer=tokenizer,
+        chat_template=CHAT_TEMPLATE,
+        patch_size=16,
+        vision_feature_select_strategy="default",
+        num_additional_image_tokens=1,
+    )
+    vision = CLIPVisionConfig(
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        image_size=32,
+        patch_size=16,
+    )
+    text = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=2048,
+        pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+    )
+    cfg = LlavaConfig(
+        vision_config=vision,
+        text_config=text,
+        image_token_id=tokenizer.convert_tokens_to_ids("<image>"),
+        projector_hidden_act="gelu",
+        vision_feature_layer=-1,
+    )
     torch.manual_seed(0)
     LlavaForConditionalGeneration(cfg).save_pretrained(folder)
     processor.save_pretrained(folder)
@@ -180,14 +263,30 @@ def build_audio_chat(folder: Path) -> Path:
 
     tokenizer = build_bpe_tokenizer(named=AUDIO_TOKENS)
     extractor = WhisperFeatureExtractor(feature_size=32, sampling_rate=16000, chunk_length=30)
-    processor = Qwen2AudioProcessor(feature_extractor=extractor, tokenizer=tokenizer, chat_template=AUDIO_CHAT_TEMPLATE)
-    encoder = dict(num_mel_bins=32, encoder_layers=2, encoder_attention_heads=4, encoder_ffn_dim=64, d_model=32)
-    text = dict(model_type="qwen2", vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64,
-                num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=2048,
-                pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.bos_token_id,
-                eos_token_id=tokenizer.eos_token_id)
-    cfg = Qwen2AudioConfig(audio_config=encoder, text_config=text,
-                           audio_token_index=tokenizer.convert_tokens_to_ids(AUDIO_TOKENS["audio_token"]))
+    processor = Qwen2AudioProcessor(
+        feature_extractor=extractor, tokenizer=tokenizer, chat_template=AUDIO_CHAT_TEMPLATE
+    )
+    encoder = dict(
+        num_mel_bins=32, encoder_layers=2, encoder_attention_heads=4, encoder_ffn_dim=64, d_model=32
+    )
+    text = dict(
+        model_type="qwen2",
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=2048,
+        pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+    )
+    cfg = Qwen2AudioConfig(
+        audio_config=encoder,
+        text_config=text,
+        audio_token_index=tokenizer.convert_tokens_to_ids(AUDIO_TOKENS["audio_token"]),
+    )
     torch.manual_seed(0)
     Qwen2AudioForConditionalGeneration(cfg).save_pretrained(folder)
     processor.save_pretrained(folder)

@@ -15,8 +15,16 @@ from pathlib import Path
 
 import numpy as np
 
-PHOTOS = ("astronaut.png", "coffee.png", "chelsea.png", "rocket.jpg", "hubble_deep_field.jpg", "motorcycle_left.png",
-          "retina.jpg", "grass.png")
+PHOTOS = (
+    "astronaut.png",
+    "coffee.png",
+    "chelsea.png",
+    "rocket.jpg",
+    "hubble_deep_field.jpg",
+    "motorcycle_left.png",
+    "retina.jpg",
+    "grass.png",
+)
 
 
 @dataclass(frozen=True)
@@ -52,10 +60,22 @@ def _shot_frames(shot: Shot, width: int, height: int):
         yield np.asarray(img.resize((width, height), Image.BILINEAR, box=(x0, y0, x0 + cw, y0 + ch)))
 
 
-def make_video(path: Path, shots: Sequence[Shot], *, fps: int = 25, size: tuple[int, int] = (160, 120),
-               fade_after: int | None = None, fade_frames: int = 6, dissolve_after: int | None = None,
-               dissolve_frames: int = 15, vfr: bool = False, rotate: int = 0,
-               audio_s: float | None = None, crf: int = 23, preset: str = "ultrafast") -> dict:
+def make_video(
+    path: Path,
+    shots: Sequence[Shot],
+    *,
+    fps: int = 25,
+    size: tuple[int, int] = (160, 120),
+    fade_after: int | None = None,
+    fade_frames: int = 6,
+    dissolve_after: int | None = None,
+    dissolve_frames: int = 15,
+    vfr: bool = False,
+    rotate: int = 0,
+    audio_s: float | None = None,
+    crf: int = 23,
+    preset: str = "ultrafast",
+) -> dict:
     """Write an H.264 MP4 and return the ground truth: ``cuts``, ``fades``, ``dissolves`` (s), ``duration``.
 
     ``fade_after``: index of a shot whose end fades to black and whose successor fades in (``fade_frames``
@@ -106,10 +126,14 @@ def make_video(path: Path, shots: Sequence[Shot], *, fps: int = 25, size: tuple[
                     continue
                 if dissolve_in and k < dissolve_frames:
                     a = (k + 1) / (dissolve_frames + 1)
-                    pic = np.round((1 - a) * held[k].astype(np.float32) + a * pic.astype(np.float32)).astype(np.uint8)
+                    pic = np.round((1 - a) * held[k].astype(np.float32) + a * pic.astype(np.float32)).astype(
+                        np.uint8
+                    )
                     if k == (dissolve_frames - 1) // 2:
                         # the middle: alpha 0.5, between two frames for an even length
-                        middle = clock[0] + (0.5 if dissolve_frames % 2 == 0 else 0.0) * _period(clock[1], vfr)
+                        middle = clock[0] + (0.5 if dissolve_frames % 2 == 0 else 0.0) * _period(
+                            clock[1], vfr
+                        )
                         truth["dissolves"].append(middle / fps)
                 if fade_in and k < fade_frames:
                     pic = (pic.astype(np.float32) * (k + 1) / (fade_frames + 1)).astype(np.uint8)
@@ -137,10 +161,12 @@ def _write_tone(out, stream, seconds: float) -> None:
     rate = 48000
     n = int(seconds * rate)
     t = np.arange(n) / rate
-    tone = (0.3 * np.sin(2 * np.pi * 220 * t) * (0.5 + 0.5 * (np.sin(2 * np.pi * 2 * t) > 0))).astype(np.float32)
+    tone = (0.3 * np.sin(2 * np.pi * 220 * t) * (0.5 + 0.5 * (np.sin(2 * np.pi * 2 * t) > 0))).astype(
+        np.float32
+    )
     block = 1024
     for start in range(0, n, block):
-        chunk = np.stack([tone[start:start + block]] * 2)
+        chunk = np.stack([tone[start : start + block]] * 2)
         frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(chunk), format="fltp", layout="stereo")
         frame.sample_rate = rate
         frame.pts = start
@@ -161,7 +187,7 @@ def _set_rotation(path: Path, degrees: int) -> None:
     while at >= 0:
         version = data[at + 4]
         offset = at + 4 + 4 + (32 if version == 1 else 20) + 8 + 8
-        data[offset:offset + 36] = matrix
+        data[offset : offset + 36] = matrix
         at = data.find(b"tkhd", at + 4)
         break  # the first track is the video
     path.write_bytes(bytes(data))

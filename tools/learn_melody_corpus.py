@@ -26,8 +26,12 @@ OUT = Path(__file__).resolve().parents[1] / "src" / "weavewave" / "data" / "melo
 
 
 def _empty() -> dict:
-    return {"interval": np.zeros(INTERVAL_BINS), "rhythm": np.zeros(len(RHYTHM_BINS)),
-            "pitch_class": {"major": np.zeros(12), "minor": np.zeros(12)}, "melodies": 0}
+    return {
+        "interval": np.zeros(INTERVAL_BINS),
+        "rhythm": np.zeros(len(RHYTHM_BINS)),
+        "pitch_class": {"major": np.zeros(12), "minor": np.zeros(12)},
+        "melodies": 0,
+    }
 
 
 def _add(total: dict, line) -> None:  # noqa: ANN001 - a music21 Stream
@@ -68,7 +72,7 @@ def learn(max_bach: int, max_folk: int) -> dict:
     for i, path in enumerate(sorted(folk_dir.glob("*.abc"))[:max_folk]):
         try:
             parsed = corpus.parse(str(path))
-            for score in (list(parsed.scores) if hasattr(parsed, "scores") else [parsed]):
+            for score in list(parsed.scores) if hasattr(parsed, "scores") else [parsed]:
                 _add(folk, score.parts[0] if hasattr(score, "parts") and len(score.parts) else score)
         except Exception:  # noqa: BLE001 - an unparseable tune is skipped, not fatal
             continue
@@ -76,15 +80,21 @@ def learn(max_bach: int, max_folk: int) -> dict:
             print(f"  folk {i}: {folk['melodies']} melodies", flush=True)
 
     def as_json(total: dict, source: str) -> dict:
-        return {"source": source, "melodies": total["melodies"],
-                "interval": total["interval"].astype(int).tolist(), "rhythm": total["rhythm"].astype(int).tolist(),
-                "pitch_class": {m: v.astype(int).tolist() for m, v in total["pitch_class"].items()}}
+        return {
+            "source": source,
+            "melodies": total["melodies"],
+            "interval": total["interval"].astype(int).tolist(),
+            "rhythm": total["rhythm"].astype(int).tolist(),
+            "pitch_class": {m: v.astype(int).tolist() for m, v in total["pitch_class"].items()},
+        }
 
-    return {"about": "Pooled melody histograms of music21's corpus, made by tools/learn_melody_corpus.py. "
-                     "interval: semitones -12..12 (clipped); rhythm: inter-onset intervals in quarter notes, "
-                     f"nearest of {list(RHYTHM_BINS)} on a log scale; pitch_class: relative to the tonic.",
-            "folk": as_json(folk, "music21 corpus 'ryansMammoth' (Ryan's Mammoth Collection, 1883)"),
-            "bach": as_json(bach, "music21 corpus, J. S. Bach chorales, soprano line")}
+    return {
+        "about": "Pooled melody histograms of music21's corpus, made by tools/learn_melody_corpus.py. "
+        "interval: semitones -12..12 (clipped); rhythm: inter-onset intervals in quarter notes, "
+        f"nearest of {list(RHYTHM_BINS)} on a log scale; pitch_class: relative to the tonic.",
+        "folk": as_json(folk, "music21 corpus 'ryansMammoth' (Ryan's Mammoth Collection, 1883)"),
+        "bach": as_json(bach, "music21 corpus, J. S. Bach chorales, soprano line"),
+    }
 
 
 def main() -> None:

@@ -73,14 +73,16 @@ def learn(max_files: int, max_folk_files: int) -> dict:
         except Exception:  # noqa: BLE001 - a broken corpus file is skipped, not fatal
             continue
         scores = list(parsed.scores) if hasattr(parsed, "scores") else [parsed]
-        for score in scores[: max_files]:
+        for score in scores[:max_files]:
             for part in _melody_parts(score):
                 notes = [n for n in part.recurse().notes if n.isNote]
                 if len(notes) < 8:
                     continue
                 n_tunes += 1
-                steps = [notes[i + 1].pitch.diatonicNoteNum - notes[i].pitch.diatonicNoteNum
-                         for i in range(len(notes) - 1)]
+                steps = [
+                    notes[i + 1].pitch.diatonicNoteNum - notes[i].pitch.diatonicNoteNum
+                    for i in range(len(notes) - 1)
+                ]
                 steps = [max(-MAX_STEP, min(MAX_STEP, s)) for s in steps]
                 for a, b in zip(steps, steps[1:], strict=False):
                     transitions[a][b] += 1
@@ -100,8 +102,9 @@ def learn(max_files: int, max_folk_files: int) -> dict:
         "source": "music21 corpus: Bach chorale soprano lines and the Essen folk song collection",
         "tunes": n_tunes,
         "max_step": MAX_STEP,
-        "step_transitions": {str(a): {str(b): c for b, c in sorted(cnt.items())}
-                             for a, cnt in sorted(transitions.items())},
+        "step_transitions": {
+            str(a): {str(b): c for b, c in sorted(cnt.items())} for a, cnt in sorted(transitions.items())
+        },
         "rhythms": {m: [[r, c] for r, c in cnt.most_common(TOP_RHYTHMS)] for m, cnt in rhythms.items()},
     }
 

@@ -16,15 +16,50 @@ KK_MINOR = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69,
 # Aarden-Essen profiles (Aarden 2003, from the Essen folk-song collection; humdrum's keycor, music21's
 # default key analysis). On rendered Bach chorales they score well above Krumhansl-Kessler, which leans
 # to the dominant key (docs/PERCEPTION.md); the audio perceiver uses them.
-AARDEN_MAJOR = np.array([17.7661, 0.145624, 14.9265, 0.160186, 19.8049, 11.3587, 0.291248, 22.062, 0.145624,
-                         8.15494, 0.232998, 4.95122])
-AARDEN_MINOR = np.array([18.2648, 0.737619, 14.0499, 16.8599, 0.702494, 14.4362, 0.702494, 18.6161, 4.56621,
-                         1.93186, 7.37619, 1.75623])
+AARDEN_MAJOR = np.array(
+    [
+        17.7661,
+        0.145624,
+        14.9265,
+        0.160186,
+        19.8049,
+        11.3587,
+        0.291248,
+        22.062,
+        0.145624,
+        8.15494,
+        0.232998,
+        4.95122,
+    ]
+)
+AARDEN_MINOR = np.array(
+    [
+        18.2648,
+        0.737619,
+        14.0499,
+        16.8599,
+        0.702494,
+        14.4362,
+        0.702494,
+        18.6161,
+        4.56621,
+        1.93186,
+        7.37619,
+        1.75623,
+    ]
+)
 KEY_PROFILES = {"krumhansl": (KK_MAJOR, KK_MINOR), "aarden": (AARDEN_MAJOR, AARDEN_MINOR)}
 ANALYSIS_SR = 22050
 # For scoring, modes reduce to the major/minor key with the same tonic and third.
-MODE_TO_MAJMIN = {"major": "major", "lydian": "major", "mixolydian": "major", "minor": "minor",
-                  "dorian": "minor", "phrygian": "minor", "locrian": "minor"}
+MODE_TO_MAJMIN = {
+    "major": "major",
+    "lydian": "major",
+    "mixolydian": "major",
+    "minor": "minor",
+    "dorian": "minor",
+    "phrygian": "minor",
+    "locrian": "minor",
+}
 
 
 def _librosa():
@@ -40,8 +75,9 @@ def _mono(audio: np.ndarray, sample_rate: int) -> np.ndarray:
     return librosa.resample(y.astype(np.float32), orig_sr=sample_rate, target_sr=ANALYSIS_SR)
 
 
-def estimate_tempo(audio: np.ndarray, sample_rate: int, *, start_bpm: float = 120.0,
-                   onset_envelope: np.ndarray | None = None) -> float:
+def estimate_tempo(
+    audio: np.ndarray, sample_rate: int, *, start_bpm: float = 120.0, onset_envelope: np.ndarray | None = None
+) -> float:
     """Tempo in BPM of ``audio`` [shape=(n,) or (n, channels)] by onset autocorrelation (librosa).
 
     ``onset_envelope``: the caller's onset strength of the same audio at ``ANALYSIS_SR`` (hop 512), if it
@@ -105,8 +141,9 @@ def pitch_class_weights(notes: list[tuple[float, float, int]]) -> np.ndarray:
     return hist / hist.sum() if hist.sum() > 0 else hist
 
 
-def key_from_notes(notes: list[tuple[float, float, int]], *, chroma: np.ndarray | None = None,
-                   profile: str = "aarden") -> tuple[int, str, float]:
+def key_from_notes(
+    notes: list[tuple[float, float, int]], *, chroma: np.ndarray | None = None, profile: str = "aarden"
+) -> tuple[int, str, float]:
     """Key as (tonic pitch class, "major" | "minor", correlation) of a transcribed line.
 
     The notes' :func:`pitch_class_weights`, plus ``NOTES_CHROMA_WEIGHT`` of the mean chroma [shape=(12,)]
@@ -139,8 +176,9 @@ def reference_key(tonic: str, mode: str) -> tuple[int, str]:
     return tonic_pitch_class(tonic), MODE_TO_MAJMIN[mode]
 
 
-def tempo_matches(estimated: float, requested: float, *, tolerance: float = 0.04,
-                  allow_octave: bool = False) -> bool:
+def tempo_matches(
+    estimated: float, requested: float, *, tolerance: float = 0.04, allow_octave: bool = False
+) -> bool:
     """Acc1 (within 4 %) or, with ``allow_octave``, Acc2 (also x2, x1/2, x3, x1/3)."""
     factors = (1.0, 2.0, 0.5, 3.0, 1 / 3) if allow_octave else (1.0,)
     return any(abs(estimated - requested * f) <= tolerance * requested * f for f in factors)
@@ -167,13 +205,15 @@ def beat_times(audio: np.ndarray, sample_rate: int, *, start_bpm: float = 120.0)
     librosa = _librosa()
     y = _mono(audio, sample_rate)
     onset = librosa.onset.onset_strength(y=y, sr=ANALYSIS_SR, hop_length=HOP)
-    _, beats = librosa.beat.beat_track(onset_envelope=onset, sr=ANALYSIS_SR, hop_length=HOP,
-                                       start_bpm=start_bpm, units="time")
+    _, beats = librosa.beat.beat_track(
+        onset_envelope=onset, sr=ANALYSIS_SR, hop_length=HOP, start_bpm=start_bpm, units="time"
+    )
     return np.asarray(beats, dtype=float)
 
 
-def tempo_curve(audio: np.ndarray, sample_rate: int, *, start_bpm: float = 120.0
-                ) -> tuple[np.ndarray, np.ndarray]:
+def tempo_curve(
+    audio: np.ndarray, sample_rate: int, *, start_bpm: float = 120.0
+) -> tuple[np.ndarray, np.ndarray]:
     """Local tempo over time: (times s [shape=(n,)], BPM [shape=(n,)]) from a sliding tempogram.
 
     The window is ``TEMPO_WINDOW_S``; each frame's estimate is the autocorrelation peak nearest the
@@ -183,8 +223,14 @@ def tempo_curve(audio: np.ndarray, sample_rate: int, *, start_bpm: float = 120.0
     y = _mono(audio, sample_rate)
     onset = librosa.onset.onset_strength(y=y, sr=ANALYSIS_SR, hop_length=HOP)
     win = max(16, int(TEMPO_WINDOW_S * ANALYSIS_SR / HOP))
-    bpm = librosa.feature.tempo(onset_envelope=onset, sr=ANALYSIS_SR, hop_length=HOP, aggregate=None,
-                                start_bpm=start_bpm, ac_size=TEMPO_WINDOW_S)
+    bpm = librosa.feature.tempo(
+        onset_envelope=onset,
+        sr=ANALYSIS_SR,
+        hop_length=HOP,
+        aggregate=None,
+        start_bpm=start_bpm,
+        ac_size=TEMPO_WINDOW_S,
+    )
     times = librosa.times_like(bpm, sr=ANALYSIS_SR, hop_length=HOP)
     step = max(1, win // 16)
     return times[::step], np.asarray(bpm, dtype=float)[::step]
@@ -216,7 +262,7 @@ def section_boundaries(audio: np.ndarray, sample_rate: int, count: int) -> np.nd
         return np.zeros(0)
     feats = []
     for f in (mfcc[1:], chr_):
-        pooled = f[:, :n_sec * per_s].reshape(f.shape[0], n_sec, per_s).mean(axis=2)
+        pooled = f[:, : n_sec * per_s].reshape(f.shape[0], n_sec, per_s).mean(axis=2)
         pooled = (pooled - pooled.mean(axis=1, keepdims=True)) / (pooled.std(axis=1, keepdims=True) + 1e-9)
         feats.append(pooled / np.sqrt(f.shape[0]))
     x = np.vstack(feats)
@@ -233,7 +279,7 @@ def _checkerboard_novelty(ssm: np.ndarray, half: int) -> np.ndarray:
     kernel = np.outer(taper, taper) * np.sign(np.outer(idx, idx))
     n = ssm.shape[0]
     padded = np.pad(ssm, half, mode="edge")
-    return np.array([np.sum(kernel * padded[i:i + 2 * half, i:i + 2 * half]) for i in range(n)])
+    return np.array([np.sum(kernel * padded[i : i + 2 * half, i : i + 2 * half]) for i in range(n)])
 
 
 def _top_peaks(curve: np.ndarray, count: int, *, min_gap: int, edge: int) -> np.ndarray:
@@ -256,8 +302,12 @@ def boundary_f_measure(estimated: np.ndarray, reference: np.ndarray, *, window_s
         return 1.0
     if len(reference) == 0 or len(estimated) == 0:
         return 0.0
-    pairs = sorted((abs(e - r), i, j) for i, e in enumerate(estimated) for j, r in enumerate(reference)
-                   if abs(e - r) <= window_s)
+    pairs = sorted(
+        (abs(e - r), i, j)
+        for i, e in enumerate(estimated)
+        for j, r in enumerate(reference)
+        if abs(e - r) <= window_s
+    )
     used_e, used_r, hits = set(), set(), 0
     for _, i, j in pairs:
         if i not in used_e and j not in used_r:

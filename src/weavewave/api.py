@@ -15,15 +15,28 @@ from weavewave.errors import BadInputError
 from weavewave.generators import ProgressFn, Track, get_generator
 
 
-def _controls(duration: float | None, tempo: float | None, key: str | None, meter: str | None,
-              genre: str | None, instruments: str | Sequence[str] | None, seed: int | None) -> Controls:
+def _controls(
+    duration: float | None,
+    tempo: float | None,
+    key: str | None,
+    meter: str | None,
+    genre: str | None,
+    instruments: str | Sequence[str] | None,
+    seed: int | None,
+) -> Controls:
     if isinstance(instruments, str):
         instruments = [i for i in (s.strip() for s in instruments.split(",")) if i]
         if not instruments:
             raise BadInputError("--instruments is empty: name at least one, e.g. 'piano, strings'")
-    return Controls(duration=duration, tempo=tempo, key=key, meter=meter, genre=genre,
-                    instruments=list(instruments) if instruments is not None else None,
-                    seed=seed).validated()
+    return Controls(
+        duration=duration,
+        tempo=tempo,
+        key=key,
+        meter=meter,
+        genre=genre,
+        instruments=list(instruments) if instruments is not None else None,
+        seed=seed,
+    ).validated()
 
 
 def describe(
@@ -79,11 +92,33 @@ def describe(
     device, dtype, cache: where neural models run, and a :class:`~weavewave.models.ModelCache` to share.
     """
     controls = _controls(duration, tempo, key, meter, genre, instruments, seed)
-    neural = _check_neural(describer, describer_model, refiner, refiner_model, brief, instruction, device=device,
-                           dtype=dtype, cache=cache)
+    neural = _check_neural(
+        describer,
+        describer_model,
+        refiner,
+        refiner_model,
+        brief,
+        instruction,
+        device=device,
+        dtype=dtype,
+        cache=cache,
+    )
     if audio is not None or instruction is not None or reference_mode is not None:
-        return _describe_restyle(text, image, brief, controls, semantic, progress, audio, instruction,
-                                 reference_mode, video=video, keep_audio=keep_audio, loop=loop, neural=neural)
+        return _describe_restyle(
+            text,
+            image,
+            brief,
+            controls,
+            semantic,
+            progress,
+            audio,
+            instruction,
+            reference_mode,
+            video=video,
+            keep_audio=keep_audio,
+            loop=loop,
+            neural=neural,
+        )
     report = progress or (lambda fraction, message: None)
     images = [image] if isinstance(image, str | Path) else list(image or [])
     if keep_audio and video is None:
@@ -94,8 +129,10 @@ def describe(
         probe_video(video)  # a brief already scored to this video: the video is only needed for video.mp4
     if brief is not None:
         if text or images:
-            raise BadInputError("pass either a brief or text/image inputs, not both: a brief already holds "
-                                "what the inputs said")
+            raise BadInputError(
+                "pass either a brief or text/image inputs, not both: a brief already holds "
+                "what the inputs said"
+            )
         if isinstance(brief, MusicBrief):
             loaded = brief
         elif isinstance(brief, dict):
@@ -107,8 +144,9 @@ def describe(
     if text is not None and not text.strip():
         text = None
     if text is None and not images and video is None:
-        raise BadInputError("nothing to make music from: give a non-empty --text, an --image, a --video or a "
-                            "--brief")
+        raise BadInputError(
+            "nothing to make music from: give a non-empty --text, an --image, a --video or a --brief"
+        )
 
     perceptions = []
     if text is not None:
@@ -132,7 +170,9 @@ def describe(
     report(0.95, "writing the brief")
     fused = fuse(perceptions, controls)
     if video is not None:
-        fused = _score_to_picture(fused, next(p for p in perceptions if p.observation.source == "video"), controls)
+        fused = _score_to_picture(
+            fused, next(p for p in perceptions if p.observation.source == "video"), controls
+        )
     return _as_loop(fused, controls) if loop else fused
 
 
@@ -149,7 +189,11 @@ def _score_to_picture(brief: MusicBrief, perception: Any, controls: Controls) ->
 def _as_loop(brief: MusicBrief, controls: Controls) -> MusicBrief:
     from weavewave.scoring import as_loop
 
-    return as_loop(brief, tempo_fixed=controls.tempo is not None, duration_fixed=controls.duration is not None)
+    return as_loop(
+        brief, tempo_fixed=controls.tempo is not None, duration_fixed=controls.duration is not None
+    )
+
+
 # --- end video and loops ---
 
 
@@ -218,22 +262,61 @@ def generate(
     if backend == "symbolic":
         options: dict[str, Any] = {"soundfont": soundfont, "stems": stems}
     else:
-        options = musicgen_options(model=model, steer=steer, melody=melody, top_k=top_k, top_p=top_p,
-                                   temperature=temperature, guidance_scale=guidance_scale, window=window,
-                                   prompt_seconds=prompt_seconds, device=device, dtype=dtype,
-                                   soundfont=soundfont, stems=stems, cache=cache, decoder=decoder)
+        options = musicgen_options(
+            model=model,
+            steer=steer,
+            melody=melody,
+            top_k=top_k,
+            top_p=top_p,
+            temperature=temperature,
+            guidance_scale=guidance_scale,
+            window=window,
+            prompt_seconds=prompt_seconds,
+            device=device,
+            dtype=dtype,
+            soundfont=soundfont,
+            stems=stems,
+            cache=cache,
+            decoder=decoder,
+        )
     generator = get_generator(backend, **options)
-    the_brief = describe(text, image, brief=brief, duration=duration, tempo=tempo, key=key, meter=meter,
-                         genre=genre, instruments=instruments, seed=seed, semantic=semantic,
-                         progress=lambda f, m: report(0.1 * f, m), video=video, keep_audio=keep_audio,
-                         loop=loop, audio=audio, instruction=instruction, reference_mode=reference_mode,
-                         describer=describer, describer_model=describer_model, refiner=refiner,
-                         refiner_model=refiner_model, device=device, dtype=dtype, cache=cache)
+    the_brief = describe(
+        text,
+        image,
+        brief=brief,
+        duration=duration,
+        tempo=tempo,
+        key=key,
+        meter=meter,
+        genre=genre,
+        instruments=instruments,
+        seed=seed,
+        semantic=semantic,
+        progress=lambda f, m: report(0.1 * f, m),
+        video=video,
+        keep_audio=keep_audio,
+        loop=loop,
+        audio=audio,
+        instruction=instruction,
+        reference_mode=reference_mode,
+        describer=describer,
+        describer_model=describer_model,
+        refiner=refiner,
+        refiner_model=refiner_model,
+        device=device,
+        dtype=dtype,
+        cache=cache,
+    )
     if candidates > 1:
         from weavewave.evaluate.rerank import generate_best
 
-        track = generate_best(generator, the_brief, candidates=candidates, rerank=rerank,
-                              progress=lambda f, m: report(0.1 + 0.9 * f, m))
+        track = generate_best(
+            generator,
+            the_brief,
+            candidates=candidates,
+            rerank=rerank,
+            progress=lambda f, m: report(0.1 + 0.9 * f, m),
+        )
     else:
         track = generator.generate(the_brief, progress=lambda f, m: report(0.1 + 0.9 * f, m))
     if video is not None:
@@ -245,12 +328,25 @@ def generate(
 DEFAULT_REFERENCE_MODE = "melody"  # restyling keeps the tune unless asked otherwise, as M2T2M does
 
 
-def _describe_restyle(text: str | None, image: Any, brief: Any, controls: Controls, semantic: bool | None,
-                      progress: ProgressFn | None, audio: str | Path | None, instruction: str | None,
-                      reference_mode: str | None, *, video: str | Path | None = None, keep_audio: bool = False,
-                      loop: bool = False, neural: dict[str, Any] | None = None) -> MusicBrief:
+def _describe_restyle(
+    text: str | None,
+    image: Any,
+    brief: Any,
+    controls: Controls,
+    semantic: bool | None,
+    progress: ProgressFn | None,
+    audio: str | Path | None,
+    instruction: str | None,
+    reference_mode: str | None,
+    *,
+    video: str | Path | None = None,
+    keep_audio: bool = False,
+    loop: bool = False,
+    neural: dict[str, Any] | None = None,
+) -> MusicBrief:
     """describe() with a reference tune and/or an instruction: perceive, fuse, keep the reference, refine."""
     from weavewave.brief import REFERENCE_MODES
+
     neural = neural or {}
     refine = _refiner(neural)  # neural engineer: the rules, or the LLM refiner when asked for
 
@@ -263,20 +359,38 @@ def _describe_restyle(text: str | None, image: Any, brief: Any, controls: Contro
         raise BadInputError("--instruction is empty: say what to change, e.g. 'as jazz' or 'calmer'")
     if audio is None:
         if text is None and not image and brief is None and video is None:
-            raise BadInputError("--instruction needs something to change: give --audio, --text, --image, --video "
-                                "or --brief")
-        base = describe(text, image, brief=brief, duration=controls.duration, tempo=controls.tempo,
-                        key=controls.key, meter=controls.meter, genre=controls.genre,
-                        instruments=controls.instruments, seed=controls.seed, semantic=semantic, progress=progress,
-                        video=video, keep_audio=keep_audio, loop=loop,
-                        **{k: v for k, v in neural.items() if k not in ("refiner", "refiner_model")})
+            raise BadInputError(
+                "--instruction needs something to change: give --audio, --text, --image, --video or --brief"
+            )
+        base = describe(
+            text,
+            image,
+            brief=brief,
+            duration=controls.duration,
+            tempo=controls.tempo,
+            key=controls.key,
+            meter=controls.meter,
+            genre=controls.genre,
+            instruments=controls.instruments,
+            seed=controls.seed,
+            semantic=semantic,
+            progress=progress,
+            video=video,
+            keep_audio=keep_audio,
+            loop=loop,
+            **{k: v for k, v in neural.items() if k not in ("refiner", "refiner_model")},
+        )
         return _keep_controls(refine(base, instruction), controls) if instruction else base
     if brief is not None:
-        raise BadInputError("pass either a brief or --audio, not both: a restyled brief already holds the "
-                            "reference's material (generate --brief reproduces it)")
+        raise BadInputError(
+            "pass either a brief or --audio, not both: a restyled brief already holds the "
+            "reference's material (generate --brief reproduces it)"
+        )
     if video is not None:
-        raise BadInputError("--audio and --video cannot be combined yet: restyle the tune with --audio, or score "
-                            "the video with --video (its own sound is read from the video)")
+        raise BadInputError(
+            "--audio and --video cannot be combined yet: restyle the tune with --audio, or score "
+            "the video with --video (its own sound is read from the video)"
+        )
     if keep_audio:
         raise BadInputError("--keep-audio keeps a video's own sound: give the video with --video")
     from weavewave.perceive.audio import attach_reference, perceive_audio
@@ -293,8 +407,14 @@ def _describe_restyle(text: str | None, image: Any, brief: Any, controls: Contro
         perceptions.append(perceive_image(path))
     if neural.get("describer") == "mllm":
         report(0.1, "asking the multimodal model")
-        perceptions.append(_mllm_perception(neural, text=text, images=[image] if isinstance(image, str | Path)
-                                            else list(image or []), audio=audio))
+        perceptions.append(
+            _mllm_perception(
+                neural,
+                text=text,
+                images=[image] if isinstance(image, str | Path) else list(image or []),
+                audio=audio,
+            )
+        )
     report(0.2, f"listening to {Path(audio).name}")
     heard = perceive_audio(audio)
     perceptions.append(heard)
@@ -309,9 +429,14 @@ def _describe_restyle(text: str | None, image: Any, brief: Any, controls: Contro
 def _keep_controls(brief: MusicBrief, controls: Controls) -> MusicBrief:
     """Explicit controls always win: a refiner never overrides them (refine skips user attributes; this
     re-applies them for refiners that do not know provenance)."""
-    return apply_controls(brief, controls) if any(
-        v is not None for v in (controls.tempo, controls.key, controls.genre, controls.instruments,
-                                controls.meter)) else brief
+    return (
+        apply_controls(brief, controls)
+        if any(
+            v is not None
+            for v in (controls.tempo, controls.key, controls.genre, controls.instruments, controls.meter)
+        )
+        else brief
+    )
 
 
 # --- neural engineer: options of the musicgen backend, the describer and the LLM refiner -----------------
@@ -319,8 +444,15 @@ DESCRIBERS = ("analytic", "mllm")
 REFINERS = ("rules", "llm")
 
 
-def _check_neural(describer: str, describer_model: str | None, refiner: str, refiner_model: str | None,
-                  brief: Any, instruction: str | None, **runtime: Any) -> dict[str, Any]:
+def _check_neural(
+    describer: str,
+    describer_model: str | None,
+    refiner: str,
+    refiner_model: str | None,
+    brief: Any,
+    instruction: str | None,
+    **runtime: Any,
+) -> dict[str, Any]:
     """Check the neural choices before any work; missing models fail here with how to fetch them."""
     from weavewave.models import DEFAULT_MODEL, locate
 
@@ -329,24 +461,36 @@ def _check_neural(describer: str, describer_model: str | None, refiner: str, ref
     if refiner not in REFINERS:
         raise BadInputError(f"unknown refiner {refiner!r}: use {' or '.join(REFINERS)}")
     if describer == "mllm" and brief is not None:
-        raise BadInputError("--describer mllm reads the inputs, and a --brief has already been described: drop "
-                            "one of them")
+        raise BadInputError(
+            "--describer mllm reads the inputs, and a --brief has already been described: drop one of them"
+        )
     if describer == "mllm":
         locate(describer_model or DEFAULT_MODEL["describer"], "describer")
     if refiner == "llm":
         if not instruction:
-            raise BadInputError("--refiner llm rewrites the brief from an --instruction: give one, or drop "
-                                "--refiner")
+            raise BadInputError(
+                "--refiner llm rewrites the brief from an --instruction: give one, or drop --refiner"
+            )
         locate(refiner_model or DEFAULT_MODEL["refiner"], "refiner")
-    return dict(describer=describer, describer_model=describer_model, refiner=refiner, refiner_model=refiner_model,
-                **runtime)
+    return dict(
+        describer=describer,
+        describer_model=describer_model,
+        refiner=refiner,
+        refiner_model=refiner_model,
+        **runtime,
+    )
 
 
 def _mllm_perception(neural: dict[str, Any], **inputs: Any) -> Any:
     from weavewave.perceive.mllm import perceive_mllm
 
-    return perceive_mllm(**inputs, model=neural.get("describer_model"), device=neural.get("device", "auto"),
-                         dtype=neural.get("dtype", "auto"), cache=neural.get("cache"))
+    return perceive_mllm(
+        **inputs,
+        model=neural.get("describer_model"),
+        device=neural.get("device", "auto"),
+        dtype=neural.get("dtype", "auto"),
+        cache=neural.get("cache"),
+    )
 
 
 def _refiner(neural: dict[str, Any]) -> Any:
@@ -359,25 +503,55 @@ def _refiner(neural: dict[str, Any]) -> Any:
     from weavewave.refine_llm import refine as refine_llm
 
     def refine(brief: MusicBrief, instruction: str) -> MusicBrief:
-        return refine_llm(brief, instruction, model=neural.get("refiner_model") or DEFAULT_MODEL["refiner"],
-                          device=neural.get("device", "auto"), dtype=neural.get("dtype", "auto"),
-                          cache=neural.get("cache"))
+        return refine_llm(
+            brief,
+            instruction,
+            model=neural.get("refiner_model") or DEFAULT_MODEL["refiner"],
+            device=neural.get("device", "auto"),
+            dtype=neural.get("dtype", "auto"),
+            cache=neural.get("cache"),
+        )
 
     return refine
 
 
-def musicgen_options(*, model: str | None = None, steer: str | None = None, melody: str | Path | None = None,
-                     top_k: int = 250, top_p: float = 0.0, temperature: float = 1.0, guidance_scale: float = 3.0,
-                     window: float | None = None, prompt_seconds: float | None = None, device: str = "auto",
-                     dtype: str = "auto", soundfont: str | Path | None = None, stems: bool = False,
-                     cache: Any = None, decoder: str = "auto") -> dict[str, Any]:
+def musicgen_options(
+    *,
+    model: str | None = None,
+    steer: str | None = None,
+    melody: str | Path | None = None,
+    top_k: int = 250,
+    top_p: float = 0.0,
+    temperature: float = 1.0,
+    guidance_scale: float = 3.0,
+    window: float | None = None,
+    prompt_seconds: float | None = None,
+    device: str = "auto",
+    dtype: str = "auto",
+    soundfont: str | Path | None = None,
+    stems: bool = False,
+    cache: Any = None,
+    decoder: str = "auto",
+) -> dict[str, Any]:
     """Keyword arguments for :class:`~weavewave.generators.musicgen.MusicgenGenerator`."""
     if stems:
-        raise BadInputError("the musicgen backend makes one mixed track and no stems: drop --stems, or use "
-                            "--backend symbolic")
-    options: dict[str, Any] = dict(model=model, steer=steer, melody=melody, top_k=top_k, top_p=top_p,
-                                   temperature=temperature, guidance_scale=guidance_scale, device=device,
-                                   dtype=dtype, soundfont=soundfont, cache=cache, decoder=decoder)
+        raise BadInputError(
+            "the musicgen backend makes one mixed track and no stems: drop --stems, or use --backend symbolic"
+        )
+    options: dict[str, Any] = dict(
+        model=model,
+        steer=steer,
+        melody=melody,
+        top_k=top_k,
+        top_p=top_p,
+        temperature=temperature,
+        guidance_scale=guidance_scale,
+        device=device,
+        dtype=dtype,
+        soundfont=soundfont,
+        cache=cache,
+        decoder=decoder,
+    )
     if window is not None:
         options["window_s"] = window
     if prompt_seconds is not None:

@@ -74,15 +74,18 @@ class Arrangement:
     downbeat_s: float = 0.0
 
     def __repr__(self) -> str:
-        return (f"Arrangement({len(self.parts)} parts, {self.tempo_bpm:g} BPM {self.meter}, "
-                f"{self.key_tonic} {self.key_mode}, {self.duration_s:g} s)")
+        return (
+            f"Arrangement({len(self.parts)} parts, {self.tempo_bpm:g} BPM {self.meter}, "
+            f"{self.key_tonic} {self.key_mode}, {self.duration_s:g} s)"
+        )
 
     def midi_quarter_bpm(self) -> float:
         """MIDI tempo counts quarter notes; in 6/8 our beat is the dotted quarter."""
         return self.tempo_bpm * 1.5 if self.meter == "6/8" else self.tempo_bpm
 
-    def to_pretty_midi(self, parts: list[Part] | None = None, *, end_s: float | None = None,
-                       tempo_map: bool = True):
+    def to_pretty_midi(
+        self, parts: list[Part] | None = None, *, end_s: float | None = None, tempo_map: bool = True
+    ):
         """Build a ``pretty_midi.PrettyMIDI``. ``end_s`` adds a silent event so renderers keep tails.
 
         ``tempo_map``: write ``tempo_changes`` and the pickup bar before ``downbeat_s`` (a DAW's bar
@@ -100,17 +103,23 @@ class Arrangement:
             pickup = pickup_signature(pickup_ticks, pm.resolution) if pickup_ticks else None
             # without a pickup signature, the meter starts at 0 and again, mid-bar, at the downbeat
             pm.time_signature_changes.append(pretty_midi.TimeSignature(*(pickup or (num, den)), 0.0))
-        pm.time_signature_changes.append(pretty_midi.TimeSignature(num, den, self.downbeat_s if tempo_map else 0.0))
+        pm.time_signature_changes.append(
+            pretty_midi.TimeSignature(num, den, self.downbeat_s if tempo_map else 0.0)
+        )
         minor = self.key_mode in ("minor", "dorian", "phrygian", "locrian")
         key_number = tonic_pitch_class(self.key_tonic) + (12 if minor else 0)
         pm.key_signature_changes.append(pretty_midi.KeySignature(key_number, 0.0))
         for part in self.parts if parts is None else parts:
-            inst = pretty_midi.Instrument(program=0 if part.is_drum else part.program,
-                                          is_drum=part.is_drum, name=part.name)
-            inst.notes = [pretty_midi.Note(velocity=n.velocity, pitch=n.pitch, start=n.start, end=n.end)
-                          for n in sorted(part.notes, key=lambda n: (n.start, n.pitch))]
-            inst.control_changes = [pretty_midi.ControlChange(number=c, value=v, time=t)
-                                    for t, c, v in sorted(part.controls)]
+            inst = pretty_midi.Instrument(
+                program=0 if part.is_drum else part.program, is_drum=part.is_drum, name=part.name
+            )
+            inst.notes = [
+                pretty_midi.Note(velocity=n.velocity, pitch=n.pitch, start=n.start, end=n.end)
+                for n in sorted(part.notes, key=lambda n: (n.start, n.pitch))
+            ]
+            inst.control_changes = [
+                pretty_midi.ControlChange(number=c, value=v, time=t) for t, c, v in sorted(part.controls)
+            ]
             if end_s is not None:
                 inst.control_changes.append(pretty_midi.ControlChange(number=110, value=0, time=end_s))
             pm.instruments.append(inst)
@@ -128,8 +137,9 @@ SIXTEENTHS_PER_QUARTER = 4
 MAX_NUMERATOR = 255  # a MIDI time signature's numerator is one byte
 
 
-def tick_scales(changes: list[tuple[float, float]], downbeat_s: float,
-                resolution: int) -> tuple[list[tuple[int, float]], int]:
+def tick_scales(
+    changes: list[tuple[float, float]], downbeat_s: float, resolution: int
+) -> tuple[list[tuple[int, float]], int]:
     """pretty_midi tick scales ``(tick, seconds per tick)`` for a tempo map, and the pickup's length in ticks.
 
     ``changes``: (time_s, quarter notes per minute), the first at 0. Every change, and the first
@@ -154,9 +164,12 @@ def tick_scales(changes: list[tuple[float, float]], downbeat_s: float,
     if downbeat_s > 0:
         at_downbeat = quarters[times.index(downbeat_s)]
         pickup_ticks = int(pickup_sixteenths(at_downbeat) * sixteenth)
-    ticks = [round(q / at_downbeat * pickup_ticks) if t < downbeat_s
-             else pickup_ticks + round((q - at_downbeat) * resolution)
-             for t, q in zip(times, quarters, strict=True)]
+    ticks = [
+        round(q / at_downbeat * pickup_ticks)
+        if t < downbeat_s
+        else pickup_ticks + round((q - at_downbeat) * resolution)
+        for t, q in zip(times, quarters, strict=True)
+    ]
     scales: list[tuple[int, float]] = []
     for i, (t, tick) in enumerate(zip(times, ticks, strict=True)):
         if i + 1 < len(times):

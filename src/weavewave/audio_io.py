@@ -75,18 +75,24 @@ def write_audio(path: str | Path, audio: np.ndarray, sample_rate: int, fmt: str 
         raise BadInputError(f"unknown audio format {fmt!r}: use one of {', '.join(FORMATS)}")
     data = np.asarray(audio)
     if data.ndim not in (1, 2) or data.shape[0] == 0:
-        raise BadInputError(f"cannot write audio of shape {data.shape}: expected (samples,) or "
-                            "(samples, channels) with at least one sample")
+        raise BadInputError(
+            f"cannot write audio of shape {data.shape}: expected (samples,) or "
+            "(samples, channels) with at least one sample"
+        )
     if not np.issubdtype(data.dtype, np.floating):
         raise BadInputError(f"cannot write audio of dtype {data.dtype}: pass float samples in -1..1")
     if not np.all(np.isfinite(data)):
         raise BadInputError("cannot write audio that contains NaN or infinite samples")
     if fmt == "mp3" and int(sample_rate) not in MP3_SAMPLE_RATES:
-        raise BadInputError(f"MP3 cannot hold {sample_rate} Hz audio: use wav or flac, or one of "
-                            f"{', '.join(map(str, MP3_SAMPLE_RATES))} Hz")
+        raise BadInputError(
+            f"MP3 cannot hold {sample_rate} Hz audio: use wav or flac, or one of "
+            f"{', '.join(map(str, MP3_SAMPLE_RATES))} Hz"
+        )
     data = np.ascontiguousarray(np.clip(data, -1.0, PCM24_MAX))
     container, subtype = _SOUNDFILE_FORMATS[fmt]
-    options = {"bitrate_mode": MP3_BITRATE_MODE, "compression_level": MP3_COMPRESSION_LEVEL} if fmt == "mp3" else {}
+    options = (
+        {"bitrate_mode": MP3_BITRATE_MODE, "compression_level": MP3_COMPRESSION_LEVEL} if fmt == "mp3" else {}
+    )
     sf.write(str(path), data, int(sample_rate), subtype=subtype, format=container, **options)
 
 
@@ -149,11 +155,11 @@ def _block_mean_squares(weighted: np.ndarray, sample_rate: int, n_blocks: int) -
         hop = int(hop)
         whole = n // hop
         segments = np.zeros((n_blocks + per_block, channels))
-        body = weighted[:whole * hop].reshape(whole, hop, channels)
+        body = weighted[: whole * hop].reshape(whole, hop, channels)
         segments[:whole] = np.einsum("ijk,ijk->ik", body, body)
-        tail = weighted[whole * hop:]
+        tail = weighted[whole * hop :]
         segments[whole] = np.einsum("jk,jk->k", tail, tail)
-        sums = sum(segments[k:k + n_blocks] for k in range(per_block))
+        sums = sum(segments[k : k + n_blocks] for k in range(per_block))
         return sums / block
     energy = np.zeros((n + 1, channels))
     np.cumsum(np.square(weighted, dtype=np.float64), axis=0, out=energy[1:])
@@ -248,9 +254,9 @@ def true_peak_envelope(audio: np.ndarray, *, threshold: float = 0.0) -> np.ndarr
     taps, gain_bound = _interpolator()
     n_blocks = -(-n // _PEAK_BLOCK)
     padded_env = np.zeros(n_blocks * _PEAK_BLOCK + 2 * _HALO, np.float32)
-    padded_env[_HALO:_HALO + n] = envelope
+    padded_env[_HALO : _HALO + n] = envelope
     # The loudest sample a block's interpolation can see: its own samples plus the halo on each side.
-    block_max = padded_env[_HALO:_HALO + n_blocks * _PEAK_BLOCK].reshape(n_blocks, _PEAK_BLOCK).max(axis=1)
+    block_max = padded_env[_HALO : _HALO + n_blocks * _PEAK_BLOCK].reshape(n_blocks, _PEAK_BLOCK).max(axis=1)
     neighbour = np.maximum(np.concatenate([[0.0], block_max[:-1]]), np.concatenate([block_max[1:], [0.0]]))
     reach = np.maximum(block_max, neighbour) * gain_bound
     selected = np.flatnonzero(reach >= threshold) if threshold > 0 else np.arange(n_blocks)
@@ -261,19 +267,19 @@ def true_peak_envelope(audio: np.ndarray, *, threshold: float = 0.0) -> np.ndarr
     # of a sample before the row's first own sample.
     delay = (_INTERP_TAPS - 1) / 2
     first = int(round(OVERSAMPLE * _HALO + delay - 1.5))
-    by_block = padded_env[_HALO:_HALO + n_blocks * _PEAK_BLOCK].reshape(n_blocks, _PEAK_BLOCK)
+    by_block = padded_env[_HALO : _HALO + n_blocks * _PEAK_BLOCK].reshape(n_blocks, _PEAK_BLOCK)
     for c in range(channels):
         padded = np.zeros(n_blocks * _PEAK_BLOCK + 2 * _HALO, np.float32)
-        padded[_HALO:_HALO + n] = data[:, c]
+        padded[_HALO : _HALO + n] = data[:, c]
         rows_view = np.lib.stride_tricks.sliding_window_view(padded, width)[::_PEAK_BLOCK]
         for start in range(0, selected.size, _PEAK_BLOCKS_PER_CHUNK):
-            blocks = selected[start:start + _PEAK_BLOCKS_PER_CHUNK]
+            blocks = selected[start : start + _PEAK_BLOCKS_PER_CHUNK]
             up = upfirdn(taps, rows_view[blocks], up=OVERSAMPLE, axis=1)
-            own = np.abs(up[:, first:first + OVERSAMPLE * _PEAK_BLOCK])
+            own = np.abs(up[:, first : first + OVERSAMPLE * _PEAK_BLOCK])
             # max over the 4 phases; strided elementwise maxima are far faster than a reduce over axis 2
             peaks = np.maximum(np.maximum(own[:, 0::4], own[:, 1::4]), np.maximum(own[:, 2::4], own[:, 3::4]))
             by_block[blocks] = np.maximum(by_block[blocks], peaks)
-    return padded_env[_HALO:_HALO + n].copy()
+    return padded_env[_HALO : _HALO + n].copy()
     return envelope
 
 
@@ -299,8 +305,9 @@ CLIP_LEVEL = 0.999  # a sample this close to full scale counts as clipped ...
 CLIP_RUN = 3  # ... when at least this many in a row are (one lone peak is just a loud master)
 
 
-def loudness_curve(audio: np.ndarray, sample_rate: int, *, window_s: float = SHORT_TERM_S,
-                   hop_s: float = 0.1) -> tuple[np.ndarray, np.ndarray]:
+def loudness_curve(
+    audio: np.ndarray, sample_rate: int, *, window_s: float = SHORT_TERM_S, hop_s: float = 0.1
+) -> tuple[np.ndarray, np.ndarray]:
     """Ungated K-weighted loudness over time, (window centres s, LUFS), both [shape=(n,)].
 
     With the default 3 s window this is EBU R 128 short-term loudness; with 0.4 s it is momentary
@@ -332,7 +339,7 @@ def longest_silence_s(audio: np.ndarray, sample_rate: int, *, threshold_dbfs: fl
     n_blocks = data.shape[0] // block
     if n_blocks == 0:
         return data.shape[0] / sample_rate
-    ms = np.square(data[:n_blocks * block]).reshape(n_blocks, block, -1).mean(axis=(1, 2))
+    ms = np.square(data[: n_blocks * block]).reshape(n_blocks, block, -1).mean(axis=(1, 2))
     quiet = ms < 10 ** (threshold_dbfs / 10)
     best = run = 0
     for q in quiet:

@@ -48,22 +48,31 @@ TEMPO_SEED_SPREAD = 0.4  # the seed moves the tempo by up to +-20 % of the genre
 
 # Tonics that sit well for each genre's usual instruments; one is picked by the seed.
 GENRE_TONICS = {
-    "pop": ("C", "G", "D", "F", "A"), "rock": ("E", "A", "D", "G"), "jazz": ("F", "Bb", "Eb", "C"),
-    "lofi": ("F", "Eb", "A", "D"), "electronic": ("A", "F", "C", "G"), "ambient": ("D", "E", "C", "A"),
-    "classical": ("D", "G", "C", "F", "A"), "folk": ("G", "D", "A", "C"),
+    "pop": ("C", "G", "D", "F", "A"),
+    "rock": ("E", "A", "D", "G"),
+    "jazz": ("F", "Bb", "Eb", "C"),
+    "lofi": ("F", "Eb", "A", "D"),
+    "electronic": ("A", "F", "C", "G"),
+    "ambient": ("D", "E", "C", "A"),
+    "classical": ("D", "G", "C", "F", "A"),
+    "folk": ("G", "D", "A", "C"),
     "cinematic": ("D", "C", "E", "G"),
 }
 # Genres a mood suits when nothing names one: (valence sign, arousal sign) -> candidates, the first the
 # likeliest. One is drawn by the seed, weighted by how near the genre's own mood lies, so five photos of a
 # similar mood do not all become one band.
 MOOD_GENRES = {
-    (1, 1): ("pop", "folk", "electronic", "jazz"), (1, 0): ("folk", "lofi", "classical", "jazz"),
-    (0, 1): ("cinematic", "rock", "electronic"), (0, 0): ("ambient", "lofi", "classical", "cinematic"),
+    (1, 1): ("pop", "folk", "electronic", "jazz"),
+    (1, 0): ("folk", "lofi", "classical", "jazz"),
+    (0, 1): ("cinematic", "rock", "electronic"),
+    (0, 0): ("ambient", "lofi", "classical", "cinematic"),
 }
 MOOD_GENRE_WIDTH = 0.5  # mood distance at which a candidate's weight falls to 1/e
 MOOD_GENRE_RANK_DECAY = 0.6  # each later candidate's weight is scaled by this
 GENRE_MOOD_WORDS = {
-    (1, 1): "joyful, energetic", (1, 0): "warm, gentle", (0, 1): "tense, driving",
+    (1, 1): "joyful, energetic",
+    (1, 0): "warm, gentle",
+    (0, 1): "tense, driving",
     (0, 0): "melancholic, calm",
 }
 # Captions: mood tags that are nouns, not adjectives ("A lullaby, warm piece" is not English).
@@ -93,8 +102,9 @@ class Controls:
     def validated(self) -> Controls:
         """Check ranges and names before any work is done. Raises BadInputError."""
         if self.duration is not None and not (0 < self.duration <= 600):
-            raise BadInputError(f"duration {self.duration:g} s is out of range: use more than 0 and at "
-                                "most 600 seconds")
+            raise BadInputError(
+                f"duration {self.duration:g} s is out of range: use more than 0 and at most 600 seconds"
+            )
         if self.tempo is not None and not (30 <= self.tempo <= 300):
             raise BadInputError(f"tempo {self.tempo:g} BPM is out of range: use 30 to 300 BPM")
         if self.seed is not None and not (0 <= self.seed < 2**32):
@@ -106,7 +116,8 @@ class Controls:
             meter=parse_meter(self.meter) if self.meter is not None else None,
             genre=resolve_genre(self.genre) if self.genre is not None else None,
             instruments=_dedupe(resolve_instrument(i) for i in self.instruments)
-            if self.instruments is not None else None,
+            if self.instruments is not None
+            else None,
             seed=self.seed,
         )
 
@@ -121,8 +132,13 @@ class _Pool:
         """Highest priority, then highest weighted confidence; ties keep input order."""
         if not self.items:
             return None
-        return max(self.items, key=lambda sp: (SOURCE_PRIORITY[sp[0]] if sp[1].confidence >= 0.99 else 0,
-                                               sp[1].confidence * SOURCE_WEIGHT.get(sp[0], 1.0)))
+        return max(
+            self.items,
+            key=lambda sp: (
+                SOURCE_PRIORITY[sp[0]] if sp[1].confidence >= 0.99 else 0,
+                sp[1].confidence * SOURCE_WEIGHT.get(sp[0], 1.0),
+            ),
+        )
 
     def mean(self) -> tuple[float, str, str] | None:
         """Confidence-weighted mean, the dominant source and a reason naming the contributions."""
@@ -138,8 +154,9 @@ class _Pool:
             # The perceiver's reason already states its value: strip it, the caller restates the fused one.
             reason = self.items[0][1].reason.split(": ", 1)[-1]
         else:
-            reason = "; ".join(f"{s} says {p.reason} (weight {w:.2f})"
-                               for w, (s, p) in zip(weights, self.items, strict=True))
+            reason = "; ".join(
+                f"{s} says {p.reason} (weight {w:.2f})" for w, (s, p) in zip(weights, self.items, strict=True)
+            )
         return value, dominant, reason
 
 
@@ -149,8 +166,10 @@ def _dedupe(names: Iterable[str]) -> list[str]:
 
 def derive_seed(perceptions: list[Perception]) -> int:
     """A seed from the inputs themselves, so a piece is reproducible without naming one."""
-    text = "|".join(f"{p.observation.source}:{p.observation.input}:{sorted(p.observation.measurements.items())}"
-                    for p in perceptions)
+    text = "|".join(
+        f"{p.observation.source}:{p.observation.input}:{sorted(p.observation.measurements.items())}"
+        for p in perceptions
+    )
     return zlib.crc32(text.encode("utf-8"))
 
 
@@ -167,7 +186,9 @@ def fuse(perceptions: list[Perception], controls: Controls | None = None) -> Mus
         pool = pools.get(name)
         return pool.best() if pool else None
 
-    def categorical(name: str, user_value: Any, flag: str, convert: Any, default: Any, default_reason: str) -> Any:
+    def categorical(
+        name: str, user_value: Any, flag: str, convert: Any, default: Any, default_reason: str
+    ) -> Any:
         """The user's value, else the best proposal, else the default; provenance recorded either way."""
         if user_value is not None:
             prov[name] = Provenance(source="user", reason=f"{name} {user_value}: set with {flag}")
@@ -198,26 +219,48 @@ def fuse(perceptions: list[Perception], controls: Controls | None = None) -> Mus
     else:
         v, a = mood_values.get("valence", 0.2), mood_values.get("arousal", 0.0)
         genre = _genre_for_mood(v, a, c.seed if c.seed is not None else derive_seed(perceptions))
-        prov["genre"] = Provenance(source="default", reason=(
-            f"genre {genre}: nothing named a genre; valence {v:+.2f} and arousal {a:+.2f} suit it"))
+        prov["genre"] = Provenance(
+            source="default",
+            reason=(f"genre {genre}: nothing named a genre; valence {v:+.2f} and arousal {a:+.2f} suit it"),
+        )
     style = GENRES[genre]
     for attr, bias in (("valence", style.valence_bias), ("arousal", style.arousal_bias)):
         if attr not in mood_values:
             mood_values[attr] = bias
-            prov[f"mood.{attr}"] = Provenance(source="default",
-                                              reason=f"{attr} {bias:+.2f}: typical of {genre}")
+            prov[f"mood.{attr}"] = Provenance(
+                source="default", reason=f"{attr} {bias:+.2f}: typical of {genre}"
+            )
     valence, arousal = mood_values["valence"], mood_values["arousal"]
 
-    duration = float(categorical("duration_s", c.duration, "--duration", float, DEFAULT_DURATION_S,
-                                 f"duration {DEFAULT_DURATION_S:g} s: the default length"))
-    meter = str(categorical("meter", c.meter, "--meter", lambda v: parse_meter(str(v)), style.meters[0],
-                            f"meter {style.meters[0]}: usual for {genre}"))
+    duration = float(
+        categorical(
+            "duration_s",
+            c.duration,
+            "--duration",
+            float,
+            DEFAULT_DURATION_S,
+            f"duration {DEFAULT_DURATION_S:g} s: the default length",
+        )
+    )
+    meter = str(
+        categorical(
+            "meter",
+            c.meter,
+            "--meter",
+            lambda v: parse_meter(str(v)),
+            style.meters[0],
+            f"meter {style.meters[0]}: usual for {genre}",
+        )
+    )
 
     # Seed.
     seed = c.seed if c.seed is not None else derive_seed(perceptions)
-    prov["seed"] = Provenance(source="user" if c.seed is not None else "default",
-                              reason="set with --seed" if c.seed is not None
-                              else "derived from the inputs, so the same inputs give the same piece")
+    prov["seed"] = Provenance(
+        source="user" if c.seed is not None else "default",
+        reason="set with --seed"
+        if c.seed is not None
+        else "derived from the inputs, so the same inputs give the same piece",
+    )
 
     # Tempo: explicit, else placed in the genre's range by arousal, and moved within it by the seed so two
     # seeds of one prompt do not share a tempo.
@@ -232,9 +275,13 @@ def fuse(perceptions: list[Perception], controls: Controls | None = None) -> Mus
         nudge = (random.Random(f"{seed}:tempo").random() - 0.5) * TEMPO_SEED_SPREAD
         tempo = float(round(min(hi, max(lo, lo + ((arousal + 1) / 2 + nudge) * (hi - lo)))))
         why = prov["mood.arousal"].reason.split(":", 1)[-1].strip()
-        prov["tempo_bpm"] = Provenance(source=prov["mood.arousal"].source, reason=(
-            f"tempo {tempo:g}: arousal {arousal:+.2f} placed in {genre}'s {lo:g}-{hi:g} BPM range ({why}), "
-            f"moved {nudge * (hi - lo):+.0f} BPM by the seed"))
+        prov["tempo_bpm"] = Provenance(
+            source=prov["mood.arousal"].source,
+            reason=(
+                f"tempo {tempo:g}: arousal {arousal:+.2f} placed in {genre}'s {lo:g}-{hi:g} BPM range ({why}), "
+                f"moved {nudge * (hi - lo):+.0f} BPM by the seed"
+            ),
+        )
 
     # Key: explicit, else mode from proposals or valence, tonic from the genre's list by seed.
     if c.key:
@@ -256,7 +303,9 @@ def fuse(perceptions: list[Perception], controls: Controls | None = None) -> Mus
                 mode = "dorian" if genre in ("jazz", "lofi") and valence > -MAJOR_VALENCE else "minor"
             src, why = prov["mood.valence"].source, f"valence {valence:+.2f}"
         key = Key(tonic=tonic, mode=mode)
-        prov["key"] = Provenance(source=src, reason=f"key {key}: mode from {why}; tonic {tonic} suits {genre}")
+        prov["key"] = Provenance(
+            source=src, reason=f"key {key}: mode from {why}; tonic {tonic} suits {genre}"
+        )
 
     # Energy, texture.
     energy_got = pools["energy"].mean() if "energy" in pools else None
@@ -268,13 +317,17 @@ def fuse(perceptions: list[Perception], controls: Controls | None = None) -> Mus
     energy = round(energy, 3)
     prov["energy"] = Provenance(source=src, reason=f"energy {energy:.2f}: {why}")
     texture: dict[str, float] = {"register": 0.0, "density": round(0.3 + 0.5 * energy, 3)}
-    prov["texture.density"] = Provenance(source="default", reason=f"density {texture['density']:.2f}: from energy")
+    prov["texture.density"] = Provenance(
+        source="default", reason=f"density {texture['density']:.2f}: from energy"
+    )
     prov["texture.register"] = Provenance(source="default", reason="register 0.00: neutral")
     for attr in ("register", "density"):
         if attr in pools and (got := pools[attr].mean()):
             lo = -1.0 if attr == "register" else 0.0
             texture[attr] = round(max(lo, min(1.0, got[0])), 3)
-            prov[f"texture.{attr}"] = Provenance(source=got[1], reason=f"{attr} {texture[attr]:+.2f}: {got[2]}")
+            prov[f"texture.{attr}"] = Provenance(
+                source=got[1], reason=f"{attr} {texture[attr]:+.2f}: {got[2]}"
+            )
 
     instruments = _choose_instruments(c, genre, pick, prov)
 
@@ -282,8 +335,10 @@ def fuse(perceptions: list[Perception], controls: Controls | None = None) -> Mus
     for _source, p in pools.get("mood_tags", _Pool()).items:
         tags.extend(str(t) for t in p.value)
     tags = _dedupe(tags)[:6]
-    hints = _dedupe(str(p.value) for _, p in sorted(pools.get("caption_hint", _Pool()).items,
-                                                  key=lambda sp: -SOURCE_PRIORITY[sp[0]]))
+    hints = _dedupe(
+        str(p.value)
+        for _, p in sorted(pools.get("caption_hint", _Pool()).items, key=lambda sp: -SOURCE_PRIORITY[sp[0]])
+    )
 
     brief_fields: dict[str, Any] = dict(
         caption="",
@@ -301,8 +356,12 @@ def fuse(perceptions: list[Perception], controls: Controls | None = None) -> Mus
     )
     brief = MusicBrief(**brief_fields)
     brief = with_sections(brief)
-    prov["sections"] = Provenance(source="default", reason=(
-        f"{len(brief.sections)} bar-aligned sections planned from the length and energy {energy:.2f}"))
+    prov["sections"] = Provenance(
+        source="default",
+        reason=(
+            f"{len(brief.sections)} bar-aligned sections planned from the length and energy {energy:.2f}"
+        ),
+    )
     if (tl := pick("timeline")) is not None:
         brief.provenance = dict(prov)
         brief = apply_timeline(brief, tl[1].value, source=tl[0])
@@ -321,7 +380,7 @@ def _genre_for_mood(valence: float, arousal: float, seed: int) -> str:
     for rank, name in enumerate(names):
         style = GENRES[name]
         d2 = (valence - style.valence_bias) ** 2 + (arousal - style.arousal_bias) ** 2
-        weights.append(math.exp(-d2 / MOOD_GENRE_WIDTH ** 2) * MOOD_GENRE_RANK_DECAY ** rank)
+        weights.append(math.exp(-d2 / MOOD_GENRE_WIDTH**2) * MOOD_GENRE_RANK_DECAY**rank)
     return random.Random(f"{seed}:genre").choices(names, weights=weights)[0]
 
 
@@ -395,8 +454,12 @@ def _choose_instruments(c: Controls, genre: str, pick: Any, prov: dict[str, Prov
         reasons.append(add[1].reason)
         source = add[0]
     fixed = ens is not None or (form is not None and bool(form_ensemble) and not genre_named)
-    if not genre_named and not fixed and (sug := pick("instruments_suggest")) is not None \
-            and len(names) < MAX_ENSEMBLE:
+    if (
+        not genre_named
+        and not fixed
+        and (sug := pick("instruments_suggest")) is not None
+        and len(names) < MAX_ENSEMBLE
+    ):
         for s in sug[1].value:
             s = resolve_instrument(s)
             if s not in names:
@@ -404,8 +467,12 @@ def _choose_instruments(c: Controls, genre: str, pick: Any, prov: dict[str, Prov
                 reasons.append(f"{s}: {sug[1].reason}")
                 source = source if source != "default" else sug[0]
                 break
-    if form is not None and form[1].value.get("drums") is False and DRUMS in names and not (
-            add is not None and DRUMS in add[1].value):
+    if (
+        form is not None
+        and form[1].value.get("drums") is False
+        and DRUMS in names
+        and not (add is not None and DRUMS in add[1].value)
+    ):
         names.remove(DRUMS)
         reasons.append(f"no drums: {form[1].reason}")
         source = form[0]
@@ -415,8 +482,10 @@ def _choose_instruments(c: Controls, genre: str, pick: Any, prov: dict[str, Prov
         reasons.append(ex[1].reason)
         source = ex[0]
         if not names:
-            raise BadInputError("the prompt excludes every instrument of the arrangement: name at least "
-                                "one instrument to keep, e.g. --instruments piano")
+            raise BadInputError(
+                "the prompt excludes every instrument of the arrangement: name at least "
+                "one instrument to keep, e.g. --instruments piano"
+            )
     if ens is None:  # a named ensemble ("big band") keeps every player it names
         names = names[:MAX_ENSEMBLE]
     prov["instruments"] = Provenance(source=source, reason="; ".join(reasons))
@@ -446,7 +515,7 @@ def _split_longest(brief: MusicBrief) -> MusicBrief:
     cut = round(only.start_s + (bars // 2) * bar, 4)
     first = only.model_copy(update={"end_s": cut})
     second = only.model_copy(update={"start_s": cut, "label": f"{only.label}'"})
-    return brief.model_copy(update={"sections": [*sections[:k], first, second, *sections[k + 1:]]})
+    return brief.model_copy(update={"sections": [*sections[:k], first, second, *sections[k + 1 :]]})
 
 
 def apply_timeline(brief: MusicBrief, events: list[dict[str, Any]], *, source: str = "text") -> MusicBrief:
@@ -482,7 +551,9 @@ def apply_timeline(brief: MusicBrief, events: list[dict[str, Any]], *, source: s
     cursor = 0
     for i, e in enumerate(events):
         idx, cursor = _event_index(e, cursor, n)
-        names = [resolve_instrument(x) for x in e.get("instruments", []) if resolve_instrument(x) in instruments]
+        names = [
+            resolve_instrument(x) for x in e.get("instruments", []) if resolve_instrument(x) in instruments
+        ]
         label = sections[idx].label
         action = e["action"]
         if action == "only" and names:
@@ -492,8 +563,14 @@ def apply_timeline(brief: MusicBrief, events: list[dict[str, Any]], *, source: s
                         leave[other] = min(leave[other], idx)
             else:
                 # Alone until the next change; everyone else comes in then.
-                nxt = next((_event_index(f, cursor, n)[0] for f in events[i + 1:]
-                            if f["action"] in ("enter", "exit", "only")), idx + 1)
+                nxt = next(
+                    (
+                        _event_index(f, cursor, n)[0]
+                        for f in events[i + 1 :]
+                        if f["action"] in ("enter", "exit", "only")
+                    ),
+                    idx + 1,
+                )
                 for other in instruments:
                     if other not in names:
                         entry[other] = max(entry[other], max(nxt, idx + 1))
@@ -514,7 +591,9 @@ def apply_timeline(brief: MusicBrief, events: list[dict[str, Any]], *, source: s
                 energies[k] = round(low + (top - low) * k / max(1, peak), 3)
             for k in range(peak + 1, n):
                 energies[k] = min(energies[k], round(top - lx.TIMELINE_AFTER_CLIMAX_DROP, 3))
-            notes.append(f"{'builds to a climax in' if action == 'climax' else 'builds up to'} {sections[peak].label}")
+            notes.append(
+                f"{'builds to a climax in' if action == 'climax' else 'builds up to'} {sections[peak].label}"
+            )
         elif action == "quiet_start":
             energies[0] = min(energies[0], lx.TIMELINE_QUIET_START)
             notes.append(f"{sections[0].label} quiet")
@@ -530,8 +609,11 @@ def apply_timeline(brief: MusicBrief, events: list[dict[str, Any]], *, source: s
         caption = section_caption(sec.label, energies[k], style.description)
         if players:
             caption += f", {_instrument_words(players)} only"
-        out.append(sec.model_copy(update={"energy": max(0.0, min(1.0, energies[k])), "instruments": players,
-                                          "caption": caption}))
+        out.append(
+            sec.model_copy(
+                update={"energy": max(0.0, min(1.0, energies[k])), "instruments": players, "caption": caption}
+            )
+        )
     provenance = dict(brief.provenance)
     provenance["timeline"] = Provenance(source=source, reason="; ".join(notes) or "no change")
     if instruments != list(brief.instruments):
@@ -539,7 +621,8 @@ def apply_timeline(brief: MusicBrief, events: list[dict[str, Any]], *, source: s
         old = provenance.get("instruments")
         provenance["instruments"] = Provenance(
             source=old.source if old else source,
-            reason=(f"{old.reason}; " if old else "") + f"{', '.join(added)}: the timeline brings them in")
+            reason=(f"{old.reason}; " if old else "") + f"{', '.join(added)}: the timeline brings them in",
+        )
     return brief.model_copy(update={"instruments": instruments, "sections": out, "provenance": provenance})
 
 
@@ -548,15 +631,23 @@ def with_sections(brief: MusicBrief) -> MusicBrief:
     style = GENRES[brief.genre]
     bar = bar_seconds(brief.tempo_bpm, brief.meter)
     sections = []
-    planned = plan_sections(brief.duration_s, brief.tempo_bpm, brief.meter, brief.energy, genre=brief.genre,
-                            seed=brief.seed)
+    planned = plan_sections(
+        brief.duration_s, brief.tempo_bpm, brief.meter, brief.energy, genre=brief.genre, seed=brief.seed
+    )
     for i, ps in enumerate(planned):
         start = round(ps.start_bar * bar, 4)
         end = brief.duration_s if i == len(planned) - 1 else round((ps.start_bar + ps.bars) * bar, 4)
         if end <= start:
             continue
-        sections.append(Section(start_s=start, end_s=round(min(end, brief.duration_s), 4), label=ps.label,
-                                energy=ps.energy, caption=section_caption(ps.label, ps.energy, style.description)))
+        sections.append(
+            Section(
+                start_s=start,
+                end_s=round(min(end, brief.duration_s), 4),
+                label=ps.label,
+                energy=ps.energy,
+                caption=section_caption(ps.label, ps.energy, style.description),
+            )
+        )
     return brief.model_copy(update={"sections": sections})
 
 
@@ -617,8 +708,11 @@ def _mood_words(brief: MusicBrief) -> str:
             continue
         words.append(tag)
         taken.add(tag)
-    words += [w for w in quadrant.split(", ") if w not in taken and not _clashes(w, v, a)
-              and not _clashes_any(w, words)]
+    words += [
+        w
+        for w in quadrant.split(", ")
+        if w not in taken and not _clashes(w, v, a) and not _clashes_any(w, words)
+    ]
     return ", ".join(_dedupe(words))
 
 
@@ -633,7 +727,9 @@ def indefinite_article(phrase: str) -> str:
     if not word:
         return "a"
     if word[0].isdigit():
-        return "an" if word.startswith(("8", "11", "18")) and not word.startswith(("110", "111", "112")) else "a"
+        return (
+            "an" if word.startswith(("8", "11", "18")) and not word.startswith(("110", "111", "112")) else "a"
+        )
     if word.startswith(CONSONANT_SOUND_PREFIXES):
         return "a"
     if word.startswith(VOWEL_SOUND_PREFIXES):
@@ -661,8 +757,10 @@ def write_caption(brief: MusicBrief, hints: Iterable[str] = ()) -> str:
     style = GENRES[brief.genre]
     meter = "" if brief.meter == "4/4" else f" in {brief.meter}"
     described = f"{_mood_words(brief)} {style.description}"
-    first = (f"{indefinite_article(described).capitalize()} {described} piece in {brief.key} at "
-             f"{brief.tempo_bpm:g} BPM{meter}, with {_instrument_words(brief.instruments)}.")
+    first = (
+        f"{indefinite_article(described).capitalize()} {described} piece in {brief.key} at "
+        f"{brief.tempo_bpm:g} BPM{meter}, with {_instrument_words(brief.instruments)}."
+    )
     hint_list = _dedupe(h for h in hints if h)[:2]
     if hint_list:
         # Capitalise the first letter only: the hint's own capitals ("Tokyo", "Christmas") stay.
@@ -698,7 +796,9 @@ def apply_controls(brief: MusicBrief, controls: Controls) -> MusicBrief:
     if c.duration is not None:
         update["duration_s"] = float(c.duration)
         update["sections"] = rescale_sections(brief, float(c.duration))
-        prov["duration_s"] = Provenance(source="user", reason=f"duration {c.duration:g} s: set with --duration")
+        prov["duration_s"] = Provenance(
+            source="user", reason=f"duration {c.duration:g} s: set with --duration"
+        )
     if not update:
         return brief
     data = brief.to_dict()
@@ -708,7 +808,9 @@ def apply_controls(brief: MusicBrief, controls: Controls) -> MusicBrief:
     varied = MusicBrief.from_dict(data, origin="brief with controls")
     if not varied.sections:
         varied = with_sections(varied)
-    caption_was_generated = brief.provenance.get("caption", Provenance(source="default", reason="")).source == "default"
+    caption_was_generated = (
+        brief.provenance.get("caption", Provenance(source="default", reason="")).source == "default"
+    )
     if caption_was_generated:
         # Keep the sentence about the inputs; rewrite the one about the attributes.
         rest = brief.caption.split(". ", 1)[1] if ". " in brief.caption else ""

@@ -44,8 +44,9 @@ class Key(_Model):
     def _mode(cls, v: str) -> str:
         mode = MODE_ALIASES.get(v.strip().lower())
         if mode is None:
-            raise ValueError(f"unknown mode {v!r}; use major, minor, dorian, phrygian, lydian, "
-                             "mixolydian or locrian")
+            raise ValueError(
+                f"unknown mode {v!r}; use major, minor, dorian, phrygian, lydian, mixolydian or locrian"
+            )
         return mode
 
     def __str__(self) -> str:
@@ -144,7 +145,9 @@ class ReferenceMaterial(_Model):
     tempo_bpm: float = Field(ge=TEMPO_RANGE[0], le=TEMPO_RANGE[1])  # measured, quarter notes per minute
     key: Key  # measured key the pitches are in
     length_qn: float = Field(gt=0.0)  # the material's length; it loops if the piece is longer
-    melody: list[tuple[float, float, int, int]] = Field(default_factory=list)  # (start_qn, dur_qn, pitch, velocity)
+    melody: list[tuple[float, float, int, int]] = Field(
+        default_factory=list
+    )  # (start_qn, dur_qn, pitch, velocity)
     chords: list[tuple[float, float, str]] = Field(default_factory=list)  # (start_qn, dur_qn, "A:min")
     # Where the chords come from: "audio" (read from the recording) or "melody" (re-harmonised from the kept
     # tune because the recording's harmony was not trustworthy), with the measured confidence and why.
@@ -221,20 +224,24 @@ class MusicBrief(_Model):
             if s.start_s < previous_end - 1e-6:
                 raise ValueError(f"sections[{i}] ({s.label!r}) starts before the previous one ends")
             if s.end_s > self.duration_s + 1e-6:
-                raise ValueError(f"sections[{i}] ({s.label!r}) ends at {s.end_s} s, after duration_s "
-                                 f"{self.duration_s}")
+                raise ValueError(
+                    f"sections[{i}] ({s.label!r}) ends at {s.end_s} s, after duration_s {self.duration_s}"
+                )
             previous_end = s.end_s
             unknown = [n for n in s.instruments if n not in self.instruments]
             if unknown:
-                raise ValueError(f"sections[{i}] ({s.label!r}) lists {', '.join(unknown)}, which the brief's "
-                                 "instruments do not include; add them to instruments or remove them here")
+                raise ValueError(
+                    f"sections[{i}] ({s.label!r}) lists {', '.join(unknown)}, which the brief's "
+                    "instruments do not include; add them to instruments or remove them here"
+                )
         for i, cue in enumerate(self.cues):
             if cue.time_s > self.duration_s + 1e-6:
                 raise ValueError(f"cues[{i}] at {cue.time_s} s is after duration_s {self.duration_s}")
         if self.warp:
             score, real = zip(*self.warp, strict=True)
-            if any(b <= a for a, b in zip(score, score[1:], strict=False)) or \
-                    any(b <= a for a, b in zip(real, real[1:], strict=False)):
+            if any(b <= a for a, b in zip(score, score[1:], strict=False)) or any(
+                b <= a for a, b in zip(real, real[1:], strict=False)
+            ):
                 raise ValueError("warp knots must increase in both score and real time")
             if abs(real[-1] - self.duration_s) > 1e-3 or real[0] != 0 or score[0] != 0:
                 raise ValueError("warp must run from (0, 0) to a real time equal to duration_s")
@@ -265,8 +272,9 @@ class MusicBrief(_Model):
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise BadInputError(f"{origin} is not valid JSON (line {exc.lineno}, column {exc.colno}): "
-                                f"{exc.msg}") from None
+            raise BadInputError(
+                f"{origin} is not valid JSON (line {exc.lineno}, column {exc.colno}): {exc.msg}"
+            ) from None
         return cls.from_dict(data, origin=origin)
 
     @classmethod
@@ -279,8 +287,10 @@ class MusicBrief(_Model):
     def summary(self) -> str:
         """One line: genre, key, tempo, meter, length, instruments."""
         inst = ", ".join(self.instruments[:4]) + ("…" if len(self.instruments) > 4 else "")
-        return (f"{self.genre}, {self.key}, {self.tempo_bpm:g} BPM, {self.meter}, {self.duration_s:g} s, "
-                f"valence {self.mood.valence:+.2f} arousal {self.mood.arousal:+.2f}; {inst}")
+        return (
+            f"{self.genre}, {self.key}, {self.tempo_bpm:g} BPM, {self.meter}, {self.duration_s:g} s, "
+            f"valence {self.mood.valence:+.2f} arousal {self.mood.arousal:+.2f}; {inst}"
+        )
 
 
 def _first_error(exc: ValidationError) -> str:

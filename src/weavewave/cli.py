@@ -64,14 +64,16 @@ class Progress:
             self.stream.write("\n")
 
 
-
 def _add_inputs(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("inputs (at least one)")
     g.add_argument("--text", help="a prompt, scene or story; '@FILE' reads it from a text file")
     g.add_argument("--image", action="append", metavar="PATH", help="a photo (repeat for several)")
     g.add_argument("--brief", metavar="PATH", help="a brief.json to reproduce or vary (edit it first)")
-    g.add_argument("--video", metavar="PATH", help="a video to score: music as long as it, changes on its "
-                   "cuts; generate also writes video.mp4")
+    g.add_argument(
+        "--video",
+        metavar="PATH",
+        help="a video to score: music as long as it, changes on its cuts; generate also writes video.mp4",
+    )
     c = p.add_argument_group("controls (always win over what the inputs suggest)")
     c.add_argument("--duration", type=float, metavar="SECONDS", help="length in seconds, up to 600")
     c.add_argument("--tempo", type=float, metavar="BPM", help="tempo, 30-300 BPM")
@@ -82,21 +84,32 @@ def _add_inputs(p: argparse.ArgumentParser) -> None:
     c.add_argument("--seed", type=int, help="same seed and inputs give the same bytes")
     c.add_argument("--loop", action="store_true", help="a seamless loop: the end flows back into the start")
     _add_restyle(p, g)
-    p.add_argument("--text-model", choices=("auto", "minilm", "lexicon"), default="auto",
-                   help="how to read text: the MiniLM sentence model, the word lexicon, or auto (default)")
+    p.add_argument(
+        "--text-model",
+        choices=("auto", "minilm", "lexicon"),
+        default="auto",
+        help="how to read text: the MiniLM sentence model, the word lexicon, or auto (default)",
+    )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
 
 
 # --- reference tunes and instructions (audio engineer) ---------------------------------------------
 def _add_restyle(p: argparse.ArgumentParser, inputs: argparse._ArgumentGroup) -> None:
-    inputs.add_argument("--audio", metavar="PATH",
-                        help="a reference tune (WAV, FLAC, MP3, OGG, up to 10 min) to restyle")
+    inputs.add_argument(
+        "--audio", metavar="PATH", help="a reference tune (WAV, FLAC, MP3, OGG, up to 10 min) to restyle"
+    )
     r = p.add_argument_group("restyling (with --audio, or to vary any brief)")
-    r.add_argument("--instruction", metavar="TEXT",
-                   help="what to change, e.g. 'as a gentle lullaby on music box', 'jazz', 'more energetic'")
-    r.add_argument("--reference-mode", choices=("melody", "harmony", "style"),
-                   help="what to keep of --audio: melody (default: the tune and its chords, re-arranged), "
-                        "harmony (the chords, a new tune) or style (tempo and feel, new material)")
+    r.add_argument(
+        "--instruction",
+        metavar="TEXT",
+        help="what to change, e.g. 'as a gentle lullaby on music box', 'jazz', 'more energetic'",
+    )
+    r.add_argument(
+        "--reference-mode",
+        choices=("melody", "harmony", "style"),
+        help="what to keep of --audio: melody (default: the tune and its chords, re-arranged), "
+        "harmony (the chords, a new tune) or style (tempo and feel, new material)",
+    )
 
 
 def _restyle_args(args: argparse.Namespace) -> dict[str, Any]:
@@ -109,51 +122,83 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="weavewave",
         description="Turn a sentence, a story, a photo, a video or a reference tune into finished music: "
-                    "audio, MIDI, stems and an editable brief. Offline, on a CPU.",
-        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+        "audio, MIDI, stems and an editable brief. Offline, on a CPU.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--version", action="version", version=f"weavewave {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    gen = sub.add_parser("generate", help="make music and write it to --out",
-                         description="Make a piece and write music.wav, music.mid and brief.json into --out.",
-                         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    gen = sub.add_parser(
+        "generate",
+        help="make music and write it to --out",
+        description="Make a piece and write music.wav, music.mid and brief.json into --out.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     _add_inputs(gen)
     o = gen.add_argument_group("output")
     o.add_argument("--out", default="out", metavar="DIR", help="output folder (default: ./out)")
-    o.add_argument("--format", default="wav", choices=("wav", "flac", "mp3"), help="audio format (default wav)")
+    o.add_argument(
+        "--format", default="wav", choices=("wav", "flac", "mp3"), help="audio format (default wav)"
+    )
     o.add_argument("--stems", action="store_true", help="also write one audio file per part into DIR/stems")
     o.add_argument("--soundfont", metavar="SF2", help="General MIDI SoundFont (.sf2) to render with")
-    o.add_argument("--backend", default="symbolic", choices=("symbolic", "musicgen"),
-                   help="generator: symbolic (default; offline, MIDI and stems) or musicgen (neural, needs weights)")
+    o.add_argument(
+        "--backend",
+        default="symbolic",
+        choices=("symbolic", "musicgen"),
+        help="generator: symbolic (default; offline, MIDI and stems) or musicgen (neural, needs weights)",
+    )
     o.add_argument("--force", action="store_true", help="overwrite existing files in --out")
-    o.add_argument("--keep-audio", action="store_true",
-                   help="with --video: keep the video's own sound in video.mp4, the music ducked under it")
+    o.add_argument(
+        "--keep-audio",
+        action="store_true",
+        help="with --video: keep the video's own sound in video.mp4, the music ducked under it",
+    )
     # --- evaluation: best of N candidates ---
     r = gen.add_argument_group("best of N (weavewave eval's metrics)")
-    r.add_argument("--candidates", type=int, default=1, metavar="N",
-                   help="make N candidates with seeds derived from --seed and keep the best (default 1)")
-    r.add_argument("--rerank", metavar="METRIC",
-                   help="how to choose: adherence, key, tempo, scale, groove, folk, or clap[:MODEL]")
+    r.add_argument(
+        "--candidates",
+        type=int,
+        default=1,
+        metavar="N",
+        help="make N candidates with seeds derived from --seed and keep the best (default 1)",
+    )
+    r.add_argument(
+        "--rerank",
+        metavar="METRIC",
+        help="how to choose: adherence, key, tempo, scale, groove, folk, or clap[:MODEL]",
+    )
     # --- end evaluation ---
     _add_musicgen_options(gen)
     _add_neural_options(gen)
 
-    desc = sub.add_parser("describe", help="print the MusicBrief JSON the music would be made from",
-                          description="Print the MusicBrief as JSON on stdout. No audio is made.")
+    desc = sub.add_parser(
+        "describe",
+        help="print the MusicBrief JSON the music would be made from",
+        description="Print the MusicBrief as JSON on stdout. No audio is made.",
+    )
     _add_inputs(desc)
     _add_neural_options(desc)
     sub.add_parser("schema", help="print the JSON Schema of brief.json")
     _add_eval_parser(sub)
     _add_serve(sub)  # serve: see the serve block below
-    models = sub.add_parser("models", help="list the neural models weavewave knows and which are here",
-                            description="The known model ids per role (--model, --describer-model, "
-                                        "--refiner-model), with size, licence and whether each is on this machine.")
+    models = sub.add_parser(
+        "models",
+        help="list the neural models weavewave knows and which are here",
+        description="The known model ids per role (--model, --describer-model, "
+        "--refiner-model), with size, licence and whether each is on this machine.",
+    )
     models.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    warm = sub.add_parser("warmup", help="compile the audio analysis (numba JIT) once, before parallel use",
-                          description="Compile librosa's JIT functions into weavewave's per-version cache, "
-                                      "serially and under a file lock, so later parallel runs only read it. "
-                                      "Run once after installing; the server does it before starting workers.")
+    warm = sub.add_parser(
+        "warmup",
+        help="compile the audio analysis (numba JIT) once, before parallel use",
+        description="Compile librosa's JIT functions into weavewave's per-version cache, "
+        "serially and under a file lock, so later parallel runs only read it. "
+        "Run once after installing; the server does it before starting workers.",
+    )
     warm.add_argument("--force", action="store_true", help="delete this version's cache and compile again")
     return parser
 
@@ -185,26 +230,49 @@ EVAL_EPILOG = """examples:
 
 
 def _add_eval_parser(sub: Any) -> None:
-    ev = sub.add_parser("eval", help="measure generated music against its briefs and a reference set",
-                        description="Find folders holding music.wav and brief.json (recursively) or read a "
-                                    "JSONL manifest; write results.json, report.md, report.html and "
-                                    "pictures into --out.",
-                        epilog=EVAL_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ev = sub.add_parser(
+        "eval",
+        help="measure generated music against its briefs and a reference set",
+        description="Find folders holding music.wav and brief.json (recursively) or read a "
+        "JSONL manifest; write results.json, report.md, report.html and "
+        "pictures into --out.",
+        epilog=EVAL_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     ev.add_argument("paths", nargs="+", metavar="PATH", help="output folders or .jsonl manifests")
-    ev.add_argument("--reference", metavar="SET",
-                    help="folder of audio files (or manifest) to compare with: FAD, FAD-inf and tag KL")
+    ev.add_argument(
+        "--reference",
+        metavar="SET",
+        help="folder of audio files (or manifest) to compare with: FAD, FAD-inf and tag KL",
+    )
     ev.add_argument("--out", default="eval", metavar="DIR", help="report folder (default: ./eval)")
-    ev.add_argument("--embedder", action="append", choices=("features", "clap", "encodec"),
-                    help="FAD embedder, repeatable (default: features, which needs no weights)")
-    ev.add_argument("--clap-model", metavar="ID|DIR",
-                    help="CLAP weights: enables the CLAP score (and tag KL with --reference)")
-    ev.add_argument("--clip-model", metavar="ID|DIR",
-                    help="CLIP weights: with --clap-model, image-music alignment for pieces made from photos")
-    ev.add_argument("--images", metavar="DIR",
-                    help="folder of the photos the pieces were made from (found by the name in brief.json), "
-                         "for image-music alignment of output folders; manifests name their images")
-    ev.add_argument("--encodec-model", metavar="ID|DIR",
-                    help="EnCodec weights for --embedder encodec (default: facebook/encodec_24khz)")
+    ev.add_argument(
+        "--embedder",
+        action="append",
+        choices=("features", "clap", "encodec"),
+        help="FAD embedder, repeatable (default: features, which needs no weights)",
+    )
+    ev.add_argument(
+        "--clap-model",
+        metavar="ID|DIR",
+        help="CLAP weights: enables the CLAP score (and tag KL with --reference)",
+    )
+    ev.add_argument(
+        "--clip-model",
+        metavar="ID|DIR",
+        help="CLIP weights: with --clap-model, image-music alignment for pieces made from photos",
+    )
+    ev.add_argument(
+        "--images",
+        metavar="DIR",
+        help="folder of the photos the pieces were made from (found by the name in brief.json), "
+        "for image-music alignment of output folders; manifests name their images",
+    )
+    ev.add_argument(
+        "--encodec-model",
+        metavar="ID|DIR",
+        help="EnCodec weights for --embedder encodec (default: facebook/encodec_24khz)",
+    )
     ev.add_argument("--no-plots", action="store_true", help="skip the pictures (faster)")
     ev.add_argument("--force", action="store_true", help="overwrite an existing report in --out")
     ev.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
@@ -214,20 +282,36 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     from weavewave.evaluate.report import evaluate
 
     progress = Progress(sys.stderr, enabled=not args.quiet)
-    results = evaluate(args.paths, reference=args.reference, out=args.out,
-                       embedders=tuple(args.embedder or ("features",)), clap_model=args.clap_model,
-                       clip_model=args.clip_model, embedder_models={"encodec": args.encodec_model}, images=args.images,
-                       plots=not args.no_plots, force=args.force, progress=progress)
+    results = evaluate(
+        args.paths,
+        reference=args.reference,
+        out=args.out,
+        embedders=tuple(args.embedder or ("features",)),
+        clap_model=args.clap_model,
+        clip_model=args.clip_model,
+        embedder_models={"encodec": args.encodec_model},
+        images=args.images,
+        plots=not args.no_plots,
+        force=args.force,
+        progress=progress,
+    )
     progress.done()
     s = results["summary"]
     print(f"evaluated {s['tracks']} tracks; wrote {args.out}/results.json, report.md and report.html")
-    shown = [f"tempo Acc1 {s['tempo_acc1']:.2f}" if "tempo_acc1" in s else "",
-             f"key MIREX {s['key_mirex']:.2f}" if "key_mirex" in s else "",
-             f"loudness {s['lufs_mean']:.1f} ± {s['lufs_std']:.1f} LUFS" if "lufs_mean" in s else ""]
-    shown += [f"{k} {v:.3g}" for k, v in results.get("distribution", {}).items()
-              if k.startswith(("fad", "kl")) and isinstance(v, float)]
+    shown = [
+        f"tempo Acc1 {s['tempo_acc1']:.2f}" if "tempo_acc1" in s else "",
+        f"key MIREX {s['key_mirex']:.2f}" if "key_mirex" in s else "",
+        f"loudness {s['lufs_mean']:.1f} ± {s['lufs_std']:.1f} LUFS" if "lufs_mean" in s else "",
+    ]
+    shown += [
+        f"{k} {v:.3g}"
+        for k, v in results.get("distribution", {}).items()
+        if k.startswith(("fad", "kl")) and isinstance(v, float)
+    ]
     print("  " + ", ".join(x for x in shown if x))
     return EXIT_OK
+
+
 # --- end evaluation ----------------------------------------------------------------------------
 
 
@@ -259,8 +343,10 @@ def _check_input_files(args: argparse.Namespace) -> None:
     from weavewave.errors import BadInputError
 
     named = [("--image", p) for p in args.image or []]
-    named += [(flag, getattr(args, attr, None)) for flag, attr in (("--video", "video"), ("--audio", "audio"),
-                                                                    ("--melody", "melody"))]
+    named += [
+        (flag, getattr(args, attr, None))
+        for flag, attr in (("--video", "video"), ("--audio", "audio"), ("--melody", "melody"))
+    ]
     for flag, path in named:
         if path is None:
             continue
@@ -269,8 +355,9 @@ def _check_input_files(args: argparse.Namespace) -> None:
         except FileNotFoundError:
             raise BadInputError(f"{flag} {path}: file not found; check the path") from None
         except OSError as exc:
-            raise BadInputError(f"{flag} {path}: cannot read it ({exc.strerror or exc}); check its "
-                                "permissions") from None
+            raise BadInputError(
+                f"{flag} {path}: cannot read it ({exc.strerror or exc}); check its permissions"
+            ) from None
         try:
             mode = os.fstat(fd).st_mode
         finally:
@@ -310,8 +397,9 @@ def _check_out_writable(out: str) -> None:
     try:
         fd, name = tempfile.mkstemp(prefix=".weavewave-probe-", dir=probe)
     except OSError as exc:
-        raise BadInputError(f"--out {out}: cannot write in {probe} ({exc.strerror or exc}); choose a folder "
-                            "you can write to") from None
+        raise BadInputError(
+            f"--out {out}: cannot write in {probe} ({exc.strerror or exc}); choose a folder you can write to"
+        ) from None
     os.close(fd)
     os.unlink(name)
 
@@ -319,12 +407,23 @@ def _check_out_writable(out: str) -> None:
 def _common(args: argparse.Namespace) -> dict[str, Any]:
     _check_numbers(args)
     _check_input_files(args)
-    return dict(text=_read_text(args.text), image=args.image, brief=_read_brief(args.brief), duration=args.duration,
-                tempo=args.tempo, key=args.key, meter=args.meter, genre=args.genre,
-                instruments=args.instruments, seed=args.seed,
-                semantic={"auto": None, "minilm": True, "lexicon": False}[args.text_model],
-                video=args.video, loop=args.loop, keep_audio=getattr(args, "keep_audio", False),
-                **_restyle_args(args))
+    return dict(
+        text=_read_text(args.text),
+        image=args.image,
+        brief=_read_brief(args.brief),
+        duration=args.duration,
+        tempo=args.tempo,
+        key=args.key,
+        meter=args.meter,
+        genre=args.genre,
+        instruments=args.instruments,
+        seed=args.seed,
+        semantic={"auto": None, "minilm": True, "lexicon": False}[args.text_model],
+        video=args.video,
+        loop=args.loop,
+        keep_audio=getattr(args, "keep_audio", False),
+        **_restyle_args(args),
+    )
 
 
 def _cmd_generate(args: argparse.Namespace) -> int:
@@ -345,8 +444,13 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     if args.candidates > 1:
         from weavewave.evaluate.rerank import generate_best
 
-        track = generate_best(generator, brief, candidates=args.candidates, rerank=args.rerank,
-                              progress=lambda f, m: progress(0.1 + 0.85 * f, m))
+        track = generate_best(
+            generator,
+            brief,
+            candidates=args.candidates,
+            rerank=args.rerank,
+            progress=lambda f, m: progress(0.1 + 0.85 * f, m),
+        )
     else:
         track = generator.generate(brief, progress=lambda f, m: progress(0.1 + 0.85 * f, m))
     if args.video:
@@ -357,15 +461,22 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     progress.done()
     stats = track.stats
     lufs = stats.get("lufs")
-    print(f"wrote {len(written)} files to {args.out}/: " + ", ".join(
-        str(p.relative_to(args.out)) for p in written if p.parent.name != "stems")
-        + (f" and {sum(p.parent.name == 'stems' for p in written)} stems" if args.stems else ""))
+    print(
+        f"wrote {len(written)} files to {args.out}/: "
+        + ", ".join(str(p.relative_to(args.out)) for p in written if p.parent.name != "stems")
+        + (f" and {sum(p.parent.name == 'stems' for p in written)} stems" if args.stems else "")
+    )
     print(f"  {brief.summary()}")
     loud = f"{lufs:.1f} LUFS" if lufs is not None else "silent"
     peak = stats.get("true_peak_dbfs")  # None for silence, or a piece shorter than a loudness block
-    print(f"  {track.duration_s:.2f} s, {loud}, true peak " + (f"{peak:.1f} dBFS" if peak is not None else "n/a"))
+    print(
+        f"  {track.duration_s:.2f} s, {loud}, true peak "
+        + (f"{peak:.1f} dBFS" if peak is not None else "n/a")
+    )
     if stats.get("generator") == "musicgen":
-        print(f"  {stats['model']} on {stats['device']}, {stats['decoder']} decoder, {len(stats['windows'])} windows")
+        print(
+            f"  {stats['model']} on {stats['device']}, {stats['decoder']} decoder, {len(stats['windows'])} windows"
+        )
     return EXIT_OK
 
 
@@ -389,29 +500,55 @@ def _cmd_schema(args: argparse.Namespace) -> int:
 # --- serve (HTTP API and web UI) --------------------------------------------------------------------
 # The largest --max-upload-mb: 1 TiB is past any media file, and keeps the byte count an exact integer.
 MAX_UPLOAD_MB = 1024 * 1024
+
+
 def _add_serve(sub: Any) -> None:
     from weavewave.serve.settings import DEFAULT_HOST, DEFAULT_PORT
 
-    srv = sub.add_parser("serve", help="start the web UI and HTTP API (default http://127.0.0.1:7860)",
-                         description="Start the web page and the HTTP API in one server. Jobs persist in "
-                                     "--data-dir, so a restart loses nothing. Stop it with Ctrl-C or SIGTERM: "
-                                     "running jobs are re-queued and finish after the next start.")
-    srv.add_argument("--host", default=DEFAULT_HOST,
-                     help=f"address to bind (default {DEFAULT_HOST}); any other needs --token")
+    srv = sub.add_parser(
+        "serve",
+        help="start the web UI and HTTP API (default http://127.0.0.1:7860)",
+        description="Start the web page and the HTTP API in one server. Jobs persist in "
+        "--data-dir, so a restart loses nothing. Stop it with Ctrl-C or SIGTERM: "
+        "running jobs are re-queued and finish after the next start.",
+    )
+    srv.add_argument(
+        "--host",
+        default=DEFAULT_HOST,
+        help=f"address to bind (default {DEFAULT_HOST}); any other needs --token",
+    )
     srv.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})")
-    srv.add_argument("--token", default=os.environ.get("WEAVEWAVE_TOKEN"),
-                     help="API token: clients send 'Authorization: Bearer TOKEN'; the page asks for it as the "
-                          "password (default: $WEAVEWAVE_TOKEN)")
+    srv.add_argument(
+        "--token",
+        default=os.environ.get("WEAVEWAVE_TOKEN"),
+        help="API token: clients send 'Authorization: Bearer TOKEN'; the page asks for it as the "
+        "password (default: $WEAVEWAVE_TOKEN)",
+    )
     srv.add_argument("--workers", type=int, default=2, help="generate jobs run in parallel (default 2)")
-    srv.add_argument("--data-dir", default="weavewave-data", metavar="DIR",
-                     help="jobs database, uploads and artifacts (default ./weavewave-data)")
+    srv.add_argument(
+        "--data-dir",
+        default="weavewave-data",
+        metavar="DIR",
+        help="jobs database, uploads and artifacts (default ./weavewave-data)",
+    )
     srv.add_argument("--max-queue", type=int, default=32, help="queued jobs before 429 (default 32)")
     srv.add_argument("--max-upload-mb", type=float, default=64.0, help="largest upload in MiB (default 64)")
-    srv.add_argument("--keep-days", type=float, default=7.0, help="delete finished jobs after this (default 7)")
-    srv.add_argument("--job-timeout", type=float, default=3600.0, metavar="SECONDS",
-                     help="a job running longer is stopped and failed (default 3600)")
-    srv.add_argument("--text-model", choices=("auto", "minilm", "lexicon"), default="auto",
-                     help="how to read text, as for generate")
+    srv.add_argument(
+        "--keep-days", type=float, default=7.0, help="delete finished jobs after this (default 7)"
+    )
+    srv.add_argument(
+        "--job-timeout",
+        type=float,
+        default=3600.0,
+        metavar="SECONDS",
+        help="a job running longer is stopped and failed (default 3600)",
+    )
+    srv.add_argument(
+        "--text-model",
+        choices=("auto", "minilm", "lexicon"),
+        default="auto",
+        help="how to read text, as for generate",
+    )
     srv.add_argument("--no-ui", action="store_true", help="serve the HTTP API only")
 
 
@@ -422,59 +559,115 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     from weavewave.serve.settings import MiB, Settings
 
     if not math.isfinite(args.max_upload_mb) or args.max_upload_mb > MAX_UPLOAD_MB:
-        raise BadInputError(f"--max-upload-mb {args.max_upload_mb:g} is not a usable size: use a number of MiB "
-                            f"up to {MAX_UPLOAD_MB}")
+        raise BadInputError(
+            f"--max-upload-mb {args.max_upload_mb:g} is not a usable size: use a number of MiB "
+            f"up to {MAX_UPLOAD_MB}"
+        )
 
-    settings = Settings(data_dir=args.data_dir, workers=args.workers, max_queue=args.max_queue,
-                        max_upload_bytes=int(args.max_upload_mb * MiB), keep_days=args.keep_days,
-                        token=args.token or None, host=args.host, port=args.port, text_model=args.text_model,
-                        ui=not args.no_ui, job_timeout_s=args.job_timeout).validated()
+    settings = Settings(
+        data_dir=args.data_dir,
+        workers=args.workers,
+        max_queue=args.max_queue,
+        max_upload_bytes=int(args.max_upload_mb * MiB),
+        keep_days=args.keep_days,
+        token=args.token or None,
+        host=args.host,
+        port=args.port,
+        text_model=args.text_model,
+        ui=not args.no_ui,
+        job_timeout_s=args.job_timeout,
+    ).validated()
     from weavewave.serve.run import serve
 
     serve(settings)
     return EXIT_OK
+
+
 # --- end serve -----------------------------------------------------------------------------------------
 
 
 # --- neural engineer: musicgen backend, describer and refiner options, `models` ---------------------------
 def _add_musicgen_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("musicgen backend (--backend musicgen)")
-    g.add_argument("--model", metavar="ID_OR_DIR",
-                   help="MusicGen hub id or local folder (default facebook/musicgen-small, or "
-                        "facebook/musicgen-melody with --steer/--melody); see `weavewave models`")
-    g.add_argument("--steer", choices=("none", "symbolic"), default="none",
-                   help="symbolic: condition MusicGen-Melody on our own composition, for neural audio at the "
-                        "requested tempo and key (also writes music.mid)")
+    g.add_argument(
+        "--model",
+        metavar="ID_OR_DIR",
+        help="MusicGen hub id or local folder (default facebook/musicgen-small, or "
+        "facebook/musicgen-melody with --steer/--melody); see `weavewave models`",
+    )
+    g.add_argument(
+        "--steer",
+        choices=("none", "symbolic"),
+        default="none",
+        help="symbolic: condition MusicGen-Melody on our own composition, for neural audio at the "
+        "requested tempo and key (also writes music.mid)",
+    )
     g.add_argument("--melody", metavar="AUDIO", help="a recording whose melody conditions MusicGen-Melody")
-    g.add_argument("--top-k", type=int, default=250, metavar="K", help="sample from the K likeliest codes (0: off)")
+    g.add_argument(
+        "--top-k", type=int, default=250, metavar="K", help="sample from the K likeliest codes (0: off)"
+    )
     g.add_argument("--top-p", type=float, default=0.0, metavar="P", help="nucleus sampling (0: off)")
     g.add_argument("--temperature", type=float, default=1.0, help="sampling temperature (0: greedy)")
-    g.add_argument("--guidance", type=float, default=3.0, metavar="SCALE", help="classifier-free guidance scale")
+    g.add_argument(
+        "--guidance", type=float, default=3.0, metavar="SCALE", help="classifier-free guidance scale"
+    )
     g.add_argument("--window", type=float, metavar="SECONDS", help="generation window (default 30)")
-    g.add_argument("--prompt-seconds", type=float, metavar="SECONDS",
-                   help="seconds of audio each later window continues from (default 10)")
-    g.add_argument("--decoder", choices=("auto", "fast", "stock"), default="auto",
-                   help="decoding loop: fast (static cache, batched guidance; same codes as stock under greedy "
-                        "decoding), stock (transformers' generate), auto (default: fast where it applies)")
+    g.add_argument(
+        "--prompt-seconds",
+        type=float,
+        metavar="SECONDS",
+        help="seconds of audio each later window continues from (default 10)",
+    )
+    g.add_argument(
+        "--decoder",
+        choices=("auto", "fast", "stock"),
+        default="auto",
+        help="decoding loop: fast (static cache, batched guidance; same codes as stock under greedy "
+        "decoding), stock (transformers' generate), auto (default: fast where it applies)",
+    )
 
 
 def _add_neural_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("neural models")
-    g.add_argument("--describer", choices=("analytic", "mllm"), default="analytic",
-                   help="mllm: also ask a multimodal chat model to describe the inputs")
-    g.add_argument("--describer-model", metavar="ID_OR_DIR", help="multimodal chat model for --describer mllm")
-    g.add_argument("--refiner", choices=("rules", "llm"), default="rules",
-                   help="how an --instruction rewrites the brief: rules, or an instruct LLM (--refiner-model)")
+    g.add_argument(
+        "--describer",
+        choices=("analytic", "mllm"),
+        default="analytic",
+        help="mllm: also ask a multimodal chat model to describe the inputs",
+    )
+    g.add_argument(
+        "--describer-model", metavar="ID_OR_DIR", help="multimodal chat model for --describer mllm"
+    )
+    g.add_argument(
+        "--refiner",
+        choices=("rules", "llm"),
+        default="rules",
+        help="how an --instruction rewrites the brief: rules, or an instruct LLM (--refiner-model)",
+    )
     g.add_argument("--refiner-model", metavar="ID_OR_DIR", help="instruct model for --refiner llm")
-    g.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"),
-                   help="where neural models run (default auto)")
-    g.add_argument("--dtype", default="auto", choices=("auto", "fp32", "bf16", "fp16"),
-                   help="number format of neural models (default auto: bf16/fp16 on GPUs, fp32 on CPU)")
+    g.add_argument(
+        "--device",
+        default="auto",
+        choices=("auto", "cpu", "cuda", "mps"),
+        help="where neural models run (default auto)",
+    )
+    g.add_argument(
+        "--dtype",
+        default="auto",
+        choices=("auto", "fp32", "bf16", "fp16"),
+        help="number format of neural models (default auto: bf16/fp16 on GPUs, fp32 on CPU)",
+    )
 
 
 def _neural_common(args: argparse.Namespace) -> dict[str, Any]:
-    return dict(describer=args.describer, describer_model=args.describer_model, refiner=args.refiner,
-                refiner_model=args.refiner_model, device=args.device, dtype=args.dtype)
+    return dict(
+        describer=args.describer,
+        describer_model=args.describer_model,
+        refiner=args.refiner,
+        refiner_model=args.refiner_model,
+        device=args.device,
+        dtype=args.dtype,
+    )
 
 
 def _generator_options(args: argparse.Namespace) -> dict[str, Any]:
@@ -484,10 +677,22 @@ def _generator_options(args: argparse.Namespace) -> dict[str, Any]:
 
     # a reference recording given with --audio (audio engineer) steers MusicGen-Melody when no --melody is set
     melody = args.melody or (getattr(args, "audio", None) if args.steer != "symbolic" else None)
-    return musicgen_options(model=args.model, steer=args.steer, melody=melody, top_k=args.top_k, top_p=args.top_p,
-                            temperature=args.temperature, guidance_scale=args.guidance, window=args.window,
-                            prompt_seconds=args.prompt_seconds, device=args.device, dtype=args.dtype,
-                            soundfont=args.soundfont, stems=args.stems, decoder=args.decoder)
+    return musicgen_options(
+        model=args.model,
+        steer=args.steer,
+        melody=melody,
+        top_k=args.top_k,
+        top_p=args.top_p,
+        temperature=args.temperature,
+        guidance_scale=args.guidance,
+        window=args.window,
+        prompt_seconds=args.prompt_seconds,
+        device=args.device,
+        dtype=args.dtype,
+        soundfont=args.soundfont,
+        stems=args.stems,
+        decoder=args.decoder,
+    )
 
 
 def _cmd_models(args: argparse.Namespace) -> int:
@@ -506,9 +711,13 @@ def _cmd_models(args: argparse.Namespace) -> int:
             print(f"{'' if role == rows[0]['role'] else chr(10)}{role} ({flag}):")
         here = "here" if r["present"] else "-"
         star = "*" if r["default"] else " "
-        print(f" {star} {r['id']:<{widths[0]}}  {r['size']:>{widths[1]}}  {here:<4}  {r['licence']}; {r['note']}")
-    print("\n* default. 'here': in the Hugging Face cache. Fetch one on a connected machine with "
-          "`hf download ID --local-dir DIR`, then pass the folder, e.g. --model DIR.")
+        print(
+            f" {star} {r['id']:<{widths[0]}}  {r['size']:>{widths[1]}}  {here:<4}  {r['licence']}; {r['note']}"
+        )
+    print(
+        "\n* default. 'here': in the Hugging Face cache. Fetch one on a connected machine with "
+        "`hf download ID --local-dir DIR`, then pass the folder, e.g. --model DIR."
+    )
     return EXIT_OK
 
 
@@ -522,9 +731,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     from weavewave.jitcache import configure
 
     configure()  # numba's cache folder, before anything imports numba (here or in spawned workers)
-    handler = {"generate": _cmd_generate, "describe": _cmd_describe, "schema": _cmd_schema,
-               "eval": _cmd_eval, "serve": _cmd_serve, "models": _cmd_models,
-               "warmup": _cmd_warmup}[args.command]
+    handler = {
+        "generate": _cmd_generate,
+        "describe": _cmd_describe,
+        "schema": _cmd_schema,
+        "eval": _cmd_eval,
+        "serve": _cmd_serve,
+        "models": _cmd_models,
+        "warmup": _cmd_warmup,
+    }[args.command]
     try:
         return handler(args)
     except WeaveWaveError as exc:
@@ -538,8 +753,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # an internal error: say so plainly; the traceback only on request
         if args.debug or os.environ.get("WEAVEWAVE_DEBUG"):
             raise
-        sys.stderr.write(f"weavewave: internal error: {type(exc).__name__}: {exc} "
-                         "(rerun with --debug for the traceback, and please report it)\n")
+        sys.stderr.write(
+            f"weavewave: internal error: {type(exc).__name__}: {exc} "
+            "(rerun with --debug for the traceback, and please report it)\n"
+        )
         return EXIT_INTERNAL
 
 

@@ -19,8 +19,9 @@ AUDIO_FORMATS = ("wav", "flac", "mp3")
 VIDEO_FILE = "video.mp4"
 
 
-def planned_files(track_has_midi: bool, fmt: str = "wav", stems: list[str] | None = None, *,
-                  video: bool = False) -> list[str]:
+def planned_files(
+    track_has_midi: bool, fmt: str = "wav", stems: list[str] | None = None, *, video: bool = False
+) -> list[str]:
     """Relative names `save_track` will write."""
     names = [f"music.{fmt}", "brief.json"]
     if track_has_midi:
@@ -42,8 +43,10 @@ def check_out_dir(out: str | Path, names: list[str], *, force: bool) -> Path:
         if out_path.is_dir() and (out_path / "stems").exists() and any(n.startswith("stems/") for n in names):
             clash += [n for n in ("stems",) if n not in clash]
         if clash:
-            raise BadInputError(f"{out_path / clash[0]} already exists: choose another --out folder or pass "
-                                "--force to overwrite")
+            raise BadInputError(
+                f"{out_path / clash[0]} already exists: choose another --out folder or pass "
+                "--force to overwrite"
+            )
     return out_path
 
 
@@ -52,8 +55,9 @@ def stem_file_name(part_name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", part_name.lower()).strip("-") or "part"
 
 
-def save_track(track: Track, out: str | Path, *, fmt: str = "wav", stems: bool = False,
-               force: bool = False) -> list[Path]:
+def save_track(
+    track: Track, out: str | Path, *, fmt: str = "wav", stems: bool = False, force: bool = False
+) -> list[Path]:
     """Write ``music.<fmt>``, ``music.mid`` (if symbolic), ``brief.json``, optional ``stems/``, and
     ``video.mp4`` (the source video with the new soundtrack) when the track was scored to a video.
 
@@ -83,8 +87,13 @@ def save_track(track: Track, out: str | Path, *, fmt: str = "wav", stems: bool =
         if track.video_path:
             from weavewave.mux import mux_soundtrack
 
-            mux_soundtrack(track.video_path, track.audio, track.sample_rate, tmp / VIDEO_FILE,
-                           keep_audio=track.keep_audio)
+            mux_soundtrack(
+                track.video_path,
+                track.audio,
+                track.sample_rate,
+                tmp / VIDEO_FILE,
+                keep_audio=track.keep_audio,
+            )
         written = []
         if stem_names and force and (out_path / "stems").exists():
             shutil.rmtree(out_path / "stems")

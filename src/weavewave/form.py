@@ -15,23 +15,34 @@ from weavewave.theory import bar_seconds
 
 # Energy of a section by label: (relative to the piece's energy, offset). Primes ("chorus'") add a little.
 LABEL_ENERGY: dict[str, tuple[float, float]] = {
-    "intro": (0.9, 0.0), "outro": (0.6, 0.0),
-    "A": (0.8, 0.0), "B": (1.2, 0.12), "C": (1.0, 0.05),
-    "verse": (0.8, 0.0), "chorus": (1.2, 0.12), "bridge": (0.7, 0.0), "solo": (1.05, 0.05),
-    "build": (0.75, 0.0), "drop": (1.3, 0.2), "break": (0.55, 0.0), "climax": (1.3, 0.2),
+    "intro": (0.9, 0.0),
+    "outro": (0.6, 0.0),
+    "A": (0.8, 0.0),
+    "B": (1.2, 0.12),
+    "C": (1.0, 0.05),
+    "verse": (0.8, 0.0),
+    "chorus": (1.2, 0.12),
+    "bridge": (0.7, 0.0),
+    "solo": (1.05, 0.05),
+    "build": (0.75, 0.0),
+    "drop": (1.3, 0.2),
+    "break": (0.55, 0.0),
+    "climax": (1.3, 0.2),
 }
 PRIME_LIFT = 0.05  # each return of a section is a little stronger
 # Body templates per genre (between intro and outro); cycled with primes to fill long pieces.
 FORMS: dict[str, tuple[tuple[str, ...], ...]] = {
-    "pop": (("verse", "chorus", "verse", "chorus", "bridge", "chorus"),
-            ("verse", "verse", "chorus", "bridge", "chorus", "chorus")),
-    "rock": (("verse", "chorus", "verse", "chorus", "solo", "chorus"),
-             ("A", "A", "B", "A", "solo", "B")),
-    "jazz": (("A", "A", "B", "A", "solo", "solo", "A"),  # AABA head, solo choruses, head out
-             ("A", "B", "solo", "A", "B")),
+    "pop": (
+        ("verse", "chorus", "verse", "chorus", "bridge", "chorus"),
+        ("verse", "verse", "chorus", "bridge", "chorus", "chorus"),
+    ),
+    "rock": (("verse", "chorus", "verse", "chorus", "solo", "chorus"), ("A", "A", "B", "A", "solo", "B")),
+    "jazz": (
+        ("A", "A", "B", "A", "solo", "solo", "A"),  # AABA head, solo choruses, head out
+        ("A", "B", "solo", "A", "B"),
+    ),
     "lofi": (("A", "A", "B", "A", "B"), ("A", "B", "A", "B", "break", "A")),
-    "electronic": (("build", "drop", "break", "build", "drop"),
-                   ("A", "build", "drop", "break", "drop")),
+    "electronic": (("build", "drop", "break", "build", "drop"), ("A", "build", "drop", "break", "drop")),
     "ambient": (("A", "A", "B", "A"), ("A", "B", "A", "B")),
     "classical": (("A", "A", "B", "A"), ("A", "B", "A", "C", "A")),  # ternary; rondo
     "folk": (("A", "A", "B", "B"), ("verse", "chorus", "verse", "chorus")),  # AABB dance tune; song
@@ -109,9 +120,9 @@ def form_template(total_bars: int, genre: str = "pop", seed: int = 0) -> list[tu
     if intro > MAX_INTRO_BARS:  # a long remainder: the last body section is extended instead
         sizes[-1] += intro - MAX_INTRO_BARS
         intro = MAX_INTRO_BARS
-    if len(sizes) < len(body) and len(set(body[:len(sizes)])) < min(len(sizes), len(set(body))):
+    if len(sizes) < len(body) and len(set(body[: len(sizes)])) < min(len(sizes), len(set(body))):
         # Too short for the whole template: its themes in turn, so the contrast is still heard.
-        themes = tuple(dict.fromkeys(body))[:2 if len(sizes) < 4 else None]
+        themes = tuple(dict.fromkeys(body))[: 2 if len(sizes) < 4 else None]
         body = tuple(themes[i % len(themes)] for i in range(len(sizes)))
     labels = _labels(body, len(sizes))
     plan = [("intro", intro)] if intro else []
@@ -120,8 +131,9 @@ def form_template(total_bars: int, genre: str = "pop", seed: int = 0) -> list[tu
     return plan
 
 
-def plan_sections(duration_s: float, tempo_bpm: float, meter: str, energy: float, *, genre: str = "pop",
-                  seed: int = 0) -> list[PlannedSection]:
+def plan_sections(
+    duration_s: float, tempo_bpm: float, meter: str, energy: float, *, genre: str = "pop", seed: int = 0
+) -> list[PlannedSection]:
     """Bar-aligned sections covering ``duration_s``; the last one absorbs any partial bar."""
     bar = bar_seconds(tempo_bpm, meter)
     total_bars = max(1, round(duration_s / bar))
@@ -136,8 +148,15 @@ def plan_sections(duration_s: float, tempo_bpm: float, meter: str, energy: float
 
 
 def energy_word(energy: float) -> str:
-    return "very low" if energy < 0.2 else "low" if energy < 0.4 else "medium" if energy < 0.65 else (
-        "high" if energy < 0.85 else "peak")
+    return (
+        "very low"
+        if energy < 0.2
+        else "low"
+        if energy < 0.4
+        else "medium"
+        if energy < 0.65
+        else ("high" if energy < 0.85 else "peak")
+    )
 
 
 _LABEL_TEXT = {

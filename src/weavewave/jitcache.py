@@ -46,8 +46,12 @@ MARKER_PREFIX = ".weavewave-warm-"
 WARM_SECONDS = 9.0
 WARM_SAMPLE_RATE = 44100
 WARM_TEMPO_BPM = 120.0
-WARM_CHORDS_HZ = ((261.63, 329.63, 392.00), (220.00, 261.63, 329.63), (174.61, 220.00, 261.63),
-                  (196.00, 246.94, 293.66))
+WARM_CHORDS_HZ = (
+    (261.63, 329.63, 392.00),
+    (220.00, 261.63, 329.63),
+    (174.61, 220.00, 261.63),
+    (196.00, 246.94, 293.66),
+)
 
 _lock = threading.RLock()  # one warm-up per process; the warming thread may re-enter through librosa()
 _warming = False
@@ -181,8 +185,12 @@ def ensure_warm(*, force: bool = False) -> bool:
             finally:
                 _warming = False
             tmp = marker.with_name(marker.name + f".{os.getpid()}.tmp")
-            tmp.write_text(json.dumps({**versions(), "seconds": round(time.monotonic() - started, 1),
-                                       "pid": os.getpid()}) + "\n")
+            tmp.write_text(
+                json.dumps(
+                    {**versions(), "seconds": round(time.monotonic() - started, 1), "pid": os.getpid()}
+                )
+                + "\n"
+            )
             os.replace(tmp, marker)
         _ready = True
         return True
@@ -228,7 +236,7 @@ def _warm_tune() -> Any:
         env = np.exp(-seg * 6.0)
         tone = sum(np.sin(2 * np.pi * f * seg) for f in chord) + 0.5 * np.sin(2 * np.pi * 2 * chord[-1] * seg)
         y[start:] += 0.15 * env * tone
-        y[start:start + 200] += 0.5 * np.exp(-np.arange(min(200, n - start)) / 20.0)  # the click
+        y[start : start + 200] += 0.5 * np.exp(-np.arange(min(200, n - start)) / 20.0)  # the click
     return (0.8 * y / np.max(np.abs(y))).astype(np.float32)
 
 

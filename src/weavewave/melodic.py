@@ -25,7 +25,9 @@ def skyline(notes: Iterable[NoteTuple], *, min_duration: float = 0.0) -> list[No
 
     Remaining overlaps are cut so the result is monophonic and sorted by start.
     """
-    items = sorted((n for n in notes if n[1] - n[0] > max(min_duration, MIN_NOTE)), key=lambda n: (n[0], -n[2]))
+    items = sorted(
+        (n for n in notes if n[1] - n[0] > max(min_duration, MIN_NOTE)), key=lambda n: (n[0], -n[2])
+    )
     kept: list[NoteTuple] = []
     for i, (start, end, pitch) in enumerate(items):
         covered = 0.0

@@ -23,8 +23,12 @@ from weavewave.errors import BadInputError, MissingDependencyError
 
 ROLES = ("generator", "describer", "refiner")
 # The flag that points each role at a model, named in error messages.
-ROLE_FLAG = {"generator": "--model", "describer": "--describer-model", "refiner": "--refiner-model",
-             "eval": "--clap-model, --clip-model, --encodec-model"}
+ROLE_FLAG = {
+    "generator": "--model",
+    "describer": "--describer-model",
+    "refiner": "--refiner-model",
+    "eval": "--clap-model, --clip-model, --encodec-model",
+}
 DEVICES = ("auto", "cpu", "cuda", "mps")
 DTYPES = ("auto", "fp32", "bf16", "fp16")
 NETWORK_PROBE_TIMEOUT_S = 3.0
@@ -44,41 +48,110 @@ class KnownModel:
 
 
 KNOWN_MODELS: tuple[KnownModel, ...] = (
-    KnownModel("generator", "facebook/musicgen-small", "2.4 GB", "CC-BY-NC 4.0 (weights)",
-               "text to music, 300M decoder; the default --backend musicgen model"),
-    KnownModel("generator", "facebook/musicgen-medium", "8.0 GB", "CC-BY-NC 4.0 (weights)", "text to music, 1.5B"),
-    KnownModel("generator", "facebook/musicgen-large", "13 GB", "CC-BY-NC 4.0 (weights)", "text to music, 3.3B"),
-    KnownModel("generator", "facebook/musicgen-melody", "6.2 GB", "CC-BY-NC 4.0 (weights)",
-               "text + melody (chroma); needed for --steer symbolic and --melody"),
-    KnownModel("generator", "facebook/musicgen-melody-large", "13 GB", "CC-BY-NC 4.0 (weights)",
-               "text + melody, 3.3B"),
-    KnownModel("generator", "facebook/musicgen-stereo-small", "2.4 GB", "CC-BY-NC 4.0 (weights)",
-               "stereo text to music"),
-    KnownModel("generator", "facebook/musicgen-stereo-melody", "6.2 GB", "CC-BY-NC 4.0 (weights)",
-               "stereo text + melody"),
-    KnownModel("describer", "HuggingFaceTB/SmolVLM2-2.2B-Instruct", "4.5 GB", "Apache-2.0",
-               "images and video frames; runs on a laptop CPU, slowly"),
-    KnownModel("describer", "Qwen/Qwen2.5-VL-3B-Instruct", "7.5 GB", "Qwen research licence",
-               "images and video frames; the default --describer mllm model"),
-    KnownModel("describer", "Qwen/Qwen2.5-VL-7B-Instruct", "16.6 GB", "Apache-2.0", "images and video frames"),
+    KnownModel(
+        "generator",
+        "facebook/musicgen-small",
+        "2.4 GB",
+        "CC-BY-NC 4.0 (weights)",
+        "text to music, 300M decoder; the default --backend musicgen model",
+    ),
+    KnownModel(
+        "generator", "facebook/musicgen-medium", "8.0 GB", "CC-BY-NC 4.0 (weights)", "text to music, 1.5B"
+    ),
+    KnownModel(
+        "generator", "facebook/musicgen-large", "13 GB", "CC-BY-NC 4.0 (weights)", "text to music, 3.3B"
+    ),
+    KnownModel(
+        "generator",
+        "facebook/musicgen-melody",
+        "6.2 GB",
+        "CC-BY-NC 4.0 (weights)",
+        "text + melody (chroma); needed for --steer symbolic and --melody",
+    ),
+    KnownModel(
+        "generator",
+        "facebook/musicgen-melody-large",
+        "13 GB",
+        "CC-BY-NC 4.0 (weights)",
+        "text + melody, 3.3B",
+    ),
+    KnownModel(
+        "generator",
+        "facebook/musicgen-stereo-small",
+        "2.4 GB",
+        "CC-BY-NC 4.0 (weights)",
+        "stereo text to music",
+    ),
+    KnownModel(
+        "generator",
+        "facebook/musicgen-stereo-melody",
+        "6.2 GB",
+        "CC-BY-NC 4.0 (weights)",
+        "stereo text + melody",
+    ),
+    KnownModel(
+        "describer",
+        "HuggingFaceTB/SmolVLM2-2.2B-Instruct",
+        "4.5 GB",
+        "Apache-2.0",
+        "images and video frames; runs on a laptop CPU, slowly",
+    ),
+    KnownModel(
+        "describer",
+        "Qwen/Qwen2.5-VL-3B-Instruct",
+        "7.5 GB",
+        "Qwen research licence",
+        "images and video frames; the default --describer mllm model",
+    ),
+    KnownModel(
+        "describer", "Qwen/Qwen2.5-VL-7B-Instruct", "16.6 GB", "Apache-2.0", "images and video frames"
+    ),
     KnownModel("describer", "google/gemma-3-4b-it", "8.6 GB", "Gemma terms of use (gated)", "images"),
-    KnownModel("refiner", "Qwen/Qwen2.5-1.5B-Instruct", "3.1 GB", "Apache-2.0",
-               "rewrites briefs from an instruction; the default --refiner llm model"),
+    KnownModel(
+        "refiner",
+        "Qwen/Qwen2.5-1.5B-Instruct",
+        "3.1 GB",
+        "Apache-2.0",
+        "rewrites briefs from an instruction; the default --refiner llm model",
+    ),
     KnownModel("refiner", "Qwen/Qwen2.5-0.5B-Instruct", "1.0 GB", "Apache-2.0", "smaller, faster, rougher"),
     KnownModel("refiner", "HuggingFaceTB/SmolLM2-1.7B-Instruct", "3.4 GB", "Apache-2.0", "rewrites briefs"),
     # `weavewave eval` (loaded by evaluate/neural.py and evaluate/encoders.py, which hold the same default
     # ids; a test keeps them in step)
-    KnownModel("eval", "laion/clap-htsat-unfused", "615 MB", "Apache-2.0",
-               "CLAP: clap_score, tag KL and --embedder clap (fad[clap-laion]); --clap-model"),
-    KnownModel("eval", "openai/clip-vit-base-patch32", "605 MB", "MIT",
-               "CLIP: image-music alignment through the caption, with CLAP; --clip-model"),
-    KnownModel("eval", "facebook/encodec_24khz", "93 MB", "MIT",
-               "EnCodec latents, general audio: --embedder encodec (fad[encodec-24khz]); --encodec-model"),
-    KnownModel("eval", "facebook/encodec_32khz", "239 MB", "CC-BY-NC 4.0 (weights)",
-               "EnCodec latents, music only, MusicGen's own codec (fad[encodec-32khz]); --encodec-model"),
+    KnownModel(
+        "eval",
+        "laion/clap-htsat-unfused",
+        "615 MB",
+        "Apache-2.0",
+        "CLAP: clap_score, tag KL and --embedder clap (fad[clap-laion]); --clap-model",
+    ),
+    KnownModel(
+        "eval",
+        "openai/clip-vit-base-patch32",
+        "605 MB",
+        "MIT",
+        "CLIP: image-music alignment through the caption, with CLAP; --clip-model",
+    ),
+    KnownModel(
+        "eval",
+        "facebook/encodec_24khz",
+        "93 MB",
+        "MIT",
+        "EnCodec latents, general audio: --embedder encodec (fad[encodec-24khz]); --encodec-model",
+    ),
+    KnownModel(
+        "eval",
+        "facebook/encodec_32khz",
+        "239 MB",
+        "CC-BY-NC 4.0 (weights)",
+        "EnCodec latents, music only, MusicGen's own codec (fad[encodec-32khz]); --encodec-model",
+    ),
 )
-DEFAULT_MODEL = {"generator": "facebook/musicgen-small", "describer": "Qwen/Qwen2.5-VL-3B-Instruct",
-                 "refiner": "Qwen/Qwen2.5-1.5B-Instruct"}
+DEFAULT_MODEL = {
+    "generator": "facebook/musicgen-small",
+    "describer": "Qwen/Qwen2.5-VL-3B-Instruct",
+    "refiner": "Qwen/Qwen2.5-1.5B-Instruct",
+}
 DEFAULT_MELODY_MODEL = "facebook/musicgen-melody"
 EVAL_DEFAULTS = ("laion/clap-htsat-unfused", "openai/clip-vit-base-patch32", "facebook/encodec_24khz")
 
@@ -88,8 +161,13 @@ EVAL_DEFAULTS = ("laion/clap-htsat-unfused", "openai/clip-vit-base-patch32", "fa
 # ======================================================================================================
 def looks_like_path(ref: str) -> bool:
     """A hub id is ``owner/name``; anything else with a separator, or starting like a path, is a folder."""
-    return (ref.startswith((".", "/", "~")) or ref.count("/") > 1 or os.sep != "/" and os.sep in ref
-            or ref.endswith("/"))
+    return (
+        ref.startswith((".", "/", "~"))
+        or ref.count("/") > 1
+        or os.sep != "/"
+        and os.sep in ref
+        or ref.endswith("/")
+    )
 
 
 def local_path(ref: str) -> Path | None:
@@ -121,8 +199,9 @@ def is_present(ref: str) -> bool:
 
 def hub_is_offline() -> bool:
     """True when the hub cannot be reached: switched off by HF_HUB_OFFLINE, or no route to it."""
-    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on") or \
-            os.environ.get("TRANSFORMERS_OFFLINE", "").lower() in ("1", "true", "yes", "on"):
+    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on") or os.environ.get(
+        "TRANSFORMERS_OFFLINE", ""
+    ).lower() in ("1", "true", "yes", "on"):
         return True
     from huggingface_hub import constants
 
@@ -140,11 +219,13 @@ def missing_model_message(ref: str, role: str) -> str:
     """What to do when a model is neither here nor downloadable: fetch it elsewhere, point at the folder."""
     flag = ROLE_FLAG.get(role, "--model")
     folder = ref.rstrip("/").split("/")[-1]
-    return (f"{role} model {ref} is not on this machine and cannot be downloaded here (no network or "
-            f"HF_HUB_OFFLINE=1). On a connected machine run `hf download {ref} --local-dir {folder}` "
-            f"(`huggingface-cli download` with older huggingface_hub), copy the folder here and pass `{flag} PATH/{folder}` (or copy the Hugging Face cache "
-            f"folder models--{ref.replace('/', '--')} into ~/.cache/huggingface/hub); `weavewave models` "
-            "lists the known models")
+    return (
+        f"{role} model {ref} is not on this machine and cannot be downloaded here (no network or "
+        f"HF_HUB_OFFLINE=1). On a connected machine run `hf download {ref} --local-dir {folder}` "
+        f"(`huggingface-cli download` with older huggingface_hub), copy the folder here and pass `{flag} PATH/{folder}` (or copy the Hugging Face cache "
+        f"folder models--{ref.replace('/', '--')} into ~/.cache/huggingface/hub); `weavewave models` "
+        "lists the known models"
+    )
 
 
 def locate(ref: str, role: str) -> tuple[str, bool]:
@@ -155,13 +236,16 @@ def locate(ref: str, role: str) -> tuple[str, bool]:
     if role not in ROLES:
         raise ValueError(f"unknown role {role!r}")
     if not ref or not ref.strip():
-        raise BadInputError(f"{ROLE_FLAG[role]} is empty: give a hub id such as {DEFAULT_MODEL[role]} or a "
-                            "folder")
+        raise BadInputError(
+            f"{ROLE_FLAG[role]} is empty: give a hub id such as {DEFAULT_MODEL[role]} or a folder"
+        )
     p = local_path(ref)
     if p is not None:
         if not (p / "config.json").is_file():
-            raise BadInputError(f"{p} is not a model folder (it has no config.json): point {ROLE_FLAG[role]} at "
-                                "the folder that `save_pretrained` or `huggingface-cli download --local-dir` made")
+            raise BadInputError(
+                f"{p} is not a model folder (it has no config.json): point {ROLE_FLAG[role]} at "
+                "the folder that `save_pretrained` or `huggingface-cli download --local-dir` made"
+            )
         return str(p), True
     if looks_like_path(ref):
         raise BadInputError(f"model folder {ref} not found: check the path given to {ROLE_FLAG[role]}")
@@ -188,11 +272,13 @@ def pick_device(requested: str = "auto") -> str:
     if base == "auto":
         return "cuda" if cuda else "mps" if mps else "cpu"
     if base == "cuda" and not cuda:
-        raise BadInputError("--device cuda was asked for but no CUDA GPU is visible to torch: use --device cpu "
-                            "or auto")
+        raise BadInputError(
+            "--device cuda was asked for but no CUDA GPU is visible to torch: use --device cpu or auto"
+        )
     if base == "mps" and not mps:
-        raise BadInputError("--device mps was asked for but Apple's Metal backend is not available: use "
-                            "--device cpu or auto")
+        raise BadInputError(
+            "--device mps was asked for but Apple's Metal backend is not available: use --device cpu or auto"
+        )
     return name
 
 
@@ -201,8 +287,14 @@ def pick_dtype(device: str, requested: str = "auto") -> Any:
     import torch
 
     name = (requested or "auto").lower()
-    table = {"fp32": torch.float32, "float32": torch.float32, "bf16": torch.bfloat16, "bfloat16": torch.bfloat16,
-             "fp16": torch.float16, "float16": torch.float16}
+    table = {
+        "fp32": torch.float32,
+        "float32": torch.float32,
+        "bf16": torch.bfloat16,
+        "bfloat16": torch.bfloat16,
+        "fp16": torch.float16,
+        "float16": torch.float16,
+    }
     if name == "auto":
         if device.startswith("cuda"):
             return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
@@ -225,8 +317,10 @@ def require_transformers() -> None:
 
     missing = [m for m in ("torch", "transformers") if importlib.util.find_spec(m) is None]
     if missing:
-        raise MissingDependencyError(f"{' and '.join(missing)} not installed: the neural backends need "
-                                     "`pip install \"weavewave[neural]\"` (install torch first)")
+        raise MissingDependencyError(
+            f"{' and '.join(missing)} not installed: the neural backends need "
+            '`pip install "weavewave[neural]"` (install torch first)'
+        )
 
 
 def quiet_transformers() -> None:
@@ -242,16 +336,22 @@ def check_tokenizer(tokenizer: Any, ref: str, *, vocab_size: int | None = None) 
     """Refuse a tokenizer that did not really load: offline, some return a near-empty one without raising."""
     size = len(tokenizer)
     if size < MIN_TOKENIZER_SIZE:
-        raise BadInputError(f"the tokenizer of {ref} has only {size} tokens, so it did not load properly; "
-                            "download the model again (see `weavewave models`)")
+        raise BadInputError(
+            f"the tokenizer of {ref} has only {size} tokens, so it did not load properly; "
+            "download the model again (see `weavewave models`)"
+        )
     if vocab_size is not None and size > vocab_size:
-        raise BadInputError(f"the tokenizer of {ref} has {size} tokens but the model only {vocab_size} "
-                            "embeddings: the folder mixes files from different models")
+        raise BadInputError(
+            f"the tokenizer of {ref} has {size} tokens but the model only {vocab_size} "
+            "embeddings: the folder mixes files from different models"
+        )
     probe = tokenizer("music", add_special_tokens=False).input_ids
     unk = getattr(tokenizer, "unk_token_id", None)
     if not probe or (unk is not None and all(t == unk for t in probe)):
-        raise BadInputError(f"the tokenizer of {ref} cannot encode plain English, so it did not load properly; "
-                            "download the model again")
+        raise BadInputError(
+            f"the tokenizer of {ref} cannot encode plain English, so it did not load properly; "
+            "download the model again"
+        )
 
 
 def from_pretrained(load: Callable[..., Any], ref: str, role: str, **kwargs: Any) -> Any:
@@ -313,14 +413,22 @@ def shared_cache() -> ModelCache:
         return _shared
 
 
-def load_once(role: str, ref: str, load: Callable[[str, str, Any], Any], *, device: str = "auto",
-              dtype: str = "auto", cache: ModelCache | None = None) -> Any:
+def load_once(
+    role: str,
+    ref: str,
+    load: Callable[[str, str, Any], Any],
+    *,
+    device: str = "auto",
+    dtype: str = "auto",
+    cache: ModelCache | None = None,
+) -> Any:
     """Load a model for ``role`` once per cache: ``load(ref, device, torch_dtype)`` runs on a miss only."""
     require_transformers()
     dev = pick_device(device)
     torch_dtype = pick_dtype(dev, dtype)
-    return (cache if cache is not None else shared_cache()).get(role, ref, dev, str(torch_dtype),
-                                                              lambda: load(ref, dev, torch_dtype))
+    return (cache if cache is not None else shared_cache()).get(
+        role, ref, dev, str(torch_dtype), lambda: load(ref, dev, torch_dtype)
+    )
 
 
 def model_table() -> list[dict[str, Any]]:
@@ -328,6 +436,15 @@ def model_table() -> list[dict[str, Any]]:
     rows = []
     for m in KNOWN_MODELS:
         default = m.id in EVAL_DEFAULTS if m.role == "eval" else DEFAULT_MODEL[m.role] == m.id
-        rows.append({"role": m.role, "id": m.id, "size": m.size, "licence": m.licence, "note": m.note,
-                     "default": default, "present": is_present(m.id)})
+        rows.append(
+            {
+                "role": m.role,
+                "id": m.id,
+                "size": m.size,
+                "licence": m.licence,
+                "note": m.note,
+                "default": default,
+                "present": is_present(m.id),
+            }
+        )
     return rows

@@ -25,8 +25,9 @@ ATTACK_S, RELEASE_S = 0.02, 0.4
 PEAK_CEILING = 10 ** (-1.0 / 20)
 
 
-def mux_soundtrack(video: str | Path, audio: np.ndarray, sample_rate: int, target: str | Path, *,
-                   keep_audio: bool = False) -> dict[str, float]:
+def mux_soundtrack(
+    video: str | Path, audio: np.ndarray, sample_rate: int, target: str | Path, *, keep_audio: bool = False
+) -> dict[str, float]:
     """Write ``target``: the video stream of ``video`` copied, and ``audio`` as an AAC track.
 
     Parameters
@@ -77,8 +78,9 @@ def _encode_audio(dst, stream, audio: np.ndarray, sample_rate: int) -> None:  # 
 
     planar = np.ascontiguousarray(audio.T)
     for start in range(0, planar.shape[1], AAC_FRAME):
-        frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(planar[:, start:start + AAC_FRAME]),
-                                           format="fltp", layout="stereo")
+        frame = av.AudioFrame.from_ndarray(
+            np.ascontiguousarray(planar[:, start : start + AAC_FRAME]), format="fltp", layout="stereo"
+        )
         frame.sample_rate = sample_rate
         frame.pts = start
         for packet in stream.encode(frame):
@@ -100,7 +102,7 @@ def _decode_audio(src, sample_rate: int, n: int) -> np.ndarray:  # noqa: ANN001
                 x = res.to_ndarray()
                 m = min(x.shape[1], n - at)
                 if m > 0:
-                    out[:, at:at + m] = x[:, :m]
+                    out[:, at : at + m] = x[:, :m]
                 at += x.shape[1]
             if at >= n:
                 break

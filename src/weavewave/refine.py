@@ -55,26 +55,71 @@ class Rule:
 
 # Scenario rules first: their ensembles and ranges are more specific than the generic words.
 RULES: tuple[Rule, ...] = (
-    Rule(r"\blullab(y|ies)\b|\bcradle song\b", "gentle lullaby", genre="classical",
-         ensemble=("Music Box", "Orchestral Harp", "String Ensemble 1"), tempo_factor=0.8,
-         tempo_range=(56.0, 78.0), energy=0.2, arousal=-0.7, valence=0.35, drums=False, tags=("lullaby", "tender")),
-    Rule(r"\bchristmas\b|\bxmas\b|\bcarols?\b|\bfestive\b|\byuletide\b", "festive Christmas carol with bells and choir",
-         genre="classical", ensemble=("Glockenspiel", "Choir Aahs", "String Ensemble 1", "Contrabass"),
-         tempo_range=(76.0, 112.0), energy=0.5, valence=0.6, mode="major", drums=False, tags=("festive", "warm")),
-    Rule(r"\bmore energetic\b|\benergetic\b|\bupbeat\b|\blivel(y|ier)\b|\bfaster\b|\bdriving\b|\bintense\b|"
-         r"\bpunchier\b|\bexciting\b", "more energetic", tempo_factor=TEMPO_STEP, energy=ENERGY_STEP,
-         arousal=AROUSAL_STEP, relative=True, tags=("energetic",)),
-    Rule(r"\bcalm(er)?\b|\bgentle\b|\bsoft(er)?\b|\brelax(ed|ing)?\b|\bslower\b|\bmellow(er)?\b|\bquiet(er)?\b|"
-         r"\bpeaceful\b|\bsoothing\b", "calmer", tempo_factor=1 / TEMPO_STEP, energy=-ENERGY_STEP,
-         arousal=-AROUSAL_STEP, relative=True, tags=("calm",)),
-    Rule(r"\bsad(der)?\b|\bmelanchol(y|ic)\b|\bdarker\b|\bgloomy\b|\bin minor\b|\bminor key\b", "in a sadder minor",
-         valence=-0.5, mode="minor", tags=("melancholic",)),
-    Rule(r"\bhapp(y|ier)\b|\bcheerful\b|\bjoyful\b|\bbrighter\b|\bin major\b|\bmajor key\b", "in a brighter major",
-         valence=0.5, mode="major", tags=("joyful",)),
+    Rule(
+        r"\blullab(y|ies)\b|\bcradle song\b",
+        "gentle lullaby",
+        genre="classical",
+        ensemble=("Music Box", "Orchestral Harp", "String Ensemble 1"),
+        tempo_factor=0.8,
+        tempo_range=(56.0, 78.0),
+        energy=0.2,
+        arousal=-0.7,
+        valence=0.35,
+        drums=False,
+        tags=("lullaby", "tender"),
+    ),
+    Rule(
+        r"\bchristmas\b|\bxmas\b|\bcarols?\b|\bfestive\b|\byuletide\b",
+        "festive Christmas carol with bells and choir",
+        genre="classical",
+        ensemble=("Glockenspiel", "Choir Aahs", "String Ensemble 1", "Contrabass"),
+        tempo_range=(76.0, 112.0),
+        energy=0.5,
+        valence=0.6,
+        mode="major",
+        drums=False,
+        tags=("festive", "warm"),
+    ),
+    Rule(
+        r"\bmore energetic\b|\benergetic\b|\bupbeat\b|\blivel(y|ier)\b|\bfaster\b|\bdriving\b|\bintense\b|"
+        r"\bpunchier\b|\bexciting\b",
+        "more energetic",
+        tempo_factor=TEMPO_STEP,
+        energy=ENERGY_STEP,
+        arousal=AROUSAL_STEP,
+        relative=True,
+        tags=("energetic",),
+    ),
+    Rule(
+        r"\bcalm(er)?\b|\bgentle\b|\bsoft(er)?\b|\brelax(ed|ing)?\b|\bslower\b|\bmellow(er)?\b|\bquiet(er)?\b|"
+        r"\bpeaceful\b|\bsoothing\b",
+        "calmer",
+        tempo_factor=1 / TEMPO_STEP,
+        energy=-ENERGY_STEP,
+        arousal=-AROUSAL_STEP,
+        relative=True,
+        tags=("calm",),
+    ),
+    Rule(
+        r"\bsad(der)?\b|\bmelanchol(y|ic)\b|\bdarker\b|\bgloomy\b|\bin minor\b|\bminor key\b",
+        "in a sadder minor",
+        valence=-0.5,
+        mode="minor",
+        tags=("melancholic",),
+    ),
+    Rule(
+        r"\bhapp(y|ier)\b|\bcheerful\b|\bjoyful\b|\bbrighter\b|\bin major\b|\bmajor key\b",
+        "in a brighter major",
+        valence=0.5,
+        mode="major",
+        tags=("joyful",),
+    ),
 )
 TEMPO_RE = re.compile(r"\b(\d{2,3}(?:\.\d+)?)\s*(?:bpm|beats per minute)\b")
-KEY_RE = re.compile(r"\bin (?:the key of )?([a-g](?:#|b|-sharp|-flat| sharp| flat)?(?: major| minor| dorian| mixolydian"
-                    r"| lydian| phrygian|m)?)\b(?! *(?:bpm|seconds))")
+KEY_RE = re.compile(
+    r"\bin (?:the key of )?([a-g](?:#|b|-sharp|-flat| sharp| flat)?(?: major| minor| dorian| mixolydian"
+    r"| lydian| phrygian|m)?)\b(?! *(?:bpm|seconds))"
+)
 NO_DRUMS_RE = re.compile(r"\b(no|without|drop the|lose the) (drums|percussion|beat)\b")
 
 
@@ -85,9 +130,9 @@ def _names_in(text: str) -> list[str]:
     taken = [False] * len(text)
     for alias in sorted(aliases, key=len, reverse=True):
         for m in re.finditer(rf"\b{re.escape(alias)}s?\b", text):
-            if any(taken[m.start():m.end()]):
+            if any(taken[m.start() : m.end()]):
                 continue
-            taken[m.start():m.end()] = [True] * (m.end() - m.start())
+            taken[m.start() : m.end()] = [True] * (m.end() - m.start())
             found.append((m.start(), aliases[alias]))
     return list(dict.fromkeys(name for _, name in sorted(found)))
 
@@ -114,7 +159,9 @@ def refine(brief: MusicBrief, instruction: str) -> MusicBrief:
     """
     text = " ".join(instruction.lower().split())
     if not text:
-        raise BadInputError("--instruction is empty: say what to change, e.g. 'as jazz', 'calmer', 'on music box'")
+        raise BadInputError(
+            "--instruction is empty: say what to change, e.g. 'as jazz', 'calmer', 'on music box'"
+        )
     data: dict[str, Any] = brief.to_dict()
     prov = dict(brief.provenance)
     said = f"from the instruction {instruction.strip()!r}"
@@ -139,9 +186,11 @@ def refine(brief: MusicBrief, instruction: str) -> MusicBrief:
     tempo_m, key_m = TEMPO_RE.search(text), KEY_RE.search(text)
     no_drums = bool(NO_DRUMS_RE.search(text))
     if not (rules or genres or named or tempo_m or key_m or no_drums):
-        raise BadInputError(f"could not understand the instruction {instruction.strip()!r}: name a genre, mood, "
-                            "instrument, tempo or key, e.g. 'as jazz', 'calmer', 'on music box', 'at 90 bpm', "
-                            "'in D minor', 'as a lullaby', 'a Christmas carol'")
+        raise BadInputError(
+            f"could not understand the instruction {instruction.strip()!r}: name a genre, mood, "
+            "instrument, tempo or key, e.g. 'as jazz', 'calmer', 'on music box', 'at 90 bpm', "
+            "'in D minor', 'as a lullaby', 'a Christmas carol'"
+        )
 
     # Genre: a named one beats a scenario's.
     genre = genres[0] if genres else next((r.genre for r in rules if r.genre), None)
@@ -155,8 +204,9 @@ def refine(brief: MusicBrief, instruction: str) -> MusicBrief:
     calm = any(r.drums is False for r in rules)
     if named:
         accomp_pool = list(scenario[1:] or GENRES[new_genre].ensemble)
-        ensemble = named + [n for n in accomp_pool if n not in named and family_of(n) not in
-                            {family_of(x) for x in named}]
+        ensemble = named + [
+            n for n in accomp_pool if n not in named and family_of(n) not in {family_of(x) for x in named}
+        ]
     elif scenario:
         ensemble = list(scenario)
     elif genre and genre != brief.genre:
@@ -191,10 +241,14 @@ def refine(brief: MusicBrief, instruction: str) -> MusicBrief:
     if tempo_m:
         tempo = float(tempo_m.group(1))
         if not TEMPO_RANGE[0] <= tempo <= TEMPO_RANGE[1]:
-            raise BadInputError(f"the instruction asks for {tempo:g} BPM: use {TEMPO_RANGE[0]:g} to "
-                                f"{TEMPO_RANGE[1]:g} BPM")
-    energy, valence, arousal = round(_clip(energy, 0.0, 1.0), 3), round(_clip(valence, -1, 1), 3), \
-        round(_clip(arousal, -1, 1), 3)
+            raise BadInputError(
+                f"the instruction asks for {tempo:g} BPM: use {TEMPO_RANGE[0]:g} to {TEMPO_RANGE[1]:g} BPM"
+            )
+    energy, valence, arousal = (
+        round(_clip(energy, 0.0, 1.0), 3),
+        round(_clip(valence, -1, 1), 3),
+        round(_clip(arousal, -1, 1), 3),
+    )
     tempo = round(_clip(tempo, *TEMPO_RANGE), 2)
     if energy != data["energy"]:
         setv("energy", energy, f"energy {energy:.2f}")
@@ -218,25 +272,36 @@ def refine(brief: MusicBrief, instruction: str) -> MusicBrief:
             setv("key", {"tonic": data["key"]["tonic"], "mode": mode}, f"key {data['key']['tonic']} {mode}")
 
     if not changed:
-        raise BadInputError(f"the instruction {instruction.strip()!r} asks for nothing that is not already so "
-                            "(or only for what you set explicitly with a control)")
+        raise BadInputError(
+            f"the instruction {instruction.strip()!r} asks for nothing that is not already so "
+            "(or only for what you set explicitly with a control)"
+        )
     return _finish(brief, data, prov, phrases or [instruction.strip()], energy - brief.energy, drums_floor)
 
 
-def _finish(brief: MusicBrief, data: dict[str, Any], prov: dict[str, Provenance], phrases: list[str],
-            energy_delta: float, energy_floor: float | None = None) -> MusicBrief:
+def _finish(
+    brief: MusicBrief,
+    data: dict[str, Any],
+    prov: dict[str, Provenance],
+    phrases: list[str],
+    energy_delta: float,
+    energy_floor: float | None = None,
+) -> MusicBrief:
     """Re-derive what follows from the changes: length (a kept tune at a new tempo), sections, captions.
 
     ``energy_floor``: every section's energy is at least this (a style's drums play in all of them).
     """
     ref = brief.reference
-    duration_from_reference = prov.get("duration_s", Provenance(source="default", reason="")).source == "audio"
+    duration_from_reference = (
+        prov.get("duration_s", Provenance(source="default", reason="")).source == "audio"
+    )
     if ref is not None and duration_from_reference and data["tempo_bpm"] != brief.tempo_bpm:
         duration = round(min(MAX_DURATION_S, ref.length_qn * 60.0 / data["tempo_bpm"]), 3)
         data["duration_s"] = duration
         data["sections"] = [s.model_dump() for s in rescale_sections(brief, duration)]
-        prov["duration_s"] = Provenance(source="audio", reason=f"duration {duration:g} s: the reference's length "
-                                        f"at the new tempo")
+        prov["duration_s"] = Provenance(
+            source="audio", reason=f"duration {duration:g} s: the reference's length at the new tempo"
+        )
     lo, hi = SECTION_ENERGY_RANGE
     for s in data["sections"]:
         s["energy"] = round(_clip(max(s["energy"] + energy_delta, energy_floor or lo), lo, hi), 3)
@@ -248,23 +313,30 @@ def _finish(brief: MusicBrief, data: dict[str, Any], prov: dict[str, Provenance]
         from weavewave.perceive.audio import KEEP_WORDS
 
         keep = KEEP_WORDS[ref.mode]
-    refined.sections = [s.model_copy(update={"caption": section_caption(refined, s.label, s.start_s, s.end_s,
-                                                                        s.energy, phrase, keep)})
-                        for s in refined.sections]
+    refined.sections = [
+        s.model_copy(
+            update={"caption": section_caption(refined, s.label, s.start_s, s.end_s, s.energy, phrase, keep)}
+        )
+        for s in refined.sections
+    ]
     hint = f"{phrase[0].upper()}{phrase[1:]}" + (f", {keep}" if keep else "")
     refined.caption = write_caption(refined, [hint])
-    refined.provenance = {**refined.provenance, "caption": Provenance(
-        source="instruction", reason="rewritten from the refined attributes and the instruction")}
+    refined.provenance = {
+        **refined.provenance,
+        "caption": Provenance(
+            source="instruction", reason="rewritten from the refined attributes and the instruction"
+        ),
+    }
     return refined
 
 
-def section_caption(brief: MusicBrief, label: str, start: float, end: float, energy: float, phrase: str,
-                    keep: str | None) -> str:
+def section_caption(
+    brief: MusicBrief, label: str, start: float, end: float, energy: float, phrase: str, keep: str | None
+) -> str:
     """One section's caption after refining: its place, level, the new style and what is kept."""
     level = "quiet" if energy < 0.35 else "steady" if energy < 0.65 else "full"
     inst = " and ".join(dict.fromkeys(instrument_words(n) for n in brief.instruments[:3]))
     style = GENRES[brief.genre].description
-    return (f"{label} ({start:.0f}-{end:.0f} s): {level} {style} passage on {inst}, {phrase}"
-            + (f", {keep}" if keep else ""))
-
-
+    return f"{label} ({start:.0f}-{end:.0f} s): {level} {style} passage on {inst}, {phrase}" + (
+        f", {keep}" if keep else ""
+    )

@@ -24,15 +24,29 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-SYSTEM_PROMPT = ("You edit music briefs for a composer. You change only what the instruction asks for, keep "
-                 "everything else, and answer with JSON only.")
-USER_PROMPT = ("Brief:\n{brief}\n\nInstruction: {instruction}\n\nReturn the edited brief as one JSON object with "
-               "the same keys. Rewrite the caption and every section caption so they describe the music after "
-               "the change. Keep tempo_bpm between 30 and 300, energy and the section energies between 0 and 1, "
-               "valence and arousal between -1 and 1.")
+SYSTEM_PROMPT = (
+    "You edit music briefs for a composer. You change only what the instruction asks for, keep "
+    "everything else, and answer with JSON only."
+)
+USER_PROMPT = (
+    "Brief:\n{brief}\n\nInstruction: {instruction}\n\nReturn the edited brief as one JSON object with "
+    "the same keys. Rewrite the caption and every section caption so they describe the music after "
+    "the change. Keep tempo_bpm between 30 and 300, energy and the section energies between 0 and 1, "
+    "valence and arousal between -1 and 1."
+)
 MAX_NEW_TOKENS = 640
-EDITABLE = ("caption", "tempo_bpm", "key", "genre", "valence", "arousal", "mood_tags", "energy", "instruments",
-            "sections")
+EDITABLE = (
+    "caption",
+    "tempo_bpm",
+    "key",
+    "genre",
+    "valence",
+    "arousal",
+    "mood_tags",
+    "energy",
+    "instruments",
+    "sections",
+)
 # brief fields whose provenance says the user set them: the refiner leaves them alone
 USER_LOCKED = ("tempo_bpm", "key", "genre", "instruments")
 
@@ -50,10 +64,18 @@ class Refinement:
 
 def editable_view(brief: MusicBrief) -> dict[str, Any]:
     """What the model may change, as plain JSON."""
-    return {"caption": brief.caption, "tempo_bpm": brief.tempo_bpm, "key": str(brief.key), "genre": brief.genre,
-            "valence": brief.mood.valence, "arousal": brief.mood.arousal, "mood_tags": brief.mood.tags,
-            "energy": brief.energy, "instruments": brief.instruments,
-            "sections": [{"label": s.label, "energy": s.energy, "caption": s.caption} for s in brief.sections]}
+    return {
+        "caption": brief.caption,
+        "tempo_bpm": brief.tempo_bpm,
+        "key": str(brief.key),
+        "genre": brief.genre,
+        "valence": brief.mood.valence,
+        "arousal": brief.mood.arousal,
+        "mood_tags": brief.mood.tags,
+        "energy": brief.energy,
+        "instruments": brief.instruments,
+        "sections": [{"label": s.label, "energy": s.energy, "caption": s.caption} for s in brief.sections],
+    }
 
 
 def _unit(value: Any, lo: float, hi: float) -> float | None:
@@ -116,15 +138,20 @@ def _validated_fields(brief: MusicBrief, edit: dict[str, Any]) -> tuple[dict[str
             new = edit["sections"][i] if i < len(edit["sections"]) else None
             caption = _clean_caption(new.get("caption")) if isinstance(new, dict) else None
             energy = _unit(new.get("energy"), 0.0, 1.0) if isinstance(new, dict) else None
-            sections.append({"caption": caption or s.caption, "energy": s.energy if energy is None else energy})
-        if any(a["caption"] != b.caption or a["energy"] != b.energy for a, b in zip(sections, brief.sections,
-                                                                                    strict=True)):
+            sections.append(
+                {"caption": caption or s.caption, "energy": s.energy if energy is None else energy}
+            )
+        if any(
+            a["caption"] != b.caption or a["energy"] != b.energy
+            for a, b in zip(sections, brief.sections, strict=True)
+        ):
             good["sections"] = sections
     return good, problems
 
 
-def apply_edit(brief: MusicBrief, edit: dict[str, Any], *, model: str, instruction: str
-               ) -> tuple[MusicBrief, list[str], list[str]]:
+def apply_edit(
+    brief: MusicBrief, edit: dict[str, Any], *, model: str, instruction: str
+) -> tuple[MusicBrief, list[str], list[str]]:
     """The brief with the valid parts of the edit applied, the changed fields, and the problems.
 
     Raises BadInputError when the edited brief does not validate as a whole.
@@ -152,7 +179,9 @@ def apply_edit(brief: MusicBrief, edit: dict[str, Any], *, model: str, instructi
     reason = f"rewritten by the LLM refiner ({model}) for the instruction {instruction.strip()[:80]!r}"
     prov_names = {"valence": "mood.valence", "arousal": "mood.arousal", "mood_tags": "mood.tags"}
     for name in good:
-        data["provenance"][prov_names.get(name, name)] = Provenance(source="instruction", reason=reason).model_dump()
+        data["provenance"][prov_names.get(name, name)] = Provenance(
+            source="instruction", reason=reason
+        ).model_dump()
     data["provenance"] = dict(sorted(data["provenance"].items()))
     refined = MusicBrief.from_dict(data, origin="the refined brief")
     return refined, sorted(good), problems
@@ -186,8 +215,9 @@ class TextBundle:
         return f"TextBundle({self.ref!r} on {self.device})"
 
 
-def load_refiner(ref: str, *, device: str = "auto", dtype: str = "auto",
-                 cache: ModelCache | None = None) -> TextBundle:
+def load_refiner(
+    ref: str, *, device: str = "auto", dtype: str = "auto", cache: ModelCache | None = None
+) -> TextBundle:
     from weavewave.models import load_once
 
     return load_once("refiner", ref, _load_refiner, device=device, dtype=dtype, cache=cache)
@@ -203,28 +233,40 @@ def _load_refiner(ref: str, device: str, torch_dtype: Any) -> TextBundle:
     try:
         model = from_pretrained(AutoModelForCausalLM.from_pretrained, ref, "refiner", dtype=torch_dtype)
     except ValueError as exc:
-        raise BadInputError(f"{ref} is not a text generation model: pass an instruct model to --refiner-model, "
-                            f"e.g. Qwen/Qwen2.5-1.5B-Instruct ({exc})") from None
+        raise BadInputError(
+            f"{ref} is not a text generation model: pass an instruct model to --refiner-model, "
+            f"e.g. Qwen/Qwen2.5-1.5B-Instruct ({exc})"
+        ) from None
     check_tokenizer(tokenizer, ref, vocab_size=model.get_input_embeddings().num_embeddings)
     if getattr(tokenizer, "chat_template", None) is None:
-        raise BadInputError(f"{ref} has no chat template, so it is not an instruct model: use an '-Instruct' model")
+        raise BadInputError(
+            f"{ref} has no chat template, so it is not an instruct model: use an '-Instruct' model"
+        )
     model.to(device).eval()
     return TextBundle(model=model, tokenizer=tokenizer, ref=ref, device=device)
 
 
-def ask_refiner(bundle: TextBundle, brief: MusicBrief, instruction: str, *,
-                max_new_tokens: int = MAX_NEW_TOKENS) -> str:
+def ask_refiner(
+    bundle: TextBundle, brief: MusicBrief, instruction: str, *, max_new_tokens: int = MAX_NEW_TOKENS
+) -> str:
     import torch
 
-    messages = [{"role": "system", "content": SYSTEM_PROMPT},
-                {"role": "user", "content": USER_PROMPT.format(brief=json.dumps(editable_view(brief), indent=1),
-                                                               instruction=instruction.strip())}]
-    inputs = bundle.tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt",
-                                                  return_dict=True)
+    messages = [
+        {"role": "system", "content": SYSTEM_PROMPT},
+        {
+            "role": "user",
+            "content": USER_PROMPT.format(
+                brief=json.dumps(editable_view(brief), indent=1), instruction=instruction.strip()
+            ),
+        },
+    ]
+    inputs = bundle.tokenizer.apply_chat_template(
+        messages, add_generation_prompt=True, return_tensors="pt", return_dict=True
+    )
     inputs = {k: v.to(bundle.device) for k, v in inputs.items()}
     with torch.inference_mode():
         out = bundle.model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False)
-    return bundle.tokenizer.decode(out[0, inputs["input_ids"].shape[1]:], skip_special_tokens=True).strip()
+    return bundle.tokenizer.decode(out[0, inputs["input_ids"].shape[1] :], skip_special_tokens=True).strip()
 
 
 def rule_refine(brief: MusicBrief, instruction: str) -> MusicBrief:
@@ -234,9 +276,16 @@ def rule_refine(brief: MusicBrief, instruction: str) -> MusicBrief:
     return refine(brief, instruction)
 
 
-def refine_with_report(brief: MusicBrief, instruction: str, *, model: str | None = None, device: str = "auto",
-                       dtype: str = "auto", cache: ModelCache | None = None,
-                       max_new_tokens: int = MAX_NEW_TOKENS) -> Refinement:
+def refine_with_report(
+    brief: MusicBrief,
+    instruction: str,
+    *,
+    model: str | None = None,
+    device: str = "auto",
+    dtype: str = "auto",
+    cache: ModelCache | None = None,
+    max_new_tokens: int = MAX_NEW_TOKENS,
+) -> Refinement:
     """Refine with the LLM when a model is given, falling back to the rules; says which was used."""
     if not instruction or not instruction.strip():
         raise BadInputError("the instruction is empty: say how to change the music, e.g. 'more energetic'")
@@ -261,7 +310,14 @@ def refine_with_report(brief: MusicBrief, instruction: str, *, model: str | None
     return Refinement(rule_refine(brief, instruction), "rules", problems=problems, answer=answer)
 
 
-def refine(brief: MusicBrief, instruction: str, *, model: str | None = None, device: str = "auto",
-           dtype: str = "auto", cache: ModelCache | None = None) -> MusicBrief:
+def refine(
+    brief: MusicBrief,
+    instruction: str,
+    *,
+    model: str | None = None,
+    device: str = "auto",
+    dtype: str = "auto",
+    cache: ModelCache | None = None,
+) -> MusicBrief:
     """Rewrite the brief and its section captions from an instruction (see the module docstring)."""
     return refine_with_report(brief, instruction, model=model, device=device, dtype=dtype, cache=cache).brief

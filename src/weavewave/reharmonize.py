@@ -32,7 +32,9 @@ TONIC_START, TONIC_END, PHRASE_TONIC = 1.0, 1.5, 0.2  # priors for the tonic
 CADENCE_DOMINANT = 0.4  # dominant in the second half of a phrase's last bar
 TONIC_HOME = 0.2  # every slot: where the tune allows it, the tonic, so the key is heard as the key asked
 PHRASE_BARS = 4
-MINOR_V_COST = 0.3  # in minor, the minor v: weak as a dominant, and where it dwells the key is heard as its own
+MINOR_V_COST = (
+    0.3  # in minor, the minor v: weak as a dominant, and where it dwells the key is heard as its own
+)
 # Degree-to-degree moves that a listener hears as functional harmony (0-based scale degrees).
 PROGRESSION_BONUS = {(4, 0): 0.4, (3, 4): 0.2, (1, 4): 0.2, (4, 5): 0.1, (3, 0): 0.1, (5, 3): 0.1}
 # --- melody clean-up -------------------------------------------------------------------------------
@@ -77,7 +79,9 @@ def key_chords(tonic: int, mode: str) -> list[ChordChoice]:
             out.append(ChordChoice(f"{TONIC_NAMES[root]}:{quality}", frozenset((root, third, fifth)), degree))
     if mode == "minor":
         root = scale[4]
-        out.append(ChordChoice(f"{TONIC_NAMES[root]}:maj", frozenset((root, (root + 4) % 12, (root + 7) % 12)), 4))
+        out.append(
+            ChordChoice(f"{TONIC_NAMES[root]}:maj", frozenset((root, (root + 4) % 12, (root + 7) % 12)), 4)
+        )
     return out
 
 
@@ -89,8 +93,13 @@ def _symbol_pcs(symbol: str) -> frozenset[int]:
     return frozenset((r, (r + (3 if quality == "min" else 4)) % 12, (r + 7) % 12))
 
 
-def harmony_confidence(best_scores: list[float], margins: list[float],
-                       chords: list[tuple[float, float, str]], tonic: int, mode: str) -> HarmonyTrust:
+def harmony_confidence(
+    best_scores: list[float],
+    margins: list[float],
+    chords: list[tuple[float, float, str]],
+    tonic: int,
+    mode: str,
+) -> HarmonyTrust:
     """Score detected chords 0..1 from the per-beat template fit, the winner's margin, and the share of
     chord time whose triad belongs to the key (its diatonic triads or the minor key's major V)."""
     fit = sum(best_scores) / len(best_scores) if best_scores else 0.0
@@ -98,13 +107,18 @@ def harmony_confidence(best_scores: list[float], margins: list[float],
     allowed = {c.pcs for c in key_chords(tonic, mode)}
     total = sum(d for _, d, _ in chords)
     in_key = sum(d for _, d, s in chords if _symbol_pcs(s) in allowed) / total if total > 0 else 0.0
-    parts = {"template fit": _unit(fit, *TEMPLATE_FIT), "template margin": _unit(margin, 0.0, TEMPLATE_MARGIN),
-             "chords in key": in_key}
+    parts = {
+        "template fit": _unit(fit, *TEMPLATE_FIT),
+        "template margin": _unit(margin, 0.0, TEMPLATE_MARGIN),
+        "chords in key": in_key,
+    }
     confidence = sum(parts.values()) / len(parts)
     weakest = min(parts, key=parts.__getitem__)
     verdict = "trusted" if confidence >= TRUSTED_HARMONY else "not trusted (mostly one line or noisy)"
-    reason = (f"detected chords {verdict}: confidence {confidence:.2f} from template fit {fit:.2f}, margin "
-              f"{margin:.2f}, {in_key:.0%} of chord time in key; weakest: {weakest}")
+    reason = (
+        f"detected chords {verdict}: confidence {confidence:.2f} from template fit {fit:.2f}, margin "
+        f"{margin:.2f}, {in_key:.0%} of chord time in key; weakest: {weakest}"
+    )
     return HarmonyTrust(round(confidence, 3), round(fit, 3), round(margin, 3), round(in_key, 3), reason)
 
 
@@ -119,7 +133,9 @@ def _in_key(pc: int, tonic: int, mode: str) -> bool:
     return pc in scale
 
 
-def clean_melody(notes: list[tuple[float, float, int]], tonic: int, mode: str) -> list[tuple[float, float, int]]:
+def clean_melody(
+    notes: list[tuple[float, float, int]], tonic: int, mode: str
+) -> list[tuple[float, float, int]]:
     """Drop likely transcription blips from a monophonic line of (start_s, end_s, pitch) notes.
 
     A blip is a note foreign to the key that is very short or leaps at least ``ISOLATED_LEAP``
@@ -142,8 +158,15 @@ def clean_melody(notes: list[tuple[float, float, int]], tonic: int, mode: str) -
     return kept
 
 
-def _slot_scores(melody: list[tuple[float, float, int, int]], choices: list[ChordChoice], slot_qn: float,
-                 bar_qn: float, n_slots: int, tonic: int, mode: str) -> list[list[float]]:
+def _slot_scores(
+    melody: list[tuple[float, float, int, int]],
+    choices: list[ChordChoice],
+    slot_qn: float,
+    bar_qn: float,
+    n_slots: int,
+    tonic: int,
+    mode: str,
+) -> list[list[float]]:
     """How well each candidate fits the melody in each slot: chord tones score, other notes cost,
     weighted by how long they sound in the slot and where they start in the bar."""
     scores = [[0.0] * len(choices) for _ in range(n_slots)]
@@ -156,8 +179,15 @@ def _slot_scores(melody: list[tuple[float, float, int, int]], choices: list[Chor
             if overlap <= 0:
                 continue
             pos = start % bar_qn
-            weight = HELD_WEIGHT if k != first else DOWNBEAT_WEIGHT if pos < 1e-6 else \
-                BEAT_WEIGHT if abs(pos - round(pos)) < 1e-6 else OFFBEAT_WEIGHT
+            weight = (
+                HELD_WEIGHT
+                if k != first
+                else DOWNBEAT_WEIGHT
+                if pos < 1e-6
+                else BEAT_WEIGHT
+                if abs(pos - round(pos)) < 1e-6
+                else OFFBEAT_WEIGHT
+            )
             for c, choice in enumerate(choices):
                 tone = CHORD_TONE if pc in choice.pcs else off_chord
                 scores[k][c] += weight * min(overlap, 2.0) * tone
@@ -177,14 +207,19 @@ def _prior(choice: ChordChoice, k: int, n_slots: int, slots_per_bar: int, minor:
         bonus += TONIC_END
     if within == 0 and bar % PHRASE_BARS == 0 and tonic:
         bonus += PHRASE_TONIC
-    if bar % PHRASE_BARS == PHRASE_BARS - 1 and within == slots_per_bar - 1 and choice.degree == 4 \
-            and k < n_slots - 1:
+    if (
+        bar % PHRASE_BARS == PHRASE_BARS - 1
+        and within == slots_per_bar - 1
+        and choice.degree == 4
+        and k < n_slots - 1
+    ):
         bonus += CADENCE_DOMINANT
     return bonus
 
 
-def reharmonize(melody: list[tuple[float, float, int, int]], tonic: int, mode: str, length_qn: float,
-                bar_qn: float = 4.0) -> list[tuple[float, float, str]]:
+def reharmonize(
+    melody: list[tuple[float, float, int, int]], tonic: int, mode: str, length_qn: float, bar_qn: float = 4.0
+) -> list[tuple[float, float, str]]:
     """Diatonic chords for a kept tune: (start_qn, dur_qn, "A:min") spans covering ``length_qn``.
 
     One chord per half bar at most (per bar in bars of three beats), chosen by Viterbi over how well
@@ -195,17 +230,24 @@ def reharmonize(melody: list[tuple[float, float, int, int]], tonic: int, mode: s
     slot_qn = bar_qn / slots_per_bar
     n_slots = max(1, math.ceil(length_qn / slot_qn - 1e-9))
     fit = _slot_scores(melody, choices, slot_qn, bar_qn, n_slots, tonic, mode)
-    total = [fit[0][c] + _prior(ch, 0, n_slots, slots_per_bar, mode == "minor") for c, ch in enumerate(choices)]
+    total = [
+        fit[0][c] + _prior(ch, 0, n_slots, slots_per_bar, mode == "minor") for c, ch in enumerate(choices)
+    ]
     back: list[list[int]] = []
     for k in range(1, n_slots):
         cost = CHANGE_AT_BAR if k % slots_per_bar == 0 else CHANGE_MID_BAR
         row, new_total = [], []
         for c, ch in enumerate(choices):
-            options = [total[p] + (0.0 if p == c else PROGRESSION_BONUS.get((choices[p].degree, ch.degree), 0.0) - cost)
-                       for p in range(len(choices))]
+            options = [
+                total[p]
+                + (0.0 if p == c else PROGRESSION_BONUS.get((choices[p].degree, ch.degree), 0.0) - cost)
+                for p in range(len(choices))
+            ]
             best = max(range(len(choices)), key=options.__getitem__)
             row.append(best)
-            new_total.append(options[best] + fit[k][c] + _prior(ch, k, n_slots, slots_per_bar, mode == "minor"))
+            new_total.append(
+                options[best] + fit[k][c] + _prior(ch, k, n_slots, slots_per_bar, mode == "minor")
+            )
         back.append(row)
         total = new_total
     path = [max(range(len(choices)), key=total.__getitem__)]

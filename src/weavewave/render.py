@@ -10,6 +10,7 @@ the mix's gain envelope, so they sum to the mix within the synthesizer's 16-bit 
 Synthesizer passes run in a small pool of forked processes when there is enough work: the synthesizer
 holds the GIL, so threads do not help. The result does not depend on the pool.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -207,8 +208,10 @@ def find_soundfont(path: str | Path | None = None) -> Path:
         bundled = Path(spec.origin).parent / BUNDLED_SOUNDFONT
         if bundled.is_file():
             return bundled
-    raise MissingDependencyError("no General MIDI SoundFont found: pip install pretty_midi (it ships "
-                                 f"{BUNDLED_SOUNDFONT}), or pass --soundfont FILE.sf2")
+    raise MissingDependencyError(
+        "no General MIDI SoundFont found: pip install pretty_midi (it ships "
+        f"{BUNDLED_SOUNDFONT}), or pass --soundfont FILE.sf2"
+    )
 
 
 def _checked_sf2(p: Path, *, origin: str) -> Path:
@@ -233,7 +236,7 @@ def _sf2_problem(p: Path) -> str | None:
         return "is not a SoundFont (no RIFF sfbk header)"
     at = head.find(b"ifil")
     if at >= 0 and at + 10 <= len(head):
-        major = int.from_bytes(head[at + 8:at + 10], "little")
+        major = int.from_bytes(head[at + 8 : at + 10], "little")
         if major >= 3:
             return "is an SF3 (compressed) SoundFont"
     return None
@@ -264,10 +267,16 @@ class _Job:
     clipped: np.ndarray  # [shape=(n_slots,), dtype=uint8]; set where the synthesizer's output clipped
 
 
-
-def render(arrangement: Arrangement, *, soundfont: str | Path | None = None,
-           progress: Callable[[float, str], None] | None = None, workers: int | None = None,
-           stems: bool = False, loop: bool = False, balance: bool = False) -> Mix:
+def render(
+    arrangement: Arrangement,
+    *,
+    soundfont: str | Path | None = None,
+    progress: Callable[[float, str], None] | None = None,
+    workers: int | None = None,
+    stems: bool = False,
+    loop: bool = False,
+    balance: bool = False,
+) -> Mix:
     """Render, mix and master an arrangement.
 
     The mix is played by the synthesizer in one pass, every part on its own MIDI channel with its level,
@@ -328,16 +337,21 @@ def render(arrangement: Arrangement, *, soundfont: str | Path | None = None,
     clock.lap("balance")
     for attempt in range(MAX_HEADROOM_RETRIES + 1):
         volumes = _channel_volumes(parts, headroom_db, levels)
-        midis = [_midi_bytes(arrangement, [parts[i] for i in g], [volumes[i] for i in g], tail_s)
-                 for g in group_parts]
+        midis = [
+            _midi_bytes(arrangement, [parts[i] for i in g], [volumes[i] for i in g], tail_s)
+            for g in group_parts
+        ]
         midis += [_midi_bytes(arrangement, [parts[i]], [volumes[i]], tail_s) for i in stem_parts]
         clock.lap("midi")
         try:
-            out, clipped = _synthesize_all(midis, sf2, n_play, arrangement.duration_s, workers, report,
-                                           len(group_parts))
+            out, clipped = _synthesize_all(
+                midis, sf2, n_play, arrangement.duration_s, workers, report, len(group_parts)
+            )
         except RuntimeError as err:
             if "SoundFont" in str(err):
-                raise BadInputError(f"cannot render with {sf_path.name}: {err}; pass another .sf2 file") from err
+                raise BadInputError(
+                    f"cannot render with {sf_path.name}: {err}; pass another .sf2 file"
+                ) from err
             raise
         clock.lap("synth")
         if not clipped.any() or attempt == MAX_HEADROOM_RETRIES:
@@ -410,9 +424,15 @@ def _channel_groups(parts: list[Part], duration_s: float) -> list[list[int]]:
     load = [0.0] * n_passes
     for i in sorted(range(len(parts)), key=lambda i: (-_sounding_time(parts[i]), i)):
         drum = parts[i].is_drum
-        fits = [k for k in range(n_passes)
-                if (not any(parts[j].is_drum for j in groups[k]) if drum
-                    else sum(1 for j in groups[k] if not parts[j].is_drum) < per_pass)]
+        fits = [
+            k
+            for k in range(n_passes)
+            if (
+                not any(parts[j].is_drum for j in groups[k])
+                if drum
+                else sum(1 for j in groups[k] if not parts[j].is_drum) < per_pass
+            )
+        ]
         k = min(fits, key=lambda k: (load[k], k))
         groups[k].append(i)
         load[k] += _sounding_time(parts[i])
@@ -423,8 +443,9 @@ def _sounding_time(part: Part) -> float:
     return sum(max(0.0, note.end - note.start) for note in part.notes)
 
 
-def _channel_volumes(parts: list[Part], headroom_db: float, levels: list[float | None] | None = None
-                     ) -> list[int]:
+def _channel_volumes(
+    parts: list[Part], headroom_db: float, levels: list[float | None] | None = None
+) -> list[int]:
     """CC7 per part: the loudest at ``TOP_VOLUME`` less ``headroom_db``, the rest below by their gain.
 
     ``levels`` (LUFS per part at full volume, None where unmeasured) turn each gain into a loudness: a part
@@ -436,8 +457,10 @@ def _channel_volumes(parts: list[Part], headroom_db: float, levels: list[float |
     measured = [v for v in (levels or []) if v is not None]
     if measured:
         ref = float(np.median(measured))
-        gains = [g - max(-BALANCE_MAX_DB, min(BALANCE_MAX_DB, lv - ref)) if lv is not None else g
-                 for g, lv in zip(gains, levels or [], strict=True)]
+        gains = [
+            g - max(-BALANCE_MAX_DB, min(BALANCE_MAX_DB, lv - ref)) if lv is not None else g
+            for g, lv in zip(gains, levels or [], strict=True)
+        ]
     top = max(gains)
     volumes = []
     for g in gains:
@@ -480,8 +503,11 @@ def _window_controls(part: Part, t0: float, t1: float, at: float) -> list[tuple[
             state[cc] = v
         elif t < t1:
             inside.append((round(t - t0 + at, 6), cc, v))
-    return [(at, cc, v) for cc, v in state.items()] + inside + [(round(at + t1 - t0, 6), cc, 0) for cc in
-                                                                {c for _, c, _ in part.controls}]
+    return (
+        [(at, cc, v) for cc, v in state.items()]
+        + inside
+        + [(round(at + t1 - t0, 6), cc, 0) for cc in {c for _, c, _ in part.controls}]
+    )
 
 
 def _probe_groups(parts: list[Part], busy: list[int]) -> list[list[int]]:
@@ -489,7 +515,7 @@ def _probe_groups(parts: list[Part], busy: list[int]) -> list[list[int]]:
     melodic = [i for i in busy if not parts[i].is_drum]
     drums = [i for i in busy if parts[i].is_drum]
     per_pass = GM_CHANNELS - 1
-    groups = [melodic[k:k + per_pass] for k in range(0, len(melodic), per_pass)] or [[]]
+    groups = [melodic[k : k + per_pass] for k in range(0, len(melodic), per_pass)] or [[]]
     for k, i in enumerate(drums):
         if k >= len(groups):
             groups.append([])
@@ -497,8 +523,9 @@ def _probe_groups(parts: list[Part], busy: list[int]) -> list[list[int]]:
     return [g for g in groups if g]
 
 
-def _probe_levels(arrangement: Arrangement, parts: list[Part], group_parts: list[list[int]], sf2: bytes
-                  ) -> list[float | None]:
+def _probe_levels(
+    arrangement: Arrangement, parts: list[Part], group_parts: list[list[int]], sf2: bytes
+) -> list[float | None]:
     """Loudness (LUFS) of each part's typical stretches, played alone, dry, at full channel volume."""
     levels: list[float | None] = [None] * len(parts)
     slot_s = BALANCE_PROBE_S + BALANCE_GAP_S
@@ -509,21 +536,33 @@ def _probe_levels(arrangement: Arrangement, parts: list[Part], group_parts: list
             for t0 in _probe_starts(part, arrangement.duration_s):
                 t1, at = t0 + BALANCE_PROBE_S, len(slots) * slot_s
                 slots.append(i)
-                notes += [dataclasses.replace(n, start=round(max(n.start, t0) - t0 + at, 6),
-                                              end=round(min(n.end, t1) - t0 + at, 6))
-                          for n in part.notes if min(n.end, t1) > max(n.start, t0)]
+                notes += [
+                    dataclasses.replace(
+                        n, start=round(max(n.start, t0) - t0 + at, 6), end=round(min(n.end, t1) - t0 + at, 6)
+                    )
+                    for n in part.notes
+                    if min(n.end, t1) > max(n.start, t0)
+                ]
                 controls += _window_controls(part, t0, t1, at)
             probes.append(dataclasses.replace(part, notes=notes, controls=controls, reverb=0.0, pan=0.0))
         length_s = len(slots) * slot_s
-        probe = Arrangement(parts=probes, tempo_bpm=arrangement.tempo_bpm, meter=arrangement.meter,
-                            duration_s=length_s, key_tonic=arrangement.key_tonic, key_mode=arrangement.key_mode)
+        probe = Arrangement(
+            parts=probes,
+            tempo_bpm=arrangement.tempo_bpm,
+            meter=arrangement.meter,
+            duration_s=length_s,
+            key_tonic=arrangement.key_tonic,
+            key_mode=arrangement.key_mode,
+        )
         n = int(round(length_s * SAMPLE_RATE))
         pcm = _synth_pcm(sf2, _midi_bytes(probe, probes, [TOP_VOLUME] * len(probes), 0.0), n)
         audio = pcm.T.astype(np.float32) / PCM16_SCALE
         width = int(round(BALANCE_PROBE_S * SAMPLE_RATE))
         for i in group:
             # The part's stretches side by side, measured as one signal.
-            mine = [audio[int(round(k * slot_s * SAMPLE_RATE)):][:width] for k, j in enumerate(slots) if j == i]
+            mine = [
+                audio[int(round(k * slot_s * SAMPLE_RATE)) :][:width] for k, j in enumerate(slots) if j == i
+            ]
             levels[i] = integrated_lufs(np.concatenate(mine), SAMPLE_RATE)
     return levels
 
@@ -544,18 +583,23 @@ def _fold_tail(out: np.ndarray, n: int) -> np.ndarray:
     at = n
     while at < out.shape[2]:
         m = min(n, out.shape[2] - at)
-        folded[:, :, :m] += out[:, :, at:at + m]
+        folded[:, :, :m] += out[:, :, at : at + m]
         at += m
     return folded
 
 
-def _midi_bytes(arrangement: Arrangement, parts: list[Part], volumes: list[int],
-                tail_s: float = RENDER_TAIL_S) -> bytes:
+def _midi_bytes(
+    arrangement: Arrangement, parts: list[Part], volumes: list[int], tail_s: float = RENDER_TAIL_S
+) -> bytes:
     """One synthesizer pass: ``parts`` with their mix controllers at time 0 (after any of the part's own)."""
     played = []
     for part, volume in zip(parts, volumes, strict=True):
-        mix_controls = [(0.0, CC_VOLUME, volume), (0.0, CC_PAN, _pan_value(part.pan)),
-                        (0.0, CC_REVERB_SEND, _reverb_send(part.reverb)), (0.0, CC_CHORUS_SEND, CHORUS_SEND)]
+        mix_controls = [
+            (0.0, CC_VOLUME, volume),
+            (0.0, CC_PAN, _pan_value(part.pan)),
+            (0.0, CC_REVERB_SEND, _reverb_send(part.reverb)),
+            (0.0, CC_CHORUS_SEND, CHORUS_SEND),
+        ]
         mixed = {c for _, c, _ in mix_controls}
         own = [(t, c, v) for t, c, v in part.controls if c not in mixed]
         played.append(dataclasses.replace(part, controls=mix_controls + own))
@@ -565,8 +609,15 @@ def _midi_bytes(arrangement: Arrangement, parts: list[Part], volumes: list[int],
     return buf.getvalue()
 
 
-def _synthesize_all(midis: list[bytes], sf2: bytes, n: int, duration_s: float, workers: int | None,
-                    report: Callable[[float, str], None], n_mix: int) -> tuple[np.ndarray, np.ndarray]:
+def _synthesize_all(
+    midis: list[bytes],
+    sf2: bytes,
+    n: int,
+    duration_s: float,
+    workers: int | None,
+    report: Callable[[float, str], None],
+    n_mix: int,
+) -> tuple[np.ndarray, np.ndarray]:
     """Synthesize every MIDI file into a slot of a float32 [shape=(len(midis), 2, n)] array.
 
     Returns the array and, per slot, whether the synthesizer's 16-bit output clipped.
@@ -587,7 +638,11 @@ def _synthesize_all(midis: list[bytes], sf2: bytes, n: int, duration_s: float, w
     steps = len(midis) + 1
 
     def label(i: int) -> str:
-        return f"rendered mix pass {i + 1} of {n_mix}" if i < n_mix else f"rendered stem {i - n_mix + 1} of {len(midis) - n_mix}"
+        return (
+            f"rendered mix pass {i + 1} of {n_mix}"
+            if i < n_mix
+            else f"rendered stem {i - n_mix + 1} of {len(midis) - n_mix}"
+        )
 
     if n_workers > 1:
         limit_s = RENDER_TIMEOUT_BASE_S + RENDER_TIMEOUT_PER_AUDIO_S * duration_s * len(midis)
@@ -616,8 +671,15 @@ def _run_pool(job: _Job, n_workers: int, on_done: Callable[[int, int], None], li
     take = ctx.Lock()
     errors = ctx.SimpleQueue()
     parent = os.getpid()
-    procs = [ctx.Process(target=_pool_child, args=(job, parent, next_slot, take, finished, errors),
-                         name=f"weavewave-render-{k}", daemon=True) for k in range(n_workers)]
+    procs = [
+        ctx.Process(
+            target=_pool_child,
+            args=(job, parent, next_slot, take, finished, errors),
+            name=f"weavewave-render-{k}",
+            daemon=True,
+        )
+        for k in range(n_workers)
+    ]
     reported: list[int] = []
     deadline = time.monotonic() + limit_s
     try:
@@ -636,8 +698,10 @@ def _run_pool(job: _Job, n_workers: int, on_done: Callable[[int, int], None], li
             if all(p.exitcode == 0 for p in procs) and not finished.all():
                 raise RendererDied("internal: the renderer processes ended with passes left undone")
             if time.monotonic() > deadline:
-                raise RendererDied(f"rendering took longer than its limit of {limit_s:.0f} s (a synthesizer "
-                                   "process hung); try again, or render fewer stems")
+                raise RendererDied(
+                    f"rendering took longer than its limit of {limit_s:.0f} s (a synthesizer "
+                    "process hung); try again, or render fewer stems"
+                )
             if reported:  # lets the caller's progress callback cancel or stop us while a pass runs
                 on_done(len(reported), reported[-1])
             multiprocessing.connection.wait([p.sentinel for p in procs if p.exitcode is None], WATCH_POLL_S)
@@ -679,8 +743,10 @@ def _pool_failure(exitcode: int | None, errors: Any) -> Exception:
         except ValueError:
             name = f"signal {-exitcode}"
         hint = " (as the out-of-memory killer does)" if -exitcode == signal.SIGKILL else ""
-        return RendererDied(f"a renderer process was killed by {name}{hint}; free some memory or render a "
-                            "shorter piece or fewer stems, then try again")
+        return RendererDied(
+            f"a renderer process was killed by {name}{hint}; free some memory or render a "
+            "shorter piece or fewer stems, then try again"
+        )
     message = errors.get() if not errors.empty() else f"exit code {exitcode}"
     # RuntimeError keeps render()'s check for a SoundFont the synthesizer refuses working as before.
     return RuntimeError(message.removeprefix("RuntimeError: "))
@@ -740,8 +806,9 @@ def _synth_pcm(sf2: bytes, midi: bytes, n: int) -> np.ndarray:
 # ======================================================================================================
 # Mastering
 # ======================================================================================================
-def _master(mix: np.ndarray, n: int, timings: dict[str, float], *, fades: bool = True
-            ) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+def _master(
+    mix: np.ndarray, n: int, timings: dict[str, float], *, fades: bool = True
+) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     """Fade (unless ``fades`` is False: a loop), normalise and limit the mix [shape=(2, n)].
 
     Returns the master [shape=(n, 2)], the gain envelope that made it from ``mix`` [shape=(n,)] (to apply
@@ -827,7 +894,7 @@ def _fade_envelope(n: int) -> np.ndarray:
     if fade_in > 0:
         env[:fade_in] *= 0.5 - 0.5 * np.cos(np.pi * np.arange(fade_in) / fade_in)
     if fade_out > 0:
-        env[n - fade_out:] *= 0.5 + 0.5 * np.cos(np.pi * np.arange(1, fade_out + 1) / fade_out)
+        env[n - fade_out :] *= 0.5 + 0.5 * np.cos(np.pi * np.arange(1, fade_out + 1) / fade_out)
     return env
 
 
@@ -838,8 +905,9 @@ def _envelope(gain: float, limiter: np.ndarray | None, fade: np.ndarray) -> np.n
     return env
 
 
-def _gain_for_loudness(target: float, gain_cap: float, peaks: np.ndarray, ceiling: float,
-                       power: np.ndarray, total_power: float) -> tuple[float, np.ndarray | None]:
+def _gain_for_loudness(
+    target: float, gain_cap: float, peaks: np.ndarray, ceiling: float, power: np.ndarray, total_power: float
+) -> tuple[float, np.ndarray | None]:
     """Master gain and limiter envelope whose product keeps the loudness of gain ``target``.
 
     The limiter takes loudness from the peaks; the gain is raised by the loss (estimated from the signal

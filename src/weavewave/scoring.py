@@ -90,9 +90,15 @@ def _grid(tempo: float, meter: str) -> tuple[float, float, float]:
     return 60.0 / tempo, bar / STRONG_PER_BAR[meter], bar
 
 
-def fit_tempo(cuts: list[float], tempo_range: tuple[float, float], meter: str = "4/4", *,
-              preferred_bpm: float | None = None, major: list[float] | None = None,
-              fixed_tempo: float | None = None) -> Fit:
+def fit_tempo(
+    cuts: list[float],
+    tempo_range: tuple[float, float],
+    meter: str = "4/4",
+    *,
+    preferred_bpm: float | None = None,
+    major: list[float] | None = None,
+    fixed_tempo: float | None = None,
+) -> Fit:
     """Search tempo and first downbeat so the cuts land on the beat, and the major cuts on strong beats.
 
     Parameters
@@ -120,7 +126,9 @@ def fit_tempo(cuts: list[float], tempo_range: tuple[float, float], meter: str = 
     is_major = np.isin(np.round(c, 6), np.round(np.asarray(major or [], dtype=np.float64), 6))
     pref = preferred_bpm if preferred_bpm is not None else 0.5 * (lo + hi)
     if fixed_tempo is not None:
-        tempo, offset = _search(c, is_major, np.asarray([float(fixed_tempo)]), meter, pref, REFINE_OFFSET_STEP_S)
+        tempo, offset = _search(
+            c, is_major, np.asarray([float(fixed_tempo)]), meter, pref, REFINE_OFFSET_STEP_S
+        )
     else:
         tempo, _ = _search(c, is_major, np.arange(lo, hi + 1e-9, TEMPO_STEP_BPM), meter, pref, OFFSET_STEP_S)
         fine = np.arange(tempo - TEMPO_STEP_BPM, tempo + TEMPO_STEP_BPM + 1e-9, REFINE_STEP_BPM)
@@ -133,12 +141,19 @@ def fit_tempo(cuts: list[float], tempo_range: tuple[float, float], meter: str = 
     d = np.where(is_major, _distances(c, o, strong)[0], _distances(c, o, beat)[0])
     period = np.where(is_major, strong, beat)
     beats = np.where(c < offset, offset, offset + np.round((c - offset) / period) * period)
-    return Fit(round(float(tempo), 2), round(float(offset), 4), round(float(np.median(d)) * 1000, 1),
-               tuple(round(float(x) * 1000, 1) for x in d), tuple(round(float(b), 4) for b in beats), strong)
+    return Fit(
+        round(float(tempo), 2),
+        round(float(offset), 4),
+        round(float(np.median(d)) * 1000, 1),
+        tuple(round(float(x) * 1000, 1) for x in d),
+        tuple(round(float(b), 4) for b in beats),
+        strong,
+    )
 
 
-def _search(c: np.ndarray, is_major: np.ndarray, tempi: np.ndarray, meter: str, pref: float,
-            offset_step: float) -> tuple[float, float]:
+def _search(
+    c: np.ndarray, is_major: np.ndarray, tempi: np.ndarray, meter: str, pref: float, offset_step: float
+) -> tuple[float, float]:
     """The (tempo, downbeat) of least cost: median + share of mean distance, bar-line pull, small pulls."""
     if c.size == 0:
         return float(min(tempi, key=lambda t: abs(t - pref))), 0.0
@@ -198,8 +213,16 @@ class Timeline:
         return _warp_arrays(self.knots, self.duration_s)
 
 
-def plan_timeline(boundaries: list[float], scenes: list[dict[str, Any]], meter: str, tempo: float,
-                  downbeat: float, duration: float, *, bend: bool = True) -> Timeline:
+def plan_timeline(
+    boundaries: list[float],
+    scenes: list[dict[str, Any]],
+    meter: str,
+    tempo: float,
+    downbeat: float,
+    duration: float,
+    *,
+    bend: bool = True,
+) -> Timeline:
     """Sections on the scenes for one tempo and downbeat, every cut pinned by a bounded tempo map.
 
     A scene starts a section if it lasts at least :data:`MIN_SECTION_BARS` bars at the steady tempo (one
@@ -226,8 +249,11 @@ def plan_timeline(boundaries: list[float], scenes: list[dict[str, Any]], meter: 
         if r <= last_r:
             continue
         pos = (last_s + (r - last_r) - downbeat) / bar  # bar position of the cut on the steady grid
-        options = [m for m in {int(np.floor(pos)), int(np.ceil(pos))}
-                   if m >= last_bar + min_bars and total_bars - m >= min_bars]
+        options = [
+            m
+            for m in {int(np.floor(pos)), int(np.ceil(pos))}
+            if m >= last_bar + min_bars and total_bars - m >= min_bars
+        ]
         if not options:
             continue
         m = min(options, key=lambda k: abs(_bend(last_s, downbeat + k * bar, last_r, r)))
@@ -245,8 +271,13 @@ def plan_timeline(boundaries: list[float], scenes: list[dict[str, Any]], meter: 
         last_bar = m
     pinned = [st for st, _, p in sections[1:] if p]
     if bend:
-        knots = _pin_cuts([t for t in boundaries if not any(abs(st - t) < 1e-6 for st in pinned)],
-                          knots, downbeat, beat, sixteenth)
+        knots = _pin_cuts(
+            [t for t in boundaries if not any(abs(st - t) < 1e-6 for st in pinned)],
+            knots,
+            downbeat,
+            beat,
+            sixteenth,
+        )
     score, real = _warp_arrays(knots, duration)
     beats, distances, off_grid = [], [], 0
     for t in boundaries:
@@ -262,8 +293,19 @@ def plan_timeline(boundaries: list[float], scenes: list[dict[str, Any]], meter: 
         distances.append(round(abs(b - t) * 1000, 1))
         g = downbeat if s_t < downbeat else downbeat + round((s_t - downbeat) / sixteenth) * sixteenth
         off_grid += abs(float(np.interp(g, score, real)) - t) > ON_BEAT_S
-    return Timeline(tempo, downbeat, [k for k in knots if k[1] > 0], sections, beats, distances,
-                    _bends(knots), duration, len(units), len(scenes), off_grid)
+    return Timeline(
+        tempo,
+        downbeat,
+        [k for k in knots if k[1] > 0],
+        sections,
+        beats,
+        distances,
+        _bends(knots),
+        duration,
+        len(units),
+        len(scenes),
+        off_grid,
+    )
 
 
 def scene_units(scenes: list[dict[str, Any]], min_s: float, duration: float) -> list[dict[str, Any]]:
@@ -275,6 +317,7 @@ def scene_units(scenes: list[dict[str, Any]], min_s: float, duration: float) -> 
     A group of several scenes starts where its first scene does, takes its longest scene's theme and
     caption, and the length-weighted energy.
     """
+
     def length(group: list[dict[str, Any]]) -> float:
         return sum(min(float(s["end_s"]), duration) - float(s["start_s"]) for s in group)
 
@@ -298,8 +341,15 @@ def scene_units(scenes: list[dict[str, Any]], min_s: float, duration: float) -> 
         energy = sum(float(s["energy"]) * length([s]) for s in group) / total
         main = max(group, key=lambda s: length([s]))  # the longest scene gives the section its character
         caption = f"{main.get('caption', 'a scene')} and {len(group) - 1} more shots"
-        units.append({**main, "start_s": group[0]["start_s"], "end_s": group[-1]["end_s"],
-                      "energy": round(energy, 4), "caption": caption})
+        units.append(
+            {
+                **main,
+                "start_s": group[0]["start_s"],
+                "end_s": group[-1]["end_s"],
+                "energy": round(energy, 4),
+                "caption": caption,
+            }
+        )
     return units
 
 
@@ -308,8 +358,9 @@ def _bend(s0: float, s1: float, r0: float, r1: float) -> float:
     return (s1 - s0) / (r1 - r0) - 1.0 if r1 > r0 else np.inf
 
 
-def _pin_cuts(cuts: list[float], knots: list[tuple[float, float]], downbeat: float, beat: float,
-              sixteenth: float) -> list[tuple[float, float]]:
+def _pin_cuts(
+    cuts: list[float], knots: list[tuple[float, float]], downbeat: float, beat: float, sixteenth: float
+) -> list[tuple[float, float]]:
     """Knots that pin each cut (in order) to the nearest beat it can reach with both stretches in bound.
 
     ``knots`` are the section knots; a cut after the first downbeat and more than :data:`ON_BEAT_S` from
@@ -349,15 +400,28 @@ def _timeline_cost(tl: Timeline, pref: float) -> float:
     d = np.asarray(tl.distances_ms) / 1000 if tl.distances_ms else np.zeros(1)
     bend = float(np.mean(np.abs(tl.bends))) if tl.bends else 0.0
     missed = max(0, tl.units - len(tl.sections)) + sum(not p for _, _, p in tl.sections)
-    return (float(np.median(d)) + MEAN_WEIGHT * float(d.mean()) + BEND_WEIGHT * bend
-            + MISSED_SECTION_S * missed + SHARED_SCENE_S * max(0, tl.scenes - len(tl.sections))
-            + OFFSET_PULL * tl.downbeat_s
-            + TEMPO_PULL_S_PER_BPM * abs(tl.tempo_bpm - pref))
+    return (
+        float(np.median(d))
+        + MEAN_WEIGHT * float(d.mean())
+        + BEND_WEIGHT * bend
+        + MISSED_SECTION_S * missed
+        + SHARED_SCENE_S * max(0, tl.scenes - len(tl.sections))
+        + OFFSET_PULL * tl.downbeat_s
+        + TEMPO_PULL_S_PER_BPM * abs(tl.tempo_bpm - pref)
+    )
 
 
-def best_timeline(boundaries: list[float], scenes: list[dict[str, Any]], major: list[float], meter: str,
-                  tempo_range: tuple[float, float], duration: float, *, preferred_bpm: float,
-                  fixed_tempo: float | None = None) -> Timeline:
+def best_timeline(
+    boundaries: list[float],
+    scenes: list[dict[str, Any]],
+    major: list[float],
+    meter: str,
+    tempo_range: tuple[float, float],
+    duration: float,
+    *,
+    preferred_bpm: float,
+    fixed_tempo: float | None = None,
+) -> Timeline:
     """The tempo (in ``tempo_range``, or ``fixed_tempo``) and downbeat whose timeline lands the cuts best.
 
     For each candidate tempo the downbeat comes from :func:`fit_tempo` at that tempo; the whole timeline
@@ -371,10 +435,12 @@ def best_timeline(boundaries: list[float], scenes: list[dict[str, Any]], major: 
         tempi = [float(t) for t in np.arange(lo, hi + 1e-9, TIMELINE_STEP_BPM)]
     best: tuple[float, Timeline] | None = None
     for tempo in tempi:
-        fit = fit_tempo(boundaries, (tempo, tempo), meter, preferred_bpm=preferred_bpm, major=major,
-                        fixed_tempo=tempo)
-        tl = plan_timeline(boundaries, scenes, meter, tempo, fit.downbeat_s, duration,
-                           bend=fixed_tempo is None)
+        fit = fit_tempo(
+            boundaries, (tempo, tempo), meter, preferred_bpm=preferred_bpm, major=major, fixed_tempo=tempo
+        )
+        tl = plan_timeline(
+            boundaries, scenes, meter, tempo, fit.downbeat_s, duration, bend=fixed_tempo is None
+        )
         cost = _timeline_cost(tl, preferred_bpm)
         if best is None or cost < best[0] - 1e-12:
             best = (cost, tl)
@@ -398,8 +464,16 @@ def score_brief(brief: MusicBrief, video: dict[str, Any], *, tempo_fixed: bool =
     scenes = [s for s in video.get("scenes", []) if s["start_s"] < duration]
     lo, hi = search_range(brief, video.get("tempo_range"))
     major = [s["start_s"] for s in scenes[1:] if s["end_s"] - s["start_s"] >= MAJOR_SCENE_S]
-    tl = best_timeline(boundaries, scenes, major, brief.meter, (lo, hi), duration,
-                       preferred_bpm=brief.tempo_bpm, fixed_tempo=brief.tempo_bpm if tempo_fixed else None)
+    tl = best_timeline(
+        boundaries,
+        scenes,
+        major,
+        brief.meter,
+        (lo, hi),
+        duration,
+        preferred_bpm=brief.tempo_bpm,
+        fixed_tempo=brief.tempo_bpm if tempo_fixed else None,
+    )
     score, real = tl.warp()
     sections = _sections(tl, brief)
     section_starts = {round(s.start_s, 4) for s in sections[1:]}
@@ -418,48 +492,80 @@ def score_brief(brief: MusicBrief, video: dict[str, Any], *, tempo_fixed: bool =
     verdict = "within" if residual <= TARGET_RESIDUAL_MS else "above"
     pinned = sum(p for _, _, p in tl.sections[1:])
     off_beat = sum(c.label.endswith("off the beat") for c in cues)
-    why = (f"tempo {tl.tempo_bpm:g}: searched {lo:g}-{hi:g} BPM and the first downbeat so the video's "
-           f"{len(boundaries)} cuts land on beats; {pinned} section changes and "
-           f"{max(0, len(tl.knots) - pinned - (tl.downbeat_s > 0))} other cuts pinned by bending the tempo at "
-           f"most {max([abs(b) for b in tl.bends], default=0.0):.1%}; median cut-to-beat "
-           f"distance {residual:.1f} ms ({verdict} the {TARGET_RESIDUAL_MS:g} ms target)")
+    why = (
+        f"tempo {tl.tempo_bpm:g}: searched {lo:g}-{hi:g} BPM and the first downbeat so the video's "
+        f"{len(boundaries)} cuts land on beats; {pinned} section changes and "
+        f"{max(0, len(tl.knots) - pinned - (tl.downbeat_s > 0))} other cuts pinned by bending the tempo at "
+        f"most {max([abs(b) for b in tl.bends], default=0.0):.1%}; median cut-to-beat "
+        f"distance {residual:.1f} ms ({verdict} the {TARGET_RESIDUAL_MS:g} ms target)"
+    )
     if tempo_fixed:
-        why = (f"tempo {tl.tempo_bpm:g}: set by the user; the first downbeat placed so the cuts land as near "
-               f"beats as it allows (median {residual:.1f} ms)")
+        why = (
+            f"tempo {tl.tempo_bpm:g}: set by the user; the first downbeat placed so the cuts land as near "
+            f"beats as it allows (median {residual:.1f} ms)"
+        )
     else:
         prov["tempo_bpm"] = Provenance(source="video", reason=why)
-    prov["downbeat_s"] = Provenance(source="video", reason=(
-        f"first downbeat at {tl.downbeat_s:.3f} s: puts the bar lines on the cuts (a quiet pickup leads into it)"))
+    prov["downbeat_s"] = Provenance(
+        source="video",
+        reason=(
+            f"first downbeat at {tl.downbeat_s:.3f} s: puts the bar lines on the cuts (a quiet pickup leads into it)"
+        ),
+    )
     if tl.knots:
-        prov["warp"] = Provenance(source="video", reason=(
-            f"tempo map with {len(tl.knots)} knots: section changes land exactly on their cuts, other cuts "
-            f"on beats where a bend of at most {MAX_BEND:.0%} allows"))
-    prov["sections"] = Provenance(source="video", reason=(
-        f"{len(sections)} sections from {len(scenes)} scenes; a scene shorter than {MIN_SECTION_BARS} bars "
-        "joins the section before it (its cut keeps an accent)"))
-    prov["cues"] = Provenance(source="video", reason=(
-        f"{len(cues)} cues on the cuts: {sum(c.kind == 'section' for c in cues)} section changes, "
-        f"{sum(c.kind == 'accent' for c in cues)} accents ({off_beat} off the beat, on the cut itself, {tl.off_grid} of them "
-        f"off the sixteenth grid too); "
-        f"largest cut-to-cue distance {max(cue_ms, default=0.0):.1f} ms; residual {residual:.1f} ms"))
-    scoring = {"tempo_bpm": tl.tempo_bpm, "downbeat_s": tl.downbeat_s, "residual_ms": residual,
-               "target_ms": TARGET_RESIDUAL_MS, "cuts_s": [round(t, 4) for t in boundaries],
-               "beats_s": tl.beats_s, "distances_ms": tl.distances_ms, "cues_off_beat": off_beat,
-               "cues_off_grid": tl.off_grid,
-               "cue_distances_ms": cue_ms,
-               "major_cuts_s": [round(t, 4) for t in major], "tempo_bends": [round(b, 4) for b in tl.bends],
-               "search_bpm": [round(lo, 2), round(hi, 2)]}
+        prov["warp"] = Provenance(
+            source="video",
+            reason=(
+                f"tempo map with {len(tl.knots)} knots: section changes land exactly on their cuts, other cuts "
+                f"on beats where a bend of at most {MAX_BEND:.0%} allows"
+            ),
+        )
+    prov["sections"] = Provenance(
+        source="video",
+        reason=(
+            f"{len(sections)} sections from {len(scenes)} scenes; a scene shorter than {MIN_SECTION_BARS} bars "
+            "joins the section before it (its cut keeps an accent)"
+        ),
+    )
+    prov["cues"] = Provenance(
+        source="video",
+        reason=(
+            f"{len(cues)} cues on the cuts: {sum(c.kind == 'section' for c in cues)} section changes, "
+            f"{sum(c.kind == 'accent' for c in cues)} accents ({off_beat} off the beat, on the cut itself, {tl.off_grid} of them "
+            f"off the sixteenth grid too); "
+            f"largest cut-to-cue distance {max(cue_ms, default=0.0):.1f} ms; residual {residual:.1f} ms"
+        ),
+    )
+    scoring = {
+        "tempo_bpm": tl.tempo_bpm,
+        "downbeat_s": tl.downbeat_s,
+        "residual_ms": residual,
+        "target_ms": TARGET_RESIDUAL_MS,
+        "cuts_s": [round(t, 4) for t in boundaries],
+        "beats_s": tl.beats_s,
+        "distances_ms": tl.distances_ms,
+        "cues_off_beat": off_beat,
+        "cues_off_grid": tl.off_grid,
+        "cue_distances_ms": cue_ms,
+        "major_cuts_s": [round(t, 4) for t in major],
+        "tempo_bends": [round(b, 4) for b in tl.bends],
+        "search_bpm": [round(lo, 2), round(hi, 2)],
+    }
     observations = []
     for obs in brief.observations:
         if obs.source == "video" and "scoring" not in obs.measurements:
             obs = obs.model_copy(update={"measurements": {**obs.measurements, "scoring": scoring}})
         observations.append(obs)
     data = brief.to_dict()
-    data.update(tempo_bpm=round(tl.tempo_bpm, 2), downbeat_s=tl.downbeat_s,
-                warp=[[float(a), float(b)] for a, b in zip(score, real, strict=True)] if tl.knots else [],
-                sections=[s.model_dump() for s in sections], cues=[c.model_dump() for c in cues],
-                observations=[o.model_dump() for o in observations],
-                provenance={k: v.model_dump() for k, v in sorted(prov.items())})
+    data.update(
+        tempo_bpm=round(tl.tempo_bpm, 2),
+        downbeat_s=tl.downbeat_s,
+        warp=[[float(a), float(b)] for a, b in zip(score, real, strict=True)] if tl.knots else [],
+        sections=[s.model_dump() for s in sections],
+        cues=[c.model_dump() for c in cues],
+        observations=[o.model_dump() for o in observations],
+        provenance={k: v.model_dump() for k, v in sorted(prov.items())},
+    )
     scored = MusicBrief.from_dict(data, origin="scored brief")
     from weavewave.bridge import write_caption
 
@@ -502,11 +608,16 @@ def _sections(tl: Timeline, brief: MusicBrief) -> list[Section]:
         theme = str(s.get("theme", "A"))
         label = theme + "'" * seen.get(theme, 0)
         seen[theme] = seen.get(theme, 0) + 1
-        energy = round(min(1.0, max(0.1, brief.energy + SECTION_ENERGY_SPREAD * (s["energy"] - mean_energy))), 3)
-        caption = (f"{style.description.capitalize()}, {energy_word(energy)} energy: scored to "
-                   f"{s.get('caption', 'a scene')} from {s['start_s']:.2f} s.")
-        out.append(Section(start_s=round(start, 4), end_s=round(end, 4), label=label, energy=energy,
-                           caption=caption))
+        energy = round(
+            min(1.0, max(0.1, brief.energy + SECTION_ENERGY_SPREAD * (s["energy"] - mean_energy))), 3
+        )
+        caption = (
+            f"{style.description.capitalize()}, {energy_word(energy)} energy: scored to "
+            f"{s.get('caption', 'a scene')} from {s['start_s']:.2f} s."
+        )
+        out.append(
+            Section(start_s=round(start, 4), end_s=round(end, 4), label=label, energy=energy, caption=caption)
+        )
     return out
 
 
@@ -537,21 +648,28 @@ def as_loop(brief: MusicBrief, *, tempo_fixed: bool = False, duration_fixed: boo
         felt_per_bar = 2.0 if brief.meter == "6/8" else beats_per_bar(brief.meter)
         tempo = round(60.0 * felt_per_bar * bars / brief.duration_s, 4)
         update["tempo_bpm"] = tempo
-        prov["tempo_bpm"] = Provenance(source=prov.get("tempo_bpm", Provenance(source="default", reason="")).source,
-                                       reason=f"tempo {tempo:g}: nudged so the {brief.duration_s:g} s loop holds "
-                                              f"exactly {bars} bars")
+        prov["tempo_bpm"] = Provenance(
+            source=prov.get("tempo_bpm", Provenance(source="default", reason="")).source,
+            reason=f"tempo {tempo:g}: nudged so the {brief.duration_s:g} s loop holds exactly {bars} bars",
+        )
     elif not exact and not duration_fixed and not brief.cues:
         update["duration_s"] = round(bars * bar, 4)
-        prov["duration_s"] = Provenance(source="default", reason=(
-            f"duration {bars * bar:.3f} s: {bars} whole bars, so the loop repeats on a bar line"))
+        prov["duration_s"] = Provenance(
+            source="default",
+            reason=(f"duration {bars * bar:.3f} s: {bars} whole bars, so the loop repeats on a bar line"),
+        )
     looped = brief.model_copy(update=update)
     if "duration_s" in update:
         looped = looped.model_copy(update={"sections": rescale_sections(brief, update["duration_s"])})
     if "tempo_bpm" in update and not brief.cues:
         looped = with_sections(looped)
     body_energy = next((s.energy for s in looped.sections if s.label not in LOOP_RELABEL), looped.energy)
-    sections = [s.model_copy(update={"label": LOOP_RELABEL[s.label], "energy": body_energy})
-                if s.label in LOOP_RELABEL else s for s in looped.sections]
+    sections = [
+        s.model_copy(update={"label": LOOP_RELABEL[s.label], "energy": body_energy})
+        if s.label in LOOP_RELABEL
+        else s
+        for s in looped.sections
+    ]
     prov["loop"] = Provenance(source="user", reason="set with --loop: the end leads back into the start")
     data = looped.to_dict()
     data["sections"] = [s.model_dump() for s in sections]

@@ -17,8 +17,13 @@ from weavewave.errors import BadInputError
 
 # A brief is a few kilobytes and a long story a few hundred; past this it is not a prompt.
 MAX_TEXT_FILE_BYTES = 1024 * 1024
-_KINDS = ((stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISCHR, "a character device"),
-          (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"), (stat.S_ISDIR, "a folder"))
+_KINDS = (
+    (stat.S_ISFIFO, "a named pipe (FIFO)"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISDIR, "a folder"),
+)
 
 
 def _kind(mode: int) -> str:
@@ -41,8 +46,9 @@ def read_text_file(path: str | Path, *, what: str, limit: int = MAX_TEXT_FILE_BY
     mode = os.fstat(fd).st_mode
     if not stat.S_ISREG(mode):
         os.close(fd)
-        raise BadInputError(f"{what} {p} is {_kind(mode)}, not a file: save the text to a file and "
-                            "give its path")
+        raise BadInputError(
+            f"{what} {p} is {_kind(mode)}, not a file: save the text to a file and give its path"
+        )
     with os.fdopen(fd, "rb") as fh:
         data = fh.read(limit + 1)
     if len(data) > limit:
@@ -68,15 +74,19 @@ def _refuse_constant(name: str) -> Any:
 
 def _bounded_int(text: str) -> int:
     if len(text.lstrip("-")) > MAX_INT_DIGITS:
-        raise BadInputError(f"{{origin}} holds an integer of {len(text.lstrip('-'))} digits: no field takes "
-                            f"more than {MAX_INT_DIGITS}")
+        raise BadInputError(
+            f"{{origin}} holds an integer of {len(text.lstrip('-'))} digits: no field takes "
+            f"more than {MAX_INT_DIGITS}"
+        )
     return int(text)
 
 
 def _finite_float(text: str) -> float:
     value = float(text)
     if not math.isfinite(value):
-        raise BadInputError(f"{{origin}} holds {text}, which is too large to be a number: use a finite number")
+        raise BadInputError(
+            f"{{origin}} holds {text}, which is too large to be a number: use a finite number"
+        )
     return value
 
 
@@ -88,14 +98,19 @@ def loads_json(text: str, *, origin: str) -> Any:
     too large for a float, and strings holding lone surrogates (text that cannot be written as UTF-8).
     """
     try:
-        data = json.loads(text, parse_constant=_refuse_constant, parse_int=_bounded_int,
-                          parse_float=_finite_float)
+        data = json.loads(
+            text, parse_constant=_refuse_constant, parse_int=_bounded_int, parse_float=_finite_float
+        )
     except BadInputError as exc:
         raise BadInputError(str(exc).replace("{origin}", origin)) from None
     except RecursionError:
-        raise BadInputError(f"{origin} is nested too deeply to be a brief (over {MAX_JSON_DEPTH} levels)") from None
+        raise BadInputError(
+            f"{origin} is nested too deeply to be a brief (over {MAX_JSON_DEPTH} levels)"
+        ) from None
     except json.JSONDecodeError as exc:
-        raise BadInputError(f"{origin} is not valid JSON (line {exc.lineno}, column {exc.colno}): {exc.msg}") from None
+        raise BadInputError(
+            f"{origin} is not valid JSON (line {exc.lineno}, column {exc.colno}): {exc.msg}"
+        ) from None
     _check_json_tree(data, origin)
     return data
 
@@ -107,7 +122,9 @@ def _check_json_tree(data: Any, origin: str) -> None:
         node, depth = stack.pop()
         if isinstance(node, dict | list):
             if depth > MAX_JSON_DEPTH:
-                raise BadInputError(f"{origin} is nested too deeply to be a brief (over {MAX_JSON_DEPTH} levels)")
+                raise BadInputError(
+                    f"{origin} is nested too deeply to be a brief (over {MAX_JSON_DEPTH} levels)"
+                )
             items = list(node.items()) if isinstance(node, dict) else [(None, v) for v in node]
             for key, value in items:
                 if key is not None:
@@ -122,6 +139,8 @@ def check_text(text: str, *, what: str) -> str:
     try:
         text.encode("utf-8")
     except UnicodeEncodeError as exc:
-        raise BadInputError(f"{what} is not valid UTF-8 text (a stray byte or lone surrogate at character "
-                            f"{exc.start}); pass UTF-8 text") from None
+        raise BadInputError(
+            f"{what} is not valid UTF-8 text (a stray byte or lone surrogate at character "
+            f"{exc.start}); pass UTF-8 text"
+        ) from None
     return text

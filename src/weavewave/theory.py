@@ -18,10 +18,19 @@ MODES: dict[str, tuple[int, ...]] = {
     "locrian": (0, 1, 3, 5, 6, 8, 10),
 }
 MODE_ALIASES: dict[str, str] = {
-    "maj": "major", "major": "major", "ionian": "major", "": "major",
-    "m": "minor", "min": "minor", "minor": "minor", "aeolian": "minor",
-    "dorian": "dorian", "phrygian": "phrygian", "lydian": "lydian",
-    "mixolydian": "mixolydian", "locrian": "locrian",
+    "maj": "major",
+    "major": "major",
+    "ionian": "major",
+    "": "major",
+    "m": "minor",
+    "min": "minor",
+    "minor": "minor",
+    "aeolian": "minor",
+    "dorian": "dorian",
+    "phrygian": "phrygian",
+    "lydian": "lydian",
+    "mixolydian": "mixolydian",
+    "locrian": "locrian",
 }
 # Modes whose third is minor: used for "brightness" of a mode.
 MINOR_THIRD_MODES = frozenset({"minor", "dorian", "phrygian", "locrian"})

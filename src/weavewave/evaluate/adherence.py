@@ -35,8 +35,11 @@ def tempo_and_key(y: np.ndarray, brief: MusicBrief) -> tuple[float, tuple[int, s
     sr = analyze.ANALYSIS_SR
     bpm = analyze.estimate_tempo(y, sr, start_bpm=TEMPO_PRIOR_BPM)
     tonic, mode, _ = analyze.estimate_key(y, sr)
-    return bpm, (tonic, mode), analyze.mirex_key_score((tonic, mode),
-                                                       analyze.reference_key(brief.key.tonic, brief.key.mode))
+    return (
+        bpm,
+        (tonic, mode),
+        analyze.mirex_key_score((tonic, mode), analyze.reference_key(brief.key.tonic, brief.key.mode)),
+    )
 
 
 def audio_adherence(audio: np.ndarray, sample_rate: int, brief: MusicBrief) -> dict[str, Any]:
@@ -61,24 +64,40 @@ def audio_adherence(audio: np.ndarray, sample_rate: int, brief: MusicBrief) -> d
     y = analyze.analysis_signal(audio, sample_rate)
     sr = analyze.ANALYSIS_SR
     lufs = integrated_lufs(audio, sample_rate)
-    out: dict[str, Any] = {"tempo_requested": brief.tempo_bpm, "tempo_estimated": None, "tempo_acc1": False,
-                           "tempo_acc2": False, "key_requested": str(brief.key), "key_estimated": None,
-                           "key_exact": False, "key_mirex": 0.0}
+    out: dict[str, Any] = {
+        "tempo_requested": brief.tempo_bpm,
+        "tempo_estimated": None,
+        "tempo_acc1": False,
+        "tempo_acc2": False,
+        "key_requested": str(brief.key),
+        "key_estimated": None,
+        "key_exact": False,
+        "key_mirex": 0.0,
+    }
     if lufs is not None:  # silence has no tempo or key: it scores zero rather than a guess
         bpm, (tonic, mode), mirex = tempo_and_key(y, brief)
-        out |= {"tempo_estimated": round(bpm, 2), "tempo_acc1": analyze.tempo_matches(bpm, brief.tempo_bpm),
-                "tempo_acc2": analyze.tempo_matches(bpm, brief.tempo_bpm, allow_octave=True)}
+        out |= {
+            "tempo_estimated": round(bpm, 2),
+            "tempo_acc1": analyze.tempo_matches(bpm, brief.tempo_bpm),
+            "tempo_acc2": analyze.tempo_matches(bpm, brief.tempo_bpm, allow_octave=True),
+        }
         out |= {"key_estimated": key_name(tonic, mode), "key_exact": mirex == 1.0, "key_mirex": mirex}
     duration = audio.shape[0] / sample_rate
-    out |= {"duration_requested_s": brief.duration_s, "duration_s": round(duration, 3),
-            "duration_error_s": round(duration - brief.duration_s, 3)}
+    out |= {
+        "duration_requested_s": brief.duration_s,
+        "duration_s": round(duration, 3),
+        "duration_error_s": round(duration - brief.duration_s, 3),
+    }
     silence = longest_silence_s(audio, sample_rate)
     clips = clipped_runs(audio)
-    out |= {"lufs": None if lufs is None else round(lufs, 2),
-            "true_peak_dbfs": _finite(true_peak_dbfs(audio, sample_rate)),
-            "longest_silence_s": round(silence, 2),
-            "silent": lufs is None or lufs < SILENT_LUFS or silence >= SILENT_GAP_S,
-            "clipped_runs": clips, "clipping": clips > 0}
+    out |= {
+        "lufs": None if lufs is None else round(lufs, 2),
+        "true_peak_dbfs": _finite(true_peak_dbfs(audio, sample_rate)),
+        "longest_silence_s": round(silence, 2),
+        "silent": lufs is None or lufs < SILENT_LUFS or silence >= SILENT_GAP_S,
+        "clipped_runs": clips,
+        "clipping": clips > 0,
+    }
     found = section_agreement(y, sr, brief)
     out["section_boundary_f3"] = found if lufs is not None or found is None else 0.0
     return out

@@ -63,8 +63,10 @@ def find_items(paths: list[str | Path], *, images: str | Path | None = None) -> 
     """
     image_dir = Path(images) if images is not None else None
     if image_dir is not None and not image_dir.is_dir():
-        raise BadInputError(f"--images {image_dir} is not a folder: give the folder that holds the photos the "
-                            "pieces were made from")
+        raise BadInputError(
+            f"--images {image_dir} is not a folder: give the folder that holds the photos the "
+            "pieces were made from"
+        )
     items: list[Item] = []
     for raw in paths:
         p = Path(raw)
@@ -72,15 +74,19 @@ def find_items(paths: list[str | Path], *, images: str | Path | None = None) -> 
             raise BadInputError(f"{p} does not exist: give output folders or a .jsonl manifest")
         if p.is_file():
             if p.suffix != ".jsonl":
-                raise BadInputError(f"{p} is not a folder or a .jsonl manifest: give the folder that holds "
-                                    "music.wav and brief.json")
+                raise BadInputError(
+                    f"{p} is not a folder or a .jsonl manifest: give the folder that holds "
+                    "music.wav and brief.json"
+                )
             items.extend(read_manifest(p))
             continue
         for folder in sorted({a.parent for name in AUDIO_NAMES for a in p.rglob(name)}):
             items.append(_folder_item(folder, p, image_dir))
     if not items:
-        raise BadInputError(f"nothing to evaluate in {', '.join(map(str, paths))}: expected folders holding "
-                            "music.wav and brief.json (as `weavewave generate` writes) or a .jsonl manifest")
+        raise BadInputError(
+            f"nothing to evaluate in {', '.join(map(str, paths))}: expected folders holding "
+            "music.wav and brief.json (as `weavewave generate` writes) or a .jsonl manifest"
+        )
     _unique_names(items)
     return items
 
@@ -91,13 +97,20 @@ def _folder_item(folder: Path, root: Path, image_dir: Path | None = None) -> Ite
     audio = next(folder / n for n in AUDIO_NAMES if (folder / n).exists())
     brief_path = folder / "brief.json"
     if not brief_path.exists():
-        raise BadInputError(f"{folder} has {audio.name} but no brief.json: evaluation measures the music "
-                            "against its brief; pass plain audio as --reference instead")
+        raise BadInputError(
+            f"{folder} has {audio.name} but no brief.json: evaluation measures the music "
+            "against its brief; pass plain audio as --reference instead"
+        )
     midi = folder / "music.mid"
     rel = folder.relative_to(root) if folder != root else Path(root.name or "track")
     brief = MusicBrief.load(brief_path)
-    return Item(name=str(rel), audio=audio, brief=brief, midi=midi if midi.exists() else None,
-                image=_source_photo(brief, folder, image_dir) if image_dir is not None else None)
+    return Item(
+        name=str(rel),
+        audio=audio,
+        brief=brief,
+        midi=midi if midi.exists() else None,
+        image=_source_photo(brief, folder, image_dir) if image_dir is not None else None,
+    )
 
 
 def _source_photo(brief: MusicBrief, folder: Path, image_dir: Path) -> Path | None:
@@ -107,8 +120,10 @@ def _source_photo(brief: MusicBrief, folder: Path, image_dir: Path) -> Path | No
         return None
     photo = image_dir / Path(name).name
     if not photo.is_file():
-        raise BadInputError(f"{folder / 'brief.json'} was made from the photo {name}, which is not in "
-                            f"{image_dir}: put it there, or leave out --images")
+        raise BadInputError(
+            f"{folder / 'brief.json'} was made from the photo {name}, which is not in "
+            f"{image_dir}: put it there, or leave out --images"
+        )
     return photo
 
 
@@ -129,11 +144,13 @@ def read_manifest(path: Path) -> list[Item]:
         except json.JSONDecodeError as exc:
             raise BadInputError(f"{where} is not valid JSON: {exc.msg}") from None
         if not isinstance(entry, dict) or "audio" not in entry:
-            raise BadInputError(f"{where}: each line must be an object with at least \"audio\"")
+            raise BadInputError(f'{where}: each line must be an object with at least "audio"')
         unknown = set(entry) - MANIFEST_KEYS
         if unknown:
-            raise BadInputError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}; use "
-                                f"{', '.join(sorted(MANIFEST_KEYS))}")
+            raise BadInputError(
+                f"{where}: unknown key(s) {', '.join(sorted(unknown))}; use "
+                f"{', '.join(sorted(MANIFEST_KEYS))}"
+            )
 
         brief = entry.get("brief")
         if isinstance(brief, dict):
@@ -141,9 +158,16 @@ def read_manifest(path: Path) -> list[Item]:
         elif brief is not None:
             brief = MusicBrief.load(_resolve(entry, "brief", base, where))
         audio = _resolve(entry, "audio", base, where)
-        items.append(Item(name=str(entry.get("name") or audio.stem), audio=audio, brief=brief,
-                          midi=_resolve(entry, "midi", base, where),
-                          image=_resolve(entry, "image", base, where), text=entry.get("text")))
+        items.append(
+            Item(
+                name=str(entry.get("name") or audio.stem),
+                audio=audio,
+                brief=brief,
+                midi=_resolve(entry, "midi", base, where),
+                image=_resolve(entry, "image", base, where),
+                text=entry.get("text"),
+            )
+        )
     return items
 
 
@@ -162,13 +186,18 @@ def find_reference(path: str | Path) -> list[Item]:
     """A reference set: every audio file under a folder, or the ``audio`` of each line of a manifest."""
     p = Path(path)
     if not p.exists():
-        raise BadInputError(f"reference set {p} does not exist: give a folder of audio files or a .jsonl manifest")
+        raise BadInputError(
+            f"reference set {p} does not exist: give a folder of audio files or a .jsonl manifest"
+        )
     if p.is_file():
         if p.suffix == ".jsonl":
             return read_manifest(p)
         raise BadInputError(f"reference set {p} is a file: give a folder of audio files or a .jsonl manifest")
-    files = sorted(f for f in p.rglob("*") if f.suffix.lower() in AUDIO_SUFFIXES and f.is_file()
-                   and "stems" not in f.relative_to(p).parts)
+    files = sorted(
+        f
+        for f in p.rglob("*")
+        if f.suffix.lower() in AUDIO_SUFFIXES and f.is_file() and "stems" not in f.relative_to(p).parts
+    )
     if not files:
         raise BadInputError(f"no audio files (.wav, .flac, .mp3, .ogg) under reference set {p}")
     return [Item(name=str(f.relative_to(p)), audio=f) for f in files]

@@ -69,12 +69,14 @@ class FeatureEmbedder:
             "mfcc": mfcc,
             "chroma": librosa.feature.chroma_stft(S=power, sr=ANALYSIS_SR),
             "contrast": librosa.feature.spectral_contrast(S=spec, sr=ANALYSIS_SR),
-            "shape": np.vstack([
-                np.log2(librosa.feature.spectral_centroid(S=spec, sr=ANALYSIS_SR) + 1.0),
-                np.log2(librosa.feature.spectral_bandwidth(S=spec, sr=ANALYSIS_SR) + 1.0),
-                np.log2(librosa.feature.spectral_rolloff(S=spec, sr=ANALYSIS_SR) + 1.0),
-                np.log10(librosa.feature.spectral_flatness(S=spec) + 1e-10),
-            ]),
+            "shape": np.vstack(
+                [
+                    np.log2(librosa.feature.spectral_centroid(S=spec, sr=ANALYSIS_SR) + 1.0),
+                    np.log2(librosa.feature.spectral_bandwidth(S=spec, sr=ANALYSIS_SR) + 1.0),
+                    np.log2(librosa.feature.spectral_rolloff(S=spec, sr=ANALYSIS_SR) + 1.0),
+                    np.log10(librosa.feature.spectral_flatness(S=spec) + 1e-10),
+                ]
+            ),
             "rms": librosa.amplitude_to_db(librosa.feature.rms(S=spec, frame_length=N_FFT), ref=1.0),
             "onset": librosa.onset.onset_strength(S=mel_db, sr=ANALYSIS_SR)[None, :],
             "zcr": librosa.feature.zero_crossing_rate(y, frame_length=N_FFT, hop_length=HOP),
@@ -86,11 +88,20 @@ class FeatureEmbedder:
         for i in range(windows):
             s = slice(i * w, min(n, (i + 1) * w))
             f = {k: v[:, s] for k, v in frames.items()}
-            rows.append(np.concatenate([
-                f["mfcc"].mean(axis=1), f["mfcc"][:12].std(axis=1), f["chroma"].mean(axis=1),
-                f["contrast"].mean(axis=1), f["shape"].mean(axis=1), f["rms"].mean(axis=1),
-                [f["onset"].mean(), f["onset"].std()], f["zcr"].mean(axis=1),
-            ]))
+            rows.append(
+                np.concatenate(
+                    [
+                        f["mfcc"].mean(axis=1),
+                        f["mfcc"][:12].std(axis=1),
+                        f["chroma"].mean(axis=1),
+                        f["contrast"].mean(axis=1),
+                        f["shape"].mean(axis=1),
+                        f["rms"].mean(axis=1),
+                        [f["onset"].mean(), f["onset"].std()],
+                        f["zcr"].mean(axis=1),
+                    ]
+                )
+            )
         return np.asarray(rows, dtype=np.float64)
 
 
@@ -109,5 +120,7 @@ def get_embedder(name: str, *, model: str | None = None) -> Embedder:
         from weavewave.evaluate.encoders import EncodecEmbedder, load_encodec
 
         return EncodecEmbedder(load_encodec(model))
-    raise BadInputError(f"unknown embedder {name!r}: use 'features' (no weights), 'clap' (CLAP weights) or "
-                        "'encodec' (EnCodec weights)")
+    raise BadInputError(
+        f"unknown embedder {name!r}: use 'features' (no weights), 'clap' (CLAP weights) or "
+        "'encodec' (EnCodec weights)"
+    )

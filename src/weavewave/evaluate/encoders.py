@@ -51,7 +51,7 @@ def encodec_name(name_or_path: str) -> str:
     ``encodec-<last path part>``: the label in result keys, ``fad[encodec-24khz]``."""
     last = Path(str(name_or_path).rstrip("/")).name
     if last.lower().startswith("encodec_"):
-        return "encodec-" + last[len("encodec_"):]
+        return "encodec-" + last[len("encodec_") :]
     return short_name("encodec", name_or_path)
 
 
@@ -59,9 +59,16 @@ def load_encodec(name_or_path: str | Path | None = None) -> LoadedModel:
     """An ``EncodecModel`` + ``EncodecFeatureExtractor``: argument, else $WEAVEWAVE_ENCODEC_MODEL, else
     ``facebook/encodec_24khz``."""
     ref = str(name_or_path or os.environ.get(ENCODEC_ENV) or DEFAULT_ENCODEC)
-    return load_pretrained("EnCodec", ref, model_type="encodec", model_cls="EncodecModel",
-                           processor_cls="EncodecFeatureExtractor", default=DEFAULT_ENCODEC, flag=ENCODEC_FLAG,
-                           name=encodec_name(ref))
+    return load_pretrained(
+        "EnCodec",
+        ref,
+        model_type="encodec",
+        model_cls="EncodecModel",
+        processor_cls="EncodecFeatureExtractor",
+        default=DEFAULT_ENCODEC,
+        flag=ENCODEC_FLAG,
+        name=encodec_name(ref),
+    )
 
 
 def match_channels(audio: np.ndarray, channels: int) -> np.ndarray:
@@ -81,7 +88,7 @@ def pool_frames(frames: np.ndarray, per_window: int) -> np.ndarray:
     if len(frames) < per_window:
         return frames.mean(axis=0, keepdims=True)
     windows = len(frames) // per_window
-    return frames[:windows * per_window].reshape(windows, per_window, -1).mean(axis=1)
+    return frames[: windows * per_window].reshape(windows, per_window, -1).mean(axis=1)
 
 
 class EncodecEmbedder:
@@ -99,12 +106,16 @@ class EncodecEmbedder:
         self.chunk = self.per_window * self.hop * max(1, round(CHUNK_S / POOL_S))
         self.dim = int(cfg.hidden_size)
         if self.sample_rate != int(cfg.sampling_rate):
-            raise BadInputError(f"the EnCodec folder's feature extractor runs at {self.sample_rate} Hz but the model "
-                                f"at {cfg.sampling_rate} Hz: the folder mixes files from different models")
+            raise BadInputError(
+                f"the EnCodec folder's feature extractor runs at {self.sample_rate} Hz but the model "
+                f"at {cfg.sampling_rate} Hz: the folder mixes files from different models"
+            )
 
     def __repr__(self) -> str:
-        return (f"EncodecEmbedder({self.name!r}, {self.dim} dims, {self.frame_rate:g} frames/s pooled to one per "
-                f"{POOL_S:g} s)")
+        return (
+            f"EncodecEmbedder({self.name!r}, {self.dim} dims, {self.frame_rate:g} frames/s pooled to one per "
+            f"{POOL_S:g} s)"
+        )
 
     def frames(self, audio: np.ndarray, sample_rate: int) -> np.ndarray:
         """The unpooled latents [shape=(ceil(samples / hop), dim)] at the model's rate."""
@@ -116,16 +127,17 @@ class EncodecEmbedder:
             x = np.pad(x, ((0, self.hop - len(x)), (0, 0)))
         out = []
         for start in range(0, len(x), self.chunk):
-            piece = x[start:start + self.chunk]
+            piece = x[start : start + self.chunk]
             raw = piece[:, 0] if self.channels == 1 else piece.T
-            values = self.loaded.processor(raw_audio=raw, sampling_rate=self.sample_rate,
-                                           return_tensors="pt")["input_values"]
+            values = self.loaded.processor(
+                raw_audio=raw, sampling_rate=self.sample_rate, return_tensors="pt"
+            )["input_values"]
             if self.loaded.model.config.normalize:  # as EncodecModel.encode does: unit RMS of the mono mix
                 scale = values.mean(dim=1, keepdim=True).pow(2).mean(dim=-1, keepdim=True).sqrt() + 1e-8
                 values = values / scale
             with torch.no_grad():
                 z = self.loaded.model.encoder(values.to(self.loaded.model.dtype))
-            out.append(z[0].T.float().numpy()[:math.ceil(len(piece) / self.hop)])
+            out.append(z[0].T.float().numpy()[: math.ceil(len(piece) / self.hop)])
         return np.vstack(out).astype(np.float64)
 
     def embed(self, audio: np.ndarray, sample_rate: int) -> np.ndarray:

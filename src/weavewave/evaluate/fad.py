@@ -36,8 +36,10 @@ class GaussianStats:
     def of(cls, embeddings: np.ndarray) -> GaussianStats:
         x = np.asarray(embeddings, dtype=np.float64)
         if x.ndim != 2 or x.shape[0] < 2:
-            raise BadInputError(f"FAD needs at least two embeddings in a (count, dim) array, got shape {x.shape}: "
-                                "give more or longer tracks")
+            raise BadInputError(
+                f"FAD needs at least two embeddings in a (count, dim) array, got shape {x.shape}: "
+                "give more or longer tracks"
+            )
         return cls(x.mean(axis=0), np.cov(x, rowvar=False), x.shape[0])
 
 
@@ -46,8 +48,10 @@ def frechet_distance(a: GaussianStats, b: GaussianStats) -> float:
     from scipy import linalg
 
     if a.mean.shape != b.mean.shape:
-        raise BadInputError(f"embeddings differ in size ({a.mean.shape[0]} vs {b.mean.shape[0]}): "
-                            "compare sets embedded by the same embedder")
+        raise BadInputError(
+            f"embeddings differ in size ({a.mean.shape[0]} vs {b.mean.shape[0]}): "
+            "compare sets embedded by the same embedder"
+        )
     diff = a.mean - b.mean
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", linalg.LinAlgWarning)
@@ -66,8 +70,14 @@ def fad(generated: np.ndarray, reference: np.ndarray | GaussianStats) -> float:
     return frechet_distance(GaussianStats.of(generated), ref)
 
 
-def fad_infinity(generated: np.ndarray, reference: np.ndarray | GaussianStats, *, seed: int = 0,
-                 points: int = FAD_INF_POINTS, min_fraction: float = FAD_INF_MIN_FRACTION) -> float | None:
+def fad_infinity(
+    generated: np.ndarray,
+    reference: np.ndarray | GaussianStats,
+    *,
+    seed: int = 0,
+    points: int = FAD_INF_POINTS,
+    min_fraction: float = FAD_INF_MIN_FRACTION,
+) -> float | None:
     """FAD∞: FAD on subsets of ``generated`` of ``points`` sizes, extrapolated linearly in 1/N to 1/N = 0.
 
     Returns None when the set is too small for the smallest subset to hold more than ``d + 1`` embeddings

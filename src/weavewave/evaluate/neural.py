@@ -57,8 +57,10 @@ def _torch_transformers():
         import torch
         import transformers
     except ImportError as exc:
-        raise MissingDependencyError('CLAP and CLIP metrics need torch and transformers: pip install '
-                                     '"torch==2.13.0" "weavewave[semantic]"') from exc
+        raise MissingDependencyError(
+            "CLAP and CLIP metrics need torch and transformers: pip install "
+            '"torch==2.13.0" "weavewave[semantic]"'
+        ) from exc
     return torch, transformers
 
 
@@ -70,8 +72,17 @@ def short_name(family: str, name_or_path: str) -> str:
     return f"{family}-{last}"
 
 
-def load_pretrained(label: str, ref: str, *, model_type: str, model_cls: str, processor_cls: str, default: str,
-                    flag: str, name: str) -> LoadedModel:
+def load_pretrained(
+    label: str,
+    ref: str,
+    *,
+    model_type: str,
+    model_cls: str,
+    processor_cls: str,
+    default: str,
+    flag: str,
+    name: str,
+) -> LoadedModel:
     """A transformers model and its processor (or feature extractor) from a hub id or folder, checked to be
     a ``model_type`` model. Missing weights raise :class:`MissingWeightsError` saying how to get them."""
     _, transformers = _torch_transformers()
@@ -81,14 +92,18 @@ def load_pretrained(label: str, ref: str, *, model_type: str, model_cls: str, pr
     path = Path(ref).expanduser()
     local = path.exists()
     if not local and looks_like_path(ref):
-        raise MissingWeightsError(f"{label} model folder {ref} does not exist: check the path given to {flag}, "
-                                  f"or give a hub id such as {default}")
+        raise MissingWeightsError(
+            f"{label} model folder {ref} does not exist: check the path given to {flag}, "
+            f"or give a hub id such as {default}"
+        )
     where = str(path) if local else ref
     try:
         config = transformers.AutoConfig.from_pretrained(where)
         if config.model_type != model_type:
-            raise BadInputError(f"{ref} holds a {config.model_type!r} model, not {label} ({model_type!r}): point "
-                                f"{flag} at a {label} folder or hub id such as {default}")
+            raise BadInputError(
+                f"{ref} holds a {config.model_type!r} model, not {label} ({model_type!r}): point "
+                f"{flag} at a {label} folder or hub id such as {default}"
+            )
         model = getattr(transformers, model_cls).from_pretrained(where)
         processor = getattr(transformers, processor_cls).from_pretrained(where)
     except (OSError, ValueError) as exc:
@@ -104,26 +119,45 @@ def load_pretrained(label: str, ref: str, *, model_type: str, model_cls: str, pr
 
 def _load_text_audio(family: str, ref: str, model_cls: str, processor_cls: str, default: str) -> LoadedModel:
     """CLAP or CLIP, with a check that the tokenizer really loaded (offline loads can fail silently)."""
-    loaded = load_pretrained(family.upper(), ref, model_type=family, model_cls=model_cls,
-                             processor_cls=processor_cls, default=default, flag=f"--{family}-model",
-                             name=short_name(family, ref))
+    loaded = load_pretrained(
+        family.upper(),
+        ref,
+        model_type=family,
+        model_cls=model_cls,
+        processor_cls=processor_cls,
+        default=default,
+        flag=f"--{family}-model",
+        name=short_name(family, ref),
+    )
     tokenizer = loaded.processor.tokenizer
     if len(tokenizer) < MIN_VOCAB:
-        raise MissingWeightsError(f"the {family.upper()} tokenizer from {ref} has only {len(tokenizer)} "
-                                  "tokens: the download is incomplete; fetch the model again")
+        raise MissingWeightsError(
+            f"the {family.upper()} tokenizer from {ref} has only {len(tokenizer)} "
+            "tokens: the download is incomplete; fetch the model again"
+        )
     return loaded
 
 
 def load_clap(name_or_path: str | Path | None = None) -> LoadedModel:
     """A CLAP model (``ClapModel`` + ``ClapProcessor``): argument, else $WEAVEWAVE_CLAP_MODEL, else LAION's."""
-    return _load_text_audio("clap", str(name_or_path or os.environ.get(CLAP_ENV) or DEFAULT_CLAP),
-                            "ClapModel", "ClapProcessor", DEFAULT_CLAP)
+    return _load_text_audio(
+        "clap",
+        str(name_or_path or os.environ.get(CLAP_ENV) or DEFAULT_CLAP),
+        "ClapModel",
+        "ClapProcessor",
+        DEFAULT_CLAP,
+    )
 
 
 def load_clip(name_or_path: str | Path | None = None) -> LoadedModel:
     """A CLIP model (``CLIPModel`` + ``CLIPProcessor``): argument, else $WEAVEWAVE_CLIP_MODEL, else OpenAI's."""
-    return _load_text_audio("clip", str(name_or_path or os.environ.get(CLIP_ENV) or DEFAULT_CLIP),
-                            "CLIPModel", "CLIPProcessor", DEFAULT_CLIP)
+    return _load_text_audio(
+        "clip",
+        str(name_or_path or os.environ.get(CLIP_ENV) or DEFAULT_CLIP),
+        "CLIPModel",
+        "CLIPProcessor",
+        DEFAULT_CLIP,
+    )
 
 
 def _pooled(output: Any) -> Any:
@@ -157,11 +191,14 @@ def _clap_audio_windows(clap: LoadedModel, audio: np.ndarray, sample_rate: int) 
     y = audio.mean(axis=1) if audio.ndim == 2 else audio
     y = librosa.resample(y.astype(np.float32), orig_sr=sample_rate, target_sr=fe.sampling_rate)
     win = int(CLAP_WINDOW_S * fe.sampling_rate)
-    windows = [y[i:i + win] for i in range(0, max(1, len(y) - win // 2), win)] or [y]
+    windows = [y[i : i + win] for i in range(0, max(1, len(y) - win // 2), win)] or [y]
     inputs = fe(windows, sampling_rate=fe.sampling_rate, return_tensors="pt")
     with torch.no_grad():
-        emb = _pooled(clap.model.get_audio_features(**{k: v for k, v in inputs.items()
-                                                         if k in ("input_features", "is_longer")}))
+        emb = _pooled(
+            clap.model.get_audio_features(
+                **{k: v for k, v in inputs.items() if k in ("input_features", "is_longer")}
+            )
+        )
     return _unit(emb.float().numpy())
 
 
@@ -172,7 +209,9 @@ def _tokens(loaded: LoadedModel, texts: list[str]) -> Any:
     # RoBERTa-style position ids (CLAP's text tower) start after the padding index.
     offset = cfg.pad_token_id + 1 if cfg.model_type.startswith("clap") and cfg.pad_token_id is not None else 0
     limit = min(loaded.processor.tokenizer.model_max_length, cfg.max_position_embeddings - offset)
-    return loaded.processor.tokenizer(texts, padding=True, truncation=True, max_length=limit, return_tensors="pt")
+    return loaded.processor.tokenizer(
+        texts, padding=True, truncation=True, max_length=limit, return_tensors="pt"
+    )
 
 
 def clap_text(clap: LoadedModel, texts: list[str]) -> np.ndarray:
@@ -180,8 +219,11 @@ def clap_text(clap: LoadedModel, texts: list[str]) -> np.ndarray:
     torch, _ = _torch_transformers()
     tokens = _tokens(clap, texts)
     with torch.no_grad():
-        emb = _pooled(clap.model.get_text_features(input_ids=tokens["input_ids"],
-                                                   attention_mask=tokens["attention_mask"]))
+        emb = _pooled(
+            clap.model.get_text_features(
+                input_ids=tokens["input_ids"], attention_mask=tokens["attention_mask"]
+            )
+        )
     return _unit(emb.float().numpy())
 
 
@@ -209,13 +251,21 @@ def clip_image_text(clip: LoadedModel, image: str | Path, text: str) -> float:
     tokens = _tokens(clip, [text])
     with torch.no_grad():
         img = _pooled(clip.model.get_image_features(pixel_values=pixels)).float().numpy()
-        txt = _pooled(clip.model.get_text_features(input_ids=tokens["input_ids"],
-                                                   attention_mask=tokens["attention_mask"])).float().numpy()
+        txt = (
+            _pooled(
+                clip.model.get_text_features(
+                    input_ids=tokens["input_ids"], attention_mask=tokens["attention_mask"]
+                )
+            )
+            .float()
+            .numpy()
+        )
     return float(_unit(img)[0] @ _unit(txt)[0])
 
 
-def image_music_via_text(clip: LoadedModel, clap: LoadedModel, image: str | Path, audio: np.ndarray,
-                         sample_rate: int, caption: str) -> dict[str, float]:
+def image_music_via_text(
+    clip: LoadedModel, clap: LoadedModel, image: str | Path, audio: np.ndarray, sample_rate: int, caption: str
+) -> dict[str, float]:
     """Image-music alignment with the caption as pivot: both cosines and their mean.
 
     ``image_text`` (CLIP) says whether the caption describes the photo; ``audio_text`` (CLAP) whether the

@@ -23,8 +23,14 @@ if TYPE_CHECKING:
 
 PICTURES = ("spectrogram", "chroma", "tempo", "loudness", "pianoroll")
 WIDTH_IN, PANEL_IN, DPI = 10.0, 2.4, 100
-ROLE_COLOURS = {"melody": "#d62728", "chords": "#1f77b4", "bass": "#2ca02c", "pad": "#9467bd",
-                "drums": "#7f7f7f", "other": "#ff7f0e"}
+ROLE_COLOURS = {
+    "melody": "#d62728",
+    "chords": "#1f77b4",
+    "bass": "#2ca02c",
+    "pad": "#9467bd",
+    "drums": "#7f7f7f",
+    "other": "#ff7f0e",
+}
 SECTION_STYLE = dict(color="#444444", linestyle="--", linewidth=0.8, alpha=0.7)
 TARGET_LUFS = -14.0
 
@@ -56,13 +62,20 @@ def _matplotlib():
         matplotlib.use("Agg", force=True)
         from matplotlib.figure import Figure
     except ImportError as exc:
-        raise MissingDependencyError('pictures need matplotlib: pip install "weavewave[eval]" '
-                                     "(or pass --no-plots)") from exc
+        raise MissingDependencyError(
+            'pictures need matplotlib: pip install "weavewave[eval]" (or pass --no-plots)'
+        ) from exc
     return Figure
 
 
-def track_view(name: str, audio: np.ndarray, sample_rate: int, brief: MusicBrief | None,
-               metrics: dict[str, Any], midi: pretty_midi.PrettyMIDI | None) -> TrackView:
+def track_view(
+    name: str,
+    audio: np.ndarray,
+    sample_rate: int,
+    brief: MusicBrief | None,
+    metrics: dict[str, Any],
+    midi: pretty_midi.PrettyMIDI | None,
+) -> TrackView:
     """Compute everything the pictures need from the audio (librosa) and the loudness meter."""
     from weavewave.jitcache import librosa as _get_librosa
 
@@ -78,11 +91,22 @@ def track_view(name: str, audio: np.ndarray, sample_rate: int, brief: MusicBrief
     lt, momentary = loudness_curve(audio, sample_rate, window_s=0.4, hop_s=0.1)
     lt3, short = loudness_curve(audio, sample_rate, window_s=3.0, hop_s=0.1)
     short_on_grid = np.interp(lt, lt3, short, left=np.nan, right=np.nan)
-    return TrackView(name=name, duration_s=audio.shape[0] / sample_rate,
-                     mel_db=librosa.power_to_db(mel, ref=np.max), chroma=analyze.chroma(y, sr),
-                     frame_s=analyze.HOP / sr, tempo_times=t_tempo, tempo_bpm=bpm,
-                     beats=analyze.beat_times(y, sr), loud_times=lt, momentary=momentary,
-                     short_term=short_on_grid, brief=brief, metrics=metrics, midi=midi)
+    return TrackView(
+        name=name,
+        duration_s=audio.shape[0] / sample_rate,
+        mel_db=librosa.power_to_db(mel, ref=np.max),
+        chroma=analyze.chroma(y, sr),
+        frame_s=analyze.HOP / sr,
+        tempo_times=t_tempo,
+        tempo_bpm=bpm,
+        beats=analyze.beat_times(y, sr),
+        loud_times=lt,
+        momentary=momentary,
+        short_term=short_on_grid,
+        brief=brief,
+        metrics=metrics,
+        midi=midi,
+    )
 
 
 def _sections(ax, view: TrackView, *, labels: bool = False) -> None:  # noqa: ANN001
@@ -92,8 +116,17 @@ def _sections(ax, view: TrackView, *, labels: bool = False) -> None:  # noqa: AN
         ax.axvline(s.start_s, **SECTION_STYLE)
     if labels:
         for s in view.brief.sections:
-            ax.text(s.start_s + 0.2, 0.95, s.label, transform=ax.get_xaxis_transform(), ha="left", va="top",
-                    fontsize=8, color="#222222", bbox=dict(boxstyle="round,pad=0.2", fc="white", ec="none", alpha=0.8))
+            ax.text(
+                s.start_s + 0.2,
+                0.95,
+                s.label,
+                transform=ax.get_xaxis_transform(),
+                ha="left",
+                va="top",
+                fontsize=8,
+                color="#222222",
+                bbox=dict(boxstyle="round,pad=0.2", fc="white", ec="none", alpha=0.8),
+            )
 
 
 def draw_spectrogram(ax, view: TrackView) -> None:  # noqa: ANN001
@@ -125,8 +158,11 @@ def draw_chroma(ax, view: TrackView) -> None:  # noqa: ANN001
             label.set_fontweight("bold" if pc in scale else "normal")
             label.set_color("#000000" if pc in scale else "#999999")
     m = view.metrics
-    heard = f"asked {m['key_requested']}, heard {m['key_estimated']} (MIREX {m['key_mirex']:.1f})" \
-        if m.get("key_estimated") else ""
+    heard = (
+        f"asked {m['key_requested']}, heard {m['key_estimated']} (MIREX {m['key_mirex']:.1f})"
+        if m.get("key_estimated")
+        else ""
+    )
     ax.set_title(f"Chroma (bold: notes of the asked scale)   {heard}", loc="left", fontsize=10)
     _sections(ax, view)
 
@@ -139,25 +175,45 @@ def draw_tempo(ax, view: TrackView) -> None:  # noqa: ANN001
         ax.axhline(t, color="#2ca02c", linewidth=1.0)
     ax.vlines(view.beats, 0, 0.06, transform=ax.get_xaxis_transform(), color="#d62728", linewidth=0.8)
     # Robust range: the curve's 5th-95th percentiles (the silent tail can swing wildly) and the asked tempo.
-    values = np.concatenate([np.nanpercentile(view.tempo_bpm, [5, 95]), [view.brief.tempo_bpm] if view.brief else []])
+    values = np.concatenate(
+        [np.nanpercentile(view.tempo_bpm, [5, 95]), [view.brief.tempo_bpm] if view.brief else []]
+    )
     lo, hi = float(np.nanmin(values)), float(np.nanmax(values))
     pad = max(10.0, 0.15 * (hi - lo))
     ax.set_ylim(lo - pad, hi + pad)
     ax.set_ylabel("BPM")
     m = view.metrics
-    est = f"   estimated {m['tempo_estimated']:.1f} BPM (Acc1 {'yes' if m['tempo_acc1'] else 'no'}, " \
-          f"Acc2 {'yes' if m['tempo_acc2'] else 'no'})" if m.get("tempo_estimated") else ""
+    est = (
+        f"   estimated {m['tempo_estimated']:.1f} BPM (Acc1 {'yes' if m['tempo_acc1'] else 'no'}, "
+        f"Acc2 {'yes' if m['tempo_acc2'] else 'no'})"
+        if m.get("tempo_estimated")
+        else ""
+    )
     ax.set_title(f"Tempo and beats (red ticks){est}", loc="left", fontsize=10)
-    ax.legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), fontsize=7, frameon=False, ncol=2, borderaxespad=0.1)
+    ax.legend(
+        loc="lower right", bbox_to_anchor=(1.0, 1.0), fontsize=7, frameon=False, ncol=2, borderaxespad=0.1
+    )
     _sections(ax, view)
 
 
 def draw_loudness(ax, view: TrackView) -> None:  # noqa: ANN001
-    ax.plot(view.loud_times, np.maximum(view.momentary, -60), color="#aec7e8", linewidth=0.7,
-            label="momentary (0.4 s)")
-    ax.plot(view.loud_times, np.maximum(view.short_term, -60), color="#1f77b4", linewidth=1.6,
-            label="short-term (3 s)")
-    ax.axhline(TARGET_LUFS, color="#2ca02c", linewidth=1.0, linestyle=":", label=f"target {TARGET_LUFS:g} LUFS")
+    ax.plot(
+        view.loud_times,
+        np.maximum(view.momentary, -60),
+        color="#aec7e8",
+        linewidth=0.7,
+        label="momentary (0.4 s)",
+    )
+    ax.plot(
+        view.loud_times,
+        np.maximum(view.short_term, -60),
+        color="#1f77b4",
+        linewidth=1.6,
+        label="short-term (3 s)",
+    )
+    ax.axhline(
+        TARGET_LUFS, color="#2ca02c", linewidth=1.0, linestyle=":", label=f"target {TARGET_LUFS:g} LUFS"
+    )
     lufs = view.metrics.get("lufs")
     if lufs is not None:
         ax.axhline(lufs, color="#d62728", linewidth=1.0, label=f"integrated {lufs:.1f} LUFS")
@@ -165,8 +221,12 @@ def draw_loudness(ax, view: TrackView) -> None:  # noqa: ANN001
     ax.set_ylim(max(-60.0, float(finite.min()) - 3) if finite.size else -60, 0)
     ax.set_ylabel("LUFS")
     tp = view.metrics.get("true_peak_dbfs")
-    ax.set_title("Loudness" + (f"   true peak {tp:.1f} dBTP" if tp is not None else ""), loc="left", fontsize=10)
-    ax.legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), fontsize=7, frameon=False, ncol=4, borderaxespad=0.1)
+    ax.set_title(
+        "Loudness" + (f"   true peak {tp:.1f} dBTP" if tp is not None else ""), loc="left", fontsize=10
+    )
+    ax.legend(
+        loc="lower right", bbox_to_anchor=(1.0, 1.0), fontsize=7, frameon=False, ncol=4, borderaxespad=0.1
+    )
     _sections(ax, view)
 
 
@@ -182,8 +242,15 @@ def draw_pianoroll(ax, view: TrackView) -> None:  # noqa: ANN001
         role = inst.name.split(":")[0].strip().lower()
         colour = ROLE_COLOURS.get(role, ROLE_COLOURS["other"])
         seen.setdefault(role if role in ROLE_COLOURS else "other", colour)
-        boxes = [[(n.start, n.pitch - 0.4), (n.end, n.pitch - 0.4), (n.end, n.pitch + 0.4), (n.start, n.pitch + 0.4)]
-                 for n in inst.notes]
+        boxes = [
+            [
+                (n.start, n.pitch - 0.4),
+                (n.end, n.pitch - 0.4),
+                (n.end, n.pitch + 0.4),
+                (n.start, n.pitch + 0.4),
+            ]
+            for n in inst.notes
+        ]
         ax.add_collection(PolyCollection(boxes, facecolors=colour, alpha=0.8, linewidths=0))
         pitches += [n.pitch for n in inst.notes]
     if pitches:
@@ -194,13 +261,25 @@ def draw_pianoroll(ax, view: TrackView) -> None:  # noqa: ANN001
         ax.grid(axis="y", color="#dddddd", linewidth=0.6)
     ax.set_ylabel("pitch")
     ax.set_title("Piano roll (MIDI; drums not shown)", loc="left", fontsize=10)
-    ax.legend(handles=[Patch(color=c, label=r) for r, c in seen.items()], loc="lower right",
-              bbox_to_anchor=(1.0, 1.0), fontsize=7, frameon=False, ncol=max(1, len(seen)), borderaxespad=0.1)
+    ax.legend(
+        handles=[Patch(color=c, label=r) for r, c in seen.items()],
+        loc="lower right",
+        bbox_to_anchor=(1.0, 1.0),
+        fontsize=7,
+        frameon=False,
+        ncol=max(1, len(seen)),
+        borderaxespad=0.1,
+    )
     _sections(ax, view)
 
 
-DRAW = {"spectrogram": draw_spectrogram, "chroma": draw_chroma, "tempo": draw_tempo,
-        "loudness": draw_loudness, "pianoroll": draw_pianoroll}
+DRAW = {
+    "spectrogram": draw_spectrogram,
+    "chroma": draw_chroma,
+    "tempo": draw_tempo,
+    "loudness": draw_loudness,
+    "pianoroll": draw_pianoroll,
+}
 
 
 def _finish(ax, view: TrackView, *, xlabel: bool) -> None:  # noqa: ANN001
@@ -234,8 +313,14 @@ def save_pictures(view: TrackView, folder: Path) -> dict[str, str]:
         DRAW[pic](ax, view)
         _finish(ax, view, xlabel=i == len(names) - 1)
     title = view.name if view.brief is None else f"{view.name}: {view.brief.summary()}"
-    fig.suptitle(title if len(title) < 120 else title[:117] + "…", fontsize=10, x=0.01, y=1 - 0.1 / height,
-                 ha="left", va="top")
+    fig.suptitle(
+        title if len(title) < 120 else title[:117] + "…",
+        fontsize=10,
+        x=0.01,
+        y=1 - 0.1 / height,
+        ha="left",
+        va="top",
+    )
     fig.savefig(folder / "overview.png")
     written["overview"] = "overview.png"
     return written

@@ -91,9 +91,16 @@ def evaluate(
         tracks, embeddings, tags, hists = [], {e: [] for e in embedders}, [], []
         for i, item in enumerate(items):
             report(0.8 * i / len(items), f"measuring {item.name}")
-            row, emb, tag, hist = _evaluate_item(item, embedders=embedders if refs else (), models=models, clap=clap, clip=clip, tagger=tagger,
-                                                 pictures=tmp / "tracks" / slug(item.name) if tmp and plots else None,
-                                                 timings=timings)
+            row, emb, tag, hist = _evaluate_item(
+                item,
+                embedders=embedders if refs else (),
+                models=models,
+                clap=clap,
+                clip=clip,
+                tagger=tagger,
+                pictures=tmp / "tracks" / slug(item.name) if tmp and plots else None,
+                timings=timings,
+            )
             tracks.append(row)
             for e, value in emb.items():
                 embeddings[e].append(value)
@@ -101,11 +108,16 @@ def evaluate(
                 tags.append(tag)
             if hist is not None:
                 hists.append(hist)
-        results: dict[str, Any] = {"schema": RESULT_SCHEMA, "tracks": tracks, "summary": summarise(tracks, hists)}
+        results: dict[str, Any] = {
+            "schema": RESULT_SCHEMA,
+            "tracks": tracks,
+            "summary": summarise(tracks, hists),
+        }
         if refs:
             report(0.85, f"embedding {len(refs)} reference tracks")
-            results["distribution"] = _distribution(refs, reference, embedders, embeddings, clap, tagger, tags,
-                                                    timings, models)
+            results["distribution"] = _distribution(
+                refs, reference, embedders, embeddings, clap, tagger, tags, timings, models
+            )
         results["timings_s"] = {k: round(v, 3) for k, v in timings.items()}
         if out_path is not None and tmp is not None:
             report(0.95, "writing the report")
@@ -130,9 +142,17 @@ def _timed(timings: dict[str, float], key: str, fn: Callable[[], Any]) -> Any:
         timings[key] = timings.get(key, 0.0) + time.perf_counter() - start
 
 
-def _evaluate_item(item: Item, *, embedders: Sequence[str], clap, clip, tagger, pictures: Path | None,  # noqa: ANN001
-                   timings: dict[str, float], models: dict[str, str | None],
-                   ) -> tuple[dict, dict, np.ndarray | None, dict | None]:
+def _evaluate_item(
+    item: Item,
+    *,
+    embedders: Sequence[str],
+    clap,
+    clip,
+    tagger,
+    pictures: Path | None,  # noqa: ANN001
+    timings: dict[str, float],
+    models: dict[str, str | None],
+) -> tuple[dict, dict, np.ndarray | None, dict | None]:
     from weavewave.evaluate.adherence import audio_adherence
 
     audio, sr = _timed(timings, "load", lambda: load_audio(item.audio))
@@ -150,9 +170,10 @@ def _evaluate_item(item: Item, *, embedders: Sequence[str], clap, clip, tagger, 
             midi = pretty_midi.PrettyMIDI(str(item.midi))
             hist = melody_histograms_from_midi(midi, item.brief)
             metrics |= _timed(timings, "midi", lambda: midi_adherence(midi, item.brief, hist))
-    emb = {e: _timed(timings, f"embed[{e}]",
-                     lambda e=e: _embedder(e, clap, models.get(e)).embed(audio, sr))
-           for e in embedders}
+    emb = {
+        e: _timed(timings, f"embed[{e}]", lambda e=e: _embedder(e, clap, models.get(e)).embed(audio, sr))
+        for e in embedders
+    }
     tag = None
     if clap is not None:
         from weavewave.evaluate import neural
@@ -160,10 +181,14 @@ def _evaluate_item(item: Item, *, embedders: Sequence[str], clap, clip, tagger, 
         text = item.text or (item.brief.caption if item.brief else None)
         if text:
             metrics[f"clap_score[{clap.name}]"] = round(
-                _timed(timings, "clap_score", lambda: neural.clap_score(clap, audio, sr, text)), 4)
+                _timed(timings, "clap_score", lambda: neural.clap_score(clap, audio, sr, text)), 4
+            )
         if clip is not None and item.image is not None and item.brief is not None:
-            pivot = _timed(timings, "image_music", lambda: neural.image_music_via_text(
-                clip, clap, item.image, audio, sr, item.brief.caption))
+            pivot = _timed(
+                timings,
+                "image_music",
+                lambda: neural.image_music_via_text(clip, clap, item.image, audio, sr, item.brief.caption),
+            )
             metrics["image_music_via_text[clip+clap]"] = round(pivot["mean"], 4)
             metrics["image_text[clip]"] = round(pivot["image_text"], 4)
         if tagger is not None:
@@ -172,7 +197,9 @@ def _evaluate_item(item: Item, *, embedders: Sequence[str], clap, clip, tagger, 
     if pictures is not None:
         from weavewave.evaluate.plots import save_pictures, track_view
 
-        view = _timed(timings, "pictures", lambda: track_view(item.name, audio, sr, item.brief, metrics, midi))
+        view = _timed(
+            timings, "pictures", lambda: track_view(item.name, audio, sr, item.brief, metrics, midi)
+        )
         files = _timed(timings, "pictures", lambda: save_pictures(view, pictures))
         row["pictures"] = {k: f"tracks/{pictures.name}/{v}" for k, v in files.items()}
     return row, emb, tag, hist
@@ -195,9 +222,17 @@ def _embedder(name: str, clap, model: str | None = None):  # noqa: ANN001, ANN20
     return _EMBEDDERS[key]
 
 
-def _distribution(refs: list[Item], reference: str | Path | None, embedders: Sequence[str],
-                  embeddings: dict[str, list[np.ndarray]], clap, tagger, tags: list,  # noqa: ANN001
-                  timings: dict, models: dict[str, str | None]) -> dict[str, Any]:
+def _distribution(
+    refs: list[Item],
+    reference: str | Path | None,
+    embedders: Sequence[str],
+    embeddings: dict[str, list[np.ndarray]],
+    clap,
+    tagger,
+    tags: list,  # noqa: ANN001
+    timings: dict,
+    models: dict[str, str | None],
+) -> dict[str, Any]:
     from weavewave.evaluate.fad import fad, fad_infinity
 
     out: dict[str, Any] = {"reference": str(reference), "reference_tracks": len(refs)}
@@ -206,8 +241,13 @@ def _distribution(refs: list[Item], reference: str | Path | None, embedders: Seq
     for it in refs:
         audio, sr = load_audio(it.audio)
         for e in embedders:
-            ref_emb[e].append(_timed(timings, f"embed[{e}]",
-                                     lambda e=e, a=audio, r=sr: _embedder(e, clap, models.get(e)).embed(a, r)))
+            ref_emb[e].append(
+                _timed(
+                    timings,
+                    f"embed[{e}]",
+                    lambda e=e, a=audio, r=sr: _embedder(e, clap, models.get(e)).embed(a, r),
+                )
+            )
         if tagger is not None:
             ref_tags.append(tagger.probabilities(audio, sr))
     for e in embedders:
@@ -216,8 +256,11 @@ def _distribution(refs: list[Item], reference: str | Path | None, embedders: Seq
         out[f"fad[{name}]"] = round(_timed(timings, "fad", lambda g=gen, r=ref: fad(g, r)), 4)
         inf = _timed(timings, "fad", lambda g=gen, r=ref: fad_infinity(g, r))
         out[f"fad_inf[{name}]"] = None if inf is None else round(inf, 4)
-        out[f"embeddings[{name}]"] = {"generated": int(gen.shape[0]), "reference": int(ref.shape[0]),
-                                      "dim": int(gen.shape[1])}
+        out[f"embeddings[{name}]"] = {
+            "generated": int(gen.shape[0]),
+            "reference": int(ref.shape[0]),
+            "dim": int(gen.shape[1]),
+        }
     if tagger is not None and tags:
         from weavewave.evaluate.neural import kl_divergence
 
@@ -235,8 +278,18 @@ def _values(tracks: list[dict], key: str) -> list[float]:
 def summarise(tracks: list[dict], hists: list[dict] | None = None) -> dict[str, Any]:
     """Set-level figures: means of per-track metrics, loudness spread, flags, pooled melody distances."""
     s: dict[str, Any] = {"tracks": len(tracks)}
-    for key in ("tempo_acc1", "tempo_acc2", "key_exact", "key_mirex", "section_boundary_f3", "scale_consistency",
-                "pitch_class_entropy", "note_density", "density_energy_spearman", "groove_consistency"):
+    for key in (
+        "tempo_acc1",
+        "tempo_acc2",
+        "key_exact",
+        "key_mirex",
+        "section_boundary_f3",
+        "scale_consistency",
+        "pitch_class_entropy",
+        "note_density",
+        "density_energy_spearman",
+        "groove_consistency",
+    ):
         v = _values(tracks, key)
         if v:
             s[key] = round(statistics.fmean(v), 4)
@@ -285,30 +338,52 @@ def _move_into_place(tmp: Path, out: Path, force: bool) -> None:
 
 
 def _write(results: dict[str, Any], folder: Path) -> None:
-    (folder / "results.json").write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    (folder / "results.json").write_text(
+        json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
     (folder / "report.md").write_text(markdown_report(results), encoding="utf-8")
     (folder / "report.html").write_text(html_report(results), encoding="utf-8")
 
 
 SUMMARY_LABELS = {
-    "tracks": "tracks", "tempo_acc1": "tempo Acc1 (within 4 %)", "tempo_acc2": "tempo Acc2 (also ×2, ×½, ×3, ×⅓)",
-    "key_exact": "key exact", "key_mirex": "key MIREX score", "duration_error_abs_max_s": "largest length error (s)",
-    "lufs_mean": "loudness mean (LUFS)", "lufs_std": "loudness spread, std (LU)", "lufs_min": "loudness min (LUFS)",
-    "lufs_max": "loudness max (LUFS)", "true_peak_max_dbfs": "highest true peak (dBTP)",
-    "silent_tracks": "tracks flagged silent", "clipping_tracks": "tracks flagged clipping",
-    "section_boundary_f3": "section boundaries, F-measure at 3 s", "scale_consistency": "MIDI scale consistency",
-    "pitch_class_entropy": "MIDI pitch-class entropy (bits)", "note_density": "MIDI notes per second",
+    "tracks": "tracks",
+    "tempo_acc1": "tempo Acc1 (within 4 %)",
+    "tempo_acc2": "tempo Acc2 (also ×2, ×½, ×3, ×⅓)",
+    "key_exact": "key exact",
+    "key_mirex": "key MIREX score",
+    "duration_error_abs_max_s": "largest length error (s)",
+    "lufs_mean": "loudness mean (LUFS)",
+    "lufs_std": "loudness spread, std (LU)",
+    "lufs_min": "loudness min (LUFS)",
+    "lufs_max": "loudness max (LUFS)",
+    "true_peak_max_dbfs": "highest true peak (dBTP)",
+    "silent_tracks": "tracks flagged silent",
+    "clipping_tracks": "tracks flagged clipping",
+    "section_boundary_f3": "section boundaries, F-measure at 3 s",
+    "scale_consistency": "MIDI scale consistency",
+    "pitch_class_entropy": "MIDI pitch-class entropy (bits)",
+    "note_density": "MIDI notes per second",
     "density_energy_spearman": "note density vs asked energy (Spearman)",
     "groove_consistency": "MIDI groove consistency",
     "melody_distance[folk]": "melody distance to folk tunes (Jensen-Shannon, bits)",
     "melody_distance[bach]": "melody distance to Bach chorale sopranos (Jensen-Shannon, bits)",
 }
-TRACK_COLUMNS = (("tempo_requested", "tempo asked"), ("tempo_estimated", "tempo heard"), ("tempo_acc1", "Acc1"),
-                 ("tempo_acc2", "Acc2"), ("key_requested", "key asked"), ("key_estimated", "key heard"),
-                 ("key_mirex", "MIREX"), ("duration_error_s", "length err s"), ("lufs", "LUFS"),
-                 ("true_peak_dbfs", "dBTP"), ("section_boundary_f3", "sections F3"),
-                 ("scale_consistency", "scale"), ("groove_consistency", "groove"),
-                 ("melody_distance[folk]", "melody↔folk JSD"))
+TRACK_COLUMNS = (
+    ("tempo_requested", "tempo asked"),
+    ("tempo_estimated", "tempo heard"),
+    ("tempo_acc1", "Acc1"),
+    ("tempo_acc2", "Acc2"),
+    ("key_requested", "key asked"),
+    ("key_estimated", "key heard"),
+    ("key_mirex", "MIREX"),
+    ("duration_error_s", "length err s"),
+    ("lufs", "LUFS"),
+    ("true_peak_dbfs", "dBTP"),
+    ("section_boundary_f3", "sections F3"),
+    ("scale_consistency", "scale"),
+    ("groove_consistency", "groove"),
+    ("melody_distance[folk]", "melody↔folk JSD"),
+)
 
 
 def _fmt(v: Any) -> str:
@@ -334,7 +409,9 @@ def _summary_rows(results: dict[str, Any]) -> list[tuple[str, str]]:
 
 def _track_rows(results: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
     cols = [(k, label) for k, label in TRACK_COLUMNS if any(k in t["metrics"] for t in results["tracks"])]
-    extra = sorted({k for t in results["tracks"] for k in t["metrics"] if k.startswith(("clap_score[", "image_"))})
+    extra = sorted(
+        {k for t in results["tracks"] for k in t["metrics"] if k.startswith(("clap_score[", "image_"))}
+    )
     cols += [(k, k) for k in extra]
     header = ["track"] + [label for _, label in cols]
     rows = [[t["name"]] + [_fmt(t["metrics"].get(k)) for k, _ in cols] for t in results["tracks"]]
@@ -343,18 +420,31 @@ def _track_rows(results: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
 
 def markdown_report(results: dict[str, Any]) -> str:
     """The report as Markdown: summary table, per-track table, each track's overview picture."""
-    lines = ["# weavewave evaluation", "",
-             "Adherence is measured from the audio against each brief.json; `fad[...]` names the embedder "
-             "(`features` is a fixed librosa feature embedding, not VGGish or CLAP).", "", "## Summary", "",
-             "| measure | value |", "|---|---|"]
+    lines = [
+        "# weavewave evaluation",
+        "",
+        "Adherence is measured from the audio against each brief.json; `fad[...]` names the embedder "
+        "(`features` is a fixed librosa feature embedding, not VGGish or CLAP).",
+        "",
+        "## Summary",
+        "",
+        "| measure | value |",
+        "|---|---|",
+    ]
     lines += [f"| {a} | {b} |" for a, b in _summary_rows(results)]
     header, rows = _track_rows(results)
     lines += ["", "## Tracks", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(r) + " |" for r in rows]
     for t in results["tracks"]:
         if "pictures" in t:
-            lines += ["", f"### {t['name']}", "", t.get("brief", ""), "",
-                      f"![{t['name']}]({t['pictures']['overview']})"]
+            lines += [
+                "",
+                f"### {t['name']}",
+                "",
+                t.get("brief", ""),
+                "",
+                f"![{t['name']}]({t['pictures']['overview']})",
+            ]
     return "\n".join(lines) + "\n"
 
 
@@ -367,20 +457,25 @@ def html_report(results: dict[str, Any]) -> str:
         body = "".join("<tr>" + "".join(f"<td>{e(c)}</td>" for c in r) + "</tr>" for r in rows)
         return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
-    parts = ["<!doctype html><html><head><meta charset='utf-8'><title>weavewave evaluation</title><style>",
-             "body{font-family:system-ui,sans-serif;margin:2em;max-width:1100px;color:#222}"
-             "table{border-collapse:collapse;margin:1em 0;font-size:13px}"
-             "td,th{border:1px solid #ddd;padding:4px 8px;text-align:left}th{background:#f4f4f4}"
-             "img{max-width:100%;border:1px solid #eee}h3{margin-top:2em}",
-             "</style></head><body><h1>weavewave evaluation</h1>",
-             "<p>Adherence is measured from the audio against each brief.json. <code>fad[…]</code> names the "
-             "embedder (<code>features</code> is a fixed librosa feature embedding, not VGGish or CLAP).</p>",
-             "<h2>Summary</h2>", table(["measure", "value"], [list(r) for r in _summary_rows(results)])]
+    parts = [
+        "<!doctype html><html><head><meta charset='utf-8'><title>weavewave evaluation</title><style>",
+        "body{font-family:system-ui,sans-serif;margin:2em;max-width:1100px;color:#222}"
+        "table{border-collapse:collapse;margin:1em 0;font-size:13px}"
+        "td,th{border:1px solid #ddd;padding:4px 8px;text-align:left}th{background:#f4f4f4}"
+        "img{max-width:100%;border:1px solid #eee}h3{margin-top:2em}",
+        "</style></head><body><h1>weavewave evaluation</h1>",
+        "<p>Adherence is measured from the audio against each brief.json. <code>fad[…]</code> names the "
+        "embedder (<code>features</code> is a fixed librosa feature embedding, not VGGish or CLAP).</p>",
+        "<h2>Summary</h2>",
+        table(["measure", "value"], [list(r) for r in _summary_rows(results)]),
+    ]
     header, rows = _track_rows(results)
     parts += ["<h2>Tracks</h2>", table(header, rows)]
     for t in results["tracks"]:
         if "pictures" in t:
-            parts += [f"<h3>{e(t['name'])}</h3><p>{e(t.get('brief', ''))}</p>",
-                      f"<img src='{e(t['pictures']['overview'])}' alt='{e(t['name'])}'>"]
+            parts += [
+                f"<h3>{e(t['name'])}</h3><p>{e(t.get('brief', ''))}</p>",
+                f"<img src='{e(t['pictures']['overview'])}' alt='{e(t['name'])}'>",
+            ]
     parts.append("</body></html>\n")
     return "".join(parts)

@@ -46,7 +46,9 @@ def check_rerank(candidates: int, rerank: str | None) -> None:
     if rerank is not None and rerank.split(":", 1)[0] not in RERANK_METRICS:
         raise BadInputError(f"unknown --rerank metric {rerank!r}: use one of {', '.join(RERANK_METRICS)}")
     if candidates > 1 and rerank is None:
-        raise BadInputError("--candidates needs --rerank METRIC to choose between them, e.g. --rerank adherence")
+        raise BadInputError(
+            "--candidates needs --rerank METRIC to choose between them, e.g. --rerank adherence"
+        )
 
 
 def scorer(rerank: str) -> Callable[[Track], float]:
@@ -73,9 +75,13 @@ def track_scores(track: Track) -> dict[str, float]:
 
     brief = track.brief
     bpm, _, key_score = tempo_and_key(analyze.analysis_signal(track.audio, track.sample_rate), brief)
-    scores = {"key": key_score,
-              "tempo": max(0.0, 1.0 - abs(bpm - brief.tempo_bpm) / brief.tempo_bpm),
-              "scale": 0.0, "groove": 0.0, "folk": 0.0}
+    scores = {
+        "key": key_score,
+        "tempo": max(0.0, 1.0 - abs(bpm - brief.tempo_bpm) / brief.tempo_bpm),
+        "scale": 0.0,
+        "groove": 0.0,
+        "folk": 0.0,
+    }
     parts = [scores["key"], scores["tempo"]]
     if track.arrangement is not None:
         pm = track.arrangement.to_pretty_midi()
@@ -88,8 +94,14 @@ def track_scores(track: Track) -> dict[str, float]:
     return scores
 
 
-def generate_best(generator: Generator, brief: MusicBrief, *, candidates: int, rerank: str,
-                  progress: ProgressFn | None = None) -> Track:
+def generate_best(
+    generator: Generator,
+    brief: MusicBrief,
+    *,
+    candidates: int,
+    rerank: str,
+    progress: ProgressFn | None = None,
+) -> Track:
     """Generate ``candidates`` tracks from ``brief`` with derived seeds and return the best by ``rerank``.
 
     Ties go to the earlier candidate. The returned track's brief holds the kept seed and, in
@@ -106,8 +118,12 @@ def generate_best(generator: Generator, brief: MusicBrief, *, candidates: int, r
         seed = candidate_seed(brief.seed, i)
         base = 0.95 * i / candidates
         candidate_brief = brief.model_copy(update={"seed": seed}, deep=True)
-        track = generator.generate(candidate_brief, progress=lambda f, m, i=i, base=base: report(
-            base + 0.85 / candidates * f, f"candidate {i + 1}/{candidates}: {m}"))
+        track = generator.generate(
+            candidate_brief,
+            progress=lambda f, m, i=i, base=base: report(
+                base + 0.85 / candidates * f, f"candidate {i + 1}/{candidates}: {m}"
+            ),
+        )
         report(base + 0.9 / candidates, f"scoring candidate {i + 1}/{candidates}")
         value = float(score(track))
         results.append((seed, value))
@@ -116,13 +132,22 @@ def generate_best(generator: Generator, brief: MusicBrief, *, candidates: int, r
     if best is None:  # unreachable: check_rerank demands candidates >= 1
         raise BadInputError("--candidates must be at least 1")
     value, index, track = best
-    listing = "; ".join(f"seed {s}: {v:.4f}" + (" (kept)" if k == index else "") for k, (s, v) in enumerate(results))
+    listing = "; ".join(
+        f"seed {s}: {v:.4f}" + (" (kept)" if k == index else "") for k, (s, v) in enumerate(results)
+    )
     provenance = dict(track.brief.provenance)
-    provenance["seed"] = Provenance(source="user", reason=f"candidate {index + 1} of {candidates}, kept by "
-                                                          f"--rerank {rerank} (base seed {brief.seed})")
-    provenance["rerank"] = Provenance(source="user", reason=f"best of {candidates} by {rerank} "
-                                                            f"(higher is better): {listing}")
+    provenance["seed"] = Provenance(
+        source="user",
+        reason=f"candidate {index + 1} of {candidates}, kept by --rerank {rerank} (base seed {brief.seed})",
+    )
+    provenance["rerank"] = Provenance(
+        source="user", reason=f"best of {candidates} by {rerank} (higher is better): {listing}"
+    )
     track.brief = track.brief.model_copy(update={"provenance": provenance})
-    track.stats["rerank"] = {"metric": rerank, "kept": index, "scores": [{"seed": s, "score": v} for s, v in results]}
+    track.stats["rerank"] = {
+        "metric": rerank,
+        "kept": index,
+        "scores": [{"seed": s, "score": v} for s, v in results],
+    }
     report(1.0, "kept the best candidate")
     return track

@@ -149,7 +149,9 @@ def melody_notes(pm: pretty_midi.PrettyMIDI) -> list[pretty_midi.Note]:
     return [top[t] for t in sorted(top)]
 
 
-def melody_histograms(pitches: list[int], onsets_quarters: list[float], tonic_pc: int) -> dict[str, np.ndarray]:
+def melody_histograms(
+    pitches: list[int], onsets_quarters: list[float], tonic_pc: int
+) -> dict[str, np.ndarray]:
     """Interval, rhythm and tonic-relative pitch-class counts of one monophonic melody.
 
     Parameters
@@ -178,8 +180,9 @@ def melody_histograms_from_midi(pm: pretty_midi.PrettyMIDI, brief: MusicBrief) -
     if len(notes) < MIN_MELODY_NOTES:
         return None
     quarter = 60.0 / pm.get_tempo_changes()[1][0]
-    hist: dict[str, Any] = melody_histograms([n.pitch for n in notes], [n.start / quarter for n in notes],
-                                             tonic_pitch_class(brief.key.tonic))
+    hist: dict[str, Any] = melody_histograms(
+        [n.pitch for n in notes], [n.start / quarter for n in notes], tonic_pitch_class(brief.key.tonic)
+    )
     hist["mode"] = MODE_TO_MAJMIN[brief.key.mode]
     return hist
 
@@ -219,7 +222,10 @@ def pooled_corpus_distance(histograms: list[dict[str, Any]], corpus: str = "folk
     ref = corpus_histograms()[corpus]
     interval = sum(h["interval"] for h in histograms)
     rhythm = sum(h["rhythm"] for h in histograms)
-    out = {"interval": jensen_shannon(interval, ref["interval"]), "rhythm": jensen_shannon(rhythm, ref["rhythm"])}
+    out = {
+        "interval": jensen_shannon(interval, ref["interval"]),
+        "rhythm": jensen_shannon(rhythm, ref["rhythm"]),
+    }
     pcs = []
     for mode in ("major", "minor"):
         group = [h["pitch_class"] for h in histograms if h.get("mode", "major") == mode]

@@ -49,8 +49,10 @@ class Track:
         return self.audio.shape[0] / self.sample_rate
 
     def __repr__(self) -> str:
-        return (f"Track({self.duration_s:.2f} s @ {self.sample_rate} Hz, {len(self.stems)} stems, "
-                f"{self.brief.genre}, {self.brief.key}, {self.brief.tempo_bpm:g} BPM)")
+        return (
+            f"Track({self.duration_s:.2f} s @ {self.sample_rate} Hz, {len(self.stems)} stems, "
+            f"{self.brief.genre}, {self.brief.key}, {self.brief.tempo_bpm:g} BPM)"
+        )
 
 
 class Generator(Protocol):

@@ -43,7 +43,9 @@ def _filter_bank(sample_rate: int, n_fft: int) -> np.ndarray:
 
     librosa = _get_librosa()
 
-    return librosa.filters.chroma(sr=sample_rate, n_fft=n_fft, tuning=0.0, n_chroma=N_CHROMA).astype(np.float64)
+    return librosa.filters.chroma(sr=sample_rate, n_fft=n_fft, tuning=0.0, n_chroma=N_CHROMA).astype(
+        np.float64
+    )
 
 
 def melody_chroma(audio: np.ndarray, sample_rate: int) -> np.ndarray:
@@ -73,7 +75,7 @@ def melody_chroma(audio: np.ndarray, sample_rate: int) -> np.ndarray:
     block = 64  # frames per FFT batch: bounds memory for long pieces
     for start in range(0, n_frames, block):
         idx = np.arange(start, min(n_frames, start + block))
-        frames = np.stack([padded[i * CHROMA_HOP: i * CHROMA_HOP + CHROMA_N_FFT] for i in idx]) * window
+        frames = np.stack([padded[i * CHROMA_HOP : i * CHROMA_HOP + CHROMA_N_FFT] for i in idx]) * window
         power = np.abs(np.fft.rfft(frames, axis=1)) ** 2
         raw[idx] = power @ fb.T
     one_hot = np.zeros((n_frames, N_CHROMA), np.float32)
@@ -87,4 +89,4 @@ def chroma_window(chroma: np.ndarray, start_s: float, end_s: float) -> np.ndarra
     a = int(np.floor(start_s * CHROMA_FPS))
     b = max(a + 1, int(np.ceil(end_s * CHROMA_FPS)))
     a = min(a, max(0, chroma.shape[0] - 1))
-    return chroma[a:min(b, chroma.shape[0])]
+    return chroma[a : min(b, chroma.shape[0])]

@@ -67,8 +67,10 @@ class Sampling:
         if not 0.0 <= self.temperature <= 5.0:
             raise BadInputError(f"temperature {self.temperature:g} is out of range: use 0 (greedy) to 5")
         if not 0.0 <= self.guidance_scale <= 20.0:
-            raise BadInputError(f"guidance {self.guidance_scale:g} is out of range: use 0 to 20 (1 or less: "
-                                "no classifier-free guidance)")
+            raise BadInputError(
+                f"guidance {self.guidance_scale:g} is out of range: use 0 to 20 (1 or less: "
+                "no classifier-free guidance)"
+            )
         return self
 
     def generate_kwargs(self) -> dict[str, Any]:
@@ -76,8 +78,12 @@ class Sampling:
         if self.temperature == 0:
             kw["do_sample"] = False
         else:
-            kw.update(do_sample=True, temperature=self.temperature, top_k=self.top_k or None,
-                      top_p=self.top_p if 0 < self.top_p < 1 else None)
+            kw.update(
+                do_sample=True,
+                temperature=self.temperature,
+                top_k=self.top_k or None,
+                top_p=self.top_p if 0 < self.top_p < 1 else None,
+            )
         return kw
 
 
@@ -107,8 +113,9 @@ class MusicgenBundle:
         return f"MusicgenBundle({kind} {self.ref!r} on {self.device}, {self.dtype}, {self.sample_rate} Hz)"
 
 
-def load_musicgen(ref: str, *, device: str = "auto", dtype: str = "auto",
-                  cache: ModelCache | None = None) -> MusicgenBundle:
+def load_musicgen(
+    ref: str, *, device: str = "auto", dtype: str = "auto", cache: ModelCache | None = None
+) -> MusicgenBundle:
     """Load a MusicGen or MusicGen-Melody (hub id or folder) once per cache."""
     from weavewave.models import load_once
 
@@ -134,18 +141,28 @@ def _load(ref: str, device: str, torch_dtype: Any) -> MusicgenBundle:
     elif kind == "musicgen":
         cls = MusicgenForConditionalGeneration
     else:
-        raise BadInputError(f"{ref} is a {kind or 'unknown'} model, not MusicGen: pass a MusicGen model to "
-                            "--model, e.g. facebook/musicgen-small (see `weavewave models`)")
+        raise BadInputError(
+            f"{ref} is a {kind or 'unknown'} model, not MusicGen: pass a MusicGen model to "
+            "--model, e.g. facebook/musicgen-small (see `weavewave models`)"
+        )
     model = from_pretrained(cls.from_pretrained, ref, "generator", dtype=torch_dtype)
     model.to(device).eval()
     tokenizer = from_pretrained(AutoTokenizer.from_pretrained, ref, "generator")
     check_tokenizer(tokenizer, ref, vocab_size=model.config.text_encoder.vocab_size)
     audio_cfg = model.config.audio_encoder
     return MusicgenBundle(
-        model=model, tokenizer=tokenizer, ref=ref, device=device, dtype=torch_dtype,
-        sample_rate=int(audio_cfg.sampling_rate), frame_rate=int(audio_cfg.frame_rate),
+        model=model,
+        tokenizer=tokenizer,
+        ref=ref,
+        device=device,
+        dtype=torch_dtype,
+        sample_rate=int(audio_cfg.sampling_rate),
+        frame_rate=int(audio_cfg.frame_rate),
         num_codebooks=int(model.decoder.config.num_codebooks),
-        audio_channels=audio_channels(model), is_melody=kind == "musicgen_melody", chroma_length=getattr(model.config, "chroma_length", None))
+        audio_channels=audio_channels(model),
+        is_melody=kind == "musicgen_melody",
+        chroma_length=getattr(model.config, "chroma_length", None),
+    )
 
 
 @dataclass(frozen=True)
@@ -224,7 +241,9 @@ class MusicgenGenerator:
             raise BadInputError(f"unknown steer mode {self.steer!r}: use {' or '.join(STEER_MODES)}")
         self.steer = steer
         if steer == "symbolic" and self.melody is not None:
-            raise BadInputError("--steer symbolic and a melody recording both set the melody: use one of them")
+            raise BadInputError(
+                "--steer symbolic and a melody recording both set the melody: use one of them"
+            )
         if self.melody is not None and not Path(self.melody).is_file():
             raise BadInputError(f"melody file not found: {self.melody}; check the path")
         self.decoder = (self.decoder or "auto").lower()
@@ -232,17 +251,21 @@ class MusicgenGenerator:
             raise BadInputError(f"unknown decoder {self.decoder!r}: use {', '.join(DECODERS)}")
         self.sampling = Sampling(self.top_k, self.top_p, self.temperature, self.guidance_scale).validated()
         if not 1.0 <= self.window_s <= 60.0:
-            raise BadInputError(f"window {self.window_s:g} s is out of range: use 1 to 60 s (MusicGen was "
-                                "trained on 30 s)")
+            raise BadInputError(
+                f"window {self.window_s:g} s is out of range: use 1 to 60 s (MusicGen was trained on 30 s)"
+            )
         if self.prompt_s is None:
             self.prompt_s = min(DEFAULT_PROMPT_S, self.window_s / 3)
             self.crossfade_s = min(self.crossfade_s, self.prompt_s)
         if not 0.0 < self.prompt_s < self.window_s:
-            raise BadInputError(f"prompt {self.prompt_s:g} s must be more than 0 and shorter than the window "
-                                f"({self.window_s:g} s)")
+            raise BadInputError(
+                f"prompt {self.prompt_s:g} s must be more than 0 and shorter than the window "
+                f"({self.window_s:g} s)"
+            )
         if not 0.0 <= self.crossfade_s <= self.prompt_s:
-            raise BadInputError(f"crossfade {self.crossfade_s:g} s must be between 0 and the prompt "
-                                f"({self.prompt_s:g} s)")
+            raise BadInputError(
+                f"crossfade {self.crossfade_s:g} s must be between 0 and the prompt ({self.prompt_s:g} s)"
+            )
         if self.model is None:
             from weavewave.models import DEFAULT_MELODY_MODEL, DEFAULT_MODEL
 
@@ -257,11 +280,15 @@ class MusicgenGenerator:
         b = load_musicgen(str(self.model), device=self.device, dtype=self.dtype, cache=self.cache)
         if (self.steer == "symbolic" or self.melody is not None) and not b.is_melody:
             what = "--steer symbolic" if self.steer == "symbolic" else "a melody recording"
-            raise BadInputError(f"{what} needs a MusicGen-Melody model, and {self.model} is not one: pass "
-                                "--model facebook/musicgen-melody (or a local copy)")
+            raise BadInputError(
+                f"{what} needs a MusicGen-Melody model, and {self.model} is not one: pass "
+                "--model facebook/musicgen-melody (or a local copy)"
+            )
         if self.decoder == "fast" and not _fast_applies(b):
-            raise BadInputError(f"--decoder fast handles mono and stereo MusicGen models, and {self.model} has "
-                                f"{b.audio_channels} audio channels: use --decoder auto or stock")
+            raise BadInputError(
+                f"--decoder fast handles mono and stereo MusicGen models, and {self.model} has "
+                f"{b.audio_channels} audio channels: use --decoder auto or stock"
+            )
         return b
 
     def decoder_for(self, b: MusicgenBundle) -> str:
@@ -287,15 +314,23 @@ class MusicgenGenerator:
 
         stereo = _to_output(audio, b.sample_rate, brief.duration_s)
         master, _, stats = _master(stereo, stereo.shape[1], {})
-        stats.update(generator="musicgen", model=b.ref, device=b.device, dtype=str(b.dtype).removeprefix("torch."),
-                     sampling=asdict(self.sampling), steer=self.steer,
-                     melody=Path(self.melody).name if self.melody is not None else None, windows=windows,
-                     decoder=self.decoder_for(b))
+        stats.update(
+            generator="musicgen",
+            model=b.ref,
+            device=b.device,
+            dtype=str(b.dtype).removeprefix("torch."),
+            sampling=asdict(self.sampling),
+            steer=self.steer,
+            melody=Path(self.melody).name if self.melody is not None else None,
+            windows=windows,
+            decoder=self.decoder_for(b),
+        )
         report(1.0, "mastered")
         return Track(audio=master, sample_rate=SAMPLE_RATE, brief=brief, arrangement=arrangement, stats=stats)
 
-    def _generate_audio(self, b: MusicgenBundle, brief: MusicBrief, chroma: np.ndarray | None,
-                        report: ProgressFn) -> tuple[np.ndarray, list[dict[str, Any]]]:
+    def _generate_audio(
+        self, b: MusicgenBundle, brief: MusicBrief, chroma: np.ndarray | None, report: ProgressFn
+    ) -> tuple[np.ndarray, list[dict[str, Any]]]:
         """Codec-rate audio [shape=(channels, n)] covering the brief, block by block."""
         total = int(math.ceil(brief.duration_s * b.frame_rate))
         window = int(round(self.window_s * b.frame_rate))
@@ -307,18 +342,33 @@ class MusicgenGenerator:
         for i, block in enumerate(blocks):
             report(i / len(blocks), f"window {i + 1}/{len(blocks)}")
             caption = block_caption(brief, block.start / b.frame_rate, block.end / b.frame_rate)
-            prompt_audio = out[:, (block.start - block.prompt) * hop: block.start * hop] if block.prompt else None
+            prompt_audio = (
+                out[:, (block.start - block.prompt) * hop : block.start * hop] if block.prompt else None
+            )
             features = None
             if chroma is not None:
-                features = chroma_for(chroma, (block.start - block.prompt) / b.frame_rate,
-                                      block.end / b.frame_rate)
-            decoded = generate_block(b, caption, block.new, prompt_audio=prompt_audio, chroma=features,
-                                     sampling=self.sampling, seed=(brief.seed + 7919 * i) % 2**32,
-                                     decoder=self.decoder_for(b))
+                features = chroma_for(
+                    chroma, (block.start - block.prompt) / b.frame_rate, block.end / b.frame_rate
+                )
+            decoded = generate_block(
+                b,
+                caption,
+                block.new,
+                prompt_audio=prompt_audio,
+                chroma=features,
+                sampling=self.sampling,
+                seed=(brief.seed + 7919 * i) % 2**32,
+                decoder=self.decoder_for(b),
+            )
             _place(out, decoded, block, hop, int(round(self.crossfade_s * b.sample_rate)))
-            windows.append({"start_s": round(block.start / b.frame_rate, 4),
-                            "end_s": round(block.end / b.frame_rate, 4),
-                            "prompt_s": round(block.prompt / b.frame_rate, 4), "caption": caption})
+            windows.append(
+                {
+                    "start_s": round(block.start / b.frame_rate, 4),
+                    "end_s": round(block.end / b.frame_rate, 4),
+                    "prompt_s": round(block.prompt / b.frame_rate, 4),
+                    "caption": caption,
+                }
+            )
         report(1.0, "generated")
         return out, windows
 
@@ -331,15 +381,17 @@ def _place(out: np.ndarray, decoded: np.ndarray, block: Block, hop: int, crossfa
     """
     skip = block.prompt * hop
     seam = block.start * hop
-    new = decoded[:, skip: skip + block.new * hop]
+    new = decoded[:, skip : skip + block.new * hop]
     if new.shape[1] < block.new * hop:
-        raise RuntimeError(f"the model returned {decoded.shape[1]} samples, fewer than the "
-                           f"{(block.prompt + block.new) * hop} asked for")
-    out[:, seam: seam + new.shape[1]] = new
+        raise RuntimeError(
+            f"the model returned {decoded.shape[1]} samples, fewer than the "
+            f"{(block.prompt + block.new) * hop} asked for"
+        )
+    out[:, seam : seam + new.shape[1]] = new
     n = min(crossfade, skip)
     if n:
         fade_out, fade_in = _crossfade(n)
-        out[:, seam - n: seam] = out[:, seam - n: seam] * fade_out + decoded[:, skip - n: skip] * fade_in
+        out[:, seam - n : seam] = out[:, seam - n : seam] * fade_out + decoded[:, skip - n : skip] * fade_in
 
 
 def block_caption(brief: MusicBrief, start_s: float, end_s: float) -> str:
@@ -365,8 +417,17 @@ def _fast_applies(b: MusicgenBundle) -> bool:
     return supports(b.model)
 
 
-def generate_block(b: MusicgenBundle, caption: str, new_frames: int, *, prompt_audio: np.ndarray | None,
-                   chroma: np.ndarray | None, sampling: Sampling, seed: int, decoder: str = "stock") -> np.ndarray:
+def generate_block(
+    b: MusicgenBundle,
+    caption: str,
+    new_frames: int,
+    *,
+    prompt_audio: np.ndarray | None,
+    chroma: np.ndarray | None,
+    sampling: Sampling,
+    seed: int,
+    decoder: str = "stock",
+) -> np.ndarray:
     """One window: returns [shape=(channels, (prompt + new) * hop)] float32.
 
     The prompt is given as EnCodec codes (``decoder_input_ids``), which both MusicGen and MusicGen-Melody
@@ -374,8 +435,9 @@ def generate_block(b: MusicgenBundle, caption: str, new_frames: int, *, prompt_a
     fast loop on the same inputs and random state, ``"stock"`` runs ``model.generate``.
     """
     if decoder == "fast":
-        return _fast_block(b, caption, new_frames, prompt_audio=prompt_audio, chroma=chroma, sampling=sampling,
-                           seed=seed)
+        return _fast_block(
+            b, caption, new_frames, prompt_audio=prompt_audio, chroma=chroma, sampling=sampling, seed=seed
+        )
     import torch
 
     inputs = b.tokenizer([caption], return_tensors="pt", padding=True)
@@ -395,8 +457,16 @@ def generate_block(b: MusicgenBundle, caption: str, new_frames: int, *, prompt_a
     return audio[0].float().cpu().numpy()
 
 
-def _fast_block(b: MusicgenBundle, caption: str, new_frames: int, *, prompt_audio: np.ndarray | None,
-                chroma: np.ndarray | None, sampling: Sampling, seed: int) -> np.ndarray:
+def _fast_block(
+    b: MusicgenBundle,
+    caption: str,
+    new_frames: int,
+    *,
+    prompt_audio: np.ndarray | None,
+    chroma: np.ndarray | None,
+    sampling: Sampling,
+    seed: int,
+) -> np.ndarray:
     """:func:`generate_block` through :class:`~weavewave.generators.musicgen_fast.FastMusicgen`: the same
     tokenized caption, prompt codes, chroma and seeded global random state as the ``generate`` call."""
     import torch
@@ -412,10 +482,17 @@ def _fast_block(b: MusicgenBundle, caption: str, new_frames: int, *, prompt_audi
     with torch.random.fork_rng(devices=devices), torch.inference_mode():
         torch.manual_seed(seed)
         audio = FastMusicgen(b.model).generate_audio(
-            inputs.input_ids.to(b.device), inputs.attention_mask.to(b.device), new_frames,
-            guidance_scale=sampling.guidance_scale, greedy=sampling.temperature == 0, top_k=sampling.top_k,
-            top_p=sampling.top_p, temperature=sampling.temperature or 1.0, prompt_codes=prompt,
-            input_features=features)
+            inputs.input_ids.to(b.device),
+            inputs.attention_mask.to(b.device),
+            new_frames,
+            guidance_scale=sampling.guidance_scale,
+            greedy=sampling.temperature == 0,
+            top_k=sampling.top_k,
+            top_p=sampling.top_p,
+            temperature=sampling.temperature or 1.0,
+            prompt_codes=prompt,
+            input_features=features,
+        )
     return audio[0].float().cpu().numpy()
 
 
@@ -456,8 +533,9 @@ def _to_output(audio: np.ndarray, sample_rate: int, duration_s: float) -> np.nda
 # ======================================================================================================
 # Melody conditioning
 # ======================================================================================================
-def steering_chroma(brief: MusicBrief, *, soundfont: str | Path | None = None
-                    ) -> tuple[Arrangement, np.ndarray]:
+def steering_chroma(
+    brief: MusicBrief, *, soundfont: str | Path | None = None
+) -> tuple[Arrangement, np.ndarray]:
     """Compose the brief, render it without drums and bass, and take its melody chroma.
 
     Returns the full arrangement (for ``music.mid``) and the chroma [shape=(frames, 12)].
@@ -477,11 +555,18 @@ def steering_rendering(arrangement: Arrangement, *, soundfont: str | Path | None
     if not parts:  # e.g. a solo bass line: steer on what there is
         parts = [p for p in arrangement.parts if not p.is_drum and p.notes]
     if not parts:
-        raise BadInputError("--steer symbolic needs pitched instruments, and this brief has only drums: add "
-                            "one, e.g. --instruments 'piano, drums'")
-    sub = Arrangement(parts=parts, tempo_bpm=arrangement.tempo_bpm, meter=arrangement.meter,
-                      duration_s=arrangement.duration_s, key_tonic=arrangement.key_tonic,
-                      key_mode=arrangement.key_mode)
+        raise BadInputError(
+            "--steer symbolic needs pitched instruments, and this brief has only drums: add "
+            "one, e.g. --instruments 'piano, drums'"
+        )
+    sub = Arrangement(
+        parts=parts,
+        tempo_bpm=arrangement.tempo_bpm,
+        meter=arrangement.meter,
+        duration_s=arrangement.duration_s,
+        key_tonic=arrangement.key_tonic,
+        key_mode=arrangement.key_mode,
+    )
     return render(sub, soundfont=soundfont)
 
 
@@ -501,7 +586,9 @@ def reference_chroma(path: str | Path) -> np.ndarray:
     try:
         audio, sr = sf.read(str(path), dtype="float32", always_2d=True)
     except (RuntimeError, sf.LibsndfileError, OSError) as exc:
-        raise BadInputError(f"cannot read melody file {path}: {exc}; use a wav, flac, ogg or mp3 file") from None
+        raise BadInputError(
+            f"cannot read melody file {path}: {exc}; use a wav, flac, ogg or mp3 file"
+        ) from None
     if audio.shape[0] == 0:
         raise BadInputError(f"melody file {path} is empty: give a recording with sound in it")
     return melody_chroma(audio, sr)

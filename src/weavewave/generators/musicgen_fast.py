@@ -67,8 +67,11 @@ class FastMusicgen:
         self.channels = audio_channels(model)
         # codebook k is delayed by delays[k] steps: k for mono, k // 2 for stereo (left/right interleaved)
         self.delays = [k // self.channels for k in range(self.num_codebooks)]
-        self.pad = int(model.generation_config.decoder_start_token_id
-                       if model.generation_config.decoder_start_token_id is not None else cfg.pad_token_id)
+        self.pad = int(
+            model.generation_config.decoder_start_token_id
+            if model.generation_config.decoder_start_token_id is not None
+            else cfg.pad_token_id
+        )
         self.num_heads = int(cfg.num_attention_heads)
         self.head_dim = int(cfg.hidden_size) // self.num_heads
         self.static_shapes = static_shapes
@@ -92,8 +95,10 @@ class FastMusicgen:
         if self.melody:
             if m.text_encoder.config.hidden_size != m.decoder.config.hidden_size:
                 enc = m.enc_to_dec_proj(enc)
-        elif (m.text_encoder.config.hidden_size != m.decoder.config.hidden_size
-                and m.decoder.config.cross_attention_hidden_size is None):
+        elif (
+            m.text_encoder.config.hidden_size != m.decoder.config.hidden_size
+            and m.decoder.config.cross_attention_hidden_size is None
+        ):
             enc = m.enc_to_dec_proj(enc)
         enc = enc * mask[..., None].to(enc.dtype)
         additive = (1.0 - mask[:, None, None, :].to(enc.dtype)) * torch.finfo(enc.dtype).min
@@ -165,8 +170,9 @@ class FastMusicgen:
             q = sa.q_proj(h).view(split).transpose(1, 2)
             self.k_cache[i, :, :, start:end] = sa.k_proj(h).view(split).transpose(1, 2)
             self.v_cache[i, :, :, start:end] = sa.v_proj(h).view(split).transpose(1, 2)
-            a = F.scaled_dot_product_attention(q, self.k_cache[i, :, :, :end], self.v_cache[i, :, :, :end],
-                                               attn_mask=causal)
+            a = F.scaled_dot_product_attention(
+                q, self.k_cache[i, :, :, :end], self.v_cache[i, :, :, :end], attn_mask=causal
+            )
             x = x + sa.out_proj(a.transpose(1, 2).reshape(n, t, -1))
             x = self._cross(layer, x, i)
             h = layer.final_layer_norm(x)
@@ -218,9 +224,21 @@ class FastMusicgen:
         return torch.stack([head(x[:, 0]) for head in self.heads], dim=1)
 
     # --------------------------------------------------------------------------------------------------
-    def generate_codes(self, input_ids: Any, attention_mask: Any, frames: int, *, guidance_scale: float = 3.0,
-                       greedy: bool = True, top_k: int = 250, top_p: float = 0.0, temperature: float = 1.0,
-                       generator: Any = None, prompt_codes: Any = None, input_features: Any = None) -> Any:
+    def generate_codes(
+        self,
+        input_ids: Any,
+        attention_mask: Any,
+        frames: int,
+        *,
+        guidance_scale: float = 3.0,
+        greedy: bool = True,
+        top_k: int = 250,
+        top_p: float = 0.0,
+        temperature: float = 1.0,
+        generator: Any = None,
+        prompt_codes: Any = None,
+        input_features: Any = None,
+    ) -> Any:
         """Codes [shape=(batch, num_codebooks, prompt + frames)] for the tokenized captions.
 
         ``prompt_codes`` [shape=(batch, K, P)] are continued (and returned in front, as ``generate`` does);
@@ -247,9 +265,9 @@ class FastMusicgen:
             known = torch.zeros((k_books, steps + 1), dtype=torch.bool, device=dev)
             for k, d in enumerate(self.delays):  # codebook k holds frame j - 1 - d at position j
                 if prompt:
-                    grid[:, k, d + 1: d + 1 + prompt] = prompt_codes[:, k]
+                    grid[:, k, d + 1 : d + 1 + prompt] = prompt_codes[:, k]
                 known[k, : d + 1 + prompt] = True
-                known[k, d + 1 + total:] = True  # past the last frame: padding
+                known[k, d + 1 + total :] = True  # past the last frame: padding
             # the prefix (melody) and the prompt positions 0..P-1 go through the layers in one pass; the loop
             # then starts at position P, whose logits give the first new frame of codebook 0
             first = prompt
@@ -264,14 +282,31 @@ class FastMusicgen:
                 if guidance:
                     tokens = tokens.repeat(2, 1)
                 logits = self.step(tokens, torch.tensor(offset + p, device=dev)).float()
-                nxt = self._pick(logits, b, guidance_scale if guidance else None, greedy=greedy, top_k=top_k,
-                                 top_p=top_p, temperature=temperature, generator=generator)
+                nxt = self._pick(
+                    logits,
+                    b,
+                    guidance_scale if guidance else None,
+                    greedy=greedy,
+                    top_k=top_k,
+                    top_p=top_p,
+                    temperature=temperature,
+                    generator=generator,
+                )
                 grid[:, :, p + 1] = torch.where(known[:, p + 1], grid[:, :, p + 1], nxt)
-            return torch.stack([grid[:, k, d + 1: d + 1 + total] for k, d in enumerate(self.delays)], dim=1)
+            return torch.stack([grid[:, k, d + 1 : d + 1 + total] for k, d in enumerate(self.delays)], dim=1)
 
     @staticmethod
-    def _pick(logits: Any, b: int, guidance_scale: float | None, *, greedy: bool, top_k: int, top_p: float,
-              temperature: float, generator: Any) -> Any:
+    def _pick(
+        logits: Any,
+        b: int,
+        guidance_scale: float | None,
+        *,
+        greedy: bool,
+        top_k: int,
+        top_p: float,
+        temperature: float,
+        generator: Any,
+    ) -> Any:
         """The next codes [shape=(b, K)] from logits [shape=(n, K, V)], in ``generate``'s order: guidance,
         temperature, top-k, top-p, then one multinomial draw over the (b * K) rows."""
         import torch

@@ -90,7 +90,9 @@ MIN_VOICED_SHARE = 0.5  # of the sounding frames; less and the line is not pitch
 SOUNDING_DB = -40.0  # frames within this of the loudest count as sounding
 NOTE_MIN_PROB = 0.3  # a note's mean voicing probability; below, a breath or noise that pyin half-hears
 SLIP_GAP_FRAMES = 3  # an unattacked octave of the note just ended, this soon after it, is its decay
-PITCH_HOLD_FRAMES = 3  # a new pitch must hold this many frames (70 ms) to start a note: vibrato and scoops do not
+PITCH_HOLD_FRAMES = (
+    3  # a new pitch must hold this many frames (70 ms) to start a note: vibrato and scoops do not
+)
 REPEAT_RISE = 1.25  # RMS rise across an onset that re-attacks the same pitch (a repeated note)
 ONSET_LOOKBACK_S = 0.15  # a note starts at an attack this close before its first voiced frame (pyin lags it)
 # Bars: the downbeat is the beat phase that puts the tune's long notes on strong beats.
@@ -107,7 +109,11 @@ LOUDNESS_ENERGY = (-40.0, -8.0)  # LUFS mapped to energy 0..1
 ONSET_ENERGY = (0.5, 6.0)  # onsets per second mapped to energy 0..1
 TEMPO_AROUSAL = (60.0, 160.0)  # BPM mapped to arousal -1..1
 BRIGHT_HZ = (800.0, 3500.0)  # spectral centroid mapped to -1..1 (dark..bright)
-VIDEO_SIGNATURES = ((4, b"ftyp"), (0, b"\x1a\x45\xdf\xa3"), (8, b"AVI "))  # MP4/QuickTime/M4A, Matroska/WebM, AVI
+VIDEO_SIGNATURES = (
+    (4, b"ftyp"),
+    (0, b"\x1a\x45\xdf\xa3"),
+    (8, b"AVI "),
+)  # MP4/QuickTime/M4A, Matroska/WebM, AVI
 
 
 @dataclass
@@ -209,48 +215,66 @@ def load_audio(path: str | Path) -> tuple[np.ndarray, int]:
         raise BadInputError(f"audio file {p.name} is empty (0 bytes); give a WAV, FLAC, MP3 or OGG recording")
     with p.open("rb") as fh:
         head = fh.read(16)
-    if any(head[o:o + len(sig)] == sig for o, sig in VIDEO_SIGNATURES):
-        raise BadInputError(f"{p.name} is a video container (MP4/QuickTime, Matroska/WebM or AVI), not an "
-                            "audio file: give a video with --video, or convert its sound to WAV/FLAC for --audio")
+    if any(head[o : o + len(sig)] == sig for o, sig in VIDEO_SIGNATURES):
+        raise BadInputError(
+            f"{p.name} is a video container (MP4/QuickTime, Matroska/WebM or AVI), not an "
+            "audio file: give a video with --video, or convert its sound to WAV/FLAC for --audio"
+        )
     sf = _soundfile()
     try:
         with _quiet_native_stderr():
             info = sf.info(str(p))
     except Exception as exc:  # libsndfile raises its own error types, which vary by version
-        raise BadInputError(f"cannot decode {p.name} as audio ({_reason(exc)}); --audio reads WAV, FLAC, MP3 and "
-                            "OGG: check the file plays, or convert it") from None
+        raise BadInputError(
+            f"cannot decode {p.name} as audio ({_reason(exc)}); --audio reads WAV, FLAC, MP3 and "
+            "OGG: check the file plays, or convert it"
+        ) from None
     if info.frames <= 0 or info.samplerate <= 0:
-        raise BadInputError(f"{p.name} holds no decodable audio (zero length, or cut off): give a complete "
-                            "recording with sound in it")
+        raise BadInputError(
+            f"{p.name} holds no decodable audio (zero length, or cut off): give a complete "
+            "recording with sound in it"
+        )
     declared_s = info.frames / info.samplerate
     limit = max_audio_seconds()
     if declared_s > limit:
-        raise BadInputError(f"{p.name} is {declared_s:.0f} s long; the limit for --audio is {limit:.0f} s. Trim it, "
-                            f"or raise the limit with {MAX_AUDIO_ENV}=SECONDS")
+        raise BadInputError(
+            f"{p.name} is {declared_s:.0f} s long; the limit for --audio is {limit:.0f} s. Trim it, "
+            f"or raise the limit with {MAX_AUDIO_ENV}=SECONDS"
+        )
     _check_wav_complete(p, info, size)
     try:
         with _quiet_native_stderr():
             data, sr = sf.read(str(p), dtype="float32", always_2d=True)
     except Exception as exc:
-        raise BadInputError(f"{p.name} is corrupt or truncated ({_reason(exc)}); re-export or re-download it") from None
+        raise BadInputError(
+            f"{p.name} is corrupt or truncated ({_reason(exc)}); re-export or re-download it"
+        ) from None
     if data.shape[0] == 0:
-        raise BadInputError(f"{p.name} holds no decodable audio (zero length, or cut off): give a complete "
-                            "recording with sound in it")
+        raise BadInputError(
+            f"{p.name} holds no decodable audio (zero length, or cut off): give a complete "
+            "recording with sound in it"
+        )
     if data.shape[0] < DECODED_SHARE * info.frames:
-        raise BadInputError(f"{p.name} is truncated: its header promises {declared_s:.1f} s but only "
-                            f"{data.shape[0] / sr:.1f} s decode; re-export or re-download it")
+        raise BadInputError(
+            f"{p.name} is truncated: its header promises {declared_s:.1f} s but only "
+            f"{data.shape[0] / sr:.1f} s decode; re-export or re-download it"
+        )
     if not np.isfinite(data).all():
         raise BadInputError(f"{p.name} contains invalid samples (NaN or infinity); re-export it")
     mono = data.mean(axis=1)
     duration = mono.shape[0] / sr
     if duration < MIN_AUDIO_S:
-        raise BadInputError(f"{p.name} is only {duration:.2f} s long; give at least {MIN_AUDIO_S:g} s of music")
+        raise BadInputError(
+            f"{p.name} is only {duration:.2f} s long; give at least {MIN_AUDIO_S:g} s of music"
+        )
     peak = float(np.max(np.abs(mono)))
     peak_db = 20 * np.log10(peak) if peak > 0 else -np.inf
     if peak_db < SILENCE_DBFS:
         shown = "-inf" if not np.isfinite(peak_db) else f"{peak_db:.0f}"
-        raise BadInputError(f"{p.name} is silent (peak {shown} dBFS): a reference needs audible music to "
-                            "take tempo, key and melody from")
+        raise BadInputError(
+            f"{p.name} is silent (peak {shown} dBFS): a reference needs audible music to "
+            "take tempo, key and melody from"
+        )
     return mono, int(sr)
 
 
@@ -282,11 +306,13 @@ def _check_wav_complete(p: Path, info: Any, size: int) -> None:
     at = header.find(b"data")
     if at < 0 or at + 8 > len(header):
         return
-    declared = int.from_bytes(header[at + 4:at + 8], "little")
+    declared = int.from_bytes(header[at + 4 : at + 8], "little")
     if declared not in (0, 0xFFFFFFFF) and at + 8 + declared > size:
         missing = at + 8 + declared - size
-        raise BadInputError(f"{p.name} is truncated: its header promises {declared} bytes of audio but "
-                            f"{missing} are missing; re-export or re-download it")
+        raise BadInputError(
+            f"{p.name} is truncated: its header promises {declared} bytes of audio but "
+            f"{missing} are missing; re-export or re-download it"
+        )
 
 
 def _reason(exc: Exception) -> str:
@@ -301,8 +327,9 @@ def _librosa():
     return get()
 
 
-def analyse_audio(mono: np.ndarray, sample_rate: int, *, name: str = "audio",
-                  transcribe: bool = True) -> AudioAnalysis:
+def analyse_audio(
+    mono: np.ndarray, sample_rate: int, *, name: str = "audio", transcribe: bool = True
+) -> AudioAnalysis:
     """Measure a mono signal [shape=(n,)]. See the module docstring for what is measured."""
     from weavewave.analyze import estimate_tempo, key_from_chroma, key_from_notes
     from weavewave.audio_io import integrated_lufs
@@ -312,8 +339,9 @@ def analyse_audio(mono: np.ndarray, sample_rate: int, *, name: str = "audio",
     duration = y.shape[0] / SR
     onset_env = librosa.onset.onset_strength(y=y, sr=SR, hop_length=HOP)
     tempo = float(estimate_tempo(y, SR, onset_envelope=onset_env))  # SR and HOP are the tempo analysis's own
-    _, beat_frames = librosa.beat.beat_track(onset_envelope=onset_env, sr=SR, hop_length=HOP, bpm=tempo,
-                                             units="frames")
+    _, beat_frames = librosa.beat.beat_track(
+        onset_envelope=onset_env, sr=SR, hop_length=HOP, bpm=tempo, units="frames"
+    )
     beat_frames = np.asarray(beat_frames, dtype=int)
     if beat_frames.size < 4:  # no pulse to lock to: a regular grid at the estimated tempo
         beat_frames = librosa.time_to_frames(np.arange(0.0, duration, 60.0 / tempo), sr=SR, hop_length=HOP)
@@ -339,8 +367,9 @@ def analyse_audio(mono: np.ndarray, sample_rate: int, *, name: str = "audio",
         tonic, mode, corr = key_from_chroma(chroma.mean(axis=1), profile=KEY_PROFILE)
         key_from = "chroma"
     # Chords from the register below the tune (C1-C5): a loud melody would otherwise pull every beat's chord.
-    low_chroma = librosa.feature.chroma_cqt(y=y, sr=SR, hop_length=HOP, fmin=librosa.note_to_hz("C1"),
-                                            n_octaves=CHORD_OCTAVES)
+    low_chroma = librosa.feature.chroma_cqt(
+        y=y, sr=SR, hop_length=HOP, fmin=librosa.note_to_hz("C1"), n_octaves=CHORD_OCTAVES
+    )
     beat_chroma = librosa.util.sync(low_chroma, beat_frames, aggregate=np.median)
     chord_labels = _chords_per_beat(beat_chroma)
     chords = _chord_spans(chord_labels)
@@ -350,8 +379,9 @@ def analyse_audio(mono: np.ndarray, sample_rate: int, *, name: str = "audio",
     to_qn = _seconds_to_qn(beat_times, tempo)
     beats_per_bar = int((meter or "4/4").split("/")[0])
     first_sound = _first_sound_s(rms)
-    melody, length_qn, origin = _melody_qn(tune_s, to_qn, duration, beats_per_bar=beats_per_bar,
-                                           first_sound_s=first_sound)
+    melody, length_qn, origin = _melody_qn(
+        tune_s, to_qn, duration, beats_per_bar=beats_per_bar, first_sound_s=first_sound
+    )
     chords = _shift_chords(chords, origin)
     boundaries = _boundaries(librosa, y, chroma, beat_frames, duration, start_s=first_sound)
     detected = [c for c in chords if c[0] < length_qn]
@@ -359,14 +389,34 @@ def analyse_audio(mono: np.ndarray, sample_rate: int, *, name: str = "audio",
     if not trust.trusted and melody:
         chords, chords_from = reharmonize(melody, tonic, mode, length_qn, float(beats_per_bar)), "melody"
     analysis = AudioAnalysis(
-        name=name, duration_s=round(duration, 3), tempo_bpm=round(tempo, 2), beat_times=beat_times,
-        key_tonic=tonic, key_mode=mode, key_correlation=round(corr, 3), meter=meter,
-        loudness_lufs=None if loud is None else round(loud, 2), energy=energy, energy_curve=curve,
-        brightness_hz=round(float(np.mean(centroid)), 1), onsets_per_s=round(onsets_per_s, 2),
-        boundaries_s=boundaries, chords=[c for c in chords if c[0] < length_qn], melody=melody,
-        melody_s=melody_s, length_qn=length_qn, harmony=trust, chords_from=chords_from,
-        detected_chords=detected, melody_dropped=len(melody_s) - len(tune_s), transcriber=heard.method,
-        polyphony=heard.polyphony, voiced_share=heard.voiced_share, key_from=key_from, origin_qn=origin)
+        name=name,
+        duration_s=round(duration, 3),
+        tempo_bpm=round(tempo, 2),
+        beat_times=beat_times,
+        key_tonic=tonic,
+        key_mode=mode,
+        key_correlation=round(corr, 3),
+        meter=meter,
+        loudness_lufs=None if loud is None else round(loud, 2),
+        energy=energy,
+        energy_curve=curve,
+        brightness_hz=round(float(np.mean(centroid)), 1),
+        onsets_per_s=round(onsets_per_s, 2),
+        boundaries_s=boundaries,
+        chords=[c for c in chords if c[0] < length_qn],
+        melody=melody,
+        melody_s=melody_s,
+        length_qn=length_qn,
+        harmony=trust,
+        chords_from=chords_from,
+        detected_chords=detected,
+        melody_dropped=len(melody_s) - len(tune_s),
+        transcriber=heard.method,
+        polyphony=heard.polyphony,
+        voiced_share=heard.voiced_share,
+        key_from=key_from,
+        origin_qn=origin,
+    )
     analysis.segments = _segments(analysis, rms, centroid, onsets, chroma)
     return analysis
 
@@ -497,8 +547,15 @@ def _chord_spans(labels: list[str]) -> list[tuple[float, float, str]]:
     return spans
 
 
-def _boundaries(librosa: Any, y: np.ndarray, chroma: np.ndarray, beat_frames: np.ndarray,
-                duration: float, *, start_s: float = 0.0) -> list[float]:
+def _boundaries(
+    librosa: Any,
+    y: np.ndarray,
+    chroma: np.ndarray,
+    beat_frames: np.ndarray,
+    duration: float,
+    *,
+    start_s: float = 0.0,
+) -> list[float]:
     """Section boundaries (seconds, starting with 0): the strongest changes in beat-synchronous timbre
     (MFCC) and harmony (chroma), by a Foote checkerboard novelty curve over the beats.
 
@@ -517,8 +574,12 @@ def _boundaries(librosa: Any, y: np.ndarray, chroma: np.ndarray, beat_frames: np
         return [0.0]
     feats = []
     for f in (mfcc[1:, :n], chroma[:, :n]):
-        per_beat = np.stack([f[:, a:b].mean(axis=1) for a, b in zip(beats[:-1], beats[1:], strict=False)], axis=1)
-        per_beat = (per_beat - per_beat.mean(axis=1, keepdims=True)) / (per_beat.std(axis=1, keepdims=True) + 1e-9)
+        per_beat = np.stack(
+            [f[:, a:b].mean(axis=1) for a, b in zip(beats[:-1], beats[1:], strict=False)], axis=1
+        )
+        per_beat = (per_beat - per_beat.mean(axis=1, keepdims=True)) / (
+            per_beat.std(axis=1, keepdims=True) + 1e-9
+        )
         feats.append(per_beat / np.sqrt(f.shape[0]))
     x = np.vstack(feats)
     x = x / (np.linalg.norm(x, axis=0, keepdims=True) + 1e-9)
@@ -561,7 +622,8 @@ def _basic_pitch_model() -> Any:
     except ImportError as exc:
         raise MissingDependencyError(
             'melody transcription needs basic-pitch: pip install "weavewave[audio]" and then '
-            'pip install --no-deps basic-pitch (see the Makefile)') from exc
+            "pip install --no-deps basic-pitch (see the Makefile)"
+        ) from exc
 
 
 def transcribe_notes(y: np.ndarray) -> list[tuple[float, float, int, float]]:
@@ -574,8 +636,13 @@ def transcribe_notes(y: np.ndarray) -> list[tuple[float, float, int, float]]:
         wav = Path(tmp) / "reference.wav"
         sf.write(str(wav), y, SR, subtype="FLOAT")
         with _quiet():
-            _, _, events = predict(wav, model, onset_threshold=ONSET_THRESHOLD, frame_threshold=FRAME_THRESHOLD,
-                                   minimum_note_length=MIN_NOTE_MS)
+            _, _, events = predict(
+                wav,
+                model,
+                onset_threshold=ONSET_THRESHOLD,
+                frame_threshold=FRAME_THRESHOLD,
+                minimum_note_length=MIN_NOTE_MS,
+            )
     return [(float(s), float(e), int(p), float(a)) for s, e, p, a, _ in events]
 
 
@@ -610,19 +677,29 @@ def polyphony(notes: list[tuple[float, float, int, float]] | list[tuple[float, f
     def overlap(a: tuple[float, float, int], b: tuple[float, float, int]) -> float:
         return max(0.0, min(a[1], b[1]) - max(a[0], b[0]))
 
-    voices = [n for n in items if sum(overlap(n, m) for m in items if (n[2] - m[2]) in HARMONIC_INTERVALS)
-              < PARTIAL_SHARE * (n[1] - n[0])]
+    voices = [
+        n
+        for n in items
+        if sum(overlap(n, m) for m in items if (n[2] - m[2]) in HARMONIC_INTERVALS)
+        < PARTIAL_SHARE * (n[1] - n[0])
+    ]
     total = sum(e - s for s, e, _ in voices)
     if total <= 0:
         return 0.0
-    together = sum(n[1] - n[0] for n in voices if any(
-        m is not n and m[2] != n[2] and overlap(n, m) >= SHARED_SHARE * min(n[1] - n[0], m[1] - m[0])
-        for m in voices))
+    together = sum(
+        n[1] - n[0]
+        for n in voices
+        if any(
+            m is not n and m[2] != n[2] and overlap(n, m) >= SHARED_SHARE * min(n[1] - n[0], m[1] - m[0])
+            for m in voices
+        )
+    )
     return round(together / total, 3)
 
 
-def transcribe_line(y: np.ndarray, *, rms: np.ndarray | None = None,
-                    onset_envelope: np.ndarray | None = None) -> Transcription:
+def transcribe_line(
+    y: np.ndarray, *, rms: np.ndarray | None = None, onset_envelope: np.ndarray | None = None
+) -> Transcription:
     """The tune of a 22.05 kHz mono signal [shape=(n,)], by the transcriber that suits it.
 
     basic-pitch transcribes everything; when its notes show one line (:func:`polyphony` at most
@@ -646,15 +723,27 @@ def transcribe_line(y: np.ndarray, *, rms: np.ndarray | None = None,
     return Transcription(notes, "pyin", poly, voiced)
 
 
-def pyin_notes(y: np.ndarray, *, rms: np.ndarray | None = None, onset_envelope: np.ndarray | None = None,
-               attacks_s: list[float] | None = None) -> tuple[list[tuple[float, float, int]], float]:
+def pyin_notes(
+    y: np.ndarray,
+    *,
+    rms: np.ndarray | None = None,
+    onset_envelope: np.ndarray | None = None,
+    attacks_s: list[float] | None = None,
+) -> tuple[list[tuple[float, float, int]], float]:
     """A monophonic line's notes by pyin: ((start_s, end_s, pitch) list, voiced share of sounding frames).
 
     Attacks are librosa's onsets plus ``attacks_s`` (seconds: another transcriber's note onsets).
     """
     librosa = _librosa()
-    f0, voiced, prob = librosa.pyin(y, fmin=PYIN_FMIN_HZ, fmax=PYIN_FMAX_HZ, sr=SR, frame_length=PYIN_FRAME,
-                                    hop_length=HOP, resolution=PYIN_RESOLUTION)
+    f0, voiced, prob = librosa.pyin(
+        y,
+        fmin=PYIN_FMIN_HZ,
+        fmax=PYIN_FMAX_HZ,
+        sr=SR,
+        frame_length=PYIN_FRAME,
+        hop_length=HOP,
+        resolution=PYIN_RESOLUTION,
+    )
     if rms is None:
         rms = librosa.feature.rms(y=y, hop_length=HOP)[0]
     if onset_envelope is None:
@@ -669,20 +758,33 @@ def pyin_notes(y: np.ndarray, *, rms: np.ndarray | None = None, onset_envelope: 
         extra = np.round(np.asarray(attacks_s) * SR / HOP).astype(int)
         onset_frames = np.union1d(onset_frames, extra[(extra >= 0) & (extra < n)])
         timing = np.asarray(attacks_s, dtype=float)
-    notes = notes_from_f0(librosa.hz_to_midi(np.where(voiced, f0, np.nan)), prob, rms, onset_frames,
-                          hop_s=HOP / SR, timing_s=timing)
+    notes = notes_from_f0(
+        librosa.hz_to_midi(np.where(voiced, f0, np.nan)),
+        prob,
+        rms,
+        onset_frames,
+        hop_s=HOP / SR,
+        timing_s=timing,
+    )
     return notes, round(share, 3)
 
 
 def _rise(rms: np.ndarray, frame: int) -> float:
     """How much the level rises across an onset: the peak just after over the quietest just before."""
-    before = rms[max(0, frame - 4):max(1, frame)]
-    after = rms[frame:frame + 3] if frame < len(rms) else rms[-1:]
+    before = rms[max(0, frame - 4) : max(1, frame)]
+    after = rms[frame : frame + 3] if frame < len(rms) else rms[-1:]
     return float(np.max(after)) / max(float(np.min(before)), 1e-9)
 
 
-def notes_from_f0(midi: np.ndarray, prob: np.ndarray, rms: np.ndarray, onset_frames: np.ndarray, *,
-                  hop_s: float, timing_s: np.ndarray | None = None) -> list[tuple[float, float, int]]:
+def notes_from_f0(
+    midi: np.ndarray,
+    prob: np.ndarray,
+    rms: np.ndarray,
+    onset_frames: np.ndarray,
+    *,
+    hop_s: float,
+    timing_s: np.ndarray | None = None,
+) -> list[tuple[float, float, int]]:
     """Segment an f0 track into notes: (start_s, end_s, pitch).
 
     midi: f0 per frame in MIDI numbers, NaN where unvoiced [shape=(n,)]; prob: voicing probability
@@ -713,20 +815,25 @@ def notes_from_f0(midi: np.ndarray, prob: np.ndarray, rms: np.ndarray, onset_fra
         if start < 0:
             start, pitch = i, r
             continue
-        held = rounded[i:i + PITCH_HOLD_FRAMES]
+        held = rounded[i : i + PITCH_HOLD_FRAMES]
         new_pitch = r != pitch and held.size == PITCH_HOLD_FRAMES and bool(np.all(held == r))
         attacked = any(f in attacks for f in range(i - 1, i + 2))
         if new_pitch and (r - pitch) % 12 == 0 and not attacked:
             continue  # an octave slip in the decay: the same note
-        if new_pitch or (i in attacks and r == pitch and i - start >= PITCH_HOLD_FRAMES
-                         and _rise(rms, i) >= REPEAT_RISE):
+        if new_pitch or (
+            i in attacks and r == pitch and i - start >= PITCH_HOLD_FRAMES and _rise(rms, i) >= REPEAT_RISE
+        ):
             close(i)
             start, pitch = i, r
     close(n)
     merged: list[tuple[int, int, float]] = []
     for a, b, p in spans:
-        if merged and a - merged[-1][1] <= SLIP_GAP_FRAMES and (p - merged[-1][2]) % 12 == 0 \
-                and not any(f in attacks for f in range(a - 2, a + 3)):
+        if (
+            merged
+            and a - merged[-1][1] <= SLIP_GAP_FRAMES
+            and (p - merged[-1][2]) % 12 == 0
+            and not any(f in attacks for f in range(a - 2, a + 3))
+        ):
             merged[-1] = (merged[-1][0], b, merged[-1][2])  # the tracker slipped an octave in the decay
         else:
             merged.append((a, b, p))
@@ -792,8 +899,14 @@ def downbeat_phase(onsets_qn: list[float], weights: list[float], beats_per_bar: 
     return best if scores[best] > PHASE_MARGIN * scores[0] else 0
 
 
-def _melody_qn(melody_s: list[tuple[float, float, int]], to_qn: Any, duration: float, *, beats_per_bar: int = 4,
-               first_sound_s: float = 0.0) -> tuple[list[tuple[float, float, int, int]], float, float]:
+def _melody_qn(
+    melody_s: list[tuple[float, float, int]],
+    to_qn: Any,
+    duration: float,
+    *,
+    beats_per_bar: int = 4,
+    first_sound_s: float = 0.0,
+) -> tuple[list[tuple[float, float, int, int]], float, float]:
     """The melody on the tracked beat grid, bars starting on the tune's downbeat, snapped to the grid.
 
     The origin (quarter note 0) is the downbeat at or before the first sound or note, whichever is first,
@@ -832,8 +945,9 @@ def _shift_chords(chords: list[tuple[float, float, str]], origin: float) -> list
 
 
 # --- segments and captions -----------------------------------------------------------------------
-def _segments(a: AudioAnalysis, rms: np.ndarray, centroid: np.ndarray, onsets: np.ndarray,
-              chroma: np.ndarray) -> list[Segment]:
+def _segments(
+    a: AudioAnalysis, rms: np.ndarray, centroid: np.ndarray, onsets: np.ndarray, chroma: np.ndarray
+) -> list[Segment]:
     """Per-segment measurements, theme labels by chroma similarity, and a caption each."""
     from weavewave.jitcache import librosa as _get_librosa
 
@@ -860,11 +974,18 @@ def _segments(a: AudioAnalysis, rms: np.ndarray, centroid: np.ndarray, onsets: n
         seg_onsets = float(np.sum((onsets >= edges[i]) & (onsets < edges[i + 1])) / max(dur, 1e-6))
         q0, q1 = _qn_range(a, edges[i], edges[i + 1])
         chords = list(dict.fromkeys(c[2] for c in a.chords if c[0] + c[1] > q0 and c[0] < q1))[:4]
-        out.append(Segment(
-            start_s=round(edges[i], 3), end_s=round(edges[i + 1], 3), label=label,
-            energy=round(float(np.clip(a.energy + (seg_db - overall_db) / 24.0, 0.05, 0.95)), 3),
-            loudness_db=round(seg_db, 1), brightness_hz=round(float(np.mean(centroid[f0:f1])), 1),
-            onsets_per_s=round(seg_onsets, 2), chords=chords))
+        out.append(
+            Segment(
+                start_s=round(edges[i], 3),
+                end_s=round(edges[i + 1], 3),
+                label=label,
+                energy=round(float(np.clip(a.energy + (seg_db - overall_db) / 24.0, 0.05, 0.95)), 3),
+                loudness_db=round(seg_db, 1),
+                brightness_hz=round(float(np.mean(centroid[f0:f1])), 1),
+                onsets_per_s=round(seg_onsets, 2),
+                chords=chords,
+            )
+        )
     for seg in out:
         seg.caption = segment_caption(seg, tempo=a.tempo_bpm)
     return out
@@ -877,7 +998,13 @@ def _qn_range(a: AudioAnalysis, start_s: float, end_s: float) -> tuple[float, fl
 
 def _words(energy: float, brightness_hz: float, onsets_per_s: float) -> str:
     level = "quiet" if energy < 0.35 else "steady" if energy < 0.65 else "loud"
-    tone = "dark" if brightness_hz < BRIGHT_HZ[0] * 1.5 else "bright" if brightness_hz > BRIGHT_HZ[1] * 0.8 else "warm"
+    tone = (
+        "dark"
+        if brightness_hz < BRIGHT_HZ[0] * 1.5
+        else "bright"
+        if brightness_hz > BRIGHT_HZ[1] * 0.8
+        else "warm"
+    )
     motion = "sparse" if onsets_per_s < 1.5 else "flowing" if onsets_per_s < 4 else "busy"
     return f"{level}, {tone}, {motion}"
 
@@ -889,13 +1016,21 @@ def _chord_words(chords: list[str]) -> str:
     return f" over {' - '.join(names)}"
 
 
-def segment_caption(seg: Segment, *, tempo: float, style: str | None = None, instruments: str | None = None,
-                    keep: str | None = None) -> str:
+def segment_caption(
+    seg: Segment,
+    *,
+    tempo: float,
+    style: str | None = None,
+    instruments: str | None = None,
+    keep: str | None = None,
+) -> str:
     """A caption for one segment: what it sounds like; with ``style`` etc., how the restyle plays it."""
     head = f"{seg.label} ({seg.start_s:.0f}-{seg.end_s:.0f} s): {_words(seg.energy, seg.brightness_hz, seg.onsets_per_s)}"
     if style is None:
         return f"{head} passage{_chord_words(seg.chords)}, {tempo:g} BPM"
-    return f"{head} {style} passage{' on ' + instruments if instruments else ''}" + (f", {keep}" if keep else "")
+    return f"{head} {style} passage{' on ' + instruments if instruments else ''}" + (
+        f", {keep}" if keep else ""
+    )
 
 
 # --- proposals -----------------------------------------------------------------------------------
@@ -916,35 +1051,56 @@ def _proposals(a: AudioAnalysis) -> dict[str, Proposal]:
     n = a.name
     brightness = 2 * _scale(a.brightness_hz, *BRIGHT_HZ) - 1
     valence = float(np.clip((0.35 if a.key_mode == "major" else -0.35) + 0.25 * brightness, -1, 1))
-    arousal = float(np.clip(0.6 * (2 * _scale(a.tempo_bpm, *TEMPO_AROUSAL) - 1) + 0.4 * (2 * a.energy - 1), -1, 1))
+    arousal = float(
+        np.clip(0.6 * (2 * _scale(a.tempo_bpm, *TEMPO_AROUSAL) - 1) + 0.4 * (2 * a.energy - 1), -1, 1)
+    )
     genre, g_conf, g_why = _genre_guess(a)
     key = a.key
     props = {
         "tempo_bpm": Proposal(a.tempo_bpm, 1.0, f"tempo {a.tempo_bpm:g}: measured from the beats of {n}"),
-        "key": Proposal(key, float(np.clip(a.key_correlation, 0.1, 0.95)),
-                        f"key {key}: chroma of {n} correlates {a.key_correlation:.2f} with the "
-                        "Aarden-Essen key profile" if a.key_from == "chroma" else
-                        f"key {key}: the notes of {n}'s single line, weighted by length, correlate "
-                        f"{a.key_correlation:.2f} with the Krumhansl-Kessler key profile"),
-        "duration_s": Proposal(round(a.length_qn * 60.0 / a.tempo_bpm, 3), 0.9,
-                               f"duration: the length of {n}"),
-        "valence": Proposal(round(valence, 3), 0.7, f"valence {valence:+.2f}: {key.mode} key, "
-                            f"brightness {a.brightness_hz:.0f} Hz"),
-        "arousal": Proposal(round(arousal, 3), 0.7, f"arousal {arousal:+.2f}: {a.tempo_bpm:g} BPM, energy "
-                            f"{a.energy:.2f}"),
-        "energy": Proposal(a.energy, 0.8, f"energy {a.energy:.2f}: loudness "
-                           f"{a.loudness_lufs if a.loudness_lufs is not None else -70:.1f} LUFS, "
-                           f"{a.onsets_per_s:.1f} onsets/s"),
-        "density": Proposal(round(_scale(a.onsets_per_s, *ONSET_ENERGY), 3), 0.6,
-                            f"density: {a.onsets_per_s:.1f} onsets/s in {n}"),
+        "key": Proposal(
+            key,
+            float(np.clip(a.key_correlation, 0.1, 0.95)),
+            f"key {key}: chroma of {n} correlates {a.key_correlation:.2f} with the Aarden-Essen key profile"
+            if a.key_from == "chroma"
+            else f"key {key}: the notes of {n}'s single line, weighted by length, correlate "
+            f"{a.key_correlation:.2f} with the Krumhansl-Kessler key profile",
+        ),
+        "duration_s": Proposal(
+            round(a.length_qn * 60.0 / a.tempo_bpm, 3), 0.9, f"duration: the length of {n}"
+        ),
+        "valence": Proposal(
+            round(valence, 3),
+            0.7,
+            f"valence {valence:+.2f}: {key.mode} key, brightness {a.brightness_hz:.0f} Hz",
+        ),
+        "arousal": Proposal(
+            round(arousal, 3), 0.7, f"arousal {arousal:+.2f}: {a.tempo_bpm:g} BPM, energy {a.energy:.2f}"
+        ),
+        "energy": Proposal(
+            a.energy,
+            0.8,
+            f"energy {a.energy:.2f}: loudness "
+            f"{a.loudness_lufs if a.loudness_lufs is not None else -70:.1f} LUFS, "
+            f"{a.onsets_per_s:.1f} onsets/s",
+        ),
+        "density": Proposal(
+            round(_scale(a.onsets_per_s, *ONSET_ENERGY), 3),
+            0.6,
+            f"density: {a.onsets_per_s:.1f} onsets/s in {n}",
+        ),
         "genre": Proposal(genre, g_conf, f"genre {genre}: {n} is {g_why} (a guess from the sound)"),
-        "mood_tags": Proposal([w for w in _words(a.energy, a.brightness_hz, a.onsets_per_s).split(", ")][:2], 0.5,
-                              "from the reference's level and brightness"),
+        "mood_tags": Proposal(
+            [w for w in _words(a.energy, a.brightness_hz, a.onsets_per_s).split(", ")][:2],
+            0.5,
+            "from the reference's level and brightness",
+        ),
         "caption_hint": Proposal(f"after the reference {n}", 0.5, "restyled from a reference tune"),
     }
     if a.meter is not None:
-        props["meter"] = Proposal(a.meter, 0.6, f"meter {a.meter}: accents of {n} repeat every "
-                                  f"{a.meter[0]} beats")
+        props["meter"] = Proposal(
+            a.meter, 0.6, f"meter {a.meter}: accents of {n} repeat every {a.meter[0]} beats"
+        )
     return props
 
 
@@ -964,27 +1120,51 @@ def perceive_audio(path: str | Path, *, transcribe: bool = True) -> AudioPercept
     mono, sr = load_audio(p)
     a = analyse_audio(mono, sr, name=p.name, transcribe=transcribe)
     measurements: dict[str, Any] = {
-        "duration_s": a.duration_s, "tempo_bpm": a.tempo_bpm, "beats": int(len(a.beat_times)),
-        "key": str(a.key), "key_correlation": a.key_correlation, "meter": a.meter,
-        "loudness_lufs": a.loudness_lufs, "energy": a.energy, "energy_curve": a.energy_curve,
-        "brightness_hz": a.brightness_hz, "onsets_per_s": a.onsets_per_s,
-        "section_boundaries_s": a.boundaries_s, "melody_notes": len(a.melody),
+        "duration_s": a.duration_s,
+        "tempo_bpm": a.tempo_bpm,
+        "beats": int(len(a.beat_times)),
+        "key": str(a.key),
+        "key_correlation": a.key_correlation,
+        "meter": a.meter,
+        "loudness_lufs": a.loudness_lufs,
+        "energy": a.energy,
+        "energy_curve": a.energy_curve,
+        "brightness_hz": a.brightness_hz,
+        "onsets_per_s": a.onsets_per_s,
+        "section_boundaries_s": a.boundaries_s,
+        "melody_notes": len(a.melody),
         "chords": [c[2] for c in a.chords][:64],
-        "chords_from": a.chords_from, "detected_chords": [c[2] for c in a.detected_chords][:64],
+        "chords_from": a.chords_from,
+        "detected_chords": [c[2] for c in a.detected_chords][:64],
         "harmony_confidence": a.harmony.confidence if a.harmony else None,
         "harmony_reason": a.harmony.reason if a.harmony else "",
         "melody_notes_dropped": a.melody_dropped,
-        "transcriber": a.transcriber, "polyphony": a.polyphony, "voiced_share": a.voiced_share,
-        "key_from": a.key_from, "origin_beat": a.origin_qn,
-        "segments": [{"start_s": s.start_s, "end_s": s.end_s, "label": s.label, "energy": s.energy,
-                      "loudness_db": s.loudness_db, "brightness_hz": s.brightness_hz,
-                      "onsets_per_s": s.onsets_per_s, "chords": s.chords, "caption": s.caption}
-                     for s in a.segments],
+        "transcriber": a.transcriber,
+        "polyphony": a.polyphony,
+        "voiced_share": a.voiced_share,
+        "key_from": a.key_from,
+        "origin_beat": a.origin_qn,
+        "segments": [
+            {
+                "start_s": s.start_s,
+                "end_s": s.end_s,
+                "label": s.label,
+                "energy": s.energy,
+                "loudness_db": s.loudness_db,
+                "brightness_hz": s.brightness_hz,
+                "onsets_per_s": s.onsets_per_s,
+                "chords": s.chords,
+                "caption": s.caption,
+            }
+            for s in a.segments
+        ],
     }
-    summary = (f"{a.duration_s:.0f} s reference in {a.key} at {a.tempo_bpm:g} BPM"
-               f"{', ' + a.meter if a.meter else ''}; {len(a.segments)} segments, {len(a.melody)} melody notes, "
-               f"{len(a.chords)} chord changes"
-               f"{' (re-harmonised from the melody: detected chords not trusted)' if a.chords_from == 'melody' else ''}")
+    summary = (
+        f"{a.duration_s:.0f} s reference in {a.key} at {a.tempo_bpm:g} BPM"
+        f"{', ' + a.meter if a.meter else ''}; {len(a.segments)} segments, {len(a.melody)} melody notes, "
+        f"{len(a.chords)} chord changes"
+        f"{' (re-harmonised from the melody: detected chords not trusted)' if a.chords_from == 'melody' else ''}"
+    )
     obs = Observation(source="audio", input=p.name, summary=summary, measurements=measurements)
     return AudioPerception(observation=obs, proposals=_proposals(a), analysis=a)
 
@@ -995,15 +1175,24 @@ def reference_material(a: AudioAnalysis, mode: str) -> ReferenceMaterial:
     if mode not in REFERENCE_MODES:
         raise BadInputError(f"unknown reference mode {mode!r}: use melody, harmony or style")
     return ReferenceMaterial(
-        source=a.name, mode=mode, tempo_bpm=a.tempo_bpm, key=a.key, length_qn=a.length_qn,
+        source=a.name,
+        mode=mode,
+        tempo_bpm=a.tempo_bpm,
+        key=a.key,
+        length_qn=a.length_qn,
         melody=list(a.melody) if mode == "melody" else [],
         chords=list(a.chords) if mode in ("melody", "harmony") else [],
-        chords_from=a.chords_from, harmony_confidence=a.harmony.confidence if a.harmony else None,
-        harmony_reason=a.harmony.reason if a.harmony else "")
+        chords_from=a.chords_from,
+        harmony_confidence=a.harmony.confidence if a.harmony else None,
+        harmony_reason=a.harmony.reason if a.harmony else "",
+    )
 
 
-KEEP_WORDS = {"melody": "keeping the reference's tune and chords", "harmony": "keeping the reference's chords "
-              "under a new tune", "style": "keeping the reference's tempo and feel with new material"}
+KEEP_WORDS = {
+    "melody": "keeping the reference's tune and chords",
+    "harmony": "keeping the reference's chords under a new tune",
+    "style": "keeping the reference's tempo and feel with new material",
+}
 
 
 def attach_reference(brief: MusicBrief, perception: AudioPerception, mode: str) -> MusicBrief:
@@ -1016,12 +1205,16 @@ def attach_reference(brief: MusicBrief, perception: AudioPerception, mode: str) 
     if a is None:  # pragma: no cover - perceive_audio always sets it
         raise ValueError("the perception carries no analysis")
     material = reference_material(a, mode)
-    if brief.provenance.get("duration_s") is not None and brief.provenance["duration_s"].source == "audio" \
-            and abs(brief.tempo_bpm - a.tempo_bpm) > 1e-6:
+    if (
+        brief.provenance.get("duration_s") is not None
+        and brief.provenance["duration_s"].source == "audio"
+        and abs(brief.tempo_bpm - a.tempo_bpm) > 1e-6
+    ):
         # The whole tune at the tempo the user asked for.
         duration = round(min(MAX_DURATION_S, a.length_qn * 60.0 / brief.tempo_bpm), 3)
-        brief = MusicBrief.from_dict({**brief.to_dict(), "duration_s": duration, "sections": []},
-                                     origin="restyled brief")
+        brief = MusicBrief.from_dict(
+            {**brief.to_dict(), "duration_s": duration, "sections": []}, origin="restyled brief"
+        )
     to_qn = _seconds_to_qn(a.beat_times, a.tempo_bpm)
     qn_s = 60.0 / brief.tempo_bpm
     sections: list[Section] = []
@@ -1029,23 +1222,50 @@ def attach_reference(brief: MusicBrief, perception: AudioPerception, mode: str) 
         start = 0.0 if i == 0 else max(0.0, (float(to_qn(seg.start_s)) - a.origin_qn) * qn_s)
         if start >= brief.duration_s - 1e-3 or (sections and start <= sections[-1].start_s):
             break
-        sections.append(Section(start_s=round(start, 4), end_s=round(brief.duration_s, 4), label=seg.label,
-                                energy=seg.energy, caption=""))
+        sections.append(
+            Section(
+                start_s=round(start, 4),
+                end_s=round(brief.duration_s, 4),
+                label=seg.label,
+                energy=seg.energy,
+                caption="",
+            )
+        )
     for i in range(len(sections) - 1):
         sections[i] = sections[i].model_copy(update={"end_s": sections[i + 1].start_s})
     style, inst = _style_words(brief)
     for i, (sec, seg) in enumerate(zip(sections, a.segments, strict=False)):
-        sections[i] = sec.model_copy(update={"caption": segment_caption(
-            Segment(sec.start_s, sec.end_s, seg.label, seg.energy, seg.loudness_db, seg.brightness_hz,
-                    seg.onsets_per_s, seg.chords), tempo=brief.tempo_bpm, style=style, instruments=inst,
-            keep=KEEP_WORDS[mode])})
+        sections[i] = sec.model_copy(
+            update={
+                "caption": segment_caption(
+                    Segment(
+                        sec.start_s,
+                        sec.end_s,
+                        seg.label,
+                        seg.energy,
+                        seg.loudness_db,
+                        seg.brightness_hz,
+                        seg.onsets_per_s,
+                        seg.chords,
+                    ),
+                    tempo=brief.tempo_bpm,
+                    style=style,
+                    instruments=inst,
+                    keep=KEEP_WORDS[mode],
+                )
+            }
+        )
     prov = dict(brief.provenance)
-    prov["reference"] = Provenance(source="audio", reason=f"reference mode {mode}: {KEEP_WORDS[mode]} "
-                                   f"({len(material.melody)} melody notes, {len(material.chords)} chords from "
-                                   f"{a.name})")
+    prov["reference"] = Provenance(
+        source="audio",
+        reason=f"reference mode {mode}: {KEEP_WORDS[mode]} "
+        f"({len(material.melody)} melody notes, {len(material.chords)} chords from "
+        f"{a.name})",
+    )
     if sections:
-        prov["sections"] = Provenance(source="audio", reason=f"{len(sections)} sections follow the segments "
-                                      f"detected in {a.name}")
+        prov["sections"] = Provenance(
+            source="audio", reason=f"{len(sections)} sections follow the segments detected in {a.name}"
+        )
     update: dict[str, Any] = {"reference": material, "provenance": dict(sorted(prov.items()))}
     if sections:
         update["sections"] = sections

@@ -44,9 +44,8 @@ MAX_JPEG_PIXELS = 64 * MAX_DECODE_PIXELS
 
 # sRGB (D65) -> CIE XYZ, and the D65 white point (IEC 61966-2-1; CIE 15).
 _RGB_TO_XYZ = np.array(
-    [[0.4124564, 0.3575761, 0.1804375],
-     [0.2126729, 0.7151522, 0.0721750],
-     [0.0193339, 0.1191920, 0.9503041]], dtype=np.float32,
+    [[0.4124564, 0.3575761, 0.1804375], [0.2126729, 0.7151522, 0.0721750], [0.0193339, 0.1191920, 0.9503041]],
+    dtype=np.float32,
 )
 _WHITE_D65 = np.array([0.95047, 1.0, 1.08883], dtype=np.float32)
 
@@ -104,13 +103,16 @@ def _load(p: Path, *, max_side: int) -> tuple[np.ndarray, tuple[int, int]]:
     except Image.DecompressionBombError as exc:
         raise BadInputError(f"{p} is too large to analyse safely ({exc}); downscale it first") from None
     except UnidentifiedImageError:
-        raise BadInputError(f"{p} is not an image Pillow can read (cannot identify image file); "
-                            f"{_FORMATS_HINT}{_suffix_hint(p)}") from None
+        raise BadInputError(
+            f"{p} is not an image Pillow can read (cannot identify image file); "
+            f"{_FORMATS_HINT}{_suffix_hint(p)}"
+        ) from None
     except OSError as exc:
         if exc.errno is not None:  # the operating system's error, not the decoder's
             raise BadInputError(f"cannot read {p}: {exc.strerror or exc}; check the file") from None
-        raise BadInputError(f"{p} is truncated or corrupt ({_short(exc)}); re-export or re-download "
-                            "the image and try again") from None
+        raise BadInputError(
+            f"{p} is truncated or corrupt ({_short(exc)}); re-export or re-download the image and try again"
+        ) from None
 
     with im:
         width, height = im.size
@@ -128,8 +130,10 @@ def _load(p: Path, *, max_side: int) -> tuple[np.ndarray, tuple[int, int]]:
             small.thumbnail((max_side, max_side), Image.Resampling.BICUBIC)
             rgb = _to_array(small)
         except _DECODE_ERRORS as exc:
-            raise BadInputError(f"{p} is truncated or corrupt ({_short(exc)}); re-export or re-download "
-                                "the image and try again") from None
+            raise BadInputError(
+                f"{p} is truncated or corrupt ({_short(exc)}); re-export or re-download "
+                "the image and try again"
+            ) from None
     if orientation in _SWAPPING_ORIENTATIONS:
         width, height = height, width
     return rgb, (width, height)
@@ -150,7 +154,8 @@ def _check_pixel_budget(p: Path, im: Image.Image) -> None:
     raise BadInputError(
         f"{p} is {im.size[0]}x{im.size[1]} ({pixels / 1e6:.0f} MP), over the {limit / 1e6:.0f} MP "
         f"safety limit for {im.format or 'non-JPEG'} images (a possible decompression bomb); downscale it"
-        + ("" if jpeg else " or save it as JPEG") + " first"
+        + ("" if jpeg else " or save it as JPEG")
+        + " first"
     )
 
 
@@ -288,16 +293,24 @@ def _hue_statistics(hue: np.ndarray, sat: np.ndarray) -> dict[str, float]:
     weights = sat.ravel().astype(np.float64)
     total = float(weights.sum())
     if total <= 1e-6:
-        return {"warmth": 0.0, "warm_share": 0.0, "cool_share": 0.0,
-                "dominant_hue_deg": T.NO_HUE, "dominant_hue_share": 0.0}
+        return {
+            "warmth": 0.0,
+            "warm_share": 0.0,
+            "cool_share": 0.0,
+            "dominant_hue_deg": T.NO_HUE,
+            "dominant_hue_share": 0.0,
+        }
     flat = hue.ravel()
     # Saturation mass per whole degree, then summed over the (whole-degree) sector bounds.
     per_degree = np.bincount(np.minimum(flat.astype(np.int64), 359), weights=weights, minlength=360)
 
     def share(lo: float, hi: float) -> float:
         lo_i, hi_i = int(lo), int(hi)
-        mass = per_degree[lo_i:hi_i].sum() if lo_i < hi_i else (
-            per_degree[lo_i:].sum() + per_degree[:hi_i].sum())
+        mass = (
+            per_degree[lo_i:hi_i].sum()
+            if lo_i < hi_i
+            else (per_degree[lo_i:].sum() + per_degree[:hi_i].sum())
+        )
         return float(mass) / total
 
     warm = share(*T.WARM_HUES)
@@ -308,10 +321,14 @@ def _hue_statistics(hue: np.ndarray, sat: np.ndarray) -> dict[str, float]:
     mask = _in_range(flat, lo, hi)
     angles = np.deg2rad(flat[mask].astype(np.float64))
     w = weights[mask]
-    mean_deg = float(np.rad2deg(np.arctan2((w * np.sin(angles)).sum(), (w * np.cos(angles)).sum()))
-                     % 360.0)
-    return {"warmth": warm - cool, "warm_share": warm, "cool_share": cool,
-            "dominant_hue_deg": mean_deg, "dominant_hue_share": shares[best]}
+    mean_deg = float(np.rad2deg(np.arctan2((w * np.sin(angles)).sum(), (w * np.cos(angles)).sum())) % 360.0)
+    return {
+        "warmth": warm - cool,
+        "warm_share": warm,
+        "cool_share": cool,
+        "dominant_hue_deg": mean_deg,
+        "dominant_hue_share": shares[best],
+    }
 
 
 def _colour_heat(lab: np.ndarray) -> float:
@@ -338,16 +355,19 @@ def _texture(lightness: np.ndarray) -> dict[str, float]:
     entropy = 0.0
     if edge_density >= T.MIN_EDGE_FRACTION:
         angle = np.mod(np.arctan2(gy[strong], gx[strong]), np.pi)
-        hist, _ = np.histogram(angle, bins=T.ORIENTATION_BINS, range=(0.0, np.pi),
-                               weights=magnitude[strong])
+        hist, _ = np.histogram(angle, bins=T.ORIENTATION_BINS, range=(0.0, np.pi), weights=magnitude[strong])
         p = hist[hist > 0] / hist.sum()
         entropy = float(-(p * np.log(p)).sum() / np.log(T.ORIENTATION_BINS))
 
     fine = _fine_detail(lightness)
     gradient = min(1.0, float(magnitude.mean()) / T.GRADIENT_REF)
     complexity = entropy * (0.5 * gradient + 0.5 * min(1.0, fine / T.FINE_DETAIL_REF))
-    return {"edge_density": edge_density, "orientation_entropy": entropy, "fine_detail": fine,
-            "complexity": complexity}
+    return {
+        "edge_density": edge_density,
+        "orientation_entropy": entropy,
+        "fine_detail": fine,
+        "complexity": complexity,
+    }
 
 
 def _fine_detail(lightness: np.ndarray) -> float:
@@ -405,8 +425,11 @@ def _signed(x: float) -> str:
 
 
 def _describe(feature: str, z: float, raw: float) -> str:
-    number = f"{raw:+.2f}" if feature in ("warmth", "arousal") else (
-        f"{raw:.0f}" if feature == "colourfulness" else f"{raw:.2f}")
+    number = (
+        f"{raw:+.2f}"
+        if feature in ("warmth", "arousal")
+        else (f"{raw:.0f}" if feature == "colourfulness" else f"{raw:.2f}")
+    )
     label = feature.replace("_", " ")
     if abs(z) < T.TYPICAL_Z:
         return f"typical {label} ({number})"
@@ -427,8 +450,10 @@ def _apply(mapping: T.Mapping, raw: dict[str, float]) -> tuple[float, str]:
         value = float(np.clip(0.5 + 0.5 * total, 0.0, 1.0))
     # Name what pushed the value its way, strongest first (at most three); else say it is typical.
     direction = np.sign(total) or 1.0
-    pushing = sorted((c for c in contributions if c[0] * direction > 0 and abs(c[1]) >= T.TYPICAL_Z),
-                     key=lambda c: -abs(c[0]))
+    pushing = sorted(
+        (c for c in contributions if c[0] * direction > 0 and abs(c[1]) >= T.TYPICAL_Z),
+        key=lambda c: -abs(c[0]),
+    )
     phrases = [c[2] for c in (pushing or contributions)[:3]]
     evidence = phrases[0] if len(phrases) == 1 else ", ".join(phrases[:-1]) + " and " + phrases[-1]
     return value, evidence
@@ -440,8 +465,12 @@ def _confidence(mapping: T.Mapping, value: float) -> float:
 
 
 def _holds(conditions: tuple[T.Condition, ...], q: dict[str, float]) -> bool:
-    ops = {"<": lambda a, b: a < b, ">": lambda a, b: a > b, "<=": lambda a, b: a <= b,
-           ">=": lambda a, b: a >= b}
+    ops = {
+        "<": lambda a, b: a < b,
+        ">": lambda a, b: a > b,
+        "<=": lambda a, b: a <= b,
+        ">=": lambda a, b: a >= b,
+    }
     return all(ops[op](q[name], threshold) for name, op, threshold in conditions)
 
 
@@ -492,7 +521,8 @@ def propose(m: dict[str, float]) -> dict[str, Proposal]:
         raw[mapping.attribute] = value  # later rows may build on earlier ones
         shown = _signed(value) if mapping.kind == "signed" else f"{value:.2f}"
         proposals[mapping.attribute] = Proposal(
-            value=round(value, 3), confidence=_confidence(mapping, value),
+            value=round(value, 3),
+            confidence=_confidence(mapping, value),
             reason=f"{mapping.attribute} {shown}: {evidence} image",
         )
 
@@ -502,11 +532,17 @@ def propose(m: dict[str, float]) -> dict[str, Proposal]:
         base, span = T.MODE_CONFIDENCE
         lean = "lighter, more saturated or warmer" if score > 0 else "darker, greyer or cooler"
         proposals["mode"] = Proposal(
-            value=mode, confidence=round(base + span * min(1.0, abs(score)), 3),
-            reason=(f"mode {mode}: {lean} than typical (valence {_signed(values['valence'])}, warmth "
-                    f"{_signed(warmth)}, score {_signed(score)}); {mode} music goes with "
-                    + ("lighter, more saturated, yellower colours" if score > 0
-                       else "darker, greyer, bluer colours")),
+            value=mode,
+            confidence=round(base + span * min(1.0, abs(score)), 3),
+            reason=(
+                f"mode {mode}: {lean} than typical (valence {_signed(values['valence'])}, warmth "
+                f"{_signed(warmth)}, score {_signed(score)}); {mode} music goes with "
+                + (
+                    "lighter, more saturated, yellower colours"
+                    if score > 0
+                    else "darker, greyer, bluer colours"
+                )
+            ),
         )
 
     q = {**m, **values, "warmth_gated": warmth}
@@ -514,10 +550,13 @@ def propose(m: dict[str, float]) -> dict[str, Proposal]:
     tags = [tag for tag, conditions in T.MOOD_TAG_RULES if _holds(conditions, q)]
     if tags:
         proposals["mood_tags"] = Proposal(
-            value=tags, confidence=T.MOOD_TAG_CONFIDENCE,
-            reason=(f"mood tags {', '.join(tags)}: brightness {m['brightness']:.2f}, colourfulness "
-                    f"{m['colourfulness']:.0f}, warmth {_signed(warmth)}, contrast {m['contrast']:.2f}, "
-                    f"valence {_signed(values['valence'])}, arousal {_signed(values['arousal'])}"),
+            value=tags,
+            confidence=T.MOOD_TAG_CONFIDENCE,
+            reason=(
+                f"mood tags {', '.join(tags)}: brightness {m['brightness']:.2f}, colourfulness "
+                f"{m['colourfulness']:.0f}, warmth {_signed(warmth)}, contrast {m['contrast']:.2f}, "
+                f"valence {_signed(values['valence'])}, arousal {_signed(values['arousal'])}"
+            ),
         )
 
     fired = [(name, names) for name, conditions, names in T.TIMBRE_RULES if _holds(conditions, q)]
@@ -528,19 +567,25 @@ def propose(m: dict[str, float]) -> dict[str, Proposal]:
         suggested = list(T.NEUTRAL_TIMBRES)
     why = ", ".join(name for name, _ in fired) or "no strong colour character"
     proposals["instruments_suggest"] = Proposal(
-        value=suggested[: T.MAX_SUGGESTED], confidence=T.TIMBRE_CONFIDENCE,
-        reason=(f"instruments {', '.join(suggested[: T.MAX_SUGGESTED])}: {why} image (saturation "
-                f"{m['saturation']:.2f}, contrast {m['contrast']:.2f}, warmth {_signed(warmth)}, "
-                f"brightness {m['brightness']:.2f})"),
+        value=suggested[: T.MAX_SUGGESTED],
+        confidence=T.TIMBRE_CONFIDENCE,
+        reason=(
+            f"instruments {', '.join(suggested[: T.MAX_SUGGESTED])}: {why} image (saturation "
+            f"{m['saturation']:.2f}, contrast {m['contrast']:.2f}, warmth {_signed(warmth)}, "
+            f"brightness {m['brightness']:.2f})"
+        ),
     )
 
     hue = hue_name(m["dominant_hue_deg"])
     caption = _caption_hint(m, hue)
     proposals["caption_hint"] = Proposal(
-        value=caption, confidence=T.CAPTION_CONFIDENCE,
-        reason=(f"caption from brightness {m['brightness']:.2f}, dominant hue {hue} "
-                f"({m['dominant_hue_share']:.0%} of colour), colourfulness {m['colourfulness']:.0f} "
-                f"({colourfulness_level(m['colourfulness'])}), contrast {m['contrast']:.2f}"),
+        value=caption,
+        confidence=T.CAPTION_CONFIDENCE,
+        reason=(
+            f"caption from brightness {m['brightness']:.2f}, dominant hue {hue} "
+            f"({m['dominant_hue_share']:.0%} of colour), colourfulness {m['colourfulness']:.0f} "
+            f"({colourfulness_level(m['colourfulness'])}), contrast {m['contrast']:.2f}"
+        ),
     )
     return proposals
 
@@ -574,16 +619,22 @@ def perceive_image(path: str | Path) -> Perception:
 
     hue = hue_name(m["dominant_hue_deg"])
     measurements: dict[str, Any] = {k: round(v, 3) for k, v in m.items()}
-    measurements.update({
-        "dominant_hue": hue,
-        "colourfulness_level": colourfulness_level(m["colourfulness"]),
-        "original_width": width, "original_height": height,
-        "analysed_width": int(rgb.shape[1]), "analysed_height": int(rgb.shape[0]),
-    })
+    measurements.update(
+        {
+            "dominant_hue": hue,
+            "colourfulness_level": colourfulness_level(m["colourfulness"]),
+            "original_width": width,
+            "original_height": height,
+            "analysed_width": int(rgb.shape[1]),
+            "analysed_height": int(rgb.shape[0]),
+        }
+    )
     v = proposals["valence"].value
     a = proposals["arousal"].value
-    summary = (f"{width}x{height} image, brightness {m['brightness']:.2f}, saturation "
-               f"{m['saturation']:.2f}, {hue} dominant, contrast {m['contrast']:.2f}, edges "
-               f"{m['edge_density']:.2f} -> valence {v:+.2f}, arousal {a:+.2f}")
+    summary = (
+        f"{width}x{height} image, brightness {m['brightness']:.2f}, saturation "
+        f"{m['saturation']:.2f}, {hue} dominant, contrast {m['contrast']:.2f}, edges "
+        f"{m['edge_density']:.2f} -> valence {v:+.2f}, arousal {a:+.2f}"
+    )
     observation = Observation(source="image", input=p.name, summary=summary, measurements=measurements)
     return Perception(observation=observation, proposals=proposals)

@@ -50,8 +50,13 @@ FINE_DETAIL_REF = 0.5  # fine-detail share treated as "fully detailed" in the co
 # Hue sectors, HSV degrees [start, end), whole degrees only (hue mass is binned per degree).
 # Red wraps through 0.
 HUE_SECTORS: tuple[tuple[str, float, float], ...] = (
-    ("red", 345.0, 15.0), ("orange", 15.0, 40.0), ("yellow", 40.0, 70.0), ("green", 70.0, 160.0),
-    ("teal", 160.0, 195.0), ("blue", 195.0, 255.0), ("purple", 255.0, 290.0),
+    ("red", 345.0, 15.0),
+    ("orange", 15.0, 40.0),
+    ("yellow", 40.0, 70.0),
+    ("green", 70.0, 160.0),
+    ("teal", 160.0, 195.0),
+    ("blue", 195.0, 255.0),
+    ("purple", 255.0, 290.0),
     ("magenta", 290.0, 345.0),
 )
 # Warm = reds, oranges, yellows; cool = cyans, blues, violets (OLWW2004 colour heat peaks near
@@ -62,8 +67,12 @@ NO_HUE = -1.0  # dominant_hue_deg when the image has no chromatic pixels
 
 # Hasler & Suesstrunk (2003) colourfulness categories (their M metric on 0-255 sRGB values).
 COLOURFULNESS_LEVELS: tuple[tuple[float, str], ...] = (
-    (0.0, "not colourful"), (15.0, "slightly colourful"), (33.0, "moderately colourful"),
-    (45.0, "averagely colourful"), (59.0, "quite colourful"), (82.0, "highly colourful"),
+    (0.0, "not colourful"),
+    (15.0, "slightly colourful"),
+    (33.0, "moderately colourful"),
+    (45.0, "averagely colourful"),
+    (59.0, "quite colourful"),
+    (82.0, "highly colourful"),
     (109.0, "extremely colourful"),
 )
 
@@ -104,40 +113,97 @@ class Mapping:
 
 
 MAPPINGS: tuple[Mapping, ...] = (
-    Mapping("valence", "signed", (
-        Term("brightness", 0.55, ("VM1994", "WO2018", "PSXP2013"),
-             "pleasure rises with brightness (VM1994: Pleasure = .69 B + .22 S); lighter colours go "
-             "with happier music (PSXP2013)"),
-        Term("saturation", 0.25, ("VM1994", "WO2018"),
-             "saturated colours are rated more pleasant (smaller effect than brightness)"),
-        Term("warmth", 0.20, ("PSXP2013",),
-             "yellower colours go with happier, major-key music; bluer with sadder, minor"),
-    ), 0.45, 0.2),
-    Mapping("arousal", "signed", (
-        Term("saturation", 0.35, ("VM1994", "WO2018"),
-             "saturation is the strongest colour driver of arousal (VM1994: Arousal = -.31 B + .60 S)"),
-        Term("colourfulness", 0.15, ("HS2003", "WO2018"),
-             "a colourful scene has many saturated, contrasting hues"),
-        Term("contrast", 0.15, ("B1971",),
-             "strong light-dark contrast is a collative, arousing property"),
-        Term("complexity", 0.20, ("B1971", "RLN2007"),
-             "visual complexity raises arousal potential"),
-        Term("warmth", 0.15, ("WO2018", "OLWW2004"),
-             "arousal increases from blue and green to red; warm colours are 'active'"),
-    ), 0.45, 0.2),
-    Mapping("energy", "unit", (
-        Term("arousal", 0.7, ("PSXP2013",), "faster music goes with more saturated, lighter colours"),
-        Term("brightness", 0.3, ("PSXP2013", "WO2018"), "lighter images ask for livelier music"),
-    ), 0.45, 0.15),
-    Mapping("register", "signed", (
-        Term("brightness", 0.9, ("S2011", "OLWW2004"),
-             "lightness corresponds to pitch height; dark colours feel 'heavy'"),
-    ), 0.45, 0.2),
-    Mapping("density", "unit", (
-        Term("edge_density", 0.5, ("RLN2007",), "edge density is a standard index of visual clutter"),
-        Term("complexity", 0.5, ("B1971", "RBW2017"),
-             "more varied structure asks for busier parts"),
-    ), 0.45, 0.15),
+    Mapping(
+        "valence",
+        "signed",
+        (
+            Term(
+                "brightness",
+                0.55,
+                ("VM1994", "WO2018", "PSXP2013"),
+                "pleasure rises with brightness (VM1994: Pleasure = .69 B + .22 S); lighter colours go "
+                "with happier music (PSXP2013)",
+            ),
+            Term(
+                "saturation",
+                0.25,
+                ("VM1994", "WO2018"),
+                "saturated colours are rated more pleasant (smaller effect than brightness)",
+            ),
+            Term(
+                "warmth",
+                0.20,
+                ("PSXP2013",),
+                "yellower colours go with happier, major-key music; bluer with sadder, minor",
+            ),
+        ),
+        0.45,
+        0.2,
+    ),
+    Mapping(
+        "arousal",
+        "signed",
+        (
+            Term(
+                "saturation",
+                0.35,
+                ("VM1994", "WO2018"),
+                "saturation is the strongest colour driver of arousal (VM1994: Arousal = -.31 B + .60 S)",
+            ),
+            Term(
+                "colourfulness",
+                0.15,
+                ("HS2003", "WO2018"),
+                "a colourful scene has many saturated, contrasting hues",
+            ),
+            Term(
+                "contrast", 0.15, ("B1971",), "strong light-dark contrast is a collative, arousing property"
+            ),
+            Term("complexity", 0.20, ("B1971", "RLN2007"), "visual complexity raises arousal potential"),
+            Term(
+                "warmth",
+                0.15,
+                ("WO2018", "OLWW2004"),
+                "arousal increases from blue and green to red; warm colours are 'active'",
+            ),
+        ),
+        0.45,
+        0.2,
+    ),
+    Mapping(
+        "energy",
+        "unit",
+        (
+            Term("arousal", 0.7, ("PSXP2013",), "faster music goes with more saturated, lighter colours"),
+            Term("brightness", 0.3, ("PSXP2013", "WO2018"), "lighter images ask for livelier music"),
+        ),
+        0.45,
+        0.15,
+    ),
+    Mapping(
+        "register",
+        "signed",
+        (
+            Term(
+                "brightness",
+                0.9,
+                ("S2011", "OLWW2004"),
+                "lightness corresponds to pitch height; dark colours feel 'heavy'",
+            ),
+        ),
+        0.45,
+        0.2,
+    ),
+    Mapping(
+        "density",
+        "unit",
+        (
+            Term("edge_density", 0.5, ("RLN2007",), "edge density is a standard index of visual clutter"),
+            Term("complexity", 0.5, ("B1971", "RBW2017"), "more varied structure asks for busier parts"),
+        ),
+        0.45,
+        0.15,
+    ),
 )
 
 TYPICAL_Z = 0.25  # |z| below this is described as "typical" in reasons
@@ -188,14 +254,18 @@ MOOD_TAG_CONFIDENCE = 0.5
 # Conditions use the z-scores ("z_<feature>") and "warmth_gated". Rules are tried in order and
 # their instruments concatenated (deduplicated) up to MAX_SUGGESTED; NEUTRAL_TIMBRES when none fires.
 TIMBRE_RULES: tuple[tuple[str, tuple[Condition, ...], tuple[str, ...]], ...] = (
-    ("vivid", (("z_saturation", ">", 0.3), ("z_contrast", ">", 0.2)),
-     ("Brass Section", "Lead 2 (sawtooth)")),
-    ("soft", (("z_saturation", "<", -0.3), ("z_contrast", "<", 0.0)),
-     ("Pad 2 (warm)", "Acoustic Grand Piano")),
-    ("warm", (("warmth_gated", ">", 0.2),),
-     ("String Ensemble 1", "Electric Piano 1", "Acoustic Guitar (nylon)")),
-    ("cool", (("warmth_gated", "<", -0.2),),
-     ("Pad 7 (halo)", "Vibraphone", "Acoustic Grand Piano")),
+    ("vivid", (("z_saturation", ">", 0.3), ("z_contrast", ">", 0.2)), ("Brass Section", "Lead 2 (sawtooth)")),
+    (
+        "soft",
+        (("z_saturation", "<", -0.3), ("z_contrast", "<", 0.0)),
+        ("Pad 2 (warm)", "Acoustic Grand Piano"),
+    ),
+    (
+        "warm",
+        (("warmth_gated", ">", 0.2),),
+        ("String Ensemble 1", "Electric Piano 1", "Acoustic Guitar (nylon)"),
+    ),
+    ("cool", (("warmth_gated", "<", -0.2),), ("Pad 7 (halo)", "Vibraphone", "Acoustic Grand Piano")),
     ("dark", (("z_brightness", "<", -0.6),), ("Cello",)),
     ("light", (("z_brightness", ">", 0.6),), ("Celesta",)),
 )
@@ -207,7 +277,9 @@ TIMBRE_CONFIDENCE = 0.4
 # "inspired by a dark, blue-toned image with soft light"
 LIGHT_WORDS: tuple[tuple[float, str], ...] = ((0.3, "dark"), (0.42, "dim"), (0.65, ""), (1.01, "bright"))
 CONTRAST_WORDS: tuple[tuple[float, str], ...] = (
-    (0.12, "soft light"), (0.26, "even light"), (10.0, "strong contrast"),
+    (0.12, "soft light"),
+    (0.26, "even light"),
+    (10.0, "strong contrast"),
 )
 GREYSCALE_SATURATION = 0.03  # below: "black-and-white"
 VIVID_COLOURFULNESS = 59.0  # above: "vivid <hue>"

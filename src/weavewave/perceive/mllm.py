@@ -31,8 +31,10 @@ from weavewave.perceive import Perception, Proposal
 if TYPE_CHECKING:
     from weavewave.models import ModelCache
 
-SYSTEM_PROMPT = ("You are a film and game music supervisor. You look at what the user gives you and describe "
-                 "the music that would fit it, precisely and briefly.")
+SYSTEM_PROMPT = (
+    "You are a film and game music supervisor. You look at what the user gives you and describe "
+    "the music that would fit it, precisely and briefly."
+)
 USER_PROMPT = (
     "Describe the music that fits {what}. Answer with one JSON object and nothing else, with these keys:\n"
     '"caption": one or two sentences a text-to-music model can read: style, mood, instruments, tempo feel;\n'
@@ -40,7 +42,8 @@ USER_PROMPT = (
     '"mood": a list of up to four mood words;\n'
     '"tempo_bpm": [lowest, highest] beats per minute;\n'
     '"instruments": a list of up to five instruments;\n'
-    '"energy": a number from 0 (very calm) to 1 (very intense).')
+    '"energy": a number from 0 (very calm) to 1 (very intense).'
+)
 TEXT_INTRO = "This is the user's text:\n"
 MAX_NEW_TOKENS = 256
 VIDEO_FRAMES = 6
@@ -52,12 +55,32 @@ MAX_INSTRUMENTS = 5
 TEMPO_LIMITS = (30.0, 300.0)
 CONFIDENCE = 0.6  # below explicit requests in the text, above the image measures' weakest hints
 ANSWER_KEPT_CHARS = 600
-ENERGY_WORDS = {"very low": 0.1, "very calm": 0.1, "low": 0.25, "calm": 0.25, "medium": 0.5, "moderate": 0.5,
-                "mid": 0.5, "high": 0.75, "intense": 0.85, "very high": 0.9, "peak": 0.95}
+ENERGY_WORDS = {
+    "very low": 0.1,
+    "very calm": 0.1,
+    "low": 0.25,
+    "calm": 0.25,
+    "medium": 0.5,
+    "moderate": 0.5,
+    "mid": 0.5,
+    "high": 0.75,
+    "intense": 0.85,
+    "very high": 0.9,
+    "peak": 0.95,
+}
 KNOWN_KEYS = ("caption", "genre", "mood", "tempo_bpm", "instruments", "energy")
-KEY_ALIASES = {"description": "caption", "music": "caption", "style": "genre", "moods": "mood",
-               "tempo": "tempo_bpm", "bpm": "tempo_bpm", "tempo_range": "tempo_bpm", "instrumentation": "instruments",
-               "instrument": "instruments", "intensity": "energy"}
+KEY_ALIASES = {
+    "description": "caption",
+    "music": "caption",
+    "style": "genre",
+    "moods": "mood",
+    "tempo": "tempo_bpm",
+    "bpm": "tempo_bpm",
+    "tempo_range": "tempo_bpm",
+    "instrumentation": "instruments",
+    "instrument": "instruments",
+    "intensity": "energy",
+}
 
 
 # ======================================================================================================
@@ -77,13 +100,19 @@ class MllmAnswer:
 
     @property
     def usable(self) -> bool:
-        return any((self.caption, self.genre, self.mood, self.tempo_bpm, self.instruments,
-                    self.energy is not None))
+        return any(
+            (self.caption, self.genre, self.mood, self.tempo_bpm, self.instruments, self.energy is not None)
+        )
 
     def as_dict(self) -> dict[str, Any]:
-        return {"caption": self.caption, "genre": self.genre, "mood": self.mood,
-                "tempo_bpm": list(self.tempo_bpm) if self.tempo_bpm else None, "instruments": self.instruments,
-                "energy": self.energy}
+        return {
+            "caption": self.caption,
+            "genre": self.genre,
+            "mood": self.mood,
+            "tempo_bpm": list(self.tempo_bpm) if self.tempo_bpm else None,
+            "instruments": self.instruments,
+            "energy": self.energy,
+        }
 
 
 def _balanced_objects(text: str) -> list[str]:
@@ -107,7 +136,7 @@ def _balanced_objects(text: str) -> list[str]:
         elif ch == "}" and depth > 0:
             depth -= 1
             if depth == 0:
-                spans.append(text[start:i + 1])
+                spans.append(text[start : i + 1])
     if depth > 0 and start >= 0:  # the model stopped mid-object (token limit): close what is open
         tail = text[start:].rstrip().rstrip(",")
         if in_str:
@@ -153,7 +182,10 @@ def extract_json(text: str) -> dict[str, Any] | None:
             except (json.JSONDecodeError, ValueError):
                 continue
             if isinstance(data, dict):
-                data = {KEY_ALIASES.get(str(k).strip().lower(), str(k).strip().lower()): v for k, v in data.items()}
+                data = {
+                    KEY_ALIASES.get(str(k).strip().lower(), str(k).strip().lower()): v
+                    for k, v in data.items()
+                }
                 if any(k in data for k in KNOWN_KEYS):
                     return data
     lines = _key_value_lines(cleaned)
@@ -215,7 +247,7 @@ def _clean_caption(value: Any) -> str | None:
         return None
     if len(text) > CAPTION_MAX_CHARS:
         cut = text[:CAPTION_MAX_CHARS]
-        text = cut[:cut.rfind(". ") + 1] if ". " in cut else cut.rsplit(" ", 1)[0]
+        text = cut[: cut.rfind(". ") + 1] if ". " in cut else cut.rsplit(" ", 1)[0]
     return text
 
 
@@ -239,7 +271,9 @@ def parse_answer(text: str) -> MllmAnswer:
             answer.genre = resolve_genre(str(genre))
         except (BadInputError, ValueError):
             answer.problems.append(f"unknown genre {str(genre)[:40]!r}")
-    answer.mood = [w for w in _words(data.get("mood")) if re.fullmatch(r"[a-z][a-z -]{1,24}", w)][:MAX_MOOD_WORDS]
+    answer.mood = [w for w in _words(data.get("mood")) if re.fullmatch(r"[a-z][a-z -]{1,24}", w)][
+        :MAX_MOOD_WORDS
+    ]
     if "tempo_bpm" in data:
         answer.tempo_bpm = _parse_tempo(data["tempo_bpm"])
         if answer.tempo_bpm is None:
@@ -272,8 +306,9 @@ def _mood_circumplex(words: list[str]) -> tuple[float, float] | None:
     return (sum(e.valence for e in entries) / len(entries), sum(e.arousal for e in entries) / len(entries))
 
 
-def answer_perception(answer: MllmAnswer, raw: str, *, model: str, inputs: str, notes: Sequence[str] = ()
-                      ) -> Perception:
+def answer_perception(
+    answer: MllmAnswer, raw: str, *, model: str, inputs: str, notes: Sequence[str] = ()
+) -> Perception:
     """Proposals from a parsed answer, each with a reason naming the model's words."""
     p: dict[str, Proposal] = {}
     said = f"the {model.rsplit('/', 1)[-1]} model"
@@ -284,7 +319,9 @@ def answer_perception(answer: MllmAnswer, raw: str, *, model: str, inputs: str, 
     mood = _mood_circumplex(answer.mood)
     arousal_votes: list[float] = []
     if mood is not None:
-        p["valence"] = Proposal(round(mood[0], 3), CONFIDENCE, f"{said} called the mood {', '.join(answer.mood)}")
+        p["valence"] = Proposal(
+            round(mood[0], 3), CONFIDENCE, f"{said} called the mood {', '.join(answer.mood)}"
+        )
         arousal_votes.append(mood[1])
     if answer.tempo_bpm is not None:
         mid = sum(answer.tempo_bpm) / 2
@@ -294,21 +331,28 @@ def answer_perception(answer: MllmAnswer, raw: str, *, model: str, inputs: str, 
         arousal_votes.append(2 * answer.energy - 1)
     if arousal_votes:
         a = round(sum(arousal_votes) / len(arousal_votes), 3)
-        why = [f"mood {', '.join(answer.mood)}" if mood else "",
-               f"tempo {answer.tempo_bpm[0]:g}-{answer.tempo_bpm[1]:g} BPM" if answer.tempo_bpm else "",
-               f"energy {answer.energy:.2f}" if answer.energy is not None else ""]
+        why = [
+            f"mood {', '.join(answer.mood)}" if mood else "",
+            f"tempo {answer.tempo_bpm[0]:g}-{answer.tempo_bpm[1]:g} BPM" if answer.tempo_bpm else "",
+            f"energy {answer.energy:.2f}" if answer.energy is not None else "",
+        ]
         p["arousal"] = Proposal(a, CONFIDENCE, f"{said} suggested {'; '.join(w for w in why if w)}")
     if answer.mood:
         p["mood_tags"] = Proposal(answer.mood, CONFIDENCE, f"mood words from {said}")
     if answer.instruments:
-        p["instruments_add"] = Proposal(answer.instruments, CONFIDENCE,
-                                        f"{said} suggested {', '.join(answer.instruments)}")
+        p["instruments_add"] = Proposal(
+            answer.instruments, CONFIDENCE, f"{said} suggested {', '.join(answer.instruments)}"
+        )
     if answer.usable:
         summary = f"{said}: {answer.caption or ', '.join(filter(None, [answer.genre, *answer.mood]))}"
     else:
         summary = f"{said}'s answer held no usable description; nothing was taken from it"
-    measurements: dict[str, Any] = {"model": model, "answer": raw[:ANSWER_KEPT_CHARS], "parsed": answer.as_dict(),
-                                    "problems": answer.problems}
+    measurements: dict[str, Any] = {
+        "model": model,
+        "answer": raw[:ANSWER_KEPT_CHARS],
+        "parsed": answer.as_dict(),
+        "problems": answer.problems,
+    }
     if notes:
         measurements["notes"] = list(notes)
     return Perception(Observation(source="mllm", input=inputs, summary=summary, measurements=measurements), p)
@@ -335,8 +379,9 @@ class ChatBundle:
         return f"ChatBundle({self.ref!r} on {self.device}, audio={'yes' if self.takes_audio else 'no'})"
 
 
-def load_describer(ref: str, *, device: str = "auto", dtype: str = "auto",
-                   cache: ModelCache | None = None) -> ChatBundle:
+def load_describer(
+    ref: str, *, device: str = "auto", dtype: str = "auto", cache: ModelCache | None = None
+) -> ChatBundle:
     """Load a vision- or audio-language chat model (hub id or folder) once per cache."""
     from weavewave.models import load_once
 
@@ -354,9 +399,14 @@ def _load_describer(ref: str, device: str, torch_dtype: Any) -> ChatBundle:
     processor = _load_processor(ref, config.model_type)
     tokenizer = getattr(processor, "tokenizer", processor)
     check_tokenizer(tokenizer, ref)
-    if getattr(processor, "chat_template", None) is None and getattr(tokenizer, "chat_template", None) is None:
-        raise BadInputError(f"{ref} has no chat template, so it is not an instruction-tuned chat model: use an "
-                            "'-Instruct' or '-it' model")
+    if (
+        getattr(processor, "chat_template", None) is None
+        and getattr(tokenizer, "chat_template", None) is None
+    ):
+        raise BadInputError(
+            f"{ref} has no chat template, so it is not an instruction-tuned chat model: use an "
+            "'-Instruct' or '-it' model"
+        )
     model.to(device).eval()
     takes_audio = getattr(processor, "feature_extractor", None) is not None
     return ChatBundle(model=model, processor=processor, ref=ref, device=device, takes_audio=takes_audio)
@@ -367,8 +417,11 @@ def _auto_model_classes() -> list[Any]:
     multimodal one, which adds the audio-language chat models (Qwen2-Audio, Voxtral, Granite Speech...)."""
     import transformers
 
-    return [getattr(transformers, name) for name in ("AutoModelForImageTextToText", "AutoModelForMultimodalLM")
-            if hasattr(transformers, name)]
+    return [
+        getattr(transformers, name)
+        for name in ("AutoModelForImageTextToText", "AutoModelForMultimodalLM")
+        if hasattr(transformers, name)
+    ]
 
 
 def _load_chat_model(ref: str, model_type: str, torch_dtype: Any) -> Any:
@@ -382,8 +435,10 @@ def _load_chat_model(ref: str, model_type: str, torch_dtype: Any) -> Any:
             reasons.append(f"{auto.__name__}: {str(exc).splitlines()[0]}")
         except ImportError as exc:  # e.g. Gemma 3n's vision tower is a timm model
             raise _missing_package(ref, model_type, "model", exc) from None
-    raise BadInputError(f"{ref} ({model_type}) is not a vision-language or audio-language chat model: pass one to "
-                        f"--describer-model, e.g. Qwen/Qwen2.5-VL-3B-Instruct ({'; '.join(reasons)})")
+    raise BadInputError(
+        f"{ref} ({model_type}) is not a vision-language or audio-language chat model: pass one to "
+        f"--describer-model, e.g. Qwen/Qwen2.5-VL-3B-Instruct ({'; '.join(reasons)})"
+    )
 
 
 def _load_processor(ref: str, model_type: str) -> Any:
@@ -403,7 +458,8 @@ def _missing_package(ref: str, model_type: str, part: str, exc: ImportError) -> 
     why = " ".join(str(exc).split()).split(". ")[0].rstrip(".") or type(exc).__name__
     return MissingDependencyError(
         f"the {part} of {ref} ({model_type}) cannot be built here: {why}. Install what it names, or use a "
-        "model that does without it (Qwen/Qwen2-Audio-7B-Instruct hears audio without torchvision or timm)")
+        "model that does without it (Qwen/Qwen2-Audio-7B-Instruct hears audio without torchvision or timm)"
+    )
 
 
 def _open_image(path: str | Path) -> Any:
@@ -436,8 +492,11 @@ def sample_video_frames(path: str | Path, count: int = VIDEO_FRAMES) -> list[Any
             if not container.streams.video:
                 raise BadInputError(f"{p.name} has no video stream")
             stream = container.streams.video[0]
-            duration = (float(stream.duration * stream.time_base) if stream.duration
-                        else (container.duration or 0) / 1_000_000)
+            duration = (
+                float(stream.duration * stream.time_base)
+                if stream.duration
+                else (container.duration or 0) / 1_000_000
+            )
             times = [duration * (i + 0.5) / count for i in range(count)] if duration > 0 else [0.0]
             for t in times:
                 container.seek(int(t / stream.time_base), stream=stream, any_frame=False, backward=True)
@@ -481,7 +540,7 @@ def middle_window(sound: Any, sample_rate: int, seconds: float) -> tuple[Any, fl
     if len(sound) <= keep:
         return sound, 0.0
     start = (len(sound) - keep) // 2
-    return sound[start:start + keep], start / sample_rate
+    return sound[start : start + keep], start / sample_rate
 
 
 def build_messages(*, text: str | None, images: Sequence[Any], audio: Any | None) -> list[dict[str, Any]]:
@@ -500,28 +559,42 @@ def build_messages(*, text: str | None, images: Sequence[Any], audio: Any | None
     if text:
         request = TEXT_INTRO + text.strip()[:4000] + "\n\n" + request
     content.append({"type": "text", "text": request})
-    return [{"role": "system", "content": [{"type": "text", "text": SYSTEM_PROMPT}]},
-            {"role": "user", "content": content}]
+    return [
+        {"role": "system", "content": [{"type": "text", "text": SYSTEM_PROMPT}]},
+        {"role": "user", "content": content},
+    ]
 
 
 def ask(bundle: ChatBundle, messages: list[dict[str, Any]], *, max_new_tokens: int = MAX_NEW_TOKENS) -> str:
     """The model's answer to the chat, greedy (the same inputs give the same description)."""
     import torch
 
-    inputs = bundle.processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=True,
-                                                  return_dict=True, return_tensors="pt")
-    inputs = {k: (v.to(bundle.device, bundle.model.dtype) if v.is_floating_point() else v.to(bundle.device))
-              for k, v in inputs.items()}
+    inputs = bundle.processor.apply_chat_template(
+        messages, add_generation_prompt=True, tokenize=True, return_dict=True, return_tensors="pt"
+    )
+    inputs = {
+        k: (v.to(bundle.device, bundle.model.dtype) if v.is_floating_point() else v.to(bundle.device))
+        for k, v in inputs.items()
+    }
     with torch.inference_mode():
         out = bundle.model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False)
-    new = out[:, inputs["input_ids"].shape[1]:]
+    new = out[:, inputs["input_ids"].shape[1] :]
     return bundle.tokenizer.batch_decode(new, skip_special_tokens=True)[0].strip()
 
 
-def perceive_mllm(*, text: str | None = None, images: Sequence[str | Path] = (), video: str | Path | None = None,
-                  audio: str | Path | None = None, model: str | None = None, device: str = "auto",
-                  dtype: str = "auto", cache: ModelCache | None = None, frames: int = VIDEO_FRAMES,
-                  max_new_tokens: int = MAX_NEW_TOKENS) -> Perception:
+def perceive_mllm(
+    *,
+    text: str | None = None,
+    images: Sequence[str | Path] = (),
+    video: str | Path | None = None,
+    audio: str | Path | None = None,
+    model: str | None = None,
+    device: str = "auto",
+    dtype: str = "auto",
+    cache: ModelCache | None = None,
+    frames: int = VIDEO_FRAMES,
+    max_new_tokens: int = MAX_NEW_TOKENS,
+) -> Perception:
     """Ask a multimodal chat model to describe the music for the inputs; returns a ``mllm`` Perception."""
     from weavewave.models import DEFAULT_MODEL
 
@@ -544,8 +617,10 @@ def perceive_mllm(*, text: str | None = None, images: Sequence[str | Path] = (),
             sound, start = middle_window(full, sr, audio_window_s(extractor))
             names.append(Path(audio).name)
             if len(sound) < len(full):
-                notes.append(f"{Path(audio).name} is {len(full) / sr:.0f} s long; the model heard the "
-                             f"{len(sound) / sr:.0f} s from {start:.0f} s to {start + len(sound) / sr:.0f} s")
+                notes.append(
+                    f"{Path(audio).name} is {len(full) / sr:.0f} s long; the model heard the "
+                    f"{len(sound) / sr:.0f} s from {start:.0f} s to {start + len(sound) / sr:.0f} s"
+                )
         else:
             notes.append(f"{ref} does not take audio, so {Path(audio).name} was not sent to it")
     if text:

@@ -69,7 +69,9 @@ def _ngram(tokens: list[_Token], i: int, n: int) -> str | None:
     return " ".join(t.word for t in span)
 
 
-def _longest_match(tokens: list[_Token], i: int, table: Iterable[str] | dict[str, Any]) -> tuple[str, int] | None:
+def _longest_match(
+    tokens: list[_Token], i: int, table: Iterable[str] | dict[str, Any]
+) -> tuple[str, int] | None:
     for n in range(MAX_NGRAM, 0, -1):
         gram = _ngram(tokens, i, n)
         if gram is not None and gram in table:
@@ -93,12 +95,15 @@ def _quote(words: Iterable[str]) -> str:
 # ==================================================================================================
 # Explicit requests
 # ==================================================================================================
-_NUM_WORDS = "|".join(sorted((re.escape(k).replace(r"\ ", r"[\s-]") for k in lx.NUMBER_WORDS), key=len,
-                             reverse=True))
+_NUM_WORDS = "|".join(
+    sorted((re.escape(k).replace(r"\ ", r"[\s-]") for k in lx.NUMBER_WORDS), key=len, reverse=True)
+)
 _NUM = rf"(\d+(?:\.\d+)?|(?:{_NUM_WORDS})(?![a-z]))"
 
 _TEMPO_RES = (
-    re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)\s*(?:bpm|b\.p\.m\.?|beats?\s+(?:per|a|each)\s+minute)(?![a-z])", re.I),
+    re.compile(
+        r"(?<![\w.])(\d+(?:\.\d+)?)\s*(?:bpm|b\.p\.m\.?|beats?\s+(?:per|a|each)\s+minute)(?![a-z])", re.I
+    ),
     re.compile(r"\b(?:tempo|bpm)\s*(?:of|=|:|at|is|around|about|~)?\s*(\d+(?:\.\d+)?)(?![\w.%])", re.I),
 )
 _CLOCK_RE = re.compile(r"(?<![\d:.])(\d{1,2}):([0-5]\d)(?![\d:])(?!\s*(?:am|pm|a\.m|p\.m|o'clock))", re.I)
@@ -111,8 +116,11 @@ _MINUTES_RE = re.compile(
 _SECONDS_RE = re.compile(rf"(?<![\w.:'’]){_NUM}(\s*-?\s*)(seconds?|secs?|s)(?![a-z])", re.I)
 _DECADE_RE = re.compile(r"(?<![\w.])(['’])?(\d{2}|\d{4})s(?![a-z])", re.I)
 _METER_RE = re.compile(r"(?<![\d/])(\d{1,2})\s*/\s*(\d{1,2})(?![\d/])")
-_IN_COUNT_RE = re.compile(r"\bin\s+(3|4|6|three|four|six)\b(?=\s*(?:$|[,.;!?)]|time\b|with\b|and\b|for\b|"
-                          r"feel\b|please\b|meter\b))", re.I)
+_IN_COUNT_RE = re.compile(
+    r"\bin\s+(3|4|6|three|four|six)\b(?=\s*(?:$|[,.;!?)]|time\b|with\b|and\b|for\b|"
+    r"feel\b|please\b|meter\b))",
+    re.I,
+)
 _KEY_RE = re.compile(
     r"(?<![\w#♯♭'’])(?P<prefix>in\s+(?:the\s+)?(?:key\s+of\s+)?|(?:the\s+)?key\s*(?:of|:|=)?\s*)?"
     r"(?P<tonic>[A-G])(?P<acc>#|♯|♭|b(?![a-ln-z])|\s*-?\s*sharp|\s*-?\s*flat)?"
@@ -136,8 +144,14 @@ class _Explicit:
     spans: list[tuple[int, int]] = field(default_factory=list)
     decade: str | None = None
 
-    def set(self, key: str, value: Any, reason: str, span: tuple[int, int],
-            confidence: float = lx.EXPLICIT_CONFIDENCE) -> None:
+    def set(
+        self,
+        key: str,
+        value: Any,
+        reason: str,
+        span: tuple[int, int],
+        confidence: float = lx.EXPLICIT_CONFIDENCE,
+    ) -> None:
         self.spans.append(span)
         if key not in self.values:  # the first request wins; later ones are ignored
             self.values[key] = value
@@ -166,15 +180,18 @@ def _word_before(text: str, pos: int) -> str | None:
 def _check_tempo(bpm: float, said: str) -> None:
     lo, hi = TEMPO_RANGE
     if not lo <= bpm <= hi:
-        raise BadInputError(f"the prompt asks for {said}; tempo must be {lo:g}-{hi:g} BPM: change the number "
-                            "or pass --tempo")
+        raise BadInputError(
+            f"the prompt asks for {said}; tempo must be {lo:g}-{hi:g} BPM: change the number or pass --tempo"
+        )
 
 
 def _check_duration(seconds: float, said: str) -> None:
     if seconds <= 0 or seconds > MAX_DURATION_S:
-        raise BadInputError(f"the prompt asks for {said} ({seconds:g} s); duration must be more than 0 and at "
-                            f"most {MAX_DURATION_S:g} s ({MAX_DURATION_S / 60:g} minutes): change it or pass "
-                            "--duration")
+        raise BadInputError(
+            f"the prompt asks for {said} ({seconds:g} s); duration must be more than 0 and at "
+            f"most {MAX_DURATION_S:g} s ({MAX_DURATION_S / 60:g} minutes): change it or pass "
+            "--duration"
+        )
 
 
 def _sentence_of(text: str, pos: int) -> str:
@@ -219,16 +236,22 @@ def _parse_duration(text: str, ex: _Explicit, *, long_text: bool) -> None:
             continue
         apostrophe, digits = m.group(1), m.group(2)
         n = int(digits)
-        plausible = (len(digits) == 2 and n % 10 == 0) or (len(digits) == 4 and 1900 <= n <= 2090 and n % 10 == 0)
+        plausible = (len(digits) == 2 and n % 10 == 0) or (
+            len(digits) == 4 and 1900 <= n <= 2090 and n % 10 == 0
+        )
         if not plausible:
             continue
         after, before = _word_after(text, m.end()), _word_before(text, m.start())
         following = _norm_phrase(text[m.end() : m.end() + 40]).split()[:MAX_NGRAM]
-        names_music = any(" ".join(following[:n]) in _GENRE_TABLE or " ".join(following[:n]) in _INSTRUMENT_TABLE
-                          for n in range(1, len(following) + 1))
+        names_music = any(
+            " ".join(following[:n]) in _GENRE_TABLE or " ".join(following[:n]) in _INSTRUMENT_TABLE
+            for n in range(1, len(following) + 1)
+        )
         decade = bool(apostrophe) or len(digits) == 4 or before in {"the", "early", "late", "mid"}
         if not decade and after not in lx.DURATION_FOLLOWERS and before not in lx.DURATION_PRECEDERS:
-            decade = after in lx.DECADE_FOLLOWERS or names_music or (n in lx.DEFAULT_DECADES and after is None)
+            decade = (
+                after in lx.DECADE_FOLLOWERS or names_music or (n in lx.DEFAULT_DECADES and after is None)
+            )
             decade = decade or (n in lx.DEFAULT_DECADES and after not in lx.DURATION_FOLLOWERS)
         if decade:
             full = n if len(digits) == 4 else (1900 + n if n >= 20 else 2000 + n)
@@ -249,10 +272,14 @@ def _parse_meter(text: str, ex: _Explicit) -> None:
             ex.set("meter", written, f"meter {written}: prompt says '{written}'", m.span())
         elif written in lx.METER_EQUIVALENTS:
             meter = lx.METER_EQUIVALENTS[written]
-            ex.set("meter", meter, f"meter {meter}: prompt says '{written}', which it plays as {meter}", m.span())
+            ex.set(
+                "meter", meter, f"meter {meter}: prompt says '{written}', which it plays as {meter}", m.span()
+            )
         else:
-            raise BadInputError(f"the prompt asks for {written} time; supported meters are "
-                                f"{', '.join(METERS)}: change it or remove it")
+            raise BadInputError(
+                f"the prompt asks for {written} time; supported meters are "
+                f"{', '.join(METERS)}: change it or remove it"
+            )
     for m in _IN_COUNT_RE.finditer(text):
         meter = lx.COUNT_METERS[m.group(1).lower()]
         ex.set("meter", meter, f"meter {meter}: prompt says '{m.group(0)}'", m.span())
@@ -280,8 +307,12 @@ def _parse_key(text: str, ex: _Explicit) -> None:
         if tonic.lower() == "a" and not acc and mode_word in {"major", "minor"}:
             after = _word_after(text, m.end())
             if after in lx.KEY_MODE_NOUNS and tonic == "a":
-                ex.set("mode", mode_word, f"mode {mode_word}: prompt says '{m.group(0).strip()} {after}'",
-                       (m.start(), m.end() + len(after) + 1))
+                ex.set(
+                    "mode",
+                    mode_word,
+                    f"mode {mode_word}: prompt says '{m.group(0).strip()} {after}'",
+                    (m.start(), m.end() + len(after) + 1),
+                )
                 continue
             article = tonic == "a" or m.start() == 0 or text[: m.start()].rstrip().endswith((".", "!", "?"))
             if article and not prefix and after is not None and after not in lx.KEY_CONFIRMING_FOLLOWERS:
@@ -337,7 +368,11 @@ def _instrument_at(tokens: list[_Token], i: int) -> tuple[str, str, int] | None:
         gram = _ngram(tokens, i, n)
         if gram is None:
             continue
-        for form in (gram, gram[:-1] if gram.endswith("s") else None, gram[:-2] if gram.endswith("es") else None):
+        for form in (
+            gram,
+            gram[:-1] if gram.endswith("s") else None,
+            gram[:-2] if gram.endswith("es") else None,
+        ):
             if form and form in _INSTRUMENT_TABLE:
                 return _INSTRUMENT_TABLE[form], gram, n
         if n == 1 and gram.endswith(lx.LESS_SUFFIX):  # "drumless"
@@ -375,8 +410,9 @@ class _InstrumentReading:
     consumed: set[int] = field(default_factory=set)
 
 
-def _read_instruments(text: str, tokens: list[_Token], *, short: bool,
-                      skip: frozenset[int] = frozenset()) -> _InstrumentReading:
+def _read_instruments(
+    text: str, tokens: list[_Token], *, short: bool, skip: frozenset[int] = frozenset()
+) -> _InstrumentReading:
     mentions: list[_Mention] = []
     i = 0
     while i < len(tokens):
@@ -405,8 +441,12 @@ def _read_instruments(text: str, tokens: list[_Token], *, short: bool,
             connectors = lx.EXCLUDE_CONNECTORS if modes[-1] == "exclude" else lx.ADD_CONNECTORS
             # "no drums, bass or piano": a comma continues a list only until it is closed by "or"/"and".
             closed = "," in between and closed_lists[-1]
-            if (between and not closed and any(w in connectors for w in between)
-                    and all(w in connectors or w in lx.LIST_ARTICLES for w in between)):
+            if (
+                between
+                and not closed
+                and any(w in connectors for w in between)
+                and all(w in connectors or w in lx.LIST_ARTICLES for w in between)
+            ):
                 groups[-1].append(m)
                 closed_lists[-1] = closed_lists[-1] or any(w in lx.LIST_CLOSERS for w in between)
                 continue
@@ -423,15 +463,24 @@ def _read_instruments(text: str, tokens: list[_Token], *, short: bool,
             mode = "only"
             if after == "solo":
                 featured += [m.name for m in group]
-        if after in lx.EXCLUDE_SUFFIXES or any(m.words.endswith(lx.LESS_SUFFIX) and m.words not in
-                                               _INSTRUMENT_TABLE for m in group):
+        if after in lx.EXCLUDE_SUFFIXES or any(
+            m.words.endswith(lx.LESS_SUFFIX) and m.words not in _INSTRUMENT_TABLE for m in group
+        ):
             mode = "exclude"
         if mode == "add" and not short and not any(m.requested for m in group):
             mode = "mentioned"
-        target = {"add": reading.add, "only": reading.only, "exclude": reading.exclude,
-                  "mentioned": reading.mentioned}[mode]
-        key = {"add": "instruments_add", "only": "instruments_only", "exclude": "instruments_exclude",
-               "mentioned": "instruments_suggest"}[mode]
+        target = {
+            "add": reading.add,
+            "only": reading.only,
+            "exclude": reading.exclude,
+            "mentioned": reading.mentioned,
+        }[mode]
+        key = {
+            "add": "instruments_add",
+            "only": "instruments_only",
+            "exclude": "instruments_exclude",
+            "mentioned": "instruments_suggest",
+        }[mode]
         for m in group:
             if m.name not in target:
                 target.append(m.name)
@@ -440,13 +489,17 @@ def _read_instruments(text: str, tokens: list[_Token], *, short: bool,
     if featured and reading.add and set(reading.only) <= set(featured):
         reading.add = featured + [n for n in reading.add if n not in featured]
         reading.words["instruments_add"] = reading.words.pop("instruments_only", []) + reading.words.get(
-            "instruments_add", [])
+            "instruments_add", []
+        )
         reading.only = []
     reading.add = [n for n in reading.add if n not in reading.only]
     reading.add = [n for n in reading.add if n not in reading.exclude]
     reading.only = [n for n in reading.only if n not in reading.exclude]
-    reading.mentioned = [n for n in reading.mentioned
-                         if n not in reading.exclude and n not in reading.add and n not in reading.only]
+    reading.mentioned = [
+        n
+        for n in reading.mentioned
+        if n not in reading.exclude and n not in reading.add and n not in reading.only
+    ]
     return reading
 
 
@@ -493,8 +546,13 @@ def _read_genres(text: str, tokens: list[_Token], consumed: set[int]) -> tuple[l
             i += n
             continue
         weak = n == 1 and words in lx.GENRE_WORDS_WEAK and not context
-        hits.append(_GenreHit(_GENRE_TABLE[words], _raw(text, tokens, i, n),
-                              lx.GENRE_WEAK_CONFIDENCE if weak else lx.EXPLICIT_CONFIDENCE))
+        hits.append(
+            _GenreHit(
+                _GENRE_TABLE[words],
+                _raw(text, tokens, i, n),
+                lx.GENRE_WEAK_CONFIDENCE if weak else lx.EXPLICIT_CONFIDENCE,
+            )
+        )
         if not weak:  # "chill" and "epic" are mood words too
             used.update(range(i, i + n))
         i += n
@@ -703,11 +761,20 @@ class _Timeline:
     consumed: set[int] = field(default_factory=set)  # instrument words read as timeline, not as the line-up
 
     def add(self, pos: int, action: str, at: str, said: str, instruments: list[str] | None = None) -> None:
-        self.events.append({"pos": pos, "action": action, "at": at, "instruments": list(instruments or []),
-                            "said": " ".join(said.split())})
+        self.events.append(
+            {
+                "pos": pos,
+                "action": action,
+                "at": at,
+                "instruments": list(instruments or []),
+                "said": " ".join(said.split()),
+            }
+        )
 
 
-def _read_timeline(text: str, tokens: list[_Token], instruments: _InstrumentReading | None = None) -> _Timeline:
+def _read_timeline(
+    text: str, tokens: list[_Token], instruments: _InstrumentReading | None = None
+) -> _Timeline:
     """Section changes the prompt describes, in the order it tells them.
 
     Each event: ``action`` ("only", "enter", "exit", "climax", "build", "quiet_start", "quiet_end"),
@@ -722,12 +789,12 @@ def _read_timeline(text: str, tokens: list[_Token], instruments: _InstrumentRead
     for m in _START_RE.finditer(text):
         _, right = _clause_bounds(tokens, m.end(), m.end())
         names, used = _instruments_between(tokens, m.end(), right)
-        rest = set(_norm_phrase(text[m.end():right]).split())
+        rest = set(_norm_phrase(text[m.end() : right]).split())
         if names:
-            tl.add(m.start(), "only", "start", text[m.start():right], names)
+            tl.add(m.start(), "only", "start", text[m.start() : right], names)
             tl.consumed |= used
         if rest & lx.QUIET_WORDS:
-            tl.add(m.start(), "quiet_start", "start", text[m.start():right])
+            tl.add(m.start(), "quiet_start", "start", text[m.start() : right])
         taken.append((m.start(), right))
     for m in _START_QUIET_RE.finditer(text):
         if free(*m.span()) and m.group("how").lower() in lx.QUIET_WORDS:
@@ -740,8 +807,12 @@ def _read_timeline(text: str, tokens: list[_Token], instruments: _InstrumentRead
             continue
         closing = word in ("outro", "ending", "coda")
         if before in lx.QUIET_WORDS or before in ("piano", "solo"):
-            tl.add(m.start(), "quiet_end" if closing else "quiet_start", "end" if closing else "start",
-                   f"{before} {word}")
+            tl.add(
+                m.start(),
+                "quiet_end" if closing else "quiet_start",
+                "end" if closing else "start",
+                f"{before} {word}",
+            )
             taken.append(m.span())
     for m in _DROP_RE.finditer(text):
         if free(*m.span()):
@@ -754,7 +825,7 @@ def _read_timeline(text: str, tokens: list[_Token], instruments: _InstrumentRead
             left, _ = _clause_bounds(tokens, m.start(), m.end())
             names, used = _instruments_between(tokens, left, m.start())
             if names:
-                tl.add(m.start(), action, "next", text[left:m.end()], names)
+                tl.add(m.start(), action, "next", text[left : m.end()], names)
                 tl.consumed |= used
                 taken.append((left, m.end()))
             elif action == "exit" and m.group(0).lower().startswith("fade"):
@@ -765,7 +836,7 @@ def _read_timeline(text: str, tokens: list[_Token], instruments: _InstrumentRead
         names, used = _instruments_between(tokens, m.end(), right)
         before = _word_before(text, m.start())
         if names and free(m.start(), right) and before in lx.CLAUSE_BREAKS | {None}:
-            tl.add(m.start(), "enter", "next", text[m.start():right], names)
+            tl.add(m.start(), "enter", "next", text[m.start() : right], names)
             tl.consumed |= used
             taken.append((m.start(), right))
     for m in _CLIMAX_RE.finditer(text):
@@ -781,14 +852,14 @@ def _read_timeline(text: str, tokens: list[_Token], instruments: _InstrumentRead
                 break
     for m in _END_RE.finditer(text):
         _, right = _clause_bounds(tokens, m.end(), m.end())
-        words = _norm_phrase(text[m.end():right]).split()
+        words = _norm_phrase(text[m.end() : right]).split()
         if not free(m.start(), right) or not words:
             continue
         names, used = _instruments_between(tokens, m.end(), right)
         if set(words[:3]) & lx.QUIET_WORDS:
-            tl.add(m.start(), "quiet_end", "end", text[m.start():right])
+            tl.add(m.start(), "quiet_end", "end", text[m.start() : right])
         if names and words[0] in ("on", "with") or (names and set(words[:3]) & lx.QUIET_WORDS):
-            tl.add(m.start() + 1, "only", "end", text[m.start():right], names)
+            tl.add(m.start() + 1, "only", "end", text[m.start() : right], names)
             tl.consumed |= used
         taken.append((m.start(), right))
     for m in _FADE_END_RE.finditer(text):
@@ -804,7 +875,9 @@ def _read_timeline(text: str, tokens: list[_Token], instruments: _InstrumentRead
         then_at = max((t.start for t in tokens if t.end <= left and t.word == "then"), default=None)
         head_end = then_at if then_at is not None else left
         names, _ = _instruments_between(tokens, 0, head_end)
-        names = [n for n in names if not any(n in e["instruments"] for e in changes if e["action"] == "enter")]
+        names = [
+            n for n in names if not any(n in e["instruments"] for e in changes if e["action"] == "enter")
+        ]
         if names:
             tl.add(-1, "only", "start", text[:head_end].rstrip(" ,;"), names)
             tl.events.sort(key=lambda e: e["pos"])
@@ -812,8 +885,10 @@ def _read_timeline(text: str, tokens: list[_Token], instruments: _InstrumentRead
 
 
 def _timeline_summary(events: list[dict[str, Any]]) -> str:
-    return "; ".join(f"{e['action']}{' ' + '+'.join(e['instruments']) if e['instruments'] else ''} "
-                     f"({e['at']})" for e in events)
+    return "; ".join(
+        f"{e['action']}{' ' + '+'.join(e['instruments']) if e['instruments'] else ''} ({e['at']})"
+        for e in events
+    )
 
 
 # ==================================================================================================
@@ -844,7 +919,9 @@ def _salience_mean(values: list[float]) -> float:
 
 
 def _lexicon_confidence(n: int) -> float:
-    return min(lx.LEXICON_MAX_CONFIDENCE, lx.LEXICON_BASE_CONFIDENCE + lx.LEXICON_CONFIDENCE_PER_WORD * (n - 1))
+    return min(
+        lx.LEXICON_MAX_CONFIDENCE, lx.LEXICON_BASE_CONFIDENCE + lx.LEXICON_CONFIDENCE_PER_WORD * (n - 1)
+    )
 
 
 def _semantic_confidence(top_cos: float) -> float:
@@ -852,8 +929,12 @@ def _semantic_confidence(top_cos: float) -> float:
     return lx.SEMANTIC_MAX_CONFIDENCE * _clip((top_cos - lx.SEMANTIC_COS_FLOOR) / span, 0.0, 1.0)
 
 
-def _agrees(valence: float, arousal: float, lex_valence: tuple[float, float, str] | None,
-            lex_arousal: tuple[float, float, str] | None) -> bool:
+def _agrees(
+    valence: float,
+    arousal: float,
+    lex_valence: tuple[float, float, str] | None,
+    lex_arousal: tuple[float, float, str] | None,
+) -> bool:
     """Whether a prototype's mood is compatible with the mood words the prompt itself uses.
 
     The mood words are the writer's own: "lonely and calm" rules out a party however close the scene
@@ -862,7 +943,11 @@ def _agrees(valence: float, arousal: float, lex_valence: tuple[float, float, str
     for proto, lex in ((valence, lex_valence), (arousal, lex_arousal)):
         if lex is None:
             continue
-        if abs(lex[0]) >= lx.MOOD_CLASH_WORDS and abs(proto) >= lx.MOOD_CLASH_PROTOTYPE and (lex[0] > 0) != (proto > 0):
+        if (
+            abs(lex[0]) >= lx.MOOD_CLASH_WORDS
+            and abs(proto) >= lx.MOOD_CLASH_PROTOTYPE
+            and (lex[0] > 0) != (proto > 0)
+        ):
             return False
     return True
 
@@ -871,8 +956,11 @@ def _hit_label(h: _WordHit) -> str:
     return ("not " if h.negated else "") + h.word
 
 
-def _combine(name: str, lex: tuple[float, float, str] | None, sem: tuple[float, float, str] | None,
-             ) -> Proposal | None:
+def _combine(
+    name: str,
+    lex: tuple[float, float, str] | None,
+    sem: tuple[float, float, str] | None,
+) -> Proposal | None:
     """Confidence-weighted mean of the lexicon and sentence-model readings of one dimension."""
     parts = [p for p in (lex, sem) if p is not None and p[1] > 0]
     if not parts:
@@ -882,7 +970,9 @@ def _combine(name: str, lex: tuple[float, float, str] | None, sem: tuple[float, 
     confs = sorted((c for _, c, _ in parts), reverse=True)
     conf = confs[0] + (lx.COMBINED_SECOND_OPINION * confs[1] if len(confs) > 1 else 0.0)
     conf = min(lx.COMBINED_MAX_CONFIDENCE if len(confs) > 1 else confs[0], conf)
-    return Proposal(round(_clip(value), 3), round(conf, 3), f"{name} {_fmt(value)}: " + "; ".join(r for *_, r in parts))
+    return Proposal(
+        round(_clip(value), 3), round(conf, 3), f"{name} {_fmt(value)}: " + "; ".join(r for *_, r in parts)
+    )
 
 
 def _dedupe(items: Iterable[str]) -> list[str]:
@@ -948,36 +1038,58 @@ def perceive_text(text: str, *, semantic: bool | None = None) -> Perception:
     if ex.decade:
         measurements["decade"] = ex.decade
 
-    for key, names in (("instruments_only", instruments.only), ("instruments_add", instruments.add),
-                       ("instruments_exclude", instruments.exclude)):
+    for key, names in (
+        ("instruments_only", instruments.only),
+        ("instruments_add", instruments.add),
+        ("instruments_exclude", instruments.exclude),
+    ):
         if names:
             said = _quote(_dedupe(instruments.words[key]))
-            proposals[key] = Proposal(list(names), lx.EXPLICIT_CONFIDENCE,
-                                      f"{key.removeprefix('instruments_')} {', '.join(names)}: prompt says {said}")
+            proposals[key] = Proposal(
+                list(names),
+                lx.EXPLICIT_CONFIDENCE,
+                f"{key.removeprefix('instruments_')} {', '.join(names)}: prompt says {said}",
+            )
             explicit_record[key] = list(names)
 
     if ensemble is not None:
         proposals["ensemble"] = Proposal(
-            {"noun": ensemble.noun, "qualifier": ensemble.qualifier, "instruments": list(ensemble.instruments)},
-            lx.EXPLICIT_CONFIDENCE, f"ensemble: prompt says '{ensemble.said}'")
+            {
+                "noun": ensemble.noun,
+                "qualifier": ensemble.qualifier,
+                "instruments": list(ensemble.instruments),
+            },
+            lx.EXPLICIT_CONFIDENCE,
+            f"ensemble: prompt says '{ensemble.said}'",
+        )
         explicit_record["ensemble"] = ensemble.said
     if timeline.events:
         events = [{k: v for k, v in e.items() if k != "pos"} for e in timeline.events]
-        proposals["timeline"] = Proposal(events, lx.EXPLICIT_CONFIDENCE,
-                                         "timeline: prompt says " + _quote(_dedupe(e["said"] for e in events)))
+        proposals["timeline"] = Proposal(
+            events,
+            lx.EXPLICIT_CONFIDENCE,
+            "timeline: prompt says " + _quote(_dedupe(e["said"] for e in events)),
+        )
         measurements["timeline"] = _timeline_summary(events)
     if form is not None:
         said, nf = form
-        proposals["form"] = Proposal({"name": nf.name, "ensemble": list(nf.ensemble), "drums": nf.drums},
-                                     lx.FORM_CONFIDENCE, f"form {nf.name}: prompt says '{said}'")
+        proposals["form"] = Proposal(
+            {"name": nf.name, "ensemble": list(nf.ensemble), "drums": nf.drums},
+            lx.FORM_CONFIDENCE,
+            f"form {nf.name}: prompt says '{said}'",
+        )
         if nf.meter and "meter" not in proposals:
-            proposals["meter"] = Proposal(nf.meter, lx.FORM_CONFIDENCE, f"meter {nf.meter}: a {said} is in {nf.meter}")
+            proposals["meter"] = Proposal(
+                nf.meter, lx.FORM_CONFIDENCE, f"meter {nf.meter}: a {said} is in {nf.meter}"
+            )
             explicit_record["meter"] = nf.meter
 
     strong_genres = [h for h in genre_hits if h.confidence >= lx.EXPLICIT_CONFIDENCE]
     if genre_hits:
         best = (strong_genres or genre_hits)[0]
-        proposals["genre"] = Proposal(best.genre, best.confidence, f"genre {best.genre}: prompt says '{best.words}'")
+        proposals["genre"] = Proposal(
+            best.genre, best.confidence, f"genre {best.genre}: prompt says '{best.words}'"
+        )
         measurements["genre_words"] = {h.words: h.genre for h in genre_hits}
         if best.confidence >= lx.EXPLICIT_CONFIDENCE:
             explicit_record["genre"] = best.genre
@@ -1004,19 +1116,26 @@ def perceive_text(text: str, *, semantic: bool | None = None) -> Perception:
         named = _quote(_dedupe(w for _, w in arousal_sources)[:4])
         lex_arousal = (a, conf, f"{named} in the prompt")
     if lex_valence or lex_arousal:
-        measurements["lexicon"] = {k: round(p[0], 3) for k, p in (("valence", lex_valence), ("arousal", lex_arousal))
-                                   if p is not None}
+        measurements["lexicon"] = {
+            k: round(p[0], 3)
+            for k, p in (("valence", lex_valence), ("arousal", lex_arousal))
+            if p is not None
+        }
 
     if words.tempo:
         word, tw = words.tempo[0]
         proposals["tempo_bpm"] = proposals.get("tempo_bpm") or Proposal(
-            float(tw.tempo_bpm), lx.TEMPO_WORD_CONFIDENCE, f"tempo {tw.tempo_bpm:g} BPM: prompt says '{word}'")
+            float(tw.tempo_bpm), lx.TEMPO_WORD_CONFIDENCE, f"tempo {tw.tempo_bpm:g} BPM: prompt says '{word}'"
+        )
         measurements["tempo_words"] = [w for w, _ in words.tempo]
     for key, found in (("register", words.register), ("density", words.density)):
         if found:
             value = round(_mean([x for _, x in found]), 3)
-            proposals[key] = Proposal(value, lx.TEXTURE_WORD_CONFIDENCE,
-                                      f"{key} {value:g}: prompt says {_quote(w for w, _ in found)}")
+            proposals[key] = Proposal(
+                value,
+                lx.TEXTURE_WORD_CONFIDENCE,
+                f"{key} {value:g}: prompt says {_quote(w for w, _ in found)}",
+            )
 
     # --- sentence model ---------------------------------------------------------------------------
     sem_valence = sem_arousal = None
@@ -1025,8 +1144,15 @@ def perceive_text(text: str, *, semantic: bool | None = None) -> Perception:
     semantic_genre: tuple[str, float] | None = None
     semantic_setting: tuple[Any, float] | None = None
     semantic_tag: str | None = None
-    descriptive = [t for k, t in enumerate(tokens) if not t.is_punct and t.word not in lx.STOPWORDS
-                   and k not in instruments.consumed and k not in genre_used and t.word.isalpha()]
+    descriptive = [
+        t
+        for k, t in enumerate(tokens)
+        if not t.is_punct
+        and t.word not in lx.STOPWORDS
+        and k not in instruments.consumed
+        and k not in genre_used
+        and t.word.isalpha()
+    ]
     method = "lexicon"
     if use_semantic and descriptive:
         from weavewave.perceive import semantic as sem
@@ -1039,8 +1165,9 @@ def perceive_text(text: str, *, semantic: bool | None = None) -> Perception:
         reading = sem.read(sem_text, temperature=lx.SEMANTIC_TEMPERATURE)
         top_mood, top_cos = reading.mood_matches[0]
         top_setting, top_setting_cos = reading.setting_matches[0]
-        anchor, anchor_cos = max(((top_mood.text, top_cos), (top_setting.texts[0], top_setting_cos)),
-                                 key=lambda p: p[1])
+        anchor, anchor_cos = max(
+            ((top_mood.text, top_cos), (top_setting.texts[0], top_setting_cos)), key=lambda p: p[1]
+        )
         conf = _semantic_confidence(anchor_cos)
         closest = f"{'story' if not short else 'text'} reads closest to '{anchor}' (cos {anchor_cos:.2f})"
         if conf > 0:
@@ -1048,7 +1175,9 @@ def perceive_text(text: str, *, semantic: bool | None = None) -> Perception:
             sem_arousal = (reading.arousal, conf, closest)
         k = lx.SEMANTIC_TOP_K
         measurements["semantic"] = {
-            "valence": round(reading.valence, 3), "arousal": round(reading.arousal, 3), "chunks": reading.chunks,
+            "valence": round(reading.valence, 3),
+            "arousal": round(reading.arousal, 3),
+            "chunks": reading.chunks,
             "moods": [{"prototype": m.text, "cos": round(c, 3)} for m, c in reading.mood_matches[:k]],
             "genres": [{"genre": g, "cos": round(c, 3)} for g, c in reading.genre_matches[:k]],
             "settings": [{"setting": s.name, "cos": round(c, 3)} for s, c in reading.setting_matches[:k]],
@@ -1057,32 +1186,51 @@ def perceive_text(text: str, *, semantic: bool | None = None) -> Perception:
         if c1 >= lx.SEMANTIC_GENRE_MIN_COS and c1 - c2 >= lx.SEMANTIC_GENRE_MARGIN:
             semantic_genre = (g1, c1)
         (s1, sc1), (_, sc2) = reading.setting_matches[0], reading.setting_matches[1]
-        if (sc1 >= lx.SEMANTIC_SETTING_MIN_COS and sc1 - sc2 >= lx.SEMANTIC_SETTING_MARGIN
-                and _agrees(s1.valence, s1.arousal, lex_valence, lex_arousal)):
+        if (
+            sc1 >= lx.SEMANTIC_SETTING_MIN_COS
+            and sc1 - sc2 >= lx.SEMANTIC_SETTING_MARGIN
+            and _agrees(s1.valence, s1.arousal, lex_valence, lex_arousal)
+        ):
             setting_tags = list(s1.tags)
             setting_phrase = s1.phrase
             measurements["setting"] = s1.name
             semantic_setting = (s1, sc1)
-        if (sem_valence is not None and top_cos >= lx.SEMANTIC_TAG_MIN_COS
-                and _agrees(top_mood.valence, top_mood.arousal, lex_valence, lex_arousal)):
+        if (
+            sem_valence is not None
+            and top_cos >= lx.SEMANTIC_TAG_MIN_COS
+            and _agrees(top_mood.valence, top_mood.arousal, lex_valence, lex_arousal)
+        ):
             semantic_tag = top_mood.tag
     measurements["method"] = method
 
     feeling = any(h.word in lx.MOOD_WORDS and not h.negated for h in hits)
     for name, lex, sem_p in (("valence", lex_valence, sem_valence), ("arousal", lex_arousal, sem_arousal)):
-        if feeling and lex is not None and sem_p is not None and abs(lex[0]) >= lx.MOOD_CLASH_WORDS \
-                and abs(sem_p[0]) >= lx.MOOD_CLASH_WORDS and (lex[0] > 0) != (sem_p[0] > 0):
+        if (
+            feeling
+            and lex is not None
+            and sem_p is not None
+            and abs(lex[0]) >= lx.MOOD_CLASH_WORDS
+            and abs(sem_p[0]) >= lx.MOOD_CLASH_WORDS
+            and (lex[0] > 0) != (sem_p[0] > 0)
+        ):
             # The writer's own feeling words ("tense", "lonely") are direct evidence; a sentence-model reading
             # on the other side of neutral is a guess from the scene, and counts for less.
-            sem_p = (sem_p[0], sem_p[1] * lx.SEMANTIC_CLASH_FACTOR, sem_p[2] + ", against the prompt's own words")
+            sem_p = (
+                sem_p[0],
+                sem_p[1] * lx.SEMANTIC_CLASH_FACTOR,
+                sem_p[2] + ", against the prompt's own words",
+            )
         p = _combine(name, lex, sem_p)
         if p is not None:
             proposals[name] = p
     if "arousal" in proposals:
         a = proposals["arousal"]
         energy = round((a.value + 1.0) / 2.0, 3)
-        proposals["energy"] = Proposal(energy, round(a.confidence * lx.ENERGY_FROM_AROUSAL_CONFIDENCE, 3),
-                                       f"energy {energy:.2f}: follows arousal {_fmt(a.value)}")
+        proposals["energy"] = Proposal(
+            energy,
+            round(a.confidence * lx.ENERGY_FROM_AROUSAL_CONFIDENCE, 3),
+            f"energy {energy:.2f}: follows arousal {_fmt(a.value)}",
+        )
 
     # --- tags, caption, suggestions ------------------------------------------------------------------
     ordered_hits = sorted((h for h in hits if not h.negated), key=lambda h: -abs(h.valence) - abs(h.arousal))
@@ -1093,32 +1241,45 @@ def perceive_text(text: str, *, semantic: bool | None = None) -> Perception:
         tags.append(ex.decade)
     tags = _dedupe(tags)[: lx.MAX_MOOD_TAGS]
     if tags:
-        proposals["mood_tags"] = Proposal(tags, _mood_tag_confidence(proposals),
-                                          f"mood tags from {_tag_sources(hits, semantic_setting, semantic_tag, ex.decade)}")
+        proposals["mood_tags"] = Proposal(
+            tags,
+            _mood_tag_confidence(proposals),
+            f"mood tags from {_tag_sources(hits, semantic_setting, semantic_tag, ex.decade)}",
+        )
 
-    phrases = _dedupe(h.entry.phrase for h in hits if h.entry.phrase and not h.negated)[: lx.MAX_CAPTION_PHRASES]
+    phrases = _dedupe(h.entry.phrase for h in hits if h.entry.phrase and not h.negated)[
+        : lx.MAX_CAPTION_PHRASES
+    ]
     if phrases and (short or not semantic_setting):
         hint = f"evoking {_join_phrases(phrases)}"
-        proposals["caption_hint"] = Proposal(hint, lx.LEXICON_MAX_CONFIDENCE,
-                                             f"caption: scene words {_quote(phrases)} in the prompt")
+        proposals["caption_hint"] = Proposal(
+            hint, lx.LEXICON_MAX_CONFIDENCE, f"caption: scene words {_quote(phrases)} in the prompt"
+        )
     elif setting_phrase and semantic_setting:
         hint = f"evoking {setting_phrase}"
         proposals["caption_hint"] = Proposal(
-            hint, lx.SEMANTIC_SETTING_CONFIDENCE,
-            f"caption: text reads closest to the '{semantic_setting[0].name}' setting (cos {semantic_setting[1]:.2f})")
+            hint,
+            lx.SEMANTIC_SETTING_CONFIDENCE,
+            f"caption: text reads closest to the '{semantic_setting[0].name}' setting (cos {semantic_setting[1]:.2f})",
+        )
 
     if "genre" not in proposals and ensemble is not None and ensemble.genre:
-        proposals["genre"] = Proposal(ensemble.genre, lx.ENSEMBLE_GENRE_CONFIDENCE,
-                                      f"genre {ensemble.genre}: a {ensemble.said} suggests it")
+        proposals["genre"] = Proposal(
+            ensemble.genre,
+            lx.ENSEMBLE_GENRE_CONFIDENCE,
+            f"genre {ensemble.genre}: a {ensemble.said} suggests it",
+        )
     if "genre" not in proposals and form is not None and form[1].genre:
-        proposals["genre"] = Proposal(form[1].genre, lx.GENRE_WEAK_CONFIDENCE,
-                                      f"genre {form[1].genre}: a {form[0]} suggests it")
+        proposals["genre"] = Proposal(
+            form[1].genre, lx.GENRE_WEAK_CONFIDENCE, f"genre {form[1].genre}: a {form[0]} suggests it"
+        )
     if form is not None and form[1].tempo_range and "tempo_bpm" not in ex.values:
         lo, hi = form[1].tempo_range
         a = proposals["arousal"].value if "arousal" in proposals else 0.0
         bpm = float(round(lo + (hi - lo) * (a + 1.0) / 2.0))
-        proposals["tempo_bpm"] = Proposal(bpm, lx.FORM_TEMPO_CONFIDENCE,
-                                          f"tempo {bpm:g} BPM: a {form[0]} is played at {lo:g}-{hi:g} BPM")
+        proposals["tempo_bpm"] = Proposal(
+            bpm, lx.FORM_TEMPO_CONFIDENCE, f"tempo {bpm:g} BPM: a {form[0]} is played at {lo:g}-{hi:g} BPM"
+        )
     if "genre" not in proposals:
         votes: dict[str, list[str]] = {}
         for h in hits:
@@ -1134,8 +1295,11 @@ def perceive_text(text: str, *, semantic: bool | None = None) -> Perception:
             proposals["genre"] = Proposal(genre, round(min(conf, lx.COMBINED_MAX_CONFIDENCE), 3), reason)
         elif semantic_genre:
             genre, cos = semantic_genre
-            proposals["genre"] = Proposal(genre, lx.SEMANTIC_GENRE_CONFIDENCE,
-                                          f"genre {genre}: text reads closest to {genre} prototypes (cos {cos:.2f})")
+            proposals["genre"] = Proposal(
+                genre,
+                lx.SEMANTIC_GENRE_CONFIDENCE,
+                f"genre {genre}: text reads closest to {genre} prototypes (cos {cos:.2f})",
+            )
 
     taken = set(instruments.add) | set(instruments.only) | set(instruments.exclude)
     why: dict[str, list[str]] = {}  # reason -> instruments
@@ -1146,7 +1310,9 @@ def perceive_text(text: str, *, semantic: bool | None = None) -> Perception:
         if not h.negated and h.entry.instruments:
             why.setdefault(f"suit '{h.word}'", []).extend(h.entry.instruments)
     if semantic_setting:
-        why.setdefault(f"suit the '{semantic_setting[0].name}' setting", []).extend(semantic_setting[0].instruments)
+        why.setdefault(f"suit the '{semantic_setting[0].name}' setting", []).extend(
+            semantic_setting[0].instruments
+        )
     suggest: list[str] = []
     parts: list[str] = []
     for reason, names in why.items():
@@ -1156,7 +1322,9 @@ def perceive_text(text: str, *, semantic: bool | None = None) -> Perception:
             parts.append(f"{', '.join(fresh)} {reason}")
     if suggest:
         conf = lx.INSTRUMENT_MENTION_CONFIDENCE if instruments.mentioned else lx.INSTRUMENT_HINT_CONFIDENCE
-        proposals["instruments_suggest"] = Proposal(suggest, conf, f"suggest {', '.join(suggest)}: {'; '.join(parts)}")
+        proposals["instruments_suggest"] = Proposal(
+            suggest, conf, f"suggest {', '.join(suggest)}: {'; '.join(parts)}"
+        )
 
     summary = _summary(n_words, proposals, method, explicit_record, measurements.get("setting"))
     observation = Observation(source="text", input=_preview(text), summary=summary, measurements=measurements)
@@ -1168,8 +1336,9 @@ def _mood_tag_confidence(proposals: dict[str, Proposal]) -> float:
     return round(max(confs), 3) if confs else lx.INSTRUMENT_HINT_CONFIDENCE
 
 
-def _tag_sources(hits: list[_WordHit], setting: tuple[Any, float] | None, semantic_tag: str | None,
-                 decade: str | None) -> str:
+def _tag_sources(
+    hits: list[_WordHit], setting: tuple[Any, float] | None, semantic_tag: str | None, decade: str | None
+) -> str:
     parts = []
     if hits:
         parts.append(f"{_quote(_dedupe(h.word for h in hits)[:4])} in the prompt")
@@ -1182,14 +1351,17 @@ def _tag_sources(hits: list[_WordHit], setting: tuple[Any, float] | None, semant
     return "; ".join(parts)
 
 
-def _summary(n_words: int, proposals: dict[str, Proposal], method: str, explicit: dict[str, Any],
-             setting: str | None) -> str:
+def _summary(
+    n_words: int, proposals: dict[str, Proposal], method: str, explicit: dict[str, Any], setting: str | None
+) -> str:
     parts = [f"{n_words} word{'s' if n_words != 1 else ''} ({method})"]
     if "valence" in proposals or "arousal" in proposals:
         v = proposals.get("valence")
         a = proposals.get("arousal")
-        parts.append("mood " + " ".join(
-            f"{k} {_fmt(p.value)}" for k, p in (("valence", v), ("arousal", a)) if p is not None))
+        parts.append(
+            "mood "
+            + " ".join(f"{k} {_fmt(p.value)}" for k, p in (("valence", v), ("arousal", a)) if p is not None)
+        )
     if explicit:
         parts.append("asks for " + ", ".join(f"{k}={_short(v)}" for k, v in explicit.items()))
     if setting:

@@ -43,9 +43,18 @@ from weavewave.brief import MAX_DURATION_S, Observation
 from weavewave.errors import BadInputError, MissingDependencyError
 from weavewave.perceive import Perception, Proposal
 
-__all__ = ["Scene", "VideoAnalysis", "analyse_video", "open_video", "perceive_video", "picture_streams",
-           "require_av", "probe_video", "video_limit_s",
-           "video_perception"]
+__all__ = [
+    "Scene",
+    "VideoAnalysis",
+    "analyse_video",
+    "open_video",
+    "perceive_video",
+    "picture_streams",
+    "require_av",
+    "probe_video",
+    "video_limit_s",
+    "video_perception",
+]
 
 # --- decoding ---------------------------------------------------------------------------------------
 MAX_ANALYSIS_FPS = 60.0  # at most one frame per 1/60 s slot is analysed (all are decoded: codecs need it)
@@ -69,16 +78,22 @@ BLACK_SPREAD = 0.05  # and its luminance standard deviation under this
 RAMP_MIN_STEP = 0.008  # mean-luminance change per frame that counts as part of a fade
 RAMP_SIMILAR = 0.3  # ... when the previous step was at least this share of the current one
 EDGE_GUARD_S = 0.3  # boundaries this close to the start or end of the video are ignored
-FADE_RAMP_MAX_S = 1.0  # a "cut" this close before (or after) a fade, on its luminance ramp, is the fade's edge
+FADE_RAMP_MAX_S = (
+    1.0  # a "cut" this close before (or after) a fade, on its luminance ramp, is the fade's edge
+)
 
 # --- dissolve detection -----------------------------------------------------------------------------
 DISSOLVE_MAX_S = 2.0  # longest cross-dissolve looked for (the ring buffer of analysis lumas spans this)
 DISSOLVE_MIN_STEPS = 4  # frames from the last of picture A to the first of picture B, at least
-DISSOLVE_POOL = 4  # the mix test runs on 4x4-pixel block means: small motions blur away, a change of picture stays
+DISSOLVE_POOL = (
+    4  # the mix test runs on 4x4-pixel block means: small motions blur away, a change of picture stays
+)
 DISSOLVE_MIN_HIST = 0.25  # half-L1 distance between the ends' colour histograms, at least: a new picture
 DISSOLVE_MIN_CHANGE = 0.06  # mean absolute luminance change (0..1) between the two ends, at least
 DISSOLVE_COHERENCE = 0.75  # end-to-end change over the sum of frame-to-frame changes: a blend goes one way
-DISSOLVE_RESIDUAL = 0.30  # RMS distance of a middle frame from the best mix of the ends, over the ends' distance
+DISSOLVE_RESIDUAL = (
+    0.30  # RMS distance of a middle frame from the best mix of the ends, over the ends' distance
+)
 DISSOLVE_ALPHA_SLACK = 0.2  # the mix weights may stray this far from a straight ramp
 
 # --- mapping to music -------------------------------------------------------------------------------
@@ -161,7 +176,9 @@ def require_av() -> Any:
     try:
         import av
     except ImportError:
-        raise MissingDependencyError("video needs PyAV: pip install 'weavewave[video]' (or pip install av)") from None
+        raise MissingDependencyError(
+            "video needs PyAV: pip install 'weavewave[video]' (or pip install av)"
+        ) from None
     av.logging.set_level(av.logging.PANIC)  # FFmpeg's own chatter would break the one-line errors
     return av
 
@@ -177,8 +194,10 @@ def open_video(path: Path) -> Any:
     try:
         return av.open(str(path))
     except (av.FFmpegError, OSError, UnicodeDecodeError, ValueError) as exc:
-        raise BadInputError(f"cannot read {path.name} as a video ({_short(exc)}): the file is corrupt, truncated "
-                            "or not a video; pass an .mp4, .mov, .mkv or .webm file") from None
+        raise BadInputError(
+            f"cannot read {path.name} as a video ({_short(exc)}): the file is corrupt, truncated "
+            "or not a video; pass an .mp4, .mov, .mkv or .webm file"
+        ) from None
 
 
 def _short(exc: BaseException) -> str:
@@ -235,21 +254,30 @@ def _probe(container: Any, p: Path) -> dict[str, Any]:
         raise BadInputError(f"{p.name} has {what}: {hint}")
     stream = picture_streams(container)[0]
     if stream.codec_context is None or not stream.codec_context.width:
-        raise BadInputError(f"{p.name}: its video stream cannot be decoded; re-encode it (e.g. to H.264 .mp4)")
+        raise BadInputError(
+            f"{p.name}: its video stream cannot be decoded; re-encode it (e.g. to H.264 .mp4)"
+        )
     duration = _duration(container, stream)
     if duration is not None and duration <= 0:
         raise BadInputError(f"{p.name} has zero length: pass a video at least {MIN_VIDEO_S:g} s long")
     if duration is not None and duration < MIN_VIDEO_S:
-        raise BadInputError(f"{p.name} is only {duration:.2f} s long (a still image?): pass a video at least "
-                            f"{MIN_VIDEO_S:g} s long")
+        raise BadInputError(
+            f"{p.name} is only {duration:.2f} s long (a still image?): pass a video at least "
+            f"{MIN_VIDEO_S:g} s long"
+        )
     limit = video_limit_s()
     if duration is not None and duration > limit:
         raise BadInputError(
             f"{p.name} is {duration:.1f} s long, over the {limit:g} s limit for --video: trim it, or raise the "
             f"limit with the environment variable {LIMIT_ENV}=SECONDS (the music itself is at most "
-            f"{MAX_DURATION_S:g} s; set --duration for longer videos)")
-    return {"duration_s": duration, "width": int(stream.codec_context.width),
-            "height": int(stream.codec_context.height), "has_audio": bool(container.streams.audio)}
+            f"{MAX_DURATION_S:g} s; set --duration for longer videos)"
+        )
+    return {
+        "duration_s": duration,
+        "width": int(stream.codec_context.width),
+        "height": int(stream.codec_context.height),
+        "has_audio": bool(container.streams.audio),
+    }
 
 
 def _duration(container: Any, stream: Any) -> float | None:
@@ -272,11 +300,14 @@ def _hsv_histogram(rgb: np.ndarray) -> tuple[np.ndarray, float, float]:
     sat = np.where(mx > 1e-6, delta / np.maximum(mx, 1e-6), 0.0)
     r, g, b = x[:, 0], x[:, 1], x[:, 2]
     safe = np.maximum(delta, 1e-6)
-    hue = np.where(mx == r, ((g - b) / safe) % 6.0, np.where(mx == g, (b - r) / safe + 2.0, (r - g) / safe + 4.0))
+    hue = np.where(
+        mx == r, ((g - b) / safe) % 6.0, np.where(mx == g, (b - r) / safe + 2.0, (r - g) / safe + 4.0)
+    )
     hue = np.where(delta > 1e-6, hue / 6.0, 0.0)
     hb, sb, vb = HIST_BINS
-    idx = (np.minimum((hue * hb).astype(np.int32), hb - 1) * sb
-           + np.minimum((sat * sb).astype(np.int32), sb - 1)) * vb + np.minimum((mx * vb).astype(np.int32), vb - 1)
+    idx = (
+        np.minimum((hue * hb).astype(np.int32), hb - 1) * sb + np.minimum((sat * sb).astype(np.int32), sb - 1)
+    ) * vb + np.minimum((mx * vb).astype(np.int32), vb - 1)
     hist = np.bincount(idx, minlength=hb * sb * vb).astype(np.float32)
     hist /= max(float(hist.sum()), 1.0)
     return hist, float(sat.mean()), float(mx.mean())
@@ -300,7 +331,9 @@ def small_rgb(frame: Any, width: int, height: int) -> np.ndarray:
     rows = ((np.arange(height) + 0.5) * h / height).astype(np.intp)
     cols = ((np.arange(width) + 0.5) * w / width).astype(np.intp)
     y = _plane(frame.planes[0], h, w)[np.ix_(rows, cols)].astype(np.float32)
-    cu, cv = (_plane(frame.planes[k], (h + 1) // 2, (w + 1) // 2)[np.ix_(rows // 2, cols // 2)] for k in (1, 2))
+    cu, cv = (
+        _plane(frame.planes[k], (h + 1) // 2, (w + 1) // 2)[np.ix_(rows // 2, cols // 2)] for k in (1, 2)
+    )
     u, v = cu.astype(np.float32) - 128.0, cv.astype(np.float32) - 128.0
     if fmt == "yuv420p":  # limited ("TV") range
         y = (y - 16.0) * np.float32(255 / 219)
@@ -378,7 +411,7 @@ class _DissolveFinder:
     def push(self, i: int, luma: np.ndarray, hist: np.ndarray, barrier: int) -> None:
         """Add frame ``i``; ``barrier`` is the first index a window may start at (after a cut or black)."""
         p, r, c = self.pool, self.rows, self.cols
-        pooled = luma[:r * p, :c * p].reshape(r, p, c, p).mean(axis=(1, 3)).reshape(-1)
+        pooled = luma[: r * p, : c * p].reshape(r, p, c, p).mean(axis=(1, 3)).reshape(-1)
         if i > 0:
             self.steps[i % self.capacity] = np.abs(pooled - self.ring[(i - 1) % self.capacity]).mean()
         self.ring[i % self.capacity] = pooled
@@ -392,7 +425,11 @@ class _DissolveFinder:
         direct = np.abs(ends - b).mean(axis=1)
         path = np.cumsum(self.steps[(i - np.arange(longest)) % self.capacity])[steps - 1]
         colour = 0.5 * np.abs(self.hists[(i - steps) % self.capacity] - hist).sum(axis=1)
-        ok = (direct >= DISSOLVE_MIN_CHANGE) & (direct >= DISSOLVE_COHERENCE * path) & (colour >= DISSOLVE_MIN_HIST)
+        ok = (
+            (direct >= DISSOLVE_MIN_CHANGE)
+            & (direct >= DISSOLVE_COHERENCE * path)
+            & (colour >= DISSOLVE_MIN_HIST)
+        )
         for n in steps[ok][::-1]:  # longest first: the whole blend, not a piece of it
             middle = self._mix_middle(i, int(n))
             if middle is not None:
@@ -483,8 +520,11 @@ def analyse_video(path: str | Path, *, with_audio: bool = True) -> VideoAnalysis
         last_cut = -math.inf
         limit = video_limit_s()
         rate = float(stream.average_rate or stream.guessed_rate or 30.0)
-        dissolves = _DissolveFinder(int(math.ceil(DISSOLVE_MAX_S * min(rate, MAX_ANALYSIS_FPS))) + 1, (ah, aw),
-                                    int(np.prod(HIST_BINS)))
+        dissolves = _DissolveFinder(
+            int(math.ceil(DISSOLVE_MAX_S * min(rate, MAX_ANALYSIS_FPS))) + 1,
+            (ah, aw),
+            int(np.prod(HIST_BINS)),
+        )
         barrier = 0  # windows for the dissolve finder start at or after the last cut or black frame
         try:
             for frame in container.decode(stream):
@@ -495,8 +535,10 @@ def analyse_video(path: str | Path, *, with_audio: bool = True) -> VideoAnalysis
                 if slot <= last_slot:
                     continue
                 if t > limit + 1.0:
-                    raise BadInputError(f"{p.name} runs past the {limit:g} s limit for --video: trim it, or raise "
-                                        f"the limit with the environment variable {LIMIT_ENV}=SECONDS")
+                    raise BadInputError(
+                        f"{p.name} runs past the {limit:g} s limit for --video: trim it, or raise "
+                        f"the limit with the environment variable {LIMIT_ENV}=SECONDS"
+                    )
                 last_slot = slot
                 if builder is None:
                     rotation = _rotation(stream, frame)
@@ -531,16 +573,21 @@ def analyse_video(path: str | Path, *, with_audio: bool = True) -> VideoAnalysis
                 prev_hist, prev_luma = hist, luma
         except av.FFmpegError as exc:
             if not stats.times:
-                raise BadInputError(f"cannot decode {p.name} ({_short(exc)}): the file is corrupt or truncated; "
-                                    "re-export it and try again") from None
+                raise BadInputError(
+                    f"cannot decode {p.name} ({_short(exc)}): the file is corrupt or truncated; "
+                    "re-export it and try again"
+                ) from None
             # A truncated tail: keep what decoded, as players do.
         if builder is None or not stats.times:
-            raise BadInputError(f"{p.name} has no decodable video frame: the file is corrupt, truncated or "
-                                "empty; re-export it and try again")
+            raise BadInputError(
+                f"{p.name} has no decodable video frame: the file is corrupt, truncated or "
+                "empty; re-export it and try again"
+            )
         end_s = _end_time(stats.times, info["duration_s"])
         if end_s < MIN_VIDEO_S:
-            raise BadInputError(f"{p.name} holds only {end_s:.2f} s of pictures: pass a video at least "
-                                f"{MIN_VIDEO_S:g} s long")
+            raise BadInputError(
+                f"{p.name} holds only {end_s:.2f} s of pictures: pass a video at least {MIN_VIDEO_S:g} s long"
+            )
         scenes.append(_close_scene(builder, len(scenes), end_s, rotation))
         audio = _measure_audio(container, p) if with_audio and container.streams.audio else None
     finally:
@@ -549,8 +596,11 @@ def analyse_video(path: str | Path, *, with_audio: bool = True) -> VideoAnalysis
     times = np.asarray(stats.times)
     fades = _fade_boundaries(times, np.asarray(stats.luma), np.asarray(stats.luma_spread), end_s)
     # A fade's ramps are blends with black: the fade detector owns them.
-    blends = [t for t in _drop_near(dissolves.times(times), fades, DISSOLVE_MAX_S)
-              if EDGE_GUARD_S < t < end_s - EDGE_GUARD_S]
+    blends = [
+        t
+        for t in _drop_near(dissolves.times(times), fades, DISSOLVE_MAX_S)
+        if EDGE_GUARD_S < t < end_s - EDGE_GUARD_S
+    ]
     scenes, fades = _cuts_into_fades(scenes, fades, times, np.asarray(stats.luma))
     scenes = _split_at_fades(scenes, fades)
     scenes = _split_at_fades(scenes, blends, kind="dissolve")
@@ -558,14 +608,21 @@ def analyse_video(path: str | Path, *, with_audio: bool = True) -> VideoAnalysis
     gaps = np.diff(times)
     vfr = bool(gaps.size > 2 and (gaps.max() - gaps.min()) > 0.25 * float(np.median(gaps)))
     return VideoAnalysis(
-        path=p, duration_s=end_s, width=src_w, height=src_h, rotation=rotation,
+        path=p,
+        duration_s=end_s,
+        width=src_w,
+        height=src_h,
+        rotation=rotation,
         frame_rate=(len(times) - 1) / max(times[-1] - times[0], 1e-9) if len(times) > 1 else 0.0,
-        frames=len(times), variable_frame_rate=vfr,
+        frames=len(times),
+        variable_frame_rate=vfr,
         cuts=[s.start_s for s in scenes if s.boundary == "cut"],
         fades=[s.start_s for s in scenes if s.boundary == "fade"],
         dissolves=[s.start_s for s in scenes if s.boundary == "dissolve"],
-        scenes=scenes, energy_curve=_energy_curve(times, np.asarray(stats.pixel_change), scenes, end_s),
-        motion=float(np.mean([s.motion for s in scenes])), audio=audio,
+        scenes=scenes,
+        energy_curve=_energy_curve(times, np.asarray(stats.pixel_change), scenes, end_s),
+        motion=float(np.mean([s.motion for s in scenes])),
+        audio=audio,
     )
 
 
@@ -588,7 +645,7 @@ def _is_cut(stats: _FrameStats, i: int) -> bool:
     j = i - 1
     while j > 0 and t - stats.times[j] <= THRESHOLD_WINDOW_S:
         j -= 1
-    recent = np.asarray(stats.hist_distance[j + 1:i])
+    recent = np.asarray(stats.hist_distance[j + 1 : i])
     if recent.size < 2:
         return True
     med = float(np.median(recent))
@@ -624,9 +681,17 @@ def _close_scene(b: _SceneBuilder, index: int, end_s: float, rotation: int) -> S
         middle = 0.5 * (b.start_s + end_s)
         _, rgb = min(b.candidates, key=lambda c: abs(c[0] - middle))
         keyframe = _measure_keyframe(np.rot90(rgb, k=-(rotation // 90)) if rotation else rgb)
-    return Scene(index=index, start_s=b.start_s, end_s=end_s, boundary=b.boundary,
-                 motion=b.motion_sum / max(b.motion_frames, 1), brightness=b.luma_sum / n,
-                 saturation=b.sat_sum / n, hue_histogram=b.hist_sum / n, keyframe=keyframe)
+    return Scene(
+        index=index,
+        start_s=b.start_s,
+        end_s=end_s,
+        boundary=b.boundary,
+        motion=b.motion_sum / max(b.motion_frames, 1),
+        brightness=b.luma_sum / n,
+        saturation=b.sat_sum / n,
+        hue_histogram=b.hist_sum / n,
+        keyframe=keyframe,
+    )
 
 
 def _measure_keyframe(rgb: np.ndarray) -> dict[str, float]:
@@ -652,14 +717,15 @@ def _fade_boundaries(times: np.ndarray, luma: np.ndarray, spread: np.ndarray, en
         # to and from black. Black at the very start or end is a fade in or out of the whole video.
         if EDGE_GUARD_S < t_mid < end_s - EDGE_GUARD_S and i > 0 and j < n - 1:
             # The darkest frame of the run is where the picture changes.
-            k = i + int(np.argmin(luma[i:j + 1]))
+            k = i + int(np.argmin(luma[i : j + 1]))
             out.append(float(times[k]) if j > i else float(t_mid))
         i = j + 1
     return out
 
 
-def _cuts_into_fades(scenes: list[Scene], fades: list[float], times: np.ndarray,
-                     luma: np.ndarray) -> tuple[list[Scene], list[float]]:
+def _cuts_into_fades(
+    scenes: list[Scene], fades: list[float], times: np.ndarray, luma: np.ndarray
+) -> tuple[list[Scene], list[float]]:
     """A quick fade's first step down (or last step up) can jump like a cut. Such a "cut" on the fade's own
     luminance ramp is moved to the fade and becomes a fade boundary; left alone, it would sit a few frames
     early and hide the fade itself, which is too close to it to split the scene again."""
@@ -682,14 +748,14 @@ def _ramp_between(luma: np.ndarray, cut: int, fade: int) -> bool:
     """Frames from just before ``cut`` down to black at ``fade`` (or up from black at ``fade`` to ``cut``)
     darken (brighten) at every step by at least :data:`RAMP_MIN_STEP`: a fade's ramp, not a shot."""
     if fade > cut:
-        run = luma[max(cut - 1, 0):fade + 1]
+        run = luma[max(cut - 1, 0) : fade + 1]
         dark = np.flatnonzero(run < BLACK_LUMA)
-        run = run[:dark[0] + 1] if dark.size else run
+        run = run[: dark[0] + 1] if dark.size else run
         steps = -np.diff(run)
     else:
-        run = luma[fade:cut + 1]
+        run = luma[fade : cut + 1]
         dark = np.flatnonzero(run < BLACK_LUMA)
-        run = run[dark[-1]:] if dark.size else run
+        run = run[dark[-1] :] if dark.size else run
         steps = np.diff(run)
     return bool(steps.size) and bool((steps >= RAMP_MIN_STEP).all())
 
@@ -701,9 +767,19 @@ def _split_at_fades(scenes: list[Scene], fades: list[float], kind: str = "fade")
         inner = [f for f in fades if s.start_s + MIN_SCENE_S < f < s.end_s - MIN_SCENE_S]
         start, boundary = s.start_s, s.boundary
         for f in [*inner, s.end_s]:
-            out.append(Scene(index=0, start_s=start, end_s=f, boundary=boundary, motion=s.motion,
-                             brightness=s.brightness, saturation=s.saturation, hue_histogram=s.hue_histogram,
-                             keyframe=s.keyframe))
+            out.append(
+                Scene(
+                    index=0,
+                    start_s=start,
+                    end_s=f,
+                    boundary=boundary,
+                    motion=s.motion,
+                    brightness=s.brightness,
+                    saturation=s.saturation,
+                    hue_histogram=s.hue_histogram,
+                    keyframe=s.keyframe,
+                )
+            )
             start, boundary = f, kind
     for k, s in enumerate(out):
         s.index = k
@@ -717,8 +793,9 @@ def _score_scenes(scenes: list[Scene], duration: float) -> None:
         local_pace = 60.0 / max(s.duration_s, 1.0)  # a short shot reads as a fast pace
         motion = min(1.0, s.motion / MOTION_SCALE)
         pace = min(1.0, local_pace / PACE_FULL)
-        s.energy = round(min(1.0, max(0.05, MOTION_WEIGHT * motion + PACE_WEIGHT * pace
-                                      + BRIGHT_WEIGHT * s.brightness)), 3)
+        s.energy = round(
+            min(1.0, max(0.05, MOTION_WEIGHT * motion + PACE_WEIGHT * pace + BRIGHT_WEIGHT * s.brightness)), 3
+        )
         for letter, hist in themes:
             if 0.5 * float(np.abs(hist - s.hue_histogram).sum()) < SIMILAR_SCENE:
                 s.theme = letter
@@ -732,11 +809,15 @@ def _energy_curve(times: np.ndarray, change: np.ndarray, scenes: list[Scene], en
     """One value a second (0..1): motion in that second, lifted where scenes are short."""
     n = max(1, int(math.ceil(end_s)))
     second = np.minimum((times // 1.0).astype(int), n - 1)
-    motion = np.bincount(second, weights=change, minlength=n) / np.maximum(np.bincount(second, minlength=n), 1)
+    motion = np.bincount(second, weights=change, minlength=n) / np.maximum(
+        np.bincount(second, minlength=n), 1
+    )
     curve = np.minimum(1.0, motion / MOTION_SCALE) * MOTION_WEIGHT / (MOTION_WEIGHT + PACE_WEIGHT)
     for s in scenes:
         lo, hi = int(s.start_s), min(n, int(math.ceil(s.end_s)))
-        curve[lo:hi] += PACE_WEIGHT / (MOTION_WEIGHT + PACE_WEIGHT) * min(1.0, 60.0 / max(s.duration_s, 1.0) / PACE_FULL)
+        curve[lo:hi] += (
+            PACE_WEIGHT / (MOTION_WEIGHT + PACE_WEIGHT) * min(1.0, 60.0 / max(s.duration_s, 1.0) / PACE_FULL)
+        )
     return [round(float(v), 3) for v in np.clip(curve, 0.0, 1.0)]
 
 
@@ -763,7 +844,7 @@ def _measure_audio(container: Any, p: Path) -> dict[str, Any] | None:
                 if n:
                     blocks = x[: n * hop].reshape(n, hop)
                     energies.extend(np.mean(blocks.astype(np.float64) ** 2, axis=1).tolist())
-                carry = x[n * hop:]
+                carry = x[n * hop :]
     except av.FFmpegError:
         pass  # a damaged audio track is an optional observation: keep what decoded
     if not energies:
@@ -771,17 +852,24 @@ def _measure_audio(container: Any, p: Path) -> dict[str, Any] | None:
     e = np.asarray(energies)
     rms_db = 10 * math.log10(max(float(e.mean()), 1e-12))
     level_db = 10 * np.log10(np.maximum(e, 1e-12))
-    per_second = [round(float(v), 1) for v in
-                  10 * np.log10(np.maximum(np.add.reduceat(e, np.arange(0, len(e), 50)) / 50, 1e-12))]
+    per_second = [
+        round(float(v), 1)
+        for v in 10 * np.log10(np.maximum(np.add.reduceat(e, np.arange(0, len(e), 50)) / 50, 1e-12))
+    ]
     # Onsets: rises of the 20 ms level by more than 6 dB above the previous 100 ms, at least 100 ms apart.
     onsets, last = 0, -10
     for k in range(5, len(level_db)):
-        if level_db[k] > -50 and level_db[k] - level_db[k - 5:k].mean() > 6.0 and k - last >= 5:
+        if level_db[k] > -50 and level_db[k] - level_db[k - 5 : k].mean() > 6.0 and k - last >= 5:
             onsets += 1
             last = k
     seconds = len(e) * hop / AUDIO_ANALYSIS_RATE
-    return {"rms_dbfs": round(rms_db, 1), "onsets_per_s": round(onsets / max(seconds, 1e-9), 2),
-            "level_curve_dbfs": per_second, "silent": rms_db < -60.0, "codec": stream.codec_context.name}
+    return {
+        "rms_dbfs": round(rms_db, 1),
+        "onsets_per_s": round(onsets / max(seconds, 1e-9), 2),
+        "level_curve_dbfs": per_second,
+        "silent": rms_db < -60.0,
+        "codec": stream.codec_context.name,
+    }
 
 
 # ======================================================================================================
@@ -830,19 +918,27 @@ def video_perception(a: VideoAnalysis) -> Perception:
 
     why_pace = f"{len(a.boundaries)} cuts in {a.duration_s:.1f} s ({pace:.1f} a minute), motion {motion:.2f}"
     proposals: dict[str, Proposal] = {
-        "duration_s": Proposal(round(min(a.duration_s, MAX_DURATION_S), 3), 1.0,
-                               f"duration {min(a.duration_s, MAX_DURATION_S):.2f} s: as long as the video"
-                               + (f" (capped at {MAX_DURATION_S:g} s)" if a.duration_s > MAX_DURATION_S else "")),
-        "tempo_range": Proposal((round(lo, 1), round(hi, 1)), 0.8,
-                                f"tempo {lo:.0f}-{hi:.0f} BPM: {why_pace}"),
-        "arousal": Proposal(round(max(-1.0, min(1.0, arousal)), 3), 0.7,
-                            f"arousal {arousal:+.2f}: energy {energy:.2f} from motion and cutting pace"
-                            + (f", key frames {image_arousal:+.2f}" if image_arousal is not None else "")),
+        "duration_s": Proposal(
+            round(min(a.duration_s, MAX_DURATION_S), 3),
+            1.0,
+            f"duration {min(a.duration_s, MAX_DURATION_S):.2f} s: as long as the video"
+            + (f" (capped at {MAX_DURATION_S:g} s)" if a.duration_s > MAX_DURATION_S else ""),
+        ),
+        "tempo_range": Proposal(
+            (round(lo, 1), round(hi, 1)), 0.8, f"tempo {lo:.0f}-{hi:.0f} BPM: {why_pace}"
+        ),
+        "arousal": Proposal(
+            round(max(-1.0, min(1.0, arousal)), 3),
+            0.7,
+            f"arousal {arousal:+.2f}: energy {energy:.2f} from motion and cutting pace"
+            + (f", key frames {image_arousal:+.2f}" if image_arousal is not None else ""),
+        ),
         "energy": Proposal(round(energy, 3), 0.7, f"energy {energy:.2f}: {why_pace}"),
     }
     if valence is not None:
-        proposals["valence"] = Proposal(round(valence, 3), 0.6,
-                                        f"valence {valence:+.2f}: colour and light of {len(keyed)} key frames")
+        proposals["valence"] = Proposal(
+            round(valence, 3), 0.6, f"valence {valence:+.2f}: colour and light of {len(keyed)} key frames"
+        )
     genre, genre_why = _genre_hint(pace, motion, valence if valence is not None else 0.0)
     proposals["genre"] = Proposal(genre, 0.4, f"genre {genre}: {genre_why}")
     tags = _tags(pace, motion, a)
@@ -850,24 +946,35 @@ def video_perception(a: VideoAnalysis) -> Perception:
         proposals["mood_tags"] = Proposal(tags, 0.5, f"mood tags {', '.join(tags)}: {why_pace}")
     hint = _caption_hint(a)
     proposals["caption_hint"] = Proposal(hint, 0.6, "caption from the scene count, pace and motion")
-    proposals["scenes"] = Proposal([_scene_plan(s) for s in a.scenes], 1.0,
-                                   f"{len(a.scenes)} scenes: sections follow the video's cuts, fades and dissolves")
+    proposals["scenes"] = Proposal(
+        [_scene_plan(s) for s in a.scenes],
+        1.0,
+        f"{len(a.scenes)} scenes: sections follow the video's cuts, fades and dissolves",
+    )
 
     measurements: dict[str, Any] = {
-        "duration_s": round(a.duration_s, 3), "width": a.width, "height": a.height, "rotation": a.rotation,
-        "frame_rate": round(a.frame_rate, 3), "frames_analysed": a.frames,
+        "duration_s": round(a.duration_s, 3),
+        "width": a.width,
+        "height": a.height,
+        "rotation": a.rotation,
+        "frame_rate": round(a.frame_rate, 3),
+        "frames_analysed": a.frames,
         "variable_frame_rate": a.variable_frame_rate,
-        "cuts_s": [round(t, 3) for t in a.cuts], "fades_s": [round(t, 3) for t in a.fades],
+        "cuts_s": [round(t, 3) for t in a.cuts],
+        "fades_s": [round(t, 3) for t in a.fades],
         "dissolves_s": [round(t, 3) for t in a.dissolves],
-        "cuts_per_minute": round(pace, 2), "motion": round(motion, 3),
+        "cuts_per_minute": round(pace, 2),
+        "motion": round(motion, 3),
         "energy_curve": a.energy_curve,
         "scenes": [_scene_observation(s) for s in a.scenes],
     }
     if a.audio is not None:
         measurements["source_audio"] = a.audio
-    summary = (f"{a.width}x{a.height} video, {a.duration_s:.1f} s, {len(a.scenes)} scenes ({len(a.cuts)} cuts, "
-               f"{len(a.fades)} fades, {len(a.dissolves)} dissolves), {pace:.1f} cuts/min"
-               f", motion {motion:.2f} -> energy {energy:.2f}")
+    summary = (
+        f"{a.width}x{a.height} video, {a.duration_s:.1f} s, {len(a.scenes)} scenes ({len(a.cuts)} cuts, "
+        f"{len(a.fades)} fades, {len(a.dissolves)} dissolves), {pace:.1f} cuts/min"
+        f", motion {motion:.2f} -> energy {energy:.2f}"
+    )
     if a.audio is not None:
         summary += f"; source sound {a.audio['rms_dbfs']:.0f} dBFS, {a.audio['onsets_per_s']:.1f} onsets/s"
     observation = Observation(source="video", input=a.path.name, summary=summary, measurements=measurements)
@@ -903,26 +1010,56 @@ def _caption_hint(a: VideoAnalysis) -> str:
 
 
 def _scene_plan(s: Scene) -> dict[str, Any]:
-    return {"start_s": round(s.start_s, 4), "end_s": round(s.end_s, 4), "boundary": s.boundary,
-            "energy": s.energy, "theme": s.theme, "caption": _scene_caption(s)}
+    return {
+        "start_s": round(s.start_s, 4),
+        "end_s": round(s.end_s, 4),
+        "boundary": s.boundary,
+        "energy": s.energy,
+        "theme": s.theme,
+        "caption": _scene_caption(s),
+    }
 
 
 def _scene_caption(s: Scene) -> str:
     from weavewave.perceive.image import hue_name
 
     light = "dark" if s.brightness < 0.3 else "bright" if s.brightness > 0.65 else "softly lit"
-    move = "still" if s.motion < 0.15 * MOTION_SCALE else "moving" if s.motion < 0.6 * MOTION_SCALE else "fast-moving"
+    move = (
+        "still"
+        if s.motion < 0.15 * MOTION_SCALE
+        else "moving"
+        if s.motion < 0.6 * MOTION_SCALE
+        else "fast-moving"
+    )
     hue = hue_name(s.keyframe.get("dominant_hue_deg", -1.0)) if s.keyframe else "grey"
     return f"a {light}, {move} shot in {hue} tones"
 
 
 def _scene_observation(s: Scene) -> dict[str, Any]:
-    out: dict[str, Any] = {"start_s": round(s.start_s, 3), "end_s": round(s.end_s, 3), "boundary": s.boundary,
-                           "motion": round(min(1.0, s.motion / MOTION_SCALE), 3),
-                           "brightness": round(s.brightness, 3), "saturation": round(s.saturation, 3),
-                           "energy": s.energy, "theme": s.theme, "caption": _scene_caption(s)}
+    out: dict[str, Any] = {
+        "start_s": round(s.start_s, 3),
+        "end_s": round(s.end_s, 3),
+        "boundary": s.boundary,
+        "motion": round(min(1.0, s.motion / MOTION_SCALE), 3),
+        "brightness": round(s.brightness, 3),
+        "saturation": round(s.saturation, 3),
+        "energy": s.energy,
+        "theme": s.theme,
+        "caption": _scene_caption(s),
+    }
     if s.keyframe:
-        out["keyframe"] = {k: round(v, 3) for k, v in s.keyframe.items()
-                           if k in ("brightness", "saturation", "colourfulness", "warmth", "dominant_hue_deg",
-                                    "contrast", "edge_density")}
+        out["keyframe"] = {
+            k: round(v, 3)
+            for k, v in s.keyframe.items()
+            if k
+            in (
+                "brightness",
+                "saturation",
+                "colourfulness",
+                "warmth",
+                "dominant_hue_deg",
+                "contrast",
+                "edge_density",
+            )
+        }
     return out

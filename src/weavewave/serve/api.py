@@ -34,8 +34,16 @@ from weavewave.serve.store import ACTIVE, STATUSES, JobStore, QueueFull
 CLEANUP_EVERY_S = 600.0
 # Far past any real job list, and well inside SQLite's 64-bit integers (an offset past them was a 500).
 MAX_OFFSET = 10**9
-MEDIA_TYPES = {"wav": "audio/wav", "mid": "audio/midi", "json": "application/json", "png": "image/png",
-               "zip": "application/zip", "mp4": "video/mp4", "flac": "audio/flac", "mp3": "audio/mpeg"}
+MEDIA_TYPES = {
+    "wav": "audio/wav",
+    "mid": "audio/midi",
+    "json": "application/json",
+    "png": "image/png",
+    "zip": "application/zip",
+    "mp4": "video/mp4",
+    "flac": "audio/flac",
+    "mp3": "audio/mpeg",
+}
 INLINE = {"wav", "png", "mp4", "json", "flac", "mp3"}
 
 
@@ -80,10 +88,13 @@ class BodyLimit:
 
     async def _refuse(self, send: Send) -> None:
         mb = self.limit / (1024 * 1024)
-        await JSONResponse({"detail": f"request body is larger than the server's upload limit ({mb:g} MiB): "
-                                      "send a smaller file or start the server with a larger --max-upload-mb"},
-                           status_code=413)(
-            {"type": "http"}, _no_receive, send)
+        await JSONResponse(
+            {
+                "detail": f"request body is larger than the server's upload limit ({mb:g} MiB): "
+                "send a smaller file or start the server with a larger --max-upload-mb"
+            },
+            status_code=413,
+        )({"type": "http"}, _no_receive, send)
 
 
 async def _no_receive() -> Message:
@@ -92,11 +103,14 @@ async def _no_receive() -> Message:
 
 def _field_422(field: str, message: str) -> JSONResponse:
     """The same shape as FastAPI's own validation errors, naming the field."""
-    return JSONResponse({"detail": [{"loc": ["body", field], "msg": message, "type": "value_error"}]},
-                        status_code=422)
+    return JSONResponse(
+        {"detail": [{"loc": ["body", field], "msg": message, "type": "value_error"}]}, status_code=422
+    )
 
 
-def create_app(settings: Settings, *, start_workers: bool = True, data_lock: DataDirLock | None = None) -> FastAPI:
+def create_app(
+    settings: Settings, *, start_workers: bool = True, data_lock: DataDirLock | None = None
+) -> FastAPI:
     """The whole server: API, worker pool, retention sweeps and (with ``settings.ui``) the web UI.
 
     While it runs (its lifespan) the app holds ``data_lock``, or takes its own, on ``settings.data_dir``:
@@ -132,9 +146,13 @@ def create_app(settings: Settings, *, start_workers: bool = True, data_lock: Dat
             if own_lock:
                 lock.release()
 
-    app = FastAPI(title="weavewave", version=__version__, lifespan=lifespan,
-                  description="Turn text, photos, videos and tunes into music. Describe first, edit the brief, "
-                              "then generate; jobs persist across restarts.")
+    app = FastAPI(
+        title="weavewave",
+        version=__version__,
+        lifespan=lifespan,
+        description="Turn text, photos, videos and tunes into music. Describe first, edit the brief, "
+        "then generate; jobs persist across restarts.",
+    )
     app.state.settings, app.state.store, app.state.pool = settings, store, pool
     # Describe requests run in this process; their describer/refiner models load once, here. (Generate
     # jobs run in the workers, each with a cache of its own.)
@@ -154,16 +172,25 @@ def create_app(settings: Settings, *, start_workers: bool = True, data_lock: Dat
 
     @app.exception_handler(QueueFull)
     async def _queue_full(request: Request, exc: QueueFull) -> JSONResponse:
-        return JSONResponse({"detail": f"the job queue is full ({settings.max_queue} waiting); retry after "
-                                       f"{exc.retry_after} s"},
-                            status_code=429, headers={"Retry-After": str(exc.retry_after)})
+        return JSONResponse(
+            {
+                "detail": f"the job queue is full ({settings.max_queue} waiting); retry after "
+                f"{exc.retry_after} s"
+            },
+            status_code=429,
+            headers={"Retry-After": str(exc.retry_after)},
+        )
 
     @app.get("/healthz", tags=["server"])
     def healthz() -> JSONResponse:
         """Liveness and queue depth; needs no token. 503 while no worker can run a job."""
         status, reason = pool.health() if start_workers else ("ok", "")
-        body: dict[str, Any] = {"status": status, "version": __version__, "workers": settings.workers,
-                                "workers_alive": pool.alive()}
+        body: dict[str, Any] = {
+            "status": status,
+            "version": __version__,
+            "workers": settings.workers,
+            "workers_alive": pool.alive(),
+        }
         if reason:
             body["reason"] = reason
         try:
@@ -188,10 +215,15 @@ def _auth(settings: Settings):
         if not settings.token:
             return
         scheme, _, given = request.headers.get("authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not secrets.compare_digest(given.strip().encode(), settings.token.encode()):
-            raise HTTPException(401, "missing or wrong API token: send 'Authorization: Bearer <token>' with the "
-                                     "token the server was started with",
-                                headers={"WWW-Authenticate": "Bearer"})
+        if scheme.lower() != "bearer" or not secrets.compare_digest(
+            given.strip().encode(), settings.token.encode()
+        ):
+            raise HTTPException(
+                401,
+                "missing or wrong API token: send 'Authorization: Bearer <token>' with the "
+                "token the server was started with",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
 
     return check
 
@@ -210,14 +242,20 @@ Backend = Annotated[str, Form(description="generator backend")]
 Instruction = Annotated[str | None, Form(description="rewrite the brief, e.g. 'warmer, add strings'")]
 # Neural and restyle options, named as the CLI's flags (checked in service.check_options).
 ModelField = Annotated[str | None, Form(description="musicgen backend: hub id or server-side model folder")]
-Steer = Annotated[str | None, Form(description="musicgen backend: none, or symbolic (MusicGen-Melody follows "
-                                               "weavewave's own composition)")]
+Steer = Annotated[
+    str | None,
+    Form(
+        description="musicgen backend: none, or symbolic (MusicGen-Melody follows "
+        "weavewave's own composition)"
+    ),
+]
 Describer = Annotated[str | None, Form(description="analytic, or mllm (also ask a multimodal chat model)")]
 DescriberModel = Annotated[str | None, Form(description="hub id or server-side folder for describer=mllm")]
 Refiner = Annotated[str | None, Form(description="how an instruction rewrites the brief: rules or llm")]
 RefinerModel = Annotated[str | None, Form(description="hub id or server-side folder for refiner=llm")]
-ReferenceMode = Annotated[str | None, Form(description="how much of a reference tune to keep: melody, harmony "
-                                                       "or style")]
+ReferenceMode = Annotated[
+    str | None, Form(description="how much of a reference tune to keep: melody, harmony or style")
+]
 KeepAudio = Annotated[bool, Form(description="keep the video's own sound under the new music")]
 Loop = Annotated[bool, Form(description="a seamless loop: the end leads back into the start")]
 
@@ -227,10 +265,18 @@ def _options(**given: Any) -> dict[str, Any]:
     return {k: v for k, v in given.items() if v is not None and v is not False}
 
 
-def _request(text: str | None, image: list[UploadFile] | None, video: UploadFile | None,
-             audio: UploadFile | None, brief: str | None, controls: dict[str, Any], backend: str,
-             stems: bool = False, instruction: str | None = None,
-             options: dict[str, Any] | None = None) -> service.Request:
+def _request(
+    text: str | None,
+    image: list[UploadFile] | None,
+    video: UploadFile | None,
+    audio: UploadFile | None,
+    brief: str | None,
+    controls: dict[str, Any],
+    backend: str,
+    stems: bool = False,
+    instruction: str | None = None,
+    options: dict[str, Any] | None = None,
+) -> service.Request:
     def up(f: UploadFile | None) -> service.Upload | None:
         # Browsers send an empty part for an unused file input; that is "no file", not a bad one.
         if f is None or (not f.filename and (f.size or 0) == 0):
@@ -238,9 +284,18 @@ def _request(text: str | None, image: list[UploadFile] | None, video: UploadFile
         return service.Upload(f.file, f.filename)
 
     images = [u for u in (up(f) for f in image or []) if u is not None]
-    return service.Request(text=text, image=images, video=up(video), audio=up(audio), brief=brief,
-                           controls=controls, backend=backend, stems=stems, instruction=instruction,
-                           options=options or {})
+    return service.Request(
+        text=text,
+        image=images,
+        video=up(video),
+        audio=up(audio),
+        brief=brief,
+        controls=controls,
+        backend=backend,
+        stems=stems,
+        instruction=instruction,
+        options=options or {},
+    )
 
 
 def _router(settings: Settings, store: JobStore, cache: Any = None) -> APIRouter:
@@ -253,49 +308,116 @@ def _router(settings: Settings, store: JobStore, cache: Any = None) -> APIRouter
         return job
 
     @router.post("/describe", tags=["music"])
-    def describe(text: Text = None, image: Images = None, video: Media = None, audio: Media = None,
-                 brief: BriefField = None, duration: Duration = None, tempo: Tempo = None, key: KeyField = None,
-                 genre: Genre = None, instruments: Instruments = None, seed: Seed = None,
-                 backend: Backend = "symbolic", instruction: Instruction = None, model: ModelField = None,
-                 steer: Steer = None, describer: Describer = None, describer_model: DescriberModel = None,
-                 refiner: Refiner = None, refiner_model: RefinerModel = None,
-                 reference_mode: ReferenceMode = None, keep_audio: KeepAudio = False,
-                 loop: Loop = False) -> dict[str, Any]:
+    def describe(
+        text: Text = None,
+        image: Images = None,
+        video: Media = None,
+        audio: Media = None,
+        brief: BriefField = None,
+        duration: Duration = None,
+        tempo: Tempo = None,
+        key: KeyField = None,
+        genre: Genre = None,
+        instruments: Instruments = None,
+        seed: Seed = None,
+        backend: Backend = "symbolic",
+        instruction: Instruction = None,
+        model: ModelField = None,
+        steer: Steer = None,
+        describer: Describer = None,
+        describer_model: DescriberModel = None,
+        refiner: Refiner = None,
+        refiner_model: RefinerModel = None,
+        reference_mode: ReferenceMode = None,
+        keep_audio: KeepAudio = False,
+        loop: Loop = False,
+    ) -> dict[str, Any]:
         """The MusicBrief the music would be made from: caption, attributes, sections, provenance. No audio."""
-        controls = dict(duration=duration, tempo=tempo, key=key, genre=genre, instruments=instruments, seed=seed)
-        options = _options(model=model, steer=steer, describer=describer, describer_model=describer_model,
-                           refiner=refiner, refiner_model=refiner_model, reference_mode=reference_mode,
-                           keep_audio=keep_audio, loop=loop)
-        return service.describe(_request(text, image, video, audio, brief, controls, backend,
-                                         instruction=instruction, options=options), settings, cache)
+        controls = dict(
+            duration=duration, tempo=tempo, key=key, genre=genre, instruments=instruments, seed=seed
+        )
+        options = _options(
+            model=model,
+            steer=steer,
+            describer=describer,
+            describer_model=describer_model,
+            refiner=refiner,
+            refiner_model=refiner_model,
+            reference_mode=reference_mode,
+            keep_audio=keep_audio,
+            loop=loop,
+        )
+        return service.describe(
+            _request(
+                text, image, video, audio, brief, controls, backend, instruction=instruction, options=options
+            ),
+            settings,
+            cache,
+        )
 
     @router.post("/generate", status_code=202, tags=["music"])
-    def generate(text: Text = None, image: Images = None, video: Media = None, audio: Media = None,
-                 brief: BriefField = None, duration: Duration = None, tempo: Tempo = None, key: KeyField = None,
-                 genre: Genre = None, instruments: Instruments = None, seed: Seed = None,
-                 backend: Backend = "symbolic", stems: Annotated[bool, Form()] = False,
-                 instruction: Instruction = None, model: ModelField = None, steer: Steer = None,
-                 describer: Describer = None, describer_model: DescriberModel = None, refiner: Refiner = None,
-                 refiner_model: RefinerModel = None, reference_mode: ReferenceMode = None,
-                 keep_audio: KeepAudio = False, loop: Loop = False) -> JSONResponse:
+    def generate(
+        text: Text = None,
+        image: Images = None,
+        video: Media = None,
+        audio: Media = None,
+        brief: BriefField = None,
+        duration: Duration = None,
+        tempo: Tempo = None,
+        key: KeyField = None,
+        genre: Genre = None,
+        instruments: Instruments = None,
+        seed: Seed = None,
+        backend: Backend = "symbolic",
+        stems: Annotated[bool, Form()] = False,
+        instruction: Instruction = None,
+        model: ModelField = None,
+        steer: Steer = None,
+        describer: Describer = None,
+        describer_model: DescriberModel = None,
+        refiner: Refiner = None,
+        refiner_model: RefinerModel = None,
+        reference_mode: ReferenceMode = None,
+        keep_audio: KeepAudio = False,
+        loop: Loop = False,
+    ) -> JSONResponse:
         """Queue a piece; answers at once with the job. Poll ``GET /v1/jobs/{id}`` until it has finished."""
-        controls = dict(duration=duration, tempo=tempo, key=key, genre=genre, instruments=instruments, seed=seed)
-        options = _options(model=model, steer=steer, describer=describer, describer_model=describer_model,
-                           refiner=refiner, refiner_model=refiner_model, reference_mode=reference_mode,
-                           keep_audio=keep_audio, loop=loop)
-        job = service.submit(_request(text, image, video, audio, brief, controls, backend, stems, instruction,
-                                      options), store, settings)
-        return JSONResponse(service.job_json(job), status_code=202, headers={"Location": f"/v1/jobs/{job.id}"})
+        controls = dict(
+            duration=duration, tempo=tempo, key=key, genre=genre, instruments=instruments, seed=seed
+        )
+        options = _options(
+            model=model,
+            steer=steer,
+            describer=describer,
+            describer_model=describer_model,
+            refiner=refiner,
+            refiner_model=refiner_model,
+            reference_mode=reference_mode,
+            keep_audio=keep_audio,
+            loop=loop,
+        )
+        job = service.submit(
+            _request(text, image, video, audio, brief, controls, backend, stems, instruction, options),
+            store,
+            settings,
+        )
+        return JSONResponse(
+            service.job_json(job), status_code=202, headers={"Location": f"/v1/jobs/{job.id}"}
+        )
 
     @router.get("/jobs", tags=["jobs"])
-    def list_jobs(status: Annotated[str | None, Query(description="|".join(STATUSES))] = None,
-                  limit: Annotated[int, Query(ge=1, le=500)] = 50,
-                  offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0) -> dict[str, Any]:
+    def list_jobs(
+        status: Annotated[str | None, Query(description="|".join(STATUSES))] = None,
+        limit: Annotated[int, Query(ge=1, le=500)] = 50,
+        offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
+    ) -> dict[str, Any]:
         """Jobs, newest first, with counts by status."""
         if status is not None and status not in STATUSES:
             raise FieldError("status", f"unknown status {status!r}: use one of {', '.join(STATUSES)}")
-        return {"jobs": [service.job_json(j) for j in store.list(status=status, limit=limit, offset=offset)],
-                "counts": store.counts()}
+        return {
+            "jobs": [service.job_json(j) for j in store.list(status=status, limit=limit, offset=offset)],
+            "counts": store.counts(),
+        }
 
     @router.get("/jobs/{job_id}", tags=["jobs"])
     def get_job(job_id: str) -> dict[str, Any]:
@@ -308,12 +430,18 @@ def _router(settings: Settings, store: JobStore, cache: Any = None) -> APIRouter
         job = job_or_404(job_id)
         path = service.artifact_path(settings, job, name)
         if path is None:
-            raise HTTPException(404, f"job {job_id} has no file {name!r}"
-                                     + ("" if job.status == "succeeded" else f": it is {job.status}"))
+            raise HTTPException(
+                404,
+                f"job {job_id} has no file {name!r}"
+                + ("" if job.status == "succeeded" else f": it is {job.status}"),
+            )
         ext = name.rsplit(".", 1)[-1]
-        return FileResponse(path, media_type=MEDIA_TYPES.get(ext, "application/octet-stream"),
-                            filename=f"weavewave-{job_id[:8]}-{name}",
-                            content_disposition_type="inline" if ext in INLINE else "attachment")
+        return FileResponse(
+            path,
+            media_type=MEDIA_TYPES.get(ext, "application/octet-stream"),
+            filename=f"weavewave-{job_id[:8]}-{name}",
+            content_disposition_type="inline" if ext in INLINE else "attachment",
+        )
 
     @router.delete("/jobs/{job_id}", tags=["jobs"])
     def delete_job(job_id: str) -> dict[str, Any]:

@@ -40,16 +40,20 @@ class DataDirLock:
             self.data_dir.mkdir(parents=True, exist_ok=True)
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644)
         except OSError as exc:
-            raise BadInputError(f"--data-dir {self.data_dir}: cannot create {LOCK_NAME} "
-                                f"({exc.strerror or exc}); choose a folder you can write to") from None
+            raise BadInputError(
+                f"--data-dir {self.data_dir}: cannot create {LOCK_NAME} "
+                f"({exc.strerror or exc}); choose a folder you can write to"
+            ) from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
             holder = _read_pid(fd)
             os.close(fd)
             who = f" (pid {holder})" if holder else ""
-            raise BadInputError(f"--data-dir {self.data_dir} is in use by another weavewave server{who}; "
-                                "stop it first, or give this one another --data-dir") from None
+            raise BadInputError(
+                f"--data-dir {self.data_dir} is in use by another weavewave server{who}; "
+                "stop it first, or give this one another --data-dir"
+            ) from None
         os.ftruncate(fd, 0)
         os.write(fd, f"{os.getpid()}\n".encode())
         self._fd = fd

@@ -94,11 +94,17 @@ def out_dir(settings: Settings, job_id: str) -> Path:
     return job_dir(settings, job_id) / "out"
 
 
-def api_kwargs(params: dict[str, Any], base: Path, semantic: bool | None, cache: Any = None) -> dict[str, Any]:
+def api_kwargs(
+    params: dict[str, Any], base: Path, semantic: bool | None, cache: Any = None
+) -> dict[str, Any]:
     """The keyword arguments for ``api.generate`` from a job's stored parameters."""
     kwargs: dict[str, Any] = dict(params.get("controls") or {})
-    kwargs.update(text=params.get("text"), brief=params.get("brief"), backend=params.get("backend", "symbolic"),
-                  semantic=semantic)
+    kwargs.update(
+        text=params.get("text"),
+        brief=params.get("brief"),
+        backend=params.get("backend", "symbolic"),
+        semantic=semantic,
+    )
     if params.get("image"):
         kwargs["image"] = [str(base / p) for p in params["image"]]
     for name in ("audio", "video"):
@@ -115,8 +121,9 @@ def api_kwargs(params: dict[str, Any], base: Path, semantic: bool | None, cache:
     return kwargs
 
 
-def run_job(store: JobStore, settings: Settings, job: Job, stop: StopFlag | threading.Event,
-            cache: Any = None) -> None:
+def run_job(
+    store: JobStore, settings: Settings, job: Job, stop: StopFlag | threading.Event, cache: Any = None
+) -> None:
     """Generate one job and record the outcome: succeeded, failed (with the reason), cancelled or re-queued.
 
     ``cache`` is the worker's :class:`~weavewave.models.ModelCache`: neural models load on the first job
@@ -164,7 +171,9 @@ def run_job(store: JobStore, settings: Settings, job: Job, stop: StopFlag | thre
         if stop_reason.cancelled:
             store.mark_cancelled(job.id, token=token)
         else:
-            store.requeue(job.id, "re-queued: the server stopped while it ran", count_attempt=False, token=token)
+            store.requeue(
+                job.id, "re-queued: the server stopped while it ran", count_attempt=False, token=token
+            )
     except WeaveWaveError as exc:
         store.fail(job.id, str(exc), token=token)
     except Exception as exc:  # an internal error: the job fails with the reason, the worker lives on
@@ -259,8 +268,9 @@ class WorkerPool:
         configure()  # spawned children inherit the cache folder through the environment
         if librosa_available() and not is_warm():
             self.warming = True
-            self._watcher = threading.Thread(target=self._warm_then_run, name="weavewave-pool-watch",
-                                             daemon=True)
+            self._watcher = threading.Thread(
+                target=self._warm_then_run, name="weavewave-pool-watch", daemon=True
+            )
         else:
             self._spawn_all()
             self._watcher = threading.Thread(target=self._watch, name="weavewave-pool-watch", daemon=True)
@@ -279,8 +289,10 @@ class WorkerPool:
             self._reaped.wait(REAP_WAIT_S)
             return
         if proc.exitcode not in (0, None):  # workers then compile lazily, still one at a time (the lock)
-            sys.stderr.write(f"weavewave: compiling the audio analysis failed (exit code {proc.exitcode}); "
-                             "audio jobs compile it on first use\n")
+            sys.stderr.write(
+                f"weavewave: compiling the audio analysis failed (exit code {proc.exitcode}); "
+                "audio jobs compile it on first use\n"
+            )
         self.warming = False
         if self._stop.is_set():
             return
@@ -296,8 +308,9 @@ class WorkerPool:
 
     def _spawn(self, name: str) -> None:
         # Not daemonic: the renderer forks helpers of its own. Workers leave when their parent does.
-        proc = self._ctx.Process(target=worker_main, args=(self.settings, name, self._stop, os.getpid()),
-                                 name=name, daemon=False)
+        proc = self._ctx.Process(
+            target=worker_main, args=(self.settings, name, self._stop, os.getpid()), name=name, daemon=False
+        )
         proc.start()
         self._procs[name] = proc
         self._started[name] = time.monotonic()
@@ -344,12 +357,17 @@ class WorkerPool:
             if row["cancel"] and wall_now - row["updated_at"] > CANCEL_GRACE_S:
                 self.store.mark_cancelled(row["id"])
             elif row["started_at"] is not None and wall_now - row["started_at"] > limit:
-                self.store.fail(row["id"], f"stopped after {limit:g} s: the server's per-job time limit "
-                                           "(--job-timeout); ask for a shorter piece or raise the limit")
+                self.store.fail(
+                    row["id"],
+                    f"stopped after {limit:g} s: the server's per-job time limit "
+                    "(--job-timeout); ask for a shorter piece or raise the limit",
+                )
             else:
                 continue
-            sys.stderr.write(f"weavewave: ended worker {row['worker']} running job {row['id']}: "
-                             f"{'cancelled but not stopping' if row['cancel'] else 'over the time limit'}\n")
+            sys.stderr.write(
+                f"weavewave: ended worker {row['worker']} running job {row['id']}: "
+                f"{'cancelled but not stopping' if row['cancel'] else 'over the time limit'}\n"
+            )
             proc.kill()
 
     @staticmethod
@@ -361,8 +379,11 @@ class WorkerPool:
         """Jobs that keep killing workers fail instead of looping forever."""
         for job in self.store.list(status="queued", limit=1000):
             if job.attempts >= self.settings.max_attempts:
-                self.store.fail(job.id, f"its worker process died {job.attempts} times while running it "
-                                        "(out of memory?); not retried again")
+                self.store.fail(
+                    job.id,
+                    f"its worker process died {job.attempts} times while running it "
+                    "(out of memory?); not retried again",
+                )
 
     def alive(self) -> int:
         return sum(p.is_alive() for p in list(self._procs.values()))
@@ -401,7 +422,10 @@ class WorkerPool:
                 self._lock.release()
         for proc in procs.values():
             proc.join(max(0.0, deadline - time.monotonic()))
-        for signal_them, wait_s in ((lambda p: p.terminate(), TERMINATE_WAIT_S), (lambda p: p.kill(), KILL_WAIT_S)):
+        for signal_them, wait_s in (
+            (lambda p: p.terminate(), TERMINATE_WAIT_S),
+            (lambda p: p.kill(), KILL_WAIT_S),
+        ):
             left = [p for p in procs.values() if p.is_alive()]
             if not left:
                 break
@@ -413,7 +437,9 @@ class WorkerPool:
         for name in procs:
             try:
                 for job_id in self.store.running_on(name):
-                    self.store.requeue(job_id, "re-queued: the server stopped while it ran", count_attempt=False)
+                    self.store.requeue(
+                        job_id, "re-queued: the server stopped while it ran", count_attempt=False
+                    )
             except Exception as exc:  # the next start's recovery re-queues them anyway
                 sys.stderr.write(f"weavewave: could not re-queue {name}'s job: {type(exc).__name__}: {exc}\n")
         self._procs.clear()

@@ -28,13 +28,17 @@ ROLE_COLOURS = {
 }
 OTHER_COLOUR = (180, 180, 190)
 # Perceptually ordered colour ramp for the spectrogram (dark blue -> purple -> orange -> pale yellow).
-_RAMP = np.array([(10, 12, 30), (60, 30, 110), (150, 40, 120), (230, 90, 70), (250, 190, 80), (252, 250, 200)],
-                 dtype=np.float32)
+_RAMP = np.array(
+    [(10, 12, 30), (60, 30, 110), (150, 40, 120), (230, 90, 70), (250, 190, 80), (252, 250, 200)],
+    dtype=np.float32,
+)
 
 
 def save_picture(track: Track, path: str | Path) -> Path:
     """Write ``music.png``: the piano roll of ``track.arrangement``, or its spectrogram without one."""
-    image = piano_roll(track) if track.arrangement is not None else spectrogram(track.audio, track.sample_rate)
+    image = (
+        piano_roll(track) if track.arrangement is not None else spectrogram(track.audio, track.sample_rate)
+    )
     _sections(image, track)
     path = Path(path)
     image.save(path, format="PNG", optimize=True)
@@ -85,8 +89,9 @@ def spectrogram(audio: np.ndarray, sample_rate: int) -> Image.Image:
     freqs = np.fft.rfftfreq(n_fft, 1 / sample_rate)
     edges = np.geomspace(40.0, min(16000.0, sample_rate / 2), HEIGHT + 1)
     bins = np.clip(np.searchsorted(freqs, edges), 1, len(freqs) - 1)
-    bands = np.stack([power[:, a:max(b, a + 1)].mean(axis=1) for a, b in zip(bins[:-1], bins[1:], strict=True)],
-                     axis=1)
+    bands = np.stack(
+        [power[:, a : max(b, a + 1)].mean(axis=1) for a, b in zip(bins[:-1], bins[1:], strict=True)], axis=1
+    )
     db = 10 * np.log10(bands + 1e-12)
     db = np.clip((db - (db.max() - 80)) / 80, 0, 1)[:, ::-1].T  # rows: high frequencies on top
     index = db * (len(_RAMP) - 1)

@@ -27,8 +27,9 @@ def serve(settings: Settings) -> None:
 
         from weavewave.serve.api import create_app
     except ImportError as exc:
-        raise MissingDependencyError(f"`weavewave serve` needs the serve extra ({exc.name} is missing): "
-                                     "pip install 'weavewave[serve]'") from None
+        raise MissingDependencyError(
+            f"`weavewave serve` needs the serve extra ({exc.name} is missing): pip install 'weavewave[serve]'"
+        ) from None
 
     class GracefulServer(uvicorn.Server):
         """uvicorn re-raises SIGTERM once it has shut down, so the process would end "killed by a signal";
@@ -49,10 +50,17 @@ def serve(settings: Settings) -> None:
     data_lock = DataDirLock(settings.data_dir).acquire()
     app = create_app(settings, data_lock=data_lock)
     where = f"http://{'[' + settings.host + ']' if ':' in settings.host else settings.host}:{settings.port}"
-    sys.stderr.write(f"weavewave: serving the page at {where}/ and the API at {where}/v1 (docs: {where}/docs); "
-                     f"{settings.workers} workers, data in {settings.data_dir}\n")
-    config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning",
-                            timeout_graceful_shutdown=HTTP_GRACE_S)
+    sys.stderr.write(
+        f"weavewave: serving the page at {where}/ and the API at {where}/v1 (docs: {where}/docs); "
+        f"{settings.workers} workers, data in {settings.data_dir}\n"
+    )
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level="warning",
+        timeout_graceful_shutdown=HTTP_GRACE_S,
+    )
     try:
         GracefulServer(config).run()
     finally:

@@ -65,12 +65,27 @@ class Request:
 # --- neural and restyle options (--model, --steer, --describer, --refiner, --reference-mode, ...) --------
 # The options a request may set, with the values meaning "not asked for"; only the ones that differ from
 # these are stored with a job and passed on to ``weavewave.api``.
-NEURAL_DEFAULTS: dict[str, Any] = {"model": None, "steer": "none", "describer": "analytic", "describer_model": None,
-                                   "refiner": "rules", "refiner_model": None, "reference_mode": None,
-                                   "keep_audio": False, "loop": False}
+NEURAL_DEFAULTS: dict[str, Any] = {
+    "model": None,
+    "steer": "none",
+    "describer": "analytic",
+    "describer_model": None,
+    "refiner": "rules",
+    "refiner_model": None,
+    "reference_mode": None,
+    "keep_audio": False,
+    "loop": False,
+}
 # The options ``api.describe`` takes (the rest only matter when audio is made).
-DESCRIBE_OPTIONS = ("describer", "describer_model", "refiner", "refiner_model", "reference_mode", "keep_audio",
-                    "loop")
+DESCRIBE_OPTIONS = (
+    "describer",
+    "describer_model",
+    "refiner",
+    "refiner_model",
+    "reference_mode",
+    "keep_audio",
+    "loop",
+)
 STEERS = ("none", "symbolic")
 
 
@@ -110,7 +125,9 @@ def check_options(req: Request) -> dict[str, Any]:
     if "reference_mode" in opts:
         _choice("reference_mode", opts["reference_mode"], tuple(REFERENCE_MODES))
         if req.audio is None:
-            raise FieldError("reference_mode", "says how much of a reference tune to keep: send the tune as audio")
+            raise FieldError(
+                "reference_mode", "says how much of a reference tune to keep: send the tune as audio"
+            )
     if opts.get("keep_audio") and req.video is None:
         raise FieldError("keep_audio", "keeps a video's own sound: send the video as video")
     neural_generator = req.backend != "symbolic"
@@ -119,7 +136,9 @@ def check_options(req: Request) -> dict[str, Any]:
             raise FieldError(name, "is for the musicgen backend: also send backend=musicgen")
     if neural_generator:
         if req.stems:
-            raise FieldError("stems", "the musicgen backend makes one mixed track and no stems: send stems=false")
+            raise FieldError(
+                "stems", "the musicgen backend makes one mixed track and no stems: send stems=false"
+            )
         default = DEFAULT_MELODY_MODEL if opts.get("steer") == "symbolic" else DEFAULT_MODEL["generator"]
         _located("model", opts.get("model", default), "generator")
     if opts.get("describer") == "mllm":
@@ -128,9 +147,13 @@ def check_options(req: Request) -> dict[str, Any]:
         _located("describer_model", opts.get("describer_model", DEFAULT_MODEL["describer"]), "describer")
     if opts.get("refiner") == "llm":
         if not req.instruction:
-            raise FieldError("refiner", "llm rewrites the brief from an instruction: send one, or drop refiner")
+            raise FieldError(
+                "refiner", "llm rewrites the brief from an instruction: send one, or drop refiner"
+            )
         _located("refiner_model", opts.get("refiner_model", DEFAULT_MODEL["refiner"]), "refiner")
     return opts
+
+
 # --- end neural and restyle options ------------------------------------------------------------------------
 
 
@@ -142,8 +165,9 @@ def check_request(req: Request) -> dict[str, Any]:
     from weavewave.textfile import check_text, loads_json
 
     controls = {k: v for k, v in req.controls.items() if v is not None and v != ""}
-    texts = {"text": req.text, "instruction": req.instruction} | {k: controls.get(k) for k in ("key", "genre",
-                                                                                                  "instruments")}
+    texts = {"text": req.text, "instruction": req.instruction} | {
+        k: controls.get(k) for k in ("key", "genre", "instruments")
+    }
     for name, value in texts.items():
         if isinstance(value, str):  # lone surrogates would fail later, writing brief.json, as a 500
             try:
@@ -176,8 +200,11 @@ def check_request(req: Request) -> dict[str, Any]:
         req.brief = brief.to_dict()
         if req.text or req.image or req.audio:
             # A video may come with a brief: the brief says what to play, the video gets the soundtrack.
-            raise FieldError("brief", "send either a brief or text/image/audio inputs, not both: a brief "
-                                      "already holds what the inputs said")
+            raise FieldError(
+                "brief",
+                "send either a brief or text/image/audio inputs, not both: a brief "
+                "already holds what the inputs said",
+            )
     else:
         req.brief = None
     media = {"image": bool(req.image), "video": req.video is not None, "audio": req.audio is not None}
@@ -223,7 +250,9 @@ def _store_media(req: Request, folder: Path, settings: Settings) -> dict[str, An
     """Store every upload under ``folder``; returns paths relative to it, by field."""
     stored: dict[str, Any] = {"image": [], "video": None, "audio": None}
     for up in req.image:
-        stored["image"].append(str(store_upload(up, "image", folder, settings.max_upload_bytes).relative_to(folder)))
+        stored["image"].append(
+            str(store_upload(up, "image", folder, settings.max_upload_bytes).relative_to(folder))
+        )
     for name in ("video", "audio"):
         up = getattr(req, name)
         if up is not None:
@@ -246,7 +275,9 @@ def describe(req: Request, settings: Settings, cache: Any = None) -> dict[str, A
     folder = Path(tempfile.mkdtemp(prefix="describe-", dir=tmp_root))
     try:
         media = _store_media(req, folder, settings)
-        kwargs: dict[str, Any] = dict(controls, text=req.text or None, brief=req.brief, semantic=settings.semantic)
+        kwargs: dict[str, Any] = dict(
+            controls, text=req.text or None, brief=req.brief, semantic=settings.semantic
+        )
         if media["image"]:
             kwargs["image"] = [str(folder / p) for p in media["image"]]
         for name in ("video", "audio"):
@@ -279,12 +310,18 @@ def submit(req: Request, store: JobStore, settings: Settings) -> Job:
     folder = job_dir(settings, job_id)
     try:
         media = _store_media(req, folder / "inputs", settings)
-        params = {"text": req.text or None, "brief": req.brief, "controls": controls, "backend": req.backend,
-                  "stems": req.stems, "instruction": req.instruction,
-                  "image": [f"inputs/{p}" for p in media["image"]],
-                  "video": f"inputs/{media['video']}" if media["video"] else None,
-                  "audio": f"inputs/{media['audio']}" if media["audio"] else None,
-                  "options": dict(req.options)}
+        params = {
+            "text": req.text or None,
+            "brief": req.brief,
+            "controls": controls,
+            "backend": req.backend,
+            "stems": req.stems,
+            "instruction": req.instruction,
+            "image": [f"inputs/{p}" for p in media["image"]],
+            "video": f"inputs/{media['video']}" if media["video"] else None,
+            "audio": f"inputs/{media['audio']}" if media["audio"] else None,
+            "options": dict(req.options),
+        }
         return store.submit(params, max_queue=settings.max_queue, job_id=job_id, brief=req.brief)
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
@@ -329,9 +366,15 @@ def cleanup(store: JobStore, settings: Settings, now: float | None = None) -> li
 def job_json(job: Job, prefix: str = "/v1") -> dict[str, Any]:
     """A job as the API shows it."""
     return {
-        "id": job.id, "status": job.status, "progress": round(job.progress, 3), "message": job.message,
-        "brief": job.brief, "error": job.error,
+        "id": job.id,
+        "status": job.status,
+        "progress": round(job.progress, 3),
+        "message": job.message,
+        "brief": job.brief,
+        "error": job.error,
         "files": [{"name": n, "url": f"{prefix}/jobs/{job.id}/files/{n}"} for n in job.files],
-        "attempts": job.attempts, "created_at": job.created_at, "started_at": job.started_at,
+        "attempts": job.attempts,
+        "created_at": job.created_at,
+        "started_at": job.started_at,
         "finished_at": job.finished_at,
     }

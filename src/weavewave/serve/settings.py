@@ -57,8 +57,10 @@ class Settings:
         if not 1 <= self.port <= 65535:
             raise BadInputError(f"--port {self.port} is out of range: use 1 to 65535")
         if self.data_dir.exists() and not self.data_dir.is_dir():
-            raise BadInputError(f"--data-dir {self.data_dir} is a file, not a folder: give a folder (it is "
-                                "created when missing)")
+            raise BadInputError(
+                f"--data-dir {self.data_dir} is a file, not a folder: give a folder (it is "
+                "created when missing)"
+            )
         if not 1 <= self.workers <= 64:
             raise BadInputError(f"--workers {self.workers} is out of range: use 1 to 64")
         if self.max_queue < 1:
@@ -66,18 +68,26 @@ class Settings:
         if self.max_upload_bytes < 1024:
             raise BadInputError("--max-upload-mb is too small: allow at least 1 KiB")
         if not MIN_JOB_TIMEOUT_S <= self.job_timeout_s <= MAX_JOB_TIMEOUT_S:
-            raise BadInputError(f"--job-timeout {self.job_timeout_s:g} is out of range: use {MIN_JOB_TIMEOUT_S:g} to "
-                                f"{MAX_JOB_TIMEOUT_S:g} seconds")
+            raise BadInputError(
+                f"--job-timeout {self.job_timeout_s:g} is out of range: use {MIN_JOB_TIMEOUT_S:g} to "
+                f"{MAX_JOB_TIMEOUT_S:g} seconds"
+            )
         if not 0 < self.keep_days <= MAX_KEEP_DAYS:  # also refuses nan
-            raise BadInputError(f"--keep-days {self.keep_days:g} is out of range: use more than 0 and at most "
-                                f"{MAX_KEEP_DAYS:g}")
+            raise BadInputError(
+                f"--keep-days {self.keep_days:g} is out of range: use more than 0 and at most "
+                f"{MAX_KEEP_DAYS:g}"
+            )
         if self.text_model not in ("auto", "minilm", "lexicon"):
             raise BadInputError(f"text model {self.text_model!r}: use auto, minilm or lexicon")
         if self.token is not None and len(self.token) < 8:
-            raise BadInputError("--token is too short: use at least 8 characters (e.g. `openssl rand -hex 16`)")
+            raise BadInputError(
+                "--token is too short: use at least 8 characters (e.g. `openssl rand -hex 16`)"
+            )
         if not is_loopback(self.host) and not self.token:
-            raise BadInputError(f"--host {self.host} is reachable from other machines: pass --token SECRET so "
-                                "only clients sending 'Authorization: Bearer SECRET' get in")
+            raise BadInputError(
+                f"--host {self.host} is reachable from other machines: pass --token SECRET so "
+                "only clients sending 'Authorization: Bearer SECRET' get in"
+            )
         return self
 
     @property

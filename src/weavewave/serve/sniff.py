@@ -16,7 +16,12 @@ _SIGNATURES: list[tuple[str, str, str, object]] = [
     ("audio", "flac", "flac", lambda b: b[:4] == b"fLaC"),
     ("audio", "ogg", "ogg", lambda b: b[:4] == b"OggS"),
     ("audio", "aiff", "aiff", lambda b: b[:4] == b"FORM" and b[8:12] in (b"AIFF", b"AIFC")),
-    ("audio", "mp3", "mp3", lambda b: b[:3] == b"ID3" or (len(b) > 1 and b[0] == 0xFF and b[1] & 0xE6 == 0xE2)),
+    (
+        "audio",
+        "mp3",
+        "mp3",
+        lambda b: b[:3] == b"ID3" or (len(b) > 1 and b[0] == 0xFF and b[1] & 0xE6 == 0xE2),
+    ),
     ("audio", "m4a", "m4a", lambda b: b[4:8] == b"ftyp" and b[8:11] in (b"M4A", b"M4B")),
     ("video", "mp4", "mp4", lambda b: b[4:8] == b"ftyp"),
     ("video", "matroska", "mkv", lambda b: b[:4] == b"\x1a\x45\xdf\xa3"),

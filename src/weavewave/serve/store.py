@@ -91,11 +91,21 @@ class Job:
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> Job:
         """The row as a Job; a damaged JSON column reads as empty rather than failing every listing."""
-        return cls(id=row["id"], status=row["status"], progress=row["progress"], message=row["message"],
-                   params=_json_or(row["params"], {}), brief=_json_or(row["brief"], None) if row["brief"] else None,
-                   error=row["error"], files=_json_or(row["files"], []), attempts=row["attempts"],
-                   created_at=row["created_at"], started_at=row["started_at"], finished_at=row["finished_at"],
-                   token=row["token"] if "token" in row.keys() else None)
+        return cls(
+            id=row["id"],
+            status=row["status"],
+            progress=row["progress"],
+            message=row["message"],
+            params=_json_or(row["params"], {}),
+            brief=_json_or(row["brief"], None) if row["brief"] else None,
+            error=row["error"],
+            files=_json_or(row["files"], []),
+            attempts=row["attempts"],
+            created_at=row["created_at"],
+            started_at=row["started_at"],
+            finished_at=row["finished_at"],
+            token=row["token"] if "token" in row.keys() else None,
+        )
 
 
 def _json_or(text: Any, default: Any) -> Any:
@@ -163,8 +173,14 @@ class JobStore:
             self._local.db = None
 
     # --- submitting and reading ----------------------------------------------------------------
-    def submit(self, params: dict[str, Any], *, max_queue: int, job_id: str | None = None,
-               brief: dict[str, Any] | None = None) -> Job:
+    def submit(
+        self,
+        params: dict[str, Any],
+        *,
+        max_queue: int,
+        job_id: str | None = None,
+        brief: dict[str, Any] | None = None,
+    ) -> Job:
         """Queue a job, or raise QueueFull when ``max_queue`` jobs already wait."""
         now = time.time()
         job_id = job_id or new_job_id()
@@ -172,18 +188,22 @@ class JobStore:
             queued = db.execute("SELECT COUNT(*) FROM jobs WHERE status='queued'").fetchone()[0]
             if queued >= max_queue:
                 raise QueueFull(self._retry_after(db, queued))
-            db.execute("INSERT INTO jobs (id, status, message, params, brief, created_at, updated_at) "
-                       "VALUES (?, 'queued', 'waiting for a worker', ?, ?, ?, ?)",
-                       (job_id, json.dumps(params), json.dumps(brief) if brief else None, now, now))
+            db.execute(
+                "INSERT INTO jobs (id, status, message, params, brief, created_at, updated_at) "
+                "VALUES (?, 'queued', 'waiting for a worker', ?, ?, ?, ?)",
+                (job_id, json.dumps(params), json.dumps(brief) if brief else None, now, now),
+            )
         job = self.get(job_id)
         assert job is not None  # just inserted in this process
         return job
 
     def _retry_after(self, db: sqlite3.Connection, queued: int) -> int:
         """Seconds until a slot is likely free: the recent mean run time times the queue ahead."""
-        row = db.execute("SELECT AVG(finished_at - started_at), COUNT(DISTINCT worker) FROM ("
-                         "SELECT finished_at, started_at, worker FROM jobs WHERE status='succeeded' "
-                         "ORDER BY finished_at DESC LIMIT 20)").fetchone()
+        row = db.execute(
+            "SELECT AVG(finished_at - started_at), COUNT(DISTINCT worker) FROM ("
+            "SELECT finished_at, started_at, worker FROM jobs WHERE status='succeeded' "
+            "ORDER BY finished_at DESC LIMIT 20)"
+        ).fetchone()
         mean_s = row[0] or 10.0
         workers = max(1, row[1] or 1)
         return max(1, min(600, round(mean_s * max(1, queued) / workers / 4)))
@@ -215,20 +235,25 @@ class JobStore:
         now = time.time()
         with self._tx() as db:
             while True:
-                row = db.execute("SELECT id, params FROM jobs WHERE status='queued' ORDER BY created_at "
-                                 "LIMIT 1").fetchone()
+                row = db.execute(
+                    "SELECT id, params FROM jobs WHERE status='queued' ORDER BY created_at LIMIT 1"
+                ).fetchone()
                 if row is None:
                     return None
                 reason = unreadable_params(row["params"])
                 if reason is None:
                     break
-                db.execute("UPDATE jobs SET status='failed', message='failed', error=?, finished_at=?, "
-                           "updated_at=? WHERE id=?", (f"cannot run this job: {reason}; submit it again",
-                                                       now, now, row["id"]))
+                db.execute(
+                    "UPDATE jobs SET status='failed', message='failed', error=?, finished_at=?, "
+                    "updated_at=? WHERE id=?",
+                    (f"cannot run this job: {reason}; submit it again", now, now, row["id"]),
+                )
             token = uuid.uuid4().hex
-            db.execute("UPDATE jobs SET status='running', worker=?, token=?, attempts=attempts+1, started_at=?, "
-                       "updated_at=?, progress=0, message='starting' WHERE id=?",
-                       (worker, token, now, now, row["id"]))
+            db.execute(
+                "UPDATE jobs SET status='running', worker=?, token=?, attempts=attempts+1, started_at=?, "
+                "updated_at=?, progress=0, message='starting' WHERE id=?",
+                (worker, token, now, now, row["id"]),
+            )
         return self.get(row["id"])
 
     def set_progress(self, job_id: str, fraction: float, message: str, *, token: str | None = None) -> bool:
@@ -237,16 +262,25 @@ class JobStore:
         With ``token`` (the claim's), raises :class:`ClaimLost` when the row is no longer running under it.
         """
         db = self._db()
-        cur = db.execute("UPDATE jobs SET progress=?, message=?, updated_at=? WHERE id=? AND status='running' "
-                         "AND (? IS NULL OR token=?)",
-                         (max(0.0, min(1.0, fraction)), message[:200], time.time(), job_id, token, token))
+        cur = db.execute(
+            "UPDATE jobs SET progress=?, message=?, updated_at=? WHERE id=? AND status='running' "
+            "AND (? IS NULL OR token=?)",
+            (max(0.0, min(1.0, fraction)), message[:200], time.time(), job_id, token, token),
+        )
         if token is not None and cur.rowcount == 0:
             raise ClaimLost(job_id)
         row = db.execute("SELECT cancel FROM jobs WHERE id=?", (job_id,)).fetchone()
         return bool(row and row[0])
 
-    def succeed(self, job_id: str, files: list[str], brief: dict[str, Any], *, token: str | None = None,
-                publish: Callable[[], None] | None = None) -> bool:
+    def succeed(
+        self,
+        job_id: str,
+        files: list[str],
+        brief: dict[str, Any],
+        *,
+        token: str | None = None,
+        publish: Callable[[], None] | None = None,
+    ) -> bool:
         """Record success; False (and nothing done) when the claim ``token`` no longer holds the job.
 
         ``publish`` (moving the artifacts into place) runs inside the same write transaction, after the
@@ -254,47 +288,65 @@ class JobStore:
         """
         now = time.time()
         with self._tx() as db:
-            held = db.execute("SELECT 1 FROM jobs WHERE id=? AND status='running' AND (? IS NULL OR token=?)",
-                              (job_id, token, token)).fetchone()
+            held = db.execute(
+                "SELECT 1 FROM jobs WHERE id=? AND status='running' AND (? IS NULL OR token=?)",
+                (job_id, token, token),
+            ).fetchone()
             if held is None:
                 return False
             if publish is not None:
                 publish()
-            db.execute("UPDATE jobs SET status='succeeded', progress=1, message='done', files=?, brief=?, "
-                       "error=NULL, finished_at=?, updated_at=? WHERE id=?",
-                       (json.dumps(files), json.dumps(brief), now, now, job_id))
+            db.execute(
+                "UPDATE jobs SET status='succeeded', progress=1, message='done', files=?, brief=?, "
+                "error=NULL, finished_at=?, updated_at=? WHERE id=?",
+                (json.dumps(files), json.dumps(brief), now, now, job_id),
+            )
         return True
 
     def fail(self, job_id: str, error: str, *, token: str | None = None) -> None:
         now = time.time()
         with self._tx() as db:
-            db.execute("UPDATE jobs SET status='failed', message='failed', error=?, finished_at=?, updated_at=? "
-                       "WHERE id=? AND status IN ('queued','running') AND (? IS NULL OR token=?)",
-                       (error, now, now, job_id, token, token))
+            db.execute(
+                "UPDATE jobs SET status='failed', message='failed', error=?, finished_at=?, updated_at=? "
+                "WHERE id=? AND status IN ('queued','running') AND (? IS NULL OR token=?)",
+                (error, now, now, job_id, token, token),
+            )
 
     def mark_cancelled(self, job_id: str, *, token: str | None = None) -> None:
         now = time.time()
         with self._tx() as db:
-            db.execute("UPDATE jobs SET status='cancelled', message='cancelled', finished_at=?, updated_at=? "
-                       "WHERE id=? AND status IN ('queued','running') AND (? IS NULL OR token=?)",
-                       (now, now, job_id, token, token))
+            db.execute(
+                "UPDATE jobs SET status='cancelled', message='cancelled', finished_at=?, updated_at=? "
+                "WHERE id=? AND status IN ('queued','running') AND (? IS NULL OR token=?)",
+                (now, now, job_id, token, token),
+            )
 
-    def requeue(self, job_id: str, reason: str, *, count_attempt: bool = True, token: str | None = None) -> None:
+    def requeue(
+        self, job_id: str, reason: str, *, count_attempt: bool = True, token: str | None = None
+    ) -> None:
         """Put a running job back in the queue (a stop, a crash); the attempt is kept unless forgiven."""
         with self._tx() as db:
-            db.execute("UPDATE jobs SET status='queued', worker=NULL, token=NULL, progress=0, message=?, "
-                       "updated_at=?, attempts=attempts-? WHERE id=? AND status='running' AND (? IS NULL OR token=?)",
-                       (reason, time.time(), 0 if count_attempt else 1, job_id, token, token))
+            db.execute(
+                "UPDATE jobs SET status='queued', worker=NULL, token=NULL, progress=0, message=?, "
+                "updated_at=?, attempts=attempts-? WHERE id=? AND status='running' AND (? IS NULL OR token=?)",
+                (reason, time.time(), 0 if count_attempt else 1, job_id, token, token),
+            )
 
     # --- the API's side --------------------------------------------------------------------------
     def cancel(self, job_id: str) -> Job | None:
         """Cancel a queued job at once; ask a running one to stop at its next progress report."""
         now = time.time()
         with self._tx() as db:
-            db.execute("UPDATE jobs SET status='cancelled', message='cancelled', finished_at=?, updated_at=? "
-                       "WHERE id=? AND status='queued'", (now, now, job_id))
-            db.execute("UPDATE jobs SET cancel=1, message='cancelling', updated_at=? "
-                       "WHERE id=? AND status='running'", (now, job_id))
+            db.execute(
+                "UPDATE jobs SET status='cancelled', message='cancelled', finished_at=?, updated_at=? "
+                "WHERE id=? AND status='queued'",
+                (now, now, job_id),
+            )
+            db.execute(
+                "UPDATE jobs SET cancel=1, message='cancelling', updated_at=? "
+                "WHERE id=? AND status='running'",
+                (now, job_id),
+            )
         return self.get(job_id)
 
     def delete(self, job_id: str) -> None:
@@ -312,23 +364,38 @@ class JobStore:
             for row in db.execute("SELECT id, attempts, cancel FROM jobs WHERE status='running'").fetchall():
                 touched.append(row["id"])
                 if row["cancel"]:
-                    db.execute("UPDATE jobs SET status='cancelled', message='cancelled', finished_at=?, "
-                               "updated_at=? WHERE id=?", (now, now, row["id"]))
+                    db.execute(
+                        "UPDATE jobs SET status='cancelled', message='cancelled', finished_at=?, "
+                        "updated_at=? WHERE id=?",
+                        (now, now, row["id"]),
+                    )
                 elif row["attempts"] >= max_attempts:
-                    db.execute("UPDATE jobs SET status='failed', message='failed', error=?, finished_at=?, "
-                               "updated_at=? WHERE id=?",
-                               (f"interrupted {row['attempts']} times by a server stop or crash while running; "
-                                "not retried again: submit it anew, perhaps shorter", now, now, row["id"]))
+                    db.execute(
+                        "UPDATE jobs SET status='failed', message='failed', error=?, finished_at=?, "
+                        "updated_at=? WHERE id=?",
+                        (
+                            f"interrupted {row['attempts']} times by a server stop or crash while running; "
+                            "not retried again: submit it anew, perhaps shorter",
+                            now,
+                            now,
+                            row["id"],
+                        ),
+                    )
                 else:
-                    db.execute("UPDATE jobs SET status='queued', worker=NULL, token=NULL, progress=0, updated_at=?, "
-                               "message='re-queued: the server stopped while it ran' WHERE id=?",
-                               (now, row["id"]))
+                    db.execute(
+                        "UPDATE jobs SET status='queued', worker=NULL, token=NULL, progress=0, updated_at=?, "
+                        "message='re-queued: the server stopped while it ran' WHERE id=?",
+                        (now, row["id"]),
+                    )
         return touched
 
     def running_rows(self) -> list[sqlite3.Row]:
         """id, worker, started_at, updated_at and cancel of every running job (for the pool's watchdog)."""
-        return self._db().execute("SELECT id, worker, started_at, updated_at, cancel FROM jobs "
-                                  "WHERE status='running'").fetchall()
+        return (
+            self._db()
+            .execute("SELECT id, worker, started_at, updated_at, cancel FROM jobs WHERE status='running'")
+            .fetchall()
+        )
 
     def running_on(self, worker: str) -> list[str]:
         rows = self._db().execute("SELECT id FROM jobs WHERE status='running' AND worker=?", (worker,))
@@ -336,8 +403,14 @@ class JobStore:
 
     def expired(self, older_than: float) -> list[str]:
         """Finished jobs whose end is before the epoch time ``older_than``."""
-        rows = self._db().execute(f"SELECT id FROM jobs WHERE status IN ({','.join('?' * len(FINISHED))}) "
-                                  "AND finished_at < ?", (*FINISHED, older_than)).fetchall()
+        rows = (
+            self._db()
+            .execute(
+                f"SELECT id FROM jobs WHERE status IN ({','.join('?' * len(FINISHED))}) AND finished_at < ?",
+                (*FINISHED, older_than),
+            )
+            .fetchall()
+        )
         return [r[0] for r in rows]
 
 

@@ -48,24 +48,60 @@ def _num(value: Any) -> float | None:
     return None if value in (None, "") else float(value)
 
 
-def _request(text: str, image: str | None, video: str | None, audio: str | None, duration: float,
-             tempo: float | None, key: str, genre: str, instruments: str, seed: float | None, backend: str,
-             **extra: Any) -> service.Request:
+def _request(
+    text: str,
+    image: str | None,
+    video: str | None,
+    audio: str | None,
+    duration: float,
+    tempo: float | None,
+    key: str,
+    genre: str,
+    instruments: str,
+    seed: float | None,
+    backend: str,
+    **extra: Any,
+) -> service.Request:
     # A video or a tune sets the music's length (the page's slider is for text and photos); the brief's
     # own duration field is where to change it after Describe.
-    controls = {"duration": None if (video or audio) else _num(duration), "tempo": _num(tempo), "key": key or None,
-                "genre": None if genre in (None, "", AUTO) else genre, "instruments": instruments or None,
-                "seed": None if seed in (None, "") else int(seed)}
-    return service.Request(text=text or None, image=[u for u in [_open(image)] if u], video=_open(video),
-                           audio=_open(audio), controls=controls, backend=backend or "symbolic", **extra)
+    controls = {
+        "duration": None if (video or audio) else _num(duration),
+        "tempo": _num(tempo),
+        "key": key or None,
+        "genre": None if genre in (None, "", AUTO) else genre,
+        "instruments": instruments or None,
+        "seed": None if seed in (None, "") else int(seed),
+    }
+    return service.Request(
+        text=text or None,
+        image=[u for u in [_open(image)] if u],
+        video=_open(video),
+        audio=_open(audio),
+        controls=controls,
+        backend=backend or "symbolic",
+        **extra,
+    )
 
 
-def _options(model: str, steer: str, describer: str, describer_model: str, reference_mode: str,
-             keep_audio: bool, loop: bool) -> dict[str, Any]:
+def _options(
+    model: str,
+    steer: str,
+    describer: str,
+    describer_model: str,
+    reference_mode: str,
+    keep_audio: bool,
+    loop: bool,
+) -> dict[str, Any]:
     """The Advanced settings' neural and restyle options, as the API takes them (empty ones left out)."""
-    given = {"model": (model or "").strip(), "steer": steer, "describer": describer,
-             "describer_model": (describer_model or "").strip(), "reference_mode": reference_mode,
-             "keep_audio": bool(keep_audio), "loop": bool(loop)}
+    given = {
+        "model": (model or "").strip(),
+        "steer": steer,
+        "describer": describer,
+        "describer_model": (describer_model or "").strip(),
+        "reference_mode": reference_mode,
+        "keep_audio": bool(keep_audio),
+        "loop": bool(loop),
+    }
     return {k: v for k, v in given.items() if v not in (None, "", False)}
 
 
@@ -83,13 +119,25 @@ def _error(exc: BadInputError) -> gr.Error:
 def brief_fields(brief: dict[str, Any]) -> list[Any]:
     """caption, tempo, key, genre, duration, instruments, energy, sections rows, why rows, JSON text."""
     key = f"{brief['key']['tonic']} {brief['key']['mode']}"
-    sections = [[s["label"], round(s["start_s"], 2), round(s["end_s"], 2), round(s["energy"], 2), s["caption"]]
-                for s in brief["sections"]]
+    sections = [
+        [s["label"], round(s["start_s"], 2), round(s["end_s"], 2), round(s["energy"], 2), s["caption"]]
+        for s in brief["sections"]
+    ]
     why = [[name, p["source"], p["reason"]] for name, p in brief["provenance"].items()]
     import json
 
-    return [brief["caption"], brief["tempo_bpm"], key, brief["genre"], brief["duration_s"],
-            ", ".join(brief["instruments"]), brief["energy"], sections, why, json.dumps(brief, indent=2)]
+    return [
+        brief["caption"],
+        brief["tempo_bpm"],
+        key,
+        brief["genre"],
+        brief["duration_s"],
+        ", ".join(brief["instruments"]),
+        brief["energy"],
+        sections,
+        why,
+        json.dumps(brief, indent=2),
+    ]
 
 
 def _page_words(brief: dict[str, Any]) -> dict[str, Any]:
@@ -100,8 +148,17 @@ def _page_words(brief: dict[str, Any]) -> dict[str, Any]:
     return brief
 
 
-def edited_brief(state: dict[str, Any] | None, caption: str, tempo: float, key: str, genre: str,
-                 duration: float, instruments: str, energy: float, sections: Any) -> dict[str, Any]:
+def edited_brief(
+    state: dict[str, Any] | None,
+    caption: str,
+    tempo: float,
+    key: str,
+    genre: str,
+    duration: float,
+    instruments: str,
+    energy: float,
+    sections: Any,
+) -> dict[str, Any]:
     """The brief with the user's edits: changed attributes go through ``api.describe(brief=...)`` as
     controls (so sections and the caption follow and provenance says "user"); caption, energy and
     section wording are set directly."""
@@ -139,7 +196,9 @@ def edited_brief(state: dict[str, Any] | None, caption: str, tempo: float, key: 
         data["provenance"]["energy"] = Provenance(source="user", reason="edited in the web page").model_dump()
     if caption and caption.strip() != old.caption.strip():
         data["caption"] = caption.strip()
-        data["provenance"]["caption"] = Provenance(source="user", reason="edited in the web page").model_dump()
+        data["provenance"]["caption"] = Provenance(
+            source="user", reason="edited in the web page"
+        ).model_dump()
     try:
         return MusicBrief.from_dict(data, origin="edited brief").to_dict()
     except BadInputError as exc:
@@ -152,21 +211,63 @@ def build_ui(settings: Settings, store: JobStore, cache: Any = None) -> gr.Block
     from weavewave.generators import BACKENDS
     from weavewave.styles import GENRES
 
-    def describe(text, image, video, audio, duration, tempo, key, genre, instruments, seed, backend, model, steer,
-                 describer, describer_model, reference_mode, keep_audio, loop):
+    def describe(
+        text,
+        image,
+        video,
+        audio,
+        duration,
+        tempo,
+        key,
+        genre,
+        instruments,
+        seed,
+        backend,
+        model,
+        steer,
+        describer,
+        describer_model,
+        reference_mode,
+        keep_audio,
+        loop,
+    ):
         # The tune tab's reference mode and the video tab's keep-audio mean something only with their input.
-        options = _options(model, steer, describer, describer_model, reference_mode if audio else None,
-                           keep_audio and bool(video), loop)
-        req = _request(text, image, video, audio, duration, tempo, key, genre, instruments, seed, backend,
-                       options=options)
+        options = _options(
+            model,
+            steer,
+            describer,
+            describer_model,
+            reference_mode if audio else None,
+            keep_audio and bool(video),
+            loop,
+        )
+        req = _request(
+            text,
+            image,
+            video,
+            audio,
+            duration,
+            tempo,
+            key,
+            genre,
+            instruments,
+            seed,
+            backend,
+            options=options,
+        )
         try:
             brief = _page_words(service.describe(req, settings, cache))
         except BadInputError as exc:
             raise _error(exc) from None
         finally:
             _close(req)
-        return [brief, *brief_fields(brief), gr.update(interactive=True), gr.update(interactive=True),
-                "Brief ready: edit anything on the right, refine it with an instruction, then **Generate**."]
+        return [
+            brief,
+            *brief_fields(brief),
+            gr.update(interactive=True),
+            gr.update(interactive=True),
+            "Brief ready: edit anything on the right, refine it with an instruction, then **Generate**.",
+        ]
 
     def refine(state, caption, tempo, key, genre, duration, instruments, energy, sections, instruction):
         from weavewave.brief import MusicBrief
@@ -189,16 +290,38 @@ def build_ui(settings: Settings, store: JobStore, cache: Any = None) -> gr.Block
         shown = brief_fields(brief)
         return [brief, shown[0], *shown[7:]]
 
-    def generate(state, caption, tempo, key, genre, duration, instruments, energy, sections, backend, stems,
-                 video, history, model, steer, keep_audio, loop,
-                 progress=gr.Progress()):  # noqa: B008 (how Gradio asks for it)
+    def generate(
+        state,
+        caption,
+        tempo,
+        key,
+        genre,
+        duration,
+        instruments,
+        energy,
+        sections,
+        backend,
+        stems,
+        video,
+        history,
+        model,
+        steer,
+        keep_audio,
+        loop,
+        progress=gr.Progress(),  # noqa: B008 (how Gradio asks for it)
+    ):
         brief = edited_brief(state, caption, tempo, key, genre, duration, instruments, energy, sections)
         backend = backend or "symbolic"
         # The brief was described already: only what makes the audio still applies (the describer and the
         # reference mode did their work in Describe). The musicgen backend makes no stems.
         options = _options(model, steer, "analytic", "", None, keep_audio and bool(video), loop)
-        req = service.Request(brief=brief, backend=backend, stems=bool(stems) and backend == "symbolic",
-                              video=_open(video), options=options)
+        req = service.Request(
+            brief=brief,
+            backend=backend,
+            stems=bool(stems) and backend == "symbolic",
+            video=_open(video),
+            options=options,
+        )
         try:
             job = service.submit(req, store, settings)
         except BadInputError as exc:
@@ -217,10 +340,18 @@ def build_ui(settings: Settings, store: JobStore, cache: Any = None) -> gr.Block
             time.sleep(POLL_S)
         assert current is not None
         if current.status != "succeeded":
-            raise gr.Error(current.error or f"the job was {current.status}", title="Generation did not finish")
+            raise gr.Error(
+                current.error or f"the job was {current.status}", title="Generation did not finish"
+            )
         final = current.brief or brief  # the brief the piece was made from, caption refreshed
-        return [*_outputs(current.id, video), history, _history_rows(history),
-                gr.update(choices=_history_choices(history), value=current.id), final, *brief_fields(final)]
+        return [
+            *_outputs(current.id, video),
+            history,
+            _history_rows(history),
+            gr.update(choices=_history_choices(history), value=current.id),
+            final,
+            *brief_fields(final),
+        ]
 
     def open_job(job_id, history):
         if not job_id:
@@ -235,12 +366,18 @@ def build_ui(settings: Settings, store: JobStore, cache: Any = None) -> gr.Block
         files = [str(folder / n) for n in DOWNLOADS if n in job.files]
         has_video = "video.mp4" in job.files
         brief = job.brief or {}
-        summary = (f"**{brief.get('genre', '')}**, {brief.get('key', {}).get('tonic', '')} "
-                   f"{brief.get('key', {}).get('mode', '')}, {brief.get('tempo_bpm', 0):g} BPM, "
-                   f"{brief.get('duration_s', 0):g} s · job `{job_id[:8]}`")
-        return [str(folder / "music.wav"), str(folder / "music.png") if "music.png" in job.files else None,
-                gr.update(value=str(folder / "video.mp4") if has_video else None, visible=has_video),
-                files, summary]
+        summary = (
+            f"**{brief.get('genre', '')}**, {brief.get('key', {}).get('tonic', '')} "
+            f"{brief.get('key', {}).get('mode', '')}, {brief.get('tempo_bpm', 0):g} BPM, "
+            f"{brief.get('duration_s', 0):g} s · job `{job_id[:8]}`"
+        )
+        return [
+            str(folder / "music.wav"),
+            str(folder / "music.png") if "music.png" in job.files else None,
+            gr.update(value=str(folder / "video.mp4") if has_video else None, visible=has_video),
+            files,
+            summary,
+        ]
 
     def _history_rows(history: list[str]) -> list[list[Any]]:
         rows = []
@@ -259,7 +396,9 @@ def build_ui(settings: Settings, store: JobStore, cache: Any = None) -> gr.Block
             job = store.get(job_id)
             if job is not None and job.status == "succeeded":
                 brief = job.brief or {}
-                out.append((f"{job_id[:8]} · {brief.get('genre', '')} {brief.get('tempo_bpm', 0):g} BPM", job_id))
+                out.append(
+                    (f"{job_id[:8]} · {brief.get('genre', '')} {brief.get('tempo_bpm', 0):g} BPM", job_id)
+                )
         return out
 
     with gr.Blocks(title="weavewave", analytics_enabled=False) as page:
@@ -269,105 +408,228 @@ def build_ui(settings: Settings, store: JobStore, cache: Any = None) -> gr.Block
         with gr.Row(equal_height=False):
             with gr.Column(scale=5, min_width=360):
                 gr.Markdown("1 · What should the music be about?", elem_classes="ww-step")
-                text = gr.Textbox(label="Text", lines=2, elem_id="ww-text",
-                                  placeholder="A rainy night in Tokyo, neon on wet streets, lonely and calm…")
+                text = gr.Textbox(
+                    label="Text",
+                    lines=2,
+                    elem_id="ww-text",
+                    placeholder="A rainy night in Tokyo, neon on wet streets, lonely and calm…",
+                )
                 with gr.Tabs():
                     with gr.Tab("Photo"):
-                        image = gr.Image(label="Photo", type="filepath", height=190, elem_id="ww-image",
-                                         sources=["upload", "clipboard"])
+                        image = gr.Image(
+                            label="Photo",
+                            type="filepath",
+                            height=190,
+                            elem_id="ww-image",
+                            sources=["upload", "clipboard"],
+                        )
                     with gr.Tab("Video"):
-                        video = gr.Video(label="Video (gets the new soundtrack)", height=190, elem_id="ww-video",
-                                         sources=["upload"])
-                        keep_audio = gr.Checkbox(False, label="Keep the video's own sound under the music",
-                                                 elem_id="ww-keep-audio")
+                        video = gr.Video(
+                            label="Video (gets the new soundtrack)",
+                            height=190,
+                            elem_id="ww-video",
+                            sources=["upload"],
+                        )
+                        keep_audio = gr.Checkbox(
+                            False, label="Keep the video's own sound under the music", elem_id="ww-keep-audio"
+                        )
                     with gr.Tab("Reference tune"):
-                        audio = gr.Audio(label="Reference tune", type="filepath", elem_id="ww-audio",
-                                         sources=["upload"])
-                        reference_mode = gr.Radio([("melody: keep the tune", "melody"),
-                                                   ("harmony: keep the chords", "harmony"),
-                                                   ("style: keep only the feel", "style")], value="melody",
-                                                  label="What to keep of the tune", elem_id="ww-reference-mode")
+                        audio = gr.Audio(
+                            label="Reference tune", type="filepath", elem_id="ww-audio", sources=["upload"]
+                        )
+                        reference_mode = gr.Radio(
+                            [
+                                ("melody: keep the tune", "melody"),
+                                ("harmony: keep the chords", "harmony"),
+                                ("style: keep only the feel", "style"),
+                            ],
+                            value="melody",
+                            label="What to keep of the tune",
+                            elem_id="ww-reference-mode",
+                        )
                 with gr.Row():
-                    duration = gr.Slider(5, 180, value=30, step=1, label="Duration (s)", elem_id="ww-duration",
-                                         info="a video or tune sets its own length")
+                    duration = gr.Slider(
+                        5,
+                        180,
+                        value=30,
+                        step=1,
+                        label="Duration (s)",
+                        elem_id="ww-duration",
+                        info="a video or tune sets its own length",
+                    )
                     genre = gr.Dropdown([AUTO, *GENRES], value=AUTO, label="Genre", elem_id="ww-genre")
                 with gr.Accordion("Advanced settings", open=False):
                     with gr.Row():
-                        tempo = gr.Number(None, label="Tempo (BPM, empty: auto)", placeholder="auto", minimum=30, maximum=300)
-                        key = gr.Textbox(label="Key (empty: auto)", placeholder="F# minor, Bb major, A dorian")
-                    instruments = gr.Textbox(label="Instruments (empty: auto)", placeholder="piano, strings, drums")
+                        tempo = gr.Number(
+                            None,
+                            label="Tempo (BPM, empty: auto)",
+                            placeholder="auto",
+                            minimum=30,
+                            maximum=300,
+                        )
+                        key = gr.Textbox(
+                            label="Key (empty: auto)", placeholder="F# minor, Bb major, A dorian"
+                        )
+                    instruments = gr.Textbox(
+                        label="Instruments (empty: auto)", placeholder="piano, strings, drums"
+                    )
                     with gr.Row():
-                        seed = gr.Number(None, label="Seed (empty: from the inputs)", placeholder="auto", precision=0)
-                        loop = gr.Checkbox(False, label="Seamless loop (the end leads back into the start)",
-                                           elem_id="ww-loop")
+                        seed = gr.Number(
+                            None, label="Seed (empty: from the inputs)", placeholder="auto", precision=0
+                        )
+                        loop = gr.Checkbox(
+                            False,
+                            label="Seamless loop (the end leads back into the start)",
+                            elem_id="ww-loop",
+                        )
                     with gr.Row():
-                        backend = gr.Dropdown(list(BACKENDS), value=BACKENDS[0], label="Backend",
-                                              elem_id="ww-backend")
-                        steer = gr.Dropdown(["none", "symbolic"], value="none", elem_id="ww-steer",
-                                            label="Steer (musicgen)")
-                    model = gr.Textbox(label="MusicGen model (musicgen backend): hub id or folder on the server",
-                                       placeholder="facebook/musicgen-small", elem_id="ww-model")
+                        backend = gr.Dropdown(
+                            list(BACKENDS), value=BACKENDS[0], label="Backend", elem_id="ww-backend"
+                        )
+                        steer = gr.Dropdown(
+                            ["none", "symbolic"], value="none", elem_id="ww-steer", label="Steer (musicgen)"
+                        )
+                    model = gr.Textbox(
+                        label="MusicGen model (musicgen backend): hub id or folder on the server",
+                        placeholder="facebook/musicgen-small",
+                        elem_id="ww-model",
+                    )
                     with gr.Row():
-                        describer = gr.Dropdown(["analytic", "mllm"], value="analytic", elem_id="ww-describer",
-                                                label="Describer (mllm: also ask a multimodal model)")
-                        describer_model = gr.Textbox(label="Describer model (mllm): hub id or folder",
-                                                     placeholder="Qwen/Qwen2.5-VL-3B-Instruct",
-                                                     elem_id="ww-describer-model")
-                    stems = gr.Checkbox(True, label="Also render stems (one audio file per part; symbolic backend)")
+                        describer = gr.Dropdown(
+                            ["analytic", "mllm"],
+                            value="analytic",
+                            elem_id="ww-describer",
+                            label="Describer (mllm: also ask a multimodal model)",
+                        )
+                        describer_model = gr.Textbox(
+                            label="Describer model (mllm): hub id or folder",
+                            placeholder="Qwen/Qwen2.5-VL-3B-Instruct",
+                            elem_id="ww-describer-model",
+                        )
+                    stems = gr.Checkbox(
+                        True, label="Also render stems (one audio file per part; symbolic backend)"
+                    )
                 describe_btn = gr.Button("Describe", variant="secondary", elem_id="ww-describe")
             with gr.Column(scale=7, min_width=420):
-                gr.Markdown("2 · The brief: what weavewave understood (edit anything)", elem_classes="ww-step")
+                gr.Markdown(
+                    "2 · The brief: what weavewave understood (edit anything)", elem_classes="ww-step"
+                )
                 b_caption = gr.Textbox(label="Caption", lines=2, elem_id="ww-caption", interactive=True)
                 with gr.Row():
-                    b_tempo = gr.Number(None, label="Tempo (BPM)", placeholder="—", elem_id="ww-tempo", minimum=30, maximum=300)
+                    b_tempo = gr.Number(
+                        None,
+                        label="Tempo (BPM)",
+                        placeholder="—",
+                        elem_id="ww-tempo",
+                        minimum=30,
+                        maximum=300,
+                    )
                     b_key = gr.Textbox(label="Key", elem_id="ww-key")
                     b_genre = gr.Dropdown(list(GENRES), value=None, label="Genre", elem_id="ww-bgenre")
-                    b_duration = gr.Number(None, label="Duration (s)", placeholder="—", elem_id="ww-bduration", minimum=1, maximum=600)
+                    b_duration = gr.Number(
+                        None,
+                        label="Duration (s)",
+                        placeholder="—",
+                        elem_id="ww-bduration",
+                        minimum=1,
+                        maximum=600,
+                    )
                 with gr.Row():
                     b_instruments = gr.Textbox(label="Instruments", elem_id="ww-instruments", scale=3)
                     b_energy = gr.Slider(0, 1, value=0.5, step=0.01, label="Energy", scale=1)
                 with gr.Tabs():
                     with gr.Tab("Why these values"):
-                        b_why = gr.Dataframe(headers=["attribute", "from", "why"], type="array", interactive=False,
-                                             wrap=True, max_height=230, column_widths=["18%", "12%", "70%"],
-                                             elem_id="ww-why")
+                        b_why = gr.Dataframe(
+                            headers=["attribute", "from", "why"],
+                            type="array",
+                            interactive=False,
+                            wrap=True,
+                            max_height=230,
+                            column_widths=["18%", "12%", "70%"],
+                            elem_id="ww-why",
+                        )
                     with gr.Tab("Sections"):
-                        b_sections = gr.Dataframe(headers=["label", "start s", "end s", "energy", "caption"],
-                                                  type="array", interactive=True, wrap=True, max_height=230,
-                                                  static_columns=[1, 2], column_widths=["10%", "10%", "10%",
-                                                                                        "10%", "60%"])
+                        b_sections = gr.Dataframe(
+                            headers=["label", "start s", "end s", "energy", "caption"],
+                            type="array",
+                            interactive=True,
+                            wrap=True,
+                            max_height=230,
+                            static_columns=[1, 2],
+                            column_widths=["10%", "10%", "10%", "10%", "60%"],
+                        )
                     with gr.Tab("brief.json"):
                         b_json = gr.Code(language="json", interactive=False, max_lines=14)
                 with gr.Row():
-                    instruction = gr.Textbox(label="Refine with an instruction", scale=4,
-                                             placeholder="warmer, add strings, slower")
+                    instruction = gr.Textbox(
+                        label="Refine with an instruction", scale=4, placeholder="warmer, add strings, slower"
+                    )
                     refine_btn = gr.Button("Refine", interactive=False, scale=1, elem_id="ww-refine")
-                generate_btn = gr.Button("Generate", variant="primary", interactive=False, elem_id="ww-generate")
-                status = gr.Markdown("Describe your inputs first: the brief will appear here.", elem_id="ww-status")
+                generate_btn = gr.Button(
+                    "Generate", variant="primary", interactive=False, elem_id="ww-generate"
+                )
+                status = gr.Markdown(
+                    "Describe your inputs first: the brief will appear here.", elem_id="ww-status"
+                )
         gr.Markdown("3 · The music", elem_classes="ww-step")
         with gr.Row(equal_height=False):
             with gr.Column(scale=5, min_width=360):
-                out_audio = gr.Audio(label="Listen", type="filepath", interactive=False, elem_id="ww-audio-out")
+                out_audio = gr.Audio(
+                    label="Listen", type="filepath", interactive=False, elem_id="ww-audio-out"
+                )
                 out_summary = gr.Markdown("")
-                out_files = gr.File(label="Downloads: WAV, MIDI, stems, brief.json", file_count="multiple",
-                                    interactive=False, elem_id="ww-files")
+                out_files = gr.File(
+                    label="Downloads: WAV, MIDI, stems, brief.json",
+                    file_count="multiple",
+                    interactive=False,
+                    elem_id="ww-files",
+                )
             with gr.Column(scale=7, min_width=420):
-                out_picture = gr.Image(label="Piano roll", type="filepath", interactive=False, height=260,
-                                       elem_id="ww-picture", buttons=["download", "fullscreen"])
-                out_video = gr.Video(label="Your video with its new soundtrack", visible=False, interactive=False,
-                                     elem_id="ww-video-out")
+                out_picture = gr.Image(
+                    label="Piano roll",
+                    type="filepath",
+                    interactive=False,
+                    height=260,
+                    elem_id="ww-picture",
+                    buttons=["download", "fullscreen"],
+                )
+                out_video = gr.Video(
+                    label="Your video with its new soundtrack",
+                    visible=False,
+                    interactive=False,
+                    elem_id="ww-video-out",
+                )
                 with gr.Accordion("Session history", open=True):
-                    history_table = gr.Dataframe(headers=["time", "status", "caption", "job"], type="array",
-                                                 interactive=False, wrap=True, max_height=200,
-                                                 column_widths=["15%", "15%", "55%", "15%"])
+                    history_table = gr.Dataframe(
+                        headers=["time", "status", "caption", "job"],
+                        type="array",
+                        interactive=False,
+                        wrap=True,
+                        max_height=200,
+                        column_widths=["15%", "15%", "55%", "15%"],
+                    )
                     history_pick = gr.Dropdown([], label="Open an earlier piece", elem_id="ww-history")
 
-        fields = [b_caption, b_tempo, b_key, b_genre, b_duration, b_instruments, b_energy, b_sections, b_why, b_json]
+        fields = [
+            b_caption,
+            b_tempo,
+            b_key,
+            b_genre,
+            b_duration,
+            b_instruments,
+            b_energy,
+            b_sections,
+            b_why,
+            b_json,
+        ]
         edits = [state, b_caption, b_tempo, b_key, b_genre, b_duration, b_instruments, b_energy, b_sections]
         outputs = [out_audio, out_picture, out_video, out_files, out_summary]
         neural = [model, steer, describer, describer_model, reference_mode, keep_audio, loop]
-        describe_btn.click(describe, [text, image, video, audio, duration, tempo, key, genre, instruments, seed,
-                                      backend, *neural], [state, *fields, generate_btn, refine_btn, status])
+        describe_btn.click(
+            describe,
+            [text, image, video, audio, duration, tempo, key, genre, instruments, seed, backend, *neural],
+            [state, *fields, generate_btn, refine_btn, status],
+        )
         refine_btn.click(refine, [*edits, instruction], [state, *fields, status])
         derived = [state, b_caption, b_sections, b_why, b_json]
         for typed in (b_caption, b_tempo, b_key, b_duration, b_instruments):
@@ -375,8 +637,11 @@ def build_ui(settings: Settings, store: JobStore, cache: Any = None) -> gr.Block
         # User input only, not the updates that Describe and Refine make.
         b_genre.input(apply_edits, edits, derived, show_progress="hidden")
         b_energy.release(apply_edits, edits, derived, show_progress="hidden")
-        generate_btn.click(generate, [*edits, backend, stems, video, history, model, steer, keep_audio, loop],
-                           [*outputs, history, history_table, history_pick, state, *fields])
+        generate_btn.click(
+            generate,
+            [*edits, backend, stems, video, history, model, steer, keep_audio, loop],
+            [*outputs, history, history_table, history_pick, state, *fields],
+        )
         history_pick.change(open_job, [history_pick, history], outputs)
     return page
 
@@ -390,7 +655,14 @@ def mount_ui(app: Any, settings: Settings, store: JobStore, cache: Any = None) -
         def auth(user: str, password: str) -> bool:
             return secrets.compare_digest(password.encode(), token.encode())
 
-    gr.mount_gradio_app(app, build_ui(settings, store, cache), path="/", allowed_paths=[str(settings.jobs_dir)],
-                        auth=auth, auth_message="Enter any user name and the server's token as the password.",
-                        theme=gr.themes.Soft(primary_hue="indigo", neutral_hue="slate"), css=CSS,
-                        footer_links=["api"])
+    gr.mount_gradio_app(
+        app,
+        build_ui(settings, store, cache),
+        path="/",
+        allowed_paths=[str(settings.jobs_dir)],
+        auth=auth,
+        auth_message="Enter any user name and the server's token as the password.",
+        theme=gr.themes.Soft(primary_hue="indigo", neutral_hue="slate"),
+        css=CSS,
+        footer_links=["api"],
+    )

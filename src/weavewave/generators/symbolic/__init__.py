@@ -31,8 +31,20 @@ class SymbolicGenerator:
         report(0.0, "composing")
         arrangement = compose(brief)
         report(0.1, f"rendering {len(arrangement.parts)} parts")
-        mix = render(arrangement, soundfont=self.soundfont, stems=self.stems, loop=brief.loop, balance=True,
-                     progress=lambda f, m: report(0.1 + 0.85 * f, m))
+        mix = render(
+            arrangement,
+            soundfont=self.soundfont,
+            stems=self.stems,
+            loop=brief.loop,
+            balance=True,
+            progress=lambda f, m: report(0.1 + 0.85 * f, m),
+        )
         report(1.0, "mastered")
-        return Track(audio=mix.audio, sample_rate=mix.sample_rate, brief=brief, arrangement=arrangement,
-                     stems=mix.stems, stats=mix.stats)
+        return Track(
+            audio=mix.audio,
+            sample_rate=mix.sample_rate,
+            brief=brief,
+            arrangement=arrangement,
+            stems=mix.stems,
+            stats=mix.stats,
+        )

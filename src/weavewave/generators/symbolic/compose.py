@@ -60,8 +60,13 @@ INTRO_KIT_GENRES = frozenset({"jazz"})
 # Velocity offset of a part's accompanying duties when it also plays the tune.
 SOLO_ACCOMP_VELOCITY_DROP = 14
 # Registers for some accompaniment styles (clamped into the instrument's range).
-STYLE_WINDOWS: dict[str, tuple[int, int]] = {"strum": (43, 71), "power": (40, 64), "alberti": (48, 67),
-                                             "arp": (45, 79), "ostinato": (50, 74)}
+STYLE_WINDOWS: dict[str, tuple[int, int]] = {
+    "strum": (43, 71),
+    "power": (40, 64),
+    "alberti": (48, 67),
+    "arp": (45, 79),
+    "ostinato": (50, 74),
+}
 BASS_COVER_PREFERENCE = ("Piano", "Guitar", "Organ", "Chromatic Percussion", "Ensemble", "Synth Pad")
 PAN_STEP = 0.25
 # Cue hits (scoring to picture): velocity = base + span * section energy; crash and kick lengths in qn.
@@ -142,11 +147,18 @@ def plan_form(brief: MusicBrief, grid: Grid, total_bars: int) -> list[SectionPla
     if brief.sections:
         bar_s = grid.bar_seconds
         for s in brief.sections:
-            raw.append((s.label, min(total_bars - 1, max(0, round(s.start_s / bar_s))), s.energy,
-                        frozenset(s.instruments)))
+            raw.append(
+                (
+                    s.label,
+                    min(total_bars - 1, max(0, round(s.start_s / bar_s))),
+                    s.energy,
+                    frozenset(s.instruments),
+                )
+            )
     else:
-        for s in plan_sections(brief.duration_s, brief.tempo_bpm, brief.meter, brief.energy, genre=brief.genre,
-                               seed=brief.seed):
+        for s in plan_sections(
+            brief.duration_s, brief.tempo_bpm, brief.meter, brief.energy, genre=brief.genre, seed=brief.seed
+        ):
             raw.append((s.label, min(total_bars - 1, s.start_bar), s.energy, frozenset()))
     raw.sort(key=lambda r: r[1])
     starts: list[tuple[str, int, float, frozenset[str]]] = []
@@ -160,8 +172,18 @@ def plan_form(brief: MusicBrief, grid: Grid, total_bars: int) -> list[SectionPla
     out = []
     for i, (label, start, energy, players) in enumerate(starts):
         end = starts[i + 1][1] if i + 1 < len(starts) else total_bars
-        out.append(SectionPlan(i, label, theme_of(label), start, end - start, float(energy),
-                               last=i == len(starts) - 1, players=players))
+        out.append(
+            SectionPlan(
+                i,
+                label,
+                theme_of(label),
+                start,
+                end - start,
+                float(energy),
+                last=i == len(starts) - 1,
+                players=players,
+            )
+        )
     return out
 
 
@@ -196,8 +218,10 @@ def assign_parts(instruments: list[str], genre: str, register: float = 0.0) -> l
         rest = bass[1:]
         bass = bass[:1]
     band_jobs = P.GENRE_INSTRUMENT_STYLE.get(genre, {})
-    leads = sorted((i for i in rest if O.lead_priority(i) >= O.LEAD_THRESHOLD and i not in band_jobs),
-                   key=lambda i: (-O.lead_priority(i), order[i]))
+    leads = sorted(
+        (i for i in rest if O.lead_priority(i) >= O.LEAD_THRESHOLD and i not in band_jobs),
+        key=lambda i: (-O.lead_priority(i), order[i]),
+    )
     if not leads and rest:
         poly = [i for i in rest if O.is_polyphonic(i) and accomp_style(genre, i) != "pad"]
         leads = [poly[0] if poly else rest[0]]
@@ -227,9 +251,13 @@ def assign_parts(instruments: list[str], genre: str, register: float = 0.0) -> l
         plans[main].duties.append("chords")
         plans[main].style = accomp_style(genre, main)
     if not bass:
-        covers = sorted((i for i in accomp if O.is_polyphonic(i) and plans[i].role == "chords"),
-                        key=lambda i: (BASS_COVER_PREFERENCE.index(family_of(i))
-                                       if family_of(i) in BASS_COVER_PREFERENCE else 99, order[i]))
+        covers = sorted(
+            (i for i in accomp if O.is_polyphonic(i) and plans[i].role == "chords"),
+            key=lambda i: (
+                BASS_COVER_PREFERENCE.index(family_of(i)) if family_of(i) in BASS_COVER_PREFERENCE else 99,
+                order[i],
+            ),
+        )
         if covers:
             plans[covers[0]].duties.append("bass")
         elif main and O.is_polyphonic(main):
@@ -238,7 +266,9 @@ def assign_parts(instruments: list[str], genre: str, register: float = 0.0) -> l
             others = [i for i in pitched if i != main and i not in timp]
             if others:
                 low = min(others, key=lambda i: (O.instrument_range(i)[0], order[i]))
-                plans[low].duties = ["bass"] + [d for d in plans[low].duties if d not in ("melody", "counter")]
+                plans[low].duties = ["bass"] + [
+                    d for d in plans[low].duties if d not in ("melody", "counter")
+                ]
                 plans[low].role = "bass" if plans[low].lead_rank != 0 else plans[low].role
                 plans[low].lead_rank = -1 if plans[low].role == "bass" else plans[low].lead_rank
     for p in plans.values():
@@ -297,8 +327,16 @@ def _melody_lead(sec: SectionPlan, n_leads: int, first_theme: str) -> int:
     return 0 if sec.theme in (first_theme, *OUTRO_LABELS) else 1
 
 
-def _active(duty: str, plan: PartPlan, sec: SectionPlan, *, n_sections: int, harmony_rank: int,
-            main_lead: bool, genre: str = "") -> bool:
+def _active(
+    duty: str,
+    plan: PartPlan,
+    sec: SectionPlan,
+    *,
+    n_sections: int,
+    harmony_rank: int,
+    main_lead: bool,
+    genre: str = "",
+) -> bool:
     e = sec.energy
     groove = genre in GROOVE_FROM_START
     if duty == "melody":
@@ -353,8 +391,13 @@ def compose(brief: MusicBrief) -> Arrangement:
     sections = plan_form(brief, grid, total_bars)
     spans = plan_progression(
         [SectionSpan(s.start_bar, s.bars, s.theme, s.last) for s in sections],
-        genre=genre, key=key, bar_qn=grid.bar_qn, bar_seconds=grid.bar_seconds, end_qn=end_qn,
-        rng_seed=brief.seed, loop_back=brief.loop,
+        genre=genre,
+        key=key,
+        bar_qn=grid.bar_qn,
+        bar_seconds=grid.bar_seconds,
+        end_qn=end_qn,
+        rng_seed=brief.seed,
+        loop_back=brief.loop,
     )
     if brief.reference is not None and brief.reference.chords:
         # Restyling (harmony and melody modes): the reference's chords, in the brief's key.
@@ -368,8 +411,15 @@ def compose(brief: MusicBrief) -> Arrangement:
     for plan in plans:
         rng = _rng(brief.seed, f"perform:{plan.instrument}")
         is_drum = plan.instrument == DRUMS
-        performed = perform(events[plan.instrument], grid=grid, genre=genre, swing=swing,
-                            end_s=brief.duration_s, rng=rng, drums=is_drum)
+        performed = perform(
+            events[plan.instrument],
+            grid=grid,
+            genre=genre,
+            swing=swing,
+            end_s=brief.duration_s,
+            rng=rng,
+            drums=is_drum,
+        )
         notes = _untangle([Note(p, v, s, e) for p, v, s, e in performed])
         k = n_by_role.get(plan.role, 0)
         n_by_role[plan.role] = k + 1
@@ -382,12 +432,20 @@ def compose(brief: MusicBrief) -> Arrangement:
             notes=notes,
             pan=_pan(plan.role, k),
             gain_db=O.role_gain_db(genre, plan.role) - (1.5 * k if plan.role != "melody" else 3.0 * k),
-            reverb=round(min(1.0, O.GENRE_REVERB.get(genre, 0.2) * O.ROLE_REVERB_SCALE.get(plan.role, 1.0)), 3),
+            reverb=round(
+                min(1.0, O.GENRE_REVERB.get(genre, 0.2) * O.ROLE_REVERB_SCALE.get(plan.role, 1.0)), 3
+            ),
             controls=_pedal(plan, spans, grid, genre, brief.duration_s, notes),
         )
         parts.append(part)
-    return Arrangement(parts=parts, tempo_bpm=brief.tempo_bpm, meter=brief.meter, duration_s=brief.duration_s,
-                       key_tonic=brief.key.tonic, key_mode=brief.key.mode)
+    return Arrangement(
+        parts=parts,
+        tempo_bpm=brief.tempo_bpm,
+        meter=brief.meter,
+        duration_s=brief.duration_s,
+        key_tonic=brief.key.tonic,
+        key_mode=brief.key.mode,
+    )
 
 
 # --- scoring to picture ---------------------------------------------------------------------------
@@ -398,14 +456,21 @@ def _after_downbeat(brief: MusicBrief) -> Arrangement:
     run (:mod:`.pickup`), so the piece sounds from the first instant instead of waiting in silence.
     """
     o = brief.downbeat_s
-    inner = brief.model_copy(update={
-        "downbeat_s": 0.0, "duration_s": round(brief.duration_s - o, 6),
-        "sections": _shift_sections(brief, o),
-        "cues": [c.model_copy(update={"time_s": round(c.time_s - o, 6)}) for c in brief.cues if c.time_s >= o],
-    })
+    inner = brief.model_copy(
+        update={
+            "downbeat_s": 0.0,
+            "duration_s": round(brief.duration_s - o, 6),
+            "sections": _shift_sections(brief, o),
+            "cues": [
+                c.model_copy(update={"time_s": round(c.time_s - o, 6)}) for c in brief.cues if c.time_s >= o
+            ],
+        }
+    )
     arrangement = compose(inner)
     for part in arrangement.parts:
-        part.notes = [Note(n.pitch, n.velocity, round(n.start + o, 6), round(n.end + o, 6)) for n in part.notes]
+        part.notes = [
+            Note(n.pitch, n.velocity, round(n.start + o, 6), round(n.end + o, 6)) for n in part.notes
+        ]
         part.controls = [(round(t + o, 6), cc, v) for t, cc, v in part.controls]
     arrangement.duration_s = brief.duration_s
     arrangement.downbeat_s = o  # the MIDI file writes a pickup bar before it
@@ -422,12 +487,18 @@ def _warped(brief: MusicBrief) -> Arrangement:
     def to_score(t: float) -> float:
         return round(float(np.interp(t, real, score)), 6)
 
-    inner = brief.model_copy(update={
-        "warp": [], "duration_s": round(float(score[-1]), 6), "downbeat_s": to_score(brief.downbeat_s),
-        "sections": [s.model_copy(update={"start_s": to_score(s.start_s), "end_s": to_score(s.end_s)})
-                     for s in brief.sections],
-        "cues": [c.model_copy(update={"time_s": to_score(c.time_s)}) for c in brief.cues],
-    })
+    inner = brief.model_copy(
+        update={
+            "warp": [],
+            "duration_s": round(float(score[-1]), 6),
+            "downbeat_s": to_score(brief.downbeat_s),
+            "sections": [
+                s.model_copy(update={"start_s": to_score(s.start_s), "end_s": to_score(s.end_s)})
+                for s in brief.sections
+            ],
+            "cues": [c.model_copy(update={"time_s": to_score(c.time_s)}) for c in brief.cues],
+        }
+    )
     arrangement = compose(inner)
 
     def to_real(values: list[float]) -> list[float]:
@@ -435,8 +506,9 @@ def _warped(brief: MusicBrief) -> Arrangement:
 
     for part in arrangement.parts:
         starts, ends = to_real([n.start for n in part.notes]), to_real([n.end for n in part.notes])
-        part.notes = [Note(n.pitch, n.velocity, a, b) for n, a, b in zip(part.notes, starts, ends, strict=True)
-                      if b > a]
+        part.notes = [
+            Note(n.pitch, n.velocity, a, b) for n, a, b in zip(part.notes, starts, ends, strict=True) if b > a
+        ]
         times = to_real([t for t, _, _ in part.controls])
         part.controls = [(t, cc, v) for t, (_, cc, v) in zip(times, part.controls, strict=True)]
     arrangement.duration_s = brief.duration_s
@@ -511,8 +583,14 @@ def _unswung(t: float, amount: float, unit: float) -> float:
     return base + straight * pair
 
 
-def _cue_roots(brief: MusicBrief, grid: Grid, sections: list[SectionPlan], spans: list[ChordSpan],
-               end_qn: float, plan: PartPlan) -> list[Ev]:
+def _cue_roots(
+    brief: MusicBrief,
+    grid: Grid,
+    sections: list[SectionPlan],
+    spans: list[ChordSpan],
+    end_qn: float,
+    plan: PartPlan,
+) -> list[Ev]:
     """An accented chord root, one beat long, in the part's low register on every cue."""
     lo, hi = plan.windows.get("bass") or plan.windows.get("timpani") or O.instrument_range(plan.instrument)
     out = []
@@ -565,8 +643,9 @@ def _pan(role: str, k: int) -> float:
     return round(max(-1.0, min(1.0, sign * (abs(base) + PAN_STEP * (k // 2)))), 3)
 
 
-def _pedal(plan: PartPlan, spans: list[ChordSpan], grid: Grid, genre: str, end_s: float,
-           notes: list[Note]) -> list[tuple[float, int, int]]:
+def _pedal(
+    plan: PartPlan, spans: list[ChordSpan], grid: Grid, genre: str, end_s: float, notes: list[Note]
+) -> list[tuple[float, int, int]]:
     """Sustain pedal for piano accompaniment: lifted and re-pressed at every chord change."""
     if family_of(plan.instrument) != "Piano" or genre not in O.PEDAL_GENRES or not notes:
         return []
@@ -585,13 +664,22 @@ def _pedal(plan: PartPlan, spans: list[ChordSpan], grid: Grid, genre: str, end_s
     return out
 
 
-def _write_parts(brief: MusicBrief, plans: list[PartPlan], sections: list[SectionPlan],
-                 spans: list[ChordSpan], grid: Grid, key: KeyContext, end_qn: float,
-                 final_bar: int) -> dict[str, list[Ev]]:
+def _write_parts(
+    brief: MusicBrief,
+    plans: list[PartPlan],
+    sections: list[SectionPlan],
+    spans: list[ChordSpan],
+    grid: Grid,
+    key: KeyContext,
+    end_qn: float,
+    final_bar: int,
+) -> dict[str, list[Ev]]:
     genre, seed = brief.genre, brief.seed
     events: dict[str, list[Ev]] = {p.instrument: [] for p in plans}
     leads = sorted((p for p in plans if p.lead_rank >= 0 and "melody" in p.duties), key=lambda p: p.lead_rank)
-    harmony_parts = [p for p in plans if {"chords", "pad", "line"} & set(p.duties) and "melody" not in p.duties]
+    harmony_parts = [
+        p for p in plans if {"chords", "pad", "line"} & set(p.duties) and "melody" not in p.duties
+    ]
     harmony_rank = {p.instrument: k for k, p in enumerate(harmony_parts)}
     has_bass_part = any("bass" in p.duties for p in plans)
     first_theme = next((s.theme for s in sections if not s.is_intro), sections[0].theme)
@@ -603,25 +691,45 @@ def _write_parts(brief: MusicBrief, plans: list[PartPlan], sections: list[Sectio
         for duty in p.duties:
             rng = _rng(seed, f"{duty}:{p.instrument}")
             if duty == "melody":
-                writers[(p.instrument, duty)] = MelodyWriter(key, grid, spans, genre=genre,
-                                                             base_velocity=O.ROLE_VELOCITY["melody"])
+                writers[(p.instrument, duty)] = MelodyWriter(
+                    key, grid, spans, genre=genre, base_velocity=O.ROLE_VELOCITY["melody"]
+                )
             elif duty in ("counter", "line"):
                 writers[(p.instrument, duty)] = CounterWriter(
-                    grid, spans, window=p.windows[duty], base_velocity=O.ROLE_VELOCITY["counter"],
-                    scale=tuple(key.scale) if genre in P.CONTRAPUNTAL_GENRES else None)
+                    grid,
+                    spans,
+                    window=p.windows[duty],
+                    base_velocity=O.ROLE_VELOCITY["counter"],
+                    scale=tuple(key.scale) if genre in P.CONTRAPUNTAL_GENRES else None,
+                )
             elif duty in ("chords", "pad"):
                 writers[(p.instrument, duty)] = ChordWriter(
-                    key, grid, spans, genre=genre, style=p.style, window=p.windows[duty],
-                    base_velocity=O.ROLE_VELOCITY[duty] - solo_drop, rng=rng, has_bass=has_bass_part)
+                    key,
+                    grid,
+                    spans,
+                    genre=genre,
+                    style=p.style,
+                    window=p.windows[duty],
+                    base_velocity=O.ROLE_VELOCITY[duty] - solo_drop,
+                    rng=rng,
+                    has_bass=has_bass_part,
+                )
             elif duty == "bass":
                 simple = p.role != "bass"
                 writers[(p.instrument, duty)] = BassWriter(
-                    key, grid, spans, genre=genre, window=p.windows["bass"],
-                    base_velocity=O.ROLE_VELOCITY["bass"] - solo_drop - (6 if simple else 0), rng=rng,
-                    simple=simple)
+                    key,
+                    grid,
+                    spans,
+                    genre=genre,
+                    window=p.windows["bass"],
+                    base_velocity=O.ROLE_VELOCITY["bass"] - solo_drop - (6 if simple else 0),
+                    rng=rng,
+                    simple=simple,
+                )
             elif duty == "timpani":
-                writers[(p.instrument, duty)] = TimpaniWriter(grid, spans, key, window=p.windows["timpani"],
-                                                              base_velocity=O.ROLE_VELOCITY["bass"])
+                writers[(p.instrument, duty)] = TimpaniWriter(
+                    grid, spans, key, window=p.windows["timpani"], base_velocity=O.ROLE_VELOCITY["bass"]
+                )
             elif duty == "drums":
                 writers[(p.instrument, duty)] = DrumWriter(grid, genre=genre, rng=rng)
 
@@ -631,13 +739,24 @@ def _write_parts(brief: MusicBrief, plans: list[PartPlan], sections: list[Sectio
     if brief.reference is not None and brief.reference.melody and leads:
         # Restyling (melody mode): the main lead plays the reference's tune instead of a new one.
         lead = leads[0]
-        kept_tune = reference_melody(brief.reference, brief.key, grid, end_qn, lead.windows["melody"],
-                                     O.instrument_range(lead.instrument))
+        kept_tune = reference_melody(
+            brief.reference,
+            brief.key,
+            grid,
+            end_qn,
+            lead.windows["melody"],
+            O.instrument_range(lead.instrument),
+        )
     melody_rng = _rng(seed, "melody")
     drum_plan = next((p for p in plans if "drums" in p.duties), None)
-    drums_on = [bool(drum_plan) and s.plays(DRUMS) and _active("drums", drum_plan, s, n_sections=len(sections),
-                                                               harmony_rank=0, main_lead=False, genre=genre)
-                for s in sections]
+    drums_on = [
+        bool(drum_plan)
+        and s.plays(DRUMS)
+        and _active(
+            "drums", drum_plan, s, n_sections=len(sections), harmony_rank=0, main_lead=False, genre=genre
+        )
+        for s in sections
+    ]
 
     cue_bars = _cue_bars(brief, grid)
     tune: list[Ev] = []
@@ -659,17 +778,30 @@ def _write_parts(brief: MusicBrief, plans: list[PartPlan], sections: list[Sectio
             for duty in p.duties:
                 if duty == "drums":
                     continue
-                if not _active(duty, p, sec, n_sections=len(sections), harmony_rank=harmony_rank.get(p.instrument, 0),
-                               main_lead=is_main, genre=genre):
+                if not _active(
+                    duty,
+                    p,
+                    sec,
+                    n_sections=len(sections),
+                    harmony_rank=harmony_rank.get(p.instrument, 0),
+                    main_lead=is_main,
+                    genre=genre,
+                ):
                     continue
                 w = writers[(p.instrument, duty)]
                 if duty == "melody" and kept_tune is not None:
-                    evs = melody_events(kept_tune, grid, sec.start_bar * grid.bar_qn,
-                                        (sec.start_bar + sec.bars) * grid.bar_qn,
-                                        base_velocity=O.ROLE_VELOCITY["melody"], energy=sec.energy)
+                    evs = melody_events(
+                        kept_tune,
+                        grid,
+                        sec.start_bar * grid.bar_qn,
+                        (sec.start_bar + sec.bars) * grid.bar_qn,
+                        base_velocity=O.ROLE_VELOCITY["melody"],
+                        energy=sec.energy,
+                    )
                 elif duty == "melody":
-                    evs = _melody_section(w, p, sec, grid, brief, motifs, theme_plans, melody_rng, end_qn,
-                                          final_bar)
+                    evs = _melody_section(
+                        w, p, sec, grid, brief, motifs, theme_plans, melody_rng, end_qn, final_bar
+                    )
                 else:
                     evs = w.write(ctx)
                 events[p.instrument].extend(evs)
@@ -682,19 +814,34 @@ def _write_parts(brief: MusicBrief, plans: list[PartPlan], sections: list[Sectio
             # Nothing pitched would sound here (e.g. an intro for a lone flute): the tune plays.
             lead = leads[0]
             events[lead.instrument].extend(
-                _melody_section(writers[(lead.instrument, "melody")], lead, sec, grid, brief, motifs,
-                                theme_plans, melody_rng, end_qn, final_bar))
+                _melody_section(
+                    writers[(lead.instrument, "melody")],
+                    lead,
+                    sec,
+                    grid,
+                    brief,
+                    motifs,
+                    theme_plans,
+                    melody_rng,
+                    end_qn,
+                    final_bar,
+                )
+            )
         if drum_plan and drums_on[si]:
-            crash = si > 0 and (sec.energy >= CRASH_MIN_ENERGY and genre in CRASH_GENRES
-                                or sec.start_bar in cue_bars)
+            crash = si > 0 and (
+                sec.energy >= CRASH_MIN_ENERGY and genre in CRASH_GENRES or sec.start_bar in cue_bars
+            )
             variant = _seed(seed, f"groove:{sec.theme}")  # each theme of each piece draws its groove
             kit = writers[(DRUMS, "drums")]
             if sec.theme == "build" and sec.bars >= 2:
                 # A build holds the kick back in its second half and rolls the snare up into the drop.
                 half = (sec.start_bar + sec.bars / 2) * grid.bar_qn
                 build = replace(ctx, fill_last=False)
-                events[DRUMS].extend(e for e in kit.write(build, crash=crash, variant=variant)
-                                     if not (e.pitch == KICK and e.start >= half))
+                events[DRUMS].extend(
+                    e
+                    for e in kit.write(build, crash=crash, variant=variant)
+                    if not (e.pitch == KICK and e.start >= half)
+                )
                 events[DRUMS].extend(kit.roll(sec.start_bar + sec.bars - 2, 2, sec.energy))
             else:
                 events[DRUMS].extend(kit.write(ctx, crash=crash, variant=variant))
@@ -740,9 +887,18 @@ def _keep_under(tune: list[Ev], evs: list[Ev], floor: int) -> None:
             ev.pitch = -1
 
 
-def _melody_section(writer: MelodyWriter, plan: PartPlan, sec: SectionPlan, grid: Grid, brief: MusicBrief,
-                    motifs: dict[str, Motif], theme_plans: dict[str, list], rng: random.Random, end_qn: float,
-                    final_bar: int) -> list[Ev]:
+def _melody_section(
+    writer: MelodyWriter,
+    plan: PartPlan,
+    sec: SectionPlan,
+    grid: Grid,
+    brief: MusicBrief,
+    motifs: dict[str, Motif],
+    theme_plans: dict[str, list],
+    rng: random.Random,
+    end_qn: float,
+    final_bar: int,
+) -> list[Ev]:
     """The tune over one section: phrases built from the section theme's two-bar idea.
 
     The first theme is written as periods (idea, development, open cadence; idea again, closed
@@ -753,8 +909,13 @@ def _melody_section(writer: MelodyWriter, plan: PartPlan, sec: SectionPlan, grid
     if motif_theme not in motifs:
         avoid = next(iter(motifs.values())).bars[0] if motifs else None
         m_rng = _rng(brief.seed, f"motif:{motif_theme}")
-        motifs[motif_theme] = make_motif(grid, notes_per_bar(grid, brief.texture.density, sec.energy, brief.genre), m_rng,
-                                         genre=brief.genre, avoid=avoid)
+        motifs[motif_theme] = make_motif(
+            grid,
+            notes_per_bar(grid, brief.texture.density, sec.energy, brief.genre),
+            m_rng,
+            genre=brief.genre,
+            avoid=avoid,
+        )
     motif = motifs[motif_theme]
     form = "period" if motif_theme == first_theme else "sentence"
     window = plan.windows["melody"]
@@ -773,9 +934,21 @@ def _melody_section(writer: MelodyWriter, plan: PartPlan, sec: SectionPlan, grid
         final = sec.last and last_phrase and bar + n - 1 == final_bar
         dev_op = rng.choice(P.MOTIF_VARIATIONS)
         repeat_of = antecedent if k % 2 == 1 else (returning if k == 0 else None)
-        evs, plans = writer.phrase(motif, bar, n, window=window, energy=sec.energy, closed=closed, final=final,
-                                   end_qn=end_qn, dev_op=dev_op, rng=rng, form=form, repeat_of=repeat_of,
-                                   lone_bar=final_bar == 0)
+        evs, plans = writer.phrase(
+            motif,
+            bar,
+            n,
+            window=window,
+            energy=sec.energy,
+            closed=closed,
+            final=final,
+            end_qn=end_qn,
+            dev_op=dev_op,
+            rng=rng,
+            form=form,
+            repeat_of=repeat_of,
+            lone_bar=final_bar == 0,
+        )
         if k == 0 and motif_theme not in theme_plans and n >= 3:
             theme_plans[motif_theme] = plans
         antecedent = plans if k % 2 == 0 else None

@@ -98,8 +98,9 @@ class DrumWriter:
             if step < offset:
                 continue
             crescendo = 0.85 + 0.15 * (step - offset) / max(1, n_steps - 1)
-            out.append(Ev(t + (step - offset) * SIXTEENTH, G.HIT_QN, drum,
-                          int(self._vel(ch, energy) * crescendo)))
+            out.append(
+                Ev(t + (step - offset) * SIXTEENTH, G.HIT_QN, drum, int(self._vel(ch, energy) * crescendo))
+            )
         return out
 
     def _phrase_end(self, t0: float, energy: float) -> list[Ev]:

@@ -11,8 +11,11 @@ from dataclasses import dataclass
 from weavewave.theory import beats_per_bar
 
 # Felt beats and strong beats of each meter, in qn from the bar start.
-METER_BEATS: dict[str, tuple[float, ...]] = {"4/4": (0.0, 1.0, 2.0, 3.0), "3/4": (0.0, 1.0, 2.0),
-                                             "6/8": (0.0, 1.5)}
+METER_BEATS: dict[str, tuple[float, ...]] = {
+    "4/4": (0.0, 1.0, 2.0, 3.0),
+    "3/4": (0.0, 1.0, 2.0),
+    "6/8": (0.0, 1.5),
+}
 METER_STRONG: dict[str, tuple[float, ...]] = {"4/4": (0.0, 2.0), "3/4": (0.0,), "6/8": (0.0, 1.5)}
 SIXTEENTH = 0.25
 _EPS = 1e-6

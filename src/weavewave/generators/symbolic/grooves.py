@@ -37,8 +37,12 @@ GROOVES_44: dict[str, tuple[Groove, Groove, Groove]] = {
     "pop": (
         {KICK: "x.......x.......", SIDE_STICK: "....x.......x...", CLOSED_HAT: "x.o.x.o.x.o.x.o."},
         {KICK: "x.....x.x.......", SNARE: "....X.......X...", CLOSED_HAT: "x.x.x.x.x.x.x.x."},
-        {KICK: "x.....x.x.x.....", SNARE: "....X.......X..o", CLOSED_HAT: "xoxoxoxoxoxoxo..",
-         OPEN_HAT: "..............x."},
+        {
+            KICK: "x.....x.x.x.....",
+            SNARE: "....X.......X..o",
+            CLOSED_HAT: "xoxoxoxoxoxoxo..",
+            OPEN_HAT: "..............x.",
+        },
     ),
     "rock": (
         {KICK: "x.......x.......", SNARE: "....x.......x...", CLOSED_HAT: "x.x.x.x.x.x.x.x."},
@@ -48,20 +52,32 @@ GROOVES_44: dict[str, tuple[Groove, Groove, Groove]] = {
     "jazz": (
         {RIDE: "x...x.....x.x...", PEDAL_HAT: "....x.......x..."},
         {RIDE: "x...x.x.x...x.x.", PEDAL_HAT: "....x.......x...", KICK: "o...o...o...o..."},
-        {RIDE: "X...x.x.X...x.x.", PEDAL_HAT: "....x.......x...", KICK: "o...o...o...o...",
-         SNARE: "......o.......o."},
+        {
+            RIDE: "X...x.x.X...x.x.",
+            PEDAL_HAT: "....x.......x...",
+            KICK: "o...o...o...o...",
+            SNARE: "......o.......o.",
+        },
     ),
     "lofi": (
         {KICK: "x.........x.....", SIDE_STICK: "....x.......x...", CLOSED_HAT: "x.o.x.o.x.o.x.o."},
         {KICK: "x......x..x.....", SNARE: "....x.......x...", CLOSED_HAT: "x.x.x.x.x.x.x.xo"},
-        {KICK: "x......x..x..x..", SNARE: "....X.......X.o.", CLOSED_HAT: "xoxox.xoxoxox.xo",
-         OPEN_HAT: "......x........."},
+        {
+            KICK: "x......x..x..x..",
+            SNARE: "....X.......X.o.",
+            CLOSED_HAT: "xoxox.xoxoxox.xo",
+            OPEN_HAT: "......x.........",
+        },
     ),
     "electronic": (
         {KICK: "x...x...x...x...", CLOSED_HAT: "..x...x...x...x."},
         {KICK: "x...x...x...x...", CLAP: "....x.......x...", OPEN_HAT: "..x...x...x...x."},
-        {KICK: "x...x...x...x...", CLAP: "....X.......X...", OPEN_HAT: "..x...x...x...x.",
-         CLOSED_HAT: "oxo.oxo.oxo.oxo."},
+        {
+            KICK: "x...x...x...x...",
+            CLAP: "....X.......X...",
+            OPEN_HAT: "..x...x...x...x.",
+            CLOSED_HAT: "oxo.oxo.oxo.oxo.",
+        },
     ),
     "ambient": (
         {SHAKER: "o.o.o.o.o.o.o.o."},
@@ -76,14 +92,22 @@ GROOVES_44: dict[str, tuple[Groove, Groove, Groove]] = {
     "folk": (
         {KICK: "x.......x.......", SHAKER: "o.x.o.x.o.x.o.x."},
         {KICK: "x.......x.......", TAMBOURINE: "....x.......x...", SHAKER: "o.x.o.x.o.x.o.x."},
-        {KICK: "x.....x.x.......", SNARE: "....x.......x...", TAMBOURINE: "..x...x...x...x.",
-         SHAKER: "oxoxoxoxoxoxoxox"},
+        {
+            KICK: "x.....x.x.......",
+            SNARE: "....x.......x...",
+            TAMBOURINE: "..x...x...x...x.",
+            SHAKER: "oxoxoxoxoxoxoxox",
+        },
     ),
     "cinematic": (
         {FLOOR_TOM: "x..............."},
         {FLOOR_TOM: "x.....x.....x...", KICK: "x..............."},
-        {FLOOR_TOM: "X..x..x.X..x..x.", LOW_TOM: "......x.......x.", KICK: "x.......x.......",
-         SNARE: "....o.......x..."},
+        {
+            FLOOR_TOM: "X..x..x.X..x..x.",
+            LOW_TOM: "......x.......x.",
+            KICK: "x.......x.......",
+            SNARE: "....o.......x...",
+        },
     ),
 }
 # Second grooves per genre in 4/4: a piece (and each of its themes) draws one by the seed, so two seeds of
@@ -92,8 +116,12 @@ GROOVE_VARIANTS_44: dict[str, tuple[Groove, Groove, Groove]] = {
     "pop": (
         {KICK: "x.....x.........", SIDE_STICK: "....x.......x...", SHAKER: "x.x.x.x.x.x.x.x."},
         {KICK: "x.......x.x.....", CLAP: "....x.......x...", CLOSED_HAT: "x.xxx.x.x.xxx.x."},
-        {KICK: "x..x..x.x.......", SNARE: "....X.......X...", CLOSED_HAT: "x.x.x.x.x.x.x.x.",
-         TAMBOURINE: "....x.......x..."},
+        {
+            KICK: "x..x..x.x.......",
+            SNARE: "....X.......X...",
+            CLOSED_HAT: "x.x.x.x.x.x.x.x.",
+            TAMBOURINE: "....x.......x...",
+        },
     ),
     "rock": (
         {KICK: "x.....x.x.......", SNARE: "....x.......x...", CLOSED_HAT: "x.x.x.x.x.x.x.x."},
@@ -102,22 +130,39 @@ GROOVE_VARIANTS_44: dict[str, tuple[Groove, Groove, Groove]] = {
     ),
     "jazz": (
         {RIDE: "x...x.x.x...x.x.", PEDAL_HAT: "....x.......x..."},
-        {RIDE: "x...x.x.x...x.x.", PEDAL_HAT: "....x.......x...", KICK: "o.......o.......",
-         SIDE_STICK: "............x..."},
-        {RIDE: "X...x.x.X...x.x.", PEDAL_HAT: "....x.......x...", KICK: "o..o....o.......",
-         SNARE: "..o.......o...o."},
+        {
+            RIDE: "x...x.x.x...x.x.",
+            PEDAL_HAT: "....x.......x...",
+            KICK: "o.......o.......",
+            SIDE_STICK: "............x...",
+        },
+        {
+            RIDE: "X...x.x.X...x.x.",
+            PEDAL_HAT: "....x.......x...",
+            KICK: "o..o....o.......",
+            SNARE: "..o.......o...o.",
+        },
     ),
     "lofi": (  # off-beat hats stay ghosted, so the slow quarter-note pulse is what is heard
         {KICK: "x.......x.x.....", SNARE: "....x.......x...", CLOSED_HAT: "x.o.x.o.x.o.x.o."},
         {KICK: "x.x.......x.....", SNARE: "....X.......X..o", CLOSED_HAT: "x.o.x.o.x.oox.o."},
-        {KICK: "x.x....x..x.....", SNARE: "....X.......X...", CLOSED_HAT: "x.o.x.o.x.o.x.o.",
-         OPEN_HAT: "..............x."},
+        {
+            KICK: "x.x....x..x.....",
+            SNARE: "....X.......X...",
+            CLOSED_HAT: "x.o.x.o.x.o.x.o.",
+            OPEN_HAT: "..............x.",
+        },
     ),
     "electronic": (
         {KICK: "x...x...x...x...", SHAKER: "x.x.x.x.x.x.x.x.", CLOSED_HAT: "..x...x...x...x."},
         {KICK: "x...x...x...x...", SNARE: "....x.......x...", CLOSED_HAT: "xxxxxxxxxxxxxxxx"},
-        {KICK: "x...x...x...x...", CLAP: "....X.......X...", OPEN_HAT: "..x...x...x...x.",
-         SNARE: "..............xx", RIDE: "x...x...x...x..."},
+        {
+            KICK: "x...x...x...x...",
+            CLAP: "....X.......X...",
+            OPEN_HAT: "..x...x...x...x.",
+            SNARE: "..............xx",
+            RIDE: "x...x...x...x...",
+        },
     ),
     "folk": (
         {KICK: "x.....x.........", TAMBOURINE: "..x...x...x...x."},
@@ -176,24 +221,52 @@ GROOVES_68: dict[str, tuple[Groove, Groove, Groove]] = {
     ),
 }
 TRIPLE_FEEL: dict[str, str] = {
-    "pop": "waltz", "rock": "waltz", "jazz": "jazz_waltz", "lofi": "waltz", "electronic": "waltz",
-    "ambient": "soft", "classical": "soft", "folk": "soft", "cinematic": "epic",
+    "pop": "waltz",
+    "rock": "waltz",
+    "jazz": "jazz_waltz",
+    "lofi": "waltz",
+    "electronic": "waltz",
+    "ambient": "soft",
+    "classical": "soft",
+    "folk": "soft",
+    "cinematic": "epic",
 }
 # Fills over the last beats of a section: (step offset from the fill start, drum, velocity char).
 FILL_LENGTH_STEPS = {0: 4, 1: 4, 2: 8}  # by energy level
 FILLS: dict[str, tuple[tuple[int, int, str], ...]] = {
     "snare": tuple((i, SNARE, "x" if i % 2 == 0 else "o") for i in range(8)),
-    "toms": ((0, SNARE, "x"), (1, SNARE, "o"), (2, HIGH_TOM, "x"), (3, HIGH_TOM, "x"), (4, MID_TOM, "x"),
-             (5, MID_TOM, "x"), (6, LOW_TOM, "X"), (7, FLOOR_TOM, "X")),
+    "toms": (
+        (0, SNARE, "x"),
+        (1, SNARE, "o"),
+        (2, HIGH_TOM, "x"),
+        (3, HIGH_TOM, "x"),
+        (4, MID_TOM, "x"),
+        (5, MID_TOM, "x"),
+        (6, LOW_TOM, "X"),
+        (7, FLOOR_TOM, "X"),
+    ),
     "jazz": ((0, SNARE, "o"), (2, SNARE, "x"), (3, SNARE, "o"), (5, HIGH_TOM, "x"), (6, SNARE, "X")),
     "soft": ((0, SIDE_STICK, "o"), (2, SIDE_STICK, "x"), (4, SHAKER, "x"), (6, SHAKER, "X")),
-    "epic": ((0, FLOOR_TOM, "x"), (2, FLOOR_TOM, "x"), (4, LOW_TOM, "X"), (5, LOW_TOM, "x"), (6, FLOOR_TOM, "X"),
-             (7, FLOOR_TOM, "X")),
+    "epic": (
+        (0, FLOOR_TOM, "x"),
+        (2, FLOOR_TOM, "x"),
+        (4, LOW_TOM, "X"),
+        (5, LOW_TOM, "x"),
+        (6, FLOOR_TOM, "X"),
+        (7, FLOOR_TOM, "X"),
+    ),
     "electronic": tuple((i, CLAP, "x" if i % 2 else "o") for i in range(8)),
 }
 GENRE_FILL: dict[str, str] = {
-    "pop": "toms", "rock": "toms", "jazz": "jazz", "lofi": "snare", "electronic": "electronic",
-    "ambient": "soft", "classical": "soft", "folk": "snare", "cinematic": "epic",
+    "pop": "toms",
+    "rock": "toms",
+    "jazz": "jazz",
+    "lofi": "snare",
+    "electronic": "electronic",
+    "ambient": "soft",
+    "classical": "soft",
+    "folk": "snare",
+    "cinematic": "epic",
 }
 # Genres that mark section downbeats with a crash (from mid energy up).
 CRASH_GENRES = frozenset({"pop", "rock", "electronic", "cinematic", "folk", "jazz"})

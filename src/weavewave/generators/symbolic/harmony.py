@@ -148,8 +148,17 @@ class SectionSpan:
     last: bool
 
 
-def plan_progression(sections: list[SectionSpan], *, genre: str, key: KeyContext, bar_qn: float,
-                     bar_seconds: float, end_qn: float, rng_seed: int, loop_back: bool = False) -> list[ChordSpan]:
+def plan_progression(
+    sections: list[SectionSpan],
+    *,
+    genre: str,
+    key: KeyContext,
+    bar_qn: float,
+    bar_seconds: float,
+    end_qn: float,
+    rng_seed: int,
+    loop_back: bool = False,
+) -> list[ChordSpan]:
     """Chord spans covering the piece: one loop per theme, phrase and section cadences, tonic ending.
 
     The final span starts on the last bar and lasts to ``end_qn``. With ``loop_back`` the piece instead ends
@@ -179,17 +188,17 @@ def plan_progression(sections: list[SectionSpan], *, genre: str, key: KeyContext
         if genre in P.PHRASE_CADENCE_GENRES and n_slots >= 2 * per_phrase:
             for k, end in enumerate(range(per_phrase, n_slots, per_phrase)):
                 kind = "half" if k % 2 == 0 else "authentic"
-                cad = cadence_tokens(kind, genre, key)[-min(per_phrase - 1, 3):]
-                tokens[end - len(cad):end] = list(cad)
+                cad = cadence_tokens(kind, genre, key)[-min(per_phrase - 1, 3) :]
+                tokens[end - len(cad) : end] = list(cad)
         if sec.last:
             cad = cadence_tokens("half" if loop_back else "authentic", genre, key)
-            cad = cad[-min(len(cad), n_slots):]
-            tokens[n_slots - len(cad):] = list(cad)
+            cad = cad[-min(len(cad), n_slots) :]
+            tokens[n_slots - len(cad) :] = list(cad)
         elif genre not in P.LOOP_ONLY_GENRES and n_slots >= 3:
             kind = "authentic" if genre in P.PHRASE_CADENCE_GENRES else "half"
             cad = cadence_tokens(kind, genre, key)
-            cad = cad[-min(len(cad), n_slots - 1):]
-            tokens[n_slots - len(cad):] = list(cad)
+            cad = cad[-min(len(cad), n_slots - 1) :]
+            tokens[n_slots - len(cad) :] = list(cad)
         start = sec.start_bar * bar_qn
         slot_qn = sec.bars * bar_qn / n_slots
         for i, tok in enumerate(tokens):
@@ -199,11 +208,15 @@ def plan_progression(sections: list[SectionSpan], *, genre: str, key: KeyContext
     return spans
 
 
-def _merge_final(spans: list[ChordSpan], key: KeyContext, genre: str, final_qn: float,
-                 end_qn: float) -> list[ChordSpan]:
+def _merge_final(
+    spans: list[ChordSpan], key: KeyContext, genre: str, final_qn: float, end_qn: float
+) -> list[ChordSpan]:
     """End on the tonic: the last bar (from ``final_qn``) holds the tonic chord until ``end_qn``."""
-    kept = [ChordSpan(s.start, min(s.dur, final_qn - s.start), s.chord) for s in spans
-            if s.start < final_qn - 1e-6]
+    kept = [
+        ChordSpan(s.start, min(s.dur, final_qn - s.start), s.chord)
+        for s in spans
+        if s.start < final_qn - 1e-6
+    ]
     tonic = key.chord(_color("1", genre, key))
     return kept + [ChordSpan(final_qn, end_qn - final_qn, tonic)]
 
@@ -269,13 +282,23 @@ def _candidates(pcs: tuple[int, ...], lo: int, hi: int, spread: bool) -> list[tu
     return result
 
 
-def voice_chord(chord: Chord, prev: tuple[int, ...] | None, lo: int, hi: int, *, n_voices: int = 4,
-                drop_root: bool = False, spread: bool = False) -> tuple[int, ...]:
+def voice_chord(
+    chord: Chord,
+    prev: tuple[int, ...] | None,
+    lo: int,
+    hi: int,
+    *,
+    n_voices: int = 4,
+    drop_root: bool = False,
+    spread: bool = False,
+) -> tuple[int, ...]:
     """A voicing of ``chord`` in [lo, hi] that moves least from ``prev`` (common tones stay put)."""
     pcs = tuple(chord_tones_for_voicing(chord, n_voices, drop_root=drop_root))
     cands = _candidates(pcs, lo, hi, spread)
     if not cands:
-        cands = _candidates(pcs, lo - 12, hi + 12, False) or [tuple(sorted(60 + (pc - 60) % 12 for pc in pcs))]
+        cands = _candidates(pcs, lo - 12, hi + 12, False) or [
+            tuple(sorted(60 + (pc - 60) % 12 for pc in pcs))
+        ]
     centre = (lo + hi) / 2
     best, best_cost = cands[0], float("inf")
     for c in cands:

@@ -16,8 +16,15 @@ VELOCITY_JITTER = 4
 MIN_VELOCITY, MAX_VELOCITY = 20, 124
 # Timing deviation (standard deviation, seconds) by genre; drums tighter than the rest.
 TIMING_SD_S: dict[str, float] = {
-    "electronic": 0.002, "rock": 0.005, "pop": 0.004, "jazz": 0.007, "lofi": 0.009,
-    "classical": 0.008, "folk": 0.006, "ambient": 0.008, "cinematic": 0.006,
+    "electronic": 0.002,
+    "rock": 0.005,
+    "pop": 0.004,
+    "jazz": 0.007,
+    "lofi": 0.009,
+    "classical": 0.008,
+    "folk": 0.006,
+    "ambient": 0.008,
+    "cinematic": 0.006,
 }
 DRUM_TIMING_SCALE = 0.6
 MAX_DEVIATION_S = 0.025
@@ -48,8 +55,16 @@ def velocity(base: float, energy: float, strength: int, *, arc: float | None = N
     return int(round(min(MAX_VELOCITY, max(MIN_VELOCITY, v))))
 
 
-def perform(events: list[Ev], *, grid: Grid, genre: str, swing: float, end_s: float, rng: random.Random,
-            drums: bool = False) -> list[tuple[int, int, float, float]]:
+def perform(
+    events: list[Ev],
+    *,
+    grid: Grid,
+    genre: str,
+    swing: float,
+    end_s: float,
+    rng: random.Random,
+    drums: bool = False,
+) -> list[tuple[int, int, float, float]]:
     """Events -> (pitch, velocity, start_s, end_s): swing, timing and velocity jitter, clipped to the end.
 
     Notes never start before 0 or end after ``end_s``; notes that would start at the very end are dropped.

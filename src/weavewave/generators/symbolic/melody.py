@@ -103,8 +103,9 @@ def sample_steps(n: int, rng: random.Random) -> tuple[int, ...]:
     return tuple(steps)
 
 
-def _pick_rhythm(pool: list[tuple[Rhythm, float]], target: float, rng: random.Random, *,
-                 answer: bool, avoid: Rhythm | None) -> Rhythm:
+def _pick_rhythm(
+    pool: list[tuple[Rhythm, float]], target: float, rng: random.Random, *, answer: bool, avoid: Rhythm | None
+) -> Rhythm:
     weights = []
     for rhythm, count in pool:
         n = len(rhythm)
@@ -119,8 +120,9 @@ def _pick_rhythm(pool: list[tuple[Rhythm, float]], target: float, rng: random.Ra
     return rng.choices([r for r, _ in pool], weights=weights)[0]
 
 
-def make_motif(grid: Grid, notes_per_bar: float, rng: random.Random, *, genre: str = "",
-               avoid: Rhythm | None = None) -> Motif:
+def make_motif(
+    grid: Grid, notes_per_bar: float, rng: random.Random, *, genre: str = "", avoid: Rhythm | None = None
+) -> Motif:
     """A two-bar idea whose first bar has about ``notes_per_bar`` notes and whose second answers it."""
     pool = rhythm_pool(grid.meter, genre)
     first = _pick_rhythm(pool, notes_per_bar, rng, answer=False, avoid=avoid)
@@ -134,7 +136,9 @@ def make_motif(grid: Grid, notes_per_bar: float, rng: random.Random, *, genre: s
 class MelodyWriter:
     """Realises motifs over a chord plan in one instrument's register."""
 
-    def __init__(self, key: KeyContext, grid: Grid, spans: list[ChordSpan], *, genre: str, base_velocity: float):
+    def __init__(
+        self, key: KeyContext, grid: Grid, spans: list[ChordSpan], *, genre: str, base_velocity: float
+    ):
         self.key, self.grid, self.spans, self.genre = key, grid, spans, genre
         self.base_velocity = base_velocity
         self.intervals = MODES[key.mode]
@@ -197,10 +201,23 @@ class MelodyWriter:
             body.append(("dev", "rhythm" if len(body) % 2 else "sequence"))
         return body[: n_bars - 1] + [("cad",)]
 
-    def phrase(self, motif: Motif, bar0: int, n_bars: int, *, window: tuple[int, int], energy: float,
-               closed: bool, final: bool, end_qn: float, dev_op: str, rng: random.Random,
-               form: str = "period", repeat_of: list[list[tuple[float, float, int]]] | None = None,
-               lone_bar: bool = False) -> tuple[list[Ev], list[list[tuple[float, float, int]]]]:
+    def phrase(
+        self,
+        motif: Motif,
+        bar0: int,
+        n_bars: int,
+        *,
+        window: tuple[int, int],
+        energy: float,
+        closed: bool,
+        final: bool,
+        end_qn: float,
+        dev_op: str,
+        rng: random.Random,
+        form: str = "period",
+        repeat_of: list[list[tuple[float, float, int]]] | None = None,
+        lone_bar: bool = False,
+    ) -> tuple[list[Ev], list[list[tuple[float, float, int]]]]:
         """One phrase of ``n_bars`` bars from bar ``bar0``, ending with a cadence bar.
 
         Returns the events and the per-bar (onset, length, diatonic) plan, which a consequent phrase
@@ -217,8 +234,16 @@ class MelodyWriter:
             t0 = (bar0 + j) * bar_qn
             arc = round(2 * math.sin(math.pi * (j + 0.5) / max(1, n_bars)))
             if op[0] == "cad":
-                plan = self._cadence_bar(motif, t0, closed=closed, final=final, end_qn=end_qn,
-                                         lo_d=lo_d, hi_d=hi_d, lone_bar=lone_bar)
+                plan = self._cadence_bar(
+                    motif,
+                    t0,
+                    closed=closed,
+                    final=final,
+                    end_qn=end_qn,
+                    lo_d=lo_d,
+                    hi_d=hi_d,
+                    lone_bar=lone_bar,
+                )
             elif repeat_of is not None and j < min(2, len(repeat_of) - 1) and repeat_of[j]:
                 plan = self._refit(repeat_of[j], t0, lo_d, hi_d)
             elif op[0] == "m" and op[1] == "0":
@@ -250,7 +275,9 @@ class MelodyWriter:
             self._chromatic_approaches(events, rng)
         return events, plans
 
-    def _develop(self, motif: Motif, op: str, rng: random.Random) -> tuple[list[tuple[float, float]], list[int]]:
+    def _develop(
+        self, motif: Motif, op: str, rng: random.Random
+    ) -> tuple[list[tuple[float, float]], list[int]]:
         """A development of the idea's first bar: inversion, rhythmic variation or fragmentation."""
         rhythm, steps = list(motif.bars[0]), list(motif.steps[0])
         if op == "invert":
@@ -283,8 +310,9 @@ class MelodyWriter:
     def pitch_plain(self, d: int) -> int:
         return TONIC_OCTAVE_BASE + self.key.tonic + 12 * (d // 7) + self.intervals[d % 7]
 
-    def _bar(self, rhythm, steps, t0: float, target: int, lo_d: int, hi_d: int,
-             rng: random.Random) -> list[tuple[float, float, int]]:
+    def _bar(
+        self, rhythm, steps, t0: float, target: int, lo_d: int, hi_d: int, rng: random.Random
+    ) -> list[tuple[float, float, int]]:
         rhythm, steps = list(rhythm), list(steps)
         rel = [0]
         for st in steps[: len(rhythm) - 1]:
@@ -308,14 +336,19 @@ class MelodyWriter:
             prev = d
         return self._passing_tones(plan, rng)
 
-    def _passing_tones(self, plan: list[tuple[float, float, int]], rng: random.Random
-                       ) -> list[tuple[float, float, int]]:
+    def _passing_tones(
+        self, plan: list[tuple[float, float, int]], rng: random.Random
+    ) -> list[tuple[float, float, int]]:
         """Weak, short notes between two others move by step: a passing tone toward the next note, or a
         neighbour when the line returns to where it was."""
         out = list(plan)
         for i in range(1, len(out) - 1):
             on, dur, d = out[i]
-            if self.grid.strength(on) >= 1 or dur >= self.grid.beat_qn - 1e-6 or rng.random() > P.PASSING_TONE_P:
+            if (
+                self.grid.strength(on) >= 1
+                or dur >= self.grid.beat_qn - 1e-6
+                or rng.random() > P.PASSING_TONE_P
+            ):
                 continue
             a, c = out[i - 1][2], out[i + 1][2]
             if c != a:
@@ -334,8 +367,18 @@ class MelodyWriter:
             out.append((on, dur, self.fit(d, lo_d, hi_d)))
         return out
 
-    def _cadence_bar(self, motif: Motif, t0: float, *, closed: bool, final: bool, end_qn: float,
-                     lo_d: int, hi_d: int, lone_bar: bool = False) -> list[tuple[float, float, int]]:
+    def _cadence_bar(
+        self,
+        motif: Motif,
+        t0: float,
+        *,
+        closed: bool,
+        final: bool,
+        end_qn: float,
+        lo_d: int,
+        hi_d: int,
+        lone_bar: bool = False,
+    ) -> list[tuple[float, float, int]]:
         bar_qn = self.grid.bar_qn
         pos = CADENCE_POS[self.grid.meter]
         if final and not lone_bar:
@@ -351,8 +394,9 @@ class MelodyWriter:
         choices = [d for d in range(lo_d, hi_d + 1) if d % 7 in wanted and (final or d % 7 in degs)]
         if not choices:
             choices = [d for d in range(lo_d, hi_d + 1) if d % 7 in (0, 2, 4) and d % 7 in degs] or [
-                self.fit(self.snap(prev, t_target), lo_d, hi_d)]
-        target = min(choices, key=lambda d: (abs(d - prev) + (0 if d % 7 == wanted[0] else 1.5)))
+                self.fit(self.snap(prev, t_target), lo_d, hi_d)
+            ]
+        target = min(choices, key=lambda d: abs(d - prev) + (0 if d % 7 == wanted[0] else 1.5))
         plan: list[tuple[float, float, int]] = []
         head = [(on, dur) for on, dur in motif.bars[1] if on < pos - 1e-6]
         if head:
@@ -374,8 +418,13 @@ class MelodyWriter:
     def _chromatic_approaches(self, events: list[Ev], rng: random.Random) -> None:
         for a, b in zip(events, events[1:], strict=False):
             on_b = b.start % self.grid.bar_qn
-            if (self.grid.strength(on_b) >= 0 and self.grid.strength(a.start % self.grid.bar_qn) < 0
-                    and a.dur <= 0.5 and abs(a.pitch - b.pitch) <= 3 and rng.random() < CHROMATIC_APPROACH_P):
+            if (
+                self.grid.strength(on_b) >= 0
+                and self.grid.strength(a.start % self.grid.bar_qn) < 0
+                and a.dur <= 0.5
+                and abs(a.pitch - b.pitch) <= 3
+                and rng.random() < CHROMATIC_APPROACH_P
+            ):
                 a.pitch = b.pitch - 1
 
 
@@ -386,11 +435,11 @@ def _vary_rhythm(rhythm: list[tuple[float, float]], steps: list[int], rng: rando
     on, dur = rhythm[longest]
     if dur >= 1.0 - 1e-6 and (len(rhythm) < 3 or rng.random() < 0.7):
         half = dur / 2
-        rhythm[longest: longest + 1] = [(on, half), (on + half, half)]
+        rhythm[longest : longest + 1] = [(on, half), (on + half, half)]
         step = rng.choice((-1, 1))
         if longest < len(steps):
             nxt = steps[longest]
-            steps[longest: longest + 1] = [step, nxt - step]
+            steps[longest : longest + 1] = [step, nxt - step]
         else:
             steps.append(step)
     elif len(rhythm) >= 3:

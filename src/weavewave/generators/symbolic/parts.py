@@ -51,8 +51,15 @@ class Voicer:
     def voicing(self, span: ChordSpan) -> tuple[int, ...]:
         key = (span.start, span.chord.symbol)
         if key not in self.cache:
-            v = voice_chord(span.chord, self.prev, self.lo, self.hi, n_voices=self.n_voices,
-                            drop_root=self.drop_root, spread=self.spread)
+            v = voice_chord(
+                span.chord,
+                self.prev,
+                self.lo,
+                self.hi,
+                n_voices=self.n_voices,
+                drop_root=self.drop_root,
+                spread=self.spread,
+            )
             self.cache[key] = v
             self.prev = v
         return self.cache[key]
@@ -71,8 +78,18 @@ def _nearest(pc: int, ref: float, lo: int, hi: int) -> int:
 class BassWriter:
     """Genre bass lines: patterns, walking (jazz) and tonic pedal (ambient/cinematic)."""
 
-    def __init__(self, key: KeyContext, grid: Grid, spans: list[ChordSpan], *, genre: str,
-                 window: tuple[int, int], base_velocity: float, rng: random.Random, simple: bool = False):
+    def __init__(
+        self,
+        key: KeyContext,
+        grid: Grid,
+        spans: list[ChordSpan],
+        *,
+        genre: str,
+        window: tuple[int, int],
+        base_velocity: float,
+        rng: random.Random,
+        simple: bool = False,
+    ):
         self.key, self.grid, self.spans, self.genre = key, grid, spans, genre
         self.lo, self.hi = window
         self.base_velocity, self.rng, self.simple = base_velocity, rng, simple
@@ -116,8 +133,11 @@ class BassWriter:
         them, so phrase ends still move and the tonic's return is heard.
         """
         bar = int((t + EPS) // self.grid.bar_qn)
-        if (self.key.mode not in PEDAL_MODES or span.chord.root == self.key.tonic
-                or bar >= ctx.start_bar + ctx.bars - 1):
+        if (
+            self.key.mode not in PEDAL_MODES
+            or span.chord.root == self.key.tonic
+            or bar >= ctx.start_bar + ctx.bars - 1
+        ):
             return span
         return ChordSpan(span.start, span.dur, self.key.chord("1"))
 
@@ -130,8 +150,14 @@ class BassWriter:
             t0 = bar * self.grid.bar_qn
             if bar == ctx.final_bar:
                 span = chord_at(self.spans, t0)
-                out.append(Ev(t0, ctx.end_qn - t0, self.root(span.chord),
-                              velocity(self.base_velocity, ctx.energy, 2)))
+                out.append(
+                    Ev(
+                        t0,
+                        ctx.end_qn - t0,
+                        self.root(span.chord),
+                        velocity(self.base_velocity, ctx.energy, 2),
+                    )
+                )
                 break
             if style == "walking":
                 out.extend(self._walking_bar(t0, ctx))
@@ -189,8 +215,14 @@ class BassWriter:
                 options += [o - 12 for o in options]
                 options = [o for o in options if self.lo <= o <= self.hi and o != prev] or [root]
                 p = min(options, key=lambda o: abs(o - prev) + self.rng.random() * 3)
-            out.append(Ev(t, self.grid.beat_qn * 0.92, p,
-                          velocity(self.base_velocity, ctx.energy, self.grid.strength(b)) - (0 if i == 0 else 4)))
+            out.append(
+                Ev(
+                    t,
+                    self.grid.beat_qn * 0.92,
+                    p,
+                    velocity(self.base_velocity, ctx.energy, self.grid.strength(b)) - (0 if i == 0 else 4),
+                )
+            )
         return out
 
     def _pedal_bar(self, bar: int, t0: float, ctx: BarContext) -> list[Ev]:
@@ -212,8 +244,19 @@ class BassWriter:
 class ChordWriter:
     """Accompaniment in one style over the chord plan, voice-led within a register."""
 
-    def __init__(self, key: KeyContext, grid: Grid, spans: list[ChordSpan], *, genre: str, style: str,
-                 window: tuple[int, int], base_velocity: float, rng: random.Random, has_bass: bool):
+    def __init__(
+        self,
+        key: KeyContext,
+        grid: Grid,
+        spans: list[ChordSpan],
+        *,
+        genre: str,
+        style: str,
+        window: tuple[int, int],
+        base_velocity: float,
+        rng: random.Random,
+        has_bass: bool,
+    ):
         self.key, self.grid, self.spans, self.genre, self.style = key, grid, spans, genre, style
         self.base_velocity, self.rng = base_velocity, rng
         lo, hi = window
@@ -224,8 +267,13 @@ class ChordWriter:
             n = 3
         if style in ("power", "ostinato"):
             n = 3
-        self.voicer = Voicer(lo, hi, n_voices=n, drop_root=(style == "comp" and has_bass),
-                             spread=style in ("pad", "arp", "pulse", "strum"))
+        self.voicer = Voicer(
+            lo,
+            hi,
+            n_voices=n,
+            drop_root=(style == "comp" and has_bass),
+            spread=style in ("pad", "arp", "pulse", "strum"),
+        )
 
     def _voicing(self, span: ChordSpan) -> tuple[int, ...]:
         if self.style == "power":
@@ -327,8 +375,15 @@ class ChordWriter:
             v = voice_chord(span.chord, v, self.voicer.lo, self.voicer.hi, n_voices=self.voicer.n_voices)
         roll = self.style in ("arp", "alberti", "strum", "rolled")
         vel = velocity(self.base_velocity, ctx.energy, 2)
-        return [Ev(t0 + (i * P.ROLL_SPREAD_QN if roll else 0.0), ctx.end_qn - t0 - (i * P.ROLL_SPREAD_QN if roll else 0.0),
-                   p, vel) for i, p in enumerate(v)]
+        return [
+            Ev(
+                t0 + (i * P.ROLL_SPREAD_QN if roll else 0.0),
+                ctx.end_qn - t0 - (i * P.ROLL_SPREAD_QN if roll else 0.0),
+                p,
+                vel,
+            )
+            for i, p in enumerate(v)
+        ]
 
 
 # --- counter line and timpani --------------------------------------------------------------------
@@ -337,8 +392,15 @@ class CounterWriter:
     ``scale`` is given and the section is not quiet, a second voice moving in quarter notes (chord tones
     on the beats, a passing tone into each chord change), as the inner voice of a quartet moves."""
 
-    def __init__(self, grid: Grid, spans: list[ChordSpan], *, window: tuple[int, int], base_velocity: float,
-                 scale: tuple[int, ...] | None = None):
+    def __init__(
+        self,
+        grid: Grid,
+        spans: list[ChordSpan],
+        *,
+        window: tuple[int, int],
+        base_velocity: float,
+        scale: tuple[int, ...] | None = None,
+    ):
         self.grid, self.spans = grid, spans
         self.lo, self.hi = window
         self.base_velocity = base_velocity
@@ -357,7 +419,9 @@ class CounterWriter:
             if self.scale is not None and ctx.level >= 1 and b < ctx.end_qn - EPS:
                 out.extend(self._moving(span, a, b, ctx))
                 continue
-            guides = [span.chord.third] + ([span.chord.pcs[3]] if len(span.chord.pcs) > 3 else [span.chord.fifth])
+            guides = [span.chord.third] + (
+                [span.chord.pcs[3]] if len(span.chord.pcs) > 3 else [span.chord.fifth]
+            )
             pieces = [(a, b - a)]
             if ctx.level == 2 and b - a >= 2 * self.grid.beat_qn and b < ctx.end_qn - EPS:
                 half = (b - a) / 2
@@ -369,7 +433,6 @@ class CounterWriter:
                 gap = 0.0 if t + d >= ctx.end_qn - EPS else 0.1
                 out.append(Ev(t, d - gap, p, velocity(self.base_velocity, ctx.energy, 2, arc=0.5)))
         return out
-
 
     def _moving(self, span: ChordSpan, a: float, b: float, ctx: BarContext) -> list[Ev]:
         """Quarter notes over one chord: guide tone first, then the nearest other chord tones, and a
@@ -405,8 +468,15 @@ class TimpaniWriter:
 
     ROLL_STEP_QN = 0.125
 
-    def __init__(self, grid: Grid, spans: list[ChordSpan], key: KeyContext, *, window: tuple[int, int],
-                 base_velocity: float):
+    def __init__(
+        self,
+        grid: Grid,
+        spans: list[ChordSpan],
+        key: KeyContext,
+        *,
+        window: tuple[int, int],
+        base_velocity: float,
+    ):
         self.grid, self.spans, self.key = grid, spans, key
         self.lo, self.hi = window
         self.base_velocity = base_velocity
@@ -422,19 +492,28 @@ class TimpaniWriter:
             span = chord_at(self.spans, t0)
             first = bar == ctx.start_bar and ctx.section_start
             if bar == ctx.final_bar:
-                out.append(Ev(t0, min(ctx.end_qn - t0, 2 * bar_qn), self._pitch(span.chord),
-                              velocity(self.base_velocity, max(ctx.energy, 0.6), 2)))
+                out.append(
+                    Ev(
+                        t0,
+                        min(ctx.end_qn - t0, 2 * bar_qn),
+                        self._pitch(span.chord),
+                        velocity(self.base_velocity, max(ctx.energy, 0.6), 2),
+                    )
+                )
                 break
             if first or ctx.level == 2 or (ctx.level == 1 and (bar - ctx.start_bar) % 2 == 0):
-                out.append(Ev(t0, bar_qn * 0.9, self._pitch(span.chord),
-                              velocity(self.base_velocity, ctx.energy, 2)))
-            if bar + 1 == ctx.final_bar or (ctx.fill_last and bar == ctx.start_bar + ctx.bars - 1
-                                            and ctx.level >= 1):
+                out.append(
+                    Ev(t0, bar_qn * 0.9, self._pitch(span.chord), velocity(self.base_velocity, ctx.energy, 2))
+                )
+            if bar + 1 == ctx.final_bar or (
+                ctx.fill_last and bar == ctx.start_bar + ctx.bars - 1 and ctx.level >= 1
+            ):
                 # A crescendo roll over the last beat, on the root of what comes next.
                 nxt = chord_at(self.spans, t0 + bar_qn)
                 n = int(self.grid.beat_qn / self.ROLL_STEP_QN)
                 for k in range(n):
                     t = t0 + bar_qn - self.grid.beat_qn + k * self.ROLL_STEP_QN
-                    out.append(Ev(t, self.ROLL_STEP_QN, self._pitch(nxt.chord),
-                                  int(50 + 40 * k / max(1, n - 1))))
+                    out.append(
+                        Ev(t, self.ROLL_STEP_QN, self._pitch(nxt.chord), int(50 + 40 * k / max(1, n - 1)))
+                    )
         return out

@@ -15,24 +15,42 @@ from __future__ import annotations
 # Lofi's minor circle of fifths runs on home (i iv VII III VI ii V7 i): cut at III it is vi-ii-V-I of the
 # relative major, and was heard there.
 PROGRESSIONS: dict[str, dict[str, tuple[str, ...]]] = {
-    "pop": {"major": ("1 5 6 4", "6 4 1 5", "1 6 4 5", "1 4 6 5", "1 5 6 3 4 1 4 5", "1 3 4 5"),
-            "minor": ("1 6 3 7", "1 7 6 7", "6 7 1 1", "1 4 6 7", "1 3 7 6")},
-    "rock": {"major": ("1 4 5 4", "1 5 6 4", "1 4 1 5", "6 4 1 5"),
-             "minor": ("1 7 6 7", "1 6 7 1", "1 3 7 4", "1 4 7 1")},
-    "jazz": {"major": ("2 5 1 1", "1 6 2 5", "3 6 2 5", "1 4 3 6 2 5 1 1", "1 1 2 5", "1 3 2 5"),
-             "minor": ("2 5.D 1 1", "1 4 2 5.D", "1 6 2 5.D", "1 1 4 5.D")},
-    "lofi": {"major": ("2 5 1 6", "4 3 2 1", "1 6 2 5", "4 5 3 6", "1 4 3 6", "1 3 4 4"),
-             "minor": ("1 4 7 3 6 2 5.D.7 1", "6 4 1 5", "2 5 1 6", "1 6 4 5", "1 4 1 7")},
-    "electronic": {"major": ("6 4 1 5", "1 5 6 4", "4 5 6 6", "1 5 4 4", "1 4 6 5"),
-                   "minor": ("1 6 3 7", "6 7 1 1", "1 7 6 6", "1 3 7 6", "1 4 6 7")},
-    "ambient": {"major": ("1 4 1 4", "1 5 4 1", "4 1 6 5", "1 6 4 4"),
-                "minor": ("1 6 1 6", "1 7 6 7", "1 4 6 4", "1 3 6 7")},
-    "classical": {"major": ("1 4 5 1", "1 6 2 5", "1 4 2 5", "1 2 5 1", "1 4 7 3 6 2 5 1"),
-                  "minor": ("1 4 5.D 1", "1 6 4 5.D", "1 2 5.D 1", "1 4 7 3 6 2 5.D 1")},
-    "folk": {"major": ("1 4 1 5", "1 5 4 1", "1 4 5 5", "6 4 1 5"),
-             "minor": ("1 7 6 7", "1 3 7 1", "1 4 1 7", "1 7 1 5")},
-    "cinematic": {"major": ("1 5 6 4", "4 1 5 6", "1 6 4 5", "1 3 4 4"),
-                  "minor": ("1 6 3 7", "1 6 4 5.D", "1 3 7 4", "6 1 7 4")},
+    "pop": {
+        "major": ("1 5 6 4", "6 4 1 5", "1 6 4 5", "1 4 6 5", "1 5 6 3 4 1 4 5", "1 3 4 5"),
+        "minor": ("1 6 3 7", "1 7 6 7", "6 7 1 1", "1 4 6 7", "1 3 7 6"),
+    },
+    "rock": {
+        "major": ("1 4 5 4", "1 5 6 4", "1 4 1 5", "6 4 1 5"),
+        "minor": ("1 7 6 7", "1 6 7 1", "1 3 7 4", "1 4 7 1"),
+    },
+    "jazz": {
+        "major": ("2 5 1 1", "1 6 2 5", "3 6 2 5", "1 4 3 6 2 5 1 1", "1 1 2 5", "1 3 2 5"),
+        "minor": ("2 5.D 1 1", "1 4 2 5.D", "1 6 2 5.D", "1 1 4 5.D"),
+    },
+    "lofi": {
+        "major": ("2 5 1 6", "4 3 2 1", "1 6 2 5", "4 5 3 6", "1 4 3 6", "1 3 4 4"),
+        "minor": ("1 4 7 3 6 2 5.D.7 1", "6 4 1 5", "2 5 1 6", "1 6 4 5", "1 4 1 7"),
+    },
+    "electronic": {
+        "major": ("6 4 1 5", "1 5 6 4", "4 5 6 6", "1 5 4 4", "1 4 6 5"),
+        "minor": ("1 6 3 7", "6 7 1 1", "1 7 6 6", "1 3 7 6", "1 4 6 7"),
+    },
+    "ambient": {
+        "major": ("1 4 1 4", "1 5 4 1", "4 1 6 5", "1 6 4 4"),
+        "minor": ("1 6 1 6", "1 7 6 7", "1 4 6 4", "1 3 6 7"),
+    },
+    "classical": {
+        "major": ("1 4 5 1", "1 6 2 5", "1 4 2 5", "1 2 5 1", "1 4 7 3 6 2 5 1"),
+        "minor": ("1 4 5.D 1", "1 6 4 5.D", "1 2 5.D 1", "1 4 7 3 6 2 5.D 1"),
+    },
+    "folk": {
+        "major": ("1 4 1 5", "1 5 4 1", "1 4 5 5", "6 4 1 5"),
+        "minor": ("1 7 6 7", "1 3 7 1", "1 4 1 7", "1 7 1 5"),
+    },
+    "cinematic": {
+        "major": ("1 5 6 4", "4 1 5 6", "1 6 4 5", "1 3 4 4"),
+        "minor": ("1 6 3 7", "1 6 4 5.D", "1 3 7 4", "6 1 7 4"),
+    },
 }
 MODAL_VAMPS: dict[str, tuple[str, ...]] = {
     "dorian": ("1 4", "1 7 1 4", "1 2 1 4", "1 4 1 7"),
@@ -63,14 +81,27 @@ PHRASE_CADENCE_GENRES = frozenset({"classical", "folk", "cinematic", "jazz"})
 LOOP_ONLY_GENRES = frozenset({"lofi", "electronic", "ambient"})
 # Extensions each genre adds to plain degrees: (token suffix for all chords, for the tonic, for V).
 GENRE_COLOR: dict[str, tuple[str, str, str]] = {
-    "jazz": (".7", ".9", ".9"), "lofi": (".7", ".9", ".7"), "ambient": (".a9", ".a9", ""),
-    "classical": ("", "", ".7"), "cinematic": ("", "", ""), "pop": ("", "", ""), "rock": ("", "", ""),
-    "electronic": ("", "", ""), "folk": ("", "", ""),
+    "jazz": (".7", ".9", ".9"),
+    "lofi": (".7", ".9", ".7"),
+    "ambient": (".a9", ".a9", ""),
+    "classical": ("", "", ".7"),
+    "cinematic": ("", "", ""),
+    "pop": ("", "", ""),
+    "rock": ("", "", ""),
+    "electronic": ("", "", ""),
+    "folk": ("", "", ""),
 }
 # Bars per chord, by genre (tempo adjusts it in harmony.py).
 BARS_PER_CHORD: dict[str, float] = {
-    "pop": 1, "rock": 1, "jazz": 1, "lofi": 1, "electronic": 1, "ambient": 2, "classical": 1,
-    "folk": 1, "cinematic": 1,
+    "pop": 1,
+    "rock": 1,
+    "jazz": 1,
+    "lofi": 1,
+    "electronic": 1,
+    "ambient": 2,
+    "classical": 1,
+    "folk": 1,
+    "cinematic": 1,
 }
 PHRASE_BARS = 4
 
@@ -78,19 +109,51 @@ PHRASE_BARS = 4
 # One-bar rhythms on a sixteenth grid ("x" onset, "-" held, "." rest), used when the learned
 # statistics are missing; melody.py also reads learned ones from data/melody_stats.json.
 FALLBACK_RHYTHMS: dict[str, tuple[str, ...]] = {
-    "4/4": ("x-------x-------", "x---x---x-------", "x---x---x---x---", "x-x-x---x-------",
-            "x-----x-x-------", "x---x-x-x---x---", "x-x-x-x-x---x---", "x-x-x-x-x-x-x-x-",
-            "x---------------", "x-----x-x---x---"),
-    "3/4": ("x-----------", "x-------x---", "x---x---x---", "x-----x-x---", "x-x-x---x---",
-            "x-x-x-x-x---", "x-------x-x-"),
-    "6/8": ("x-----x-----", "x---x-x-----", "x-x-x-x-x-x-", "x---x-x---x-", "x-----x---x-",
-            "x-----------", "x---x-x-x-x-"),
+    "4/4": (
+        "x-------x-------",
+        "x---x---x-------",
+        "x---x---x---x---",
+        "x-x-x---x-------",
+        "x-----x-x-------",
+        "x---x-x-x---x---",
+        "x-x-x-x-x---x---",
+        "x-x-x-x-x-x-x-x-",
+        "x---------------",
+        "x-----x-x---x---",
+    ),
+    "3/4": (
+        "x-----------",
+        "x-------x---",
+        "x---x---x---",
+        "x-----x-x---",
+        "x-x-x---x---",
+        "x-x-x-x-x---",
+        "x-------x-x-",
+    ),
+    "6/8": (
+        "x-----x-----",
+        "x---x-x-----",
+        "x-x-x-x-x-x-",
+        "x---x-x---x-",
+        "x-----x---x-",
+        "x-----------",
+        "x---x-x-x-x-",
+    ),
 }
 # Syncopated one-bar rhythms that pop-family genres add to the (mostly folk and hymn) learned ones.
 SYNCOPATED_RHYTHMS: dict[str, tuple[str, ...]] = {
-    "4/4": ("x--x--x-x-------", "x-x--x--x---x---", "..x-x-x-x--x----", "x---x--x--x-x---",
-            "x-x-x--x----x-x-", "x--x--x---x-x---", "x-----x---x-x---", "..x-x-x---x-x---",
-            "x--x--x-----x---", "x-x-x-x--x--x---"),
+    "4/4": (
+        "x--x--x-x-------",
+        "x-x--x--x---x---",
+        "..x-x-x-x--x----",
+        "x---x--x--x-x---",
+        "x-x-x--x----x-x-",
+        "x--x--x---x-x---",
+        "x-----x---x-x---",
+        "..x-x-x---x-x---",
+        "x--x--x-----x---",
+        "x-x-x-x--x--x---",
+    ),
     "3/4": ("x--x--x-x---", "..x-x-x-----", "x-x--x--x---", "x-----x-x-x-"),
     "6/8": ("x-x-x-x-----", "x---x-x---x-", "..x-x-x-----"),
 }
@@ -99,12 +162,20 @@ SYNCOPATED_GENRES = frozenset({"pop", "rock", "electronic", "lofi", "jazz"})
 # and reel rhythms in 6/8): the learned rhythms come mostly from hymn and folk-song melodies in long
 # notes, and alone they gave tunes of 0.9 notes per quarter against 1.6 in real folk tunes.
 RUNNING_RHYTHMS: dict[str, tuple[str, ...]] = {
-    "4/4": ("x-x-x-x-x---x---", "x--xx-x-x-x-x---", "x-xxx-x-x---x-x-", "x---x-xxx---x-x-",
-            "x-x-x-xxx-x-x---", "x--x--x-x-x-x-x-", "xxx-x-x-x---x---", "x-x-xxx-x-x-x-x-",
-            "x-x-x-x-x-x-x---", "x--xx--xx-x-x---"),
+    "4/4": (
+        "x-x-x-x-x---x---",
+        "x--xx-x-x-x-x---",
+        "x-xxx-x-x---x-x-",
+        "x---x-xxx---x-x-",
+        "x-x-x-xxx-x-x---",
+        "x--x--x-x-x-x-x-",
+        "xxx-x-x-x---x---",
+        "x-x-xxx-x-x-x-x-",
+        "x-x-x-x-x-x-x---",
+        "x--xx--xx-x-x---",
+    ),
     "3/4": ("x-x-x-x-x---", "x--xx-x-x-x-", "x-xxx-x-x---", "x-x-x-xxx-x-", "x--x--x-x-x-"),
-    "6/8": ("x-x-x-x-x-x-", "x---x-x---x-", "x-x-x-x---x-", "x---x-x-x-x-", "x-xxx-x-x-x-",
-            "x--xx-x-x-x-"),
+    "6/8": ("x-x-x-x-x-x-", "x---x-x---x-", "x-x-x-x---x-", "x---x-x-x-x-", "x-xxx-x-x-x-", "x--xx-x-x-x-"),
 }
 RUNNING_WEIGHT = 150.0
 # Tune density by genre relative to the rest: ambient's tune is sparse fragments over the texture, a
@@ -115,8 +186,19 @@ GENRE_TUNE_DENSITY: dict[str, float] = {"ambient": 0.5, "cinematic": 0.8, "lofi"
 PASSING_TONE_P = 0.85
 SYNCOPATED_WEIGHT = 120.0  # as if seen this many times in the corpus
 # Fallback P(next diatonic step | any): mostly steps, some thirds, rare leaps.
-FALLBACK_STEPS: dict[int, float] = {-4: 0.02, -3: 0.04, -2: 0.12, -1: 0.24, 0: 0.1, 1: 0.24, 2: 0.12,
-                                    3: 0.06, 4: 0.03, 5: 0.015, 7: 0.005}
+FALLBACK_STEPS: dict[int, float] = {
+    -4: 0.02,
+    -3: 0.04,
+    -2: 0.12,
+    -1: 0.24,
+    0: 0.1,
+    1: 0.24,
+    2: 0.12,
+    3: 0.06,
+    4: 0.03,
+    5: 0.015,
+    7: 0.005,
+}
 MOTIF_VARIATIONS = ("invert", "rhythm", "fragment", "sequence")  # developments of an idea
 # Scale degrees (0-based) a phrase may end on: antecedent (open) and consequent (closed).
 OPEN_ENDINGS = (4, 2)
@@ -131,8 +213,14 @@ BASS_PATTERNS: dict[str, dict[str, BassPattern]] = {
         "whole": ((0, 4, "R"),),
         "root_fifth": ((0, 2, "R"), (2, 2, "5")),
         "pop": ((0, 1.5, "R"), (1.5, 1, "R"), (2.5, 0.5, "5"), (3, 1, "R")),
-        "pop_busy": ((0, 0.75, "R"), (0.75, 0.75, "R"), (1.5, 0.5, "8"), (2, 0.75, "R"),
-                     (2.75, 0.75, "5"), (3.5, 0.5, "A")),
+        "pop_busy": (
+            (0, 0.75, "R"),
+            (0.75, 0.75, "R"),
+            (1.5, 0.5, "8"),
+            (2, 0.75, "R"),
+            (2.75, 0.75, "5"),
+            (3.5, 0.5, "A"),
+        ),
         "eighths": tuple((i * 0.5, 0.45, "R") for i in range(8)),
         "octave": tuple((i * 0.5, 0.4, "R" if i % 2 == 0 else "8") for i in range(8)),
         "offbeat": tuple((i + 0.5, 0.4, "R") for i in range(4)),
@@ -190,46 +278,86 @@ BASS_STYLE: dict[str, tuple[str, str, str]] = {
 Hits = tuple[tuple[float, float], ...]
 BLOCK_RHYTHMS: dict[str, dict[str, tuple[Hits, Hits, Hits]]] = {
     "4/4": {
-        "block": (((0, 4),), ((0, 1.5), (1.5, 1), (2.5, 1.5)),
-                  ((0, 1), (1, 0.5), (1.5, 1), (2.5, 0.5), (3, 0.5), (3.5, 0.5))),
+        "block": (
+            ((0, 4),),
+            ((0, 1.5), (1.5, 1), (2.5, 1.5)),
+            ((0, 1), (1, 0.5), (1.5, 1), (2.5, 0.5), (3, 0.5), (3.5, 0.5)),
+        ),
         "pad": (((0, 4),), ((0, 4),), ((0, 2), (2, 2))),
-        "pulse": (((0, 2), (2, 2)), tuple((i, 0.9) for i in range(4)), tuple((i * 0.5, 0.45) for i in range(8))),
-        "stabs": (((0, 2),), tuple((i + 0.5, 0.3) for i in range(4)),
-                  ((0, 0.3), (0.75, 0.3), (1.5, 0.3), (2.5, 0.3), (3, 0.3), (3.5, 0.3))),
-        "power": (((0, 2), (2, 2)), tuple((i * 0.5, 0.3) for i in range(8)), tuple((i * 0.5, 0.45) for i in range(8))),
+        "pulse": (
+            ((0, 2), (2, 2)),
+            tuple((i, 0.9) for i in range(4)),
+            tuple((i * 0.5, 0.45) for i in range(8)),
+        ),
+        "stabs": (
+            ((0, 2),),
+            tuple((i + 0.5, 0.3) for i in range(4)),
+            ((0, 0.3), (0.75, 0.3), (1.5, 0.3), (2.5, 0.3), (3, 0.3), (3.5, 0.3)),
+        ),
+        "power": (
+            ((0, 2), (2, 2)),
+            tuple((i * 0.5, 0.3) for i in range(8)),
+            tuple((i * 0.5, 0.45) for i in range(8)),
+        ),
         "rolled": (((0, 4),), ((0, 2.5), (2.5, 1.5)), ((0, 1.5), (1.5, 1), (2.5, 1.5))),
         "waltz": (((0, 4),), ((0, 2), (2, 2)), ((0, 1), (1, 1), (2, 1), (3, 1))),
-        "ostinato": (tuple((i, 0.45) for i in range(4)), tuple((i * 0.5, 0.3) for i in range(8)),
-                     tuple((i * 0.5, 0.3) for i in range(8)) + ((1.75, 0.2), (3.75, 0.2))),
+        "ostinato": (
+            tuple((i, 0.45) for i in range(4)),
+            tuple((i * 0.5, 0.3) for i in range(8)),
+            tuple((i * 0.5, 0.3) for i in range(8)) + ((1.75, 0.2), (3.75, 0.2)),
+        ),
     },
     "3/4": {
         "block": (((0, 3),), ((0, 1), (1, 1), (2, 1)), ((0, 1), (1, 0.5), (1.5, 0.5), (2, 1))),
         "pad": (((0, 3),), ((0, 3),), ((0, 3),)),
         "pulse": (((0, 3),), ((0, 1), (1, 1), (2, 1)), tuple((i * 0.5, 0.45) for i in range(6))),
         "stabs": (((0, 1),), ((1, 0.4), (2, 0.4)), ((0.5, 0.3), (1.5, 0.3), (2.5, 0.3))),
-        "power": (((0, 3),), tuple((i * 0.5, 0.3) for i in range(6)), tuple((i * 0.5, 0.45) for i in range(6))),
+        "power": (
+            ((0, 3),),
+            tuple((i * 0.5, 0.3) for i in range(6)),
+            tuple((i * 0.5, 0.45) for i in range(6)),
+        ),
         "rolled": (((0, 3),), ((0, 2), (2, 1)), ((0, 1.5), (1.5, 1.5))),
         "waltz": (((1, 1), (2, 1)), ((1, 0.8), (2, 0.8)), ((1, 0.6), (2, 0.6))),
-        "ostinato": (tuple((i, 0.45) for i in range(3)), tuple((i * 0.5, 0.3) for i in range(6)),
-                     tuple((i * 0.5, 0.3) for i in range(6)) + ((2.75, 0.2),)),
+        "ostinato": (
+            tuple((i, 0.45) for i in range(3)),
+            tuple((i * 0.5, 0.3) for i in range(6)),
+            tuple((i * 0.5, 0.3) for i in range(6)) + ((2.75, 0.2),),
+        ),
     },
     "6/8": {
         "block": (((0, 3),), ((0, 1.5), (1.5, 1.5)), ((0, 1), (1, 0.5), (1.5, 1), (2.5, 0.5))),
         "pad": (((0, 3),), ((0, 3),), ((0, 1.5), (1.5, 1.5))),
-        "pulse": (((0, 1.5), (1.5, 1.5)), tuple((i * 0.5, 0.45) for i in range(6)),
-                  tuple((i * 0.5, 0.45) for i in range(6))),
+        "pulse": (
+            ((0, 1.5), (1.5, 1.5)),
+            tuple((i * 0.5, 0.45) for i in range(6)),
+            tuple((i * 0.5, 0.45) for i in range(6)),
+        ),
         "stabs": (((0, 1.5),), ((0.5, 0.4), (2, 0.4)), ((0.5, 0.3), (1, 0.3), (2, 0.3), (2.5, 0.3))),
-        "power": (((0, 1.5), (1.5, 1.5)), tuple((i * 0.5, 0.3) for i in range(6)), tuple((i * 0.5, 0.45) for i in range(6))),
+        "power": (
+            ((0, 1.5), (1.5, 1.5)),
+            tuple((i * 0.5, 0.3) for i in range(6)),
+            tuple((i * 0.5, 0.45) for i in range(6)),
+        ),
         "rolled": (((0, 3),), ((0, 1.5), (1.5, 1.5)), ((0, 1), (1, 0.5), (1.5, 1.5))),
         "waltz": (((0.5, 0.5), (1, 0.5), (2, 0.5), (2.5, 0.5)),) * 3,
-        "ostinato": (((0, 0.45), (1.5, 0.45)), tuple((i * 0.5, 0.3) for i in range(6)),
-                     tuple((i * 0.5, 0.3) for i in range(6))),
+        "ostinato": (
+            ((0, 0.45), (1.5, 0.45)),
+            tuple((i * 0.5, 0.3) for i in range(6)),
+            tuple((i * 0.5, 0.3) for i in range(6)),
+        ),
     },
 }
 # Jazz comping: one rhythm is drawn per bar (4/4 and 3/4; 6/8 uses block).
 COMP_RHYTHMS: dict[str, tuple[Hits, ...]] = {
-    "4/4": (((0, 0.5), (1.5, 0.5)), ((1.5, 0.5), (3, 0.75)), ((0.5, 0.5), (2.5, 0.5)),
-            ((0, 1), (2.5, 0.5)), ((1, 0.5), (3.5, 0.5)), ((0, 0.5), (2, 0.5), (3.5, 0.5))),
+    "4/4": (
+        ((0, 0.5), (1.5, 0.5)),
+        ((1.5, 0.5), (3, 0.75)),
+        ((0.5, 0.5), (2.5, 0.5)),
+        ((0, 1), (2.5, 0.5)),
+        ((1, 0.5), (3.5, 0.5)),
+        ((0, 0.5), (2, 0.5), (3.5, 0.5)),
+    ),
     "3/4": (((0, 0.5), (1.5, 0.5)), ((1, 0.5), (2, 0.5)), ((0.5, 0.5), (2, 0.75)), ((0, 1),)),
     "6/8": (((0, 1),), ((0, 0.5), (1.5, 1))),
 }
@@ -240,15 +368,28 @@ ARP_PATTERNS: dict[str, tuple[tuple[float, tuple[int, ...]], ...]] = {
     "3/4": ((1.0, (0, 1, 2)), (0.5, (0, 1, 2, 3, 2, 1)), (0.25, (0, 1, 2, 3, 4, 3) * 2)),
     "6/8": ((0.5, (0, 1, 2, 3, 2, 1)), (0.5, (0, 2, 3, 4, 3, 2)), (0.25, (0, 1, 2, 3, 4, 3) * 2)),
 }
-ALBERTI = {"4/4": (0.5, (0, 2, 1, 2, 0, 2, 1, 2)), "3/4": (0.5, (0, 2, 1, 2, 1, 2)),
-           "6/8": (0.5, (0, 2, 1, 2, 1, 2))}
+ALBERTI = {
+    "4/4": (0.5, (0, 2, 1, 2, 0, 2, 1, 2)),
+    "3/4": (0.5, (0, 2, 1, 2, 1, 2)),
+    "6/8": (0.5, (0, 2, 1, 2, 1, 2)),
+}
 # Guitar strums: (onset qn, down?) per meter and energy level; strings spread STRUM_SPREAD_QN apart.
 STRUMS: dict[str, tuple[tuple[tuple[float, bool], ...], ...]] = {
-    "4/4": (((0, True), (2, True)), ((0, True), (1, True), (1.5, False), (2.5, False), (3, True), (3.5, False)),
-            ((0, True), (0.5, False), (1, True), (1.5, False), (2, True), (2.5, False), (3, True), (3.5, False))),
-    "3/4": (((0, True),), ((0, True), (1, True), (2, True)), ((0, True), (1, True), (1.5, False), (2, True), (2.5, False))),
-    "6/8": (((0, True), (1.5, True)), ((0, True), (1, False), (1.5, True), (2.5, False)),
-            ((0, True), (0.5, False), (1, False), (1.5, True), (2, False), (2.5, False))),
+    "4/4": (
+        ((0, True), (2, True)),
+        ((0, True), (1, True), (1.5, False), (2.5, False), (3, True), (3.5, False)),
+        ((0, True), (0.5, False), (1, True), (1.5, False), (2, True), (2.5, False), (3, True), (3.5, False)),
+    ),
+    "3/4": (
+        ((0, True),),
+        ((0, True), (1, True), (2, True)),
+        ((0, True), (1, True), (1.5, False), (2, True), (2.5, False)),
+    ),
+    "6/8": (
+        ((0, True), (1.5, True)),
+        ((0, True), (1, False), (1.5, True), (2.5, False)),
+        ((0, True), (0.5, False), (1, False), (1.5, True), (2, False), (2.5, False)),
+    ),
 }
 STRUM_SPREAD_QN = 0.02
 ROLL_SPREAD_QN = 0.04
@@ -256,19 +397,54 @@ ROLL_SPREAD_QN = 0.04
 ACCOMP_STYLE: dict[str, dict[str, str]] = {
     "pop": {"default": "block", "Guitar": "strum", "Synth Pad": "pad", "Ensemble": "pad", "Organ": "pad"},
     "rock": {"default": "block", "Guitar": "power", "Organ": "pad", "Synth Pad": "pad", "Ensemble": "pad"},
-    "jazz": {"default": "comp", "Guitar": "comp", "Ensemble": "pad", "Synth Pad": "pad", "Brass": "pad",
-             "Chromatic Percussion": "arp"},
-    "lofi": {"default": "rolled", "Guitar": "arp", "Chromatic Percussion": "arp", "Ensemble": "pad",
-             "Synth Pad": "pad"},
-    "electronic": {"default": "stabs", "Synth Pad": "pad", "Ensemble": "pad", "Guitar": "arp",
-                   "Chromatic Percussion": "arp"},
-    "ambient": {"default": "arp", "Synth Pad": "pad", "Ensemble": "pad", "Organ": "pad", "Strings": "pad",
-                "Brass": "pad"},
-    "classical": {"default": "arp", "Piano": "alberti", "Ensemble": "pad", "Strings": "pad", "Brass": "pad",
-                  "Synth Pad": "pad", "Organ": "pad"},
+    "jazz": {
+        "default": "comp",
+        "Guitar": "comp",
+        "Ensemble": "pad",
+        "Synth Pad": "pad",
+        "Brass": "pad",
+        "Chromatic Percussion": "arp",
+    },
+    "lofi": {
+        "default": "rolled",
+        "Guitar": "arp",
+        "Chromatic Percussion": "arp",
+        "Ensemble": "pad",
+        "Synth Pad": "pad",
+    },
+    "electronic": {
+        "default": "stabs",
+        "Synth Pad": "pad",
+        "Ensemble": "pad",
+        "Guitar": "arp",
+        "Chromatic Percussion": "arp",
+    },
+    "ambient": {
+        "default": "arp",
+        "Synth Pad": "pad",
+        "Ensemble": "pad",
+        "Organ": "pad",
+        "Strings": "pad",
+        "Brass": "pad",
+    },
+    "classical": {
+        "default": "arp",
+        "Piano": "alberti",
+        "Ensemble": "pad",
+        "Strings": "pad",
+        "Brass": "pad",
+        "Synth Pad": "pad",
+        "Organ": "pad",
+    },
     "folk": {"default": "arp", "Guitar": "strum", "Ensemble": "pad", "Synth Pad": "pad", "Organ": "pad"},
-    "cinematic": {"default": "pulse", "Piano": "arp", "Ensemble": "pad", "Synth Pad": "pad", "Brass": "pad",
-                  "Guitar": "arp"},
+    "cinematic": {
+        "default": "pulse",
+        "Piano": "arp",
+        "Ensemble": "pad",
+        "Synth Pad": "pad",
+        "Brass": "pad",
+        "Guitar": "arp",
+    },
 }
 # Instruments with a set job in a genre's band, before family rules: rock's rhythm guitar chugs power
 # chords, electronic's poly synth runs the sequence, cinematic's first strings play the ostinato under the
@@ -281,7 +457,17 @@ GENRE_INSTRUMENT_STYLE: dict[str, dict[str, str]] = {
 # Genres whose counter lines move as a second voice (quarter notes, passing tones) rather than hold.
 CONTRAPUNTAL_GENRES = frozenset({"classical", "folk"})
 # Instruments that always arpeggiate when they accompany, whatever the genre.
-ARPEGGIATORS = frozenset({"Orchestral Harp", "Pizzicato Strings", "Koto", "Kalimba", "Music Box",
-                          "Celesta", "Dulcimer", "Acoustic Guitar (nylon)"})
+ARPEGGIATORS = frozenset(
+    {
+        "Orchestral Harp",
+        "Pizzicato Strings",
+        "Koto",
+        "Kalimba",
+        "Music Box",
+        "Celesta",
+        "Dulcimer",
+        "Acoustic Guitar (nylon)",
+    }
+)
 # In 3/4, block and comp parts play the waltz "oom-pah-pah" in these genres.
 WALTZ_GENRES = frozenset({"pop", "folk", "classical", "jazz", "lofi", "cinematic", "rock"})

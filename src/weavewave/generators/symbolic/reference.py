@@ -88,8 +88,14 @@ def reference_spans(ref: ReferenceMaterial, key: Key, grid: Grid, end_qn: float)
     return [*fixed, ChordSpan(last.start, max(MIN_MELODY_QN, end_qn - last.start), last.chord)]
 
 
-def reference_melody(ref: ReferenceMaterial, key: Key, grid: Grid, end_qn: float,
-                     window: tuple[int, int], playable: tuple[int, int]) -> list[tuple[float, float, int]]:
+def reference_melody(
+    ref: ReferenceMaterial,
+    key: Key,
+    grid: Grid,
+    end_qn: float,
+    window: tuple[int, int],
+    playable: tuple[int, int],
+) -> list[tuple[float, float, int]]:
     """The reference tune in ``key``, moved by whole octaves into ``window``, looped to ``end_qn``.
 
     Returns (start_qn, dur_qn, pitch) notes; notes outside the instrument's ``playable`` range are folded
@@ -121,8 +127,15 @@ def reference_melody(ref: ReferenceMaterial, key: Key, grid: Grid, end_qn: float
     return out
 
 
-def melody_events(notes: list[tuple[float, float, int]], grid: Grid, start_qn: float, end_qn: float,
-                  *, base_velocity: float, energy: float) -> list[Ev]:
+def melody_events(
+    notes: list[tuple[float, float, int]],
+    grid: Grid,
+    start_qn: float,
+    end_qn: float,
+    *,
+    base_velocity: float,
+    energy: float,
+) -> list[Ev]:
     """The kept tune's notes that start in [start_qn, end_qn), accented by the meter and the section's energy."""
     out = []
     for s, d, p in notes:
