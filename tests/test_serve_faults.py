@@ -421,7 +421,7 @@ def test_a_worker_that_lost_its_job_cannot_replace_its_files(tmp_path, monkeypat
         assert store.succeed(job.id, ["music.wav"], {}, token=new.token)
         return SimpleNamespace(brief=SimpleNamespace(to_dict=dict))
 
-    def write(track, folder, *, stems):
+    def write(track, folder, **_):
         folder.mkdir(parents=True)
         (folder / "music.wav").write_bytes(b"the old worker's")
         return ["music.wav"]

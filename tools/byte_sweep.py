@@ -129,7 +129,9 @@ def run(only: list[str] | None = None) -> dict[str, dict[str, str]]:
             stems = bool(args.pop("stems", False))
             out = Path(tmp) / name
             track = generate(**args, stems=stems)
-            save_track(track, out, stems=stems)
+            save_track(
+                track, out, video=args.get("video"), keep_audio=bool(args.get("keep_audio")), stems=stems
+            )
             hashes[name] = _digest(out)
             made.setdefault("tune", str(out / "music.wav"))
             print(

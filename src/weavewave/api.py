@@ -247,7 +247,7 @@ def generate(
     ``rerank=METRIC`` makes N candidates with derived seeds and keeps the best (see
     :mod:`weavewave.evaluate.rerank`); all N scores go into the brief's provenance. Returns a
     :class:`~weavewave.generators.Track`; save it with :func:`weavewave.export.save_track`, which also
-    writes ``video.mp4`` (the video with the new soundtrack) when ``video`` was given.
+    writes ``video.mp4`` (the video with the new soundtrack) when given the video.
 
     ``backend="musicgen"`` makes the audio with MusicGen (``model``: hub id or folder); ``steer="symbolic"``
     or ``melody=PATH`` condition MusicGen-Melody on a melody; ``top_k``, ``top_p``, ``temperature`` and
@@ -319,8 +319,6 @@ def generate(
         )
     else:
         track = generator.generate(the_brief, progress=lambda f, m: report(0.1 + 0.9 * f, m))
-    if video is not None:
-        track.video_path, track.keep_audio = str(video), keep_audio
     return track
 
 

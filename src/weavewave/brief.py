@@ -156,6 +156,27 @@ class ReferenceMaterial(_Model):
     harmony_reason: str = ""
 
 
+# --- the generator that made the piece ---------------------------------------------------------------
+class FileDigest(_Model):
+    """An input file by name and content: a path would not survive a move to another machine."""
+
+    name: str
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+
+class GeneratorRecord(_Model):
+    """Which generator made the piece and with which settings, so ``generate --brief`` makes it again.
+
+    ``options`` are the generator's options that change the sound, by their public names (for musicgen:
+    model id or folder, decoder, steer, sampling, windowing; for symbolic: the SoundFont's name);
+    ``files`` are input files by content hash (musicgen: the melody recording).
+    """
+
+    backend: str
+    options: dict[str, str | int | float | bool | None] = Field(default_factory=dict)
+    files: dict[str, FileDigest] = Field(default_factory=dict)
+
+
 class MusicBrief(_Model):
     """Everything a generator needs, and where each value came from."""
 
@@ -185,6 +206,9 @@ class MusicBrief(_Model):
     seed: int = Field(0, ge=0, lt=2**32)
     provenance: dict[str, Provenance] = Field(default_factory=dict)
     observations: list[Observation] = Field(default_factory=list)
+    # Set by the generator on the Track's brief; absent in a brief that has not been generated yet (and in
+    # briefs written before generators recorded themselves).
+    generator: GeneratorRecord | None = None
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True, populate_by_name=True)
 

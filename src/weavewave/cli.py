@@ -453,10 +453,16 @@ def _cmd_generate(args: argparse.Namespace) -> int:
         )
     else:
         track = generator.generate(brief, progress=lambda f, m: progress(0.1 + 0.85 * f, m))
-    if args.video:
-        track.video_path, track.keep_audio = args.video, args.keep_audio
     progress(0.97, "writing files")
-    written = save_track(track, args.out, fmt=args.format, stems=args.stems, force=args.force)
+    written = save_track(
+        track,
+        args.out,
+        video=args.video,
+        keep_audio=args.keep_audio,
+        fmt=args.format,
+        stems=args.stems,
+        force=args.force,
+    )
     progress(1.0, "done")
     progress.done()
     stats = track.stats

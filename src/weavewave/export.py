@@ -56,10 +56,18 @@ def stem_file_name(part_name: str) -> str:
 
 
 def save_track(
-    track: Track, out: str | Path, *, fmt: str = "wav", stems: bool = False, force: bool = False
+    track: Track,
+    out: str | Path,
+    *,
+    video: str | Path | None = None,
+    keep_audio: bool = False,
+    fmt: str = "wav",
+    stems: bool = False,
+    force: bool = False,
 ) -> list[Path]:
-    """Write ``music.<fmt>``, ``music.mid`` (if symbolic), ``brief.json``, optional ``stems/``, and
-    ``video.mp4`` (the source video with the new soundtrack) when the track was scored to a video.
+    """Write ``music.<fmt>``, ``music.mid`` (when the track has a score), ``brief.json``, optional
+    ``stems/``, and ``video.mp4`` when ``video`` is given: that video with the new soundtrack (its own
+    sound mixed in, ducked under the music's level where it speaks, with ``keep_audio``).
 
     Returns the written paths. Raises BadInputError if a file exists and ``force`` is False.
     """
@@ -67,10 +75,12 @@ def save_track(
 
     if fmt not in AUDIO_FORMATS:
         raise BadInputError(f"unknown format {fmt!r}: use one of {', '.join(AUDIO_FORMATS)}")
+    if keep_audio and video is None:
+        raise BadInputError("--keep-audio keeps a video's own sound: give the video with --video")
     if stems and not track.stems:
         raise BadInputError("this track has no stems: generate it with stems=True (CLI: --stems)")
     stem_names = {stem_file_name(k): k for k in track.stems} if stems else {}
-    names = planned_files(track.arrangement is not None, fmt, list(stem_names), video=bool(track.video_path))
+    names = planned_files(track.arrangement is not None, fmt, list(stem_names), video=video is not None)
     out_path = check_out_dir(out, names, force=force)
     created_out = not out_path.exists()
     out_path.mkdir(parents=True, exist_ok=True)
@@ -84,16 +94,10 @@ def save_track(
             for fname, key in stem_names.items():
                 write_audio(tmp / "stems" / f"{fname}.{fmt}", track.stems[key], track.sample_rate, fmt)
         (tmp / "brief.json").write_text(track.brief.to_json(), encoding="utf-8")
-        if track.video_path:
+        if video is not None:
             from weavewave.mux import mux_soundtrack
 
-            mux_soundtrack(
-                track.video_path,
-                track.audio,
-                track.sample_rate,
-                tmp / VIDEO_FILE,
-                keep_audio=track.keep_audio,
-            )
+            mux_soundtrack(video, track.audio, track.sample_rate, tmp / VIDEO_FILE, keep_audio=keep_audio)
         written = []
         if stem_names and force and (out_path / "stems").exists():
             shutil.rmtree(out_path / "stems")

@@ -18,6 +18,11 @@
   MusicGen interleaves left and right codebooks; both paths delay each channel's codebooks the same way).
 - The result is resampled to 48 kHz stereo and mastered like every other track (-14 LUFS, true peak
   at most -1 dBTP). In steered mode the Track also carries the arrangement, so ``music.mid`` is written.
+- Loops (``brief.loop``): the model plays ``LOOP_CROSSFADE_S`` past the end, and that continuation is
+  crossfaded over the start, so the last sample flows into the first; the master has no fades.
+- What it cannot honour it refuses before any work (the generator contract): a video's cues and tempo
+  map (the audio is not written on a beat grid), stems, and a reference tune's melody or chords unless it
+  is steered (``steer="symbolic"`` composes with them) or conditioned on the recording (``melody``).
 
 torch and transformers are imported inside functions.
 """
@@ -25,18 +30,27 @@ torch and transformers are imported inside functions.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
+from pydantic import AliasChoices, Field
 
 from weavewave.errors import BadInputError
 from weavewave.generators import ProgressFn, Track
+from weavewave.generators.contract import (
+    Capabilities,
+    GeneratorOptions,
+    check_brief,
+    check_recorded_file,
+    file_digest,
+    record_generator,
+)
 
 if TYPE_CHECKING:
     from weavewave.arrangement import Arrangement
-    from weavewave.brief import MusicBrief
+    from weavewave.brief import GeneratorRecord, MusicBrief
     from weavewave.models import ModelCache
 
 STEER_MODES = ("none", "symbolic")
@@ -48,6 +62,9 @@ DEFAULT_CROSSFADE_S = 0.25
 UNSTEERED_ROLES = ("drums", "bass")
 MAX_TOP_K = 2048
 DECODERS = ("auto", "fast", "stock")
+# A loop's seam: the model plays this far past the end, and that continuation fades in over the start
+# (long enough to hide the change of material, short against a loop of a few bars).
+LOOP_CROSSFADE_S = 0.5
 
 
 @dataclass(frozen=True)
@@ -200,6 +217,39 @@ def _crossfade(n: int) -> tuple[np.ndarray, np.ndarray]:
     return 1.0 - fade_in, fade_in
 
 
+def _alias(public: str, constructor: str) -> Any:
+    """A field named ``public`` (as the CLI and request call it) that the constructor calls ``constructor``."""
+    return {"validation_alias": AliasChoices(public, constructor), "serialization_alias": constructor}
+
+
+class MusicgenOptions(GeneratorOptions):
+    """Options of the ``musicgen`` backend (ranges are checked by the generator, with one-line errors)."""
+
+    model: str | None = Field(None, description="hub id or folder (default: musicgen-small, or -melody)")
+    steer: str | None = Field(None, description="'symbolic': condition on the chroma of our composition")
+    melody: str | Path | None = Field(None, description="a recording whose chroma conditions the music")
+    top_k: int = 250
+    top_p: float = 0.0
+    temperature: float = Field(1.0, description="0 decodes greedily")
+    guidance: float = Field(
+        3.0, description="classifier-free guidance scale", **_alias("guidance", "guidance_scale")
+    )
+    window: float = Field(
+        DEFAULT_WINDOW_S, description="seconds per generated window", **_alias("window", "window_s")
+    )
+    prompt_seconds: float | None = Field(
+        None,
+        description="seconds of audio each later window continues",
+        **_alias("prompt_seconds", "prompt_s"),
+    )
+    crossfade: float = Field(DEFAULT_CROSSFADE_S, **_alias("crossfade", "crossfade_s"))
+    device: str = "auto"
+    dtype: str = "auto"
+    decoder: str = "auto"
+    soundfont: str | Path | None = Field(None, description="SoundFont of the steering rendering")
+    cache: Any = Field(None, description="a ModelCache to share loaded models", exclude=True)
+
+
 @dataclass
 class MusicgenGenerator:
     """Brief in, Track out, with MusicGen.
@@ -234,6 +284,13 @@ class MusicgenGenerator:
     decoder: str = "auto"
     cache: ModelCache | None = field(default=None, repr=False)
     name: str = field(default="musicgen", init=False)
+
+    # The backend at most; an instance narrows it by its options (``__post_init__``): MIDI and a kept
+    # reference tune need the steering composition, melody conditioning a melody model.
+    capabilities: ClassVar[Capabilities] = Capabilities(
+        midi=True, stems=False, loop=True, timeline=False, melody=True, reference=True
+    )
+    Options: ClassVar[type[GeneratorOptions]] = MusicgenOptions
 
     def __post_init__(self) -> None:
         steer = (self.steer or "none").lower()
@@ -274,6 +331,11 @@ class MusicgenGenerator:
         from weavewave.models import locate
 
         locate(str(self.model), "generator")  # a missing model fails now, before any work
+        steered = steer == "symbolic"
+        # an instance attribute: shadows the class's declaration for this generator only
+        self.capabilities = replace(  # type: ignore[misc]
+            type(self).capabilities, midi=steered, reference=steered or self.melody is not None
+        )
 
     def bundle(self) -> MusicgenBundle:
         """The loaded model (loaded on first call, then shared through the cache)."""
@@ -299,6 +361,7 @@ class MusicgenGenerator:
 
     # --------------------------------------------------------------------------------------------------
     def generate(self, brief: MusicBrief, *, progress: ProgressFn | None = None) -> Track:
+        check_brief(brief, self.capabilities, backend=self.name, hints=REFUSAL_HINTS)
         report = progress or (lambda fraction, message: None)
         report(0.0, f"loading {self.model}")
         b = self.bundle()
@@ -308,12 +371,20 @@ class MusicgenGenerator:
             arrangement, chroma = steering_chroma(brief, soundfont=self.soundfont)
         elif self.melody is not None:
             chroma = reference_chroma(self.melody)
-        audio, windows = self._generate_audio(b, brief, chroma, lambda f, m: report(0.05 + 0.85 * f, m))
+        # a loop plays on past its end: that continuation is folded over the start
+        seam_s = LOOP_CROSSFADE_S if brief.loop else 0.0
+        audio, windows = self._generate_audio(
+            b, brief, chroma, lambda f, m: report(0.05 + 0.85 * f, m), extra_s=seam_s
+        )
         report(0.92, "mastering")
         from weavewave.render import SAMPLE_RATE, _master
 
-        stereo = _to_output(audio, b.sample_rate, brief.duration_s)
-        master, _, stats = _master(stereo, stereo.shape[1], {})
+        stereo = _to_output(audio, b.sample_rate, brief.duration_s + seam_s)
+        n = int(round(brief.duration_s * SAMPLE_RATE))
+        if brief.loop:
+            stereo = fold_loop(stereo, n)
+        master, _, stats = _master(stereo, n, {}, fades=not brief.loop)
+        options = self.record_options(b)
         stats.update(
             generator="musicgen",
             model=b.ref,
@@ -323,16 +394,51 @@ class MusicgenGenerator:
             steer=self.steer,
             melody=Path(self.melody).name if self.melody is not None else None,
             windows=windows,
-            decoder=self.decoder_for(b),
+            decoder=options["decoder"],
         )
+        files = {"melody": file_digest(self.melody)} if self.melody is not None else {}
         report(1.0, "mastered")
-        return Track(audio=master, sample_rate=SAMPLE_RATE, brief=brief, arrangement=arrangement, stats=stats)
+        return Track(
+            audio=master,
+            sample_rate=SAMPLE_RATE,
+            brief=record_generator(brief, self.name, options, files),
+            arrangement=arrangement,
+            stats=stats,
+        )
+
+    def record_options(self, b: MusicgenBundle) -> dict[str, Any]:
+        """The options that change the sound, by their public names, as the brief records them."""
+        return {
+            "model": b.ref,
+            "decoder": self.decoder_for(b),
+            "steer": self.steer,
+            "top_k": self.top_k,
+            "top_p": self.top_p,
+            "temperature": self.temperature,
+            "guidance": self.guidance_scale,
+            "window": self.window_s,
+            "prompt_seconds": self.prompt_s,
+            "crossfade": self.crossfade_s,
+            "dtype": self.dtype,
+        }
+
+    @staticmethod
+    def options_from_record(record: GeneratorRecord, given: dict[str, Any]) -> dict[str, Any]:
+        """Options that make a recorded brief again; the melody recording must be given again."""
+        check_recorded_file(record.files, "melody", given.get("melody"), "--melody")
+        return {**record.options, **given}
 
     def _generate_audio(
-        self, b: MusicgenBundle, brief: MusicBrief, chroma: np.ndarray | None, report: ProgressFn
+        self,
+        b: MusicgenBundle,
+        brief: MusicBrief,
+        chroma: np.ndarray | None,
+        report: ProgressFn,
+        *,
+        extra_s: float = 0.0,
     ) -> tuple[np.ndarray, list[dict[str, Any]]]:
-        """Codec-rate audio [shape=(channels, n)] covering the brief, block by block."""
-        total = int(math.ceil(brief.duration_s * b.frame_rate))
+        """Codec-rate audio [shape=(channels, n)] covering the brief (and ``extra_s`` more), block by block."""
+        total = int(math.ceil((brief.duration_s + extra_s) * b.frame_rate))
         window = int(round(self.window_s * b.frame_rate))
         prompt = max(1, int(round(self.prompt_s * b.frame_rate)))
         blocks = plan_blocks(total, window, prompt)
@@ -371,6 +477,29 @@ class MusicgenGenerator:
             )
         report(1.0, "generated")
         return out, windows
+
+
+# What to do instead, with this backend's own options, when a brief asks for what it cannot honour.
+REFUSAL_HINTS = {
+    "reference": "pass the tune as --melody {source} or add --steer symbolic",
+}
+
+
+def fold_loop(stereo: np.ndarray, n: int) -> np.ndarray:
+    """A seamless loop of ``n`` samples from audio [shape=(2, m > n)] that plays on past ``n``.
+
+    The continuation after ``n`` fades in over the start while the start fades in under it: at the wrap
+    the last sample is followed by (mostly) the very sample the model played next. The two sides are
+    different music, so an equal-power crossfade keeps the level.
+    """
+    m = min(stereo.shape[1] - n, n)
+    tail = stereo[:, n : n + m]
+    out = stereo[:, :n].copy()
+    if m == 0:
+        return out
+    theta = (0.5 * np.pi * (np.arange(m) + 0.5) / m).astype(np.float32)
+    out[:, :m] = out[:, :m] * np.sin(theta) + tail * np.cos(theta)
+    return out
 
 
 def _place(out: np.ndarray, decoded: np.ndarray, block: Block, hop: int, crossfade: int) -> None:

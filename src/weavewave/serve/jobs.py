@@ -161,7 +161,13 @@ def run_job(
         kwargs = api_kwargs(job.params, base, settings.semantic, cache)
         track = api.generate(**kwargs, progress=progress)
         progress(1.0, "writing files")
-        files = write_artifacts(track, staging, stems=bool(job.params.get("stems")))
+        files = write_artifacts(
+            track,
+            staging,
+            stems=bool(job.params.get("stems")),
+            video=kwargs.get("video"),
+            keep_audio=bool(kwargs.get("keep_audio")),
+        )
         if store.set_progress(job.id, 0.99, "finishing", token=token):
             raise _Stop(cancelled=True)
         store.succeed(job.id, files, track.brief.to_dict(), token=token, publish=publish)
@@ -182,14 +188,17 @@ def run_job(
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def write_artifacts(track: Any, folder: Path, *, stems: bool) -> list[str]:
-    """music.wav, music.mid, brief.json (via ``export.save_track``), music.png and stems.zip."""
+def write_artifacts(
+    track: Any, folder: Path, *, stems: bool, video: str | None = None, keep_audio: bool = False
+) -> list[str]:
+    """music.wav, music.mid, brief.json (via ``export.save_track``), music.png, stems.zip, and video.mp4
+    when the piece was scored to ``video``."""
     from weavewave.export import save_track
     from weavewave.serve.picture import save_picture
 
     if folder.exists():
         shutil.rmtree(folder)
-    save_track(track, folder, stems=stems, force=True)
+    save_track(track, folder, video=video, keep_audio=keep_audio, force=True, stems=stems)
     save_picture(track, folder / "music.png")
     stems_dir = folder / "stems"
     if stems_dir.is_dir():
