@@ -1,4 +1,6 @@
-"""The musicgen backend on tiny random MusicGen models: loading, conditioning, long form, contract, CLI."""
+"""The musicgen backend on tiny random MusicGen models: loading, conditioning, long form, CLI.
+
+The generator contract every backend passes is in tests/test_contract_musicgen.py."""
 
 from __future__ import annotations
 
@@ -12,10 +14,9 @@ import soundfile as sf
 
 pytest.importorskip("transformers")
 
-from weavewave.audio_io import integrated_lufs, true_peak_dbfs  # noqa: E402
+from generator_contract import check_track_contract  # noqa: E402
 from weavewave.brief import Key, MusicBrief  # noqa: E402
 from weavewave.errors import BadInputError  # noqa: E402
-from weavewave.generators import get_generator  # noqa: E402
 from weavewave.generators.chroma import CHROMA_HOP, CHROMA_SAMPLE_RATE, melody_chroma  # noqa: E402
 from weavewave.generators.musicgen import Block, MusicgenGenerator, _place, chroma_for, plan_blocks  # noqa: E402
 from weavewave.models import ModelCache  # noqa: E402
@@ -145,35 +146,6 @@ def test_long_form_continues_without_repeating_the_prompt(
         kept = new * hop - (3200 if i < 2 else 0)
         assert np.array_equal(audio[0, seam : seam + kept], decoded[prompt : prompt + kept])
         assert not np.allclose(audio[0, seam : seam + prompt], decoded[:prompt])
-
-
-def check_track_contract(track, brief, *, midi: bool) -> None:
-    """What every generator promises: exact length, 48 kHz stereo float32, mastered, the brief kept."""
-    n = int(round(brief.duration_s * 48000))
-    assert track.sample_rate == 48000
-    assert track.audio.shape == (n, 2) and track.audio.dtype == np.float32
-    assert np.isfinite(track.audio).all()
-    assert track.brief is brief
-    assert abs(integrated_lufs(track.audio, 48000) + 14.0) < 0.5
-    assert true_peak_dbfs(track.audio, 48000) <= -1.0 + 1e-3
-    assert (track.arrangement is not None) == midi
-
-
-@pytest.mark.parametrize("backend", ["symbolic", "musicgen"])
-def test_generator_contract(backend, tiny_musicgen, cache, one_torch_thread, tmp_path):
-    from weavewave.export import save_track
-
-    options = {"model": str(tiny_musicgen), "cache": cache, "window_s": 2.0} if backend == "musicgen" else {}
-    generator = get_generator(backend, **options)
-    brief = brief_for(duration=2.5)
-    track = generator.generate(brief)
-    check_track_contract(track, brief, midi=backend == "symbolic")
-    again = get_generator(backend, **options).generate(brief)
-    assert np.array_equal(track.audio, again.audio)  # same brief and seed, same audio
-    other = get_generator(backend, **options).generate(brief.model_copy(update={"seed": 6}))
-    assert not np.array_equal(track.audio, other.audio)
-    written = save_track(track, tmp_path / "out")
-    assert {p.name for p in written} >= {"music.wav", "brief.json"}
 
 
 def check_key(chroma: np.ndarray, tonic: int) -> None:
