@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from weavewave._deps import require
 from weavewave.brief import (
     MAX_DURATION_S,
     REFERENCE_MODES,
@@ -39,7 +40,7 @@ from weavewave.brief import (
     ReferenceMaterial,
     Section,
 )
-from weavewave.errors import BadInputError, MissingDependencyError
+from weavewave.errors import BadInputError
 from weavewave.perceive import Perception, Proposal
 from weavewave.reharmonize import HarmonyTrust, clean_melody, harmony_confidence, reharmonize
 from weavewave.theory import TONIC_NAMES as PITCH_CLASS_NAMES
@@ -194,10 +195,8 @@ def max_audio_seconds() -> float:
 
 
 def _soundfile():
-    try:
-        import soundfile
-    except ImportError as exc:  # pragma: no cover - a core dependency
-        raise MissingDependencyError("reading audio needs soundfile: pip install soundfile") from exc
+    import soundfile  # a core dependency, imported when a file is read
+
     return soundfile
 
 
@@ -613,17 +612,11 @@ def _quiet():
 @lru_cache(maxsize=1)
 def _basic_pitch_model() -> Any:
     _librosa()  # basic-pitch imports librosa: its JIT cache must be set up and warm first
-    try:
-        with _quiet():
-            from basic_pitch import ICASSP_2022_MODEL_PATH
-            from basic_pitch.inference import Model
+    with _quiet():
+        inference = require("basic_pitch.inference", "audio", "melody transcription")
+        from basic_pitch import ICASSP_2022_MODEL_PATH
 
-            return Model(ICASSP_2022_MODEL_PATH)
-    except ImportError as exc:
-        raise MissingDependencyError(
-            'melody transcription needs basic-pitch: pip install "weavewave[audio]" and then '
-            "pip install --no-deps basic-pitch (see the Makefile)"
-        ) from exc
+        return inference.Model(ICASSP_2022_MODEL_PATH)
 
 
 def transcribe_notes(y: np.ndarray) -> list[tuple[float, float, int, float]]:

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from weavewave._deps import require
 from weavewave.brief import Observation
 from weavewave.errors import BadInputError, MissingDependencyError
 from weavewave.perceive import Perception, Proposal
@@ -479,10 +480,7 @@ def _open_image(path: str | Path) -> Any:
 
 def sample_video_frames(path: str | Path, count: int = VIDEO_FRAMES) -> list[Any]:
     """``count`` frames spread evenly over a video, as RGB PIL images (needs PyAV)."""
-    try:
-        import av
-    except ImportError:
-        raise MissingDependencyError("reading video frames needs PyAV: pip install av") from None
+    av = require("av", "video", "reading video frames")
     p = Path(path)
     if not p.is_file():
         raise BadInputError(f"video not found: {p}; check the path")
