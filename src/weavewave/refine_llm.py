@@ -189,18 +189,9 @@ def apply_edit(
 
 def parse_edit(text: str) -> dict[str, Any] | None:
     """The JSON object in the model's answer with at least one editable key, salvaged; else None."""
-    from weavewave.perceive.mllm import _balanced_objects, _repairs
+    from weavewave.perceive.mllm import json_objects
 
-    cleaned = text.replace("```json", "").replace("```", "")
-    for candidate in _balanced_objects(cleaned):
-        for attempt in _repairs(candidate):
-            try:
-                data = json.loads(attempt)
-            except (json.JSONDecodeError, ValueError):
-                continue
-            if isinstance(data, dict) and any(k in data for k in EDITABLE):
-                return data
-    return None
+    return next((data for data in json_objects(text) if any(k in data for k in EDITABLE)), None)
 
 
 # ======================================================================================================

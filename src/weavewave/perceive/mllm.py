@@ -17,7 +17,6 @@ observation so a user can see what the model said.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -116,47 +115,21 @@ class MllmAnswer:
         }
 
 
-def _balanced_objects(text: str) -> list[str]:
-    """Every top-level ``{...}`` span, braces inside strings ignored; an unclosed one is closed."""
-    spans, depth, start, in_str, quote, escaped = [], 0, -1, False, "", False
-    for i, ch in enumerate(text):
-        if in_str:
-            if escaped:
-                escaped = False
-            elif ch == "\\":
-                escaped = True
-            elif ch == quote:
-                in_str = False
-            continue
-        if ch in "\"'" and depth > 0:
-            in_str, quote = True, ch
-        elif ch == "{":
-            if depth == 0:
-                start = i
-            depth += 1
-        elif ch == "}" and depth > 0:
-            depth -= 1
-            if depth == 0:
-                spans.append(text[start : i + 1])
-    if depth > 0 and start >= 0:  # the model stopped mid-object (token limit): close what is open
-        tail = text[start:].rstrip().rstrip(",")
-        if in_str:
-            tail += quote
-        spans.append(tail + "]" * max(0, tail.count("[") - tail.count("]")) + "}" * depth)
-    return spans
+def json_objects(text: str) -> list[dict[str, Any]]:
+    """Every JSON object in a chat model's answer, in order, repaired the usual ways models break JSON.
 
-
-def _repairs(candidate: str) -> list[str]:
-    """The candidate and progressively bolder fixes of the usual ways models break JSON."""
-    fixed = re.sub(r",\s*([}\]])", r"\1", candidate)  # trailing commas
-    fixed = re.sub(r"\bTrue\b", "true", re.sub(r"\bFalse\b", "false", re.sub(r"\bNone\b", "null", fixed)))
-    out = [candidate, fixed]
-    keyed = re.sub(r"([{,]\s*)([A-Za-z_][A-Za-z0-9_ ]*?)\s*:", r'\1"\2":', fixed)  # unquoted keys
-    out.append(keyed)
-    if "'" in fixed:
-        out.append(re.sub(r"'", '"', fixed))
-        out.append(re.sub(r"'", '"', keyed))
-    return out
+    ``json-repair`` (the ``neural`` extra) reads the answer: prose around the objects, Markdown fences,
+    single quotes, unquoted keys, Python's ``True``/``None``, trailing commas, and an answer cut off
+    mid-object by the token limit (what is open is closed). Objects inside a top-level list count too.
+    """
+    json_repair = require("json_repair", "neural", "reading a chat model's answer")
+    cleaned = re.sub(r"```(?:json)?", "", text or "")
+    try:
+        found = json_repair.loads(cleaned)
+    except (ValueError, RecursionError):  # nothing a repair can make JSON of
+        return []
+    items = found if isinstance(found, list) else [found]
+    return [item for item in items if isinstance(item, dict)]
 
 
 def _key_value_lines(text: str) -> dict[str, Any]:
@@ -175,21 +148,11 @@ def _key_value_lines(text: str) -> dict[str, Any]:
 
 def extract_json(text: str) -> dict[str, Any] | None:
     """The first JSON object in ``text`` with at least one known key, salvaged if need be; else None."""
-    cleaned = re.sub(r"```(?:json)?", "", text or "")
-    for candidate in _balanced_objects(cleaned):
-        for attempt in _repairs(candidate):
-            try:
-                data = json.loads(attempt)
-            except (json.JSONDecodeError, ValueError):
-                continue
-            if isinstance(data, dict):
-                data = {
-                    KEY_ALIASES.get(str(k).strip().lower(), str(k).strip().lower()): v
-                    for k, v in data.items()
-                }
-                if any(k in data for k in KNOWN_KEYS):
-                    return data
-    lines = _key_value_lines(cleaned)
+    for found in json_objects(text):
+        data = {KEY_ALIASES.get(str(k).strip().lower(), str(k).strip().lower()): v for k, v in found.items()}
+        if any(k in data for k in KNOWN_KEYS):
+            return data
+    lines = _key_value_lines(re.sub(r"```(?:json)?", "", text or ""))
     return lines or None
 
 
