@@ -270,11 +270,11 @@ def section_boundaries(audio: np.ndarray, sample_rate: int, count: int) -> np.nd
     x = np.vstack(feats)
     x = x / (np.linalg.norm(x, axis=0, keepdims=True) + 1e-9)
     ssm = x.T @ x
-    novelty = _checkerboard_novelty(ssm, half=4)
-    return _top_peaks(novelty, count, min_gap=4, edge=3).astype(float) + 0.0
+    novelty = checkerboard_novelty(ssm, half=4)
+    return top_peaks(novelty, count, min_gap=4, edge=3).astype(float) + 0.0
 
 
-def _checkerboard_novelty(ssm: np.ndarray, half: int) -> np.ndarray:
+def checkerboard_novelty(ssm: np.ndarray, half: int) -> np.ndarray:
     """Foote (2000) novelty: a Gaussian-tapered checkerboard kernel correlated along the diagonal."""
     idx = np.arange(-half, half) + 0.5
     taper = np.exp(-0.5 * (idx / (half / 2)) ** 2)
@@ -284,7 +284,7 @@ def _checkerboard_novelty(ssm: np.ndarray, half: int) -> np.ndarray:
     return np.array([np.sum(kernel * padded[i : i + 2 * half, i : i + 2 * half]) for i in range(n)])
 
 
-def _top_peaks(curve: np.ndarray, count: int, *, min_gap: int, edge: int) -> np.ndarray:
+def top_peaks(curve: np.ndarray, count: int, *, min_gap: int, edge: int) -> np.ndarray:
     """Indices of the ``count`` highest local maxima at least ``min_gap`` apart, ``edge`` from the ends."""
     order = np.argsort(curve)[::-1]
     chosen: list[int] = []

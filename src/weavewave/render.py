@@ -366,7 +366,7 @@ def render(
     n_groups = len(group_parts)
     mix = out[:n_groups].sum(axis=0, dtype=np.float32) if n_groups else np.zeros((2, n), np.float32)
     clock.lap("mix")
-    master, envelope, stats = _master(mix, n, timings, fades=not loop)
+    mastered, envelope, stats = master(mix, n, timings, fades=not loop)
     clock.last = time.perf_counter()
     stem_audio: dict[str, np.ndarray] = {}
     if stems:
@@ -382,7 +382,7 @@ def render(
     stats["soundfont"] = sf_path.name
     logger.debug("render %s: %s", arrangement, {k: round(v, 3) for k, v in timings.items()})
     report(1.0, "mastered")
-    return Mix(audio=master, stems=stem_audio, sample_rate=SAMPLE_RATE, stats=stats)
+    return Mix(audio=mastered, stems=stem_audio, sample_rate=SAMPLE_RATE, stats=stats)
 
 
 def _check_arrangement(arrangement: Arrangement) -> None:
@@ -823,11 +823,13 @@ def _synth_pcm(sf2: bytes, midi: bytes, n: int) -> np.ndarray:
 # ======================================================================================================
 # Mastering
 # ======================================================================================================
-def _master(
+def master(
     mix: np.ndarray, n: int, timings: dict[str, float], *, fades: bool = True
 ) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
-    """Fade (unless ``fades`` is False: a loop), normalise and limit the mix [shape=(2, n)].
+    """Fade (unless ``fades`` is False: a loop), normalise to ``TARGET_LUFS`` and limit below
+    ``TRUE_PEAK_LIMIT_DBFS`` the mix [shape=(2, n)]; ``timings`` gets each step's seconds.
 
+    The mastering every backend shares (the symbolic mix here, MusicGen's audio in its generator).
     Returns the master [shape=(n, 2)], the gain envelope that made it from ``mix`` [shape=(n,)] (to apply
     to stems), and the stats.
     """

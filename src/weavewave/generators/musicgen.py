@@ -310,7 +310,8 @@ class MusicgenGenerator:
             chroma = reference_chroma(self.melody)
         audio, windows = self._generate_audio(b, brief, chroma, lambda f, m: report(0.05 + 0.85 * f, m))
         report(0.92, "mastering")
-        from weavewave.render import SAMPLE_RATE, _master
+        from weavewave.render import SAMPLE_RATE
+        from weavewave.render import master as _master
 
         stereo = _to_output(audio, b.sample_rate, brief.duration_s)
         master, _, stats = _master(stereo, stereo.shape[1], {})

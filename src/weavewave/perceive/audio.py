@@ -321,9 +321,9 @@ def _reason(exc: Exception) -> str:
 
 # --- analysis ------------------------------------------------------------------------------------
 def _librosa():
-    from weavewave.analyze import _librosa as get
+    from weavewave.jitcache import librosa
 
-    return get()
+    return librosa()
 
 
 def analyse_audio(
@@ -562,7 +562,7 @@ def _boundaries(
     music from ``start_s`` (the first sound) is read: leading silence is unlike everything else and
     would take the boundary for itself.
     """
-    from weavewave.analyze import _checkerboard_novelty, _top_peaks
+    from weavewave.analyze import checkerboard_novelty, top_peaks
 
     start_frame = int(librosa.time_to_frames(start_s, sr=SR, hop_length=HOP))
     mfcc = librosa.feature.mfcc(y=y, sr=SR, hop_length=HOP, n_mfcc=13)
@@ -582,10 +582,10 @@ def _boundaries(
         feats.append(per_beat / np.sqrt(f.shape[0]))
     x = np.vstack(feats)
     x = x / (np.linalg.norm(x, axis=0, keepdims=True) + 1e-9)
-    novelty = _checkerboard_novelty(x.T @ x, half=NOVELTY_HALF_BEATS)
+    novelty = checkerboard_novelty(x.T @ x, half=NOVELTY_HALF_BEATS)
     beat_s = float(np.median(np.diff(beats))) * HOP / SR
     gap = max(1, int(round(SEGMENT_S / 3 / beat_s)))
-    peaks = _top_peaks(novelty, k - 1, min_gap=gap, edge=gap)
+    peaks = top_peaks(novelty, k - 1, min_gap=gap, edge=gap)
     times = librosa.frames_to_time(beats[peaks], sr=SR, hop_length=HOP)
     return [0.0, *(round(float(t), 3) for t in times if duration - t >= SEGMENT_S / 3)]
 

@@ -156,7 +156,8 @@ def extract_json(text: str) -> dict[str, Any] | None:
     return lines or None
 
 
-def _words(value: Any) -> list[str]:
+def word_list(value: Any) -> list[str]:
+    """A model's list of words ("calm, smoky and warm" or ["Calm", "smoky."]) as clean lower-case items."""
     if isinstance(value, str):
         value = re.split(r"[,;/]| and ", value)
     if not isinstance(value, list | tuple):
@@ -203,7 +204,9 @@ def _parse_energy(value: Any) -> float | None:
     return None if n is None else round(min(1.0, n), 3)
 
 
-def _clean_caption(value: Any) -> str | None:
+def clean_caption(value: Any) -> str | None:
+    """A model's caption with its whitespace and quotes tidied and its length capped (at a sentence end
+    where one is near), or None when it is not a sentence (fewer than three words)."""
     if not isinstance(value, str):
         return None
     text = re.sub(r"\s+", " ", value).strip().strip('"')
@@ -226,7 +229,7 @@ def parse_answer(text: str) -> MllmAnswer:
         answer.problems.append("no JSON object or 'key: value' lines in the answer")
         return answer
     if "caption" in data:
-        answer.caption = _clean_caption(data["caption"])
+        answer.caption = clean_caption(data["caption"])
         if answer.caption is None:
             answer.problems.append("caption is not a sentence")
     if data.get("genre"):
@@ -235,14 +238,14 @@ def parse_answer(text: str) -> MllmAnswer:
             answer.genre = resolve_genre(str(genre))
         except (BadInputError, ValueError):
             answer.problems.append(f"unknown genre {str(genre)[:40]!r}")
-    answer.mood = [w for w in _words(data.get("mood")) if re.fullmatch(r"[a-z][a-z -]{1,24}", w)][
+    answer.mood = [w for w in word_list(data.get("mood")) if re.fullmatch(r"[a-z][a-z -]{1,24}", w)][
         :MAX_MOOD_WORDS
     ]
     if "tempo_bpm" in data:
         answer.tempo_bpm = _parse_tempo(data["tempo_bpm"])
         if answer.tempo_bpm is None:
             answer.problems.append(f"tempo {str(data['tempo_bpm'])[:40]!r} is not a range of 30-300 BPM")
-    for name in _words(data.get("instruments")):
+    for name in word_list(data.get("instruments")):
         try:
             canonical = resolve_instrument(name)
         except (BadInputError, ValueError):
