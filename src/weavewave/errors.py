@@ -11,5 +11,9 @@ class BadInputError(WeaveWaveError, ValueError):
     """The user's input or options are wrong. The CLI exits with code 2."""
 
 
-class MissingDependencyError(WeaveWaveError, ImportError):
-    """An optional dependency is not installed. The message names the install command."""
+class MissingDependencyError(BadInputError, ImportError):
+    """An optional dependency is not installed. The message names the install command (with the extra).
+
+    A :class:`BadInputError`: asking for a feature whose extra is not installed is a usage error (exit
+    code 2, one line), not an internal one. Raised by :func:`weavewave._deps.require`.
+    """

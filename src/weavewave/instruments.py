@@ -5,138 +5,16 @@ from __future__ import annotations
 import difflib
 import re
 
+import pretty_midi
+
 from weavewave.errors import BadInputError
 
-# The 128 General MIDI program names (program = index).
-GM_PROGRAMS: tuple[str, ...] = (
-    "Acoustic Grand Piano",
-    "Bright Acoustic Piano",
-    "Electric Grand Piano",
-    "Honky-tonk Piano",
-    "Electric Piano 1",
-    "Electric Piano 2",
-    "Harpsichord",
-    "Clavinet",
-    "Celesta",
-    "Glockenspiel",
-    "Music Box",
-    "Vibraphone",
-    "Marimba",
-    "Xylophone",
-    "Tubular Bells",
-    "Dulcimer",
-    "Drawbar Organ",
-    "Percussive Organ",
-    "Rock Organ",
-    "Church Organ",
-    "Reed Organ",
-    "Accordion",
-    "Harmonica",
-    "Tango Accordion",
-    "Acoustic Guitar (nylon)",
-    "Acoustic Guitar (steel)",
-    "Electric Guitar (jazz)",
-    "Electric Guitar (clean)",
-    "Electric Guitar (muted)",
-    "Overdriven Guitar",
-    "Distortion Guitar",
-    "Guitar Harmonics",
-    "Acoustic Bass",
-    "Electric Bass (finger)",
-    "Electric Bass (pick)",
-    "Fretless Bass",
-    "Slap Bass 1",
-    "Slap Bass 2",
-    "Synth Bass 1",
-    "Synth Bass 2",
-    "Violin",
-    "Viola",
-    "Cello",
-    "Contrabass",
-    "Tremolo Strings",
-    "Pizzicato Strings",
-    "Orchestral Harp",
-    "Timpani",
-    "String Ensemble 1",
-    "String Ensemble 2",
-    "Synth Strings 1",
-    "Synth Strings 2",
-    "Choir Aahs",
-    "Voice Oohs",
-    "Synth Choir",
-    "Orchestra Hit",
-    "Trumpet",
-    "Trombone",
-    "Tuba",
-    "Muted Trumpet",
-    "French Horn",
-    "Brass Section",
-    "Synth Brass 1",
-    "Synth Brass 2",
-    "Soprano Sax",
-    "Alto Sax",
-    "Tenor Sax",
-    "Baritone Sax",
-    "Oboe",
-    "English Horn",
-    "Bassoon",
-    "Clarinet",
-    "Piccolo",
-    "Flute",
-    "Recorder",
-    "Pan Flute",
-    "Blown bottle",
-    "Shakuhachi",
-    "Whistle",
-    "Ocarina",
-    "Lead 1 (square)",
-    "Lead 2 (sawtooth)",
-    "Lead 3 (calliope)",
-    "Lead 4 (chiff)",
-    "Lead 5 (charang)",
-    "Lead 6 (voice)",
-    "Lead 7 (fifths)",
-    "Lead 8 (bass + lead)",
-    "Pad 1 (new age)",
-    "Pad 2 (warm)",
-    "Pad 3 (polysynth)",
-    "Pad 4 (choir)",
-    "Pad 5 (bowed)",
-    "Pad 6 (metallic)",
-    "Pad 7 (halo)",
-    "Pad 8 (sweep)",
-    "FX 1 (rain)",
-    "FX 2 (soundtrack)",
-    "FX 3 (crystal)",
-    "FX 4 (atmosphere)",
-    "FX 5 (brightness)",
-    "FX 6 (goblins)",
-    "FX 7 (echoes)",
-    "FX 8 (sci-fi)",
-    "Sitar",
-    "Banjo",
-    "Shamisen",
-    "Koto",
-    "Kalimba",
-    "Bag pipe",
-    "Fiddle",
-    "Shanai",
-    "Tinkle Bell",
-    "Agogo",
-    "Steel Drums",
-    "Woodblock",
-    "Taiko Drum",
-    "Melodic Tom",
-    "Synth Drum",
-    "Reverse Cymbal",
-    "Guitar Fret Noise",
-    "Breath Noise",
-    "Seashore",
-    "Bird Tweet",
-    "Telephone Ring",
-    "Helicopter",
-    "Applause",
-    "Gunshot",
+# The 128 General MIDI program names (program = index): pretty_midi's table, with the General MIDI 1
+# spelling where pretty_midi's differs. Briefs have always written these two; pretty_midi's own
+# spellings are accepted too (see ``_BY_NORM``).
+GM_SPELLING: dict[int, str] = {83: "Lead 4 (chiff)", 109: "Bag pipe"}
+GM_PROGRAMS: tuple[str, ...] = tuple(
+    GM_SPELLING.get(program, pretty_midi.program_to_instrument_name(program)) for program in range(128)
 )
 DRUMS = "Drums"  # the GM percussion channel, written as its own instrument name
 
@@ -274,7 +152,10 @@ def _norm(name: str) -> str:
     return re.sub(r"[\s_\-]+", " ", name.strip().lower())
 
 
-_BY_NORM: dict[str, str] = {_norm(n): n for n in GM_PROGRAMS} | {_norm(DRUMS): DRUMS}
+_BY_NORM: dict[str, str] = {
+    _norm(pretty_midi.program_to_instrument_name(p)): n for p, n in enumerate(GM_PROGRAMS)
+}
+_BY_NORM |= {_norm(n): n for n in GM_PROGRAMS} | {_norm(DRUMS): DRUMS}
 _BY_NORM.update({_norm(k): v for k, v in ALIASES.items()})
 
 
@@ -309,25 +190,7 @@ def family_of(name: str) -> str:
     """GM family ("Piano", "Bass", "Strings", ...) of a canonical name, or "Drums"."""
     if name == DRUMS:
         return DRUMS
-    families = (
-        "Piano",
-        "Chromatic Percussion",
-        "Organ",
-        "Guitar",
-        "Bass",
-        "Strings",
-        "Ensemble",
-        "Brass",
-        "Reed",
-        "Pipe",
-        "Synth Lead",
-        "Synth Pad",
-        "Synth Effects",
-        "Ethnic",
-        "Percussive",
-        "Sound Effects",
-    )
-    return families[program_of(name) // 8]
+    return str(pretty_midi.program_to_instrument_class(program_of(name)))
 
 
 def known_instrument_names() -> list[str]:

@@ -31,7 +31,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from weavewave.errors import MissingDependencyError
+from weavewave._deps import available, missing
 
 NUMBA_CACHE_ENV = "NUMBA_CACHE_DIR"
 XDG_CACHE_ENV = "XDG_CACHE_HOME"
@@ -200,7 +200,7 @@ def librosa() -> ModuleType:
     """librosa, imported after its JIT cache is configured and warm. Raises MissingDependencyError."""
     configure()
     if not librosa_available():
-        raise MissingDependencyError('audio analysis needs librosa: pip install "weavewave[analysis]"')
+        raise missing("librosa", "analysis", "audio analysis")
     ensure_warm()  # before this process loads any of librosa's compiled functions
     import librosa as module
 
@@ -209,9 +209,7 @@ def librosa() -> ModuleType:
 
 def librosa_available() -> bool:
     """Whether librosa is installed (without importing it)."""
-    from importlib.util import find_spec
-
-    return find_spec("librosa") is not None
+    return available("librosa")
 
 
 def warm_if_installed() -> bool:

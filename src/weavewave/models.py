@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from weavewave.errors import BadInputError, MissingDependencyError
+from weavewave._deps import available, missing, require
+from weavewave.errors import BadInputError
 
 ROLES = ("generator", "describer", "refiner")
 # The flag that points each role at a model, named in error messages.
@@ -32,6 +33,15 @@ ROLE_FLAG = {
 DEVICES = ("auto", "cpu", "cuda", "mps")
 DTYPES = ("auto", "fp32", "bf16", "fp16")
 NETWORK_PROBE_TIMEOUT_S = 3.0
+# Every role's model loads through these (the ``neural`` extra).
+NEURAL_MODULES = ("torch", "transformers")
+# What needs a role's model, as the user asked for it, for the missing-extra message.
+ROLE_WHAT = {
+    "generator": "the musicgen backend",
+    "describer": "--describer mllm",
+    "refiner": "--refiner llm",
+    "eval": "the CLAP, CLIP and EnCodec metrics",
+}
 # A tokenizer smaller than this was not really loaded (offline, T5Tokenizer can return a near-empty one).
 MIN_TOKENIZER_SIZE = 16
 
@@ -178,10 +188,10 @@ def local_path(ref: str) -> Path | None:
 
 def cached_snapshot(model_id: str) -> str | None:
     """Where the Hugging Face cache holds ``model_id``'s config, or None. Never touches the network."""
-    try:
-        from huggingface_hub import try_to_load_from_cache
-    except ImportError:
-        return None
+    if not available("huggingface_hub"):
+        return None  # a light install has no hub cache to look in
+    from huggingface_hub import try_to_load_from_cache
+
     try:
         found = try_to_load_from_cache(model_id, "config.json")
     except Exception:  # a malformed id: it is simply not cached
@@ -203,7 +213,7 @@ def hub_is_offline() -> bool:
         "TRANSFORMERS_OFFLINE", ""
     ).lower() in ("1", "true", "yes", "on"):
         return True
-    from huggingface_hub import constants
+    constants = require("huggingface_hub.constants", "neural", "loading a model from the hub")
 
     host = urlparse(constants.ENDPOINT).hostname
     if not host:
@@ -235,6 +245,7 @@ def locate(ref: str, role: str) -> tuple[str, bool]:
     """
     if role not in ROLES:
         raise ValueError(f"unknown role {role!r}")
+    require_transformers(ROLE_WHAT[role])  # a light install: say which extra, before looking for the model
     if not ref or not ref.strip():
         raise BadInputError(
             f"{ROLE_FLAG[role]} is empty: give a hub id such as {DEFAULT_MODEL[role]} or a folder"
@@ -311,16 +322,14 @@ def pick_dtype(device: str, requested: str = "auto") -> Any:
 # ======================================================================================================
 # Loading
 # ======================================================================================================
-def require_transformers() -> None:
-    """Raise a clear error, with the install command, when the neural extra is missing."""
-    import importlib.util
+def require_transformers(what: str = "the neural backends") -> None:
+    """Raise a clear error, with the install command, when the neural extra is missing.
 
-    missing = [m for m in ("torch", "transformers") if importlib.util.find_spec(m) is None]
-    if missing:
-        raise MissingDependencyError(
-            f"{' and '.join(missing)} not installed: the neural backends need "
-            '`pip install "weavewave[neural]"` (install torch first)'
-        )
+    Only looks for torch and transformers (no import: that costs seconds and happens at load time).
+    """
+    for module in NEURAL_MODULES:
+        if not available(module):
+            raise missing(module, "neural", what)
 
 
 def quiet_transformers() -> None:

@@ -91,7 +91,7 @@ def _unit(value: Any, lo: float, hi: float) -> float | None:
 def _validated_fields(brief: MusicBrief, edit: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
     """Each field of the model's answer checked on its own: kept if valid and different, else reported."""
     from weavewave.instruments import resolve_instrument
-    from weavewave.perceive.mllm import _clean_caption, _words
+    from weavewave.perceive.mllm import clean_caption, word_list
     from weavewave.styles import resolve_genre
     from weavewave.theory import parse_key
 
@@ -106,7 +106,7 @@ def _validated_fields(brief: MusicBrief, edit: dict[str, Any]) -> tuple[dict[str
             good[name] = value
 
     if "caption" in edit:
-        keep("caption", _clean_caption(edit["caption"]))
+        keep("caption", clean_caption(edit["caption"]))
     if "tempo_bpm" in edit:
         keep("tempo_bpm", _unit(edit["tempo_bpm"], 30.0, 300.0))
     for name in ("valence", "arousal"):
@@ -125,10 +125,12 @@ def _validated_fields(brief: MusicBrief, edit: dict[str, Any]) -> tuple[dict[str
         except (BadInputError, ValueError):
             keep("genre", None)
     if "mood_tags" in edit:
-        keep("mood_tags", [w for w in _words(edit["mood_tags"]) if w.replace(" ", "").isalpha()][:6] or None)
+        keep(
+            "mood_tags", [w for w in word_list(edit["mood_tags"]) if w.replace(" ", "").isalpha()][:6] or None
+        )
     if "instruments" in edit:
         try:
-            names = list(dict.fromkeys(resolve_instrument(n) for n in _words(edit["instruments"])))
+            names = list(dict.fromkeys(resolve_instrument(n) for n in word_list(edit["instruments"])))
             keep("instruments", names or None)
         except (BadInputError, ValueError) as exc:
             problems.append(f"instruments: {exc}")
@@ -136,7 +138,7 @@ def _validated_fields(brief: MusicBrief, edit: dict[str, Any]) -> tuple[dict[str
         sections = []
         for i, s in enumerate(brief.sections):
             new = edit["sections"][i] if i < len(edit["sections"]) else None
-            caption = _clean_caption(new.get("caption")) if isinstance(new, dict) else None
+            caption = clean_caption(new.get("caption")) if isinstance(new, dict) else None
             energy = _unit(new.get("energy"), 0.0, 1.0) if isinstance(new, dict) else None
             sections.append(
                 {"caption": caption or s.caption, "energy": s.energy if energy is None else energy}
@@ -189,18 +191,9 @@ def apply_edit(
 
 def parse_edit(text: str) -> dict[str, Any] | None:
     """The JSON object in the model's answer with at least one editable key, salvaged; else None."""
-    from weavewave.perceive.mllm import _balanced_objects, _repairs
+    from weavewave.perceive.mllm import json_objects
 
-    cleaned = text.replace("```json", "").replace("```", "")
-    for candidate in _balanced_objects(cleaned):
-        for attempt in _repairs(candidate):
-            try:
-                data = json.loads(attempt)
-            except (json.JSONDecodeError, ValueError):
-                continue
-            if isinstance(data, dict) and any(k in data for k in EDITABLE):
-                return data
-    return None
+    return next((data for data in json_objects(text) if any(k in data for k in EDITABLE)), None)
 
 
 # ======================================================================================================

@@ -21,11 +21,13 @@ import logging
 import math
 import mmap
 import multiprocessing
-import multiprocessing.connection
+import multiprocessing.process
 import os
 import signal
 import time
 from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -364,7 +366,7 @@ def render(
     n_groups = len(group_parts)
     mix = out[:n_groups].sum(axis=0, dtype=np.float32) if n_groups else np.zeros((2, n), np.float32)
     clock.lap("mix")
-    master, envelope, stats = _master(mix, n, timings, fades=not loop)
+    mastered, envelope, stats = master(mix, n, timings, fades=not loop)
     clock.last = time.perf_counter()
     stem_audio: dict[str, np.ndarray] = {}
     if stems:
@@ -380,7 +382,7 @@ def render(
     stats["soundfont"] = sf_path.name
     logger.debug("render %s: %s", arrangement, {k: round(v, 3) for k, v in timings.items()})
     report(1.0, "mastered")
-    return Mix(audio=master, stems=stem_audio, sample_rate=SAMPLE_RATE, stats=stats)
+    return Mix(audio=mastered, stems=stem_audio, sample_rate=SAMPLE_RATE, stats=stats)
 
 
 def _check_arrangement(arrangement: Arrangement) -> None:
@@ -655,48 +657,38 @@ def _synthesize_all(
 
 
 def _run_pool(job: _Job, n_workers: int, on_done: Callable[[int, int], None], limit_s: float) -> None:
-    """Synthesize ``job``'s slots in ``n_workers`` forked processes, under a watchdog.
+    """Synthesize ``job``'s slots in a pool of ``n_workers`` forked processes, under a watchdog.
 
-    Each process takes the next slot from a shared counter until none is left, and marks it done in
-    shared memory. This process watches them: it reports each finished slot (``on_done(count, slot)``),
-    and calls ``on_done`` again with the last finished slot while it waits, so a cancel request raised
-    from the progress callback is seen mid-pass. A process that dies (a signal, as the out-of-memory
-    killer sends) or fails, or passes that overrun ``limit_s`` seconds, end the others and raise; so does
-    any exception from ``on_done``. No process outlives this call, nor the process that called it.
+    A :class:`~concurrent.futures.ProcessPoolExecutor` on the fork context: its processes inherit the job
+    (the SoundFont's bytes and the shared output arrays) from this one, so nothing large is pickled; a
+    task is a slot number. This process watches the futures: it reports each finished slot
+    (``on_done(count, slot)``), and calls ``on_done`` again with the last finished slot while it waits,
+    so a cancel request raised from the progress callback is seen mid-pass. A process that dies (a
+    signal, as the out-of-memory killer sends) or fails, or passes that overrun ``limit_s`` seconds, end
+    the others and raise; so does any exception from ``on_done``. No process outlives this call, nor the
+    process that called it.
     """
-    ctx = multiprocessing.get_context("fork")
-    n_slots = len(job.midis)
-    finished = _shared_array((n_slots,), np.uint8)
-    next_slot = ctx.RawValue("l", 0)
-    take = ctx.Lock()
-    errors = ctx.SimpleQueue()
-    parent = os.getpid()
-    procs = [
-        ctx.Process(
-            target=_pool_child,
-            args=(job, parent, next_slot, take, finished, errors),
-            name=f"weavewave-render-{k}",
-            daemon=True,
-        )
-        for k in range(n_workers)
-    ]
-    reported: list[int] = []
-    deadline = time.monotonic() + limit_s
+    context = _ForkContext()
+    pool = ProcessPoolExecutor(
+        n_workers, mp_context=context, initializer=_pool_init, initargs=(job, os.getpid())
+    )
+    finished_cleanly = False
     try:
-        for proc in procs:
-            proc.start()
-        while True:
-            for i in np.flatnonzero(finished).tolist():
-                if i not in reported:
-                    reported.append(i)
-                    on_done(len(reported), i)
-            if len(reported) == n_slots:
-                return
-            failed = [p for p in procs if p.exitcode not in (None, 0)]
-            if failed:
-                raise _pool_failure(failed[0].exitcode, errors)
-            if all(p.exitcode == 0 for p in procs) and not finished.all():
-                raise RendererDied("internal: the renderer processes ended with passes left undone")
+        slot_of = {pool.submit(_pool_slot, i): i for i in range(len(job.midis))}
+        pending, reported = set(slot_of), []
+        deadline = time.monotonic() + limit_s
+        while pending:
+            done, pending = wait(pending, timeout=WATCH_POLL_S, return_when=FIRST_COMPLETED)
+            for future in sorted(done, key=slot_of.__getitem__):
+                try:
+                    future.result()
+                except BrokenProcessPool:
+                    pool.shutdown(wait=True)  # every process is reaped: their exit codes are final
+                    raise _pool_failure(context.processes) from None
+                reported.append(slot_of[future])
+                on_done(len(reported), slot_of[future])
+            if not pending:
+                break
             if time.monotonic() > deadline:
                 raise RendererDied(
                     f"rendering took longer than its limit of {limit_s:.0f} s (a synthesizer "
@@ -704,52 +696,77 @@ def _run_pool(job: _Job, n_workers: int, on_done: Callable[[int, int], None], li
                 )
             if reported:  # lets the caller's progress callback cancel or stop us while a pass runs
                 on_done(len(reported), reported[-1])
-            multiprocessing.connection.wait([p.sentinel for p in procs if p.exitcode is None], WATCH_POLL_S)
+        finished_cleanly = True
     finally:
-        for proc in procs:
-            if proc.is_alive():
-                proc.kill()
-        for proc in procs:
-            if proc.pid is not None:
-                proc.join(POOL_KILL_WAIT_S)
-        errors.close()
+        if not finished_cleanly:  # a hung or still-running pass: stop it, the pool cannot
+            for proc in context.processes:
+                if proc.is_alive():
+                    proc.kill()
+        pool.shutdown(wait=True, cancel_futures=True)
+        for proc in context.processes:
+            proc.join(POOL_KILL_WAIT_S)
 
 
-def _pool_child(job: _Job, parent: int, next_slot: Any, take: Any, finished: np.ndarray, errors: Any) -> None:
-    """A renderer process: synthesize slots from the shared counter until none is left."""
+class _ForkContext:
+    """The fork start method's context, remembering the processes it starts: the pool does not say
+    which of its processes died or how, and a killed renderer's signal is what the user is told."""
+
+    def __init__(self) -> None:
+        self._context = multiprocessing.get_context("fork")
+        self.processes: list[multiprocessing.process.BaseProcess] = []
+
+    def Process(self, *args: Any, **kwargs: Any) -> multiprocessing.process.BaseProcess:  # noqa: N802
+        proc = self._context.Process(*args, **kwargs)
+        self.processes.append(proc)
+        return proc
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._context, name)
+
+
+# The job a pool process renders from: set by ``_pool_init`` in the pool's own processes only (inherited
+# through fork), never in the process that renders, so concurrent renders share nothing.
+_pool_job: _Job | None = None
+
+
+def _pool_init(job: _Job, parent: int) -> None:
+    """A renderer process starts: it dies with its parent and keeps the job it inherited."""
+    global _pool_job
     from weavewave.procs import die_with_parent
 
     die_with_parent(parent)  # a killed worker or CLI must not leave synthesizers running
+    _pool_job = job
+
+
+def _pool_slot(index: int) -> int:
+    """Synthesize one slot in a renderer process. A failure comes back as a short RuntimeError, which
+    keeps render()'s check for a SoundFont the synthesizer refuses working as in this process."""
+    if _pool_job is None:
+        raise RuntimeError("internal: _pool_slot runs only in a process started by _run_pool")
     try:
-        while True:
-            with take:
-                i = next_slot.value
-                next_slot.value = i + 1
-            if i >= len(job.midis):
-                break
-            _synthesize_slot(i, job)
-            finished[i] = 1
-    except BaseException as exc:  # the parent re-raises it: a SoundFont the synthesizer refuses, say
-        errors.put(f"{type(exc).__name__}: {exc}"[:ERROR_TEXT_MAX])  # short: a full pipe would block
-        os._exit(1)
-    os._exit(0)  # not sys.exit: a forked child must not run the parent's exit handlers
+        return _synthesize_slot(index, _pool_job)
+    except Exception as exc:
+        raise RuntimeError(
+            f"{type(exc).__name__}: {exc}"[:ERROR_TEXT_MAX].removeprefix("RuntimeError: ")
+        ) from None
 
 
-def _pool_failure(exitcode: int | None, errors: Any) -> Exception:
-    """The exception for a renderer process that ended with ``exitcode``."""
-    if exitcode is not None and exitcode < 0:
+def _pool_failure(processes: list[multiprocessing.process.BaseProcess]) -> RendererDied:
+    """The error for a pool whose process ended abruptly: the signal that killed it, when one did."""
+    codes = [p.exitcode for p in processes if p.exitcode not in (None, 0)]
+    # The pool SIGTERMs the others once one has died: the first other code is the cause.
+    cause = next((c for c in codes if c != -signal.SIGTERM), codes[0] if codes else None)
+    if cause is not None and cause < 0:
         try:
-            name = signal.Signals(-exitcode).name
+            name = signal.Signals(-cause).name
         except ValueError:
-            name = f"signal {-exitcode}"
-        hint = " (as the out-of-memory killer does)" if -exitcode == signal.SIGKILL else ""
+            name = f"signal {-cause}"
+        hint = " (as the out-of-memory killer does)" if -cause == signal.SIGKILL else ""
         return RendererDied(
             f"a renderer process was killed by {name}{hint}; free some memory or render a "
             "shorter piece or fewer stems, then try again"
         )
-    message = errors.get() if not errors.empty() else f"exit code {exitcode}"
-    # RuntimeError keeps render()'s check for a SoundFont the synthesizer refuses working as before.
-    return RuntimeError(message.removeprefix("RuntimeError: "))
+    return RendererDied(f"a renderer process ended abruptly (exit code {cause}); try again")
 
 
 def _worker_count(n_passes: int, duration_s: float, workers: int | None) -> int:
@@ -791,12 +808,12 @@ def _synthesize_slot(index: int, job: _Job) -> int:
 def _synth_pcm(sf2: bytes, midi: bytes, n: int) -> np.ndarray:
     """midirenderer's 16-bit stereo output, first ``n`` frames, as int16 [shape=(2, n)] (zero-padded)."""
     import midirenderer
+    import soundfile
 
     wav = midirenderer.render_wave_from(sf2, midi)
-    at = wav.find(b"data", 12)
-    if at < 0:
-        raise RuntimeError("internal: midirenderer returned WAV data without a data chunk")
-    frames = np.frombuffer(wav, dtype="<i2", offset=at + 8, count=(len(wav) - at - 8) // 2).reshape(-1, 2)
+    frames, rate = soundfile.read(io.BytesIO(wav), dtype="int16", always_2d=True)
+    if rate != SAMPLE_RATE or frames.shape[1] != 2:
+        raise RuntimeError(f"internal: midirenderer returned {frames.shape[1]} channels at {rate} Hz")
     pcm = np.zeros((2, n), np.int16)
     m = min(n, frames.shape[0])
     pcm[:, :m] = frames[:m].T
@@ -806,11 +823,13 @@ def _synth_pcm(sf2: bytes, midi: bytes, n: int) -> np.ndarray:
 # ======================================================================================================
 # Mastering
 # ======================================================================================================
-def _master(
+def master(
     mix: np.ndarray, n: int, timings: dict[str, float], *, fades: bool = True
 ) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
-    """Fade (unless ``fades`` is False: a loop), normalise and limit the mix [shape=(2, n)].
+    """Fade (unless ``fades`` is False: a loop), normalise to ``TARGET_LUFS`` and limit below
+    ``TRUE_PEAK_LIMIT_DBFS`` the mix [shape=(2, n)]; ``timings`` gets each step's seconds.
 
+    The mastering every backend shares (the symbolic mix here, MusicGen's audio in its generator).
     Returns the master [shape=(n, 2)], the gain envelope that made it from ``mix`` [shape=(n,)] (to apply
     to stems), and the stats.
     """

@@ -20,7 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from weavewave.errors import BadInputError, MissingDependencyError
+from weavewave._deps import require
+from weavewave.errors import BadInputError
 from weavewave.styles import GENRES
 
 DEFAULT_CLAP = "laion/clap-htsat-unfused"
@@ -53,15 +54,8 @@ class LoadedModel:
 
 
 def _torch_transformers():
-    try:
-        import torch
-        import transformers
-    except ImportError as exc:
-        raise MissingDependencyError(
-            "CLAP and CLIP metrics need torch and transformers: pip install "
-            '"torch==2.13.0" "weavewave[semantic]"'
-        ) from exc
-    return torch, transformers
+    what = "CLAP and CLIP metrics"
+    return require("torch", "neural", what), require("transformers", "neural", what)
 
 
 def short_name(family: str, name_or_path: str) -> str:

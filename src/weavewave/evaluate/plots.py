@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from weavewave.errors import MissingDependencyError
+from weavewave._deps import require
 from weavewave.evaluate.adherence import PITCH_NAMES
 
 if TYPE_CHECKING:
@@ -56,15 +56,10 @@ class TrackView:
 
 
 def _matplotlib():
-    try:
-        import matplotlib
+    matplotlib = require("matplotlib", "eval", "the report's pictures (--no-plots skips them)")
+    matplotlib.use("Agg", force=True)
+    from matplotlib.figure import Figure
 
-        matplotlib.use("Agg", force=True)
-        from matplotlib.figure import Figure
-    except ImportError as exc:
-        raise MissingDependencyError(
-            'pictures need matplotlib: pip install "weavewave[eval]" (or pass --no-plots)'
-        ) from exc
     return Figure
 
 

@@ -377,7 +377,8 @@ class MusicgenGenerator:
             b, brief, chroma, lambda f, m: report(0.05 + 0.85 * f, m), extra_s=seam_s
         )
         report(0.92, "mastering")
-        from weavewave.render import SAMPLE_RATE, _master
+        from weavewave.render import SAMPLE_RATE
+        from weavewave.render import master as _master
 
         stereo = _to_output(audio, b.sample_rate, brief.duration_s + seam_s)
         n = int(round(brief.duration_s * SAMPLE_RATE))

@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from weavewave._deps import require
 from weavewave.brief import (
     MAX_DURATION_S,
     REFERENCE_MODES,
@@ -39,7 +40,7 @@ from weavewave.brief import (
     ReferenceMaterial,
     Section,
 )
-from weavewave.errors import BadInputError, MissingDependencyError
+from weavewave.errors import BadInputError
 from weavewave.perceive import Perception, Proposal
 from weavewave.reharmonize import HarmonyTrust, clean_melody, harmony_confidence, reharmonize
 from weavewave.theory import TONIC_NAMES as PITCH_CLASS_NAMES
@@ -194,10 +195,8 @@ def max_audio_seconds() -> float:
 
 
 def _soundfile():
-    try:
-        import soundfile
-    except ImportError as exc:  # pragma: no cover - a core dependency
-        raise MissingDependencyError("reading audio needs soundfile: pip install soundfile") from exc
+    import soundfile  # a core dependency, imported when a file is read
+
     return soundfile
 
 
@@ -322,9 +321,9 @@ def _reason(exc: Exception) -> str:
 
 # --- analysis ------------------------------------------------------------------------------------
 def _librosa():
-    from weavewave.analyze import _librosa as get
+    from weavewave.jitcache import librosa
 
-    return get()
+    return librosa()
 
 
 def analyse_audio(
@@ -563,7 +562,7 @@ def _boundaries(
     music from ``start_s`` (the first sound) is read: leading silence is unlike everything else and
     would take the boundary for itself.
     """
-    from weavewave.analyze import _checkerboard_novelty, _top_peaks
+    from weavewave.analyze import checkerboard_novelty, top_peaks
 
     start_frame = int(librosa.time_to_frames(start_s, sr=SR, hop_length=HOP))
     mfcc = librosa.feature.mfcc(y=y, sr=SR, hop_length=HOP, n_mfcc=13)
@@ -583,10 +582,10 @@ def _boundaries(
         feats.append(per_beat / np.sqrt(f.shape[0]))
     x = np.vstack(feats)
     x = x / (np.linalg.norm(x, axis=0, keepdims=True) + 1e-9)
-    novelty = _checkerboard_novelty(x.T @ x, half=NOVELTY_HALF_BEATS)
+    novelty = checkerboard_novelty(x.T @ x, half=NOVELTY_HALF_BEATS)
     beat_s = float(np.median(np.diff(beats))) * HOP / SR
     gap = max(1, int(round(SEGMENT_S / 3 / beat_s)))
-    peaks = _top_peaks(novelty, k - 1, min_gap=gap, edge=gap)
+    peaks = top_peaks(novelty, k - 1, min_gap=gap, edge=gap)
     times = librosa.frames_to_time(beats[peaks], sr=SR, hop_length=HOP)
     return [0.0, *(round(float(t), 3) for t in times if duration - t >= SEGMENT_S / 3)]
 
@@ -613,17 +612,11 @@ def _quiet():
 @lru_cache(maxsize=1)
 def _basic_pitch_model() -> Any:
     _librosa()  # basic-pitch imports librosa: its JIT cache must be set up and warm first
-    try:
-        with _quiet():
-            from basic_pitch import ICASSP_2022_MODEL_PATH
-            from basic_pitch.inference import Model
+    with _quiet():
+        inference = require("basic_pitch.inference", "audio", "melody transcription")
+        from basic_pitch import ICASSP_2022_MODEL_PATH
 
-            return Model(ICASSP_2022_MODEL_PATH)
-    except ImportError as exc:
-        raise MissingDependencyError(
-            'melody transcription needs basic-pitch: pip install "weavewave[audio]" and then '
-            "pip install --no-deps basic-pitch (see the Makefile)"
-        ) from exc
+        return inference.Model(ICASSP_2022_MODEL_PATH)
 
 
 def transcribe_notes(y: np.ndarray) -> list[tuple[float, float, int, float]]:

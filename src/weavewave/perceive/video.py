@@ -39,8 +39,9 @@ from typing import Any
 
 import numpy as np
 
+from weavewave._deps import require
 from weavewave.brief import MAX_DURATION_S, Observation
-from weavewave.errors import BadInputError, MissingDependencyError
+from weavewave.errors import BadInputError
 from weavewave.perceive import Perception, Proposal
 
 __all__ = [
@@ -173,12 +174,8 @@ def video_limit_s() -> float:
 
 
 def require_av() -> Any:
-    try:
-        import av
-    except ImportError:
-        raise MissingDependencyError(
-            "video needs PyAV: pip install 'weavewave[video]' (or pip install av)"
-        ) from None
+    """PyAV, with FFmpeg's logging silenced. Raises MissingDependencyError naming the ``video`` extra."""
+    av = require("av", "video", "video")
     av.logging.set_level(av.logging.PANIC)  # FFmpeg's own chatter would break the one-line errors
     return av
 

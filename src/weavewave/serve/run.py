@@ -16,20 +16,19 @@ from weavewave.serve.settings import Settings
 # Seconds open HTTP connections get to finish after SIGTERM; with the worker pool's bounded stop
 # (jobs.STOP_GRACE_S and the waits after it) the process ends within 10 s.
 HTTP_GRACE_S = 3
+# What the server imports (the ``serve`` extra): checked first, so a light install gets the install hint.
+SERVE_MODULES = ("uvicorn", "fastapi", "multipart", "gradio")
 
 
 def serve(settings: Settings) -> None:
     """Serve API and UI on ``settings.host:settings.port`` until SIGTERM or Ctrl-C."""
-    from weavewave.errors import MissingDependencyError
+    from weavewave._deps import require
 
-    try:
-        import uvicorn
+    for module in SERVE_MODULES:
+        require(module, "serve", "`weavewave serve`")
+    import uvicorn
 
-        from weavewave.serve.api import create_app
-    except ImportError as exc:
-        raise MissingDependencyError(
-            f"`weavewave serve` needs the serve extra ({exc.name} is missing): pip install 'weavewave[serve]'"
-        ) from None
+    from weavewave.serve.api import create_app
 
     class GracefulServer(uvicorn.Server):
         """uvicorn re-raises SIGTERM once it has shut down, so the process would end "killed by a signal";
