@@ -512,9 +512,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if sys.stderr.isatty():
             sys.stderr.write("\r\033[K")
         from weavewave.errors import FieldError
-        from weavewave.request import cli_flag
 
-        message = f"{cli_flag(exc.field)}: {exc.reason}" if isinstance(exc, FieldError) else str(exc)
+        message = exc.for_cli() if isinstance(exc, FieldError) else str(exc)
         sys.stderr.write(f"weavewave: error: {message}\n")
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:

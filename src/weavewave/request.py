@@ -281,33 +281,33 @@ class Request(BaseModel):
             and self.audio is None
             and self.brief is None
         ):
-            raise FieldError("text", "nothing to make music from: give text, an image, a video, a reference tune "
-                             "(audio) or a brief")  # fmt: skip
+            raise FieldError("text", "nothing to make music from: give @text, @image, @video, @audio (a reference "
+                             "tune) or @brief")  # fmt: skip
         if self.instruction is not None and not self.instruction.strip():
             raise FieldError("instruction", "is empty: say what to change, e.g. 'as jazz' or 'calmer'")
         if self.reference_mode is not None and self.audio is None:
             raise FieldError(
-                "reference_mode", "says how much of a reference tune to keep: give the tune as audio"
+                "reference_mode", "says how much of a reference tune to keep: give the tune with @audio"
             )
         if self.keep_audio and self.video is None:
-            raise FieldError("keep_audio", "keeps a video's own sound: give the video too")
+            raise FieldError("keep_audio", "keeps a video's own sound: give the video with @video")
         if self.audio is not None and self.video is not None:
             raise FieldError("audio", "a reference tune and a video cannot be combined yet: restyle the tune, or "
                              "score the video (its own sound is read from the video)")  # fmt: skip
         if self.refiner == "llm" and not self.instruction:
             raise FieldError(
-                "refiner", "llm rewrites the brief from an instruction: give one, or drop the refiner"
+                "refiner", "llm rewrites the brief from an @instruction: give one, or drop @refiner"
             )
         defaults = type(self).model_fields
         if self.backend != "musicgen":
             for name in MUSICGEN_FIELDS:
                 if getattr(self, name) != defaults[name].default:
                     raise FieldError(
-                        name, "is an option of the musicgen backend: also ask for backend musicgen"
+                        name, "is an option of the musicgen backend: also give @backend musicgen"
                     )
         elif self.stems:
-            raise FieldError("stems", "the musicgen backend makes one mixed track and no stems: drop stems, or use "
-                             "the symbolic backend")  # fmt: skip
+            raise FieldError("stems", "the musicgen backend makes one mixed track and no stems: drop @stems, or use "
+                             "@backend symbolic")  # fmt: skip
         from weavewave.evaluate.rerank import check_rerank
 
         try:
