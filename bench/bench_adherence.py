@@ -40,7 +40,7 @@ def main() -> None:
                 tempo=tempo,
                 duration=DURATION,
                 seed=i * 10 + j,
-                semantic=False,
+                text_model="lexicon",
             )
             bpm = estimate_tempo(track.audio, track.sample_rate, start_bpm=tempo)
             tonic, mode, _ = estimate_key(track.audio, track.sample_rate)

@@ -59,7 +59,7 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     track = weavewave.generate(
-        text="a lively folk tune with fiddle and guitar", duration=args.seconds, seed=1, semantic=False
+        text="a lively folk tune with fiddle and guitar", duration=args.seconds, seed=1, text_model="lexicon"
     )
     audio, sr = track.audio, track.sample_rate
     seconds = audio.shape[0] / sr

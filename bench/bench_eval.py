@@ -59,7 +59,9 @@ def make_set(folder: Path, settings: list[dict], seconds: float, seed0: int) -> 
     for i, s in enumerate(settings):
         p = folder / f"{i:03d}"
         if not (p / "brief.json").exists():
-            track = weavewave.generate(text="a piece", duration=seconds, seed=seed0 + i, semantic=False, **s)
+            track = weavewave.generate(
+                text="a piece", duration=seconds, seed=seed0 + i, text_model="lexicon", **s
+            )
             save_track(track, p, force=True)
             made += 1
         paths.append(p)

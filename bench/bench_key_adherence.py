@@ -134,7 +134,7 @@ def measure(setting: dict, seconds: float) -> dict:
     from weavewave.evaluate.symbolic import pitch_class_entropy, scale_consistency
 
     s = dict(setting)
-    track = weavewave.generate(text="a piece", duration=seconds, semantic=False, **s)
+    track = weavewave.generate(text="a piece", duration=seconds, text_model="lexicon", **s)
     tonic, mode = track.brief.key.tonic, track.brief.key.mode
     ref = analyze.reference_key(tonic, mode)
     y = analyze.analysis_signal(track.audio, track.sample_rate)

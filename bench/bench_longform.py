@@ -23,7 +23,7 @@ from weavewave.api import describe
 from weavewave.generators import get_generator
 t0 = time.perf_counter()
 brief = describe(text="a hopeful cinematic journey with strings, piano and drums", duration=minutes * 60,
-                 tempo=100, seed=1, semantic=False, loop=loop)
+                 tempo=100, seed=1, text_model="lexicon", loop=loop)
 t1 = time.perf_counter()
 track = get_generator("symbolic").generate(brief)
 t2 = time.perf_counter()

@@ -66,7 +66,7 @@ def main() -> None:
     for name in ("weavewave.render", "weavewave._render_before"):
         logging.getLogger(name).addHandler(handler)
         logging.getLogger(name).setLevel(logging.DEBUG)
-    after.render(compose(weavewave.describe(text="warm up", semantic=False, duration=5, genre="lofi")))
+    after.render(compose(weavewave.describe(text="warm up", text_model="lexicon", duration=5, genre="lofi")))
     variants = (
         ("before", lambda a: before.render(a)),
         ("after", lambda a: after.render(a)),
@@ -76,7 +76,7 @@ def main() -> None:
     for genre, text in BRIEFS:
         for duration in (30, 120):
             arrangement = compose(
-                weavewave.describe(text=text, semantic=False, duration=duration, genre=genre)
+                weavewave.describe(text=text, text_model="lexicon", duration=duration, genre=genre)
             )
             best: dict[str, tuple[float, dict]] = {}
             for _ in range(args.repeat):

@@ -180,7 +180,7 @@ def cues_main() -> None:
         if k == 0:
             runs.append(("pop", 100.0))  # a tempo the user fixed: no tempo map, cues must still land
         for genre, tempo in runs:
-            brief = describe(video=path, genre=genre, tempo=tempo, seed=k, semantic=False)
+            brief = describe(video=path, genre=genre, tempo=tempo, seed=k, text_model="lexicon")
             dist, bend, jump = cue_distances(brief, [t for t in cuts if t < brief.duration_s - 0.3])
             every += dist
             bends.append(bend)

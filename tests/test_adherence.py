@@ -28,7 +28,7 @@ def rendered(request):
         tempo=case["tempo"],
         duration=24,
         seed=5,
-        semantic=False,
+        text_model="lexicon",
     )
     return case, track
 

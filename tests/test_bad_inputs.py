@@ -27,7 +27,7 @@ def _brief(tmp: Path, **changes) -> dict:
     """A valid brief (from ``describe``), with fields replaced."""
     from weavewave import describe
 
-    data = describe(text="a calm piano piece", seed=1, semantic=False).to_dict()
+    data = describe(text="a calm piano piece", seed=1, text_model="lexicon").to_dict()
     data.update(changes)
     return data
 

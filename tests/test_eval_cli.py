@@ -34,7 +34,7 @@ def outputs(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("eval") / "runs"
     for i, (genre, key, tempo) in enumerate((("folk", "D major", 100), ("rock", "E minor", 128))):
         track = weavewave.generate(
-            text="a piece", genre=genre, key=key, tempo=tempo, duration=12, seed=i, semantic=False
+            text="a piece", genre=genre, key=key, tempo=tempo, duration=12, seed=i, text_model="lexicon"
         )
         save_track(track, root / "batch" / f"piece{i}")
     return root
@@ -172,7 +172,7 @@ def test_rerank_keeps_the_best_and_records_every_score():
         tempo=96,
         duration=8,
         seed=11,
-        semantic=False,
+        text_model="lexicon",
         candidates=3,
         rerank="scale",
     )

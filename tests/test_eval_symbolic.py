@@ -126,7 +126,7 @@ def test_midi_adherence_of_a_generated_piece():
     import weavewave
 
     track = weavewave.generate(
-        text="a tune", genre="folk", key="G major", tempo=110, duration=16, seed=3, semantic=False
+        text="a tune", genre="folk", key="G major", tempo=110, duration=16, seed=3, text_model="lexicon"
     )
     m = symbolic.midi_adherence(track.arrangement.to_pretty_midi(), track.brief)
     assert m["scale_consistency"] > 0.9

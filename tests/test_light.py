@@ -29,7 +29,7 @@ def test_help_is_light():
 
 
 def test_lexicon_describe_is_light():
-    code = "import weavewave\nweavewave.describe(text='a calm sunrise', semantic=False)"
+    code = "import weavewave\nweavewave.describe(text='a calm sunrise', text_model='lexicon')"
     assert not _loaded_after(code) & set(HEAVY)
 
 

@@ -319,7 +319,9 @@ def test_cli_missing_model_says_how_to_fetch_it(tmp_path):
     )
     assert r.returncode == 2
     line = r.stderr.strip().splitlines()[-1]
-    assert line.startswith("weavewave: error: generator model facebook/musicgen-small is not on this machine")
+    assert line.startswith(
+        "weavewave: error: --model: generator model facebook/musicgen-small is not on this machine"
+    )
     assert "hf download facebook/musicgen-small" in line and "--model PATH/musicgen-small" in line
     assert "Traceback" not in r.stderr and not (tmp_path / "x").exists()
 

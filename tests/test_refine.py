@@ -12,7 +12,7 @@ from weavewave.refine import refine
 @pytest.fixture(scope="module")
 def base():
     return api.describe(
-        text="a walk in the park on a spring morning, pop with piano and drums", seed=1, semantic=False
+        text="a walk in the park on a spring morning, pop with piano and drums", seed=1, text_model="lexicon"
     )
 
 
@@ -63,7 +63,7 @@ def test_explicit_tempo_key_and_no_drums(base):
 
 
 def test_user_controls_are_never_overridden():
-    brief = api.describe(text="a calm lake", tempo=120, genre="ambient", semantic=False)
+    brief = api.describe(text="a calm lake", tempo=120, genre="ambient", text_model="lexicon")
     out = refine(brief, "faster, as rock")
     assert out.tempo_bpm == 120 and out.genre == "ambient"
     assert out.energy > brief.energy  # what the user did not set still changes
@@ -76,5 +76,5 @@ def test_unusable_instructions_are_refused(base, instruction):
 
 
 def test_instruction_over_text_through_the_api():
-    brief = api.describe(text="a sunny beach", instruction="as jazz", semantic=False)
+    brief = api.describe(text="a sunny beach", instruction="as jazz", text_model="lexicon")
     assert brief.genre == "jazz" and brief.provenance["genre"].source == "instruction"

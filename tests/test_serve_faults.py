@@ -412,7 +412,7 @@ def test_a_worker_that_lost_its_job_cannot_replace_its_files(tmp_path, monkeypat
     job = store.submit({"text": "a calm tune"}, max_queue=5)
     old = store.claim("old")
 
-    def generate_while_another_server_takes_over(**kwargs):
+    def generate_while_another_server_takes_over(request, **kwargs):
         store.recover(max_attempts=3)
         new = store.claim("new")
         final = jobs.out_dir(settings, job.id)

@@ -397,9 +397,15 @@ def loops():
     from weavewave.api import generate
 
     looped = generate(
-        text="an upbeat pop groove with piano and drums", duration=8.0, seed=5, semantic=False, loop=True
+        text="an upbeat pop groove with piano and drums",
+        duration=8.0,
+        seed=5,
+        text_model="lexicon",
+        loop=True,
     )
-    plain = generate(text="an upbeat pop groove with piano and drums", duration=8.0, seed=5, semantic=False)
+    plain = generate(
+        text="an upbeat pop groove with piano and drums", duration=8.0, seed=5, text_model="lexicon"
+    )
     return looped, plain
 
 
@@ -441,12 +447,12 @@ def test_describe_records_the_cut_list(media):
 def test_loop_with_a_fixed_tempo_rounds_the_length_to_whole_bars():
     from weavewave.api import describe
 
-    brief = describe(text="calm piano", tempo=90, semantic=False, loop=True)
+    brief = describe(text="calm piano", tempo=90, text_model="lexicon", loop=True)
     bar = 4 * 60 / 90
     assert brief.tempo_bpm == 90 and brief.loop
     assert brief.duration_s == pytest.approx(round(30.0 / bar) * bar, abs=1e-3) != 30.0
     # both fixed by the user: neither moves (the loop then wraps inside a bar, still without a click)
-    both = describe(text="calm piano", tempo=90, duration=10.0, semantic=False, loop=True)
+    both = describe(text="calm piano", tempo=90, duration=10.0, text_model="lexicon", loop=True)
     assert (both.tempo_bpm, both.duration_s) == (90, 10.0)
 
 
@@ -499,7 +505,7 @@ def test_every_cut_gets_its_crash_within_40_ms_and_no_stretch_bends_over_12_perc
     from weavewave.scoring import MAX_BEND
 
     path, truth = montage
-    brief = describe(video=path, genre=genre, tempo=tempo, seed=2, semantic=False)
+    brief = describe(video=path, genre=genre, tempo=tempo, seed=2, text_model="lexicon")
     arrangement, pm = _midi(brief)
     crashes = np.asarray([n.start for i in pm.instruments if i.is_drum for n in i.notes if n.pitch == CRASH])
     distances = [float(np.min(np.abs(crashes - t))) * 1000 for t in truth["cuts"]]

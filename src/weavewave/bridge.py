@@ -191,7 +191,10 @@ def fuse(perceptions: list[Perception], controls: Controls | None = None) -> Mus
     ) -> Any:
         """The user's value, else the best proposal, else the default; provenance recorded either way."""
         if user_value is not None:
-            prov[name] = Provenance(source="user", reason=f"{name} {user_value}: set with {flag}")
+            shown = (
+                f"{user_value:g}" if isinstance(user_value, int | float) else user_value
+            )  # 8 and 8.0 alike
+            prov[name] = Provenance(source="user", reason=f"{name} {shown}: set with {flag}")
             return user_value
         if (got := pick(name)) is not None:
             prov[name] = Provenance(source=got[0], reason=got[1].reason)

@@ -11,8 +11,6 @@ from collections.abc import Sequence
 from typing import Any, TextIO
 
 EXIT_OK, EXIT_INTERNAL, EXIT_BAD_INPUT = 0, 1, 2
-# The shortest piece: a brief keeps durations to the millisecond, so anything shorter rounds to nothing.
-MIN_DURATION_S = 0.01
 
 EPILOG = """examples:
   weavewave generate --text "a rainy night in Tokyo, lo-fi, 80 bpm" --out rain
@@ -64,56 +62,49 @@ class Progress:
             self.stream.write("\n")
 
 
-def _add_inputs(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("inputs (at least one)")
-    g.add_argument("--text", help="a prompt, scene or story; '@FILE' reads it from a text file")
-    g.add_argument("--image", action="append", metavar="PATH", help="a photo (repeat for several)")
-    g.add_argument("--brief", metavar="PATH", help="a brief.json to reproduce or vary (edit it first)")
-    g.add_argument(
-        "--video",
-        metavar="PATH",
-        help="a video to score: music as long as it, changes on its cuts; generate also writes video.mp4",
-    )
-    c = p.add_argument_group("controls (always win over what the inputs suggest)")
-    c.add_argument("--duration", type=float, metavar="SECONDS", help="length in seconds, up to 600")
-    c.add_argument("--tempo", type=float, metavar="BPM", help="tempo, 30-300 BPM")
-    c.add_argument("--key", help="e.g. 'F# minor', 'Bb major', 'c#m', 'A dorian'")
-    c.add_argument("--meter", help="4/4, 3/4 or 6/8")
-    c.add_argument("--genre", help="pop, rock, jazz, lofi, electronic, ambient, classical, folk, cinematic")
-    c.add_argument("--instruments", metavar="LIST", help="comma-separated, e.g. 'piano, strings, drums'")
-    c.add_argument("--seed", type=int, help="same seed and inputs give the same bytes")
-    c.add_argument("--loop", action="store_true", help="a seamless loop: the end flows back into the start")
-    _add_restyle(p, g)
-    p.add_argument(
-        "--text-model",
-        choices=("auto", "minilm", "lexicon"),
-        default="auto",
-        help="how to read text: the MiniLM sentence model, the word lexicon, or auto (default)",
-    )
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+def _add_request_options(p: argparse.ArgumentParser, command: str) -> None:
+    """The options of ``command`` (describe or generate), one per field of :class:`weavewave.request.Request`.
+
+    Names, help, metavars and choices all come from the request model, so the CLI cannot drift from the
+    Python and HTTP faces. Every option defaults to "not given" (None); the request fills its defaults.
+    """
+    from weavewave.generators import BACKENDS
+    from weavewave.request import GROUPS, Request, choices, cli_flag
+
+    groups: dict[str, argparse._ArgumentGroup] = {}
+    for group, (title, commands) in GROUPS.items():
+        if command in commands:
+            groups[group] = p.add_argument_group(title)
+    for name, info in Request.model_fields.items():
+        extra = info.json_schema_extra
+        assert isinstance(extra, dict)
+        group = groups.get(str(extra["group"]))
+        if group is None:
+            continue
+        kwargs: dict[str, Any] = {"help": info.description, "default": None, "dest": name}
+        if extra.get("metavar"):
+            kwargs["metavar"] = extra["metavar"]
+        kind = info.annotation
+        allowed = BACKENDS if name == "backend" else choices(name)
+        if kind is bool:
+            kwargs["action"] = "store_true"
+        elif name == "image":
+            kwargs["action"] = "append"
+        elif allowed:
+            kwargs["choices"] = allowed
+        elif _is(kind, int):
+            kwargs["type"] = int
+        elif _is(kind, float):
+            kwargs["type"] = float
+        if name == "text":
+            kwargs["help"] += "; '@FILE' reads it from a text file"
+        group.add_argument(cli_flag(name), **kwargs)
 
 
-# --- reference tunes and instructions (audio engineer) ---------------------------------------------
-def _add_restyle(p: argparse.ArgumentParser, inputs: argparse._ArgumentGroup) -> None:
-    inputs.add_argument(
-        "--audio", metavar="PATH", help="a reference tune (WAV, FLAC, MP3, OGG, up to 10 min) to restyle"
-    )
-    r = p.add_argument_group("restyling (with --audio, or to vary any brief)")
-    r.add_argument(
-        "--instruction",
-        metavar="TEXT",
-        help="what to change, e.g. 'as a gentle lullaby on music box', 'jazz', 'more energetic'",
-    )
-    r.add_argument(
-        "--reference-mode",
-        choices=("melody", "harmony", "style"),
-        help="what to keep of --audio: melody (default: the tune and its chords, re-arranged), "
-        "harmony (the chords, a new tune) or style (tempo and feel, new material)",
-    )
+def _is(kind: Any, python_type: type) -> bool:
+    import typing
 
-
-def _restyle_args(args: argparse.Namespace) -> dict[str, Any]:
-    return dict(audio=args.audio, instruction=args.instruction, reference_mode=args.reference_mode)
+    return kind is python_type or python_type in typing.get_args(kind)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -137,51 +128,19 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    _add_inputs(gen)
-    o = gen.add_argument_group("output")
+    _add_request_options(gen, "generate")
+    o = gen.add_argument_group("where to write")
     o.add_argument("--out", default="out", metavar="DIR", help="output folder (default: ./out)")
-    o.add_argument(
-        "--format", default="wav", choices=("wav", "flac", "mp3"), help="audio format (default wav)"
-    )
-    o.add_argument("--stems", action="store_true", help="also write one audio file per part into DIR/stems")
-    o.add_argument("--soundfont", metavar="SF2", help="General MIDI SoundFont (.sf2) to render with")
-    o.add_argument(
-        "--backend",
-        default="symbolic",
-        choices=("symbolic", "musicgen"),
-        help="generator: symbolic (default; offline, MIDI and stems) or musicgen (neural, needs weights)",
-    )
     o.add_argument("--force", action="store_true", help="overwrite existing files in --out")
-    o.add_argument(
-        "--keep-audio",
-        action="store_true",
-        help="with --video: keep the video's own sound in video.mp4, the music ducked under it",
-    )
-    # --- evaluation: best of N candidates ---
-    r = gen.add_argument_group("best of N (weavewave eval's metrics)")
-    r.add_argument(
-        "--candidates",
-        type=int,
-        default=1,
-        metavar="N",
-        help="make N candidates with seeds derived from --seed and keep the best (default 1)",
-    )
-    r.add_argument(
-        "--rerank",
-        metavar="METRIC",
-        help="how to choose: adherence, key, tempo, scale, groove, folk, or clap[:MODEL]",
-    )
-    # --- end evaluation ---
-    _add_musicgen_options(gen)
-    _add_neural_options(gen)
+    gen.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
 
     desc = sub.add_parser(
         "describe",
         help="print the MusicBrief JSON the music would be made from",
         description="Print the MusicBrief as JSON on stdout. No audio is made.",
     )
-    _add_inputs(desc)
-    _add_neural_options(desc)
+    _add_request_options(desc, "describe")
+    desc.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
     sub.add_parser("schema", help="print the JSON Schema of brief.json")
     _add_eval_parser(sub)
     _add_serve(sub)  # serve: see the serve block below
@@ -323,59 +282,6 @@ def _read_text(value: str | None) -> str | None:
     return read_text_file(value[1:], what="text file")
 
 
-def _read_brief(path: str | None) -> Any:
-    """The --brief file as a MusicBrief, parsed with the checks for hostile JSON (depth, NaN, huge ints)."""
-    if path is None:
-        return None
-    from weavewave.brief import MusicBrief
-    from weavewave.textfile import loads_json, read_text_file
-
-    return MusicBrief.from_dict(loads_json(read_text_file(path, what="brief file"), origin=path), origin=path)
-
-
-def _check_input_files(args: argparse.Namespace) -> None:
-    """Every input path exists, is a regular file and can be opened for reading: one line otherwise.
-
-    Checked before any work, so an unreadable --audio does not surface later as a decoder's error.
-    """
-    import stat
-
-    from weavewave.errors import BadInputError
-
-    named = [("--image", p) for p in args.image or []]
-    named += [
-        (flag, getattr(args, attr, None))
-        for flag, attr in (("--video", "video"), ("--audio", "audio"), ("--melody", "melody"))
-    ]
-    for flag, path in named:
-        if path is None:
-            continue
-        try:
-            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-        except FileNotFoundError:
-            raise BadInputError(f"{flag} {path}: file not found; check the path") from None
-        except OSError as exc:
-            raise BadInputError(
-                f"{flag} {path}: cannot read it ({exc.strerror or exc}); check its permissions"
-            ) from None
-        try:
-            mode = os.fstat(fd).st_mode
-        finally:
-            os.close(fd)
-        if not stat.S_ISREG(mode):
-            raise BadInputError(f"{flag} {path} is not a regular file: give the path of a media file")
-
-
-def _check_numbers(args: argparse.Namespace) -> None:
-    """Float options argparse let through as nan/inf, or too small to mean anything."""
-    import math
-
-    from weavewave.errors import BadInputError
-
-    if args.duration is not None and math.isfinite(args.duration) and 0 < args.duration < MIN_DURATION_S:
-        raise BadInputError(f"--duration {args.duration:g} s is too short: use at least {MIN_DURATION_S:g} s")
-
-
 def _check_out_writable(out: str) -> None:
     """--out can be created and written, checked before rendering (it used to fail after a full render).
 
@@ -404,65 +310,27 @@ def _check_out_writable(out: str) -> None:
     os.unlink(name)
 
 
-def _common(args: argparse.Namespace) -> dict[str, Any]:
-    _check_numbers(args)
-    _check_input_files(args)
-    return dict(
-        text=_read_text(args.text),
-        image=args.image,
-        brief=_read_brief(args.brief),
-        duration=args.duration,
-        tempo=args.tempo,
-        key=args.key,
-        meter=args.meter,
-        genre=args.genre,
-        instruments=args.instruments,
-        seed=args.seed,
-        semantic={"auto": None, "minilm": True, "lexicon": False}[args.text_model],
-        video=args.video,
-        loop=args.loop,
-        keep_audio=getattr(args, "keep_audio", False),
-        **_restyle_args(args),
-    )
+def _request(args: argparse.Namespace) -> Any:
+    """The checked :class:`~weavewave.request.Request` of a describe or generate command line."""
+    from weavewave.request import Request
+
+    given = {name: getattr(args, name) for name in Request.model_fields if hasattr(args, name)}
+    given["text"] = _read_text(given.get("text"))
+    return Request.build(given)
 
 
 def _cmd_generate(args: argparse.Namespace) -> int:
-    from weavewave.api import describe
-    from weavewave.export import check_out_dir, planned_files, save_track
-    from weavewave.generators import get_generator
+    from weavewave import api
+    from weavewave.export import check_out_dir, planned_files
 
     progress = Progress(sys.stderr, enabled=not args.quiet)
+    request = _request(args)
     # Refuse to overwrite, or to render into a folder that cannot be written, before doing any work.
     _check_out_writable(args.out)
-    check_out_dir(args.out, planned_files(True, args.format, video=bool(args.video)), force=args.force)
-    if args.candidates != 1 or args.rerank is not None:  # evaluation: best of N, checked before any work
-        from weavewave.evaluate.rerank import check_rerank
-
-        check_rerank(args.candidates, args.rerank)
-    generator = get_generator(args.backend, **_generator_options(args))
-    brief = describe(**_common(args), **_neural_common(args), progress=lambda f, m: progress(0.1 * f, m))
-    if args.candidates > 1:
-        from weavewave.evaluate.rerank import generate_best
-
-        track = generate_best(
-            generator,
-            brief,
-            candidates=args.candidates,
-            rerank=args.rerank,
-            progress=lambda f, m: progress(0.1 + 0.85 * f, m),
-        )
-    else:
-        track = generator.generate(brief, progress=lambda f, m: progress(0.1 + 0.85 * f, m))
+    check_out_dir(args.out, planned_files(True, request.format, video=bool(request.video)), force=args.force)
+    track = api.generate(request, progress=lambda f, m: progress(0.95 * f, m))
     progress(0.97, "writing files")
-    written = save_track(
-        track,
-        args.out,
-        video=args.video,
-        keep_audio=args.keep_audio,
-        fmt=args.format,
-        stems=args.stems,
-        force=args.force,
-    )
+    written = api.save(track, request, args.out, force=args.force)
     progress(1.0, "done")
     progress.done()
     stats = track.stats
@@ -470,9 +338,9 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     print(
         f"wrote {len(written)} files to {args.out}/: "
         + ", ".join(str(p.relative_to(args.out)) for p in written if p.parent.name != "stems")
-        + (f" and {sum(p.parent.name == 'stems' for p in written)} stems" if args.stems else "")
+        + (f" and {sum(p.parent.name == 'stems' for p in written)} stems" if request.stems else "")
     )
-    print(f"  {brief.summary()}")
+    print(f"  {track.brief.summary()}")
     loud = f"{lufs:.1f} LUFS" if lufs is not None else "silent"
     peak = stats.get("true_peak_dbfs")  # None for silence, or a piece shorter than a loudness block
     print(
@@ -490,7 +358,7 @@ def _cmd_describe(args: argparse.Namespace) -> int:
     from weavewave.api import describe
 
     progress = Progress(sys.stderr, enabled=not args.quiet)
-    brief = describe(**_common(args), **_neural_common(args), progress=progress)
+    brief = describe(_request(args), progress=progress)
     progress.done()
     sys.stdout.write(brief.to_json())
     return EXIT_OK
@@ -592,115 +460,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 # --- end serve -----------------------------------------------------------------------------------------
 
 
-# --- neural engineer: musicgen backend, describer and refiner options, `models` ---------------------------
-def _add_musicgen_options(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("musicgen backend (--backend musicgen)")
-    g.add_argument(
-        "--model",
-        metavar="ID_OR_DIR",
-        help="MusicGen hub id or local folder (default facebook/musicgen-small, or "
-        "facebook/musicgen-melody with --steer/--melody); see `weavewave models`",
-    )
-    g.add_argument(
-        "--steer",
-        choices=("none", "symbolic"),
-        default="none",
-        help="symbolic: condition MusicGen-Melody on our own composition, for neural audio at the "
-        "requested tempo and key (also writes music.mid)",
-    )
-    g.add_argument("--melody", metavar="AUDIO", help="a recording whose melody conditions MusicGen-Melody")
-    g.add_argument(
-        "--top-k", type=int, default=250, metavar="K", help="sample from the K likeliest codes (0: off)"
-    )
-    g.add_argument("--top-p", type=float, default=0.0, metavar="P", help="nucleus sampling (0: off)")
-    g.add_argument("--temperature", type=float, default=1.0, help="sampling temperature (0: greedy)")
-    g.add_argument(
-        "--guidance", type=float, default=3.0, metavar="SCALE", help="classifier-free guidance scale"
-    )
-    g.add_argument("--window", type=float, metavar="SECONDS", help="generation window (default 30)")
-    g.add_argument(
-        "--prompt-seconds",
-        type=float,
-        metavar="SECONDS",
-        help="seconds of audio each later window continues from (default 10)",
-    )
-    g.add_argument(
-        "--decoder",
-        choices=("auto", "fast", "stock"),
-        default="auto",
-        help="decoding loop: fast (static cache, batched guidance; same codes as stock under greedy "
-        "decoding), stock (transformers' generate), auto (default: fast where it applies)",
-    )
-
-
-def _add_neural_options(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("neural models")
-    g.add_argument(
-        "--describer",
-        choices=("analytic", "mllm"),
-        default="analytic",
-        help="mllm: also ask a multimodal chat model to describe the inputs",
-    )
-    g.add_argument(
-        "--describer-model", metavar="ID_OR_DIR", help="multimodal chat model for --describer mllm"
-    )
-    g.add_argument(
-        "--refiner",
-        choices=("rules", "llm"),
-        default="rules",
-        help="how an --instruction rewrites the brief: rules, or an instruct LLM (--refiner-model)",
-    )
-    g.add_argument("--refiner-model", metavar="ID_OR_DIR", help="instruct model for --refiner llm")
-    g.add_argument(
-        "--device",
-        default="auto",
-        choices=("auto", "cpu", "cuda", "mps"),
-        help="where neural models run (default auto)",
-    )
-    g.add_argument(
-        "--dtype",
-        default="auto",
-        choices=("auto", "fp32", "bf16", "fp16"),
-        help="number format of neural models (default auto: bf16/fp16 on GPUs, fp32 on CPU)",
-    )
-
-
-def _neural_common(args: argparse.Namespace) -> dict[str, Any]:
-    return dict(
-        describer=args.describer,
-        describer_model=args.describer_model,
-        refiner=args.refiner,
-        refiner_model=args.refiner_model,
-        device=args.device,
-        dtype=args.dtype,
-    )
-
-
-def _generator_options(args: argparse.Namespace) -> dict[str, Any]:
-    if args.backend == "symbolic":
-        return dict(soundfont=args.soundfont, stems=args.stems)
-    from weavewave.api import musicgen_options
-
-    # a reference recording given with --audio (audio engineer) steers MusicGen-Melody when no --melody is set
-    melody = args.melody or (getattr(args, "audio", None) if args.steer != "symbolic" else None)
-    return musicgen_options(
-        model=args.model,
-        steer=args.steer,
-        melody=melody,
-        top_k=args.top_k,
-        top_p=args.top_p,
-        temperature=args.temperature,
-        guidance_scale=args.guidance,
-        window=args.window,
-        prompt_seconds=args.prompt_seconds,
-        device=args.device,
-        dtype=args.dtype,
-        soundfont=args.soundfont,
-        stems=args.stems,
-        decoder=args.decoder,
-    )
-
-
+# --- `weavewave models` ---------------------------------------------------------------------------------
 def _cmd_models(args: argparse.Namespace) -> int:
     from weavewave.models import ROLE_FLAG, model_table
 
@@ -751,7 +511,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except WeaveWaveError as exc:
         if sys.stderr.isatty():
             sys.stderr.write("\r\033[K")
-        sys.stderr.write(f"weavewave: error: {exc}\n")
+        from weavewave.errors import FieldError
+
+        message = exc.for_cli() if isinstance(exc, FieldError) else str(exc)
+        sys.stderr.write(f"weavewave: error: {message}\n")
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         sys.stderr.write("\nweavewave: interrupted\n")

@@ -18,16 +18,18 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, File, Form, HTTPException, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import FileResponse, JSONResponse
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile as StarletteUpload
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from weavewave import __version__
-from weavewave.errors import BadInputError
+from weavewave.errors import BadInputError, FieldError
 from weavewave.serve import service
 from weavewave.serve.datalock import DataDirLock
 from weavewave.serve.jobs import WorkerPool
-from weavewave.serve.service import FieldError, UnsupportedMedia
+from weavewave.serve.service import UnsupportedMedia
 from weavewave.serve.settings import Settings
 from weavewave.serve.store import ACTIVE, STATUSES, JobStore, QueueFull
 
@@ -228,74 +230,60 @@ def _auth(settings: Settings):
     return check
 
 
-Text = Annotated[str | None, Form(description="a prompt, scene or story")]
-Images = Annotated[list[UploadFile] | None, File(description="one or more photos (PNG, JPEG, ...)")]
-Media = Annotated[UploadFile | None, File()]
-BriefField = Annotated[str | None, Form(description="a brief.json to reproduce or vary, as JSON text")]
-Duration = Annotated[float | None, Form(description="length in seconds, up to 600")]
-Tempo = Annotated[float | None, Form(description="tempo, 30-300 BPM")]
-KeyField = Annotated[str | None, Form(description="e.g. 'F# minor', 'Bb major', 'A dorian'")]
-Genre = Annotated[str | None, Form(description="pop, rock, jazz, lofi, electronic, ambient, classical, ...")]
-Instruments = Annotated[str | None, Form(description="comma-separated, e.g. 'piano, strings, drums'")]
-Seed = Annotated[int | None, Form(description="same seed and inputs give the same bytes")]
-Backend = Annotated[str, Form(description="generator backend")]
-Instruction = Annotated[str | None, Form(description="rewrite the brief, e.g. 'warmer, add strings'")]
-# Neural and restyle options, named as the CLI's flags (checked in service.check_options).
-ModelField = Annotated[str | None, Form(description="musicgen backend: hub id or server-side model folder")]
-Steer = Annotated[
-    str | None,
-    Form(
-        description="musicgen backend: none, or symbolic (MusicGen-Melody follows "
-        "weavewave's own composition)"
-    ),
-]
-Describer = Annotated[str | None, Form(description="analytic, or mllm (also ask a multimodal chat model)")]
-DescriberModel = Annotated[str | None, Form(description="hub id or server-side folder for describer=mllm")]
-Refiner = Annotated[str | None, Form(description="how an instruction rewrites the brief: rules or llm")]
-RefinerModel = Annotated[str | None, Form(description="hub id or server-side folder for refiner=llm")]
-ReferenceMode = Annotated[
-    str | None, Form(description="how much of a reference tune to keep: melody, harmony or style")
-]
-KeepAudio = Annotated[bool, Form(description="keep the video's own sound under the new music")]
-Loop = Annotated[bool, Form(description="a seamless loop: the end leads back into the start")]
+def _request_schema() -> dict[str, Any]:
+    """The request body in the OpenAPI document: every field :class:`weavewave.request.Request` offers over
+    HTTP, with the files as uploads."""
+    from weavewave.request import UPLOADS, Request
+
+    schema = Request.model_json_schema()
+    properties: dict[str, Any] = {}
+    for name, prop in schema["properties"].items():
+        if not prop.get("http", True):
+            continue
+        prop = {k: v for k, v in prop.items() if k not in ("group", "metavar", "http")}
+        if name in UPLOADS:
+            binary = {"type": "string", "format": "binary"}
+            prop = {"type": "array", "items": binary} if name == "image" else binary
+            prop["description"] = Request.model_fields[name].description or ""
+        elif name == "brief":
+            prop = {"type": "string", "description": "a brief.json to reproduce or vary, as JSON text"}
+        properties[name] = prop
+    body = {"type": "object", "properties": properties, "additionalProperties": False}
+    return {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": body},
+                                                          "application/json": {"schema": body}}}}  # fmt: skip
 
 
-def _options(**given: Any) -> dict[str, Any]:
-    """The neural and restyle options that were sent (unset ones are left to the defaults)."""
-    return {k: v for k, v in given.items() if v is not None and v is not False}
+async def _submission(request: Request) -> service.Submission:
+    """The request fields and uploads of a describe or generate call (multipart form, URL-encoded form or a
+    JSON object of fields). Unknown names are refused later, by :func:`service.build_request`."""
+    from weavewave.textfile import loads_json
 
-
-def _request(
-    text: str | None,
-    image: list[UploadFile] | None,
-    video: UploadFile | None,
-    audio: UploadFile | None,
-    brief: str | None,
-    controls: dict[str, Any],
-    backend: str,
-    stems: bool = False,
-    instruction: str | None = None,
-    options: dict[str, Any] | None = None,
-) -> service.Request:
-    def up(f: UploadFile | None) -> service.Upload | None:
-        # Browsers send an empty part for an unused file input; that is "no file", not a bad one.
-        if f is None or (not f.filename and (f.size or 0) == 0):
-            return None
-        return service.Upload(f.file, f.filename)
-
-    images = [u for u in (up(f) for f in image or []) if u is not None]
-    return service.Request(
-        text=text,
-        image=images,
-        video=up(video),
-        audio=up(audio),
-        brief=brief,
-        controls=controls,
-        backend=backend,
-        stems=stems,
-        instruction=instruction,
-        options=options or {},
-    )
+    if request.headers.get("content-type", "").startswith("application/json"):
+        data = loads_json((await request.body()).decode("utf-8", "replace"), origin="request body")
+        if not isinstance(data, dict):
+            raise FieldError("request", "the JSON body must be an object of request fields")
+        return service.Submission(fields=dict(data))
+    form = await request.form()
+    sub = service.Submission()
+    for name, value in form.multi_items():
+        if isinstance(value, StarletteUpload):
+            # Browsers send an empty part for an unused file input; that is "no file", not a bad one.
+            if not value.filename and (value.size or 0) == 0:
+                continue
+            upload = service.Upload(value.file, value.filename)
+            if name == "image":
+                sub.image.append(upload)
+            elif name in ("video", "audio", "melody") and getattr(sub, name) is None:
+                setattr(sub, name, upload)
+            else:
+                raise FieldError(
+                    name, "takes no file" if name not in ("video", "audio", "melody") else "send one file"
+                )
+        elif name in sub.fields:
+            raise FieldError(name, "was sent twice: send it once")
+        else:
+            sub.fields[name] = value
+    return sub
 
 
 def _router(settings: Settings, store: JobStore, cache: Any = None) -> APIRouter:
@@ -307,100 +295,21 @@ def _router(settings: Settings, store: JobStore, cache: Any = None) -> APIRouter
             raise HTTPException(404, f"no job {job_id!r}: list jobs with GET /v1/jobs")
         return job
 
-    @router.post("/describe", tags=["music"])
-    def describe(
-        text: Text = None,
-        image: Images = None,
-        video: Media = None,
-        audio: Media = None,
-        brief: BriefField = None,
-        duration: Duration = None,
-        tempo: Tempo = None,
-        key: KeyField = None,
-        genre: Genre = None,
-        instruments: Instruments = None,
-        seed: Seed = None,
-        backend: Backend = "symbolic",
-        instruction: Instruction = None,
-        model: ModelField = None,
-        steer: Steer = None,
-        describer: Describer = None,
-        describer_model: DescriberModel = None,
-        refiner: Refiner = None,
-        refiner_model: RefinerModel = None,
-        reference_mode: ReferenceMode = None,
-        keep_audio: KeepAudio = False,
-        loop: Loop = False,
-    ) -> dict[str, Any]:
-        """The MusicBrief the music would be made from: caption, attributes, sections, provenance. No audio."""
-        controls = dict(
-            duration=duration, tempo=tempo, key=key, genre=genre, instruments=instruments, seed=seed
-        )
-        options = _options(
-            model=model,
-            steer=steer,
-            describer=describer,
-            describer_model=describer_model,
-            refiner=refiner,
-            refiner_model=refiner_model,
-            reference_mode=reference_mode,
-            keep_audio=keep_audio,
-            loop=loop,
-        )
-        return service.describe(
-            _request(
-                text, image, video, audio, brief, controls, backend, instruction=instruction, options=options
-            ),
-            settings,
-            cache,
-        )
+    @router.post("/describe", tags=["music"], openapi_extra=_request_schema())
+    async def describe(request: Request) -> dict[str, Any]:
+        """The MusicBrief the music would be made from: caption, attributes, sections, provenance. No audio.
 
-    @router.post("/generate", status_code=202, tags=["music"])
-    def generate(
-        text: Text = None,
-        image: Images = None,
-        video: Media = None,
-        audio: Media = None,
-        brief: BriefField = None,
-        duration: Duration = None,
-        tempo: Tempo = None,
-        key: KeyField = None,
-        genre: Genre = None,
-        instruments: Instruments = None,
-        seed: Seed = None,
-        backend: Backend = "symbolic",
-        stems: Annotated[bool, Form()] = False,
-        instruction: Instruction = None,
-        model: ModelField = None,
-        steer: Steer = None,
-        describer: Describer = None,
-        describer_model: DescriberModel = None,
-        refiner: Refiner = None,
-        refiner_model: RefinerModel = None,
-        reference_mode: ReferenceMode = None,
-        keep_audio: KeepAudio = False,
-        loop: Loop = False,
-    ) -> JSONResponse:
-        """Queue a piece; answers at once with the job. Poll ``GET /v1/jobs/{id}`` until it has finished."""
-        controls = dict(
-            duration=duration, tempo=tempo, key=key, genre=genre, instruments=instruments, seed=seed
-        )
-        options = _options(
-            model=model,
-            steer=steer,
-            describer=describer,
-            describer_model=describer_model,
-            refiner=refiner,
-            refiner_model=refiner_model,
-            reference_mode=reference_mode,
-            keep_audio=keep_audio,
-            loop=loop,
-        )
-        job = service.submit(
-            _request(text, image, video, audio, brief, controls, backend, stems, instruction, options),
-            store,
-            settings,
-        )
+        The body holds the fields of ``weavewave describe`` (named as its options, with ``_`` for ``-``)."""
+        sub = await _submission(request)
+        return await run_in_threadpool(service.describe, sub, settings, cache)
+
+    @router.post("/generate", status_code=202, tags=["music"], openapi_extra=_request_schema())
+    async def generate(request: Request) -> JSONResponse:
+        """Queue a piece; answers at once with the job. Poll ``GET /v1/jobs/{id}`` until it has finished.
+
+        The body holds the fields of ``weavewave generate`` (named as its options, with ``_`` for ``-``)."""
+        sub = await _submission(request)
+        job = await run_in_threadpool(service.submit, sub, store, settings)
         return JSONResponse(
             service.job_json(job), status_code=202, headers={"Location": f"/v1/jobs/{job.id}"}
         )

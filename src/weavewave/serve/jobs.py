@@ -46,7 +46,16 @@ REAP_WAIT_S = 15.0
 CANCEL_GRACE_S = 10.0
 RESPAWN_MAX_S = 60.0
 # The files a finished job may serve; anything else in its folder is not an artifact.
-ARTIFACT_ORDER = ("music.wav", "music.mid", "brief.json", "music.png", "stems.zip", "video.mp4")
+ARTIFACT_ORDER = (
+    "music.wav",
+    "music.flac",
+    "music.mp3",
+    "music.mid",
+    "brief.json",
+    "music.png",
+    "stems.zip",
+    "video.mp4",
+)
 
 
 class _Stop(Exception):
@@ -94,31 +103,28 @@ def out_dir(settings: Settings, job_id: str) -> Path:
     return job_dir(settings, job_id) / "out"
 
 
-def api_kwargs(
-    params: dict[str, Any], base: Path, semantic: bool | None, cache: Any = None
-) -> dict[str, Any]:
-    """The keyword arguments for ``api.generate`` from a job's stored parameters."""
-    kwargs: dict[str, Any] = dict(params.get("controls") or {})
-    kwargs.update(
-        text=params.get("text"),
-        brief=params.get("brief"),
-        backend=params.get("backend", "symbolic"),
-        semantic=semantic,
-    )
-    if params.get("image"):
-        kwargs["image"] = [str(base / p) for p in params["image"]]
-    for name in ("audio", "video"):
-        if params.get(name):
-            kwargs[name] = str(base / params[name])
-    if params.get("instruction"):
-        kwargs["instruction"] = params["instruction"]
-    if params.get("stems"):
-        kwargs["stems"] = True
-    options = params.get("options") or {}
-    if options:  # neural and restyle options (checked by service.check_options), with the worker's cache
-        kwargs.update(options)
-        kwargs["cache"] = cache
-    return kwargs
+def job_request(params: dict[str, Any], base: Path) -> Any:
+    """The :class:`~weavewave.request.Request` of a job from its stored parameters, input paths under ``base``.
+
+    Jobs queued by an older version stored controls and options apart; they are read the same way.
+    """
+    from weavewave.request import Request
+
+    given = dict(params["request"]) if "request" in params else _legacy_fields(params)
+    if given.get("image"):
+        given["image"] = [str(base / p) for p in given["image"]]
+    for name in ("video", "audio", "melody"):
+        if given.get(name):
+            given[name] = str(base / given[name])
+    return Request.build(given)
+
+
+def _legacy_fields(params: dict[str, Any]) -> dict[str, Any]:
+    named = {
+        k: params.get(k)
+        for k in ("text", "brief", "backend", "stems", "instruction", "image", "video", "audio")
+    }
+    return {**named, **(params.get("controls") or {}), **(params.get("options") or {})}
 
 
 def run_job(
@@ -158,16 +164,12 @@ def run_job(
         os.replace(staging, final)
 
     try:
-        kwargs = api_kwargs(job.params, base, settings.semantic, cache)
-        track = api.generate(**kwargs, progress=progress)
+        request = job_request(job.params, base)
+        track = api.generate(request, progress=progress, cache=cache)
         progress(1.0, "writing files")
         files = write_artifacts(
-            track,
-            staging,
-            stems=bool(job.params.get("stems")),
-            video=kwargs.get("video"),
-            keep_audio=bool(kwargs.get("keep_audio")),
-        )
+            track, staging, stems=request.stems, fmt=request.format, video=request.video,
+            keep_audio=request.keep_audio)  # fmt: skip
         if store.set_progress(job.id, 0.99, "finishing", token=token):
             raise _Stop(cancelled=True)
         store.succeed(job.id, files, track.brief.to_dict(), token=token, publish=publish)
@@ -189,16 +191,22 @@ def run_job(
 
 
 def write_artifacts(
-    track: Any, folder: Path, *, stems: bool, video: str | None = None, keep_audio: bool = False
+    track: Any,
+    folder: Path,
+    *,
+    stems: bool,
+    fmt: str = "wav",
+    video: str | None = None,
+    keep_audio: bool = False,
 ) -> list[str]:
-    """music.wav, music.mid, brief.json (via ``export.save_track``), music.png, stems.zip, and video.mp4
+    """music.<fmt>, music.mid, brief.json (via ``export.save_track``), music.png, stems.zip, and video.mp4
     when the piece was scored to ``video``."""
     from weavewave.export import save_track
     from weavewave.serve.picture import save_picture
 
     if folder.exists():
         shutil.rmtree(folder)
-    save_track(track, folder, video=video, keep_audio=keep_audio, force=True, stems=stems)
+    save_track(track, folder, fmt=fmt, video=video, keep_audio=keep_audio, force=True, stems=stems)
     save_picture(track, folder / "music.png")
     stems_dir = folder / "stems"
     if stems_dir.is_dir():

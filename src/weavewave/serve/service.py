@@ -11,26 +11,22 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
-from weavewave.errors import BadInputError
+from weavewave.errors import BadInputError, FieldError
 from weavewave.serve.jobs import job_dir, out_dir
 from weavewave.serve.settings import Settings
 from weavewave.serve.sniff import EXPECTED, HEAD_BYTES, safe_stem, sniff
 from weavewave.serve.store import ACTIVE, Job, JobStore
 
-CONTROL_FIELDS = ("duration", "tempo", "key", "genre", "instruments", "seed")
-# The shortest piece (the CLI's too): a brief keeps durations to the millisecond.
-MIN_DURATION_S = 0.01
+if TYPE_CHECKING:
+    from weavewave.request import Request as WeaveRequest
+
+__all__ = ["FieldError", "UnsupportedMedia", "Upload", "Submission", "build_request", "describe", "submit"]
+
+CONTROL_FIELDS = ("duration", "tempo", "key", "meter", "genre", "instruments", "seed")
 COPY_CHUNK = 1 << 20
-
-
-class FieldError(BadInputError):
-    """Bad input tied to one request field (422 in the API, a message under the form in the UI)."""
-
-    def __init__(self, field_name: str, message: str) -> None:
-        super().__init__(f"{field_name}: {message}")
-        self.field, self.reason = field_name, message
+UPLOAD_MARK = "upload:"  # stands for an upload's path until it is stored
 
 
 class UnsupportedMedia(FieldError):
@@ -46,174 +42,74 @@ class Upload:
 
 
 @dataclass
-class Request:
-    """A describe or generate request, whichever face it came through."""
+class Submission:
+    """A describe or generate request as it arrived through the HTTP API or the page: request fields
+    (named as :class:`weavewave.request.Request`'s) and uploaded files, before they are stored.
+
+    ``fields`` holds any request field; the named attributes are the page's shorthand for the same.
+    """
 
     text: str | None = None
     image: list[Upload] = field(default_factory=list)
     video: Upload | None = None
     audio: Upload | None = None
+    melody: Upload | None = None
     brief: str | dict[str, Any] | None = None
     controls: dict[str, Any] = field(default_factory=dict)
     backend: str = "symbolic"
     stems: bool = False
     instruction: str | None = None
-    # Neural and restyle options, named as the CLI's flags; see NEURAL_DEFAULTS and check_options.
     options: dict[str, Any] = field(default_factory=dict)
+    fields: dict[str, Any] = field(default_factory=dict)
+
+    def uploads(self) -> dict[str, list[Upload]]:
+        single = {name: getattr(self, name) for name in ("video", "audio", "melody")}
+        return {"image": list(self.image)} | {k: [v] for k, v in single.items() if v is not None}
+
+    def given(self) -> dict[str, Any]:
+        """The request fields that were sent; empty values mean "not given", as browsers send them."""
+        named = dict(text=self.text, brief=self.brief, backend=self.backend, stems=self.stems,
+                     instruction=self.instruction)  # fmt: skip
+        merged = {**named, **self.controls, **self.options, **self.fields}
+        return {k: v for k, v in merged.items() if v is not None and v != "" and v is not False}
 
 
-# --- neural and restyle options (--model, --steer, --describer, --refiner, --reference-mode, ...) --------
-# The options a request may set, with the values meaning "not asked for"; only the ones that differ from
-# these are stored with a job and passed on to ``weavewave.api``.
-NEURAL_DEFAULTS: dict[str, Any] = {
-    "model": None,
-    "steer": "none",
-    "describer": "analytic",
-    "describer_model": None,
-    "refiner": "rules",
-    "refiner_model": None,
-    "reference_mode": None,
-    "keep_audio": False,
-    "loop": False,
-}
-# The options ``api.describe`` takes (the rest only matter when audio is made).
-DESCRIBE_OPTIONS = (
-    "describer",
-    "describer_model",
-    "refiner",
-    "refiner_model",
-    "reference_mode",
-    "keep_audio",
-    "loop",
-)
-STEERS = ("none", "symbolic")
+Request = Submission  # the page's name for it
 
 
-def _choice(name: str, value: Any, allowed: tuple[str, ...]) -> None:
-    if value not in allowed:
-        raise FieldError(name, f"unknown value {value!r}: use one of {', '.join(allowed)}")
-
-
-def _located(name: str, ref: str, role: str) -> None:
-    """The model must be on this machine (or fetchable): otherwise models' one-line how-to-fetch message."""
-    from weavewave.models import locate
-
-    try:
-        locate(ref, role)
-    except BadInputError as exc:
-        raise FieldError(name, str(exc)) from None
-
-
-def check_options(req: Request) -> dict[str, Any]:
-    """Validate the neural and restyle options against each other and the inputs; returns the ones set.
+def build_request(sub: Submission, settings: Settings) -> WeaveRequest:
+    """The checked :class:`~weavewave.request.Request` of a submission, with its uploads still unstored.
 
     Every check that can be made before any work is made here, so a bad value is a 422 naming its field
-    rather than a job that fails minutes later. A model that is not on the machine is refused the same way,
-    with :mod:`weavewave.models`' message saying how to fetch it.
+    rather than a job that fails minutes later. Unknown fields and fields the server does not take over
+    HTTP (``soundfont``: the server's own) are refused by name; files come as uploads, never as paths.
     """
-    from weavewave.api import DESCRIBERS, REFINERS
-    from weavewave.brief import REFERENCE_MODES
-    from weavewave.models import DEFAULT_MELODY_MODEL, DEFAULT_MODEL
+    from weavewave.request import PATH_FIELDS, UPLOADS, Request
 
-    unknown = set(req.options) - set(NEURAL_DEFAULTS)
-    if unknown:
-        raise FieldError(sorted(unknown)[0], "is not an option this server knows")
-    opts = {k: v for k, v in req.options.items() if v not in (None, "") and v != NEURAL_DEFAULTS[k]}
-    _choice("steer", opts.get("steer", "none"), STEERS)
-    _choice("describer", opts.get("describer", "analytic"), DESCRIBERS)
-    _choice("refiner", opts.get("refiner", "rules"), REFINERS)
-    if "reference_mode" in opts:
-        _choice("reference_mode", opts["reference_mode"], tuple(REFERENCE_MODES))
-        if req.audio is None:
-            raise FieldError(
-                "reference_mode", "says how much of a reference tune to keep: send the tune as audio"
+    given = sub.given()
+    for name in given:
+        info = Request.model_fields.get(name)
+        extra = info.json_schema_extra if info is not None else None
+        if info is None or (isinstance(extra, dict) and not extra.get("http", True)):
+            raise FieldError(name, "is not a field this server takes")
+        if name in PATH_FIELDS:
+            raise FieldError(name, "send the file itself as an upload, not its path")
+    uploads = sub.uploads()
+    for name in UPLOADS:
+        if uploads.get(name):
+            given[name] = (
+                [f"{UPLOAD_MARK}{i}" for i in range(len(uploads[name]))] if name == "image" else UPLOAD_MARK
             )
-    if opts.get("keep_audio") and req.video is None:
-        raise FieldError("keep_audio", "keeps a video's own sound: send the video as video")
-    neural_generator = req.backend != "symbolic"
-    for name in ("model", "steer"):
-        if name in opts and not neural_generator:
-            raise FieldError(name, "is for the musicgen backend: also send backend=musicgen")
-    if neural_generator:
-        if req.stems:
-            raise FieldError(
-                "stems", "the musicgen backend makes one mixed track and no stems: send stems=false"
-            )
-        default = DEFAULT_MELODY_MODEL if opts.get("steer") == "symbolic" else DEFAULT_MODEL["generator"]
-        _located("model", opts.get("model", default), "generator")
-    if opts.get("describer") == "mllm":
-        if req.brief is not None:
-            raise FieldError("describer", "mllm reads the inputs, and a brief has already been described")
-        _located("describer_model", opts.get("describer_model", DEFAULT_MODEL["describer"]), "describer")
-    if opts.get("refiner") == "llm":
-        if not req.instruction:
-            raise FieldError(
-                "refiner", "llm rewrites the brief from an instruction: send one, or drop refiner"
-            )
-        _located("refiner_model", opts.get("refiner_model", DEFAULT_MODEL["refiner"]), "refiner")
-    return opts
+    given.setdefault("text_model", settings.text_model)
+    request = Request.build(given)
+    request.check_models()
+    return request
 
 
-# --- end neural and restyle options ------------------------------------------------------------------------
-
-
-def check_request(req: Request) -> dict[str, Any]:
-    """Validate everything but the uploads' bytes; returns the cleaned controls. Raises FieldError."""
-    from weavewave.bridge import Controls
-    from weavewave.brief import MusicBrief
-    from weavewave.generators import BACKENDS
-    from weavewave.textfile import check_text, loads_json
-
-    controls = {k: v for k, v in req.controls.items() if v is not None and v != ""}
-    texts = {"text": req.text, "instruction": req.instruction} | {
-        k: controls.get(k) for k in ("key", "genre", "instruments")
-    }
-    for name, value in texts.items():
-        if isinstance(value, str):  # lone surrogates would fail later, writing brief.json, as a 500
-            try:
-                check_text(value, what="the text")
-            except BadInputError as exc:
-                raise FieldError(name, str(exc).removeprefix("the text ")) from None
-    duration = controls.get("duration")
-    if isinstance(duration, float | int) and 0 < duration < MIN_DURATION_S:
-        raise FieldError("duration", f"{duration:g} s is too short: use at least {MIN_DURATION_S:g} s")
-    for name in CONTROL_FIELDS:
-        if name not in controls:
-            continue
-        one = {"instruments": None} | {name: controls[name]}
-        if name == "instruments":
-            one["instruments"] = [i for i in (s.strip() for s in str(controls[name]).split(",")) if i]
-            if not one["instruments"]:
-                raise FieldError(name, "is empty: name at least one instrument, e.g. 'piano, strings'")
-        try:
-            Controls(**one).validated()
-        except BadInputError as exc:
-            raise FieldError(name, str(exc)) from None
-    if req.backend not in BACKENDS:
-        raise FieldError("backend", f"unknown backend {req.backend!r}: use one of {', '.join(BACKENDS)}")
-    if req.brief is not None and req.brief != "":
-        try:
-            data = req.brief if isinstance(req.brief, dict) else loads_json(req.brief, origin="brief")
-            brief = MusicBrief.from_dict(data, origin="brief")
-        except BadInputError as exc:
-            raise FieldError("brief", str(exc).removeprefix("brief: ").removeprefix("brief ")) from None
-        req.brief = brief.to_dict()
-        if req.text or req.image or req.audio:
-            # A video may come with a brief: the brief says what to play, the video gets the soundtrack.
-            raise FieldError(
-                "brief",
-                "send either a brief or text/image/audio inputs, not both: a brief "
-                "already holds what the inputs said",
-            )
-    else:
-        req.brief = None
-    media = {"image": bool(req.image), "video": req.video is not None, "audio": req.audio is not None}
-    if req.instruction is not None and not req.instruction.strip():
-        req.instruction = None
-    if not (req.text and req.text.strip()) and not any(media.values()) and req.brief is None:
-        raise FieldError("text", "nothing to make music from: send text, an image, a video, audio or a brief")
-    req.options = check_options(req)
-    return controls
+def check_request(sub: Submission, settings: Settings | None = None) -> dict[str, Any]:
+    """Check a submission; returns its controls, normalised (``"f#m"`` -> ``"F# minor"``). Raises FieldError."""
+    request = build_request(sub, settings or Settings())
+    return {name: getattr(request, name) for name in CONTROL_FIELDS if getattr(request, name) is not None}
 
 
 def store_upload(upload: Upload, field_name: str, folder: Path, limit_bytes: int) -> Path:
@@ -224,9 +120,10 @@ def store_upload(upload: Upload, field_name: str, folder: Path, limit_bytes: int
     """
     head = upload.stream.read(HEAD_BYTES)
     found = sniff(head)
-    if found is None or found[0] != field_name:
+    kind = "audio" if field_name == "melody" else field_name  # a melody is a recording like any other
+    if found is None or found[0] != kind:
         what = f"looks like {found[0]} ({found[1]})" if found else "is not a format weavewave recognises"
-        raise UnsupportedMedia(field_name, f"the uploaded file {what}; send {EXPECTED[field_name]}")
+        raise UnsupportedMedia(field_name, f"the uploaded file {what}; send {EXPECTED[kind]}")
     target_dir = folder / field_name
     target_dir.mkdir(parents=True, exist_ok=True)
     stem = safe_stem(upload.filename, field_name)
@@ -246,22 +143,18 @@ def store_upload(upload: Upload, field_name: str, folder: Path, limit_bytes: int
     return target
 
 
-def _store_media(req: Request, folder: Path, settings: Settings) -> dict[str, Any]:
-    """Store every upload under ``folder``; returns paths relative to it, by field."""
-    stored: dict[str, Any] = {"image": [], "video": None, "audio": None}
-    for up in req.image:
-        stored["image"].append(
-            str(store_upload(up, "image", folder, settings.max_upload_bytes).relative_to(folder))
-        )
-    for name in ("video", "audio"):
-        up = getattr(req, name)
-        if up is not None:
-            stored[name] = str(store_upload(up, name, folder, settings.max_upload_bytes).relative_to(folder))
-    return stored
+def _store_media(sub: Submission, request: WeaveRequest, folder: Path, settings: Settings) -> WeaveRequest:
+    """Store every upload under ``folder``; the request with their paths in place of the upload marks."""
+    stored: dict[str, Any] = {}
+    for name, ups in sub.uploads().items():
+        paths = [str(store_upload(up, name, folder, settings.max_upload_bytes)) for up in ups]
+        if paths:
+            stored[name] = paths if name == "image" else paths[0]
+    return request.model_copy(update=stored)
 
 
-def describe(req: Request, settings: Settings, cache: Any = None) -> dict[str, Any]:
-    """The MusicBrief for a request, as JSON-ready data. Uploads live in a temporary folder meanwhile.
+def describe(sub: Submission, settings: Settings, cache: Any = None) -> dict[str, Any]:
+    """The MusicBrief for a submission, as JSON-ready data. Uploads live in a temporary folder meanwhile.
 
     ``cache`` is the server's :class:`~weavewave.models.ModelCache` (None: the process-wide one), so a
     describer or refiner model is loaded once for the server's lifetime, not once per request.
@@ -269,26 +162,13 @@ def describe(req: Request, settings: Settings, cache: Any = None) -> dict[str, A
     from weavewave import api
     from weavewave.models import shared_cache
 
-    controls = check_request(req)
+    request = build_request(sub, settings)
     tmp_root = settings.data_dir / "tmp"
     tmp_root.mkdir(parents=True, exist_ok=True)
     folder = Path(tempfile.mkdtemp(prefix="describe-", dir=tmp_root))
     try:
-        media = _store_media(req, folder, settings)
-        kwargs: dict[str, Any] = dict(
-            controls, text=req.text or None, brief=req.brief, semantic=settings.semantic
-        )
-        if media["image"]:
-            kwargs["image"] = [str(folder / p) for p in media["image"]]
-        for name in ("video", "audio"):
-            if media[name]:
-                kwargs[name] = str(folder / media[name])
-        if req.instruction:
-            kwargs["instruction"] = req.instruction
-        kwargs.update({k: v for k, v in req.options.items() if k in DESCRIBE_OPTIONS})
-        if req.options:
-            kwargs["cache"] = cache if cache is not None else shared_cache()
-        return api.describe(**kwargs).to_dict()
+        request = _store_media(sub, request, folder, settings)
+        return api.describe(request, cache=cache if cache is not None else shared_cache()).to_dict()
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
@@ -301,31 +181,33 @@ def refine_brief(brief: Any, instruction: str) -> Any:
     return refine(brief, instruction)
 
 
-def submit(req: Request, store: JobStore, settings: Settings) -> Job:
-    """Check, store the uploads, and queue a generate job. Raises FieldError or QueueFull."""
+def submit(sub: Submission, store: JobStore, settings: Settings) -> Job:
+    """Check, store the uploads, and queue a generate job. Raises FieldError or QueueFull.
+
+    The job's parameters are the request's given fields, with upload paths relative to the job's folder
+    (see :func:`weavewave.serve.jobs.job_request`).
+    """
     from weavewave.serve.store import new_job_id
 
-    controls = check_request(req)
+    request = build_request(sub, settings)
     job_id = new_job_id()
     folder = job_dir(settings, job_id)
     try:
-        media = _store_media(req, folder / "inputs", settings)
-        params = {
-            "text": req.text or None,
-            "brief": req.brief,
-            "controls": controls,
-            "backend": req.backend,
-            "stems": req.stems,
-            "instruction": req.instruction,
-            "image": [f"inputs/{p}" for p in media["image"]],
-            "video": f"inputs/{media['video']}" if media["video"] else None,
-            "audio": f"inputs/{media['audio']}" if media["audio"] else None,
-            "options": dict(req.options),
-        }
-        return store.submit(params, max_queue=settings.max_queue, job_id=job_id, brief=req.brief)
+        request = _store_media(sub, request, folder / "inputs", settings)
+        params = {"request": _relative(request, folder).given()}
+        return store.submit(params, max_queue=settings.max_queue, job_id=job_id, brief=request.brief)
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
+
+
+def _relative(request: WeaveRequest, base: Path) -> WeaveRequest:
+    """The request with its stored uploads' paths relative to ``base``, so a moved data folder still works."""
+    update: dict[str, Any] = {"image": [str(Path(p).relative_to(base)) for p in request.image]}
+    for name in ("video", "audio", "melody"):
+        if getattr(request, name):
+            update[name] = str(Path(getattr(request, name)).relative_to(base))
+    return request.model_copy(update=update)
 
 
 def artifact_path(settings: Settings, job: Job, name: str) -> Path | None:

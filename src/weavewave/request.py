@@ -1,0 +1,438 @@
+"""One request: everything a user can ask of weavewave, with one name per concept on every face.
+
+The CLI builds its options from :class:`Request` (``--prompt-seconds`` is the field ``prompt_seconds``),
+the HTTP API takes the same names as form fields, the page builds one, and :func:`weavewave.api.describe`
+and :func:`weavewave.api.generate` take one. Checking happens here, once:
+
+- the field types and choices, by pydantic when the request is built;
+- how fields fit together (a reference mode needs a reference tune, MusicGen's sampling settings need the
+  MusicGen backend, ...), by :meth:`Request.checked`;
+- what the machine has (input files that exist and can be read, models that are here), by
+  :meth:`Request.check_resources`, just before the work.
+
+Every failure is a :class:`~weavewave.errors.FieldError` naming the field, so each face can say which of
+its fields was wrong (``--tempo`` on the command line, ``tempo`` in a 422).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Mapping
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from weavewave.errors import BadInputError, FieldError
+
+# The shortest piece: a brief keeps durations to the millisecond, so anything shorter rounds to nothing.
+MIN_DURATION_S = 0.01
+DEFAULT_REFERENCE_MODE = "melody"  # restyling keeps the tune unless asked otherwise, as M2T2M does
+DESCRIBERS = ("analytic", "mllm")
+REFINERS = ("rules", "llm")
+TEXT_MODELS = {"auto": None, "minilm": True, "lexicon": False}  # -> perceive_text's ``semantic``
+
+# Field groups, in the order the CLI's help shows them. ``commands``: which CLI commands offer the group.
+GROUPS = {
+    "inputs": ("inputs (at least one)", ("describe", "generate")),
+    "controls": ("controls (always win over what the inputs suggest)", ("describe", "generate")),
+    "restyle": ("restyling (with --audio, or to vary any brief)", ("describe", "generate")),
+    "output": ("output", ("generate",)),
+    "rerank": ("best of N (weavewave eval's metrics)", ("generate",)),
+    "musicgen": ("musicgen backend (--backend musicgen)", ("generate",)),
+    "neural": ("neural models", ("describe", "generate")),
+}
+# Fields that name a file on the machine that runs the work. Over HTTP the files are uploads instead
+# (``UPLOADS``), and ``soundfont`` is the server's own choice, so a client cannot name server paths.
+PATH_FIELDS = ("image", "video", "audio", "melody", "soundfont")
+UPLOADS = ("image", "video", "audio", "melody")
+# MusicGen's options: set to anything but their default, they need ``backend="musicgen"``.
+MUSICGEN_FIELDS = ("model", "steer", "melody", "top_k", "top_p", "temperature", "guidance", "window",
+                   "prompt_seconds", "decoder")  # fmt: skip
+
+
+def _field(
+    default: Any, group: str, help: str, *, metavar: str | None = None, http: bool = True, **kw: Any
+) -> Any:
+    """A request field with what the faces need: its CLI group, metavar and whether HTTP offers it."""
+    return Field(default, description=help, json_schema_extra={"group": group, "metavar": metavar, "http": http},
+                 **kw)  # fmt: skip
+
+
+class Request(BaseModel):
+    """A describe or generate request. Build it with :meth:`build` (checked) or ``Request(...)`` (types only)."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=False)
+
+    # --- inputs ---
+    text: str | None = _field(None, "inputs", "a prompt, scene or story")
+    image: list[str] = _field([], "inputs", "a photo (repeat for several)", metavar="PATH")
+    brief: dict[str, Any] | None = _field(
+        None, "inputs", "a brief.json to reproduce or vary (edit it first)", metavar="PATH")  # fmt: skip
+    video: str | None = _field(
+        None, "inputs", "a video to score: music as long as it, changes on its cuts; generate also writes video.mp4",
+        metavar="PATH")  # fmt: skip
+    audio: str | None = _field(
+        None, "inputs", "a reference tune (WAV, FLAC, MP3, OGG, up to 10 min) to restyle", metavar="PATH"
+    )
+    # --- controls ---
+    duration: float | None = _field(None, "controls", "length in seconds, up to 600", metavar="SECONDS")
+    tempo: float | None = _field(None, "controls", "tempo, 30-300 BPM", metavar="BPM")
+    key: str | None = _field(None, "controls", "e.g. 'F# minor', 'Bb major', 'c#m', 'A dorian'")
+    meter: str | None = _field(None, "controls", "4/4, 3/4 or 6/8")
+    genre: str | None = _field(
+        None, "controls", "pop, rock, jazz, lofi, electronic, ambient, classical, folk, cinematic"
+    )
+    instruments: list[str] | None = _field(
+        None, "controls", "comma-separated, e.g. 'piano, strings, drums'", metavar="LIST"
+    )
+    seed: int | None = _field(None, "controls", "same seed and inputs give the same bytes")
+    loop: bool = _field(False, "controls", "a seamless loop: the end flows back into the start")
+    # --- restyling ---
+    instruction: str | None = _field(
+        None, "restyle", "what to change, e.g. 'as a gentle lullaby on music box', 'jazz', 'more energetic'",
+        metavar="TEXT")  # fmt: skip
+    reference_mode: Literal["melody", "harmony", "style"] | None = _field(
+        None, "restyle", "what to keep of --audio: melody (default: the tune and its chords, re-arranged), "
+        "harmony (the chords, a new tune) or style (tempo and feel, new material)")  # fmt: skip
+    # --- output ---
+    backend: str = _field(
+        "symbolic", "output", "generator: symbolic (default; offline, MIDI and stems) or musicgen (neural, "
+        "needs weights)")  # fmt: skip
+    format: Literal["wav", "flac", "mp3"] = _field("wav", "output", "audio format (default wav)")
+    stems: bool = _field(False, "output", "also write one audio file per part into DIR/stems")
+    soundfont: str | None = _field(
+        None, "output", "General MIDI SoundFont (.sf2) to render with", metavar="SF2", http=False
+    )
+    keep_audio: bool = _field(
+        False, "output", "with --video: keep the video's own sound in video.mp4, the music ducked under it"
+    )
+    # --- best of N ---
+    candidates: int = _field(
+        1,
+        "rerank",
+        "make N candidates with seeds derived from --seed and keep the best (default 1)",
+        metavar="N",
+    )
+    rerank: str | None = _field(
+        None,
+        "rerank",
+        "how to choose: adherence, key, tempo, scale, groove, folk, or clap[:MODEL]",
+        metavar="METRIC",
+    )
+    # --- musicgen ---
+    model: str | None = _field(
+        None, "musicgen", "MusicGen hub id or local folder (default facebook/musicgen-small, or "
+        "facebook/musicgen-melody with --steer/--melody); see `weavewave models`", metavar="ID_OR_DIR")  # fmt: skip
+    steer: Literal["none", "symbolic"] = _field(
+        "none", "musicgen", "symbolic: condition MusicGen-Melody on our own composition, for neural audio at the "
+        "requested tempo and key (also writes music.mid)")  # fmt: skip
+    melody: str | None = _field(
+        None, "musicgen", "a recording whose melody conditions MusicGen-Melody (default: --audio, when given)",
+        metavar="AUDIO")  # fmt: skip
+    top_k: int = _field(250, "musicgen", "sample from the K likeliest codes (0: off)", metavar="K")
+    top_p: float = _field(0.0, "musicgen", "nucleus sampling (0: off)", metavar="P")
+    temperature: float = _field(1.0, "musicgen", "sampling temperature (0: greedy)")
+    guidance: float = _field(3.0, "musicgen", "classifier-free guidance scale", metavar="SCALE")
+    window: float | None = _field(None, "musicgen", "generation window (default 30)", metavar="SECONDS")
+    prompt_seconds: float | None = _field(
+        None, "musicgen", "seconds of audio each later window continues from (default 10)", metavar="SECONDS"
+    )
+    decoder: Literal["auto", "fast", "stock"] = _field(
+        "auto", "musicgen", "decoding loop: fast (static cache, batched guidance; same codes as stock under "
+        "greedy decoding), stock (transformers' generate), auto (default: fast where it applies)")  # fmt: skip
+    # --- reading and neural models ---
+    text_model: Literal["auto", "minilm", "lexicon"] = _field(
+        "auto", "neural", "how to read text: the MiniLM sentence model, the word lexicon, or auto (default)"
+    )
+    describer: Literal["analytic", "mllm"] = _field(
+        "analytic", "neural", "mllm: also ask a multimodal chat model to describe the inputs"
+    )
+    describer_model: str | None = _field(
+        None, "neural", "multimodal chat model for --describer mllm", metavar="ID_OR_DIR"
+    )
+    refiner: Literal["rules", "llm"] = _field(
+        "rules",
+        "neural",
+        "how an --instruction rewrites the brief: rules, or an instruct LLM (--refiner-model)",
+    )
+    refiner_model: str | None = _field(
+        None, "neural", "instruct model for --refiner llm", metavar="ID_OR_DIR"
+    )
+    device: Literal["auto", "cpu", "cuda", "mps"] = _field(
+        "auto", "neural", "where neural models run (default auto)"
+    )
+    dtype: Literal["auto", "fp32", "bf16", "fp16"] = _field(
+        "auto", "neural", "number format of neural models (default auto: bf16/fp16 on GPUs, fp32 on CPU)"
+    )
+
+    # --- how values arrive from the faces ---
+    @field_validator("image", mode="before")
+    @classmethod
+    def _images(cls, value: Any) -> Any:
+        if value is None:
+            return []
+        return [os.fspath(value)] if isinstance(value, str | os.PathLike) else [os.fspath(v) for v in value]
+
+    @field_validator("video", "audio", "melody", "soundfont", mode="before")
+    @classmethod
+    def _path(cls, value: Any) -> Any:
+        return os.fspath(value) if isinstance(value, os.PathLike) else value
+
+    @field_validator("instruments", mode="before")
+    @classmethod
+    def _instrument_list(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = [i for i in (s.strip() for s in value.split(",")) if i]
+            if not value:
+                raise FieldError("instruments", "is empty: name at least one, e.g. 'piano, strings'")
+        return value
+
+    @field_validator("brief", mode="before")
+    @classmethod
+    def _brief_data(cls, value: Any) -> Any:
+        """A MusicBrief, its dict, JSON text, or the path of a brief.json: kept as the brief's data."""
+        from weavewave.brief import MusicBrief
+
+        if value is None or isinstance(value, dict):
+            return value
+        if isinstance(value, MusicBrief):
+            return value.to_dict()
+        from weavewave.textfile import loads_json, read_text_file
+
+        path = os.fspath(value)
+        if path.lstrip().startswith("{"):  # JSON text, as the HTTP API and the page send it
+            return loads_json(path, origin="brief")
+        return loads_json(read_text_file(path, what="brief file"), origin=path)
+
+    # --- building and checking ---
+    @classmethod
+    def build(cls, data: Mapping[str, Any] | None = None, **fields: Any) -> Request:
+        """A checked request from field values (``None`` means "not given"). Raises FieldError."""
+        values = {k: v for k, v in {**(data or {}), **fields}.items() if v is not None}
+        unknown = sorted(set(values) - set(cls.model_fields))
+        if unknown:
+            raise FieldError(
+                unknown[0], f"is not a request field; the fields are: {', '.join(cls.model_fields)}"
+            )
+        try:
+            request = cls.model_validate(values)
+        except ValidationError as exc:
+            raise _field_error(exc) from None
+        return request.checked()
+
+    def checked(self) -> Request:
+        """This request with its controls normalised, after checking how its fields fit together."""
+        from weavewave.bridge import Controls
+
+        for name in ("text", "instruction", "key", "genre"):
+            value = getattr(self, name)
+            if isinstance(value, str):
+                _check_text(name, value)
+        for name in ("duration", "tempo", "top_p", "temperature", "guidance", "window", "prompt_seconds"):
+            value = getattr(self, name)
+            if value is not None and not math.isfinite(value):
+                raise FieldError(name, f"{value} is not a number: give a finite value")
+        if self.duration is not None and 0 < self.duration < MIN_DURATION_S:
+            raise FieldError(
+                "duration", f"{self.duration:g} s is too short: use at least {MIN_DURATION_S:g} s"
+            )
+        normal: dict[str, Any] = {}
+        for name in ("duration", "tempo", "key", "meter", "genre", "instruments", "seed"):
+            value = getattr(self, name)
+            if value is None:
+                continue
+            try:
+                normal[name] = getattr(Controls(**{name: value}).validated(), name)
+            except BadInputError as exc:
+                raise FieldError(name, str(exc)) from None
+        update: dict[str, Any] = {"instruments": normal["instruments"]} if "instruments" in normal else {}
+        if self.text is not None and not self.text.strip():
+            update["text"] = None
+        checked = self.model_copy(update=update)
+        checked._check_combinations()
+        return checked
+
+    def _check_combinations(self) -> None:
+        from weavewave.generators import BACKENDS
+
+        if self.backend not in BACKENDS:
+            raise FieldError("backend", f"unknown backend {self.backend!r}: use {' or '.join(BACKENDS)}")
+        if self.brief is not None:
+            from weavewave.brief import MusicBrief
+
+            try:
+                MusicBrief.from_dict(self.brief, origin="brief")
+            except BadInputError as exc:
+                raise FieldError("brief", str(exc).removeprefix("brief: ")) from None
+            if self.text or self.image:
+                raise FieldError("brief", "give either a brief or text/image inputs, not both: a brief already "
+                                 "holds what the inputs said")  # fmt: skip
+            if self.audio is not None:
+                raise FieldError("brief", "give either a brief or a reference tune (audio), not both: a restyled "
+                                 "brief already holds the reference's material")  # fmt: skip
+            if self.describer == "mllm":
+                raise FieldError("describer", "mllm reads the inputs, and a brief has already been described: drop "
+                                 "one of them")  # fmt: skip
+        if (
+            self.text is None
+            and not self.image
+            and self.video is None
+            and self.audio is None
+            and self.brief is None
+        ):
+            raise FieldError("text", "nothing to make music from: give @text, @image, @video, @audio (a reference "
+                             "tune) or @brief")  # fmt: skip
+        if self.instruction is not None and not self.instruction.strip():
+            raise FieldError("instruction", "is empty: say what to change, e.g. 'as jazz' or 'calmer'")
+        if self.reference_mode is not None and self.audio is None:
+            raise FieldError(
+                "reference_mode", "says how much of a reference tune to keep: give the tune with @audio"
+            )
+        if self.keep_audio and self.video is None:
+            raise FieldError("keep_audio", "keeps a video's own sound: give the video with @video")
+        if self.audio is not None and self.video is not None:
+            raise FieldError("audio", "a reference tune and a video cannot be combined yet: restyle the tune, or "
+                             "score the video (its own sound is read from the video)")  # fmt: skip
+        if self.refiner == "llm" and not self.instruction:
+            raise FieldError(
+                "refiner", "llm rewrites the brief from an @instruction: give one, or drop @refiner"
+            )
+        defaults = type(self).model_fields
+        if self.backend != "musicgen":
+            for name in MUSICGEN_FIELDS:
+                if getattr(self, name) != defaults[name].default:
+                    raise FieldError(
+                        name, "is an option of the musicgen backend: also give @backend musicgen"
+                    )
+        elif self.stems:
+            raise FieldError("stems", "the musicgen backend makes one mixed track and no stems: drop @stems, or use "
+                             "@backend symbolic")  # fmt: skip
+        from weavewave.evaluate.rerank import check_rerank
+
+        try:
+            check_rerank(self.candidates, self.rerank)
+        except BadInputError as exc:
+            raise FieldError("rerank" if self.candidates == 1 or "rerank" in str(exc)[:20] else "candidates",
+                             str(exc)) from None  # fmt: skip
+
+    def check_resources(self) -> None:
+        """What the machine must have for this request: readable input files, and the models it names."""
+        for name in PATH_FIELDS:
+            value = getattr(self, name)
+            for path in value if isinstance(value, list) else [value] if value is not None else []:
+                _check_readable(name, path)
+        self.check_models()
+
+    def check_models(self) -> None:
+        """The models this request names are on this machine (or it says how to fetch them)."""
+        from weavewave.models import DEFAULT_MELODY_MODEL, DEFAULT_MODEL, locate
+
+        checks = []
+        if self.backend == "musicgen":
+            melody = self.steer == "symbolic" or self.musicgen_melody() is not None
+            checks.append(("model", self.model or (DEFAULT_MELODY_MODEL if melody else DEFAULT_MODEL["generator"]),
+                           "generator"))  # fmt: skip
+        if self.describer == "mllm":
+            checks.append(
+                ("describer_model", self.describer_model or DEFAULT_MODEL["describer"], "describer")
+            )
+        if self.refiner == "llm":
+            checks.append(("refiner_model", self.refiner_model or DEFAULT_MODEL["refiner"], "refiner"))
+        for name, ref, role in checks:
+            try:
+                locate(ref, role)
+            except BadInputError as exc:
+                raise FieldError(name, str(exc)) from None
+
+    # --- what the parts of weavewave read from it ---
+    @property
+    def semantic(self) -> bool | None:
+        """How to read text: the MiniLM model (True), the lexicon (False) or whichever is installed (None)."""
+        return TEXT_MODELS[self.text_model]
+
+    def musicgen_melody(self) -> str | None:
+        """The recording MusicGen-Melody follows: ``melody``, or the reference tune when restyling."""
+        if self.steer == "symbolic":
+            return None
+        return self.melody or self.audio
+
+    def generator_options(self) -> dict[str, Any]:
+        """Keyword arguments of the backend's generator (:func:`weavewave.generators.get_generator`)."""
+        if self.backend == "symbolic":
+            return {"soundfont": self.soundfont, "stems": self.stems}
+        options: dict[str, Any] = dict(
+            model=self.model, steer=self.steer, melody=self.musicgen_melody(), top_k=self.top_k, top_p=self.top_p,
+            temperature=self.temperature, guidance_scale=self.guidance, device=self.device, dtype=self.dtype,
+            soundfont=self.soundfont, decoder=self.decoder)  # fmt: skip
+        if self.window is not None:
+            options["window_s"] = self.window
+        if self.prompt_seconds is not None:
+            options["prompt_s"] = self.prompt_seconds
+        return options
+
+    def given(self) -> dict[str, Any]:
+        """The fields that differ from their defaults, as JSON-ready data (a job's stored parameters)."""
+        return self.model_dump(mode="json", exclude_defaults=True)
+
+
+def _check_text(name: str, value: str) -> None:
+    from weavewave.textfile import check_text
+
+    try:
+        check_text(value, what="the text")
+    except BadInputError as exc:
+        raise FieldError(name, str(exc).removeprefix("the text ")) from None
+
+
+def _check_readable(name: str, path: str) -> None:
+    """The path exists, is a regular file and opens for reading (without blocking on a FIFO)."""
+    import stat
+
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except FileNotFoundError:
+        raise FieldError(name, f"{path}: file not found; check the path") from None
+    except OSError as exc:
+        raise FieldError(
+            name, f"{path}: cannot read it ({exc.strerror or exc}); check its permissions"
+        ) from None
+    try:
+        mode = os.fstat(fd).st_mode
+    finally:
+        os.close(fd)
+    if not stat.S_ISREG(mode):
+        raise FieldError(name, f"{path} is not a regular file: give the path of a media file")
+
+
+def _field_error(exc: ValidationError) -> FieldError:
+    """pydantic's first error as one FieldError naming the field, in words a user acts on."""
+    error = exc.errors()[0]
+    cause = (error.get("ctx") or {}).get("error")
+    if isinstance(cause, FieldError):
+        return cause
+    name = str(error["loc"][0]) if error["loc"] else "request"
+    if isinstance(cause, BadInputError):
+        return FieldError(name, str(cause))
+    given = error.get("input")
+    allowed = choices(name) if name in Request.model_fields else None
+    if allowed:
+        return FieldError(name, f"unknown value {given!r}: use one of {', '.join(allowed)}")
+    message = str(error["msg"]).removeprefix("Value error, ")
+    return FieldError(name, f"{message[0].lower()}{message[1:]} (got {given!r})")
+
+
+def choices(name: str) -> tuple[str, ...] | None:
+    """The values a field takes, when it is a choice (``reference_mode`` -> melody, harmony, style)."""
+    import typing
+
+    kind = Request.model_fields[name].annotation
+    for arg in (kind, *typing.get_args(kind)):
+        if typing.get_origin(arg) is typing.Literal:
+            return typing.get_args(arg)
+    return None
+
+
+def cli_flag(name: str) -> str:
+    """The command-line spelling of a field: ``prompt_seconds`` -> ``--prompt-seconds``."""
+    return "--" + name.replace("_", "-")
