@@ -867,9 +867,7 @@ def _known_words() -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
 def _players_known(phrase: str | None, players: frozenset[str]) -> bool:
     if not phrase:
         return False
-    head, _, last = phrase.rpartition(" and ")
-    words = [*(head.split(", ") if head else []), last]
-    return all(w in players for w in words)
+    return all(w in players for w in re.split(r", | and ", phrase))
 
 
 def caption_rest(brief: MusicBrief, caption: str | None = None) -> str | None:
