@@ -7,8 +7,10 @@ proposal. The result is deterministic: the same inputs always give the same brie
 
 from __future__ import annotations
 
+import functools
 import math
 import random
+import re
 import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -16,12 +18,12 @@ from typing import Any
 
 from weavewave.brief import Key, Mood, MusicBrief, Provenance, Section, Texture
 from weavewave.errors import BadInputError
-from weavewave.form import plan_sections, section_caption
+from weavewave.form import label_texts, plan_sections, section_caption
 from weavewave.instruments import DRUMS, family_of, resolve_instrument
 from weavewave.perceive import Perception, Proposal
 from weavewave.perceive import lexicon as lx
 from weavewave.styles import GENRES, resolve_genre
-from weavewave.theory import bar_seconds, parse_key, parse_meter
+from weavewave.theory import METERS, bar_seconds, parse_key, parse_meter
 
 # How much each source's proposals count, before their own confidence.
 SOURCE_WEIGHT = {"text": 1.0, "image": 0.7}
@@ -483,6 +485,8 @@ def _choose_instruments(c: Controls, genre: str, pick: Any, prov: dict[str, Prov
         drop = {resolve_instrument(n) for n in ex[1].value}
         names = [n for n in names if n not in drop]
         reasons.append(ex[1].reason)
+        # An explicit request: a later instruction must not bring these back (refine reads this).
+        prov[EXCLUDED_KEY] = excluded_provenance(sorted(drop), ex[0], ex[1].reason.split(": ", 1)[-1])
         source = ex[0]
         if not names:
             raise BadInputError(
@@ -773,8 +777,13 @@ def write_caption(brief: MusicBrief, hints: Iterable[str] = ()) -> str:
 
 
 def apply_controls(brief: MusicBrief, controls: Controls) -> MusicBrief:
-    """Vary a loaded brief with explicit controls; everything else, including edits, is kept."""
+    """Vary a loaded brief with explicit controls; everything else, including edits, is kept.
+
+    Fields edited by hand become the user's (:func:`mark_hand_edits`), and the derived text follows the
+    new fields (:func:`rederive`), also when no control is given.
+    """
     c = controls.validated()
+    brief = mark_hand_edits(brief)
     update: dict[str, Any] = {}
     prov = dict(brief.provenance)
     if c.genre:
@@ -803,7 +812,7 @@ def apply_controls(brief: MusicBrief, controls: Controls) -> MusicBrief:
             source="user", reason=f"duration {c.duration:g} s: set with --duration"
         )
     if not update:
-        return brief
+        return rederive(brief)
     data = brief.to_dict()
     data.update({k: (v.model_dump() if hasattr(v, "model_dump") else v) for k, v in update.items()})
     data["sections"] = [s.model_dump() if hasattr(s, "model_dump") else s for s in data["sections"]]
@@ -811,11 +820,256 @@ def apply_controls(brief: MusicBrief, controls: Controls) -> MusicBrief:
     varied = MusicBrief.from_dict(data, origin="brief with controls")
     if not varied.sections:
         varied = with_sections(varied)
-    caption_was_generated = (
-        brief.provenance.get("caption", Provenance(source="default", reason="")).source == "default"
+    return rederive(varied)
+
+
+# --- derived text: the caption, section captions and provenance follow every edit -------------------
+# A caption is the caption writer's own when its first sentence is exactly what write_caption would say for
+# some genre, key, tempo and meter (those a user edits) with the brief's own mood, and names only known
+# instruments. Anything else was written by a person (or a model) and is kept. The text after the first
+# sentence (what the inputs or an instruction added) is carried over verbatim.
+_CAPTION_HEAD_RE = re.compile(
+    r"(?P<article>A|An) (?P<described>.+?) piece in (?P<tonic>[A-G][#b]?) (?P<mode>[a-z]+) at "
+    r"(?P<tempo>\d+(?:\.\d+)?) BPM(?: in (?P<meter>\d+/\d+))?, with (?P<players>[^.]+)\.(?: (?P<rest>.*))?",
+    re.S,
+)
+# form.section_caption (+ a timeline's ", X only") and the passage captions of a refine or a restyle.
+_FORM_CAPTION_RE = re.compile(
+    r"(?P<style>[^,]+), (?P<level>[a-z ]+) energy: (?P<what>.+?)\.(?:, (?P<players>.+) only)?", re.S
+)
+_PASSAGE_CAPTION_RE = re.compile(
+    r"(?P<label>.+?) \(\d+-\d+ s\): (?P<words>.+?) (?P<style>{styles}) passage(?: on (?P<inst>.+?))?"
+    r"(?P<rest>, .*)?",
+    re.S,
+)
+PASSAGE_LEVELS = ("quiet", "steady", "full")  # the refiner's level words, re-derived from the energy
+PASSAGE_QUIET, PASSAGE_FULL = 0.35, 0.65  # section energy below which a passage is quiet / from which full
+EXCLUDED_KEY = "instruments.excluded"  # provenance of instruments a request left out ("no drums")
+EXCLUDED_SEP = " left out: "
+# Attributes whose provenance reason starts by stating the value ("genre lofi: ..."): a loaded brief whose
+# field no longer says what its reason states was edited by hand, and the edit is the user's.
+_STATED = {
+    "genre": re.compile(r"genre ([a-z-]+)\b"),
+    "tempo_bpm": re.compile(r"tempo (\d+(?:\.\d+)?)\b"),
+    "key": re.compile(r"key ([A-G][#b]? [a-z]+)\b"),
+    "meter": re.compile(r"meter (\d+/\d+)\b"),
+    "energy": re.compile(r"energy (\d(?:\.\d+)?)\b"),
+}
+STATED_TOLERANCE = {"tempo_bpm": 0.51, "energy": 0.006}  # reasons round what they state
+
+
+@functools.cache
+def _known_words() -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
+    """(instrument words, genre descriptions, form 'what' texts) the writers use."""
+    from weavewave.instruments import GM_PROGRAMS
+
+    players = frozenset(instrument_words(n) for n in (*GM_PROGRAMS, DRUMS))
+    return players, frozenset(s.description for s in GENRES.values()), label_texts()
+
+
+def _players_known(phrase: str | None, players: frozenset[str]) -> bool:
+    if not phrase:
+        return False
+    return all(w in players for w in re.split(r", | and ", phrase))
+
+
+def caption_rest(brief: MusicBrief, caption: str | None = None) -> str | None:
+    """What follows the derived first sentence of ``caption`` (default: the brief's), or None when the
+    caption is not the writer's (a person or a model wrote it). "" when there is nothing after it."""
+    text = brief.caption if caption is None else caption
+    m = _CAPTION_HEAD_RE.fullmatch(text.strip())
+    players, styles, _ = _known_words()
+    if m is None or not _players_known(m["players"], players):
+        return None
+    described = m["described"]
+    genre = next((g for g, s in GENRES.items() if described.endswith(s.description)), None)
+    if genre is None or m["article"] != indefinite_article(described).capitalize():
+        return None
+    if m["meter"] is not None and (m["meter"] not in METERS or m["meter"] == "4/4"):
+        return None
+    # The mood words depend on the genre (no word its description already says) and on the mood.
+    old = brief.model_copy(update={"genre": genre})
+    if f"{_mood_words(old)} {GENRES[genre].description}" != described:
+        return None
+    try:
+        parse_key(f"{m['tonic']} {m['mode']}")
+    except BadInputError:
+        return None
+    return m["rest"] or ""
+
+
+def _passage_level(energy: float) -> str:
+    return PASSAGE_LEVELS[0] if energy < PASSAGE_QUIET else PASSAGE_LEVELS[1 if energy < PASSAGE_FULL else 2]
+
+
+def derive_section_caption(brief: MusicBrief, section: Section) -> str | None:
+    """The section's caption re-derived from the brief's fields, or None when it is not a derived one.
+
+    Form captions ("Driving rock, high energy: ...") are rewritten whole; passage captions ("A (3-10 s):
+    steady jazz passage on piano, calmer") keep what follows the instruments and any measured words.
+    An empty caption is written afresh.
+    """
+    style = GENRES[brief.genre].description
+    players, styles, whats = _known_words()
+    text = section.caption.strip()
+    fresh = section_caption(section.label, section.energy, style)
+    if section.instruments:
+        fresh += f", {_instrument_words(section.instruments)} only"
+    if not text:
+        return fresh
+    m = _FORM_CAPTION_RE.fullmatch(text)
+    if m is not None:
+        what = m["what"].removesuffix(", returning").removesuffix(", varied again")
+        known_what = what in whats or what.startswith("section ")
+        known_style = any(m["style"] == s.capitalize() for s in styles)
+        if known_what and known_style and (m["players"] is None or _players_known(m["players"], players)):
+            return fresh
+        return None
+    pattern = _PASSAGE_CAPTION_RE.pattern.format(styles="|".join(re.escape(s) for s in sorted(styles)))
+    m = re.fullmatch(pattern, text, re.S)
+    if m is None or (m["inst"] is not None and not _players_known(m["inst"], players)):
+        return None
+    words = _passage_level(section.energy) if m["words"] in PASSAGE_LEVELS else m["words"]
+    inst = " and ".join(_dedupe(instrument_words(n) for n in brief.instruments[:3]))
+    on = f" on {inst}" if m["inst"] is not None else ""
+    return (
+        f"{section.label} ({section.start_s:.0f}-{section.end_s:.0f} s): {words} {style} passage{on}"
+        f"{m['rest'] or ''}"
     )
-    if caption_was_generated:
-        # Keep the sentence about the inputs; rewrite the one about the attributes.
-        rest = brief.caption.split(". ", 1)[1] if ". " in brief.caption else ""
-        varied.caption = write_caption(varied) + (f" {rest}" if rest else "")
-    return varied
+
+
+def rederive(brief: MusicBrief) -> MusicBrief:
+    """The brief with every derived text re-derived from its fields: the caption and the section captions.
+
+    Called after every edit (controls on a loaded brief, a hand-edited brief.json, the page, an
+    instruction, scoring to picture, a loop). Text the user wrote is kept: a caption whose provenance
+    says ``user``, or one the caption writer could not have written, which is then marked as the user's;
+    likewise for section captions. A freshly derived brief comes back unchanged.
+    """
+    prov = dict(brief.provenance)
+    caption = brief.caption
+    said = prov.get("caption", Provenance(source="default", reason=""))
+    if said.source != "user":
+        rest = caption_rest(brief) if caption.strip() else ""
+        if rest is not None:
+            caption = write_caption(brief) + (f" {rest}" if rest else "")
+            if not brief.caption.strip():
+                prov["caption"] = Provenance(source="default", reason="written from the final attributes")
+        elif said.source == "default" or said.reason.startswith("rewritten from the refined"):
+            # The writer's caption, changed since by hand: the words are the user's now.
+            prov["caption"] = Provenance(
+                source="user", reason="written by hand in the brief; kept as written"
+            )
+    sections = []
+    kept = []
+    for s in brief.sections:
+        new = derive_section_caption(brief, s)
+        if new is None:
+            kept.append(s.label)
+        sections.append(s if new is None or new == s.caption else s.model_copy(update={"caption": new}))
+    planned = prov.get("sections", Provenance(source="audio", reason="")).source in ("default", "instruction")
+    if kept and planned and "sections.captions" not in prov:
+        prov["sections.captions"] = Provenance(
+            source="user", reason=f"written by hand for {', '.join(kept)}; kept as written"
+        )
+    if caption == brief.caption and sections == list(brief.sections) and prov == brief.provenance:
+        return brief
+    return brief.model_copy(
+        update={"caption": caption, "sections": sections, "provenance": dict(sorted(prov.items()))}
+    )
+
+
+def _stated(name: str, reason: str) -> str | None:
+    m = _STATED[name].match(reason)
+    return m.group(1) if m else None
+
+
+def _disagrees(name: str, stated: str, value: Any) -> bool:
+    if name in STATED_TOLERANCE:
+        return abs(float(stated) - float(value)) > STATED_TOLERANCE[name]
+    if name == "genre":
+        try:
+            return resolve_genre(stated) != value
+        except BadInputError:
+            return False
+    if name == "key":
+        try:
+            return str(parse_key(stated)) != str(value)
+        except BadInputError:
+            return False
+    return stated != str(value)
+
+
+def mark_hand_edits(brief: MusicBrief) -> MusicBrief:
+    """A loaded brief with the attributes edited by hand marked as the user's (so nothing overrides them).
+
+    An attribute was edited by hand when its provenance reason states a value ("genre lofi: ...") that
+    the field no longer has. Derived text is not touched here: :func:`rederive` follows.
+    """
+    prov = dict(brief.provenance)
+    for name in _STATED:
+        p = prov.get(name)
+        if p is None or p.source == "user" or (stated := _stated(name, p.reason)) is None:
+            continue
+        value = getattr(brief, name)
+        if _disagrees(name, stated, value):
+            shown = f"{value:g}" if isinstance(value, float) else str(value)
+            prov[name] = Provenance(
+                source="user",
+                reason=f"{name.removesuffix('_bpm')} {shown}: edited in the brief (was {stated})",
+            )
+    if prov == brief.provenance:
+        return brief
+    return brief.model_copy(update={"provenance": dict(sorted(prov.items()))})
+
+
+def fixed_by_user(brief: MusicBrief) -> set[str]:
+    """The attributes the user set explicitly (a control, the page, a hand edit): provenance ``user``."""
+    return {name for name, p in brief.provenance.items() if p.source == "user"}
+
+
+def excluded_instruments(brief: MusicBrief) -> list[str]:
+    """Instruments a request left out ("no drums"), which nothing but a request naming them brings back."""
+    p = brief.provenance.get(EXCLUDED_KEY)
+    if p is None or EXCLUDED_SEP not in p.reason:
+        return []
+    names = []
+    for name in p.reason.split(EXCLUDED_SEP, 1)[0].split(", "):
+        try:
+            names.append(resolve_instrument(name))
+        except BadInputError:
+            continue
+    return names
+
+
+def excluded_provenance(names: Iterable[str], source: str, why: str) -> Provenance:
+    """The provenance entry :func:`excluded_instruments` reads."""
+    return Provenance(source=source, reason=f"{', '.join(names)}{EXCLUDED_SEP}{why}")  # type: ignore[arg-type]
+
+
+def keep_fixed(before: MusicBrief, after: MusicBrief) -> MusicBrief:
+    """``after`` (e.g. a refiner's output) with what the user fixed in ``before`` restored, re-derived.
+
+    For refiners that do not read provenance: what the user set wins, and instruments a request left out
+    stay out unless ``after``'s provenance says a later request named them.
+    """
+    data = after.to_dict()
+    old = before.to_dict()
+    prov = dict(after.provenance)
+    for name in fixed_by_user(before):
+        path = name.split(".")
+        if path[0] not in MusicBrief.model_fields and path[0] not in ("schema",):
+            continue
+        src, dst = old, data
+        for k in path[:-1]:
+            src, dst = src.get(k, {}), dst.setdefault(k, {})
+        if path[-1] in src:
+            dst[path[-1]] = src[path[-1]]
+            prov[name] = before.provenance[name]
+    excluded = set(excluded_instruments(after))  # a refiner that named them took the entry out
+    if excluded and "instruments" not in fixed_by_user(before):
+        data["instruments"] = [n for n in data["instruments"] if n not in excluded] or data["instruments"]
+        for s in data["sections"]:
+            s["instruments"] = [n for n in s["instruments"] if n in data["instruments"]]
+    data["provenance"] = {k: v.model_dump() for k, v in sorted(prov.items())}
+    return rederive(MusicBrief.from_dict(data, origin="refined brief"))

@@ -178,6 +178,11 @@ _LABEL_TEXT = {
 }
 
 
+def label_texts() -> frozenset[str]:
+    """What section captions say each label does ("the main theme is stated"), to recognise them."""
+    return frozenset(_LABEL_TEXT.values())
+
+
 def section_caption(label: str, energy: float, genre_words: str) -> str:
     """A one-sentence caption for a section, readable by a person or a text-to-music model."""
     base = label.rstrip("'")

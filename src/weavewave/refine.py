@@ -2,9 +2,11 @@
 
 ``refine(brief, instruction)`` applies what the instruction asks for (genre, mood, instruments, tempo,
 key, "more energetic", "calmer", "as a lullaby on music box", "a Christmas carol") and keeps everything
-else, including the reference material a restyle keeps. Attributes the user set explicitly
-(provenance ``user``) are never changed. Every change is recorded with provenance ``instruction``,
-and the caption and every section caption are rewritten, as M2T2M rewrites its segment captions.
+else, including the reference material a restyle keeps. An instruction never undoes an explicit request:
+attributes the user set (provenance ``user``: a control, the page, a hand edit) are never changed, and
+instruments a request left out ("no drums", provenance ``instruments.excluded``) come back only when the
+instruction names them. Every change is recorded with provenance ``instruction``, and the caption and every
+section caption are rewritten, as M2T2M rewrites its segment captions, except text the user wrote.
 
 This is the offline refiner and the extension point for model-based ones: an LLM refiner takes the
 same ``(brief, instruction) -> MusicBrief`` call and falls back to this one.
@@ -16,12 +18,23 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from weavewave.bridge import instrument_words, rescale_sections, write_caption
+from weavewave.bridge import (
+    EXCLUDED_KEY,
+    EXCLUDED_SEP,
+    derive_section_caption,
+    excluded_instruments,
+    excluded_provenance,
+    fixed_by_user,
+    instrument_words,
+    rederive,
+    rescale_sections,
+    write_caption,
+)
 from weavewave.brief import MAX_DURATION_S, TEMPO_RANGE, MusicBrief, Provenance
 from weavewave.errors import BadInputError
 from weavewave.instruments import ALIASES, DRUMS, GM_PROGRAMS, family_of
 from weavewave.styles import GENRE_ALIASES, GENRES
-from weavewave.theory import parse_key
+from weavewave.theory import parse_key, parse_meter
 
 MAX_ENSEMBLE = 5
 ENERGY_STEP = 0.25
@@ -120,6 +133,7 @@ KEY_RE = re.compile(
     r"\bin (?:the key of )?([a-g](?:#|b|-sharp|-flat| sharp| flat)?(?: major| minor| dorian| mixolydian"
     r"| lydian| phrygian|m)?)\b(?! *(?:bpm|seconds))"
 )
+METER_RE = re.compile(r"\bin (\d{1,2}/\d{1,2})\b|\b(\d{1,2}/\d{1,2}) (?:time|meter)\b")
 NO_DRUMS_RE = re.compile(r"\b(no|without|drop the|lose the) (drums|percussion|beat)\b")
 
 
@@ -165,7 +179,7 @@ def refine(brief: MusicBrief, instruction: str) -> MusicBrief:
     data: dict[str, Any] = brief.to_dict()
     prov = dict(brief.provenance)
     said = f"from the instruction {instruction.strip()!r}"
-    locked = {k for k, p in prov.items() if p.source == "user"}
+    locked = fixed_by_user(brief)
     changed: list[str] = []
     phrases: list[str] = []
 
@@ -183,9 +197,9 @@ def refine(brief: MusicBrief, instruction: str) -> MusicBrief:
     rules = [r for r in RULES if re.search(r.pattern, text)]
     genres = _genres_in(text)
     named = _names_in(text)
-    tempo_m, key_m = TEMPO_RE.search(text), KEY_RE.search(text)
+    tempo_m, key_m, meter_m = TEMPO_RE.search(text), KEY_RE.search(text), METER_RE.search(text)
     no_drums = bool(NO_DRUMS_RE.search(text))
-    if not (rules or genres or named or tempo_m or key_m or no_drums):
+    if not (rules or genres or named or tempo_m or key_m or meter_m or no_drums):
         raise BadInputError(
             f"could not understand the instruction {instruction.strip()!r}: name a genre, mood, "
             "instrument, tempo or key, e.g. 'as jazz', 'calmer', 'on music box', 'at 90 bpm', "
@@ -213,6 +227,15 @@ def refine(brief: MusicBrief, instruction: str) -> MusicBrief:
         ensemble = list(GENRES[new_genre].ensemble)
     if calm or no_drums:
         ensemble = [n for n in ensemble if n != DRUMS] or ensemble
+    # What a request left out stays out unless this instruction names it ("add strings" after "no drums").
+    excluded = [n for n in excluded_instruments(brief) if n not in named]
+    ensemble = [n for n in ensemble if n not in excluded] or ensemble
+    if EXCLUDED_KEY in prov and len(excluded) < len(excluded_instruments(brief)):
+        if excluded:
+            why = prov[EXCLUDED_KEY].reason.split(EXCLUDED_SEP, 1)[-1]
+            prov[EXCLUDED_KEY] = excluded_provenance(excluded, prov[EXCLUDED_KEY].source, why)
+        else:
+            del prov[EXCLUDED_KEY]
     ensemble = list(dict.fromkeys(ensemble))[:MAX_ENSEMBLE]
     if ensemble != list(data["instruments"]):
         setv("instruments", ensemble, f"instruments {', '.join(instrument_words(n) for n in ensemble)}")
@@ -271,6 +294,15 @@ def refine(brief: MusicBrief, instruction: str) -> MusicBrief:
         if mode and mode != data["key"]["mode"]:
             setv("key", {"tonic": data["key"]["tonic"], "mode": mode}, f"key {data['key']['tonic']} {mode}")
 
+    if meter_m:
+        wanted = meter_m.group(1) or meter_m.group(2)
+        try:
+            meter = parse_meter(wanted)
+        except BadInputError as exc:
+            raise BadInputError(f"the instruction asks for {exc}") from None
+        if meter != data["meter"]:
+            setv("meter", meter, f"meter {meter}")
+
     if not changed:
         raise BadInputError(
             f"the instruction {instruction.strip()!r} asks for nothing that is not already so "
@@ -313,21 +345,26 @@ def _finish(
         from weavewave.perceive.audio import KEEP_WORDS
 
         keep = KEEP_WORDS[ref.mode]
+    # Text the user wrote is theirs: the instruction rewrites only the derived captions.
+    own_sections = "sections.captions" in fixed_by_user(brief)
     refined.sections = [
-        s.model_copy(
+        s
+        if own_sections and derive_section_caption(brief, s) is None
+        else s.model_copy(
             update={"caption": section_caption(refined, s.label, s.start_s, s.end_s, s.energy, phrase, keep)}
         )
         for s in refined.sections
     ]
-    hint = f"{phrase[0].upper()}{phrase[1:]}" + (f", {keep}" if keep else "")
-    refined.caption = write_caption(refined, [hint])
-    refined.provenance = {
-        **refined.provenance,
-        "caption": Provenance(
-            source="instruction", reason="rewritten from the refined attributes and the instruction"
-        ),
-    }
-    return refined
+    if "caption" not in fixed_by_user(brief):
+        hint = f"{phrase[0].upper()}{phrase[1:]}" + (f", {keep}" if keep else "")
+        refined.caption = write_caption(refined, [hint])
+        refined.provenance = {
+            **refined.provenance,
+            "caption": Provenance(
+                source="instruction", reason="rewritten from the refined attributes and the instruction"
+            ),
+        }
+    return rederive(refined)
 
 
 def section_caption(

@@ -566,13 +566,9 @@ def score_brief(brief: MusicBrief, video: dict[str, Any], *, tempo_fixed: bool =
         observations=[o.model_dump() for o in observations],
         provenance={k: v.model_dump() for k, v in sorted(prov.items())},
     )
-    scored = MusicBrief.from_dict(data, origin="scored brief")
-    from weavewave.bridge import write_caption
+    from weavewave.bridge import rederive
 
-    if scored.provenance.get("caption", Provenance(source="default", reason="")).source == "default":
-        rest = brief.caption.split(". ", 1)[1] if ". " in brief.caption else ""
-        scored.caption = write_caption(scored) + (f" {rest}" if rest else "")
-    return scored
+    return rederive(MusicBrief.from_dict(data, origin="scored brief"))
 
 
 def _warp_arrays(knots: list[tuple[float, float]], duration: float) -> tuple[np.ndarray, np.ndarray]:
@@ -635,7 +631,7 @@ def as_loop(brief: MusicBrief, *, tempo_fixed: bool = False, duration_fixed: boo
     and the loop wraps inside a bar (still without a click). Intro and outro become body sections with the
     energy of the first body section, so the end flows into the start.
     """
-    from weavewave.bridge import rescale_sections, with_sections
+    from weavewave.bridge import rederive, rescale_sections, with_sections
     from weavewave.theory import beats_per_bar
 
     update: dict[str, Any] = {"loop": True}
@@ -674,4 +670,4 @@ def as_loop(brief: MusicBrief, *, tempo_fixed: bool = False, duration_fixed: boo
     data = looped.to_dict()
     data["sections"] = [s.model_dump() for s in sections]
     data["provenance"] = {k: v.model_dump() for k, v in sorted(prov.items())}
-    return MusicBrief.from_dict(data, origin="looped brief")
+    return rederive(MusicBrief.from_dict(data, origin="looped brief"))
