@@ -393,10 +393,11 @@ def build_ui(settings: Settings, store: JobStore, cache: Any = None) -> gr.Block
         elsewhere is never undone. ``state`` stays the last brief the server made: the shown brief is
         always that brief plus the fields, so a slow update can never be applied on top of a newer one."""
         if not state:
-            return [gr.update()] * 4
+            return [gr.update()] * 5
         brief = edited_brief(state, caption, tempo, key, genre, duration, instruments, energy, sections, mine)
-        shown = brief_fields(brief)
-        return [gr.update() if mine else shown[0], *shown[7:]]
+        shown, kept = brief_fields(brief), user_caption(brief)
+        # The user's own caption is left as they typed it; a derived one is shown (an emptied one too).
+        return [gr.update() if kept else shown[0], *shown[7:], kept]
 
     def generate(
         state,
@@ -770,7 +771,7 @@ def build_ui(settings: Settings, store: JobStore, cache: Any = None) -> gr.Block
         )
         # Typing in the caption makes it the user's; emptying it hands it back to the fields.
         b_caption.input(None, b_caption, caption_mine, js="(text) => (text || '').trim().length > 0")
-        derived = [b_caption, b_sections, b_why, b_json]
+        derived = [b_caption, b_sections, b_why, b_json, caption_mine]
         for typed in (b_caption, b_tempo, b_key, b_duration, b_instruments):
             typed.blur(apply_edits, edits, derived, show_progress="hidden")
         # User input only, not the updates that Describe and Refine make.
