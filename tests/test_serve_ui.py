@@ -31,17 +31,15 @@ def brief(tmp_path_factory) -> dict:
     )
 
 
-def _edit(brief: dict, mine: bool | None = False, **fields) -> dict:
-    """edited_brief with the page's fields as Describe filled them, changed by ``fields``."""
-    shown = dict(
-        zip(
-            ("caption", "tempo", "key", "genre", "duration", "instruments", "energy", "sections"),
-            brief_fields(brief)[:8],
-            strict=True,
-        )
-    )
-    shown.update(fields)
-    return edited_brief(brief, **shown, caption_mine=mine)
+def _edit(brief: dict, typed: str | None = None, shown: str | None = None, **fields) -> dict:
+    """edited_brief with the page's fields as Describe filled them, changed by ``fields``. ``shown``: the
+    caption the page last wrote into the box (default: the brief's); ``typed``: what the box holds now
+    (default: ``shown``, nothing typed)."""
+    names = ("caption", "tempo", "key", "genre", "duration", "instruments", "energy", "sections")
+    page = dict(zip(names, brief_fields(brief)[:8], strict=True)) | fields
+    shown = brief["caption"] if shown is None else shown
+    page["caption"] = shown if typed is None else typed
+    return edited_brief(brief, **page, shown_caption=shown)
 
 
 # --- Advanced settings: empty means auto ---------------------------------------------------------------------
@@ -117,21 +115,22 @@ def test_caption_follows_every_field(brief):
 
 def test_a_stale_caption_on_the_page_is_not_taken_for_the_users(brief):
     """The page may still show the caption of an earlier edit when the next one is sent (the old bug: the
-    caption then counted as typed and stopped following). Only typing makes it the user's."""
+    caption then counted as typed and stopped following). Only text that differs from what the page last
+    wrote into the box is the user's."""
     stale = _edit(brief, genre="jazz")["caption"]
-    edited = _edit(brief, mine=False, caption=stale, genre="jazz", tempo=88)
+    edited = _edit(brief, shown=stale, genre="jazz", tempo=88)
     assert "88 BPM" in edited["caption"] and not user_caption(edited)
 
 
 def test_the_users_caption_is_kept_until_emptied(brief):
     mine = "Slow rain on a tin roof, one guitar"
-    edited = _edit(brief, mine=True, caption=mine, genre="jazz")
+    edited = _edit(brief, typed=mine, genre="jazz")
     assert edited["caption"] == mine and edited["genre"] == "jazz"
     assert edited["provenance"]["caption"] == {"source": "user", "reason": "edited in the web page"}
     # A later field edit keeps it, also once it is in the brief the server returned (after Generate).
-    assert _edit(edited, mine=True, caption=mine, tempo=70)["caption"] == mine
+    assert _edit(edited, tempo=70)["caption"] == mine
     # Emptied: the fields write it again.
-    again = _edit(edited, mine=False, caption="", tempo=70)
+    again = _edit(edited, typed="", tempo=70)
     assert "70 BPM" in again["caption"] and "jazz" in again["caption"] and not user_caption(again)
 
 

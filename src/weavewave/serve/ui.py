@@ -251,13 +251,15 @@ def edited_brief(
     instruments: str,
     energy: float | None,
     sections: Any,
-    caption_mine: bool | None = None,
+    shown_caption: str | None = None,
 ) -> dict[str, Any]:
     """The brief the page shows: ``state`` (the last brief Describe, Refine or Generate returned) with the
     fields' edits. Changed attributes go through ``api.describe(brief=...)`` as controls, so sections and
     provenance follow and say "user"; energy and the section rows' wording are set directly; the caption
-    follows :func:`follow_caption`. ``caption_mine``: the user typed the caption (None: it is theirs when
-    it differs from ``state``'s). Computed from ``state`` each time, so edits never pile up or go stale.
+    follows :func:`follow_caption`: it is the user's when ``caption`` differs from ``shown_caption``, the
+    caption the page last wrote into the box (None: ``state``'s), or was theirs already. Both come from the
+    same page snapshot, so a derived caption still on its way to the page is never taken for typed text.
+    Computed from ``state`` each time, so edits never pile up or go stale.
     """
     from weavewave import api
     from weavewave.brief import MusicBrief, Provenance
@@ -296,9 +298,9 @@ def edited_brief(
     if energy is not None and abs(float(energy) - old.energy) > 1e-6:
         data["energy"] = float(energy)
         data["provenance"]["energy"] = Provenance(source="user", reason="edited in the web page").model_dump()
-    if caption_mine is None:
-        caption_mine = (caption or "").strip() != old.caption.strip() or user_caption(state)
-    follow_caption(data, caption if caption_mine else None)
+    typed = (caption or "").strip()
+    shown = (old.caption if shown_caption is None else shown_caption).strip()
+    follow_caption(data, caption if typed != shown or user_caption(state) else None)
     try:
         return MusicBrief.from_dict(data, origin="edited brief").to_dict()
     except BadInputError as exc:
@@ -364,18 +366,22 @@ def build_ui(settings: Settings, store: JobStore, cache: Any = None) -> gr.Block
         return [
             brief,
             *brief_fields(brief),
-            user_caption(brief),
+            brief["caption"],
             gr.update(interactive=True),
             gr.update(interactive=True),
             "Brief ready: edit anything on the right, refine it with an instruction, then **Generate**.",
         ]
 
-    def refine(state, caption, tempo, key, genre, duration, instruments, energy, sections, mine, instruction):
+    def refine(
+        state, caption, tempo, key, genre, duration, instruments, energy, sections, shown_caption, instruction
+    ):
         from weavewave.brief import MusicBrief
 
         if not (instruction or "").strip():
             raise gr.Error("Write an instruction first, e.g. 'warmer, add strings'.")
-        brief = edited_brief(state, caption, tempo, key, genre, duration, instruments, energy, sections, mine)
+        brief = edited_brief(
+            state, caption, tempo, key, genre, duration, instruments, energy, sections, shown_caption
+        )
         try:
             refined = service.refine_brief(MusicBrief.from_dict(brief), instruction.strip()).to_dict()
         except BadInputError as exc:
@@ -383,21 +389,26 @@ def build_ui(settings: Settings, store: JobStore, cache: Any = None) -> gr.Block
         return [
             refined,
             *brief_fields(refined),
-            user_caption(refined),
+            refined["caption"],
             f"Refined with “{instruction.strip()}”.",
         ]
 
-    def apply_edits(state, caption, tempo, key, genre, duration, instruments, energy, sections, mine):
+    def apply_edits(
+        state, caption, tempo, key, genre, duration, instruments, energy, sections, shown_caption
+    ):
         """An edited field, applied as soon as the user leaves it: the caption (unless it is the user's),
         sections, provenance and JSON follow. The typed fields themselves are not rewritten, so typing
         elsewhere is never undone. ``state`` stays the last brief the server made: the shown brief is
         always that brief plus the fields, so a slow update can never be applied on top of a newer one."""
         if not state:
             return [gr.update()] * 5
-        brief = edited_brief(state, caption, tempo, key, genre, duration, instruments, energy, sections, mine)
-        shown, kept = brief_fields(brief), user_caption(brief)
+        brief = edited_brief(
+            state, caption, tempo, key, genre, duration, instruments, energy, sections, shown_caption
+        )
+        shown = brief_fields(brief)
         # The user's own caption is left as they typed it; a derived one is shown (an emptied one too).
-        return [gr.update() if kept else shown[0], *shown[7:], kept]
+        caption_update = gr.update() if user_caption(brief) else shown[0]
+        return [caption_update, *shown[7:], caption_update]
 
     def generate(
         state,
@@ -409,7 +420,7 @@ def build_ui(settings: Settings, store: JobStore, cache: Any = None) -> gr.Block
         instruments,
         energy,
         sections,
-        mine,
+        shown_caption,
         backend,
         stems,
         video,
@@ -420,7 +431,9 @@ def build_ui(settings: Settings, store: JobStore, cache: Any = None) -> gr.Block
         loop,
         progress=gr.Progress(),  # noqa: B008 (how Gradio asks for it)
     ):
-        brief = edited_brief(state, caption, tempo, key, genre, duration, instruments, energy, sections, mine)
+        brief = edited_brief(
+            state, caption, tempo, key, genre, duration, instruments, energy, sections, shown_caption
+        )
         backend = backend or "symbolic"
         # The brief was described already: only what makes the audio still applies (the describer and the
         # reference mode did their work in Describe). The musicgen backend makes no stems.
@@ -461,7 +474,7 @@ def build_ui(settings: Settings, store: JobStore, cache: Any = None) -> gr.Block
             gr.update(choices=_history_choices(history), value=current.id),
             final,
             *brief_fields(final),
-            user_caption(final),
+            final["caption"],
         ]
 
     def open_job(job_id, history):
@@ -633,9 +646,9 @@ def build_ui(settings: Settings, store: JobStore, cache: Any = None) -> gr.Block
                     interactive=True,
                     info="follows the fields below until you write your own; empty it to follow them again",
                 )
-                # Whether the caption is the user's own text: set in the browser as they type (no round trip),
-                # and by the server from the brief's provenance after Describe, Refine and Generate.
-                caption_mine = gr.Checkbox(False, visible=False, elem_id="ww-caption-mine")
+                # The caption the server last wrote into the box, sent back with every edit: text that differs
+                # from it was typed by the user (see edited_brief).
+                caption_shown = gr.Textbox(visible=False, elem_id="ww-caption-shown")
                 with gr.Row():
                     b_tempo = gr.Number(
                         None,
@@ -749,7 +762,7 @@ def build_ui(settings: Settings, store: JobStore, cache: Any = None) -> gr.Block
             b_instruments,
             b_energy,
             b_sections,
-            caption_mine,
+            caption_shown,
         ]
         outputs = [out_audio, out_picture, out_video, out_files, out_summary]
         neural = [model, steer, describer, describer_model, reference_mode, keep_audio, loop]
@@ -758,20 +771,18 @@ def build_ui(settings: Settings, store: JobStore, cache: Any = None) -> gr.Block
         describe_btn.click(
             describe,
             [text, image, video, audio, duration, tempo, key, genre, instruments, seed, backend, *neural],
-            [state, *fields, caption_mine, generate_btn, refine_btn, status],
+            [state, *fields, caption_shown, generate_btn, refine_btn, status],
             show_progress="minimal",
             show_progress_on=status,
         )
         refine_btn.click(
             refine,
             [*edits, instruction],
-            [state, *fields, caption_mine, status],
+            [state, *fields, caption_shown, status],
             show_progress="minimal",
             show_progress_on=status,
         )
-        # Typing in the caption makes it the user's; emptying it hands it back to the fields.
-        b_caption.input(None, b_caption, caption_mine, js="(text) => (text || '').trim().length > 0")
-        derived = [b_caption, b_sections, b_why, b_json, caption_mine]
+        derived = [b_caption, b_sections, b_why, b_json, caption_shown]
         for typed in (b_caption, b_tempo, b_key, b_duration, b_instruments):
             typed.blur(apply_edits, edits, derived, show_progress="hidden")
         # User input only, not the updates that Describe and Refine make.
@@ -780,7 +791,7 @@ def build_ui(settings: Settings, store: JobStore, cache: Any = None) -> gr.Block
         generate_btn.click(
             generate,
             [*edits, backend, stems, video, history, model, steer, keep_audio, loop],
-            [*outputs, history, history_table, history_pick, state, *fields, caption_mine],
+            [*outputs, history, history_table, history_pick, state, *fields, caption_shown],
             show_progress="full",
             show_progress_on=out_audio,
         )
