@@ -87,6 +87,30 @@ def test_healthz_and_openapi(client):
     assert fields  # the form is documented (text, image, video, audio, brief and the controls)
 
 
+@pytest.mark.parametrize("page", ["/docs", "/redoc"])
+def test_docs_work_offline(tmp_path, page):
+    """The API's browser pages load Swagger UI / ReDoc from this server (a CDN is unreachable offline), and
+    every URL they name answers, also with the web page mounted at /."""
+    import re
+
+    with TestClient(
+        create_app(Settings(data_dir=tmp_path, workers=1, text_model="lexicon"), start_workers=False)
+    ) as c:
+        html = c.get(page)
+        assert html.status_code == 200 and "text/html" in html.headers["content-type"]
+        urls = set(re.findall(r'(?:src|href)="([^"]+)"', html.text))
+        urls |= set(re.findall(r"(?:url|spec-url)[:=]\s*['\"]([^'\"]+)['\"]", html.text))
+        assert any(u.endswith(".js") for u in urls) and "/openapi.json" in urls, urls
+        remote = [u for u in urls if not u.startswith("/") or u.startswith("//")]
+        assert not remote, f"{page} loads from outside the server: {remote}"
+        for url in urls:
+            r = c.get(url)
+            assert r.status_code == 200, (url, r.status_code)
+            if url.endswith(".js"):
+                assert len(r.content) > 100_000 and "javascript" in r.headers["content-type"], url
+        assert "gradio" not in html.text.lower()  # the page at / did not answer instead
+
+
 def test_describe_photo(client, photo):
     r = client.post(
         "/v1/describe",

@@ -284,3 +284,98 @@ def test_video_to_scored_video_in_the_browser(server, browser, tmp_path):
     ARTIFACTS.mkdir(exist_ok=True)
     browser.find_element(By.CSS_SELECTOR, "#ww-video-out").location_once_scrolled_into_view  # noqa: B018
     browser.save_screenshot(str(ARTIFACTS / "serve-browser-video.png"))
+
+
+def _toasts(driver) -> str:
+    return driver.execute_script(
+        "return [...document.querySelectorAll('.toast-body')].map(e => e.innerText).join(' | ')"
+    )
+
+
+def test_advanced_fields_caption_progress_and_docs_in_the_browser(server, browser):
+    """Opening Advanced settings leaves Tempo and Seed empty ("auto", not 0) and Describe works; an error
+    names the page's field; the caption follows a Genre edit until the user types one; while a piece is
+    made, one progress bar shows (on the player), not one over every field; /docs renders offline."""
+    browser.get(server + "/")
+    _css(browser, "#ww-describe")
+    browser.find_element(By.XPATH, "//button[contains(., 'Advanced settings')]").click()
+    tempo = _css(browser, "#ww-adv-tempo textarea, #ww-adv-tempo input")
+    seed = _css(browser, "#ww-seed textarea, #ww-seed input")
+    time.sleep(1.0)  # the accordion's fields have rendered; the old Number fields filled in 0 by now
+    assert tempo.get_attribute("value") == "" and seed.get_attribute("value") == ""
+
+    _css(browser, "#ww-text textarea").send_keys("a rainy night in Tokyo, neon on wet streets")
+    slider_number = _css(browser, "#ww-duration input[type=number]")
+    slider_number.send_keys(Keys.CONTROL, "a")
+    slider_number.send_keys("6", Keys.TAB)
+    # A bad value: the error names the field as the page shows it.
+    tempo.send_keys("20", Keys.TAB)
+    _css(browser, "#ww-describe").click()
+    said = WebDriverWait(browser, 120, poll_frequency=0.2).until(
+        lambda d: (t := _toasts(d)) and "Tempo" in t and t, message="no error naming Tempo"
+    )
+    assert "Tempo: 20 BPM is out of range" in said and "Value" not in said, said
+    for close in browser.find_elements(By.CSS_SELECTOR, ".toast-close"):
+        close.click()
+    tempo.send_keys(Keys.CONTROL, "a")
+    tempo.send_keys(Keys.DELETE, Keys.TAB)
+
+    # Describe with the Advanced fields untouched (empty) works.
+    _css(browser, "#ww-describe").click()
+    caption = WebDriverWait(browser, 240).until(
+        lambda d: d.find_element(By.CSS_SELECTOR, "#ww-caption textarea").get_attribute("value") or None
+    )
+    assert not _toasts(browser)
+    genre = next(
+        g
+        for g in ("jazz", "folk", "ambient")
+        if g != _css(browser, "#ww-bgenre input").get_attribute("value")
+    )
+    _css(browser, "#ww-bgenre input").click()
+    WebDriverWait(browser, 30).until(
+        lambda d: [o for o in d.find_elements(By.CSS_SELECTOR, "[role=option]") if o.text.strip() == genre]
+    )[0].click()
+    WebDriverWait(browser, 60).until(
+        lambda d: (
+            (c := d.find_element(By.CSS_SELECTOR, "#ww-caption textarea").get_attribute("value")) != caption
+            and genre in c
+        ),
+        message="the caption did not follow the Genre edit",
+    )
+    # The user's own caption is kept through a later edit.
+    own = "Slow rain on a tin roof, one guitar"
+    box = _css(browser, "#ww-caption textarea")
+    box.send_keys(Keys.CONTROL, "a")
+    box.send_keys(own, Keys.TAB)
+    b_tempo = _css(browser, "#ww-tempo input")
+    b_tempo.send_keys(Keys.CONTROL, "a")
+    b_tempo.send_keys("88", Keys.TAB)
+    WebDriverWait(browser, 60).until(
+        lambda d: "tempo 88: set in the web page" in d.find_element(By.CSS_SELECTOR, "#ww-why").text
+    )
+    assert box.get_attribute("value") == own
+
+    # One progress bar while the piece is made, on the player.
+    _css(browser, "#ww-generate").click()
+    counts: list[tuple[int, int]] = []
+    deadline = time.monotonic() + 480
+    while time.monotonic() < deadline:
+        counts.append(
+            browser.execute_script(
+                "const bars = [...document.querySelectorAll('.progress-bar-wrap')].filter(e => e.offsetParent);"
+                "return [bars.length, bars.filter(e => e.closest('#ww-audio-out')).length];"
+            )
+        )
+        if browser.execute_script("return !!document.querySelector('#ww-audio-out a[download]')"):
+            break
+        time.sleep(0.1)
+    shown = [c for c in counts if c[0]]
+    assert shown, "no progress bar while the piece was made"
+    assert all(c == [1, 1] for c in shown), f"progress bars (all, on the player) over time: {shown[:10]}"
+    assert _css(browser, "#ww-caption textarea").get_attribute("value") == own
+
+    # The API's browser renders offline: its scripts come from this server.
+    browser.get(server + "/docs")
+    WebDriverWait(browser, 60).until(
+        lambda d: d.find_elements(By.CSS_SELECTOR, ".swagger-ui .opblock"), message="/docs stayed blank"
+    )

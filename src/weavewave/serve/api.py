@@ -152,6 +152,8 @@ def create_app(
         title="weavewave",
         version=__version__,
         lifespan=lifespan,
+        docs_url=None,  # serve.docs serves /docs and /redoc from installed assets (offline)
+        redoc_url=None,
         description="Turn text, photos, videos and tunes into music. Describe first, edit the brief, "
         "then generate; jobs persist across restarts.",
     )
@@ -203,6 +205,9 @@ def create_app(
 
     app.include_router(_router(settings, store, cache))
     app.add_middleware(BodyLimit, limit=settings.max_upload_bytes)
+    from weavewave.serve.docs import mount_docs
+
+    mount_docs(app)  # before the page: its mount at / would answer /docs otherwise
     if settings.ui:
         from weavewave.serve.ui import mount_ui
 

@@ -8,6 +8,7 @@ call goes through :mod:`weavewave.serve.service`, so the page and the API cannot
 
 from __future__ import annotations
 
+import math
 import re
 import secrets
 import time
@@ -26,6 +27,29 @@ from weavewave.serve.store import ACTIVE, JobStore, QueueFull
 AUTO = "auto"
 POLL_S = 0.4
 DOWNLOADS = ("music.wav", "music.mid", "stems.zip", "brief.json")
+# The page's names for the request's fields, so an error says "Tempo: ..." as the form does.
+PAGE_LABELS = {
+    "text": "Text",
+    "image": "Photo",
+    "video": "Video",
+    "audio": "Reference tune",
+    "duration": "Duration",
+    "tempo": "Tempo",
+    "key": "Key",
+    "genre": "Genre",
+    "instruments": "Instruments",
+    "seed": "Seed",
+    "backend": "Backend",
+    "stems": "Stems",
+    "model": "MusicGen model",
+    "steer": "Steer",
+    "describer": "Describer",
+    "describer_model": "Describer model",
+    "reference_mode": "What to keep of the tune",
+    "keep_audio": "Keep the video's own sound",
+    "loop": "Seamless loop",
+    "brief": "Brief",
+}
 
 CSS = """
 .gradio-container {max-width: 1360px !important; margin: auto;}
@@ -48,17 +72,39 @@ def _num(value: Any) -> float | None:
     return None if value in (None, "") else float(value)
 
 
+def auto_number(field: str, value: Any, *, whole: bool = False) -> float | int | None:
+    """An Advanced setting typed as text: empty (or "auto") means auto, never 0; else a finite number.
+
+    The range is checked once, by :func:`service.check_request`; here only "is it a number" is.
+    """
+    text = "" if value is None else str(value).strip()
+    if text.lower() in ("", AUTO):
+        return None
+    label = PAGE_LABELS[field]
+    try:
+        number = float(text)
+    except ValueError:
+        raise gr.Error(
+            f"{label}: {text!r} is not a number; type one, or leave it empty for auto",
+            title="Please check the inputs",
+        ) from None
+    if not math.isfinite(number) or (whole and number != int(number)):
+        kind = "a whole number" if whole else "a finite number"
+        raise gr.Error(f"{label}: {text} is not {kind}", title="Please check the inputs")
+    return int(number) if whole else number
+
+
 def _request(
     text: str,
     image: str | None,
     video: str | None,
     audio: str | None,
     duration: float,
-    tempo: float | None,
+    tempo: str | float | None,
     key: str,
     genre: str,
     instruments: str,
-    seed: float | None,
+    seed: str | float | None,
     backend: str,
     **extra: Any,
 ) -> service.Request:
@@ -66,11 +112,11 @@ def _request(
     # own duration field is where to change it after Describe.
     controls = {
         "duration": None if (video or audio) else _num(duration),
-        "tempo": _num(tempo),
-        "key": key or None,
+        "tempo": auto_number("tempo", tempo),
+        "key": (key or "").strip() or None,
         "genre": None if genre in (None, "", AUTO) else genre,
-        "instruments": instruments or None,
-        "seed": None if seed in (None, "") else int(seed),
+        "instruments": (instruments or "").strip() or None,
+        "seed": auto_number("seed", seed, whole=True),
     }
     return service.Request(
         text=text or None,
@@ -111,8 +157,19 @@ def _close(req: service.Request) -> None:
             up.stream.close()
 
 
+def page_message(exc: BadInputError) -> str:
+    """One line naming the field as the page shows it: "Tempo: 20 BPM is out of range: use 30 to 300 BPM"."""
+    if not isinstance(exc, service.FieldError):
+        return str(exc)
+    reason = exc.reason
+    # The service's reasons often repeat the field's own name ("tempo 20 BPM ..."): say it once.
+    if reason.lower().startswith(exc.field.lower() + " "):
+        reason = reason[len(exc.field) + 1 :]
+    return f"{PAGE_LABELS.get(exc.field, exc.field)}: {reason}"
+
+
 def _error(exc: BadInputError) -> gr.Error:
-    return gr.Error(str(exc), title="Please check the inputs")
+    return gr.Error(page_message(exc), title="Please check the inputs")
 
 
 # --- the brief as editable fields ------------------------------------------------------------------
@@ -148,20 +205,62 @@ def _page_words(brief: dict[str, Any]) -> dict[str, Any]:
     return brief
 
 
+def user_caption(brief: dict[str, Any]) -> bool:
+    """Whether the brief's caption is the user's own text (then the page keeps it as it is)."""
+    return brief.get("provenance", {}).get("caption", {}).get("source") == "user"
+
+
+def follow_caption(brief: dict[str, Any], typed: str | None) -> dict[str, Any]:
+    """The page's caption rule: the caption follows the fields until the user writes one of their own.
+
+    ``brief`` comes from the library with its caption written from its fields (``api.describe`` re-derives
+    it after every control it applies). ``typed`` is the user's own caption, or None when they have not
+    written one: then the derived caption stands. An emptied caption follows the fields again. This is the
+    one place the page decides the caption; the library's re-derivation of derived text replaces the
+    fallback below once it exists.
+    """
+    from weavewave.bridge import write_caption
+    from weavewave.brief import MusicBrief, Provenance
+
+    text = (typed or "").strip()
+    if text:
+        brief["caption"] = text
+        brief["provenance"]["caption"] = Provenance(
+            source="user", reason="edited in the web page"
+        ).model_dump()
+    elif user_caption(brief):
+        # The user emptied a caption that was theirs: write it from the fields again.
+        brief["caption"] = write_caption(MusicBrief.from_dict(brief, origin="edited brief"))
+        brief["provenance"]["caption"] = Provenance(
+            source="default", reason="written from the final attributes"
+        ).model_dump()
+    return brief
+
+
+def _section_rows(sections: Any) -> list[list[Any]]:
+    return sections.values.tolist() if hasattr(sections, "values") else list(sections or [])
+
+
 def edited_brief(
     state: dict[str, Any] | None,
     caption: str,
-    tempo: float,
+    tempo: float | None,
     key: str,
     genre: str,
-    duration: float,
+    duration: float | None,
     instruments: str,
-    energy: float,
+    energy: float | None,
     sections: Any,
+    shown_caption: str | None = None,
 ) -> dict[str, Any]:
-    """The brief with the user's edits: changed attributes go through ``api.describe(brief=...)`` as
-    controls (so sections and the caption follow and provenance says "user"); caption, energy and
-    section wording are set directly."""
+    """The brief the page shows: ``state`` (the last brief Describe, Refine or Generate returned) with the
+    fields' edits. Changed attributes go through ``api.describe(brief=...)`` as controls, so sections and
+    provenance follow and say "user"; energy and the section rows' wording are set directly; the caption
+    follows :func:`follow_caption`: it is the user's when ``caption`` differs from ``shown_caption``, the
+    caption the page last wrote into the box (None: ``state``'s), or was theirs already. Both come from the
+    same page snapshot, so a derived caption still on its way to the page is never taken for typed text.
+    Computed from ``state`` each time, so edits never pile up or go stale.
+    """
     from weavewave import api
     from weavewave.brief import MusicBrief, Provenance
 
@@ -181,24 +280,27 @@ def edited_brief(
     if names and names != old.instruments:
         changed["instruments"] = names
     try:
-        service.check_request(service.Request(brief=old.to_dict(), controls=dict(changed)))
+        # The service takes instruments as the form sends them, one comma-separated string.
+        as_sent = changed | ({"instruments": ", ".join(names)} if "instruments" in changed else {})
+        service.check_request(service.Request(brief=old.to_dict(), controls=as_sent))
         brief = api.describe(brief=old, **changed)
     except BadInputError as exc:
         raise _error(exc) from None
     data = brief.to_dict()
     _page_words(data)
-    if "duration" not in changed:
-        rows = sections.values.tolist() if hasattr(sections, "values") else list(sections or [])
-        for section, row in zip(data["sections"], rows, strict=False):
+    # A row keeps its label, energy and caption while its times are the brief's (a new length re-plans them).
+    for section, row in zip(data["sections"], _section_rows(sections), strict=False):
+        if (
+            abs(float(row[1]) - round(section["start_s"], 2)) < 0.011
+            and abs(float(row[2]) - round(section["end_s"], 2)) < 0.011
+        ):
             section["label"], section["energy"], section["caption"] = str(row[0]), float(row[3]), str(row[4])
     if energy is not None and abs(float(energy) - old.energy) > 1e-6:
         data["energy"] = float(energy)
         data["provenance"]["energy"] = Provenance(source="user", reason="edited in the web page").model_dump()
-    if caption and caption.strip() != old.caption.strip():
-        data["caption"] = caption.strip()
-        data["provenance"]["caption"] = Provenance(
-            source="user", reason="edited in the web page"
-        ).model_dump()
+    typed = (caption or "").strip()
+    shown = (old.caption if shown_caption is None else shown_caption).strip()
+    follow_caption(data, caption if typed != shown or user_caption(state) else None)
     try:
         return MusicBrief.from_dict(data, origin="edited brief").to_dict()
     except BadInputError as exc:
@@ -264,31 +366,49 @@ def build_ui(settings: Settings, store: JobStore, cache: Any = None) -> gr.Block
         return [
             brief,
             *brief_fields(brief),
+            brief["caption"],
             gr.update(interactive=True),
             gr.update(interactive=True),
             "Brief ready: edit anything on the right, refine it with an instruction, then **Generate**.",
         ]
 
-    def refine(state, caption, tempo, key, genre, duration, instruments, energy, sections, instruction):
+    def refine(
+        state, caption, tempo, key, genre, duration, instruments, energy, sections, shown_caption, instruction
+    ):
         from weavewave.brief import MusicBrief
 
         if not (instruction or "").strip():
             raise gr.Error("Write an instruction first, e.g. 'warmer, add strings'.")
-        brief = edited_brief(state, caption, tempo, key, genre, duration, instruments, energy, sections)
+        brief = edited_brief(
+            state, caption, tempo, key, genre, duration, instruments, energy, sections, shown_caption
+        )
         try:
             refined = service.refine_brief(MusicBrief.from_dict(brief), instruction.strip()).to_dict()
         except BadInputError as exc:
             raise _error(exc) from None
-        return [refined, *brief_fields(refined), f"Refined with “{instruction.strip()}”."]
+        return [
+            refined,
+            *brief_fields(refined),
+            refined["caption"],
+            f"Refined with “{instruction.strip()}”.",
+        ]
 
-    def apply_edits(state, caption, tempo, key, genre, duration, instruments, energy, sections):
-        """An edited field, applied as soon as the user leaves it: the caption, sections, provenance and
-        JSON follow. The typed fields themselves are not rewritten, so typing elsewhere is never undone."""
+    def apply_edits(
+        state, caption, tempo, key, genre, duration, instruments, energy, sections, shown_caption
+    ):
+        """An edited field, applied as soon as the user leaves it: the caption (unless it is the user's),
+        sections, provenance and JSON follow. The typed fields themselves are not rewritten, so typing
+        elsewhere is never undone. ``state`` stays the last brief the server made: the shown brief is
+        always that brief plus the fields, so a slow update can never be applied on top of a newer one."""
         if not state:
             return [gr.update()] * 5
-        brief = edited_brief(state, caption, tempo, key, genre, duration, instruments, energy, sections)
+        brief = edited_brief(
+            state, caption, tempo, key, genre, duration, instruments, energy, sections, shown_caption
+        )
         shown = brief_fields(brief)
-        return [brief, shown[0], *shown[7:]]
+        # The user's own caption is left as they typed it; a derived one is shown (an emptied one too).
+        caption_update = gr.update() if user_caption(brief) else shown[0]
+        return [caption_update, *shown[7:], caption_update]
 
     def generate(
         state,
@@ -300,6 +420,7 @@ def build_ui(settings: Settings, store: JobStore, cache: Any = None) -> gr.Block
         instruments,
         energy,
         sections,
+        shown_caption,
         backend,
         stems,
         video,
@@ -310,7 +431,9 @@ def build_ui(settings: Settings, store: JobStore, cache: Any = None) -> gr.Block
         loop,
         progress=gr.Progress(),  # noqa: B008 (how Gradio asks for it)
     ):
-        brief = edited_brief(state, caption, tempo, key, genre, duration, instruments, energy, sections)
+        brief = edited_brief(
+            state, caption, tempo, key, genre, duration, instruments, energy, sections, shown_caption
+        )
         backend = backend or "symbolic"
         # The brief was described already: only what makes the audio still applies (the describer and the
         # reference mode did their work in Describe). The musicgen backend makes no stems.
@@ -351,6 +474,7 @@ def build_ui(settings: Settings, store: JobStore, cache: Any = None) -> gr.Block
             gr.update(choices=_history_choices(history), value=current.id),
             final,
             *brief_fields(final),
+            final["caption"],
         ]
 
     def open_job(job_id, history):
@@ -460,12 +584,11 @@ def build_ui(settings: Settings, store: JobStore, cache: Any = None) -> gr.Block
                     genre = gr.Dropdown([AUTO, *GENRES], value=AUTO, label="Genre", elem_id="ww-genre")
                 with gr.Accordion("Advanced settings", open=False):
                     with gr.Row():
-                        tempo = gr.Number(
-                            None,
+                        # Text, not gr.Number: a Number shows 0 once the accordion opens, and 0 is no tempo.
+                        tempo = gr.Textbox(
                             label="Tempo (BPM, empty: auto)",
-                            placeholder="auto",
-                            minimum=30,
-                            maximum=300,
+                            placeholder="auto, e.g. 96",
+                            elem_id="ww-adv-tempo",
                         )
                         key = gr.Textbox(
                             label="Key (empty: auto)", placeholder="F# minor, Bb major, A dorian"
@@ -474,8 +597,10 @@ def build_ui(settings: Settings, store: JobStore, cache: Any = None) -> gr.Block
                         label="Instruments (empty: auto)", placeholder="piano, strings, drums"
                     )
                     with gr.Row():
-                        seed = gr.Number(
-                            None, label="Seed (empty: from the inputs)", placeholder="auto", precision=0
+                        seed = gr.Textbox(
+                            label="Seed (empty: from the inputs)",
+                            placeholder="auto, e.g. 7",
+                            elem_id="ww-seed",
                         )
                         loop = gr.Checkbox(
                             False,
@@ -514,15 +639,22 @@ def build_ui(settings: Settings, store: JobStore, cache: Any = None) -> gr.Block
                 gr.Markdown(
                     "2 · The brief: what weavewave understood (edit anything)", elem_classes="ww-step"
                 )
-                b_caption = gr.Textbox(label="Caption", lines=2, elem_id="ww-caption", interactive=True)
+                b_caption = gr.Textbox(
+                    label="Caption",
+                    lines=2,
+                    elem_id="ww-caption",
+                    interactive=True,
+                    info="follows the fields below until you write your own; empty it to follow them again",
+                )
+                # The caption the server last wrote into the box, sent back with every edit: text that differs
+                # from it was typed by the user (see edited_brief).
+                caption_shown = gr.Textbox(visible=False, elem_id="ww-caption-shown")
                 with gr.Row():
                     b_tempo = gr.Number(
                         None,
                         label="Tempo (BPM)",
                         placeholder="—",
                         elem_id="ww-tempo",
-                        minimum=30,
-                        maximum=300,
                     )
                     b_key = gr.Textbox(label="Key", elem_id="ww-key")
                     b_genre = gr.Dropdown(list(GENRES), value=None, label="Genre", elem_id="ww-bgenre")
@@ -531,8 +663,6 @@ def build_ui(settings: Settings, store: JobStore, cache: Any = None) -> gr.Block
                         label="Duration (s)",
                         placeholder="—",
                         elem_id="ww-bduration",
-                        minimum=1,
-                        maximum=600,
                     )
                 with gr.Row():
                     b_instruments = gr.Textbox(label="Instruments", elem_id="ww-instruments", scale=3)
@@ -622,16 +752,37 @@ def build_ui(settings: Settings, store: JobStore, cache: Any = None) -> gr.Block
             b_why,
             b_json,
         ]
-        edits = [state, b_caption, b_tempo, b_key, b_genre, b_duration, b_instruments, b_energy, b_sections]
+        edits = [
+            state,
+            b_caption,
+            b_tempo,
+            b_key,
+            b_genre,
+            b_duration,
+            b_instruments,
+            b_energy,
+            b_sections,
+            caption_shown,
+        ]
         outputs = [out_audio, out_picture, out_video, out_files, out_summary]
         neural = [model, steer, describer, describer_model, reference_mode, keep_audio, loop]
+        # Progress shows in one place per action (the status line, or the player the piece will play in),
+        # not as a bar over each of the dozen fields an action fills.
         describe_btn.click(
             describe,
             [text, image, video, audio, duration, tempo, key, genre, instruments, seed, backend, *neural],
-            [state, *fields, generate_btn, refine_btn, status],
+            [state, *fields, caption_shown, generate_btn, refine_btn, status],
+            show_progress="minimal",
+            show_progress_on=status,
         )
-        refine_btn.click(refine, [*edits, instruction], [state, *fields, status])
-        derived = [state, b_caption, b_sections, b_why, b_json]
+        refine_btn.click(
+            refine,
+            [*edits, instruction],
+            [state, *fields, caption_shown, status],
+            show_progress="minimal",
+            show_progress_on=status,
+        )
+        derived = [b_caption, b_sections, b_why, b_json, caption_shown]
         for typed in (b_caption, b_tempo, b_key, b_duration, b_instruments):
             typed.blur(apply_edits, edits, derived, show_progress="hidden")
         # User input only, not the updates that Describe and Refine make.
@@ -640,7 +791,9 @@ def build_ui(settings: Settings, store: JobStore, cache: Any = None) -> gr.Block
         generate_btn.click(
             generate,
             [*edits, backend, stems, video, history, model, steer, keep_audio, loop],
-            [*outputs, history, history_table, history_pick, state, *fields],
+            [*outputs, history, history_table, history_pick, state, *fields, caption_shown],
+            show_progress="full",
+            show_progress_on=out_audio,
         )
         history_pick.change(open_job, [history_pick, history], outputs)
     return page
