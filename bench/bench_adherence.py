@@ -15,9 +15,15 @@ import statistics
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import weavewave
-from weavewave.analyze import estimate_key, estimate_tempo, mirex_key_score, reference_key, tempo_matches
-from weavewave.audio_io import integrated_lufs, true_peak_dbfs
-from weavewave.styles import GENRES
+from weavewave.dsp.loudness import integrated_lufs, true_peak_dbfs
+from weavewave.music.analysis import (
+    estimate_key,
+    estimate_tempo,
+    mirex_key_score,
+    reference_key,
+    tempo_matches,
+)
+from weavewave.music.styles import GENRES
 
 KEY_PAIRS = (("C major", "A minor"), ("Eb major", "F# minor"))
 DURATION = 30.0

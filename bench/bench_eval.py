@@ -33,7 +33,7 @@ TEMPO_POINTS = (0.1, 0.5, 0.9)  # where in the genre's tempo range
 
 def sweep(n: int) -> list[dict]:
     """``n`` brief settings: genres cycle fastest, then meters, tempi, tonics (by fifths) and modes."""
-    from weavewave.styles import GENRES
+    from weavewave.music.styles import GENRES
 
     genres = list(GENRES)
     out = []
@@ -53,7 +53,7 @@ def sweep(n: int) -> list[dict]:
 
 def make_set(folder: Path, settings: list[dict], seconds: float, seed0: int) -> list[Path]:
     import weavewave
-    from weavewave.export import save_track
+    from weavewave.export.track import save_track
 
     paths, made, t0 = [], 0, time.perf_counter()
     for i, s in enumerate(settings):
@@ -74,14 +74,14 @@ def time_metrics(folder: Path) -> dict[str, float]:
     """Seconds each metric takes on one track (audio already loaded)."""
     import pretty_midi
 
-    from weavewave import analyze
-    from weavewave.audio_io import clipped_runs, integrated_lufs, longest_silence_s, true_peak_dbfs
     from weavewave.brief import MusicBrief
+    from weavewave.dsp.loudness import clipped_runs, integrated_lufs, longest_silence_s, true_peak_dbfs
     from weavewave.evaluate.adherence import TEMPO_PRIOR_BPM, section_agreement
     from weavewave.evaluate.collect import load_audio
     from weavewave.evaluate.embed import FeatureEmbedder
     from weavewave.evaluate.plots import save_pictures, track_view
     from weavewave.evaluate.symbolic import midi_adherence
+    from weavewave.music import analysis as analyze
 
     t: dict[str, float] = {}
 

@@ -24,7 +24,7 @@ PROMPT = "a rainy night in the city, lonely and calm, lo-fi hip hop with a soft 
 def warm(duration: float, repeats: int) -> dict[str, float]:
     from weavewave import describe
     from weavewave.generators.symbolic.compose import compose
-    from weavewave.render import render
+    from weavewave.generators.symbolic.render import render
 
     describe(text=PROMPT, duration=duration)  # load models once: this is the warm number
     times: dict[str, list[float]] = {"describe": [], "compose": [], "render": [], "total": []}

@@ -50,7 +50,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 def sweep(n_tonics: int) -> list[dict]:
     """Brief settings: genre x mode x tonic; tonics step by fifths so each genre meets different keys."""
-    from weavewave.styles import GENRES
+    from weavewave.music.styles import GENRES
 
     out = []
     for gi, genre in enumerate(GENRES):
@@ -130,8 +130,8 @@ def measure(setting: dict, seconds: float) -> dict:
     import pretty_midi
 
     import weavewave
-    from weavewave import analyze
     from weavewave.evaluate.symbolic import pitch_class_entropy, scale_consistency
+    from weavewave.music import analysis as analyze
 
     s = dict(setting)
     track = weavewave.generate(text="a piece", duration=seconds, text_model="lexicon", **s)

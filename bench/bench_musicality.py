@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/bench_musicality.py [--quick] [--json OUT] [--gallery DIR] [--seconds 30]
 
-Sweep: every genre in ``weavewave.styles.GENRES`` x 4 seeds with a neutral prompt and ``genre=...``, plus
+Sweep: every genre in ``weavewave.music.styles.GENRES`` x 4 seeds with a neutral prompt and ``genre=...``, plus
 10 varied text prompts and 5 photographs from scikit-image (``--quick``: 2 seeds, 4 prompts, 2 photos).
 Each piece is described, generated with the symbolic backend (timed: the warm real-time factor), its
 parts rendered alone (stems, for the balance per role) and its audio measured with the project's eval code.
@@ -211,7 +211,7 @@ def qn_seconds(arrangement) -> float:  # noqa: ANN001
 
 def tune_and_others(arrangement) -> tuple[list, list]:  # noqa: ANN001
     """The tune (the top line of the parts whose role is melody) and the other pitched notes (no drums or bass)."""
-    from weavewave.melodic import skyline
+    from weavewave.music.melodic import skyline
 
     lead = [(n.start, n.end, n.pitch) for p in arrangement.parts if p.role == "melody" for n in p.notes]
     tune = skyline(lead)
@@ -268,7 +268,7 @@ def groove(arrangement) -> frozenset:  # noqa: ANN001
 
 
 def _bar_qn(meter: str) -> float:
-    from weavewave.theory import beats_per_bar
+    from weavewave.music.theory import beats_per_bar
 
     return float(beats_per_bar(meter))
 
@@ -286,10 +286,10 @@ def measure_piece(group: str, name: str, kwargs: dict, seconds: float) -> tuple[
     import numpy as np
 
     from weavewave import describe
-    from weavewave.audio_io import integrated_lufs
+    from weavewave.dsp.loudness import integrated_lufs
     from weavewave.evaluate.adherence import audio_adherence
     from weavewave.generators import get_generator
-    from weavewave.theory import tonic_pitch_class
+    from weavewave.music.theory import tonic_pitch_class
 
     brief = describe(duration=seconds, **kwargs)
     t0 = time.perf_counter()
@@ -367,7 +367,7 @@ def measure_piece(group: str, name: str, kwargs: dict, seconds: float) -> tuple[
 # --- the sweep ------------------------------------------------------------------------------------------
 def sweep(quick: bool) -> list[tuple[str, str, dict]]:
     """(group, name, describe kwargs) for every piece."""
-    from weavewave.styles import GENRES
+    from weavewave.music.styles import GENRES
 
     photo_dir = Path(__import__("skimage").__file__).parent / "data"
     out = [

@@ -32,9 +32,9 @@ def key_and_tempo(n_chorales: int, skip: int) -> None:
     from music21 import corpus
 
     from reference_audio import bach_chorale_paths, chorale_arrangement, chorale_reference_key
-    from weavewave.analyze import mirex_key_score, tempo_matches
+    from weavewave.generators.symbolic.render import render
+    from weavewave.music.analysis import mirex_key_score, tempo_matches
     from weavewave.perceive.audio import analyse_audio
-    from weavewave.render import render
 
     scores, acc1, acc2, modal, meters = [], [], [], 0, []
     counts = {1.0: 0, 0.5: 0, 0.3: 0, 0.2: 0, 0.0: 0}
@@ -72,7 +72,7 @@ def key_and_tempo(n_chorales: int, skip: int) -> None:
 
 def clicks() -> None:
     from reference_audio import click_track
-    from weavewave.analyze import tempo_matches
+    from weavewave.music.analysis import tempo_matches
     from weavewave.perceive.audio import analyse_audio
 
     tempi = list(range(60, 181, 10))
@@ -100,7 +100,7 @@ def recognisability(tmp: Path) -> None:
     from reference_audio import melody_pitches, render_to_wav, tune_arrangement
     from weavewave import api
     from weavewave.generators.symbolic.compose import compose
-    from weavewave.melodic import melodic_similarity, skyline
+    from weavewave.music.melodic import melodic_similarity, skyline
     from weavewave.perceive.audio import perceive_audio
 
     wav = render_to_wav(tune_arrangement(tempo=100.0), tmp / "tune.wav")

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 import weavewave
-from weavewave import render as after
+from weavewave.generators.symbolic import render as after
 from weavewave.generators.symbolic.compose import compose
 
 BRIEFS = (
@@ -41,7 +41,7 @@ class _Timings(logging.Handler):
 
 def _load_before(rev: str):
     source = subprocess.run(
-        ["git", "show", f"{rev}:src/weavewave/render.py"],
+        ["git", "show", f"{rev}:src/weavewave/generators/symbolic/render.py"],
         check=True,
         capture_output=True,
         text=True,
@@ -63,7 +63,7 @@ def main() -> None:
     args = ap.parse_args()
     before = _load_before(args.rev)
     handler = _Timings()
-    for name in ("weavewave.render", "weavewave._render_before"):
+    for name in ("weavewave.generators.symbolic.render", "weavewave._render_before"):
         logging.getLogger(name).addHandler(handler)
         logging.getLogger(name).setLevel(logging.DEBUG)
     after.render(compose(weavewave.describe(text="warm up", text_model="lexicon", duration=5, genre="lofi")))

@@ -21,13 +21,13 @@ def main() -> None:
     import music21
 
     from weavewave import api
-    from weavewave.analyze import estimate_key, mirex_key_score, reference_key
     from weavewave.evaluate.adherence import key_name
     from weavewave.evaluate.symbolic import scale_consistency
     from weavewave.generators.symbolic.compose import compose
-    from weavewave.melodic import melodic_similarity
+    from weavewave.generators.symbolic.render import render
+    from weavewave.music.analysis import estimate_key, mirex_key_score, reference_key
+    from weavewave.music.melodic import melodic_similarity
     from weavewave.perceive.audio import perceive_audio
-    from weavewave.render import render
 
     path = pathlib.Path(music21.__file__).parent / "audioSearch" / "test_audio.wav"
     a = perceive_audio(path).analysis

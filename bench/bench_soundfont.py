@@ -5,7 +5,7 @@
 
 Default fonts: the bundled TimGM6mb.sf2 (pretty_midi) and whichever of ``CANDIDATES`` are installed
 (Debian's ``fluid-soundfont-gm`` and ``musescore-general-soundfont-lossless``). Every genre in
-``weavewave.styles.GENRES`` x the seeds is described with a neutral prompt, composed by the symbolic
+``weavewave.music.styles.GENRES`` x the seeds is described with a neutral prompt, composed by the symbolic
 composer, and rendered with each font exactly as the generator does (``render(..., balance=True)``), in one
 process per font (so its memory and first load are its own), one synthesizer pass at a time (workers=1).
 Then the fonts take turns rendering ``SPEED_GENRES`` in this process, for a side-by-side speed figure.
@@ -260,7 +260,7 @@ def _pieces(
 ) -> list[tuple[str, int, object]]:
     from weavewave import describe
     from weavewave.generators.symbolic.compose import compose
-    from weavewave.styles import GENRES
+    from weavewave.music.styles import GENRES
 
     return [
         (g, s, compose(describe(text=NEUTRAL_PROMPT, genre=g, duration=seconds, seed=s)))
@@ -319,8 +319,8 @@ def run_font(
     genres: tuple[str, ...] | None = None,
 ) -> dict:
     """Render every piece with ``font``; the figures for one font."""
-    from weavewave.audio_io import integrated_lufs
-    from weavewave.render import _load_soundfont, find_soundfont, render
+    from weavewave.dsp.loudness import integrated_lufs
+    from weavewave.generators.symbolic.render import _load_soundfont, find_soundfont, render
 
     path = find_soundfont(font)
     pieces = _pieces(seeds, seconds, genres)
@@ -397,7 +397,7 @@ def _peak_rss_mb() -> float:
 
 def measure_speed(fonts: list[str], seeds: tuple[int, ...], seconds: float, repeats: int) -> dict[str, dict]:
     """Median warm real-time factor of the mix render per font, the fonts taking turns ``repeats`` times."""
-    from weavewave.render import _load_soundfont, find_soundfont, render
+    from weavewave.generators.symbolic.render import _load_soundfont, find_soundfont, render
 
     pieces = _pieces(seeds[:1], seconds, SPEED_GENRES)
     times: dict[str, list[float]] = defaultdict(list)
@@ -509,7 +509,7 @@ def default_fonts() -> list[str]:
     """The bundled font and the candidates installed here."""
     import pretty_midi
 
-    from weavewave.render import BUNDLED_SOUNDFONT
+    from weavewave.generators.symbolic.render import BUNDLED_SOUNDFONT
 
     return [str(Path(pretty_midi.__file__).parent / BUNDLED_SOUNDFONT)] + [
         c for c in CANDIDATES if Path(c).is_file()
@@ -521,7 +521,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--fonts", nargs="+", help="SF2 files (default: bundled + installed candidates)")
     ap.add_argument("--seeds", nargs="+", type=int, default=list(SEEDS))
     ap.add_argument("--seconds", type=float, default=SECONDS)
-    ap.add_argument("--genres", nargs="+", help="only these genres (default: all of weavewave.styles.GENRES)")
+    ap.add_argument(
+        "--genres", nargs="+", help="only these genres (default: all of weavewave.music.styles.GENRES)"
+    )
     ap.add_argument("--spectrograms", metavar="DIR", help="write soundfont-<font>.png spectrograms here")
     ap.add_argument("--json", metavar="OUT", help="write every figure to this JSON file")
     ap.add_argument(

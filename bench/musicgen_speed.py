@@ -165,7 +165,7 @@ def timed(fn, device):
 def main() -> None:
     import torch
 
-    from weavewave.generators.musicgen_fast import FastMusicgen
+    from weavewave.generators.musicgen.fast import FastMusicgen
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seconds", type=float, nargs="+", default=[10.0, 30.0])

@@ -15,10 +15,11 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from weavewave.audio_io import integrated_lufs, true_peak_dbfs
 from weavewave.brief import Cue, Key, MusicBrief, ReferenceMaterial, Section
+from weavewave.dsp.loudness import integrated_lufs, true_peak_dbfs
+from weavewave.dsp.master import TARGET_LUFS, TRUE_PEAK_LIMIT_DBFS
 from weavewave.errors import BadInputError
-from weavewave.export import save_track
+from weavewave.export.track import save_track
 from weavewave.generators import (
     BACKENDS,
     Capabilities,
@@ -28,7 +29,7 @@ from weavewave.generators import (
     generator_from_brief,
     get_generator,
 )
-from weavewave.render import SAMPLE_RATE, TARGET_LUFS, TRUE_PEAK_LIMIT_DBFS
+from weavewave.generators.symbolic.render import SAMPLE_RATE
 
 LOUDNESS_TOLERANCE_LU = 0.5  # the master aims at 0.2 LU; short pieces gate a little differently
 PEAK_SLACK_DB = 1e-3
@@ -47,7 +48,7 @@ SILENCE = 1e-3
 def contract_brief(duration: float = 2.5, seed: int = 5, **update: Any) -> MusicBrief:
     """A plain pop brief with planned sections."""
     from weavewave.bridge import with_sections
-    from weavewave.styles import GENRES
+    from weavewave.music.styles import GENRES
 
     brief = MusicBrief(
         caption="a calm piano piece",

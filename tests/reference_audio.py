@@ -9,8 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from weavewave.arrangement import Arrangement, Note, Part
-from weavewave.instruments import program_of
+from weavewave.music.arrangement import Arrangement, Note, Part
+from weavewave.music.instruments import program_of
 
 # Beethoven's "Ode to Joy" theme (public domain), in C major: (MIDI pitch, length in quarter notes).
 ODE_TO_JOY: tuple[tuple[int, float], ...] = (
@@ -212,8 +212,8 @@ def tune_arrangement(
 
 def render_to_wav(arrangement: Arrangement, path: Path) -> Path:
     """Render with the project's renderer and write a 16-bit WAV."""
-    from weavewave.audio_io import write_audio
-    from weavewave.render import render
+    from weavewave.generators.symbolic.render import render
+    from weavewave.io.audio import write_audio
 
     mix = render(arrangement, workers=1)
     write_audio(path, mix.audio, mix.sample_rate, "wav")

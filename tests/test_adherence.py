@@ -5,8 +5,14 @@ from __future__ import annotations
 import pytest
 
 import weavewave
-from weavewave.analyze import estimate_key, estimate_tempo, mirex_key_score, reference_key, tempo_matches
-from weavewave.audio_io import integrated_lufs, true_peak_dbfs
+from weavewave.dsp.loudness import integrated_lufs, true_peak_dbfs
+from weavewave.music.analysis import (
+    estimate_key,
+    estimate_tempo,
+    mirex_key_score,
+    reference_key,
+    tempo_matches,
+)
 
 CASES = [
     dict(genre="pop", key="C major", tempo=112, instruments=None),

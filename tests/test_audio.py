@@ -27,10 +27,10 @@ from reference_audio import (  # noqa: E402
     tune_arrangement,
 )
 from weavewave import api  # noqa: E402
-from weavewave.analyze import mirex_key_score, tempo_matches  # noqa: E402
 from weavewave.brief import MusicBrief  # noqa: E402
 from weavewave.generators.symbolic.compose import compose  # noqa: E402
-from weavewave.melodic import melodic_similarity, skyline  # noqa: E402
+from weavewave.music.analysis import mirex_key_score, tempo_matches  # noqa: E402
+from weavewave.music.melodic import melodic_similarity, skyline  # noqa: E402
 from weavewave.perceive.audio import (  # noqa: E402
     MONOPHONIC_MAX_POLYPHONY,
     analyse_audio,
@@ -190,7 +190,7 @@ def test_key_on_rendered_bach_chorales():
             scores.append((score, ref))
         if len(scores) == CHORALES:
             break
-    from weavewave.render import render
+    from weavewave.generators.symbolic.render import render
 
     results = []
     for score, ref in scores:
@@ -300,9 +300,9 @@ def test_jazz_restyle_has_drums(recording):
 def test_real_recording_restyle_in_c_major(recording, recording_heard):
     """The recording's chroma chords are noise (a single line gives them): they are not trusted, the kept
     tune is re-harmonised in C major, and the restyle is written and heard in C major."""
-    from weavewave.analyze import estimate_key, reference_key
     from weavewave.evaluate.symbolic import scale_consistency
-    from weavewave.render import render
+    from weavewave.generators.symbolic.render import render
+    from weavewave.music.analysis import estimate_key, reference_key
 
     a = recording_heard.analysis
     assert not a.harmony.trusted and a.chords_from == "melody", a.harmony
@@ -347,7 +347,7 @@ def test_notes_from_f0_splits_pitches_and_repeats_and_keeps_octave_slips_in_the_
 
 
 def test_key_from_notes_hears_a_scale_in_its_key():
-    from weavewave.analyze import key_from_notes
+    from weavewave.music.analysis import key_from_notes
 
     scale = [(i * 0.5, i * 0.5 + 0.45, p) for i, p in enumerate([60, 62, 64, 65, 67, 69, 71, 72, 67, 64, 60])]
     assert key_from_notes(scale, profile="krumhansl")[:2] == (0, "major")

@@ -10,15 +10,9 @@ import pytest
 import soundfile as sf
 from scipy.signal import resample_poly
 
-from weavewave.audio_io import (
-    FORMATS,
-    integrated_lufs,
-    sample_peak_dbfs,
-    true_peak_dbfs,
-    true_peak_envelope,
-    write_audio,
-)
+from weavewave.dsp.loudness import integrated_lufs, sample_peak_dbfs, true_peak_dbfs, true_peak_envelope
 from weavewave.errors import BadInputError
+from weavewave.io.audio import FORMATS, write_audio
 
 SR = 48000
 

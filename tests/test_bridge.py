@@ -3,9 +3,9 @@ import pytest
 from weavewave.bridge import Controls, apply_controls, fuse
 from weavewave.brief import Observation
 from weavewave.errors import BadInputError
+from weavewave.music.styles import GENRES
+from weavewave.music.theory import KeySpec, bar_seconds
 from weavewave.perceive import Perception, Proposal
-from weavewave.styles import GENRES
-from weavewave.theory import KeySpec, bar_seconds
 
 
 def perception(source, **proposals):

@@ -12,8 +12,8 @@ import pytest
 from weavewave import api
 from weavewave.bridge import Controls, apply_controls, keep_fixed, rederive
 from weavewave.brief import MusicBrief, Provenance
-from weavewave.instruments import DRUMS
-from weavewave.styles import GENRES
+from weavewave.music.instruments import DRUMS
+from weavewave.music.styles import GENRES
 
 LOFI = "A rainy night in Tokyo, lonely and calm, lo-fi hip hop with a soft electric piano"
 ROCK_WORDS = GENRES["rock"].description

@@ -18,7 +18,7 @@ pytest.importorskip("basic_pitch")
 from reference_audio import render_to_wav, tune_arrangement  # noqa: E402
 from weavewave.brief import MusicBrief  # noqa: E402
 from weavewave.cli import main  # noqa: E402
-from weavewave.melodic import melodic_similarity, skyline  # noqa: E402
+from weavewave.music.melodic import melodic_similarity, skyline  # noqa: E402
 
 ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
 LULLABY = "as a gentle lullaby on music box"

@@ -12,12 +12,12 @@ from collections import Counter
 import pretty_midi
 import pytest
 
-from weavewave.arrangement import Arrangement, Part
 from weavewave.brief import Key, MusicBrief, Section
 from weavewave.generators.symbolic.compose import compose
 from weavewave.generators.symbolic.orchestra import instrument_range
-from weavewave.styles import GENRES
-from weavewave.theory import bar_seconds, scale_pitch_classes, tonic_pitch_class
+from weavewave.music.arrangement import Arrangement, Part
+from weavewave.music.styles import GENRES
+from weavewave.music.theory import bar_seconds, scale_pitch_classes, tonic_pitch_class
 
 MODES = ["major", "minor", "dorian", "phrygian", "lydian", "mixolydian", "locrian"]
 GM_DRUM_NOTES = set(range(35, 82))

@@ -10,7 +10,7 @@ pytest.importorskip("transformers")
 from generator_contract import GeneratorContract, contract_brief, cue_brief, write_tune  # noqa: E402
 from weavewave.errors import BadInputError  # noqa: E402
 from weavewave.generators import generator_from_brief, get_generator  # noqa: E402
-from weavewave.models import ModelCache  # noqa: E402
+from weavewave.neural.models import ModelCache  # noqa: E402
 
 WINDOW_S = 2.0  # shorter than the contract's pieces, so they are made in two windows (long form)
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from generator_contract import GeneratorContract
-from weavewave.audio_io import integrated_lufs
+from weavewave.dsp.loudness import integrated_lufs
 from weavewave.generators import (
     BACKENDS,
     Capabilities,

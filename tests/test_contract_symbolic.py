@@ -10,7 +10,7 @@ import pytest
 from generator_contract import GeneratorContract, contract_brief
 from weavewave.brief import GeneratorRecord, MusicBrief
 from weavewave.errors import BadInputError
-from weavewave.export import save_track
+from weavewave.export.track import save_track
 from weavewave.generators import Track, generator_from_brief, get_generator
 
 
@@ -34,7 +34,7 @@ def test_a_track_holds_only_the_piece(tmp_path):
 
 
 def test_the_record_names_the_soundfont():
-    from weavewave.render import find_soundfont
+    from weavewave.generators.symbolic.render import find_soundfont
 
     record = get_generator("symbolic").generate(contract_brief(1.0)).brief.generator
     assert record == GeneratorRecord(backend="symbolic", options={"soundfont": find_soundfont().name})
@@ -53,7 +53,7 @@ def test_a_soundfont_missing_here_is_refused_and_an_explicit_one_wins(tmp_path):
     brief = contract_brief().model_copy(update={"generator": record})
     with pytest.raises(BadInputError, match="NoSuchFont.sf2.*--soundfont"):
         generator_from_brief(brief)
-    from weavewave.render import find_soundfont
+    from weavewave.generators.symbolic.render import find_soundfont
 
     assert generator_from_brief(brief, soundfont=str(find_soundfont())).soundfont == str(find_soundfont())
 

@@ -117,7 +117,7 @@ def test_musicgen_on_a_light_install_is_exit_2_naming_the_neural_extra(tmp_path)
 
 
 def test_describer_and_refiner_name_the_neural_extra_too(monkeypatch):
-    from weavewave.models import locate
+    from weavewave.neural.models import locate
 
     monkeypatch.setitem(sys.modules, "transformers", None)
     for role, flag in (("describer", "--describer mllm"), ("refiner", "--refiner llm")):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from weavewave import analyze
+from weavewave.music import analysis as analyze
 
 music21 = pytest.importorskip("music21")
 
@@ -17,8 +17,8 @@ ORGAN = 19  # GM church organ
 
 def render_chorale(name: str):
     """(audio, sample rate, score key as (pitch class, mode)) of the first SECONDS of a chorale."""
-    from weavewave.arrangement import Arrangement, Note, Part
-    from weavewave.render import render
+    from weavewave.generators.symbolic.render import render
+    from weavewave.music.arrangement import Arrangement, Note, Part
 
     score = music21.corpus.parse(name)
     key = score.analyze("key")  # the key read from the score's notes (Krumhansl-Schmuckler on the score)

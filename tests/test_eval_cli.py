@@ -17,7 +17,7 @@ from weavewave.brief import MusicBrief
 from weavewave.errors import BadInputError
 from weavewave.evaluate.report import evaluate
 from weavewave.evaluate.rerank import candidate_seed
-from weavewave.export import save_track
+from weavewave.export.track import save_track
 
 ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "MPLBACKEND": "Agg"}
 

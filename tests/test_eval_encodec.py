@@ -234,7 +234,7 @@ def test_missing_or_wrong_folders_give_clear_errors(tmp_path):
 
 def test_models_lists_the_eval_role_with_the_loaders_defaults():
     from weavewave.evaluate.neural import DEFAULT_CLAP, DEFAULT_CLIP
-    from weavewave.models import model_table
+    from weavewave.neural.models import model_table
 
     rows = {r["id"]: r for r in model_table() if r["role"] == "eval"}
     assert {DEFAULT_CLAP, DEFAULT_CLIP, encoders.DEFAULT_ENCODEC, "facebook/encodec_32khz"} <= set(rows)

@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from weavewave import analyze
-from weavewave.audio_io import (
+from weavewave.dsp.loudness import (
     clipped_runs,
     integrated_lufs,
     longest_silence_s,
@@ -14,6 +13,7 @@ from weavewave.audio_io import (
     true_peak_dbfs,
 )
 from weavewave.evaluate.fad import GaussianStats, fad, fad_infinity, frechet_distance
+from weavewave.music import analysis as analyze
 
 SR = 22050
 

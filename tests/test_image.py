@@ -12,7 +12,7 @@ from PIL import Image, ImageFile
 
 from weavewave.brief import Observation
 from weavewave.errors import BadInputError
-from weavewave.instruments import resolve_instrument
+from weavewave.music.instruments import resolve_instrument
 from weavewave.perceive import image_table as T
 from weavewave.perceive.image import hue_name, load_image, measure, perceive_image
 

@@ -14,10 +14,10 @@ import statistics
 import numpy as np
 import pytest
 
-from weavewave import analyze
 from weavewave.brief import Key, MusicBrief
 from weavewave.generators.symbolic.compose import compose
-from weavewave.styles import GENRES
+from weavewave.music import analysis as analyze
+from weavewave.music.styles import GENRES
 
 MODES = ("major", "minor", "dorian", "mixolydian")
 TONICS = ("C", "E", "Ab", "F#", "Bb", "D")

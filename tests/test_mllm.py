@@ -132,7 +132,7 @@ def test_description_fuses_with_provenance_and_text_still_wins():
 def test_tiny_vlm_looks_at_images_and_video_frames(
     tiny_vision_chat, skimage_data, tmp_path, one_torch_thread, monkeypatch
 ):
-    from weavewave.models import ModelCache
+    from weavewave.neural.models import ModelCache
     from weavewave.perceive import mllm
 
     cache = ModelCache()
@@ -262,7 +262,7 @@ def test_llm_edit_is_validated_and_applied_with_provenance():
 
 def test_tiny_llm_answer_falls_back_to_the_rules(tiny_chat_llm, monkeypatch, one_torch_thread):
     from weavewave import refine_llm
-    from weavewave.models import ModelCache
+    from weavewave.neural.models import ModelCache
 
     brief = sample_brief()
     try:
@@ -281,7 +281,7 @@ def test_tiny_llm_answer_falls_back_to_the_rules(tiny_chat_llm, monkeypatch, one
 
 
 def test_refiner_loads_the_tiny_llm_through_the_loader(tiny_chat_llm, one_torch_thread):
-    from weavewave.models import ModelCache
+    from weavewave.neural.models import ModelCache
     from weavewave.refine_llm import ask_refiner, load_refiner
 
     cache = ModelCache()

@@ -50,7 +50,7 @@ def spy_generate(bundle, seen: dict, monkeypatch) -> None:
 
 
 def test_the_loader_knows_which_models_take_audio(tiny_audio_chat, tiny_vision_chat):
-    from weavewave.models import ModelCache
+    from weavewave.neural.models import ModelCache
     from weavewave.perceive.mllm import load_describer
 
     cache = ModelCache()
@@ -106,7 +106,7 @@ def test_long_audio_is_cut_to_its_middle(
 ):
     import soundfile as sf
 
-    from weavewave.models import ModelCache
+    from weavewave.neural.models import ModelCache
     from weavewave.perceive import mllm
 
     data, sr = sf.read(str(tune), dtype="float32")

@@ -17,10 +17,10 @@ pytest.importorskip("transformers")
 from generator_contract import check_track_contract  # noqa: E402
 from weavewave.brief import Key, MusicBrief  # noqa: E402
 from weavewave.errors import BadInputError  # noqa: E402
-from weavewave.generators.chroma import CHROMA_HOP, CHROMA_SAMPLE_RATE, melody_chroma  # noqa: E402
-from weavewave.generators.musicgen import Block, MusicgenGenerator, _place, chroma_for, plan_blocks  # noqa: E402
-from weavewave.models import ModelCache  # noqa: E402
-from weavewave.styles import GENRES  # noqa: E402
+from weavewave.generators.musicgen.chroma import CHROMA_HOP, CHROMA_SAMPLE_RATE, melody_chroma  # noqa: E402
+from weavewave.generators.musicgen.generator import Block, MusicgenGenerator, _place, chroma_for, plan_blocks  # noqa: E402
+from weavewave.music.styles import GENRES  # noqa: E402
+from weavewave.neural.models import ModelCache  # noqa: E402
 
 ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
 KK_MAJOR = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
@@ -163,7 +163,7 @@ def check_key(chroma: np.ndarray, tonic: int) -> None:
 def test_steered_conditioning_is_the_chroma_of_our_rendering(
     tiny_musicgen_melody, cache, monkeypatch, one_torch_thread
 ):
-    from weavewave.generators.musicgen import steering_chroma_of
+    from weavewave.generators.musicgen.generator import steering_chroma_of
     from weavewave.generators.symbolic.compose import compose
 
     brief = brief_for(duration=8.0, tempo=96.0, tonic="E", mode="minor", genre="classical")
@@ -355,7 +355,7 @@ def test_cli_models_lists_roles_and_presence(tmp_path):
 def test_fast_path_gives_the_stock_greedy_codes(tiny_musicgen, cache, guidance, static, one_torch_thread):
     import torch
 
-    from weavewave.generators.musicgen_fast import FastMusicgen
+    from weavewave.generators.musicgen.fast import FastMusicgen
 
     b = MusicgenGenerator(model=str(tiny_musicgen), cache=cache).bundle()
     inputs = b.tokenizer(

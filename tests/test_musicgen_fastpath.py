@@ -20,8 +20,8 @@ import soundfile as sf
 pytest.importorskip("transformers")
 
 from weavewave.errors import BadInputError  # noqa: E402
-from weavewave.generators.musicgen import MusicgenGenerator, Sampling, generate_block  # noqa: E402
-from weavewave.models import ModelCache  # noqa: E402
+from weavewave.generators.musicgen.generator import MusicgenGenerator, Sampling, generate_block  # noqa: E402
+from weavewave.neural.models import ModelCache  # noqa: E402
 
 ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
 GREEDY = Sampling(temperature=0.0, guidance_scale=3.0)
@@ -199,7 +199,7 @@ def test_stereo_batch_gives_the_stock_codes(tiny_musicgen_stereo, cache, static,
     """Two captions at once through FastMusicgen itself, against ``model.generate``: codes and audio."""
     import torch
 
-    from weavewave.generators.musicgen_fast import FastMusicgen
+    from weavewave.generators.musicgen.fast import FastMusicgen
 
     b = MusicgenGenerator(model=str(tiny_musicgen_stereo), cache=cache).bundle()
     inputs = b.tokenizer(

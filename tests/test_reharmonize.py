@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from reference_audio import ODE_TO_JOY
-from weavewave.reharmonize import clean_melody, harmony_confidence, key_chords, reharmonize
+from weavewave.music.reharmonize import clean_melody, harmony_confidence, key_chords, reharmonize
 
 
 def _ode_qn() -> list[tuple[float, float, int, int]]:

@@ -10,11 +10,11 @@ import pyloudnorm
 import pytest
 from scipy.signal import resample_poly
 
-from weavewave import render as render_module
-from weavewave.arrangement import Arrangement, Note, Part
-from weavewave.audio_io import write_audio
 from weavewave.errors import BadInputError
-from weavewave.render import SAMPLE_RATE, Mix, find_soundfont, render
+from weavewave.generators.symbolic import render as render_module
+from weavewave.generators.symbolic.render import SAMPLE_RATE, Mix, find_soundfont, render
+from weavewave.io.audio import write_audio
+from weavewave.music.arrangement import Arrangement, Note, Part
 
 SR = SAMPLE_RATE
 

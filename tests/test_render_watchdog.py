@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 import weavewave
-from weavewave import render
+from weavewave.generators.symbolic import render
 
 SRC = str(Path(weavewave.__file__).resolve().parents[1])
 # A render whose processes are all killed must end within this many seconds (it used to never end).

@@ -82,7 +82,7 @@ def test_musicgen_job_runs_in_the_worker(client, tiny_musicgen):
 def test_the_worker_keeps_one_model_cache(tmp_path, tiny_musicgen):
     """Two musicgen jobs in one worker load the model once: the worker's cache holds it afterwards."""
     pytest.importorskip("torch")
-    from weavewave.models import ModelCache
+    from weavewave.neural.models import ModelCache
     from weavewave.serve.jobs import run_job
     from weavewave.serve.store import JobStore
 

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from weavewave.arrangement import Arrangement, Note, Part
 from weavewave.brief import Key, MusicBrief
 from weavewave.generators import Track
+from weavewave.music.arrangement import Arrangement, Note, Part
 from weavewave.serve.picture import (
     AXIS,
     GUTTER,

@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import weavewave.render as render_module
-from weavewave.render import find_soundfont
+import weavewave.generators.symbolic.render as render_module
+from weavewave.generators.symbolic.render import find_soundfont
 
 ROOT = Path(__file__).resolve().parents[1]
 _spec = importlib.util.spec_from_file_location("bench_soundfont", ROOT / "bench" / "bench_soundfont.py")

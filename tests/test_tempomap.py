@@ -15,10 +15,10 @@ import numpy as np
 import pretty_midi
 import pytest
 
-from weavewave.arrangement import pickup_signature, pickup_sixteenths, tick_scales
 from weavewave.brief import Cue, Key, MusicBrief, Section
 from weavewave.generators.symbolic.compose import compose
 from weavewave.generators.symbolic.grid import Grid
+from weavewave.music.arrangement import pickup_signature, pickup_sixteenths, tick_scales
 
 RESOLUTION = 220  # pretty_midi's default ticks per quarter note
 
@@ -209,7 +209,7 @@ def _late_downbeat_brief(downbeat_s: float, instruments: list[str]) -> MusicBrie
 @pytest.mark.parametrize(("downbeat_s", "count"), [(0.1, 1), (0.3, 1), (0.6, 2), (0.8, 3)])
 def test_a_quiet_scale_run_leads_into_the_downbeat(monkeypatch, downbeat_s, count):
     from weavewave.generators.symbolic import compose as compose_module
-    from weavewave.theory import scale_pitch_classes
+    from weavewave.music.theory import scale_pitch_classes
 
     brief = _late_downbeat_brief(downbeat_s, ["Acoustic Grand Piano", "Electric Bass (finger)", "Drums"])
     arrangement = compose(brief)
@@ -242,7 +242,7 @@ def test_a_pre_roll_too_short_to_hear_stays_silent():
 
 
 def test_the_pickup_is_heard_from_the_first_instant():
-    from weavewave.render import render
+    from weavewave.generators.symbolic.render import render
 
     arrangement = compose(_late_downbeat_brief(0.4, ["Acoustic Grand Piano", "Electric Bass (finger)"]))
     mix = render(arrangement, workers=1)

@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 
 from weavewave.errors import BadInputError, MissingDependencyError
+from weavewave.music.theory import KeySpec
 from weavewave.perceive import semantic as sem
 from weavewave.perceive.text import perceive_text
-from weavewave.theory import KeySpec
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")

@@ -11,7 +11,7 @@ import pytest
 
 import weavewave
 from weavewave.errors import BadInputError
-from weavewave.textfile import MAX_TEXT_FILE_BYTES, read_text_file
+from weavewave.io.text import MAX_TEXT_FILE_BYTES, read_text_file
 
 SRC = str(Path(weavewave.__file__).resolve().parents[1])
 # A refused special file answers at once; reading one (a FIFO nobody writes, /dev/zero) never ends.

@@ -1,9 +1,9 @@
 import pytest
 
 from weavewave.errors import BadInputError
-from weavewave.instruments import DRUMS, family_of, program_of, resolve_instrument
-from weavewave.styles import GENRES, resolve_genre
-from weavewave.theory import bar_seconds, parse_key, scale_pitch_classes
+from weavewave.music.instruments import DRUMS, family_of, program_of, resolve_instrument
+from weavewave.music.styles import GENRES, resolve_genre
+from weavewave.music.theory import bar_seconds, parse_key, scale_pitch_classes
 
 
 @pytest.mark.parametrize(
@@ -81,7 +81,7 @@ def test_gm_table_is_pretty_midis():
     every canonical name round-trips through pretty_midi's program and family tables."""
     import pretty_midi
 
-    from weavewave.instruments import GM_PROGRAMS, GM_SPELLING
+    from weavewave.music.instruments import GM_PROGRAMS, GM_SPELLING
 
     assert len(GM_PROGRAMS) == 128 and len(set(GM_PROGRAMS)) == 128
     differ = [p for p, name in enumerate(GM_PROGRAMS) if name != pretty_midi.INSTRUMENT_MAP[p]]

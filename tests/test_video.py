@@ -263,7 +263,7 @@ def test_video_mp4_copies_the_picture_and_carries_the_new_sound(scored, media):
 
 
 def test_keep_audio_ducks_the_music_under_the_original(tmp_path, media):
-    from weavewave.mux import duck_and_mix, mux_soundtrack
+    from weavewave.export.video import duck_and_mix, mux_soundtrack
 
     sr = 48000
     t = np.arange(4 * sr) / sr
@@ -465,7 +465,7 @@ def test_a_scored_brief_is_reused_with_its_video(scored, media):
 
 
 def test_video_mp4_keeps_a_phone_videos_rotation(media, tmp_path):
-    from weavewave.mux import mux_soundtrack
+    from weavewave.export.video import mux_soundtrack
 
     mux_soundtrack(media["rotated"][0], np.zeros((48000 * 4, 2), np.float32), 48000, tmp_path / "r.mp4")
     with av.open(str(tmp_path / "r.mp4")) as c:

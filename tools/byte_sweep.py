@@ -2,7 +2,7 @@
 
 A refactor that should not change the music is checked by running this before and after it and comparing
 the two JSON files (``--compare``). Every request goes through the public Python API
-(:func:`weavewave.api.generate` and :func:`weavewave.export.save_track`), so the sweep survives changes
+(:func:`weavewave.api.generate` and :func:`weavewave.export.track.save_track`), so the sweep survives changes
 under it. Inputs are the prompts below, photographs that ship with scikit-image, a test video built from
 them and a tune the sweep made itself.
 
@@ -110,7 +110,7 @@ def _digest(folder: Path) -> dict[str, str]:
 
 def run(only: list[str] | None = None) -> dict[str, dict[str, str]]:
     from weavewave.api import generate
-    from weavewave.export import save_track
+    from weavewave.export.track import save_track
 
     sys.path.insert(0, str(ROOT / "tests"))
     from video_media import Shot, make_video

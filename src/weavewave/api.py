@@ -44,7 +44,7 @@ def describe(
     the controls that always win (``duration``, ``tempo``, ``key``, ``meter``, ``genre``, ``instruments``,
     ``seed``, ``loop``), restyling (``instruction``, ``reference_mode``) and how to read (``text_model``,
     ``describer``, ``refiner`` and their models, ``device``, ``dtype``). See ``weavewave describe --help``.
-    ``cache`` is a :class:`~weavewave.models.ModelCache` to share loaded models.
+    ``cache`` is a :class:`~weavewave.neural.models.ModelCache` to share loaded models.
     """
     req = _request(request, image, fields)
     req.check_resources()
@@ -62,7 +62,7 @@ def _describe(req: Request, report: ProgressFn, cache: Any) -> MusicBrief:
     controls = _controls(req)
     if req.brief is not None:
         if req.video is not None:
-            from weavewave.perceive.video import probe_video
+            from weavewave.io.video import probe_video
 
             probe_video(
                 req.video
@@ -178,7 +178,7 @@ def generate(
 def save(track: Track, request: Request, out: str | Path, *, force: bool = False) -> list[Path]:
     """Write the files ``request`` asked for into ``out``: ``music.<format>``, ``music.mid`` (when the
     backend makes MIDI), ``brief.json``, ``stems/`` and ``video.mp4``. Nothing is overwritten unless ``force``."""
-    from weavewave.export import save_track
+    from weavewave.export.track import save_track
 
     return save_track(track, out, fmt=request.format, stems=request.stems, video=request.video,
                       keep_audio=request.keep_audio, force=force)  # fmt: skip
@@ -203,7 +203,7 @@ def _refiner(req: Request, cache: Any) -> Any:
         from weavewave.refine import refine
 
         return refine
-    from weavewave.models import DEFAULT_MODEL
+    from weavewave.neural.models import DEFAULT_MODEL
     from weavewave.refine_llm import refine as refine_llm
 
     def refine(brief: MusicBrief, instruction: str) -> MusicBrief:

@@ -18,12 +18,12 @@ from typing import Any
 
 from weavewave.brief import Key, Mood, MusicBrief, Provenance, Section, Texture
 from weavewave.errors import BadInputError
-from weavewave.form import label_texts, plan_sections, section_caption
-from weavewave.instruments import DRUMS, family_of, resolve_instrument
+from weavewave.music.form import label_texts, plan_sections, section_caption
+from weavewave.music.instruments import DRUMS, family_of, resolve_instrument
+from weavewave.music.styles import GENRES, resolve_genre
+from weavewave.music.theory import METERS, bar_seconds, parse_key, parse_meter
 from weavewave.perceive import Perception, Proposal
 from weavewave.perceive import lexicon as lx
-from weavewave.styles import GENRES, resolve_genre
-from weavewave.theory import METERS, bar_seconds, parse_key, parse_meter
 
 # How much each source's proposals count, before their own confidence.
 SOURCE_WEIGHT = {"text": 1.0, "image": 0.7}
@@ -861,7 +861,7 @@ STATED_TOLERANCE = {"tempo_bpm": 0.51, "energy": 0.006}  # reasons round what th
 @functools.cache
 def _known_words() -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
     """(instrument words, genre descriptions, form 'what' texts) the writers use."""
-    from weavewave.instruments import GM_PROGRAMS
+    from weavewave.music.instruments import GM_PROGRAMS
 
     players = frozenset(instrument_words(n) for n in (*GM_PROGRAMS, DRUMS))
     return players, frozenset(s.description for s in GENRES.values()), label_texts()

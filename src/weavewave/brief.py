@@ -13,9 +13,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from weavewave.errors import BadInputError
-from weavewave.instruments import resolve_instrument
-from weavewave.styles import resolve_genre
-from weavewave.theory import METERS, MODE_ALIASES, canonical_tonic
+from weavewave.music.instruments import resolve_instrument
+from weavewave.music.styles import resolve_genre
+from weavewave.music.theory import METERS, MODE_ALIASES, canonical_tonic
 
 SCHEMA_ID = "weavewave.brief/1"
 MAX_DURATION_S = 600.0
@@ -303,7 +303,7 @@ class MusicBrief(_Model):
 
     @classmethod
     def load(cls, path: str | Path) -> MusicBrief:
-        from weavewave.textfile import read_text_file
+        from weavewave.io.text import read_text_file
 
         p = Path(path)
         return cls.from_json(read_text_file(p, what="brief file"), origin=str(p))

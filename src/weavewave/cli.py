@@ -275,7 +275,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
 
 def _read_text(value: str | None) -> str | None:
-    from weavewave.textfile import check_text, read_text_file
+    from weavewave.io.text import check_text, read_text_file
 
     if value is None or not value.startswith("@"):
         return None if value is None else check_text(value, what="--text")
@@ -321,7 +321,7 @@ def _request(args: argparse.Namespace) -> Any:
 
 def _cmd_generate(args: argparse.Namespace) -> int:
     from weavewave import api
-    from weavewave.export import check_out_dir, planned_files
+    from weavewave.export.track import check_out_dir, planned_files
 
     progress = Progress(sys.stderr, enabled=not args.quiet)
     request = _request(args)
@@ -462,7 +462,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
 # --- `weavewave models` ---------------------------------------------------------------------------------
 def _cmd_models(args: argparse.Namespace) -> int:
-    from weavewave.models import ROLE_FLAG, model_table
+    from weavewave.neural.models import ROLE_FLAG, model_table
 
     rows = model_table()
     if args.json:

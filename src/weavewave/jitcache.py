@@ -248,9 +248,9 @@ def _warm_workload() -> None:
         getattr(lr, sub)
     from importlib.util import find_spec
 
-    from weavewave import analyze
     from weavewave.evaluate.embed import FeatureEmbedder
-    from weavewave.generators.chroma import melody_chroma
+    from weavewave.generators.musicgen.chroma import melody_chroma
+    from weavewave.music import analysis as analyze
     from weavewave.perceive.audio import analyse_audio
 
     y = _warm_tune()

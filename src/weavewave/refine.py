@@ -32,9 +32,9 @@ from weavewave.bridge import (
 )
 from weavewave.brief import MAX_DURATION_S, TEMPO_RANGE, MusicBrief, Provenance
 from weavewave.errors import BadInputError
-from weavewave.instruments import ALIASES, DRUMS, GM_PROGRAMS, family_of
-from weavewave.styles import GENRE_ALIASES, GENRES
-from weavewave.theory import parse_key, parse_meter
+from weavewave.music.instruments import ALIASES, DRUMS, GM_PROGRAMS, family_of
+from weavewave.music.styles import GENRE_ALIASES, GENRES
+from weavewave.music.theory import parse_key, parse_meter
 
 MAX_ENSEMBLE = 5
 ENERGY_STEP = 0.25

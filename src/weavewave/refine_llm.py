@@ -20,7 +20,7 @@ from weavewave.brief import Key, MusicBrief, Provenance
 from weavewave.errors import BadInputError
 
 if TYPE_CHECKING:
-    from weavewave.models import ModelCache
+    from weavewave.neural.models import ModelCache
 
 logger = logging.getLogger(__name__)
 
@@ -90,10 +90,10 @@ def _unit(value: Any, lo: float, hi: float) -> float | None:
 
 def _validated_fields(brief: MusicBrief, edit: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
     """Each field of the model's answer checked on its own: kept if valid and different, else reported."""
-    from weavewave.instruments import resolve_instrument
+    from weavewave.music.instruments import resolve_instrument
+    from weavewave.music.styles import resolve_genre
+    from weavewave.music.theory import parse_key
     from weavewave.perceive.mllm import clean_caption, word_list
-    from weavewave.styles import resolve_genre
-    from weavewave.theory import parse_key
 
     good: dict[str, Any] = {}
     problems: list[str] = []
@@ -191,7 +191,7 @@ def apply_edit(
 
 def parse_edit(text: str) -> dict[str, Any] | None:
     """The JSON object in the model's answer with at least one editable key, salvaged; else None."""
-    from weavewave.perceive.mllm import json_objects
+    from weavewave.neural.chat_json import json_objects
 
     return next((data for data in json_objects(text) if any(k in data for k in EDITABLE)), None)
 
@@ -211,7 +211,7 @@ class TextBundle:
 def load_refiner(
     ref: str, *, device: str = "auto", dtype: str = "auto", cache: ModelCache | None = None
 ) -> TextBundle:
-    from weavewave.models import load_once
+    from weavewave.neural.models import load_once
 
     return load_once("refiner", ref, _load_refiner, device=device, dtype=dtype, cache=cache)
 
@@ -219,7 +219,7 @@ def load_refiner(
 def _load_refiner(ref: str, device: str, torch_dtype: Any) -> TextBundle:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from weavewave.models import check_tokenizer, from_pretrained, quiet_transformers
+    from weavewave.neural.models import check_tokenizer, from_pretrained, quiet_transformers
 
     quiet_transformers()
     tokenizer = from_pretrained(AutoTokenizer.from_pretrained, ref, "refiner")

@@ -198,7 +198,7 @@ class Request(BaseModel):
             return value
         if isinstance(value, MusicBrief):
             return value.to_dict()
-        from weavewave.textfile import loads_json, read_text_file
+        from weavewave.io.text import loads_json, read_text_file
 
         path = os.fspath(value)
         if path.lstrip().startswith("{"):  # JSON text, as the HTTP API and the page send it
@@ -326,7 +326,7 @@ class Request(BaseModel):
 
     def check_models(self) -> None:
         """The models this request names are on this machine (or it says how to fetch them)."""
-        from weavewave.models import DEFAULT_MELODY_MODEL, DEFAULT_MODEL, locate
+        from weavewave.neural.models import DEFAULT_MELODY_MODEL, DEFAULT_MODEL, locate
 
         checks = []
         if self.backend == "musicgen":
@@ -377,7 +377,7 @@ class Request(BaseModel):
 
 
 def _check_text(name: str, value: str) -> None:
-    from weavewave.textfile import check_text
+    from weavewave.io.text import check_text
 
     try:
         check_text(value, what="the text")

@@ -27,9 +27,9 @@ from typing import Any
 import numpy as np
 
 from weavewave.brief import Cue, MusicBrief, Provenance, Section
-from weavewave.form import energy_word
-from weavewave.styles import GENRES
-from weavewave.theory import bar_seconds
+from weavewave.music.form import energy_word
+from weavewave.music.styles import GENRES
+from weavewave.music.theory import bar_seconds
 
 TEMPO_STEP_BPM = 0.1
 OFFSET_STEP_S = 0.004
@@ -632,7 +632,7 @@ def as_loop(brief: MusicBrief, *, tempo_fixed: bool = False, duration_fixed: boo
     energy of the first body section, so the end flows into the start.
     """
     from weavewave.bridge import rederive, rescale_sections, with_sections
-    from weavewave.theory import beats_per_bar
+    from weavewave.music.theory import beats_per_bar
 
     update: dict[str, Any] = {"loop": True}
     prov = dict(brief.provenance)

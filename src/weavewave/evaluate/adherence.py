@@ -1,6 +1,6 @@
 """Adherence: did the music keep to what its brief asked? Measured from the audio, no model needed.
 
-Every number comes from :mod:`weavewave.analyze` (librosa) and :mod:`weavewave.audio_io`
+Every number comes from :mod:`weavewave.music.analysis` (librosa) and :mod:`weavewave.io.audio`
 (BS.1770 loudness and true peak). Tempo is estimated with librosa's default 120 BPM prior, never with
 the requested tempo, so a track cannot pass by being told the answer.
 """
@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from weavewave import analyze
-from weavewave.audio_io import clipped_runs, integrated_lufs, longest_silence_s, true_peak_dbfs
+from weavewave.dsp.loudness import clipped_runs, integrated_lufs, longest_silence_s, true_peak_dbfs
+from weavewave.music import analysis as analyze
 
 if TYPE_CHECKING:
     from weavewave.brief import MusicBrief
@@ -31,7 +31,7 @@ def key_name(tonic: int, mode: str) -> str:
 
 def tempo_and_key(y: np.ndarray, brief: MusicBrief) -> tuple[float, tuple[int, str], float]:
     """(estimated BPM, estimated (tonic, mode), MIREX score against the brief's key) of ``y``, a signal at
-    ``analyze.ANALYSIS_SR`` (:func:`weavewave.analyze.analysis_signal`)."""
+    ``analyze.ANALYSIS_SR`` (:func:`weavewave.music.analysis.analysis_signal`)."""
     sr = analyze.ANALYSIS_SR
     bpm = analyze.estimate_tempo(y, sr, start_bpm=TEMPO_PRIOR_BPM)
     tonic, mode, _ = analyze.estimate_key(y, sr)

@@ -12,7 +12,7 @@ from typing import Protocol
 
 import numpy as np
 
-from weavewave.analyze import ANALYSIS_SR, analysis_signal
+from weavewave.music.analysis import ANALYSIS_SR, analysis_signal
 
 # The `features` embedding, version 1. One vector per second of audio (43 STFT frames of 2048/512 at
 # 22.05 kHz), the concatenation of, in this order:

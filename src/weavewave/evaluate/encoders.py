@@ -38,7 +38,7 @@ CHUNK_S = 30.0  # the encoder sees at most this much at once (a whole number of 
 
 
 def _torch() -> Any:
-    from weavewave.models import require_transformers
+    from weavewave.neural.models import require_transformers
 
     require_transformers()
     import torch
@@ -119,7 +119,7 @@ class EncodecEmbedder:
 
     def frames(self, audio: np.ndarray, sample_rate: int) -> np.ndarray:
         """The unpooled latents [shape=(ceil(samples / hop), dim)] at the model's rate."""
-        from weavewave.generators.chroma import resample
+        from weavewave.dsp.signal import resample
 
         torch = _torch()
         x = resample(match_channels(audio, self.channels), sample_rate, self.sample_rate).astype(np.float32)

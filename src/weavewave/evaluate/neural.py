@@ -22,7 +22,7 @@ import numpy as np
 
 from weavewave._deps import require
 from weavewave.errors import BadInputError
-from weavewave.styles import GENRES
+from weavewave.music.styles import GENRES
 
 DEFAULT_CLAP = "laion/clap-htsat-unfused"
 DEFAULT_CLIP = "openai/clip-vit-base-patch32"
@@ -80,7 +80,7 @@ def load_pretrained(
     """A transformers model and its processor (or feature extractor) from a hub id or folder, checked to be
     a ``model_type`` model. Missing weights raise :class:`MissingWeightsError` saying how to get them."""
     _, transformers = _torch_transformers()
-    from weavewave.models import looks_like_path, quiet_transformers
+    from weavewave.neural.models import looks_like_path, quiet_transformers
 
     quiet_transformers()
     path = Path(ref).expanduser()

@@ -76,8 +76,8 @@ def track_view(
 
     librosa = _get_librosa()
 
-    from weavewave import analyze
-    from weavewave.audio_io import loudness_curve
+    from weavewave.dsp.loudness import loudness_curve
+    from weavewave.music import analysis as analyze
 
     y = analyze.analysis_signal(audio, sample_rate)
     sr = analyze.ANALYSIS_SR
@@ -146,7 +146,7 @@ def draw_chroma(ax, view: TrackView) -> None:  # noqa: ANN001
     ax.set_yticks(range(12))
     ax.set_yticklabels(PITCH_NAMES, fontsize=7)
     if view.brief is not None:
-        from weavewave.theory import scale_pitch_classes
+        from weavewave.music.theory import scale_pitch_classes
 
         scale = set(scale_pitch_classes(view.brief.key.tonic, view.brief.key.mode))
         for pc, label in enumerate(ax.get_yticklabels()):

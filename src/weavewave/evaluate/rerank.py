@@ -64,7 +64,6 @@ def scorer(rerank: str) -> Callable[[Track], float]:
 
 def track_scores(track: Track) -> dict[str, float]:
     """The weight-free rerank scores of one in-memory track."""
-    from weavewave import analyze
     from weavewave.evaluate.adherence import tempo_and_key
     from weavewave.evaluate.symbolic import (
         corpus_distance,
@@ -72,6 +71,7 @@ def track_scores(track: Track) -> dict[str, float]:
         melody_histograms_from_midi,
         scale_consistency,
     )
+    from weavewave.music import analysis as analyze
 
     brief = track.brief
     bpm, _, key_score = tempo_and_key(analyze.analysis_signal(track.audio, track.sample_rate), brief)

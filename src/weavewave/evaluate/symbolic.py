@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from weavewave.analyze import MODE_TO_MAJMIN
-from weavewave.theory import scale_pitch_classes, tonic_pitch_class
+from weavewave.music.analysis import MODE_TO_MAJMIN
+from weavewave.music.theory import scale_pitch_classes, tonic_pitch_class
 
 if TYPE_CHECKING:
     import pretty_midi

@@ -32,8 +32,8 @@ from weavewave.generators.contract import (
 if TYPE_CHECKING:
     import numpy as np
 
-    from weavewave.arrangement import Arrangement
     from weavewave.brief import MusicBrief
+    from weavewave.music.arrangement import Arrangement
 
 __all__ = [
     "BACKENDS",
@@ -61,7 +61,7 @@ ProgressFn = Callable[[float, str], None]
 @dataclass
 class Track:
     """A finished piece, and only the piece (where it is written, and with which video, is
-    :func:`weavewave.export.save_track`'s business).
+    :func:`weavewave.export.track.save_track`'s business).
 
     Attributes
     ----------
@@ -184,4 +184,4 @@ def get_generator(backend: str, **options: Any) -> Generator:
 
 
 register_generator("symbolic", _lazy("weavewave.generators.symbolic", "SymbolicGenerator"))
-register_generator("musicgen", _lazy("weavewave.generators.musicgen", "MusicgenGenerator"))
+register_generator("musicgen", _lazy("weavewave.generators.musicgen.generator", "MusicgenGenerator"))

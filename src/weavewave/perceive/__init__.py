@@ -7,7 +7,7 @@ Proposal keys understood by the bridge (values in brackets):
 
 - ``valence``, ``arousal`` [float in -1..1]; ``energy`` [0..1]
 - ``register`` [-1..1: low..high]; ``density`` [0..1: sparse..busy]
-- ``tempo_bpm`` [float]; ``key`` [:class:`weavewave.theory.KeySpec`]; ``mode`` [mode name, when only
+- ``tempo_bpm`` [float]; ``key`` [:class:`weavewave.music.theory.KeySpec`]; ``mode`` [mode name, when only
   the mode is implied]; ``meter`` ["4/4" | "3/4" | "6/8"]; ``duration_s`` [float]
 - ``genre`` [canonical genre name]
 - ``instruments_add`` [canonical names the input asked for]; ``instruments_only`` [the whole

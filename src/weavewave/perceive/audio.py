@@ -41,9 +41,9 @@ from weavewave.brief import (
     Section,
 )
 from weavewave.errors import BadInputError
+from weavewave.music.reharmonize import HarmonyTrust, clean_melody, harmony_confidence, reharmonize
+from weavewave.music.theory import TONIC_NAMES as PITCH_CLASS_NAMES
 from weavewave.perceive import Perception, Proposal
-from weavewave.reharmonize import HarmonyTrust, clean_melody, harmony_confidence, reharmonize
-from weavewave.theory import TONIC_NAMES as PITCH_CLASS_NAMES
 
 # Decoding limits.
 MAX_AUDIO_S = 600.0  # ten minutes; raise with the environment variable below
@@ -54,7 +54,7 @@ SILENCE_DBFS = -60.0  # a reference whose peak stays below this is treated as si
 # Analysis.
 SR = 22050
 HOP = 512
-KEY_PROFILE = "aarden"  # see weavewave.analyze.KEY_PROFILES and docs/PERCEPTION.md
+KEY_PROFILE = "aarden"  # see weavewave.music.analysis.KEY_PROFILES and docs/PERCEPTION.md
 # A transcribed single line: duration-weighted notes against Krumhansl-Kessler (the Krumhansl-Schmuckler
 # key finder), whose tonic is its highest weight; Aarden's dominant outweighs its tonic, which on a
 # scale or an arpeggio (notes of nearly equal length) reads C major as F major.
@@ -330,8 +330,8 @@ def analyse_audio(
     mono: np.ndarray, sample_rate: int, *, name: str = "audio", transcribe: bool = True
 ) -> AudioAnalysis:
     """Measure a mono signal [shape=(n,)]. See the module docstring for what is measured."""
-    from weavewave.analyze import estimate_tempo, key_from_chroma, key_from_notes
-    from weavewave.audio_io import integrated_lufs
+    from weavewave.dsp.loudness import integrated_lufs
+    from weavewave.music.analysis import estimate_tempo, key_from_chroma, key_from_notes
 
     librosa = _librosa()
     y = _resample(mono, sample_rate)
@@ -562,7 +562,7 @@ def _boundaries(
     music from ``start_s`` (the first sound) is read: leading silence is unlike everything else and
     would take the boundary for itself.
     """
-    from weavewave.analyze import checkerboard_novelty, top_peaks
+    from weavewave.music.analysis import checkerboard_novelty, top_peaks
 
     start_frame = int(librosa.time_to_frames(start_s, sr=SR, hop_length=HOP))
     mfcc = librosa.feature.mfcc(y=y, sr=SR, hop_length=HOP, n_mfcc=13)
@@ -700,7 +700,7 @@ def transcribe_line(
     than ``MIN_VOICED_SHARE`` of the sounding frames are voiced (unpitched sound: basic-pitch stays).
     ``rms`` and ``onset_envelope`` (hop ``HOP``) are the caller's, if it has them.
     """
-    from weavewave.melodic import skyline
+    from weavewave.music.melodic import skyline
 
     everything = transcribe_notes(y)
     poly = polyphony(everything)
@@ -1267,7 +1267,7 @@ def attach_reference(brief: MusicBrief, perception: AudioPerception, mode: str) 
 
 def _style_words(brief: MusicBrief) -> tuple[str, str]:
     from weavewave.bridge import instrument_words
-    from weavewave.styles import GENRES
+    from weavewave.music.styles import GENRES
 
     names = [instrument_words(i) for i in brief.instruments[:3]]
     return GENRES[brief.genre].description, " and ".join(dict.fromkeys(names))

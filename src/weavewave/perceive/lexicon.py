@@ -10,7 +10,7 @@ norms and are not published values. They also lean towards what the words mean *
 mildly negative and calm, "neon" is energetic and points at electronic music.
 
 Each entry may carry tags (words a caption can reuse), a caption phrase for scene words, and genre or
-instrument hints (canonical names from :mod:`weavewave.styles` and :mod:`weavewave.instruments`).
+instrument hints (canonical names from :mod:`weavewave.music.styles` and :mod:`weavewave.music.instruments`).
 Keys are lower case; multi-word keys use single spaces, and hyphens in the prompt are read as spaces.
 """
 

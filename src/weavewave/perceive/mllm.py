@@ -29,7 +29,7 @@ from weavewave.errors import BadInputError, MissingDependencyError
 from weavewave.perceive import Perception, Proposal
 
 if TYPE_CHECKING:
-    from weavewave.models import ModelCache
+    from weavewave.neural.models import ModelCache
 
 SYSTEM_PROMPT = (
     "You are a film and game music supervisor. You look at what the user gives you and describe "
@@ -220,8 +220,8 @@ def clean_caption(value: Any) -> str | None:
 
 def parse_answer(text: str) -> MllmAnswer:
     """Everything usable in a model's answer. Never raises: bad fields are dropped and listed."""
-    from weavewave.instruments import resolve_instrument
-    from weavewave.styles import resolve_genre
+    from weavewave.music.instruments import resolve_instrument
+    from weavewave.music.styles import resolve_genre
 
     answer = MllmAnswer()
     data = extract_json(text)
@@ -350,7 +350,7 @@ def load_describer(
     ref: str, *, device: str = "auto", dtype: str = "auto", cache: ModelCache | None = None
 ) -> ChatBundle:
     """Load a vision- or audio-language chat model (hub id or folder) once per cache."""
-    from weavewave.models import load_once
+    from weavewave.neural.models import load_once
 
     return load_once("describer", ref, _load_describer, device=device, dtype=dtype, cache=cache)
 
@@ -358,7 +358,7 @@ def load_describer(
 def _load_describer(ref: str, device: str, torch_dtype: Any) -> ChatBundle:
     from transformers import AutoConfig
 
-    from weavewave.models import check_tokenizer, from_pretrained, quiet_transformers
+    from weavewave.neural.models import check_tokenizer, from_pretrained, quiet_transformers
 
     quiet_transformers()
     config = from_pretrained(AutoConfig.from_pretrained, ref, "describer")
@@ -392,7 +392,7 @@ def _auto_model_classes() -> list[Any]:
 
 
 def _load_chat_model(ref: str, model_type: str, torch_dtype: Any) -> Any:
-    from weavewave.models import from_pretrained
+    from weavewave.neural.models import from_pretrained
 
     reasons = []
     for auto in _auto_model_classes():
@@ -413,7 +413,7 @@ def _load_processor(ref: str, model_type: str) -> Any:
     torchvision) is named in a one-line error rather than a transformers traceback."""
     from transformers import AutoProcessor
 
-    from weavewave.models import from_pretrained
+    from weavewave.neural.models import from_pretrained
 
     try:
         return from_pretrained(AutoProcessor.from_pretrained, ref, "describer")
@@ -480,7 +480,7 @@ def sample_video_frames(path: str | Path, count: int = VIDEO_FRAMES) -> list[Any
 def _load_audio(path: str | Path, sample_rate: int) -> Any:
     import soundfile as sf
 
-    from weavewave.generators.chroma import resample, to_mono
+    from weavewave.dsp.signal import resample, to_mono
 
     try:
         audio, sr = sf.read(str(path), dtype="float32", always_2d=True)
@@ -560,7 +560,7 @@ def perceive_mllm(
     max_new_tokens: int = MAX_NEW_TOKENS,
 ) -> Perception:
     """Ask a multimodal chat model to describe the music for the inputs; returns a ``mllm`` Perception."""
-    from weavewave.models import DEFAULT_MODEL
+    from weavewave.neural.models import DEFAULT_MODEL
 
     ref = model or DEFAULT_MODEL["describer"]
     if not text and not images and video is None and audio is None:

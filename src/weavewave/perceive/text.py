@@ -25,11 +25,11 @@ from typing import Any
 
 from weavewave.brief import MAX_DURATION_S, TEMPO_RANGE, Observation
 from weavewave.errors import BadInputError
-from weavewave.instruments import known_instrument_names, resolve_instrument
+from weavewave.music.instruments import known_instrument_names, resolve_instrument
+from weavewave.music.styles import GENRE_ALIASES, resolve_genre
+from weavewave.music.theory import METERS, MODE_ALIASES, KeySpec, parse_key
 from weavewave.perceive import Perception, Proposal
 from weavewave.perceive import lexicon as lx
-from weavewave.styles import GENRE_ALIASES, resolve_genre
-from weavewave.theory import METERS, MODE_ALIASES, KeySpec, parse_key
 
 INPUT_PREVIEW_CHARS = 80
 MAX_NGRAM = 3

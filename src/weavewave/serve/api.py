@@ -160,7 +160,7 @@ def create_app(
     app.state.settings, app.state.store, app.state.pool = settings, store, pool
     # Describe requests run in this process; their describer/refiner models load once, here. (Generate
     # jobs run in the workers, each with a cache of its own.)
-    from weavewave.models import ModelCache
+    from weavewave.neural.models import ModelCache
 
     cache = app.state.cache = ModelCache()
 
@@ -261,7 +261,7 @@ def _request_schema() -> dict[str, Any]:
 async def _submission(request: Request) -> service.Submission:
     """The request fields and uploads of a describe or generate call (multipart form, URL-encoded form or a
     JSON object of fields). Unknown names are refused later, by :func:`service.build_request`."""
-    from weavewave.textfile import loads_json
+    from weavewave.io.text import loads_json
 
     if request.headers.get("content-type", "").startswith("application/json"):
         data = loads_json((await request.body()).decode("utf-8", "replace"), origin="request body")

@@ -132,7 +132,7 @@ def run_job(
 ) -> None:
     """Generate one job and record the outcome: succeeded, failed (with the reason), cancelled or re-queued.
 
-    ``cache`` is the worker's :class:`~weavewave.models.ModelCache`: neural models load on the first job
+    ``cache`` is the worker's :class:`~weavewave.neural.models.ModelCache`: neural models load on the first job
     that needs them and stay loaded for the worker's lifetime.
     """
     from weavewave import api
@@ -201,7 +201,7 @@ def write_artifacts(
 ) -> list[str]:
     """music.<fmt>, music.mid, brief.json (via ``export.save_track``), music.png, stems.zip, and video.mp4
     when the piece was scored to ``video``."""
-    from weavewave.export import save_track
+    from weavewave.export.track import save_track
     from weavewave.serve.picture import save_picture
 
     if folder.exists():
@@ -228,7 +228,7 @@ def worker_main(settings: Settings, name: str, stop: StopFlag, parent_pid: int) 
     # worker that ended mid-run.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     import weavewave.generators.symbolic  # noqa: F401  (warm the import before the first job)
-    from weavewave.models import ModelCache
+    from weavewave.neural.models import ModelCache
 
     cache = ModelCache()  # one per worker, for its lifetime: each neural model loads once here
     store = JobStore(settings.db_path)

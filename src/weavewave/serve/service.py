@@ -156,11 +156,11 @@ def _store_media(sub: Submission, request: WeaveRequest, folder: Path, settings:
 def describe(sub: Submission, settings: Settings, cache: Any = None) -> dict[str, Any]:
     """The MusicBrief for a submission, as JSON-ready data. Uploads live in a temporary folder meanwhile.
 
-    ``cache`` is the server's :class:`~weavewave.models.ModelCache` (None: the process-wide one), so a
+    ``cache`` is the server's :class:`~weavewave.neural.models.ModelCache` (None: the process-wide one), so a
     describer or refiner model is loaded once for the server's lifetime, not once per request.
     """
     from weavewave import api
-    from weavewave.models import shared_cache
+    from weavewave.neural.models import shared_cache
 
     request = build_request(sub, settings)
     tmp_root = settings.data_dir / "tmp"

@@ -311,7 +311,7 @@ def build_ui(settings: Settings, store: JobStore, cache: Any = None) -> gr.Block
     """The page. ``store`` is the server's job store: generate jobs share the API's queue; ``cache`` the
     server's model cache, for describer models."""
     from weavewave.generators import BACKENDS
-    from weavewave.styles import GENRES
+    from weavewave.music.styles import GENRES
 
     def describe(
         text,

@@ -14,9 +14,7 @@ import re
 import zlib
 from dataclasses import dataclass, field, replace
 
-from weavewave.arrangement import Arrangement, Note, Part
 from weavewave.brief import MusicBrief
-from weavewave.form import INTRO_LABELS, OUTRO_LABELS, plan_sections
 from weavewave.generators.symbolic import orchestra as O
 from weavewave.generators.symbolic import patterns as P
 from weavewave.generators.symbolic.drums import DrumWriter
@@ -35,11 +33,13 @@ from weavewave.generators.symbolic.parts import (
 )
 from weavewave.generators.symbolic.pickup import add_pickup
 from weavewave.generators.symbolic.reference import melody_events, reference_melody, reference_spans
-from weavewave.instruments import DRUMS, GM_PROGRAMS, family_of
-from weavewave.styles import GENRES
-from weavewave.theory import tonic_pitch_class
+from weavewave.music.arrangement import Arrangement, Note, Part
+from weavewave.music.form import INTRO_LABELS, OUTRO_LABELS, plan_sections
+from weavewave.music.instruments import DRUMS, GM_PROGRAMS, family_of
+from weavewave.music.styles import GENRES
+from weavewave.music.theory import tonic_pitch_class
 
-# Section labels with a special job in the form (intro and outro labels are in weavewave.form).
+# Section labels with a special job in the form (intro and outro labels are in weavewave.music.form).
 BREAKDOWN_LABELS = frozenset({"bridge", "breakdown", "break", "interlude"})
 # Energy thresholds for parts entering (section energy 0..1).
 LEVEL_EDGES = (0.4, 0.7)  # below the first: level 0, below the second: level 1, else 2

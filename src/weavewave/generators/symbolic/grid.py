@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from weavewave.theory import beats_per_bar
+from weavewave.music.theory import beats_per_bar
 
 # Felt beats and strong beats of each meter, in qn from the bar start.
 METER_BEATS: dict[str, tuple[float, ...]] = {

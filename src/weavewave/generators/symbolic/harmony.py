@@ -6,9 +6,9 @@ import itertools
 import random
 from dataclasses import dataclass
 
-from weavewave.form import INTRO_LABELS
 from weavewave.generators.symbolic import patterns as P
-from weavewave.theory import MINOR_THIRD_MODES, MODES
+from weavewave.music.form import INTRO_LABELS
+from weavewave.music.theory import MINOR_THIRD_MODES, MODES
 
 _VOICING_CACHE: dict[tuple, list[tuple[int, ...]]] = {}
 

@@ -18,7 +18,7 @@ from weavewave.generators.symbolic import patterns as P
 from weavewave.generators.symbolic.grid import SIXTEENTH, Grid
 from weavewave.generators.symbolic.harmony import ChordSpan, KeyContext, chord_at
 from weavewave.generators.symbolic.humanize import Ev, velocity
-from weavewave.theory import MODES
+from weavewave.music.theory import MODES
 
 STATS_PATH = Path(__file__).resolve().parents[2] / "data" / "melody_stats.json"
 # Where the held note of a cadence bar lands (qn from the bar start) and the breath after it.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from weavewave.instruments import family_of
+from weavewave.music.instruments import family_of
 
 # Comfortable MIDI ranges (low, high) by GM family, then per instrument where it differs.
 FAMILY_RANGES: dict[str, tuple[int, int]] = {

@@ -4,15 +4,15 @@ Scoring to picture puts the first downbeat where the cuts want it, 0.1-0.8 s int
 that span is dead air at the start. A pickup fills it the way a player would count a band in: a few
 notes in one part, climbing by step through the key to the note that part plays on the downbeat, soft
 and growing louder. It sits on the MIDI file's pickup bar (whole sixteenths, see
-:func:`weavewave.arrangement.pickup_sixteenths`), so nothing at or after the downbeat moves.
+:func:`weavewave.music.arrangement.pickup_sixteenths`), so nothing at or after the downbeat moves.
 """
 
 from __future__ import annotations
 
-from weavewave.arrangement import Arrangement, Note, Part, pickup_sixteenths
 from weavewave.generators.symbolic import orchestra as O
 from weavewave.generators.symbolic.harmony import KeyContext
-from weavewave.theory import tonic_pitch_class
+from weavewave.music.arrangement import Arrangement, Note, Part, pickup_sixteenths
+from weavewave.music.theory import tonic_pitch_class
 
 # Which part leads in, first choice first: a bass walk-up is the least obtrusive, then the harmony.
 PICKUP_ROLES = ("bass", "chords", "pad", "melody")

@@ -16,7 +16,7 @@ from weavewave.brief import Key, ReferenceMaterial
 from weavewave.generators.symbolic.grid import Grid
 from weavewave.generators.symbolic.harmony import Chord, ChordSpan, KeyContext
 from weavewave.generators.symbolic.humanize import Ev, velocity
-from weavewave.theory import MODES, tonic_pitch_class
+from weavewave.music.theory import MODES, tonic_pitch_class
 
 CHORD_INTERVALS = {"maj": (0, 4, 7), "min": (0, 3, 7), "dim": (0, 3, 6), "aug": (0, 4, 8)}
 MIN_MELODY_QN = 0.125

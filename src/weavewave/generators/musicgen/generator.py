@@ -5,14 +5,14 @@
 - Melody conditioning (MusicGen-Melody): a one-hot chroma from a reference recording (``melody=PATH``) or
   from our own symbolic composition of the brief rendered without drums and bass
   (``steer="symbolic"``), which holds the neural audio to the brief's tempo, key and harmony. The chroma
-  is computed in :mod:`weavewave.generators.chroma` (the transformers extractor needs torchaudio).
+  is computed in :mod:`weavewave.generators.musicgen.chroma` (the transformers extractor needs torchaudio).
 - Long form: pieces longer than one window are generated block by block. Each block after the first is
   prompted with the last ``prompt_s`` seconds of the audio so far (encoded back to EnCodec codes) and
   continues from there. The decoded block repeats the prompt, so exactly ``prompt frames * hop``
   samples are dropped from its start; the last ``crossfade_s`` of the prompt region is crossfaded with
   the audio it repeats, so the seam is smooth and no second of music is played twice.
 - Decoding: by default (``decoder="auto"``) the codes come from the fast loop in
-  :mod:`weavewave.generators.musicgen_fast` (static KV cache, conditioning computed once, guidance rows in
+  :mod:`weavewave.generators.musicgen.fast` (static KV cache, conditioning computed once, guidance rows in
   one forward pass), which gives ``generate``'s codes under greedy decoding and draws the same samples
   from the same seed; ``decoder="stock"`` uses ``model.generate``. Mono and stereo models alike (stereo
   MusicGen interleaves left and right codebooks; both paths delay each channel's codebooks the same way).
@@ -49,9 +49,9 @@ from weavewave.generators.contract import (
 )
 
 if TYPE_CHECKING:
-    from weavewave.arrangement import Arrangement
     from weavewave.brief import GeneratorRecord, MusicBrief
-    from weavewave.models import ModelCache
+    from weavewave.music.arrangement import Arrangement
+    from weavewave.neural.models import ModelCache
 
 STEER_MODES = ("none", "symbolic")
 DEFAULT_WINDOW_S = 30.0  # what MusicGen was trained on
@@ -134,7 +134,7 @@ def load_musicgen(
     ref: str, *, device: str = "auto", dtype: str = "auto", cache: ModelCache | None = None
 ) -> MusicgenBundle:
     """Load a MusicGen or MusicGen-Melody (hub id or folder) once per cache."""
-    from weavewave.models import load_once
+    from weavewave.neural.models import load_once
 
     return load_once("musicgen", ref, _load, device=device, dtype=dtype, cache=cache)
 
@@ -147,8 +147,8 @@ def _load(ref: str, device: str, torch_dtype: Any) -> MusicgenBundle:
         MusicgenMelodyForConditionalGeneration,
     )
 
-    from weavewave.generators.musicgen_fast import audio_channels
-    from weavewave.models import check_tokenizer, from_pretrained, quiet_transformers
+    from weavewave.generators.musicgen.fast import audio_channels
+    from weavewave.neural.models import check_tokenizer, from_pretrained, quiet_transformers
 
     quiet_transformers()
     config = from_pretrained(AutoConfig.from_pretrained, ref, "generator")
@@ -265,7 +265,7 @@ class MusicgenGenerator:
     window_s, prompt_s, crossfade_s : long-form windowing (see the module docstring).
     soundfont : SoundFont for the steering rendering.
     decoder : ``auto`` (the fast loop where it applies, else ``generate``), ``fast`` or ``stock``.
-    cache : a :class:`~weavewave.models.ModelCache` to share loaded models (default: the process's).
+    cache : a :class:`~weavewave.neural.models.ModelCache` to share loaded models (default: the process's).
     """
 
     model: str | None = None
@@ -324,11 +324,11 @@ class MusicgenGenerator:
                 f"crossfade {self.crossfade_s:g} s must be between 0 and the prompt ({self.prompt_s:g} s)"
             )
         if self.model is None:
-            from weavewave.models import DEFAULT_MELODY_MODEL, DEFAULT_MODEL
+            from weavewave.neural.models import DEFAULT_MELODY_MODEL, DEFAULT_MODEL
 
             melodic = steer == "symbolic" or self.melody is not None
             self.model = DEFAULT_MELODY_MODEL if melodic else DEFAULT_MODEL["generator"]
-        from weavewave.models import locate
+        from weavewave.neural.models import locate
 
         locate(str(self.model), "generator")  # a missing model fails now, before any work
         steered = steer == "symbolic"
@@ -377,8 +377,8 @@ class MusicgenGenerator:
             b, brief, chroma, lambda f, m: report(0.05 + 0.85 * f, m), extra_s=seam_s
         )
         report(0.92, "mastering")
-        from weavewave.render import SAMPLE_RATE
-        from weavewave.render import master as _master
+        from weavewave.dsp.master import SAMPLE_RATE
+        from weavewave.dsp.master import master as _master
 
         stereo = _to_output(audio, b.sample_rate, brief.duration_s + seam_s)
         n = int(round(brief.duration_s * SAMPLE_RATE))
@@ -536,13 +536,13 @@ def block_caption(brief: MusicBrief, start_s: float, end_s: float) -> str:
 
 def chroma_for(chroma: np.ndarray, start_s: float, end_s: float) -> np.ndarray:
     """The conditioning frames for a window that starts at ``start_s`` (its prompt included)."""
-    from weavewave.generators.chroma import chroma_window
+    from weavewave.generators.musicgen.chroma import chroma_window
 
     return chroma_window(chroma, start_s, end_s)
 
 
 def _fast_applies(b: MusicgenBundle) -> bool:
-    from weavewave.generators.musicgen_fast import supports
+    from weavewave.generators.musicgen.fast import supports
 
     return supports(b.model)
 
@@ -597,11 +597,11 @@ def _fast_block(
     sampling: Sampling,
     seed: int,
 ) -> np.ndarray:
-    """:func:`generate_block` through :class:`~weavewave.generators.musicgen_fast.FastMusicgen`: the same
+    """:func:`generate_block` through :class:`~weavewave.generators.musicgen.fast.FastMusicgen`: the same
     tokenized caption, prompt codes, chroma and seeded global random state as the ``generate`` call."""
     import torch
 
-    from weavewave.generators.musicgen_fast import FastMusicgen
+    from weavewave.generators.musicgen.fast import FastMusicgen
 
     inputs = b.tokenizer([caption], return_tensors="pt", padding=True)
     prompt = encode_prompt(b, prompt_audio)[None] if prompt_audio is not None else None
@@ -647,8 +647,8 @@ def encode_prompt(b: MusicgenBundle, prompt_audio: np.ndarray) -> Any:
 
 def _to_output(audio: np.ndarray, sample_rate: int, duration_s: float) -> np.ndarray:
     """Codec-rate audio [shape=(channels, n)] -> 48 kHz stereo [shape=(2, round(duration * 48000))]."""
-    from weavewave.generators.chroma import resample
-    from weavewave.render import SAMPLE_RATE
+    from weavewave.dsp.master import SAMPLE_RATE
+    from weavewave.dsp.signal import resample
 
     n = int(round(duration_s * SAMPLE_RATE))
     up = resample(audio.T.astype(np.float64), sample_rate, SAMPLE_RATE).T.astype(np.float32)
@@ -678,8 +678,8 @@ def steering_chroma(
 
 def steering_rendering(arrangement: Arrangement, *, soundfont: str | Path | None = None) -> Any:
     """The mix the steering chroma is taken from: the pitched parts other than the bass."""
-    from weavewave.arrangement import Arrangement
-    from weavewave.render import render
+    from weavewave.generators.symbolic.render import render
+    from weavewave.music.arrangement import Arrangement
 
     parts = [p for p in arrangement.parts if not p.is_drum and p.role not in UNSTEERED_ROLES and p.notes]
     if not parts:  # e.g. a solo bass line: steer on what there is
@@ -701,7 +701,7 @@ def steering_rendering(arrangement: Arrangement, *, soundfont: str | Path | None
 
 
 def steering_chroma_of(arrangement: Arrangement, *, soundfont: str | Path | None = None) -> np.ndarray:
-    from weavewave.generators.chroma import melody_chroma
+    from weavewave.generators.musicgen.chroma import melody_chroma
 
     mix = steering_rendering(arrangement, soundfont=soundfont)
     return melody_chroma(mix.audio, mix.sample_rate)
@@ -711,7 +711,7 @@ def reference_chroma(path: str | Path) -> np.ndarray:
     """The melody chroma of a recording on disk (any format libsndfile reads: wav, flac, ogg, mp3)."""
     import soundfile as sf
 
-    from weavewave.generators.chroma import melody_chroma
+    from weavewave.generators.musicgen.chroma import melody_chroma
 
     try:
         audio, sr = sf.read(str(path), dtype="float32", always_2d=True)

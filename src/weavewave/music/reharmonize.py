@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from weavewave.theory import MODES, TONIC_NAMES
+from weavewave.music.theory import MODES, TONIC_NAMES
 
 # --- trust in detected chords ----------------------------------------------------------------------
 # Mean correlation of the winning triad template with each beat's chroma: about 0.85 over real
@@ -86,7 +86,7 @@ def key_chords(tonic: int, mode: str) -> list[ChordChoice]:
 
 
 def _symbol_pcs(symbol: str) -> frozenset[int]:
-    from weavewave.theory import tonic_pitch_class
+    from weavewave.music.theory import tonic_pitch_class
 
     root, _, quality = symbol.partition(":")
     r = tonic_pitch_class(root)

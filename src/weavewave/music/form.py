@@ -11,7 +11,7 @@ from __future__ import annotations
 import zlib
 from dataclasses import dataclass
 
-from weavewave.theory import bar_seconds
+from weavewave.music.theory import bar_seconds
 
 # Energy of a section by label: (relative to the piece's energy, offset). Primes ("chorus'") add a little.
 LABEL_ENERGY: dict[str, tuple[float, float]] = {

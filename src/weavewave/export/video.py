@@ -42,7 +42,7 @@ def mux_soundtrack(
     -------
     dict with ``ducked_db`` (the most the music was lowered, 0 without ``keep_audio``).
     """
-    from weavewave.perceive.video import open_video, picture_streams, require_av
+    from weavewave.io.video import open_video, picture_streams, require_av
 
     av = require_av()
     source = Path(video)

@@ -10,31 +10,16 @@ so the normalisation of the STFT is irrelevant.
 from __future__ import annotations
 
 import functools
-from math import gcd
 
 import numpy as np
+
+from weavewave.dsp.signal import resample, to_mono
 
 CHROMA_SAMPLE_RATE = 32000
 CHROMA_N_FFT = 16384
 CHROMA_HOP = 4096
 N_CHROMA = 12
 CHROMA_FPS = CHROMA_SAMPLE_RATE / CHROMA_HOP  # 7.8125 frames per second
-
-
-def to_mono(audio: np.ndarray) -> np.ndarray:
-    """[shape=(n,) or (n, channels)] -> [shape=(n,)] float64."""
-    a = np.asarray(audio, dtype=np.float64)
-    return a.mean(axis=1) if a.ndim == 2 else a
-
-
-def resample(audio: np.ndarray, sr_from: int, sr_to: int) -> np.ndarray:
-    """Polyphase resampling along the first axis (exact ratio, no phase shift)."""
-    if sr_from == sr_to:
-        return np.asarray(audio)
-    from scipy.signal import resample_poly
-
-    g = gcd(int(sr_from), int(sr_to))
-    return resample_poly(audio, int(sr_to) // g, int(sr_from) // g, axis=0)
 
 
 @functools.lru_cache(maxsize=2)

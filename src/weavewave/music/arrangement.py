@@ -11,7 +11,7 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass, field
 
-from weavewave.theory import METERS, tonic_pitch_class
+from weavewave.music.theory import METERS, tonic_pitch_class
 
 
 @dataclass(frozen=True)
@@ -31,10 +31,10 @@ class Part:
     Attributes
     ----------
     name: track name shown in a DAW, e.g. "melody: Tenor Sax".
-    instrument: canonical instrument name (see ``weavewave.instruments``).
+    instrument: canonical instrument name (see ``weavewave.music.instruments``).
     program: GM program 0-127; ignored for drums.
     is_drum: played on the GM percussion channel.
-    role: one of ``weavewave.instruments.ROLES``.
+    role: one of ``weavewave.music.instruments.ROLES``.
     pan: -1 (left) .. 1 (right).
     gain_db: level in the mix before mastering.
     reverb: 0 (dry) .. 1 (wet) send amount.

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from weavewave._deps import require
-from weavewave.theory import tonic_pitch_class
+from weavewave.music.theory import tonic_pitch_class
 
 # Krumhansl & Kessler (1982) probe-tone key profiles, tonic first.
 KK_MAJOR = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])

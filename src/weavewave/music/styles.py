@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 
 from weavewave.errors import BadInputError
-from weavewave.instruments import DRUMS
+from weavewave.music.instruments import DRUMS
 
 
 @dataclass(frozen=True)

@@ -71,7 +71,7 @@ def save_track(
 
     Returns the written paths. Raises BadInputError if a file exists and ``force`` is False.
     """
-    from weavewave.audio_io import write_audio
+    from weavewave.io.audio import write_audio
 
     if fmt not in AUDIO_FORMATS:
         raise BadInputError(f"unknown format {fmt!r}: use one of {', '.join(AUDIO_FORMATS)}")
@@ -95,7 +95,7 @@ def save_track(
                 write_audio(tmp / "stems" / f"{fname}.{fmt}", track.stems[key], track.sample_rate, fmt)
         (tmp / "brief.json").write_text(track.brief.to_json(), encoding="utf-8")
         if video is not None:
-            from weavewave.mux import mux_soundtrack
+            from weavewave.export.video import mux_soundtrack
 
             mux_soundtrack(video, track.audio, track.sample_rate, tmp / VIDEO_FILE, keep_audio=keep_audio)
         written = []

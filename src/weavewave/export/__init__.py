@@ -1,0 +1,1 @@
+"""Writing what was made: audio, MIDI, stems and brief files, and the soundtrack muxed into a video."""

@@ -1,0 +1,1 @@
+"""The MusicGen backend through transformers: text, melody conditioning, continuation."""
