@@ -106,10 +106,7 @@ SYMBOLS: dict[str, dict[str, str]] = {
     "weavewave.render": {name: "weavewave.dsp.master" for name in _MASTER},
     "weavewave.generators.chroma": {name: "weavewave.dsp.signal" for name in ("to_mono", "resample")},
     "weavewave.perceive.video": {name: "weavewave.io.video" for name in _VIDEO_READER},
-    "weavewave.perceive.mllm": {
-        "json_objects": "weavewave.neural.chat_json",
-        "sample_video_frames": "weavewave.io.video",
-    },
+    "weavewave.perceive.mllm": {"json_objects": "weavewave.neural.chat_json"},
 }
 
 # Files to move: derived from MODULES (a module that became a package's __init__ is spelled out here).

@@ -23,9 +23,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from weavewave._deps import require
 from weavewave.brief import Observation
 from weavewave.errors import BadInputError, MissingDependencyError
+from weavewave.io.video import sample_frames
+from weavewave.neural.chat_json import json_objects
 from weavewave.perceive import Perception, Proposal
 
 if TYPE_CHECKING:
@@ -113,23 +114,6 @@ class MllmAnswer:
             "instruments": self.instruments,
             "energy": self.energy,
         }
-
-
-def json_objects(text: str) -> list[dict[str, Any]]:
-    """Every JSON object in a chat model's answer, in order, repaired the usual ways models break JSON.
-
-    ``json-repair`` (the ``neural`` extra) reads the answer: prose around the objects, Markdown fences,
-    single quotes, unquoted keys, Python's ``True``/``None``, trailing commas, and an answer cut off
-    mid-object by the token limit (what is open is closed). Objects inside a top-level list count too.
-    """
-    json_repair = require("json_repair", "neural", "reading a chat model's answer")
-    cleaned = re.sub(r"```(?:json)?", "", text or "")
-    try:
-        found = json_repair.loads(cleaned)
-    except (ValueError, RecursionError):  # nothing a repair can make JSON of
-        return []
-    items = found if isinstance(found, list) else [found]
-    return [item for item in items if isinstance(item, dict)]
 
 
 def _key_value_lines(text: str) -> dict[str, Any]:
@@ -444,39 +428,6 @@ def _open_image(path: str | Path) -> Any:
     return img
 
 
-def sample_video_frames(path: str | Path, count: int = VIDEO_FRAMES) -> list[Any]:
-    """``count`` frames spread evenly over a video, as RGB PIL images (needs PyAV)."""
-    av = require("av", "video", "reading video frames")
-    p = Path(path)
-    if not p.is_file():
-        raise BadInputError(f"video not found: {p}; check the path")
-    frames = []
-    try:
-        with av.open(str(p)) as container:
-            if not container.streams.video:
-                raise BadInputError(f"{p.name} has no video stream")
-            stream = container.streams.video[0]
-            duration = (
-                float(stream.duration * stream.time_base)
-                if stream.duration
-                else (container.duration or 0) / 1_000_000
-            )
-            times = [duration * (i + 0.5) / count for i in range(count)] if duration > 0 else [0.0]
-            for t in times:
-                container.seek(int(t / stream.time_base), stream=stream, any_frame=False, backward=True)
-                for frame in container.decode(stream):
-                    if frame.time is None or frame.time >= t - 1e-3 or duration <= 0:
-                        img = frame.to_image()
-                        img.thumbnail((MAX_IMAGE_SIDE, MAX_IMAGE_SIDE))
-                        frames.append(img)
-                        break
-    except av.error.FFmpegError as exc:
-        raise BadInputError(f"cannot read video {p.name}: {exc}") from None
-    if not frames:
-        raise BadInputError(f"no frames could be decoded from {p.name}")
-    return frames
-
-
 def _load_audio(path: str | Path, sample_rate: int) -> Any:
     import soundfile as sf
 
@@ -570,7 +521,7 @@ def perceive_mllm(
     names = [Path(p).name for p in images]
     notes: list[str] = []
     if video is not None:
-        pictures += sample_video_frames(video, frames)
+        pictures += sample_frames(video, frames, max_side=MAX_IMAGE_SIDE)
         names.append(f"{Path(video).name} ({frames} frames)")
     sound = None
     if audio is not None:
