@@ -1,4 +1,4 @@
-"""MIDI to finished audio: synthesize with a SoundFont, mix, and master.
+"""MIDI to finished audio: synthesize with a SoundFont, mix, and master (:func:`weavewave.dsp.master.master`).
 
 The mix is played by the synthesizer in one pass (two side by side for long pieces): every part on its
 own MIDI channel, with its level, pan and reverb send set by the General MIDI controllers CC7, CC10 and
