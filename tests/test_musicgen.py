@@ -18,7 +18,13 @@ from generator_contract import check_track_contract  # noqa: E402
 from weavewave.brief import Key, MusicBrief  # noqa: E402
 from weavewave.errors import BadInputError  # noqa: E402
 from weavewave.generators.musicgen.chroma import CHROMA_HOP, CHROMA_SAMPLE_RATE, melody_chroma  # noqa: E402
-from weavewave.generators.musicgen.generator import Block, MusicgenGenerator, _place, chroma_for, plan_blocks  # noqa: E402
+from weavewave.generators.musicgen.generator import (  # noqa: E402
+    Block,
+    MusicgenGenerator,
+    _place,
+    chroma_for,
+    plan_blocks,
+)
 from weavewave.music.styles import GENRES  # noqa: E402
 from weavewave.neural.models import ModelCache  # noqa: E402
 

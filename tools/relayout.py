@@ -119,13 +119,13 @@ PACKAGES = (
     "generators/musicgen",
 )
 PACKAGE_DOCS = {
-    "music": "Music theory the composer, the perceivers and the evaluation share: scales, chords, instruments,\n"
-    "styles, form, melody rules, reharmonisation, the arrangement data model and audio analysis.",
+    "music": "Music theory the composer, the perceivers and the evaluation share: scales, chords,\n"
+    "instruments, styles, form, melody rules, reharmonisation, the arrangement data model, audio analysis.",
     "io": "Reading and writing media, one reader per medium: audio, video and text files.",
     "dsp": "Signal processing on arrays: loudness and true peak (BS.1770), mastering, resampling.",
     "neural": "Loading neural models (hub id or folder, one shared cache) and reading chat models' answers.",
-    "export": "Writing what was made: audio, MIDI, stems and brief files, and the soundtrack muxed into a video.",
-    "generators/musicgen": "The MusicGen backend through transformers: text, melody conditioning, continuation.",
+    "export": "Writing what was made: audio, MIDI, stems and brief files, and the soundtrack in a video.",
+    "generators/musicgen": "The MusicGen backend (transformers): text, melody conditioning, continuation.",
 }
 
 

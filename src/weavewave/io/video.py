@@ -181,7 +181,7 @@ def small_rgb(frame: Any, width: int, height: int) -> np.ndarray:
 
 
 def upright(image: Any, rotation: int) -> Any:
-    """A PIL image turned ``rotation`` degrees clockwise (0, 90, 180, 270), as :func:`display_rotation` says."""
+    """A PIL image turned ``rotation`` degrees clockwise (0, 90, 180, 270)."""
     if not rotation:
         return image
     from PIL import Image
