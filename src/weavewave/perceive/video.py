@@ -3,8 +3,8 @@
 Offline, CPU, no weights. The video is decoded once with PyAV (opened by :mod:`weavewave.io.video`), as a
 stream: every frame (up to :data:`MAX_ANALYSIS_FPS` a second) is scaled down in FFmpeg's scaler to a
 small analysis picture, a few numbers are kept from it, and the picture is dropped. Memory stays flat
-however long the video is: only per-frame scalars (a few floats) and at most :data:`KEYFRAMES_PER_SCENE` key-frame candidates for
-the scene being read are held.
+however long the video is: only per-frame scalars (a few floats) and at most :data:`KEYFRAMES_PER_SCENE`
+key-frame candidates for the scene being read are held.
 
 - **Hard cuts**: the distance between consecutive frames' HSV histograms, against an adaptive
   threshold (the median plus a multiple of the median absolute deviation of the last
