@@ -128,7 +128,8 @@ def recognisability(tmp: Path) -> None:
 def chords(tmp: Path) -> None:
     """Chord roots per beat on the rendered Ode to Joy (one C or G triad per bar) against the score."""
     from reference_audio import ODE_CHORDS, render_to_wav, tune_arrangement
-    from weavewave.perceive.audio import analyse_audio, load_audio
+    from weavewave.io.audio import load_audio
+    from weavewave.perceive.audio import analyse_audio
 
     tempo = 100.0
     mono, sr = load_audio(render_to_wav(tune_arrangement(tempo=tempo), tmp / "ode.wav"))

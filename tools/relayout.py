@@ -101,12 +101,23 @@ _VIDEO_READER = (
     "LIMIT_ENV",
     "MIN_VIDEO_S",
 )
+_AUDIO_READER = (
+    "load_audio",
+    "max_audio_seconds",
+    "MAX_AUDIO_S",
+    "MAX_AUDIO_ENV",
+    "MIN_AUDIO_S",
+    "DECODED_SHARE",
+    "SILENCE_DBFS",
+    "VIDEO_SIGNATURES",
+)
 SYMBOLS: dict[str, dict[str, str]] = {
     "weavewave.audio_io": {name: "weavewave.dsp.loudness" for name in _LOUDNESS},
     "weavewave.render": {name: "weavewave.dsp.master" for name in _MASTER},
     "weavewave.generators.chroma": {name: "weavewave.dsp.signal" for name in ("to_mono", "resample")},
     "weavewave.perceive.video": {name: "weavewave.io.video" for name in _VIDEO_READER},
     "weavewave.perceive.mllm": {"json_objects": "weavewave.neural.chat_json"},
+    "weavewave.perceive.audio": {name: "weavewave.io.audio" for name in _AUDIO_READER},
 }
 
 # Files to move: derived from MODULES (a module that became a package's __init__ is spelled out here).
@@ -268,8 +279,23 @@ def rewrite_path(match: re.Match[str]) -> str:
     return match.group(0)
 
 
+_OFF = re.compile(r"relayout: off.*?relayout: on", re.S)
+
+
 def rewrite_text(text: str) -> str:
-    """Every import and dotted name in ``text`` moved to its new home. Running it twice changes nothing."""
+    """Every import and dotted name in ``text`` moved to its new home. Running it twice changes nothing.
+
+    Text between the markers ``relayout: off`` and ``relayout: on`` (e.g. a table of the old names in the
+    docs) is left as it is.
+    """
+    out, last = [], 0
+    for kept in _OFF.finditer(text):
+        out += [_rewrite(text[last : kept.start()]), kept.group(0)]
+        last = kept.end()
+    return "".join([*out, _rewrite(text[last:])])
+
+
+def _rewrite(text: str) -> str:
     text = _FROM.sub(rewrite_from, text)
     text = _IMPORT.sub(rewrite_import, text)
     text = _DOTTED.sub(rewrite_dotted, text)

@@ -43,15 +43,9 @@ class Item:
 
 def load_audio(path: Path) -> tuple[np.ndarray, int]:
     """(samples [shape=(n, channels)], sample rate) from a WAV/FLAC/MP3/OGG file; a clear error if unreadable."""
-    import soundfile as sf
+    from weavewave.io.audio import read_audio
 
-    try:
-        audio, sr = sf.read(str(path), dtype="float32", always_2d=True)
-    except (sf.LibsndfileError, RuntimeError, OSError) as exc:
-        raise BadInputError(f"cannot read audio {path}: {exc}; give a WAV, FLAC, MP3 or OGG file") from None
-    if audio.shape[0] == 0:
-        raise BadInputError(f"audio file {path} is empty: regenerate it or leave it out")
-    return audio, int(sr)
+    return read_audio(path)
 
 
 def find_items(paths: list[str | Path], *, images: str | Path | None = None) -> list[Item]:

@@ -429,14 +429,10 @@ def _open_image(path: str | Path) -> Any:
 
 
 def _load_audio(path: str | Path, sample_rate: int) -> Any:
-    import soundfile as sf
-
     from weavewave.dsp.signal import resample, to_mono
+    from weavewave.io.audio import read_audio
 
-    try:
-        audio, sr = sf.read(str(path), dtype="float32", always_2d=True)
-    except (RuntimeError, OSError) as exc:
-        raise BadInputError(f"cannot read audio {path}: {exc}") from None
+    audio, sr = read_audio(path)
     return resample(to_mono(audio), sr, sample_rate).astype("float32")
 
 

@@ -709,16 +709,8 @@ def steering_chroma_of(arrangement: Arrangement, *, soundfont: str | Path | None
 
 def reference_chroma(path: str | Path) -> np.ndarray:
     """The melody chroma of a recording on disk (any format libsndfile reads: wav, flac, ogg, mp3)."""
-    import soundfile as sf
-
     from weavewave.generators.musicgen.chroma import melody_chroma
+    from weavewave.io.audio import read_audio
 
-    try:
-        audio, sr = sf.read(str(path), dtype="float32", always_2d=True)
-    except (RuntimeError, sf.LibsndfileError, OSError) as exc:
-        raise BadInputError(
-            f"cannot read melody file {path}: {exc}; use a wav, flac, ogg or mp3 file"
-        ) from None
-    if audio.shape[0] == 0:
-        raise BadInputError(f"melody file {path} is empty: give a recording with sound in it")
+    audio, sr = read_audio(path)
     return melody_chroma(audio, sr)
