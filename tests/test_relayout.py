@@ -50,6 +50,10 @@ CASES = [
     ),
     ("see src/weavewave/render.py\n", "see src/weavewave/generators/symbolic/render.py\n"),
     (
+        '"import os; from weavewave import render; render.render(a)"\n',
+        '"import os; from weavewave.generators.symbolic import render; render.render(a)"\n',
+    ),
+    (
         "<!-- relayout: off -->`weavewave.render`<!-- relayout: on -->\n",
         "<!-- relayout: off -->`weavewave.render`<!-- relayout: on -->\n",
     ),

@@ -178,9 +178,10 @@ def move_files(root: Path) -> list[str]:
 
 # --- rewriting --------------------------------------------------------------------------------------------
 _DOTTED = re.compile(r"(?<![\w.])weavewave(?:\.\w+)+")
+# A statement on its own line, or one inside a ``python -c`` string after "; " (ended by ";" or a quote).
 _FROM = re.compile(
-    r"^(?P<indent>[ \t]*)from[ \t]+(?P<module>weavewave(?:\.\w+)*)[ \t]+import[ \t]+"
-    r"(?P<names>\([^)]*\)|[^\n]*?)(?P<comment>[ \t]*#[^\n]*)?$",
+    r"(?:^|(?<=; ))(?P<indent>[ \t]*)from[ \t]+(?P<module>weavewave(?:\.\w+)*)[ \t]+import[ \t]+"
+    r"(?P<names>\([^)]*\)|[^\n;\"'#]*?)(?P<comment>[ \t]*#[^\n]*)?(?=[ \t]*(?:$|[;\"']))",
     re.M,
 )
 _IMPORT = re.compile(r"^(?P<indent>[ \t]*)import[ \t]+(?P<module>weavewave(?:\.\w+)+)(?P<rest>[^\n]*)$", re.M)
