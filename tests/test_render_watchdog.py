@@ -69,7 +69,8 @@ def test_the_pool_renders_every_slot(monkeypatch):
 def test_a_killed_renderer_process_fails_the_render_instead_of_hanging():
     """Run in a subprocess: before the fix this call never returned."""
     script = (
-        "import os, signal, sys; sys.path.insert(0, sys.argv[1]); from weavewave.generators.symbolic import render; "
+        "import os, signal, sys; sys.path.insert(0, sys.argv[1]); "
+        "from weavewave.generators.symbolic import render; "
         "render._synth_pcm = lambda sf2, midi, n: os.kill(os.getpid(), signal.SIGKILL)\n"
         "try:\n"
         "    render._synthesize_all([b'a', b'b', b'c', b'd'], b'sf2', 480, 30.0, 2, lambda f, m: None, 1)\n"
@@ -143,7 +144,8 @@ def test_the_cli_exits_1_with_one_line_when_a_renderer_is_killed(tmp_path):
     out = tmp_path / "out"
     # Only the pool's processes are killed; the balance probe synthesizes in the CLI's own process.
     script = (
-        "import os, signal, sys; sys.path.insert(0, sys.argv[1]); from weavewave.generators.symbolic import render; "
+        "import os, signal, sys; sys.path.insert(0, sys.argv[1]); "
+        "from weavewave.generators.symbolic import render; "
         "cli_pid, synth = os.getpid(), render._synth_pcm; "
         "render._synth_pcm = lambda sf2, midi, n: synth(sf2, midi, n) if os.getpid() == cli_pid "
         "else os.kill(os.getpid(), signal.SIGKILL); "
