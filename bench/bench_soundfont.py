@@ -320,12 +320,13 @@ def run_font(
 ) -> dict:
     """Render every piece with ``font``; the figures for one font."""
     from weavewave.dsp.loudness import integrated_lufs
-    from weavewave.generators.symbolic.render import _load_soundfont, find_soundfont, render
+    from weavewave.generators.symbolic.render import render
+    from weavewave.generators.symbolic.soundfont import find_soundfont, load_soundfont
 
     path = find_soundfont(font)
     pieces = _pieces(seeds, seconds, genres)
     t0 = time.perf_counter()
-    _load_soundfont(path)  # first read of the file (the render cache keeps it for the process)
+    load_soundfont(path)  # first read of the file (the render cache keeps it for the process)
     load_s = time.perf_counter() - t0
 
     programs = {p.program for _, _, a in pieces for p in a.parts if not p.is_drum and p.notes}
@@ -397,14 +398,15 @@ def _peak_rss_mb() -> float:
 
 def measure_speed(fonts: list[str], seeds: tuple[int, ...], seconds: float, repeats: int) -> dict[str, dict]:
     """Median warm real-time factor of the mix render per font, the fonts taking turns ``repeats`` times."""
-    from weavewave.generators.symbolic.render import _load_soundfont, find_soundfont, render
+    from weavewave.generators.symbolic.render import render
+    from weavewave.generators.symbolic.soundfont import find_soundfont, load_soundfont
 
     pieces = _pieces(seeds[:1], seconds, SPEED_GENRES)
     times: dict[str, list[float]] = defaultdict(list)
     for _ in range(repeats):
         for font in fonts:
             path = find_soundfont(font)
-            _load_soundfont(path)  # the file read is not part of a warm render
+            load_soundfont(path)  # the file read is not part of a warm render
             for _, _, arr in pieces:
                 t = time.perf_counter()
                 render(arr, soundfont=path, balance=True, workers=1)
@@ -509,7 +511,7 @@ def default_fonts() -> list[str]:
     """The bundled font and the candidates installed here."""
     import pretty_midi
 
-    from weavewave.generators.symbolic.render import BUNDLED_SOUNDFONT
+    from weavewave.generators.symbolic.soundfont import BUNDLED_SOUNDFONT
 
     return [str(Path(pretty_midi.__file__).parent / BUNDLED_SOUNDFONT)] + [
         c for c in CANDIDATES if Path(c).is_file()

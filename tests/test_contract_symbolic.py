@@ -34,7 +34,7 @@ def test_a_track_holds_only_the_piece(tmp_path):
 
 
 def test_the_record_names_the_soundfont():
-    from weavewave.generators.symbolic.render import find_soundfont
+    from weavewave.generators.symbolic.soundfont import find_soundfont
 
     record = get_generator("symbolic").generate(contract_brief(1.0)).brief.generator
     assert record == GeneratorRecord(backend="symbolic", options={"soundfont": find_soundfont().name})
@@ -53,7 +53,7 @@ def test_a_soundfont_missing_here_is_refused_and_an_explicit_one_wins(tmp_path):
     brief = contract_brief().model_copy(update={"generator": record})
     with pytest.raises(BadInputError, match="NoSuchFont.sf2.*--soundfont"):
         generator_from_brief(brief)
-    from weavewave.generators.symbolic.render import find_soundfont
+    from weavewave.generators.symbolic.soundfont import find_soundfont
 
     assert generator_from_brief(brief, soundfont=str(find_soundfont())).soundfont == str(find_soundfont())
 

@@ -48,6 +48,15 @@ CASES = [
         "from weavewave.perceive.audio import load_audio, perceive_audio\n",
         "from weavewave.io.audio import load_audio\nfrom weavewave.perceive.audio import perceive_audio\n",
     ),
+    (
+        "from weavewave.generators.symbolic.render import find_soundfont, render\n",
+        "from weavewave.generators.symbolic.soundfont import find_soundfont\n"
+        "from weavewave.generators.symbolic.render import render\n",
+    ),
+    (
+        '"weavewave.render.SYSTEM_SOUNDFONTS"\n',
+        '"weavewave.generators.symbolic.soundfont.SYSTEM_SOUNDFONTS"\n',
+    ),
     ("see src/weavewave/render.py\n", "see src/weavewave/generators/symbolic/render.py\n"),
     (
         '"import os; from weavewave import render; render.render(a)"\n',

@@ -12,7 +12,9 @@ from scipy.signal import resample_poly
 
 from weavewave.errors import BadInputError
 from weavewave.generators.symbolic import render as render_module
-from weavewave.generators.symbolic.render import SAMPLE_RATE, Mix, find_soundfont, render
+from weavewave.generators.symbolic import soundfont as soundfont_module
+from weavewave.generators.symbolic.render import SAMPLE_RATE, Mix, render
+from weavewave.generators.symbolic.soundfont import find_soundfont
 from weavewave.io.audio import write_audio
 from weavewave.music.arrangement import Arrangement, Note, Part
 
@@ -181,7 +183,7 @@ def test_hard_left_pan():
 
 def _synth(parts: list[Part], volumes: list[int], duration: float = 2.0) -> np.ndarray:
     midi = render_module._midi_bytes(_arrangement(parts, duration), parts, volumes)
-    sf2 = render_module._load_soundfont(find_soundfont())
+    sf2 = soundfont_module.load_soundfont(find_soundfont())
     return render_module._synth_pcm(sf2, midi, int(duration * SR)).astype(np.float64) / 32768
 
 
@@ -300,8 +302,8 @@ def _fake_sf2(path, major: int = 2):
 
 @pytest.fixture
 def no_system_soundfonts(monkeypatch):
-    monkeypatch.delenv(render_module.SOUNDFONT_ENV, raising=False)
-    monkeypatch.setattr(render_module, "SYSTEM_SOUNDFONTS", ())
+    monkeypatch.delenv(soundfont_module.SOUNDFONT_ENV, raising=False)
+    monkeypatch.setattr(soundfont_module, "SYSTEM_SOUNDFONTS", ())
 
 
 def test_default_is_the_bundled_soundfont(no_system_soundfonts):
@@ -310,9 +312,9 @@ def test_default_is_the_bundled_soundfont(no_system_soundfonts):
 
 def test_precedence_explicit_then_env_then_system(tmp_path, monkeypatch, no_system_soundfonts):
     explicit, from_env, system = (_fake_sf2(tmp_path / f"{n}.sf2") for n in ("explicit", "env", "system"))
-    monkeypatch.setattr(render_module, "SYSTEM_SOUNDFONTS", (str(tmp_path / "absent.sf2"), str(system)))
+    monkeypatch.setattr(soundfont_module, "SYSTEM_SOUNDFONTS", (str(tmp_path / "absent.sf2"), str(system)))
     assert find_soundfont() == system
-    monkeypatch.setenv(render_module.SOUNDFONT_ENV, str(from_env))
+    monkeypatch.setenv(soundfont_module.SOUNDFONT_ENV, str(from_env))
     assert find_soundfont() == from_env
     assert find_soundfont(explicit) == explicit
 
@@ -320,14 +322,14 @@ def test_precedence_explicit_then_env_then_system(tmp_path, monkeypatch, no_syst
 def test_system_soundfont_that_is_not_sf2_is_skipped(tmp_path, monkeypatch, no_system_soundfonts):
     bad = tmp_path / "default.sf2"
     bad.write_text("not a soundfont")
-    monkeypatch.setattr(render_module, "SYSTEM_SOUNDFONTS", (str(bad),))
+    monkeypatch.setattr(soundfont_module, "SYSTEM_SOUNDFONTS", (str(bad),))
     assert find_soundfont().name == "TimGM6mb.sf2"
 
 
 def test_missing_soundfont(tmp_path, monkeypatch, no_system_soundfonts):
     with pytest.raises(BadInputError, match="soundfont not found: .*nope.sf2; check the path"):
         find_soundfont(tmp_path / "nope.sf2")
-    monkeypatch.setenv(render_module.SOUNDFONT_ENV, str(tmp_path / "gone.sf2"))
+    monkeypatch.setenv(soundfont_module.SOUNDFONT_ENV, str(tmp_path / "gone.sf2"))
     with pytest.raises(BadInputError, match="WEAVEWAVE_SOUNDFONT"):
         find_soundfont()
 

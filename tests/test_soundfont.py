@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import weavewave.generators.symbolic.render as render_module
-from weavewave.generators.symbolic.render import find_soundfont
+from weavewave.generators.symbolic import soundfont as soundfont_module
+from weavewave.generators.symbolic.soundfont import find_soundfont
 
 ROOT = Path(__file__).resolve().parents[1]
 _spec = importlib.util.spec_from_file_location("bench_soundfont", ROOT / "bench" / "bench_soundfont.py")
@@ -23,14 +23,14 @@ SR = 48000
 
 @pytest.fixture
 def bundled(monkeypatch) -> Path:
-    monkeypatch.delenv(render_module.SOUNDFONT_ENV, raising=False)
-    monkeypatch.setattr(render_module, "SYSTEM_SOUNDFONTS", ())
+    monkeypatch.delenv(soundfont_module.SOUNDFONT_ENV, raising=False)
+    monkeypatch.setattr(soundfont_module, "SYSTEM_SOUNDFONTS", ())
     return find_soundfont()
 
 
 # --- preference ----------------------------------------------------------------------------------
 def test_musescore_general_is_preferred_over_fluidr3_then_the_system_default():
-    names = [Path(p).name for p in render_module.SYSTEM_SOUNDFONTS]
+    names = [Path(p).name for p in soundfont_module.SYSTEM_SOUNDFONTS]
     assert (
         names.index("MuseScore_General_Full.sf2")
         < names.index("FluidR3_GM.sf2")
@@ -41,11 +41,11 @@ def test_musescore_general_is_preferred_over_fluidr3_then_the_system_default():
 def test_the_first_installed_system_font_wins(tmp_path, monkeypatch, bundled):
     musescore, fluid = tmp_path / "MuseScore_General_Full.sf2", tmp_path / "FluidR3_GM.sf2"
     shutil.copy(bundled, fluid)
-    monkeypatch.setattr(render_module, "SYSTEM_SOUNDFONTS", (str(musescore), str(fluid)))
+    monkeypatch.setattr(soundfont_module, "SYSTEM_SOUNDFONTS", (str(musescore), str(fluid)))
     assert find_soundfont() == fluid  # MuseScore absent: the next one
     shutil.copy(bundled, musescore)
     assert find_soundfont() == musescore
-    monkeypatch.setenv(render_module.SOUNDFONT_ENV, str(bundled))
+    monkeypatch.setenv(soundfont_module.SOUNDFONT_ENV, str(bundled))
     assert find_soundfont() == bundled  # the user's choice still wins
 
 
@@ -54,8 +54,8 @@ def test_the_suite_renders_with_the_bundled_font_even_where_a_system_font_is_ins
     # keeps the bundled font's sound and speed.
     system = tmp_path / "MuseScore_General_Full.sf2"
     shutil.copy(find_soundfont(), system)
-    monkeypatch.setattr(render_module, "SYSTEM_SOUNDFONTS", (str(system),))
-    assert find_soundfont().name == render_module.BUNDLED_SOUNDFONT
+    monkeypatch.setattr(soundfont_module, "SYSTEM_SOUNDFONTS", (str(system),))
+    assert find_soundfont().name == soundfont_module.BUNDLED_SOUNDFONT
 
 
 def test_track_stats_name_the_font_used(tmp_path, bundled):

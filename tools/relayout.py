@@ -111,9 +111,16 @@ _AUDIO_READER = (
     "SILENCE_DBFS",
     "VIDEO_SIGNATURES",
 )
+_SOUNDFONT = ("find_soundfont", "SOUNDFONT_ENV", "SYSTEM_SOUNDFONTS", "BUNDLED_SOUNDFONT", "load_soundfont")
 SYMBOLS: dict[str, dict[str, str]] = {
     "weavewave.audio_io": {name: "weavewave.dsp.loudness" for name in _LOUDNESS},
-    "weavewave.render": {name: "weavewave.dsp.master" for name in _MASTER},
+    "weavewave.render": {
+        **{name: "weavewave.dsp.master" for name in _MASTER},
+        **{name: "weavewave.generators.symbolic.soundfont" for name in _SOUNDFONT},
+    },
+    "weavewave.generators.symbolic.render": {
+        name: "weavewave.generators.symbolic.soundfont" for name in _SOUNDFONT
+    },
     "weavewave.generators.chroma": {name: "weavewave.dsp.signal" for name in ("to_mono", "resample")},
     "weavewave.perceive.video": {name: "weavewave.io.video" for name in _VIDEO_READER},
     "weavewave.perceive.mllm": {"json_objects": "weavewave.neural.chat_json"},
@@ -203,6 +210,8 @@ def rewrite_dotted(match: re.Match[str]) -> str:
     parts = text.split(".")
     for i in range(len(parts), 1, -1):
         head = ".".join(parts[:i])
+        if i < len(parts) and parts[i] in SYMBOLS.get(head, {}):
+            return ".".join([SYMBOLS[head][parts[i]], *parts[i:]])
         if head in NEW_MODULES and head not in MODULES:
             return text  # already at its new home (new packages may share a prefix with an old module)
         if head in MODULES or head in SYMBOLS:

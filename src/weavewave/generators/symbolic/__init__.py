@@ -35,7 +35,7 @@ class SymbolicGenerator:
 
     def __init__(self, soundfont: str | Path | None = None, *, stems: bool = False) -> None:
         if soundfont is not None:
-            from weavewave.generators.symbolic.render import find_soundfont
+            from weavewave.generators.symbolic.soundfont import find_soundfont
 
             find_soundfont(soundfont)  # a bad path fails now, before any work
         self.soundfont = soundfont
@@ -87,7 +87,7 @@ def soundfont_named(name: str) -> str | None:
     that font). Refused with one line when it is not on this machine: another font changes the sound."""
     import importlib.util
 
-    from weavewave.generators.symbolic.render import BUNDLED_SOUNDFONT, SYSTEM_SOUNDFONTS, find_soundfont
+    from weavewave.generators.symbolic.soundfont import BUNDLED_SOUNDFONT, SYSTEM_SOUNDFONTS, find_soundfont
 
     if find_soundfont().name == name:
         return None
