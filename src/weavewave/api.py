@@ -160,10 +160,7 @@ def generate(
     req = _request(request, image, fields)
     req.check_resources()
     report = progress or (lambda fraction, message: None)
-    options = req.generator_options()
-    if req.backend == "musicgen":
-        options["cache"] = cache
-    generator = get_generator(req.backend, **options)
+    generator = _generator(req, cache)
     the_brief = _describe(req, lambda f, m: report(0.1 * f, m), cache)
     if req.candidates > 1:
         from weavewave.evaluate.rerank import generate_best
@@ -173,6 +170,27 @@ def generate(
     else:
         track = generator.generate(the_brief, progress=lambda f, m: report(0.1 + 0.9 * f, m))
     return track
+
+
+# Generator options that are named differently from the request field they come from.
+OPTION_FIELD = {"guidance_scale": "guidance", "window_s": "window", "prompt_s": "prompt_seconds"}
+
+
+def _generator(req: Request, cache: Any) -> Any:
+    """The request's generator; for a brief that records the generator that made it (and no backend
+    asked for), that generator with its recorded options, so ``generate --brief`` makes the piece again."""
+    from weavewave.generators import generator_from_brief
+
+    options = req.generator_options()
+    record = (req.brief or {}).get("generator")
+    if record and "backend" not in req.model_fields_set:
+        given = {k: v for k, v in options.items() if OPTION_FIELD.get(k, k) in req.model_fields_set}
+        if record.get("backend") == "musicgen":
+            given["cache"] = cache
+        return generator_from_brief(MusicBrief.from_dict(req.brief), None, **given)
+    if req.backend == "musicgen":
+        options["cache"] = cache
+    return get_generator(req.backend, **options)
 
 
 def save(track: Track, request: Request, out: str | Path, *, force: bool = False) -> list[Path]:

@@ -56,7 +56,7 @@ class Submission:
     melody: Upload | None = None
     brief: str | dict[str, Any] | None = None
     controls: dict[str, Any] = field(default_factory=dict)
-    backend: str = "symbolic"
+    backend: str | None = None  # None: the request's default (or the generator a brief records)
     stems: bool = False
     instruction: str | None = None
     options: dict[str, Any] = field(default_factory=dict)
