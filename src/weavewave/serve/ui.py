@@ -288,13 +288,18 @@ def edited_brief(
         raise _error(exc) from None
     data = brief.to_dict()
     _page_words(data)
-    # A row keeps its label, energy and caption while its times are the brief's (a new length re-plans them).
-    for section, row in zip(data["sections"], _section_rows(sections), strict=False):
+    # A row's own edits (label, energy, caption) stay while its times are the brief's (a new length re-plans
+    # them); a caption the user did not touch is the re-derived one, so it follows a genre or key edit.
+    shown_rows = [[x["label"], x["energy"], x["caption"]] for x in state["sections"]]
+    for i, (section, row) in enumerate(zip(data["sections"], _section_rows(sections), strict=False)):
         if (
             abs(float(row[1]) - round(section["start_s"], 2)) < 0.011
             and abs(float(row[2]) - round(section["end_s"], 2)) < 0.011
         ):
-            section["label"], section["energy"], section["caption"] = str(row[0]), float(row[3]), str(row[4])
+            was = shown_rows[i] if i < len(shown_rows) else [None, None, None]
+            section["label"], section["energy"] = str(row[0]), float(row[3])
+            if str(row[4]).strip() != str(was[2] or "").strip():
+                section["caption"] = str(row[4])
     if energy is not None and abs(float(energy) - old.energy) > 1e-6:
         data["energy"] = float(energy)
         data["provenance"]["energy"] = Provenance(source="user", reason="edited in the web page").model_dump()
