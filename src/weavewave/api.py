@@ -165,6 +165,7 @@ def generate(
     if req.candidates > 1:
         from weavewave.evaluate.rerank import generate_best
 
+        assert req.rerank is not None  # the request checks that candidates come with a metric
         track = generate_best(generator, the_brief, candidates=req.candidates, rerank=req.rerank,
                               progress=lambda f, m: report(0.1 + 0.9 * f, m))  # fmt: skip
     else:
@@ -224,8 +225,8 @@ def _refiner(req: Request, cache: Any) -> Any:
     from weavewave.models import DEFAULT_MODEL
     from weavewave.refine_llm import refine as refine_llm
 
-    def refine(brief: MusicBrief, instruction: str) -> MusicBrief:
+    def refine_with_llm(brief: MusicBrief, instruction: str) -> MusicBrief:
         return refine_llm(brief, instruction, model=req.refiner_model or DEFAULT_MODEL["refiner"],
                           device=req.device, dtype=req.dtype, cache=cache)  # fmt: skip
 
-    return refine
+    return refine_with_llm

@@ -78,8 +78,8 @@ def _add_request_options(p: argparse.ArgumentParser, command: str) -> None:
     for name, info in Request.model_fields.items():
         extra = info.json_schema_extra
         assert isinstance(extra, dict)
-        group = groups.get(str(extra["group"]))
-        if group is None:
+        target = groups.get(str(extra["group"]))
+        if target is None:
             continue
         kwargs: dict[str, Any] = {"help": info.description, "default": None, "dest": name}
         if extra.get("metavar"):
@@ -98,7 +98,7 @@ def _add_request_options(p: argparse.ArgumentParser, command: str) -> None:
             kwargs["type"] = float
         if name == "text":
             kwargs["help"] += "; '@FILE' reads it from a text file"
-        group.add_argument(cli_flag(name), **kwargs)
+        target.add_argument(cli_flag(name), **kwargs)
 
 
 def _is(kind: Any, python_type: type) -> bool:

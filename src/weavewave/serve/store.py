@@ -12,6 +12,7 @@ crash, claimed by a second server) can never overwrite what the job's current wo
 
 from __future__ import annotations
 
+import builtins
 import json
 import sqlite3
 import threading
@@ -275,7 +276,7 @@ class JobStore:
     def succeed(
         self,
         job_id: str,
-        files: list[str],
+        files: builtins.list[str],
         brief: dict[str, Any],
         *,
         token: str | None = None,
@@ -353,7 +354,7 @@ class JobStore:
         with self._tx() as db:
             db.execute("DELETE FROM jobs WHERE id=?", (job_id,))
 
-    def recover(self, max_attempts: int) -> list[str]:
+    def recover(self, max_attempts: int) -> builtins.list[str]:
         """At start-up: rows left running by a stopped server are re-queued or, past their attempts, failed.
 
         Returns the ids that were touched.
@@ -389,7 +390,7 @@ class JobStore:
                     )
         return touched
 
-    def running_rows(self) -> list[sqlite3.Row]:
+    def running_rows(self) -> builtins.list[sqlite3.Row]:
         """id, worker, started_at, updated_at and cancel of every running job (for the pool's watchdog)."""
         return (
             self._db()
@@ -397,11 +398,11 @@ class JobStore:
             .fetchall()
         )
 
-    def running_on(self, worker: str) -> list[str]:
+    def running_on(self, worker: str) -> builtins.list[str]:
         rows = self._db().execute("SELECT id FROM jobs WHERE status='running' AND worker=?", (worker,))
         return [r[0] for r in rows.fetchall()]
 
-    def expired(self, older_than: float) -> list[str]:
+    def expired(self, older_than: float) -> builtins.list[str]:
         """Finished jobs whose end is before the epoch time ``older_than``."""
         rows = (
             self._db()
