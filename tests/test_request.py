@@ -179,3 +179,15 @@ def test_a_brief_made_by_a_generator_is_made_again_by_it(tmp_path):
     again = api.generate(brief=first.brief)
     assert again.audio.tobytes() == first.audio.tobytes()
     assert re.search("symbolic", again.brief.generator.backend)
+
+
+def test_http_never_reads_a_brief_from_a_server_path(queue_only, tmp_path):
+    secret = tmp_path / "brief.json"
+    secret.write_text('{"not": "a brief"}')
+    for value in (str(secret), "/etc/hostname"):
+        r = queue_only.post("/v1/describe", data={"brief": value})
+        detail = r.json()["detail"][0]
+        assert r.status_code == 422 and detail["loc"] == ["body", "brief"], r.text
+        assert (
+            "not valid JSON" in detail["msg"]
+        )  # read as JSON text; the file behind the path was never opened

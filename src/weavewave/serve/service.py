@@ -94,6 +94,15 @@ def build_request(sub: Submission, settings: Settings) -> WeaveRequest:
             raise FieldError(name, "is not a field this server takes")
         if name in PATH_FIELDS:
             raise FieldError(name, "send the file itself as an upload, not its path")
+    if isinstance(given.get("brief"), str):  # JSON text; never a path: a client cannot name server files
+        from weavewave.textfile import loads_json
+
+        try:
+            given["brief"] = loads_json(given["brief"], origin="brief")
+        except BadInputError as exc:
+            raise FieldError("brief", str(exc).removeprefix("brief: ")) from None
+        if not isinstance(given["brief"], dict):
+            raise FieldError("brief", "send the brief as a JSON object (the text of a brief.json)")
     uploads = sub.uploads()
     for name in UPLOADS:
         if uploads.get(name):
