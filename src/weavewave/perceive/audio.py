@@ -1040,6 +1040,23 @@ def _genre_guess(a: AudioAnalysis) -> tuple[str, float, str]:
     return "pop", 0.25, "moderate tempo and level"
 
 
+def duration_proposal(length_qn: float, tempo_bpm: float, name: str) -> Proposal:
+    """The brief's length from a reference: its beats at its tempo, capped at the brief's limit.
+
+    The beat grid is rounded up to whole grid steps and follows the player's tempo drift, so a tune of
+    exactly ``MAX_AUDIO_S`` (600 s) can measure a little over it (613 s was seen); such a reference is
+    accepted, and the piece made from it is as long as a brief may be.
+    """
+    seconds = length_qn * 60.0 / tempo_bpm
+    if seconds <= MAX_DURATION_S:
+        return Proposal(round(seconds, 3), 0.9, f"duration: the length of {name}")
+    return Proposal(
+        MAX_DURATION_S,
+        0.9,
+        f"duration: the length of {name} ({seconds:.0f} s), capped at {MAX_DURATION_S:g} s",
+    )
+
+
 def _proposals(a: AudioAnalysis) -> dict[str, Proposal]:
     n = a.name
     brightness = 2 * _scale(a.brightness_hz, *BRIGHT_HZ) - 1
@@ -1059,9 +1076,7 @@ def _proposals(a: AudioAnalysis) -> dict[str, Proposal]:
             else f"key {key}: the notes of {n}'s single line, weighted by length, correlate "
             f"{a.key_correlation:.2f} with the Krumhansl-Kessler key profile",
         ),
-        "duration_s": Proposal(
-            round(a.length_qn * 60.0 / a.tempo_bpm, 3), 0.9, f"duration: the length of {n}"
-        ),
+        "duration_s": duration_proposal(a.length_qn, a.tempo_bpm, n),
         "valence": Proposal(
             round(valence, 3),
             0.7,

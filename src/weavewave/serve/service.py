@@ -269,3 +269,23 @@ def job_json(job: Job, prefix: str = "/v1") -> dict[str, Any]:
         "started_at": job.started_at,
         "finished_at": job.finished_at,
     }
+
+
+def warm_imports() -> None:
+    """Import, once and before serving, what describe and generate requests import lazily.
+
+    Python's import lock is per module: threads importing the same module for the first time at once can
+    see it half-initialised, which answered the first requests of a burst with 500s (39 of 200).
+    Heavy optional modules (torch, gradio's models) stay lazy: only weavewave's own light modules load.
+    """
+    from weavewave import api  # noqa: F401
+    from weavewave.export import save_track  # noqa: F401
+    from weavewave.perceive.audio import perceive_audio  # noqa: F401
+    from weavewave.perceive.image import perceive_image  # noqa: F401
+    from weavewave.perceive.text import perceive_text  # noqa: F401
+    from weavewave.perceive.video import perceive_video  # noqa: F401
+    from weavewave.refine import refine  # noqa: F401
+    from weavewave.request import Request  # noqa: F401
+    from weavewave.scoring import score_brief  # noqa: F401
+    from weavewave.serve.picture import save_picture  # noqa: F401
+    from weavewave.textfile import loads_json  # noqa: F401
