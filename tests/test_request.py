@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import wait_job
+from conftest import LOCAL_URL, wait_job
 from weavewave import api
 from weavewave.cli import build_parser, main
 from weavewave.errors import FieldError
@@ -68,7 +68,7 @@ def test_cli_python_and_http_make_the_same_bytes(tmp_path, photo_path):
     assert _digests(tmp_path / "cli") == python
 
     settings = Settings(data_dir=tmp_path / "data", workers=1, text_model="lexicon", ui=False)
-    with TestClient(create_app(settings)) as client:
+    with TestClient(create_app(settings), base_url=LOCAL_URL) as client:
         form = {k: str(v) for k, v in REQUEST.items()}
         photo = {"image": (photo_path.name, photo_path.read_bytes(), "image/png")}
         r = client.post("/v1/generate", data=form, files=photo)
@@ -130,7 +130,7 @@ def queue_only(tmp_path_factory):
     from weavewave.serve.settings import Settings
 
     settings = Settings(data_dir=tmp_path_factory.mktemp("req"), workers=1, text_model="lexicon", ui=False)
-    with TestClient(create_app(settings, start_workers=False)) as client:
+    with TestClient(create_app(settings, start_workers=False), base_url=LOCAL_URL) as client:
         yield client
 
 
