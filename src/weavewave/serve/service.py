@@ -174,9 +174,9 @@ def describe(sub: Submission, settings: Settings, cache: Any = None) -> dict[str
 
 
 def refine_brief(brief: Any, instruction: str) -> Any:
-    """Rewrite a brief with an instruction ("warmer, add strings") through ``weavewave.refine``: the page's
+    """Rewrite a brief with an instruction ("warmer, add strings") through ``weavewave.bridge.refine``: the page's
     Refine button."""
-    from weavewave.refine import refine
+    from weavewave.bridge.refine import refine
 
     return refine(brief, instruction)
 

@@ -1,0 +1,108 @@
+"""The reference tune a restyle keeps: its material stored in the brief, its segments laid over the sections.
+
+The audio perceiver only measures (:class:`~weavewave.perceive.audio.AudioPerception`); this step of the
+bridge decides what of it the brief keeps (``melody``, ``harmony`` or ``style``, see :data:`KEEP_WORDS`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from weavewave.bridge.caption import instrument_words
+from weavewave.brief import MAX_DURATION_S, MusicBrief, Provenance, Section
+from weavewave.perceive.audio import (
+    AudioPerception,
+    Segment,
+    reference_material,
+    seconds_to_qn,
+    segment_caption,
+)
+from weavewave.styles import GENRES
+
+KEEP_WORDS = {
+    "melody": "keeping the reference's tune and chords",
+    "harmony": "keeping the reference's chords under a new tune",
+    "style": "keeping the reference's tempo and feel with new material",
+}
+
+
+def attach_reference(brief: MusicBrief, perception: AudioPerception, mode: str) -> MusicBrief:
+    """Store the kept material in ``brief`` and lay its sections over the reference's segments.
+
+    Sections follow the reference's segments (scaled if the brief's length differs), each with the
+    segment's energy and a caption of its own, unless the user set the length and no segments fit.
+    """
+    a = perception.analysis
+    if a is None:  # pragma: no cover - perceive_audio always sets it
+        raise ValueError("the perception carries no analysis")
+    material = reference_material(a, mode)
+    if (
+        brief.provenance.get("duration_s") is not None
+        and brief.provenance["duration_s"].source == "audio"
+        and abs(brief.tempo_bpm - a.tempo_bpm) > 1e-6
+    ):
+        # The whole tune at the tempo the user asked for.
+        duration = round(min(MAX_DURATION_S, a.length_qn * 60.0 / brief.tempo_bpm), 3)
+        brief = MusicBrief.from_dict(
+            {**brief.to_dict(), "duration_s": duration, "sections": []}, origin="restyled brief"
+        )
+    to_qn = seconds_to_qn(a.beat_times, a.tempo_bpm)
+    qn_s = 60.0 / brief.tempo_bpm
+    sections: list[Section] = []
+    for i, seg in enumerate(a.segments):
+        start = 0.0 if i == 0 else max(0.0, (float(to_qn(seg.start_s)) - a.origin_qn) * qn_s)
+        if start >= brief.duration_s - 1e-3 or (sections and start <= sections[-1].start_s):
+            break
+        sections.append(
+            Section(
+                start_s=round(start, 4),
+                end_s=round(brief.duration_s, 4),
+                label=seg.label,
+                energy=seg.energy,
+                caption="",
+            )
+        )
+    for i in range(len(sections) - 1):
+        sections[i] = sections[i].model_copy(update={"end_s": sections[i + 1].start_s})
+    style, inst = _style_words(brief)
+    for i, (sec, seg) in enumerate(zip(sections, a.segments, strict=False)):
+        sections[i] = sec.model_copy(
+            update={
+                "caption": segment_caption(
+                    Segment(
+                        sec.start_s,
+                        sec.end_s,
+                        seg.label,
+                        seg.energy,
+                        seg.loudness_db,
+                        seg.brightness_hz,
+                        seg.onsets_per_s,
+                        seg.chords,
+                    ),
+                    tempo=brief.tempo_bpm,
+                    style=style,
+                    instruments=inst,
+                    keep=KEEP_WORDS[mode],
+                )
+            }
+        )
+    prov = dict(brief.provenance)
+    prov["reference"] = Provenance(
+        source="audio",
+        reason=f"reference mode {mode}: {KEEP_WORDS[mode]} "
+        f"({len(material.melody)} melody notes, {len(material.chords)} chords from "
+        f"{a.name})",
+    )
+    if sections:
+        prov["sections"] = Provenance(
+            source="audio", reason=f"{len(sections)} sections follow the segments detected in {a.name}"
+        )
+    update: dict[str, Any] = {"reference": material, "provenance": dict(sorted(prov.items()))}
+    if sections:
+        update["sections"] = sections
+    return brief.model_copy(update=update)
+
+
+def _style_words(brief: MusicBrief) -> tuple[str, str]:
+    names = [instrument_words(i) for i in brief.instruments[:3]]
+    return GENRES[brief.genre].description, " and ".join(dict.fromkeys(names))
