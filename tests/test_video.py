@@ -117,6 +117,11 @@ def test_perception_proposes_scenes_pace_and_sound(media):
     assert 40 <= lo < hi <= 200
     assert len(p.proposals["scenes"].value) == 6
     assert m["source_audio"]["rms_dbfs"] > -30 and m["source_audio"]["onsets_per_s"] > 0.5
+    # the typed timeline the bridge scores to says what the observation records
+    tl = p.timeline
+    assert list(tl.cuts_s) == m["cuts_s"] and list(tl.fades_s) == m["fades_s"] and len(tl.scenes) == 6
+    assert tl.tempo_range == (lo, hi) and tl.duration_s == m["duration_s"]
+    assert tl.boundaries == sorted(m["cuts_s"] + m["fades_s"] + m["dissolves_s"])
 
 
 def test_motion_raises_scene_energy(tmp_path):
