@@ -23,7 +23,7 @@ from weavewave.bridge.tempomap import (
     Timeline,
     best_timeline,
 )
-from weavewave.brief import Cue, MusicBrief, Provenance, Section
+from weavewave.brief import Cue, CueKind, MusicBrief, Provenance, Section
 from weavewave.form import energy_word
 from weavewave.perceive import VideoTimeline
 from weavewave.styles import GENRES
@@ -109,7 +109,7 @@ def _cues(
     cues = []
     for t, b in zip(boundaries, tl.beats_s, strict=True):
         if abs(b - t) <= ON_BEAT_S + 1e-9 and b < duration:
-            kind = "section" if round(b, 4) in section_starts else "accent"
+            kind: CueKind = "section" if round(b, 4) in section_starts else "accent"
             cues.append(Cue(time_s=b, kind=kind, label=f"cut at {t:.3f} s"))
         else:  # off the beat: the hit goes on the cut itself, not on the beat near it
             cues.append(Cue(time_s=round(t, 4), kind="accent", label=f"cut at {t:.3f} s, off the beat"))

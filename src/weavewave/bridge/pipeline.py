@@ -98,9 +98,8 @@ def _refine(brief: MusicBrief, instruction: str | None, refiner: Refiner | None,
     if not instruction:
         return brief
     say(0.95, "applying the instruction")
-    if refiner is None:
-        from weavewave.bridge.refine import refine as refiner
-    return keep_fixed(brief, refiner(brief, instruction))
+    apply = refiner or refiner_for("rules")
+    return keep_fixed(brief, apply(brief, instruction))
 
 
 def refiner_for(
