@@ -432,7 +432,7 @@ def test_instruction_goes_through_the_refiner_or_names_the_field(client):
     import importlib.util
 
     r = client.post("/v1/describe", data={"text": "a quiet morning", "instruction": "warmer, add strings"})
-    if importlib.util.find_spec("weavewave.refine") is None:
+    if importlib.util.find_spec("weavewave.bridge.refine") is None:
         assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "instruction"]
         assert "refiner" in r.json()["detail"][0]["msg"]
     else:

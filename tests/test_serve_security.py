@@ -384,7 +384,7 @@ def test_imports_are_warm_before_serving(tmp_path):
         "assert 'weavewave.perceive.audio' not in sys.modules\n"
         "with TestClient(app, base_url=LOCAL_URL):\n"
         "    missing = [m for m in ('weavewave.api', 'weavewave.perceive.audio', 'weavewave.perceive.image',\n"
-        "               'weavewave.refine', 'weavewave.export') if m not in sys.modules]\n"
+        "               'weavewave.bridge.refine', 'weavewave.export') if m not in sys.modules]\n"
         "print('missing', missing)\n"
     )
     env = {**__import__("os").environ, "PYTHONPATH": f"{ROOT / 'src'}:{ROOT / 'tests'}"}

@@ -183,9 +183,9 @@ def describe(sub: Submission, settings: Settings, cache: Any = None) -> dict[str
 
 
 def refine_brief(brief: Any, instruction: str) -> Any:
-    """Rewrite a brief with an instruction ("warmer, add strings") through ``weavewave.refine``: the page's
+    """Rewrite a brief with an instruction ("warmer, add strings") through ``weavewave.bridge.refine``: the page's
     Refine button."""
-    from weavewave.refine import refine
+    from weavewave.bridge.refine import refine
 
     return refine(brief, instruction)
 
@@ -279,13 +279,13 @@ def warm_imports() -> None:
     Heavy optional modules (torch, gradio's models) stay lazy: only weavewave's own light modules load.
     """
     from weavewave import api  # noqa: F401
+    from weavewave.bridge.picture import score_brief  # noqa: F401
+    from weavewave.bridge.refine import refine  # noqa: F401
     from weavewave.export import save_track  # noqa: F401
     from weavewave.perceive.audio import perceive_audio  # noqa: F401
     from weavewave.perceive.image import perceive_image  # noqa: F401
     from weavewave.perceive.text import perceive_text  # noqa: F401
     from weavewave.perceive.video import perceive_video  # noqa: F401
-    from weavewave.refine import refine  # noqa: F401
     from weavewave.request import Request  # noqa: F401
-    from weavewave.scoring import score_brief  # noqa: F401
     from weavewave.serve.picture import save_picture  # noqa: F401
     from weavewave.textfile import loads_json  # noqa: F401

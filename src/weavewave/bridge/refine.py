@@ -18,18 +18,15 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from weavewave.bridge import (
+from weavewave.bridge.caption import derive_section_caption, instrument_words, rederive, write_caption
+from weavewave.bridge.fixed import (
     EXCLUDED_KEY,
     EXCLUDED_SEP,
-    derive_section_caption,
     excluded_instruments,
     excluded_provenance,
     fixed_by_user,
-    instrument_words,
-    rederive,
-    rescale_sections,
-    write_caption,
 )
+from weavewave.bridge.sections import rescale_sections
 from weavewave.brief import MAX_DURATION_S, TEMPO_RANGE, MusicBrief, Provenance
 from weavewave.errors import BadInputError
 from weavewave.instruments import ALIASES, DRUMS, GM_PROGRAMS, family_of
@@ -342,7 +339,7 @@ def _finish(
     phrase = ", ".join(dict.fromkeys(phrases))
     keep = None
     if ref is not None:
-        from weavewave.perceive.audio import KEEP_WORDS
+        from weavewave.bridge.reference import KEEP_WORDS
 
         keep = KEEP_WORDS[ref.mode]
     # Text the user wrote is theirs: the instruction rewrites only the derived captions.
