@@ -97,7 +97,7 @@ def excluded_instruments(brief: MusicBrief) -> list[str]:
 
 def excluded_provenance(names: Iterable[str], source: str, why: str) -> Provenance:
     """The provenance entry :func:`excluded_instruments` reads."""
-    return Provenance(source=source, reason=f"{', '.join(names)}{EXCLUDED_SEP}{why}")  # type: ignore[arg-type]
+    return Provenance(source=source, reason=f"{', '.join(names)}{EXCLUDED_SEP}{why}")
 
 
 def keep_fixed(before: MusicBrief, after: MusicBrief) -> MusicBrief:

@@ -118,7 +118,7 @@ class _Entry:
         if callable(self.loader):
             return self.loader
         module, _, name = self.loader.partition(":")
-        return getattr(importlib.import_module(module), name)  # type: ignore[no-any-return]
+        return getattr(importlib.import_module(module), name)
 
 
 _PERCEIVERS: dict[str, _Entry] = {}

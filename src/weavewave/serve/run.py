@@ -39,7 +39,7 @@ def deadline_protocol() -> type:
     class DeadlineH11Protocol(H11Protocol):
         _deadline: Any = None
 
-        def connection_made(self, transport: Any) -> None:  # type: ignore[override]
+        def connection_made(self, transport: Any) -> None:
             super().connection_made(transport)
             self._arm()
 

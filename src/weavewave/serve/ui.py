@@ -12,7 +12,7 @@ import math
 import re
 import secrets
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from pathlib import Path
 from types import SimpleNamespace
@@ -547,7 +547,7 @@ class PageHandlers:
         return out
 
 
-def _inputs_column(genres: Sequence[str], backends: Sequence[str]) -> SimpleNamespace:
+def _inputs_column(genres: Collection[str], backends: Sequence[str]) -> SimpleNamespace:
     """Column 1: what the music should be about, and the Advanced settings."""
     with gr.Column(scale=5, min_width=360):
         gr.Markdown("1 · What should the music be about?", elem_classes="ww-step")
@@ -672,7 +672,7 @@ def _inputs_column(genres: Sequence[str], backends: Sequence[str]) -> SimpleName
     )
 
 
-def _brief_column(genres: Sequence[str]) -> SimpleNamespace:
+def _brief_column(genres: Collection[str]) -> SimpleNamespace:
     """Column 2: the brief as editable fields, Refine and Generate."""
     with gr.Column(scale=7, min_width=420):
         gr.Markdown("2 · The brief: what weavewave understood (edit anything)", elem_classes="ww-step")
