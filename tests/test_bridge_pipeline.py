@@ -174,3 +174,12 @@ def test_a_registered_perceiver_reaches_describe(registry):
 def test_registering_a_kind_again_replaces_it_in_place(registry):
     perceive.register_perceiver("image", echo)
     assert perceive.perceiver_kinds() == ["text", "image", "video", "mllm", "audio"]
+
+
+def test_a_timeline_in_a_piece_too_short_to_split_plays_throughout():
+    """An entry or exit in a one-section piece (too short to split) has nowhere to happen: said, not a crash."""
+    from weavewave import api
+
+    brief = api.describe(text="a lonely piano at first, then drums join", duration=3, text_model="lexicon")
+    assert len(brief.sections) == 1
+    assert "too short for a change" in brief.provenance["timeline"].reason
