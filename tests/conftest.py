@@ -101,3 +101,7 @@ def wait_job(client: Any, job_id: str, timeout: float = 120.0) -> dict:
             return job
         time.sleep(0.25)
     raise AssertionError(f"job {job_id} still {job['status']} after {timeout} s: {job}")
+
+
+# The address a default (loopback) server answers to: its Host check refuses TestClient's "testserver".
+LOCAL_URL = "http://127.0.0.1:7860"

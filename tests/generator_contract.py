@@ -76,7 +76,7 @@ def cue_brief(cue_s: float = 4.0, duration: float = 6.0) -> MusicBrief:
 
 def loop_brief() -> MusicBrief:
     """Two bars at 120 BPM made into a loop the way ``--loop`` makes one."""
-    from weavewave.scoring import as_loop
+    from weavewave.bridge.loop import as_loop
 
     return as_loop(contract_brief(4.0))
 

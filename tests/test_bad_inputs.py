@@ -193,12 +193,13 @@ def api(tmp_path_factory):
     pytest.importorskip("fastapi")
     from fastapi.testclient import TestClient
 
+    from conftest import LOCAL_URL
     from weavewave.serve.api import create_app
     from weavewave.serve.settings import Settings
 
     data = tmp_path_factory.mktemp("api")
     app = create_app(Settings(data_dir=data, workers=1, text_model="lexicon", ui=False), start_workers=False)
-    with TestClient(app, raise_server_exceptions=False) as client:
+    with TestClient(app, raise_server_exceptions=False, base_url=LOCAL_URL) as client:
         yield client
 
 

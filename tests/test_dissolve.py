@@ -14,9 +14,9 @@ import pytest
 
 from test_video import detection_scores  # tests/ is on sys.path (pytest's rootdir import mode)
 from video_media import PHOTOS, Shot, make_video
+from weavewave.bridge.tempomap import TARGET_RESIDUAL_MS
 from weavewave.brief import MusicBrief
 from weavewave.perceive.video import analyse_video, perceive_video
-from weavewave.scoring import TARGET_RESIDUAL_MS
 
 av = pytest.importorskip("av")
 

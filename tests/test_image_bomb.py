@@ -68,13 +68,14 @@ def test_the_api_refuses_the_bomb_with_422(bomb, tmp_path):
     pytest.importorskip("fastapi")
     from fastapi.testclient import TestClient
 
+    from conftest import LOCAL_URL
     from weavewave.serve.api import create_app
     from weavewave.serve.settings import Settings
 
     app = create_app(
         Settings(data_dir=tmp_path, workers=1, text_model="lexicon", ui=False), start_workers=False
     )
-    with TestClient(app) as client:
+    with TestClient(app, base_url=LOCAL_URL) as client:
         r = client.post("/v1/describe", files={"image": ("bomb.png", bomb.read_bytes(), "image/png")})
     assert r.status_code == 422 and "safety limit" in r.text, r.text
 

@@ -36,7 +36,7 @@ def test_lexicon_describe_is_light():
 # --- video: PyAV is imported only when a video is read ---
 def test_video_modules_import_without_av():
     code = (
-        "import weavewave\nimport weavewave.perceive.video, weavewave.scoring, weavewave.export.video\n"
+        "import weavewave\nimport weavewave.perceive.video, weavewave.bridge.picture, weavewave.export.video\n"
         "from weavewave.cli import main\ntry:\n    main(['generate', '--help'])\nexcept SystemExit:\n    pass"
     )
     assert "av" not in _loaded_after(code)
@@ -81,7 +81,7 @@ AUDIO_HEAVY = ("librosa", "basic_pitch", "onnxruntime", "soundfile", "numba")
 
 
 def test_audio_modules_import_light():
-    code = "import weavewave.perceive.audio, weavewave.refine, weavewave.music.melodic, weavewave.music.reharmonize"
+    code = "import weavewave.perceive.audio, weavewave.bridge.refine, weavewave.music.melodic, weavewave.music.reharmonize"
     assert not _loaded_after(code) & set(HEAVY + AUDIO_HEAVY)
 
 
@@ -97,7 +97,7 @@ def test_help_mentions_audio_and_stays_light():
 def test_neural_modules_are_light():
     code = (
         "import weavewave.neural.models, weavewave.generators.musicgen.generator, weavewave.generators.musicgen.chroma, "
-        "weavewave.generators.musicgen.fast, weavewave.perceive.mllm, weavewave.refine_llm"
+        "weavewave.generators.musicgen.fast, weavewave.perceive.mllm, weavewave.bridge.refine_llm"
     )
     assert not _loaded_after(code) & set(HEAVY)
 

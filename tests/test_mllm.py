@@ -104,7 +104,7 @@ def test_broken_json_answers_are_repaired(text):
 
 
 def test_a_cut_off_edit_answer_keeps_its_complete_fields():
-    from weavewave.refine_llm import parse_edit
+    from weavewave.bridge.refine_llm import parse_edit
 
     edit = parse_edit('Here is the edit: {"tempo_bpm": 128, "energy": 0.9, "caption": "An upbeat da')
     assert edit is not None and edit["tempo_bpm"] == 128 and edit["energy"] == 0.9
@@ -234,7 +234,7 @@ def sample_brief() -> MusicBrief:
 
 
 def test_llm_edit_is_validated_and_applied_with_provenance():
-    from weavewave.refine_llm import apply_edit, parse_edit
+    from weavewave.bridge.refine_llm import apply_edit, parse_edit
 
     brief = sample_brief()
     answer = (
@@ -261,12 +261,12 @@ def test_llm_edit_is_validated_and_applied_with_provenance():
 
 
 def test_tiny_llm_answer_falls_back_to_the_rules(tiny_chat_llm, monkeypatch, one_torch_thread):
-    from weavewave import refine_llm
+    from weavewave.bridge import refine_llm
     from weavewave.neural.models import ModelCache
 
     brief = sample_brief()
     try:
-        from weavewave.refine import refine as rules  # noqa: F401  (the audio engineer's rule-based refiner)
+        from weavewave.bridge.refine import refine as rules  # noqa: F401  (the audio engineer's rule-based refiner)
     except ImportError:
         with pytest.raises(MissingDependencyError, match="rule-based refiner"):
             refine_llm.refine_with_report(
@@ -281,8 +281,8 @@ def test_tiny_llm_answer_falls_back_to_the_rules(tiny_chat_llm, monkeypatch, one
 
 
 def test_refiner_loads_the_tiny_llm_through_the_loader(tiny_chat_llm, one_torch_thread):
+    from weavewave.bridge.refine_llm import ask_refiner, load_refiner
     from weavewave.neural.models import ModelCache
-    from weavewave.refine_llm import ask_refiner, load_refiner
 
     cache = ModelCache()
     bundle = load_refiner(str(tiny_chat_llm), cache=cache)
@@ -291,7 +291,7 @@ def test_refiner_loads_the_tiny_llm_through_the_loader(tiny_chat_llm, one_torch_
 
 
 def test_empty_instruction_is_a_bad_input():
-    from weavewave.refine_llm import refine
+    from weavewave.bridge.refine_llm import refine
 
     with pytest.raises(BadInputError, match="instruction is empty"):
         refine(sample_brief(), "  ")

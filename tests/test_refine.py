@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from weavewave import api
+from weavewave.bridge.refine import refine
 from weavewave.errors import BadInputError
-from weavewave.refine import refine
 
 
 @pytest.fixture(scope="module")

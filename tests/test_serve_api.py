@@ -18,7 +18,7 @@ pytest.importorskip("httpx")
 
 from fastapi.testclient import TestClient  # noqa: E402
 
-from conftest import wait_job  # noqa: E402
+from conftest import LOCAL_URL, wait_job  # noqa: E402
 from weavewave.errors import BadInputError  # noqa: E402
 from weavewave.serve import service  # noqa: E402
 from weavewave.serve.api import create_app  # noqa: E402
@@ -41,7 +41,7 @@ def photo(skimage_data) -> bytes:
 def client(tmp_path_factory):
     """One app with one real worker, shared by the tests that generate."""
     app = create_app(_settings(tmp_path_factory.mktemp("serve-api")))
-    with TestClient(app) as c:
+    with TestClient(app, base_url=LOCAL_URL) as c:
         yield c
 
 
@@ -65,7 +65,7 @@ def done_job(client) -> dict:
 
 
 def _queue_app(tmp_path: Path, **kw) -> TestClient:
-    return TestClient(create_app(_settings(tmp_path, **kw), start_workers=False))
+    return TestClient(create_app(_settings(tmp_path, **kw), start_workers=False), base_url=LOCAL_URL)
 
 
 # --- endpoints -------------------------------------------------------------------------------------
@@ -94,7 +94,8 @@ def test_docs_work_offline(tmp_path, page):
     import re
 
     with TestClient(
-        create_app(Settings(data_dir=tmp_path, workers=1, text_model="lexicon"), start_workers=False)
+        create_app(Settings(data_dir=tmp_path, workers=1, text_model="lexicon"), start_workers=False),
+        base_url=LOCAL_URL,
     ) as c:
         html = c.get(page)
         assert html.status_code == 200 and "text/html" in html.headers["content-type"]
@@ -355,7 +356,7 @@ def test_restart_loses_nothing(tmp_path):
     """Submit, stop at once (jobs queued and running), start again over the same folder: every job ends
     succeeded or failed with a reason, and finished artifacts stay downloadable after another restart."""
     texts = ["rain on a tin roof", "a sunny market", "night train", "mountain dawn"]
-    with TestClient(create_app(_settings(tmp_path))) as c:
+    with TestClient(create_app(_settings(tmp_path)), base_url=LOCAL_URL) as c:
         ids = [c.post("/v1/generate", data={"text": t, "duration": "3"}).json()["id"] for t in texts]
         deadline = time.monotonic() + 60
         while c.get(f"/v1/jobs/{ids[0]}").json()["status"] == "queued" and time.monotonic() < deadline:
@@ -372,7 +373,7 @@ def test_restart_loses_nothing(tmp_path):
     before = {j.id: j.status for j in store.list(limit=100)}
     assert len(before) == 6 and before[crashed.id] == before[hopeless.id] == "running"
     assert any(before[i] in ("queued", "running") for i in ids)  # the stop left work unfinished
-    with TestClient(create_app(_settings(tmp_path))) as c:
+    with TestClient(create_app(_settings(tmp_path)), base_url=LOCAL_URL) as c:
         jobs = {i: wait_job(c, i, timeout=180) for i in [*ids, crashed.id, hopeless.id]}
     assert len(jobs) == 6
     for job in jobs.values():
@@ -431,7 +432,7 @@ def test_instruction_goes_through_the_refiner_or_names_the_field(client):
     import importlib.util
 
     r = client.post("/v1/describe", data={"text": "a quiet morning", "instruction": "warmer, add strings"})
-    if importlib.util.find_spec("weavewave.refine") is None:
+    if importlib.util.find_spec("weavewave.bridge.refine") is None:
         assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "instruction"]
         assert "refiner" in r.json()["detail"][0]["msg"]
     else:
@@ -443,7 +444,7 @@ def test_instruction_goes_through_the_refiner_or_names_the_field(client):
 def test_the_page_asks_for_the_token(tmp_path):
     pytest.importorskip("gradio")
     settings = Settings(data_dir=tmp_path, token=TOKEN, text_model="lexicon")
-    with TestClient(create_app(settings, start_workers=False)) as c:
+    with TestClient(create_app(settings, start_workers=False), base_url=LOCAL_URL) as c:
         assert c.get("/config").status_code == 401
         assert c.post("/login", data={"username": "me", "password": "wrong-token!"}).status_code == 400
         assert c.post("/login", data={"username": "me", "password": TOKEN}).json() == {"success": True}

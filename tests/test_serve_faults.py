@@ -250,14 +250,14 @@ def test_a_poison_row_never_stops_the_pool(tmp_path):
     """It killed the worker that claimed it, then the thread that respawns workers: no job ran again."""
     from fastapi.testclient import TestClient
 
-    from conftest import wait_job
+    from conftest import LOCAL_URL, wait_job
     from weavewave.serve.api import create_app
     from weavewave.serve.settings import Settings
 
     settings = Settings(data_dir=tmp_path, workers=1, text_model="lexicon", ui=False)
     app = create_app(settings)
     poison = [_insert_poison(settings.db_path, p, 1.0 + i) for i, p in enumerate(POISON_PARAMS)]
-    with TestClient(app) as client:
+    with TestClient(app, base_url=LOCAL_URL) as client:
         r = client.post("/v1/generate", data={"text": "a short calm tune", "duration": "3", "seed": "3"})
         assert r.status_code == 202, r.text
         assert wait_job(client, r.json()["id"], timeout=90.0)["status"] == "succeeded"
@@ -278,6 +278,7 @@ class _DeadProc:
 def test_healthz_is_503_when_no_worker_can_run(tmp_path, monkeypatch):
     from fastapi.testclient import TestClient
 
+    from conftest import LOCAL_URL
     from weavewave.serve import jobs
     from weavewave.serve.api import create_app
     from weavewave.serve.settings import Settings
@@ -288,7 +289,7 @@ def test_healthz_is_503_when_no_worker_can_run(tmp_path, monkeypatch):
     monkeypatch.setattr(jobs.WorkerPool, "_spawn", dead_on_arrival)
     monkeypatch.setattr(jitcache, "is_warm", lambda: True)
     app = create_app(Settings(data_dir=tmp_path, workers=2, text_model="lexicon", ui=False))
-    with TestClient(app) as client:
+    with TestClient(app, base_url=LOCAL_URL) as client:
         health = client.get("/healthz")
         assert health.status_code == 503
         assert health.json()["status"] == "unhealthy" and health.json()["workers_alive"] == 0
@@ -490,13 +491,13 @@ def test_a_job_past_the_time_limit_is_failed_and_its_worker_ended(tmp_path):
 def test_the_time_limit_fails_a_long_job_and_the_next_one_runs(tmp_path, monkeypatch):
     from fastapi.testclient import TestClient
 
-    from conftest import wait_job
+    from conftest import LOCAL_URL, wait_job
     from weavewave.serve.api import create_app
     from weavewave.serve.settings import Settings
 
     monkeypatch.setattr(jitcache, "is_warm", lambda: True)
     app = create_app(Settings(data_dir=tmp_path, workers=1, text_model="lexicon", ui=False, job_timeout_s=5))
-    with TestClient(app) as client:
+    with TestClient(app, base_url=LOCAL_URL) as client:
         long = client.post(
             "/v1/generate", data={"text": "a long slow ambient drift", "duration": "600"}
         ).json()

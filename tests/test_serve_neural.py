@@ -18,7 +18,7 @@ pytest.importorskip("httpx")
 
 from fastapi.testclient import TestClient  # noqa: E402
 
-from conftest import wait_job  # noqa: E402
+from conftest import LOCAL_URL, wait_job  # noqa: E402
 from weavewave.serve.api import create_app  # noqa: E402
 from weavewave.serve.settings import Settings  # noqa: E402
 
@@ -30,7 +30,7 @@ def _settings(data: Path) -> Settings:
 @pytest.fixture(scope="module")
 def client(tmp_path_factory):
     """An app with one real worker process."""
-    with TestClient(create_app(_settings(tmp_path_factory.mktemp("serve-neural")))) as c:
+    with TestClient(create_app(_settings(tmp_path_factory.mktemp("serve-neural"))), base_url=LOCAL_URL) as c:
         yield c
 
 
@@ -38,7 +38,8 @@ def client(tmp_path_factory):
 def queue_only(tmp_path_factory):
     """An app without workers: for requests that must be refused before anything is queued."""
     with TestClient(
-        create_app(_settings(tmp_path_factory.mktemp("serve-neural-q")), start_workers=False)
+        create_app(_settings(tmp_path_factory.mktemp("serve-neural-q")), start_workers=False),
+        base_url=LOCAL_URL,
     ) as c:
         yield c
 

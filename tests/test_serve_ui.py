@@ -139,3 +139,16 @@ def test_follow_caption_is_the_one_rule(brief):
     assert follow_caption(data, None)["caption"] == brief["caption"]
     assert follow_caption(data, "  my words ")["caption"] == "my words" and user_caption(data)
     assert follow_caption(data, "")["caption"] != "my words" and not user_caption(data)
+
+
+def test_section_captions_follow_a_genre_edit_unless_typed(brief):
+    """A genre edit re-derives the sections' captions; a row caption the user typed is kept."""
+    edited = _edit(brief, genre="rock")
+    before = [s["caption"] for s in brief["sections"]]
+    after = [s["caption"] for s in edited["sections"]]
+    assert after != before and any("rock" in c for c in after), after
+    rows = [list(r) for r in brief_fields(brief)[7]]  # the sections table as the page shows it
+    rows[0][4] = "my own opening"
+    kept = _edit(brief, genre="rock", sections=rows)
+    assert kept["sections"][0]["caption"] == "my own opening"
+    assert kept["sections"][-1]["caption"] == edited["sections"][-1]["caption"]

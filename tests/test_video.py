@@ -17,10 +17,10 @@ import pytest
 
 from conftest import message_lines
 from video_media import PHOTOS, Shot, make_video  # tests/ is on sys.path (pytest's rootdir import mode)
+from weavewave.bridge.tempomap import TARGET_RESIDUAL_MS, fit_tempo, plan_timeline
 from weavewave.brief import Cue, Key, MusicBrief, Section
 from weavewave.errors import BadInputError
 from weavewave.perceive.video import analyse_video, perceive_video
-from weavewave.scoring import TARGET_RESIDUAL_MS, fit_tempo, plan_timeline
 
 av = pytest.importorskip("av")
 
@@ -117,6 +117,11 @@ def test_perception_proposes_scenes_pace_and_sound(media):
     assert 40 <= lo < hi <= 200
     assert len(p.proposals["scenes"].value) == 6
     assert m["source_audio"]["rms_dbfs"] > -30 and m["source_audio"]["onsets_per_s"] > 0.5
+    # the typed timeline the bridge scores to says what the observation records
+    tl = p.timeline
+    assert list(tl.cuts_s) == m["cuts_s"] and list(tl.fades_s) == m["fades_s"] and len(tl.scenes) == 6
+    assert tl.tempo_range == (lo, hi) and tl.duration_s == m["duration_s"]
+    assert tl.boundaries == sorted(m["cuts_s"] + m["fades_s"] + m["dissolves_s"])
 
 
 def test_motion_raises_scene_energy(tmp_path):
@@ -502,7 +507,7 @@ def _midi(brief: MusicBrief):
 def test_every_cut_gets_its_crash_within_40_ms_and_no_stretch_bends_over_12_percent(montage, genre, tempo):
     """In music.mid every cut, inside a section or not, on the beat or not, has a crash within 40 ms."""
     from weavewave.api import describe
-    from weavewave.scoring import MAX_BEND
+    from weavewave.bridge.tempomap import MAX_BEND
 
     path, truth = montage
     brief = describe(video=path, genre=genre, tempo=tempo, seed=2, text_model="lexicon")
@@ -533,7 +538,7 @@ def test_short_scenes_share_a_section_and_a_long_scene_after_one_gets_its_own():
     assert [(round(s, 4), pinned) for s, _, pinned in tl.sections] == [(0.0, True), (6.5, True), (11.5, True)]
     assert all(abs(b) <= 0.12 for b in tl.bends)
 
-    from weavewave.scoring import scene_units
+    from weavewave.bridge.tempomap import scene_units
 
     # a run of short scenes lasting two bars makes one section; a short run at the end joins the one before
     run = [

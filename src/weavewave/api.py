@@ -10,9 +10,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from weavewave.bridge import Controls, apply_controls, fuse
+from weavewave import bridge
 from weavewave.brief import MusicBrief
 from weavewave.generators import ProgressFn, Track, get_generator
+from weavewave.perceive import perceive_request
 from weavewave.request import DEFAULT_REFERENCE_MODE, Request
 
 __all__ = ["describe", "generate", "save", "Request"]
@@ -51,93 +52,21 @@ def describe(
     return _describe(req, progress or (lambda fraction, message: None), cache)
 
 
-def _controls(req: Request) -> Controls:
-    return Controls(duration=req.duration, tempo=req.tempo, key=req.key, meter=req.meter, genre=req.genre,
-                    instruments=req.instruments, seed=req.seed)  # fmt: skip
-
-
 def _describe(req: Request, report: ProgressFn, cache: Any) -> MusicBrief:
-    """The bridge's order: perceive, fuse, keep the reference, score to the picture, loop, refine, and the
-    user's controls over all."""
-    controls = _controls(req)
+    """Perceive the request's inputs and hand them to the bridge (a loaded brief is varied instead)."""
+    refiner = bridge.refiner_for(req.refiner, model=req.refiner_model, device=req.device, dtype=req.dtype,
+                                 cache=cache)  # fmt: skip
     if req.brief is not None:
         if req.video is not None:
             from weavewave.io.video import probe_video
 
-            probe_video(
-                req.video
-            )  # a brief already scored to this video: the video is only needed for video.mp4
-        brief = apply_controls(MusicBrief.from_dict(req.brief), controls)
-        if req.loop and not brief.loop:
-            brief = _as_loop(brief, controls)
-    else:
-        perceptions = []
-        if req.text is not None:
-            from weavewave.perceive.text import perceive_text
-
-            report(0.1, "reading the text")
-            perceptions.append(perceive_text(req.text, semantic=req.semantic))
-        for i, path in enumerate(req.image):
-            from weavewave.perceive.image import perceive_image
-
-            report(0.3 + 0.3 * i / len(req.image), f"looking at {Path(path).name}")
-            perceptions.append(perceive_image(path))
-        if req.video is not None:
-            from weavewave.perceive.video import perceive_video
-
-            report(0.6, f"watching {Path(req.video).name}")
-            perceptions.append(perceive_video(req.video))
-        if req.describer == "mllm":
-            from weavewave.perceive.mllm import perceive_mllm
-
-            report(0.7, "asking the multimodal model")
-            inputs = {"video": req.video} if req.audio is None else {"audio": req.audio}
-            perceptions.append(perceive_mllm(text=req.text, images=list(req.image), **inputs,
-                                             model=req.describer_model, device=req.device, dtype=req.dtype,
-                                             cache=cache))  # fmt: skip
-        heard = None
-        if req.audio is not None:
-            from weavewave.perceive.audio import perceive_audio
-
-            report(0.75, f"listening to {Path(req.audio).name}")
-            heard = perceive_audio(req.audio)
-            perceptions.append(heard)
-        report(0.9, "writing the brief")
-        brief = fuse(perceptions, controls)
-        if heard is not None:
-            from weavewave.perceive.audio import attach_reference
-
-            brief = attach_reference(brief, heard, req.reference_mode or DEFAULT_REFERENCE_MODE)
-        if req.video is not None:
-            video = next(p for p in perceptions if p.observation.source == "video")
-            brief = _score_to_picture(brief, video, controls)
-        if req.loop:
-            brief = _as_loop(brief, controls)
-    if req.instruction:
-        report(0.95, "applying the instruction")
-        brief = _keep_controls(_refiner(req, cache)(brief, req.instruction), controls)
-    return brief
-
-
-# --- video and loops ---
-def _score_to_picture(brief: MusicBrief, perception: Any, controls: Controls) -> MusicBrief:
-    from weavewave.scoring import score_brief
-
-    measurements = dict(perception.observation.measurements)
-    if "tempo_range" in perception.proposals:
-        measurements["tempo_range"] = perception.proposals["tempo_range"].value
-    return score_brief(brief, measurements, tempo_fixed=controls.tempo is not None)
-
-
-def _as_loop(brief: MusicBrief, controls: Controls) -> MusicBrief:
-    from weavewave.scoring import as_loop
-
-    return as_loop(
-        brief, tempo_fixed=controls.tempo is not None, duration_fixed=controls.duration is not None
-    )
-
-
-# --- end video and loops ---
+            # A brief already scored to this video: the video is only needed for video.mp4.
+            probe_video(req.video)
+        return bridge.vary(req.brief, req, loop=req.loop, instruction=req.instruction, refiner=refiner,
+                           report=report)  # fmt: skip
+    perceptions = perceive_request(req, report=report, cache=cache)
+    return bridge.build(perceptions, req, reference_mode=req.reference_mode or DEFAULT_REFERENCE_MODE,
+                        loop=req.loop, instruction=req.instruction, refiner=refiner, report=report)  # fmt: skip
 
 
 def generate(
@@ -160,19 +89,38 @@ def generate(
     req = _request(request, image, fields)
     req.check_resources()
     report = progress or (lambda fraction, message: None)
-    options = req.generator_options()
-    if req.backend == "musicgen":
-        options["cache"] = cache
-    generator = get_generator(req.backend, **options)
+    generator = _generator(req, cache)
     the_brief = _describe(req, lambda f, m: report(0.1 * f, m), cache)
     if req.candidates > 1:
         from weavewave.evaluate.rerank import generate_best
 
+        assert req.rerank is not None  # the request checks that candidates come with a metric
         track = generate_best(generator, the_brief, candidates=req.candidates, rerank=req.rerank,
                               progress=lambda f, m: report(0.1 + 0.9 * f, m))  # fmt: skip
     else:
         track = generator.generate(the_brief, progress=lambda f, m: report(0.1 + 0.9 * f, m))
     return track
+
+
+# Generator options that are named differently from the request field they come from.
+OPTION_FIELD = {"guidance_scale": "guidance", "window_s": "window", "prompt_s": "prompt_seconds"}
+
+
+def _generator(req: Request, cache: Any) -> Any:
+    """The request's generator; for a brief that records the generator that made it (and no backend
+    asked for), that generator with its recorded options, so ``generate --brief`` makes the piece again."""
+    from weavewave.generators import generator_from_brief
+
+    options = req.generator_options()
+    record = (req.brief or {}).get("generator")
+    if record and "backend" not in req.model_fields_set:
+        given = {k: v for k, v in options.items() if OPTION_FIELD.get(k, k) in req.model_fields_set}
+        if record.get("backend") == "musicgen":
+            given["cache"] = cache
+        return generator_from_brief(MusicBrief.from_dict(req.brief), None, **given)
+    if req.backend == "musicgen":
+        options["cache"] = cache
+    return get_generator(req.backend, **options)
 
 
 def save(track: Track, request: Request, out: str | Path, *, force: bool = False) -> list[Path]:
@@ -182,32 +130,3 @@ def save(track: Track, request: Request, out: str | Path, *, force: bool = False
 
     return save_track(track, out, fmt=request.format, stems=request.stems, video=request.video,
                       keep_audio=request.keep_audio, force=force)  # fmt: skip
-
-
-def _keep_controls(brief: MusicBrief, controls: Controls) -> MusicBrief:
-    """Explicit controls always win: a refiner never overrides them (refine skips user attributes; this
-    re-applies them for refiners that do not know provenance)."""
-    return (
-        apply_controls(brief, controls)
-        if any(
-            v is not None
-            for v in (controls.tempo, controls.key, controls.genre, controls.instruments, controls.meter)
-        )
-        else brief
-    )
-
-
-def _refiner(req: Request, cache: Any) -> Any:
-    """``refine(brief, instruction)``: the rule-based one, or the LLM one (which falls back to the rules)."""
-    if req.refiner != "llm":
-        from weavewave.refine import refine
-
-        return refine
-    from weavewave.neural.models import DEFAULT_MODEL
-    from weavewave.refine_llm import refine as refine_llm
-
-    def refine(brief: MusicBrief, instruction: str) -> MusicBrief:
-        return refine_llm(brief, instruction, model=req.refiner_model or DEFAULT_MODEL["refiner"],
-                          device=req.device, dtype=req.dtype, cache=cache)  # fmt: skip
-
-    return refine

@@ -8,6 +8,7 @@ import os
 import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, TextIO
 
 EXIT_OK, EXIT_INTERNAL, EXIT_BAD_INPUT = 0, 1, 2
@@ -78,8 +79,8 @@ def _add_request_options(p: argparse.ArgumentParser, command: str) -> None:
     for name, info in Request.model_fields.items():
         extra = info.json_schema_extra
         assert isinstance(extra, dict)
-        group = groups.get(str(extra["group"]))
-        if group is None:
+        target = groups.get(str(extra["group"]))
+        if target is None:
             continue
         kwargs: dict[str, Any] = {"help": info.description, "default": None, "dest": name}
         if extra.get("metavar"):
@@ -98,7 +99,7 @@ def _add_request_options(p: argparse.ArgumentParser, command: str) -> None:
             kwargs["type"] = float
         if name == "text":
             kwargs["help"] += "; '@FILE' reads it from a text file"
-        group.add_argument(cli_flag(name), **kwargs)
+        target.add_argument(cli_flag(name), **kwargs)
 
 
 def _is(kind: Any, python_type: type) -> bool:
@@ -394,9 +395,30 @@ def _add_serve(sub: Any) -> None:
     srv.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})")
     srv.add_argument(
         "--token",
-        default=os.environ.get("WEAVEWAVE_TOKEN"),
+        default=None,
         help="API token: clients send 'Authorization: Bearer TOKEN'; the page asks for it as the "
-        "password (default: $WEAVEWAVE_TOKEN)",
+        "password. Prefer $WEAVEWAVE_TOKEN or --token-file: a command line is visible to every local user",
+    )
+    srv.add_argument(
+        "--token-file",
+        metavar="FILE",
+        help="read the API token from FILE (its first line), e.g. a secret mount",
+    )
+    srv.add_argument(
+        "--allow-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="also answer to this Host name (repeatable; '*' for any). On loopback only localhost, "
+        "127.0.0.1 and [::1] are answered, which stops DNS-rebinding pages",
+    )
+    srv.add_argument(
+        "--reset-jobs", action="store_true", help="start with no jobs, keeping a damaged database aside"
+    )
+    srv.add_argument(
+        "--restore-jobs",
+        action="store_true",
+        help="put back the jobs database saved at the last clean start (after damage)",
     )
     srv.add_argument("--workers", type=int, default=2, help="generate jobs run in parallel (default 2)")
     srv.add_argument(
@@ -426,6 +448,44 @@ def _add_serve(sub: Any) -> None:
     srv.add_argument("--no-ui", action="store_true", help="serve the HTTP API only")
 
 
+# A token file readable by others is no secret: warn when its mode allows group or other access.
+PRIVATE_FILE_MODE_MASK = 0o077
+# Longest token file read: a token is a line, not a document.
+MAX_TOKEN_FILE_BYTES = 4096
+
+
+def _serve_token(args: argparse.Namespace) -> str | None:
+    """The server's token: ``--token-file``, else ``--token`` (with a warning), else ``$WEAVEWAVE_TOKEN``."""
+    from weavewave.errors import BadInputError
+
+    if args.token_file and args.token:
+        raise BadInputError("give the token once: --token or --token-file, not both")
+    if args.token_file:
+        path = Path(args.token_file)
+        try:
+            if not path.is_file():
+                raise BadInputError(f"--token-file {path}: not a file; give a file holding the token")
+            with path.open("rb") as fh:
+                text = fh.read(MAX_TOKEN_FILE_BYTES).decode("utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise BadInputError(f"--token-file {path}: cannot read it ({exc}); check the path") from None
+        token = text.strip().splitlines()[0].strip() if text.strip() else ""
+        if not token:
+            raise BadInputError(f"--token-file {path} is empty: write the token on its first line")
+        if path.stat().st_mode & PRIVATE_FILE_MODE_MASK:
+            sys.stderr.write(
+                f"weavewave: warning: --token-file {path} can be read by other users; `chmod 600` it\n"
+            )
+        return token
+    if args.token:
+        sys.stderr.write(
+            "weavewave: warning: --token on the command line is visible to every local user in the "
+            "process list; use WEAVEWAVE_TOKEN=... or --token-file FILE instead\n"
+        )
+        return str(args.token)
+    return os.environ.get("WEAVEWAVE_TOKEN") or None
+
+
 def _cmd_serve(args: argparse.Namespace) -> int:
     import math
 
@@ -439,12 +499,15 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         )
 
     settings = Settings(
+        allow_hosts=tuple(args.allow_host),
+        reset_jobs=args.reset_jobs,
+        restore_jobs=args.restore_jobs,
         data_dir=args.data_dir,
         workers=args.workers,
         max_queue=args.max_queue,
         max_upload_bytes=int(args.max_upload_mb * MiB),
         keep_days=args.keep_days,
-        token=args.token or None,
+        token=_serve_token(args),
         host=args.host,
         port=args.port,
         text_model=args.text_model,
@@ -520,6 +583,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.write("\nweavewave: interrupted\n")
         return 130
     except Exception as exc:  # an internal error: say so plainly; the traceback only on request
+        from weavewave.errors import is_disk_full
+
+        if is_disk_full(exc):  # a full disk met outside save_track (a temporary file, say): exit 2
+            sys.stderr.write(
+                "weavewave: error: no space left on the device: free some space or choose another --out\n"
+            )
+            return EXIT_BAD_INPUT
         if args.debug or os.environ.get("WEAVEWAVE_DEBUG"):
             raise
         sys.stderr.write(

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import re
+from pathlib import Path
 
 
 class WeaveWaveError(Exception):
@@ -39,3 +41,71 @@ class FieldError(BadInputError):
         reason = re.sub(r"@([a-z_]+)", lambda m: "--" + m[1].replace("_", "-"), self.template)
         flag = "--" + self.field.replace("_", "-")
         return reason if reason.startswith(flag) else f"{flag}: {reason}"
+
+
+# errno values that mean "the disk (or this user's quota) is full".
+DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)})
+# libsndfile reports a failed write as "System error" (its SFE_SYSTEM, code 2) without the errno; with this
+# little room left where it wrote, a full disk is the cause.
+LIBSNDFILE_SYSTEM_ERROR = 2
+LOW_SPACE_BYTES = 16 * 1024 * 1024
+
+
+class DiskFullError(BadInputError):
+    """No space left on the device while writing ``path``. The CLI exits 2 with one line saying so."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        super().__init__(
+            f"no space left on the device writing {self.path}: free some space or choose another --out"
+        )
+
+
+def is_disk_full(exc: BaseException, folder: str | Path | None = None) -> bool:
+    """True when ``exc`` (raised while writing into ``folder``) means the disk or the quota is full.
+
+    An ``OSError`` says so by its errno. soundfile's ``LibsndfileError`` only says "System error"; it
+    counts as a full disk when the C library's errno is ENOSPC or ``folder`` has almost no space left.
+    """
+    codes = DISK_FULL_ERRNOS
+    for err in _chain(exc):
+        if isinstance(err, OSError) and err.errno in codes:
+            return True
+        if type(err).__name__ == "LibsndfileError" and getattr(err, "code", None) == LIBSNDFILE_SYSTEM_ERROR:
+            if _c_errno() in codes or (folder is not None and _free_bytes(folder) < LOW_SPACE_BYTES):
+                return True
+    return False
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    """``exc`` and the exceptions it was raised from or during."""
+    seen: list[BaseException] = []
+    err: BaseException | None = exc
+    while err is not None and err not in seen and len(seen) < 16:
+        seen.append(err)
+        err = err.__cause__ or err.__context__
+    return seen
+
+
+def _c_errno() -> int | None:
+    """errno after soundfile's last C call in this thread (None when soundfile is not loaded)."""
+    import sys
+
+    sf = sys.modules.get("soundfile")
+    ffi = getattr(sf, "_ffi", None)
+    try:
+        return int(ffi.errno) if ffi is not None else None
+    except Exception:  # an ffi without errno: no evidence either way
+        return None
+
+
+def _free_bytes(folder: str | Path) -> int:
+    import shutil
+
+    path = Path(folder)
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    try:
+        return shutil.disk_usage(path).free
+    except OSError:
+        return LOW_SPACE_BYTES  # unknown: not evidence of a full disk

@@ -172,7 +172,10 @@ class Request(BaseModel):
     def _images(cls, value: Any) -> Any:
         if value is None:
             return []
-        return [os.fspath(value)] if isinstance(value, str | os.PathLike) else [os.fspath(v) for v in value]
+        values = [value] if isinstance(value, str | os.PathLike) else value
+        if not isinstance(values, list | tuple) or not all(isinstance(v, str | os.PathLike) for v in values):
+            raise FieldError("image", "give the path of a photo, or a list of paths")
+        return [os.fspath(v) for v in values]
 
     @field_validator("video", "audio", "melody", "soundfont", mode="before")
     @classmethod
@@ -200,6 +203,8 @@ class Request(BaseModel):
             return value.to_dict()
         from weavewave.io.text import loads_json, read_text_file
 
+        if not isinstance(value, str | os.PathLike):
+            raise FieldError("brief", "give a brief.json's path, its JSON text or a MusicBrief")
         path = os.fspath(value)
         if path.lstrip().startswith("{"):  # JSON text, as the HTTP API and the page send it
             return loads_json(path, origin="brief")

@@ -97,7 +97,9 @@ def _block_mean_squares(weighted: np.ndarray, sample_rate: int, n_blocks: int) -
         segments[:whole] = np.einsum("ijk,ijk->ik", body, body)
         tail = weighted[whole * hop :]
         segments[whole] = np.einsum("jk,jk->k", tail, tail)
-        sums = sum(segments[k : k + n_blocks] for k in range(per_block))
+        sums = np.zeros((n_blocks, channels))
+        for k in range(per_block):  # in order, as the sum was always taken (the bytes depend on it)
+            sums += segments[k : k + n_blocks]
         return sums / block
     energy = np.zeros((n + 1, channels))
     np.cumsum(np.square(weighted, dtype=np.float64), axis=0, out=energy[1:])

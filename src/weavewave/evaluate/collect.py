@@ -150,8 +150,12 @@ def read_manifest(path: Path) -> list[Item]:
         if isinstance(brief, dict):
             brief = MusicBrief.from_dict(brief, origin=where)
         elif brief is not None:
-            brief = MusicBrief.load(_resolve(entry, "brief", base, where))
+            brief_path = _resolve(entry, "brief", base, where)
+            assert brief_path is not None  # the entry names a brief
+            brief = MusicBrief.load(brief_path)
         audio = _resolve(entry, "audio", base, where)
+        if audio is None:
+            raise BadInputError(f'{where}: no audio: each entry needs an "audio" path')
         items.append(
             Item(
                 name=str(entry.get("name") or audio.stem),

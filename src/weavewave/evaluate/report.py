@@ -16,6 +16,7 @@ import statistics
 import tempfile
 import time
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -88,7 +89,10 @@ def evaluate(
         if out_path is not None:
             out_path.mkdir(parents=True, exist_ok=True)
             tmp = Path(tempfile.mkdtemp(prefix=".weavewave-eval-", dir=out_path))
-        tracks, embeddings, tags, hists = [], {e: [] for e in embedders}, [], []
+        tracks: list[dict] = []
+        embeddings: dict[str, list[np.ndarray]] = {e: [] for e in embedders}
+        tags: list[np.ndarray] = []
+        hists: list[dict] = []
         for i, item in enumerate(items):
             report(0.8 * i / len(items), f"measuring {item.name}")
             row, emb, tag, hist = _evaluate_item(
@@ -142,6 +146,10 @@ def _timed(timings: dict[str, float], key: str, fn: Callable[[], Any]) -> Any:
         timings[key] = timings.get(key, 0.0) + time.perf_counter() - start
 
 
+def _embed(e: str, clap: Any, models: dict[str, Any], audio: np.ndarray, sr: int) -> np.ndarray:
+    return _embedder(e, clap, models.get(e)).embed(audio, sr)
+
+
 def _evaluate_item(
     item: Item,
     *,
@@ -159,35 +167,33 @@ def _evaluate_item(
     row: dict[str, Any] = {"name": item.name, "audio": str(item.audio)}
     metrics: dict[str, Any] = {}
     midi = hist = None
-    if item.brief is not None:
-        row["brief"] = item.brief.summary()
-        metrics |= _timed(timings, "adherence", lambda: audio_adherence(audio, sr, item.brief))
+    brief = item.brief
+    if brief is not None:
+        row["brief"] = brief.summary()
+        metrics |= _timed(timings, "adherence", partial(audio_adherence, audio, sr, brief))
         if item.midi is not None:
             import pretty_midi
 
             from weavewave.evaluate.symbolic import melody_histograms_from_midi, midi_adherence
 
             midi = pretty_midi.PrettyMIDI(str(item.midi))
-            hist = melody_histograms_from_midi(midi, item.brief)
-            metrics |= _timed(timings, "midi", lambda: midi_adherence(midi, item.brief, hist))
-    emb = {
-        e: _timed(timings, f"embed[{e}]", lambda e=e: _embedder(e, clap, models.get(e)).embed(audio, sr))
-        for e in embedders
-    }
+            hist = melody_histograms_from_midi(midi, brief)
+            metrics |= _timed(timings, "midi", partial(midi_adherence, midi, brief, hist))
+    emb = {e: _timed(timings, f"embed[{e}]", partial(_embed, e, clap, models, audio, sr)) for e in embedders}
     tag = None
     if clap is not None:
         from weavewave.evaluate import neural
 
-        text = item.text or (item.brief.caption if item.brief else None)
+        text = item.text or (brief.caption if brief else None)
         if text:
             metrics[f"clap_score[{clap.name}]"] = round(
                 _timed(timings, "clap_score", lambda: neural.clap_score(clap, audio, sr, text)), 4
             )
-        if clip is not None and item.image is not None and item.brief is not None:
+        if clip is not None and item.image is not None and brief is not None:
             pivot = _timed(
                 timings,
                 "image_music",
-                lambda: neural.image_music_via_text(clip, clap, item.image, audio, sr, item.brief.caption),
+                partial(neural.image_music_via_text, clip, clap, item.image, audio, sr, brief.caption),
             )
             metrics["image_music_via_text[clip+clap]"] = round(pivot["mean"], 4)
             metrics["image_text[clip]"] = round(pivot["image_text"], 4)
@@ -241,20 +247,14 @@ def _distribution(
     for it in refs:
         audio, sr = load_audio(it.audio)
         for e in embedders:
-            ref_emb[e].append(
-                _timed(
-                    timings,
-                    f"embed[{e}]",
-                    lambda e=e, a=audio, r=sr: _embedder(e, clap, models.get(e)).embed(a, r),
-                )
-            )
+            ref_emb[e].append(_timed(timings, f"embed[{e}]", partial(_embed, e, clap, models, audio, sr)))
         if tagger is not None:
             ref_tags.append(tagger.probabilities(audio, sr))
     for e in embedders:
         name = _embedder(e, clap, models.get(e)).name
         gen, ref = np.vstack(embeddings[e]), np.vstack(ref_emb[e])
-        out[f"fad[{name}]"] = round(_timed(timings, "fad", lambda g=gen, r=ref: fad(g, r)), 4)
-        inf = _timed(timings, "fad", lambda g=gen, r=ref: fad_infinity(g, r))
+        out[f"fad[{name}]"] = round(_timed(timings, "fad", partial(fad, gen, ref)), 4)
+        inf = _timed(timings, "fad", partial(fad_infinity, gen, ref))
         out[f"fad_inf[{name}]"] = None if inf is None else round(inf, 4)
         out[f"embeddings[{name}]"] = {
             "generated": int(gen.shape[0]),
@@ -313,6 +313,8 @@ def summarise(tracks: list[dict], hists: list[dict] | None = None) -> dict[str, 
 
         for corpus in CORPORA:
             d = pooled_corpus_distance(hists, corpus)
+            if d is None:
+                continue
             s[f"melody_distance[{corpus}]"] = {k: round(v, 4) for k, v in d.items()}
     return s
 

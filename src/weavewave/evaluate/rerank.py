@@ -94,6 +94,11 @@ def track_scores(track: Track) -> dict[str, float]:
     return scores
 
 
+def _scaled(report: ProgressFn, base: float, span: float, label: str) -> ProgressFn:
+    """A progress callback that maps 0..1 onto ``base .. base + span`` and prefixes ``label``."""
+    return lambda f, m: report(base + span * f, f"{label}: {m}")
+
+
 def generate_best(
     generator: Generator,
     brief: MusicBrief,
@@ -120,9 +125,7 @@ def generate_best(
         candidate_brief = brief.model_copy(update={"seed": seed}, deep=True)
         track = generator.generate(
             candidate_brief,
-            progress=lambda f, m, i=i, base=base: report(
-                base + 0.85 / candidates * f, f"candidate {i + 1}/{candidates}: {m}"
-            ),
+            progress=_scaled(report, base, 0.85 / candidates, f"candidate {i + 1}/{candidates}"),
         )
         report(base + 0.9 / candidates, f"scoring candidate {i + 1}/{candidates}")
         value = float(score(track))

@@ -62,10 +62,10 @@ def pitch_class_entropy(pm: pretty_midi.PrettyMIDI) -> float | None:
 def density_by_section(pm: pretty_midi.PrettyMIDI, brief: MusicBrief) -> list[tuple[float, float]]:
     """(requested energy, pitched onsets per second) for each section of the brief."""
     onsets = np.array(sorted(n.start for n in _pitched(pm)))
-    rows = []
+    rows: list[tuple[float, float]] = []
     for s in brief.sections:
         count = np.count_nonzero((onsets >= s.start_s) & (onsets < s.end_s))
-        rows.append((s.energy, count / (s.end_s - s.start_s)))
+        rows.append((s.energy, float(count / (s.end_s - s.start_s))))
     return rows
 
 

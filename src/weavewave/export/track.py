@@ -12,7 +12,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from weavewave.errors import BadInputError
+from weavewave.errors import BadInputError, DiskFullError, is_disk_full
 from weavewave.generators import Track
 
 AUDIO_FORMATS = ("wav", "flac", "mp3")
@@ -85,18 +85,23 @@ def save_track(
     created_out = not out_path.exists()
     out_path.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".weavewave-", dir=out_path))
+    writing = names[0]  # the file being written, named as in --out, for a disk-full message
     try:
-        write_audio(tmp / f"music.{fmt}", track.audio, track.sample_rate, fmt)
+        write_audio(tmp / writing, track.audio, track.sample_rate, fmt)
         if track.arrangement is not None:
-            (tmp / "music.mid").write_bytes(track.arrangement.to_midi_bytes())
+            writing = "music.mid"
+            (tmp / writing).write_bytes(track.arrangement.to_midi_bytes())
         if stem_names:
             (tmp / "stems").mkdir()
             for fname, key in stem_names.items():
-                write_audio(tmp / "stems" / f"{fname}.{fmt}", track.stems[key], track.sample_rate, fmt)
-        (tmp / "brief.json").write_text(track.brief.to_json(), encoding="utf-8")
+                writing = f"stems/{fname}.{fmt}"
+                write_audio(tmp / writing, track.stems[key], track.sample_rate, fmt)
+        writing = "brief.json"
+        (tmp / writing).write_text(track.brief.to_json(), encoding="utf-8")
         if video is not None:
             from weavewave.export.video import mux_soundtrack
 
+            writing = VIDEO_FILE
             mux_soundtrack(video, track.audio, track.sample_rate, tmp / VIDEO_FILE, keep_audio=keep_audio)
         written = []
         if stem_names and force and (out_path / "stems").exists():
@@ -107,9 +112,13 @@ def save_track(
             os.replace(tmp / name, target)
             written.append(target)
         return written
-    except BaseException:
+    except BaseException as exc:
+        # Asked before the partial files go: removing them frees the space that ran out.
+        full = isinstance(exc, Exception) and not isinstance(exc, DiskFullError) and is_disk_full(exc, tmp)
         if created_out:
             shutil.rmtree(out_path, ignore_errors=True)
+        if full:
+            raise DiskFullError(out_path / writing) from exc
         raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -32,11 +32,8 @@ from weavewave.brief import (
     MAX_DURATION_S,
     REFERENCE_MODES,
     Key,
-    MusicBrief,
     Observation,
-    Provenance,
     ReferenceMaterial,
-    Section,
 )
 from weavewave.errors import BadInputError
 from weavewave.io.audio import load_audio
@@ -223,7 +220,7 @@ def analyse_audio(
     best, margins = _template_evidence(beat_chroma)
     trust = harmony_confidence(best, margins, chords, tonic, mode)
     tune_s = clean_melody(melody_s, tonic, mode)
-    to_qn = _seconds_to_qn(beat_times, tempo)
+    to_qn = seconds_to_qn(beat_times, tempo)
     beats_per_bar = int((meter or "4/4").split("/")[0])
     first_sound = _first_sound_s(rms)
     melody, length_qn, origin = _melody_qn(
@@ -702,7 +699,7 @@ def notes_from_f0(
     return notes
 
 
-def _seconds_to_qn(beat_times: np.ndarray, tempo: float):
+def seconds_to_qn(beat_times: np.ndarray, tempo: float):
     """A map from seconds to quarter notes that follows the detected beats (beat i = qn i)."""
     qn_s = 60.0 / tempo
 
@@ -834,7 +831,7 @@ def _segments(
 
 
 def _qn_range(a: AudioAnalysis, start_s: float, end_s: float) -> tuple[float, float]:
-    to_qn = _seconds_to_qn(a.beat_times, a.tempo_bpm)
+    to_qn = seconds_to_qn(a.beat_times, a.tempo_bpm)
     return float(to_qn(start_s)) - a.origin_qn, float(to_qn(end_s)) - a.origin_qn
 
 
@@ -889,6 +886,23 @@ def _genre_guess(a: AudioAnalysis) -> tuple[str, float, str]:
     return "pop", 0.25, "moderate tempo and level"
 
 
+def duration_proposal(length_qn: float, tempo_bpm: float, name: str) -> Proposal:
+    """The brief's length from a reference: its beats at its tempo, capped at the brief's limit.
+
+    The beat grid is rounded up to whole grid steps and follows the player's tempo drift, so a tune of
+    exactly ``MAX_AUDIO_S`` (600 s) can measure a little over it (613 s was seen); such a reference is
+    accepted, and the piece made from it is as long as a brief may be.
+    """
+    seconds = length_qn * 60.0 / tempo_bpm
+    if seconds <= MAX_DURATION_S:
+        return Proposal(round(seconds, 3), 0.9, f"duration: the length of {name}")
+    return Proposal(
+        MAX_DURATION_S,
+        0.9,
+        f"duration: the length of {name} ({seconds:.0f} s), capped at {MAX_DURATION_S:g} s",
+    )
+
+
 def _proposals(a: AudioAnalysis) -> dict[str, Proposal]:
     n = a.name
     brightness = 2 * _scale(a.brightness_hz, *BRIGHT_HZ) - 1
@@ -908,9 +922,7 @@ def _proposals(a: AudioAnalysis) -> dict[str, Proposal]:
             else f"key {key}: the notes of {n}'s single line, weighted by length, correlate "
             f"{a.key_correlation:.2f} with the Krumhansl-Kessler key profile",
         ),
-        "duration_s": Proposal(
-            round(a.length_qn * 60.0 / a.tempo_bpm, 3), 0.9, f"duration: the length of {n}"
-        ),
+        "duration_s": duration_proposal(a.length_qn, a.tempo_bpm, n),
         "valence": Proposal(
             round(valence, 3),
             0.7,
@@ -1028,95 +1040,3 @@ def reference_material(a: AudioAnalysis, mode: str) -> ReferenceMaterial:
         harmony_confidence=a.harmony.confidence if a.harmony else None,
         harmony_reason=a.harmony.reason if a.harmony else "",
     )
-
-
-KEEP_WORDS = {
-    "melody": "keeping the reference's tune and chords",
-    "harmony": "keeping the reference's chords under a new tune",
-    "style": "keeping the reference's tempo and feel with new material",
-}
-
-
-def attach_reference(brief: MusicBrief, perception: AudioPerception, mode: str) -> MusicBrief:
-    """Store the kept material in ``brief`` and lay its sections over the reference's segments.
-
-    Sections follow the reference's segments (scaled if the brief's length differs), each with the
-    segment's energy and a caption of its own, unless the user set the length and no segments fit.
-    """
-    a = perception.analysis
-    if a is None:  # pragma: no cover - perceive_audio always sets it
-        raise ValueError("the perception carries no analysis")
-    material = reference_material(a, mode)
-    if (
-        brief.provenance.get("duration_s") is not None
-        and brief.provenance["duration_s"].source == "audio"
-        and abs(brief.tempo_bpm - a.tempo_bpm) > 1e-6
-    ):
-        # The whole tune at the tempo the user asked for.
-        duration = round(min(MAX_DURATION_S, a.length_qn * 60.0 / brief.tempo_bpm), 3)
-        brief = MusicBrief.from_dict(
-            {**brief.to_dict(), "duration_s": duration, "sections": []}, origin="restyled brief"
-        )
-    to_qn = _seconds_to_qn(a.beat_times, a.tempo_bpm)
-    qn_s = 60.0 / brief.tempo_bpm
-    sections: list[Section] = []
-    for i, seg in enumerate(a.segments):
-        start = 0.0 if i == 0 else max(0.0, (float(to_qn(seg.start_s)) - a.origin_qn) * qn_s)
-        if start >= brief.duration_s - 1e-3 or (sections and start <= sections[-1].start_s):
-            break
-        sections.append(
-            Section(
-                start_s=round(start, 4),
-                end_s=round(brief.duration_s, 4),
-                label=seg.label,
-                energy=seg.energy,
-                caption="",
-            )
-        )
-    for i in range(len(sections) - 1):
-        sections[i] = sections[i].model_copy(update={"end_s": sections[i + 1].start_s})
-    style, inst = _style_words(brief)
-    for i, (sec, seg) in enumerate(zip(sections, a.segments, strict=False)):
-        sections[i] = sec.model_copy(
-            update={
-                "caption": segment_caption(
-                    Segment(
-                        sec.start_s,
-                        sec.end_s,
-                        seg.label,
-                        seg.energy,
-                        seg.loudness_db,
-                        seg.brightness_hz,
-                        seg.onsets_per_s,
-                        seg.chords,
-                    ),
-                    tempo=brief.tempo_bpm,
-                    style=style,
-                    instruments=inst,
-                    keep=KEEP_WORDS[mode],
-                )
-            }
-        )
-    prov = dict(brief.provenance)
-    prov["reference"] = Provenance(
-        source="audio",
-        reason=f"reference mode {mode}: {KEEP_WORDS[mode]} "
-        f"({len(material.melody)} melody notes, {len(material.chords)} chords from "
-        f"{a.name})",
-    )
-    if sections:
-        prov["sections"] = Provenance(
-            source="audio", reason=f"{len(sections)} sections follow the segments detected in {a.name}"
-        )
-    update: dict[str, Any] = {"reference": material, "provenance": dict(sorted(prov.items()))}
-    if sections:
-        update["sections"] = sections
-    return brief.model_copy(update=update)
-
-
-def _style_words(brief: MusicBrief) -> tuple[str, str]:
-    from weavewave.bridge import instrument_words
-    from weavewave.music.styles import GENRES
-
-    names = [instrument_words(i) for i in brief.instruments[:3]]
-    return GENRES[brief.genre].description, " and ".join(dict.fromkeys(names))

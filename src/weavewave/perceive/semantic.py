@@ -617,7 +617,7 @@ def read(text: str, *, temperature: float) -> SemanticReading:
     genre_cos = genres_bank.best(vec, len(GENRE_PROTOTYPES))
     setting_cos = settings_bank.best(vec, len(SETTING_PROTOTYPES))
     # Moods and settings both anchor the valence/arousal estimate: "a wedding" is happy without saying so.
-    anchors = [*MOOD_PROTOTYPES, *SETTING_PROTOTYPES]
+    anchors: list[Any] = [*MOOD_PROTOTYPES, *SETTING_PROTOTYPES]
     cos = np.concatenate([mood_cos, setting_cos])
     weights = np.exp((cos - cos.max()) / temperature)
     weights /= weights.sum()

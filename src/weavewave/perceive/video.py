@@ -52,7 +52,7 @@ from weavewave.io.video import (
     small_rgb,
     video_limit_s,
 )
-from weavewave.perceive import Perception, Proposal
+from weavewave.perceive import Proposal, VideoPerception, VideoTimeline
 
 __all__ = [
     "Scene",
@@ -721,11 +721,11 @@ def _interp(table: tuple[tuple[float, float], ...], x: float) -> float:
     return float(np.interp(x, xs, ys))
 
 
-def perceive_video(path: str | Path) -> Perception:
+def perceive_video(path: str | Path) -> VideoPerception:
     """Perceive a video: scenes and cuts, motion, colour and pace, proposed as brief attributes.
 
-    Returns a :class:`~weavewave.perceive.Perception` (source ``"video"``) whose observation holds the
-    cut list and one entry per scene, and whose proposals include ``duration_s`` (the video's length,
+    Returns a :class:`~weavewave.perceive.VideoPerception` (source ``"video"``) whose ``timeline`` is what
+    the bridge scores to, whose observation holds the cut list and one entry per scene, and whose proposals include ``duration_s`` (the video's length,
     confidence 1: by default the music is as long as the picture), ``tempo_range`` (from the pace),
     ``valence``, ``arousal``, ``energy``, ``genre``, ``mood_tags``, ``caption_hint`` and ``scenes``
     (the per-scene plan the bridge turns into sections).
@@ -733,7 +733,7 @@ def perceive_video(path: str | Path) -> Perception:
     return video_perception(analyse_video(path))
 
 
-def video_perception(a: VideoAnalysis) -> Perception:
+def video_perception(a: VideoAnalysis) -> VideoPerception:
     """The proposals and observation for an analysed video (see :func:`perceive_video`)."""
     from weavewave.perceive.image import propose
 
@@ -819,7 +819,15 @@ def video_perception(a: VideoAnalysis) -> Perception:
     if a.audio is not None:
         summary += f"; source sound {a.audio['rms_dbfs']:.0f} dBFS, {a.audio['onsets_per_s']:.1f} onsets/s"
     observation = Observation(source="video", input=a.path.name, summary=summary, measurements=measurements)
-    return Perception(observation=observation, proposals=proposals)
+    timeline = VideoTimeline(
+        duration_s=measurements["duration_s"],
+        cuts_s=tuple(measurements["cuts_s"]),
+        fades_s=tuple(measurements["fades_s"]),
+        dissolves_s=tuple(measurements["dissolves_s"]),
+        scenes=tuple(measurements["scenes"]),
+        tempo_range=proposals["tempo_range"].value,
+    )
+    return VideoPerception(observation=observation, proposals=proposals, timeline=timeline)
 
 
 def _genre_hint(pace: float, motion: float, valence: float) -> tuple[str, str]:

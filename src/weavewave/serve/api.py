@@ -12,7 +12,7 @@ Endpoints (all under /v1 need ``Authorization: Bearer <token>`` when the server 
 
 from __future__ import annotations
 
-import secrets
+import sys
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -25,10 +25,11 @@ from starlette.datastructures import UploadFile as StarletteUpload
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from weavewave import __version__
-from weavewave.errors import BadInputError, FieldError
+from weavewave.errors import BadInputError, DiskFullError, FieldError, is_disk_full
 from weavewave.serve import service
 from weavewave.serve.datalock import DataDirLock
-from weavewave.serve.jobs import WorkerPool
+from weavewave.serve.guard import Guard, allowed_hosts, token_ok
+from weavewave.serve.jobs import WorkerPool, disk_full_reason, public_message
 from weavewave.serve.service import UnsupportedMedia
 from weavewave.serve.settings import Settings
 from weavewave.serve.store import ACTIVE, STATUSES, JobStore, QueueFull
@@ -120,6 +121,7 @@ def create_app(
     """
     settings = settings.validated()
     settings.jobs_dir.mkdir(parents=True, exist_ok=True)
+    prepare_database(settings)
     store = JobStore(settings.db_path)
     pool = WorkerPool(settings, store)
     stop_sweeps = threading.Event()
@@ -134,7 +136,9 @@ def create_app(
         own_lock = not lock.held
         lock.acquire()  # before recover(): it re-queues every running row, which only the holder may do
         store.recover(settings.max_attempts)
+        store.backup()  # the last good state, for --restore-jobs after a damaged database
         service.cleanup(store, settings)
+        service.warm_imports()  # before the first request: concurrent first imports answered 500
         if start_workers:
             pool.start()
         sweeper = threading.Thread(target=sweeps, name="weavewave-retention", daemon=True)
@@ -164,15 +168,27 @@ def create_app(
 
     cache = app.state.cache = ModelCache()
 
+    # Messages to clients never carry the server's absolute paths (public_message cuts them to file names).
     @app.exception_handler(FieldError)
     async def _field_error(request: Request, exc: FieldError) -> JSONResponse:
         if isinstance(exc, UnsupportedMedia):
-            return JSONResponse({"detail": str(exc)}, status_code=415)
-        return _field_422(exc.field, exc.reason)
+            return JSONResponse({"detail": public_message(str(exc))}, status_code=415)
+        return _field_422(exc.field, public_message(exc.reason))
 
     @app.exception_handler(BadInputError)
     async def _bad_input(request: Request, exc: BadInputError) -> JSONResponse:
-        return _field_422("inputs", str(exc))
+        if isinstance(exc, DiskFullError):
+            return _disk_full()
+        return _field_422("inputs", public_message(str(exc)))
+
+    @app.exception_handler(OSError)
+    async def _os_error(request: Request, exc: OSError) -> JSONResponse:
+        if is_disk_full(exc):  # storing an upload, say: the server's problem, said plainly (507)
+            return _disk_full()
+        raise exc  # anything else stays an internal error (500), its details in the server's log
+
+    def _disk_full() -> JSONResponse:
+        return JSONResponse({"detail": disk_full_reason(None)}, status_code=507)
 
     @app.exception_handler(QueueFull)
     async def _queue_full(request: Request, exc: QueueFull) -> JSONResponse:
@@ -186,9 +202,12 @@ def create_app(
         )
 
     @app.get("/healthz", tags=["server"])
-    def healthz() -> JSONResponse:
-        """Liveness and queue depth; needs no token. 503 while no worker can run a job."""
+    def healthz(request: Request) -> JSONResponse:
+        """Liveness: ``status`` for anyone (503 while no worker can run a job); with the token (or with
+        none set) also the version, workers and job counts."""
         status, reason = pool.health() if start_workers else ("ok", "")
+        if settings.token and not token_ok(dict(request.scope["headers"]), settings.token):
+            return JSONResponse({"status": status}, status_code=200 if status == "ok" else 503)
         body: dict[str, Any] = {
             "status": status,
             "version": __version__,
@@ -212,7 +231,50 @@ def create_app(
         from weavewave.serve.ui import mount_ui
 
         mount_ui(app, settings, store, cache)
+    # Outermost: Host and Origin checks, the token on the docs, login throttling, body deadlines.
+    app.add_middleware(
+        Guard, hosts=allowed_hosts(settings.host, settings.port, settings.allow_hosts), token=settings.token
+    )
     return app
+
+
+def prepare_database(settings: Settings) -> None:
+    """Check the jobs database before it is opened; apply ``--reset-jobs`` or ``--restore-jobs``.
+
+    A damaged database (unreadable pages, not SQLite, 0 bytes) stops the start with one line that names
+    both ways forward, rather than a traceback or a silent empty queue.
+    """
+    import datetime
+
+    from weavewave.serve.store import backup_path, database_problem, restore_backup, set_aside
+
+    db = settings.db_path
+    if settings.restore_jobs:
+        try:
+            aside = restore_backup(db)
+        except ValueError as exc:
+            raise BadInputError(f"--restore-jobs: {exc}; start empty with --reset-jobs instead") from None
+        if aside is not None:
+            sys.stderr.write(
+                f"weavewave: restored the jobs backup; the previous database is kept as {aside}\n"
+            )
+    elif settings.reset_jobs:
+        aside = set_aside(db)
+        if aside is not None:
+            sys.stderr.write(f"weavewave: starting with no jobs; the previous database is kept as {aside}\n")
+    problem = database_problem(db)
+    if problem is None:
+        return
+    backup = backup_path(db)
+    if database_problem(backup) is None and backup.is_file():
+        when = datetime.datetime.fromtimestamp(backup.stat().st_mtime).strftime("%Y-%m-%d %H:%M")
+        way = f"restart with --restore-jobs to go back to the backup of the last clean start ({when}), or "
+    else:
+        way = "there is no usable backup: "
+    raise BadInputError(
+        f"the jobs database {db} is damaged ({problem}): {way}restart with --reset-jobs to start with no "
+        "jobs (either way the damaged file is kept beside it)"
+    )
 
 
 def _auth(settings: Settings):
@@ -221,10 +283,7 @@ def _auth(settings: Settings):
     def check(request: Request) -> None:
         if not settings.token:
             return
-        scheme, _, given = request.headers.get("authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not secrets.compare_digest(
-            given.strip().encode(), settings.token.encode()
-        ):
+        if not token_ok(dict(request.scope["headers"]), settings.token):
             raise HTTPException(
                 401,
                 "missing or wrong API token: send 'Authorization: Bearer <token>' with the "

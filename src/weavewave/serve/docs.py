@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib.util
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
@@ -61,11 +62,12 @@ def mount_docs(app: FastAPI) -> None:
             "swagger_css_url": asset(request, SWAGGER_CSS),
             "swagger_favicon_url": asset(request, FAVICON),
         }
+        given: dict[str, Any] = {k: v for k, v in urls.items() if v is not None}
         return get_swagger_ui_html(
             openapi_url=openapi_url(request),
             title=f"{app.title} - API",
             swagger_ui_parameters=app.swagger_ui_parameters,
-            **{k: v for k, v in urls.items() if v is not None},
+            **given,
         )
 
     @app.get(REDOC_PATH, include_in_schema=False)

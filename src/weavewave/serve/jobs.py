@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import re
 import shutil
 import signal
 import sys
@@ -94,6 +95,33 @@ class StopFlag:
         return True
 
 
+def disk_full_reason(name: str | None) -> str:
+    """A job's error when the server's disk filled up: the server's own words, no server paths."""
+    what = f" writing {name}" if name else ""
+    return (
+        f"no space left on the device{what}: the server's disk is full; free some space in its "
+        "--data-dir, then submit the job again"
+    )
+
+
+# An absolute path (POSIX) in a message: its folders are the server's business, its file name is not.
+_ABSOLUTE_PATH = re.compile(r"(?<![\w.:/])/[^\s/'\"()<>,;:]+(?:/[^\s/'\"()<>,;:]*)+")
+
+
+def public_message(text: str) -> str:
+    """``text`` with every absolute server path cut to its last name: messages shown to HTTP clients never
+    say where the server keeps its files. Only paths under a folder that exists at the root of this
+    machine count, so URL paths such as ``/v1/jobs`` stay."""
+
+    def cut(match: re.Match[str]) -> str:
+        path = match.group(0)
+        if not os.path.isdir("/" + path.split("/")[1]):
+            return path
+        return os.path.basename(path.rstrip("/")) or path
+
+    return _ABSOLUTE_PATH.sub(cut, text)
+
+
 def job_dir(settings: Settings, job_id: str) -> Path:
     return settings.jobs_dir / job_id
 
@@ -136,7 +164,7 @@ def run_job(
     that needs them and stay loaded for the worker's lifetime.
     """
     from weavewave import api
-    from weavewave.errors import WeaveWaveError
+    from weavewave.errors import DiskFullError, WeaveWaveError, is_disk_full
 
     last = [0.0]
     token = job.token  # every write below applies only while this claim still holds the job
@@ -182,10 +210,16 @@ def run_job(
             store.requeue(
                 job.id, "re-queued: the server stopped while it ran", count_attempt=False, token=token
             )
+    except DiskFullError as exc:
+        store.fail(job.id, disk_full_reason(exc.path.name), token=token)
     except WeaveWaveError as exc:
-        store.fail(job.id, str(exc), token=token)
+        store.fail(job.id, public_message(str(exc)), token=token)
     except Exception as exc:  # an internal error: the job fails with the reason, the worker lives on
-        store.fail(job.id, f"internal error: {type(exc).__name__}: {exc}", token=token)
+        if is_disk_full(exc, staging):
+            store.fail(job.id, disk_full_reason(None), token=token)
+        else:
+            reason = public_message(f"internal error: {type(exc).__name__}: {exc}")
+            store.fail(job.id, reason, token=token)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 

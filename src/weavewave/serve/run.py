@@ -10,6 +10,7 @@ import contextlib
 import signal
 import sys
 from collections.abc import Iterator
+from typing import Any
 
 from weavewave.serve.settings import Settings
 
@@ -18,6 +19,56 @@ from weavewave.serve.settings import Settings
 HTTP_GRACE_S = 3
 # What the server imports (the ``serve`` extra): checked first, so a light install gets the install hint.
 SERVE_MODULES = ("uvicorn", "fastapi", "multipart", "gradio")
+
+
+# Slow clients: an idle kept-alive connection closes after KEEP_ALIVE_S; a request whose headers are not
+# complete HEADER_TIMEOUT_S after its first byte (or after the connection opened) is cut off; headers over
+# MAX_HEADER_BYTES are refused. Request bodies have their own deadlines (serve.guard).
+KEEP_ALIVE_S = 5
+HEADER_TIMEOUT_S = 10.0
+MAX_HEADER_BYTES = 64 * 1024
+# Connections served at once; past it uvicorn answers 503 instead of piling up sockets and memory.
+MAX_CONNECTIONS = 1000
+
+
+def deadline_protocol() -> type:
+    """uvicorn's h11 protocol with a deadline on request headers (uvicorn itself waits forever for them, so
+    one slow client per socket could hold connections open: "slowloris")."""
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    class DeadlineH11Protocol(H11Protocol):
+        _deadline: Any = None
+
+        def connection_made(self, transport: Any) -> None:
+            super().connection_made(transport)
+            self._arm()
+
+        def data_received(self, data: bytes) -> None:
+            if self._deadline is None and self._between_requests():
+                self._arm()
+            super().data_received(data)
+            if self._deadline is not None and not self._between_requests():
+                self._deadline.cancel()  # the headers are in: the body has the app's own deadline
+                self._deadline = None
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            if self._deadline is not None:
+                self._deadline.cancel()
+                self._deadline = None
+            super().connection_lost(exc)
+
+        def _between_requests(self) -> bool:
+            return self.cycle is None or self.cycle.response_complete
+
+        def _arm(self) -> None:
+            self._deadline = self.loop.call_later(HEADER_TIMEOUT_S, self._too_slow)
+
+        def _too_slow(self) -> None:
+            self._deadline = None
+            if self._between_requests() and not self.transport.is_closing():
+                self.transport.close()
+
+    return DeadlineH11Protocol
 
 
 def serve(settings: Settings) -> None:
@@ -59,6 +110,10 @@ def serve(settings: Settings) -> None:
         port=settings.port,
         log_level="warning",
         timeout_graceful_shutdown=HTTP_GRACE_S,
+        http=deadline_protocol(),
+        timeout_keep_alive=KEEP_ALIVE_S,
+        h11_max_incomplete_event_size=MAX_HEADER_BYTES,
+        limit_concurrency=MAX_CONNECTIONS,
     )
     try:
         GracefulServer(config).run()

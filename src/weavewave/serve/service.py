@@ -56,7 +56,7 @@ class Submission:
     melody: Upload | None = None
     brief: str | dict[str, Any] | None = None
     controls: dict[str, Any] = field(default_factory=dict)
-    backend: str = "symbolic"
+    backend: str | None = None  # None: the request's default (or the generator a brief records)
     stems: bool = False
     instruction: str | None = None
     options: dict[str, Any] = field(default_factory=dict)
@@ -94,6 +94,15 @@ def build_request(sub: Submission, settings: Settings) -> WeaveRequest:
             raise FieldError(name, "is not a field this server takes")
         if name in PATH_FIELDS:
             raise FieldError(name, "send the file itself as an upload, not its path")
+    if isinstance(given.get("brief"), str):  # JSON text; never a path: a client cannot name server files
+        from weavewave.io.text import loads_json
+
+        try:
+            given["brief"] = loads_json(given["brief"], origin="brief")
+        except BadInputError as exc:
+            raise FieldError("brief", str(exc).removeprefix("brief: ")) from None
+        if not isinstance(given["brief"], dict):
+            raise FieldError("brief", "send the brief as a JSON object (the text of a brief.json)")
     uploads = sub.uploads()
     for name in UPLOADS:
         if uploads.get(name):
@@ -174,9 +183,9 @@ def describe(sub: Submission, settings: Settings, cache: Any = None) -> dict[str
 
 
 def refine_brief(brief: Any, instruction: str) -> Any:
-    """Rewrite a brief with an instruction ("warmer, add strings") through ``weavewave.refine``: the page's
+    """Rewrite a brief with an instruction ("warmer, add strings") through ``weavewave.bridge.refine``: the page's
     Refine button."""
-    from weavewave.refine import refine
+    from weavewave.bridge.refine import refine
 
     return refine(brief, instruction)
 
@@ -260,3 +269,23 @@ def job_json(job: Job, prefix: str = "/v1") -> dict[str, Any]:
         "started_at": job.started_at,
         "finished_at": job.finished_at,
     }
+
+
+def warm_imports() -> None:
+    """Import, once and before serving, what describe and generate requests import lazily.
+
+    Python's import lock is per module: threads importing the same module for the first time at once can
+    see it half-initialised, which answered the first requests of a burst with 500s (39 of 200).
+    Heavy optional modules (torch, gradio's models) stay lazy: only weavewave's own light modules load.
+    """
+    from weavewave import api  # noqa: F401
+    from weavewave.bridge.picture import score_brief  # noqa: F401
+    from weavewave.bridge.refine import refine  # noqa: F401
+    from weavewave.export.track import save_track  # noqa: F401
+    from weavewave.io.text import loads_json  # noqa: F401
+    from weavewave.perceive.audio import perceive_audio  # noqa: F401
+    from weavewave.perceive.image import perceive_image  # noqa: F401
+    from weavewave.perceive.text import perceive_text  # noqa: F401
+    from weavewave.perceive.video import perceive_video  # noqa: F401
+    from weavewave.request import Request  # noqa: F401
+    from weavewave.serve.picture import save_picture  # noqa: F401

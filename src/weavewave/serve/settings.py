@@ -34,6 +34,9 @@ class Settings:
     text_model: "auto" (MiniLM when installed), "minilm" or "lexicon", as ``--text-model``.
     max_attempts: an interrupted job is re-run at most this many times, then failed with the reason.
     job_timeout_s: a job running longer than this is stopped (its worker is ended) and failed with the reason.
+    allow_hosts: more Host names the server answers to (``--allow-host``; ``*`` for any), besides loopback's.
+    reset_jobs: start with an empty jobs database, keeping a damaged one aside (``--reset-jobs``).
+    restore_jobs: replace the jobs database by the backup of the last clean start (``--restore-jobs``).
     """
 
     data_dir: Path = field(default_factory=lambda: Path("weavewave-data"))
@@ -48,6 +51,9 @@ class Settings:
     max_attempts: int = 3
     job_timeout_s: float = 3600.0
     ui: bool = True
+    allow_hosts: tuple[str, ...] = ()
+    reset_jobs: bool = False
+    restore_jobs: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "data_dir", Path(self.data_dir))
@@ -77,6 +83,11 @@ class Settings:
                 f"--keep-days {self.keep_days:g} is out of range: use more than 0 and at most "
                 f"{MAX_KEEP_DAYS:g}"
             )
+        for name in self.allow_hosts:
+            if not name or any(c in name for c in "/ \t@") or len(name) > 255:
+                raise BadInputError(f"--allow-host {name!r} is not a host name: give e.g. music.example.org")
+        if self.reset_jobs and self.restore_jobs:
+            raise BadInputError("--reset-jobs and --restore-jobs exclude each other: choose one")
         if self.text_model not in ("auto", "minilm", "lexicon"):
             raise BadInputError(f"text model {self.text_model!r}: use auto, minilm or lexicon")
         if self.token is not None and len(self.token) < 8:

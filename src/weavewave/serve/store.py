@@ -12,6 +12,7 @@ crash, claimed by a second server) can never overwrite what the job's current wo
 
 from __future__ import annotations
 
+import builtins
 import json
 import sqlite3
 import threading
@@ -275,7 +276,7 @@ class JobStore:
     def succeed(
         self,
         job_id: str,
-        files: list[str],
+        files: builtins.list[str],
         brief: dict[str, Any],
         *,
         token: str | None = None,
@@ -353,7 +354,7 @@ class JobStore:
         with self._tx() as db:
             db.execute("DELETE FROM jobs WHERE id=?", (job_id,))
 
-    def recover(self, max_attempts: int) -> list[str]:
+    def recover(self, max_attempts: int) -> builtins.list[str]:
         """At start-up: rows left running by a stopped server are re-queued or, past their attempts, failed.
 
         Returns the ids that were touched.
@@ -389,7 +390,21 @@ class JobStore:
                     )
         return touched
 
-    def running_rows(self) -> list[sqlite3.Row]:
+    def backup(self) -> Path:
+        """Copy the database to ``<name>.bak`` (SQLite's online backup, then an atomic rename): the last good
+        state, which ``--restore-jobs`` puts back if the database is damaged later."""
+        target = backup_path(self.db_path)
+        tmp = Path(f"{target}.tmp")
+        tmp.unlink(missing_ok=True)
+        out = sqlite3.connect(tmp)
+        try:
+            self._db().backup(out)
+        finally:
+            out.close()
+        tmp.replace(target)
+        return target
+
+    def running_rows(self) -> builtins.list[sqlite3.Row]:
         """id, worker, started_at, updated_at and cancel of every running job (for the pool's watchdog)."""
         return (
             self._db()
@@ -397,11 +412,11 @@ class JobStore:
             .fetchall()
         )
 
-    def running_on(self, worker: str) -> list[str]:
+    def running_on(self, worker: str) -> builtins.list[str]:
         rows = self._db().execute("SELECT id FROM jobs WHERE status='running' AND worker=?", (worker,))
         return [r[0] for r in rows.fetchall()]
 
-    def expired(self, older_than: float) -> list[str]:
+    def expired(self, older_than: float) -> builtins.list[str]:
         """Finished jobs whose end is before the epoch time ``older_than``."""
         rows = (
             self._db()
@@ -412,6 +427,76 @@ class JobStore:
             .fetchall()
         )
         return [r[0] for r in rows]
+
+
+BACKUP_SUFFIX = ".bak"
+DAMAGED_SUFFIX = ".damaged"
+# SQLite's companion files, moved along with the database they belong to.
+SIDE_FILES = ("-wal", "-shm")
+
+
+def database_problem(db_path: str | Path) -> str | None:
+    """Why the jobs database at ``db_path`` cannot be trusted, or None when it is sound or absent.
+
+    A 0-byte file is a damaged one (a crash or a full disk mid-write), never a new empty queue: SQLite
+    would open it as empty and every job would be forgotten without a word.
+    """
+    path = Path(db_path)
+    if not path.exists():
+        return None
+    if not path.is_file():
+        return "it is not a file"
+    if path.stat().st_size == 0:
+        return "the file is empty (0 bytes)"
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30.0)
+        try:
+            verdict = db.execute("PRAGMA quick_check").fetchone()[0]
+            tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        finally:
+            db.close()
+    except sqlite3.DatabaseError as exc:
+        return f"SQLite: {exc}"
+    if verdict != "ok":
+        return f"SQLite's check: {str(verdict).splitlines()[0][:120]}"
+    if "jobs" not in tables:
+        return "it holds no jobs table"
+    return None
+
+
+def backup_path(db_path: str | Path) -> Path:
+    return Path(f"{db_path}{BACKUP_SUFFIX}")
+
+
+def set_aside(db_path: str | Path) -> Path | None:
+    """Move the database (and its WAL files) to ``<name>.damaged-<time>``; returns the new name."""
+    path = Path(db_path)
+    if not path.exists():
+        return None
+    target = Path(f"{path}{DAMAGED_SUFFIX}-{time.strftime('%Y%m%d-%H%M%S')}")
+    for side in ("", *SIDE_FILES):
+        src = Path(f"{path}{side}")
+        if src.exists():
+            src.replace(Path(f"{target}{side}"))
+    return target
+
+
+def restore_backup(db_path: str | Path) -> Path | None:
+    """Put the backup of the last clean start in place of the database (set aside first); raises
+    ValueError when there is no sound backup. Returns where the replaced database went."""
+    import shutil
+
+    backup = backup_path(db_path)
+    if not backup.is_file():
+        raise ValueError(f"there is no backup ({backup.name}) to restore")
+    problem = database_problem(backup)
+    if problem:
+        raise ValueError(f"the backup {backup.name} is damaged too ({problem})")
+    aside = set_aside(db_path)
+    tmp = Path(f"{db_path}.restoring")
+    shutil.copyfile(backup, tmp)
+    tmp.replace(db_path)
+    return aside
 
 
 def new_job_id() -> str:

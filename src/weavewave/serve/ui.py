@@ -12,8 +12,10 @@ import math
 import re
 import secrets
 import time
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import gradio as gr
@@ -288,13 +290,18 @@ def edited_brief(
         raise _error(exc) from None
     data = brief.to_dict()
     _page_words(data)
-    # A row keeps its label, energy and caption while its times are the brief's (a new length re-plans them).
-    for section, row in zip(data["sections"], _section_rows(sections), strict=False):
+    # A row's own edits (label, energy, caption) stay while its times are the brief's (a new length re-plans
+    # them); a caption the user did not touch is the re-derived one, so it follows a genre or key edit.
+    shown_rows = [[x["label"], x["energy"], x["caption"]] for x in state["sections"]]
+    for i, (section, row) in enumerate(zip(data["sections"], _section_rows(sections), strict=False)):
         if (
             abs(float(row[1]) - round(section["start_s"], 2)) < 0.011
             and abs(float(row[2]) - round(section["end_s"], 2)) < 0.011
         ):
-            section["label"], section["energy"], section["caption"] = str(row[0]), float(row[3]), str(row[4])
+            was = shown_rows[i] if i < len(shown_rows) else [None, None, None]
+            section["label"], section["energy"] = str(row[0]), float(row[3])
+            if str(row[4]).strip() != str(was[2] or "").strip():
+                section["caption"] = str(row[4])
     if energy is not None and abs(float(energy) - old.energy) > 1e-6:
         data["energy"] = float(energy)
         data["provenance"]["energy"] = Provenance(source="user", reason="edited in the web page").model_dump()
@@ -307,13 +314,15 @@ def edited_brief(
         raise _error(exc) from None
 
 
-def build_ui(settings: Settings, store: JobStore, cache: Any = None) -> gr.Blocks:
-    """The page. ``store`` is the server's job store: generate jobs share the API's queue; ``cache`` the
-    server's model cache, for describer models."""
-    from weavewave.generators import BACKENDS
-    from weavewave.music.styles import GENRES
+class PageHandlers:
+    """What the page's buttons do. ``store`` is the server's job store: generate jobs share the API's
+    queue; ``cache`` the server's model cache, for describer models."""
+
+    def __init__(self, settings: Settings, store: JobStore, cache: Any = None) -> None:
+        self.settings, self.store, self.cache = settings, store, cache
 
     def describe(
+        self,
         text,
         image,
         video,
@@ -358,7 +367,7 @@ def build_ui(settings: Settings, store: JobStore, cache: Any = None) -> gr.Block
             options=options,
         )
         try:
-            brief = _page_words(service.describe(req, settings, cache))
+            brief = _page_words(service.describe(req, self.settings, self.cache))
         except BadInputError as exc:
             raise _error(exc) from None
         finally:
@@ -373,7 +382,18 @@ def build_ui(settings: Settings, store: JobStore, cache: Any = None) -> gr.Block
         ]
 
     def refine(
-        state, caption, tempo, key, genre, duration, instruments, energy, sections, shown_caption, instruction
+        self,
+        state,
+        caption,
+        tempo,
+        key,
+        genre,
+        duration,
+        instruments,
+        energy,
+        sections,
+        shown_caption,
+        instruction,
     ):
         from weavewave.brief import MusicBrief
 
@@ -394,7 +414,7 @@ def build_ui(settings: Settings, store: JobStore, cache: Any = None) -> gr.Block
         ]
 
     def apply_edits(
-        state, caption, tempo, key, genre, duration, instruments, energy, sections, shown_caption
+        self, state, caption, tempo, key, genre, duration, instruments, energy, sections, shown_caption
     ):
         """An edited field, applied as soon as the user leaves it: the caption (unless it is the user's),
         sections, provenance and JSON follow. The typed fields themselves are not rewritten, so typing
@@ -411,6 +431,7 @@ def build_ui(settings: Settings, store: JobStore, cache: Any = None) -> gr.Block
         return [caption_update, *shown[7:], caption_update]
 
     def generate(
+        self,
         state,
         caption,
         tempo,
@@ -446,7 +467,7 @@ def build_ui(settings: Settings, store: JobStore, cache: Any = None) -> gr.Block
             options=options,
         )
         try:
-            job = service.submit(req, store, settings)
+            job = service.submit(req, self.store, self.settings)
         except BadInputError as exc:
             raise _error(exc) from None
         except QueueFull as exc:
@@ -456,7 +477,7 @@ def build_ui(settings: Settings, store: JobStore, cache: Any = None) -> gr.Block
         history = [job.id, *(history or [])]
         progress(0.0, desc="queued")
         while True:
-            current = store.get(job.id)
+            current = self.store.get(job.id)
             if current is None or current.status not in ACTIVE:
                 break
             progress(current.progress, desc=current.message)
@@ -468,25 +489,25 @@ def build_ui(settings: Settings, store: JobStore, cache: Any = None) -> gr.Block
             )
         final = current.brief or brief  # the brief the piece was made from, caption refreshed
         return [
-            *_outputs(current.id, video),
+            *self._outputs(current.id, video),
             history,
-            _history_rows(history),
-            gr.update(choices=_history_choices(history), value=current.id),
+            self._history_rows(history),
+            gr.update(choices=self._history_choices(history), value=current.id),
             final,
             *brief_fields(final),
             final["caption"],
         ]
 
-    def open_job(job_id, history):
+    def open_job(self, job_id, history):
         if not job_id:
             return [gr.update()] * 5
-        return _outputs(job_id, None)
+        return self._outputs(job_id, None)
 
-    def _outputs(job_id: str, video: str | None) -> list[Any]:
-        job = store.get(job_id)
+    def _outputs(self, job_id: str, video: str | None) -> list[Any]:
+        job = self.store.get(job_id)
         if job is None:
             raise gr.Error(f"job {job_id} is gone (retention removes old jobs)")
-        folder = out_dir(settings, job_id)
+        folder = out_dir(self.settings, job_id)
         files = [str(folder / n) for n in DOWNLOADS if n in job.files]
         has_video = "video.mp4" in job.files
         brief = job.brief or {}
@@ -503,10 +524,10 @@ def build_ui(settings: Settings, store: JobStore, cache: Any = None) -> gr.Block
             summary,
         ]
 
-    def _history_rows(history: list[str]) -> list[list[Any]]:
+    def _history_rows(self, history: list[str]) -> list[list[Any]]:
         rows = []
         for job_id in history:
-            job = store.get(job_id)
+            job = self.store.get(job_id)
             if job is None:
                 continue
             brief = job.brief or {}
@@ -514,10 +535,10 @@ def build_ui(settings: Settings, store: JobStore, cache: Any = None) -> gr.Block
             rows.append([when, job.status, brief.get("caption", "")[:90], job_id[:8]])
         return rows
 
-    def _history_choices(history: list[str]) -> list[tuple[str, str]]:
+    def _history_choices(self, history: list[str]) -> list[tuple[str, str]]:
         out = []
         for job_id in history:
-            job = store.get(job_id)
+            job = self.store.get(job_id)
             if job is not None and job.status == "succeeded":
                 brief = job.brief or {}
                 out.append(
@@ -525,277 +546,346 @@ def build_ui(settings: Settings, store: JobStore, cache: Any = None) -> gr.Block
                 )
         return out
 
+
+def _inputs_column(genres: Collection[str], backends: Sequence[str]) -> SimpleNamespace:
+    """Column 1: what the music should be about, and the Advanced settings."""
+    with gr.Column(scale=5, min_width=360):
+        gr.Markdown("1 · What should the music be about?", elem_classes="ww-step")
+        text = gr.Textbox(
+            label="Text",
+            lines=2,
+            elem_id="ww-text",
+            placeholder="A rainy night in Tokyo, neon on wet streets, lonely and calm…",
+        )
+        with gr.Tabs():
+            with gr.Tab("Photo"):
+                image = gr.Image(
+                    label="Photo",
+                    type="filepath",
+                    height=190,
+                    elem_id="ww-image",
+                    sources=["upload", "clipboard"],
+                )
+            with gr.Tab("Video"):
+                video = gr.Video(
+                    label="Video (gets the new soundtrack)",
+                    height=190,
+                    elem_id="ww-video",
+                    sources=["upload"],
+                )
+                keep_audio = gr.Checkbox(
+                    False, label="Keep the video's own sound under the music", elem_id="ww-keep-audio"
+                )
+            with gr.Tab("Reference tune"):
+                audio = gr.Audio(
+                    label="Reference tune", type="filepath", elem_id="ww-audio", sources=["upload"]
+                )
+                reference_mode = gr.Radio(
+                    [
+                        ("melody: keep the tune", "melody"),
+                        ("harmony: keep the chords", "harmony"),
+                        ("style: keep only the feel", "style"),
+                    ],
+                    value="melody",
+                    label="What to keep of the tune",
+                    elem_id="ww-reference-mode",
+                )
+        with gr.Row():
+            duration = gr.Slider(
+                5,
+                180,
+                value=30,
+                step=1,
+                label="Duration (s)",
+                elem_id="ww-duration",
+                info="a video or tune sets its own length",
+            )
+            genre = gr.Dropdown([AUTO, *genres], value=AUTO, label="Genre", elem_id="ww-genre")
+        with gr.Accordion("Advanced settings", open=False):
+            with gr.Row():
+                # Text, not gr.Number: a Number shows 0 once the accordion opens, and 0 is no tempo.
+                tempo = gr.Textbox(
+                    label="Tempo (BPM, empty: auto)",
+                    placeholder="auto, e.g. 96",
+                    elem_id="ww-adv-tempo",
+                )
+                key = gr.Textbox(label="Key (empty: auto)", placeholder="F# minor, Bb major, A dorian")
+            instruments = gr.Textbox(label="Instruments (empty: auto)", placeholder="piano, strings, drums")
+            with gr.Row():
+                seed = gr.Textbox(
+                    label="Seed (empty: from the inputs)",
+                    placeholder="auto, e.g. 7",
+                    elem_id="ww-seed",
+                )
+                loop = gr.Checkbox(
+                    False,
+                    label="Seamless loop (the end leads back into the start)",
+                    elem_id="ww-loop",
+                )
+            with gr.Row():
+                backend = gr.Dropdown(
+                    list(backends), value=backends[0], label="Backend", elem_id="ww-backend"
+                )
+                steer = gr.Dropdown(
+                    ["none", "symbolic"], value="none", elem_id="ww-steer", label="Steer (musicgen)"
+                )
+            model = gr.Textbox(
+                label="MusicGen model (musicgen backend): hub id or folder on the server",
+                placeholder="facebook/musicgen-small",
+                elem_id="ww-model",
+            )
+            with gr.Row():
+                describer = gr.Dropdown(
+                    ["analytic", "mllm"],
+                    value="analytic",
+                    elem_id="ww-describer",
+                    label="Describer (mllm: also ask a multimodal model)",
+                )
+                describer_model = gr.Textbox(
+                    label="Describer model (mllm): hub id or folder",
+                    placeholder="Qwen/Qwen2.5-VL-3B-Instruct",
+                    elem_id="ww-describer-model",
+                )
+            stems = gr.Checkbox(True, label="Also render stems (one audio file per part; symbolic backend)")
+        describe_btn = gr.Button("Describe", variant="secondary", elem_id="ww-describe")
+    return SimpleNamespace(
+        text=text,
+        image=image,
+        video=video,
+        keep_audio=keep_audio,
+        audio=audio,
+        reference_mode=reference_mode,
+        duration=duration,
+        genre=genre,
+        tempo=tempo,
+        key=key,
+        instruments=instruments,
+        seed=seed,
+        loop=loop,
+        backend=backend,
+        steer=steer,
+        model=model,
+        describer=describer,
+        describer_model=describer_model,
+        stems=stems,
+        describe_btn=describe_btn,
+    )
+
+
+def _brief_column(genres: Collection[str]) -> SimpleNamespace:
+    """Column 2: the brief as editable fields, Refine and Generate."""
+    with gr.Column(scale=7, min_width=420):
+        gr.Markdown("2 · The brief: what weavewave understood (edit anything)", elem_classes="ww-step")
+        b_caption = gr.Textbox(
+            label="Caption",
+            lines=2,
+            elem_id="ww-caption",
+            interactive=True,
+            info="follows the fields below until you write your own; empty it to follow them again",
+        )
+        # The caption the server last wrote into the box, sent back with every edit: text that differs
+        # from it was typed by the user (see edited_brief).
+        caption_shown = gr.Textbox(visible=False, elem_id="ww-caption-shown")
+        with gr.Row():
+            b_tempo = gr.Number(
+                None,
+                label="Tempo (BPM)",
+                placeholder="—",
+                elem_id="ww-tempo",
+            )
+            b_key = gr.Textbox(label="Key", elem_id="ww-key")
+            b_genre = gr.Dropdown(list(genres), value=None, label="Genre", elem_id="ww-bgenre")
+            b_duration = gr.Number(
+                None,
+                label="Duration (s)",
+                placeholder="—",
+                elem_id="ww-bduration",
+            )
+        with gr.Row():
+            b_instruments = gr.Textbox(label="Instruments", elem_id="ww-instruments", scale=3)
+            b_energy = gr.Slider(0, 1, value=0.5, step=0.01, label="Energy", scale=1)
+        with gr.Tabs():
+            with gr.Tab("Why these values"):
+                b_why = gr.Dataframe(
+                    headers=["attribute", "from", "why"],
+                    type="array",
+                    interactive=False,
+                    wrap=True,
+                    max_height=230,
+                    column_widths=["18%", "12%", "70%"],
+                    elem_id="ww-why",
+                )
+            with gr.Tab("Sections"):
+                b_sections = gr.Dataframe(
+                    headers=["label", "start s", "end s", "energy", "caption"],
+                    type="array",
+                    interactive=True,
+                    wrap=True,
+                    max_height=230,
+                    static_columns=[1, 2],
+                    column_widths=["10%", "10%", "10%", "10%", "60%"],
+                )
+            with gr.Tab("brief.json"):
+                b_json = gr.Code(language="json", interactive=False, max_lines=14)
+        with gr.Row():
+            instruction = gr.Textbox(
+                label="Refine with an instruction", scale=4, placeholder="warmer, add strings, slower"
+            )
+            refine_btn = gr.Button("Refine", interactive=False, scale=1, elem_id="ww-refine")
+        generate_btn = gr.Button("Generate", variant="primary", interactive=False, elem_id="ww-generate")
+        status = gr.Markdown("Describe your inputs first: the brief will appear here.", elem_id="ww-status")
+    return SimpleNamespace(
+        b_caption=b_caption,
+        caption_shown=caption_shown,
+        b_tempo=b_tempo,
+        b_key=b_key,
+        b_genre=b_genre,
+        b_duration=b_duration,
+        b_instruments=b_instruments,
+        b_energy=b_energy,
+        b_why=b_why,
+        b_sections=b_sections,
+        b_json=b_json,
+        instruction=instruction,
+        refine_btn=refine_btn,
+        generate_btn=generate_btn,
+        status=status,
+    )
+
+
+def _music_section() -> SimpleNamespace:
+    """Row 3: the music (player, downloads, piano roll, video) and the session history."""
+    gr.Markdown("3 · The music", elem_classes="ww-step")
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=5, min_width=360):
+            out_audio = gr.Audio(label="Listen", type="filepath", interactive=False, elem_id="ww-audio-out")
+            out_summary = gr.Markdown("")
+            out_files = gr.File(
+                label="Downloads: WAV, MIDI, stems, brief.json",
+                file_count="multiple",
+                interactive=False,
+                elem_id="ww-files",
+            )
+        with gr.Column(scale=7, min_width=420):
+            out_picture = gr.Image(
+                label="Piano roll",
+                type="filepath",
+                interactive=False,
+                height=260,
+                elem_id="ww-picture",
+                buttons=["download", "fullscreen"],
+            )
+            out_video = gr.Video(
+                label="Your video with its new soundtrack",
+                visible=False,
+                interactive=False,
+                elem_id="ww-video-out",
+            )
+            with gr.Accordion("Session history", open=True):
+                history_table = gr.Dataframe(
+                    headers=["time", "status", "caption", "job"],
+                    type="array",
+                    interactive=False,
+                    wrap=True,
+                    max_height=200,
+                    column_widths=["15%", "15%", "55%", "15%"],
+                )
+                history_pick = gr.Dropdown([], label="Open an earlier piece", elem_id="ww-history")
+
+    return SimpleNamespace(
+        out_audio=out_audio,
+        out_summary=out_summary,
+        out_files=out_files,
+        out_picture=out_picture,
+        out_video=out_video,
+        history_table=history_table,
+        history_pick=history_pick,
+    )
+
+
+def build_ui(settings: Settings, store: JobStore, cache: Any = None) -> gr.Blocks:
+    """The page: the inputs, the brief to edit and the music, wired to :class:`PageHandlers`."""
+    from weavewave.generators import BACKENDS
+    from weavewave.music.styles import GENRES
+
+    on = PageHandlers(settings, store, cache)
     with gr.Blocks(title="weavewave", analytics_enabled=False) as page:
         state = gr.State(None)
         history = gr.State([])
         gr.HTML(HEADER)
         with gr.Row(equal_height=False):
-            with gr.Column(scale=5, min_width=360):
-                gr.Markdown("1 · What should the music be about?", elem_classes="ww-step")
-                text = gr.Textbox(
-                    label="Text",
-                    lines=2,
-                    elem_id="ww-text",
-                    placeholder="A rainy night in Tokyo, neon on wet streets, lonely and calm…",
-                )
-                with gr.Tabs():
-                    with gr.Tab("Photo"):
-                        image = gr.Image(
-                            label="Photo",
-                            type="filepath",
-                            height=190,
-                            elem_id="ww-image",
-                            sources=["upload", "clipboard"],
-                        )
-                    with gr.Tab("Video"):
-                        video = gr.Video(
-                            label="Video (gets the new soundtrack)",
-                            height=190,
-                            elem_id="ww-video",
-                            sources=["upload"],
-                        )
-                        keep_audio = gr.Checkbox(
-                            False, label="Keep the video's own sound under the music", elem_id="ww-keep-audio"
-                        )
-                    with gr.Tab("Reference tune"):
-                        audio = gr.Audio(
-                            label="Reference tune", type="filepath", elem_id="ww-audio", sources=["upload"]
-                        )
-                        reference_mode = gr.Radio(
-                            [
-                                ("melody: keep the tune", "melody"),
-                                ("harmony: keep the chords", "harmony"),
-                                ("style: keep only the feel", "style"),
-                            ],
-                            value="melody",
-                            label="What to keep of the tune",
-                            elem_id="ww-reference-mode",
-                        )
-                with gr.Row():
-                    duration = gr.Slider(
-                        5,
-                        180,
-                        value=30,
-                        step=1,
-                        label="Duration (s)",
-                        elem_id="ww-duration",
-                        info="a video or tune sets its own length",
-                    )
-                    genre = gr.Dropdown([AUTO, *GENRES], value=AUTO, label="Genre", elem_id="ww-genre")
-                with gr.Accordion("Advanced settings", open=False):
-                    with gr.Row():
-                        # Text, not gr.Number: a Number shows 0 once the accordion opens, and 0 is no tempo.
-                        tempo = gr.Textbox(
-                            label="Tempo (BPM, empty: auto)",
-                            placeholder="auto, e.g. 96",
-                            elem_id="ww-adv-tempo",
-                        )
-                        key = gr.Textbox(
-                            label="Key (empty: auto)", placeholder="F# minor, Bb major, A dorian"
-                        )
-                    instruments = gr.Textbox(
-                        label="Instruments (empty: auto)", placeholder="piano, strings, drums"
-                    )
-                    with gr.Row():
-                        seed = gr.Textbox(
-                            label="Seed (empty: from the inputs)",
-                            placeholder="auto, e.g. 7",
-                            elem_id="ww-seed",
-                        )
-                        loop = gr.Checkbox(
-                            False,
-                            label="Seamless loop (the end leads back into the start)",
-                            elem_id="ww-loop",
-                        )
-                    with gr.Row():
-                        backend = gr.Dropdown(
-                            list(BACKENDS), value=BACKENDS[0], label="Backend", elem_id="ww-backend"
-                        )
-                        steer = gr.Dropdown(
-                            ["none", "symbolic"], value="none", elem_id="ww-steer", label="Steer (musicgen)"
-                        )
-                    model = gr.Textbox(
-                        label="MusicGen model (musicgen backend): hub id or folder on the server",
-                        placeholder="facebook/musicgen-small",
-                        elem_id="ww-model",
-                    )
-                    with gr.Row():
-                        describer = gr.Dropdown(
-                            ["analytic", "mllm"],
-                            value="analytic",
-                            elem_id="ww-describer",
-                            label="Describer (mllm: also ask a multimodal model)",
-                        )
-                        describer_model = gr.Textbox(
-                            label="Describer model (mllm): hub id or folder",
-                            placeholder="Qwen/Qwen2.5-VL-3B-Instruct",
-                            elem_id="ww-describer-model",
-                        )
-                    stems = gr.Checkbox(
-                        True, label="Also render stems (one audio file per part; symbolic backend)"
-                    )
-                describe_btn = gr.Button("Describe", variant="secondary", elem_id="ww-describe")
-            with gr.Column(scale=7, min_width=420):
-                gr.Markdown(
-                    "2 · The brief: what weavewave understood (edit anything)", elem_classes="ww-step"
-                )
-                b_caption = gr.Textbox(
-                    label="Caption",
-                    lines=2,
-                    elem_id="ww-caption",
-                    interactive=True,
-                    info="follows the fields below until you write your own; empty it to follow them again",
-                )
-                # The caption the server last wrote into the box, sent back with every edit: text that differs
-                # from it was typed by the user (see edited_brief).
-                caption_shown = gr.Textbox(visible=False, elem_id="ww-caption-shown")
-                with gr.Row():
-                    b_tempo = gr.Number(
-                        None,
-                        label="Tempo (BPM)",
-                        placeholder="—",
-                        elem_id="ww-tempo",
-                    )
-                    b_key = gr.Textbox(label="Key", elem_id="ww-key")
-                    b_genre = gr.Dropdown(list(GENRES), value=None, label="Genre", elem_id="ww-bgenre")
-                    b_duration = gr.Number(
-                        None,
-                        label="Duration (s)",
-                        placeholder="—",
-                        elem_id="ww-bduration",
-                    )
-                with gr.Row():
-                    b_instruments = gr.Textbox(label="Instruments", elem_id="ww-instruments", scale=3)
-                    b_energy = gr.Slider(0, 1, value=0.5, step=0.01, label="Energy", scale=1)
-                with gr.Tabs():
-                    with gr.Tab("Why these values"):
-                        b_why = gr.Dataframe(
-                            headers=["attribute", "from", "why"],
-                            type="array",
-                            interactive=False,
-                            wrap=True,
-                            max_height=230,
-                            column_widths=["18%", "12%", "70%"],
-                            elem_id="ww-why",
-                        )
-                    with gr.Tab("Sections"):
-                        b_sections = gr.Dataframe(
-                            headers=["label", "start s", "end s", "energy", "caption"],
-                            type="array",
-                            interactive=True,
-                            wrap=True,
-                            max_height=230,
-                            static_columns=[1, 2],
-                            column_widths=["10%", "10%", "10%", "10%", "60%"],
-                        )
-                    with gr.Tab("brief.json"):
-                        b_json = gr.Code(language="json", interactive=False, max_lines=14)
-                with gr.Row():
-                    instruction = gr.Textbox(
-                        label="Refine with an instruction", scale=4, placeholder="warmer, add strings, slower"
-                    )
-                    refine_btn = gr.Button("Refine", interactive=False, scale=1, elem_id="ww-refine")
-                generate_btn = gr.Button(
-                    "Generate", variant="primary", interactive=False, elem_id="ww-generate"
-                )
-                status = gr.Markdown(
-                    "Describe your inputs first: the brief will appear here.", elem_id="ww-status"
-                )
-        gr.Markdown("3 · The music", elem_classes="ww-step")
-        with gr.Row(equal_height=False):
-            with gr.Column(scale=5, min_width=360):
-                out_audio = gr.Audio(
-                    label="Listen", type="filepath", interactive=False, elem_id="ww-audio-out"
-                )
-                out_summary = gr.Markdown("")
-                out_files = gr.File(
-                    label="Downloads: WAV, MIDI, stems, brief.json",
-                    file_count="multiple",
-                    interactive=False,
-                    elem_id="ww-files",
-                )
-            with gr.Column(scale=7, min_width=420):
-                out_picture = gr.Image(
-                    label="Piano roll",
-                    type="filepath",
-                    interactive=False,
-                    height=260,
-                    elem_id="ww-picture",
-                    buttons=["download", "fullscreen"],
-                )
-                out_video = gr.Video(
-                    label="Your video with its new soundtrack",
-                    visible=False,
-                    interactive=False,
-                    elem_id="ww-video-out",
-                )
-                with gr.Accordion("Session history", open=True):
-                    history_table = gr.Dataframe(
-                        headers=["time", "status", "caption", "job"],
-                        type="array",
-                        interactive=False,
-                        wrap=True,
-                        max_height=200,
-                        column_widths=["15%", "15%", "55%", "15%"],
-                    )
-                    history_pick = gr.Dropdown([], label="Open an earlier piece", elem_id="ww-history")
-
+            i = _inputs_column(GENRES, BACKENDS)
+            b = _brief_column(GENRES)
+        m = _music_section()
         fields = [
-            b_caption,
-            b_tempo,
-            b_key,
-            b_genre,
-            b_duration,
-            b_instruments,
-            b_energy,
-            b_sections,
-            b_why,
-            b_json,
+            b.b_caption,
+            b.b_tempo,
+            b.b_key,
+            b.b_genre,
+            b.b_duration,
+            b.b_instruments,
+            b.b_energy,
+            b.b_sections,
+            b.b_why,
+            b.b_json,
         ]
         edits = [
             state,
-            b_caption,
-            b_tempo,
-            b_key,
-            b_genre,
-            b_duration,
-            b_instruments,
-            b_energy,
-            b_sections,
-            caption_shown,
+            b.b_caption,
+            b.b_tempo,
+            b.b_key,
+            b.b_genre,
+            b.b_duration,
+            b.b_instruments,
+            b.b_energy,
+            b.b_sections,
+            b.caption_shown,
         ]
-        outputs = [out_audio, out_picture, out_video, out_files, out_summary]
-        neural = [model, steer, describer, describer_model, reference_mode, keep_audio, loop]
+        outputs = [m.out_audio, m.out_picture, m.out_video, m.out_files, m.out_summary]
+        neural = [i.model, i.steer, i.describer, i.describer_model, i.reference_mode, i.keep_audio, i.loop]
         # Progress shows in one place per action (the status line, or the player the piece will play in),
         # not as a bar over each of the dozen fields an action fills.
-        describe_btn.click(
-            describe,
-            [text, image, video, audio, duration, tempo, key, genre, instruments, seed, backend, *neural],
-            [state, *fields, caption_shown, generate_btn, refine_btn, status],
+        i.describe_btn.click(
+            on.describe,
+            [
+                i.text,
+                i.image,
+                i.video,
+                i.audio,
+                i.duration,
+                i.tempo,
+                i.key,
+                i.genre,
+                i.instruments,
+                i.seed,
+                i.backend,
+                *neural,
+            ],
+            [state, *fields, b.caption_shown, b.generate_btn, b.refine_btn, b.status],
             show_progress="minimal",
-            show_progress_on=status,
+            show_progress_on=b.status,
         )
-        refine_btn.click(
-            refine,
-            [*edits, instruction],
-            [state, *fields, caption_shown, status],
+        b.refine_btn.click(
+            on.refine,
+            [*edits, b.instruction],
+            [state, *fields, b.caption_shown, b.status],
             show_progress="minimal",
-            show_progress_on=status,
+            show_progress_on=b.status,
         )
-        derived = [b_caption, b_sections, b_why, b_json, caption_shown]
-        for typed in (b_caption, b_tempo, b_key, b_duration, b_instruments):
-            typed.blur(apply_edits, edits, derived, show_progress="hidden")
+        derived = [b.b_caption, b.b_sections, b.b_why, b.b_json, b.caption_shown]
+        for typed in (b.b_caption, b.b_tempo, b.b_key, b.b_duration, b.b_instruments):
+            typed.blur(on.apply_edits, edits, derived, show_progress="hidden")
         # User input only, not the updates that Describe and Refine make.
-        b_genre.input(apply_edits, edits, derived, show_progress="hidden")
-        b_energy.release(apply_edits, edits, derived, show_progress="hidden")
-        generate_btn.click(
-            generate,
-            [*edits, backend, stems, video, history, model, steer, keep_audio, loop],
-            [*outputs, history, history_table, history_pick, state, *fields, caption_shown],
+        b.b_genre.input(on.apply_edits, edits, derived, show_progress="hidden")
+        b.b_energy.release(on.apply_edits, edits, derived, show_progress="hidden")
+        b.generate_btn.click(
+            on.generate,
+            [*edits, i.backend, i.stems, i.video, history, i.model, i.steer, i.keep_audio, i.loop],
+            [*outputs, history, m.history_table, m.history_pick, state, *fields, b.caption_shown],
             show_progress="full",
-            show_progress_on=out_audio,
+            show_progress_on=m.out_audio,
         )
-        history_pick.change(open_job, [history_pick, history], outputs)
+        m.history_pick.change(on.open_job, [m.history_pick, history], outputs)
     return page
 
 

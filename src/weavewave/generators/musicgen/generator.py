@@ -153,6 +153,7 @@ def _load(ref: str, device: str, torch_dtype: Any) -> MusicgenBundle:
     quiet_transformers()
     config = from_pretrained(AutoConfig.from_pretrained, ref, "generator")
     kind = getattr(config, "model_type", "")
+    cls: type[MusicgenMelodyForConditionalGeneration] | type[MusicgenForConditionalGeneration]
     if kind == "musicgen_melody":
         cls = MusicgenMelodyForConditionalGeneration
     elif kind == "musicgen":
@@ -441,6 +442,7 @@ class MusicgenGenerator:
         """Codec-rate audio [shape=(channels, n)] covering the brief (and ``extra_s`` more), block by block."""
         total = int(math.ceil((brief.duration_s + extra_s) * b.frame_rate))
         window = int(round(self.window_s * b.frame_rate))
+        assert self.prompt_s is not None  # set in __post_init__
         prompt = max(1, int(round(self.prompt_s * b.frame_rate)))
         blocks = plan_blocks(total, window, prompt)
         hop = b.hop

@@ -13,6 +13,7 @@ import random
 import re
 import zlib
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from weavewave.brief import MusicBrief
 from weavewave.generators.symbolic import orchestra as O
@@ -156,10 +157,10 @@ def plan_form(brief: MusicBrief, grid: Grid, total_bars: int) -> list[SectionPla
                 )
             )
     else:
-        for s in plan_sections(
+        for planned in plan_sections(
             brief.duration_s, brief.tempo_bpm, brief.meter, brief.energy, genre=brief.genre, seed=brief.seed
         ):
-            raw.append((s.label, min(total_bars - 1, s.start_bar), s.energy, frozenset()))
+            raw.append((planned.label, min(total_bars - 1, planned.start_bar), planned.energy, frozenset()))
     raw.sort(key=lambda r: r[1])
     starts: list[tuple[str, int, float, frozenset[str]]] = []
     for item in raw:
@@ -685,7 +686,7 @@ def _write_parts(
     first_theme = next((s.theme for s in sections if not s.is_intro), sections[0].theme)
 
     # One writer per part and duty, so voice leading and register carry across sections.
-    writers: dict[tuple[str, str], object] = {}
+    writers: dict[tuple[str, str], Any] = {}  # (instrument, duty) -> its writer; the duty says which kind
     for p in plans:
         solo_drop = SOLO_ACCOMP_VELOCITY_DROP if "melody" in p.duties else 0
         for duty in p.duties:
@@ -750,7 +751,7 @@ def _write_parts(
     melody_rng = _rng(seed, "melody")
     drum_plan = next((p for p in plans if "drums" in p.duties), None)
     drums_on = [
-        bool(drum_plan)
+        drum_plan is not None
         and s.plays(DRUMS)
         and _active(
             "drums", drum_plan, s, n_sections=len(sections), harmony_rank=0, main_lead=False, genre=genre

@@ -437,6 +437,7 @@ class CounterWriter:
     def _moving(self, span: ChordSpan, a: float, b: float, ctx: BarContext) -> list[Ev]:
         """Quarter notes over one chord: guide tone first, then the nearest other chord tones, and a
         scale step toward the next chord's nearest guide tone on the last beat."""
+        assert self.scale is not None  # only called with a scale (see write)
         beat = self.grid.beat_qn
         n = max(1, int(round((b - a) / beat)))
         nxt = chord_at(self.spans, b + EPS) if b < self.spans[-1].end - EPS else span

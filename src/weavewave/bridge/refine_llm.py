@@ -6,7 +6,7 @@ section captions) and the instruction ("make it a Christmas carol", "more energe
 the same JSON, changed. Its answer is salvaged with the perceiver's JSON parser, every field is validated
 on its own, and the edited brief is validated as a whole before use. Values the user set explicitly
 (provenance ``user``) are kept. When no model is configured, or the answer is unusable, the rule-based
-refiner :func:`weavewave.refine.refine` does the work instead.
+refiner :func:`weavewave.bridge.refine.refine` does the work instead.
 """
 
 from __future__ import annotations
@@ -264,7 +264,7 @@ def ask_refiner(
 
 def rule_refine(brief: MusicBrief, instruction: str) -> MusicBrief:
     """The rule-based refiner (the fallback when no model edit is usable)."""
-    from weavewave.refine import refine
+    from weavewave.bridge.refine import refine
 
     return refine(brief, instruction)
 

@@ -18,18 +18,15 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from weavewave.bridge import (
+from weavewave.bridge.caption import derive_section_caption, instrument_words, rederive, write_caption
+from weavewave.bridge.fixed import (
     EXCLUDED_KEY,
     EXCLUDED_SEP,
-    derive_section_caption,
     excluded_instruments,
     excluded_provenance,
     fixed_by_user,
-    instrument_words,
-    rederive,
-    rescale_sections,
-    write_caption,
 )
+from weavewave.bridge.sections import rescale_sections
 from weavewave.brief import MAX_DURATION_S, TEMPO_RANGE, MusicBrief, Provenance
 from weavewave.errors import BadInputError
 from weavewave.music.instruments import ALIASES, DRUMS, GM_PROGRAMS, family_of
@@ -164,6 +161,66 @@ def _clip(value: float, lo: float, hi: float) -> float:
     return max(lo, min(hi, value))
 
 
+@dataclass
+class _Asked:
+    """What an instruction's words ask for."""
+
+    rules: list[Any]
+    genres: list[str]
+    named: list[str]
+    tempo: re.Match[str] | None
+    key: re.Match[str] | None
+    meter: re.Match[str] | None
+    no_drums: bool
+
+    @classmethod
+    def read(cls, text: str) -> _Asked:
+        return cls(
+            rules=[r for r in RULES if re.search(r.pattern, text)],
+            genres=_genres_in(text),
+            named=_names_in(text),
+            tempo=TEMPO_RE.search(text),
+            key=KEY_RE.search(text),
+            meter=METER_RE.search(text),
+            no_drums=bool(NO_DRUMS_RE.search(text)),
+        )
+
+    def anything(self) -> bool:
+        return bool(
+            self.rules or self.genres or self.named or self.tempo or self.key or self.meter or self.no_drums
+        )
+
+
+@dataclass
+class _Edit:
+    """The brief being rewritten, as data, with what changed and why; fields the user fixed stay."""
+
+    brief: MusicBrief
+    said: str
+    data: dict[str, Any] = field(init=False)
+    prov: dict[str, Provenance] = field(init=False)
+    locked: set[str] = field(init=False)
+    changed: list[str] = field(default_factory=list)
+    phrases: list[str] = field(default_factory=list)
+    energy_asked: float = 0.0  # the energy the instruction asks for, applied or not
+
+    def __post_init__(self) -> None:
+        self.data = self.brief.to_dict()
+        self.prov = dict(self.brief.provenance)
+        self.locked = set(fixed_by_user(self.brief))
+
+    def set(self, name: str, value: Any, why: str, path: tuple[str, ...] | None = None) -> None:
+        if name in self.locked:
+            return
+        target = self.data
+        keys = path or (name,)
+        for k in keys[:-1]:
+            target = target[k]
+        target[keys[-1]] = value
+        self.prov[name] = Provenance(source="instruction", reason=f"{why}: {self.said}")
+        self.changed.append(name)
+
+
 def refine(brief: MusicBrief, instruction: str) -> MusicBrief:
     """Apply an instruction to a brief; keep everything it does not mention.
 
@@ -176,46 +233,49 @@ def refine(brief: MusicBrief, instruction: str) -> MusicBrief:
         raise BadInputError(
             "--instruction is empty: say what to change, e.g. 'as jazz', 'calmer', 'on music box'"
         )
-    data: dict[str, Any] = brief.to_dict()
-    prov = dict(brief.provenance)
-    said = f"from the instruction {instruction.strip()!r}"
-    locked = fixed_by_user(brief)
-    changed: list[str] = []
-    phrases: list[str] = []
-
-    def setv(name: str, value: Any, why: str, path: tuple[str, ...] | None = None) -> None:
-        if name in locked:
-            return
-        target = data
-        keys = path or (name,)
-        for k in keys[:-1]:
-            target = target[k]
-        target[keys[-1]] = value
-        prov[name] = Provenance(source="instruction", reason=f"{why}: {said}")
-        changed.append(name)
-
-    rules = [r for r in RULES if re.search(r.pattern, text)]
-    genres = _genres_in(text)
-    named = _names_in(text)
-    tempo_m, key_m, meter_m = TEMPO_RE.search(text), KEY_RE.search(text), METER_RE.search(text)
-    no_drums = bool(NO_DRUMS_RE.search(text))
-    if not (rules or genres or named or tempo_m or key_m or meter_m or no_drums):
+    asked = _Asked.read(text)
+    if not asked.anything():
         raise BadInputError(
             f"could not understand the instruction {instruction.strip()!r}: name a genre, mood, "
             "instrument, tempo or key, e.g. 'as jazz', 'calmer', 'on music box', 'at 90 bpm', "
             "'in D minor', 'as a lullaby', 'a Christmas carol'"
         )
+    edit = _Edit(brief, said=f"from the instruction {instruction.strip()!r}")
+    genre = _edit_genre(edit, asked)
+    ensemble = _edit_instruments(edit, asked, genre)
+    drums_floor = _edit_mood_and_tempo(edit, asked, genre, ensemble)
+    _edit_key_and_meter(edit, asked)
+    if not edit.changed:
+        raise BadInputError(
+            f"the instruction {instruction.strip()!r} asks for nothing that is not already so "
+            "(or only for what you set explicitly with a control)"
+        )
+    return _finish(
+        brief,
+        edit.data,
+        edit.prov,
+        edit.phrases or [instruction.strip()],
+        edit.energy_asked - brief.energy,
+        drums_floor,
+    )
 
-    # Genre: a named one beats a scenario's.
-    genre = genres[0] if genres else next((r.genre for r in rules if r.genre), None)
-    if genre and genre != brief.genre:
-        setv("genre", genre, f"genre {genre}")
-    new_genre = data["genre"]
 
-    # Instruments: named ones lead; otherwise a scenario's ensemble, or the new genre's.
-    ensemble = list(data["instruments"])
-    scenario = next((r.ensemble for r in rules if r.ensemble), ())
-    calm = any(r.drums is False for r in rules)
+def _edit_genre(edit: _Edit, asked: _Asked) -> str | None:
+    """A named genre beats a scenario's."""
+    genre = asked.genres[0] if asked.genres else next((r.genre for r in asked.rules if r.genre), None)
+    if genre and genre != edit.brief.genre:
+        edit.set("genre", genre, f"genre {genre}")
+    return genre
+
+
+def _edit_instruments(edit: _Edit, asked: _Asked, genre: str | None) -> list[str]:
+    """Named instruments lead; otherwise a scenario's ensemble, or the new genre's. What a request left out
+    stays out unless this instruction names it ("add strings" after "no drums")."""
+    brief, prov, named = edit.brief, edit.prov, asked.named
+    new_genre = edit.data["genre"]
+    ensemble = list(edit.data["instruments"])
+    scenario = next((r.ensemble for r in asked.rules if r.ensemble), ())
+    calm = any(r.drums is False for r in asked.rules)
     if named:
         accomp_pool = list(scenario[1:] or GENRES[new_genre].ensemble)
         ensemble = named + [
@@ -225,9 +285,8 @@ def refine(brief: MusicBrief, instruction: str) -> MusicBrief:
         ensemble = list(scenario)
     elif genre and genre != brief.genre:
         ensemble = list(GENRES[new_genre].ensemble)
-    if calm or no_drums:
+    if calm or asked.no_drums:
         ensemble = [n for n in ensemble if n != DRUMS] or ensemble
-    # What a request left out stays out unless this instruction names it ("add strings" after "no drums").
     excluded = [n for n in excluded_instruments(brief) if n not in named]
     ensemble = [n for n in ensemble if n not in excluded] or ensemble
     if EXCLUDED_KEY in prov and len(excluded) < len(excluded_instruments(brief)):
@@ -237,13 +296,19 @@ def refine(brief: MusicBrief, instruction: str) -> MusicBrief:
         else:
             del prov[EXCLUDED_KEY]
     ensemble = list(dict.fromkeys(ensemble))[:MAX_ENSEMBLE]
-    if ensemble != list(data["instruments"]):
-        setv("instruments", ensemble, f"instruments {', '.join(instrument_words(n) for n in ensemble)}")
+    if ensemble != list(edit.data["instruments"]):
+        edit.set("instruments", ensemble, f"instruments {', '.join(instrument_words(n) for n in ensemble)}")
+    return ensemble
 
-    # Mood, energy and tempo: scenario targets, then relative steps.
+
+def _edit_mood_and_tempo(edit: _Edit, asked: _Asked, genre: str | None, ensemble: list[str]) -> float | None:
+    """Mood, energy and tempo: relative steps first, then a scenario's targets and ranges, then an explicit
+    tempo. Returns the energy floor a genre with drums asks for (None: none); ``ensemble`` is the one the
+    instruction asked for (applied or, where the user fixed the instruments, not)."""
+    data, rules = edit.data, asked.rules
     mood = data["mood"]
     energy, valence, arousal, tempo = data["energy"], mood["valence"], mood["arousal"], data["tempo_bpm"]
-    for r in sorted(rules, key=lambda r: not r.relative):  # steps first, then a scenario's targets and ranges
+    for r in sorted(rules, key=lambda r: not r.relative):
         if r.energy is not None:
             energy = energy + r.energy if r.relative else r.energy
         if r.arousal is not None:
@@ -254,15 +319,15 @@ def refine(brief: MusicBrief, instruction: str) -> MusicBrief:
             tempo *= r.tempo_factor
         if r.tempo_range is not None:
             tempo = _clip(tempo, *r.tempo_range)
-        phrases.append(r.words)
+        edit.phrases.append(r.words)
     drums_floor = None
-    if genre and DRUMS in ensemble and not no_drums and "energy" not in locked:
+    if genre and DRUMS in ensemble and not asked.no_drums and "energy" not in edit.locked:
         drums_floor = STYLE_DRUMS_ENERGY
         if energy < drums_floor:
             energy = drums_floor
-            phrases.append(f"with {GENRES[new_genre].description} drums")
-    if tempo_m:
-        tempo = float(tempo_m.group(1))
+            edit.phrases.append(f"with {GENRES[data['genre']].description} drums")
+    if asked.tempo:
+        tempo = float(asked.tempo.group(1))
         if not TEMPO_RANGE[0] <= tempo <= TEMPO_RANGE[1]:
             raise BadInputError(
                 f"the instruction asks for {tempo:g} BPM: use {TEMPO_RANGE[0]:g} to {TEMPO_RANGE[1]:g} BPM"
@@ -272,43 +337,41 @@ def refine(brief: MusicBrief, instruction: str) -> MusicBrief:
         round(_clip(valence, -1, 1), 3),
         round(_clip(arousal, -1, 1), 3),
     )
+    edit.energy_asked = energy
     tempo = round(_clip(tempo, *TEMPO_RANGE), 2)
     if energy != data["energy"]:
-        setv("energy", energy, f"energy {energy:.2f}")
+        edit.set("energy", energy, f"energy {energy:.2f}")
     if valence != mood["valence"]:
-        setv("mood.valence", valence, f"valence {valence:+.2f}", ("mood", "valence"))
+        edit.set("mood.valence", valence, f"valence {valence:+.2f}", ("mood", "valence"))
     if arousal != mood["arousal"]:
-        setv("mood.arousal", arousal, f"arousal {arousal:+.2f}", ("mood", "arousal"))
+        edit.set("mood.arousal", arousal, f"arousal {arousal:+.2f}", ("mood", "arousal"))
     if tempo != data["tempo_bpm"]:
-        setv("tempo_bpm", tempo, f"tempo {tempo:g}")
+        edit.set("tempo_bpm", tempo, f"tempo {tempo:g}")
     tags = list(dict.fromkeys([t for r in rules for t in r.tags] + list(mood["tags"])))[:6]
-    if tags != mood["tags"] and "mood.tags" not in locked:
+    if tags != mood["tags"] and "mood.tags" not in edit.locked:
         mood["tags"] = tags
+    return drums_floor
 
-    # Key and mode.
-    if key_m:
-        ks = parse_key(key_m.group(1).replace("-", " "))
-        setv("key", {"tonic": ks.tonic, "mode": ks.mode}, f"key {ks}")
+
+def _edit_key_and_meter(edit: _Edit, asked: _Asked) -> None:
+    data = edit.data
+    if asked.key:
+        ks = parse_key(asked.key.group(1).replace("-", " "))
+        edit.set("key", {"tonic": ks.tonic, "mode": ks.mode}, f"key {ks}")
     else:
-        mode = next((r.mode for r in reversed(rules) if r.mode), None)
+        mode = next((r.mode for r in reversed(asked.rules) if r.mode), None)
         if mode and mode != data["key"]["mode"]:
-            setv("key", {"tonic": data["key"]["tonic"], "mode": mode}, f"key {data['key']['tonic']} {mode}")
-
-    if meter_m:
-        wanted = meter_m.group(1) or meter_m.group(2)
+            edit.set(
+                "key", {"tonic": data["key"]["tonic"], "mode": mode}, f"key {data['key']['tonic']} {mode}"
+            )
+    if asked.meter:
+        wanted = asked.meter.group(1) or asked.meter.group(2)
         try:
             meter = parse_meter(wanted)
         except BadInputError as exc:
             raise BadInputError(f"the instruction asks for {exc}") from None
         if meter != data["meter"]:
-            setv("meter", meter, f"meter {meter}")
-
-    if not changed:
-        raise BadInputError(
-            f"the instruction {instruction.strip()!r} asks for nothing that is not already so "
-            "(or only for what you set explicitly with a control)"
-        )
-    return _finish(brief, data, prov, phrases or [instruction.strip()], energy - brief.energy, drums_floor)
+            edit.set("meter", meter, f"meter {meter}")
 
 
 def _finish(
@@ -342,7 +405,7 @@ def _finish(
     phrase = ", ".join(dict.fromkeys(phrases))
     keep = None
     if ref is not None:
-        from weavewave.perceive.audio import KEEP_WORDS
+        from weavewave.bridge.reference import KEEP_WORDS
 
         keep = KEEP_WORDS[ref.mode]
     # Text the user wrote is theirs: the instruction rewrites only the derived captions.

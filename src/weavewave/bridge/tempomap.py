@@ -1,4 +1,4 @@
-"""Scoring to picture: a tempo, first downbeat and tempo map that put a video's cuts on the beat.
+"""The tempo map that puts a video's cuts on the beat: a search over tempo, first downbeat and bends.
 
 A film composer picks the tempo so that the picture's cuts land on the music's bar lines and beats, and
 bends it where a cue must hit exactly. :func:`best_timeline` does that by search: for every tempo in the
@@ -9,14 +9,7 @@ less than one strong beat) is chosen by :func:`fit_tempo` so the cuts land on be
 stretch before it by at most :data:`MAX_BEND`, then pins every other cut to the beat, eighth or sixteenth
 nearest it where that bends no stretch more than :data:`CUT_BEND`. The timeline whose cuts land best wins.
 The median distance from a cut to the beat it landed on, in milliseconds, is the reported **residual**
-(target :data:`TARGET_RESIDUAL_MS`).
-
-:func:`score_brief` writes the result into a fused brief: the tempo, ``downbeat_s``, ``warp`` (the tempo
-map), one section per scene (or group of short scenes) with its own energy and caption, and a cue on
-every cut: ``section`` where a section starts (the kit fills into it and crashes), ``accent`` elsewhere
-(crash and kick), on the grid when the cut is within :data:`ON_BEAT_S` of it, else on the cut itself. The cut list,
-the beat each cut landed on and the residual are kept in the video observation under ``scoring`` and in
-the provenance. :func:`as_loop` prepares a brief for a seamless loop.
+(target :data:`TARGET_RESIDUAL_MS`). :mod:`weavewave.bridge.picture` writes the result into a brief.
 """
 
 from __future__ import annotations
@@ -26,9 +19,6 @@ from typing import Any
 
 import numpy as np
 
-from weavewave.brief import Cue, MusicBrief, Provenance, Section
-from weavewave.music.form import energy_word
-from weavewave.music.styles import GENRES
 from weavewave.music.theory import bar_seconds
 
 TEMPO_STEP_BPM = 0.1
@@ -52,9 +42,6 @@ BEND_MARGIN = 1e-4  # kept under MAX_BEND so rounding knots to microseconds neve
 # stretches could differ by 25 % in tempo (8 %: at most 18 %, less than before); the rest are hit off the grid.
 CUT_BEND = 0.08
 ON_BEAT_S = 0.010  # a cut this close to a beat is on it: no knot, its cue on the beat
-MAJOR_SCENE_S = 2.0  # a cut starting a scene at least this long is major: it must land on a strong beat
-MIN_SEARCH_WIDTH_BPM = 12.0
-SECTION_ENERGY_SPREAD = 1.5  # how strongly scene energy differences show in section energy
 # Strong beats per bar of each meter (bar line plus the mid-bar accent in 4/4 and 6/8).
 STRONG_PER_BAR = {"4/4": 2, "3/4": 1, "6/8": 2}
 SIXTEENTHS_PER_BAR = {"4/4": 16, "3/4": 12, "6/8": 12}
@@ -171,22 +158,6 @@ def _search(
         if cost[k] < best_cost - 1e-12:
             best_cost, best = float(cost[k]), (float(tempo), float(offsets[k]))
     return best
-
-
-# ======================================================================================================
-# The brief
-# ======================================================================================================
-def search_range(brief: MusicBrief, pace_range: tuple[float, float] | None) -> tuple[float, float]:
-    """Tempi to search: the genre's range, narrowed to the video's pace where they overlap."""
-    lo, hi = GENRES[brief.genre].tempo_range
-    if pace_range is not None:
-        plo, phi = max(lo, pace_range[0]), min(hi, pace_range[1])
-        if phi - plo >= MIN_SEARCH_WIDTH_BPM:
-            return plo, phi
-    # Around the mood's tempo, within the genre's range.
-    centre = min(max(brief.tempo_bpm, lo), hi)
-    half = max(MIN_SEARCH_WIDTH_BPM / 2, (hi - lo) / 4)
-    return max(lo, centre - half), min(hi, centre + half)
 
 
 @dataclass
@@ -448,129 +419,6 @@ def best_timeline(
     return best[1]
 
 
-def score_brief(brief: MusicBrief, video: dict[str, Any], *, tempo_fixed: bool = False) -> MusicBrief:
-    """Rewrite a fused brief to the picture: tempo, downbeat, tempo map, one section per scene, cues.
-
-    Parameters
-    ----------
-    brief : the fused brief (its duration is the video's unless the user set one).
-    video : the video observation's ``measurements`` (from :func:`weavewave.perceive.video.perceive_video`)
-        plus ``tempo_range`` (the pace's BPM range) when known.
-    tempo_fixed : the user set the tempo: keep it and only place the downbeat (no tempo map either).
-    """
-    duration = brief.duration_s
-    edges = [*video.get("cuts_s", []), *video.get("fades_s", []), *video.get("dissolves_s", [])]
-    boundaries = sorted(t for t in edges if 0 < t < duration)
-    scenes = [s for s in video.get("scenes", []) if s["start_s"] < duration]
-    lo, hi = search_range(brief, video.get("tempo_range"))
-    major = [s["start_s"] for s in scenes[1:] if s["end_s"] - s["start_s"] >= MAJOR_SCENE_S]
-    tl = best_timeline(
-        boundaries,
-        scenes,
-        major,
-        brief.meter,
-        (lo, hi),
-        duration,
-        preferred_bpm=brief.tempo_bpm,
-        fixed_tempo=brief.tempo_bpm if tempo_fixed else None,
-    )
-    score, real = tl.warp()
-    sections = _sections(tl, brief)
-    section_starts = {round(s.start_s, 4) for s in sections[1:]}
-    cues = []
-    for t, b in zip(boundaries, tl.beats_s, strict=True):
-        if abs(b - t) <= ON_BEAT_S + 1e-9 and b < duration:
-            kind = "section" if round(b, 4) in section_starts else "accent"
-            cues.append(Cue(time_s=b, kind=kind, label=f"cut at {t:.3f} s"))
-        else:  # off the beat: the hit goes on the cut itself, not on the beat near it
-            cues.append(Cue(time_s=round(t, 4), kind="accent", label=f"cut at {t:.3f} s, off the beat"))
-    cue_ms = [round(abs(c.time_s - t) * 1000, 1) for c, t in zip(cues, boundaries, strict=True)]
-    cues = list({c.time_s: c for c in cues}.values())
-    residual = tl.residual_ms
-
-    prov = dict(brief.provenance)
-    verdict = "within" if residual <= TARGET_RESIDUAL_MS else "above"
-    pinned = sum(p for _, _, p in tl.sections[1:])
-    off_beat = sum(c.label.endswith("off the beat") for c in cues)
-    why = (
-        f"tempo {tl.tempo_bpm:g}: searched {lo:g}-{hi:g} BPM and the first downbeat so the video's "
-        f"{len(boundaries)} cuts land on beats; {pinned} section changes and "
-        f"{max(0, len(tl.knots) - pinned - (tl.downbeat_s > 0))} other cuts pinned by bending the tempo at "
-        f"most {max([abs(b) for b in tl.bends], default=0.0):.1%}; median cut-to-beat "
-        f"distance {residual:.1f} ms ({verdict} the {TARGET_RESIDUAL_MS:g} ms target)"
-    )
-    if tempo_fixed:
-        why = (
-            f"tempo {tl.tempo_bpm:g}: set by the user; the first downbeat placed so the cuts land as near "
-            f"beats as it allows (median {residual:.1f} ms)"
-        )
-    else:
-        prov["tempo_bpm"] = Provenance(source="video", reason=why)
-    prov["downbeat_s"] = Provenance(
-        source="video",
-        reason=(
-            f"first downbeat at {tl.downbeat_s:.3f} s: puts the bar lines on the cuts (a quiet pickup leads into it)"
-        ),
-    )
-    if tl.knots:
-        prov["warp"] = Provenance(
-            source="video",
-            reason=(
-                f"tempo map with {len(tl.knots)} knots: section changes land exactly on their cuts, other cuts "
-                f"on beats where a bend of at most {MAX_BEND:.0%} allows"
-            ),
-        )
-    prov["sections"] = Provenance(
-        source="video",
-        reason=(
-            f"{len(sections)} sections from {len(scenes)} scenes; a scene shorter than {MIN_SECTION_BARS} bars "
-            "joins the section before it (its cut keeps an accent)"
-        ),
-    )
-    prov["cues"] = Provenance(
-        source="video",
-        reason=(
-            f"{len(cues)} cues on the cuts: {sum(c.kind == 'section' for c in cues)} section changes, "
-            f"{sum(c.kind == 'accent' for c in cues)} accents ({off_beat} off the beat, on the cut itself, {tl.off_grid} of them "
-            f"off the sixteenth grid too); "
-            f"largest cut-to-cue distance {max(cue_ms, default=0.0):.1f} ms; residual {residual:.1f} ms"
-        ),
-    )
-    scoring = {
-        "tempo_bpm": tl.tempo_bpm,
-        "downbeat_s": tl.downbeat_s,
-        "residual_ms": residual,
-        "target_ms": TARGET_RESIDUAL_MS,
-        "cuts_s": [round(t, 4) for t in boundaries],
-        "beats_s": tl.beats_s,
-        "distances_ms": tl.distances_ms,
-        "cues_off_beat": off_beat,
-        "cues_off_grid": tl.off_grid,
-        "cue_distances_ms": cue_ms,
-        "major_cuts_s": [round(t, 4) for t in major],
-        "tempo_bends": [round(b, 4) for b in tl.bends],
-        "search_bpm": [round(lo, 2), round(hi, 2)],
-    }
-    observations = []
-    for obs in brief.observations:
-        if obs.source == "video" and "scoring" not in obs.measurements:
-            obs = obs.model_copy(update={"measurements": {**obs.measurements, "scoring": scoring}})
-        observations.append(obs)
-    data = brief.to_dict()
-    data.update(
-        tempo_bpm=round(tl.tempo_bpm, 2),
-        downbeat_s=tl.downbeat_s,
-        warp=[[float(a), float(b)] for a, b in zip(score, real, strict=True)] if tl.knots else [],
-        sections=[s.model_dump() for s in sections],
-        cues=[c.model_dump() for c in cues],
-        observations=[o.model_dump() for o in observations],
-        provenance={k: v.model_dump() for k, v in sorted(prov.items())},
-    )
-    from weavewave.bridge import rederive
-
-    return rederive(MusicBrief.from_dict(data, origin="scored brief"))
-
-
 def _warp_arrays(knots: list[tuple[float, float]], duration: float) -> tuple[np.ndarray, np.ndarray]:
     """(score, real) knot arrays from (0, 0) to the end; the last stretch plays at the steady tempo."""
     pts = [(0.0, 0.0), *[k for k in knots if k[1] > 0]]
@@ -589,85 +437,3 @@ def _bends(knots: list[tuple[float, float]]) -> list[float]:
             out.append(_bend(prev[0], s_t, prev[1], r_t))
         prev = (s_t, r_t)
     return out
-
-
-def _sections(tl: Timeline, brief: MusicBrief) -> list[Section]:
-    """One section per kept scene, from where its bar line plays (in real time)."""
-    if not tl.sections:
-        return list(brief.sections)
-    mean_energy = float(np.mean([s["energy"] for _, s, _ in tl.sections]))
-    style = GENRES[brief.genre]
-    seen: dict[str, int] = {}
-    out: list[Section] = []
-    for k, (start, s, _pinned) in enumerate(tl.sections):
-        end = tl.duration_s if k == len(tl.sections) - 1 else tl.sections[k + 1][0]
-        theme = str(s.get("theme", "A"))
-        label = theme + "'" * seen.get(theme, 0)
-        seen[theme] = seen.get(theme, 0) + 1
-        energy = round(
-            min(1.0, max(0.1, brief.energy + SECTION_ENERGY_SPREAD * (s["energy"] - mean_energy))), 3
-        )
-        caption = (
-            f"{style.description.capitalize()}, {energy_word(energy)} energy: scored to "
-            f"{s.get('caption', 'a scene')} from {s['start_s']:.2f} s."
-        )
-        out.append(
-            Section(start_s=round(start, 4), end_s=round(end, 4), label=label, energy=energy, caption=caption)
-        )
-    return out
-
-
-# ======================================================================================================
-# Loops
-# ======================================================================================================
-LOOP_RELABEL = {"intro": "A", "outro": "A"}
-
-
-def as_loop(brief: MusicBrief, *, tempo_fixed: bool = False, duration_fixed: bool = False) -> MusicBrief:
-    """A copy of the brief made to loop: a whole number of bars, no intro or outro, ``loop`` set.
-
-    The tempo is nudged (by less than half a bar over the piece) so the length holds a whole number of
-    bars; if the user fixed the tempo, the length is nudged instead; if both were fixed, neither moves
-    and the loop wraps inside a bar (still without a click). Intro and outro become body sections with the
-    energy of the first body section, so the end flows into the start.
-    """
-    from weavewave.bridge import rederive, rescale_sections, with_sections
-    from weavewave.music.theory import beats_per_bar
-
-    update: dict[str, Any] = {"loop": True}
-    prov = dict(brief.provenance)
-    bar = bar_seconds(brief.tempo_bpm, brief.meter)
-    bars = max(1, round(brief.duration_s / bar))
-    exact = abs(bars * bar - brief.duration_s) < 1e-3
-    if not exact and not tempo_fixed and not brief.cues:
-        # tempo_bpm counts the felt beat; a bar of 6/8 holds two felt beats
-        felt_per_bar = 2.0 if brief.meter == "6/8" else beats_per_bar(brief.meter)
-        tempo = round(60.0 * felt_per_bar * bars / brief.duration_s, 4)
-        update["tempo_bpm"] = tempo
-        prov["tempo_bpm"] = Provenance(
-            source=prov.get("tempo_bpm", Provenance(source="default", reason="")).source,
-            reason=f"tempo {tempo:g}: nudged so the {brief.duration_s:g} s loop holds exactly {bars} bars",
-        )
-    elif not exact and not duration_fixed and not brief.cues:
-        update["duration_s"] = round(bars * bar, 4)
-        prov["duration_s"] = Provenance(
-            source="default",
-            reason=(f"duration {bars * bar:.3f} s: {bars} whole bars, so the loop repeats on a bar line"),
-        )
-    looped = brief.model_copy(update=update)
-    if "duration_s" in update:
-        looped = looped.model_copy(update={"sections": rescale_sections(brief, update["duration_s"])})
-    if "tempo_bpm" in update and not brief.cues:
-        looped = with_sections(looped)
-    body_energy = next((s.energy for s in looped.sections if s.label not in LOOP_RELABEL), looped.energy)
-    sections = [
-        s.model_copy(update={"label": LOOP_RELABEL[s.label], "energy": body_energy})
-        if s.label in LOOP_RELABEL
-        else s
-        for s in looped.sections
-    ]
-    prov["loop"] = Provenance(source="user", reason="set with --loop: the end leads back into the start")
-    data = looped.to_dict()
-    data["sections"] = [s.model_dump() for s in sections]
-    data["provenance"] = {k: v.model_dump() for k, v in sorted(prov.items())}
-    return rederive(MusicBrief.from_dict(data, origin="looped brief"))
