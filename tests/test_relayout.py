@@ -58,6 +58,7 @@ CASES = [
         '"weavewave.generators.symbolic.soundfont.SYSTEM_SOUNDFONTS"\n',
     ),
     ("see src/weavewave/render.py\n", "see src/weavewave/generators/symbolic/render.py\n"),
+    ('    "from weavewave import audio_io\\n"\n', '    "from weavewave.io import audio as audio_io\\n"\n'),
     (
         '"import os; from weavewave import render; render.render(a)"\n',
         '"import os; from weavewave.generators.symbolic import render; render.render(a)"\n',

@@ -81,7 +81,7 @@ def test_the_cli_exits_2_on_a_full_disk(tmp_path):
     """In a subprocess, the writer fails as on a full disk: one line, exit 2, no 'internal error'."""
     script = (
         "import errno, sys\n"
-        "from weavewave import audio_io\n"
+        "from weavewave.io import audio as audio_io\n"
         "def full(*a, **k): raise OSError(errno.ENOSPC, 'No space left on device')\n"
         "audio_io.write_audio = full\n"
         "from weavewave.cli import main\n"

@@ -185,10 +185,11 @@ def move_files(root: Path) -> list[str]:
 
 # --- rewriting --------------------------------------------------------------------------------------------
 _DOTTED = re.compile(r"(?<![\w.])weavewave(?:\.\w+)+")
-# A statement on its own line, or one inside a ``python -c`` string after "; " (ended by ";" or a quote).
+# A statement on its own line, or one inside a ``python -c`` string: at the start of the string or after
+# "; ", ended by ";", a quote or an escaped newline.
 _FROM = re.compile(
-    r"(?:^|(?<=; ))(?P<indent>[ \t]*)from[ \t]+(?P<module>weavewave(?:\.\w+)*)[ \t]+import[ \t]+"
-    r"(?P<names>\([^)]*\)|[^\n;\"'#]*?)(?P<comment>[ \t]*#[^\n]*)?(?=[ \t]*(?:$|[;\"']))",
+    r"(?:^|(?<=; ))(?P<indent>[ \t]*[\"']?)from[ \t]+(?P<module>weavewave(?:\.\w+)*)[ \t]+import[ \t]+"
+    r"(?P<names>\([^)]*\)|[^\n;\"'#\\]*?)(?P<comment>[ \t]*#[^\n]*)?(?=[ \t]*(?:$|[;\"'\\]))",
     re.M,
 )
 _IMPORT = re.compile(r"^(?P<indent>[ \t]*)import[ \t]+(?P<module>weavewave(?:\.\w+)+)(?P<rest>[^\n]*)$", re.M)
