@@ -190,14 +190,17 @@ def plan_progression(
                 kind = "half" if k % 2 == 0 else "authentic"
                 cad = cadence_tokens(kind, genre, key)[-min(per_phrase - 1, 3) :]
                 tokens[end - len(cad) : end] = list(cad)
+        # A section's cadence takes at most half its chord slots (two at least: V-I, IV-V), so a short
+        # section still plays its own loop's opening chords instead of the genre's one cadence formula.
+        most = max(P.MIN_CADENCE_SLOTS, n_slots // 2)
         if sec.last:
             cad = cadence_tokens("half" if loop_back else "authentic", genre, key)
-            cad = cad[-min(len(cad), n_slots) :]
+            cad = cad[-min(len(cad), n_slots, most) :]
             tokens[n_slots - len(cad) :] = list(cad)
         elif genre not in P.LOOP_ONLY_GENRES and n_slots >= 3:
             kind = "authentic" if genre in P.PHRASE_CADENCE_GENRES else "half"
             cad = cadence_tokens(kind, genre, key)
-            cad = cad[-min(len(cad), n_slots - 1) :]
+            cad = cad[-min(len(cad), n_slots - 1, most) :]
             tokens[n_slots - len(cad) :] = list(cad)
         start = sec.start_bar * bar_qn
         slot_qn = sec.bars * bar_qn / n_slots
