@@ -77,6 +77,7 @@ RISER_GENRES = frozenset({"electronic"})
 # --- tuning of the processors -----------------------------------------------------------------------------
 FILTER_ORDER = 2  # 12 dB per octave: a gentle analogue-style slope
 SWEEP_BLOCK = 1024  # samples between cutoff updates in a sweep (21 ms at 48 kHz: no audible steps)
+SWEEP_Q = 1.4  # a little resonance at the moving cutoff: the synth filter sweep's familiar "wow"
 SWEEP_OPEN_HZ_FRACTION = 0.45  # a cutoff at or above this fraction of the sample rate is no filter at all
 REVERB_PREDELAY_S = 0.02
 REVERB_SEED = 11  # the impulse response's noise: fixed, so the same piece gives the same bytes
@@ -262,11 +263,11 @@ def _hall_ir(sr: int, decay_s: float, damp_hz: float) -> np.ndarray:
 def _cutoff_curve(
     n: int, sr: int, spans: list[tuple[float, float]], from_hz: float, to_hz: float
 ) -> np.ndarray:
-    """Per block, the sweep's cutoff: ``from_hz`` rising exponentially to ``to_hz`` over each span, open
-    (``to_hz``) elsewhere."""
+    """Per block, the sweep's cutoff: ``from_hz`` rising exponentially to ``to_hz`` over each span, no
+    filter (infinite) elsewhere."""
     blocks = -(-n // SWEEP_BLOCK)
     t = (np.arange(blocks) + 0.5) * SWEEP_BLOCK / sr
-    cut = np.full(blocks, to_hz)
+    cut = np.full(blocks, np.inf)
     for s, e in spans:
         inside = (t >= s) & (t < e)
         frac = (t[inside] - s) / max(e - s, 1e-9)
@@ -281,7 +282,7 @@ def sweep(
     n = x.shape[-1]
     cut = _cutoff_curve(n, sr, spans, from_hz, to_hz)
     open_hz = SWEEP_OPEN_HZ_FRACTION * sr
-    return _time_varying(x, _biquads(cut, sr, "low"), cut < open_hz)
+    return _time_varying(x, _biquads(cut, sr, "low", SWEEP_Q), cut < open_hz)
 
 
 def _biquads(centre_hz: np.ndarray, sr: int, kind: str, q: float = math.sqrt(0.5)) -> np.ndarray:
@@ -325,7 +326,7 @@ def riser(
     noise_db: float,
 ) -> np.ndarray:
     """White noise through a band climbing from ``from_hz`` to ``to_hz`` and swelling over each span,
-    added to the part's own sound; its level follows the part's (``noise_db`` relative to its RMS over
+    added to the part's own sound (which swells with it); its level follows the part's (``noise_db`` relative to its RMS over
     the span), so the part's gain and the renderer's balance still set it."""
     n = x.shape[-1]
     rng = np.random.default_rng(RISER_NOISE_SEED)
@@ -344,6 +345,7 @@ def riser(
         band *= swell
         ref = _rms(x[:, lo:hi])
         level = _rms(band)
+        out[:, lo:hi] *= swell  # the cymbal swells with the noise
         if ref > 0 and level > 0:
             out[:, lo:hi] += band * (ref / level) * 10.0 ** (noise_db / 20.0)
     return out
