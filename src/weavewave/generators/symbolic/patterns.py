@@ -74,6 +74,9 @@ CADENCES: dict[str, dict[str, tuple[str, ...]]] = {
 }
 # The fewest chord slots a section-end cadence takes (it takes at most half the section otherwise).
 MIN_CADENCE_SLOTS = 2
+# Degrees of the subdominant-function chords (IV, ii): they hold the 4th degree that tells a key from its
+# dominant's, so a section's chords keep one of them.
+SUBDOMINANT_DEGREES = frozenset({2, 4})
 # Genres whose minor cadences use the harmonic-minor dominant, and jazz's ii-V-I.
 CLASSICAL_MINOR_CADENCE = {"authentic": ("4", "5.D", "1"), "half": ("4", "5.D")}
 CLASSICAL_MINOR_GENRES = frozenset({"classical", "cinematic", "jazz", "folk"})
