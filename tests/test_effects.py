@@ -143,3 +143,32 @@ def test_short_sections_keep_their_own_loop_before_the_cadence():
         body = [s.chord.degree for s in spans if 8.0 <= s.start < 24.0]
         heads.add(tuple(body[:2]))
     assert len(heads) >= 3, heads  # the cadence no longer overwrites all but the first chord
+
+
+def test_every_section_with_a_dominant_keeps_a_subdominant_and_the_piece_ends_home():
+    """Issue 11: cut to V-I, a section of I, V and vi has no 4th degree and is heard in the dominant's key."""
+    key = KeyContext(7, "major")
+    sections = [
+        SectionSpan(0, 2, "intro", False),
+        SectionSpan(2, 4, "a", False),
+        SectionSpan(6, 4, "b", False),
+        SectionSpan(10, 2, "outro", True),
+    ]
+    for genre in ("rock", "folk", "pop", "classical", "cinematic", "jazz"):  # the genres with cadences
+        for seed in range(6):
+            spans = plan_progression(
+                sections,
+                genre=genre,
+                key=key,
+                bar_qn=4.0,
+                bar_seconds=2.4,
+                end_qn=48.0,
+                rng_seed=seed,
+            )
+            assert spans[-1].chord.degree == 0, (genre, seed)  # the last bar is the tonic
+            for sec in sections[1:3]:
+                lo, hi = sec.start_bar * 4.0, (sec.start_bar + sec.bars) * 4.0
+                degrees = [s.chord.degree for s in spans if lo <= s.start < hi]
+                if 4 in degrees:  # V (degrees count from 0)
+                    assert {1, 3} & set(degrees), (genre, seed, sec.theme, degrees)
+                    assert degrees.count(4) <= degrees.count(0) + degrees.count(1) + degrees.count(3)
