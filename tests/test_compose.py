@@ -83,7 +83,8 @@ def test_every_genre_and_meter_composes_in_range(genre, meter):
         )
         arr = compose(brief)
         assert arr.duration_s == brief.duration_s
-        assert [p.instrument for p in arr.parts] == brief.instruments
+        # one part per instrument, plus the riser (an effect part) into each electronic drop
+        assert [p.instrument for p in arr.parts if p.instrument != "Reverse Cymbal"] == brief.instruments
         assert sum(len(p.notes) for p in arr.parts) > 20
         for p in arr.parts:
             for n in p.notes:

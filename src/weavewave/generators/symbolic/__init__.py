@@ -20,6 +20,7 @@ class SymbolicOptions(GeneratorOptions):
 
     soundfont: str | Path | None = Field(None, description="General MIDI .sf2 file (default: see SOUNDFONTS)")
     stems: bool = Field(False, description="also render one stem per part (one synth pass per part)")
+    effects: bool = Field(True, description="the genre's per-part effects (lo-fi dust, halls, build sweeps)")
 
 
 class SymbolicGenerator:
@@ -33,19 +34,23 @@ class SymbolicGenerator:
     )
     Options = SymbolicOptions
 
-    def __init__(self, soundfont: str | Path | None = None, *, stems: bool = False) -> None:
+    def __init__(
+        self, soundfont: str | Path | None = None, *, stems: bool = False, effects: bool = True
+    ) -> None:
         if soundfont is not None:
             from weavewave.generators.symbolic.soundfont import find_soundfont
 
             find_soundfont(soundfont)  # a bad path fails now, before any work
         self.soundfont = soundfont
         self.stems = stems  # also render one stem per part (costs one synth pass per part)
+        self.effects = effects  # the genre's per-part effects (effects.GENRE_EFFECTS)
 
     def __repr__(self) -> str:
-        return f"SymbolicGenerator(soundfont={self.soundfont!r}, stems={self.stems})"
+        return f"SymbolicGenerator(soundfont={self.soundfont!r}, stems={self.stems}, effects={self.effects})"
 
     def generate(self, brief: MusicBrief, *, progress: ProgressFn | None = None) -> Track:
         from weavewave.generators.symbolic.compose import compose
+        from weavewave.generators.symbolic.effects import plan_effects
         from weavewave.generators.symbolic.render import render
 
         check_brief(brief, self.capabilities, backend=self.name)
@@ -53,8 +58,10 @@ class SymbolicGenerator:
         report(0.0, "composing")
         arrangement = compose(brief)
         report(0.1, f"rendering {len(arrangement.parts)} parts")
+        fx = plan_effects(arrangement, brief.genre) if self.effects else None
         mix = render(
-            arrangement,
+            fx.arrangement if fx else arrangement,
+            effects=fx.effects if fx else None,
             soundfont=self.soundfont,
             stems=self.stems,
             loop=brief.loop,

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from weavewave.brief import MusicBrief
+from weavewave.generators.symbolic import effects as FX
 from weavewave.generators.symbolic import orchestra as O
 from weavewave.generators.symbolic import patterns as P
 from weavewave.generators.symbolic.drums import DrumWriter
@@ -439,6 +440,17 @@ def compose(brief: MusicBrief) -> Arrangement:
             controls=_pedal(plan, spans, grid, genre, brief.duration_s, notes),
         )
         parts.append(part)
+    if genre in FX.RISER_GENRES:
+        builds = [
+            (
+                (s.start_bar + s.bars - min(s.bars, FX.RISER_MAX_BARS)) * grid.bar_seconds,
+                (s.start_bar + s.bars) * grid.bar_seconds,
+            )
+            for s in sections
+            if s.theme == "build" and not s.last
+        ]
+        if builds:  # a riser into each drop, with its own stem
+            parts.append(FX.riser_part(builds, gain_db=FX.RISER_GAIN_DB))
     return Arrangement(
         parts=parts,
         tempo_bpm=brief.tempo_bpm,

@@ -128,6 +128,31 @@ def cadence_tokens(kind: str, genre: str, key: KeyContext) -> tuple[str, ...]:
     return P.CADENCES[key.mode][kind]
 
 
+def _fitted_cadence(
+    kind: str, genre: str, key: KeyContext, before: list[str], loop_end: list[str]
+) -> list[str]:
+    """A section's closing chords in place of the loop's last ones, ``loop_end``, after its chords ``before``.
+
+    Cut to its last two chords, an authentic cadence (IV-V-I) loses its subdominant; a section of I, V and
+    vi alone then has no 4th degree and is heard in the dominant's key. Such a section ends on the half
+    cadence instead (IV-V, ii-V): the subdominant stays, and the piece's last bar is the tonic anyway.
+    A loop that comes home by itself (ends on I) keeps its ending rather than take a half cadence: I-V-IV-I
+    turned I-V-IV-V holds the dominant twice and the tonic once, and rock anthems were heard in the dominant.
+    """
+    room = len(loop_end)
+    if kind == "half" and loop_end and loop_end[-1] == "1":
+        return loop_end
+    cad = cadence_tokens(kind, genre, key)
+    if len(cad) > room and not any(_degree(t) in P.SUBDOMINANT_DEGREES for t in before):
+        cad = cadence_tokens("half", genre, key)
+    return list(cad[-min(len(cad), room) :])
+
+
+def _degree(token: str) -> int:
+    """The scale degree (1-7) a chord token stands on."""
+    return int(token.split(".")[0])
+
+
 def bars_per_chord(genre: str, bar_seconds: float) -> float:
     """Harmonic rhythm in bars per chord: slower for ambient, faster when bars are very long."""
     bpc = P.BARS_PER_CHORD.get(genre, 1)
@@ -188,17 +213,25 @@ def plan_progression(
         if genre in P.PHRASE_CADENCE_GENRES and n_slots >= 2 * per_phrase:
             for k, end in enumerate(range(per_phrase, n_slots, per_phrase)):
                 kind = "half" if k % 2 == 0 else "authentic"
+                if kind == "half" and tokens[end - 1] == "1":
+                    continue  # the loop comes home here by itself (see _fitted_cadence)
                 cad = cadence_tokens(kind, genre, key)[-min(per_phrase - 1, 3) :]
                 tokens[end - len(cad) : end] = list(cad)
+        # A section's cadence takes at most half its chord slots (two at least: V-I, IV-V), so a short
+        # section still plays its own loop's opening chords instead of the genre's one cadence formula.
+        most = max(P.MIN_CADENCE_SLOTS, n_slots // 2)
         if sec.last:
-            cad = cadence_tokens("half" if loop_back else "authentic", genre, key)
-            cad = cad[-min(len(cad), n_slots) :]
-            tokens[n_slots - len(cad) :] = list(cad)
+            kind = "half" if loop_back else "authentic"
+            room = min(n_slots, most)
+            tokens[n_slots - room :] = _fitted_cadence(
+                kind, genre, key, tokens[: n_slots - room], tokens[n_slots - room :]
+            )
         elif genre not in P.LOOP_ONLY_GENRES and n_slots >= 3:
             kind = "authentic" if genre in P.PHRASE_CADENCE_GENRES else "half"
-            cad = cadence_tokens(kind, genre, key)
-            cad = cad[-min(len(cad), n_slots - 1) :]
-            tokens[n_slots - len(cad) :] = list(cad)
+            room = min(n_slots - 1, most)
+            tokens[n_slots - room :] = _fitted_cadence(
+                kind, genre, key, tokens[: n_slots - room], tokens[n_slots - room :]
+            )
         start = sec.start_bar * bar_qn
         slot_qn = sec.bars * bar_qn / n_slots
         for i, tok in enumerate(tokens):

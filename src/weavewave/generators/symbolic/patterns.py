@@ -20,7 +20,7 @@ PROGRESSIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "minor": ("1 6 3 7", "1 7 6 7", "6 7 1 1", "1 4 6 7", "1 3 7 6"),
     },
     "rock": {
-        "major": ("1 4 5 4", "1 5 6 4", "1 4 1 5", "6 4 1 5"),
+        "major": ("1 4 5 4", "1 5 6 4", "1 4 1 5", "6 4 1 5", "1 6 4 5", "1 5 4 1"),
         "minor": ("1 7 6 7", "1 6 7 1", "1 3 7 4", "1 4 7 1"),
     },
     "jazz": {
@@ -44,7 +44,7 @@ PROGRESSIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "minor": ("1 4 5.D 1", "1 6 4 5.D", "1 2 5.D 1", "1 4 7 3 6 2 5.D 1"),
     },
     "folk": {
-        "major": ("1 4 1 5", "1 5 4 1", "1 4 5 5", "6 4 1 5"),
+        "major": ("1 4 1 5", "1 5 4 1", "1 4 5 5", "6 4 1 5", "1 1 4 5", "1 6 4 1"),
         "minor": ("1 7 6 7", "1 3 7 1", "1 4 1 7", "1 7 1 5"),
     },
     "cinematic": {
@@ -72,6 +72,11 @@ CADENCES: dict[str, dict[str, tuple[str, ...]]] = {
     "phrygian": {"authentic": ("7", "2", "1"), "half": ("1", "2")},
     "locrian": {"authentic": ("7", "2", "1.7"), "half": ("1.7", "2")},
 }
+# The fewest chord slots a section-end cadence takes (it takes at most half the section otherwise).
+MIN_CADENCE_SLOTS = 2
+# Degrees of the subdominant-function chords (IV, ii): they hold the 4th degree that tells a key from its
+# dominant's, so a section's chords keep one of them.
+SUBDOMINANT_DEGREES = frozenset({2, 4})
 # Genres whose minor cadences use the harmonic-minor dominant, and jazz's ii-V-I.
 CLASSICAL_MINOR_CADENCE = {"authentic": ("4", "5.D", "1"), "half": ("4", "5.D")}
 CLASSICAL_MINOR_GENRES = frozenset({"classical", "cinematic", "jazz", "folk"})

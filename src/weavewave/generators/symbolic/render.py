@@ -155,6 +155,7 @@ def render(
     stems: bool = False,
     loop: bool = False,
     balance: bool = False,
+    effects: dict[int, Callable[[np.ndarray, int], np.ndarray]] | None = None,
 ) -> Mix:
     """Render, mix and master an arrangement.
 
@@ -183,6 +184,10 @@ def render(
         Take each SoundFont program's own loudness out of the mix: two short stretches of every part are
         measured alone (one short extra synthesizer pass) and its channel level corrected, so ``gain_db``
         is the part's loudness relative to the others (within ``BALANCE_MAX_DB``), whatever the font.
+    effects : dict, optional
+        Part index -> ``effect(audio [shape=(2, n)], sample_rate) -> audio [shape=(2, n)]``: such a part
+        plays in a pass of its own, the effect processes it before the mix is summed and mastered, and
+        its stem is that processed pass (so stems still sum to the mix).
 
     Returns
     -------
@@ -208,9 +213,12 @@ def render(
     clock = Clock(timings)
 
     busy = [i for i, p in enumerate(parts) if p.notes]
-    groups = _channel_groups([parts[i] for i in busy], arrangement.duration_s)
-    group_parts = [[busy[j] for j in g] for g in groups]
-    stem_parts = busy if stems else []
+    fx = effects or {}
+    wet = [i for i in busy if i in fx]  # each in a pass of its own, processed before the sum
+    dry = [i for i in busy if i not in fx]
+    groups = _channel_groups([parts[i] for i in dry], arrangement.duration_s)
+    group_parts = [[dry[j] for j in g] for g in groups] + [[i] for i in wet]
+    stem_parts = dry if stems else []
     headroom_db = 0.0
     levels = _probe_levels(arrangement, parts, _probe_groups(parts, busy), sf2) if balance else None
     clock.lap("balance")
@@ -241,6 +249,8 @@ def render(
     if loop:
         out = _fold_tail(out, n)
     n_groups = len(group_parts)
+    for k, i in enumerate(wet, start=n_groups - len(wet)):
+        out[k] = fx[i](out[k], SAMPLE_RATE)
     mix = out[:n_groups].sum(axis=0, dtype=np.float32) if n_groups else np.zeros((2, n), np.float32)
     clock.lap("mix")
     mastered, envelope, stats = master(mix, n, timings, fades=not loop)
@@ -248,6 +258,7 @@ def render(
     stem_audio: dict[str, np.ndarray] = {}
     if stems:
         slot = dict(zip(stem_parts, range(n_groups, n_groups + len(stem_parts)), strict=True))
+        slot.update(zip(wet, range(n_groups - len(wet), n_groups), strict=True))
         for i, name in enumerate(names):
             if i in slot:
                 stem = out[slot[i]]

@@ -1,0 +1,174 @@
+"""The genre's sound: per-part effects after the synthesizer (generators/symbolic/effects.py)."""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import pytest
+
+from weavewave import describe
+from weavewave.generators import get_generator
+from weavewave.generators.symbolic import effects as FX
+from weavewave.generators.symbolic.compose import compose
+from weavewave.generators.symbolic.harmony import KeyContext, SectionSpan, plan_progression
+
+SR = 48000
+
+
+def _spectrum(x: np.ndarray, sr: int) -> tuple[np.ndarray, np.ndarray]:
+    mono = x.mean(axis=-1) if x.ndim == 2 and x.shape[-1] == 2 else x
+    return np.fft.rfftfreq(len(mono), 1 / sr), np.abs(np.fft.rfft(mono)) ** 2
+
+
+def _share_above_db(x: np.ndarray, sr: int, edge_hz: float = 5000.0) -> float:
+    f, p = _spectrum(x, sr)
+    return float(10 * np.log10(p[f >= edge_hz].sum() / p.sum()))
+
+
+def _centroid(x: np.ndarray, sr: int) -> float:
+    f, p = _spectrum(x, sr)
+    return float((f * p).sum() / max(p.sum(), 1e-30))
+
+
+@functools.cache
+def _track(genre: str, effects: bool, seconds: float = 30.0):
+    brief = describe(text="a piece of music", genre=genre, duration=seconds, seed=0)
+    return brief, get_generator("symbolic", stems=True, effects=effects).generate(brief)
+
+
+def test_lofi_is_dusty_its_highs_fall_against_the_same_piece_without_effects():
+    _, wet = _track("lofi", True, 16.0)
+    _, dry = _track("lofi", False, 16.0)
+    assert wet.arrangement.parts[0].notes == dry.arrangement.parts[0].notes  # same notes, other sound
+    drop = _share_above_db(dry.audio, SR) - _share_above_db(wet.audio, SR)
+    assert drop >= 3.0, f"energy above 5 kHz fell only {drop:.1f} dB"
+    assert wet.stats["lufs"] == pytest.approx(-14.0, abs=0.3)
+
+
+def test_electronic_build_opens_its_filter_and_rises_into_the_drop():
+    _, track = _track("electronic", True)
+    builds = FX.build_spans(track.arrangement)
+    assert builds, "an electronic piece of 30 s has a build"
+    _, dry = _track("electronic", False)
+    riser = track.stems[f"drums: {FX.RISER_INSTRUMENT}"]
+    s, e = builds[0]
+    q = (e - s) / 4
+    first, last = slice(int(s * SR), int((s + q) * SR)), slice(int((e - q) * SR), int(e * SR))
+    synth = next(name for name in track.stems if name.startswith("chords:"))
+
+    def opening(stems: dict) -> float:  # how much brighter the build's last quarter is than its first (dB)
+        a = stems[synth]
+        return _share_above_db(a[last], SR, 1000.0) - _share_above_db(a[first], SR, 1000.0)
+
+    assert opening(track.stems) > opening(dry.stems) + 6.0  # the low-pass opens over the build
+    level = [float(np.sqrt(np.mean(riser[sl] ** 2))) for sl in (first, last)]
+    assert level[1] > 4.0 * level[0] > 0  # the riser swells into the drop
+    assert _centroid(riser[last], SR) > _centroid(riser[first], SR)
+    assert float(np.abs(riser[int(e * SR) + SR :]).max()) < 0.5 * float(np.abs(riser[last]).max())
+
+
+@pytest.mark.parametrize("genre", ["electronic", "ambient", "lofi"], ids=str)
+def test_stems_sum_to_the_mix_with_effects_on(genre: str):
+    _, track = _track(genre, True, 30.0 if genre == "electronic" else 16.0)
+    total = np.sum(list(track.stems.values()), axis=0)
+    assert np.max(np.abs(total - track.audio)) < 2e-3
+
+
+def test_a_hall_replaces_the_synth_reverb_instead_of_doubling_it():
+    brief = describe(text="a piece of music", genre="ambient", duration=16.0, seed=0)
+    arrangement = compose(brief)
+    plan = FX.plan_effects(arrangement, "ambient")
+    halls = {name for name, chain in plan.chains.items() if any(n == "reverb" for n, _ in chain)}
+    assert halls
+    for part in plan.arrangement.parts:
+        assert (part.reverb == 0.0) == (part.name in halls)
+    assert arrangement.parts[0].reverb > 0  # the composed arrangement (and its MIDI) is left alone
+
+
+def test_the_hall_rings_on_after_the_sound_stops():
+    x = np.zeros((2, 3 * SR))
+    x[:, : SR // 2] = np.random.default_rng(0).standard_normal((2, SR // 2)) * 0.1
+    y = FX.reverb(x, SR, decay_s=4.0, wet=0.5, damp_hz=6000.0)
+    tail = y[:, SR : 2 * SR]
+    assert np.sqrt(np.mean(tail**2)) > 0.01 * np.sqrt(np.mean(y[:, : SR // 2] ** 2))
+    assert np.sqrt(np.mean(x[:, SR : 2 * SR] ** 2)) == 0.0
+
+
+def test_sweep_opens_over_its_span_and_leaves_the_rest_alone():
+    x = np.random.default_rng(1).standard_normal((2, 4 * SR)) * 0.1
+    y = FX.sweep(x, SR, spans=[(1.0, 3.0)], from_hz=300.0, to_hz=16000.0)
+    np.testing.assert_array_equal(y[:, : SR - FX.SWEEP_BLOCK], x[:, : SR - FX.SWEEP_BLOCK])
+    # quarters of the span, a block clear of its unfiltered edge
+    quarters = [_centroid(y[0, int((1.05 + 0.5 * k) * SR) : int((1.5 + 0.5 * k) * SR)], SR) for k in range(4)]
+    assert quarters == sorted(quarters) and quarters[-1] > 4 * quarters[0]
+
+
+def test_wow_bends_pitch_by_a_few_cents_only():
+    t = np.arange(2 * SR) / SR
+    x = np.stack([np.sin(2 * np.pi * 440 * t)] * 2)
+    y = FX.wow(x, SR, rate_hz=0.5, depth_cents=9.0)
+    assert not np.allclose(y[0, SR:], x[0, SR:], atol=1e-2)  # it moves
+    f, p = _spectrum(y[0, SR // 2 :], SR)
+    peak = f[np.argmax(p)]
+    assert abs(1200 * np.log2(peak / 440.0)) < 12.0
+
+
+def test_genres_without_effects_render_as_before():
+    brief = describe(text="a piece of music", genre="jazz", duration=8.0, seed=0)
+    assert not FX.plan_effects(compose(brief), "jazz").effects
+    on = get_generator("symbolic", effects=True).generate(brief)
+    off = get_generator("symbolic", effects=False).generate(brief)
+    np.testing.assert_array_equal(on.audio, off.audio)
+
+
+def test_short_sections_keep_their_own_loop_before_the_cadence():
+    key = KeyContext(0, "major")
+    sections = [
+        SectionSpan(0, 2, "intro", False),
+        SectionSpan(2, 4, "a", False),
+        SectionSpan(6, 4, "b", True),
+    ]
+    heads = set()
+    for seed in range(4):
+        spans = plan_progression(
+            sections,
+            genre="classical",
+            key=key,
+            bar_qn=4.0,
+            bar_seconds=2.4,
+            end_qn=40.0,
+            rng_seed=seed,
+        )
+        body = [s.chord.degree for s in spans if 8.0 <= s.start < 24.0]
+        heads.add(tuple(body[:2]))
+    assert len(heads) >= 3, heads  # the cadence no longer overwrites all but the first chord
+
+
+def test_every_section_with_a_dominant_keeps_a_subdominant_and_the_piece_ends_home():
+    """Issue 11: cut to V-I, a section of I, V and vi has no 4th degree and is heard in the dominant's key."""
+    key = KeyContext(7, "major")
+    sections = [
+        SectionSpan(0, 2, "intro", False),
+        SectionSpan(2, 4, "a", False),
+        SectionSpan(6, 4, "b", False),
+        SectionSpan(10, 2, "outro", True),
+    ]
+    for genre in ("rock", "folk", "pop", "classical", "cinematic", "jazz"):  # the genres with cadences
+        for seed in range(6):
+            spans = plan_progression(
+                sections,
+                genre=genre,
+                key=key,
+                bar_qn=4.0,
+                bar_seconds=2.4,
+                end_qn=48.0,
+                rng_seed=seed,
+            )
+            assert spans[-1].chord.degree == 0, (genre, seed)  # the last bar is the tonic
+            for sec in sections[1:3]:
+                lo, hi = sec.start_bar * 4.0, (sec.start_bar + sec.bars) * 4.0
+                degrees = [s.chord.degree for s in spans if lo <= s.start < hi]
+                if 4 in degrees:  # V (degrees count from 0)
+                    assert {1, 3} & set(degrees), (genre, seed, sec.theme, degrees)
+                    assert degrees.count(4) <= degrees.count(0) + degrees.count(1) + degrees.count(3)
