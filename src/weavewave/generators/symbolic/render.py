@@ -420,7 +420,8 @@ def _probe_levels(
     levels: list[float | None] = [None] * len(parts)
     slot_s = BALANCE_PROBE_S + BALANCE_GAP_S
     for group in group_parts:
-        probes, slots = [], []
+        probes: list[Part] = []
+        slots: list[int] = []
         for i in group:
             part, notes, controls = parts[i], [], []
             for t0 in _probe_starts(part, arrangement.duration_s):
@@ -558,7 +559,10 @@ def _run_pool(job: _Job, n_workers: int, on_done: Callable[[int, int], None], li
     """
     context = _ForkContext()
     pool = ProcessPoolExecutor(
-        n_workers, mp_context=context, initializer=_pool_init, initargs=(job, os.getpid())
+        n_workers,
+        mp_context=context,  # type: ignore[call-overload]  # it stands for a fork context, as a proxy
+        initializer=_pool_init,
+        initargs=(job, os.getpid()),
     )
     finished_cleanly = False
     try:

@@ -368,12 +368,12 @@ def perceive_text(text: str, *, semantic: bool | None = None) -> Perception:
         if p is not None:
             proposals[name] = p
     if "arousal" in proposals:
-        a = proposals["arousal"]
-        energy = round((a.value + 1.0) / 2.0, 3)
+        arousal_p = proposals["arousal"]
+        energy = round((arousal_p.value + 1.0) / 2.0, 3)
         proposals["energy"] = Proposal(
             energy,
-            round(a.confidence * lx.ENERGY_FROM_AROUSAL_CONFIDENCE, 3),
-            f"energy {energy:.2f}: follows arousal {fmt(a.value)}",
+            round(arousal_p.confidence * lx.ENERGY_FROM_AROUSAL_CONFIDENCE, 3),
+            f"energy {energy:.2f}: follows arousal {fmt(arousal_p.value)}",
         )
 
     # --- tags, caption, suggestions ------------------------------------------------------------------
@@ -430,9 +430,9 @@ def perceive_text(text: str, *, semantic: bool | None = None) -> Perception:
             if h.entry.genre and not h.negated:
                 votes.setdefault(h.entry.genre, []).append(h.word)
         if votes:
-            genre, said = max(votes.items(), key=lambda kv: len(kv[1]))
+            genre, voters = max(votes.items(), key=lambda kv: len(kv[1]))
             conf = lx.GENRE_HINT_CONFIDENCE
-            reason = f"genre {genre}: {quote(_dedupe(said))} in the prompt suggest it"
+            reason = f"genre {genre}: {quote(_dedupe(voters))} in the prompt suggest it"
             if semantic_genre and semantic_genre[0] == genre:
                 conf = max(conf, lx.SEMANTIC_GENRE_CONFIDENCE) + lx.COMBINED_SECOND_OPINION * conf
                 reason += f"; the text also reads closest to {genre} (cos {semantic_genre[1]:.2f})"
