@@ -43,6 +43,7 @@ demo: install soundfont
 test: install browser
 	$(VENV)/bin/ruff check src tests bench tools
 	$(VENV)/bin/ruff format --check src tests bench tools
+	$(VENV)/bin/mypy src/weavewave
 	$(PY) -m pytest -q
 
 # The browser end-to-end test drives Debian's Chromium. Install it when missing and we are root with
