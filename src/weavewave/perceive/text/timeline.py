@@ -128,114 +128,171 @@ class _Timeline:
         )
 
 
+@dataclass
+class _TimelineReader:
+    """State shared by the steps of :func:`read_timeline`: the text, the events so far, the spans read."""
+
+    text: str
+    tokens: list[Token]
+    tl: _Timeline = field(default_factory=_Timeline)
+    taken: list[tuple[int, int]] = field(default_factory=list)  # character spans already read
+
+    def free(self, a: int, b: int) -> bool:
+        return not any(x < b and a < y for x, y in self.taken)
+
+    def clause_after(self, m: re.Match[str]) -> tuple[int, list[str], set[int]]:
+        """End of the clause after a match, with the instruments named in it."""
+        _, right = _clause_bounds(self.tokens, m.end(), m.end())
+        names, used = _instruments_between(self.tokens, m.end(), right)
+        return right, names, used
+
+
+def _read_starts(r: _TimelineReader) -> None:
+    """Opening line-up and quiet start ("starts with piano", "opens on a quiet cello")."""
+    for m in _START_RE.finditer(r.text):
+        right, names, used = r.clause_after(m)
+        rest = set(norm_phrase(r.text[m.end() : right]).split())
+        if names:
+            r.tl.add(m.start(), "only", "start", r.text[m.start() : right], names)
+            r.tl.consumed |= used
+        if rest & lx.QUIET_WORDS:
+            r.tl.add(m.start(), "quiet_start", "start", r.text[m.start() : right])
+        r.taken.append((m.start(), right))
+    for m in _START_QUIET_RE.finditer(r.text):
+        if r.free(*m.span()) and m.group("how").lower() in lx.QUIET_WORDS:
+            r.tl.add(m.start(), "quiet_start", "start", m.group(0))
+            r.taken.append(m.span())
+
+
+def _read_sections(r: _TimelineReader) -> None:
+    """Quiet openings and endings named by their section ("a soft intro", "a quiet outro")."""
+    for m in _SECTION_RE.finditer(r.text):
+        word = m.group(0).lower()
+        before = word_before(r.text, m.start())
+        if not r.free(*m.span()) or before is None:
+            continue
+        closing = word in ("outro", "ending", "coda")
+        if before in lx.QUIET_WORDS or before in ("piano", "solo"):
+            r.tl.add(
+                m.start(),
+                "quiet_end" if closing else "quiet_start",
+                "end" if closing else "start",
+                f"{before} {word}",
+            )
+            r.taken.append(m.span())
+
+
+def _read_drops(r: _TimelineReader) -> None:
+    """The drums come in ("the beat drops")."""
+    for m in _DROP_RE.finditer(r.text):
+        if r.free(*m.span()):
+            r.tl.add(m.start(), "enter", "next", m.group(0), ["Drums"])
+            r.taken.append(m.span())
+
+
+def _read_entries_and_exits(r: _TimelineReader) -> None:
+    """Players named before the verb come or go ("the strings enter", "the guitar drops out")."""
+    for regex, action in ((_ENTER_RE, "enter"), (_EXIT_RE, "exit")):
+        for m in regex.finditer(r.text):
+            if not r.free(*m.span()):
+                continue
+            left, _ = _clause_bounds(r.tokens, m.start(), m.end())
+            names, used = _instruments_between(r.tokens, left, m.start())
+            if names:
+                r.tl.add(m.start(), action, "next", r.text[left : m.end()], names)
+                r.tl.consumed |= used
+                r.taken.append((left, m.end()))
+            elif action == "exit" and m.group(0).lower().startswith("fade"):
+                r.tl.add(m.start(), "quiet_end", "end", m.group(0))
+                r.taken.append(m.span())
+
+
+def _read_brings(r: _TimelineReader) -> None:
+    """Players named after the verb come in ("bring in the horns")."""
+    for m in _BRING_RE.finditer(r.text):
+        right, names, used = r.clause_after(m)
+        before = word_before(r.text, m.start())
+        if names and r.free(m.start(), right) and before in lx.CLAUSE_BREAKS | {None}:
+            r.tl.add(m.start(), "enter", "next", r.text[m.start() : right], names)
+            r.tl.consumed |= used
+            r.taken.append((m.start(), right))
+
+
+def _read_peak(r: _TimelineReader) -> None:
+    """The first climax word, or failing one, the first build word."""
+    for m in _CLIMAX_RE.finditer(r.text):
+        if r.free(*m.span()):
+            r.tl.add(m.start(), "climax", "end", m.group(0))
+            r.taken.append(m.span())
+            break
+    if not any(e["action"] == "climax" for e in r.tl.events):
+        for m in _BUILD_RE.finditer(r.text):
+            if r.free(*m.span()):
+                r.tl.add(m.start(), "build", "end", m.group(0))
+                r.taken.append(m.span())
+                break
+
+
+def _read_endings(r: _TimelineReader) -> None:
+    """Closing line-up and quiet end ("ends quietly on piano", "fades away")."""
+    for m in _END_RE.finditer(r.text):
+        _, right = _clause_bounds(r.tokens, m.end(), m.end())
+        words = norm_phrase(r.text[m.end() : right]).split()
+        if not r.free(m.start(), right) or not words:
+            continue
+        names, used = _instruments_between(r.tokens, m.end(), right)
+        if set(words[:3]) & lx.QUIET_WORDS:
+            r.tl.add(m.start(), "quiet_end", "end", r.text[m.start() : right])
+        if names and words[0] in ("on", "with") or (names and set(words[:3]) & lx.QUIET_WORDS):
+            r.tl.add(m.start() + 1, "only", "end", r.text[m.start() : right], names)
+            r.tl.consumed |= used
+        r.taken.append((m.start(), right))
+    for m in _FADE_END_RE.finditer(r.text):
+        if r.free(*m.span()):
+            r.tl.add(m.start(), "quiet_end", "end", m.group(0))
+
+
+def _read_opening_lineup(r: _TimelineReader) -> None:
+    """The players named before the first change are the opening's line-up.
+
+    "solo piano, then strings join", "a cello melody, then the strings come in".
+    """
+    tl, tokens = r.tl, r.tokens
+    changes = [e for e in tl.events if e["action"] in ("enter", "exit")]
+    if not changes or any(e["action"] == "only" and e["at"] == "start" for e in tl.events):
+        return
+    first = changes[0]["pos"]
+    left, _ = _clause_bounds(tokens, first, first)
+    then_at = max((t.start for t in tokens if t.end <= left and t.word == "then"), default=None)
+    head_end = then_at if then_at is not None else left
+    names, _ = _instruments_between(tokens, 0, head_end)
+    names = [n for n in names if not any(n in e["instruments"] for e in changes if e["action"] == "enter")]
+    if names:
+        tl.add(-1, "only", "start", r.text[:head_end].rstrip(" ,;"), names)
+        tl.events.sort(key=lambda e: e["pos"])
+
+
 def read_timeline(text: str, tokens: list[Token], instruments: InstrumentReading | None = None) -> _Timeline:
     """Section changes the prompt describes, in the order it tells them.
 
     Each event: ``action`` ("only", "enter", "exit", "climax", "build", "quiet_start", "quiet_end"),
     ``at`` ("start", "next", "end"), the ``instruments`` it moves and the words that said it.
     """
-    tl = _Timeline()
-    taken: list[tuple[int, int]] = []
-
-    def free(a: int, b: int) -> bool:
-        return not any(x < b and a < y for x, y in taken)
-
-    for m in _START_RE.finditer(text):
-        _, right = _clause_bounds(tokens, m.end(), m.end())
-        names, used = _instruments_between(tokens, m.end(), right)
-        rest = set(norm_phrase(text[m.end() : right]).split())
-        if names:
-            tl.add(m.start(), "only", "start", text[m.start() : right], names)
-            tl.consumed |= used
-        if rest & lx.QUIET_WORDS:
-            tl.add(m.start(), "quiet_start", "start", text[m.start() : right])
-        taken.append((m.start(), right))
-    for m in _START_QUIET_RE.finditer(text):
-        if free(*m.span()) and m.group("how").lower() in lx.QUIET_WORDS:
-            tl.add(m.start(), "quiet_start", "start", m.group(0))
-            taken.append(m.span())
-    for m in _SECTION_RE.finditer(text):
-        word = m.group(0).lower()
-        before = word_before(text, m.start())
-        if not free(*m.span()) or before is None:
-            continue
-        closing = word in ("outro", "ending", "coda")
-        if before in lx.QUIET_WORDS or before in ("piano", "solo"):
-            tl.add(
-                m.start(),
-                "quiet_end" if closing else "quiet_start",
-                "end" if closing else "start",
-                f"{before} {word}",
-            )
-            taken.append(m.span())
-    for m in _DROP_RE.finditer(text):
-        if free(*m.span()):
-            tl.add(m.start(), "enter", "next", m.group(0), ["Drums"])
-            taken.append(m.span())
-    for regex, action in ((_ENTER_RE, "enter"), (_EXIT_RE, "exit")):
-        for m in regex.finditer(text):
-            if not free(*m.span()):
-                continue
-            left, _ = _clause_bounds(tokens, m.start(), m.end())
-            names, used = _instruments_between(tokens, left, m.start())
-            if names:
-                tl.add(m.start(), action, "next", text[left : m.end()], names)
-                tl.consumed |= used
-                taken.append((left, m.end()))
-            elif action == "exit" and m.group(0).lower().startswith("fade"):
-                tl.add(m.start(), "quiet_end", "end", m.group(0))
-                taken.append(m.span())
-    for m in _BRING_RE.finditer(text):
-        _, right = _clause_bounds(tokens, m.end(), m.end())
-        names, used = _instruments_between(tokens, m.end(), right)
-        before = word_before(text, m.start())
-        if names and free(m.start(), right) and before in lx.CLAUSE_BREAKS | {None}:
-            tl.add(m.start(), "enter", "next", text[m.start() : right], names)
-            tl.consumed |= used
-            taken.append((m.start(), right))
-    for m in _CLIMAX_RE.finditer(text):
-        if free(*m.span()):
-            tl.add(m.start(), "climax", "end", m.group(0))
-            taken.append(m.span())
-            break
-    if not any(e["action"] == "climax" for e in tl.events):
-        for m in _BUILD_RE.finditer(text):
-            if free(*m.span()):
-                tl.add(m.start(), "build", "end", m.group(0))
-                taken.append(m.span())
-                break
-    for m in _END_RE.finditer(text):
-        _, right = _clause_bounds(tokens, m.end(), m.end())
-        words = norm_phrase(text[m.end() : right]).split()
-        if not free(m.start(), right) or not words:
-            continue
-        names, used = _instruments_between(tokens, m.end(), right)
-        if set(words[:3]) & lx.QUIET_WORDS:
-            tl.add(m.start(), "quiet_end", "end", text[m.start() : right])
-        if names and words[0] in ("on", "with") or (names and set(words[:3]) & lx.QUIET_WORDS):
-            tl.add(m.start() + 1, "only", "end", text[m.start() : right], names)
-            tl.consumed |= used
-        taken.append((m.start(), right))
-    for m in _FADE_END_RE.finditer(text):
-        if free(*m.span()):
-            tl.add(m.start(), "quiet_end", "end", m.group(0))
-    tl.events.sort(key=lambda e: e["pos"])
-    # "solo piano, then strings join", "a cello melody, then the strings come in": the players named before
-    # the first change are the opening's line-up.
-    changes = [e for e in tl.events if e["action"] in ("enter", "exit")]
-    if changes and not any(e["action"] == "only" and e["at"] == "start" for e in tl.events):
-        first = changes[0]["pos"]
-        left, _ = _clause_bounds(tokens, first, first)
-        then_at = max((t.start for t in tokens if t.end <= left and t.word == "then"), default=None)
-        head_end = then_at if then_at is not None else left
-        names, _ = _instruments_between(tokens, 0, head_end)
-        names = [
-            n for n in names if not any(n in e["instruments"] for e in changes if e["action"] == "enter")
-        ]
-        if names:
-            tl.add(-1, "only", "start", text[:head_end].rstrip(" ,;"), names)
-            tl.events.sort(key=lambda e: e["pos"])
-    return tl
+    r = _TimelineReader(text, tokens)
+    # The order matters: each step skips text an earlier one has read.
+    for step in (
+        _read_starts,
+        _read_sections,
+        _read_drops,
+        _read_entries_and_exits,
+        _read_brings,
+        _read_peak,
+        _read_endings,
+    ):
+        step(r)
+    r.tl.events.sort(key=lambda e: e["pos"])
+    _read_opening_lineup(r)
+    return r.tl
 
 
 def timeline_summary(events: list[dict[str, Any]]) -> str:
