@@ -211,6 +211,26 @@ def assign_parts(instruments: list[str], genre: str, register: float = 0.0) -> l
     """Give each instrument its duties: who leads, who comps, who holds the bass."""
     pitched = [i for i in instruments if i != DRUMS]
     order = {name: k for k, name in enumerate(pitched)}
+    bass, timp, rest = _bass_and_rest(pitched)
+    main, secondary = _pick_leads(rest, genre, order)
+    accomp = [i for i in rest if i != main and i not in secondary]
+
+    plans: dict[str, PartPlan] = {i: PartPlan(i, "chords") for i in pitched}
+    _give_duties(plans, genre, main, secondary, accomp, bass, timp)
+    if not bass:
+        _cover_bass(plans, pitched, order, main, accomp, timp)
+    for p in plans.values():
+        _set_windows(p, register)
+    if main:
+        _under_melody(plans, main)
+    out = [plans[i] for i in pitched]
+    if DRUMS in instruments:
+        out.append(PartPlan(DRUMS, "drums", ["drums"]))
+    return out
+
+
+def _bass_and_rest(pitched: list[str]) -> tuple[list[str], list[str], list[str]]:
+    """Split the pitched instruments into the bass, the timpani and the rest (who lead or comp)."""
     bass = [i for i in pitched if family_of(i) == "Bass"]
     timp = [i for i in pitched if i == TIMPANI and len(pitched) > 1]
     if not bass and len(pitched) >= 2:
@@ -219,6 +239,11 @@ def assign_parts(instruments: list[str], genre: str, register: float = 0.0) -> l
     if not rest and bass and len(bass) > 1:
         rest = bass[1:]
         bass = bass[:1]
+    return bass, timp, rest
+
+
+def _pick_leads(rest: list[str], genre: str, order: dict[str, int]) -> tuple[str | None, list[str]]:
+    """The main lead (None if nobody can lead) and the secondary leads, who answer it."""
     band_jobs = P.GENRE_INSTRUMENT_STYLE.get(genre, {})
     leads = sorted(
         (i for i in rest if O.lead_priority(i) >= O.LEAD_THRESHOLD and i not in band_jobs),
@@ -229,11 +254,19 @@ def assign_parts(instruments: list[str], genre: str, register: float = 0.0) -> l
         leads = [poly[0] if poly else rest[0]]
     main = leads[0] if leads else None
     secondary = [i for i in leads[1:] if O.lead_priority(i) >= 8 or not O.is_polyphonic(i)]
-    accomp = [i for i in rest if i != main and i not in secondary]
+    return main, secondary
 
-    plans: dict[str, PartPlan] = {}
-    for i in pitched:
-        plans[i] = PartPlan(i, "chords")
+
+def _give_duties(
+    plans: dict[str, PartPlan],
+    genre: str,
+    main: str | None,
+    secondary: list[str],
+    accomp: list[str],
+    bass: list[str],
+    timp: list[str],
+) -> None:
+    """Set each part's role, duties and accompaniment style (in place)."""
     if main:
         plans[main].role, plans[main].duties, plans[main].lead_rank = "melody", ["melody"], 0
     for k, i in enumerate(secondary, start=1):
@@ -252,46 +285,50 @@ def assign_parts(instruments: list[str], genre: str, register: float = 0.0) -> l
     if main and not harmony and O.is_polyphonic(main):
         plans[main].duties.append("chords")
         plans[main].style = accomp_style(genre, main)
-    if not bass:
-        covers = sorted(
-            (i for i in accomp if O.is_polyphonic(i) and plans[i].role == "chords"),
-            key=lambda i: (
-                BASS_COVER_PREFERENCE.index(family_of(i)) if family_of(i) in BASS_COVER_PREFERENCE else 99,
-                order[i],
-            ),
-        )
-        if covers:
-            plans[covers[0]].duties.append("bass")
-        elif main and O.is_polyphonic(main):
-            plans[main].duties.append("bass")
-        elif len(pitched) >= 2:
-            others = [i for i in pitched if i != main and i not in timp]
-            if others:
-                low = min(others, key=lambda i: (O.instrument_range(i)[0], order[i]))
-                plans[low].duties = ["bass"] + [
-                    d for d in plans[low].duties if d not in ("melody", "counter")
-                ]
-                plans[low].role = "bass" if plans[low].lead_rank != 0 else plans[low].role
-                plans[low].lead_rank = -1 if plans[low].role == "bass" else plans[low].lead_rank
+
+
+def _cover_bass(
+    plans: dict[str, PartPlan],
+    pitched: list[str],
+    order: dict[str, int],
+    main: str | None,
+    accomp: list[str],
+    timp: list[str],
+) -> None:
+    """No bass instrument: a chordal part (or the lead, or the lowest other part) also plays the bass."""
+    covers = sorted(
+        (i for i in accomp if O.is_polyphonic(i) and plans[i].role == "chords"),
+        key=lambda i: (
+            BASS_COVER_PREFERENCE.index(family_of(i)) if family_of(i) in BASS_COVER_PREFERENCE else 99,
+            order[i],
+        ),
+    )
+    if covers:
+        plans[covers[0]].duties.append("bass")
+    elif main and O.is_polyphonic(main):
+        plans[main].duties.append("bass")
+    elif len(pitched) >= 2:
+        others = [i for i in pitched if i != main and i not in timp]
+        if others:
+            low = min(others, key=lambda i: (O.instrument_range(i)[0], order[i]))
+            plans[low].duties = ["bass"] + [d for d in plans[low].duties if d not in ("melody", "counter")]
+            plans[low].role = "bass" if plans[low].lead_rank != 0 else plans[low].role
+            plans[low].lead_rank = -1 if plans[low].role == "bass" else plans[low].lead_rank
+
+
+def _under_melody(plans: dict[str, PartPlan], main: str) -> None:
+    """Keep accompaniment under the tune so the melody stays on top (narrows windows in place)."""
+    ceiling = plans[main].windows["melody"][0] + MELODY_CLEARANCE
     for p in plans.values():
-        _set_windows(p, register)
-    if main:
-        # Keep accompaniment under the tune so the melody stays on top.
-        ceiling = plans[main].windows["melody"][0] + MELODY_CLEARANCE
-        for p in plans.values():
-            if "melody" in p.duties:
-                continue
-            lo_r = O.instrument_range(p.instrument)[0]
-            for duty in ("chords", "pad"):
-                if duty in p.windows:
-                    lo, hi = p.windows[duty]
-                    if hi > ceiling:
-                        hi = max(ceiling, lo_r + O.MIN_WINDOW)
-                        p.windows[duty] = (min(lo, max(lo_r, hi - O.MIN_WINDOW)), hi)
-    out = [plans[i] for i in pitched]
-    if DRUMS in instruments:
-        out.append(PartPlan(DRUMS, "drums", ["drums"]))
-    return out
+        if "melody" in p.duties:
+            continue
+        lo_r = O.instrument_range(p.instrument)[0]
+        for duty in ("chords", "pad"):
+            if duty in p.windows:
+                lo, hi = p.windows[duty]
+                if hi > ceiling:
+                    hi = max(ceiling, lo_r + O.MIN_WINDOW)
+                    p.windows[duty] = (min(lo, max(lo_r, hi - O.MIN_WINDOW)), hi)
 
 
 def _set_windows(p: PartPlan, register: float) -> None:
