@@ -319,6 +319,28 @@ def _drop_near(times: list[float], others: list[float], gap: float) -> list[floa
 # ======================================================================================================
 # Analysis
 # ======================================================================================================
+@dataclass
+class _Scan:
+    """What the decoding loop of :func:`analyse_video` carries from one frame to the next."""
+
+    p: Path
+    aw: int  # analysis frame size
+    ah: int
+    kw: int  # keyframe size
+    kh: int
+    limit: float  # the longest video accepted (s)
+    dissolves: _DissolveFinder
+    stats: _FrameStats = field(default_factory=_FrameStats)
+    scenes: list[Scene] = field(default_factory=list)
+    rotation: int = 0
+    builder: _SceneBuilder | None = None
+    prev_luma: np.ndarray | None = None
+    prev_hist: np.ndarray | None = None
+    last_slot: int = -1
+    last_cut: float = -math.inf
+    barrier: int = 0  # windows for the dissolve finder start at or after the last cut or black frame
+
+
 def analyse_video(path: str | Path, *, with_audio: bool = True) -> VideoAnalysis:
     """Decode a video once and measure its scenes, cuts, fades, dissolves, motion, colour and pace.
 
@@ -346,114 +368,131 @@ def analyse_video(path: str | Path, *, with_audio: bool = True) -> VideoAnalysis
         info = check_video(container, p)
         stream = picture_streams(container)[0]
         stream.thread_type = "AUTO"
-        src_w, src_h = info["width"], info["height"]
-        aw = ANALYSIS_WIDTH
-        ah = max(2, int(round(aw * src_h / max(src_w, 1) / 2)) * 2)
-        scale = KEYFRAME_SIDE / max(src_w, src_h)
-        kw, kh = max(2, int(src_w * scale) // 2 * 2), max(2, int(src_h * scale) // 2 * 2)
-        stats = _FrameStats()
-        scenes: list[Scene] = []
-        rotation = 0
-        builder: _SceneBuilder | None = None
-        prev_luma: np.ndarray | None = None
-        prev_hist: np.ndarray | None = None
-        last_slot = -1
-        last_cut = -math.inf
-        limit = video_limit_s()
-        rate = float(stream.average_rate or stream.guessed_rate or 30.0)
-        dissolves = _DissolveFinder(
-            int(math.ceil(DISSOLVE_MAX_S * min(rate, MAX_ANALYSIS_FPS))) + 1,
-            (ah, aw),
-            int(np.prod(HIST_BINS)),
-        )
-        barrier = 0  # windows for the dissolve finder start at or after the last cut or black frame
-        try:
-            for frame in container.decode(stream):
-                if frame.time is None:
-                    continue
-                t = float(frame.time)
-                slot = int(t * MAX_ANALYSIS_FPS)
-                if slot <= last_slot:
-                    continue
-                if t > limit + 1.0:
-                    raise BadInputError(
-                        f"{p.name} runs past the {limit:g} s limit for --video: trim it, or raise "
-                        f"the limit with the environment variable {LIMIT_ENV}=SECONDS"
-                    )
-                last_slot = slot
-                if builder is None:
-                    rotation = display_rotation(stream, frame)
-                small = small_rgb(frame, aw, ah)
-                hist, sat, _value = _hsv_histogram(small)
-                luma = _luma(small)
-                i = len(stats.times)
-                dist = 0.5 * float(np.abs(hist - prev_hist).sum()) if prev_hist is not None else 0.0
-                change = float(np.abs(luma - prev_luma).mean()) if prev_luma is not None else 0.0
-                stats.times.append(t)
-                stats.hist_distance.append(dist)
-                stats.pixel_change.append(change)
-                stats.luma.append(float(luma.mean()))
-                stats.luma_spread.append(float(luma.std()))
-                stats.saturation.append(sat)
-                if builder is None:
-                    builder = _SceneBuilder(t, "start", 0, np.zeros_like(hist))
-                elif t - last_cut >= MIN_SCENE_S and t - builder.start_s >= MIN_SCENE_S and _is_cut(stats, i):
-                    scenes.append(_close_scene(builder, len(scenes), t, rotation))
-                    builder = _SceneBuilder(t, "cut", i, np.zeros_like(hist))
-                    last_cut = t
-                    barrier = i
-                    change = 0.0  # the jump across a cut is not motion
-                if _is_black(stats, i):
-                    barrier = i + 1
-                dissolves.push(i, luma, hist, barrier)
-                _accumulate(builder, hist, change, stats.luma[-1], sat)
-                if builder.wants_keyframe() and stats.luma_spread[-1] > BLACK_SPREAD:
-                    key = frame.to_ndarray(width=kw, height=kh, format="rgb24", interpolation="BILINEAR")
-                    builder.add_keyframe(t, key)
-                builder.frames += 1
-                prev_hist, prev_luma = hist, luma
-        except av.FFmpegError as exc:
-            if not stats.times:
-                raise BadInputError(
-                    f"cannot decode {p.name} ({short_reason(exc)}): the file is corrupt or truncated; "
-                    "re-export it and try again"
-                ) from None
-            # A truncated tail: keep what decoded, as players do.
-        if builder is None or not stats.times:
+        scan = _start_scan(p, info, stream)
+        _decode_frames(scan, container, stream, av)
+        if scan.builder is None or not scan.stats.times:
             raise BadInputError(
                 f"{p.name} has no decodable video frame: the file is corrupt, truncated or "
                 "empty; re-export it and try again"
             )
-        end_s = _end_time(stats.times, info["duration_s"])
+        end_s = _end_time(scan.stats.times, info["duration_s"])
         if end_s < MIN_VIDEO_S:
             raise BadInputError(
                 f"{p.name} holds only {end_s:.2f} s of pictures: pass a video at least {MIN_VIDEO_S:g} s long"
             )
-        scenes.append(_close_scene(builder, len(scenes), end_s, rotation))
+        scan.scenes.append(_close_scene(scan.builder, len(scan.scenes), end_s, scan.rotation))
         audio = _measure_audio(container, p) if with_audio and container.streams.audio else None
     finally:
         container.close()
+    return _finish_analysis(scan, info, end_s, audio)
 
+
+def _start_scan(p: Path, info: dict[str, Any], stream: Any) -> _Scan:
+    """The analysis and keyframe sizes for this video, and an empty scan."""
+    src_w, src_h = info["width"], info["height"]
+    aw = ANALYSIS_WIDTH
+    ah = max(2, int(round(aw * src_h / max(src_w, 1) / 2)) * 2)
+    scale = KEYFRAME_SIDE / max(src_w, src_h)
+    kw, kh = max(2, int(src_w * scale) // 2 * 2), max(2, int(src_h * scale) // 2 * 2)
+    limit = video_limit_s()
+    rate = float(stream.average_rate or stream.guessed_rate or 30.0)
+    dissolves = _DissolveFinder(
+        int(math.ceil(DISSOLVE_MAX_S * min(rate, MAX_ANALYSIS_FPS))) + 1,
+        (ah, aw),
+        int(np.prod(HIST_BINS)),
+    )
+    return _Scan(p=p, aw=aw, ah=ah, kw=kw, kh=kh, limit=limit, dissolves=dissolves)
+
+
+def _decode_frames(scan: _Scan, container: Any, stream: Any, av: Any) -> None:
+    """Decode the picture stream once, at most ``MAX_ANALYSIS_FPS`` frames a second, into ``scan``."""
+    p = scan.p
+    try:
+        for frame in container.decode(stream):
+            if frame.time is None:
+                continue
+            t = float(frame.time)
+            slot = int(t * MAX_ANALYSIS_FPS)
+            if slot <= scan.last_slot:
+                continue
+            if t > scan.limit + 1.0:
+                raise BadInputError(
+                    f"{p.name} runs past the {scan.limit:g} s limit for --video: trim it, or raise "
+                    f"the limit with the environment variable {LIMIT_ENV}=SECONDS"
+                )
+            scan.last_slot = slot
+            if scan.builder is None:
+                scan.rotation = display_rotation(stream, frame)
+            _scan_frame(scan, frame, t)
+    except av.FFmpegError as exc:
+        if not scan.stats.times:
+            raise BadInputError(
+                f"cannot decode {p.name} ({short_reason(exc)}): the file is corrupt or truncated; "
+                "re-export it and try again"
+            ) from None
+        # A truncated tail: keep what decoded, as players do.
+
+
+def _scan_frame(scan: _Scan, frame: Any, t: float) -> None:
+    """Measure one frame at time ``t``: its statistics, a cut before it, motion, colour and keyframes."""
+    stats = scan.stats
+    small = small_rgb(frame, scan.aw, scan.ah)
+    hist, sat, _value = _hsv_histogram(small)
+    luma = _luma(small)
+    i = len(stats.times)
+    dist = 0.5 * float(np.abs(hist - scan.prev_hist).sum()) if scan.prev_hist is not None else 0.0
+    change = float(np.abs(luma - scan.prev_luma).mean()) if scan.prev_luma is not None else 0.0
+    stats.times.append(t)
+    stats.hist_distance.append(dist)
+    stats.pixel_change.append(change)
+    stats.luma.append(float(luma.mean()))
+    stats.luma_spread.append(float(luma.std()))
+    stats.saturation.append(sat)
+    builder = scan.builder
+    if builder is None:
+        builder = scan.builder = _SceneBuilder(t, "start", 0, np.zeros_like(hist))
+    elif t - scan.last_cut >= MIN_SCENE_S and t - builder.start_s >= MIN_SCENE_S and _is_cut(stats, i):
+        scan.scenes.append(_close_scene(builder, len(scan.scenes), t, scan.rotation))
+        builder = scan.builder = _SceneBuilder(t, "cut", i, np.zeros_like(hist))
+        scan.last_cut = t
+        scan.barrier = i
+        change = 0.0  # the jump across a cut is not motion
+    if _is_black(stats, i):
+        scan.barrier = i + 1
+    scan.dissolves.push(i, luma, hist, scan.barrier)
+    _accumulate(builder, hist, change, stats.luma[-1], sat)
+    if builder.wants_keyframe() and stats.luma_spread[-1] > BLACK_SPREAD:
+        key = frame.to_ndarray(width=scan.kw, height=scan.kh, format="rgb24", interpolation="BILINEAR")
+        builder.add_keyframe(t, key)
+    builder.frames += 1
+    scan.prev_hist, scan.prev_luma = hist, luma
+
+
+def _finish_analysis(
+    scan: _Scan, info: dict[str, Any], end_s: float, audio: dict[str, Any] | None
+) -> VideoAnalysis:
+    """Find fades and dissolves in the frame statistics, split and score the scenes, and report."""
+    stats = scan.stats
     times = np.asarray(stats.times)
     fades = _fade_boundaries(times, np.asarray(stats.luma), np.asarray(stats.luma_spread), end_s)
     # A fade's ramps are blends with black: the fade detector owns them.
     blends = [
         t
-        for t in _drop_near(dissolves.times(times), fades, DISSOLVE_MAX_S)
+        for t in _drop_near(scan.dissolves.times(times), fades, DISSOLVE_MAX_S)
         if EDGE_GUARD_S < t < end_s - EDGE_GUARD_S
     ]
-    scenes, fades = _cuts_into_fades(scenes, fades, times, np.asarray(stats.luma))
+    scenes, fades = _cuts_into_fades(scan.scenes, fades, times, np.asarray(stats.luma))
     scenes = _split_at_fades(scenes, fades)
     scenes = _split_at_fades(scenes, blends, kind="dissolve")
     _score_scenes(scenes, end_s)
     gaps = np.diff(times)
     vfr = bool(gaps.size > 2 and (gaps.max() - gaps.min()) > 0.25 * float(np.median(gaps)))
     return VideoAnalysis(
-        path=p,
+        path=scan.p,
         duration_s=end_s,
-        width=src_w,
-        height=src_h,
-        rotation=rotation,
+        width=info["width"],
+        height=info["height"],
+        rotation=scan.rotation,
         frame_rate=(len(times) - 1) / max(times[-1] - times[0], 1e-9) if len(times) > 1 else 0.0,
         frames=len(times),
         variable_frame_rate=vfr,

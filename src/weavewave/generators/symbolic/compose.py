@@ -211,6 +211,26 @@ def assign_parts(instruments: list[str], genre: str, register: float = 0.0) -> l
     """Give each instrument its duties: who leads, who comps, who holds the bass."""
     pitched = [i for i in instruments if i != DRUMS]
     order = {name: k for k, name in enumerate(pitched)}
+    bass, timp, rest = _bass_and_rest(pitched)
+    main, secondary = _pick_leads(rest, genre, order)
+    accomp = [i for i in rest if i != main and i not in secondary]
+
+    plans: dict[str, PartPlan] = {i: PartPlan(i, "chords") for i in pitched}
+    _give_duties(plans, genre, main, secondary, accomp, bass, timp)
+    if not bass:
+        _cover_bass(plans, pitched, order, main, accomp, timp)
+    for p in plans.values():
+        _set_windows(p, register)
+    if main:
+        _under_melody(plans, main)
+    out = [plans[i] for i in pitched]
+    if DRUMS in instruments:
+        out.append(PartPlan(DRUMS, "drums", ["drums"]))
+    return out
+
+
+def _bass_and_rest(pitched: list[str]) -> tuple[list[str], list[str], list[str]]:
+    """Split the pitched instruments into the bass, the timpani and the rest (who lead or comp)."""
     bass = [i for i in pitched if family_of(i) == "Bass"]
     timp = [i for i in pitched if i == TIMPANI and len(pitched) > 1]
     if not bass and len(pitched) >= 2:
@@ -219,6 +239,11 @@ def assign_parts(instruments: list[str], genre: str, register: float = 0.0) -> l
     if not rest and bass and len(bass) > 1:
         rest = bass[1:]
         bass = bass[:1]
+    return bass, timp, rest
+
+
+def _pick_leads(rest: list[str], genre: str, order: dict[str, int]) -> tuple[str | None, list[str]]:
+    """The main lead (None if nobody can lead) and the secondary leads, who answer it."""
     band_jobs = P.GENRE_INSTRUMENT_STYLE.get(genre, {})
     leads = sorted(
         (i for i in rest if O.lead_priority(i) >= O.LEAD_THRESHOLD and i not in band_jobs),
@@ -229,11 +254,19 @@ def assign_parts(instruments: list[str], genre: str, register: float = 0.0) -> l
         leads = [poly[0] if poly else rest[0]]
     main = leads[0] if leads else None
     secondary = [i for i in leads[1:] if O.lead_priority(i) >= 8 or not O.is_polyphonic(i)]
-    accomp = [i for i in rest if i != main and i not in secondary]
+    return main, secondary
 
-    plans: dict[str, PartPlan] = {}
-    for i in pitched:
-        plans[i] = PartPlan(i, "chords")
+
+def _give_duties(
+    plans: dict[str, PartPlan],
+    genre: str,
+    main: str | None,
+    secondary: list[str],
+    accomp: list[str],
+    bass: list[str],
+    timp: list[str],
+) -> None:
+    """Set each part's role, duties and accompaniment style (in place)."""
     if main:
         plans[main].role, plans[main].duties, plans[main].lead_rank = "melody", ["melody"], 0
     for k, i in enumerate(secondary, start=1):
@@ -252,46 +285,50 @@ def assign_parts(instruments: list[str], genre: str, register: float = 0.0) -> l
     if main and not harmony and O.is_polyphonic(main):
         plans[main].duties.append("chords")
         plans[main].style = accomp_style(genre, main)
-    if not bass:
-        covers = sorted(
-            (i for i in accomp if O.is_polyphonic(i) and plans[i].role == "chords"),
-            key=lambda i: (
-                BASS_COVER_PREFERENCE.index(family_of(i)) if family_of(i) in BASS_COVER_PREFERENCE else 99,
-                order[i],
-            ),
-        )
-        if covers:
-            plans[covers[0]].duties.append("bass")
-        elif main and O.is_polyphonic(main):
-            plans[main].duties.append("bass")
-        elif len(pitched) >= 2:
-            others = [i for i in pitched if i != main and i not in timp]
-            if others:
-                low = min(others, key=lambda i: (O.instrument_range(i)[0], order[i]))
-                plans[low].duties = ["bass"] + [
-                    d for d in plans[low].duties if d not in ("melody", "counter")
-                ]
-                plans[low].role = "bass" if plans[low].lead_rank != 0 else plans[low].role
-                plans[low].lead_rank = -1 if plans[low].role == "bass" else plans[low].lead_rank
+
+
+def _cover_bass(
+    plans: dict[str, PartPlan],
+    pitched: list[str],
+    order: dict[str, int],
+    main: str | None,
+    accomp: list[str],
+    timp: list[str],
+) -> None:
+    """No bass instrument: a chordal part (or the lead, or the lowest other part) also plays the bass."""
+    covers = sorted(
+        (i for i in accomp if O.is_polyphonic(i) and plans[i].role == "chords"),
+        key=lambda i: (
+            BASS_COVER_PREFERENCE.index(family_of(i)) if family_of(i) in BASS_COVER_PREFERENCE else 99,
+            order[i],
+        ),
+    )
+    if covers:
+        plans[covers[0]].duties.append("bass")
+    elif main and O.is_polyphonic(main):
+        plans[main].duties.append("bass")
+    elif len(pitched) >= 2:
+        others = [i for i in pitched if i != main and i not in timp]
+        if others:
+            low = min(others, key=lambda i: (O.instrument_range(i)[0], order[i]))
+            plans[low].duties = ["bass"] + [d for d in plans[low].duties if d not in ("melody", "counter")]
+            plans[low].role = "bass" if plans[low].lead_rank != 0 else plans[low].role
+            plans[low].lead_rank = -1 if plans[low].role == "bass" else plans[low].lead_rank
+
+
+def _under_melody(plans: dict[str, PartPlan], main: str) -> None:
+    """Keep accompaniment under the tune so the melody stays on top (narrows windows in place)."""
+    ceiling = plans[main].windows["melody"][0] + MELODY_CLEARANCE
     for p in plans.values():
-        _set_windows(p, register)
-    if main:
-        # Keep accompaniment under the tune so the melody stays on top.
-        ceiling = plans[main].windows["melody"][0] + MELODY_CLEARANCE
-        for p in plans.values():
-            if "melody" in p.duties:
-                continue
-            lo_r = O.instrument_range(p.instrument)[0]
-            for duty in ("chords", "pad"):
-                if duty in p.windows:
-                    lo, hi = p.windows[duty]
-                    if hi > ceiling:
-                        hi = max(ceiling, lo_r + O.MIN_WINDOW)
-                        p.windows[duty] = (min(lo, max(lo_r, hi - O.MIN_WINDOW)), hi)
-    out = [plans[i] for i in pitched]
-    if DRUMS in instruments:
-        out.append(PartPlan(DRUMS, "drums", ["drums"]))
-    return out
+        if "melody" in p.duties:
+            continue
+        lo_r = O.instrument_range(p.instrument)[0]
+        for duty in ("chords", "pad"):
+            if duty in p.windows:
+                lo, hi = p.windows[duty]
+                if hi > ceiling:
+                    hi = max(ceiling, lo_r + O.MIN_WINDOW)
+                    p.windows[duty] = (min(lo, max(lo_r, hi - O.MIN_WINDOW)), hi)
 
 
 def _set_windows(p: PartPlan, register: float) -> None:
@@ -677,6 +714,33 @@ def _pedal(
     return out
 
 
+@dataclass
+class _PartsRun:
+    """What the steps of ``_write_parts`` share while they write one piece, section by section."""
+
+    brief: MusicBrief
+    plans: list[PartPlan]
+    sections: list[SectionPlan]
+    spans: list[ChordSpan]
+    grid: Grid
+    end_qn: float
+    final_bar: int
+    writers: dict[tuple[str, str], Any]  # (instrument, duty) -> its writer; the duty says which kind
+    leads: list[PartPlan]  # the parts that can play the tune, main lead first
+    harmony_rank: dict[str, int]  # instrument -> its rank among the accompanying parts
+    first_theme: str
+    kept_tune: list[tuple[float, float, int]] | None  # the reference's tune (restyling), else None
+    melody_rng: random.Random
+    drum_plan: PartPlan | None
+    drums_on: list[bool]  # per section: whether the kit plays
+    cue_bars: set[int]
+    events: dict[str, list[Ev]]
+    motifs: dict[str, Motif] = field(default_factory=dict)
+    theme_plans: dict[str, list] = field(default_factory=dict)
+    tune: list[Ev] = field(default_factory=list)  # every melody event, to keep accompaniment under
+    under: list[tuple[str, list[Ev]]] = field(default_factory=list)  # (instrument, events) kept under
+
+
 def _write_parts(
     brief: MusicBrief,
     plans: list[PartPlan],
@@ -687,67 +751,35 @@ def _write_parts(
     end_qn: float,
     final_bar: int,
 ) -> dict[str, list[Ev]]:
-    genre, seed = brief.genre, brief.seed
-    events: dict[str, list[Ev]] = {p.instrument: [] for p in plans}
+    run = _start_parts(brief, plans, sections, spans, grid, key, end_qn, final_bar)
+    for si, sec in enumerate(sections):
+        nxt = sections[si + 1] if si + 1 < len(sections) else None
+        # The kit fills into the next section, into a cut, and (in a loop) back into the top.
+        fill = bool(nxt and (run.drums_on[si + 1] or nxt.start_bar in run.cue_bars) and sec.bars >= 2)
+        fill = fill or bool(brief.loop and sec.last and sec.bars >= 2)
+        ctx = BarContext(sec.start_bar, sec.bars, sec.energy, sec.level, final_bar, end_qn, fill_last=fill)
+        _write_pitched_section(run, sec, ctx)
+        _write_drum_section(run, si, sec, nxt, ctx)
+    return _finish_parts(run)
+
+
+def _start_parts(
+    brief: MusicBrief,
+    plans: list[PartPlan],
+    sections: list[SectionPlan],
+    spans: list[ChordSpan],
+    grid: Grid,
+    key: KeyContext,
+    end_qn: float,
+    final_bar: int,
+) -> _PartsRun:
+    """Everything ``_write_parts`` needs before its first section: writers, leads, the kit's sections."""
+    genre = brief.genre
     leads = sorted((p for p in plans if p.lead_rank >= 0 and "melody" in p.duties), key=lambda p: p.lead_rank)
     harmony_parts = [
         p for p in plans if {"chords", "pad", "line"} & set(p.duties) and "melody" not in p.duties
     ]
-    harmony_rank = {p.instrument: k for k, p in enumerate(harmony_parts)}
-    has_bass_part = any("bass" in p.duties for p in plans)
-    first_theme = next((s.theme for s in sections if not s.is_intro), sections[0].theme)
-
-    # One writer per part and duty, so voice leading and register carry across sections.
-    writers: dict[tuple[str, str], Any] = {}  # (instrument, duty) -> its writer; the duty says which kind
-    for p in plans:
-        solo_drop = SOLO_ACCOMP_VELOCITY_DROP if "melody" in p.duties else 0
-        for duty in p.duties:
-            rng = _rng(seed, f"{duty}:{p.instrument}")
-            if duty == "melody":
-                writers[(p.instrument, duty)] = MelodyWriter(
-                    key, grid, spans, genre=genre, base_velocity=O.ROLE_VELOCITY["melody"]
-                )
-            elif duty in ("counter", "line"):
-                writers[(p.instrument, duty)] = CounterWriter(
-                    grid,
-                    spans,
-                    window=p.windows[duty],
-                    base_velocity=O.ROLE_VELOCITY["counter"],
-                    scale=tuple(key.scale) if genre in P.CONTRAPUNTAL_GENRES else None,
-                )
-            elif duty in ("chords", "pad"):
-                writers[(p.instrument, duty)] = ChordWriter(
-                    key,
-                    grid,
-                    spans,
-                    genre=genre,
-                    style=p.style,
-                    window=p.windows[duty],
-                    base_velocity=O.ROLE_VELOCITY[duty] - solo_drop,
-                    rng=rng,
-                    has_bass=has_bass_part,
-                )
-            elif duty == "bass":
-                simple = p.role != "bass"
-                writers[(p.instrument, duty)] = BassWriter(
-                    key,
-                    grid,
-                    spans,
-                    genre=genre,
-                    window=p.windows["bass"],
-                    base_velocity=O.ROLE_VELOCITY["bass"] - solo_drop - (6 if simple else 0),
-                    rng=rng,
-                    simple=simple,
-                )
-            elif duty == "timpani":
-                writers[(p.instrument, duty)] = TimpaniWriter(
-                    grid, spans, key, window=p.windows["timpani"], base_velocity=O.ROLE_VELOCITY["bass"]
-                )
-            elif duty == "drums":
-                writers[(p.instrument, duty)] = DrumWriter(grid, genre=genre, rng=rng)
-
-    motifs: dict[str, Motif] = {}
-    theme_plans: dict[str, list] = {}
+    writers = _make_writers(brief, plans, spans, grid, key)
     kept_tune: list[tuple[float, float, int]] | None = None
     if brief.reference is not None and brief.reference.melody and leads:
         # Restyling (melody mode): the main lead plays the reference's tune instead of a new one.
@@ -760,7 +792,6 @@ def _write_parts(
             lead.windows["melody"],
             O.instrument_range(lead.instrument),
         )
-    melody_rng = _rng(seed, "melody")
     drum_plan = next((p for p in plans if "drums" in p.duties), None)
     drums_on = [
         drum_plan is not None
@@ -770,109 +801,214 @@ def _write_parts(
         )
         for s in sections
     ]
+    return _PartsRun(
+        brief=brief,
+        plans=plans,
+        sections=sections,
+        spans=spans,
+        grid=grid,
+        end_qn=end_qn,
+        final_bar=final_bar,
+        writers=writers,
+        leads=leads,
+        harmony_rank={p.instrument: k for k, p in enumerate(harmony_parts)},
+        first_theme=next((s.theme for s in sections if not s.is_intro), sections[0].theme),
+        kept_tune=kept_tune,
+        melody_rng=_rng(brief.seed, "melody"),
+        drum_plan=drum_plan,
+        drums_on=drums_on,
+        cue_bars=_cue_bars(brief, grid),
+        events={p.instrument: [] for p in plans},
+    )
 
-    cue_bars = _cue_bars(brief, grid)
-    tune: list[Ev] = []
-    under: list[tuple[str, list[Ev]]] = []
-    for si, sec in enumerate(sections):
-        nxt = sections[si + 1] if si + 1 < len(sections) else None
-        # The kit fills into the next section, into a cut, and (in a loop) back into the top.
-        fill = bool(nxt and (drums_on[si + 1] or nxt.start_bar in cue_bars) and sec.bars >= 2)
-        fill = fill or bool(brief.loop and sec.last and sec.bars >= 2)
-        ctx = BarContext(sec.start_bar, sec.bars, sec.energy, sec.level, final_bar, end_qn, fill_last=fill)
-        # The tune goes to a lead that plays in this section (a timeline may leave the first one out).
-        leads_here = [p for p in leads if sec.plays(p.instrument)]
-        main_idx = _melody_lead(sec, len(leads_here), first_theme)
-        sounding = False
-        for p in plans:
-            if not sec.plays(p.instrument):
+
+def _make_writers(
+    brief: MusicBrief, plans: list[PartPlan], spans: list[ChordSpan], grid: Grid, key: KeyContext
+) -> dict[tuple[str, str], Any]:
+    """One writer per part and duty, so voice leading and register carry across sections."""
+    has_bass_part = any("bass" in p.duties for p in plans)
+    writers: dict[tuple[str, str], Any] = {}
+    for p in plans:
+        for duty in p.duties:
+            writer = _make_writer(brief, p, duty, spans, grid, key, has_bass_part)
+            if writer is not None:
+                writers[(p.instrument, duty)] = writer
+    return writers
+
+
+def _make_writer(
+    brief: MusicBrief,
+    p: PartPlan,
+    duty: str,
+    spans: list[ChordSpan],
+    grid: Grid,
+    key: KeyContext,
+    has_bass_part: bool,
+) -> Any:
+    """The writer of one duty of one part (None for a duty no writer plays)."""
+    genre = brief.genre
+    solo_drop = SOLO_ACCOMP_VELOCITY_DROP if "melody" in p.duties else 0
+    rng = _rng(brief.seed, f"{duty}:{p.instrument}")
+    if duty == "melody":
+        return MelodyWriter(key, grid, spans, genre=genre, base_velocity=O.ROLE_VELOCITY["melody"])
+    if duty in ("counter", "line"):
+        return CounterWriter(
+            grid,
+            spans,
+            window=p.windows[duty],
+            base_velocity=O.ROLE_VELOCITY["counter"],
+            scale=tuple(key.scale) if genre in P.CONTRAPUNTAL_GENRES else None,
+        )
+    if duty in ("chords", "pad"):
+        return ChordWriter(
+            key,
+            grid,
+            spans,
+            genre=genre,
+            style=p.style,
+            window=p.windows[duty],
+            base_velocity=O.ROLE_VELOCITY[duty] - solo_drop,
+            rng=rng,
+            has_bass=has_bass_part,
+        )
+    if duty == "bass":
+        simple = p.role != "bass"
+        return BassWriter(
+            key,
+            grid,
+            spans,
+            genre=genre,
+            window=p.windows["bass"],
+            base_velocity=O.ROLE_VELOCITY["bass"] - solo_drop - (6 if simple else 0),
+            rng=rng,
+            simple=simple,
+        )
+    if duty == "timpani":
+        return TimpaniWriter(
+            grid, spans, key, window=p.windows["timpani"], base_velocity=O.ROLE_VELOCITY["bass"]
+        )
+    if duty == "drums":
+        return DrumWriter(grid, genre=genre, rng=rng)
+    return None
+
+
+def _write_pitched_section(run: _PartsRun, sec: SectionPlan, ctx: BarContext) -> None:
+    """Every pitched part's active duties over one section (the tune, if nothing else would sound)."""
+    # The tune goes to a lead that plays in this section (a timeline may leave the first one out).
+    leads_here = [p for p in run.leads if sec.plays(p.instrument)]
+    main_idx = _melody_lead(sec, len(leads_here), run.first_theme)
+    sounding = False
+    for p in run.plans:
+        if not sec.plays(p.instrument):
+            continue
+        is_main = bool(leads_here) and p is leads_here[min(main_idx, len(leads_here) - 1)]
+        for duty in p.duties:
+            if duty == "drums":
                 continue
-            is_main = bool(leads_here) and p is leads_here[min(main_idx, len(leads_here) - 1)]
-            for duty in p.duties:
-                if duty == "drums":
-                    continue
-                if not _active(
-                    duty,
-                    p,
-                    sec,
-                    n_sections=len(sections),
-                    harmony_rank=harmony_rank.get(p.instrument, 0),
-                    main_lead=is_main,
-                    genre=genre,
-                ):
-                    continue
-                w = writers[(p.instrument, duty)]
-                if duty == "melody" and kept_tune is not None:
-                    evs = melody_events(
-                        kept_tune,
-                        grid,
-                        sec.start_bar * grid.bar_qn,
-                        (sec.start_bar + sec.bars) * grid.bar_qn,
-                        base_velocity=O.ROLE_VELOCITY["melody"],
-                        energy=sec.energy,
-                    )
-                elif duty == "melody":
-                    evs = _melody_section(
-                        w, p, sec, grid, brief, motifs, theme_plans, melody_rng, end_qn, final_bar
-                    )
-                else:
-                    evs = w.write(ctx)
-                events[p.instrument].extend(evs)
-                if duty == "melody":
-                    tune.extend(evs)
-                elif duty in UNDER_TUNE_DUTIES:
-                    under.append((p.instrument, evs))
-                sounding = sounding or bool(evs)
-        if not sounding and leads and sec.plays(leads[0].instrument):
-            # Nothing pitched would sound here (e.g. an intro for a lone flute): the tune plays.
-            lead = leads[0]
-            events[lead.instrument].extend(
-                _melody_section(
-                    writers[(lead.instrument, "melody")],
-                    lead,
-                    sec,
-                    grid,
-                    brief,
-                    motifs,
-                    theme_plans,
-                    melody_rng,
-                    end_qn,
-                    final_bar,
-                )
+            if not _active(
+                duty,
+                p,
+                sec,
+                n_sections=len(run.sections),
+                harmony_rank=run.harmony_rank.get(p.instrument, 0),
+                main_lead=is_main,
+                genre=run.brief.genre,
+            ):
+                continue
+            evs = _duty_events(run, p, duty, sec, ctx)
+            run.events[p.instrument].extend(evs)
+            if duty == "melody":
+                run.tune.extend(evs)
+            elif duty in UNDER_TUNE_DUTIES:
+                run.under.append((p.instrument, evs))
+            sounding = sounding or bool(evs)
+    if not sounding and run.leads and sec.plays(run.leads[0].instrument):
+        # Nothing pitched would sound here (e.g. an intro for a lone flute): the tune plays.
+        lead = run.leads[0]
+        run.events[lead.instrument].extend(_new_tune(run, lead, sec))
+
+
+def _duty_events(run: _PartsRun, p: PartPlan, duty: str, sec: SectionPlan, ctx: BarContext) -> list[Ev]:
+    """What one duty of one part plays over one section: the kept tune, a new tune, or its writer's part."""
+    if duty == "melody" and run.kept_tune is not None:
+        grid = run.grid
+        return melody_events(
+            run.kept_tune,
+            grid,
+            sec.start_bar * grid.bar_qn,
+            (sec.start_bar + sec.bars) * grid.bar_qn,
+            base_velocity=O.ROLE_VELOCITY["melody"],
+            energy=sec.energy,
+        )
+    if duty == "melody":
+        return _new_tune(run, p, sec)
+    return run.writers[(p.instrument, duty)].write(ctx)
+
+
+def _new_tune(run: _PartsRun, lead: PartPlan, sec: SectionPlan) -> list[Ev]:
+    """A newly written tune for ``lead`` over one section."""
+    return _melody_section(
+        run.writers[(lead.instrument, "melody")],
+        lead,
+        sec,
+        run.grid,
+        run.brief,
+        run.motifs,
+        run.theme_plans,
+        run.melody_rng,
+        run.end_qn,
+        run.final_bar,
+    )
+
+
+def _write_drum_section(
+    run: _PartsRun, si: int, sec: SectionPlan, nxt: SectionPlan | None, ctx: BarContext
+) -> None:
+    """The kit over one section: its groove (a build holds back), or a pickup fill before it enters."""
+    if not run.drum_plan:
+        return
+    grid = run.grid
+    if run.drums_on[si]:
+        kit, drums = run.writers[(DRUMS, "drums")], run.events[DRUMS]
+        genre = run.brief.genre
+        crash = si > 0 and (
+            sec.energy >= CRASH_MIN_ENERGY and genre in CRASH_GENRES or sec.start_bar in run.cue_bars
+        )
+        variant = _seed(run.brief.seed, f"groove:{sec.theme}")  # each theme of each piece draws its groove
+        if sec.theme == "build" and sec.bars >= 2:
+            # A build holds the kick back in its second half and rolls the snare up into the drop.
+            half = (sec.start_bar + sec.bars / 2) * grid.bar_qn
+            build = replace(ctx, fill_last=False)
+            drums.extend(
+                e
+                for e in kit.write(build, crash=crash, variant=variant)
+                if not (e.pitch == KICK and e.start >= half)
             )
-        if drum_plan and drums_on[si]:
-            crash = si > 0 and (
-                sec.energy >= CRASH_MIN_ENERGY and genre in CRASH_GENRES or sec.start_bar in cue_bars
-            )
-            variant = _seed(seed, f"groove:{sec.theme}")  # each theme of each piece draws its groove
-            kit = writers[(DRUMS, "drums")]
-            if sec.theme == "build" and sec.bars >= 2:
-                # A build holds the kick back in its second half and rolls the snare up into the drop.
-                half = (sec.start_bar + sec.bars / 2) * grid.bar_qn
-                build = replace(ctx, fill_last=False)
-                events[DRUMS].extend(
-                    e
-                    for e in kit.write(build, crash=crash, variant=variant)
-                    if not (e.pitch == KICK and e.start >= half)
-                )
-                events[DRUMS].extend(kit.roll(sec.start_bar + sec.bars - 2, 2, sec.energy))
-            else:
-                events[DRUMS].extend(kit.write(ctx, crash=crash, variant=variant))
-        elif drum_plan and nxt and drums_on[si + 1] and sec.bars >= 2 and not sec.last:
-            # Drums enter with a pickup fill in the last bar before their first section.
-            pickup = BarContext(sec.start_bar + sec.bars - 1, 1, nxt.energy, nxt.level, final_bar, end_qn)
-            events[DRUMS].extend(writers[(DRUMS, "drums")].pickup(pickup))
-    for instrument, evs in under:
-        _keep_under(tune, evs, O.instrument_range(instrument)[0])
+            drums.extend(kit.roll(sec.start_bar + sec.bars - 2, 2, sec.energy))
+        else:
+            drums.extend(kit.write(ctx, crash=crash, variant=variant))
+    elif nxt and run.drums_on[si + 1] and sec.bars >= 2 and not sec.last:
+        # Drums enter with a pickup fill in the last bar before their first section.
+        pickup = BarContext(sec.start_bar + sec.bars - 1, 1, nxt.energy, nxt.level, run.final_bar, run.end_qn)
+        run.events[DRUMS].extend(run.writers[(DRUMS, "drums")].pickup(pickup))
+
+
+def _finish_parts(run: _PartsRun) -> dict[str, list[Ev]]:
+    """Keep accompaniment under the tune, add the cue hits, and sort every part's events."""
+    brief, events = run.brief, run.events
+    for instrument, evs in run.under:
+        _keep_under(run.tune, evs, O.instrument_range(instrument)[0])
     for instrument in events:
         events[instrument] = [e for e in events[instrument] if e.pitch >= 0]
-    if drum_plan and brief.cues:
-        events[DRUMS].extend(_cue_hits(brief, grid, sections, end_qn))
+    if run.drum_plan and brief.cues:
+        events[DRUMS].extend(_cue_hits(brief, run.grid, run.sections, run.end_qn))
     elif brief.cues:
         # No kit: the lowest part marks each cut with an accented root (a timpani or bass stroke).
-        low = next((p for p in plans if "bass" in p.duties or "timpani" in p.duties), None)
+        low = next((p for p in run.plans if "bass" in p.duties or "timpani" in p.duties), None)
         if low is not None:
-            events[low.instrument].extend(_cue_roots(brief, grid, sections, spans, end_qn, low))
+            events[low.instrument].extend(
+                _cue_roots(brief, run.grid, run.sections, run.spans, run.end_qn, low)
+            )
     for evs in events.values():
         evs.sort(key=lambda e: (e.start, e.pitch))
     return events
