@@ -165,7 +165,7 @@ def test_too_long_says_the_limit_and_how_to_raise_it(tmp_path, capsys, monkeypat
 @pytest.mark.parametrize(
     "args, words",
     [
-        (["--text", "calm", "--reference-mode", "style"], "needs a reference tune"),
+        (["--text", "calm", "--reference-mode", "style"], "give the tune with --audio"),
         (["--text", "calm", "--instruction", "  "], "empty"),
     ],
     ids=["mode without audio", "blank instruction"],

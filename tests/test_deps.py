@@ -37,6 +37,8 @@ def test_a_missing_module_is_a_one_line_bad_input_naming_the_extra(monkeypatch):
 def test_a_missing_dependency_of_the_module_is_named(monkeypatch):
     """basic-pitch present but a package it imports missing: the message names that package, and
     the basic-pitch hint keeps its --no-deps step."""
+    for name in [m for m in sys.modules if m.startswith("basic_pitch.")]:  # imported by earlier tests
+        monkeypatch.delitem(sys.modules, name)
     monkeypatch.setitem(sys.modules, "basic_pitch", None)
     with pytest.raises(
         MissingDependencyError, match=r"basic-pitch, .*weavewave\[audio\]'.*--no-deps basic-pitch"
