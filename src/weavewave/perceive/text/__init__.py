@@ -30,18 +30,18 @@ from weavewave.errors import BadInputError
 from weavewave.music.theory import KeySpec
 from weavewave.perceive import Perception, Proposal
 from weavewave.perceive import lexicon as lx
-from weavewave.perceive.text.explicit import _Explicit, mask, parse_explicit
-from weavewave.perceive.text.instruments import InstrumentReading, _GenreHit, read_genres, read_instruments
+from weavewave.perceive.text.explicit import ExplicitRequests, mask, parse_explicit
+from weavewave.perceive.text.instruments import GenreHit, InstrumentReading, read_genres, read_instruments
 from weavewave.perceive.text.timeline import (
-    _Ensemble,
-    _Timeline,
+    EnsembleReading,
+    TimelineReading,
     read_ensemble,
     read_form,
     read_timeline,
     timeline_summary,
 )
 from weavewave.perceive.text.tokens import Token, fmt, quote, tokenize
-from weavewave.perceive.text.words import WordHit, _LexiconReading, read_words
+from weavewave.perceive.text.words import LexiconReading, WordHit, read_words
 
 INPUT_PREVIEW_CHARS = 80
 
@@ -150,17 +150,17 @@ class _TextReading:
     text: str
     n_words: int
     short: bool
-    ex: _Explicit
+    ex: ExplicitRequests
     masked: str
     tokens: list[Token]
-    timeline: _Timeline
-    ensemble: _Ensemble | None
+    timeline: TimelineReading
+    ensemble: EnsembleReading | None
     form: tuple[str, lx.NamedForm] | None
     apart: set[int]  # tokens read as timeline or ensemble, kept from the line-up reader
     instruments: InstrumentReading
-    genre_hits: list[_GenreHit]
+    genre_hits: list[GenreHit]
     genre_used: set[int]
-    words: _LexiconReading
+    words: LexiconReading
     proposals: dict[str, Proposal] = field(default_factory=dict)
     measurements: dict[str, Any] = field(default_factory=dict)
     explicit_record: dict[str, Any] = field(default_factory=dict)

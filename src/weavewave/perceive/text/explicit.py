@@ -55,7 +55,7 @@ _WORD_AFTER_RE = re.compile(r"\s*([a-z]+)", re.I)
 
 
 @dataclass
-class _Explicit:
+class ExplicitRequests:
     values: dict[str, Any] = field(default_factory=dict)  # proposal key -> value
     reasons: dict[str, str] = field(default_factory=dict)
     confidences: dict[str, float] = field(default_factory=dict)
@@ -118,7 +118,7 @@ def _sentence_of(text: str, pos: int) -> str:
     return text[start : min(ends) if ends else len(text)]
 
 
-def _parse_tempo(text: str, ex: _Explicit) -> None:
+def _parse_tempo(text: str, ex: ExplicitRequests) -> None:
     for pattern in _TEMPO_RES:
         for m in pattern.finditer(text):
             if ex.taken(*m.span()):
@@ -128,7 +128,7 @@ def _parse_tempo(text: str, ex: _Explicit) -> None:
             ex.set("tempo_bpm", bpm, f"tempo {bpm:g} BPM: prompt says '{m.group(0).strip()}'", m.span())
 
 
-def _parse_duration(text: str, ex: _Explicit, *, long_text: bool) -> None:
+def _parse_duration(text: str, ex: ExplicitRequests, *, long_text: bool) -> None:
     def is_request(pos: int) -> bool:
         if not long_text:
             return True
@@ -180,7 +180,7 @@ def _parse_duration(text: str, ex: _Explicit, *, long_text: bool) -> None:
             add(_number(m.group(1)), m)
 
 
-def _parse_meter(text: str, ex: _Explicit) -> None:
+def _parse_meter(text: str, ex: ExplicitRequests) -> None:
     for m in _METER_RE.finditer(text):
         num, den = int(m.group(1)), int(m.group(2))
         if num < 2 or den not in (2, 4, 8, 16) or ex.taken(*m.span()):
@@ -203,7 +203,7 @@ def _parse_meter(text: str, ex: _Explicit) -> None:
         ex.set("meter", meter, f"meter {meter}: prompt says '{m.group(0)}'", m.span())
 
 
-def _parse_key(text: str, ex: _Explicit) -> None:
+def _parse_key(text: str, ex: ExplicitRequests) -> None:
     for m in _KEY_RE.finditer(text):
         if ex.taken(*m.span()):
             continue
@@ -248,8 +248,8 @@ def _parse_key(text: str, ex: _Explicit) -> None:
         ex.set("mode", mode, f"mode {mode}: prompt says '{m.group(0).strip()}'", m.span())
 
 
-def parse_explicit(text: str, *, long_text: bool) -> _Explicit:
-    ex = _Explicit()
+def parse_explicit(text: str, *, long_text: bool) -> ExplicitRequests:
+    ex = ExplicitRequests()
     _parse_tempo(text, ex)
     _parse_duration(text, ex, long_text=long_text)
     _parse_meter(text, ex)

@@ -179,14 +179,14 @@ def _group_mode(tokens: list[Token], first: _Mention) -> str:
 
 
 @dataclass
-class _GenreHit:
+class GenreHit:
     genre: str
     words: str
     confidence: float
 
 
-def read_genres(text: str, tokens: list[Token], consumed: set[int]) -> tuple[list[_GenreHit], set[int]]:
-    hits: list[_GenreHit] = []
+def read_genres(text: str, tokens: list[Token], consumed: set[int]) -> tuple[list[GenreHit], set[int]]:
+    hits: list[GenreHit] = []
     used: set[int] = set()
     i = 0
     while i < len(tokens):
@@ -208,7 +208,7 @@ def read_genres(text: str, tokens: list[Token], consumed: set[int]) -> tuple[lis
             continue
         weak = n == 1 and words in lx.GENRE_WORDS_WEAK and not context
         hits.append(
-            _GenreHit(
+            GenreHit(
                 GENRE_TABLE[words],
                 text_raw(text, tokens, i, n),
                 lx.GENRE_WEAK_CONFIDENCE if weak else lx.EXPLICIT_CONFIDENCE,

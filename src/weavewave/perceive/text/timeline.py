@@ -14,7 +14,7 @@ from weavewave.perceive.text.tokens import Token, longest_match, ngram, norm_phr
 
 
 @dataclass
-class _Ensemble:
+class EnsembleReading:
     noun: str  # "trio", "band", "big band"
     qualifier: str  # "string", "jazz", "" when bare
     instruments: tuple[str, ...]  # fixed by the words themselves; empty: the genre decides
@@ -23,7 +23,7 @@ class _Ensemble:
     tokens: set[int]  # qualifier and noun, kept from the instrument reader ("piano trio" is not piano)
 
 
-def read_ensemble(text: str, tokens: list[Token]) -> _Ensemble | None:
+def read_ensemble(text: str, tokens: list[Token]) -> EnsembleReading | None:
     """The first ensemble word ("a jazz trio", "string quartet", "big band", "orchestra"), if any."""
     for i, t in enumerate(tokens):
         two = ngram(tokens, i, 2)
@@ -43,11 +43,11 @@ def read_ensemble(text: str, tokens: list[Token]) -> _Ensemble | None:
         if known is not None:
             used.add(i - 1)
             said = text_raw(text, tokens, i - 1, n + 1)
-            return _Ensemble(noun, qualifier, known[0], known[1], said, used)
+            return EnsembleReading(noun, qualifier, known[0], known[1], said, used)
         if ("", noun) in lx.NAMED_ENSEMBLES:
             instruments, genre = lx.NAMED_ENSEMBLES[("", noun)]
-            return _Ensemble(noun, "", instruments, genre, text_raw(text, tokens, i, n), used)
-        return _Ensemble(noun, qualifier, (), None, text_raw(text, tokens, i, n), used)
+            return EnsembleReading(noun, "", instruments, genre, text_raw(text, tokens, i, n), used)
+        return EnsembleReading(noun, qualifier, (), None, text_raw(text, tokens, i, n), used)
     return None
 
 
@@ -112,7 +112,7 @@ def _instruments_between(tokens: list[Token], start: int, end: int) -> tuple[lis
 
 
 @dataclass
-class _Timeline:
+class TimelineReading:
     events: list[dict[str, Any]] = field(default_factory=list)
     consumed: set[int] = field(default_factory=set)  # instrument words read as timeline, not as the line-up
 
@@ -134,7 +134,7 @@ class _TimelineReader:
 
     text: str
     tokens: list[Token]
-    tl: _Timeline = field(default_factory=_Timeline)
+    tl: TimelineReading = field(default_factory=TimelineReading)
     taken: list[tuple[int, int]] = field(default_factory=list)  # character spans already read
 
     def free(self, a: int, b: int) -> bool:
@@ -272,7 +272,9 @@ def _read_opening_lineup(r: _TimelineReader) -> None:
         tl.events.sort(key=lambda e: e["pos"])
 
 
-def read_timeline(text: str, tokens: list[Token], instruments: InstrumentReading | None = None) -> _Timeline:
+def read_timeline(
+    text: str, tokens: list[Token], instruments: InstrumentReading | None = None
+) -> TimelineReading:
     """Section changes the prompt describes, in the order it tells them.
 
     Each event: ``action`` ("only", "enter", "exit", "climax", "build", "quiet_start", "quiet_end"),

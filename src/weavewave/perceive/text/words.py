@@ -64,7 +64,7 @@ def _modifiers(tokens: list[Token], i: int) -> tuple[float, bool]:
 
 
 @dataclass
-class _LexiconReading:
+class LexiconReading:
     hits: list[WordHit] = field(default_factory=list)
     tempo: list[tuple[str, lx.TempoWord]] = field(default_factory=list)
     register: list[tuple[str, float]] = field(default_factory=list)
@@ -72,8 +72,8 @@ class _LexiconReading:
     meter: tuple[str, str] | None = None  # (word, meter)
 
 
-def read_words(tokens: list[Token], skip: set[int]) -> _LexiconReading:
-    out = _LexiconReading()
+def read_words(tokens: list[Token], skip: set[int]) -> LexiconReading:
+    out = LexiconReading()
     i = 0
     while i < len(tokens):
         if i in skip or tokens[i].is_punct:
