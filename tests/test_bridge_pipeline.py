@@ -117,8 +117,11 @@ def _imports(path: Path) -> set[str]:
     return names
 
 
-@pytest.mark.parametrize("module", sorted(p.name for p in (SRC / "perceive").glob("*.py")))
+@pytest.mark.parametrize(
+    "module", sorted(str(p.relative_to(SRC / "perceive")) for p in (SRC / "perceive").rglob("*.py"))
+)
 def test_no_perceiver_imports_the_bridge_or_the_api(module):
+    """Every module of every perceiver, packages included (perceive/text/, video/, audio/)."""
     up = {
         m for m in _imports(SRC / "perceive" / module) if m.startswith(("weavewave.bridge", "weavewave.api"))
     }
