@@ -27,7 +27,8 @@ from weavewave.errors import BadInputError, FieldError
 
 # The shortest piece: a brief keeps durations to the millisecond, so anything shorter rounds to nothing.
 MIN_DURATION_S = 0.01
-DEFAULT_REFERENCE_MODE = "melody"  # restyling keeps the tune unless asked otherwise, as M2T2M does
+# Generator options named differently from the request field they come from (option -> field).
+OPTION_FIELD = {"guidance_scale": "guidance", "window_s": "window", "prompt_s": "prompt_seconds"}
 DESCRIBERS = ("analytic", "mllm")
 REFINERS = ("rules", "llm")
 TEXT_MODELS = {"auto": None, "minilm": True, "lexicon": False}  # -> perceive_text's ``semantic``
@@ -362,8 +363,15 @@ class Request(BaseModel):
             return None
         return self.melody or self.audio
 
-    def generator_options(self) -> dict[str, Any]:
-        """Keyword arguments of the backend's generator (:func:`weavewave.generators.get_generator`)."""
+    def generator_options(self, *, only_given: bool = False) -> dict[str, Any]:
+        """Keyword arguments of the backend's generator (:func:`weavewave.generators.get_generator`);
+        with ``only_given``, only those whose request field was set (to override a brief's record)."""
+        if only_given:
+            return {
+                k: v
+                for k, v in self.generator_options().items()
+                if OPTION_FIELD.get(k, k) in self.model_fields_set
+            }
         if self.backend == "symbolic":
             return {"soundfont": self.soundfont, "stems": self.stems}
         options: dict[str, Any] = dict(
