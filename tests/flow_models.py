@@ -104,6 +104,8 @@ def write_tone_dataset(
             x = 0.5 * np.sin(2 * np.pi * f * t + rng.uniform(0, 2 * np.pi))
             name = f"tone{k}_{j}.wav"
             sf.write(folder / name, np.stack([x, x], axis=1).astype(np.float32), TONE_SR)
-            rows.append({"file_name": name, "caption": f"a pure tone, class {k}", "embedding": basis[k].tolist()})
+            rows.append(
+                {"file_name": name, "caption": f"a pure tone, class {k}", "embedding": basis[k].tolist()}
+            )
     (folder / "metadata.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     return folder, basis

@@ -245,13 +245,14 @@ def train_flow(
     -------
     TrainResult : the loss log, time per step and peak memory.
     """
+    s = settings or TrainSettings()
+    s.check()
+    read_dataset(data)  # a bad dataset is refused before the heavy imports
     import torch
     from accelerate import Accelerator
 
     from weavewave.generators.flow.model import build_model, save_model
 
-    s = settings or TrainSettings()
-    s.check()
     report = progress or (lambda fraction, message: None)
     out = Path(out).expanduser()
     checkpoint = _latest_checkpoint(out) if resume else None
