@@ -181,7 +181,6 @@ class FlowGenerator:
         from weavewave.generators.flow.sampling import plan_windows, sample_latents
         from weavewave.generators.musicgen.generator import (
             LOOP_CROSSFADE_S,
-            _to_output,
             block_caption,
             fold_loop,
         )
@@ -214,7 +213,7 @@ class FlowGenerator:
         from weavewave.dsp.master import SAMPLE_RATE
         from weavewave.dsp.master import master as _master
 
-        stereo = _to_output(audio, cfg.sample_rate, brief.duration_s + seam_s)
+        stereo = to_output(audio, cfg.sample_rate, brief.duration_s + seam_s)
         n = int(round(brief.duration_s * SAMPLE_RATE))
         if brief.loop:
             stereo = fold_loop(stereo, n)
@@ -259,6 +258,21 @@ class FlowGenerator:
             "crossfade": self.crossfade_s,
             "dtype": self.dtype,
         }
+
+
+def to_output(audio: np.ndarray, sample_rate: int, duration_s: float) -> np.ndarray:
+    """VAE audio [shape=(channels, n)] -> 48 kHz stereo [shape=(2, round(duration * 48000))], cut or padded."""
+    from weavewave.dsp.master import SAMPLE_RATE
+    from weavewave.dsp.signal import resample
+
+    n = int(round(duration_s * SAMPLE_RATE))
+    up = resample(audio.T.astype(np.float64), sample_rate, SAMPLE_RATE).T.astype(np.float32)
+    if up.shape[0] == 1:
+        up = np.repeat(up, 2, axis=0)
+    out = np.zeros((2, n), np.float32)
+    m = min(n, up.shape[1])
+    out[:, :m] = up[:2, :m]
+    return out
 
 
 __all__ = ["MAX_GUIDANCE", "SOLVERS", "FlowGenerator", "FlowOptions"]
