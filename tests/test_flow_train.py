@@ -217,3 +217,30 @@ def test_clips_shorter_than_the_window_are_refused(tones, tmp_path):
     data, vae, _ = tones
     with pytest.raises(BadInputError, match="shorter than the 5 s window"):
         train_flow(data, vae, tmp_path / "short", tiny_settings(steps=2, window_s=5.0))
+
+
+def test_with_clap_weights_the_condition_is_the_caption_in_clap_text_space(tones, tmp_path):
+    from generator_contract import contract_brief
+    from tiny_models import build_clap
+    from weavewave.evaluate.neural import clap_text, load_clap
+    from weavewave.generators import get_generator
+    from weavewave.generators.flow.model import read_config
+    from weavewave.generators.flow.train import train_flow
+
+    data, vae, _ = tones
+    clap = build_clap(tmp_path / "clap")
+    out = tmp_path / "clap-flow"
+    train_flow(data, vae, out, tiny_settings(steps=2, condition="clap", clap_model=str(clap)))
+    config = read_config(out)
+    assert (config.condition, config.clap_model, config.cond_dim) == ("clap", str(clap), 16)
+    track = get_generator("flow", model=str(out), steps=2).generate(contract_brief(0.5))
+    assert track.stats["condition"].startswith("clap:")
+    assert track.brief.generator.options["clap_model"] == str(clap)
+    # the vectors it was trained on are CLAP's text embeddings of the captions
+    from weavewave.generators.flow.data import read_dataset
+    from weavewave.generators.flow.train import embed_conditions
+
+    examples = read_dataset(data)
+    vectors, kind = embed_conditions(examples, "clap", str(clap))
+    assert kind == "clap"
+    np.testing.assert_allclose(vectors[0], clap_text(load_clap(clap), [examples[0].caption])[0], atol=1e-5)
