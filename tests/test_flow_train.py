@@ -244,3 +244,28 @@ def test_with_clap_weights_the_condition_is_the_caption_in_clap_text_space(tones
     vectors, kind = embed_conditions(examples, "clap", str(clap))
     assert kind == "clap"
     np.testing.assert_allclose(vectors[0], clap_text(load_clap(clap), [examples[0].caption])[0], atol=1e-5)
+
+
+def test_clap_audio_trains_on_the_musics_own_clap_embedding_and_generates_from_captions(tones, tmp_path):
+    from generator_contract import contract_brief
+    from tiny_models import build_clap
+    from weavewave.evaluate.neural import clap_audio, load_clap
+    from weavewave.generators import get_generator
+    from weavewave.generators.flow.data import read_dataset
+    from weavewave.generators.flow.train import embed_conditions, train_flow
+    from weavewave.io.audio import read_audio
+
+    data, vae, _ = tones
+    clap = build_clap(tmp_path / "clap")
+    examples = read_dataset(data)[:2]
+    vectors, kind = embed_conditions(examples, "clap-audio", str(clap))
+    assert kind == "clap-audio"
+    np.testing.assert_allclose(
+        vectors[1], clap_audio(load_clap(clap), *read_audio(examples[1].path)), atol=1e-5
+    )
+    with pytest.raises(BadInputError, match="needs CLAP weights"):
+        embed_conditions(examples, "clap-audio", None)
+    out = tmp_path / "clap-audio-flow"
+    train_flow(data, vae, out, tiny_settings(steps=1, condition="clap-audio", clap_model=str(clap)))
+    track = get_generator("flow", model=str(out), steps=1).generate(contract_brief(0.5))
+    assert track.stats["condition"].startswith("clap:")  # a caption, embedded in CLAP's joint space

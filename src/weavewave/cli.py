@@ -592,11 +592,13 @@ def _add_train_flow(sub: Any) -> None:
     p.add_argument("--hidden", type=int, default=d.hidden, help=f"model width (default {d.hidden})")
     p.add_argument("--layers", type=int, default=d.layers, help=f"transformer blocks (default {d.layers})")
     p.add_argument("--heads", type=int, default=d.heads, help=f"attention heads (default {d.heads})")
-    p.add_argument("--condition", choices=("auto", "clap", "minilm", "vectors"), default=d.condition,
-                   help="what conditions the model (default auto: the dataset's vectors, else CLAP with "
-                   "--clap-model, else the shipped sentence model)")  # fmt: skip
+    p.add_argument("--condition", choices=("auto", "clap", "clap-audio", "minilm", "vectors"),
+                   default=d.condition, help="what conditions the model: clap (the captions' CLAP text "
+                   "embeddings), clap-audio (the music's CLAP audio embeddings), minilm (the shipped sentence "
+                   "model), vectors (the dataset's embedding column); default auto: vectors if the dataset has "
+                   "them, else clap with --clap-model, else minilm")  # fmt: skip
     p.add_argument(
-        "--clap-model", metavar="ID_OR_DIR", help="CLAP weights: condition on CLAP text embeddings"
+        "--clap-model", metavar="ID_OR_DIR", help="CLAP weights (for --condition clap or clap-audio)"
     )
     p.add_argument("--cond-drop", type=float, default=d.cond_drop, help="condition dropout for guidance")
     p.add_argument("--ema-decay", type=float, default=d.ema_decay, help=f"default {d.ema_decay:g}")

@@ -20,11 +20,13 @@ Embedder = Callable[[Sequence[str]], np.ndarray]
 
 
 def caption_embedder(kind: str, clap_model: str | None = None) -> tuple[Embedder, int | None, str]:
-    """An embedder for ``kind`` (``clap`` or ``minilm``): (function, dimension if known, a label).
+    """An embedder for ``kind`` (``clap``, ``clap-audio`` or ``minilm``): (function, dimension if known, a label).
 
     The function maps n captions to unit vectors [shape=(n, dim)], float32.
     """
-    if kind == "clap":
+    if kind in ("clap", "clap-audio"):
+        # a clap-audio model was trained on the music's CLAP audio embeddings: a caption's CLAP text
+        # embedding lies in the same joint space (with CLAP's text-audio gap; MusFlow's adapters narrow it)
         if not clap_model:
             raise BadInputError(
                 "a CLAP-conditioned flow model needs CLAP weights: pass --clap-model ID_OR_DIR"

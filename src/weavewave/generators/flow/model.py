@@ -24,9 +24,10 @@ MODEL_TYPE = "weavewave-flow"
 FORMAT_VERSION = 1
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
-# Condition kinds: a caption's CLAP text embedding, the shipped sentence model's, or vectors given with the
-# data (the learning test, or embeddings made elsewhere).
-CONDITION_KINDS = ("clap", "minilm", "vectors")
+# Condition kinds: a caption's CLAP text embedding; the music's own CLAP audio embedding (MusFlow's space:
+# captions, and later images and stories through adapters, are mapped into it); the shipped sentence
+# model's; or vectors given with the data (the learning test, or embeddings made elsewhere).
+CONDITION_KINDS = ("clap", "clap-audio", "minilm", "vectors")
 # Sinusoidal time features: t in [0, 1] is scaled up so the low frequencies still vary over the path.
 TIME_SCALE = 1000.0
 TIME_FEATURES = 256
@@ -43,7 +44,8 @@ class FlowConfig:
     frames : latent frames per window (what the model was trained on; positions are learned up to it).
     hidden, layers, heads, mlp_ratio : the transformer's size.
     cond_dim : length of the condition vector.
-    condition : ``clap`` (CLAP text space), ``minilm`` (the shipped sentence model) or ``vectors``.
+    condition : ``clap`` (trained on CLAP text embeddings of the captions), ``clap-audio`` (on CLAP audio
+        embeddings of the music), ``minilm`` (the shipped sentence model) or ``vectors``.
     clap_model : the CLAP weights the condition was computed with (``condition="clap"``).
     vae : hub id or folder of the VAE (``AutoencoderOobleck``) the latents come from.
     sample_rate, hop, audio_channels : the VAE's audio: samples per second, per latent frame, channels.

@@ -52,8 +52,9 @@ class TrainSettings:
     """What ``train_flow`` does, with defaults for a small model on one GPU.
 
     ``window_s``: seconds per training window (the generator's window). ``condition``: ``auto`` (the
-    dataset's vectors if it has them, else CLAP with ``clap_model``, else the sentence model), ``clap``,
-    ``minilm`` or ``vectors``.
+    dataset's vectors if it has them, else CLAP text with ``clap_model``, else the sentence model),
+    ``clap`` (the captions' CLAP text embeddings), ``clap-audio`` (the music's own CLAP audio embeddings,
+    MusFlow's space), ``minilm`` or ``vectors``.
     """
 
     steps: int = 2000
@@ -163,6 +164,15 @@ def embed_conditions(
                 "--condition vectors needs an embedding on every row of the dataset's metadata"
             )
         return np.asarray([e.embedding for e in examples], np.float32), condition
+    if condition == "clap-audio":
+        if not clap_model:
+            raise BadInputError("--condition clap-audio needs CLAP weights: pass --clap-model ID_OR_DIR")
+        from weavewave.evaluate.neural import clap_audio, load_clap
+        from weavewave.io.audio import read_audio
+
+        clap = load_clap(clap_model)
+        vectors = [clap_audio(clap, *read_audio(e.path)) for e in examples]
+        return np.stack(vectors).astype(np.float32), condition
     from weavewave.generators.flow.condition import caption_embedder
 
     embed, _, _ = caption_embedder(condition, clap_model)
@@ -340,7 +350,7 @@ def prepare_data(
     mean, std = stacked.mean(axis=0), np.maximum(stacked.std(axis=0), MIN_LATENT_STD)
     config = FlowConfig(
         latent_channels=v.latent_channels, frames=frames, cond_dim=int(conds.shape[1]), hidden=s.hidden,
-        layers=s.layers, heads=s.heads, condition=kind, clap_model=s.clap_model if kind == "clap" else None,
+        layers=s.layers, heads=s.heads, condition=kind, clap_model=s.clap_model if kind.startswith("clap") else None,
         vae=str(vae), sample_rate=v.sample_rate, hop=v.hop, audio_channels=v.audio_channels,
         latent_mean=[float(x) for x in mean], latent_std=[float(x) for x in std],
     )  # fmt: skip
