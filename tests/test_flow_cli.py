@@ -1,8 +1,10 @@
-"""``weavewave train flow`` and ``weavewave generate --backend flow`` end to end, in subprocesses, on a tiny
-random VAE and the shipped sentence model (captions, no vectors)."""
+"""``weavewave train flow`` (through the CLI's main, in this process) and ``weavewave generate --backend flow``
+(a subprocess) end to end, on a tiny random VAE and the shipped sentence model (captions, no vectors)."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import subprocess
@@ -35,11 +37,16 @@ def trained(tmp_path_factory):
     (data / "metadata.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     vae = build_vae(root / "vae")
     out = root / "model"
-    r = run("train", "flow", "--data", str(data), "--vae", str(vae), "--out", str(out), "--steps", "3",
-            "--window", "0.128", "--hidden", "32", "--layers", "1", "--heads", "2", "--batch-size", "4",
-            "--device", "cpu", "-q")  # fmt: skip
-    assert r.returncode == 0, r.stderr
-    assert "trained 3 steps" in r.stdout
+    # in this process (the CLI's own main), so torch is imported once; generation runs in a subprocess
+    from weavewave.cli import main
+
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        code = main(["train", "flow", "--data", str(data), "--vae", str(vae), "--out", str(out), "--steps", "3",
+                     "--window", "0.128", "--hidden", "32", "--layers", "1", "--heads", "2", "--batch-size",
+                     "4", "--device", "cpu", "-q"])  # fmt: skip
+    assert code == 0
+    assert "trained 3 steps" in printed.getvalue()
     return out
 
 
