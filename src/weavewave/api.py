@@ -110,11 +110,11 @@ def _generator(req: Request, cache: Any) -> Any:
     record = (req.brief or {}).get("generator")
     if record and "backend" not in req.model_fields_set:
         given = req.generator_options(only_given=True)
-        if record.get("backend") == "musicgen":
+        if record.get("backend") in ("musicgen", "flow"):
             given["cache"] = cache
         return generator_from_brief(MusicBrief.from_dict(req.brief), None, **given)
     options = req.generator_options()
-    if req.backend == "musicgen":
+    if req.backend in ("musicgen", "flow"):
         options["cache"] = cache
     return get_generator(req.backend, **options)
 
