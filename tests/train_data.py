@@ -17,7 +17,9 @@ def tone(freq: float, seconds: float, *, phase: float = 0.0, level: float = 0.5)
     return (level * np.sin(2 * np.pi * freq * t + phase)).astype(np.float32)
 
 
-def build_tone_dataset(folder: Path, *, rows: int = 12, seconds: float = 1.0, drop: str | None = None) -> Path:
+def build_tone_dataset(
+    folder: Path, *, rows: int = 12, seconds: float = 1.0, drop: str | None = None
+) -> Path:
     """A dataset folder in weavewave's format (data/train.jsonl + audio/) of ``rows`` sine-tone segments.
 
     ``drop`` leaves that column out of every row (for the missing-column test).
@@ -31,7 +33,12 @@ def build_tone_dataset(folder: Path, *, rows: int = 12, seconds: float = 1.0, dr
     captions = list(TONES)
     for i in range(rows):
         caption = captions[i % len(captions)]
-        audio = tone(TONES[caption], seconds, phase=float(rng.uniform(0, 2 * np.pi)), level=float(rng.uniform(0.3, 0.6)))
+        audio = tone(
+            TONES[caption],
+            seconds,
+            phase=float(rng.uniform(0, 2 * np.pi)),
+            level=float(rng.uniform(0.3, 0.6)),
+        )
         name = f"audio/tone-{i:03d}.flac"
         sf.write(folder / name, audio, SAMPLE_RATE)
         row = {"id": f"tone-{i:03d}", "audio": name, "caption": caption, "tempo_bpm": None}

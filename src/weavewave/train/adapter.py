@@ -48,7 +48,9 @@ def read_meta(folder: str | Path) -> dict[str, Any]:
     """The adapter's record; BadInputError naming what is missing when the folder is not an adapter."""
     root = Path(folder).expanduser()
     if not root.is_dir():
-        raise BadInputError(f"--adapter {folder}: no such folder; give the --out of `weavewave train musicgen`")
+        raise BadInputError(
+            f"--adapter {folder}: no such folder; give the --out of `weavewave train musicgen`"
+        )
     for name in (PEFT_CONFIG, WEIGHTS_FILE, META_FILE):
         if not (root / name).is_file():
             raise BadInputError(f"--adapter {folder} is not a weavewave adapter (no {name}); give the --out "

@@ -65,7 +65,9 @@ def load_rows(folder: str | Path) -> list[dict[str, Any]]:
         rows = ds.to_list()
         columns = list(ds.column_names)
     except Exception as exc:  # a damaged JSONL: say which file, not the builder's traceback
-        raise BadInputError(f"--data {folder}: cannot read {DATA_FILE} ({str(exc).splitlines()[0][:200]})") from None
+        raise BadInputError(
+            f"--data {folder}: cannot read {DATA_FILE} ({str(exc).splitlines()[0][:200]})"
+        ) from None
     finally:
         shutil.rmtree(cache, ignore_errors=True)
     if not rows:

@@ -96,7 +96,9 @@ class TrainConfig:
         if self.max_steps is not None and self.max_steps < 1:
             raise BadInputError("--max-steps must be at least 1")
         if not (math.isfinite(self.learning_rate) and 0 < self.learning_rate < 1):
-            raise BadInputError(f"--lr {self.learning_rate:g} is out of range: use e.g. 1e-4 (more than 0, below 1)")
+            raise BadInputError(
+                f"--lr {self.learning_rate:g} is out of range: use e.g. 1e-4 (more than 0, below 1)"
+            )
         if not 0 <= self.dropout < 1:
             raise BadInputError("--lora-dropout must be in [0, 1)")
         if not 0 <= self.val_fraction < 1:
@@ -221,7 +223,9 @@ def _load_examples(rows: list[dict[str, Any]], model: Any, tokenizer_trigger: st
             raise BadInputError(f"dataset row {row['id']}: {exc}") from None
         audio = resample(audio.astype(np.float64), rate, sr)[: int(max_s * sr)]
         if audio.shape[0] < MIN_SEGMENT_S * sr:
-            raise BadInputError(f"dataset row {row['id']}: {row['audio']} is shorter than {MIN_SEGMENT_S:g} s")
+            raise BadInputError(
+                f"dataset row {row['id']}: {row['audio']} is shorter than {MIN_SEGMENT_S:g} s"
+            )
         planar = audio.T if audio.ndim == 2 else audio[None]
         if channels == 1:
             planar = planar.mean(axis=0, keepdims=True)
@@ -302,7 +306,11 @@ def load_base(ref: str) -> tuple[Any, Any, bool]:
     if kind not in ("musicgen", "musicgen_melody"):
         raise BadInputError(f"--model {ref} is a {kind or 'unknown'} model, not MusicGen: pass a MusicGen "
                             "model, e.g. facebook/musicgen-small")  # fmt: skip
-    cls: Any = MusicgenMelodyForConditionalGeneration if kind == "musicgen_melody" else MusicgenForConditionalGeneration
+    cls: Any = (
+        MusicgenMelodyForConditionalGeneration
+        if kind == "musicgen_melody"
+        else MusicgenForConditionalGeneration
+    )
     model = from_pretrained(cls.from_pretrained, ref, "generator")
     tokenizer = from_pretrained(AutoTokenizer.from_pretrained, ref, "generator")
     check_tokenizer(tokenizer, ref, vocab_size=model.config.text_encoder.vocab_size)
@@ -447,7 +455,9 @@ def train_musicgen(
         state, log = _load_checkpoint(out, accelerator.unwrap_model(peft_model), optimizer, scheduler)
         report(0.1, f"resuming at step {state['step']}")
     else:
-        state["val_loss_before"] = validation_loss(peft_model, val_ex, tokenizer, base, accelerator, cfg.batch_size)
+        state["val_loss_before"] = validation_loss(
+            peft_model, val_ex, tokenizer, base, accelerator, cfg.batch_size
+        )
         if state["val_loss_before"] is not None:
             log.append({"step": 0, "val_loss": round(state["val_loss_before"], 6)})
         _write_log(out, log)
@@ -496,7 +506,10 @@ def _loop(cfg: TrainConfig, state: dict[str, Any], log: list[dict[str, Any]], mo
     while step < total_steps:
         batches = _epoch_batches(len(train_ex), cfg, epoch, rank, processes)
         for b, idx in enumerate(batches[start:], start=start):
-            batch = {k: v.to(accelerator.device) for k, v in collate([train_ex[i] for i in idx], tokenizer, base).items()}
+            batch = {
+                k: v.to(accelerator.device)
+                for k, v in collate([train_ex[i] for i in idx], tokenizer, base).items()
+            }
             last = in_step + 1 == cfg.grad_accum or b + 1 == len(batches)
             sync = contextlib.nullcontext() if last else accelerator.no_sync(model)
             with sync, accelerator.autocast():
@@ -516,13 +529,21 @@ def _loop(cfg: TrainConfig, state: dict[str, Any], log: list[dict[str, Any]], mo
             entry: dict[str, Any] = {"step": step, "epoch": epoch, "loss": round(mean, 6),
                                      "lr": float(scheduler.get_last_lr()[0])}  # fmt: skip
             if cfg.eval_every and step % cfg.eval_every == 0 and val_ex:
-                entry["val_loss"] = round(validation_loss(model, val_ex, tokenizer, base, accelerator, cfg.batch_size) or 0.0, 6)
+                entry["val_loss"] = round(
+                    validation_loss(model, val_ex, tokenizer, base, accelerator, cfg.batch_size) or 0.0, 6
+                )
             log.append(entry)
             report(0.1 + 0.85 * step / total_steps, f"step {step}/{total_steps} loss {mean:.3f}")
             if accelerator.is_main_process:
                 _append_log(out, entry)
                 if cfg.sample_every and step % cfg.sample_every == 0:
-                    _sample(accelerator.unwrap_model(model), tokenizer, cfg, val_ex, out / SAMPLES / f"step-{step:06d}.wav")
+                    _sample(
+                        accelerator.unwrap_model(model),
+                        tokenizer,
+                        cfg,
+                        val_ex,
+                        out / SAMPLES / f"step-{step:06d}.wav",
+                    )
                 if cfg.save_every and step % cfg.save_every == 0 and step < total_steps:
                     _save_checkpoint(out, accelerator.unwrap_model(model), optimizer, scheduler,
                                      {**state, "step": step, "micro": micro}, cfg)  # fmt: skip
@@ -568,7 +589,9 @@ def _save_checkpoint(out: Path, model: Any, optimizer: Any, scheduler: Any, stat
         shutil.rmtree(old, ignore_errors=True)
 
 
-def _load_checkpoint(out: Path, model: Any, optimizer: Any, scheduler: Any) -> tuple[dict[str, Any], list[dict]]:
+def _load_checkpoint(
+    out: Path, model: Any, optimizer: Any, scheduler: Any
+) -> tuple[dict[str, Any], list[dict]]:
     import torch
     from peft import set_peft_model_state_dict
     from safetensors.torch import load_file
@@ -661,7 +684,9 @@ def _sample(model: Any, tokenizer: Any, cfg: TrainConfig, val_ex: list[Example],
     path.parent.mkdir(parents=True, exist_ok=True)
     wav = audio[0].float().cpu().numpy().T
     peak = float(np.max(np.abs(wav))) or 1.0
-    write_audio(path, (wav / max(peak, 1.0)).astype(np.float32), int(inner.config.audio_encoder.sampling_rate))
+    write_audio(
+        path, (wav / max(peak, 1.0)).astype(np.float32), int(inner.config.audio_encoder.sampling_rate)
+    )
 
 
 def _peak_rss_mb() -> float | None:
@@ -693,7 +718,9 @@ def _finish(cfg: TrainConfig, out: Path, model: Any, base: Any, tokenizer: Any, 
             "val_loss_before": result.val_loss_before,
             "val_loss_after": result.val_loss_after,
             "mixed_precision": mixed,
-            "settings": {k: v for k, v in asdict(cfg).items() if k not in ("data", "out", "model", "force", "resume")},
+            "settings": {
+                k: v for k, v in asdict(cfg).items() if k not in ("data", "out", "model", "force", "resume")
+            },
             "weavewave_version": __version__,
         }
         (out / META_FILE).write_text(json.dumps(meta, indent=2) + "\n")
