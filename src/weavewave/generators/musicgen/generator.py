@@ -374,10 +374,15 @@ class MusicgenGenerator:
         from weavewave.neural.models import locate
 
         locate(str(self.model), "generator")  # a missing model fails now, before any work
-        if self.adapter is not None:
-            from weavewave.train.adapter import read_meta
+        if self.adapter is not None:  # likewise a folder that is not an adapter, or one made for another base
+            from transformers import AutoConfig
 
-            read_meta(self.adapter)  # likewise a folder that is not an adapter
+            from weavewave.neural.models import from_pretrained, quiet_transformers
+            from weavewave.train.adapter import check_base
+
+            quiet_transformers()
+            check_base(self.adapter, str(self.model), from_pretrained(AutoConfig.from_pretrained, str(self.model),
+                                                                      "generator"))  # fmt: skip
         steered = steer == "symbolic"
         # an instance attribute: shadows the class's declaration for this generator only
         self.capabilities = replace(  # type: ignore[misc]
