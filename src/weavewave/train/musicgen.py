@@ -690,10 +690,12 @@ def _sample(model: Any, tokenizer: Any, cfg: TrainConfig, val_ex: list[Example],
 
 
 def _peak_rss_mb() -> float | None:
-    try:
-        import resource
-    except ImportError:
+    import sys
+
+    if sys.platform == "win32":  # no getrusage there
         return None
+    import resource
+
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
 
 
