@@ -8,7 +8,7 @@ Layout (a Hugging Face dataset repository, loadable with ``datasets.load_dataset
       audio/*.flac         the segments, named by the source's content hash and the segment index
       rejected.jsonl       segments the reviewer dropped, with the reason
       skipped.jsonl        source files that could not be read, with the reason
-      state.json           which sources are done (incremental and resumable runs)
+      annotate_state.json  which sources are done (incremental and resumable runs)
 
 The ``audio`` column is a path relative to the folder, a plain string: ``datasets``' Audio feature
 needs torchcodec to decode, which is not installable everywhere, so the trainer decodes with soundfile.
@@ -29,7 +29,7 @@ AUDIO_DIR = "audio"
 CARD_FILE = "README.md"
 REJECTED_FILE = "rejected.jsonl"
 SKIPPED_FILE = "skipped.jsonl"
-STATE_FILE = "state.json"
+STATE_FILE = "annotate_state.json"  # not state.json: datasets takes that for a save_to_disk folder
 # What the trainer needs in every row; the rest are attributes for people and later tools.
 REQUIRED_COLUMNS = ("audio", "caption")
 # Every column annotate writes, in order.
