@@ -173,7 +173,7 @@ def test_cli_train_and_models_list_the_adapter(tones, tiny_musicgen, tmp_path):
     out = tmp_path / "cli-adapter"
     cmd = [sys.executable, "-m", "weavewave.cli", "train", "musicgen", "--data", str(tones), "--model",
            str(tiny_musicgen), "--out", str(out), "--max-steps", "3", "--batch-size", "4", "--trigger", "calm",
-           "--sample-every", "3", "-q"]  # fmt: skip
+           "--sample-every", "3", "--sample-seconds", "0.5", "-q"]  # fmt: skip
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=180)
     assert proc.returncode == 0, proc.stderr
     assert "trained 3 steps" in proc.stdout and "validation loss" in proc.stdout

@@ -616,6 +616,7 @@ def _add_train_parsers(sub: Any) -> None:
     mg.add_argument(
         "--sample-caption", metavar="TEXT", help="caption of the samples (default: a held-out one)"
     )
+    mg.add_argument("--sample-seconds", type=float, default=5.0, help="length of each sample (default 5)")
     mg.add_argument("--gradient-checkpointing", choices=("auto", "on", "off"), default="auto",
                     help="trade compute for memory (default auto: on with a GPU)")  # fmt: skip
     mg.add_argument("--mixed-precision", choices=MIXED, default="auto",
@@ -661,7 +662,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         learning_rate=args.lr, batch_size=args.batch_size, grad_accum=args.grad_accum, rank=args.rank,
         alpha=args.alpha, dropout=args.lora_dropout, trigger=args.trigger, val_fraction=args.val_fraction,
         eval_every=args.eval_every, save_every=args.save_every, sample_every=args.sample_every,
-        sample_at_end=args.sample_every > 0, sample_caption=args.sample_caption,
+        sample_at_end=args.sample_every > 0, sample_caption=args.sample_caption, sample_seconds=args.sample_seconds,
         gradient_checkpointing=args.gradient_checkpointing, mixed_precision=args.mixed_precision,
         device=args.device, seed=args.seed, resume=args.resume, force=args.force,
     )  # fmt: skip

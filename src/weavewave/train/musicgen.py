@@ -80,6 +80,7 @@ class TrainConfig:
     sample_every: int = 0  # 0: no samples during training (one at the end when sample_at_end)
     sample_at_end: bool = False
     sample_caption: str | None = None
+    sample_seconds: float = SAMPLE_S
     gradient_checkpointing: str = "auto"  # auto | on | off
     mixed_precision: str = "auto"
     device: str = "auto"
@@ -110,6 +111,8 @@ class TrainConfig:
             raise BadInputError(f"--mixed-precision {self.mixed_precision!r}: use {', '.join(MIXED)}")
         if self.gradient_checkpointing not in ("auto", "on", "off"):
             raise BadInputError("--gradient-checkpointing: use auto, on or off")
+        if not 0 < self.sample_seconds <= MAX_SEGMENT_S:
+            raise BadInputError(f"--sample-seconds: use more than 0 and at most {MAX_SEGMENT_S:g}")
         if not MIN_SEGMENT_S <= self.max_segment_s <= 60:
             raise BadInputError(f"--max-segment {self.max_segment_s:g} s: use {MIN_SEGMENT_S:g} to 60 s")
         if self.trigger is not None and not self.trigger.strip():
@@ -679,7 +682,9 @@ def _sample(model: Any, tokenizer: Any, cfg: TrainConfig, val_ex: list[Example],
     inputs = tokenizer([caption], return_tensors="pt").to(inner.device)
     with torch.no_grad(), torch.random.fork_rng():
         torch.manual_seed(cfg.seed)
-        audio = inner.generate(**inputs, do_sample=True, max_new_tokens=int(SAMPLE_S * frame_rate) + 3)
+        audio = inner.generate(
+            **inputs, do_sample=True, max_new_tokens=int(cfg.sample_seconds * frame_rate) + 3
+        )
     inner.train(was_training)
     path.parent.mkdir(parents=True, exist_ok=True)
     wav = audio[0].float().cpu().numpy().T
