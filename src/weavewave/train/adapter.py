@@ -119,7 +119,7 @@ def find_adapters(roots: list[str | Path] | None = None) -> list[dict[str, Any]]
 def _metas(root: Path) -> list[Path]:
     if not root.is_dir():
         return []
-    out = []
+    out: list[Path] = []
     for depth in range(SEARCH_DEPTH + 1):
         out.extend(p for p in root.glob("/".join(["*"] * depth + [META_FILE])) if p.is_file())
     return out

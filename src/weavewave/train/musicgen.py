@@ -452,7 +452,7 @@ def train_musicgen(
     warmup = min(MAX_WARMUP_STEPS, int(WARMUP_SHARE * total_steps))
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min(1.0, (s + 1) / (warmup + 1)))
     peft_model, optimizer = accelerator.prepare(peft_model, optimizer)
-    state = {"step": 0, "micro": 0, "val_loss_before": None}
+    state: dict[str, Any] = {"step": 0, "micro": 0, "val_loss_before": None}
     log: list[dict[str, Any]] = []
     if cfg.resume:
         state, log = _load_checkpoint(out, accelerator.unwrap_model(peft_model), optimizer, scheduler)
