@@ -108,7 +108,7 @@ def test_generate_with_adapter_records_it_by_hash(trained, tiny_musicgen):
     from weavewave.train.adapter import weights_digest
 
     track = api.generate(text="a calm piece", duration=1.0, seed=3, backend="musicgen", model=str(tiny_musicgen),
-                         adapter=str(trained.out), device="cpu", guidance=1.0)  # fmt: skip
+                         adapter=str(trained.out), device="cpu", guidance=1.0, text_model="lexicon")  # fmt: skip
     record = track.brief.generator
     assert record.options["adapter"] == str(trained.out)
     assert record.files["adapter"].sha256 == weights_digest(trained.out).sha256
@@ -181,3 +181,29 @@ def test_cli_train_and_models_list_the_adapter(tones, tiny_musicgen, tmp_path):
     listed = subprocess.run([sys.executable, "-m", "weavewave.cli", "models", "--adapters", str(tmp_path)],
                             capture_output=True, text=True, timeout=60)  # fmt: skip
     assert listed.returncode == 0 and str(out) in listed.stdout and "trigger 'calm'" in listed.stdout
+
+
+def test_brief_replay_refuses_a_changed_adapter(trained, tiny_musicgen, tmp_path):
+    import shutil
+
+    from weavewave import api
+
+    adapter = tmp_path / "adapter"
+    shutil.copytree(trained.out, adapter)
+    track = api.generate(text="a calm piece", duration=0.5, seed=3, backend="musicgen", model=str(tiny_musicgen),
+                         adapter=str(adapter), device="cpu", guidance=1.0, text_model="lexicon")  # fmt: skip
+    again = api.generate(brief=track.brief, device="cpu")  # the record names the adapter: made again with it
+    assert again.brief.generator.files["adapter"] == track.brief.generator.files["adapter"]
+    np.testing.assert_array_equal(again.audio, track.audio)
+    (adapter / "adapter_model.safetensors").write_bytes(b"changed")
+    with pytest.raises(BadInputError, match="missing or has changed"):
+        api.generate(brief=track.brief, device="cpu")
+
+
+def test_training_stays_out_of_the_light_import():
+    code = (
+        "import sys, weavewave, weavewave.cli as c; c.build_parser(); "
+        "print(sorted(m for m in ('torch', 'transformers', 'peft', 'accelerate', 'datasets') if m in sys.modules))"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0 and proc.stdout.strip() == "[]", proc.stderr

@@ -328,7 +328,11 @@ def add_lora(model: Any, cfg: TrainConfig) -> Any:
         p.requires_grad_(False)
     lora = LoraConfig(r=cfg.rank, lora_alpha=cfg.alpha, lora_dropout=cfg.dropout, target_modules=LORA_TARGETS,
                       bias="none")  # fmt: skip
-    return get_peft_model(model, lora)
+    import warnings
+
+    with warnings.catch_warnings():  # peft 0.21 asks transformers 5 a deprecated question; nothing to act on
+        warnings.simplefilter("ignore", FutureWarning)
+        return get_peft_model(model, lora)
 
 
 # ======================================================================================================

@@ -171,7 +171,11 @@ def _load_with_adapter(ref: str, device: str, torch_dtype: Any, adapter: str | P
     peft = require("peft", "train", "--adapter")
     b = _load(ref, device, torch_dtype)
     check_base(adapter, ref, b.model.config)
-    merged = peft.PeftModel.from_pretrained(b.model, str(adapter)).merge_and_unload()
+    import warnings
+
+    with warnings.catch_warnings():  # peft 0.21 asks transformers 5 a deprecated question; nothing to act on
+        warnings.simplefilter("ignore", FutureWarning)
+        merged = peft.PeftModel.from_pretrained(b.model, str(adapter)).merge_and_unload()
     merged.to(device).eval()
     return replace(b, model=merged, adapter=str(adapter))
 
