@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import errno
 import json
+import os
 import subprocess
 import sys
 
@@ -120,7 +121,7 @@ def test_adapter_for_another_base_is_refused_in_one_line(trained, tiny_musicgen_
     proc = subprocess.run(
         [sys.executable, "-m", "weavewave.cli", "generate", "--text", "calm", "--duration", "1", "--backend",
          "musicgen", "--model", str(tiny_musicgen_stereo), "--adapter", str(trained.out), "--out", str(out), "-q"],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True, text=True, timeout=120, env={**os.environ, "OMP_NUM_THREADS": "1"},
     )  # fmt: skip
     assert proc.returncode == 2, proc.stderr
     lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
@@ -174,7 +175,10 @@ def test_cli_train_and_models_list_the_adapter(tones, tiny_musicgen, tmp_path):
     cmd = [sys.executable, "-m", "weavewave.cli", "train", "musicgen", "--data", str(tones), "--model",
            str(tiny_musicgen), "--out", str(out), "--max-steps", "3", "--batch-size", "4", "--trigger", "calm",
            "--sample-every", "3", "--sample-seconds", "0.5", "-q"]  # fmt: skip
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=180)
+    # one thread: on a shared small CPU, torch's default thread pool mostly waits for other processes
+    proc = subprocess.run(
+        cmd, capture_output=True, text=True, timeout=180, env={**os.environ, "OMP_NUM_THREADS": "1"}
+    )
     assert proc.returncode == 0, proc.stderr
     assert "trained 3 steps" in proc.stdout and "validation loss" in proc.stdout
     assert (out / "samples" / "step-000003.wav").is_file()
