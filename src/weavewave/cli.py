@@ -606,6 +606,7 @@ def _add_train_parsers(sub: Any) -> None:
     mg.add_argument("--rank", type=int, default=DEFAULT_RANK, help=f"LoRA rank (default {DEFAULT_RANK})")
     mg.add_argument("--alpha", type=int, default=DEFAULT_ALPHA, help=f"LoRA alpha (default {DEFAULT_ALPHA})")
     mg.add_argument("--lora-dropout", type=float, default=0.05, help="LoRA dropout (default 0.05)")
+    mg.add_argument("--max-grad-norm", type=float, default=1.0, help="clip gradients to this norm (0: off)")
     mg.add_argument("--val-fraction", type=float, default=0.1, help="share of rows held out (default 0.1)")
     mg.add_argument("--eval-every", type=int, default=50, metavar="N", help="validation loss every N steps")
     mg.add_argument(
@@ -660,7 +661,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     cfg = TrainConfig(
         data=args.data, model=args.model, out=args.out, epochs=args.epochs, max_steps=args.max_steps,
         learning_rate=args.lr, batch_size=args.batch_size, grad_accum=args.grad_accum, rank=args.rank,
-        alpha=args.alpha, dropout=args.lora_dropout, trigger=args.trigger, val_fraction=args.val_fraction,
+        alpha=args.alpha, dropout=args.lora_dropout, max_grad_norm=args.max_grad_norm, trigger=args.trigger, val_fraction=args.val_fraction,
         eval_every=args.eval_every, save_every=args.save_every, sample_every=args.sample_every,
         sample_at_end=args.sample_every > 0, sample_caption=args.sample_caption, sample_seconds=args.sample_seconds,
         gradient_checkpointing=args.gradient_checkpointing, mixed_precision=args.mixed_precision,

@@ -73,6 +73,7 @@ class TrainConfig:
     rank: int = DEFAULT_RANK
     alpha: int = DEFAULT_ALPHA
     dropout: float = 0.05
+    max_grad_norm: float = 1.0  # gradients clipped to this norm before each step (0: off)
     trigger: str | None = None
     val_fraction: float = 0.1
     eval_every: int = 50
@@ -102,6 +103,8 @@ class TrainConfig:
             )
         if not 0 <= self.dropout < 1:
             raise BadInputError("--lora-dropout must be in [0, 1)")
+        if not (math.isfinite(self.max_grad_norm) and self.max_grad_norm >= 0):
+            raise BadInputError("--max-grad-norm must be 0 (off) or more")
         if not 0 <= self.val_fraction < 1:
             raise BadInputError("--val-fraction must be in [0, 1)")
         for name in ("eval_every", "save_every", "sample_every"):
@@ -527,6 +530,10 @@ def _loop(cfg: TrainConfig, state: dict[str, Any], log: list[dict[str, Any]], mo
             micro += 1
             if not last:
                 continue
+            if cfg.max_grad_norm > 0:
+                accelerator.clip_grad_norm_(
+                    [p for p in model.parameters() if p.requires_grad], cfg.max_grad_norm
+                )
             optimizer.step()
             scheduler.step()
             optimizer.zero_grad(set_to_none=True)
