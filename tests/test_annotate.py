@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 pytest.importorskip("librosa")
@@ -126,3 +127,16 @@ def test_the_trainer_reads_the_annotated_dataset(dataset, tiny_musicgen, tmp_pat
     result = train_musicgen(TrainConfig(data=str(out), model=str(tiny_musicgen), out=str(tmp_path / "a"),
                                         max_steps=2, batch_size=2, grad_accum=1, max_segment_s=2.0))  # fmt: skip
     assert result.steps == 2 and result.train_rows == 3 and result.val_rows == 1
+
+
+def test_segments_per_detected_section(tmp_path):
+    from annotate_data import SAMPLE_RATE, piece
+    from weavewave.train.annotate import MIN_SEGMENT_S, segment_spans
+
+    # two contrasting halves: 90 BPM in A minor, then 128 BPM in D major
+    mono = np.concatenate([piece(90.0, "A minor", 10.0), piece(128.0, "D major", 10.0)])
+    spans = segment_spans(mono, SAMPLE_RATE, "sections")
+    assert len(spans) >= 2 and all(b - a >= MIN_SEGMENT_S for a, b in spans)
+    assert any(abs(b - 10.0) < 1.5 for a, b in spans[:-1])  # a boundary where the music changes
+    fixed = segment_spans(mono, SAMPLE_RATE, 6.5)
+    assert fixed == [(0.0, 6.5), (6.5, 13.0), (13.0, 19.5)]  # the 0.5 s tail is dropped
