@@ -51,6 +51,7 @@ def main() -> None:
                           learning_rate=args.lr, batch_size=args.batch_size, grad_accum=1, val_fraction=0.25,
                           eval_every=max(1, args.steps // 4), save_every=0, rank=8, alpha=16)  # fmt: skip
         r = train_musicgen(cfg)
+        moved = code_distance(model, str(root / "adapter"), data)
     result = {
         "model": "tiny random MusicGen (tests/tiny_models.py)" if not args.model else args.model,
         "device": "cuda" if torch.cuda.is_available() else "cpu",
@@ -66,7 +67,62 @@ def main() -> None:
         "val_loss_before": round(r.val_loss_before or 0, 4),
         "val_loss_after": round(r.val_loss_after or 0, 4),
     }
+    result.update(moved)
     print(json.dumps(result, indent=2))
+
+
+def _histogram(codes, vocab: int):
+    import numpy as np
+
+    # one histogram per codebook, codes [shape=(codebooks, frames)] -> [shape=(codebooks, vocab)]
+    return np.stack([np.bincount(row, minlength=vocab)[:vocab] / max(1, row.size) for row in codes])
+
+
+def code_distance(model: str, adapter: str, data: Path, frames: int = 50, draws: int = 4) -> dict:
+    """How far generations move toward the training data: the total-variation distance between the code
+    histograms (per codebook, averaged) of the training audio of one caption and of what the model samples
+    from that caption, before and after the adapter. 0 = the same distribution, 1 = disjoint."""
+    import numpy as np
+    import torch
+
+    from weavewave.generators.musicgen.generator import load_musicgen
+    from weavewave.io.audio import read_audio
+    from weavewave.neural.models import ModelCache
+    from weavewave.train.dataset import load_rows
+    from weavewave.train.musicgen import encode_audio
+
+    cache = ModelCache()
+    base = load_musicgen(model, device="cpu", cache=cache)
+    tuned = load_musicgen(model, device="cpu", cache=cache, adapter=adapter)
+    vocab = int(base.model.config.decoder.vocab_size)
+    out = {}
+    for caption in sorted({row["caption"] for row in load_rows(data)}):
+        rows = [row for row in load_rows(data) if row["caption"] == caption]
+        train = np.concatenate(
+            [encode_audio(base.model, read_audio(row["audio"])[0].T[:1], "cpu").numpy() for row in rows],
+            axis=1,
+        )
+        target = _histogram(train, vocab)
+        for name, b in (("before", base), ("after", tuned)):
+            inputs = b.tokenizer([caption] * draws, return_tensors="pt", padding=True)
+            seen = []
+            decode = b.model.audio_encoder.decode
+
+            def spy(codes, *args, _decode=decode, _seen=seen, **kwargs):
+                _seen.append(
+                    codes
+                )  # generate's codes, the delay pattern already undone: (1, batch, K, frames)
+                return _decode(codes, *args, **kwargs)
+
+            b.model.audio_encoder.decode = spy
+            with torch.random.fork_rng(), torch.inference_mode():
+                torch.manual_seed(0)
+                b.model.generate(**inputs, do_sample=True, guidance_scale=None, max_new_tokens=frames + 3)
+            b.model.audio_encoder.decode = decode
+            valid = np.concatenate(list(seen[0][0].numpy()), axis=1)
+            tv = 0.5 * np.abs(_histogram(valid, vocab) - target).sum(axis=1).mean()
+            out.setdefault(f"code_tv_{name}", []).append(round(float(tv), 4))
+    return {k: round(float(np.mean(v)), 4) for k, v in out.items()}
 
 
 if __name__ == "__main__":
