@@ -211,3 +211,26 @@ def test_training_stays_out_of_the_light_import():
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0 and proc.stdout.strip() == "[]", proc.stderr
+
+
+@pytest.mark.parametrize("kind", ["tiny_musicgen_melody", "tiny_musicgen_stereo"], ids=["melody", "stereo"])
+def test_melody_and_stereo_models_train(kind, tones, request, tmp_path, monkeypatch):
+    from weavewave.train import musicgen
+
+    model = request.getfixturevalue(kind)
+    seen = []
+    collate = musicgen.collate
+
+    def spy(examples, tokenizer, base):
+        batch = collate(examples, tokenizer, base)
+        seen.append(batch)
+        return batch
+
+    monkeypatch.setattr(musicgen, "collate", spy)
+    result = train_musicgen(config(tones, model, tmp_path / "a", max_steps=2, eval_every=0, save_every=0))
+    assert result.steps == 2 and np.isfinite(result.val_loss_after)
+    if kind.endswith("melody"):  # the segment's chroma conditions the melody model: one-hot, 12 bins
+        features = seen[0]["input_features"]
+        assert features.shape[-1] == 12 and torch.all(features.sum(-1) <= 1)
+    else:  # stereo: 8 interleaved codebooks in the labels
+        assert seen[0]["labels"].shape[-1] == 8
