@@ -41,6 +41,17 @@ def test_reads_the_audiofolder_layout_with_a_train_split(tmp_path):
     assert examples.embedding is None
 
 
+def test_reads_the_dataset_weavewave_annotate_writes(tmp_path):
+    # annotate's layout: data/train.jsonl with `audio` paths relative to the folder (and more columns)
+    (tmp_path / "audio").mkdir()
+    (tmp_path / "audio" / "s0.flac").write_bytes(b"fLaC")
+    row = {"id": "s0", "audio": "audio/s0.flac", "caption": "a calm folk tune at 96 BPM", "tempo_bpm": 96.0}
+    _write(tmp_path / "data", [row], files=(), name="train.jsonl")
+    (example,) = read_dataset(tmp_path)
+    assert example.path == tmp_path / "audio" / "s0.flac" and example.caption == row["caption"]
+    assert example.embedding is None
+
+
 def test_reads_a_csv_with_embeddings(tmp_path):
     (tmp_path / "a.wav").write_bytes(b"RIFF")
     (tmp_path / "metadata.csv").write_text('file_name,caption,embedding\na.wav,a tone,"[1, 0.5]"\n')

@@ -18,7 +18,19 @@ from types import ModuleType
 from weavewave.errors import MissingDependencyError
 
 # The extras of pyproject.toml: a hint naming any other would send the user to a dead end.
-EXTRAS = ("semantic", "demo", "analysis", "video", "eval", "audio", "neural", "test", "serve", "library")
+EXTRAS = (
+    "semantic",
+    "demo",
+    "analysis",
+    "video",
+    "eval",
+    "audio",
+    "neural",
+    "test",
+    "serve",
+    "library",
+    "train",
+)
 # Packages whose pip name differs from the module name, for the "X is not installed" part of a hint.
 PIP_NAMES = {
     "av": "av (PyAV)",
@@ -39,7 +51,7 @@ def install_hint(extra: str) -> str:
     if extra not in EXTRAS:
         raise ValueError(f"unknown extra {extra!r}: use one of {', '.join(EXTRAS)}")
     hint = f"pip install 'weavewave[{extra}]'"
-    if extra in ("neural", "semantic"):
+    if extra in ("neural", "semantic", "train"):
         hint += " (install torch first: pip install torch==2.13.0 takes the CPU build)"
     return hint
 

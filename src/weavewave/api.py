@@ -82,8 +82,9 @@ def generate(
     Generation fields: ``backend`` (``symbolic`` or ``musicgen``), ``stems`` (one stem per part into
     ``Track.stems``), ``soundfont``, ``format`` (used by :func:`save`), ``keep_audio`` (with ``video``),
     ``candidates`` and ``rerank`` (make N candidates with derived seeds and keep the best; see
-    :mod:`weavewave.evaluate.rerank`), and MusicGen's ``model``, ``steer``, ``melody``, ``top_k``, ``top_p``,
-    ``temperature``, ``guidance``, ``window``, ``prompt_seconds`` and ``decoder``. Save the track with
+    :mod:`weavewave.evaluate.rerank`), and MusicGen's ``model``, ``adapter`` (a LoRA folder made by
+    ``weavewave train musicgen``), ``steer``, ``melody``, ``top_k``, ``top_p``, ``temperature``,
+    ``guidance``, ``window``, ``prompt_seconds`` and ``decoder``. Save the track with
     :func:`save`, which writes every file the request asked for, including ``video.mp4`` for a video.
     """
     req = _request(request, image, fields)

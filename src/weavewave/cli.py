@@ -145,7 +145,6 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("schema", help="print the JSON Schema of brief.json")
     _add_eval_parser(sub)
     _add_serve(sub)  # serve: see the serve block below
-    _add_train_flow(sub)  # train flow: see the training block below
     models = sub.add_parser(
         "models",
         help="list the neural models weavewave knows and which are here",
@@ -153,6 +152,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--refiner-model), with size, licence and whether each is on this machine.",
     )
     models.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    models.add_argument(
+        "--adapters",
+        action="append",
+        metavar="DIR",
+        help="also look for LoRA adapters under DIR (repeatable; default: the current folder and "
+        "$WEAVEWAVE_ADAPTERS)",
+    )
+    _add_train_parsers(sub)
     warm = sub.add_parser(
         "warmup",
         help="compile the audio analysis (numba JIT) once, before parallel use",
@@ -357,6 +364,7 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     if stats.get("generator") == "musicgen":
         print(
             f"  {stats['model']} on {stats['device']}, {stats['decoder']} decoder, {len(stats['windows'])} windows"
+            + (f", adapter {stats['adapter']}" if stats.get("adapter") else "")
         )
     return EXIT_OK
 
@@ -529,13 +537,170 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 # --- end serve -----------------------------------------------------------------------------------------
 
 
+# --- `weavewave annotate` and `weavewave train` (issue 15) ---------------------------------------------
+TRAIN_EPILOG = """examples:
+  weavewave annotate my-music/ --out my-dataset --licence "CC-BY 4.0, my own recordings"
+  weavewave train musicgen --data my-dataset --model facebook/musicgen-small --out my-adapter --trigger mysound
+  weavewave train musicgen --data my-dataset --model facebook/musicgen-small --out my-adapter --resume
+  weavewave generate --backend musicgen --model facebook/musicgen-small --adapter my-adapter --text "mysound, calm"
+  weavewave train flow --data my-dataset --vae stabilityai/stable-audio-open-1.0 --out flow-model
+"""
+
+
+def _add_train_parsers(sub: Any) -> None:
+    from weavewave.train.annotate import SEGMENT_MODES
+
+    ann = sub.add_parser(
+        "annotate",
+        help="turn a folder of music into a training dataset (segments, captions, attributes, review)",
+        description="Cut each track into segments, caption and measure each one (tempo, key, meter, energy, "
+        "mood) with weavewave's own analysis, check every annotation against the measurements, and write a "
+        "dataset folder that `datasets.load_dataset(DIR)` and `weavewave train` read. Incremental: run it "
+        "again to add new tracks or finish an interrupted run.",
+        epilog=TRAIN_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    ann.add_argument(
+        "music", nargs="+", metavar="MUSIC", help="audio files or folders (searched recursively)"
+    )
+    ann.add_argument(
+        "--out", required=True, metavar="DATASET", help="the dataset folder (created or extended)"
+    )
+    ann.add_argument("--segment", default="10", metavar="SECONDS|sections",
+                     help=f"segment length in seconds (default 10), or one of {', '.join(SEGMENT_MODES)}")  # fmt: skip
+    ann.add_argument("--licence", "--license", dest="licence", metavar="TEXT",
+                     help="the licence of the music, as you hold it (recorded in the dataset card)")  # fmt: skip
+    ann.add_argument("--review", choices=("correct", "reject"), default="correct",
+                     help="what the reviewer does with a caption its measurements contradict (default correct)")  # fmt: skip
+    ann.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+
+    tr = sub.add_parser(
+        "train",
+        help="train on a dataset made by `weavewave annotate` (musicgen: a LoRA adapter; flow: a flow model)",
+        description="Train on your music. `train musicgen` trains a LoRA adapter for MusicGen; `train flow` "
+        "trains a flow-matching model for --backend flow.",
+        epilog=TRAIN_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    kinds = tr.add_subparsers(dest="kind", metavar="KIND")
+    mg = kinds.add_parser(
+        "musicgen",
+        help="LoRA fine-tuning of MusicGen (transformers + PEFT + accelerate)",
+        description="Train a LoRA adapter for MusicGen on --data and write it into --out. The same command "
+        "runs on a CPU, a GPU, or several GPUs under `accelerate launch -m weavewave.cli train musicgen ...`.",
+        epilog=TRAIN_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    from weavewave.train.musicgen import DEFAULT_ALPHA, DEFAULT_LR, DEFAULT_RANK, MIXED
+
+    mg.add_argument(
+        "--data", required=True, metavar="DATASET", help="a dataset folder from `weavewave annotate`"
+    )
+    mg.add_argument(
+        "--model", required=True, metavar="ID_OR_DIR", help="the base MusicGen (hub id or folder)"
+    )
+    mg.add_argument("--out", required=True, metavar="ADAPTER_DIR", help="where the adapter is written")
+    mg.add_argument(
+        "--trigger", metavar="WORD", help="a word put in front of every caption, to call the style up"
+    )
+    mg.add_argument("--epochs", type=int, default=4, help="passes over the data (default 4)")
+    mg.add_argument(
+        "--max-steps", type=int, metavar="N", help="stop after N optimizer steps (overrides --epochs)"
+    )
+    mg.add_argument("--lr", type=float, default=DEFAULT_LR, help=f"learning rate (default {DEFAULT_LR:g})")
+    mg.add_argument("--batch-size", type=int, default=2, help="segments per micro-batch (default 2)")
+    mg.add_argument("--grad-accum", type=int, default=2, help="micro-batches per optimizer step (default 2)")
+    mg.add_argument("--rank", type=int, default=DEFAULT_RANK, help=f"LoRA rank (default {DEFAULT_RANK})")
+    mg.add_argument("--alpha", type=int, default=DEFAULT_ALPHA, help=f"LoRA alpha (default {DEFAULT_ALPHA})")
+    mg.add_argument("--lora-dropout", type=float, default=0.05, help="LoRA dropout (default 0.05)")
+    mg.add_argument("--max-grad-norm", type=float, default=1.0, help="clip gradients to this norm (0: off)")
+    mg.add_argument("--val-fraction", type=float, default=0.1, help="share of rows held out (default 0.1)")
+    mg.add_argument("--eval-every", type=int, default=50, metavar="N", help="validation loss every N steps")
+    mg.add_argument(
+        "--save-every", type=int, default=100, metavar="N", help="checkpoint every N steps (0: off)"
+    )
+    mg.add_argument("--sample-every", type=int, default=0, metavar="N",
+                    help="write a generated sample every N steps into OUT/samples (default 0: off)")  # fmt: skip
+    mg.add_argument(
+        "--sample-caption", metavar="TEXT", help="caption of the samples (default: a held-out one)"
+    )
+    mg.add_argument("--sample-seconds", type=float, default=5.0, help="length of each sample (default 5)")
+    mg.add_argument("--gradient-checkpointing", choices=("auto", "on", "off"), default="auto",
+                    help="trade compute for memory (default auto: on with a GPU)")  # fmt: skip
+    mg.add_argument("--mixed-precision", choices=MIXED, default="auto",
+                    help="GPU number format (default auto: bf16, else fp16; none on the CPU)")  # fmt: skip
+    mg.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="where to train")
+    mg.add_argument(
+        "--seed", type=int, default=0, help="shuffling, split and LoRA initialisation (default 0)"
+    )
+    mg.add_argument("--resume", action="store_true", help="carry on from the last checkpoint in --out")
+    mg.add_argument(
+        "--force", action="store_true", help="start again over an existing adapter or run in --out"
+    )
+    mg.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+    _add_train_flow(kinds)
+
+
+def _cmd_annotate(args: argparse.Namespace) -> int:
+    from weavewave.train.annotate import annotate
+
+    progress = Progress(sys.stderr, enabled=not args.quiet)
+    summary = annotate(args.music, args.out, segment=args.segment, licence=args.licence, review=args.review,
+                       progress=progress)  # fmt: skip
+    progress.done()
+    print(
+        f"annotated {summary.tracks_done} new tracks into {args.out}: {summary.kept} segments kept, "
+        f"{summary.corrected} corrected, {summary.rejected} rejected, {len(summary.skipped)} files skipped"
+        f"{' (listed in skipped.jsonl)' if summary.skipped else ''}; {summary.total_rows} rows in all"
+    )
+    return EXIT_OK
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from weavewave.errors import BadInputError
+
+    if args.kind == "flow":
+        return _cmd_train_flow(args)
+    if args.kind != "musicgen":
+        raise BadInputError(
+            "say what to train: `weavewave train musicgen --data DATASET --model ID --out DIR` or "
+            "`weavewave train flow --data DATASET --vae ID --out DIR`"
+        )
+    from weavewave.train.musicgen import TrainConfig, train_musicgen
+
+    progress = Progress(sys.stderr, enabled=not args.quiet)
+    cfg = TrainConfig(
+        data=args.data, model=args.model, out=args.out, epochs=args.epochs, max_steps=args.max_steps,
+        learning_rate=args.lr, batch_size=args.batch_size, grad_accum=args.grad_accum, rank=args.rank,
+        alpha=args.alpha, dropout=args.lora_dropout, max_grad_norm=args.max_grad_norm, trigger=args.trigger, val_fraction=args.val_fraction,
+        eval_every=args.eval_every, save_every=args.save_every, sample_every=args.sample_every,
+        sample_at_end=args.sample_every > 0, sample_caption=args.sample_caption, sample_seconds=args.sample_seconds,
+        gradient_checkpointing=args.gradient_checkpointing, mixed_precision=args.mixed_precision,
+        device=args.device, seed=args.seed, resume=args.resume, force=args.force,
+    )  # fmt: skip
+    r = train_musicgen(cfg, progress=progress)
+    progress.done()
+    print(f"trained {r.steps} steps on {r.train_rows} segments ({r.val_rows} held out) in {r.seconds:.1f} s; "
+          f"adapter in {r.out}/")  # fmt: skip
+    if r.val_loss_before is not None and r.val_loss_after is not None:
+        print(f"  validation loss {r.val_loss_before:.3f} -> {r.val_loss_after:.3f}")
+    if r.first_loss is not None and r.last_loss is not None:
+        print(f"  training loss (first vs last 10 % of steps) {r.first_loss:.3f} -> {r.last_loss:.3f}")
+    print(
+        f"  use it: weavewave generate --backend musicgen --model {args.model} --adapter {r.out} --text ..."
+    )
+    return EXIT_OK
+
+
 # --- `weavewave models` ---------------------------------------------------------------------------------
 def _cmd_models(args: argparse.Namespace) -> int:
     from weavewave.neural.models import ROLE_FLAG, model_table
+    from weavewave.train.adapter import find_adapters
 
     rows = model_table()
+    adapters = find_adapters(None if not args.adapters else [os.getcwd(), *args.adapters])
     if args.json:
-        sys.stdout.write(json.dumps(rows, indent=2) + "\n")
+        sys.stdout.write(json.dumps(rows + [{"role": "adapter", **a} for a in adapters], indent=2) + "\n")
         return EXIT_OK
     widths = [max(len(r["id"]) for r in rows), max(len(r["size"]) for r in rows)]
     role = None
@@ -548,6 +713,16 @@ def _cmd_models(args: argparse.Namespace) -> int:
         star = "*" if r["default"] else " "
         print(
             f" {star} {r['id']:<{widths[0]}}  {r['size']:>{widths[1]}}  {here:<4}  {r['licence']}; {r['note']}"
+        )
+    print("\nadapters (--adapter, with --model the base):")
+    for a in adapters:
+        loss = (f", validation loss {a['val_loss_before']:.3f} -> {a['val_loss_after']:.3f}"
+                if a["val_loss_before"] is not None and a["val_loss_after"] is not None else "")  # fmt: skip
+        print(f"   {a['path']}  {a['size_mb']:g} MB  base {a['base_model']}; {a['steps']} steps on {a['rows']} "
+              f"segments{', trigger ' + repr(a['trigger']) if a['trigger'] else ''}{loss}")  # fmt: skip
+    if not adapters:
+        print(
+            "   none found here (train one with `weavewave train musicgen`; search more with --adapters DIR)"
         )
     print(
         "\n* default. 'here': in the Hugging Face cache. Fetch one on a connected machine with "
@@ -565,14 +740,12 @@ TRAIN_FLOW_EPILOG = """examples:
 """
 
 
-def _add_train_flow(sub: Any) -> None:
-    """The ``train`` group with its ``flow`` command (other training commands join the same group)."""
+def _add_train_flow(kinds: Any) -> None:
+    """``train flow``, in the ``train`` group's subcommands."""
     from weavewave.generators.flow.train import TrainSettings
 
     d = TrainSettings()
-    train = sub.add_parser("train", help="train models on a dataset (flow)", description="Train models.")
-    group = train.add_subparsers(dest="train_command", metavar="WHAT", required=True)
-    p = group.add_parser(
+    p = kinds.add_parser(
         "flow",
         help="train a flow-matching model for --backend flow",
         description="Encode a dataset's audio with a VAE (cached), then train a conditional flow-matching "
@@ -580,7 +753,8 @@ def _add_train_flow(sub: Any) -> None:
         epilog=TRAIN_FLOW_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--data", required=True, metavar="DIR", help="audiofolder dataset: audio + metadata.jsonl")
+    p.add_argument("--data", required=True, metavar="DIR",
+                   help="a dataset from `weavewave annotate`, or an audiofolder (audio + metadata.jsonl)")  # fmt: skip
     p.add_argument("--vae", required=True, metavar="ID_OR_DIR", help="AutoencoderOobleck hub id or folder")
     p.add_argument("--out", required=True, metavar="DIR", help="where the model, checkpoints and logs go")
     p.add_argument("--steps", type=int, default=d.steps, help=f"training steps (default {d.steps})")
@@ -611,7 +785,7 @@ def _add_train_flow(sub: Any) -> None:
     p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
 
 
-def _cmd_train(args: argparse.Namespace) -> int:
+def _cmd_train_flow(args: argparse.Namespace) -> int:
     from weavewave.generators.flow.train import TrainSettings, train_flow
 
     settings = TrainSettings(
@@ -651,8 +825,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "eval": _cmd_eval,
         "serve": _cmd_serve,
         "models": _cmd_models,
-        "warmup": _cmd_warmup,
+        "annotate": _cmd_annotate,
         "train": _cmd_train,
+        "warmup": _cmd_warmup,
     }[args.command]
     try:
         return handler(args)

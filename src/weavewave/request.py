@@ -49,7 +49,7 @@ GROUPS = {
 PATH_FIELDS = ("image", "video", "audio", "melody", "soundfont")
 UPLOADS = ("image", "video", "audio", "melody")
 # MusicGen's options: set to anything but their default, they need ``backend="musicgen"``.
-MUSICGEN_FIELDS = ("model", "steer", "melody", "top_k", "top_p", "temperature", "guidance", "window",
+MUSICGEN_FIELDS = ("model", "adapter", "steer", "melody", "top_k", "top_p", "temperature", "guidance", "window",
                    "prompt_seconds", "decoder")  # fmt: skip
 # The flow backend's options (``model`` and ``guidance`` are shared with musicgen); the fields each neural
 # backend takes, for the check that a field is not given to a backend that ignores it.
@@ -131,6 +131,9 @@ class Request(BaseModel):
         None, "musicgen", "MusicGen hub id or local folder (default facebook/musicgen-small, or "
         "facebook/musicgen-melody with --steer/--melody); see `weavewave models`. With --backend flow: the "
         "folder `weavewave train flow` wrote", metavar="ID_OR_DIR")  # fmt: skip
+    adapter: str | None = _field(
+        None, "musicgen", "a LoRA adapter folder made by `weavewave train musicgen`, applied to --model (the base "
+        "it was trained on); see `weavewave models`", metavar="DIR")  # fmt: skip
     steer: Literal["none", "symbolic"] = _field(
         "none", "musicgen", "symbolic: condition MusicGen-Melody on our own composition, for neural audio at the "
         "requested tempo and key (also writes music.mid)")  # fmt: skip
@@ -368,6 +371,13 @@ class Request(BaseModel):
                 locate(ref, role)
             except BadInputError as exc:
                 raise FieldError(name, str(exc)) from None
+        if self.backend == "musicgen" and self.adapter is not None:
+            from weavewave.train.adapter import read_meta
+
+            try:
+                read_meta(self.adapter)
+            except BadInputError as exc:
+                raise FieldError("adapter", str(exc)) from None
 
     # --- what the parts of weavewave read from it ---
     @property
@@ -399,6 +409,8 @@ class Request(BaseModel):
             model=self.model, steer=self.steer, melody=self.musicgen_melody(), top_k=self.top_k, top_p=self.top_p,
             temperature=self.temperature, guidance_scale=self.guidance, device=self.device, dtype=self.dtype,
             soundfont=self.soundfont, decoder=self.decoder)  # fmt: skip
+        if self.adapter is not None:
+            options["adapter"] = self.adapter
         if self.window is not None:
             options["window_s"] = self.window
         if self.prompt_seconds is not None:

@@ -1,7 +1,8 @@
 """The training data of ``weavewave train flow``: a folder in Hugging Face's ``audiofolder`` layout.
 
-The layout (the one ``datasets.load_dataset("audiofolder", data_dir=D)`` loads, and the one
-``weavewave annotate`` writes): audio files plus a ``metadata.jsonl`` (or ``metadata.csv``) beside them
+Two layouts are read. The one ``weavewave annotate`` writes (``data/train.jsonl`` with ``audio`` and
+``caption`` columns, read by :func:`weavewave.train.dataset.load_rows`), and Hugging Face's
+``audiofolder`` (the one ``datasets.load_dataset("audiofolder", data_dir=D)`` loads): audio files plus a ``metadata.jsonl`` (or ``metadata.csv``) beside them
 whose rows name a ``file_name`` (relative to the metadata file) and give its ``caption``; optionally split
 into ``train/``, ``validation/``, ``test/`` subfolders, each with its own metadata. A row may also carry an
 ``embedding`` (a list of numbers): a condition vector made elsewhere, used instead of the caption's.
@@ -22,6 +23,7 @@ from weavewave.errors import BadInputError
 
 METADATA_NAMES = ("metadata.jsonl", "metadata.csv")
 SPLITS = ("train", "validation", "test")
+ANNOTATED_DATA = "data/train.jsonl"  # weavewave.train.dataset.DATA_FILE, named here to stay light
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,11 @@ def _rows(meta: Path) -> list[dict]:
         raise BadInputError(f"cannot read {meta}: {exc}") from None
 
 
+def _annotated(row: dict) -> Example:
+    emb = row.get("embedding")
+    return Example(Path(row["audio"]), row["caption"].strip(), tuple(float(x) for x in emb) if emb else None)
+
+
 def read_dataset(folder: str | Path, split: str = "train") -> list[Example]:
     """The rows of an ``audiofolder`` dataset: ``split``'s subfolder when there is one, else the folder.
 
@@ -57,6 +64,10 @@ def read_dataset(folder: str | Path, split: str = "train") -> list[Example]:
     root = Path(folder).expanduser()
     if not root.is_dir():
         raise BadInputError(f"dataset folder {root} not found: check the path given to --data")
+    if (root / ANNOTATED_DATA).is_file():  # made by `weavewave annotate` (which has no splits)
+        from weavewave.train.dataset import load_rows
+
+        return [_annotated(row) for row in load_rows(root)]
     base = root / split if (root / split).is_dir() else root
     metas = [base / n for n in METADATA_NAMES if (base / n).is_file()]
     if not metas:

@@ -119,6 +119,7 @@ class MusicgenBundle:
     audio_channels: int
     is_melody: bool
     chroma_length: int | None
+    adapter: str | None = None  # the LoRA adapter folder merged into ``model``, if any
 
     @property
     def hop(self) -> int:
@@ -131,12 +132,52 @@ class MusicgenBundle:
 
 
 def load_musicgen(
-    ref: str, *, device: str = "auto", dtype: str = "auto", cache: ModelCache | None = None
+    ref: str,
+    *,
+    device: str = "auto",
+    dtype: str = "auto",
+    cache: ModelCache | None = None,
+    adapter: str | Path | None = None,
 ) -> MusicgenBundle:
-    """Load a MusicGen or MusicGen-Melody (hub id or folder) once per cache."""
+    """Load a MusicGen or MusicGen-Melody (hub id or folder) once per cache.
+
+    ``adapter``: a LoRA adapter folder (``weavewave train musicgen``) merged into the weights; refused with
+    one line when it was trained on a model of another architecture.
+    """
     from weavewave.neural.models import load_once
 
-    return load_once("musicgen", ref, _load, device=device, dtype=dtype, cache=cache)
+    if adapter is None:
+        return load_once("musicgen", ref, _load, device=device, dtype=dtype, cache=cache)
+    from weavewave.train.adapter import read_meta, weights_digest
+
+    read_meta(adapter)  # not an adapter: say so before loading anything
+    # the weights' hash is in the key: an adapter trained again in the same folder is loaded again
+    kind = f"musicgen+lora:{Path(adapter).expanduser().resolve()}:{weights_digest(adapter).sha256[:16]}"
+    return load_once(
+        kind,
+        ref,
+        lambda r, d, t: _load_with_adapter(r, d, t, adapter),
+        device=device,
+        dtype=dtype,
+        cache=cache,
+    )
+
+
+def _load_with_adapter(ref: str, device: str, torch_dtype: Any, adapter: str | Path) -> MusicgenBundle:
+    """The base model with the adapter's LoRA weights merged in (so every decoding path runs unchanged)."""
+    from weavewave._deps import require
+    from weavewave.train.adapter import check_base
+
+    peft = require("peft", "train", "--adapter")
+    b = _load(ref, device, torch_dtype)
+    check_base(adapter, ref, b.model.config)
+    import warnings
+
+    with warnings.catch_warnings():  # peft 0.21 asks transformers 5 a deprecated question; nothing to act on
+        warnings.simplefilter("ignore", FutureWarning)
+        merged = peft.PeftModel.from_pretrained(b.model, str(adapter)).merge_and_unload()
+    merged.to(device).eval()
+    return replace(b, model=merged, adapter=str(adapter))
 
 
 def _load(ref: str, device: str, torch_dtype: Any) -> MusicgenBundle:
@@ -227,6 +268,9 @@ class MusicgenOptions(GeneratorOptions):
     """Options of the ``musicgen`` backend (ranges are checked by the generator, with one-line errors)."""
 
     model: str | None = Field(None, description="hub id or folder (default: musicgen-small, or -melody)")
+    adapter: str | Path | None = Field(
+        None, description="LoRA adapter folder from `weavewave train musicgen`"
+    )
     steer: str | None = Field(None, description="'symbolic': condition on the chroma of our composition")
     melody: str | Path | None = Field(None, description="a recording whose chroma conditions the music")
     top_k: int = 250
@@ -259,6 +303,7 @@ class MusicgenGenerator:
     ----------
     model : hub id or folder (default ``facebook/musicgen-small``; ``facebook/musicgen-melody`` when
         melody conditioning is asked for).
+    adapter : a LoRA adapter folder made by ``weavewave train musicgen`` for ``model``; merged into it.
     device, dtype : ``auto`` or a named one (``cpu``/``cuda``/``mps``; ``fp32``/``bf16``/``fp16``).
     top_k, top_p, temperature, guidance_scale : sampling; ``temperature=0`` decodes greedily.
     steer : ``"symbolic"`` conditions MusicGen-Melody on the chroma of our own composition of the brief.
@@ -270,6 +315,7 @@ class MusicgenGenerator:
     """
 
     model: str | None = None
+    adapter: str | Path | None = None
     device: str = "auto"
     dtype: str = "auto"
     top_k: int = 250
@@ -332,6 +378,15 @@ class MusicgenGenerator:
         from weavewave.neural.models import locate
 
         locate(str(self.model), "generator")  # a missing model fails now, before any work
+        if self.adapter is not None:  # likewise a folder that is not an adapter, or one made for another base
+            from transformers import AutoConfig
+
+            from weavewave.neural.models import from_pretrained, quiet_transformers
+            from weavewave.train.adapter import check_base
+
+            quiet_transformers()
+            check_base(self.adapter, str(self.model), from_pretrained(AutoConfig.from_pretrained, str(self.model),
+                                                                      "generator"))  # fmt: skip
         steered = steer == "symbolic"
         # an instance attribute: shadows the class's declaration for this generator only
         self.capabilities = replace(  # type: ignore[misc]
@@ -340,7 +395,9 @@ class MusicgenGenerator:
 
     def bundle(self) -> MusicgenBundle:
         """The loaded model (loaded on first call, then shared through the cache)."""
-        b = load_musicgen(str(self.model), device=self.device, dtype=self.dtype, cache=self.cache)
+        b = load_musicgen(
+            str(self.model), device=self.device, dtype=self.dtype, cache=self.cache, adapter=self.adapter
+        )
         if (self.steer == "symbolic" or self.melody is not None) and not b.is_melody:
             what = "--steer symbolic" if self.steer == "symbolic" else "a melody recording"
             raise BadInputError(
@@ -399,6 +456,11 @@ class MusicgenGenerator:
             decoder=options["decoder"],
         )
         files = {"melody": file_digest(self.melody)} if self.melody is not None else {}
+        if self.adapter is not None:
+            from weavewave.train.adapter import weights_digest
+
+            files["adapter"] = weights_digest(self.adapter)
+            stats["adapter"] = str(self.adapter)
         report(1.0, "mastered")
         return Track(
             audio=master,
@@ -422,13 +484,28 @@ class MusicgenGenerator:
             "prompt_seconds": self.prompt_s,
             "crossfade": self.crossfade_s,
             "dtype": self.dtype,
-        }
+        } | ({"adapter": str(self.adapter)} if self.adapter is not None else {})
 
     @staticmethod
     def options_from_record(record: GeneratorRecord, given: dict[str, Any]) -> dict[str, Any]:
         """Options that make a recorded brief again; the melody recording must be given again."""
         check_recorded_file(record.files, "melody", given.get("melody"), "--melody")
-        return {**record.options, **given}
+        options = {**record.options, **given}
+        want = record.files.get("adapter")
+        if want is not None and options.get("adapter") is not None and "adapter" not in given:
+            from weavewave.train.adapter import weights_digest
+
+            have = (
+                weights_digest(options["adapter"])
+                if Path(str(options["adapter"]), "adapter_model.safetensors").is_file()
+                else None
+            )
+            if have is None or have.sha256 != want.sha256:
+                raise BadInputError(
+                    f"this brief was made with the adapter {options['adapter']} (weights sha256 {want.sha256[:12]}…), "
+                    "which is missing or has changed: pass the adapter with --adapter DIR"
+                )
+        return options
 
     def _generate_audio(
         self,

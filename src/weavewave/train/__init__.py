@@ -1,0 +1,12 @@
+"""Learning from the user's music: the dataset format, the annotation workflow and MusicGen LoRA training.
+
+- :mod:`weavewave.train.dataset`: the dataset folder both sides share (JSON Lines plus audio files, a
+  dataset card that ``datasets.load_dataset(folder)`` reads directly).
+- :mod:`weavewave.train.annotate`: ``weavewave annotate MUSIC_DIR --out DATASET`` (describer, writer and
+  reviewer roles over weavewave's own analysis).
+- :mod:`weavewave.train.musicgen`: ``weavewave train musicgen`` (transformers + PEFT LoRA + accelerate).
+- :mod:`weavewave.train.adapter`: what an adapter folder records, checking it against a base model,
+  and listing the adapters on this machine.
+
+Nothing here imports torch, transformers, peft, accelerate or datasets at import time.
+"""
