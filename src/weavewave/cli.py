@@ -89,7 +89,7 @@ def _add_request_options(p: argparse.ArgumentParser, command: str) -> None:
         allowed = BACKENDS if name == "backend" else choices(name)
         if kind is bool:
             kwargs["action"] = "store_true"
-        elif name == "image":
+        elif name in ("image", "reference_track"):
             kwargs["action"] = "append"
         elif allowed:
             kwargs["choices"] = allowed

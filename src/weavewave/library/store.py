@@ -92,8 +92,12 @@ class Library:
     """A library folder and its table. Build one with :func:`open_library`."""
 
     def __init__(self, folder: Path) -> None:
+        import warnings
+
         from weavewave._deps import require
 
+        # The renderer forks worker processes after a library was read; the children never touch lancedb.
+        warnings.filterwarnings("ignore", message="lancedb fork support is experimental")
         lancedb = require("lancedb", "library", "the music library")
         self.folder = folder
         self.db = lancedb.connect(str(folder))
