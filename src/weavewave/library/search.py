@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from weavewave.errors import BadInputError
-from weavewave.library.store import Library, _sql
+from weavewave.library.store import Library, sql_literal
 from weavewave.library.track import embed_texts, named_genres, named_instruments
 
 BROAD_POOL = 4  # the broad track draws this many times ``limit`` candidates before boosts re-rank them
@@ -97,17 +97,17 @@ def filters(query: Query) -> tuple[str | None, list[str]]:
     words: list[str] = []
     if query.genre:
         genre = resolve_genre(query.genre)
-        parts.append(f"genre = {_sql(genre)}")
+        parts.append(f"genre = {sql_literal(genre)}")
         words.append(f"genre {genre}")
     if query.instrument:
         name = resolve_instrument(query.instrument)
-        parts.append(f"array_has(instruments, {_sql(name)})")
+        parts.append(f"array_has(instruments, {sql_literal(name)})")
         words.append(f"plays {name}")
     if query.artist:
-        parts.append(f"lower(artist) LIKE {_sql('%' + query.artist.lower() + '%')}")
+        parts.append(f"lower(artist) LIKE {sql_literal('%' + query.artist.lower() + '%')}")
         words.append(f"artist ~ {query.artist!r}")
     if query.title:
-        parts.append(f"lower(title) LIKE {_sql('%' + query.title.lower() + '%')}")
+        parts.append(f"lower(title) LIKE {sql_literal('%' + query.title.lower() + '%')}")
         words.append(f"title ~ {query.title!r}")
     if query.tempo:
         lo, hi = query.tempo
@@ -115,11 +115,11 @@ def filters(query: Query) -> tuple[str | None, list[str]]:
         words.append(f"tempo {lo:g}-{hi:g} BPM")
     if query.key:
         if query.key.strip().lower() in ("major", "minor"):
-            parts.append(f"key_mode = {_sql(query.key.strip().lower())}")
+            parts.append(f"key_mode = {sql_literal(query.key.strip().lower())}")
             words.append(f"{query.key.strip().lower()} key")
         else:
             spec = parse_key(query.key)
-            parts.append(f"key = {_sql(str(spec))}")
+            parts.append(f"key = {sql_literal(str(spec))}")
             words.append(f"key {spec}")
     return (" AND ".join(f"({p})" for p in parts) or None), words
 
@@ -165,7 +165,7 @@ def _targeted(library: Library, query: Query, where: str | None, filter_words: l
             )
         out.append(Hit(_plain(row), NAMED_SCORE + 1.0, "targeted", [f"named by id {ref}"]))
     for title in named_titles(query.text):
-        clause = f"lower(title) = {_sql(title.lower())}"
+        clause = f"lower(title) = {sql_literal(title.lower())}"
         rows = library.rows(where=f"{clause} AND ({where})" if where else clause, limit=query.limit)
         for row in rows:
             out.append(
@@ -189,7 +189,7 @@ def _like(library: Library, query: Query, where: str | None, passes: str) -> lis
     if row is None:
         row = analyse_track(path, digest, read_tags(path))
         embed_rows([row], _library_embedder(library))
-    exclude = f"content_hash != {_sql(digest)}"
+    exclude = f"content_hash != {sql_literal(digest)}"
     pool = library.nearest(np.asarray(row["feature_vector"], dtype=np.float32), column="feature_vector",
                            where=f"{exclude} AND ({where})" if where else exclude,
                            limit=query.limit * BROAD_POOL)  # fmt: skip

@@ -156,7 +156,7 @@ class Library:
             before = int(table.count_rows())
             table.merge_insert("content_hash").when_not_matched_insert_all().execute(data)
             for r in rows:
-                table.delete(f"path = {_sql(r['path'])} AND content_hash != {_sql(r['content_hash'])}")
+                table.delete(f"path = {sql_literal(r['path'])} AND content_hash != {sql_literal(r['content_hash'])}")
             return int(table.count_rows()) - before
 
     def update_file(self, digest: str, path: Path) -> None:
@@ -164,7 +164,7 @@ class Library:
         st = path.stat()
         with self.locked():
             self._table = None
-            self.table.update(where=f"content_hash = {_sql(digest)}",
+            self.table.update(where=f"content_hash = {sql_literal(digest)}",
                               values={"path": str(path), "size": int(st.st_size), "mtime_ns": int(st.st_mtime_ns)})  # fmt: skip
 
     def remove(self, ids: list[str]) -> list[str]:
@@ -177,7 +177,7 @@ class Library:
             return []
         with self.locked():
             self._table = None
-            where = " OR ".join(f"content_hash = {_sql(r['content_hash'])}" for r in found)
+            where = " OR ".join(f"content_hash = {sql_literal(r['content_hash'])}" for r in found)
             self.table.delete(where)
         return [r["id"] for r in found]
 
@@ -195,7 +195,7 @@ class Library:
         """The row whose id, content hash or path is ``ref``, with its vectors; None if absent."""
         if self.table is None:
             return None
-        where = f"id = {_sql(ref)} OR content_hash = {_sql(ref)} OR path = {_sql(ref)}"
+        where = f"id = {sql_literal(ref)} OR content_hash = {sql_literal(ref)} OR path = {sql_literal(ref)}"
         found = self.table.search().where(where).limit(1).to_list()
         return found[0] if found else None
 
@@ -273,7 +273,7 @@ def _matches(row: dict[str, Any], refs: list[str]) -> bool:
     return any(ref in (row["id"], row["content_hash"], row["path"]) for ref in refs)
 
 
-def _sql(value: str) -> str:
+def sql_literal(value: str) -> str:
     """A SQL string literal (single quotes doubled)."""
     return "'" + str(value).replace("'", "''") + "'"
 
