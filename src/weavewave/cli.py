@@ -577,6 +577,9 @@ def _add_library(sub: Any) -> None:
     folder.add_argument("--json", action="store_true", help="print JSON")
     add = actions.add_parser("add", parents=[folder], help="analyse audio files or folders into the library")
     add.add_argument("paths", nargs="+", metavar="PATH", help="audio files or folders (searched recursively)")
+    add.add_argument("--text-model", choices=("auto", "minilm", "lexicon"), default="auto",
+                     help="caption embeddings: the MiniLM sentence model, or hashed words (lexicon: no torch, "
+                     "faster); auto: what the library holds, else MiniLM where installed")  # fmt: skip
     add.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
     listing = actions.add_parser("list", parents=[folder], help="list the tracks")
     listing.add_argument("--limit", type=int, default=None, help="at most N tracks")
@@ -613,7 +616,7 @@ def _cmd_library(args: argparse.Namespace) -> int:
         from weavewave.library.indexer import add_paths
 
         progress = Progress(sys.stderr, enabled=not args.quiet)
-        report = add_paths(library, args.paths, progress=progress)
+        report = add_paths(library, args.paths, text_model=args.text_model, progress=progress)
         progress.done()
         if args.json:
             data = {

@@ -98,6 +98,7 @@ def read_tags(path: str | Path) -> dict[str, str]:
     if not available("mutagen"):  # the library extra is not installed; tags are optional
         return {}
     import mutagen
+
     try:
         tagged = mutagen.File(str(path), easy=True)
     except Exception as exc:  # mutagen raises many format-specific errors on damaged headers

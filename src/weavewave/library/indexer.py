@@ -21,7 +21,7 @@ from typing import Any
 from weavewave.errors import BadInputError, MissingDependencyError
 from weavewave.io.audiofiles import Skipped, content_hash, find_audio_files, read_tags
 from weavewave.library.store import Library
-from weavewave.library.track import analyse_track, embed_rows, text_embedder
+from weavewave.library.track import EMBEDDER_MINILM, EMBEDDER_WORDS, analyse_track, embed_rows, text_embedder
 
 BATCH_ROWS = 8  # rows per write: small, so an interrupt loses little, and one embedding batch
 
@@ -52,16 +52,24 @@ class AddReport:
 
 
 def add_paths(
-    library: Library, paths: Iterable[str | Path], *, progress: ProgressFn | None = None
+    library: Library,
+    paths: Iterable[str | Path],
+    *,
+    text_model: str = "auto",
+    progress: ProgressFn | None = None,
 ) -> AddReport:
-    """Analyse and store the audio files under ``paths`` that the library does not hold yet."""
+    """Analyse and store the audio files under ``paths`` that the library does not hold yet.
+
+    ``text_model`` embeds captions: ``minilm`` (the sentence model), ``lexicon`` (hashed words: no torch,
+    faster, cruder) or ``auto`` (what the library was built with, else the sentence model where installed).
+    """
     say = progress or (lambda fraction, message: None)
     started = time.perf_counter()
     files, skipped = find_audio_files(paths)
     report = AddReport(found=len(files), skipped=list(skipped))
     known = library.known()
     by_path = {p: (size, mtime) for p, size, mtime in known.values()}
-    embedder = _embedder(library)
+    embedder = _embedder(library, text_model)
     batch: list[dict[str, Any]] = []
     seen: set[str] = set()
     for i, path in enumerate(files):
@@ -112,10 +120,18 @@ def add_paths(
     return report
 
 
-def _embedder(library: Library) -> str:
-    """The text embedder: the one the library was built with (a library mixes none), else this install's."""
+def _embedder(library: Library, text_model: str) -> str:
+    """The text embedder: the one the library was built with (a library mixes none), else the asked one."""
+    asked = {"minilm": EMBEDDER_MINILM, "lexicon": EMBEDDER_WORDS}.get(text_model)
     stored = library.rows(columns=("embedder",), limit=1)
-    return stored[0]["embedder"] if stored else text_embedder()
+    if stored:
+        if asked is not None and asked != stored[0]["embedder"]:
+            raise BadInputError(
+                f"--text-model {text_model}: {library.folder} was built with {stored[0]['embedder']} embeddings "
+                "and one library cannot mix two; drop --text-model, or use a new --library"
+            )
+        return str(stored[0]["embedder"])
+    return asked or text_embedder()
 
 
 def _flush(library: Library, batch: list[dict[str, Any]], embedder: str) -> int:

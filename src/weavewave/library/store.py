@@ -156,7 +156,9 @@ class Library:
             before = int(table.count_rows())
             table.merge_insert("content_hash").when_not_matched_insert_all().execute(data)
             for r in rows:
-                table.delete(f"path = {sql_literal(r['path'])} AND content_hash != {sql_literal(r['content_hash'])}")
+                table.delete(
+                    f"path = {sql_literal(r['path'])} AND content_hash != {sql_literal(r['content_hash'])}"
+                )
             return int(table.count_rows()) - before
 
     def update_file(self, digest: str, path: Path) -> None:

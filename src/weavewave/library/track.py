@@ -112,14 +112,18 @@ def named_instruments(text: str) -> list[str]:
     known = set(known_instrument_names())
     words = _WORD.findall(text.lower())
     found: list[str] = []
-    for n in (2, 1):
-        for i in range(len(words) - n + 1):
+    i = 0
+    while i < len(words):  # left to right, the longer name first: "acoustic bass" is not also "bass"
+        for n in (2, 1):
             phrase = " ".join(words[i : i + n])
             single = phrase[:-1] if phrase.endswith("s") else phrase
-            if phrase in known or single in known:
+            if i + n <= len(words) and (phrase in known or single in known):
                 name = resolve_instrument(phrase)
                 if name not in found:
                     found.append(name)
+                i += n - 1
+                break
+        i += 1
     return found
 
 
@@ -130,11 +134,16 @@ def named_genres(text: str) -> list[str]:
     aliases = {re.sub(r"[\s_\-/]+", " ", k.lower()): v for k, v in GENRE_ALIASES.items()}
     words = _WORD.findall(re.sub(r"[\-/]", " ", text.lower()))
     found: list[str] = []
-    for n in (2, 1):
-        for i in range(len(words) - n + 1):
-            genre = aliases.get(" ".join(words[i : i + n]))
-            if genre and genre not in found:
-                found.append(genre)
+    i = 0
+    while i < len(words):
+        for n in (2, 1):
+            genre = aliases.get(" ".join(words[i : i + n])) if i + n <= len(words) else None
+            if genre:
+                if genre not in found:
+                    found.append(genre)
+                i += n - 1
+                break
+        i += 1
     return found
 
 
