@@ -43,7 +43,7 @@ def default_library_dir() -> Path:
     return Path(base) / "weavewave" / "library"
 
 
-def _schema() -> Any:
+def table_schema() -> Any:
     import pyarrow as pa
 
     text = pa.list_(pa.string())
@@ -146,12 +146,12 @@ class Library:
 
         if not rows:
             return 0
-        data = pa.Table.from_pylist(rows, schema=_schema())
+        data = pa.Table.from_pylist(rows, schema=table_schema())
         with self.locked():
             self._table = None
             table = self.table
             if table is None:
-                self._table = self.db.create_table(TABLE, data=data, schema=_schema())
+                self._table = self.db.create_table(TABLE, data=data, schema=table_schema())
                 return len(rows)
             before = int(table.count_rows())
             table.merge_insert("content_hash").when_not_matched_insert_all().execute(data)
@@ -189,7 +189,7 @@ class Library:
         table = self.table
         if table is None:
             return []
-        cols = list(columns) if columns else [c for c in _schema().names if not c.endswith("_vector")]
+        cols = list(columns) if columns else [c for c in table_schema().names if not c.endswith("_vector")]
         query = table.search().where(where) if where else table.search()
         return query.select(cols).limit(limit or max(1, table.count_rows())).to_list()
 
