@@ -79,6 +79,30 @@ def test_add_is_incremental_and_stores_content_once(library, music, tmp_path):
     assert dup.added == 0 and dup.duplicates == 1 and lib.count() == RENDERED + 1
 
 
+def test_an_interrupted_add_keeps_its_batches_and_the_next_run_finishes(music, tmp_path, monkeypatch):
+    from weavewave.library import indexer
+
+    folder, labelled = music
+    lib = open_library(tmp_path / "lib", create=True)
+    real = indexer.analyse_track
+    calls = []
+
+    def interrupted(path, digest, tags):
+        calls.append(path)
+        if len(calls) == 3:
+            raise KeyboardInterrupt  # Ctrl-C while the third file is analysed
+        return real(path, digest, tags)
+
+    monkeypatch.setattr(indexer, "BATCH_ROWS", 2)
+    monkeypatch.setattr(indexer, "analyse_track", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        add_paths(lib, [folder / "rendered"], text_model="lexicon")
+    assert lib.count() == 2  # the first batch was written
+    monkeypatch.setattr(indexer, "analyse_track", real)
+    resumed = add_paths(lib, [folder / "rendered"], text_model="lexicon")
+    assert resumed.unchanged == 2 and resumed.added == RENDERED - 2 and lib.count() == RENDERED
+
+
 def test_targeted_filters_are_exact(library, music):
     lib, _ = library
     _, labelled = music

@@ -123,14 +123,14 @@ def add_paths(
 def _embedder(library: Library, text_model: str) -> str:
     """The text embedder: the one the library was built with (a library mixes none), else the asked one."""
     asked = {"minilm": EMBEDDER_MINILM, "lexicon": EMBEDDER_WORDS}.get(text_model)
-    stored = library.rows(columns=("embedder",), limit=1)
+    stored = library.embedder()
     if stored:
-        if asked is not None and asked != stored[0]["embedder"]:
+        if asked is not None and asked != stored:
             raise BadInputError(
-                f"--text-model {text_model}: {library.folder} was built with {stored[0]['embedder']} embeddings "
+                f"--text-model {text_model}: {library.folder} was built with {stored} embeddings "
                 "and one library cannot mix two; drop --text-model, or use a new --library"
             )
-        return str(stored[0]["embedder"])
+        return stored
     return asked or text_embedder()
 
 

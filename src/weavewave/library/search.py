@@ -209,8 +209,7 @@ def _like(library: Library, query: Query, where: str | None, passes: str) -> lis
 def _library_embedder(library: Library) -> str:
     from weavewave.library.track import text_embedder
 
-    stored = library.rows(columns=("embedder",), limit=1)
-    return stored[0]["embedder"] if stored else text_embedder()
+    return library.embedder() or text_embedder()
 
 
 def _broad(library: Library, query: Query, where: str | None, filter_words: list[str]) -> list[Hit]:
@@ -221,7 +220,10 @@ def _broad(library: Library, query: Query, where: str | None, filter_words: list
     instruments = named_instruments(text)
     passes = f" (and {', '.join(filter_words)})" if filter_words else ""
     out = []
-    for cand in library.nearest(vector, column="text_vector", where=where, limit=query.limit * BROAD_POOL):
+    pool = library.nearest(
+        vector, column="text_vector", where=where, limit=query.limit * BROAD_POOL, vectors=False
+    )
+    for cand in pool:
         sim = 1.0 - float(cand["_distance"])
         score = sim
         why = [f'caption close to the query (similarity {sim:.2f}): "{_head(cand["caption"])}"{passes}']

@@ -102,6 +102,7 @@ class Library:
         self.folder = folder
         self.db = lancedb.connect(str(folder))
         self._table: Any = None
+        self._embedder: str | None = None
 
     def __repr__(self) -> str:
         return f"Library({str(self.folder)!r}, {self.count()} tracks)"
@@ -201,6 +202,13 @@ class Library:
         found = self.table.search().where(where).limit(1).to_list()
         return found[0] if found else None
 
+    def embedder(self) -> str | None:
+        """The text embedder the library was built with (``minilm`` or ``words``); None while empty."""
+        if self._embedder is None:
+            stored = self.rows(columns=("embedder",), limit=1)
+            self._embedder = str(stored[0]["embedder"]) if stored else None
+        return self._embedder
+
     # --- the vector index ---------------------------------------------------------------------------
     def indexed(self) -> bool:
         table = self.table
@@ -231,12 +239,19 @@ class Library:
             )
         return True
 
-    def nearest(self, vector: Any, *, column: str, where: str | None, limit: int) -> list[dict[str, Any]]:
-        """The ``limit`` rows nearest ``vector`` by cosine distance in ``column`` (``_distance`` added)."""
+    def nearest(
+        self, vector: Any, *, column: str, where: str | None, limit: int, vectors: bool = True
+    ) -> list[dict[str, Any]]:
+        """The ``limit`` rows nearest ``vector`` by cosine distance in ``column`` (``_distance`` added);
+        without their vectors unless ``vectors`` (converting 384 floats a row to Python costs time)."""
         table = self.table
         if table is None:
             return []
         query = table.search(vector, vector_column_name=column).distance_type("cosine")
+        if not vectors:
+            query = query.select(
+                [*(c for c in table_schema().names if not c.endswith("_vector")), "_distance"]
+            )
         if column == "text_vector" and self.indexed():
             query = query.nprobes(NPROBES).refine_factor(REFINE_FACTOR)
         if where:
