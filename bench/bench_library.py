@@ -152,6 +152,8 @@ def generation(lib, count: int) -> dict:
     from weavewave import describe, generate
     from weavewave.perceive.audio import analyse_audio
 
+    if count < 1:
+        return {"pieces": 0}
     rows = lib.rows(limit=count)
     tempo_ok, brief_ok, mirex, details = 0, 0, [], []
     for i, row in enumerate(rows):

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from weavewave.bridge.caption import caption_rest, write_caption
-from weavewave.brief import LibraryReference, MusicBrief, Provenance, Texture
+from weavewave.brief import LibraryReference, MusicBrief, Provenance
 from weavewave.perceive.audio import AudioPerception
 
 KEPT_SOURCES = frozenset({"user", "brief", "instruction", "audio"})  # sources a reference never overrides
@@ -92,7 +92,7 @@ def _lend_one(
         lend("energy", a.energy, f"energy {a.energy:.2f}")
     if first and lendable(brief, "texture.density"):
         density = round(float(perception.proposals["density"].value), 3)
-        lend("texture.density", Texture(register=brief.texture.register_, density=density),
+        lend("texture.density", brief.texture.model_copy(update={"density": density}),
              f"density {density:.2f} ({a.onsets_per_s:.1f} onsets/s)")  # fmt: skip
     instruments = [i for i in row.get("instruments") or []]
     timeline = any(s.instruments for s in brief.sections)  # a prompt's "then strings join" names players

@@ -37,7 +37,7 @@ def pick_references(req: Any, brief: MusicBrief) -> list[Pick]:
 def _pick(hit: Hit) -> Pick:
     row = hit.row
     ref = LibraryReference(track_id=row["id"], path=row["path"], content_hash=row["content_hash"],
-                           title=row["title"], score=round(hit.score, 4), track=hit.track,  # type: ignore[arg-type]
+                           title=row["title"], score=round(hit.score, 4), track=hit.track,
                            why="; ".join(hit.why))  # fmt: skip
     return ref, analyse_reference(ref), row
 
