@@ -240,3 +240,17 @@ def test_import_weavewave_does_not_import_lancedb():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
                          env={**os.environ, "PYTHONPATH": str(ROOT / "src")})  # fmt: skip
     assert out.stdout.split() == ["False", "False"]
+
+
+def test_musicgen_follows_the_first_reference_as_melody(library, tiny_musicgen_melody, one_torch_thread):
+    from weavewave import generate
+
+    lib, _ = library
+    track = generate(text="in the style of my track 'Ambient 001'", library=str(lib.folder), backend="musicgen",
+                     model=str(tiny_musicgen_melody), duration=2, window=3, text_model="lexicon")  # fmt: skip
+    ref = track.brief.references[0]
+    assert ref.title == "Ambient 001"
+    assert track.brief.generator is not None
+    assert ref.content_hash in {
+        f.sha256 for f in track.brief.generator.files.values()
+    }  # the melody recording
