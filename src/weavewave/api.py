@@ -63,10 +63,28 @@ def _describe(req: Request, report: ProgressFn, cache: Any) -> MusicBrief:
             # A brief already scored to this video: the video is only needed for video.mp4.
             probe_video(req.video)
         return bridge.vary(req.brief, req, loop=req.loop, instruction=req.instruction, refiner=refiner,
-                           report=report)  # fmt: skip
+                           report=report, references=_hand_references(req.brief))  # fmt: skip
     perceptions = perceive_request(req, report=report, cache=cache)
-    return bridge.build(perceptions, req, reference_mode=req.reference_mode or DEFAULT_REFERENCE_MODE,
-                        loop=req.loop, instruction=req.instruction, refiner=refiner, report=report)  # fmt: skip
+    mode = req.reference_mode or DEFAULT_REFERENCE_MODE
+    references: list[Any] = []
+    if req.uses_library():
+        from weavewave.library.references import pick_references
+
+        report(0.85, "choosing references from your library")
+        # The inputs' own brief is the broad query; the references then lend to the brief built again.
+        first = bridge.build(perceptions, req, reference_mode=mode)
+        references = pick_references(req, first)
+    return bridge.build(perceptions, req, reference_mode=mode, loop=req.loop, instruction=req.instruction,
+                        refiner=refiner, report=report, references=references)  # fmt: skip
+
+
+def _hand_references(data: dict[str, Any]) -> list[Any]:
+    """References added to a brief.json by hand (``lent`` empty), analysed so they lend; [] when none."""
+    if not any(not r.get("lent") for r in data.get("references") or []):
+        return []
+    from weavewave.library.references import hand_references
+
+    return hand_references(MusicBrief.from_dict(data))
 
 
 def generate(
@@ -90,8 +108,20 @@ def generate(
     req = _request(request, image, fields)
     req.check_resources()
     report = progress or (lambda fraction, message: None)
-    generator = _generator(req, cache)
-    the_brief = _describe(req, lambda f, m: report(0.1 * f, m), cache)
+    if (
+        req.uses_library()
+        and req.backend == "musicgen"
+        and req.musicgen_melody() is None
+        and req.steer == "none"
+    ):
+        # MusicGen-Melody follows the first reference's recording: the brief (and its references) first.
+        the_brief = _describe(req, lambda f, m: report(0.1 * f, m), cache)
+        generator = _generator(
+            req, cache, melody=the_brief.references[0].path if the_brief.references else None
+        )
+    else:
+        generator = _generator(req, cache)
+        the_brief = _describe(req, lambda f, m: report(0.1 * f, m), cache)
     if req.candidates > 1:
         from weavewave.evaluate.rerank import generate_best
 
@@ -103,7 +133,7 @@ def generate(
     return track
 
 
-def _generator(req: Request, cache: Any) -> Any:
+def _generator(req: Request, cache: Any, melody: str | None = None) -> Any:
     """The request's generator; for a brief that records the generator that made it (and no backend
     asked for), that generator with its recorded options, so ``generate --brief`` makes the piece again."""
     from weavewave.generators import generator_from_brief
@@ -117,6 +147,8 @@ def _generator(req: Request, cache: Any) -> Any:
     options = req.generator_options()
     if req.backend in ("musicgen", "flow"):
         options["cache"] = cache
+        if melody is not None:
+            options["melody"] = melody
     return get_generator(req.backend, **options)
 
 

@@ -21,7 +21,9 @@ SCHEMA_ID = "weavewave.brief/1"
 MAX_DURATION_S = 600.0
 TEMPO_RANGE = (30.0, 300.0)
 
-Source = Literal["user", "brief", "text", "image", "video", "default", "audio", "instruction", "mllm"]
+Source = Literal[
+    "user", "brief", "text", "image", "video", "default", "audio", "instruction", "mllm", "reference"
+]
 
 
 class _Model(BaseModel):
@@ -157,6 +159,25 @@ class ReferenceMaterial(_Model):
     harmony_reason: str = ""
 
 
+class LibraryReference(_Model):
+    """A track from the user's music library that steers the piece (``--library``), and what it lent.
+
+    ``track`` is the retrieval track that found it: ``targeted`` (named by the user: a title in the prompt,
+    ``--reference-track``), ``broad`` (nearest to the inputs' mood and theme) or ``user`` (added to
+    brief.json by hand). ``lent`` lists the brief fields it set; a reference added by hand with ``lent``
+    empty lends when the brief is generated (``generate --brief``).
+    """
+
+    track_id: str = ""
+    path: str
+    content_hash: str = Field("", pattern=r"^([0-9a-f]{64})?$")
+    title: str = ""
+    score: float = 0.0
+    track: Literal["broad", "targeted", "user"] = "user"
+    why: str = ""
+    lent: list[str] = Field(default_factory=list)
+
+
 # --- the generator that made the piece ---------------------------------------------------------------
 class FileDigest(_Model):
     """An input file by name and content: a path would not survive a move to another machine."""
@@ -193,7 +214,7 @@ class MusicBrief(_Model):
     energy: float = Field(0.5, ge=0.0, le=1.0)
     texture: Texture = Field(default_factory=Texture)
     sections: list[Section] = Field(default_factory=list)
-    references: list[str] = Field(default_factory=list)
+    references: list[LibraryReference] = Field(default_factory=list)  # from the user's library (--library)
     # Scoring to picture: hits the arrangement plays, and the first downbeat (a pickup before it), so
     # that bar lines land on a video's cuts. ``loop``: the end leads seamlessly back into the start.
     cues: list[Cue] = Field(default_factory=list)

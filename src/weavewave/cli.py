@@ -89,7 +89,7 @@ def _add_request_options(p: argparse.ArgumentParser, command: str) -> None:
         allowed = BACKENDS if name == "backend" else choices(name)
         if kind is bool:
             kwargs["action"] = "store_true"
-        elif name == "image":
+        elif name in ("image", "reference_track"):
             kwargs["action"] = "append"
         elif allowed:
             kwargs["choices"] = allowed
@@ -168,6 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
         "Run once after installing; the server does it before starting workers.",
     )
     warm.add_argument("--force", action="store_true", help="delete this version's cache and compile again")
+    _add_library(sub)
     return parser
 
 
@@ -808,6 +809,142 @@ def _cmd_train_flow(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# --- `weavewave library` (the user's own music) -----------------------------------------------------
+LIBRARY_EPILOG = """examples:
+  weavewave library add ~/Music                       # analyse and index (incremental, resumable)
+  weavewave library search "rainy night piano"        # broad: nearest by caption
+  weavewave library search --like my-song.mp3 --tempo 90-110
+  weavewave library search "in the style of my track 'Harbour'" --genre jazz
+  weavewave generate --text "a calm evening" --library ~/.local/share/weavewave/library --out calm
+"""
+
+
+def _add_library(sub: Any) -> None:
+    lib = sub.add_parser(
+        "library",
+        help="your own music: index it, search it, and use it as references",
+        description="A library of your music (an embedded LanceDB table), searched on a broad track "
+        "(mood and theme) and a targeted track (what you name). Default folder: $WEAVEWAVE_LIBRARY, "
+        "else ~/.local/share/weavewave/library.",
+        epilog=LIBRARY_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    actions = lib.add_subparsers(dest="library_command", metavar="ACTION")
+    folder = argparse.ArgumentParser(add_help=False)
+    folder.add_argument("--library", metavar="DIR", help="the library folder (default: see above)")
+    folder.add_argument("--json", action="store_true", help="print JSON")
+    add = actions.add_parser("add", parents=[folder], help="analyse audio files or folders into the library")
+    add.add_argument("paths", nargs="+", metavar="PATH", help="audio files or folders (searched recursively)")
+    add.add_argument("--text-model", choices=("auto", "minilm", "lexicon"), default="auto",
+                     help="caption embeddings: the MiniLM sentence model, or hashed words (lexicon: no torch, "
+                     "faster); auto: what the library holds, else MiniLM where installed")  # fmt: skip
+    add.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+    listing = actions.add_parser("list", parents=[folder], help="list the tracks")
+    listing.add_argument("--limit", type=int, default=None, help="at most N tracks")
+    find = actions.add_parser(
+        "search", parents=[folder], help="ranked tracks for a query (broad and targeted)"
+    )
+    find.add_argument("query", nargs="?", help="words: mood, theme, genre, instruments, 'my track 'Title''")
+    find.add_argument("--text", help="a prompt or story whose brief is the query (as generate reads it)")
+    find.add_argument("--image", action="append", metavar="PATH", help="a photo whose brief is the query")
+    find.add_argument("--video", metavar="PATH", help="a video whose brief is the query")
+    find.add_argument("--like", metavar="PATH", help="tracks like this audio file (by its own analysis)")
+    find.add_argument("--reference-track", action="append", default=[], metavar="ID", help="a track by id")
+    find.add_argument("--genre", help="only this genre")
+    find.add_argument("--instrument", help="only tracks whose tags name this instrument")
+    find.add_argument("--artist", help="only artists containing this")
+    find.add_argument("--title", help="only titles containing this")
+    find.add_argument("--tempo", metavar="BPM", help="only this tempo range, e.g. 100-120 (or 96: +-3 %%)")
+    find.add_argument("--key", help="only this key ('D minor') or mode ('minor')")
+    find.add_argument("--limit", type=int, default=10, help="results (default 10)")
+    rm = actions.add_parser("remove", parents=[folder], help="remove tracks by id, content hash or path")
+    rm.add_argument("ids", nargs="+", metavar="ID")
+    actions.add_parser("stats", parents=[folder], help="what the library holds")
+
+
+def _cmd_library(args: argparse.Namespace) -> int:
+    from weavewave.errors import BadInputError
+    from weavewave.library import open_library
+
+    action = args.library_command
+    if action is None:
+        raise BadInputError("say what to do: weavewave library add|list|search|remove|stats (see --help)")
+    library = open_library(args.library, create=action == "add")
+    if action == "add":
+        from weavewave.library.indexer import add_paths
+
+        progress = Progress(sys.stderr, enabled=not args.quiet)
+        report = add_paths(library, args.paths, text_model=args.text_model, progress=progress)
+        progress.done()
+        if args.json:
+            data = {
+                **report.__dict__,
+                "skipped": [{"path": str(s.path), "reason": s.reason} for s in report.skipped],
+            }
+            sys.stdout.write(json.dumps(data, indent=2) + "\n")
+        else:
+            print("\n".join(report.lines()))
+        return EXIT_OK
+    if action == "list":
+        rows = library.rows(limit=args.limit)
+        rows.sort(key=lambda r: (r["artist"].lower(), r["title"].lower(), r["id"]))
+        if args.json:
+            sys.stdout.write(json.dumps(rows, indent=2, default=str) + "\n")
+        for r in [] if args.json else rows:
+            print(
+                f"{r['id']}  {r['title'][:40]:<40} {r['genre']:<10} {r['key']:<10} {r['tempo_bpm']:6.1f} BPM  {r['path']}"
+            )
+        return EXIT_OK
+    if action == "search":
+        return _library_search(library, args)
+    if action == "remove":
+        removed = library.remove(args.ids)
+        missing = [i for i in args.ids if i not in removed]
+        print(f"removed {len(removed)} tracks" + (f"; not found: {', '.join(missing)}" if missing else ""))
+        return EXIT_OK
+    stats = library.stats()
+    if args.json:
+        sys.stdout.write(json.dumps(stats, indent=2) + "\n")
+    else:
+        for k, v in stats.items():
+            print(f"{k}: {v}")
+    return EXIT_OK
+
+
+def _library_search(library: Any, args: argparse.Namespace) -> int:
+    from weavewave.errors import BadInputError
+    from weavewave.library.search import Query, brief_query_text, parse_tempo_range, search
+
+    text = args.query
+    if args.text or args.image or args.video:
+        from weavewave.api import describe
+
+        brief = describe(text=_read_text(args.text), image=args.image, video=args.video)
+        text = " ".join(t for t in (text, brief_query_text(brief)) if t)
+    query = Query(
+        text=text, like=args.like, track=args.reference_track, genre=args.genre, instrument=args.instrument,
+        artist=args.artist, title=args.title, key=args.key, limit=args.limit,
+        tempo=parse_tempo_range(args.tempo) if args.tempo else None,
+    )  # fmt: skip
+    if not (query.text or query.like or query.track or any((args.genre, args.instrument, args.artist,
+                                                            args.title, args.tempo, args.key))):  # fmt: skip
+        raise BadInputError("search for something: words, --text/--image/--video, --like PATH or a filter")
+    hits = search(library, query)
+    if args.json:
+        data = [{"rank": i + 1, "track": h.track, "score": round(h.score, 4), "why": h.why, **h.row}
+                for i, h in enumerate(hits)]  # fmt: skip
+        sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+        return EXIT_OK
+    if not hits:
+        print(f"no tracks match in {library.folder} ({library.count()} tracks)")
+    for i, h in enumerate(hits):
+        print(h.line(i + 1))
+    return EXIT_OK
+
+
+# --- end library ---------------------------------------------------------------------------------------
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -828,6 +965,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "annotate": _cmd_annotate,
         "train": _cmd_train,
         "warmup": _cmd_warmup,
+        "library": _cmd_library,
     }[args.command]
     try:
         return handler(args)

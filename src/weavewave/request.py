@@ -38,6 +38,7 @@ GROUPS = {
     "inputs": ("inputs (at least one)", ("describe", "generate")),
     "controls": ("controls (always win over what the inputs suggest)", ("describe", "generate")),
     "restyle": ("restyling (with --audio, or to vary any brief)", ("describe", "generate")),
+    "library": ("your music library (references that steer the piece)", ("describe", "generate")),
     "output": ("output", ("generate",)),
     "rerank": ("best of N (weavewave eval's metrics)", ("generate",)),
     "musicgen": ("musicgen backend (--backend musicgen)", ("generate",)),
@@ -101,6 +102,16 @@ class Request(BaseModel):
     reference_mode: Literal["melody", "harmony", "style"] | None = _field(
         None, "restyle", "what to keep of --audio: melody (default: the tune and its chords, re-arranged), "
         "harmony (the chords, a new tune) or style (tempo and feel, new material)")  # fmt: skip
+    # --- your music library ---
+    library: str | None = _field(
+        None, "library", "a library folder (`weavewave library add`): its closest tracks lend tempo, feel, harmony "
+        "and instrumentation", metavar="DIR", http=False)  # fmt: skip
+    references: int | None = _field(
+        None, "library", "how many library tracks to take as references (default 1; the first lends the most)",
+        metavar="N", http=False)  # fmt: skip
+    reference_track: list[str] = _field(
+        [], "library", "a library track (by id, see `weavewave library list`) to take as a reference; repeatable",
+        metavar="ID", http=False)  # fmt: skip
     # --- output ---
     backend: str = _field(
         "symbolic", "output", "generator: symbolic (default; offline, MIDI and stems), musicgen (neural, "
@@ -190,7 +201,12 @@ class Request(BaseModel):
             raise FieldError("image", "give the path of a photo, or a list of paths")
         return [os.fspath(v) for v in values]
 
-    @field_validator("video", "audio", "melody", "soundfont", mode="before")
+    @field_validator("reference_track", mode="before")
+    @classmethod
+    def _track_ids(cls, value: Any) -> Any:
+        return [] if value is None else [value] if isinstance(value, str) else value
+
+    @field_validator("video", "audio", "melody", "soundfont", "library", mode="before")
     @classmethod
     def _path(cls, value: Any) -> Any:
         return os.fspath(value) if isinstance(value, os.PathLike) else value
@@ -271,27 +287,34 @@ class Request(BaseModel):
         checked._check_combinations()
         return checked
 
+    def _check_brief_combinations(self) -> None:
+        """A brief is valid and comes alone: not with the inputs it was described from."""
+        from weavewave.brief import MusicBrief
+
+        try:
+            MusicBrief.from_dict(self.brief or {}, origin="brief")
+        except BadInputError as exc:
+            raise FieldError("brief", str(exc).removeprefix("brief: ")) from None
+        if self.text or self.image:
+            raise FieldError("brief", "give either a brief or text/image inputs, not both: a brief already "
+                             "holds what the inputs said")  # fmt: skip
+        if self.audio is not None:
+            raise FieldError("brief", "give either a brief or a reference tune (audio), not both: a restyled "
+                             "brief already holds the reference's material")  # fmt: skip
+        if self.describer == "mllm":
+            raise FieldError("describer", "mllm reads the inputs, and a brief has already been described: drop "
+                             "one of them")  # fmt: skip
+        if self.uses_library():
+            raise FieldError("library", "a brief already holds its references: edit its references list (a path "
+                             "with lent [] lends on generate), or describe the inputs again")  # fmt: skip
+
     def _check_combinations(self) -> None:
         from weavewave.generators import BACKENDS
 
         if self.backend not in BACKENDS:
             raise FieldError("backend", f"unknown backend {self.backend!r}: use {' or '.join(BACKENDS)}")
         if self.brief is not None:
-            from weavewave.brief import MusicBrief
-
-            try:
-                MusicBrief.from_dict(self.brief, origin="brief")
-            except BadInputError as exc:
-                raise FieldError("brief", str(exc).removeprefix("brief: ")) from None
-            if self.text or self.image:
-                raise FieldError("brief", "give either a brief or text/image inputs, not both: a brief already "
-                                 "holds what the inputs said")  # fmt: skip
-            if self.audio is not None:
-                raise FieldError("brief", "give either a brief or a reference tune (audio), not both: a restyled "
-                                 "brief already holds the reference's material")  # fmt: skip
-            if self.describer == "mllm":
-                raise FieldError("describer", "mllm reads the inputs, and a brief has already been described: drop "
-                                 "one of them")  # fmt: skip
+            self._check_brief_combinations()
         if (
             self.text is None
             and not self.image
@@ -307,6 +330,8 @@ class Request(BaseModel):
             raise FieldError(
                 "reference_mode", "says how much of a reference tune to keep: give the tune with @audio"
             )
+        if self.references is not None and self.references < 1:
+            raise FieldError("references", f"{self.references}: take at least 1 reference, or drop @library")
         if self.keep_audio and self.video is None:
             raise FieldError("keep_audio", "keeps a video's own sound: give the video with @video")
         if self.audio is not None and self.video is not None:
@@ -342,6 +367,8 @@ class Request(BaseModel):
             value = getattr(self, name)
             for path in value if isinstance(value, list) else [value] if value is not None else []:
                 _check_readable(name, path)
+        if self.uses_library():
+            _check_library(self.library_dir())
         self.check_models()
 
     def check_models(self) -> None:
@@ -350,7 +377,7 @@ class Request(BaseModel):
 
         checks = []
         if self.backend == "musicgen":
-            melody = self.steer == "symbolic" or self.musicgen_melody() is not None
+            melody = self.steer == "symbolic" or self.musicgen_melody() is not None or self.uses_library()
             checks.append(("model", self.model or (DEFAULT_MELODY_MODEL if melody else DEFAULT_MODEL["generator"]),
                            "generator"))  # fmt: skip
         if self.describer == "mllm":
@@ -384,6 +411,16 @@ class Request(BaseModel):
     def semantic(self) -> bool | None:
         """How to read text: the MiniLM model (True), the lexicon (False) or whichever is installed (None)."""
         return TEXT_MODELS[self.text_model]
+
+    def uses_library(self) -> bool:
+        """Whether references come from a library (``library``, ``references`` or ``reference_track`` given)."""
+        return self.library is not None or self.references is not None or bool(self.reference_track)
+
+    def library_dir(self) -> str:
+        """The library folder: ``library``, else the default (``$WEAVEWAVE_LIBRARY`` or the data folder)."""
+        from weavewave.library.store import default_library_dir
+
+        return self.library or str(default_library_dir())
 
     def musicgen_melody(self) -> str | None:
         """The recording MusicGen-Melody follows: ``melody``, or the reference tune when restyling."""
@@ -449,6 +486,18 @@ def _check_readable(name: str, path: str) -> None:
         os.close(fd)
     if not stat.S_ISREG(mode):
         raise FieldError(name, f"{path} is not a regular file: give the path of a media file")
+
+
+def _check_library(folder: str) -> None:
+    """The library folder exists and is one (one clear line otherwise, before any work)."""
+    from weavewave.library.store import MARKER_NAME
+
+    path = os.path.expanduser(folder)
+    if not os.path.isdir(path):
+        raise FieldError("library", f"{folder}: no library there; create one with `weavewave library add "
+                         f"MUSIC_FOLDER --library {folder}`")  # fmt: skip
+    if not os.path.isfile(os.path.join(path, MARKER_NAME)):
+        raise FieldError("library", f"{folder} is not a weavewave library (no {MARKER_NAME}); check the path")
 
 
 def _field_error(exc: ValidationError) -> FieldError:

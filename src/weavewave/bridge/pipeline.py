@@ -7,7 +7,7 @@ instruction never undoes an explicit request.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from weavewave.bridge.controls import Controls, apply_controls, controls_of
@@ -29,6 +29,7 @@ def build(
     instruction: str | None = None,
     refiner: Refiner | None = None,
     report: ReportFn | None = None,
+    references: Sequence[Any] = (),
 ) -> MusicBrief:
     """Turn perceptions, explicit controls and an instruction into a brief, in the bridge's fixed order.
 
@@ -40,6 +41,8 @@ def build(
     loop : make the piece a seamless loop.
     instruction : what to change ("as a lullaby"), applied by ``refiner`` (default: the rule-based one).
     report : progress callback ``(fraction, message)``.
+    references : tracks from the user's library, as (LibraryReference, AudioPerception, library row), that
+        lend the piece what nobody fixed (:func:`weavewave.bridge.lend.lend_references`).
     """
     say = report or (lambda fraction, message: None)
     say(0.9, "writing the brief")
@@ -49,6 +52,10 @@ def build(
             from weavewave.bridge.reference import attach_reference
 
             brief = attach_reference(brief, p, reference_mode or DEFAULT_REFERENCE_MODE)  # type: ignore[arg-type]
+    if references:
+        from weavewave.bridge.lend import lend_references
+
+        brief = lend_references(brief, references)
     for p in perceptions:
         if isinstance(p, VideoPerception) and p.timeline is not None:
             from weavewave.bridge.picture import score_brief
@@ -67,6 +74,7 @@ def vary(
     instruction: str | None = None,
     refiner: Refiner | None = None,
     report: ReportFn | None = None,
+    references: Sequence[Any] = (),
 ) -> MusicBrief:
     """A loaded brief varied: controls over it (hand edits become the user's), a loop, an instruction.
 
@@ -75,6 +83,12 @@ def vary(
     """
     loaded = brief if isinstance(brief, MusicBrief) else MusicBrief.from_dict(dict(brief))
     varied = apply_controls(loaded, _controls(controls))
+    if references:  # references added to brief.json by hand lend now
+        from weavewave.bridge.lend import lend_references
+
+        kept = [r for r in varied.references if r.lent]
+        varied = lend_references(varied, references)
+        varied = varied.model_copy(update={"references": kept + list(varied.references)})
     if loop and not varied.loop:
         varied = _loop(varied)
     return _refine(varied, instruction, refiner, report or (lambda fraction, message: None))

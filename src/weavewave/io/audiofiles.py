@@ -93,10 +93,12 @@ def read_tags(path: str | Path) -> dict[str, str]:
     Reads ID3, Vorbis comments, FLAC, MP4 and RIFF INFO through mutagen. A file whose tags cannot be
     parsed gives {} (logged), never an error: tags are a help, the audio is what matters.
     """
-    try:
-        import mutagen
-    except ImportError:  # the library extra is not installed; tags are optional
+    from weavewave._deps import available
+
+    if not available("mutagen"):  # the library extra is not installed; tags are optional
         return {}
+    import mutagen
+
     try:
         tagged = mutagen.File(str(path), easy=True)
     except Exception as exc:  # mutagen raises many format-specific errors on damaged headers

@@ -428,4 +428,7 @@ def _router(settings: Settings, store: JobStore, cache: Any = None) -> APIRouter
         service.remove_job(store, settings, job_id)
         return {"id": job_id, "status": job.status, "deleted": True}
 
+    from weavewave.serve.library import library_router
+
+    router.include_router(library_router(settings))
     return router
