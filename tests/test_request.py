@@ -191,3 +191,10 @@ def test_http_never_reads_a_brief_from_a_server_path(queue_only, tmp_path):
         assert (
             "not valid JSON" in detail["msg"]
         )  # read as JSON text; the file behind the path was never opened
+
+
+def test_a_value_with_a_newline_still_gives_a_one_line_error():
+    # found by the fuzz test: a brief path of "\n" was quoted into the reason as a line break
+    with pytest.raises(FieldError) as err:
+        Request.build(brief="\n")
+    assert err.value.field == "brief" and "\n" not in str(err.value) and "\n" not in err.value.for_cli()

@@ -32,6 +32,8 @@ class FieldError(BadInputError):
     """
 
     def __init__(self, field_name: str, reason: str) -> None:
+        # One line whatever the input held: a value quoted into the reason (a path of "\n") is escaped.
+        reason = reason.replace("\r", "\\r").replace("\n", "\\n")
         self.field, self.template = field_name, reason
         self.reason = re.sub(r"@([a-z_]+)", r"\1", reason)
         super().__init__(f"{field_name}: {self.reason}")
