@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -173,91 +172,3 @@ def test_every_section_with_a_dominant_keeps_a_subdominant_and_the_piece_ends_ho
                 if 4 in degrees:  # V (degrees count from 0)
                     assert {1, 3} & set(degrees), (genre, seed, sec.theme, degrees)
                     assert degrees.count(4) <= degrees.count(0) + degrees.count(1) + degrees.count(3)
-
-
-# --- speed (issue 11, effects speed): the same sound, fewer synthesizer calls --------------------------
-def _bundled_font() -> bytes:
-    import pretty_midi
-
-    from weavewave.generators.symbolic.soundfont import load_soundfont
-
-    # TimGM6mb's pads carry their own chorus send: the joined call must keep the chorus LFO's phase too
-    return load_soundfont(Path(pretty_midi.__file__).parent / "TimGM6mb.sf2")
-
-
-@pytest.mark.parametrize("genre", ["ambient", "lofi"], ids=str)
-def test_wet_parts_played_back_to_back_keep_the_samples_they_have_alone(genre: str):
-    from weavewave.generators.symbolic import render as R
-
-    brief = describe(text="a piece of music", genre=genre, duration=8.0, seed=0)
-    plan = FX.plan_effects(compose(brief), genre)
-    arrangement = plan.arrangement
-    wet = [arrangement.parts[i] for i in sorted(plan.effects)]
-    assert len(wet) >= 2
-    n = int(round((arrangement.duration_s + R.RENDER_TAIL_S) * SR))
-    midis = [R._midi_bytes(arrangement, [p], [100]) for p in wet]
-    joined = R._join_midis(midis, n)
-    assert joined is not None, "this piece's parts can be joined"
-    midi, offsets = joined
-    assert offsets[0] == 0 and all(b - a >= n for a, b in zip(offsets, offsets[1:], strict=False))
-    sf2 = _bundled_font()
-    pcm = R._synth_pcm(sf2, midi, offsets[-1] + n)
-    for m, at, part in zip(midis, offsets, wet, strict=True):
-        alone = R._synth_pcm(sf2, m, n)
-        assert alone.any(), part.name
-        np.testing.assert_array_equal(pcm[:, at : at + n], alone, err_msg=part.name)
-
-
-def test_a_part_with_an_event_on_a_synth_block_is_not_moved():
-    from weavewave.generators.symbolic import render as R
-    from weavewave.music.arrangement import Arrangement, Note, Part
-
-    def part(name: str, start: float) -> Part:
-        return Part(name, "Piano", 0, False, "chords", [Note(60, 90, start, start + 0.41)])
-
-    # at 120 BPM a beat is 0.5 s, exactly 375 blocks of 64 samples: float rounding decides its block
-    parts = [part("a", 0.0), part("b", 0.5)]
-    arrangement = Arrangement(
-        parts=parts, tempo_bpm=120.0, meter="4/4", duration_s=2.0, key_tonic="C", key_mode="major"
-    )
-    midis = [R._midi_bytes(arrangement, [p], [100]) for p in parts]
-    assert R._join_midis(midis, 2 * SR) is None
-    assert R._join_midis(midis[::-1], 2 * SR) is not None  # the first part is never moved
-
-
-def test_effects_mix_is_the_same_with_and_without_back_to_back_calls(monkeypatch):
-    from weavewave.generators.symbolic import render as R
-
-    brief = describe(text="a piece of music", genre="lofi", duration=8.0, seed=0)
-    generator = get_generator("symbolic", stems=True, effects=True)
-    joined = generator.generate(brief)
-    monkeypatch.setattr(R, "_back_to_back_calls", lambda *a, **k: [])
-    alone = generator.generate(brief)
-    np.testing.assert_array_equal(joined.audio, alone.audio)
-    for name, stem in alone.stems.items():
-        np.testing.assert_array_equal(joined.stems[name], stem, err_msg=name)
-    total = np.sum(list(joined.stems.values()), axis=0)
-    assert np.max(np.abs(total - joined.audio)) < 2e-3
-
-
-def test_hall_spectrum_is_cached_and_the_reverb_sounds_as_uncached():
-    x = np.random.default_rng(2).standard_normal((2, 2 * SR)).astype(np.float32) * 0.1
-    size = FX._hall_fft_size(x.shape[-1], SR, 1.5)
-    first = FX._hall_spectrum(SR, 1.5, 6000.0, size)
-    assert FX._hall_spectrum(SR, 1.5, 6000.0, size) is first and not first.flags.writeable
-    np.testing.assert_array_equal(first, FX._hall_spectrum_uncached(SR, 1.5, 6000.0, size))
-    y = FX.reverb(x, SR, decay_s=1.5, wet=0.5, damp_hz=6000.0)
-    assert y.dtype == np.float32 and y.shape == x.shape
-
-
-def test_wow_reads_what_np_interp_reads():
-    import math
-
-    x = np.random.default_rng(3).standard_normal((2, SR)).astype(np.float32)
-    rate, depth = 0.55, 9.0
-    n = x.shape[-1]
-    amp = (2.0 ** (depth / 1200.0) - 1.0) / (2.0 * math.pi * rate)
-    t = np.arange(n) / SR
-    idx = (t - (FX.WOW_DELAY_S + amp * np.sin(2.0 * math.pi * rate * t))) * SR
-    want = np.stack([np.interp(idx, np.arange(n), ch, left=0.0, right=0.0) for ch in x.astype(np.float64)])
-    np.testing.assert_allclose(FX.wow(x, SR, rate_hz=rate, depth_cents=depth), want, atol=1e-5)

@@ -90,23 +90,6 @@ MIX_PASSES = 2
 WATCH_POLL_S = 0.25
 RENDER_TIMEOUT_BASE_S = 120.0
 RENDER_TIMEOUT_PER_AUDIO_S = 0.5
-# Each call to the synthesizer costs a fixed time (measured: about what 30 s of audio costs) on top of
-# the audio it renders. The passes of single parts with effects are therefore played back to back in
-# MIX_PASSES calls at most (side by side), each part on its own channel and BACK_TO_BACK_GAP_S after the
-# previous one ends (its release and the synth's reverb die away in the gap), and cut apart again: the
-# same samples as separate calls. At most BACK_TO_BACK_MAX_S of audio goes into one call (memory).
-BACK_TO_BACK_GAP_S = 4.0
-BACK_TO_BACK_MAX_S = 300.0
-# A part starts where the gap's last this-many seconds were exactly silent, else the call's parts are
-# rendered alone (a sound that rang through the gap would otherwise reach the next part).
-BACK_TO_BACK_SILENCE_S = 0.5
-# The synthesizer renders in blocks of this many samples; a part starts this little (microseconds times
-# ticks per beat: 220 is 1 us) before one, so float rounding cannot push its first events a block later.
-SYNTH_BLOCK = 64
-BACK_TO_BACK_LEAD = 220
-SYNTH_CHORUS_PERIOD_S = 2.5  # the synthesizer's chorus LFO (0.4 Hz)
-MIDI_MAX_TEMPO = 0xFFFFFF  # microseconds per quarter note: a set_tempo event holds 24 bits
-END_MARKER_CC = 110  # Arrangement.to_pretty_midi's silent end event: where it falls changes no sample kept
 # How long a stopped pool's processes get to exit after SIGKILL (they are reaped, not left as zombies).
 POOL_KILL_WAIT_S = 2.0
 # A failing renderer process sends its reason to the parent in at most this many characters.
@@ -165,8 +148,6 @@ class _Job:
     # effects run side by side, like the passes); a loop's slot is folded to ``n_keep`` samples first
     post: dict[int, Callable[[np.ndarray, int], np.ndarray]] = dataclasses.field(default_factory=dict)
     n_keep: int = 0
-    # synthesizer calls: the slots each renders, back to back (one slot: the slot's MIDI as it is)
-    calls: list[list[int]] = dataclasses.field(default_factory=list)
 
 
 def render(
@@ -240,19 +221,13 @@ def render(
     fx = effects or {}
     wet = [i for i in busy if i in fx]  # each in a pass of its own, processed before the sum
     dry = [i for i in busy if i not in fx]
-    # the wet parts' calls already run side by side with the dry ones: split the dry parts only as far
-    # as needed to make MIX_PASSES calls in all (each call costs the synthesizer a fixed time)
-    groups = _channel_groups(
-        [parts[i] for i in dry], arrangement.duration_s, MIX_PASSES - min(len(wet), MIX_PASSES)
-    )
+    # the wet parts' passes already run side by side with the dry ones: split the dry parts only as far
+    # as needed to make MIX_PASSES passes in all (each pass costs the synthesizer every sample)
+    groups = _channel_groups([parts[i] for i in dry], arrangement.duration_s, MIX_PASSES - len(wet))
     group_parts = [[dry[j] for j in g] for g in groups] + [[i] for i in wet]
     stem_parts = dry if stems else []
     n_dry_groups = len(groups)
     post = {n_dry_groups + k: fx[i] for k, i in enumerate(wet)}  # wet slots follow the dry groups
-    # (stems of dry parts stay calls of their own: a piece without effects keeps its exact samples)
-    calls = _back_to_back_calls(
-        [parts[i] for i in wet], arrangement.duration_s + tail_s, MIX_PASSES, n_dry_groups
-    )
     headroom_db = 0.0
     levels = _probe_levels(arrangement, parts, _probe_groups(parts, busy), sf2) if balance else None
     clock.lap("balance")
@@ -266,16 +241,7 @@ def render(
         clock.lap("midi")
         try:
             out, clipped = _synthesize_all(
-                midis,
-                sf2,
-                n_play,
-                arrangement.duration_s,
-                workers,
-                report,
-                len(group_parts),
-                post,
-                n,
-                calls,
+                midis, sf2, n_play, arrangement.duration_s, workers, report, len(group_parts), post, n
             )
         except RuntimeError as err:
             if "SoundFont" in str(err):
@@ -551,14 +517,11 @@ def _synthesize_all(
     n_mix: int,
     post: dict[int, Callable[[np.ndarray, int], np.ndarray]] | None = None,
     n_keep: int | None = None,
-    back_to_back: list[list[int]] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Synthesize every MIDI file into a slot of a float32 [shape=(len(midis), 2, n)] array.
 
     ``post`` (slot -> effect) processes a slot where it was synthesized: folded to its first ``n_keep``
     samples if that is less than ``n`` (a loop's tail, the rest of the slot left zero), then the effect.
-    ``back_to_back`` lists slots rendered in one synthesizer call each (see ``BACK_TO_BACK_GAP_S``); every
-    other slot is a call of its own.
 
     Returns the array and, per slot, whether the synthesizer's 16-bit output clipped.
 
@@ -567,21 +530,17 @@ def _synthesize_all(
     RendererDied
         A renderer process was killed or the passes overran their time limit (see :func:`_run_pool`).
     """
-    joined = [c for c in back_to_back or [] if c]
-    alone = sorted(set(range(len(midis))) - {i for c in joined for i in c})
-    calls = sorted([[i] for i in alone] + joined)
-    n_workers = _worker_count(len(calls), duration_s, workers)
+    n_workers = _worker_count(len(midis), duration_s, workers)
     if n_workers > 1:
         out = _shared_array((len(midis), 2, n), np.float32)
         clipped = _shared_array((len(midis),), np.uint8)
     else:
         out = np.zeros((len(midis), 2, n), np.float32)
         clipped = np.zeros(len(midis), np.uint8)
-    job = _Job(midis, sf2, out, clipped, post or {}, n if n_keep is None else n_keep, calls)
-    steps = len(calls) + 1
+    job = _Job(midis, sf2, out, clipped, post or {}, n if n_keep is None else n_keep)
+    steps = len(midis) + 1
 
-    def label(c: int) -> str:
-        i = calls[c][0]  # a call of several slots plays parts of the mix
+    def label(i: int) -> str:
         return (
             f"rendered mix pass {i + 1} of {n_mix}"
             if i < n_mix
@@ -590,35 +549,12 @@ def _synthesize_all(
 
     if n_workers > 1:
         limit_s = RENDER_TIMEOUT_BASE_S + RENDER_TIMEOUT_PER_AUDIO_S * duration_s * len(midis)
-        _run_pool(job, n_workers, lambda done, c: report(done / steps, label(c)), limit_s)
+        _run_pool(job, n_workers, lambda done, i: report(done / steps, label(i)), limit_s)
     else:
-        for c in range(len(calls)):
-            _synthesize_call(c, job)
-            report((c + 1) / steps, label(c))
+        for i in range(len(midis)):
+            _synthesize_slot(i, job)
+            report((i + 1) / steps, label(i))
     return out, clipped
-
-
-def _back_to_back_calls(
-    parts: list[Part], length_s: float, max_calls: int, first_slot: int
-) -> list[list[int]]:
-    """Slots ``first_slot ..`` (one per part) grouped into synthesizer calls that play them back to back:
-    at most ``max_calls`` calls, fifteen melodic parts and one kit a call, ``BACK_TO_BACK_MAX_S`` of audio.
-    Depends only on the parts, so the audio does not depend on the machine."""
-    per_call = max(1, int(BACK_TO_BACK_MAX_S // (length_s + BACK_TO_BACK_GAP_S)))
-    n_calls = min(len(parts), max(max_calls, -(-len(parts) // per_call)))
-    calls: list[list[int]] = [[] for _ in range(n_calls)]
-    for k, part in enumerate(parts):  # round robin, each call taking what its channels and length allow
-        for j in range(n_calls):
-            c = calls[(k + j) % n_calls]
-            drums = sum(1 for i in c if parts[i - first_slot].is_drum)
-            melodic = len(c) - drums
-            fits = (drums < 1) if part.is_drum else (melodic < GM_CHANNELS - 1)
-            if fits and len(c) < per_call:
-                c.append(first_slot + k)
-                break
-        else:
-            calls.append([first_slot + k])
-    return [c for c in calls if len(c) > 1]
 
 
 def _run_pool(job: _Job, n_workers: int, on_done: Callable[[int, int], None], limit_s: float) -> None:
@@ -642,7 +578,7 @@ def _run_pool(job: _Job, n_workers: int, on_done: Callable[[int, int], None], li
     )
     finished_cleanly = False
     try:
-        slot_of = {pool.submit(_pool_slot, i): i for i in range(len(job.calls) or len(job.midis))}
+        slot_of = {pool.submit(_pool_slot, i): i for i in range(len(job.midis))}
         pending, reported = set(slot_of), []
         deadline = time.monotonic() + limit_s
         while pending:
@@ -707,12 +643,12 @@ def _pool_init(job: _Job, parent: int) -> None:
 
 
 def _pool_slot(index: int) -> int:
-    """Make synthesizer call ``index`` in a renderer process. A failure comes back as a short RuntimeError,
-    which keeps render()'s check for a SoundFont the synthesizer refuses working as in this process."""
+    """Synthesize one slot in a renderer process. A failure comes back as a short RuntimeError, which
+    keeps render()'s check for a SoundFont the synthesizer refuses working as in this process."""
     if _pool_job is None:
         raise RuntimeError("internal: _pool_slot runs only in a process started by _run_pool")
     try:
-        return _synthesize_call(index, _pool_job)
+        return _synthesize_slot(index, _pool_job)
     except Exception as exc:
         raise RuntimeError(
             f"{type(exc).__name__}: {exc}"[:ERROR_TEXT_MAX].removeprefix("RuntimeError: ")
@@ -765,104 +701,11 @@ def _shared_array(shape: tuple[int, ...], dtype: type) -> np.ndarray:
     return np.frombuffer(mem, dtype, count=count).reshape(shape)
 
 
-def _synthesize_call(index: int, job: _Job) -> int:
-    """Make synthesizer call ``job.calls[index]`` (each slot alone if there are none), filling its slots."""
-    slots = job.calls[index] if job.calls else [index]
-    n = job.out.shape[2]
-    joined = _join_midis([job.midis[i] for i in slots], n) if len(slots) > 1 else None
-    if joined is not None:
-        midi, offsets = joined
-        pcm = _synth_pcm(job.sf2, midi, offsets[-1] + n)
-        quiet = int(round(BACK_TO_BACK_SILENCE_S * SAMPLE_RATE))
-        if all(not pcm[:, max(0, at - quiet) : at].any() for at in offsets[1:]):
-            for slot, at in zip(slots, offsets, strict=True):
-                _fill_slot(slot, pcm[:, at : at + n], job)
-            return index
-        logger.debug("a sound rang through the gap between back-to-back parts: rendering them alone")
-    for slot in slots:
-        _fill_slot(slot, _synth_pcm(job.sf2, job.midis[slot], n), job)
-    return index
-
-
-def _join_midis(midis: list[bytes], n: int) -> tuple[bytes, list[int]] | None:
-    """One Standard MIDI File playing ``midis`` (one part each, one steady tempo) one after another, each
-    on a channel of its own (the kit keeps channel 10), and the sample each starts at; None where a part
-    cannot be moved without changing its samples.
-
-    The synthesizer starts events on its blocks (``SYNTH_BLOCK`` samples): an event plays in the first
-    block that starts at or after it. Each part starts ``BACK_TO_BACK_GAP_S`` after the previous one's
-    ``n`` samples, ``BACK_TO_BACK_LEAD`` (in microseconds times ticks per beat) before a block: the gap's
-    last tick gets a tempo of its own that puts it there exactly (ticks times microseconds per tick are
-    whole numbers), and the part plays at the piece's tempo from there. Its events then land in the same
-    blocks as alone, unless one lies on a block boundary or just after one (then None: float rounding
-    decides those).
-    """
-    from fractions import Fraction
-
-    import mido
-
-    files = [mido.MidiFile(file=io.BytesIO(m)) for m in midis]
-    tpb = files[0].ticks_per_beat
-    head = [m for m in files[0].tracks[0] if m.type != "end_of_track"]
-    tempo = next((m.tempo for m in head if m.type == "set_tempo"), 500000)
-    if any(m.type == "set_tempo" and m.tempo != tempo for f in files for t in f.tracks for m in t):
-        return None
-    # one block in microseconds * ticks per beat, and the smallest whole number of blocks that is whole
-    block = Fraction(SYNTH_BLOCK * 1_000_000 * tpb, SAMPLE_RATE)
-    # parts start a whole number of chorus cycles apart too: the chorus's LFO runs from the start of the
-    # call, and a preset's own chorus send plays through it whatever CC93 says
-    cycle = Fraction(int(round(SYNTH_CHORUS_PERIOD_S * SAMPLE_RATE)) * 1_000_000 * tpb, SAMPLE_RATE)
-    step = math.lcm(block.numerator, cycle.numerator) // math.gcd(block.denominator, cycle.denominator)
-    gap_ticks = int(math.ceil((n / SAMPLE_RATE + BACK_TO_BACK_GAP_S) * 1e6 * tpb / tempo))
-    track0 = mido.MidiTrack(msg.copy() for msg in head)
-    joined = mido.MidiFile(type=1, ticks_per_beat=tpb, tracks=[track0])
-    offsets, start_tick, start_us_tpb, channel = [], 0, 0, 0  # start time in microseconds * tpb
-    last0 = sum(msg.time for msg in track0)  # track 0's last event, in ticks
-    for k, f in enumerate(files):
-        if k:
-            for track in f.tracks[1:]:
-                tick = 0
-                for msg in track:
-                    tick += msg.time
-                    into = (tick * tempo) % block  # how far past a block boundary
-                    marker = msg.type == "control_change" and msg.control == END_MARKER_CC
-                    if tick and not msg.is_meta and not marker and into <= BACK_TO_BACK_LEAD:
-                        return None
-            bridge_tick = start_tick + gap_ticks  # the gap's last ticks start here
-            at = start_us_tpb + gap_ticks * tempo
-            steps = -(-(at + BACK_TO_BACK_LEAD + 1) // step)
-            bridge = int(steps * step - BACK_TO_BACK_LEAD - at)  # microseconds * tpb to fill, exactly
-            m = bridge // MIDI_MAX_TEMPO + 1  # ticks, each at most a MIDI tempo long
-            tempos = [bridge // m] * (m - 1) + [bridge - (m - 1) * (bridge // m)]
-            for i, t in enumerate(tempos):
-                track0.append(mido.MetaMessage("set_tempo", tempo=t, time=bridge_tick + i - last0))
-                last0 = bridge_tick + i
-            track0.append(mido.MetaMessage("set_tempo", tempo=tempo, time=1))
-            start_tick, start_us_tpb, last0 = bridge_tick + m, at + bridge, bridge_tick + m
-        offsets.append(int(round(Fraction(start_us_tpb + BACK_TO_BACK_LEAD, 1_000_000 * tpb) * SAMPLE_RATE)))
-        for track in f.tracks[1:]:
-            moved = mido.MidiTrack()
-            uses = False
-            for i, msg in enumerate(track):
-                msg = msg.copy(time=msg.time + start_tick) if i == 0 else msg.copy()
-                if not msg.is_meta and hasattr(msg, "channel") and msg.channel != GM_DRUM_CHANNEL:
-                    msg = msg.copy(channel=channel)
-                    uses = True
-                moved.append(msg)
-            joined.tracks.append(moved)
-            if uses:
-                channel += 1 + (channel + 1 == GM_DRUM_CHANNEL)
-    buf = io.BytesIO()
-    joined.save(file=buf)
-    return buf.getvalue(), offsets
-
-
-def _fill_slot(index: int, pcm: np.ndarray, job: _Job) -> None:
-    """Slot ``index``'s 16-bit audio [shape=(2, <= n)] into ``job.out[index]``, then its effect."""
-    m = pcm.shape[-1]
+def _synthesize_slot(index: int, job: _Job) -> int:
+    """Synthesize ``job.midis[index]`` into ``job.out[index]``."""
+    pcm = _synth_pcm(job.sf2, job.midis[index], job.out.shape[2])
     job.clipped[index] = bool((pcm >= np.iinfo(np.int16).max).any() or (pcm <= np.iinfo(np.int16).min).any())
-    np.multiply(pcm, np.float32(1.0 / PCM16_SCALE), out=job.out[index, :, :m], casting="unsafe")
-    job.out[index, :, m:] = 0.0
+    np.multiply(pcm, np.float32(1.0 / PCM16_SCALE), out=job.out[index], casting="unsafe")
     effect = job.post.get(index)
     if effect is not None:
         slot, n = job.out[index], job.n_keep
@@ -871,6 +714,7 @@ def _fill_slot(index: int, pcm: np.ndarray, job: _Job) -> None:
         processed = effect(audio, SAMPLE_RATE)
         slot[:, n:] = 0.0
         slot[:, :n] = processed
+    return index
 
 
 def _synth_pcm(sf2: bytes, midi: bytes, n: int) -> np.ndarray:
