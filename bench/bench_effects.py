@@ -4,6 +4,11 @@ For each genre with effects, seeds 0-1, 30 s: the share of energy above 5 kHz (d
 centroid of the mix; for electronic, how much brighter the poly synth is at the end of the first build than
 at its start (share above 1 kHz, dB) and the riser's level rise; and generate s / audio s, alternating off
 and on. Usage: python bench/bench_effects.py [--seconds 30] [--spectrograms DIR]
+
+``--speed`` measures only the speed (issue 11, effects speed): warm generate, effects off and on side by side
+for the same pieces (the effects genres and genres without effects, ``SPEED_SEEDS``), alternating which goes
+first, ``--rounds`` times; per piece the median wall time and the CPU time of this process and its renderer
+processes, then the median over pieces, off against on.
 """
 
 from __future__ import annotations
@@ -16,6 +21,9 @@ import numpy as np
 
 GENRES = ("lofi", "ambient", "cinematic", "electronic", "rock")
 SEEDS = (0, 1)
+# --speed: the effects genres and three without effects (their pieces must cost the same off and on)
+SPEED_GENRES = (*GENRES, "pop", "jazz", "folk")
+SPEED_SEEDS = (0, 1)
 
 
 def share_above_db(x: np.ndarray, sr: int, edge_hz: float) -> float:
@@ -51,6 +59,53 @@ def spectrogram(path: Path, audio: np.ndarray, sr: int, title: str) -> None:
     plt.close(fig)
 
 
+def _cpu_s() -> float:
+    import resource
+
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def speed_table(seconds: float, rounds: int) -> None:
+    """Effects off against on, warm, same pieces, alternating; prints a table and the medians."""
+    from weavewave import describe
+    from weavewave.generators import get_generator
+
+    get_generator("symbolic").generate(describe(text="warm up", genre="lofi", duration=seconds))
+    print("| genre | seed | wall s/s off / on | CPU s/s off / on | on / off (wall) |")
+    print("|---|---|---|---|---|")
+    walls: dict[bool, list[float]] = {False: [], True: []}
+    cpus: dict[bool, list[float]] = {False: [], True: []}
+    for genre in SPEED_GENRES:
+        for seed in SPEED_SEEDS:
+            brief = describe(text="a piece of music", genre=genre, duration=seconds, seed=seed)
+            wall: dict[bool, list[float]] = {False: [], True: []}
+            cpu: dict[bool, list[float]] = {False: [], True: []}
+            for r in range(rounds):
+                for fx in (False, True) if r % 2 == 0 else (True, False):
+                    generator = get_generator("symbolic", effects=fx)
+                    c0, t0 = _cpu_s(), time.perf_counter()
+                    generator.generate(brief)
+                    wall[fx].append((time.perf_counter() - t0) / brief.duration_s)
+                    cpu[fx].append((_cpu_s() - c0) / brief.duration_s)
+            w = {fx: float(np.median(wall[fx])) for fx in (False, True)}
+            c = {fx: float(np.median(cpu[fx])) for fx in (False, True)}
+            for fx in (False, True):
+                walls[fx].append(w[fx])
+                cpus[fx].append(c[fx])
+            print(
+                f"| {genre} | {seed} | {w[False]:.4f} / {w[True]:.4f} | {c[False]:.4f} / {c[True]:.4f} | "
+                f"{w[True] / w[False]:.2f} |"
+            )
+    for label, d in (("wall", walls), ("CPU", cpus)):
+        off, on = float(np.median(d[False])), float(np.median(d[True]))
+        ratios = np.array(d[True]) / np.array(d[False])
+        print(
+            f"\nmedian {label} s per audio s over {len(d[True])} pieces: off {off:.4f}, on {on:.4f} "
+            f"({100 * (on / off - 1):+.1f} %); median per-piece on/off {np.median(ratios):.3f}"
+        )
+
+
 def main() -> None:
     from weavewave import describe
     from weavewave.generators import get_generator
@@ -59,7 +114,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=30.0)
     ap.add_argument("--spectrograms", type=Path, help="write off/on spectrogram PNGs (seed 0) here")
+    ap.add_argument("--speed", action="store_true", help="only the speed, off and on side by side")
+    ap.add_argument("--rounds", type=int, default=4, help="--speed: off/on pairs per piece")
     args = ap.parse_args()
+    if args.speed:
+        speed_table(args.seconds, args.rounds)
+        return
     if args.spectrograms:
         args.spectrograms.mkdir(parents=True, exist_ok=True)
     get_generator("symbolic").generate(describe(text="warm up", genre="pop", duration=4.0))

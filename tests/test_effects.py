@@ -172,3 +172,51 @@ def test_every_section_with_a_dominant_keeps_a_subdominant_and_the_piece_ends_ho
                 if 4 in degrees:  # V (degrees count from 0)
                     assert {1, 3} & set(degrees), (genre, seed, sec.theme, degrees)
                     assert degrees.count(4) <= degrees.count(0) + degrees.count(1) + degrees.count(3)
+
+
+# --- speed (issue 11, effects speed): the same sound, less work -----------------------------------------
+def test_hall_spectrum_is_cached_and_the_reverb_sounds_as_uncached():
+    x = np.random.default_rng(2).standard_normal((2, 2 * SR)).astype(np.float32) * 0.1
+    size = FX._hall_fft_size(x.shape[-1], SR, 1.5)
+    first = FX._hall_spectrum(SR, 1.5, 6000.0, size)
+    assert FX._hall_spectrum(SR, 1.5, 6000.0, size) is first and not first.flags.writeable
+    np.testing.assert_array_equal(first, FX._hall_spectrum_uncached(SR, 1.5, 6000.0, size))
+    y = FX.reverb(x, SR, decay_s=1.5, wet=0.5, damp_hz=6000.0)
+    assert y.dtype == np.float32 and y.shape == x.shape
+
+
+def test_wow_reads_what_np_interp_reads():
+    import math
+
+    x = np.random.default_rng(3).standard_normal((2, SR)).astype(np.float32)
+    rate, depth = 0.55, 9.0
+    n = x.shape[-1]
+    amp = (2.0 ** (depth / 1200.0) - 1.0) / (2.0 * math.pi * rate)
+    t = np.arange(n) / SR
+    idx = (t - (FX.WOW_DELAY_S + amp * np.sin(2.0 * math.pi * rate * t))) * SR
+    want = np.stack([np.interp(idx, np.arange(n), ch, left=0.0, right=0.0) for ch in x.astype(np.float64)])
+    np.testing.assert_allclose(FX.wow(x, SR, rate_hz=rate, depth_cents=depth), want, atol=1e-5)
+
+
+@pytest.mark.parametrize("loop", [False, True], ids=["piece", "loop"])
+def test_effects_in_the_render_processes_give_what_one_process_gives(loop: bool):
+    from weavewave.generators.symbolic import render as R
+
+    brief = describe(text="a piece of music", genre="lofi", duration=8.0, seed=0)
+    plan = FX.plan_effects(compose(brief), "lofi")
+    assert len(plan.effects) >= 2
+    mixes = [
+        R.render(plan.arrangement, effects=plan.effects, loop=loop, stems=True, workers=w) for w in (1, 2)
+    ]
+    np.testing.assert_array_equal(mixes[0].audio, mixes[1].audio)
+    for name, stem in mixes[0].stems.items():
+        np.testing.assert_array_equal(mixes[1].stems[name], stem, err_msg=name)
+
+
+def test_dry_parts_beside_wet_passes_are_not_split_further():
+    from weavewave.generators.symbolic import render as R
+    from weavewave.music.arrangement import Note, Part
+
+    parts = [Part(f"p{k}", "Piano", 0, False, "chords", [Note(60 + k, 90, 0.0, 20.0)]) for k in range(3)]
+    assert len(R._channel_groups(parts, 30.0)) == R.MIX_PASSES  # alone, split to run side by side
+    assert len(R._channel_groups(parts, 30.0, 0)) == 1  # the wet passes already run beside them

@@ -14,6 +14,7 @@ libraries, nothing imported until a piece is rendered.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -86,6 +87,12 @@ RISER_NOISE_SEED = 23
 RISER_SWELL_POWER = 2.0  # the swell's curve: amplitude grows as (t / span) ** power
 RISER_Q = 1.2  # the noise band's width: centre / bandwidth
 WOW_DELAY_S = 0.004  # the wow's centre delay; the modulation swings around it
+# A hall's spectrum (per rate, decay, damping and FFT size) and a wow's read positions (per length, rate
+# and depth) are kept: every part and every piece of the same length reuses them, and forked renderer
+# processes inherit them from plan_effects. Only those for pieces up to this many samples are kept (about
+# 87 s: 32 MB a hall, 17 MB a wow), at most EFFECT_CACHE_SIZE of each.
+EFFECT_CACHE_MAX_SAMPLES = 1 << 22
+EFFECT_CACHE_SIZE = 4
 STEREO_SPREAD = 0.15  # a little width on the noise and the reverb tail (left/right decorrelation)
 
 
@@ -139,9 +146,12 @@ def plan_effects(arrangement: Arrangement, genre: str) -> EffectsPlan:
     -------
     EffectsPlan
     """
+    from weavewave.dsp.master import SAMPLE_RATE
+
     builds = build_spans(arrangement)
     parts = list(arrangement.parts)
     plan = EffectsPlan(arrangement)
+    n_samples = int(round(arrangement.duration_s * SAMPLE_RATE))  # what render() hands each effect
     for i, part in enumerate(parts):
         chain = chain_for(genre, part)
         if any(name == "sweep" for name, _ in chain) and not builds:
@@ -152,6 +162,12 @@ def plan_effects(arrangement: Arrangement, genre: str) -> EffectsPlan:
             parts[i] = dataclasses.replace(part, reverb=0.0)  # this hall replaces the synth's
         plan.effects[i] = _chain_function(chain, part, builds, arrangement.duration_s)
         plan.chains[part.name] = chain
+        for name, kw in chain:  # computed here, once, so every renderer process inherits them
+            if name == "reverb":
+                size = _hall_fft_size(n_samples, SAMPLE_RATE, kw["decay_s"])
+                _hall_spectrum(SAMPLE_RATE, kw["decay_s"], kw["damp_hz"], size)
+            elif name == "wow":
+                _wow_reader(n_samples, SAMPLE_RATE, kw["rate_hz"], kw["depth_cents"])
     if any(p is not q for p, q in zip(parts, arrangement.parts, strict=True)):
         plan.arrangement = dataclasses.replace(arrangement, parts=parts)
     return plan
@@ -178,7 +194,8 @@ def _chain_function(
     chain: Chain, part: Part, builds: list[tuple[float, float]], duration_s: float
 ) -> Callable[[np.ndarray, int], np.ndarray]:
     def run(audio: np.ndarray, sr: int) -> np.ndarray:
-        x = np.asarray(audio, np.float64)
+        # float32 throughout: the synthesizer's output is 16-bit, far coarser than float32's rounding
+        x = np.array(audio, np.float32)
         before = _rms(x)
         adds_sound = False
         for name, kw in chain:
@@ -198,7 +215,7 @@ def _chain_function(
 
 
 def _rms(x: np.ndarray) -> float:
-    return float(np.sqrt(np.mean(x * x))) if x.size else 0.0
+    return float(np.sqrt(np.mean(np.square(x), dtype=np.float64))) if x.size else 0.0
 
 
 def lowpass(x: np.ndarray, sr: int, *, cutoff_hz: float) -> np.ndarray:
@@ -206,7 +223,7 @@ def lowpass(x: np.ndarray, sr: int, *, cutoff_hz: float) -> np.ndarray:
     from scipy.signal import butter, sosfilt
 
     sos = butter(FILTER_ORDER, cutoff_hz, btype="low", fs=sr, output="sos")
-    return sosfilt(sos, x, axis=-1)
+    return sosfilt(sos.astype(x.dtype) if x.dtype == np.float32 else sos, x, axis=-1)
 
 
 def saturate(x: np.ndarray, sr: int, *, drive_db: float) -> np.ndarray:
@@ -217,19 +234,58 @@ def saturate(x: np.ndarray, sr: int, *, drive_db: float) -> np.ndarray:
     if peak <= 0:
         return x
     g = 10.0 ** (drive_db / 20.0) / peak
-    return np.tanh(x * g) / g
+    y = np.tanh(x * x.dtype.type(g))
+    y *= x.dtype.type(1.0 / g)
+    return y
 
 
 def wow(x: np.ndarray, sr: int, *, rate_hz: float, depth_cents: float) -> np.ndarray:
     """Slow pitch wobble: a delay swinging sinusoidally, peak pitch deviation ``depth_cents``."""
     n = x.shape[-1]
+    lo, hi, i0, frac = _wow_reader(n, sr, rate_hz, depth_cents)
+    i1 = np.minimum(i0 + 1, n - 1)  # at exactly n - 1, frac is 0
+    f = frac.astype(x.dtype, copy=False)
+    out = np.zeros_like(x)
+    for ch, y in zip(x, out, strict=True):
+        a = ch[i0]
+        y[lo:hi] = a + (ch[i1] - a) * f
+    return out
+
+
+def _wow_reader(
+    n: int, sr: int, rate_hz: float, depth_cents: float
+) -> tuple[int, int, np.ndarray, np.ndarray]:
+    """Where the wow reads: output samples ``lo:hi`` interpolate input samples ``i0`` and ``i0 + 1`` by
+    ``frac``; the rest are silent (np.interp's linear interpolation, without its binary search per sample)."""
+    if n > EFFECT_CACHE_MAX_SAMPLES:
+        return _wow_reader_uncached(n, sr, rate_hz, depth_cents)
+    return _wow_reader_cached(n, sr, rate_hz, depth_cents)
+
+
+def _wow_reader_uncached(
+    n: int, sr: int, rate_hz: float, depth_cents: float
+) -> tuple[int, int, np.ndarray, np.ndarray]:
     # pitch ratio 1 - d'(t); for d(t) = A sin(2 pi f t) the peak deviation is 2 pi f A
     ratio = 2.0 ** (depth_cents / 1200.0) - 1.0
     amp = ratio / (2.0 * math.pi * rate_hz)
     t = np.arange(n) / sr
-    read = t - (WOW_DELAY_S + amp * np.sin(2.0 * math.pi * rate_hz * t))
-    idx = read * sr
-    return np.stack([np.interp(idx, np.arange(n), ch, left=0.0, right=0.0) for ch in x])
+    idx = (t - (WOW_DELAY_S + amp * np.sin(2.0 * math.pi * rate_hz * t))) * sr
+    # the read position only moves forward (a little slower or faster than the write position), so the
+    # samples it reads from outside the signal are at the two ends
+    lo = int(np.searchsorted(idx, 0.0))
+    hi = int(np.searchsorted(idx, n - 1, side="right"))
+    base = np.floor(idx[lo:hi])
+    frac = (idx[lo:hi] - base).astype(np.float32)
+    return lo, hi, base.astype(np.intp), frac
+
+
+@functools.lru_cache(maxsize=EFFECT_CACHE_SIZE)
+def _wow_reader_cached(
+    n: int, sr: int, rate_hz: float, depth_cents: float
+) -> tuple[int, int, np.ndarray, np.ndarray]:
+    lo, hi, i0, frac = _wow_reader_uncached(n, sr, rate_hz, depth_cents)
+    i0.flags.writeable = frac.flags.writeable = False  # shared by every call
+    return lo, hi, i0, frac
 
 
 def reverb(x: np.ndarray, sr: int, *, decay_s: float, wet: float, damp_hz: float) -> np.ndarray:
@@ -237,14 +293,46 @@ def reverb(x: np.ndarray, sr: int, *, decay_s: float, wet: float, damp_hz: float
     ``damp_hz``, mixed ``wet`` (0..1) with the dry part. The tail stays inside the piece's length."""
     from scipy import fft
 
-    ir = _hall_ir(sr, decay_s, damp_hz).astype(np.float32)
     n = x.shape[-1]
-    size = fft.next_fast_len(n + ir.shape[-1] - 1, real=True)
+    size = _hall_fft_size(n, sr, decay_s)
     # one FFT convolution over the whole part, in float32 (the tail is far under 16-bit resolution's error)
-    spectrum = fft.rfft(x.astype(np.float32), size, axis=-1) * fft.rfft(ir, size, axis=-1)
-    tail = fft.irfft(spectrum, size, axis=-1)[:, :n].astype(np.float64)
+    spectrum = fft.rfft(x.astype(np.float32), size, axis=-1)
+    spectrum *= _hall_spectrum(sr, decay_s, damp_hz, size)
+    tail = fft.irfft(spectrum, size, axis=-1)[:, :n]
     # equal-power balance of dry and wet; the IR is unit-energy so the tail's level matches the dry's
-    return math.cos(wet * math.pi / 2) * x + math.sin(wet * math.pi / 2) * tail
+    tail *= np.float32(math.sin(wet * math.pi / 2))
+    tail += np.float32(math.cos(wet * math.pi / 2)) * x
+    return tail.astype(x.dtype, copy=False)
+
+
+def _hall_length(sr: int, decay_s: float) -> int:
+    return int(REVERB_PREDELAY_S * sr) + int(decay_s * sr)
+
+
+def _hall_fft_size(n: int, sr: int, decay_s: float) -> int:
+    from scipy import fft
+
+    return fft.next_fast_len(n + _hall_length(sr, decay_s) - 1, real=True)
+
+
+def _hall_spectrum(sr: int, decay_s: float, damp_hz: float, size: int) -> np.ndarray:
+    """The hall's IR, float32, as an FFT of ``size`` points [shape=(2, size // 2 + 1), complex64]."""
+    if size > EFFECT_CACHE_MAX_SAMPLES + _hall_length(sr, decay_s):
+        return _hall_spectrum_uncached(sr, decay_s, damp_hz, size)
+    return _hall_spectrum_cached(sr, decay_s, damp_hz, size)
+
+
+def _hall_spectrum_uncached(sr: int, decay_s: float, damp_hz: float, size: int) -> np.ndarray:
+    from scipy import fft
+
+    return fft.rfft(_hall_ir(sr, decay_s, damp_hz).astype(np.float32), size, axis=-1)
+
+
+@functools.lru_cache(maxsize=EFFECT_CACHE_SIZE)
+def _hall_spectrum_cached(sr: int, decay_s: float, damp_hz: float, size: int) -> np.ndarray:
+    spectrum = _hall_spectrum_uncached(sr, decay_s, damp_hz, size)
+    spectrum.flags.writeable = False  # shared by every call (and every forked renderer process)
+    return spectrum
 
 
 def _hall_ir(sr: int, decay_s: float, damp_hz: float) -> np.ndarray:

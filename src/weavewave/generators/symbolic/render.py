@@ -144,6 +144,10 @@ class _Job:
     sf2: bytes
     out: np.ndarray  # [shape=(n_slots, 2, n), dtype=float32]; each slot's render writes there
     clipped: np.ndarray  # [shape=(n_slots,), dtype=uint8]; set where the synthesizer's output clipped
+    # slot -> effect applied to the slot's audio right after it is synthesized, in the same process (so
+    # effects run side by side, like the passes); a loop's slot is folded to ``n_keep`` samples first
+    post: dict[int, Callable[[np.ndarray, int], np.ndarray]] = dataclasses.field(default_factory=dict)
+    n_keep: int = 0
 
 
 def render(
@@ -187,7 +191,8 @@ def render(
     effects : dict, optional
         Part index -> ``effect(audio [shape=(2, n)], sample_rate) -> audio [shape=(2, n)]``: such a part
         plays in a pass of its own, the effect processes it before the mix is summed and mastered, and
-        its stem is that processed pass (so stems still sum to the mix).
+        its stem is that processed pass (so stems still sum to the mix). Effects run in the renderer
+        processes, each right after its pass.
 
     Returns
     -------
@@ -216,9 +221,13 @@ def render(
     fx = effects or {}
     wet = [i for i in busy if i in fx]  # each in a pass of its own, processed before the sum
     dry = [i for i in busy if i not in fx]
-    groups = _channel_groups([parts[i] for i in dry], arrangement.duration_s)
+    # the wet parts' passes already run side by side with the dry ones: split the dry parts only as far
+    # as needed to make MIX_PASSES passes in all (each pass costs the synthesizer every sample)
+    groups = _channel_groups([parts[i] for i in dry], arrangement.duration_s, MIX_PASSES - len(wet))
     group_parts = [[dry[j] for j in g] for g in groups] + [[i] for i in wet]
     stem_parts = dry if stems else []
+    n_dry_groups = len(groups)
+    post = {n_dry_groups + k: fx[i] for k, i in enumerate(wet)}  # wet slots follow the dry groups
     headroom_db = 0.0
     levels = _probe_levels(arrangement, parts, _probe_groups(parts, busy), sf2) if balance else None
     clock.lap("balance")
@@ -232,7 +241,7 @@ def render(
         clock.lap("midi")
         try:
             out, clipped = _synthesize_all(
-                midis, sf2, n_play, arrangement.duration_s, workers, report, len(group_parts)
+                midis, sf2, n_play, arrangement.duration_s, workers, report, len(group_parts), post, n
             )
         except RuntimeError as err:
             if "SoundFont" in str(err):
@@ -247,10 +256,8 @@ def render(
         logger.debug("the synthesizer clipped; rendering again %.0f dB quieter", headroom_db)
 
     if loop:
-        out = _fold_tail(out, n)
+        out = _fold_tail(out, n)  # wet slots were folded (and their tails zeroed) where they were processed
     n_groups = len(group_parts)
-    for k, i in enumerate(wet, start=n_groups - len(wet)):
-        out[k] = fx[i](out[k], SAMPLE_RATE)
     mix = out[:n_groups].sum(axis=0, dtype=np.float32) if n_groups else np.zeros((2, n), np.float32)
     clock.lap("mix")
     mastered, envelope, stats = master(mix, n, timings, fades=not loop)
@@ -295,21 +302,21 @@ def _unique_names(names: list[str]) -> list[str]:
     return out
 
 
-def _channel_groups(parts: list[Part], duration_s: float) -> list[list[int]]:
+def _channel_groups(parts: list[Part], duration_s: float, max_split: int = MIX_PASSES) -> list[list[int]]:
     """Split parts into synthesizer passes in which every part gets a MIDI channel of its own.
 
     pretty_midi gives instrument ``k`` of a file channel ``k mod 15`` of the fifteen melodic channels (and
     every drum part channel 10), so a pass holds at most fifteen melodic parts, listed first, and one drum
     part, listed last. Long pieces are split into ``MIX_PASSES`` passes of about equal sounding time, so
-    the passes can run side by side; the split depends only on the arrangement. Returns indices into
-    ``parts``.
+    the passes can run side by side (at most ``max_split`` passes are made for this reason alone); the
+    split depends only on the arrangement. Returns indices into ``parts``.
     """
     per_pass = GM_CHANNELS - 1
     n_melodic = sum(1 for p in parts if not p.is_drum)
     n_drums = len(parts) - n_melodic
     n_passes = max(-(-n_melodic // per_pass), n_drums)
     if duration_s * len(parts) >= PARALLEL_MIN_WORK_S:
-        n_passes = max(n_passes, min(MIX_PASSES, len(parts)))
+        n_passes = max(n_passes, min(max_split, len(parts)))
     groups: list[list[int]] = [[] for _ in range(n_passes)]
     load = [0.0] * n_passes
     for i in sorted(range(len(parts)), key=lambda i: (-_sounding_time(parts[i]), i)):
@@ -508,8 +515,13 @@ def _synthesize_all(
     workers: int | None,
     report: Callable[[float, str], None],
     n_mix: int,
+    post: dict[int, Callable[[np.ndarray, int], np.ndarray]] | None = None,
+    n_keep: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Synthesize every MIDI file into a slot of a float32 [shape=(len(midis), 2, n)] array.
+
+    ``post`` (slot -> effect) processes a slot where it was synthesized: folded to its first ``n_keep``
+    samples if that is less than ``n`` (a loop's tail, the rest of the slot left zero), then the effect.
 
     Returns the array and, per slot, whether the synthesizer's 16-bit output clipped.
 
@@ -525,7 +537,7 @@ def _synthesize_all(
     else:
         out = np.zeros((len(midis), 2, n), np.float32)
         clipped = np.zeros(len(midis), np.uint8)
-    job = _Job(midis, sf2, out, clipped)
+    job = _Job(midis, sf2, out, clipped, post or {}, n if n_keep is None else n_keep)
     steps = len(midis) + 1
 
     def label(i: int) -> str:
@@ -694,6 +706,14 @@ def _synthesize_slot(index: int, job: _Job) -> int:
     pcm = _synth_pcm(job.sf2, job.midis[index], job.out.shape[2])
     job.clipped[index] = bool((pcm >= np.iinfo(np.int16).max).any() or (pcm <= np.iinfo(np.int16).min).any())
     np.multiply(pcm, np.float32(1.0 / PCM16_SCALE), out=job.out[index], casting="unsafe")
+    effect = job.post.get(index)
+    if effect is not None:
+        slot, n = job.out[index], job.n_keep
+        # a loop's tail is folded here, before the effect; zeroed after, so the later fold adds nothing
+        audio = _fold_tail(slot[None].copy(), n)[0] if slot.shape[-1] > n else slot
+        processed = effect(audio, SAMPLE_RATE)
+        slot[:, n:] = 0.0
+        slot[:, :n] = processed
     return index
 
 
