@@ -262,6 +262,32 @@ def run_batch(
     others. ``workers``: local processes (default: the number of cores; 1 runs in this process).
     ``ray``: run on Ray instead ("local" starts a local instance; else a cluster address)."""
     started = time.perf_counter()
+    ray_started = False
+    if ray is not None:  # an unreachable cluster is refused before anything is written
+        from weavewave.batch.ray_runner import connect
+
+        ray_started = connect(ray, workers)
+    try:
+        return _run_batch(rows, out, workers=workers, ray=ray, gpus_per_worker=gpus_per_worker,
+                          progress=progress, on_record=on_record, started=started)  # fmt: skip
+    finally:
+        if ray_started:
+            import ray as ray_module
+
+            ray_module.shutdown()
+
+
+def _run_batch(
+    rows: list[Row],
+    out: str,
+    *,
+    workers: int | None,
+    ray: str | None,
+    gpus_per_worker: float,
+    progress: bool,
+    on_record: Callable[[dict[str, Any]], None] | None,
+    started: float,
+) -> Summary:
     output = Output(out)
     output.prepare()
     summary = Summary(total=len(rows))
