@@ -11,7 +11,6 @@ import pytest
 
 from weavewave.batch import load_manifest, run_batch
 from weavewave.batch.run import RESULTS_FILE
-from weavewave.errors import BadInputError
 
 ray = pytest.importorskip("ray", reason="Ray is an optional extra: pip install 'weavewave[ray]'")
 
