@@ -211,6 +211,13 @@ def _check_row(
         if not ID_PATTERN.match(given_id):
             raise FieldError(ID_FIELD, f"{given_id!r} cannot name a folder: use letters, digits, '.', '_' "
                              "and '-', starting with a letter or digit (up to 128)")  # fmt: skip
+    if isinstance(values.get("brief"), str) and values["brief"].lstrip().startswith("{"):
+        from weavewave.io.text import loads_json
+
+        try:  # a brief given inline as JSON text (a CSV cell): data, like a JSON Lines object
+            values["brief"] = loads_json(values["brief"], origin="brief")
+        except BadInputError as exc:
+            raise FieldError("brief", str(exc).removeprefix("brief: ")) from None
     for name in FILE_FIELDS:
         if name not in values or (name == "brief" and isinstance(values[name], dict)):
             continue
@@ -222,7 +229,9 @@ def _check_row(
         if check_files:
             for w in where:
                 _check_input(name, w)
-        values[name] = where if isinstance(value, list) else where[0]
+        values[name] = (
+            where if isinstance(value, list) or name == "image" else where[0]
+        )  # image: a list field
     hashes = {w: digests.get(w) or digests.setdefault(w, file_digest(w)) for w in _files(values)}
     brief_value = values.get("brief")
     request_values = dict(values)
