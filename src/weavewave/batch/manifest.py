@@ -138,7 +138,7 @@ def load_manifest(
 
 def _read_manifest_text(source: str, read_text_file: Any) -> str:
     if is_url(source):
-        fsspec = _fsspec()
+        fsspec = fsspec_module()
         try:
             with fsspec.open(source, "rt", encoding="utf-8") as fh:
                 return str(fh.read())
@@ -273,7 +273,7 @@ def _resolve(name: str, value: str, base: str | None, resolve: Any) -> str:
 
 def _check_input(name: str, where: str) -> None:
     if is_url(where):
-        fs, path = _fsspec().core.url_to_fs(where)
+        fs, path = fsspec_module().core.url_to_fs(where)
         try:
             ok = fs.isfile(path)
         except Exception as exc:  # a filesystem's own errors (auth, network) vary by backend
@@ -281,9 +281,9 @@ def _check_input(name: str, where: str) -> None:
         if not ok:
             raise FieldError(name, f"{where}: no such file; check the URL")
         return
-    from weavewave.request import _check_readable
+    from weavewave.request import check_readable
 
-    _check_readable(name, where)
+    check_readable(name, where)
 
 
 def file_digest(where: str) -> str:
@@ -291,7 +291,7 @@ def file_digest(where: str) -> str:
     row is refused elsewhere, or will fail on its own)."""
     digest = hashlib.sha256()
     try:
-        opener = _fsspec().open(where, "rb") if is_url(where) else open(where, "rb")
+        opener = fsspec_module().open(where, "rb") if is_url(where) else open(where, "rb")
         with opener as fh:
             while chunk := fh.read(HASH_CHUNK):
                 digest.update(chunk)
@@ -305,7 +305,7 @@ def read_brief_text(where: str) -> str:
     if where.lstrip().startswith("{"):
         return where
     if is_url(where):
-        with _fsspec().open(where, "rt", encoding="utf-8") as fh:
+        with fsspec_module().open(where, "rt", encoding="utf-8") as fh:
             return str(fh.read())
     from weavewave.io.text import read_text_file
 
@@ -354,13 +354,14 @@ def _fetch(url: str, fetch_dir: str | None, name: str) -> str:
     target = Path(folder) / f"{hashlib.sha256(url.encode()).hexdigest()[:16]}{suffix}"
     if not target.exists():
         try:
-            _fsspec().get(url, str(target))
+            fsspec_module().get(url, str(target))
         except Exception as exc:  # network or auth errors vary by filesystem
             raise FieldError(name, f"{url}: cannot fetch it ({type(exc).__name__}: {exc})") from None
     return str(target)
 
 
-def _fsspec() -> Any:
+def fsspec_module() -> Any:
+    """fsspec, or one clear error naming the extra that installs it."""
     from weavewave._deps import require
 
     return require("fsspec", "batch", "a manifest with URLs (or a URL --out)")

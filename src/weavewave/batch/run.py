@@ -144,9 +144,9 @@ def _publish(out: str, row_id: str, write: Callable[[Path], list[Path]], record:
 
 def _upload(folder: Path, url: str) -> None:
     """Copy a finished row to an fsspec URL, ``result.json`` last: its presence means "complete"."""
-    from weavewave.batch.manifest import _fsspec
+    from weavewave.batch.manifest import fsspec_module
 
-    fs, root = _fsspec().core.url_to_fs(url)
+    fs, root = fsspec_module().core.url_to_fs(url)
     files = sorted(p for p in folder.rglob("*") if p.is_file() and p.name != ROW_RESULT_FILE)
     for p in [*files, folder / ROW_RESULT_FILE]:
         target = f"{root}/{p.relative_to(folder).as_posix()}"
@@ -162,9 +162,9 @@ class Output:
         self.out = out.rstrip("/") if is_url(out) else out
         self.remote = is_url(out)
         if self.remote:
-            from weavewave.batch.manifest import _fsspec
+            from weavewave.batch.manifest import fsspec_module
 
-            self.fs, self.root = _fsspec().core.url_to_fs(self.out)
+            self.fs, self.root = fsspec_module().core.url_to_fs(self.out)
         else:
             self.fs, self.root = None, self.out
 
@@ -345,10 +345,12 @@ def default_workers() -> int:
 
 
 def _bar(total: int, initial: int, enabled: bool) -> Any:
-    try:
-        from tqdm import tqdm
-    except ImportError:
+    from weavewave._deps import available
+
+    if not available("tqdm"):  # the batch extra brings it; without it, a line per row
         return _PlainBar(total, initial, enabled)
+    from tqdm import tqdm
+
     return tqdm(total=total, initial=initial, unit="piece", desc="batch", disable=not enabled,
                 file=sys.stderr, dynamic_ncols=True, smoothing=0.1)  # fmt: skip
 

@@ -151,12 +151,12 @@ def _resolve_input(
 
 
 def _fetch_limited(name: str, url: str, folder: Path, limit: int) -> Path:
-    from weavewave.batch.manifest import _fsspec
+    from weavewave.batch.manifest import fsspec_module
 
     target = folder / f"{len(list(folder.iterdir()))}-{Path(url.split('?', 1)[0]).name or 'input'}"
     written = 0
     try:
-        with _fsspec().open(url, "rb") as src, open(target, "wb") as dst:
+        with fsspec_module().open(url, "rb") as src, open(target, "wb") as dst:
             while chunk := src.read(COPY_CHUNK):
                 written += len(chunk)
                 if written > limit:
