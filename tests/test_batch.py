@@ -94,7 +94,7 @@ def test_bad_rows_are_all_reported_with_row_and_field_and_nothing_is_written(tmp
     assert info.value.errors == [(2, "duration", info.value.errors[0][2])]
 
 
-def test_a_failing_row_does_not_stop_the_others_and_results_say_why(tmp_path):
+def test_a_failing_row_does_not_stop_the_others_and_results_say_why(tmp_path, capsys):
     (tmp_path / "bad.png").write_text("not an image")
     rows = load_manifest(_jsonl(tmp_path / "m.jsonl", [
         {"text": "calm piano", "seed": 4, "id": "piano", **FAST},
@@ -127,6 +127,10 @@ def test_a_failing_row_does_not_stop_the_others_and_results_say_why(tmp_path):
     assert (out / "piano" / "music.wav").stat().st_mtime_ns == stamp
     assert [r["id"] for r in _results(out)] == [r.id for r in rows]
     assert _results(out)[0]["resumed"] is True
+    capsys.readouterr()
+    assert main(["batch", str(tmp_path / "m.jsonl"), "--out", str(out), "-q"]) == 1  # not all rows succeeded
+    stdout = capsys.readouterr().out
+    assert "3 rows: 0 made, 2 already done, 1 failed" in stdout and f"row 2 ({rows[1].id}): " in stdout
 
 
 def test_describe_writes_briefs_only(tmp_path):
@@ -176,3 +180,23 @@ def test_a_killed_batch_resumes_with_nothing_lost_or_made_twice(tmp_path):
     for row_id, stamp in made_before.items():  # finished rows were not made again
         assert (out / row_id / ROW_RESULT_FILE).stat().st_mtime_ns == stamp
     assert not any((out / STAGING_DIR).glob("*")) if (out / STAGING_DIR).exists() else True
+
+
+def test_inputs_manifest_and_outputs_on_an_fsspec_filesystem(skimage_data):
+    fsspec = pytest.importorskip("fsspec")
+    fs = fsspec.filesystem("memory")
+    fs.pipe("/wwbatch/in/coffee.png", (skimage_data / "coffee.png").read_bytes())
+    rows = [{"image": "in/coffee.png", "seed": 3, "id": "photo", **FAST}]
+    fs.pipe("/wwbatch/m.jsonl", "".join(json.dumps(r) + "\n" for r in rows).encode())
+    try:
+        loaded = load_manifest("memory://wwbatch/m.jsonl")
+        assert loaded[0].fields["image"] == ["memory://wwbatch/in/coffee.png"]
+        summary = run_batch(loaded, "memory://wwbatch/out", workers=1, progress=False)
+        assert summary.ok and summary.made == 1
+        assert {p.rsplit("/", 1)[-1] for p in fs.ls("/wwbatch/out/photo", detail=False)} == {
+            "brief.json", "music.mid", "music.wav", ROW_RESULT_FILE}  # fmt: skip
+        record = json.loads(fs.cat("/wwbatch/out/results.jsonl").decode().splitlines()[0])
+        assert record["status"] == "ok" and record["id"] == "photo"
+        assert run_batch(loaded, "memory://wwbatch/out", workers=1, progress=False).skipped == 1
+    finally:
+        fs.rm("/wwbatch", recursive=True)

@@ -24,6 +24,7 @@ EPILOG = """examples:
   weavewave schema > brief.schema.json
   weavewave generate --text "a folk dance in D" --candidates 4 --rerank adherence --out best
   weavewave eval out/ --reference my-music/ --out report
+  weavewave batch pieces.jsonl --out pieces          # one request per line; rerun to resume
 """
 
 

@@ -22,6 +22,9 @@ LOCAL = "local"
 # ray.init retries an unreachable address for minutes: a plain TCP connect first answers in seconds.
 REACH_TIMEOUT_S = 5.0
 DEFAULT_GCS_PORT = 6379
+# Small blocks spread rows evenly over the actors and stream records back as rows finish; past this many
+# the scheduler's own overhead per block would show.
+MAX_BLOCKS = 10_000
 ROWS_PER_CALL = 1  # a row is seconds to minutes of work: batching rows would only delay the results
 
 
@@ -116,9 +119,16 @@ def run_on_ray(
         ctx = ray.data.DataContext.get_current()
         ctx.enable_progress_bars = False  # ours is the one bar
         ctx.execution_options.preserve_order = False  # rows finish in any order; records carry their row
-        size = max(1, min(workers or int(ray.cluster_resources().get("CPU", 1)), len(tasks)))
+        resources = ray.cluster_resources()
+        if gpus_per_worker and resources.get("GPU", 0) < gpus_per_worker:
+            # Ray would wait forever for an actor it can never place.
+            raise BadInputError(f"--gpus-per-worker {gpus_per_worker:g}: this Ray cluster has "
+                                f"{resources.get('GPU', 0):g} GPUs; drop the option or join a cluster with GPUs")  # fmt: skip
+        size = max(1, min(workers or int(resources.get("CPU", 1)), len(tasks)))
         target = out if is_url(out) else os.path.abspath(out)  # actors do not share our working folder
-        ds = ray.data.from_items([{"task": json.dumps(t)} for t in tasks], override_num_blocks=len(tasks))
+        ds = ray.data.from_items(
+            [{"task": json.dumps(t)} for t in tasks], override_num_blocks=min(len(tasks), MAX_BLOCKS)
+        )
         results = ds.map_batches(
             RowRunner,
             fn_constructor_kwargs={"out": target},
