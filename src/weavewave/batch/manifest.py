@@ -354,7 +354,8 @@ def _fetch(url: str, fetch_dir: str | None, name: str) -> str:
     target = Path(folder) / f"{hashlib.sha256(url.encode()).hexdigest()[:16]}{suffix}"
     if not target.exists():
         try:
-            fsspec_module().get(url, str(target))
+            fs, path = fsspec_module().core.url_to_fs(url)
+            fs.get_file(path, str(target))
         except Exception as exc:  # network or auth errors vary by filesystem
             raise FieldError(name, f"{url}: cannot fetch it ({type(exc).__name__}: {exc})") from None
     return str(target)
