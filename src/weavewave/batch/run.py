@@ -394,11 +394,24 @@ def _run_local(tasks: list[dict[str, Any]], out: str, *, workers: int | None,
     _run_pool(tasks, out, n, finish)
 
 
-def _worker_main(tasks: Any, results: Any, out: str, parent_pid: int) -> None:
+# Thread pools of the numeric libraries; each sizes itself to every core unless told otherwise.
+THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
+
+
+def limit_threads(threads: int) -> None:
+    """Give this worker its share of the cores (as Ray does for an actor with ``num_cpus``): N workers
+    each running every core's worth of BLAS and torch threads oversubscribe the machine N times over.
+    Call before numpy or torch is imported; a value the user set is kept."""
+    for name in THREAD_ENV:
+        os.environ.setdefault(name, str(threads))
+
+
+def _worker_main(tasks: Any, results: Any, out: str, parent_pid: int, threads: int) -> None:
     """A worker process: rows from ``tasks`` until a None, each record onto ``results``."""
     from weavewave.procs import die_with_parent
 
     die_with_parent(parent_pid)  # a killed batch leaves no worker writing behind it
+    limit_threads(threads)
     from weavewave.neural.models import ModelCache
 
     cache = ModelCache()  # this process's models, loaded once and kept for every row it runs
@@ -419,6 +432,7 @@ def _run_pool(
     import queue
 
     ctx = multiprocessing.get_context("spawn")  # no forked copies of this process's threads or locks
+    threads = max(1, default_workers() // n)
     task_q, result_q = ctx.Queue(), ctx.Queue()
     by_id = {t["id"]: t for t in tasks}
     for task in tasks:
@@ -426,7 +440,7 @@ def _run_pool(
 
     def spawn() -> Any:
         # Not a daemon: a row renders in a child process of its own (daemons may not have children).
-        p = ctx.Process(target=_worker_main, args=(task_q, result_q, out, os.getpid()))
+        p = ctx.Process(target=_worker_main, args=(task_q, result_q, out, os.getpid(), threads))
         p.start()
         return p
 
