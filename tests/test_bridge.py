@@ -325,3 +325,26 @@ def test_indefinite_article():
 
 def test_caption_hint_keeps_its_capitals():
     assert "Tokyo" in from_text("a rainy night in Tokyo").caption
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["a lively jig for a village dance", "sunrise over a calm sea, slow and hopeful"],
+    ids=["jig", "sunrise"],
+)
+def test_a_suggested_timbre_that_does_not_suit_an_acoustic_genre_stays_out(text):
+    # "village dance" reads close to the 'party' setting, whose timbres are a synth bass and a saw lead: a
+    # folk band gets neither, and never a second bass under its own.
+    from weavewave.music.instruments import family_of
+
+    b = from_text(text, Controls(seed=0))
+    assert b.genre == "folk"
+    assert not [
+        i for i in b.instruments if i.startswith("Synth") or family_of(i) in ("Synth Lead", "Synth Pad")
+    ]
+    assert sum(family_of(i) == "Bass" for i in b.instruments) == 1
+
+
+def test_a_named_synth_still_joins_an_acoustic_genre():
+    b = from_text("a folk song with a synth bass", Controls(seed=0))
+    assert "Synth Bass 1" in b.instruments

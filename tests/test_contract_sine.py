@@ -57,4 +57,4 @@ class TestSineContract(GeneratorContract):
 
 
 def test_registering_lists_it_with_the_others():
-    assert list(BACKENDS) == ["symbolic", "musicgen", "sine"]
+    assert list(BACKENDS) == ["symbolic", "musicgen", "flow", "sine"]

@@ -59,5 +59,5 @@ def test_a_soundfont_missing_here_is_refused_and_an_explicit_one_wins(tmp_path):
 
 
 def test_unknown_backend_names_the_choices():
-    with pytest.raises(BadInputError, match="unknown backend 'nope': use 'symbolic' or 'musicgen'"):
+    with pytest.raises(BadInputError, match="unknown backend 'nope': use 'symbolic' or 'musicgen' or 'flow'"):
         get_generator("nope")

@@ -29,54 +29,9 @@ def _byte_chars() -> list[str]:
 
 @pytest.fixture(scope="module")
 def tiny_clap(tmp_path_factory) -> Path:
-    from transformers import (
-        ClapAudioConfig,
-        ClapConfig,
-        ClapFeatureExtractor,
-        ClapModel,
-        ClapProcessor,
-        ClapTextConfig,
-        RobertaTokenizer,
-    )
+    from tiny_models import build_clap
 
-    vocab = {"<s>": 0, "<pad>": 1, "</s>": 2, "<unk>": 3}
-    for c in _byte_chars():
-        vocab.setdefault(c, len(vocab))
-    vocab["<mask>"] = len(vocab)
-    tokenizer = RobertaTokenizer(vocab=vocab, merges=[])
-    audio_cfg = ClapAudioConfig(
-        hidden_size=32,
-        patch_embeds_hidden_size=16,
-        depths=[1, 1],
-        num_attention_heads=[2, 2],
-        window_size=4,
-        spec_size=256,
-        num_mel_bins=64,
-        patch_size=16,
-        patch_stride=[16, 16],
-        enable_fusion=False,
-        projection_dim=16,
-    )
-    text_cfg = ClapTextConfig(
-        vocab_size=len(vocab),
-        hidden_size=32,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=80,
-        projection_dim=16,
-    )
-    model = ClapModel(
-        ClapConfig(text_config=text_cfg.to_dict(), audio_config=audio_cfg.to_dict(), projection_dim=16)
-    )
-    processor = ClapProcessor(
-        feature_extractor=ClapFeatureExtractor(truncation="rand_trunc", padding="repeatpad"),
-        tokenizer=tokenizer,
-    )
-    folder = tmp_path_factory.mktemp("models") / "tiny-clap"
-    model.save_pretrained(folder)
-    processor.save_pretrained(folder)
-    return folder
+    return build_clap(tmp_path_factory.mktemp("models") / "tiny-clap")
 
 
 @pytest.fixture(scope="module")

@@ -395,7 +395,7 @@ def test_edited_brief_goes_through_the_api(tmp_path):
     from weavewave.serve.ui import brief_fields, edited_brief
 
     brief = service.describe(
-        service.Request(text="a calm lake at dusk", controls={"duration": 20}), _settings(tmp_path)
+        service.Submission(text="a calm lake at dusk", controls={"duration": 20}), _settings(tmp_path)
     )
     caption, tempo, key, genre, duration, instruments, energy, sections, why, as_json = brief_fields(brief)
     assert json.loads(as_json) == brief and any(row[0] == "tempo_bpm" for row in why)

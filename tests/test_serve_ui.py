@@ -26,7 +26,7 @@ def brief(tmp_path_factory) -> dict:
         data_dir=tmp_path_factory.mktemp("serve-ui"), workers=1, text_model="lexicon", ui=False
     )
     return service.describe(
-        service.Request(text="a rainy night in Tokyo, neon on wet streets", controls={"duration": 12}),
+        service.Submission(text="a rainy night in Tokyo, neon on wet streets", controls={"duration": 12}),
         settings,
     )
 
@@ -89,7 +89,7 @@ def test_untouched_advanced_fields_leave_every_control_to_the_inputs():
 )
 def test_errors_name_the_page_field(controls, message):
     with pytest.raises(service.FieldError) as caught:
-        service.check_request(service.Request(text="a calm lake", controls=controls))
+        service.check_request(service.Submission(text="a calm lake", controls=controls))
     said = page_message(caught.value)
     assert said.startswith(message), said
     assert "Value" not in said and "minimum value" not in said

@@ -296,3 +296,55 @@ def build_audio_chat(folder: Path) -> Path:
     Qwen2AudioForConditionalGeneration(cfg).save_pretrained(folder)
     processor.save_pretrained(folder)
     return folder
+
+
+def build_clap(folder: Path) -> Path:
+    """A tiny ``ClapModel`` + ``ClapProcessor`` (byte-level RoBERTa tokenizer, 16-dimensional shared space)."""
+    from tokenizers import pre_tokenizers
+    from transformers import (
+        ClapAudioConfig,
+        ClapConfig,
+        ClapFeatureExtractor,
+        ClapModel,
+        ClapProcessor,
+        ClapTextConfig,
+        RobertaTokenizer,
+    )
+
+    vocab = {"<s>": 0, "<pad>": 1, "</s>": 2, "<unk>": 3}
+    for c in sorted(pre_tokenizers.ByteLevel.alphabet()):  # byte-level BPE's stand-ins for the 256 bytes
+        vocab.setdefault(c, len(vocab))
+    vocab["<mask>"] = len(vocab)
+    tokenizer = RobertaTokenizer(vocab=vocab, merges=[])
+    audio_cfg = ClapAudioConfig(
+        hidden_size=32,
+        patch_embeds_hidden_size=16,
+        depths=[1, 1],
+        num_attention_heads=[2, 2],
+        window_size=4,
+        spec_size=256,
+        num_mel_bins=64,
+        patch_size=16,
+        patch_stride=[16, 16],
+        enable_fusion=False,
+        projection_dim=16,
+    )
+    text_cfg = ClapTextConfig(
+        vocab_size=len(vocab),
+        hidden_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=80,
+        projection_dim=16,
+    )
+    model = ClapModel(
+        ClapConfig(text_config=text_cfg.to_dict(), audio_config=audio_cfg.to_dict(), projection_dim=16)
+    )
+    processor = ClapProcessor(
+        feature_extractor=ClapFeatureExtractor(truncation="rand_trunc", padding="repeatpad"),
+        tokenizer=tokenizer,
+    )
+    model.save_pretrained(folder)
+    processor.save_pretrained(folder)
+    return folder

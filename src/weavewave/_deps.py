@@ -18,7 +18,20 @@ from types import ModuleType
 from weavewave.errors import MissingDependencyError
 
 # The extras of pyproject.toml: a hint naming any other would send the user to a dead end.
-EXTRAS = ("semantic", "demo", "analysis", "video", "eval", "audio", "neural", "test", "serve", "batch", "ray")
+EXTRAS = (
+    "semantic",
+    "demo",
+    "analysis",
+    "video",
+    "eval",
+    "audio",
+    "neural",
+    "test",
+    "serve",
+    "library",
+    "batch",
+    "ray",
+)
 # Packages whose pip name differs from the module name, for the "X is not installed" part of a hint.
 PIP_NAMES = {
     "av": "av (PyAV)",

@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Any
 
 from weavewave import bridge
-from weavewave.brief import MusicBrief
+from weavewave.brief import DEFAULT_REFERENCE_MODE, MusicBrief
 from weavewave.generators import ProgressFn, Track, get_generator
 from weavewave.perceive import perceive_request
-from weavewave.request import DEFAULT_REFERENCE_MODE, Request
+from weavewave.request import Request
 
 __all__ = ["describe", "generate", "save", "Request"]
 
@@ -102,23 +102,19 @@ def generate(
     return track
 
 
-# Generator options that are named differently from the request field they come from.
-OPTION_FIELD = {"guidance_scale": "guidance", "window_s": "window", "prompt_s": "prompt_seconds"}
-
-
 def _generator(req: Request, cache: Any) -> Any:
     """The request's generator; for a brief that records the generator that made it (and no backend
     asked for), that generator with its recorded options, so ``generate --brief`` makes the piece again."""
     from weavewave.generators import generator_from_brief
 
-    options = req.generator_options()
     record = (req.brief or {}).get("generator")
     if record and "backend" not in req.model_fields_set:
-        given = {k: v for k, v in options.items() if OPTION_FIELD.get(k, k) in req.model_fields_set}
-        if record.get("backend") == "musicgen":
+        given = req.generator_options(only_given=True)
+        if record.get("backend") in ("musicgen", "flow"):
             given["cache"] = cache
         return generator_from_brief(MusicBrief.from_dict(req.brief), None, **given)
-    if req.backend == "musicgen":
+    options = req.generator_options()
+    if req.backend in ("musicgen", "flow"):
         options["cache"] = cache
     return get_generator(req.backend, **options)
 

@@ -128,6 +128,7 @@ class Observation(_Model):
 
 # --- reference material (audio engineer) ---------------------------------------------------------
 REFERENCE_MODES = ("melody", "harmony", "style")
+DEFAULT_REFERENCE_MODE = "melody"  # restyling keeps the tune unless asked otherwise, as M2T2M does
 
 
 class ReferenceMaterial(_Model):

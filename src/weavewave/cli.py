@@ -146,6 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("schema", help="print the JSON Schema of brief.json")
     _add_eval_parser(sub)
     _add_serve(sub)  # serve: see the serve block below
+    _add_train_flow(sub)  # train flow: see the training block below
     models = sub.add_parser(
         "models",
         help="list the neural models weavewave knows and which are here",
@@ -408,6 +409,11 @@ def _cmd_generate(args: argparse.Namespace) -> int:
         f"  {track.duration_s:.2f} s, {loud}, true peak "
         + (f"{peak:.1f} dBFS" if peak is not None else "n/a")
     )
+    if stats.get("generator") == "flow":
+        print(
+            f"  {stats['model']} ({stats['condition']}), {stats['solver']} {stats['steps']} steps, guidance "
+            f"{stats['guidance']:g}, {len(stats['windows'])} windows"
+        )
     if stats.get("generator") == "musicgen":
         print(
             f"  {stats['model']} on {stats['device']}, {stats['decoder']} decoder, {len(stats['windows'])} windows"
@@ -610,6 +616,84 @@ def _cmd_models(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# --- training: `weavewave train flow` ---------------------------------------------------------------
+TRAIN_FLOW_EPILOG = """examples:
+  weavewave train flow --data dataset/ --vae stabilityai/stable-audio-open-1.0 --out flow-model
+  weavewave train flow --data dataset/ --vae VAE_DIR --clap-model CLAP_DIR --out m --steps 20000
+  accelerate launch -m weavewave.cli train flow --data dataset/ --vae VAE_DIR --out m   # several GPUs
+  weavewave generate --text "a calm piano piece" --backend flow --model flow-model --steps 32
+"""
+
+
+def _add_train_flow(sub: Any) -> None:
+    """The ``train`` group with its ``flow`` command (other training commands join the same group)."""
+    from weavewave.generators.flow.train import TrainSettings
+
+    d = TrainSettings()
+    train = sub.add_parser("train", help="train models on a dataset (flow)", description="Train models.")
+    group = train.add_subparsers(dest="train_command", metavar="WHAT", required=True)
+    p = group.add_parser(
+        "flow",
+        help="train a flow-matching model for --backend flow",
+        description="Encode a dataset's audio with a VAE (cached), then train a conditional flow-matching "
+        "model on its latents and captions; write config.json + model.safetensors into --out.",
+        epilog=TRAIN_FLOW_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--data", required=True, metavar="DIR", help="audiofolder dataset: audio + metadata.jsonl")
+    p.add_argument("--vae", required=True, metavar="ID_OR_DIR", help="AutoencoderOobleck hub id or folder")
+    p.add_argument("--out", required=True, metavar="DIR", help="where the model, checkpoints and logs go")
+    p.add_argument("--steps", type=int, default=d.steps, help=f"training steps (default {d.steps})")
+    p.add_argument("--batch-size", type=int, default=d.batch_size, help=f"default {d.batch_size}")
+    p.add_argument(
+        "--lr", type=float, default=d.learning_rate, help=f"learning rate (default {d.learning_rate:g})"
+    )
+    p.add_argument("--window", type=float, default=d.window_s, metavar="SECONDS", help="window (default 10)")
+    p.add_argument("--hidden", type=int, default=d.hidden, help=f"model width (default {d.hidden})")
+    p.add_argument("--layers", type=int, default=d.layers, help=f"transformer blocks (default {d.layers})")
+    p.add_argument("--heads", type=int, default=d.heads, help=f"attention heads (default {d.heads})")
+    p.add_argument("--condition", choices=("auto", "clap", "clap-audio", "minilm", "vectors"),
+                   default=d.condition, help="what conditions the model: clap (the captions' CLAP text "
+                   "embeddings), clap-audio (the music's CLAP audio embeddings), minilm (the shipped sentence "
+                   "model), vectors (the dataset's embedding column); default auto: vectors if the dataset has "
+                   "them, else clap with --clap-model, else minilm")  # fmt: skip
+    p.add_argument(
+        "--clap-model", metavar="ID_OR_DIR", help="CLAP weights (for --condition clap or clap-audio)"
+    )
+    p.add_argument("--cond-drop", type=float, default=d.cond_drop, help="condition dropout for guidance")
+    p.add_argument("--ema-decay", type=float, default=d.ema_decay, help=f"default {d.ema_decay:g}")
+    p.add_argument("--checkpoint-every", type=int, default=d.checkpoint_every, metavar="N")
+    p.add_argument("--val-every", type=int, default=0, metavar="N", help="write audio samples every N steps")
+    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    p.add_argument("--mixed-precision", choices=("no", "fp16", "bf16"), default="no")
+    p.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in --out")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from weavewave.generators.flow.train import TrainSettings, train_flow
+
+    settings = TrainSettings(
+        steps=args.steps, batch_size=args.batch_size, learning_rate=args.lr, window_s=args.window,
+        hidden=args.hidden, layers=args.layers, heads=args.heads, condition=args.condition,
+        clap_model=args.clap_model, cond_drop=args.cond_drop, ema_decay=args.ema_decay,
+        checkpoint_every=args.checkpoint_every, val_every=args.val_every, seed=args.seed, device=args.device,
+        mixed_precision=args.mixed_precision,
+    )  # fmt: skip
+
+    def progress(fraction: float, message: str) -> None:
+        if not args.quiet:
+            sys.stderr.write(f"[{fraction:5.1%}] {message}\n")
+
+    result = train_flow(args.data, args.vae, args.out, settings, resume=args.resume, progress=progress)
+    print(
+        f"weavewave: trained {result.steps} steps (loss {result.final_loss:.4f}, "
+        f"{result.seconds_per_step * 1000:.0f} ms/step) into {result.out}"
+    )
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -629,6 +713,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "models": _cmd_models,
         "warmup": _cmd_warmup,
         "batch": _cmd_batch,
+        "train": _cmd_train,
     }[args.command]
     try:
         return handler(args)

@@ -27,7 +27,8 @@ from weavewave.errors import BadInputError, FieldError
 
 # The shortest piece: a brief keeps durations to the millisecond, so anything shorter rounds to nothing.
 MIN_DURATION_S = 0.01
-DEFAULT_REFERENCE_MODE = "melody"  # restyling keeps the tune unless asked otherwise, as M2T2M does
+# Generator options named differently from the request field they come from (option -> field).
+OPTION_FIELD = {"guidance_scale": "guidance", "window_s": "window", "prompt_s": "prompt_seconds"}
 DESCRIBERS = ("analytic", "mllm")
 REFINERS = ("rules", "llm")
 TEXT_MODELS = {"auto": None, "minilm": True, "lexicon": False}  # -> perceive_text's ``semantic``
@@ -40,6 +41,7 @@ GROUPS = {
     "output": ("output", ("generate",)),
     "rerank": ("best of N (weavewave eval's metrics)", ("generate",)),
     "musicgen": ("musicgen backend (--backend musicgen)", ("generate",)),
+    "flow": ("flow backend (--backend flow; also takes --model and --guidance)", ("generate",)),
     "neural": ("neural models", ("describe", "generate")),
 }
 # Fields that name a file on the machine that runs the work. Over HTTP the files are uploads instead
@@ -49,6 +51,10 @@ UPLOADS = ("image", "video", "audio", "melody")
 # MusicGen's options: set to anything but their default, they need ``backend="musicgen"``.
 MUSICGEN_FIELDS = ("model", "steer", "melody", "top_k", "top_p", "temperature", "guidance", "window",
                    "prompt_seconds", "decoder")  # fmt: skip
+# The flow backend's options (``model`` and ``guidance`` are shared with musicgen); the fields each neural
+# backend takes, for the check that a field is not given to a backend that ignores it.
+FLOW_FIELDS = ("steps", "solver")
+BACKEND_FIELDS = {"musicgen": MUSICGEN_FIELDS, "flow": ("model", "guidance", *FLOW_FIELDS)}
 
 
 def _field(
@@ -97,8 +103,8 @@ class Request(BaseModel):
         "harmony (the chords, a new tune) or style (tempo and feel, new material)")  # fmt: skip
     # --- output ---
     backend: str = _field(
-        "symbolic", "output", "generator: symbolic (default; offline, MIDI and stems) or musicgen (neural, "
-        "needs weights)")  # fmt: skip
+        "symbolic", "output", "generator: symbolic (default; offline, MIDI and stems), musicgen (neural, "
+        "needs weights) or flow (neural, a model trained with `weavewave train flow`)")  # fmt: skip
     format: Literal["wav", "flac", "mp3"] = _field("wav", "output", "audio format (default wav)")
     stems: bool = _field(False, "output", "also write one audio file per part into DIR/stems")
     soundfont: str | None = _field(
@@ -123,7 +129,8 @@ class Request(BaseModel):
     # --- musicgen ---
     model: str | None = _field(
         None, "musicgen", "MusicGen hub id or local folder (default facebook/musicgen-small, or "
-        "facebook/musicgen-melody with --steer/--melody); see `weavewave models`", metavar="ID_OR_DIR")  # fmt: skip
+        "facebook/musicgen-melody with --steer/--melody); see `weavewave models`. With --backend flow: the "
+        "folder `weavewave train flow` wrote", metavar="ID_OR_DIR")  # fmt: skip
     steer: Literal["none", "symbolic"] = _field(
         "none", "musicgen", "symbolic: condition MusicGen-Melody on our own composition, for neural audio at the "
         "requested tempo and key (also writes music.mid)")  # fmt: skip
@@ -141,6 +148,9 @@ class Request(BaseModel):
     decoder: Literal["auto", "fast", "stock"] = _field(
         "auto", "musicgen", "decoding loop: fast (static cache, batched guidance; same codes as stock under "
         "greedy decoding), stock (transformers' generate), auto (default: fast where it applies)")  # fmt: skip
+    # --- flow ---
+    steps: int = _field(32, "flow", "ODE solver steps (default 32)", metavar="N")
+    solver: Literal["euler", "midpoint"] = _field("euler", "flow", "ODE solver: euler (default) or midpoint")
     # --- reading and neural models ---
     text_model: Literal["auto", "minilm", "lexicon"] = _field(
         "auto", "neural", "how to read text: the MiniLM sentence model, the word lexicon, or auto (default)"
@@ -304,15 +314,17 @@ class Request(BaseModel):
                 "refiner", "llm rewrites the brief from an @instruction: give one, or drop @refiner"
             )
         defaults = type(self).model_fields
-        if self.backend != "musicgen":
-            for name in MUSICGEN_FIELDS:
-                if getattr(self, name) != defaults[name].default:
-                    raise FieldError(
-                        name, "is an option of the musicgen backend: also give @backend musicgen"
-                    )
-        elif self.stems:
-            raise FieldError("stems", "the musicgen backend makes one mixed track and no stems: drop @stems, or use "
-                             "@backend symbolic")  # fmt: skip
+        taken = BACKEND_FIELDS.get(self.backend, ())
+        for owner, names in BACKEND_FIELDS.items():
+            for name in names:
+                if name not in taken and getattr(self, name) != defaults[name].default:
+                    raise FieldError(name, f"is an option of the {owner} backend: also give @backend {owner}")
+        if self.backend == "flow" and not self.model:
+            raise FieldError("model", "the flow backend needs a trained model: give the folder `weavewave train "
+                             "flow` wrote")  # fmt: skip
+        if self.backend in BACKEND_FIELDS and self.stems:
+            raise FieldError("stems", f"the {self.backend} backend makes one mixed track and no stems: drop @stems, "
+                             "or use @backend symbolic")  # fmt: skip
         from weavewave.evaluate.rerank import check_rerank
 
         try:
@@ -344,6 +356,13 @@ class Request(BaseModel):
             )
         if self.refiner == "llm":
             checks.append(("refiner_model", self.refiner_model or DEFAULT_MODEL["refiner"], "refiner"))
+        if self.backend == "flow" and self.model:
+            from weavewave.generators.flow.model import read_config
+
+            try:
+                read_config(self.model)
+            except BadInputError as exc:
+                raise FieldError("model", str(exc)) from None
         for name, ref, role in checks:
             try:
                 locate(ref, role)
@@ -362,10 +381,20 @@ class Request(BaseModel):
             return None
         return self.melody or self.audio
 
-    def generator_options(self) -> dict[str, Any]:
-        """Keyword arguments of the backend's generator (:func:`weavewave.generators.get_generator`)."""
+    def generator_options(self, *, only_given: bool = False) -> dict[str, Any]:
+        """Keyword arguments of the backend's generator (:func:`weavewave.generators.get_generator`);
+        with ``only_given``, only those whose request field was set (to override a brief's record)."""
+        if only_given:
+            return {
+                k: v
+                for k, v in self.generator_options().items()
+                if OPTION_FIELD.get(k, k) in self.model_fields_set
+            }
         if self.backend == "symbolic":
             return {"soundfont": self.soundfont, "stems": self.stems}
+        if self.backend == "flow":
+            return dict(model=self.model, guidance_scale=self.guidance, steps=self.steps, solver=self.solver,
+                        device=self.device, dtype=self.dtype, stems=self.stems)  # fmt: skip
         options: dict[str, Any] = dict(
             model=self.model, steer=self.steer, melody=self.musicgen_melody(), top_k=self.top_k, top_p=self.top_p,
             temperature=self.temperature, guidance_scale=self.guidance, device=self.device, dtype=self.dtype,

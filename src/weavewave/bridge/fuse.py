@@ -45,6 +45,10 @@ SOURCE_PRIORITY["instruction"] = 3
 DEFAULT_DURATION_S = 30.0
 MAJOR_VALENCE = 0.1  # below this the mode turns minor (dorian for jazz and lofi when only slightly below)
 MAX_ENSEMBLE = 6
+# Genres played by acoustic players: a timbre the words only suggest ("a village dance" reads close to a
+# party, whose timbres are synths) does not join them if it is electronic. A named instrument still does.
+ACOUSTIC_GENRES = frozenset({"folk", "classical", "jazz"})
+ELECTRONIC_FAMILIES = frozenset({"Synth Lead", "Synth Pad", "Synth Effects"})
 TEMPO_SEED_SPREAD = 0.4  # the seed moves the tempo by up to +-20 % of the genre's range
 
 # Tonics that sit well for each genre's usual instruments; one is picked by the seed.
@@ -434,7 +438,7 @@ def _choose_instruments(c: Controls, genre: str, pools: _Pools, prov: Prov) -> l
     if add is not None:
         _add_named(lineup, add)
     if not genre_named and not lineup.fixed:
-        _add_suggested(lineup, pools.pick("instruments_suggest"))
+        _add_suggested(lineup, pools.pick("instruments_suggest"), genre)
     _drop_drums_for_form(lineup, pools.pick("form"), add)
     if (ex := pools.pick("instruments_exclude")) is not None:
         _exclude(lineup, ex, prov)
@@ -479,17 +483,28 @@ def _add_named(lineup: _Lineup, add: tuple[str, Proposal]) -> None:
     lineup.source = add[0]
 
 
-def _add_suggested(lineup: _Lineup, sug: tuple[str, Proposal] | None) -> None:
-    """The first suggested timbre not yet playing joins, while the ensemble has room."""
+def _add_suggested(lineup: _Lineup, sug: tuple[str, Proposal] | None, genre: str) -> None:
+    """The first suggested timbre not yet playing that suits the genre joins, while the ensemble has room."""
     if sug is None or len(lineup.names) >= MAX_ENSEMBLE:
         return
+    has_bass = any(family_of(n) == "Bass" for n in lineup.names)
     for s in sug[1].value:
         s = resolve_instrument(s)
-        if s not in lineup.names:
+        if s not in lineup.names and _suits(s, genre, has_bass):
             lineup.names.insert(min(2, len(lineup.names)), s)
             lineup.reasons.append(f"{s}: {sug[1].reason}")
             lineup.source = lineup.source if lineup.source != "default" else sug[0]
             return
+
+
+def _suits(name: str, genre: str, has_bass: bool) -> bool:
+    """Whether a merely suggested timbre fits: no second bass under the band's own, no synth in an
+    acoustic genre ("Synth Bass 1" is in GM's Bass family, so it is told by its name)."""
+    family = family_of(name)
+    if family == "Bass" and has_bass:
+        return False
+    electronic = family in ELECTRONIC_FAMILIES or name.startswith("Synth ")
+    return not (electronic and genre in ACOUSTIC_GENRES)
 
 
 def _drop_drums_for_form(

@@ -13,12 +13,11 @@ from typing import Any
 from weavewave.bridge.controls import Controls, apply_controls, controls_of
 from weavewave.bridge.fixed import keep_fixed
 from weavewave.bridge.fuse import fuse
-from weavewave.brief import MusicBrief
+from weavewave.brief import DEFAULT_REFERENCE_MODE, MusicBrief
 from weavewave.perceive import Perception, VideoPerception
 
 Refiner = Callable[[MusicBrief, str], MusicBrief]
 ReportFn = Callable[[float, str], None]
-DEFAULT_REFERENCE_MODE = "melody"  # restyling keeps the tune unless asked otherwise, as M2T2M does
 
 
 def build(

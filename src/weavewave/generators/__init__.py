@@ -185,3 +185,4 @@ def get_generator(backend: str, **options: Any) -> Generator:
 
 register_generator("symbolic", _lazy("weavewave.generators.symbolic", "SymbolicGenerator"))
 register_generator("musicgen", _lazy("weavewave.generators.musicgen.generator", "MusicgenGenerator"))
+register_generator("flow", _lazy("weavewave.generators.flow.generator", "FlowGenerator"))

@@ -74,9 +74,6 @@ class Submission:
         return {k: v for k, v in merged.items() if v is not None and v != "" and v is not False}
 
 
-Request = Submission  # the page's name for it
-
-
 def build_request(sub: Submission, settings: Settings) -> WeaveRequest:
     """The checked :class:`~weavewave.request.Request` of a submission, with its uploads still unstored.
 

@@ -109,7 +109,7 @@ def _request(
     seed: str | float | None,
     backend: str,
     **extra: Any,
-) -> service.Request:
+) -> service.Submission:
     # A video or a tune sets the music's length (the page's slider is for text and photos); the brief's
     # own duration field is where to change it after Describe.
     controls = {
@@ -120,7 +120,7 @@ def _request(
         "instruments": (instruments or "").strip() or None,
         "seed": auto_number("seed", seed, whole=True),
     }
-    return service.Request(
+    return service.Submission(
         text=text or None,
         image=[u for u in [_open(image)] if u],
         video=_open(video),
@@ -153,7 +153,7 @@ def _options(
     return {k: v for k, v in given.items() if v not in (None, "", False)}
 
 
-def _close(req: service.Request) -> None:
+def _close(req: service.Submission) -> None:
     for up in [*req.image, req.video, req.audio]:
         if up is not None:
             up.stream.close()
@@ -284,7 +284,7 @@ def edited_brief(
     try:
         # The service takes instruments as the form sends them, one comma-separated string.
         as_sent = changed | ({"instruments": ", ".join(names)} if "instruments" in changed else {})
-        service.check_request(service.Request(brief=old.to_dict(), controls=as_sent))
+        service.check_request(service.Submission(brief=old.to_dict(), controls=as_sent))
         brief = api.describe(brief=old, **changed)
     except BadInputError as exc:
         raise _error(exc) from None
@@ -459,7 +459,7 @@ class PageHandlers:
         # The brief was described already: only what makes the audio still applies (the describer and the
         # reference mode did their work in Describe). The musicgen backend makes no stems.
         options = _options(model, steer, "analytic", "", None, keep_audio and bool(video), loop)
-        req = service.Request(
+        req = service.Submission(
             brief=brief,
             backend=backend,
             stems=bool(stems) and backend == "symbolic",

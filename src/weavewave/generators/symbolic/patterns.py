@@ -185,7 +185,7 @@ RUNNING_RHYTHMS: dict[str, tuple[str, ...]] = {
 RUNNING_WEIGHT = 150.0
 # Tune density by genre relative to the rest: ambient's tune is sparse fragments over the texture, a
 # cinematic theme broad, a lo-fi hook lazy.
-GENRE_TUNE_DENSITY: dict[str, float] = {"ambient": 0.5, "cinematic": 0.8, "lofi": 0.85}
+GENRE_TUNE_DENSITY: dict[str, float] = {"ambient": 0.5, "cinematic": 0.8, "lofi": 0.85, "folk": 1.3}
 # Weak-beat notes between two others become passing or neighbour tones this often: steps, not leaps,
 # carry a tune between its chord tones (real tunes: 53 % steps, 12 % leaps of a fourth or more).
 PASSING_TONE_P = 0.85

@@ -1,0 +1,278 @@
+"""The ``flow`` backend: brief in, Track out, with a flow-matching model trained by ``weavewave train flow``.
+
+- The condition: each window's caption (the brief's caption plus its section's, as the musicgen backend
+  does) embedded as the model was trained (CLAP text space, or the shipped sentence model).
+- Sampling (:mod:`.sampling`): ``steps`` steps of Euler or midpoint, classifier-free guidance, the seed
+  from the brief; long pieces by overlapping windows with crossfaded seams, decoded in one pass by the VAE.
+- The VAE's audio is resampled to 48 kHz stereo and mastered like every other track (-14 LUFS, true peak
+  at most -1 dBTP). Loops: the model plays on past the end and that continuation is folded over the start.
+- What it cannot honour it refuses before any work: MIDI and stems (it makes one mixed waveform), a
+  video's cues and tempo map, a melody recording, a reference tune's melody or chords.
+
+There are no public weights for this model (MusFlow's were not published): ``model`` must name a folder
+that ``weavewave train flow`` wrote. torch and diffusers are imported inside functions.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
+from pydantic import AliasChoices, Field
+
+from weavewave.errors import BadInputError
+from weavewave.generators import ProgressFn, Track
+from weavewave.generators.contract import Capabilities, GeneratorOptions, check_brief, record_generator
+from weavewave.generators.flow.sampling import MAX_GUIDANCE, SOLVERS, check_sampling
+
+if TYPE_CHECKING:
+    from weavewave.brief import MusicBrief
+    from weavewave.neural.models import ModelCache
+
+DEFAULT_STEPS = 32
+DEFAULT_GUIDANCE = 3.0
+# Seconds neighbouring windows share, and how much of that is crossfaded (at most half a window).
+DEFAULT_OVERLAP_S = 2.0
+DEFAULT_CROSSFADE_SHARE = 0.5
+# What to do instead, with this backend's options, when a brief asks for what it cannot honour.
+REFUSAL_HINTS = {"reference": "or make the brief again without --audio"}
+NO_MODEL = (
+    "the flow backend needs a trained flow model and none has public weights: train one with `weavewave "
+    "train flow --data DATASET --vae ID_OR_DIR --out DIR` and pass --model DIR"
+)
+
+
+def _alias(public: str, constructor: str) -> Any:
+    return {"validation_alias": AliasChoices(public, constructor), "serialization_alias": constructor}
+
+
+class FlowOptions(GeneratorOptions):
+    """Options of the ``flow`` backend (ranges are checked by the generator, with one-line errors)."""
+
+    model: str | None = Field(None, description="folder written by `weavewave train flow`")
+    vae: str | None = Field(
+        None, description="the VAE's hub id or folder (default: the one it was trained on)"
+    )
+    clap_model: str | None = Field(None, description="CLAP weights for a CLAP-conditioned model")
+    steps: int = Field(DEFAULT_STEPS, description="ODE solver steps")
+    guidance: float = Field(
+        DEFAULT_GUIDANCE, description="classifier-free guidance scale", **_alias("guidance", "guidance_scale")
+    )
+    solver: str = Field("euler", description="euler or midpoint")
+    overlap: float | None = Field(
+        None,
+        description="seconds windows share (default 2, at most a quarter window)",
+        **_alias("overlap", "overlap_s"),
+    )
+    crossfade: float | None = Field(
+        None,
+        description="seconds of the overlap crossfaded (default half)",
+        **_alias("crossfade", "crossfade_s"),
+    )
+    device: str = "auto"
+    dtype: str = "auto"
+    cache: Any = Field(None, description="a ModelCache to share loaded models", exclude=True)
+
+
+@dataclass
+class FlowBundle:
+    """A loaded flow model with its VAE and caption embedder."""
+
+    model: Any
+    config: Any
+    vae: Any
+    embed: Any
+    condition: str
+    ref: str
+    device: str
+    dtype: Any
+
+
+@dataclass
+class FlowGenerator:
+    """Brief in, Track out, with a conditional flow-matching model in an audio VAE's latent space.
+
+    Parameters
+    ----------
+    model : folder written by ``weavewave train flow`` (required: there are no public weights).
+    vae : the VAE's hub id or folder; default the one recorded in the model's config.
+    clap_model : CLAP weights for a model trained on CLAP text embeddings; default the recorded ones.
+    steps, guidance_scale, solver : the ODE solver (see :mod:`weavewave.generators.flow.sampling`).
+    overlap_s, crossfade_s : long form: seconds neighbouring windows share, and how many are crossfaded.
+    device, dtype : ``auto`` or a named one; cache : a ModelCache to share loaded models.
+    """
+
+    model: str | None = None
+    vae: str | None = None
+    clap_model: str | None = None
+    steps: int = DEFAULT_STEPS
+    guidance_scale: float = DEFAULT_GUIDANCE
+    solver: str = "euler"
+    overlap_s: float | None = None  # default: DEFAULT_OVERLAP_S, at most a quarter of the window
+    crossfade_s: float | None = None  # default: half the overlap
+    device: str = "auto"
+    dtype: str = "auto"
+    cache: ModelCache | None = field(default=None, repr=False)
+    name: str = field(default="flow", init=False)
+
+    capabilities: ClassVar[Capabilities] = Capabilities(
+        midi=False, stems=False, loop=True, timeline=False, melody=False, reference=False
+    )
+    Options: ClassVar[type[GeneratorOptions]] = FlowOptions
+
+    def __post_init__(self) -> None:
+        if not self.model:
+            raise BadInputError(NO_MODEL)
+        from weavewave.generators.flow.model import read_config
+
+        self.config = read_config(self.model)  # a wrong folder fails now, before any work
+        self.solver = (self.solver or "euler").lower()
+        check_sampling(self.steps, self.guidance_scale, self.solver)
+        window = self.config.window_s
+        if self.overlap_s is None:
+            self.overlap_s = min(DEFAULT_OVERLAP_S, window / 4)
+        if self.crossfade_s is None:
+            self.crossfade_s = self.overlap_s * DEFAULT_CROSSFADE_SHARE
+        if not 0.0 < self.overlap_s <= window / 2:
+            raise BadInputError(
+                f"overlap {self.overlap_s:g} s is out of range: use more than 0 and at most half the "
+                f"model's window ({window / 2:g} s)"
+            )
+        if not 0.0 <= self.crossfade_s <= self.overlap_s:
+            raise BadInputError(
+                f"crossfade {self.crossfade_s:g} s must be between 0 and the overlap ({self.overlap_s:g} s)"
+            )
+
+    def bundle(self) -> FlowBundle:
+        """The loaded model, VAE and embedder (each loaded once per model cache)."""
+        from weavewave.generators.flow.condition import CaptionCache, caption_embedder
+        from weavewave.generators.flow.model import load_model
+        from weavewave.generators.flow.vae import load_vae
+        from weavewave.neural.models import load_once
+
+        assert self.model is not None  # checked in __post_init__
+        ref = str(Path(self.model).expanduser())
+        model, config = load_once(
+            "flow", ref, lambda r, d, dt: load_model(r, device=d, dtype=dt), device=self.device,
+            dtype=self.dtype, cache=self.cache,
+        )  # fmt: skip
+        vae = load_vae(self.vae or config.vae, device=str(next(model.parameters()).device), cache=self.cache)
+        if (vae.latent_channels, vae.hop, vae.sample_rate) != (
+            config.latent_channels,
+            config.hop,
+            config.sample_rate,
+        ):
+            raise BadInputError(
+                f"the VAE {vae.ref} ({vae.latent_channels} channels, hop {vae.hop}, {vae.sample_rate} Hz) is not "
+                f"the one {self.model} was trained on ({config.latent_channels}, {config.hop}, "
+                f"{config.sample_rate} Hz): drop --vae or pass that VAE"
+            )
+        embed, _, label = caption_embedder(config.condition, self.clap_model or config.clap_model)
+        return FlowBundle(
+            model, config, vae, CaptionCache(embed), label, ref, vae.device, next(model.parameters()).dtype
+        )
+
+    def generate(self, brief: MusicBrief, *, progress: ProgressFn | None = None) -> Track:
+        """Make ``brief`` as mastered 48 kHz stereo audio."""
+        from weavewave.generators.flow.condition import check_dim
+        from weavewave.generators.flow.sampling import plan_windows, sample_latents
+        from weavewave.generators.musicgen.generator import (
+            LOOP_CROSSFADE_S,
+            block_caption,
+            fold_loop,
+        )
+
+        check_brief(brief, self.capabilities, backend=self.name, hints=REFUSAL_HINTS)
+        report = progress or (lambda fraction, message: None)
+        report(0.0, f"loading {self.model}")
+        b = self.bundle()
+        cfg = b.config
+        seam_s = LOOP_CROSSFADE_S if brief.loop else 0.0
+        total = max(1, int(math.ceil((brief.duration_s + seam_s) * cfg.frame_rate)))
+        assert self.overlap_s is not None and self.crossfade_s is not None  # set in __post_init__
+        overlap = max(1, int(round(self.overlap_s * cfg.frame_rate)))
+        crossfade = int(round(self.crossfade_s * cfg.frame_rate))
+        windows = plan_windows(total, cfg.frames, min(overlap, cfg.frames - 1))
+        captions = [block_caption(brief, w.start / cfg.frame_rate, w.end / cfg.frame_rate) for w in windows]
+        conds = [check_dim(b.embed(c), cfg.cond_dim, f"the {b.condition} embedding") for c in captions]
+        report(0.1, f"sampling {len(windows)} window(s), {self.steps} steps")
+        latents, windows = sample_latents(
+            b.model, conds, total, steps=self.steps, guidance=self.guidance_scale, solver=self.solver,
+            seed=brief.seed, overlap=min(overlap, cfg.frames - 1), crossfade=crossfade,
+        )  # fmt: skip
+        z = (
+            latents.T * np.asarray(cfg.latent_std, np.float32)[:, None]
+            + np.asarray(cfg.latent_mean, np.float32)[:, None]
+        )
+        report(0.8, "decoding")
+        audio = b.vae.decode(z)
+        report(0.9, "mastering")
+        from weavewave.dsp.master import SAMPLE_RATE
+        from weavewave.dsp.master import master as _master
+
+        stereo = to_output(audio, cfg.sample_rate, brief.duration_s + seam_s)
+        n = int(round(brief.duration_s * SAMPLE_RATE))
+        if brief.loop:
+            stereo = fold_loop(stereo, n)
+        master, _, stats = _master(stereo, n, {}, fades=not brief.loop)
+        options = self.record_options(b)
+        stats.update(
+            generator="flow",
+            model=b.ref,
+            vae=b.vae.ref,
+            condition=b.condition,
+            steps=self.steps,
+            guidance=self.guidance_scale,
+            solver=self.solver,
+            windows=[
+                {
+                    "start_s": round(w.start / cfg.frame_rate, 4),
+                    "end_s": round(w.end / cfg.frame_rate, 4),
+                    "held_s": round(w.known / cfg.frame_rate, 4),
+                    "caption": c,
+                }
+                for w, c in zip(windows, captions, strict=True)
+            ],
+        )
+        report(1.0, "mastered")
+        return Track(
+            audio=master,
+            sample_rate=SAMPLE_RATE,
+            brief=record_generator(brief, self.name, options),
+            stats=stats,
+        )
+
+    def record_options(self, b: FlowBundle) -> dict[str, Any]:
+        """The options that change the sound, by their public names, as the brief records them."""
+        return {
+            "model": b.ref,
+            "vae": b.vae.ref,
+            "clap_model": self.clap_model or b.config.clap_model,
+            "steps": self.steps,
+            "guidance": self.guidance_scale,
+            "solver": self.solver,
+            "overlap": self.overlap_s,
+            "crossfade": self.crossfade_s,
+            "dtype": self.dtype,
+        }
+
+
+def to_output(audio: np.ndarray, sample_rate: int, duration_s: float) -> np.ndarray:
+    """VAE audio [shape=(channels, n)] -> 48 kHz stereo [shape=(2, round(duration * 48000))], cut or padded."""
+    from weavewave.dsp.master import SAMPLE_RATE
+    from weavewave.dsp.signal import resample
+
+    n = int(round(duration_s * SAMPLE_RATE))
+    up = resample(audio.T.astype(np.float64), sample_rate, SAMPLE_RATE).T.astype(np.float32)
+    if up.shape[0] == 1:
+        up = np.repeat(up, 2, axis=0)
+    out = np.zeros((2, n), np.float32)
+    m = min(n, up.shape[1])
+    out[:, :m] = up[:2, :m]
+    return out
+
+
+__all__ = ["MAX_GUIDANCE", "SOLVERS", "FlowGenerator", "FlowOptions"]
