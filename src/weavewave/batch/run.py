@@ -38,6 +38,7 @@ STAGING_DIR = ".staging"
 LOCK_FILE = ".batch.lock"
 STATUS_OK, STATUS_FAILED = "ok", "failed"
 WORKER_POLL_S = 0.5
+LOST_ROW_WAIT_S = 30.0
 
 
 @dataclass
@@ -447,6 +448,7 @@ def _run_pool(
     procs = [spawn() for _ in range(n)]
     running: dict[int, str] = {}  # worker pid -> row id
     pending = set(by_id)
+    idle_since: float | None = None
     try:
         while pending:
             try:
@@ -463,7 +465,21 @@ def _run_pool(
                                 "seed": None, "seconds": {}, "outputs": [], "worker": p.pid})  # fmt: skip
                     if pending:
                         procs[i] = spawn()
+                # A worker that died between taking a row and reporting it took the row with it: when
+                # nothing runs and nothing is queued for a while, the rows still missing are failed (a
+                # rerun makes them), so the batch cannot wait forever.
+                if running or not task_q.empty():
+                    idle_since = None
+                elif idle_since is None:
+                    idle_since = time.monotonic()
+                elif time.monotonic() - idle_since > LOST_ROW_WAIT_S:
+                    for lost in sorted(pending, key=lambda i: by_id[i]["row"]):
+                        finish({"row": by_id[lost]["row"], "id": lost, "status": STATUS_FAILED,
+                                "error": "internal error: lost with a worker process that died; rerun the batch",
+                                "seed": None, "seconds": {}, "outputs": [], "worker": None})  # fmt: skip
+                    pending.clear()
                 continue
+            idle_since = None
             if kind == "start":
                 running[pid] = payload
             elif payload["id"] in pending:
