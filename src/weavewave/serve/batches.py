@@ -188,7 +188,8 @@ def load_batch(settings: Settings, batch_id: str) -> dict[str, Any] | None:
 
 def batch_json(record: dict[str, Any], store: JobStore, prefix: str = "/v1") -> dict[str, Any]:
     """A batch as the API shows it: its state, counts by job status, and each row's job."""
-    rows, counts = [], {}
+    rows: list[dict[str, Any]] = []
+    counts: dict[str, int] = {}
     for entry in record["rows"]:
         job = store.get(entry["job"])
         status = job.status if job is not None else "deleted"
