@@ -22,7 +22,7 @@ $(PY):
 # torch first, pinned: it is the CPU build; anything unpinned would pull a multi-GB CUDA build.
 $(VENV)/.installed: pyproject.toml | $(PY)
 	$(PIP) install --quiet "torch==2.13.0"
-	$(PIP) install --quiet -e ".[semantic,demo,test,video,eval,serve,audio,neural,library,train]"
+	$(PIP) install --quiet -e ".[semantic,demo,test,video,eval,serve,audio,neural,library,train,batch,ray]"
 	# Audio transcription (perceive/audio.py): basic-pitch ships its ONNX model; a plain install would pull
 	# tensorflow and downgrade numpy, so it goes in without its dependencies (they are in the `audio` extra).
 	$(PIP) install --quiet --no-deps "basic-pitch==0.4.0"

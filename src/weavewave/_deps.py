@@ -30,6 +30,8 @@ EXTRAS = (
     "serve",
     "library",
     "train",
+    "batch",
+    "ray",
 )
 # Packages whose pip name differs from the module name, for the "X is not installed" part of a hint.
 PIP_NAMES = {

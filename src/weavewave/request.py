@@ -366,7 +366,7 @@ class Request(BaseModel):
         for name in PATH_FIELDS:
             value = getattr(self, name)
             for path in value if isinstance(value, list) else [value] if value is not None else []:
-                _check_readable(name, path)
+                check_readable(name, path)
         if self.uses_library():
             _check_library(self.library_dir())
         self.check_models()
@@ -468,7 +468,7 @@ def _check_text(name: str, value: str) -> None:
         raise FieldError(name, str(exc).removeprefix("the text ")) from None
 
 
-def _check_readable(name: str, path: str) -> None:
+def check_readable(name: str, path: str) -> None:
     """The path exists, is a regular file and opens for reading (without blocking on a FIFO)."""
     import stat
 

@@ -7,6 +7,7 @@ Endpoints (all under /v1 need ``Authorization: Bearer <token>`` when the server 
 - ``GET /v1/jobs``, ``GET /v1/jobs/{id}``: status, progress, brief, error, files.
 - ``GET /v1/jobs/{id}/files/{name}``: an artifact (``music.wav``, ``music.mid``, ``brief.json``, ...).
 - ``DELETE /v1/jobs/{id}``: cancel a queued or running job; delete a finished one.
+- ``POST /v1/batches``: a manifest (and its input files) -> one queued job per row; ``GET /v1/batches/{id}``.
 - ``GET /healthz``; the OpenAPI document at ``/openapi.json`` and its browser at ``/docs``.
 """
 
@@ -350,6 +351,57 @@ async def _submission(request: Request) -> service.Submission:
     return sub
 
 
+async def _post_batch(request: Request, settings: Settings, store: JobStore) -> JSONResponse:
+    """A batch upload: its manifest and files stored in a temporary folder while the rows are checked."""
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    from weavewave.batch.manifest import ManifestError
+    from weavewave.serve.batches import UPLOAD_NAME, submit_batch
+
+    form = await request.form()
+    manifest: Any = None
+    tmp_root = settings.data_dir / "tmp"
+    tmp_root.mkdir(parents=True, exist_ok=True)
+    folder = Path(tempfile.mkdtemp(prefix="batch-", dir=tmp_root))
+    try:
+        uploads: dict[str, Path] = {}
+        for name, value in form.multi_items():
+            if not isinstance(value, StarletteUpload):
+                raise FieldError(name, "send the manifest and input files as file parts")
+            if name == "manifest":
+                if manifest is not None:
+                    raise FieldError("manifest", "was sent twice: send one manifest")
+                manifest = (
+                    value.filename or "manifest.jsonl",
+                    await value.read(settings.max_upload_bytes + 1),
+                )
+                if len(manifest[1]) > settings.max_upload_bytes:
+                    raise FieldError("manifest", "is larger than the server's upload limit")
+            elif name == "files":
+                fname = value.filename or ""
+                if not UPLOAD_NAME.match(fname) or fname in uploads:
+                    raise FieldError("files", f"{fname!r}: give each file a plain, distinct file name")
+                target = folder / f"{len(uploads)}"
+                with open(target, "wb") as fh:
+                    shutil.copyfileobj(value.file, fh)
+                uploads[fname] = target
+            else:
+                raise FieldError(name, "is not a part of a batch: send 'manifest' and 'files'")
+        if manifest is None:
+            raise FieldError("manifest", "is missing: send the manifest (JSON Lines or CSV) as a file part")
+        try:
+            batch = await run_in_threadpool(submit_batch, manifest[0], manifest[1], uploads, store, settings)
+        except ManifestError as exc:  # every bad row, each naming its row and field
+            detail = [{"loc": ["manifest", row, name], "msg": public_message(reason), "type": "value_error"}
+                      for row, name, reason in exc.errors]  # fmt: skip
+            return JSONResponse({"detail": detail}, status_code=422)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    return JSONResponse(batch, status_code=202, headers={"Location": f"/v1/batches/{batch['id']}"})
+
+
 def _router(settings: Settings, store: JobStore, cache: Any = None) -> APIRouter:
     router = APIRouter(prefix="/v1", dependencies=[Depends(_auth(settings))])
 
@@ -377,6 +429,25 @@ def _router(settings: Settings, store: JobStore, cache: Any = None) -> APIRouter
         return JSONResponse(
             service.job_json(job), status_code=202, headers={"Location": f"/v1/jobs/{job.id}"}
         )
+
+    @router.post("/batches", status_code=202, tags=["batches"])
+    async def post_batch(request: Request) -> JSONResponse:
+        """Queue a manifest's rows as jobs: a multipart form with ``manifest`` (JSON Lines or CSV, rows as
+        for ``weavewave batch``) and ``files`` parts that rows name by file name (or rows give URLs).
+
+        Every row is checked first; bad rows are one 422 naming each row and field. Poll
+        ``GET /v1/batches/{id}``."""
+        return await _post_batch(request, settings, store)
+
+    @router.get("/batches/{batch_id}", tags=["batches"])
+    def get_batch(batch_id: str) -> dict[str, Any]:
+        """A batch's state (queued, running, succeeded, finished), counts by status, and each row's job."""
+        from weavewave.serve.batches import batch_json, load_batch
+
+        record = load_batch(settings, batch_id)
+        if record is None:
+            raise HTTPException(404, f"no batch {batch_id!r}: POST /v1/batches makes one")
+        return batch_json(record, store)
 
     @router.get("/jobs", tags=["jobs"])
     def list_jobs(

@@ -10,3 +10,6 @@
 
 Nothing here imports torch, transformers, peft, accelerate or datasets at import time.
 """
+
+# ``weavewave annotate --segment``: a length in seconds, or one of these (here, so --help stays light).
+SEGMENT_MODES = ("sections",)

@@ -32,8 +32,8 @@ from typing import Any, Protocol
 import numpy as np
 
 from weavewave.errors import BadInputError
+from weavewave.train import SEGMENT_MODES
 
-SEGMENT_MODES = ("sections",)
 DEFAULT_SEGMENT_S = 10.0
 MIN_SEGMENT_S = 2.0  # a shorter tail is left out: too short to measure a tempo from
 MAX_FIXED_SEGMENT_S = 30.0  # MusicGen trains on 30 s windows at most
