@@ -131,8 +131,9 @@ def out_dir(settings: Settings, job_id: str) -> Path:
     return job_dir(settings, job_id) / "out"
 
 
-def job_request(params: dict[str, Any], base: Path) -> Any:
-    """The :class:`~weavewave.request.Request` of a job from its stored parameters, input paths under ``base``.
+def job_request(params: dict[str, Any], base: Path, library: Path | None = None) -> Any:
+    """The :class:`~weavewave.request.Request` of a job from its stored parameters, input paths under ``base``;
+    references (``references``, ``reference_track``) come from ``library``, the server's own.
 
     Jobs queued by an older version stored controls and options apart; they are read the same way.
     """
@@ -144,6 +145,8 @@ def job_request(params: dict[str, Any], base: Path) -> Any:
     for name in ("video", "audio", "melody"):
         if given.get(name):
             given[name] = str(base / given[name])
+    if library is not None and (given.get("references") or given.get("reference_track")):
+        given["library"] = str(library)
     return Request.build(given)
 
 
@@ -192,7 +195,7 @@ def run_job(
         os.replace(staging, final)
 
     try:
-        request = job_request(job.params, base)
+        request = job_request(job.params, base, settings.library_dir)
         track = api.generate(request, progress=progress, cache=cache)
         progress(1.0, "writing files")
         files = write_artifacts(
