@@ -67,6 +67,8 @@ def test_describe_takes_references_from_the_servers_library(served_library):
         assert "tempo_bpm" in ref["lent"] and brief["provenance"]["tempo_bpm"]["source"] == "reference"
         assert abs(brief["tempo_bpm"] - 96.0) < 96.0 * 0.02
         assert "Jazz 000" in brief["caption"]
+        # The server's folders stay its own: the path is relative to its data folder.
+        assert ref["path"].startswith("library-files/") and str(settings.data_dir) not in r.text
         # A multipart form (the page's way) with a number of references: the broad track picks them.
         r = client.post("/v1/describe", data={"text": "slow ambient drones", "references": "2"})
         assert r.status_code == 200, r.text
@@ -123,6 +125,7 @@ def test_a_generate_job_lends_from_the_servers_library(served_library):
         assert done["status"] == "succeeded", done["error"]
         brief = json.loads(client.get(f"/v1/jobs/{job_id}/files/brief.json").content)
         assert brief["references"][0]["track_id"] == ids["ambient"] and brief["references"][0]["lent"]
+        assert brief["references"][0]["path"].startswith("library-files/") and done["brief"] == brief
         # It lent what the library measured of that track.
         row = next(t for t in client.get("/v1/library/tracks").json()["tracks"] if t["id"] == ids["ambient"])
         assert "tempo_bpm" in brief["references"][0]["lent"] and "key" in brief["references"][0]["lent"]

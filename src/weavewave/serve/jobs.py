@@ -150,6 +150,21 @@ def job_request(params: dict[str, Any], base: Path, library: Path | None = None)
     return Request.build(given)
 
 
+def served_brief(brief: Any, data_dir: Path) -> Any:
+    """The brief as a client sees it: library references' paths relative to the server's data folder, so
+    neither the page, the API nor a job's brief.json shows where the server keeps its files."""
+    if not brief.references:
+        return brief
+    root = Path(data_dir).resolve()
+    refs = []
+    for ref in brief.references:
+        path = Path(ref.path).resolve()
+        if path.is_relative_to(root):
+            ref = ref.model_copy(update={"path": path.relative_to(root).as_posix()})
+        refs.append(ref)
+    return brief.model_copy(update={"references": refs})
+
+
 def _legacy_fields(params: dict[str, Any]) -> dict[str, Any]:
     named = {
         k: params.get(k)
@@ -197,6 +212,7 @@ def run_job(
     try:
         request = job_request(job.params, base, settings.library_dir)
         track = api.generate(request, progress=progress, cache=cache)
+        track.brief = served_brief(track.brief, settings.data_dir)
         progress(1.0, "writing files")
         files = write_artifacts(
             track, staging, stems=request.stems, fmt=request.format, video=request.video,

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from weavewave.errors import BadInputError, FieldError
-from weavewave.serve.jobs import job_dir, out_dir
+from weavewave.serve.jobs import job_dir, out_dir, served_brief
 from weavewave.serve.settings import Settings
 from weavewave.serve.sniff import EXPECTED, HEAD_BYTES, safe_stem, sniff
 from weavewave.serve.store import ACTIVE, Job, JobStore
@@ -230,7 +230,8 @@ def describe(sub: Submission, settings: Settings, cache: Any = None) -> dict[str
     folder = Path(tempfile.mkdtemp(prefix="describe-", dir=tmp_root))
     try:
         request = _store_media(sub, request, folder, settings)
-        return api.describe(request, cache=cache if cache is not None else shared_cache()).to_dict()
+        brief = api.describe(request, cache=cache if cache is not None else shared_cache())
+        return served_brief(brief, settings.data_dir).to_dict()
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
