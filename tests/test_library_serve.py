@@ -131,3 +131,32 @@ def test_a_generate_job_lends_from_the_servers_library(served_library):
         assert "tempo_bpm" in brief["references"][0]["lent"] and "key" in brief["references"][0]["lent"]
         assert abs(brief["tempo_bpm"] - row["tempo_bpm"]) <= 0.02 * row["tempo_bpm"]
         assert f"{brief['key']['tonic']} {brief['key']['mode']}" == row["key"]
+
+
+def test_batch_rows_take_references_from_the_servers_library_only(served_library):
+    import json
+
+    settings, ids = served_library
+
+    def manifest(*rows: dict) -> tuple[str, bytes]:
+        return ("rows.jsonl", "\n".join(json.dumps(r) for r in rows).encode())
+
+    app = create_app(settings, start_workers=False)
+    with TestClient(app, base_url=LOCAL_URL) as client:
+        brief = client.post("/v1/describe", json={"text": "calm", "seed": 1}).json()
+        by_path = {**brief, "references": [{"path": "/etc/hostname"}]}
+        r = client.post("/v1/batches", files=[("manifest", manifest({"text": "a", "references": 1},
+                                                                    {"brief": by_path}))])  # fmt: skip
+        assert r.status_code == 422 and "row 2" in r.text and "track_id" in r.text
+        assert app.state.store.counts().get("queued", 0) == 0  # nothing queued from a refused batch
+        r = client.post(
+            "/v1/batches", files=[("manifest", manifest({"text": "a", "reference_track": "ffffffffffff"}))]
+        )
+        assert r.status_code == 422 and "no such track" in r.text
+        by_id = {**brief, "references": [{"path": "x", "track_id": ids["jazz"]}]}
+        r = client.post(
+            "/v1/batches", files=[("manifest", manifest({"text": "a", "references": 2}, {"brief": by_id}))]
+        )
+        assert r.status_code == 202, r.text
+        job = app.state.store.get(r.json()["rows"][1]["job"])
+        assert job.params["request"]["brief"]["references"][0]["path"].endswith("jazz-000.flac")

@@ -116,7 +116,7 @@ def build_request(sub: Submission, settings: Settings) -> WeaveRequest:
             update={"library": str(server_library(settings, request.reference_track))}
         )
     if request.brief is not None and request.brief.get("references"):
-        request = request.model_copy(update={"brief": _bind_references(request.brief, settings)})
+        request = request.model_copy(update={"brief": bind_references(request.brief, settings)})
     request.check_models()
     return request
 
@@ -141,7 +141,7 @@ def server_library(settings: Settings, track_ids: list[str] | None = None) -> Pa
     return folder
 
 
-def _bind_references(brief: dict[str, Any], settings: Settings) -> dict[str, Any]:
+def bind_references(brief: dict[str, Any], settings: Settings) -> dict[str, Any]:
     """A brief's references added by hand (``lent`` empty) as the server's library tracks they name.
 
     Over HTTP such a reference names a track by ``track_id``; its path and content hash are the library's,
