@@ -426,4 +426,11 @@ def test_references_from_the_servers_library_in_the_browser(server, browser, tmp
     )
     assert not _toasts(browser)
     browser.execute_script("window.scrollTo(0, 0)")
-    browser.save_screenshot("/tmp/library2-browser.png")
+    browser.save_screenshot(str(tmp_path / "library-references.png"))
+    # The described brief, references and all, generates.
+    _css(browser, "#ww-generate").click()
+    WebDriverWait(browser, 480, poll_frequency=1).until(
+        lambda d: d.find_elements(By.CSS_SELECTOR, "#ww-audio-out a[download]") or _toasts(d),
+        message="no piece after Generate",
+    )
+    assert not _toasts(browser)
