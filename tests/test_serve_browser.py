@@ -379,3 +379,58 @@ def test_advanced_fields_caption_progress_and_docs_in_the_browser(server, browse
     WebDriverWait(browser, 60).until(
         lambda d: d.find_elements(By.CSS_SELECTOR, ".swagger-ui .opblock"), message="/docs stayed blank"
     )
+
+
+def test_references_from_the_servers_library_in_the_browser(server, browser, tmp_path):
+    """A track added to the server's library shows on the Library tab; "References from your library" set
+    to 1 makes Describe borrow from it, and the caption and the provenance say so."""
+    import httpx
+
+    from library_media import render_labelled  # tests/ is on sys.path
+
+    piece = render_labelled(tmp_path / "music", 1, duration=8.0)[0]
+    r = httpx.post(f"{server}/v1/library/tracks", files={"file": (piece.path.name, piece.path.read_bytes())},
+                   timeout=240)  # fmt: skip
+    assert r.status_code == 201, r.text
+    track_id = r.json()["track"]["id"]
+    browser.get(server + "/")
+    _css(browser, "#ww-describe")
+    WebDriverWait(browser, 60).until(
+        lambda d: d.find_element(By.XPATH, "//button[@role='tab' and normalize-space()='Library']")
+    ).click()
+    WebDriverWait(browser, 60).until(
+        lambda d: track_id in d.find_element(By.CSS_SELECTOR, "#ww-library").text,
+        message="the Library tab did not list the server's track",
+    )
+    assert piece.title in _css(browser, "#ww-library").text
+    browser.find_element(By.XPATH, "//button[contains(., 'Advanced settings')]").click()
+    count = _css(browser, "#ww-references input")
+    count.send_keys(Keys.CONTROL, "a")
+    count.send_keys("1", Keys.TAB)
+    _css(browser, "#ww-text textarea").send_keys("a calm evening by the sea")
+    _css(browser, "#ww-describe").click()
+    caption = WebDriverWait(browser, 240).until(
+        lambda d: (
+            (c := d.find_element(By.CSS_SELECTOR, "#ww-caption textarea").get_attribute("value"))
+            and piece.title in c
+            and c
+        ),
+        message="the caption did not say what was borrowed from the library track",
+    )
+    assert "Borrowing" in caption, caption
+    why = _css(browser, "#ww-why").text
+    assert "reference" in why and piece.title in why, why
+    assert (
+        abs(float(_css(browser, "#ww-tempo input").get_attribute("value")) - piece.tempo)
+        <= 0.02 * piece.tempo
+    )
+    assert not _toasts(browser)
+    browser.execute_script("window.scrollTo(0, 0)")
+    browser.save_screenshot(str(tmp_path / "library-references.png"))
+    # The described brief, references and all, generates.
+    _css(browser, "#ww-generate").click()
+    WebDriverWait(browser, 480, poll_frequency=1).until(
+        lambda d: d.find_elements(By.CSS_SELECTOR, "#ww-audio-out a[download]") or _toasts(d),
+        message="no piece after Generate",
+    )
+    assert not _toasts(browser)

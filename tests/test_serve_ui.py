@@ -15,6 +15,8 @@ from weavewave.serve.ui import (  # noqa: E402
     brief_fields,
     edited_brief,
     follow_caption,
+    library_fields,
+    library_rows,
     page_message,
     user_caption,
 )
@@ -152,3 +154,11 @@ def test_section_captions_follow_a_genre_edit_unless_typed(brief):
     kept = _edit(brief, genre="rock", sections=rows)
     assert kept["sections"][0]["caption"] == "my own opening"
     assert kept["sections"][-1]["caption"] == edited["sections"][-1]["caption"]
+
+
+def test_the_library_controls_mean_none_when_zero_and_list_nothing_without_a_library(tmp_path):
+    assert library_fields(0) == {} and library_fields(None) == {} and library_fields("") == {}
+    assert library_fields(2) == {"references": 2} and library_fields(1.0) == {"references": 1}
+    with pytest.raises(gr.Error, match="References from your library"):
+        library_fields(1.5)
+    assert library_rows(Settings(data_dir=tmp_path, workers=1, ui=False)) == []

@@ -108,10 +108,10 @@ class Request(BaseModel):
         "and instrumentation", metavar="DIR", http=False)  # fmt: skip
     references: int | None = _field(
         None, "library", "how many library tracks to take as references (default 1; the first lends the most)",
-        metavar="N", http=False)  # fmt: skip
+        metavar="N")  # fmt: skip
     reference_track: list[str] = _field(
         [], "library", "a library track (by id, see `weavewave library list`) to take as a reference; repeatable",
-        metavar="ID", http=False)  # fmt: skip
+        metavar="ID")  # fmt: skip
     # --- output ---
     backend: str = _field(
         "symbolic", "output", "generator: symbolic (default; offline, MIDI and stems), musicgen (neural, "

@@ -64,15 +64,15 @@ def submit_batch(
 
         parsed = [(n, _with_defaults(d, settings)) for n, d in read_rows(text, manifest_name)]
         rows = check_rows(parsed, manifest_name, base=None, resolve=resolve)
+        library_checked = [_library_fields(row.number, dict(row.fields), settings) for row in rows]
         queued = store.counts().get("queued", 0)
         if queued + len(rows) > settings.max_queue:
             raise QueueFull(QUEUE_FULL_RETRY_S)
         batch_id = new_job_id()
         entries = []
-        for row in rows:
+        for row, given in zip(rows, library_checked, strict=True):
             job_id = new_job_id()
             folder = job_dir(settings, job_id)
-            given = dict(row.fields)
             for name in MEDIA_FIELDS:  # each job keeps its own copy, as an uploaded job does
                 value = given.get(name)
                 if value is None:
@@ -102,6 +102,25 @@ def _tmp(settings: Settings) -> Path:
     folder = settings.data_dir / "tmp"
     folder.mkdir(parents=True, exist_ok=True)
     return folder
+
+
+def _library_fields(number: int, given: dict[str, Any], settings: Settings) -> dict[str, Any]:
+    """A row's references checked against the server's own library, as a single request's are; a brief's
+    hand-added references bound to the library tracks they name (never to a path the row gives)."""
+    from weavewave.serve.service import bind_references, server_library
+
+    try:
+        if given.get("references") is not None or given.get("reference_track"):
+            ids = given.get("reference_track") or []
+            server_library(settings, [ids] if isinstance(ids, str) else list(ids))
+        brief = given.get("brief")
+        if isinstance(brief, str):
+            brief = given["brief"] = json.loads(brief)
+        if isinstance(brief, dict) and brief.get("references"):
+            given["brief"] = bind_references(brief, settings)
+    except FieldError as exc:
+        raise FieldError(exc.field, f"row {number}: {exc.reason}") from None
+    return given
 
 
 def _with_defaults(data: dict[str, Any] | str, settings: Settings) -> dict[str, Any] | str:

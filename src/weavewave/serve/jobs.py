@@ -131,8 +131,9 @@ def out_dir(settings: Settings, job_id: str) -> Path:
     return job_dir(settings, job_id) / "out"
 
 
-def job_request(params: dict[str, Any], base: Path) -> Any:
-    """The :class:`~weavewave.request.Request` of a job from its stored parameters, input paths under ``base``.
+def job_request(params: dict[str, Any], base: Path, library: Path | None = None) -> Any:
+    """The :class:`~weavewave.request.Request` of a job from its stored parameters, input paths under ``base``;
+    references (``references``, ``reference_track``) come from ``library``, the server's own.
 
     Jobs queued by an older version stored controls and options apart; they are read the same way.
     """
@@ -144,7 +145,24 @@ def job_request(params: dict[str, Any], base: Path) -> Any:
     for name in ("video", "audio", "melody"):
         if given.get(name):
             given[name] = str(base / given[name])
+    if library is not None and (given.get("references") or given.get("reference_track")):
+        given["library"] = str(library)
     return Request.build(given)
+
+
+def served_brief(brief: Any, data_dir: Path) -> Any:
+    """The brief as a client sees it: library references' paths relative to the server's data folder, so
+    neither the page, the API nor a job's brief.json shows where the server keeps its files."""
+    if not brief.references:
+        return brief
+    root = Path(data_dir).resolve()
+    refs = []
+    for ref in brief.references:
+        path = Path(ref.path).resolve()
+        if path.is_relative_to(root):
+            ref = ref.model_copy(update={"path": path.relative_to(root).as_posix()})
+        refs.append(ref)
+    return brief.model_copy(update={"references": refs})
 
 
 def _legacy_fields(params: dict[str, Any]) -> dict[str, Any]:
@@ -192,8 +210,9 @@ def run_job(
         os.replace(staging, final)
 
     try:
-        request = job_request(job.params, base)
+        request = job_request(job.params, base, settings.library_dir)
         track = api.generate(request, progress=progress, cache=cache)
+        track.brief = served_brief(track.brief, settings.data_dir)
         progress(1.0, "writing files")
         files = write_artifacts(
             track, staging, stems=request.stems, fmt=request.format, video=request.video,

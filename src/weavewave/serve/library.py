@@ -16,7 +16,6 @@ from starlette.concurrency import run_in_threadpool
 from weavewave.errors import BadInputError, FieldError
 from weavewave.serve.settings import Settings
 
-LIBRARY_FOLDER = "library"
 FILES_FOLDER = "library-files"
 MAX_RESULTS = 100
 
@@ -24,7 +23,7 @@ MAX_RESULTS = 100
 def library_router(settings: Settings) -> APIRouter:
     """The ``/library`` routes, mounted under ``/v1`` by :func:`weavewave.serve.api.create_app`."""
     router = APIRouter(prefix="/library", tags=["library"])
-    folder = settings.data_dir / LIBRARY_FOLDER
+    folder = settings.library_dir
 
     def opened(create: bool = False) -> Any:
         from weavewave.library import open_library

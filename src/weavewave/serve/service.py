@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from weavewave.errors import BadInputError, FieldError
-from weavewave.serve.jobs import job_dir, out_dir
+from weavewave.serve.jobs import job_dir, out_dir, served_brief
 from weavewave.serve.settings import Settings
 from weavewave.serve.sniff import EXPECTED, HEAD_BYTES, safe_stem, sniff
 from weavewave.serve.store import ACTIVE, Job, JobStore
@@ -84,6 +84,9 @@ def build_request(sub: Submission, settings: Settings) -> WeaveRequest:
     from weavewave.request import PATH_FIELDS, UPLOADS, Request
 
     given = sub.given()
+    if "library" in given:
+        raise FieldError("library", "is not taken over HTTP: the server uses its own library (add tracks with "
+                         "POST /v1/library/tracks, then ask for references or reference_track)")  # fmt: skip
     for name in given:
         info = Request.model_fields.get(name)
         extra = info.json_schema_extra if info is not None else None
@@ -108,8 +111,61 @@ def build_request(sub: Submission, settings: Settings) -> WeaveRequest:
             )
     given.setdefault("text_model", settings.text_model)
     request = Request.build(given)
+    if request.uses_library():
+        request = request.model_copy(
+            update={"library": str(server_library(settings, request.reference_track))}
+        )
+    if request.brief is not None and request.brief.get("references"):
+        request = request.model_copy(update={"brief": bind_references(request.brief, settings)})
     request.check_models()
     return request
+
+
+def server_library(settings: Settings, track_ids: list[str] | None = None) -> Path:
+    """The server's library folder, checked: it holds tracks, and every id in ``track_ids``.
+
+    References over HTTP always come from here; an empty library or an unknown id is a 422 naming the field.
+    """
+    from weavewave.library.store import MARKER_NAME, open_library
+
+    folder = settings.library_dir
+    lib = open_library(folder, what="server library") if (folder / MARKER_NAME).is_file() else None
+    if lib is None or lib.count() == 0:
+        raise FieldError("reference_track" if track_ids else "references",
+                         "the server's library holds no tracks yet: add some with POST /v1/library/tracks "
+                         "(or the page's Library tab)")  # fmt: skip
+    for track_id in track_ids or []:
+        if lib.get(track_id) is None:
+            raise FieldError("reference_track", f"{track_id!r}: no such track in the server's library; list "
+                             "them with GET /v1/library/tracks")  # fmt: skip
+    return folder
+
+
+def bind_references(brief: dict[str, Any], settings: Settings) -> dict[str, Any]:
+    """A brief's references added by hand (``lent`` empty) as the server's library tracks they name.
+
+    Over HTTP such a reference names a track by ``track_id``; its path and content hash are the library's,
+    so a client never makes the server read a file it names. References that already lent are records only.
+    """
+    refs = brief["references"]
+    if not isinstance(refs, list) or all(isinstance(r, dict) and r.get("lent") for r in refs):
+        return brief
+    from weavewave.library.store import open_library
+
+    bound = []
+    for ref in refs:
+        if isinstance(ref, dict) and not ref.get("lent"):
+            track_id = str(ref.get("track_id") or "")
+            if not track_id:
+                raise FieldError("brief", "a reference added by hand names a track of the server's library by "
+                                 "its track_id (GET /v1/library/tracks), not by a path")  # fmt: skip
+            server_library(settings, [track_id])
+            row = open_library(settings.library_dir, what="server library").get(track_id)
+            assert row is not None  # server_library checked it
+            ref = {**ref, "track_id": row["id"], "path": row["path"], "content_hash": row["content_hash"]}
+            ref.setdefault("title", row["title"])
+        bound.append(ref)
+    return {**brief, "references": bound}
 
 
 def check_request(sub: Submission, settings: Settings | None = None) -> dict[str, Any]:
@@ -174,7 +230,8 @@ def describe(sub: Submission, settings: Settings, cache: Any = None) -> dict[str
     folder = Path(tempfile.mkdtemp(prefix="describe-", dir=tmp_root))
     try:
         request = _store_media(sub, request, folder, settings)
-        return api.describe(request, cache=cache if cache is not None else shared_cache()).to_dict()
+        brief = api.describe(request, cache=cache if cache is not None else shared_cache())
+        return served_brief(brief, settings.data_dir).to_dict()
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
@@ -200,7 +257,8 @@ def submit(sub: Submission, store: JobStore, settings: Settings) -> Job:
     folder = job_dir(settings, job_id)
     try:
         request = _store_media(sub, request, folder / "inputs", settings)
-        params = {"request": _relative(request, folder).given()}
+        # The library is the server's own: the job finds it under the data folder when it runs.
+        params = {"request": {k: v for k, v in _relative(request, folder).given().items() if k != "library"}}
         return store.submit(params, max_queue=settings.max_queue, job_id=job_id, brief=request.brief)
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)

@@ -113,6 +113,11 @@ class Settings:
     def jobs_dir(self) -> Path:
         return self.data_dir / "jobs"
 
+    @property
+    def library_dir(self) -> Path:
+        """The server's own music library (clients add to it by upload; they never name a folder)."""
+        return self.data_dir / "library"
+
 
 def is_loopback(host: str) -> bool:
     """True for localhost and 127.0.0.0/8 or ::1; only these may run without a token."""

@@ -28,6 +28,8 @@ from weavewave.serve.store import ACTIVE, JobStore, QueueFull
 
 AUTO = "auto"
 POLL_S = 0.4
+MAX_PAGE_TRACKS = 500  # the Library tab lists this many tracks at most (the API pages through more)
+MAX_PAGE_REFERENCES = 8  # the page's cap: more references lend no more than the first few do
 DOWNLOADS = ("music.wav", "music.mid", "stems.zip", "brief.json")
 # The page's names for the request's fields, so an error says "Tempo: ..." as the form does.
 PAGE_LABELS = {
@@ -50,6 +52,8 @@ PAGE_LABELS = {
     "reference_mode": "What to keep of the tune",
     "keep_audio": "Keep the video's own sound",
     "loop": "Seamless loop",
+    "references": "References from your library",
+    "reference_track": "References from your library",
     "brief": "Brief",
 }
 
@@ -151,6 +155,30 @@ def _options(
         "loop": bool(loop),
     }
     return {k: v for k, v in given.items() if v not in (None, "", False)}
+
+
+def library_fields(references: Any) -> dict[str, Any]:
+    """The "References from your library" number as request fields: 0 or empty is none."""
+    count = auto_number("references", references, whole=True)
+    return {"references": count} if count else {}
+
+
+LIBRARY_HEADERS = ["title", "artist", "genre", "BPM", "key", "s", "id"]
+
+
+def library_rows(settings: Settings) -> list[list[Any]]:
+    """The server library's tracks for the Library tab, by title; none when it is empty or not installed."""
+    try:
+        from weavewave.library.store import MARKER_NAME, open_library
+
+        if not (settings.library_dir / MARKER_NAME).is_file():
+            return []
+        rows = open_library(settings.library_dir, what="server library").rows(limit=MAX_PAGE_TRACKS)
+    except ImportError:  # the 'library' extra (lancedb) is not installed on this server
+        return []
+    rows.sort(key=lambda r: (r["title"].lower(), r["id"]))
+    return [[r["title"], r["artist"], r["genre"], round(r["tempo_bpm"]), r["key"], round(r["duration_s"]), r["id"]]
+            for r in rows]  # fmt: skip
 
 
 def _close(req: service.Submission) -> None:
@@ -341,6 +369,7 @@ class PageHandlers:
         reference_mode,
         keep_audio,
         loop,
+        references=0,
     ):
         # The tune tab's reference mode and the video tab's keep-audio mean something only with their input.
         options = _options(
@@ -365,6 +394,7 @@ class PageHandlers:
             seed,
             backend,
             options=options,
+            fields=library_fields(references),
         )
         try:
             brief = _page_words(service.describe(req, self.settings, self.cache))
@@ -590,6 +620,19 @@ def _inputs_column(genres: Collection[str], backends: Sequence[str]) -> SimpleNa
                     label="What to keep of the tune",
                     elem_id="ww-reference-mode",
                 )
+            with gr.Tab("Library"):
+                # The server's own library (tracks are added through POST /v1/library/tracks); the
+                # Advanced settings' "References from your library" takes the closest of these.
+                library = gr.Dataframe(
+                    headers=LIBRARY_HEADERS,
+                    type="array",
+                    interactive=False,
+                    wrap=True,
+                    max_height=190,
+                    label="The server's library",
+                    elem_id="ww-library",
+                )
+                library_refresh = gr.Button("Refresh", size="sm", elem_id="ww-library-refresh")
         with gr.Row():
             duration = gr.Slider(
                 5,
@@ -647,6 +690,16 @@ def _inputs_column(genres: Collection[str], backends: Sequence[str]) -> SimpleNa
                     elem_id="ww-describer-model",
                 )
             stems = gr.Checkbox(True, label="Also render stems (one audio file per part; symbolic backend)")
+            # Tracks of the server's own library (added through the API) that lend tempo, key and form.
+            references = gr.Number(
+                0,
+                precision=0,
+                minimum=0,
+                maximum=MAX_PAGE_REFERENCES,
+                label="References from your library (0: none)",
+                info="the closest tracks of the server's library lend tempo, key, chords and form",
+                elem_id="ww-references",
+            )
         describe_btn = gr.Button("Describe", variant="secondary", elem_id="ww-describe")
     return SimpleNamespace(
         text=text,
@@ -668,6 +721,9 @@ def _inputs_column(genres: Collection[str], backends: Sequence[str]) -> SimpleNa
         describer=describer,
         describer_model=describer_model,
         stems=stems,
+        references=references,
+        library=library,
+        library_refresh=library_refresh,
         describe_btn=describe_btn,
     )
 
@@ -842,7 +898,8 @@ def build_ui(settings: Settings, store: JobStore, cache: Any = None) -> gr.Block
             b.caption_shown,
         ]
         outputs = [m.out_audio, m.out_picture, m.out_video, m.out_files, m.out_summary]
-        neural = [i.model, i.steer, i.describer, i.describer_model, i.reference_mode, i.keep_audio, i.loop]
+        neural = [i.model, i.steer, i.describer, i.describer_model, i.reference_mode, i.keep_audio, i.loop,
+                  i.references]  # fmt: skip
         # Progress shows in one place per action (the status line, or the player the piece will play in),
         # not as a bar over each of the dozen fields an action fills.
         i.describe_btn.click(
@@ -886,6 +943,8 @@ def build_ui(settings: Settings, store: JobStore, cache: Any = None) -> gr.Block
             show_progress_on=m.out_audio,
         )
         m.history_pick.change(on.open_job, [m.history_pick, history], outputs)
+        i.library_refresh.click(lambda: library_rows(settings), None, i.library, show_progress="hidden")
+        page.load(lambda: library_rows(settings), None, i.library, show_progress="hidden")
     return page
 
 
