@@ -8,6 +8,8 @@ import contextlib
 import io
 import json
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -132,3 +134,56 @@ def test_train_adapter_refusals(world, tmp_path, capsys):
     code, _ = cli("train", "adapter", "--data", str(bad), "--from", "image", "--flow-model", str(world["flow"]),
                   "--out", str(tmp_path / "b"))  # fmt: skip
     assert code == 2 and "row 1 has no 'image'" in capsys.readouterr().err
+
+
+def test_generate_through_the_adapter_records_it(image_adapter, world, tmp_path):
+    out = tmp_path / "piece"
+    photo = world["data"] / "images" / "2_0.png"
+    r = subprocess.run(
+        [sys.executable, "-m", "weavewave.cli", "generate", "--image", str(photo), "--backend", "flow", "--model",
+         str(world["flow"]), "--adapter-embed", str(image_adapter[0]), "--steps", "2", "--duration", "1",
+         "--out", str(out), "-q"],
+        capture_output=True, text=True, env=ENV, timeout=300,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert (out / "music.wav").is_file()
+    options = json.loads((out / "brief.json").read_text())["generator"]["options"]
+    assert options["adapter_embed"] == str(image_adapter[0]) and json.loads(options["adapter_inputs"]) == [
+        str(photo)
+    ]
+
+
+def test_the_adapted_photo_conditions_the_model(image_adapter, world):
+    """Through the trained adapter a photo lands on its class's condition vector (the model's space)."""
+    from weavewave.generators.flow.generator import FlowGenerator
+
+    rng = np.random.default_rng(0)
+    basis = rng.standard_normal((CLASSES, DIM)).astype(np.float32)
+    basis /= np.linalg.norm(basis, axis=1, keepdims=True)
+    photos = [str(world["data"] / "images" / f"{k}_4.png") for k in range(CLASSES)]
+    hits = 0
+    for k, photo in enumerate(photos):
+        gen = FlowGenerator(
+            model=str(world["flow"]), adapter_embed=str(image_adapter[0]), adapter_inputs=[photo]
+        )
+        hits += int(np.argmax(basis @ gen.adapted_condition()) == k)
+    assert hits >= CLASSES - 2
+
+
+def test_an_adapter_into_another_space_is_refused(image_adapter, world, tmp_path):
+    from flow_models import build_flow
+    from weavewave.errors import BadInputError
+    from weavewave.generators.flow.generator import FlowGenerator
+
+    other = build_flow(tmp_path / "other", world["vae"], cond_dim=DIM, condition="vectors", seed=1)
+    with pytest.raises(BadInputError, match="maps into vectors:.* but .* is conditioned on vectors:") as err:
+        FlowGenerator(model=str(other), adapter_embed=str(image_adapter[0]), adapter_inputs=["x.png"])
+    assert "\n" not in str(err.value)
+    with pytest.raises(BadInputError, match="adapts images: give --image"):
+        FlowGenerator(model=str(world["flow"]), adapter_embed=str(image_adapter[0]))
+    r = subprocess.run(
+        [sys.executable, "-m", "weavewave.cli", "generate", "--text", "x", "--adapter-embed", str(image_adapter[0]),
+         "--out", str(tmp_path / "a"), "-q"],
+        capture_output=True, text=True, env=ENV, timeout=300,
+    )  # fmt: skip
+    assert r.returncode == 2 and "also give --backend flow" in r.stderr
