@@ -605,6 +605,7 @@ TRAIN_EPILOG = """examples:
   weavewave train musicgen --data my-dataset --model facebook/musicgen-small --out my-adapter --resume
   weavewave generate --backend musicgen --model facebook/musicgen-small --adapter my-adapter --text "mysound, calm"
   weavewave train flow --data my-dataset --vae stabilityai/stable-audio-open-1.0 --out flow-model
+  weavewave train adapter --data my-dataset --from image --flow-model flow-model --out image-adapter
 """
 
 
@@ -639,7 +640,8 @@ def _add_train_parsers(sub: Any) -> None:
         "train",
         help="train on a dataset made by `weavewave annotate` (musicgen: a LoRA adapter; flow: a flow model)",
         description="Train on your music. `train musicgen` trains a LoRA adapter for MusicGen; `train flow` "
-        "trains a flow-matching model for --backend flow.",
+        "trains a flow-matching model for --backend flow; `train adapter` maps images, stories or captions into "
+        "CLAP audio space or a flow model's condition space.",
         epilog=TRAIN_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -728,7 +730,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
     if args.kind != "musicgen":
         raise BadInputError(
             "say what to train: `weavewave train musicgen --data DATASET --model ID --out DIR` or "
-            "`weavewave train flow --data DATASET --vae ID --out DIR`"
+            "`weavewave train flow --data DATASET --vae ID --out DIR` or `weavewave train adapter --data DATASET "
+            "--from image --out DIR`"
         )
     from weavewave.train.musicgen import TrainConfig, train_musicgen
 

@@ -451,7 +451,7 @@ class Request(BaseModel):
         if self.backend == "symbolic":
             return {"soundfont": self.soundfont, "stems": self.stems}
         if self.backend == "flow":
-            flow = dict(model=self.model, guidance_scale=self.guidance, steps=self.steps, solver=self.solver,
+            flow: dict[str, Any] = dict(model=self.model, guidance_scale=self.guidance, steps=self.steps, solver=self.solver,
                         device=self.device, dtype=self.dtype, stems=self.stems)  # fmt: skip
             if self.adapter_embed is not None:
                 flow.update(adapter_embed=self.adapter_embed, adapter_inputs=self.adapter_inputs())

@@ -281,6 +281,7 @@ class FlowGenerator:
             steps=self.steps,
             guidance=self.guidance_scale,
             solver=self.solver,
+            adapter=self.adapter_embed,
             windows=[
                 {
                     "start_s": round(w.start / cfg.frame_rate, 4),
