@@ -605,6 +605,7 @@ TRAIN_EPILOG = """examples:
   weavewave train musicgen --data my-dataset --model facebook/musicgen-small --out my-adapter --resume
   weavewave generate --backend musicgen --model facebook/musicgen-small --adapter my-adapter --text "mysound, calm"
   weavewave train flow --data my-dataset --vae stabilityai/stable-audio-open-1.0 --out flow-model
+  weavewave train adapter --data my-dataset --from image --flow-model flow-model --out image-adapter
 """
 
 
@@ -639,7 +640,8 @@ def _add_train_parsers(sub: Any) -> None:
         "train",
         help="train on a dataset made by `weavewave annotate` (musicgen: a LoRA adapter; flow: a flow model)",
         description="Train on your music. `train musicgen` trains a LoRA adapter for MusicGen; `train flow` "
-        "trains a flow-matching model for --backend flow.",
+        "trains a flow-matching model for --backend flow; `train adapter` maps images, stories or captions into "
+        "CLAP audio space or a flow model's condition space.",
         epilog=TRAIN_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -700,6 +702,7 @@ def _add_train_parsers(sub: Any) -> None:
     )
     mg.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
     _add_train_flow(kinds)
+    _add_train_adapter(kinds)
 
 
 def _cmd_annotate(args: argparse.Namespace) -> int:
@@ -722,10 +725,13 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
     if args.kind == "flow":
         return _cmd_train_flow(args)
+    if args.kind == "adapter":
+        return _cmd_train_adapter(args)
     if args.kind != "musicgen":
         raise BadInputError(
             "say what to train: `weavewave train musicgen --data DATASET --model ID --out DIR` or "
-            "`weavewave train flow --data DATASET --vae ID --out DIR`"
+            "`weavewave train flow --data DATASET --vae ID --out DIR` or `weavewave train adapter --data DATASET "
+            "--from image --out DIR`"
         )
     from weavewave.train.musicgen import TrainConfig, train_musicgen
 
@@ -866,6 +872,72 @@ def _cmd_train_flow(args: argparse.Namespace) -> int:
         f"weavewave: trained {result.steps} steps (loss {result.final_loss:.4f}, "
         f"{result.seconds_per_step * 1000:.0f} ms/step) into {result.out}"
     )
+    return EXIT_OK
+
+
+# --- training: `weavewave train adapter` -------------------------------------------------------------
+TRAIN_ADAPTER_EPILOG = """examples:
+  weavewave train adapter --data dataset/ --from image --clip-model openai/clip-vit-base-patch32 \\
+      --clap-model laion/clap-htsat-unfused --out image-adapter
+  weavewave train adapter --data dataset/ --from story --flow-model flow-model --out story-adapter
+  weavewave generate --image photo.jpg --backend flow --model flow-model --adapter-embed image-adapter
+"""
+
+
+def _add_train_adapter(kinds: Any) -> None:
+    """``train adapter``, in the ``train`` group's subcommands."""
+    from weavewave.generators.flow.adapters import AdapterSettings
+
+    d = AdapterSettings()
+    p = kinds.add_parser(
+        "adapter",
+        help="train an adapter from images, stories or captions into CLAP audio space (MusFlow)",
+        description="Embed a dataset's images (CLIP), stories or captions (the sentence model, or CLAP text "
+        "with --clap-model), and train an MLP that maps them to the music's CLAP audio embeddings "
+        "(--clap-model) or to a flow model's condition vectors (--flow-model, offline); print and write "
+        "held-out recall@1/5/10.",
+        epilog=TRAIN_ADAPTER_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--data", required=True, metavar="DIR",
+                   help="a dataset from `weavewave annotate`, or an audiofolder (audio + metadata.jsonl)")  # fmt: skip
+    p.add_argument("--from", dest="source", required=True, choices=("image", "text", "story"),
+                   help="the source column: image (a picture path), story, or text (the caption)")  # fmt: skip
+    p.add_argument("--out", required=True, metavar="DIR", help="where the adapter is written")
+    p.add_argument("--clap-model", metavar="ID_OR_DIR",
+                   help="CLAP weights: targets are the music's CLAP audio embeddings (and text sources are "
+                   "embedded by CLAP's text tower)")  # fmt: skip
+    p.add_argument("--clip-model", metavar="ID_OR_DIR", help="CLIP weights for --from image")
+    p.add_argument("--flow-model", metavar="DIR",
+                   help="targets are the condition vectors this flow model was trained on (offline)")  # fmt: skip
+    p.add_argument("--steps", type=int, default=d.steps, help=f"training steps (default {d.steps})")
+    p.add_argument("--batch-size", type=int, default=d.batch_size, help=f"default {d.batch_size}")
+    p.add_argument("--lr", type=float, default=d.learning_rate, help=f"default {d.learning_rate:g}")
+    p.add_argument("--hidden", type=int, default=512, help="hidden width (default 512)")
+    p.add_argument("--layers", type=int, default=2, help="linear layers (default 2)")
+    p.add_argument("--holdout", type=float, default=d.holdout, help=f"share held out (default {d.holdout:g})")
+    p.add_argument("--seed", type=int, default=d.seed)
+
+
+def _cmd_train_adapter(args: argparse.Namespace) -> int:
+    from weavewave.errors import BadInputError
+    from weavewave.generators.flow.adapter_train import train_adapter_on_dataset
+    from weavewave.generators.flow.adapters import AdapterSettings
+
+    if args.steps < 1 or args.batch_size < 2 or not 0.0 < args.holdout < 1.0:
+        raise BadInputError("--steps must be at least 1, --batch-size at least 2, --holdout between 0 and 1")
+    settings = AdapterSettings(steps=args.steps, batch_size=args.batch_size, learning_rate=args.lr,
+                               holdout=args.holdout, seed=args.seed)  # fmt: skip
+    r = train_adapter_on_dataset(
+        args.data, args.source, args.out, clap_model=args.clap_model, clip_model=args.clip_model,
+        flow_model=args.flow_model, hidden=args.hidden, layers=args.layers, settings=settings,
+    )  # fmt: skip
+    m = r.metrics
+    ks = (1, 5, 10)
+    print(f"weavewave: adapter {r.config.source} -> {r.config.target_space} on {r.rows} rows "
+          f"({int(m['held_out'])} held out) in {r.out}")  # fmt: skip
+    for label, prefix in (("trained", ""), ("untrained", "untrained_"), ("chance", "chance_")):
+        print(f"  {label:<9} " + "  ".join(f"recall@{k} {m[f'{prefix}recall@{k}']:.3f}" for k in ks))
     return EXIT_OK
 
 

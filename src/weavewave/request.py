@@ -28,7 +28,8 @@ from weavewave.errors import BadInputError, FieldError
 # The shortest piece: a brief keeps durations to the millisecond, so anything shorter rounds to nothing.
 MIN_DURATION_S = 0.01
 # Generator options named differently from the request field they come from (option -> field).
-OPTION_FIELD = {"guidance_scale": "guidance", "window_s": "window", "prompt_s": "prompt_seconds"}
+OPTION_FIELD = {"guidance_scale": "guidance", "window_s": "window", "prompt_s": "prompt_seconds",
+                "adapter_inputs": "adapter_embed"}  # fmt: skip
 DESCRIBERS = ("analytic", "mllm")
 REFINERS = ("rules", "llm")
 TEXT_MODELS = {"auto": None, "minilm": True, "lexicon": False}  # -> perceive_text's ``semantic``
@@ -54,7 +55,7 @@ MUSICGEN_FIELDS = ("model", "adapter", "steer", "melody", "top_k", "top_p", "tem
                    "prompt_seconds", "decoder")  # fmt: skip
 # The flow backend's options (``model`` and ``guidance`` are shared with musicgen); the fields each neural
 # backend takes, for the check that a field is not given to a backend that ignores it.
-FLOW_FIELDS = ("steps", "solver")
+FLOW_FIELDS = ("steps", "solver", "adapter_embed")
 BACKEND_FIELDS = {"musicgen": MUSICGEN_FIELDS, "flow": ("model", "guidance", *FLOW_FIELDS)}
 
 
@@ -165,6 +166,9 @@ class Request(BaseModel):
     # --- flow ---
     steps: int = _field(32, "flow", "ODE solver steps (default 32)", metavar="N")
     solver: Literal["euler", "midpoint"] = _field("euler", "flow", "ODE solver: euler (default) or midpoint")
+    adapter_embed: str | None = _field(
+        None, "flow", "an adapter from `weavewave train adapter`: the --image (or --text) goes through it into "
+        "the flow model's condition space", metavar="DIR")  # fmt: skip
     # --- reading and neural models ---
     text_model: Literal["auto", "minilm", "lexicon"] = _field(
         "auto", "neural", "how to read text: the MiniLM sentence model, the word lexicon, or auto (default)"
@@ -393,6 +397,13 @@ class Request(BaseModel):
                 read_config(self.model)
             except BadInputError as exc:
                 raise FieldError("model", str(exc)) from None
+            if self.adapter_embed is not None:
+                from weavewave.generators.flow.adapters import read_adapter_config
+
+                try:
+                    read_adapter_config(self.adapter_embed)
+                except BadInputError as exc:
+                    raise FieldError("adapter_embed", str(exc)) from None
         for name, ref, role in checks:
             try:
                 locate(ref, role)
@@ -440,8 +451,11 @@ class Request(BaseModel):
         if self.backend == "symbolic":
             return {"soundfont": self.soundfont, "stems": self.stems}
         if self.backend == "flow":
-            return dict(model=self.model, guidance_scale=self.guidance, steps=self.steps, solver=self.solver,
+            flow: dict[str, Any] = dict(model=self.model, guidance_scale=self.guidance, steps=self.steps, solver=self.solver,
                         device=self.device, dtype=self.dtype, stems=self.stems)  # fmt: skip
+            if self.adapter_embed is not None:
+                flow.update(adapter_embed=self.adapter_embed, adapter_inputs=self.adapter_inputs())
+            return flow
         options: dict[str, Any] = dict(
             model=self.model, steer=self.steer, melody=self.musicgen_melody(), top_k=self.top_k, top_p=self.top_p,
             temperature=self.temperature, guidance_scale=self.guidance, device=self.device, dtype=self.dtype,
@@ -453,6 +467,19 @@ class Request(BaseModel):
         if self.prompt_seconds is not None:
             options["prompt_s"] = self.prompt_seconds
         return options
+
+    def adapter_inputs(self) -> list[str]:
+        """What goes through the flow backend's adapter: the pictures for an image adapter, else the text."""
+        from weavewave.generators.flow.adapters import read_adapter_config
+
+        assert self.adapter_embed is not None
+        try:
+            source = read_adapter_config(self.adapter_embed).source
+        except BadInputError as exc:
+            raise FieldError("adapter_embed", str(exc)) from None
+        if source == "image":
+            return list(self.image)
+        return [self.text] if self.text else []
 
     def given(self) -> dict[str, Any]:
         """The fields that differ from their defaults, as JSON-ready data (a job's stored parameters)."""

@@ -6,8 +6,8 @@ symmetric contrastive term (InfoNCE over the batch: each output must be closer t
 the others'), and measured by retrieval: recall@1/5/10 of the paired music among all held-out music, from
 the adapted embedding. The flow backend's ``clap-audio`` models are conditioned in exactly that space.
 
-This is the core only (Python): ``weavewave train adapter`` and feeding adapted images and stories to the
-flow backend are later steps of issue 16. torch is imported inside functions.
+``weavewave train adapter`` (:mod:`.adapter_train`) trains one on a dataset; ``--adapter-embed`` feeds an
+adapted image or text to the flow backend. torch is imported inside functions.
 """
 
 from __future__ import annotations
@@ -39,6 +39,11 @@ class AdapterConfig:
     layers: int = 2
     source_model: str | None = None  # the model that made the source embeddings (CLIP, MiniLM, CLAP)
     clap_model: str | None = None  # the CLAP whose audio space is the target
+    # how sources are embedded: clip-image, minilm or clap-text (None: vectors given by the caller)
+    source_embedder: str | None = None
+    # the space the outputs live in, as :func:`condition_space` names it; a flow model takes the adapter
+    # only when its own condition space has the same name
+    target_space: str | None = None
     metrics: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -178,10 +183,30 @@ def save_adapter(model: Any, config: AdapterConfig, folder: str | Path) -> Path:
     return out
 
 
-def load_adapter(folder: str | Path) -> tuple[Any, AdapterConfig]:
-    """The adapter saved in ``folder``, refused with one line when the folder is not one."""
-    from safetensors.torch import load_file
+def model_ref(ref: str | None) -> str | None:
+    """A model reference as spaces compare it: an existing folder by its absolute path, else as given."""
+    if not ref:
+        return None
+    p = Path(ref).expanduser()
+    return str(p.resolve()) if p.exists() else ref
 
+
+def condition_space(condition: str, clap_model: str | None, model: str | None = None) -> str:
+    """The name of a flow model's condition space (what its condition vectors are).
+
+    ``clap-audio`` models live in the CLAP audio space of their CLAP weights (MusFlow's space); ``clap``
+    models in the CLAP text space; ``minilm`` in the sentence model's; ``vectors`` models in the space of
+    the vectors they were trained on, which only that model (``model``, its folder) knows.
+    """
+    if condition in ("clap", "clap-audio"):
+        return f"{condition}:{model_ref(clap_model)}"
+    if condition == "vectors":
+        return f"vectors:{model_ref(model)}"
+    return condition
+
+
+def read_adapter_config(folder: str | Path) -> AdapterConfig:
+    """The config of the adapter in ``folder`` (no torch), refused with one line when it is not one."""
     p = Path(folder).expanduser()
     try:
         data = json.loads((p / CONFIG_NAME).read_text())
@@ -191,7 +216,15 @@ def load_adapter(folder: str | Path) -> tuple[Any, AdapterConfig]:
         raise BadInputError(
             f"{folder} is not an adapter folder saved by weavewave (config.json + {WEIGHTS_NAME})"
         )
-    config = AdapterConfig(**{k: v for k, v in data.items() if k in {f.name for f in fields(AdapterConfig)}})
+    return AdapterConfig(**{k: v for k, v in data.items() if k in {f.name for f in fields(AdapterConfig)}})
+
+
+def load_adapter(folder: str | Path) -> tuple[Any, AdapterConfig]:
+    """The adapter saved in ``folder``, refused with one line when the folder is not one."""
+    from safetensors.torch import load_file
+
+    p = Path(folder).expanduser()
+    config = read_adapter_config(p)
     model = build_adapter(config)
     model.load_state_dict(load_file(str(p / WEIGHTS_NAME)))
     return model.eval(), config

@@ -74,6 +74,13 @@ class FlowOptions(GeneratorOptions):
     )
     device: str = "auto"
     dtype: str = "auto"
+    adapter_embed: str | None = Field(
+        None, description="an adapter from `weavewave train adapter`: its inputs condition the model"
+    )
+    adapter_inputs: list[str] | str = Field(
+        default_factory=list,
+        description="what goes through the adapter: picture paths or texts (or a JSON list)",
+    )
     cache: Any = Field(None, description="a ModelCache to share loaded models", exclude=True)
 
 
@@ -89,6 +96,7 @@ class FlowBundle:
     ref: str
     device: str
     dtype: Any
+    adapted: np.ndarray | None = None  # the adapter's condition vector, used for every window
 
 
 @dataclass
@@ -103,6 +111,9 @@ class FlowGenerator:
     steps, guidance_scale, solver : the ODE solver (see :mod:`weavewave.generators.flow.sampling`).
     overlap_s, crossfade_s : long form: seconds neighbouring windows share, and how many are crossfaded.
     device, dtype : ``auto`` or a named one; cache : a ModelCache to share loaded models.
+    adapter_embed : an adapter folder (``weavewave train adapter``) whose target space is the model's
+        condition space; adapter_inputs : picture paths (an image adapter) or texts it adapts. Their
+        adapted embeddings, averaged, condition every window instead of the captions.
     """
 
     model: str | None = None
@@ -115,6 +126,8 @@ class FlowGenerator:
     crossfade_s: float | None = None  # default: half the overlap
     device: str = "auto"
     dtype: str = "auto"
+    adapter_embed: str | None = None
+    adapter_inputs: list[str] | str = field(default_factory=list)  # a str: a JSON list (the brief's record)
     cache: ModelCache | None = field(default=None, repr=False)
     name: str = field(default="flow", init=False)
 
@@ -145,6 +158,29 @@ class FlowGenerator:
             raise BadInputError(
                 f"crossfade {self.crossfade_s:g} s must be between 0 and the overlap ({self.overlap_s:g} s)"
             )
+        if isinstance(self.adapter_inputs, str):  # the brief records options as scalars: a JSON list
+            import json
+
+            self.adapter_inputs = [str(x) for x in json.loads(self.adapter_inputs)]
+        if self.adapter_embed:
+            self.check_adapter()
+
+    def check_adapter(self) -> None:
+        """The adapter maps into this model's condition space and has something to adapt (one line if not)."""
+        from weavewave.generators.flow.adapters import condition_space, read_adapter_config
+
+        assert self.adapter_embed is not None and self.model is not None
+        adapter = read_adapter_config(self.adapter_embed)
+        space = condition_space(self.config.condition, self.clap_model or self.config.clap_model, self.model)
+        if adapter.target_space != space or adapter.target_dim != self.config.cond_dim:
+            raise BadInputError(
+                f"the adapter {self.adapter_embed} maps into {adapter.target_space} ({adapter.target_dim} "
+                f"dimensions) but {self.model} is conditioned on {space} ({self.config.cond_dim}): train the "
+                f"adapter with --flow-model {self.model}, or with the CLAP weights of a clap-audio model"
+            )
+        if not self.adapter_inputs:
+            what = "--image PATH" if adapter.source == "image" else "--text TEXT"
+            raise BadInputError(f"the adapter {self.adapter_embed} adapts {adapter.source}s: give {what}")
 
     def bundle(self) -> FlowBundle:
         """The loaded model, VAE and embedder (each loaded once per model cache)."""
@@ -170,10 +206,25 @@ class FlowGenerator:
                 f"the one {self.model} was trained on ({config.latent_channels}, {config.hop}, "
                 f"{config.sample_rate} Hz): drop --vae or pass that VAE"
             )
+        if self.adapter_embed:  # the adapter's inputs, not the captions, condition the model
+            return FlowBundle(model, config, vae, None, f"adapter:{self.adapter_embed}", ref, vae.device,
+                              next(model.parameters()).dtype, self.adapted_condition())  # fmt: skip
         embed, _, label = caption_embedder(config.condition, self.clap_model or config.clap_model)
         return FlowBundle(
             model, config, vae, CaptionCache(embed), label, ref, vae.device, next(model.parameters()).dtype
         )
+
+    def adapted_condition(self) -> np.ndarray:
+        """The adapter's inputs embedded, adapted and averaged: a unit vector [shape=(cond_dim,)]."""
+        from weavewave.generators.flow.adapter_train import source_embedder
+        from weavewave.generators.flow.adapters import adapt, load_adapter
+
+        assert self.adapter_embed is not None
+        adapter, config = load_adapter(self.adapter_embed)
+        assert config.source_embedder is not None  # an adapter from a dataset always names its embedder
+        sources = source_embedder(config.source_embedder, config.source_model)(self.adapter_inputs)
+        mean = adapt(adapter, sources).mean(axis=0)
+        return (mean / (np.linalg.norm(mean) + 1e-12)).astype(np.float32)
 
     def generate(self, brief: MusicBrief, *, progress: ProgressFn | None = None) -> Track:
         """Make ``brief`` as mastered 48 kHz stereo audio."""
@@ -197,7 +248,10 @@ class FlowGenerator:
         crossfade = int(round(self.crossfade_s * cfg.frame_rate))
         windows = plan_windows(total, cfg.frames, min(overlap, cfg.frames - 1))
         captions = [block_caption(brief, w.start / cfg.frame_rate, w.end / cfg.frame_rate) for w in windows]
-        conds = [check_dim(b.embed(c), cfg.cond_dim, f"the {b.condition} embedding") for c in captions]
+        if b.adapted is not None:
+            conds = [check_dim(b.adapted, cfg.cond_dim, "the adapted embedding")] * len(captions)
+        else:
+            conds = [check_dim(b.embed(c), cfg.cond_dim, f"the {b.condition} embedding") for c in captions]
         report(0.1, f"sampling {len(windows)} window(s), {self.steps} steps")
         latents, windows = sample_latents(
             b.model, conds, total, steps=self.steps, guidance=self.guidance_scale, solver=self.solver,
@@ -227,6 +281,7 @@ class FlowGenerator:
             steps=self.steps,
             guidance=self.guidance_scale,
             solver=self.solver,
+            adapter=self.adapter_embed,
             windows=[
                 {
                     "start_s": round(w.start / cfg.frame_rate, 4),
@@ -247,6 +302,8 @@ class FlowGenerator:
 
     def record_options(self, b: FlowBundle) -> dict[str, Any]:
         """The options that change the sound, by their public names, as the brief records them."""
+        import json
+
         return {
             "model": b.ref,
             "vae": b.vae.ref,
@@ -257,7 +314,9 @@ class FlowGenerator:
             "overlap": self.overlap_s,
             "crossfade": self.crossfade_s,
             "dtype": self.dtype,
-        }
+            **({"adapter_embed": self.adapter_embed, "adapter_inputs": json.dumps(list(self.adapter_inputs))}
+               if self.adapter_embed else {}),
+        }  # fmt: skip
 
 
 def to_output(audio: np.ndarray, sample_rate: int, duration_s: float) -> np.ndarray:
