@@ -186,3 +186,50 @@ def _limiter_envelope(peaks: np.ndarray, gain: float, ceiling: float) -> np.ndar
         env = uniform_filter1d(env, size=2 * h + 1, mode="nearest")
     np.minimum(env, np.float32(1.0), out=env)
     return env
+
+
+# --- a neural model's audio -> the master ---------------------------------------------------------------
+def to_stereo_48k(audio: np.ndarray, sample_rate: int, duration_s: float) -> np.ndarray:
+    """A model's audio [shape=(channels, n)] at its own rate -> 48 kHz stereo [shape=(2, round(duration *
+    48000))], cut or padded with silence (mono is played on both sides)."""
+    from weavewave.dsp.signal import resample
+
+    n = int(round(duration_s * SAMPLE_RATE))
+    up = resample(audio.T.astype(np.float64), sample_rate, SAMPLE_RATE).T.astype(np.float32)
+    if up.shape[0] == 1:
+        up = np.repeat(up, 2, axis=0)
+    out = np.zeros((2, n), np.float32)
+    m = min(n, up.shape[1])
+    out[:, :m] = up[:2, :m]
+    return out
+
+
+def fold_loop(stereo: np.ndarray, n: int) -> np.ndarray:
+    """A seamless loop of ``n`` samples from audio [shape=(2, m > n)] that plays on past ``n``.
+
+    The continuation after ``n`` fades in over the start while the start fades in under it: at the wrap
+    the last sample is followed by (mostly) the very sample the model played next. The two sides are
+    different music, so an equal-power crossfade keeps the level.
+    """
+    m = min(stereo.shape[1] - n, n)
+    tail = stereo[:, n : n + m]
+    out = stereo[:, :n].copy()
+    if m == 0:
+        return out
+    theta = (0.5 * np.pi * (np.arange(m) + 0.5) / m).astype(np.float32)
+    out[:, :m] = out[:, :m] * np.sin(theta) + tail * np.cos(theta)
+    return out
+
+
+def master_model_audio(
+    audio: np.ndarray, sample_rate: int, duration_s: float, *, loop: bool, seam_s: float = 0.0
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """Master what a neural backend made: ``audio`` [shape=(channels, n)] at ``sample_rate`` covers
+    ``duration_s + seam_s`` (a loop plays ``seam_s`` on past its end, folded over the start). Returns the
+    master [shape=(n, 2)] of exactly ``duration_s`` and :func:`master`'s stats."""
+    stereo = to_stereo_48k(audio, sample_rate, duration_s + seam_s)
+    n = int(round(duration_s * SAMPLE_RATE))
+    if loop:
+        stereo = fold_loop(stereo, n)
+    mastered, _, stats = master(stereo, n, {}, fades=not loop)
+    return mastered, stats

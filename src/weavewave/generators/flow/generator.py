@@ -230,11 +230,7 @@ class FlowGenerator:
         """Make ``brief`` as mastered 48 kHz stereo audio."""
         from weavewave.generators.flow.condition import check_dim
         from weavewave.generators.flow.sampling import plan_windows, sample_latents
-        from weavewave.generators.musicgen.generator import (
-            LOOP_CROSSFADE_S,
-            block_caption,
-            fold_loop,
-        )
+        from weavewave.generators.musicgen.generator import LOOP_CROSSFADE_S, block_caption
 
         check_brief(brief, self.capabilities, backend=self.name, hints=REFUSAL_HINTS)
         report = progress or (lambda fraction, message: None)
@@ -264,14 +260,11 @@ class FlowGenerator:
         report(0.8, "decoding")
         audio = b.vae.decode(z)
         report(0.9, "mastering")
-        from weavewave.dsp.master import SAMPLE_RATE
-        from weavewave.dsp.master import master as _master
+        from weavewave.dsp.master import SAMPLE_RATE, master_model_audio
 
-        stereo = to_output(audio, cfg.sample_rate, brief.duration_s + seam_s)
-        n = int(round(brief.duration_s * SAMPLE_RATE))
-        if brief.loop:
-            stereo = fold_loop(stereo, n)
-        master, _, stats = _master(stereo, n, {}, fades=not brief.loop)
+        master, stats = master_model_audio(
+            audio, cfg.sample_rate, brief.duration_s, loop=brief.loop, seam_s=seam_s
+        )
         options = self.record_options(b)
         stats.update(
             generator="flow",
@@ -317,21 +310,6 @@ class FlowGenerator:
             **({"adapter_embed": self.adapter_embed, "adapter_inputs": json.dumps(list(self.adapter_inputs))}
                if self.adapter_embed else {}),
         }  # fmt: skip
-
-
-def to_output(audio: np.ndarray, sample_rate: int, duration_s: float) -> np.ndarray:
-    """VAE audio [shape=(channels, n)] -> 48 kHz stereo [shape=(2, round(duration * 48000))], cut or padded."""
-    from weavewave.dsp.master import SAMPLE_RATE
-    from weavewave.dsp.signal import resample
-
-    n = int(round(duration_s * SAMPLE_RATE))
-    up = resample(audio.T.astype(np.float64), sample_rate, SAMPLE_RATE).T.astype(np.float32)
-    if up.shape[0] == 1:
-        up = np.repeat(up, 2, axis=0)
-    out = np.zeros((2, n), np.float32)
-    m = min(n, up.shape[1])
-    out[:, :m] = up[:2, :m]
-    return out
 
 
 __all__ = ["MAX_GUIDANCE", "SOLVERS", "FlowGenerator", "FlowOptions"]

@@ -435,14 +435,11 @@ class MusicgenGenerator:
             b, brief, chroma, lambda f, m: report(0.05 + 0.85 * f, m), extra_s=seam_s
         )
         report(0.92, "mastering")
-        from weavewave.dsp.master import SAMPLE_RATE
-        from weavewave.dsp.master import master as _master
+        from weavewave.dsp.master import SAMPLE_RATE, master_model_audio
 
-        stereo = _to_output(audio, b.sample_rate, brief.duration_s + seam_s)
-        n = int(round(brief.duration_s * SAMPLE_RATE))
-        if brief.loop:
-            stereo = fold_loop(stereo, n)
-        master, _, stats = _master(stereo, n, {}, fades=not brief.loop)
+        master, stats = master_model_audio(
+            audio, b.sample_rate, brief.duration_s, loop=brief.loop, seam_s=seam_s
+        )
         options = self.record_options(b)
         stats.update(
             generator="musicgen",
@@ -563,23 +560,6 @@ class MusicgenGenerator:
 REFUSAL_HINTS = {
     "reference": "pass the tune as --melody {source} or add --steer symbolic",
 }
-
-
-def fold_loop(stereo: np.ndarray, n: int) -> np.ndarray:
-    """A seamless loop of ``n`` samples from audio [shape=(2, m > n)] that plays on past ``n``.
-
-    The continuation after ``n`` fades in over the start while the start fades in under it: at the wrap
-    the last sample is followed by (mostly) the very sample the model played next. The two sides are
-    different music, so an equal-power crossfade keeps the level.
-    """
-    m = min(stereo.shape[1] - n, n)
-    tail = stereo[:, n : n + m]
-    out = stereo[:, :n].copy()
-    if m == 0:
-        return out
-    theta = (0.5 * np.pi * (np.arange(m) + 0.5) / m).astype(np.float32)
-    out[:, :m] = out[:, :m] * np.sin(theta) + tail * np.cos(theta)
-    return out
 
 
 def _place(out: np.ndarray, decoded: np.ndarray, block: Block, hop: int, crossfade: int) -> None:
@@ -722,21 +702,6 @@ def encode_prompt(b: MusicgenBundle, prompt_audio: np.ndarray) -> Any:
     codes = left.new_empty((left.shape[0] * 2, left.shape[1]))
     codes[0::2], codes[1::2] = left, right
     return codes
-
-
-def _to_output(audio: np.ndarray, sample_rate: int, duration_s: float) -> np.ndarray:
-    """Codec-rate audio [shape=(channels, n)] -> 48 kHz stereo [shape=(2, round(duration * 48000))]."""
-    from weavewave.dsp.master import SAMPLE_RATE
-    from weavewave.dsp.signal import resample
-
-    n = int(round(duration_s * SAMPLE_RATE))
-    up = resample(audio.T.astype(np.float64), sample_rate, SAMPLE_RATE).T.astype(np.float32)
-    if up.shape[0] == 1:
-        up = np.repeat(up, 2, axis=0)
-    out = np.zeros((2, n), np.float32)
-    m = min(n, up.shape[1])
-    out[:, :m] = up[:, :m]
-    return out
 
 
 # ======================================================================================================
