@@ -231,6 +231,15 @@ def clap_score(clap: LoadedModel, audio: np.ndarray, sample_rate: int, text: str
     return float(clap_audio(clap, audio, sample_rate) @ clap_text(clap, [text])[0])
 
 
+def clip_images(clip: LoadedModel, images: list[Any]) -> np.ndarray:
+    """Unit CLIP image embeddings [shape=(n, dim)] of PIL images (RGB)."""
+    torch, _ = _torch_transformers()
+    pixels = clip.processor.image_processor(images=images, return_tensors="pt")["pixel_values"]
+    with torch.no_grad():
+        emb = _pooled(clip.model.get_image_features(pixel_values=pixels))
+    return _unit(emb.float().numpy())
+
+
 def clip_image_text(clip: LoadedModel, image: str | Path, text: str) -> float:
     """Cosine between a photo's CLIP image embedding and ``text``'s CLIP text embedding."""
     from PIL import Image

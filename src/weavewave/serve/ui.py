@@ -168,13 +168,14 @@ LIBRARY_HEADERS = ["title", "artist", "genre", "BPM", "key", "s", "id"]
 
 def library_rows(settings: Settings) -> list[list[Any]]:
     """The server library's tracks for the Library tab, by title; none when it is empty or not installed."""
-    try:
-        from weavewave.library.store import MARKER_NAME, open_library
+    from weavewave.errors import MissingDependencyError
+    from weavewave.library.store import MARKER_NAME, open_library
 
-        if not (settings.library_dir / MARKER_NAME).is_file():
-            return []
+    if not (settings.library_dir / MARKER_NAME).is_file():
+        return []
+    try:
         rows = open_library(settings.library_dir, what="server library").rows(limit=MAX_PAGE_TRACKS)
-    except ImportError:  # the 'library' extra (lancedb) is not installed on this server
+    except MissingDependencyError:  # the 'library' extra (lancedb) is not installed on this server
         return []
     rows.sort(key=lambda r: (r["title"].lower(), r["id"]))
     return [[r["title"], r["artist"], r["genre"], round(r["tempo_bpm"]), r["key"], round(r["duration_s"]), r["id"]]

@@ -50,7 +50,7 @@ class AdapterResult:
 
 def _raw_rows(root: Path) -> tuple[list[dict[str, Any]], Path]:
     """The dataset's rows (in :func:`read_dataset`'s order) and the folder their relative paths start from."""
-    from weavewave.generators.flow.data import ANNOTATED_DATA, METADATA_NAMES, SPLITS, _rows
+    from weavewave.generators.flow.data import ANNOTATED_DATA, METADATA_NAMES, SPLITS, read_rows
 
     if (root / ANNOTATED_DATA).is_file():
         from weavewave.train.dataset import load_rows
@@ -58,17 +58,16 @@ def _raw_rows(root: Path) -> tuple[list[dict[str, Any]], Path]:
         return load_rows(root), root
     base = root / SPLITS[0] if (root / SPLITS[0]).is_dir() else root
     metas = [base / n for n in METADATA_NAMES if (base / n).is_file()]
-    return (_rows(metas[0]) if metas else []), base
+    return (read_rows(metas[0]) if metas else []), base
 
 
 def image_embedder(clip_model: str | None) -> SourceEmbedder:
     """Picture paths -> unit CLIP image embeddings [shape=(n, dim)], float32."""
     from PIL import Image
 
-    from weavewave.evaluate.neural import _pooled, _torch_transformers, _unit, load_clip
+    from weavewave.evaluate.neural import clip_images, load_clip
 
     clip = load_clip(clip_model)
-    torch, _ = _torch_transformers()
 
     def embed(paths: Sequence[str]) -> np.ndarray:
         images = []
@@ -78,10 +77,7 @@ def image_embedder(clip_model: str | None) -> SourceEmbedder:
                     images.append(im.convert("RGB"))
             except OSError as exc:
                 raise BadInputError(f"cannot read image {path}: {str(exc).splitlines()[0]}") from None
-        pixels = clip.processor.image_processor(images=images, return_tensors="pt")["pixel_values"]
-        with torch.no_grad():
-            out = _pooled(clip.model.get_image_features(pixel_values=pixels)).float().numpy()
-        return _unit(out).astype(np.float32)
+        return clip_images(clip, images).astype(np.float32)
 
     return embed
 

@@ -39,7 +39,8 @@ class Example:
         return f"Example({self.path.name!r}, {self.caption[:40]!r}{extra})"
 
 
-def _rows(meta: Path) -> list[dict]:
+def read_rows(meta: Path) -> list[dict]:
+    """The rows of a metadata.jsonl or metadata.csv file, as dicts; one clear line when unreadable."""
     try:
         if meta.suffix == ".jsonl":
             lines = [line for line in meta.read_text(encoding="utf-8").splitlines() if line.strip()]
@@ -76,7 +77,7 @@ def read_dataset(folder: str | Path, split: str = "train") -> list[Example]:
             'with one {"file_name": ..., "caption": ...} row per file'
         )
     examples = []
-    for i, row in enumerate(_rows(metas[0]), 1):
+    for i, row in enumerate(read_rows(metas[0]), 1):
         where = f"{metas[0].name} row {i}"
         if not isinstance(row, dict) or not row.get("file_name"):
             raise BadInputError(f"{where} has no file_name: each row names its audio file")
