@@ -15,15 +15,7 @@ from weavewave.neural.models import ModelCache  # noqa: E402
 WINDOW_S = 2.0  # shorter than the contract's pieces, so they are made in two windows (long form)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny models run fastest on one thread, and the test machines are shared."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+from tiny_models import one_torch_thread  # noqa: E402, F401  (autouse: one torch thread here)
 
 
 @pytest.fixture(scope="module")

@@ -23,14 +23,7 @@ PAIRS = 200
 SOURCE_DIM, TARGET_DIM = 24, 16
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+from tiny_models import one_torch_thread  # noqa: E402, F401  (autouse: one torch thread here)
 
 
 def paired(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

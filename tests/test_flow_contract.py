@@ -19,15 +19,7 @@ STEPS = 4
 OVERLAP_S = 0.2
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny models run fastest on one thread, and the test machines are shared."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+from tiny_models import one_torch_thread  # noqa: E402, F401  (autouse: one torch thread here)
 
 
 @pytest.fixture(scope="module")

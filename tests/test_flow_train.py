@@ -88,14 +88,7 @@ pytest.importorskip("diffusers")
 pytest.importorskip("accelerate")
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+from tiny_models import one_torch_thread  # noqa: E402, F401  (autouse: one torch thread here)
 
 
 def tiny_settings(**kw):

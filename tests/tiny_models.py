@@ -9,6 +9,21 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_torch_thread():
+    """Tiny models run fastest on one thread, and the test machines are shared. Import it into a test
+    module (``from tiny_models import one_torch_thread``) and it applies to that module."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 # Words the tiny T5 tokenizer knows: enough for weavewave's captions to tokenize into more than <unk>.
 CAPTION_WORDS = (
     "a an the and with in at of to piece music song calm happy sad dark bright warm gentle "

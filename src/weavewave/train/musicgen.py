@@ -297,30 +297,9 @@ def collate(examples: list[Example], tokenizer: Any, model: Any) -> dict[str, An
 # ======================================================================================================
 def load_base(ref: str) -> tuple[Any, Any, bool]:
     """The base MusicGen (fp32, for training), its tokenizer, and whether it is a melody model."""
-    from transformers import (
-        AutoConfig,
-        AutoTokenizer,
-        MusicgenForConditionalGeneration,
-        MusicgenMelodyForConditionalGeneration,
-    )
+    from weavewave.generators.musicgen.generator import load_musicgen_model
 
-    from weavewave.neural.models import check_tokenizer, from_pretrained, quiet_transformers
-
-    quiet_transformers()
-    config = from_pretrained(AutoConfig.from_pretrained, ref, "generator")
-    kind = getattr(config, "model_type", "")
-    if kind not in ("musicgen", "musicgen_melody"):
-        raise BadInputError(f"--model {ref} is a {kind or 'unknown'} model, not MusicGen: pass a MusicGen "
-                            "model, e.g. facebook/musicgen-small")  # fmt: skip
-    cls: Any = (
-        MusicgenMelodyForConditionalGeneration
-        if kind == "musicgen_melody"
-        else MusicgenForConditionalGeneration
-    )
-    model = from_pretrained(cls.from_pretrained, ref, "generator")
-    tokenizer = from_pretrained(AutoTokenizer.from_pretrained, ref, "generator")
-    check_tokenizer(tokenizer, ref, vocab_size=model.config.text_encoder.vocab_size)
-    return model, tokenizer, kind == "musicgen_melody"
+    return load_musicgen_model(ref)
 
 
 def add_lora(model: Any, cfg: TrainConfig) -> Any:

@@ -180,7 +180,9 @@ def _load_with_adapter(ref: str, device: str, torch_dtype: Any, adapter: str | P
     return replace(b, model=merged, adapter=str(adapter))
 
 
-def _load(ref: str, device: str, torch_dtype: Any) -> MusicgenBundle:
+def load_musicgen_model(ref: str, torch_dtype: Any = None) -> tuple[Any, Any, bool]:
+    """A MusicGen or MusicGen-Melody model (hub id or folder), its checked tokenizer, and whether it is a
+    melody model; anything else is refused with one line. Used by generation and by LoRA training."""
     from transformers import (
         AutoConfig,
         AutoTokenizer,
@@ -188,7 +190,6 @@ def _load(ref: str, device: str, torch_dtype: Any) -> MusicgenBundle:
         MusicgenMelodyForConditionalGeneration,
     )
 
-    from weavewave.generators.musicgen.fast import audio_channels
     from weavewave.neural.models import check_tokenizer, from_pretrained, quiet_transformers
 
     quiet_transformers()
@@ -204,10 +205,18 @@ def _load(ref: str, device: str, torch_dtype: Any) -> MusicgenBundle:
             f"{ref} is a {kind or 'unknown'} model, not MusicGen: pass a MusicGen model to "
             "--model, e.g. facebook/musicgen-small (see `weavewave models`)"
         )
-    model = from_pretrained(cls.from_pretrained, ref, "generator", dtype=torch_dtype)
-    model.to(device).eval()
+    extra = {} if torch_dtype is None else {"dtype": torch_dtype}
+    model = from_pretrained(cls.from_pretrained, ref, "generator", **extra)
     tokenizer = from_pretrained(AutoTokenizer.from_pretrained, ref, "generator")
     check_tokenizer(tokenizer, ref, vocab_size=model.config.text_encoder.vocab_size)
+    return model, tokenizer, kind == "musicgen_melody"
+
+
+def _load(ref: str, device: str, torch_dtype: Any) -> MusicgenBundle:
+    from weavewave.generators.musicgen.fast import audio_channels
+
+    model, tokenizer, is_melody = load_musicgen_model(ref, torch_dtype)
+    model.to(device).eval()
     audio_cfg = model.config.audio_encoder
     return MusicgenBundle(
         model=model,
@@ -219,7 +228,7 @@ def _load(ref: str, device: str, torch_dtype: Any) -> MusicgenBundle:
         frame_rate=int(audio_cfg.frame_rate),
         num_codebooks=int(model.decoder.config.num_codebooks),
         audio_channels=audio_channels(model),
-        is_melody=kind == "musicgen_melody",
+        is_melody=is_melody,
         chroma_length=getattr(model.config, "chroma_length", None),
     )
 
