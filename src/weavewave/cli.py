@@ -654,7 +654,7 @@ def _add_train_parsers(sub: Any) -> None:
         epilog=TRAIN_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    from weavewave.train.musicgen import DEFAULT_ALPHA, DEFAULT_LR, DEFAULT_RANK, MIXED
+    from weavewave.train import DEFAULT_ALPHA, DEFAULT_LR, DEFAULT_RANK, MIXED
 
     mg.add_argument(
         "--data", required=True, metavar="DATASET", help="a dataset folder from `weavewave annotate`"

@@ -13,3 +13,10 @@ Nothing here imports torch, transformers, peft, accelerate or datasets at import
 
 # ``weavewave annotate --segment``: a length in seconds, or one of these (here, so --help stays light).
 SEGMENT_MODES = ("sections",)
+
+# ``weavewave train musicgen`` defaults (here, so --help stays light): LoRA rank, alpha and learning rate
+# from the public MusicGen dreamboothing recipe, scaled for a laptop; the mixed-precision choices.
+DEFAULT_RANK = 16
+DEFAULT_ALPHA = 32
+DEFAULT_LR = 2e-4
+MIXED = ("auto", "no", "fp16", "bf16")

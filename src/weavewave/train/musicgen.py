@@ -33,11 +33,8 @@ from typing import Any
 import numpy as np
 
 from weavewave.errors import BadInputError, is_disk_full
+from weavewave.train import DEFAULT_ALPHA, DEFAULT_LR, DEFAULT_RANK, MIXED
 
-# LoRA defaults from the public MusicGen dreamboothing recipe, scaled for a laptop.
-DEFAULT_RANK = 16
-DEFAULT_ALPHA = 32
-DEFAULT_LR = 2e-4
 # The decoder layers LoRA adapts: attention projections (self and cross) and the feed-forward pair.
 LORA_TARGETS = r".*decoder\.model\.decoder\.layers\.\d+\.(self_attn\.(q_proj|k_proj|v_proj|out_proj)|encoder_attn\.(q_proj|k_proj|v_proj|out_proj)|fc1|fc2)"
 MAX_SEGMENT_S = 30.0  # MusicGen was trained on 30 s windows; longer rows are cut
@@ -50,7 +47,6 @@ PLOT_FILE = "loss.png"
 CHECKPOINTS = "checkpoints"
 SAMPLES = "samples"
 SAMPLE_S = 5.0
-MIXED = ("auto", "no", "fp16", "bf16")
 
 
 @dataclass
