@@ -320,13 +320,15 @@ def annotate(
     images: str | Path | None = None,
     progress: Callable[[float, str], None] | None = None,
     paths_from: str | Path | None = None,
+    text_model: str = "auto",
 ) -> AnnotateSummary:
     """Annotate the audio files under ``music`` into the dataset folder ``out`` (see the module docstring).
 
     ``images``: a folder of photos; each kept segment is paired with the nearest one
     (:mod:`weavewave.train.pairing`), its copy, file name and score recorded in the row. ``paths_from``:
     record source paths relative to this folder (the server does, so a dataset never shows where it keeps
-    its files).
+    its files). ``text_model``: the embedder photos and captions meet in, as ``--text-model`` (``auto``: the
+    sentence model where installed, ``minilm``, or ``lexicon``: hashed words, no torch).
 
     Raises BadInputError when no audio file is found, ``images`` is not a folder, or ``out`` was made with
     another segment setting. Unreadable audio files and photos are skipped and listed in ``skipped.jsonl``
@@ -355,11 +357,11 @@ def annotate(
     candidates: list[Any] = []  # pairing.ImageCandidate, imported only with --images
     embedder = ""
     if images is not None:
-        from weavewave.library.track import text_embedder
+        from weavewave.library.track import EMBEDDER_MINILM, EMBEDDER_WORDS, text_embedder
         from weavewave.train.pairing import load_images
 
         report(0.0, "reading the photos")
-        embedder = text_embedder()
+        embedder = {"minilm": EMBEDDER_MINILM, "lexicon": EMBEDDER_WORDS}.get(text_model) or text_embedder()
         candidates, bad_images = load_images(images, embedder)
         skipped = [*skipped, *(Skipped(Path(s["path"]), s["reason"]) for s in bad_images)]
     root = Path(out)
@@ -381,12 +383,15 @@ def annotate(
     summary = AnnotateSummary()
     summary.images = len(candidates)
 
-    def shown(path: Path) -> str:
-        if paths_from is not None and path.is_relative_to(Path(paths_from).resolve()):
-            return path.relative_to(Path(paths_from).resolve()).as_posix()
-        return str(path)
+    hidden = Path(paths_from).resolve() if paths_from is not None else None
 
-    summary.skipped = [{"path": shown(Path(s.path).resolve()), "reason": s.reason} for s in skipped]
+    def shown(path: Path) -> str:
+        return path.relative_to(hidden).as_posix() if hidden and path.is_relative_to(hidden) else str(path)
+
+    def said(reason: str) -> str:  # a reason naming a file by its full path says it from paths_from too
+        return reason.replace(f"{hidden}/", "") if hidden else reason
+
+    summary.skipped = [{"path": shown(Path(s.path).resolve()), "reason": said(s.reason)} for s in skipped]
     for n, path in enumerate(files):
         report(n / len(files), f"{path.name} ({n + 1}/{len(files)})")
         try:
@@ -402,7 +407,7 @@ def annotate(
                 path, sha, root, seg, describer, writer, reviewer, read_tags(path)
             )
         except BadInputError as exc:
-            summary.skipped.append({"path": shown(path), "reason": str(exc)})
+            summary.skipped.append({"path": shown(path), "reason": said(str(exc))})
             continue
         if candidates and rows:
             from weavewave.train.pairing import pair_rows
