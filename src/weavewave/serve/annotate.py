@@ -64,6 +64,30 @@ def check_fields(fields: dict[str, str]) -> dict[str, Any]:
     return {"segment": segment, "review": review, "licence": licence}
 
 
+def openapi_body() -> dict[str, Any]:
+    """The request body of ``POST /v1/annotate`` in the OpenAPI document (the route reads the form itself)."""
+    files = {"type": "array", "items": {"type": "string", "format": "binary"}}
+    properties = {
+        "files": {**files, "maxItems": MAX_FILES, "description": f"{EXPECTED['audio']} per part; at most "
+                  f"{MAX_FILES} files and {MAX_TOTAL_S / 60:.0f} minutes in all"},
+        "images": {**files, "maxItems": MAX_IMAGES, "description": "photos to pair with segments: "
+                   f"{EXPECTED['image']} per part"},
+        "segment": {"type": "string", "default": "10", "description": "segment length in seconds (2 to 30), or "
+                    "'sections' (the detected sections)"},
+        "review": {"type": "string", "enum": list(REVIEW_ACTIONS), "default": "correct",
+                   "description": "what the reviewer does with a caption its measurements contradict"},
+        "licence": {"type": "string", "maxLength": MAX_LICENCE_CHARS,
+                    "description": "the licence of the music, as you hold it (recorded in the dataset card)"},
+    }  # fmt: skip
+    schema = {
+        "type": "object",
+        "properties": properties,
+        "required": ["files"],
+        "additionalProperties": False,
+    }
+    return {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": schema}}}}
+
+
 def store_file(
     stream: IO[bytes], filename: str | None, field: str, kind: str, folder: Path, limit: int
 ) -> Path:

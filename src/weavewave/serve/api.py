@@ -465,7 +465,9 @@ def _router(settings: Settings, store: JobStore, cache: Any = None) -> APIRouter
         ``GET /v1/batches/{id}``."""
         return await _post_batch(request, settings, store)
 
-    @router.post("/annotate", status_code=202, tags=["training"])
+    from weavewave.serve.annotate import openapi_body
+
+    @router.post("/annotate", status_code=202, tags=["training"], openapi_extra=openapi_body())
     async def post_annotate(request: Request) -> JSONResponse:
         """Queue an annotation job: a multipart form with audio ``files`` parts, optional ``images`` parts
         (photos paired with segments) and the fields ``segment`` (seconds, or ``sections``), ``review``
