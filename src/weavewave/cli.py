@@ -637,6 +637,10 @@ def _add_train_parsers(sub: Any) -> None:
     ann.add_argument("--images", metavar="DIR",
                      help="a folder of your photos: each segment is paired with the nearest one (caption and photo "
                      "in one text-embedding space) and the photo, its name and the score recorded")  # fmt: skip
+    ann.add_argument("--clip-model", metavar="ID_OR_DIR",
+                     help="with --clap-model: pair photos through CLIP (photo vs caption) and CLAP (audio vs caption) "
+                     "instead of the offline text embedding")  # fmt: skip
+    ann.add_argument("--clap-model", metavar="ID_OR_DIR", help="with --clip-model (see there)")
     ann.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
 
     tr = sub.add_parser(
@@ -713,7 +717,8 @@ def _cmd_annotate(args: argparse.Namespace) -> int:
 
     progress = Progress(sys.stderr, enabled=not args.quiet)
     summary = annotate(args.music, args.out, segment=args.segment, licence=args.licence, review=args.review,
-                       images=args.images, progress=progress)  # fmt: skip
+                       images=args.images, clip_model=args.clip_model, clap_model=args.clap_model,
+                       progress=progress)  # fmt: skip
     progress.done()
     paired = f", {summary.paired} paired with {summary.images} photos" if args.images else ""
     print(

@@ -321,6 +321,8 @@ def annotate(
     progress: Callable[[float, str], None] | None = None,
     paths_from: str | Path | None = None,
     text_model: str = "auto",
+    clip_model: str | None = None,
+    clap_model: str | None = None,
 ) -> AnnotateSummary:
     """Annotate the audio files under ``music`` into the dataset folder ``out`` (see the module docstring).
 
@@ -328,7 +330,9 @@ def annotate(
     (:mod:`weavewave.train.pairing`), its copy, file name and score recorded in the row. ``paths_from``:
     record source paths relative to this folder (the server does, so a dataset never shows where it keeps
     its files). ``text_model``: the embedder photos and captions meet in, as ``--text-model`` (``auto``: the
-    sentence model where installed, ``minilm``, or ``lexicon``: hashed words, no torch).
+    sentence model where installed, ``minilm``, or ``lexicon``: hashed words, no torch). ``clip_model`` and
+    ``clap_model`` (hub ids or folders, both or neither) pair through CLIP and CLAP instead
+    (:class:`weavewave.train.pairing.ModelPairer`).
 
     Raises BadInputError when no audio file is found, ``images`` is not a folder, or ``out`` was made with
     another segment setting. Unreadable audio files and photos are skipped and listed in ``skipped.jsonl``
@@ -354,16 +358,9 @@ def annotate(
         raise BadInputError(
             f"no audio files found in {where}: give folders holding WAV, FLAC, MP3 or OGG files"
         )
-    candidates: list[Any] = []  # pairing.ImageCandidate, imported only with --images
-    embedder = ""
-    if images is not None:
-        from weavewave.library.track import EMBEDDER_MINILM, EMBEDDER_WORDS, text_embedder
-        from weavewave.train.pairing import load_images
-
-        report(0.0, "reading the photos")
-        embedder = {"minilm": EMBEDDER_MINILM, "lexicon": EMBEDDER_WORDS}.get(text_model) or text_embedder()
-        candidates, bad_images = load_images(images, embedder)
-        skipped = [*skipped, *(Skipped(Path(s["path"]), s["reason"]) for s in bad_images)]
+    pairer = _pairer(images, text_model, clip_model, clap_model, report)
+    if pairer is not None:
+        skipped = [*skipped, *(Skipped(Path(s["path"]), s["reason"]) for s in pairer.skipped)]
     root = Path(out)
     if root.exists() and not root.is_dir():
         raise BadInputError(f"--out {root} is a file: choose a folder for the dataset")
@@ -374,14 +371,16 @@ def annotate(
                             "tracks, or choose a new --out")  # fmt: skip
     state = {"segment": seg, "sources": state.get("sources", {}), "licence": licence or state.get("licence"),
              "images": state.get("images", 0)}  # fmt: skip
-    state["images"] = max(state["images"], len(candidates))
+    state["images"] = max(state["images"], len(pairer.images) if pairer else 0)
+    if pairer is not None:
+        state["pairing"] = pairer.name
     done = {h for h, s in state["sources"].items() if s.get("done")}
     _drop_unfinished(root, done)
     describer = describer or AnalyticDescriber()
     writer = writer or OfflineWriter()
     reviewer = reviewer or MeasurementReviewer(review)
     summary = AnnotateSummary()
-    summary.images = len(candidates)
+    summary.images = len(pairer.images) if pairer else 0
 
     hidden = Path(paths_from).resolve() if paths_from is not None else None
 
@@ -409,10 +408,8 @@ def annotate(
         except BadInputError as exc:
             summary.skipped.append({"path": shown(path), "reason": said(str(exc))})
             continue
-        if candidates and rows:
-            from weavewave.train.pairing import pair_rows
-
-            pair_rows(rows, candidates, embedder, root)
+        if pairer is not None and pairer.images and rows:
+            pairer.pair(rows, root)
             summary.paired += len(rows)
         write_jsonl(root / DATA_FILE, rows)
         write_jsonl(root / REJECTED_FILE, rejected)
@@ -433,6 +430,29 @@ def annotate(
     write_card(root, state, describer.name, writer.name, reviewer.name)
     report(1.0, "done")
     return summary
+
+
+def _pairer(images: str | Path | None, text_model: str, clip_model: str | None, clap_model: str | None,
+            report: Callable[[float, str], None]) -> Any:  # fmt: skip
+    """The photo pairer ``annotate`` was asked for (a pairing.TextPairer or ModelPairer), or None."""
+    if (clip_model is None) != (clap_model is None):
+        raise BadInputError("--clip-model and --clap-model pair photos together (CLIP for the photo, CLAP for the "
+                            "music, the caption between them): give both, or neither for the offline pairing")  # fmt: skip
+    if clip_model and images is None:
+        raise BadInputError(
+            "--clip-model and --clap-model pair photos with segments: give the photos with --images DIR"
+        )
+    if images is None:
+        return None
+    from weavewave.library.track import EMBEDDER_MINILM, EMBEDDER_WORDS, text_embedder
+    from weavewave.train.pairing import ModelPairer, TextPairer, find_images
+
+    find_images(images)  # a wrong folder is one line before any model loads
+    report(0.0, "reading the photos")
+    if clip_model and clap_model:
+        return ModelPairer(images, clip_model, clap_model)
+    asked = {"minilm": EMBEDDER_MINILM, "lexicon": EMBEDDER_WORDS}.get(text_model)
+    return TextPairer(images, asked or text_embedder())
 
 
 def _annotate_track(path: Path, sha: str, root: Path, seg: float | str, describer: Describer, writer: Writer,
@@ -509,8 +529,8 @@ def write_card(root: Path, state: dict[str, Any], describer: str, writer: str, r
         f"- Rejection rate: {len(rejected) / total:.1%}" if total else "- Rejection rate: n/a",
         f"- Files skipped (unreadable): {len(skipped)}",
         *([f"- Images: {paired} segments paired with the nearest of {state['images']} photos (column `image`, "
-           "score `image_score`: cosine similarity of caption and photo in one text-embedding space)"]
-          if paired else []),
+           f"score `image_score`; pairing: {state.get('pairing', 'text')}, how each was scored is in the row's "
+           "provenance)"] if paired else []),
         "",
         "Load it with `datasets.load_dataset(\"PATH/TO/THIS/FOLDER\", split=\"train\")`; the `audio` column is "
         "a path relative to this folder. Train on it with `weavewave train musicgen --data THIS_FOLDER ...`.",

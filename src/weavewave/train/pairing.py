@@ -8,10 +8,13 @@ and each segment's caption go through the same text embedder as the music librar
 all-MiniLM-L6-v2 sentence model, or hashed words where it is not installed), and each segment gets the
 photo whose text lies nearest to its caption, with the cosine similarity as its score.
 
-Why the offline space and not CLIP against CLAP: a CLIP image vector and a CLAP audio vector live in two
-spaces that no shipped model relates (an adapter from ``weavewave train adapter`` would be needed first),
-and neither model's weights can be fetched here, so such a pairing could not be run or tested on this
-machine. The sentence space is the one space both sides reach offline.
+With weights (``--clip-model`` and ``--clap-model``), :class:`ModelPairer` pairs through the caption as a
+pivot, as weavewave's evaluation measures image-music alignment (``image_music_via_text[clip+clap]``): the
+photo whose CLIP image embedding lies nearest the caption's CLIP text embedding, scored by the mean of that
+cosine and the CLAP cosine between the segment's audio and the caption. A CLIP image vector and a CLAP
+audio vector share no space (an adapter from ``weavewave train adapter`` would be needed to compare them
+directly), so the caption joins them. Neither model's weights can be fetched where this was built: the
+model path is tested on tiny random models (mechanics only), the offline path is the one measured.
 """
 
 from __future__ import annotations
@@ -143,3 +146,85 @@ def pair_rows(rows: list[dict[str, Any]], images: list[ImageCandidate], embedder
         provenance["image"] = (f"paired: the nearest of {len(images)} photos by {embedder} embedding of the "
                                f"caption and of the photo in words ({chosen.text!r}), cosine {score:.3f}")  # fmt: skip
         row["provenance"] = json.dumps(provenance)
+
+
+class TextPairer:
+    """The offline pairing: photos in words and captions in one text-embedding space (the module docstring)."""
+
+    name = "text"
+
+    def __init__(self, folder: str | Path, embedder: str) -> None:
+        self.embedder = embedder
+        self.images, self.skipped = load_images(folder, embedder)
+
+    def pair(self, rows: list[dict[str, Any]], root: Path) -> None:
+        """Fill ``image``, ``image_source`` and ``image_score`` of each row in place."""
+        pair_rows(rows, self.images, self.embedder, root)
+
+
+CLIP_BATCH = 16  # photos per CLIP forward pass
+
+
+class ModelPairer:
+    """Pairing with weights: CLIP (photo vs caption) and CLAP (segment audio vs caption), the caption as pivot."""
+
+    name = "clip+clap"
+
+    def __init__(self, folder: str | Path, clip_model: str, clap_model: str) -> None:
+        from PIL import Image
+
+        from weavewave.evaluate.neural import clip_images, load_clap, load_clip
+        from weavewave.io.audiofiles import content_hash
+        from weavewave.perceive.image import load_image
+
+        self.clip, self.clap = load_clip(clip_model), load_clap(clap_model)  # both before any photo is read
+        readable: list[tuple[Path, str, Any]] = []
+        self.skipped: list[dict[str, str]] = []
+        for path in find_images(folder):
+            try:
+                rgb = load_image(path)  # the image perceiver's reader: EXIF orientation, size limits
+                readable.append(
+                    (path, content_hash(path), Image.fromarray((rgb * 255).round().astype(np.uint8)))
+                )
+            except BadInputError as exc:
+                self.skipped.append({"path": str(path), "reason": f"image: {exc}"})
+            except OSError as exc:
+                self.skipped.append(
+                    {"path": str(path), "reason": f"image: cannot read it ({exc.strerror or exc})"}
+                )
+        vectors = [clip_images(self.clip, [im for _, _, im in readable[i : i + CLIP_BATCH]])
+                   for i in range(0, len(readable), CLIP_BATCH)]  # fmt: skip
+        table = np.concatenate(vectors) if vectors else np.zeros((0, 1), dtype=np.float32)
+        self.images = [ImageCandidate(p, h, "", v) for (p, h, _), v in zip(readable, table, strict=True)]
+
+    def pair(self, rows: list[dict[str, Any]], root: Path) -> None:
+        """Fill ``image``, ``image_source`` and ``image_score`` of each row in place; the score is the mean
+        of the CLIP image-caption and CLAP audio-caption cosines."""
+        import json
+
+        import soundfile as sf
+
+        from weavewave.evaluate.neural import clap_score, clip_text
+
+        if not rows or not self.images:
+            return
+        sims = (
+            clip_text(self.clip, [r["caption"] for r in rows]) @ np.stack([c.vector for c in self.images]).T
+        )
+        for row, row_sims in zip(rows, sims, strict=True):
+            i = int(np.argmax(row_sims))
+            audio, sr = sf.read(str(root / row["audio"]), dtype="float32", always_2d=True)
+            image_text = float(row_sims[i])
+            audio_text = clap_score(self.clap, audio.mean(axis=1), sr, row["caption"])
+            score = round((image_text + audio_text) / 2, SCORE_DECIMALS)
+            chosen = self.images[i]
+            row["image"] = copy_image(chosen, root)
+            row["image_source"] = chosen.path.name
+            row["image_score"] = score
+            provenance = json.loads(row["provenance"])
+            provenance["image"] = (
+                f"paired: of {len(self.images)} photos, the nearest to the caption by CLIP ({self.clip.name}: "
+                f"cosine {image_text:.3f}); the caption against the segment's audio by CLAP ({self.clap.name}: "
+                f"cosine {audio_text:.3f}); score: their mean (image_music_via_text[clip+clap])"
+            )
+            row["provenance"] = json.dumps(provenance)
