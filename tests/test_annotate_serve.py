@@ -42,8 +42,9 @@ def test_an_annotate_job_returns_a_dataset_that_datasets_loads(tmp_path, skimage
         ("files", ("broken.wav", b"RIFF\x00\x00\x00\x00WAVEjunk")),  # audio by its bytes, undecodable
         ("images", ("night.jpg", (skimage_data / "hubble_deep_field.jpg").read_bytes())),
         ("images", ("coffee.png", (skimage_data / "coffee.png").read_bytes())),
+        ("captions", ("fast.txt", b"a happy, energetic tune at 100 BPM")),  # the user's, with a wrong tempo
     ]
-    fields = {"segment": "6", "review": "reject", "licence": "CC0, my own recordings"}
+    fields = {"segment": "6", "review": "correct", "licence": "CC0, my own recordings"}
     with TestClient(create_app(settings), base_url=LOCAL_URL) as client:
         r = client.post("/v1/annotate", files=parts, data=fields)
         assert r.status_code == 202, r.text
@@ -59,6 +60,7 @@ def test_an_annotate_job_returns_a_dataset_that_datasets_loads(tmp_path, skimage
         archive = client.get(f"/v1/jobs/{job['id']}/files/dataset.zip")
         assert archive.status_code == 200 and archive.headers["content-type"] == "application/zip"
     assert summary["tracks_done"] == 2 and summary["kept"] == 3 and summary["images"] == 2
+    assert summary["corrected"] == 1
     assert summary["skipped"] == [{"path": "music/broken.wav", "reason": summary["skipped"][0]["reason"]}]
     with zipfile.ZipFile(io.BytesIO(archive.content)) as zf:
         zf.extractall(tmp_path / "got")
@@ -73,6 +75,8 @@ def test_an_annotate_job_returns_a_dataset_that_datasets_loads(tmp_path, skimage
         assert (root / row["audio"]).is_file() and (root / row["image"]).is_file()
         want = "night.jpg" if row["source"] == "slow-song.wav" else "coffee.png"
         assert row["image_source"] == want, row["caption"]
+        if row["source"] == "fast.wav":  # the uploaded caption, its tempo corrected by the reviewer
+            assert row["review"] == "corrected" and row["caption"].startswith("a happy, energetic tune at 14")
     card = (root / "README.md").read_text()
     assert "CC0, my own recordings" in card and "music/broken.wav" in card
 
@@ -91,8 +95,20 @@ def test_an_annotate_job_returns_a_dataset_that_datasets_loads(tmp_path, skimage
             "images",
         ),
         ([("files", ("a.wav", b"W")), ("brief", ("b.json", b"{}"))], {}, "brief"),
+        ([("files", ("a.wav", b"W")), ("captions", ("b.txt", b"a calm piece"))], {}, "captions"),
+        ([("files", ("a.wav", b"W")), ("captions", ("a.txt", b"\xff\xfe bad"))], {}, "captions"),
     ],
-    ids=["no-files", "not-audio", "segment", "review", "unknown-field", "image-not-image", "stray-file"],
+    ids=[
+        "no-files",
+        "not-audio",
+        "segment",
+        "review",
+        "unknown-field",
+        "image-not-image",
+        "stray-file",
+        "caption-of-no-track",
+        "caption-not-utf8",
+    ],  # fmt: skip
 )
 def test_bad_input_is_one_422_naming_the_field_and_queues_nothing(tmp_path, parts, fields, loc):
     settings = settings_for(tmp_path)

@@ -1,8 +1,10 @@
 """Annotation over HTTP: uploaded music becomes a training dataset, as a job in the server's queue.
 
 ``POST /v1/annotate`` takes a multipart form: ``files`` parts (the audio, one part per track), optional
-``images`` parts (photos to pair with segments, as ``weavewave annotate --images``) and the fields
-``segment`` (seconds, or ``sections``), ``review`` (``correct`` or ``reject``) and ``licence``. Everything
+``images`` parts (photos to pair with segments, as ``weavewave annotate --images``), optional
+``captions`` parts (the user's caption of a track, ``TRACK.txt`` for ``TRACK.wav``, checked by the
+reviewer) and the fields ``segment`` (seconds, or ``sections``), ``review`` (``correct`` or ``reject``) and
+``licence``. Everything
 that can be checked before any work is checked at once, each refusal a 422 naming its field: the number
 of files, that each one is audio (or an image) by its bytes, the upload limit, the total duration, the
 options. Then the files are stored in the job's folder and the job is queued like any other: its status
@@ -33,6 +35,7 @@ MAX_FILES = 200  # audio files per job: a folder of albums, not a whole collecti
 MAX_IMAGES = 200
 MAX_TOTAL_S = 2 * 3600.0  # two hours of music per job (about 12 minutes of work at 10 s segments)
 MAX_LICENCE_CHARS = 500
+MAX_CAPTION_BYTES = 4096  # a caption is a sentence or two, not a document
 FIELDS = ("segment", "review", "licence")
 REVIEW_ACTIONS = ("correct", "reject")
 MUSIC_DIR, IMAGES_DIR = "music", "images"  # under the job's inputs/
@@ -72,6 +75,8 @@ def openapi_body() -> dict[str, Any]:
                   f"{MAX_FILES} files and {MAX_TOTAL_S / 60:.0f} minutes in all"},
         "images": {**files, "maxItems": MAX_IMAGES, "description": "photos to pair with segments: "
                    f"{EXPECTED['image']} per part"},
+        "captions": {**files, "maxItems": MAX_FILES, "description": "your own captions, one UTF-8 text file per "
+                     "track named after it (TRACK.txt for TRACK.wav), checked by the reviewer"},
         "segment": {"type": "string", "default": "10", "description": "segment length in seconds (2 to 30), or "
                     "'sections' (the detected sections)"},
         "review": {"type": "string", "enum": list(REVIEW_ACTIONS), "default": "correct",
@@ -119,6 +124,30 @@ def store_file(
     return target
 
 
+def store_caption(stream: IO[bytes], filename: str | None, tracks: dict[str, Path]) -> Path:
+    """Store a user's caption (``TRACK.txt``) beside the uploaded track it names, where annotate reads it.
+
+    Raises FieldError when it names no uploaded track, is too long, or is not UTF-8 text.
+    """
+    from weavewave.train.annotate import CAPTION_SIDECAR
+
+    stem = safe_stem(filename, "captions")
+    track = tracks.get(stem)
+    if track is None:
+        raise FieldError("captions", f"{stem}{CAPTION_SIDECAR} names no uploaded track: name a caption after its "
+                         f"track ({stem}.wav -> {stem}{CAPTION_SIDECAR})")  # fmt: skip
+    data = stream.read(MAX_CAPTION_BYTES + 1)
+    if len(data) > MAX_CAPTION_BYTES:
+        raise FieldError("captions", f"{stem}{CAPTION_SIDECAR} is longer than {MAX_CAPTION_BYTES} bytes")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise FieldError("captions", f"{stem}{CAPTION_SIDECAR} is not UTF-8 text") from None
+    target = track.with_suffix(CAPTION_SIDECAR)
+    target.write_text(text, encoding="utf-8")
+    return target
+
+
 def declared_seconds(path: Path) -> float:
     """The duration a file's header declares; 0 when it cannot be read (the job then skips and lists it)."""
     import soundfile as sf
@@ -138,7 +167,8 @@ def submit_annotate(
 ) -> Job:
     """Check the options and the files, store the files in a new job's folder, queue the job.
 
-    ``uploads`` are (part name, stream, client's file name), ``files`` for audio and ``images`` for photos.
+    ``uploads`` are (part name, stream, client's file name): ``files`` for audio, ``images`` for photos and
+    ``captions`` for the user's own captions (``TRACK.txt`` for ``TRACK.wav``, as beside files on disk).
     Raises FieldError (422, naming the field) or QueueFull; on any refusal nothing is left behind.
     """
     from weavewave.serve.store import new_job_id
@@ -152,6 +182,8 @@ def submit_annotate(
         raise FieldError(
             "files", f"{len(music)} files: an annotate job takes at most {MAX_FILES}; send fewer"
         )
+    if len([u for u in uploads if u[0] == "captions"]) > len(music):
+        raise FieldError("captions", "more captions than tracks: send at most one per track, named after it")
     if len(photos) > MAX_IMAGES:
         raise FieldError("images", f"{len(photos)} photos: an annotate job takes at most {MAX_IMAGES}")
     job_id = new_job_id()
@@ -159,14 +191,18 @@ def submit_annotate(
     try:
         inputs = folder / "inputs"
         total = 0.0
+        tracks: dict[str, Path] = {}  # the client's name (cleaned) -> the stored track, for its caption
         for _, stream, name in music:
             path = store_file(stream, name, "files", "audio", inputs / MUSIC_DIR, settings.max_upload_bytes)
+            tracks.setdefault(safe_stem(name, "files"), path)
             total += declared_seconds(path)
         if total > MAX_TOTAL_S:
             raise FieldError("files", f"the files last {total / 60:.0f} minutes in all; an annotate job takes at "
                              f"most {MAX_TOTAL_S / 60:.0f}: send fewer, or run `weavewave annotate` yourself")  # fmt: skip
         for _, stream, name in photos:
             store_file(stream, name, "images", "image", inputs / IMAGES_DIR, settings.max_upload_bytes)
+        for _, stream, name in [u for u in uploads if u[0] == "captions"]:
+            store_caption(stream, name, tracks)
         params = {"kind": JOB_KIND, "annotate": {**options, "images": bool(photos)}}
         return store.submit(params, max_queue=settings.max_queue, job_id=job_id)
     except BaseException:

@@ -415,8 +415,9 @@ async def _post_annotate(request: Request, settings: Settings, store: JobStore) 
     fields: dict[str, str] = {}
     for name, value in form.multi_items():
         if isinstance(value, StarletteUpload):
-            if name not in ("files", "images"):
-                raise FieldError(name, "takes no file: send audio as 'files' and photos as 'images'")
+            if name not in ("files", "images", "captions"):
+                raise FieldError(name, "takes no file: send audio as 'files', photos as 'images', captions as "
+                                 "'captions'")  # fmt: skip
             if not value.filename and (value.size or 0) == 0:  # an unused file input
                 continue
             uploads.append((name, value.file, value.filename))
