@@ -147,4 +147,7 @@ def test_limits_on_count_and_total_duration_are_checked_before_any_work(tmp_path
             and "minutes in all" in r.json()["detail"][0]["msg"]
         )
         assert client.post("/v1/annotate", files=[("files", ("a.wav", long))]).status_code == 202
+        monkeypatch.setenv("WEAVEWAVE_MAX_AUDIO_S", "2")  # one track longer than the analysis reads
+        r = client.post("/v1/annotate", files=[("files", ("three.wav", three_s))])
+        assert r.status_code == 422 and "three.wav is 3 s long" in r.json()["detail"][0]["msg"]
     assert len(list(settings.jobs_dir.iterdir())) == 1

@@ -171,6 +171,7 @@ def submit_annotate(
     ``captions`` for the user's own captions (``TRACK.txt`` for ``TRACK.wav``, as beside files on disk).
     Raises FieldError (422, naming the field) or QueueFull; on any refusal nothing is left behind.
     """
+    from weavewave.io.audio import max_audio_seconds
     from weavewave.serve.store import new_job_id
 
     options = check_fields(fields)
@@ -192,10 +193,15 @@ def submit_annotate(
         inputs = folder / "inputs"
         total = 0.0
         tracks: dict[str, Path] = {}  # the client's name (cleaned) -> the stored track, for its caption
+        longest = max_audio_seconds()  # what the analysis reads of one file
         for _, stream, name in music:
             path = store_file(stream, name, "files", "audio", inputs / MUSIC_DIR, settings.max_upload_bytes)
             tracks.setdefault(safe_stem(name, "files"), path)
-            total += declared_seconds(path)
+            seconds = declared_seconds(path)
+            if seconds > longest:
+                raise FieldError("files", f"{path.name} is {seconds:.0f} s long; the server analyses tracks of up to "
+                                 f"{longest:.0f} s: cut it into parts")  # fmt: skip
+            total += seconds
         if total > MAX_TOTAL_S:
             raise FieldError("files", f"the files last {total / 60:.0f} minutes in all; an annotate job takes at "
                              f"most {MAX_TOTAL_S / 60:.0f}: send fewer, or run `weavewave annotate` yourself")  # fmt: skip
