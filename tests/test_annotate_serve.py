@@ -151,3 +151,24 @@ def test_limits_on_count_and_total_duration_are_checked_before_any_work(tmp_path
         r = client.post("/v1/annotate", files=[("files", ("three.wav", three_s))])
         assert r.status_code == 422 and "three.wav is 3 s long" in r.json()["detail"][0]["msg"]
     assert len(list(settings.jobs_dir.iterdir())) == 1
+
+
+def test_a_running_annotate_job_stops_at_a_cancel_and_keeps_nothing(tmp_path):
+    import threading
+
+    from weavewave.serve.jobs import out_dir, run_job
+    from weavewave.serve.store import JobStore
+
+    settings = settings_for(tmp_path)
+    settings.jobs_dir.mkdir(parents=True)
+    store = JobStore(settings.db_path)
+    upload = [("files", io.BytesIO(wav(100.0, "C major", 6.0)), "a.wav")]
+    queued = serve_annotate.submit_annotate(upload, {"segment": "6"}, store, settings)
+    job = store.claim("w-test")
+    assert job is not None and job.id == queued.id
+    store.cancel(job.id)  # asked while it runs: it stops at its first progress report
+    run_job(store, settings, job, threading.Event())
+    done = store.get(job.id)
+    assert done is not None and done.status == "cancelled" and done.files == []
+    assert not out_dir(settings, job.id).exists()
+    assert not [p for p in (settings.jobs_dir / job.id).iterdir() if p.name.startswith(".staging")]
