@@ -634,6 +634,13 @@ def _add_train_parsers(sub: Any) -> None:
                      help="the licence of the music, as you hold it (recorded in the dataset card)")  # fmt: skip
     ann.add_argument("--review", choices=("correct", "reject"), default="correct",
                      help="what the reviewer does with a caption its measurements contradict (default correct)")  # fmt: skip
+    ann.add_argument("--images", metavar="DIR",
+                     help="a folder of your photos: each segment is paired with the nearest one (caption and photo "
+                     "in one text-embedding space) and the photo, its name and the score recorded")  # fmt: skip
+    ann.add_argument("--clip-model", metavar="ID_OR_DIR",
+                     help="with --clap-model: pair photos through CLIP (photo vs caption) and CLAP (audio vs caption) "
+                     "instead of the offline text embedding")  # fmt: skip
+    ann.add_argument("--clap-model", metavar="ID_OR_DIR", help="with --clip-model (see there)")
     ann.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
 
     tr = sub.add_parser(
@@ -710,11 +717,13 @@ def _cmd_annotate(args: argparse.Namespace) -> int:
 
     progress = Progress(sys.stderr, enabled=not args.quiet)
     summary = annotate(args.music, args.out, segment=args.segment, licence=args.licence, review=args.review,
+                       images=args.images, clip_model=args.clip_model, clap_model=args.clap_model,
                        progress=progress)  # fmt: skip
     progress.done()
+    paired = f", {summary.paired} paired with {summary.images} photos" if args.images else ""
     print(
         f"annotated {summary.tracks_done} new tracks into {args.out}: {summary.kept} segments kept, "
-        f"{summary.corrected} corrected, {summary.rejected} rejected, {len(summary.skipped)} files skipped"
+        f"{summary.corrected} corrected, {summary.rejected} rejected{paired}, {len(summary.skipped)} files skipped"
         f"{' (listed in skipped.jsonl)' if summary.skipped else ''}; {summary.total_rows} rows in all"
     )
     return EXIT_OK

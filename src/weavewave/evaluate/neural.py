@@ -240,6 +240,19 @@ def clip_images(clip: LoadedModel, images: list[Any]) -> np.ndarray:
     return _unit(emb.float().numpy())
 
 
+def clip_text(clip: LoadedModel, texts: list[str]) -> np.ndarray:
+    """Unit CLIP text embeddings [shape=(len(texts), dim)], in the space of :func:`clip_images`."""
+    torch, _ = _torch_transformers()
+    tokens = _tokens(clip, texts)
+    with torch.no_grad():
+        emb = _pooled(
+            clip.model.get_text_features(
+                input_ids=tokens["input_ids"], attention_mask=tokens["attention_mask"]
+            )
+        )
+    return _unit(emb.float().numpy())
+
+
 def clip_image_text(clip: LoadedModel, image: str | Path, text: str) -> float:
     """Cosine between a photo's CLIP image embedding and ``text``'s CLIP text embedding."""
     from PIL import Image

@@ -8,6 +8,8 @@ Endpoints (all under /v1 need ``Authorization: Bearer <token>`` when the server 
 - ``GET /v1/jobs/{id}/files/{name}``: an artifact (``music.wav``, ``music.mid``, ``brief.json``, ...).
 - ``DELETE /v1/jobs/{id}``: cancel a queued or running job; delete a finished one.
 - ``POST /v1/batches``: a manifest (and its input files) -> one queued job per row; ``GET /v1/batches/{id}``.
+- ``POST /v1/annotate``: uploaded music (and photos) -> a queued job whose result is a training dataset
+  (``dataset.zip``, ``summary.json``); see :mod:`weavewave.serve.annotate`.
 - ``GET /healthz``; the OpenAPI document at ``/openapi.json`` and its browser at ``/docs``.
 """
 
@@ -402,6 +404,31 @@ async def _post_batch(request: Request, settings: Settings, store: JobStore) -> 
     return JSONResponse(batch, status_code=202, headers={"Location": f"/v1/batches/{batch['id']}"})
 
 
+async def _post_annotate(request: Request, settings: Settings, store: JobStore) -> JSONResponse:
+    """An annotate upload: audio ``files``, optional ``images`` and the options, checked before queuing."""
+    from weavewave.serve.annotate import submit_annotate
+
+    if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+        raise FieldError("files", "send a multipart form: audio as 'files' parts, options as fields")
+    form = await request.form()  # counts are checked before anything is stored in a job's folder
+    uploads: list[tuple[str, Any, str | None]] = []
+    fields: dict[str, str] = {}
+    for name, value in form.multi_items():
+        if isinstance(value, StarletteUpload):
+            if name not in ("files", "images", "captions"):
+                raise FieldError(name, "takes no file: send audio as 'files', photos as 'images', captions as "
+                                 "'captions'")  # fmt: skip
+            if not value.filename and (value.size or 0) == 0:  # an unused file input
+                continue
+            uploads.append((name, value.file, value.filename))
+        elif name in fields:
+            raise FieldError(name, "was sent twice: send it once")
+        else:
+            fields[name] = value
+    job = await run_in_threadpool(submit_annotate, uploads, fields, store, settings)
+    return JSONResponse(service.job_json(job), status_code=202, headers={"Location": f"/v1/jobs/{job.id}"})
+
+
 def _router(settings: Settings, store: JobStore, cache: Any = None) -> APIRouter:
     router = APIRouter(prefix="/v1", dependencies=[Depends(_auth(settings))])
 
@@ -438,6 +465,18 @@ def _router(settings: Settings, store: JobStore, cache: Any = None) -> APIRouter
         Every row is checked first; bad rows are one 422 naming each row and field. Poll
         ``GET /v1/batches/{id}``."""
         return await _post_batch(request, settings, store)
+
+    from weavewave.serve.annotate import openapi_body
+
+    @router.post("/annotate", status_code=202, tags=["training"], openapi_extra=openapi_body())
+    async def post_annotate(request: Request) -> JSONResponse:
+        """Queue an annotation job: a multipart form with audio ``files`` parts, optional ``images`` parts
+        (photos paired with segments) and the fields ``segment`` (seconds, or ``sections``), ``review``
+        (``correct`` or ``reject``) and ``licence``.
+
+        Counts, kinds, sizes, the total duration and the options are checked first (422 naming the field).
+        Poll ``GET /v1/jobs/{id}``; the finished job serves ``dataset.zip`` and ``summary.json``."""
+        return await _post_annotate(request, settings, store)
 
     @router.get("/batches/{batch_id}", tags=["batches"])
     def get_batch(batch_id: str) -> dict[str, Any]:

@@ -210,16 +210,23 @@ def run_job(
         os.replace(staging, final)
 
     try:
-        request = job_request(job.params, base, settings.library_dir)
-        track = api.generate(request, progress=progress, cache=cache)
-        track.brief = served_brief(track.brief, settings.data_dir)
-        progress(1.0, "writing files")
-        files = write_artifacts(
-            track, staging, stems=request.stems, fmt=request.format, video=request.video,
-            keep_audio=request.keep_audio)  # fmt: skip
+        brief: dict[str, Any] | None = None
+        if job.params.get("kind") == "annotate":  # POST /v1/annotate: a dataset, not a piece
+            from weavewave.serve.annotate import run_annotate
+
+            files = run_annotate(job.params["annotate"], base, staging, progress, settings.text_model)
+        else:
+            request = job_request(job.params, base, settings.library_dir)
+            track = api.generate(request, progress=progress, cache=cache)
+            track.brief = served_brief(track.brief, settings.data_dir)
+            progress(1.0, "writing files")
+            files = write_artifacts(
+                track, staging, stems=request.stems, fmt=request.format, video=request.video,
+                keep_audio=request.keep_audio)  # fmt: skip
+            brief = track.brief.to_dict()
         if store.set_progress(job.id, 0.99, "finishing", token=token):
             raise _Stop(cancelled=True)
-        store.succeed(job.id, files, track.brief.to_dict(), token=token, publish=publish)
+        store.succeed(job.id, files, brief, token=token, publish=publish)
     except ClaimLost:
         pass  # the job belongs to another worker now: record nothing, touch nothing but our staging
     except _Stop as stop_reason:

@@ -277,7 +277,7 @@ class JobStore:
         self,
         job_id: str,
         files: builtins.list[str],
-        brief: dict[str, Any],
+        brief: dict[str, Any] | None,
         *,
         token: str | None = None,
         publish: Callable[[], None] | None = None,

@@ -239,6 +239,8 @@ class AnnotateSummary:
     rejected: int = 0
     skipped: list[dict[str, str]] = field(default_factory=list)
     total_rows: int = 0
+    images: int = 0  # readable photos offered for pairing (--images)
+    paired: int = 0  # segments of this run given a photo
     seconds: float = 0.0
 
 
@@ -315,14 +317,28 @@ def annotate(
     describer: Describer | None = None,
     writer: Writer | None = None,
     reviewer: Reviewer | None = None,
+    images: str | Path | None = None,
     progress: Callable[[float, str], None] | None = None,
+    paths_from: str | Path | None = None,
+    text_model: str = "auto",
+    clip_model: str | None = None,
+    clap_model: str | None = None,
 ) -> AnnotateSummary:
     """Annotate the audio files under ``music`` into the dataset folder ``out`` (see the module docstring).
 
-    Raises BadInputError when no audio file is found, or ``out`` was made with another segment setting.
-    Unreadable files are skipped and listed in ``skipped.jsonl`` and the card, never fatal.
+    ``images``: a folder of photos; each kept segment is paired with the nearest one
+    (:mod:`weavewave.train.pairing`), its copy, file name and score recorded in the row. ``paths_from``:
+    record source paths relative to this folder (the server does, so a dataset never shows where it keeps
+    its files). ``text_model``: the embedder photos and captions meet in, as ``--text-model`` (``auto``: the
+    sentence model where installed, ``minilm``, or ``lexicon``: hashed words, no torch). ``clip_model`` and
+    ``clap_model`` (hub ids or folders, both or neither) pair through CLIP and CLAP instead
+    (:class:`weavewave.train.pairing.ModelPairer`).
+
+    Raises BadInputError when no audio file is found, ``images`` is not a folder, or ``out`` was made with
+    another segment setting. Unreadable audio files and photos are skipped and listed in ``skipped.jsonl``
+    and the card, never fatal.
     """
-    from weavewave.io.audiofiles import content_hash, find_audio_files, read_tags
+    from weavewave.io.audiofiles import Skipped, content_hash, find_audio_files, read_tags
     from weavewave.train.dataset import (
         DATA_FILE,
         REJECTED_FILE,
@@ -342,6 +358,9 @@ def annotate(
         raise BadInputError(
             f"no audio files found in {where}: give folders holding WAV, FLAC, MP3 or OGG files"
         )
+    pairer = _pairer(images, text_model, clip_model, clap_model, report)
+    if pairer is not None:
+        skipped = [*skipped, *(Skipped(Path(s["path"]), s["reason"]) for s in pairer.skipped)]
     root = Path(out)
     if root.exists() and not root.is_dir():
         raise BadInputError(f"--out {root} is a file: choose a folder for the dataset")
@@ -350,20 +369,34 @@ def annotate(
     if state and state.get("segment") != seg:
         raise BadInputError(f"--out {root} was made with --segment {state.get('segment')}; use that again to add "
                             "tracks, or choose a new --out")  # fmt: skip
-    state = {"segment": seg, "sources": state.get("sources", {}), "licence": licence or state.get("licence")}
+    state = {"segment": seg, "sources": state.get("sources", {}), "licence": licence or state.get("licence"),
+             "images": state.get("images", 0)}  # fmt: skip
+    state["images"] = max(state["images"], len(pairer.images) if pairer else 0)
+    if pairer is not None:
+        state["pairing"] = pairer.name
     done = {h for h, s in state["sources"].items() if s.get("done")}
     _drop_unfinished(root, done)
     describer = describer or AnalyticDescriber()
     writer = writer or OfflineWriter()
     reviewer = reviewer or MeasurementReviewer(review)
     summary = AnnotateSummary()
-    summary.skipped = [{"path": str(s.path), "reason": s.reason} for s in skipped]
+    summary.images = len(pairer.images) if pairer else 0
+
+    hidden = Path(paths_from).resolve() if paths_from is not None else None
+
+    def shown(path: Path) -> str:
+        return path.relative_to(hidden).as_posix() if hidden and path.is_relative_to(hidden) else str(path)
+
+    def said(reason: str) -> str:  # a reason naming a file by its full path says it from paths_from too
+        return reason.replace(f"{hidden}/", "") if hidden else reason
+
+    summary.skipped = [{"path": shown(Path(s.path).resolve()), "reason": said(s.reason)} for s in skipped]
     for n, path in enumerate(files):
         report(n / len(files), f"{path.name} ({n + 1}/{len(files)})")
         try:
             sha = content_hash(path)
         except OSError as exc:
-            summary.skipped.append({"path": str(path), "reason": f"cannot read it ({exc.strerror or exc})"})
+            summary.skipped.append({"path": shown(path), "reason": f"cannot read it ({exc.strerror or exc})"})
             continue
         if sha in done:
             summary.tracks_already += 1
@@ -373,11 +406,14 @@ def annotate(
                 path, sha, root, seg, describer, writer, reviewer, read_tags(path)
             )
         except BadInputError as exc:
-            summary.skipped.append({"path": str(path), "reason": str(exc)})
+            summary.skipped.append({"path": shown(path), "reason": said(str(exc))})
             continue
+        if pairer is not None and pairer.images and rows:
+            pairer.pair(rows, root)
+            summary.paired += len(rows)
         write_jsonl(root / DATA_FILE, rows)
         write_jsonl(root / REJECTED_FILE, rejected)
-        state["sources"][sha] = {"path": str(path), "segments": len(rows) + len(rejected), "kept": len(rows),
+        state["sources"][sha] = {"path": shown(path), "segments": len(rows) + len(rejected), "kept": len(rows),
                                  "rejected": len(rejected), "done": True}  # fmt: skip
         _write_state(root, state)
         done.add(sha)
@@ -394,6 +430,29 @@ def annotate(
     write_card(root, state, describer.name, writer.name, reviewer.name)
     report(1.0, "done")
     return summary
+
+
+def _pairer(images: str | Path | None, text_model: str, clip_model: str | None, clap_model: str | None,
+            report: Callable[[float, str], None]) -> Any:  # fmt: skip
+    """The photo pairer ``annotate`` was asked for (a pairing.TextPairer or ModelPairer), or None."""
+    if (clip_model is None) != (clap_model is None):
+        raise BadInputError("--clip-model and --clap-model pair photos together (CLIP for the photo, CLAP for the "
+                            "music, the caption between them): give both, or neither for the offline pairing")  # fmt: skip
+    if clip_model and images is None:
+        raise BadInputError(
+            "--clip-model and --clap-model pair photos with segments: give the photos with --images DIR"
+        )
+    if images is None:
+        return None
+    from weavewave.library.track import EMBEDDER_MINILM, EMBEDDER_WORDS, text_embedder
+    from weavewave.train.pairing import ModelPairer, TextPairer, find_images
+
+    find_images(images)  # a wrong folder is one line before any model loads
+    report(0.0, "reading the photos")
+    if clip_model and clap_model:
+        return ModelPairer(images, clip_model, clap_model)
+    asked = {"minilm": EMBEDDER_MINILM, "lexicon": EMBEDDER_WORDS}.get(text_model)
+    return TextPairer(images, asked or text_embedder())
 
 
 def _annotate_track(path: Path, sha: str, root: Path, seg: float | str, describer: Describer, writer: Writer,
@@ -417,7 +476,7 @@ def _annotate_track(path: Path, sha: str, root: Path, seg: float | str, describe
             "energy": ann.attributes["energy"], "mood": ann.attributes["mood"], "start_s": start, "end_s": end,
             "duration_s": round(end - start, 3), "source": path.name, "source_sha256": sha, "story": ann.story,
             "image_prompt": ann.image_prompt, "writer": ann.writer, "review": ann.review,
-            "review_notes": ann.review_notes,
+            "review_notes": ann.review_notes, "image": None, "image_source": None, "image_score": None,
             "provenance": json.dumps({**ann.provenance, "describer": describer.name, "reviewer": reviewer.name,
                                       "valence": ann.attributes["valence"], "arousal": ann.attributes["arousal"],
                                       "tags": tags}),
@@ -444,6 +503,7 @@ def write_card(root: Path, state: dict[str, Any], describer: str, writer: str, r
             kind = note.split(":")[0]
             reasons[kind] = reasons.get(kind, 0) + 1
     minutes = sum(r.get("duration_s") or 0 for r in rows) / 60
+    paired = sum(bool(r.get("image")) for r in rows)
     licence = state.get("licence") or "not given (pass --licence): check you may train on this music"
     total = len(rows) + len(rejected)
     lines = [
@@ -468,6 +528,9 @@ def write_card(root: Path, state: dict[str, Any], describer: str, writer: str, r
         f"- Review findings by kind: {', '.join(f'{k} {v}' for k, v in sorted(reasons.items())) or 'none'}",
         f"- Rejection rate: {len(rejected) / total:.1%}" if total else "- Rejection rate: n/a",
         f"- Files skipped (unreadable): {len(skipped)}",
+        *([f"- Images: {paired} segments paired with the nearest of {state['images']} photos (column `image`, "
+           f"score `image_score`; pairing: {state.get('pairing', 'text')}, how each was scored is in the row's "
+           "provenance)"] if paired else []),
         "",
         "Load it with `datasets.load_dataset(\"PATH/TO/THIS/FOLDER\", split=\"train\")`; the `audio` column is "
         "a path relative to this folder. Train on it with `weavewave train musicgen --data THIS_FOLDER ...`.",

@@ -6,6 +6,7 @@ Layout (a Hugging Face dataset repository, loadable with ``datasets.load_dataset
       README.md            dataset card; its YAML header points the loader at data/train.jsonl
       data/train.jsonl     one row per segment (see COLUMNS)
       audio/*.flac         the segments, named by the source's content hash and the segment index
+      images/*             photos paired with segments (``annotate --images``), named by content hash
       rejected.jsonl       segments the reviewer dropped, with the reason
       skipped.jsonl        source files that could not be read, with the reason
       annotate_state.json  which sources are done (incremental and resumable runs)
@@ -36,7 +37,7 @@ REQUIRED_COLUMNS = ("audio", "caption")
 COLUMNS = (
     "id", "audio", "caption", "tempo_bpm", "key", "meter", "energy", "mood", "start_s", "end_s",
     "duration_s", "source", "source_sha256", "story", "image_prompt", "writer", "review", "review_notes",
-    "provenance",
+    "provenance", "image", "image_source", "image_score",
 )  # fmt: skip
 
 
