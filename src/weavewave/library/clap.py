@@ -34,6 +34,8 @@ CLAP_EXCERPT_S = 60.0
 # The weights fingerprint reads this many values from each end of every tensor: cheap (no pass over
 # hundreds of MB), and two trainings or random initialisations never agree on them.
 FINGERPRINT_VALUES = 64
+LOADED_MAX = 4  # models and adapters a process keeps loaded for repeated searches (the oldest goes first)
+_LOADED: dict[tuple[str, str, int], Any] = {}
 
 
 @dataclass(frozen=True)
@@ -81,14 +83,31 @@ def weights_fingerprint(model: Any) -> str:
     return h.hexdigest()[:16]
 
 
+def _once(kind: str, ref: str, make: Any) -> Any:
+    """``make()`` once per process for ``ref`` (a folder is loaded again when a file in it changes)."""
+    p = Path(ref).expanduser()
+    stamp = max((f.stat().st_mtime_ns for f in p.iterdir()), default=0) if p.is_dir() else 0
+    key = (kind, str(p.resolve()) if p.exists() else ref, stamp)
+    if key not in _LOADED:
+        if len(_LOADED) >= LOADED_MAX:
+            _LOADED.pop(next(iter(_LOADED)))
+        _LOADED[key] = make()
+    return _LOADED[key]
+
+
 def open_clap(ref: str | Path) -> tuple[Any, ClapSpace]:
-    """The CLAP model (through :func:`weavewave.evaluate.neural.load_clap`) and the space it embeds into."""
+    """The CLAP model (through :func:`weavewave.evaluate.neural.load_clap`) and the space it embeds into;
+    loaded once per process, so repeated searches pay only the query."""
+    return _once("clap", str(ref), lambda: _open_clap(str(ref)))
+
+
+def _open_clap(ref: str) -> tuple[Any, ClapSpace]:
     from weavewave.evaluate.neural import load_clap
     from weavewave.generators.flow.adapters import model_ref
 
     clap = load_clap(ref)
     dim = int(clap.model.config.projection_dim)
-    return clap, ClapSpace(str(model_ref(str(ref))), weights_fingerprint(clap.model), dim)
+    return clap, ClapSpace(str(model_ref(ref)), weights_fingerprint(clap.model), dim)
 
 
 def embed_audio_file(clap: Any, path: str | Path) -> np.ndarray:
@@ -157,8 +176,11 @@ def adapted_images(adapter: str | Path, images: list[str], library_space: ClapSp
     for image in images:
         if not Path(image).is_file():
             raise BadInputError(f"--image {image}: file not found; check the path")
-    model, config = load_adapter(adapter)
-    sources = source_embedder("clip-image", config.source_model)(images)
+    model, config = _once("adapter", str(adapter), lambda: load_adapter(adapter))
+    embed = _once(
+        "clip", str(config.source_model), lambda: source_embedder("clip-image", config.source_model)
+    )
+    sources = embed(images)
     vectors = adapt(model, sources)
     mean = vectors.mean(axis=0)
     return (mean / (np.linalg.norm(mean) + 1e-12)).astype(np.float32), config
