@@ -15,6 +15,8 @@ Then ``library search TEXT --clap-model M`` ranks by CLAP text-to-audio similari
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -123,11 +125,26 @@ def embed_audio_file(clap: Any, path: str | Path) -> np.ndarray:
     return clap_audio(clap, audio, sr).astype(np.float32)
 
 
+@contextmanager
+def _one_thread() -> Iterator[None]:
+    """One query through a model runs on one thread: no hand-offs between threads (several times faster on
+    a busy 2-core machine, as the caption embedder measured)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
 def embed_text(clap: Any, text: str) -> np.ndarray:
     """The unit CLAP text embedding of a query [shape=(dim,)]."""
     from weavewave.evaluate.neural import clap_text
 
-    return clap_text(clap, [text])[0].astype(np.float32)
+    with _one_thread():
+        return clap_text(clap, [text])[0].astype(np.float32)
 
 
 def check_query_space(library_space: ClapSpace | None, given: ClapSpace, folder: Path) -> None:
@@ -180,7 +197,7 @@ def adapted_images(adapter: str | Path, images: list[str], library_space: ClapSp
     embed = _once(
         "clip", str(config.source_model), lambda: source_embedder("clip-image", config.source_model)
     )
-    sources = embed(images)
-    vectors = adapt(model, sources)
+    with _one_thread():
+        vectors = adapt(model, embed(images))
     mean = vectors.mean(axis=0)
     return (mean / (np.linalg.norm(mean) + 1e-12)).astype(np.float32), config
