@@ -254,3 +254,70 @@ def test_musicgen_follows_the_first_reference_as_melody(library, tiny_musicgen_m
     assert ref.content_hash in {
         f.sha256 for f in track.brief.generator.files.values()
     }  # the melody recording
+
+
+def test_musicgen_melody_says_which_reference_and_how(library, tiny_musicgen_melody, one_torch_thread):
+    from weavewave import generate
+
+    lib, _ = library
+    track = generate(text="in the style of my track 'Ambient 001'", library=str(lib.folder), backend="musicgen",
+                     model=str(tiny_musicgen_melody), duration=2, window=3, text_model="lexicon")  # fmt: skip
+    made = track.brief
+    assert track.stats["reference"]["as"] == "melody" and made.generator.options["reference_as"] == "auto"
+    assert made.generator.files["reference"].sha256 == made.references[0].content_hash
+    assert "melody conditioning" in made.provenance["generator.reference"].reason
+    assert made.caption.endswith("MusicGen-Melody follows the melody of your track 'Ambient 001'.")
+
+
+def test_musicgen_continues_an_excerpt_of_the_reference(
+    library, tiny_musicgen, one_torch_thread, monkeypatch
+):
+    from weavewave import generate
+
+    lib, _ = library
+    ask = dict(text="in the style of my track 'Rock 002'", library=str(lib.folder), backend="musicgen",
+               model=str(tiny_musicgen), duration=2, window=3, seed=5, text_model="lexicon")  # fmt: skip
+    track = generate(**ask)  # a plain MusicGen: auto is an audio prompt
+    made = track.brief
+    start, end = track.stats["reference"]["excerpt_s"]
+    assert track.stats["reference"] == {"track_id": made.references[0].track_id, "title": "Rock 002", "as": "prompt",
+                                        "excerpt_s": [start, end]}  # fmt: skip
+    assert end - start == pytest.approx(1.0, abs=0.02)  # prompt_seconds: a third of the 3 s window
+    assert made.generator.files["reference"].sha256 == made.references[0].content_hash
+    assert f"audio prompt: the excerpt {start:g}-{end:g} s" in made.provenance["generator.reference"].reason
+    assert made.caption.endswith(
+        f"MusicGen continues an excerpt of your track 'Rock 002' ({start:g}-{end:g} s)."
+    )
+    assert track.audio.shape[0] > 0 and np.isfinite(track.audio).all()
+    # the brief makes the same piece again (the caption's note is not read by the model)
+    again = generate(brief=made.to_dict())
+    assert np.array_equal(again.audio, track.audio)
+    # the first window's audio prompt is that excerpt of the reference's own recording (a tiny random
+    # EnCodec gives every audio the same codes, so this is checked where the prompt enters the model)
+    from weavewave.dsp.signal import resample, to_mono
+    from weavewave.generators.musicgen import generator as musicgen
+    from weavewave.io.audio import read_audio
+
+    prompts = []
+    real = musicgen.generate_block
+    monkeypatch.setattr(
+        musicgen, "generate_block", lambda *a, **k: prompts.append(k["prompt_audio"]) or real(*a, **k)
+    )
+    assert np.array_equal(generate(**ask).audio, track.audio)
+    audio, sr = read_audio(made.references[0].path)
+    expected = resample(to_mono(audio), sr, 32000)[int(start * 32000) : int(round(end * 32000))]
+    assert prompts[0].shape == (1, expected.shape[0]) and np.sqrt(np.mean(expected**2)) > 0.01
+    assert np.allclose(prompts[0][0], expected, atol=1e-5)
+    # without the reference's recording, the chords it lent cannot be kept: refused, not dropped
+    with pytest.raises(BadInputError, match="cannot replay the tune or chords kept from a reference"):
+        generate(**ask, reference_as="none")
+
+
+def test_reference_as_melody_needs_a_melody_model(library, tiny_musicgen, one_torch_thread):
+    from weavewave import generate
+
+    lib, _ = library
+    with pytest.raises(BadInputError, match="needs a MusicGen-Melody model") as info:
+        generate(text="in the style of my track 'Rock 002'", library=str(lib.folder), backend="musicgen",
+                 model=str(tiny_musicgen), duration=2, window=3, reference_as="melody", text_model="lexicon")  # fmt: skip
+    assert "\n" not in str(info.value)

@@ -114,11 +114,10 @@ def generate(
         and req.musicgen_melody() is None
         and req.steer == "none"
     ):
-        # MusicGen-Melody follows the first reference's recording: the brief (and its references) first.
+        # The first reference conditions MusicGen (its melody with MusicGen-Melody, the default model
+        # then, or an excerpt to continue; ``reference_as``): the brief (and its references) first.
         the_brief = _describe(req, lambda f, m: report(0.1 * f, m), cache)
-        generator = _generator(
-            req, cache, melody=the_brief.references[0].path if the_brief.references else None
-        )
+        generator = _generator(req, cache, reference_model=bool(the_brief.references))
     else:
         generator = _generator(req, cache)
         the_brief = _describe(req, lambda f, m: report(0.1 * f, m), cache)
@@ -133,7 +132,7 @@ def generate(
     return track
 
 
-def _generator(req: Request, cache: Any, melody: str | None = None) -> Any:
+def _generator(req: Request, cache: Any, reference_model: bool = False) -> Any:
     """The request's generator; for a brief that records the generator that made it (and no backend
     asked for), that generator with its recorded options, so ``generate --brief`` makes the piece again."""
     from weavewave.generators import generator_from_brief
@@ -147,8 +146,10 @@ def _generator(req: Request, cache: Any, melody: str | None = None) -> Any:
     options = req.generator_options()
     if req.backend in ("musicgen", "flow"):
         options["cache"] = cache
-        if melody is not None:
-            options["melody"] = melody
+        if reference_model and options.get("model") is None and req.reference_as in ("auto", "melody"):
+            from weavewave.neural.models import DEFAULT_MELODY_MODEL
+
+            options["model"] = DEFAULT_MELODY_MODEL
     return get_generator(req.backend, **options)
 
 

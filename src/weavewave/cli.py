@@ -956,6 +956,9 @@ LIBRARY_EPILOG = """examples:
   weavewave library search "rainy night piano"        # broad: nearest by caption
   weavewave library search --like my-song.mp3 --tempo 90-110
   weavewave library search "in the style of my track 'Harbour'" --genre jazz
+  weavewave library add ~/Music --clap-model laion/clap-htsat-unfused   # also CLAP audio embeddings
+  weavewave library search "rainy night piano" --clap-model laion/clap-htsat-unfused
+  weavewave library search --image photo.jpg --adapter my-image-adapter   # photo -> CLAP audio space
   weavewave generate --text "a calm evening" --library ~/.local/share/weavewave/library --out calm
 """
 
@@ -979,6 +982,9 @@ def _add_library(sub: Any) -> None:
     add.add_argument("--text-model", choices=("auto", "minilm", "lexicon"), default="auto",
                      help="caption embeddings: the MiniLM sentence model, or hashed words (lexicon: no torch, "
                      "faster); auto: what the library holds, else MiniLM where installed")  # fmt: skip
+    add.add_argument("--clap-model", metavar="ID_OR_DIR",
+                     help="also store each track's CLAP audio embedding (tracks added before too); a library "
+                     "holds one CLAP's embeddings")  # fmt: skip
     add.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
     listing = actions.add_parser("list", parents=[folder], help="list the tracks")
     listing.add_argument("--limit", type=int, default=None, help="at most N tracks")
@@ -998,6 +1004,11 @@ def _add_library(sub: Any) -> None:
     find.add_argument("--tempo", metavar="BPM", help="only this tempo range, e.g. 100-120 (or 96: +-3 %%)")
     find.add_argument("--key", help="only this key ('D minor') or mode ('minor')")
     find.add_argument("--limit", type=int, default=10, help="results (default 10)")
+    find.add_argument("--clap-model", metavar="ID_OR_DIR",
+                      help="rank the words by CLAP text-to-audio similarity (the CLAP the library was added with)")  # fmt: skip
+    find.add_argument("--adapter", metavar="DIR",
+                      help="with --image: the photo's CLIP embedding through this adapter (`weavewave train adapter "
+                      "--from image --clap-model M`) into the library's CLAP audio space")  # fmt: skip
     rm = actions.add_parser("remove", parents=[folder], help="remove tracks by id, content hash or path")
     rm.add_argument("ids", nargs="+", metavar="ID")
     actions.add_parser("stats", parents=[folder], help="what the library holds")
@@ -1015,7 +1026,8 @@ def _cmd_library(args: argparse.Namespace) -> int:
         from weavewave.library.indexer import add_paths
 
         progress = Progress(sys.stderr, enabled=not args.quiet)
-        report = add_paths(library, args.paths, text_model=args.text_model, progress=progress)
+        report = add_paths(library, args.paths, text_model=args.text_model, clap_model=args.clap_model,
+                           progress=progress)  # fmt: skip
         progress.done()
         if args.json:
             data = {
@@ -1057,18 +1069,26 @@ def _library_search(library: Any, args: argparse.Namespace) -> int:
     from weavewave.library.search import Query, brief_query_text, parse_tempo_range, search
 
     text = args.query
-    if args.text or args.image or args.video:
+    if args.adapter and not args.image:
+        raise BadInputError(
+            "--adapter maps photos into the library's CLAP space: give one with --image PHOTO"
+        )
+    # with --adapter the photos are matched through it, not described
+    images = None if args.adapter else args.image
+    if args.text or images or args.video:
         from weavewave.api import describe
 
-        brief = describe(text=_read_text(args.text), image=args.image, video=args.video)
+        brief = describe(text=_read_text(args.text), image=images, video=args.video)
         text = " ".join(t for t in (text, brief_query_text(brief)) if t)
     query = Query(
         text=text, like=args.like, track=args.reference_track, genre=args.genre, instrument=args.instrument,
         artist=args.artist, title=args.title, key=args.key, limit=args.limit,
-        tempo=parse_tempo_range(args.tempo) if args.tempo else None,
+        tempo=parse_tempo_range(args.tempo) if args.tempo else None, clap_model=args.clap_model,
+        adapter=args.adapter, images=list(args.image or []) if args.adapter else [],
     )  # fmt: skip
-    if not (query.text or query.like or query.track or any((args.genre, args.instrument, args.artist,
-                                                            args.title, args.tempo, args.key))):  # fmt: skip
+    asked = (query.text, query.adapter, query.like, query.track, args.genre, args.instrument, args.artist,
+             args.title, args.tempo, args.key)  # fmt: skip
+    if not any(asked):
         raise BadInputError("search for something: words, --text/--image/--video, --like PATH or a filter")
     hits = search(library, query)
     if args.json:

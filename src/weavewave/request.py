@@ -52,7 +52,7 @@ PATH_FIELDS = ("image", "video", "audio", "melody", "soundfont")
 UPLOADS = ("image", "video", "audio", "melody")
 # MusicGen's options: set to anything but their default, they need ``backend="musicgen"``.
 MUSICGEN_FIELDS = ("model", "adapter", "steer", "melody", "top_k", "top_p", "temperature", "guidance", "window",
-                   "prompt_seconds", "decoder")  # fmt: skip
+                   "prompt_seconds", "decoder", "reference_as")  # fmt: skip
 # The flow backend's options (``model`` and ``guidance`` are shared with musicgen); the fields each neural
 # backend takes, for the check that a field is not given to a backend that ignores it.
 FLOW_FIELDS = ("steps", "solver", "adapter_embed")
@@ -163,6 +163,10 @@ class Request(BaseModel):
     decoder: Literal["auto", "fast", "stock"] = _field(
         "auto", "musicgen", "decoding loop: fast (static cache, batched guidance; same codes as stock under "
         "greedy decoding), stock (transformers' generate), auto (default: fast where it applies)")  # fmt: skip
+    reference_as: Literal["auto", "melody", "prompt", "none"] = _field(
+        "auto", "musicgen", "how the first library reference conditions MusicGen: melody (its chroma; a melody "
+        "model), prompt (an excerpt the music continues), none; auto (default): melody with a melody model, "
+        "else prompt")  # fmt: skip
     # --- flow ---
     steps: int = _field(32, "flow", "ODE solver steps (default 32)", metavar="N")
     solver: Literal["euler", "midpoint"] = _field("euler", "flow", "ODE solver: euler (default) or midpoint")
@@ -381,7 +385,8 @@ class Request(BaseModel):
 
         checks = []
         if self.backend == "musicgen":
-            melody = self.steer == "symbolic" or self.musicgen_melody() is not None or self.uses_library()
+            melody = (self.steer == "symbolic" or self.musicgen_melody() is not None
+                      or (self.uses_library() and self.reference_as in ("auto", "melody")))  # fmt: skip
             checks.append(("model", self.model or (DEFAULT_MELODY_MODEL if melody else DEFAULT_MODEL["generator"]),
                            "generator"))  # fmt: skip
         if self.describer == "mllm":
@@ -459,7 +464,7 @@ class Request(BaseModel):
         options: dict[str, Any] = dict(
             model=self.model, steer=self.steer, melody=self.musicgen_melody(), top_k=self.top_k, top_p=self.top_p,
             temperature=self.temperature, guidance_scale=self.guidance, device=self.device, dtype=self.dtype,
-            soundfont=self.soundfont, decoder=self.decoder)  # fmt: skip
+            soundfont=self.soundfont, decoder=self.decoder, reference_as=self.reference_as)  # fmt: skip
         if self.adapter is not None:
             options["adapter"] = self.adapter
         if self.window is not None:

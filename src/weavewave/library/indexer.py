@@ -38,6 +38,8 @@ class AddReport:
     duplicates: int = 0
     skipped: list[Skipped] = field(default_factory=list)
     seconds: float = 0.0
+    clap_embedded: int = 0  # tracks given a CLAP audio embedding by this run (new and earlier ones)
+    clap_missing: int = 0  # tracks still without one (the library has a CLAP column, no --clap-model given)
 
     def lines(self) -> list[str]:
         """The run's summary, and one line per skipped file."""
@@ -47,6 +49,11 @@ class AddReport:
             f"{len(self.skipped)} skipped) of {self.found} audio files in {self.seconds:.1f} s"
             + (f", {rate:.0f} tracks/min" if rate else "")
         ]
+        if self.clap_embedded:
+            out.append(f"CLAP audio embeddings stored for {self.clap_embedded} tracks")
+        if self.clap_missing:
+            out.append(f"{self.clap_missing} tracks have no CLAP audio embedding yet: run `weavewave library "
+                       "add` again with --clap-model (the model the library holds, see `library stats`)")  # fmt: skip
         out += [f"  skipped {s.path}: {s.reason}" for s in self.skipped]
         return out
 
@@ -56,20 +63,30 @@ def add_paths(
     paths: Iterable[str | Path],
     *,
     text_model: str = "auto",
+    clap_model: str | Path | None = None,
     progress: ProgressFn | None = None,
 ) -> AddReport:
     """Analyse and store the audio files under ``paths`` that the library does not hold yet.
 
     ``text_model`` embeds captions: ``minilm`` (the sentence model), ``lexicon`` (hashed words: no torch,
     faster, cruder) or ``auto`` (what the library was built with, else the sentence model where installed).
+    ``clap_model`` (a hub id or folder) also stores each track's CLAP audio embedding, for tracks added
+    before too; a library holds one CLAP's embeddings (another is refused with one line).
     """
     say = progress or (lambda fraction, message: None)
     started = time.perf_counter()
+    embedder = _embedder(library, text_model)
+    clap = None
+    if clap_model is not None:  # load and check the CLAP first: a wrong one fails before any analysis
+        from weavewave.library.clap import open_clap
+
+        say(0.0, f"loading CLAP {clap_model}")
+        clap, space = open_clap(clap_model)
+        library.use_clap(space)
     files, skipped = find_audio_files(paths)
     report = AddReport(found=len(files), skipped=list(skipped))
     known = library.known()
     by_path = {p: (size, mtime) for p, size, mtime in known.values()}
-    embedder = _embedder(library, text_model)
     batch: list[dict[str, Any]] = []
     seen: set[str] = set()
     for i, path in enumerate(files):
@@ -110,9 +127,12 @@ def add_paths(
         seen.add(digest)
         batch.append(row)
         if len(batch) >= BATCH_ROWS:
-            report.added += _flush(library, batch, embedder)
+            report.added += _flush(library, batch, embedder, clap, report)
             batch = []
-    report.added += _flush(library, batch, embedder)
+    report.added += _flush(library, batch, embedder, clap, report)
+    if clap is not None:
+        _embed_earlier(library, clap, report, say)
+    report.clap_missing = len(library.without_clap())
     say(0.99, "updating the vector index")
     library.ensure_index()
     report.seconds = time.perf_counter() - started
@@ -134,8 +154,46 @@ def _embedder(library: Library, text_model: str) -> str:
     return asked or text_embedder()
 
 
-def _flush(library: Library, batch: list[dict[str, Any]], embedder: str) -> int:
+def _flush(library: Library, batch: list[dict[str, Any]], embedder: str, clap: Any, report: AddReport) -> int:
     if not batch:
         return 0
     embed_rows(batch, embedder)
-    return library.write(batch)
+    if clap is not None:
+        from weavewave.library.clap import CLAP_COLUMN, embed_audio_file
+
+        for row in batch:
+            try:
+                row[CLAP_COLUMN] = embed_audio_file(clap, row["path"]).tolist()
+            except BadInputError:  # the batch is stored without CLAP; a later run with --clap-model fills it
+                row[CLAP_COLUMN] = None
+    added = library.write(batch)
+    if clap is not None and all(row.get(CLAP_COLUMN) is not None for row in batch):
+        report.clap_embedded += added
+    return added
+
+
+def _embed_earlier(library: Library, clap: Any, report: AddReport, say: ProgressFn) -> None:
+    """CLAP embeddings for tracks stored before the library had them (or by a run without --clap-model),
+    written every :data:`BATCH_ROWS` tracks; a file gone or changed since is left for a later run."""
+    from weavewave.library.clap import embed_audio_file
+
+    todo = library.without_clap()
+    done: dict[str, list[float]] = {}
+    for i, row in enumerate(todo):
+        say(0.9, f"CLAP {i}/{len(todo)} {Path(row['path']).name}")
+        path = Path(row["path"])
+        try:
+            st = path.stat()
+            if (st.st_size, st.st_mtime_ns) != (row["size"], row["mtime_ns"]) and content_hash(path) != row[
+                "content_hash"
+            ]:
+                continue
+            done[row["content_hash"]] = embed_audio_file(clap, path).tolist()
+        except (OSError, BadInputError):
+            continue
+        if len(done) >= BATCH_ROWS:
+            library.set_clap_vectors(done)
+            report.clap_embedded += len(done)
+            done = {}
+    library.set_clap_vectors(done)
+    report.clap_embedded += len(done)

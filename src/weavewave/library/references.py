@@ -44,8 +44,15 @@ def _pick(hit: Hit) -> Pick:
 
 def analyse_reference(ref: LibraryReference) -> Any:
     """The reference's analysis from its file; BadInputError (one line) when the file is gone or changed."""
-    from weavewave.io.audiofiles import content_hash
     from weavewave.perceive.audio import perceive_audio
+
+    check_reference_file(ref)
+    return perceive_audio(Path(ref.path), transcribe=False)
+
+
+def check_reference_file(ref: LibraryReference) -> None:
+    """BadInputError (one line) when the reference's file is gone, or changed since it was added."""
+    from weavewave.io.audiofiles import content_hash
 
     path = Path(ref.path)
     name = f"reference '{ref.title or path.name}'" + (f" (track {ref.track_id})" if ref.track_id else "")
@@ -58,7 +65,6 @@ def analyse_reference(ref: LibraryReference) -> Any:
         raise BadInputError(
             f"{name} at {path} has changed since it was added: run `weavewave library add {path.parent}` again"
         )
-    return perceive_audio(path, transcribe=False)
 
 
 def hand_references(brief: MusicBrief) -> list[Pick]:

@@ -46,6 +46,9 @@ class Query:
     tempo: tuple[float, float] | None = None
     key: str | None = None
     limit: int = 10
+    clap_model: str | None = None  # rank the words by CLAP text-to-audio similarity (the library's CLAP)
+    adapter: str | None = None  # an image adapter into the library's CLAP space: ``images`` are the query
+    images: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if self.limit < 1:
@@ -135,8 +138,11 @@ def search(library: Library, query: Query) -> list[Hit]:
     hits: dict[str, Hit] = {}
     for hit in _targeted(library, query, where, filter_words):
         hits.setdefault(hit.row["content_hash"], hit)
-    if query.text:
-        for hit in _broad(library, query, where, filter_words):
+    if query.text or query.adapter:
+        broad = _broad_image(library, query, where, filter_words) if query.adapter else []
+        if query.text:
+            broad += _broad(library, query, where, filter_words)
+        for hit in broad:
             if hit.row["content_hash"] in hits:
                 hits[hit.row["content_hash"]].why.append(hit.why[0])
             else:
@@ -213,20 +219,60 @@ def _library_embedder(library: Library) -> str:
 
 
 def _broad(library: Library, query: Query, where: str | None, filter_words: list[str]) -> list[Hit]:
-    """Nearest captions to the query text, with the prompt's genres and instruments as boosts."""
+    """Nearest captions to the query text (or, with ``clap_model``, nearest CLAP audio embeddings to its
+    CLAP text embedding), with the prompt's genres and instruments as boosts."""
     text = query.text or ""
-    vector = embed_texts([text], _library_embedder(library))[0]
+    if query.clap_model:
+        from weavewave.library.clap import CLAP_COLUMN, check_query_space, embed_text, open_clap
+
+        clap, space = open_clap(query.clap_model)
+        check_query_space(library.clap_space(), space, library.folder)
+        vector, column = embed_text(clap, text), CLAP_COLUMN
+
+        def say(sim: float, cand: dict[str, Any]) -> str:
+            return f"sounds like the query to CLAP {clap.name} (text-to-audio similarity {sim:.2f})"
+    else:
+        vector, column = embed_texts([text], _library_embedder(library))[0], "text_vector"
+
+        def say(sim: float, cand: dict[str, Any]) -> str:
+            return f'caption close to the query (similarity {sim:.2f}): "{_head(cand["caption"])}"'
+
+    return _rank(library, query, vector, column, where, filter_words, say, text)
+
+
+def _broad_image(library: Library, query: Query, where: str | None, filter_words: list[str]) -> list[Hit]:
+    """Nearest CLAP audio embeddings to the photos' CLIP embedding mapped by the adapter into that space."""
+    from weavewave.library.clap import CLAP_COLUMN, adapted_images
+
+    assert query.adapter is not None
+    if not query.images:
+        raise BadInputError(
+            "--adapter maps photos into the library's CLAP space: give one with --image PHOTO"
+        )
+    vector, _ = adapted_images(query.adapter, query.images, library.clap_space(), library.folder)
+    names = ", ".join(Path(p).name for p in query.images)
+
+    def say(sim: float, cand: dict[str, Any]) -> str:
+        return f"sounds like {names} through adapter {query.adapter} (CLAP audio similarity {sim:.2f})"
+
+    return _rank(library, query, vector, CLAP_COLUMN, where, filter_words, say, query.text or "")
+
+
+def _rank(library: Library, query: Query, vector: np.ndarray, column: str, where: str | None,
+          filter_words: list[str], say: Any, text: str) -> list[Hit]:  # fmt: skip
+    """The broad track's ranking: nearest in ``column``, boosted by the genres and instruments ``text``
+    names; ``say(similarity, row)`` words the first reason."""
     genres = named_genres(text)
     instruments = named_instruments(text)
     passes = f" (and {', '.join(filter_words)})" if filter_words else ""
     out = []
-    pool = library.nearest(
-        vector, column="text_vector", where=where, limit=query.limit * BROAD_POOL, vectors=False
-    )
+    if column != "text_vector":  # tracks added before the library had CLAP have no vector yet
+        where = f"{column} IS NOT NULL" + (f" AND ({where})" if where else "")
+    pool = library.nearest(vector, column=column, where=where, limit=query.limit * BROAD_POOL, vectors=False)
     for cand in pool:
         sim = 1.0 - float(cand["_distance"])
         score = sim
-        why = [f'caption close to the query (similarity {sim:.2f}): "{_head(cand["caption"])}"{passes}']
+        why = [say(sim, cand) + passes]
         if cand["genre"] in genres:
             score += GENRE_BOOST
             why.append(f"genre {cand['genre']} named in the prompt")

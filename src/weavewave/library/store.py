@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from weavewave.errors import BadInputError
+from weavewave.library.clap import CLAP_COLUMN, ClapSpace
 from weavewave.library.track import FEATURE_DIM, TEXT_DIM
 
 LIBRARY_ENV = "WEAVEWAVE_LIBRARY"
@@ -43,7 +44,8 @@ def default_library_dir() -> Path:
     return Path(base) / "weavewave" / "library"
 
 
-def table_schema() -> Any:
+def table_schema(clap: ClapSpace | None = None) -> Any:
+    """The table's columns; with ``clap``, also ``clap_vector`` (nullable), its space in the metadata."""
     import pyarrow as pa
 
     text = pa.list_(pa.string())
@@ -84,8 +86,16 @@ def table_schema() -> Any:
             pa.field("embedder", pa.string()),
             pa.field("text_vector", pa.list_(pa.float32(), TEXT_DIM)),
             pa.field("feature_vector", pa.list_(pa.float32(), FEATURE_DIM)),
+            *([clap_field(clap)] if clap is not None else []),
         ]
     )
+
+
+def clap_field(clap: ClapSpace) -> Any:
+    """The ``clap_vector`` column for ``clap``'s space (null for a track not embedded yet)."""
+    import pyarrow as pa
+
+    return pa.field(CLAP_COLUMN, pa.list_(pa.float32(), clap.dim), nullable=True, metadata=clap.metadata())
 
 
 class Library:
@@ -103,6 +113,7 @@ class Library:
         self.db = lancedb.connect(str(folder))
         self._table: Any = None
         self._embedder: str | None = None
+        self._pending_clap: ClapSpace | None = None  # the CLAP column a table not created yet will have
 
     def __repr__(self) -> str:
         return f"Library({str(self.folder)!r}, {self.count()} tracks)"
@@ -147,12 +158,15 @@ class Library:
 
         if not rows:
             return 0
-        data = pa.Table.from_pylist(rows, schema=table_schema())
         with self.locked():
             self._table = None
             table = self.table
+            clap = self.clap_space()
+            # a batch without CLAP vectors leaves the column out (null): LanceDB refuses null vectors given
+            embedded = clap is not None and all(r.get(CLAP_COLUMN) is not None for r in rows)
+            data = pa.Table.from_pylist(rows, schema=table_schema(clap if embedded else None))
             if table is None:
-                self._table = self.db.create_table(TABLE, data=data, schema=table_schema())
+                self._table = self.db.create_table(TABLE, data=data, schema=data.schema)
                 return len(rows)
             before = int(table.count_rows())
             table.merge_insert("content_hash").when_not_matched_insert_all().execute(data)
@@ -190,7 +204,7 @@ class Library:
         table = self.table
         if table is None:
             return []
-        cols = list(columns) if columns else [c for c in table_schema().names if not c.endswith("_vector")]
+        cols = list(columns) if columns else [c for c in table.schema.names if not c.endswith("_vector")]
         query = table.search().where(where) if where else table.search()
         return query.select(cols).limit(limit or max(1, table.count_rows())).to_list()
 
@@ -208,6 +222,57 @@ class Library:
             stored = self.rows(columns=("embedder",), limit=1)
             self._embedder = str(stored[0]["embedder"]) if stored else None
         return self._embedder
+
+    # --- CLAP audio embeddings (weavewave.library.clap) ----------------------------------------------
+    def clap_space(self) -> ClapSpace | None:
+        """The CLAP space of the ``clap_vector`` column (from its metadata); None when there is none."""
+        table = self.table
+        if table is None:
+            return self._pending_clap
+        if CLAP_COLUMN not in table.schema.names:
+            return None
+        return ClapSpace.from_field(table.schema.field(CLAP_COLUMN))
+
+    def use_clap(self, space: ClapSpace) -> None:
+        """Give the library a ``clap_vector`` column in ``space`` (added to an existing table, every row
+        null until embedded); refused with one line when it already holds another CLAP's embeddings."""
+        have = self.clap_space()
+        if have is not None:
+            if not have.same_weights(space):
+                raise BadInputError(
+                    f"--clap-model {space.model}: {self.folder} holds CLAP embeddings of {have.model} "
+                    f"(weights {have.fingerprint}) and one library holds one CLAP space; use "
+                    f"--clap-model {have.model}, or a new --library"
+                )
+            return
+        if self.table is None:
+            self._pending_clap = space
+            return
+        with self.locked():
+            self._table = None
+            if CLAP_COLUMN not in self.table.schema.names:
+                self.table.add_columns(clap_field(space))
+            self._table = None
+
+    def set_clap_vectors(self, vectors: dict[str, list[float]]) -> None:
+        """Store CLAP embeddings by content hash (rows stored meanwhile by another run are left alone)."""
+        import pyarrow as pa
+
+        space = self.clap_space()
+        if not vectors or space is None:
+            return
+        schema = pa.schema([pa.field("content_hash", pa.string()), clap_field(space)])
+        data = pa.Table.from_pylist([{"content_hash": k, CLAP_COLUMN: v} for k, v in vectors.items()],
+                                    schema=schema)  # fmt: skip
+        with self.locked():
+            self._table = None
+            self.table.merge_insert("content_hash").when_matched_update_all().execute(data)
+
+    def without_clap(self) -> list[dict[str, Any]]:
+        """Rows (content hash, path, size, mtime) whose CLAP embedding is not stored yet."""
+        if self.clap_space() is None or self.table is None:
+            return []
+        return self.rows(where=f"{CLAP_COLUMN} IS NULL", columns=("content_hash", "path", "size", "mtime_ns"))
 
     # --- the vector index ---------------------------------------------------------------------------
     def indexed(self) -> bool:
@@ -249,9 +314,7 @@ class Library:
             return []
         query = table.search(vector, vector_column_name=column).distance_type("cosine")
         if not vectors:
-            query = query.select(
-                [*(c for c in table_schema().names if not c.endswith("_vector")), "_distance"]
-            )
+            query = query.select([*(c for c in table.schema.names if not c.endswith("_vector")), "_distance"])
         if column == "text_vector" and self.indexed():
             query = query.nprobes(NPROBES).refine_factor(REFINE_FACTOR)
         if where:
@@ -261,6 +324,7 @@ class Library:
     def stats(self) -> dict[str, Any]:
         """Counts and spreads for ``weavewave library stats``."""
         rows = self.rows(columns=("genre", "key_mode", "tempo_bpm", "duration_s", "embedder", "path"))
+        clap = self.clap_space()
         genres: dict[str, int] = {}
         for r in rows:
             genres[r["genre"]] = genres.get(r["genre"], 0) + 1
@@ -277,6 +341,8 @@ class Library:
             "embedders": sorted({r["embedder"] for r in rows}),
             "missing_files": sum(not Path(r["path"]).exists() for r in rows),
             "vector_index": "IVF-PQ" if self.indexed() else "none (exact search)",
+            "clap_model": None if clap is None else clap.model,
+            "clap_embedded": 0 if clap is None else len(rows) - len(self.without_clap()),
             "version": None if table is None else int(table.version),
         }
 

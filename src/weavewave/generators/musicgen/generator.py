@@ -20,6 +20,14 @@
   at most -1 dBTP). In steered mode the Track also carries the arrangement, so ``music.mid`` is written.
 - Loops (``brief.loop``): the model plays ``LOOP_CROSSFADE_S`` past the end, and that continuation is
   crossfaded over the start, so the last sample flows into the first; the master has no fades.
+- References (``brief.references``, lent from the user's library): the first one conditions the music,
+  as ``reference_as`` says: ``melody`` (MusicGen-Melody follows its chroma, as ``melody=PATH`` would),
+  ``prompt`` (its loudest ``prompt_s`` seconds are the audio prompt of the first window, which the music
+  continues; the excerpt itself is not in the output), ``none``, or ``auto`` (melody with a melody model,
+  else prompt; none when ``melody`` or ``steer`` already set the melody). The brief records which
+  reference and how (``generator.files["reference"]``, provenance ``generator.reference``) and its caption
+  says so; that sentence is left out of the text the model reads, so ``generate --brief`` makes the same
+  piece again.
 - What it cannot honour it refuses before any work (the generator contract): a video's cues and tempo
   map (the audio is not written on a beat grid), stems, and a reference tune's melody or chords unless it
   is steered (``steer="symbolic"`` composes with them) or conditioned on the recording (``melody``).
@@ -30,6 +38,7 @@ torch and transformers are imported inside functions.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -65,6 +74,17 @@ DECODERS = ("auto", "fast", "stock")
 # A loop's seam: the model plays this far past the end, and that continuation fades in over the start
 # (long enough to hide the change of material, short against a loop of a few bars).
 LOOP_CROSSFADE_S = 0.5
+REFERENCE_USES = ("auto", "melody", "prompt", "none")
+EXCERPT_HOP_S = 0.5  # the reference excerpt (an audio prompt) starts on this grid, at the loudest stretch
+# What the caption says MusicGen took from the first reference (and the pattern that keeps it out of the text
+# the model reads).
+REFERENCE_NOTES = {
+    "melody": " MusicGen-Melody follows the melody of your track '{title}'.",
+    "prompt": " MusicGen continues an excerpt of your track '{title}' ({start:g}-{end:g} s).",
+}
+_REFERENCE_NOTE_RE = re.compile(
+    r" MusicGen(?:-Melody follows the melody of| continues an excerpt of) your track '.*?'(?: \([0-9.]+-[0-9.]+ s\))?\."
+)
 
 
 @dataclass(frozen=True)
@@ -246,12 +266,15 @@ class Block:
         return self.start + self.new
 
 
-def plan_blocks(total_frames: int, window_frames: int, prompt_frames: int) -> list[Block]:
-    """Windows covering ``total_frames``: the first fills a window, each later one continues the last
-    ``prompt_frames`` and adds at most ``window_frames - prompt_frames`` new ones."""
+def plan_blocks(
+    total_frames: int, window_frames: int, prompt_frames: int, *, first_prompt: int = 0
+) -> list[Block]:
+    """Windows covering ``total_frames``: the first fills a window (after ``first_prompt`` frames of a
+    reference excerpt it continues), each later one continues the last ``prompt_frames`` and adds at most
+    ``window_frames - prompt_frames`` new ones."""
     if total_frames <= 0:
         return []
-    blocks = [Block(0, min(window_frames, total_frames), 0)]
+    blocks = [Block(0, min(window_frames - first_prompt, total_frames), first_prompt)]
     while blocks[-1].end < total_frames:
         done = blocks[-1].end
         prompt = min(prompt_frames, done)
@@ -300,6 +323,9 @@ class MusicgenOptions(GeneratorOptions):
     device: str = "auto"
     dtype: str = "auto"
     decoder: str = "auto"
+    reference_as: str = Field(
+        "auto", description="how the first library reference conditions the music: auto, melody, prompt, none"
+    )
     soundfont: str | Path | None = Field(None, description="SoundFont of the steering rendering")
     cache: Any = Field(None, description="a ModelCache to share loaded models", exclude=True)
 
@@ -320,6 +346,8 @@ class MusicgenGenerator:
     window_s, prompt_s, crossfade_s : long-form windowing (see the module docstring).
     soundfont : SoundFont for the steering rendering.
     decoder : ``auto`` (the fast loop where it applies, else ``generate``), ``fast`` or ``stock``.
+    reference_as : how the brief's first reference conditions the music: ``melody``, ``prompt`` (an
+        excerpt to continue), ``none`` or ``auto`` (see the module docstring).
     cache : a :class:`~weavewave.neural.models.ModelCache` to share loaded models (default: the process's).
     """
 
@@ -338,6 +366,7 @@ class MusicgenGenerator:
     crossfade_s: float = DEFAULT_CROSSFADE_S
     soundfont: str | Path | None = None
     decoder: str = "auto"
+    reference_as: str = "auto"
     cache: ModelCache | None = field(default=None, repr=False)
     name: str = field(default="musicgen", init=False)
 
@@ -359,6 +388,17 @@ class MusicgenGenerator:
             )
         if self.melody is not None and not Path(self.melody).is_file():
             raise BadInputError(f"melody file not found: {self.melody}; check the path")
+        self.reference_as = (self.reference_as or "auto").lower()
+        if self.reference_as not in REFERENCE_USES:
+            raise BadInputError(
+                f"unknown reference_as {self.reference_as!r}: use {', '.join(REFERENCE_USES)}"
+            )
+        if self.reference_as == "melody" and (steer == "symbolic" or self.melody is not None):
+            raise BadInputError(
+                "--reference-as melody and "
+                + ("--steer symbolic" if steer == "symbolic" else "a melody recording")
+                + " both set the melody: use one of them"
+            )
         self.decoder = (self.decoder or "auto").lower()
         if self.decoder not in DECODERS:
             raise BadInputError(f"unknown decoder {self.decoder!r}: use {', '.join(DECODERS)}")
@@ -427,21 +467,50 @@ class MusicgenGenerator:
         return "fast"
 
     # --------------------------------------------------------------------------------------------------
+    def reference_use(self, brief: MusicBrief) -> str:
+        """How the brief's first reference conditions the music: ``melody``, ``prompt`` or ``none``."""
+        if not brief.references or self.reference_as == "none":
+            return "none"
+        if self.reference_as != "auto":
+            return self.reference_as
+        if self.steer == "symbolic" or self.melody is not None:
+            return "none"  # the melody is set already; an explicit reference_as=prompt may still add one
+        return "melody" if _is_melody_model(str(self.model)) else "prompt"
+
     def generate(self, brief: MusicBrief, *, progress: ProgressFn | None = None) -> Track:
-        check_brief(brief, self.capabilities, backend=self.name, hints=REFUSAL_HINTS)
+        use = self.reference_use(brief)
+        capabilities = self.capabilities
+        if use != "none":  # the reference's own recording conditions the music: its kept chords are honoured
+            capabilities = replace(capabilities, reference=True)
+            _check_reference_file(brief.references[0])
+        check_brief(brief, capabilities, backend=self.name, hints=REFUSAL_HINTS)
         report = progress or (lambda fraction, message: None)
         report(0.0, f"loading {self.model}")
         b = self.bundle()
+        if use == "melody" and not b.is_melody:
+            raise BadInputError(
+                f"--reference-as melody needs a MusicGen-Melody model, and {self.model} is not one: pass "
+                "--model facebook/musicgen-melody (or a local copy), or --reference-as prompt"
+            )
         arrangement, chroma = None, None
         if self.steer == "symbolic":
             report(0.02, "composing the steering melody")
             arrangement, chroma = steering_chroma(brief, soundfont=self.soundfont)
         elif self.melody is not None:
             chroma = reference_chroma(self.melody)
+        ref = brief.references[0] if use != "none" else None
+        excerpt, span = None, None
+        if ref is not None and use == "melody":
+            chroma = reference_chroma(ref.path)
+        elif ref is not None:
+            assert self.prompt_s is not None  # set in __post_init__
+            excerpt, span = reference_excerpt(ref.path, b, self.prompt_s)
+        # the model reads the caption without the sentence that says how the reference was used
+        read = brief.model_copy(update={"caption": _REFERENCE_NOTE_RE.sub("", brief.caption)})
         # a loop plays on past its end: that continuation is folded over the start
         seam_s = LOOP_CROSSFADE_S if brief.loop else 0.0
         audio, windows = self._generate_audio(
-            b, brief, chroma, lambda f, m: report(0.05 + 0.85 * f, m), extra_s=seam_s
+            b, read, chroma, lambda f, m: report(0.05 + 0.85 * f, m), extra_s=seam_s, excerpt=excerpt
         )
         report(0.92, "mastering")
         from weavewave.dsp.master import SAMPLE_RATE, master_model_audio
@@ -467,11 +536,15 @@ class MusicgenGenerator:
 
             files["adapter"] = weights_digest(self.adapter)
             stats["adapter"] = str(self.adapter)
+        made = brief
+        if ref is not None:
+            files["reference"] = file_digest(ref.path)
+            made, stats["reference"] = _note_reference(read, ref, use, span)
         report(1.0, "mastered")
         return Track(
             audio=master,
             sample_rate=SAMPLE_RATE,
-            brief=record_generator(brief, self.name, options, files),
+            brief=record_generator(made, self.name, options, files),
             arrangement=arrangement,
             stats=stats,
         )
@@ -490,6 +563,7 @@ class MusicgenGenerator:
             "prompt_seconds": self.prompt_s,
             "crossfade": self.crossfade_s,
             "dtype": self.dtype,
+            "reference_as": self.reference_as,
         } | ({"adapter": str(self.adapter)} if self.adapter is not None else {})
 
     @staticmethod
@@ -521,13 +595,16 @@ class MusicgenGenerator:
         report: ProgressFn,
         *,
         extra_s: float = 0.0,
+        excerpt: np.ndarray | None = None,
     ) -> tuple[np.ndarray, list[dict[str, Any]]]:
-        """Codec-rate audio [shape=(channels, n)] covering the brief (and ``extra_s`` more), block by block."""
+        """Codec-rate audio [shape=(channels, n)] covering the brief (and ``extra_s`` more), block by block;
+        ``excerpt`` [shape=(channels, frames * hop)] is the first window's audio prompt (not in the output)."""
         total = int(math.ceil((brief.duration_s + extra_s) * b.frame_rate))
         window = int(round(self.window_s * b.frame_rate))
         assert self.prompt_s is not None  # set in __post_init__
         prompt = max(1, int(round(self.prompt_s * b.frame_rate)))
-        blocks = plan_blocks(total, window, prompt)
+        first = 0 if excerpt is None else excerpt.shape[1] // b.hop
+        blocks = plan_blocks(total, window, prompt, first_prompt=first)
         hop = b.hop
         out = np.zeros((b.audio_channels, total * hop), np.float32)
         windows = []
@@ -537,10 +614,12 @@ class MusicgenGenerator:
             prompt_audio = (
                 out[:, (block.start - block.prompt) * hop : block.start * hop] if block.prompt else None
             )
+            if i == 0 and excerpt is not None:
+                prompt_audio = excerpt
             features = None
             if chroma is not None:
                 features = chroma_for(
-                    chroma, (block.start - block.prompt) / b.frame_rate, block.end / b.frame_rate
+                    chroma, max(0, block.start - block.prompt) / b.frame_rate, block.end / b.frame_rate
                 )
             decoded = generate_block(
                 b,
@@ -552,7 +631,9 @@ class MusicgenGenerator:
                 seed=(brief.seed + 7919 * i) % 2**32,
                 decoder=self.decoder_for(b),
             )
-            _place(out, decoded, block, hop, int(round(self.crossfade_s * b.sample_rate)))
+            # the reference excerpt precedes the piece: nothing of the piece is there to fade into
+            fade = 0 if block.start == 0 else int(round(self.crossfade_s * b.sample_rate))
+            _place(out, decoded, block, hop, fade)
             windows.append(
                 {
                     "start_s": round(block.start / b.frame_rate, 4),
@@ -767,3 +848,76 @@ def reference_chroma(path: str | Path) -> np.ndarray:
 
     audio, sr = read_audio(path)
     return melody_chroma(audio, sr)
+
+
+# ======================================================================================================
+# References from the library
+# ======================================================================================================
+def _is_melody_model(ref: str) -> bool:
+    """Whether ``ref`` is a MusicGen-Melody model, from its config alone (no weights loaded)."""
+    from transformers import AutoConfig
+
+    from weavewave.neural.models import from_pretrained, quiet_transformers
+
+    quiet_transformers()
+    return (
+        getattr(from_pretrained(AutoConfig.from_pretrained, ref, "generator"), "model_type", "")
+        == "musicgen_melody"
+    )
+
+
+def _check_reference_file(ref: Any) -> None:
+    """The reference's file is there and unchanged since it was added; one line otherwise."""
+    from weavewave.library.references import check_reference_file
+
+    check_reference_file(ref)
+
+
+def reference_excerpt(
+    path: str | Path, b: MusicgenBundle, seconds: float
+) -> tuple[np.ndarray, tuple[float, float]]:
+    """The loudest ``seconds`` of a recording (on a :data:`EXCERPT_HOP_S` grid), at the model's rate and
+    channels [shape=(channels, frames * hop)], and where it lies in the recording (start, end in seconds)."""
+    from weavewave.dsp.signal import resample, to_mono
+    from weavewave.io.audio import read_audio
+
+    audio, sr = read_audio(path)
+    mono = resample(to_mono(audio), sr, b.sample_rate).astype(np.float32)
+    frames = max(1, min(int(round(seconds * b.frame_rate)), mono.shape[0] // b.hop))
+    n = frames * b.hop
+    step = max(1, int(EXCERPT_HOP_S * b.sample_rate))
+    energy = np.concatenate([[0.0], np.cumsum(mono.astype(np.float64) ** 2)])
+    starts = np.arange(0, max(1, mono.shape[0] - n + 1), step)
+    start = int(starts[np.argmax(energy[np.minimum(starts + n, mono.shape[0])] - energy[starts])])
+    if b.audio_channels == 1:
+        clip = mono[None, start : start + n]
+    else:
+        chans = audio if audio.ndim == 2 and audio.shape[1] >= 2 else np.repeat(to_mono(audio)[:, None], 2, 1)
+        clip = np.stack([resample(chans[:, c], sr, b.sample_rate)[start : start + n] for c in range(2)])
+    clip = np.pad(clip.astype(np.float32), ((0, 0), (0, n - clip.shape[1])))
+    return clip, (round(start / b.sample_rate, 2), round((start + n) / b.sample_rate, 2))
+
+
+def _note_reference(
+    brief: MusicBrief, ref: Any, use: str, span: tuple[float, float] | None
+) -> tuple[Any, dict[str, Any]]:
+    """The brief with how the reference was used: a caption sentence and provenance ``generator.reference``."""
+    from weavewave.brief import Provenance
+
+    title = ref.title or ref.track_id or Path(ref.path).name
+    start, end = span or (0.0, 0.0)
+    note = REFERENCE_NOTES[use].format(title=title, start=start, end=end)
+    how = (
+        "melody conditioning (its chroma)"
+        if use == "melody"
+        else f"audio prompt: the excerpt {start:g}-{end:g} s"
+    )
+    prov = dict(brief.provenance)
+    prov["generator.reference"] = Provenance(
+        source="reference",
+        reason=f"{how}: from your track '{title}'" + (f" ({ref.track_id})" if ref.track_id else ""),
+    )
+    stats = {"track_id": ref.track_id, "title": title, "as": use} | (
+        {"excerpt_s": [start, end]} if span else {}
+    )
+    return brief.model_copy(update={"caption": brief.caption + note, "provenance": prov}), stats
