@@ -220,3 +220,89 @@ def test_dry_parts_beside_wet_passes_are_not_split_further():
     parts = [Part(f"p{k}", "Piano", 0, False, "chords", [Note(60 + k, 90, 0.0, 20.0)]) for k in range(3)]
     assert len(R._channel_groups(parts, 30.0)) == R.MIX_PASSES  # alone, split to run side by side
     assert len(R._channel_groups(parts, 30.0, 0)) == 1  # the wet passes already run beside them
+
+
+# --- sharing passes and trimming them (issue 11, effects speed, second step) -----------------------------
+def _octave_bands_db(x: np.ndarray) -> np.ndarray:
+    f, p = _spectrum(x, SR)
+    return np.array([10 * np.log10(p[(f >= lo) & (f < 2 * lo)].sum()) for lo in 31.25 * 2.0 ** np.arange(9)])
+
+
+def test_synths_sharing_a_sweep_play_in_one_pass_and_mix_as_their_own_passes_do(monkeypatch):
+    from weavewave.generators.symbolic import render as R
+
+    brief = describe(text="a piece of music", genre="electronic", duration=30.0, seed=0)
+    plan = FX.plan_effects(compose(brief), "electronic")
+    names = [[plan.arrangement.parts[i].name for i in g] for g in plan.groups]
+    assert len(names) == 1 and {n.split(":")[0] for n in names[0]} == {"chords", "pad"}
+    passes: list[int] = []
+    synth = R._synth_pcm
+    monkeypatch.setattr(R, "_synth_pcm", lambda *a: passes.append(1) or synth(*a))
+    kw = {"effects": plan.effects, "balance": True, "workers": 1}
+    shared = R.render(plan.arrangement, effect_groups=plan.groups, **kw)
+    n_shared, passes[:] = len(passes), []
+    alone = R.render(plan.arrangement, **kw)
+    assert len(passes) == n_shared + 1  # one synthesizer pass fewer
+    diff = shared.audio - alone.audio
+    assert 20 * np.log10(np.sqrt(np.mean(diff**2)) / np.sqrt(np.mean(alone.audio**2))) < -45.0
+    np.testing.assert_allclose(_octave_bands_db(shared.audio), _octave_bands_db(alone.audio), atol=0.05)
+    # stems: every part alone, as before (each stem is its part's own sound), and they sum to the mix
+    with_stems = R.render(plan.arrangement, effect_groups=plan.groups, stems=True, **kw)
+    np.testing.assert_array_equal(with_stems.audio, alone.audio)
+    total = np.sum(list(with_stems.stems.values()), axis=0)
+    assert np.max(np.abs(total - with_stems.audio)) < 2e-3
+
+
+def test_halls_and_saturation_keep_a_pass_per_part():
+    for genre in ("ambient", "lofi", "cinematic"):
+        brief = describe(text="a piece of music", genre=genre, duration=12.0, seed=0)
+        assert FX.plan_effects(compose(brief), genre).groups == [], genre
+
+
+def test_wet_passes_group_only_the_playing_parts_of_a_group():
+    from weavewave.generators.symbolic.render import _wet_passes
+
+    assert _wet_passes([1, 2, 4, 5], [[2, 5, 7]]) == [[1], [2, 5], [4]]
+    assert _wet_passes([1, 2, 4], [[2, 7]]) == [[1], [2], [4]]  # a group of one is a pass of its own
+    assert _wet_passes([3, 1], []) == [[1], [3]]
+
+
+def _riser_arrangement() -> tuple:
+    """An electronic piece whose riser stops long before the end, and its effects plan."""
+    brief = describe(text="a piece of music", genre="electronic", duration=30.0, seed=0)
+    plan = FX.plan_effects(compose(brief), "electronic")
+    riser = next(p for p in plan.arrangement.parts if p.instrument == FX.RISER_INSTRUMENT)
+    assert max(n.end for n in riser.notes) < 30.0 - 8.0
+    return plan
+
+
+@pytest.mark.parametrize("tail_s", [None, 0.05], ids=["trimmed", "too-short-tail-played-whole"])
+def test_a_wet_pass_that_stops_early_is_rendered_only_that_far_with_the_same_sound(monkeypatch, tail_s):
+    from weavewave.generators.symbolic import render as R
+
+    plan = _riser_arrangement()
+    kw = {"effects": plan.effects, "stems": True, "workers": 1}
+    lengths: list[float] = []
+    synth = R._synth_pcm
+
+    def counting(sf2: bytes, midi: bytes, n: int) -> np.ndarray:
+        import io
+
+        import pretty_midi
+
+        lengths.append(pretty_midi.PrettyMIDI(io.BytesIO(midi)).get_end_time())
+        return synth(sf2, midi, n)
+
+    monkeypatch.setattr(R, "TRIM_MIN_SAVING_S", 1e9)  # nothing trimmed: the reference
+    whole = R.render(plan.arrangement, **kw)
+    monkeypatch.setattr(R, "TRIM_MIN_SAVING_S", 1.0)
+    if tail_s is not None:  # a tail cut while the cymbal still sounds: the pass is played again whole
+        monkeypatch.setattr(R, "TRIM_TAIL_S", tail_s)
+    monkeypatch.setattr(R, "_synth_pcm", counting)
+    trimmed = R.render(plan.arrangement, **kw)
+    assert min(lengths) < 20.0  # the riser's pass stopped early
+    if tail_s is not None:
+        assert sorted(lengths)[1] > 30.0  # ... and was played again whole
+    np.testing.assert_array_equal(trimmed.audio, whole.audio)
+    for name, stem in whole.stems.items():
+        np.testing.assert_array_equal(trimmed.stems[name], stem, err_msg=name)
