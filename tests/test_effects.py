@@ -231,7 +231,7 @@ def _octave_bands_db(x: np.ndarray) -> np.ndarray:
 def test_synths_sharing_a_sweep_play_in_one_pass_and_mix_as_their_own_passes_do(monkeypatch):
     from weavewave.generators.symbolic import render as R
 
-    brief = describe(text="a piece of music", genre="electronic", duration=30.0, seed=0)
+    brief = describe(text="a piece of music", genre="electronic", duration=24.0, seed=0)
     plan = FX.plan_effects(compose(brief), "electronic")
     names = [[plan.arrangement.parts[i].name for i in g] for g in plan.groups]
     assert len(names) == 1 and {n.split(":")[0] for n in names[0]} == {"chords", "pad"}
@@ -267,42 +267,51 @@ def test_wet_passes_group_only_the_playing_parts_of_a_group():
     assert _wet_passes([3, 1], []) == [[1], [3]]
 
 
-def _riser_arrangement() -> tuple:
-    """An electronic piece whose riser stops long before the end, and its effects plan."""
-    brief = describe(text="a piece of music", genre="electronic", duration=30.0, seed=0)
-    plan = FX.plan_effects(compose(brief), "electronic")
-    riser = next(p for p in plan.arrangement.parts if p.instrument == FX.RISER_INSTRUMENT)
-    assert max(n.end for n in riser.notes) < 30.0 - 8.0
-    return plan
-
-
 @pytest.mark.parametrize("tail_s", [None, 0.05], ids=["trimmed", "too-short-tail-played-whole"])
 def test_a_wet_pass_that_stops_early_is_rendered_only_that_far_with_the_same_sound(monkeypatch, tail_s):
-    from weavewave.generators.symbolic import render as R
+    import io
 
-    plan = _riser_arrangement()
-    kw = {"effects": plan.effects, "stems": True, "workers": 1}
+    import pretty_midi
+
+    from weavewave.generators.symbolic import render as R
+    from weavewave.music.arrangement import Arrangement, Note, Part
+
+    strings = [Note(60 + k, 90, 0.1 * k, 2.0) for k in (0, 4, 7)]  # a swell that stops at 2 s of 10
+    piano = [Note(48 + (k % 3) * 5, 80, 0.5 * k, 0.5 * k + 0.4) for k in range(19)]
+    arrangement = Arrangement(
+        parts=[
+            Part("pad: strings", "String Ensemble 1", 48, False, "pad", strings, reverb=0.6),
+            Part("chords: piano", "Piano", 0, False, "chords", piano, pan=0.3),
+        ],
+        tempo_bpm=120,
+        meter="4/4",
+        duration_s=10.0,
+        key_tonic="C",
+        key_mode="major",
+    )
+    # time reversed: a tail cut short would change the whole part
+    kw = {"effects": {0: lambda audio, sr: audio[:, ::-1] * 0.5}, "stems": True, "workers": 1}
     lengths: list[float] = []
     synth = R._synth_pcm
 
-    def counting(sf2: bytes, midi: bytes, n: int) -> np.ndarray:
-        import io
-
-        import pretty_midi
-
-        lengths.append(pretty_midi.PrettyMIDI(io.BytesIO(midi)).get_end_time())
-        return synth(sf2, midi, n)
+    def measured(sf2: bytes, midi: bytes, n: int) -> np.ndarray:
+        pcm = synth(sf2, midi, n)
+        lengths.append(float(np.flatnonzero(pcm.any(axis=0))[-1] + 1) / SR if pcm.any() else 0.0)
+        return pcm
 
     monkeypatch.setattr(R, "TRIM_MIN_SAVING_S", 1e9)  # nothing trimmed: the reference
-    whole = R.render(plan.arrangement, **kw)
+    whole = R.render(arrangement, **kw)
     monkeypatch.setattr(R, "TRIM_MIN_SAVING_S", 1.0)
-    if tail_s is not None:  # a tail cut while the cymbal still sounds: the pass is played again whole
+    calls: list[bytes] = []
+    monkeypatch.setattr(R, "_synth_pcm", lambda sf2, midi, n: calls.append(midi) or measured(sf2, midi, n))
+    if tail_s is not None:  # a tail cut while the strings still sound: the pass is played again whole
         monkeypatch.setattr(R, "TRIM_TAIL_S", tail_s)
-    monkeypatch.setattr(R, "_synth_pcm", counting)
-    trimmed = R.render(plan.arrangement, **kw)
-    assert min(lengths) < 20.0  # the riser's pass stopped early
-    if tail_s is not None:
-        assert sorted(lengths)[1] > 30.0  # ... and was played again whole
+    trimmed = R.render(arrangement, **kw)
+    ends = [pretty_midi.PrettyMIDI(io.BytesIO(m)).get_end_time() for m in calls]
+    early = int(np.argmin(ends))
+    assert ends[early] < 2.0 + R.TRIM_TAIL_S + 0.01  # the strings' pass stopped early
+    if tail_s is not None:  # cut while still sounding, then played whole
+        assert lengths[early] > ends[early] - R.TRIM_QUIET_S and ends[early + 1] > 10.0
     np.testing.assert_array_equal(trimmed.audio, whole.audio)
     for name, stem in whole.stems.items():
         np.testing.assert_array_equal(trimmed.stems[name], stem, err_msg=name)
