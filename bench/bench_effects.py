@@ -66,7 +66,7 @@ def _cpu_s() -> float:
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
-def speed_table(seconds: float, rounds: int) -> None:
+def speed_table(seconds: float, rounds: int, genres: tuple[str, ...] = SPEED_GENRES) -> None:
     """Effects off against on, warm, same pieces, alternating; prints a table and the medians."""
     from weavewave import describe
     from weavewave.generators import get_generator
@@ -76,7 +76,7 @@ def speed_table(seconds: float, rounds: int) -> None:
     print("|---|---|---|---|---|")
     walls: dict[bool, list[float]] = {False: [], True: []}
     cpus: dict[bool, list[float]] = {False: [], True: []}
-    for genre in SPEED_GENRES:
+    for genre in genres:
         for seed in SPEED_SEEDS:
             brief = describe(text="a piece of music", genre=genre, duration=seconds, seed=seed)
             wall: dict[bool, list[float]] = {False: [], True: []}
@@ -116,9 +116,10 @@ def main() -> None:
     ap.add_argument("--spectrograms", type=Path, help="write off/on spectrogram PNGs (seed 0) here")
     ap.add_argument("--speed", action="store_true", help="only the speed, off and on side by side")
     ap.add_argument("--rounds", type=int, default=4, help="--speed: off/on pairs per piece")
+    ap.add_argument("--genres", nargs="+", default=list(SPEED_GENRES), help="--speed: these genres only")
     args = ap.parse_args()
     if args.speed:
-        speed_table(args.seconds, args.rounds)
+        speed_table(args.seconds, args.rounds, tuple(args.genres))
         return
     if args.spectrograms:
         args.spectrograms.mkdir(parents=True, exist_ok=True)

@@ -220,3 +220,98 @@ def test_dry_parts_beside_wet_passes_are_not_split_further():
     parts = [Part(f"p{k}", "Piano", 0, False, "chords", [Note(60 + k, 90, 0.0, 20.0)]) for k in range(3)]
     assert len(R._channel_groups(parts, 30.0)) == R.MIX_PASSES  # alone, split to run side by side
     assert len(R._channel_groups(parts, 30.0, 0)) == 1  # the wet passes already run beside them
+
+
+# --- sharing passes and trimming them (issue 11, effects speed, second step) -----------------------------
+def _octave_bands_db(x: np.ndarray) -> np.ndarray:
+    f, p = _spectrum(x, SR)
+    return np.array([10 * np.log10(p[(f >= lo) & (f < 2 * lo)].sum()) for lo in 31.25 * 2.0 ** np.arange(9)])
+
+
+def test_synths_sharing_a_sweep_play_in_one_pass_and_mix_as_their_own_passes_do(monkeypatch):
+    from weavewave.generators.symbolic import render as R
+
+    brief = describe(text="a piece of music", genre="electronic", duration=24.0, seed=0)
+    plan = FX.plan_effects(compose(brief), "electronic")
+    names = [[plan.arrangement.parts[i].name for i in g] for g in plan.groups]
+    assert len(names) == 1 and {n.split(":")[0] for n in names[0]} == {"chords", "pad"}
+    passes: list[int] = []
+    synth = R._synth_pcm
+    monkeypatch.setattr(R, "_synth_pcm", lambda *a: passes.append(1) or synth(*a))
+    kw = {"effects": plan.effects, "balance": True, "workers": 1}
+    shared = R.render(plan.arrangement, effect_groups=plan.groups, **kw)
+    n_shared, passes[:] = len(passes), []
+    alone = R.render(plan.arrangement, **kw)
+    assert len(passes) == n_shared + 1  # one synthesizer pass fewer
+    diff = shared.audio - alone.audio
+    assert 20 * np.log10(np.sqrt(np.mean(diff**2)) / np.sqrt(np.mean(alone.audio**2))) < -45.0
+    np.testing.assert_allclose(_octave_bands_db(shared.audio), _octave_bands_db(alone.audio), atol=0.05)
+    # stems: every part alone, as before (each stem is its part's own sound), and they sum to the mix
+    with_stems = R.render(plan.arrangement, effect_groups=plan.groups, stems=True, **kw)
+    np.testing.assert_array_equal(with_stems.audio, alone.audio)
+    total = np.sum(list(with_stems.stems.values()), axis=0)
+    assert np.max(np.abs(total - with_stems.audio)) < 2e-3
+
+
+def test_halls_and_saturation_keep_a_pass_per_part():
+    for genre in ("ambient", "lofi", "cinematic"):
+        brief = describe(text="a piece of music", genre=genre, duration=12.0, seed=0)
+        assert FX.plan_effects(compose(brief), genre).groups == [], genre
+
+
+def test_wet_passes_group_only_the_playing_parts_of_a_group():
+    from weavewave.generators.symbolic.render import _wet_passes
+
+    assert _wet_passes([1, 2, 4, 5], [[2, 5, 7]]) == [[1], [2, 5], [4]]
+    assert _wet_passes([1, 2, 4], [[2, 7]]) == [[1], [2], [4]]  # a group of one is a pass of its own
+    assert _wet_passes([3, 1], []) == [[1], [3]]
+
+
+@pytest.mark.parametrize("tail_s", [None, 0.05], ids=["trimmed", "too-short-tail-played-whole"])
+def test_a_wet_pass_that_stops_early_is_rendered_only_that_far_with_the_same_sound(monkeypatch, tail_s):
+    import io
+
+    import pretty_midi
+
+    from weavewave.generators.symbolic import render as R
+    from weavewave.music.arrangement import Arrangement, Note, Part
+
+    strings = [Note(60 + k, 90, 0.1 * k, 2.0) for k in (0, 4, 7)]  # a swell that stops at 2 s of 10
+    piano = [Note(48 + (k % 3) * 5, 80, 0.5 * k, 0.5 * k + 0.4) for k in range(19)]
+    arrangement = Arrangement(
+        parts=[
+            Part("pad: strings", "String Ensemble 1", 48, False, "pad", strings, reverb=0.6),
+            Part("chords: piano", "Piano", 0, False, "chords", piano, pan=0.3),
+        ],
+        tempo_bpm=120,
+        meter="4/4",
+        duration_s=10.0,
+        key_tonic="C",
+        key_mode="major",
+    )
+    # time reversed: a tail cut short would change the whole part
+    kw = {"effects": {0: lambda audio, sr: audio[:, ::-1] * 0.5}, "stems": True, "workers": 1}
+    lengths: list[float] = []
+    synth = R._synth_pcm
+
+    def measured(sf2: bytes, midi: bytes, n: int) -> np.ndarray:
+        pcm = synth(sf2, midi, n)
+        lengths.append(float(np.flatnonzero(pcm.any(axis=0))[-1] + 1) / SR if pcm.any() else 0.0)
+        return pcm
+
+    monkeypatch.setattr(R, "TRIM_MIN_SAVING_S", 1e9)  # nothing trimmed: the reference
+    whole = R.render(arrangement, **kw)
+    monkeypatch.setattr(R, "TRIM_MIN_SAVING_S", 1.0)
+    calls: list[bytes] = []
+    monkeypatch.setattr(R, "_synth_pcm", lambda sf2, midi, n: calls.append(midi) or measured(sf2, midi, n))
+    if tail_s is not None:  # a tail cut while the strings still sound: the pass is played again whole
+        monkeypatch.setattr(R, "TRIM_TAIL_S", tail_s)
+    trimmed = R.render(arrangement, **kw)
+    ends = [pretty_midi.PrettyMIDI(io.BytesIO(m)).get_end_time() for m in calls]
+    early = int(np.argmin(ends))
+    assert ends[early] < 2.0 + R.TRIM_TAIL_S + 0.01  # the strings' pass stopped early
+    if tail_s is not None:  # cut while still sounding, then played whole
+        assert lengths[early] > ends[early] - R.TRIM_QUIET_S and ends[early + 1] > 10.0
+    np.testing.assert_array_equal(trimmed.audio, whole.audio)
+    for name, stem in whole.stems.items():
+        np.testing.assert_array_equal(trimmed.stems[name], stem, err_msg=name)

@@ -62,6 +62,7 @@ class SymbolicGenerator:
         mix = render(
             fx.arrangement if fx else arrangement,
             effects=fx.effects if fx else None,
+            effect_groups=fx.groups if fx else (),
             soundfont=self.soundfont,
             stems=self.stems,
             loop=brief.loop,

@@ -23,7 +23,7 @@ import multiprocessing.process
 import os
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -54,6 +54,14 @@ CC_VOLUME, CC_PAN, CC_REVERB_SEND, CC_CHORUS_SEND = 7, 10, 91, 93
 TOP_VOLUME = 127
 # Below this channel volume the synthesizer drops voices altogether: quieter parts are held here.
 MIN_VOLUME = 16
+# A pass of parts with effects ends this long after its last note or controller when that is sooner than
+# the piece's end (a riser plays only before each drop): the synthesizer's cost is per sample rendered.
+# Measured with TimGM6mb: releases and the synthesizer's reverb are silent in 16 bits 1.9 s after the last
+# note-off at most. The pass is played whole after all when its last TRIM_QUIET_S are not silent (a font
+# with longer releases), so no tail is cut.
+TRIM_TAIL_S = 3.0
+TRIM_QUIET_S = 0.5
+TRIM_MIN_SAVING_S = 1.0  # shorter savings are not worth a second MIDI file
 # When the synthesizer's 16-bit output clips, everything is rendered again this much quieter.
 HEADROOM_DB = 12.0
 MAX_HEADROOM_RETRIES = 2
@@ -148,6 +156,9 @@ class _Job:
     # effects run side by side, like the passes); a loop's slot is folded to ``n_keep`` samples first
     post: dict[int, Callable[[np.ndarray, int], np.ndarray]] = dataclasses.field(default_factory=dict)
     n_keep: int = 0
+    # slot -> (the whole pass's MIDI, the sample from which the trimmed pass must be silent): a slot whose
+    # MIDI ends early (``TRIM_TAIL_S``) is played again whole if it is not silent from there
+    whole: dict[int, tuple[bytes, int]] = dataclasses.field(default_factory=dict)
 
 
 def render(
@@ -160,6 +171,7 @@ def render(
     loop: bool = False,
     balance: bool = False,
     effects: dict[int, Callable[[np.ndarray, int], np.ndarray]] | None = None,
+    effect_groups: Sequence[Sequence[int]] = (),
 ) -> Mix:
     """Render, mix and master an arrangement.
 
@@ -193,6 +205,12 @@ def render(
         plays in a pass of its own, the effect processes it before the mix is summed and mastered, and
         its stem is that processed pass (so stems still sum to the mix). Effects run in the renderer
         processes, each right after its pass.
+    effect_groups : sequence of sequences of int, optional
+        Parts (indices into ``effects``) whose effects are one and the same linear chain
+        (:attr:`~weavewave.generators.symbolic.effects.EffectsPlan.groups`): without stems, each group
+        plays in one pass and its first part's effect processes the sum once (a pass costs the synthesizer
+        every sample whatever it holds). With stems, every part with effects plays alone as above, so each
+        stem is its own part's sound.
 
     Returns
     -------
@@ -219,18 +237,28 @@ def render(
 
     busy = [i for i, p in enumerate(parts) if p.notes]
     fx = effects or {}
-    wet = [i for i in busy if i in fx]  # each in a pass of its own, processed before the sum
+    wet = [i for i in busy if i in fx]  # processed in their own passes, before the sum
     dry = [i for i in busy if i not in fx]
+    wet_passes = [[i] for i in wet] if stems else _wet_passes(wet, effect_groups)
     # the wet parts' passes already run side by side with the dry ones: split the dry parts only as far
     # as needed to make MIX_PASSES passes in all (each pass costs the synthesizer every sample)
-    groups = _channel_groups([parts[i] for i in dry], arrangement.duration_s, MIX_PASSES - len(wet))
-    group_parts = [[dry[j] for j in g] for g in groups] + [[i] for i in wet]
+    groups = _channel_groups([parts[i] for i in dry], arrangement.duration_s, MIX_PASSES - len(wet_passes))
+    group_parts = [[dry[j] for j in g] for g in groups] + wet_passes
     stem_parts = dry if stems else []
     n_dry_groups = len(groups)
-    post = {n_dry_groups + k: fx[i] for k, i in enumerate(wet)}  # wet slots follow the dry groups
+    # wet slots follow the dry groups; a shared pass gets its first part's effect (the group's chain)
+    post = {n_dry_groups + k: fx[g[0]] for k, g in enumerate(wet_passes)}
     headroom_db = 0.0
     levels = _probe_levels(arrangement, parts, _probe_groups(parts, busy), sf2) if balance else None
     clock.lap("balance")
+    end_s = arrangement.duration_s + tail_s
+    # wet passes that stop playing well before the end are rendered only that far (see TRIM_TAIL_S)
+    trim = {
+        k: last + TRIM_TAIL_S
+        for k in range(n_dry_groups, len(group_parts))
+        if (last := _last_event_s([parts[i] for i in group_parts[k]])) + TRIM_TAIL_S + TRIM_MIN_SAVING_S
+        <= end_s
+    }
     for attempt in range(MAX_HEADROOM_RETRIES + 1):
         volumes = _channel_volumes(parts, headroom_db, levels)
         midis = [
@@ -238,10 +266,17 @@ def render(
             for g in group_parts
         ]
         midis += [_midi_bytes(arrangement, [parts[i]], [volumes[i]], tail_s) for i in stem_parts]
+        whole = {}
+        for k, stop_s in trim.items():
+            whole[k] = (midis[k], int((stop_s - TRIM_QUIET_S) * SAMPLE_RATE))
+            g = group_parts[k]
+            midis[k] = _midi_bytes(
+                arrangement, [parts[i] for i in g], [volumes[i] for i in g], stop_s - arrangement.duration_s
+            )
         clock.lap("midi")
         try:
             out, clipped = _synthesize_all(
-                midis, sf2, n_play, arrangement.duration_s, workers, report, len(group_parts), post, n
+                midis, sf2, n_play, arrangement.duration_s, workers, report, len(group_parts), post, n, whole
             )
         except RuntimeError as err:
             if "SoundFont" in str(err):
@@ -278,6 +313,25 @@ def render(
     logger.debug("render %s: %s", arrangement, {k: round(v, 3) for k, v in timings.items()})
     report(1.0, "mastered")
     return Mix(audio=mastered, stems=stem_audio, sample_rate=SAMPLE_RATE, stats=stats)
+
+
+def _last_event_s(parts: list[Part]) -> float:
+    """When the last note of ``parts`` ends or their last controller (a pedal's release) is sent."""
+    return max(
+        [n.end for p in parts for n in p.notes] + [t for p in parts for t, _, _ in p.controls], default=0.0
+    )
+
+
+def _wet_passes(wet: list[int], effect_groups: Sequence[Sequence[int]]) -> list[list[int]]:
+    """The passes of the parts with effects: each group's playing parts together, the others alone, in
+    the order of each pass's first part."""
+    playing = set(wet)
+    shared = [sorted(set(g) & playing) for g in effect_groups]
+    shared = [g for g in shared if len(g) > 1]
+    grouped = {i for g in shared for i in g}
+    if len(grouped) != sum(len(g) for g in shared):
+        raise ValueError(f"internal: effect groups {effect_groups!r} overlap")
+    return sorted(shared + [[i] for i in wet if i not in grouped])
 
 
 def _check_arrangement(arrangement: Arrangement) -> None:
@@ -517,11 +571,14 @@ def _synthesize_all(
     n_mix: int,
     post: dict[int, Callable[[np.ndarray, int], np.ndarray]] | None = None,
     n_keep: int | None = None,
+    whole: dict[int, tuple[bytes, int]] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Synthesize every MIDI file into a slot of a float32 [shape=(len(midis), 2, n)] array.
 
     ``post`` (slot -> effect) processes a slot where it was synthesized: folded to its first ``n_keep``
     samples if that is less than ``n`` (a loop's tail, the rest of the slot left zero), then the effect.
+    ``whole`` (slot -> (MIDI, sample)): the slot's MIDI stops early; if its output is not silent from
+    that sample on, the given MIDI is synthesized instead.
 
     Returns the array and, per slot, whether the synthesizer's 16-bit output clipped.
 
@@ -537,7 +594,7 @@ def _synthesize_all(
     else:
         out = np.zeros((len(midis), 2, n), np.float32)
         clipped = np.zeros(len(midis), np.uint8)
-    job = _Job(midis, sf2, out, clipped, post or {}, n if n_keep is None else n_keep)
+    job = _Job(midis, sf2, out, clipped, post or {}, n if n_keep is None else n_keep, whole or {})
     steps = len(midis) + 1
 
     def label(i: int) -> str:
@@ -704,6 +761,10 @@ def _shared_array(shape: tuple[int, ...], dtype: type) -> np.ndarray:
 def _synthesize_slot(index: int, job: _Job) -> int:
     """Synthesize ``job.midis[index]`` into ``job.out[index]``."""
     pcm = _synth_pcm(job.sf2, job.midis[index], job.out.shape[2])
+    if index in job.whole:
+        midi, quiet_from = job.whole[index]
+        if pcm[:, quiet_from:].any():  # still sounding where the trimmed pass stops: play it whole
+            pcm = _synth_pcm(job.sf2, midi, job.out.shape[2])
     job.clipped[index] = bool((pcm >= np.iinfo(np.int16).max).any() or (pcm <= np.iinfo(np.int16).min).any())
     np.multiply(pcm, np.float32(1.0 / PCM16_SCALE), out=job.out[index], casting="unsafe")
     effect = job.post.get(index)
