@@ -480,7 +480,7 @@ def test_flow_steps_and_solver_in_the_browser(server, browser, tmp_path):
     assert steps.get_attribute("value") == "32"
     steps.send_keys(Keys.CONTROL, "a")
     steps.send_keys("3", Keys.TAB)
-    _choose(browser, "#ww-flow-solver", "midpoint: two, more exact")
+    _choose(browser, "#ww-flow-solver", "midpoint")
     _css(browser, "#ww-model textarea, #ww-model input").send_keys(str(pipeline))
     _css(browser, "#ww-text textarea").send_keys("a calm evening by the sea")
     slider_number = _css(browser, "#ww-duration input[type=number]")

@@ -33,7 +33,7 @@ MAX_PAGE_REFERENCES = 8  # the page's cap: more references lend no more than the
 # The flow backend's sampling controls: its default step count and the range the page offers (the request
 # checks the range again); more steps than this are for the API, not a slider.
 FLOW_STEPS, MAX_PAGE_FLOW_STEPS = 32, 200
-FLOW_SOLVERS = (("euler: one model call a step", "euler"), ("midpoint: two, more exact", "midpoint"))
+FLOW_SOLVERS = ("euler", "midpoint")
 DOWNLOADS = ("music.wav", "music.mid", "stems.zip", "brief.json")
 # The page's names for the request's fields, so an error says "Tempo: ..." as the form does.
 PAGE_LABELS = {
@@ -710,7 +710,11 @@ def _inputs_column(genres: Collection[str], backends: Sequence[str]) -> SimpleNa
                     elem_id="ww-flow-steps",
                 )
                 solver = gr.Dropdown(
-                    list(FLOW_SOLVERS), value="euler", label="Solver (flow)", elem_id="ww-flow-solver"
+                    list(FLOW_SOLVERS),
+                    value="euler",
+                    label="Solver (flow)",
+                    info="euler: one model call a step; midpoint: two, more exact",
+                    elem_id="ww-flow-solver",
                 )
             with gr.Row():
                 describer = gr.Dropdown(
