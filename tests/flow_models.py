@@ -109,3 +109,65 @@ def write_tone_dataset(
             )
     (folder / "metadata.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     return folder, basis
+
+
+# A tiny MusicLDM: 16 mel bins, a mel frame every 8*8 = 64 samples at 16 kHz (250 a second), a VAE that
+# halves both axes into 4 latent channels, a UNet window of 64 latent frames (0.512 s), CLAP's 16 dimensions.
+TINY_LDM_MEL_BINS = 16
+TINY_LDM_WINDOW = 64
+
+
+def build_musicldm(folder: Path, clap: Path, seed: int = 0) -> Path:
+    """A tiny random ``MusicLDMPipeline`` built from diffusers' and transformers' real classes (UNet2D with a
+    CLAP class-embedding projection, mel ``AutoencoderKL``, ``SpeechT5HifiGan``, the tiny CLAP in ``clap``)
+    and saved with ``save_pretrained``."""
+    import torch
+    from diffusers import AutoencoderKL, DDIMScheduler, MusicLDMPipeline, UNet2DConditionModel
+    from transformers import ClapModel, ClapProcessor, SpeechT5HifiGan, SpeechT5HifiGanConfig
+
+    torch.manual_seed(seed)
+    text_encoder = ClapModel.from_pretrained(clap)
+    processor = ClapProcessor.from_pretrained(clap)
+    unet = UNet2DConditionModel(
+        sample_size=TINY_LDM_WINDOW,
+        in_channels=4,
+        out_channels=4,
+        block_out_channels=(16, 32),
+        layers_per_block=1,
+        norm_num_groups=8,
+        down_block_types=("DownBlock2D", "DownBlock2D"),
+        up_block_types=("UpBlock2D", "UpBlock2D"),
+        mid_block_type=None,
+        cross_attention_dim=16,
+        class_embed_type="simple_projection",
+        projection_class_embeddings_input_dim=text_encoder.config.projection_dim,
+        class_embeddings_concat=True,
+    )
+    vae = AutoencoderKL(
+        in_channels=1,
+        out_channels=1,
+        block_out_channels=(8, 16),
+        down_block_types=("DownEncoderBlock2D",) * 2,
+        up_block_types=("UpDecoderBlock2D",) * 2,
+        latent_channels=4,
+        norm_num_groups=8,
+        layers_per_block=1,
+    )
+    vocoder = SpeechT5HifiGan(
+        SpeechT5HifiGanConfig(
+            model_in_dim=TINY_LDM_MEL_BINS, sampling_rate=16000, upsample_initial_channel=16, upsample_rates=[8, 8],
+            upsample_kernel_sizes=[16, 16], resblock_kernel_sizes=[3], resblock_dilation_sizes=[[1, 3]],
+            normalize_before=False,
+        )
+    )  # fmt: skip
+    with torch.no_grad():  # random HiFi-GAN weights whisper (about 1e-5): make it loud enough to master
+        vocoder.conv_post.weight.mul_(3000.0)
+    scheduler = DDIMScheduler(
+        beta_start=0.0015, beta_end=0.0195, beta_schedule="scaled_linear", clip_sample=False, set_alpha_to_one=False
+    )  # fmt: skip
+    pipe = MusicLDMPipeline(
+        vae=vae, text_encoder=text_encoder, tokenizer=processor.tokenizer, feature_extractor=processor.feature_extractor,
+        unet=unet, scheduler=scheduler, vocoder=vocoder,
+    )  # fmt: skip
+    pipe.save_pretrained(folder)
+    return folder

@@ -26,6 +26,7 @@ pytest.importorskip("gradio")
 selenium = pytest.importorskip("selenium")
 
 from selenium import webdriver  # noqa: E402
+from selenium.common.exceptions import StaleElementReferenceException  # noqa: E402
 from selenium.webdriver.chrome.options import Options  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
@@ -434,3 +435,87 @@ def test_references_from_the_servers_library_in_the_browser(server, browser, tmp
         message="no piece after Generate",
     )
     assert not _toasts(browser)
+
+
+def _choose(driver, selector: str, text: str) -> None:
+    """Pick the option that reads ``text`` from the Gradio dropdown at ``selector`` (the list re-renders as
+    it opens, so a found option may go stale: the wait tries again)."""
+
+    def pick(d) -> bool:
+        found = [o for o in d.find_elements(By.CSS_SELECTOR, "[role=option]") if o.text.strip() == text]
+        if found:
+            found[0].click()
+        return bool(found)
+
+    _css(driver, f"{selector} input").click()
+    WebDriverWait(driver, 30, ignored_exceptions=(StaleElementReferenceException,)).until(
+        pick, message=f"no option {text!r} in {selector}"
+    )
+
+
+def test_flow_steps_and_solver_in_the_browser(server, browser, tmp_path):
+    """The flow backend's Steps and Solver show only once that backend is chosen; with a (tiny random)
+    MusicLDM pipeline folder as the model, Describe and Generate make a piece whose brief records them."""
+    pytest.importorskip("diffusers")
+    import httpx
+
+    from flow_models import build_musicldm  # tests/ is on sys.path
+    from tiny_models import build_clap
+
+    pipeline = build_musicldm(tmp_path / "musicldm", build_clap(tmp_path / "clap"))
+    browser.get(server + "/")
+    _css(browser, "#ww-describe")
+    browser.find_element(By.XPATH, "//button[contains(., 'Advanced settings')]").click()
+    _css(browser, "#ww-backend")
+    time.sleep(1.0)  # the accordion's fields have rendered
+    assert (
+        not browser.find_elements(By.CSS_SELECTOR, "#ww-flow-steps input")
+        or not _css(browser, "#ww-flow-steps input").is_displayed()
+    ), "the flow controls show before the flow backend is chosen"
+    _choose(browser, "#ww-backend", "flow")
+    steps = WebDriverWait(browser, 60, ignored_exceptions=(StaleElementReferenceException,)).until(
+        lambda d: (e := d.find_elements(By.CSS_SELECTOR, "#ww-flow-steps input")) and e[0].is_displayed() and e[0],
+        message="the flow controls did not show for the flow backend",
+    )  # fmt: skip
+    assert steps.get_attribute("value") == "32"
+    steps.send_keys(Keys.CONTROL, "a")
+    steps.send_keys("3", Keys.TAB)
+    _choose(browser, "#ww-flow-solver", "midpoint")
+    _css(browser, "#ww-model textarea, #ww-model input").send_keys(str(pipeline))
+    _css(browser, "#ww-text textarea").send_keys("a calm evening by the sea")
+    slider_number = _css(browser, "#ww-duration input[type=number]")
+    slider_number.send_keys(Keys.CONTROL, "a")
+    slider_number.send_keys("5", Keys.TAB)
+    _css(browser, "#ww-describe").click()
+    WebDriverWait(browser, 240).until(
+        lambda d: d.find_element(By.CSS_SELECTOR, "#ww-caption textarea").get_attribute("value") or _toasts(d)
+    )
+    assert not _toasts(browser)
+    _css(browser, "#ww-generate").click()
+    WebDriverWait(browser, 480, poll_frequency=1).until(
+        lambda d: d.find_elements(By.CSS_SELECTOR, "#ww-audio-out a[download]") or _toasts(d),
+        message="no piece after Generate",
+    )
+    assert not _toasts(browser), _toasts(browser)
+    link = WebDriverWait(browser, 120).until(
+        lambda d: next(
+            (
+                h
+                for a in d.find_elements(By.CSS_SELECTOR, "#ww-files a")
+                if (h := a.get_attribute("href") or "").endswith("brief.json")
+            ),
+            None,
+        )  # fmt: skip
+    )
+    record = httpx.get(link, timeout=30).json()["generator"]
+    assert record["backend"] == "flow"
+    assert (record["options"]["steps"], record["options"]["solver"]) == (3, "midpoint")
+    assert record["options"]["model_kind"] == "musicldm"
+    browser.execute_script("document.querySelector('#ww-flow').scrollIntoView({block: 'center'})")
+    browser.save_screenshot(str(tmp_path / "flow-controls.png"))
+    # Back to another backend: the controls hide again.
+    _choose(browser, "#ww-backend", "symbolic")
+    WebDriverWait(browser, 60, ignored_exceptions=(StaleElementReferenceException,)).until(
+        lambda d: not (e := d.find_elements(By.CSS_SELECTOR, "#ww-flow-steps input")) or not e[0].is_displayed(),
+        message="the flow controls stayed for another backend",
+    )  # fmt: skip

@@ -374,6 +374,43 @@ def test_a_stalled_body_gets_408():
     assert sent[0]["status"] == 408
 
 
+def test_a_long_streaming_answer_after_the_body_is_not_cut_off():
+    """Once the body is in, waiting for the client to leave is not a slow body: a streaming answer (the
+    page's progress events while a piece is made) outlives the idle deadline and is not told "disconnect"."""
+    import asyncio
+
+    from weavewave.serve.guard import Guard
+
+    seen = []
+
+    async def app(scope, receive, send):
+        while (await receive()).get("more_body"):
+            pass
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        try:  # a streaming app watches for the client leaving while it works
+            seen.append(await asyncio.wait_for(receive(), 0.5))
+        except TimeoutError:
+            seen.append("still connected")
+        await send({"type": "http.response.body", "body": b"done"})
+
+    chunks = [{"type": "http.request", "body": b"", "more_body": False}]
+
+    async def receive():
+        if chunks:
+            return chunks.pop()
+        await asyncio.sleep(3600)  # the client stays, listening
+
+    sent = []
+
+    async def send(message):
+        sent.append(message)
+
+    guard = Guard(app, hosts=None, token=None, body_idle_s=0.1)
+    scope = {"type": "http", "method": "GET", "path": "/gradio_api/queue/data", "headers": [(b"host", b"x")]}
+    asyncio.run(asyncio.wait_for(guard(scope, receive, send), 5))
+    assert seen == ["still connected"] and sent[0]["status"] == 200 and sent[-1]["body"] == b"done"
+
+
 def test_imports_are_warm_before_serving(tmp_path):
     """The modules describe and generate import lazily are loaded at start (a first burst met them
     half-initialised and answered 500)."""

@@ -14,6 +14,7 @@ from weavewave.serve.ui import (  # noqa: E402
     auto_number,
     brief_fields,
     edited_brief,
+    flow_fields,
     follow_caption,
     library_fields,
     library_rows,
@@ -78,6 +79,21 @@ def test_untouched_advanced_fields_leave_every_control_to_the_inputs():
         "seed": None,
     }
     assert service.check_request(req) == {"duration": 20.0}
+
+
+def test_flow_steps_and_solver_go_only_with_the_flow_backend():
+    """The page sends its Steps and Solver only with the flow backend (the request refuses them for another),
+    empty Steps is the default, and the request checks their range with the page's names."""
+    assert flow_fields("symbolic", 8, "midpoint") == {} and flow_fields("musicgen", 8, "midpoint") == {}
+    assert flow_fields("flow", "", None) == {"steps": 32, "solver": "euler"}
+    assert flow_fields("flow", 8.0, "midpoint") == {"steps": 8, "solver": "midpoint"}
+    with pytest.raises(gr.Error) as caught:
+        flow_fields("flow", "many", "euler")
+    assert caught.value.message.startswith("Steps: 'many' is not a number")
+    sub = service.Submission(text="a calm lake", backend="symbolic", fields={"steps": 8})
+    with pytest.raises(service.FieldError) as refused:
+        service.check_request(sub)
+    assert page_message(refused.value).startswith("Steps: is an option of the flow backend")
 
 
 @pytest.mark.parametrize(

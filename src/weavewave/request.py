@@ -142,7 +142,7 @@ class Request(BaseModel):
     model: str | None = _field(
         None, "musicgen", "MusicGen hub id or local folder (default facebook/musicgen-small, or "
         "facebook/musicgen-melody with --steer/--melody); see `weavewave models`. With --backend flow: the "
-        "folder `weavewave train flow` wrote", metavar="ID_OR_DIR")  # fmt: skip
+        "folder `weavewave train flow` wrote, or a MusicLDM pipeline", metavar="ID_OR_DIR")  # fmt: skip
     adapter: str | None = _field(
         None, "musicgen", "a LoRA adapter folder made by `weavewave train musicgen`, applied to --model (the base "
         "it was trained on); see `weavewave models`", metavar="DIR")  # fmt: skip
@@ -357,7 +357,7 @@ class Request(BaseModel):
                     raise FieldError(name, f"is an option of the {owner} backend: also give @backend {owner}")
         if self.backend == "flow" and not self.model:
             raise FieldError("model", "the flow backend needs a trained model: give the folder `weavewave train "
-                             "flow` wrote")  # fmt: skip
+                             "flow` wrote, or a MusicLDM pipeline (hub id or folder)")  # fmt: skip
         if self.backend in BACKEND_FIELDS and self.stems:
             raise FieldError("stems", f"the {self.backend} backend makes one mixed track and no stems: drop @stems, "
                              "or use @backend symbolic")  # fmt: skip
@@ -396,10 +396,12 @@ class Request(BaseModel):
         if self.refiner == "llm":
             checks.append(("refiner_model", self.refiner_model or DEFAULT_MODEL["refiner"], "refiner"))
         if self.backend == "flow" and self.model:
+            from weavewave.generators.flow.generator import resolve_model_kind
             from weavewave.generators.flow.model import read_config
 
             try:
-                read_config(self.model)
+                if resolve_model_kind(self.model) == "flow":  # a MusicLDM pipeline is checked as it loads
+                    read_config(self.model)
             except BadInputError as exc:
                 raise FieldError("model", str(exc)) from None
             if self.adapter_embed is not None:

@@ -18,6 +18,13 @@ if TYPE_CHECKING:
 
 
 AUDIO_NAMES = ("music.wav", "music.flac", "music.mp3")
+# MusFlow reports its scores per task, named by what the music was made from. A text this long or longer
+# is a story (a narrative paragraph); a shorter one a caption (a line describing the music or a scene).
+STORY_MIN_WORDS = 40
+TASKS = ("image-to-music", "story-to-music", "caption-to-music", "multimodal-to-music", "video-to-music",
+         "music-to-music", "brief-to-music")  # fmt: skip
+# The inputs a task is read from (a multimodal model's description adds no input of its own).
+INPUT_SOURCES = ("text", "image", "video", "audio")
 AUDIO_SUFFIXES = (".wav", ".flac", ".mp3", ".ogg")
 MANIFEST_KEYS = {"audio", "brief", "midi", "image", "text", "name"}
 
@@ -39,6 +46,39 @@ class Item:
 
     def __repr__(self) -> str:
         return f"Item({self.name!r}, {self.audio.name}, brief={'yes' if self.brief else 'no'})"
+
+
+def task_of(brief: MusicBrief | None, *, image: Path | None = None, text: str | None = None) -> str:
+    """The task a piece answers, from the inputs its brief observed (else a manifest's ``image``/``text``).
+
+    One photo: ``image-to-music``; one text: ``story-to-music`` from :data:`STORY_MIN_WORDS` words up, else
+    ``caption-to-music``; inputs of several kinds: ``multimodal-to-music``; a video: ``video-to-music``; a
+    reference tune: ``music-to-music``; nothing observed (a brief written by hand): ``brief-to-music``.
+    """
+    words: int | None = None
+    kinds: set[str] = set()
+    if brief is not None:
+        for o in brief.observations:
+            if o.source not in INPUT_SOURCES:
+                continue
+            kinds.add(o.source)
+            if o.source == "text":
+                count = re.match(r"(\d+) words?\b", o.summary)  # the text perceiver's summary opens so
+                words = int(count.group(1)) if count else len(o.input.split())
+    if not kinds:
+        if image is not None:
+            kinds.add("image")
+        if text:
+            kinds.add("text")
+            words = len(text.split())
+    if len(kinds) > 1:
+        return "multimodal-to-music"
+    if not kinds:
+        return "brief-to-music"
+    kind = kinds.pop()
+    if kind == "text":
+        return "story-to-music" if (words or 0) >= STORY_MIN_WORDS else "caption-to-music"
+    return {"image": "image-to-music", "video": "video-to-music", "audio": "music-to-music"}[kind]
 
 
 def load_audio(path: Path) -> tuple[np.ndarray, int]:

@@ -133,14 +133,50 @@ def _load_text_audio(family: str, ref: str, model_cls: str, processor_cls: str, 
 
 
 def load_clap(name_or_path: str | Path | None = None) -> LoadedModel:
-    """A CLAP model (``ClapModel`` + ``ClapProcessor``): argument, else $WEAVEWAVE_CLAP_MODEL, else LAION's."""
+    """A CLAP model (``ClapModel`` + ``ClapProcessor``): argument, else $WEAVEWAVE_CLAP_MODEL, else LAION's.
+
+    A MusicLDM pipeline (folder or cached hub id) gives its own CLAP, so adapters can be trained into the
+    space that pipeline is conditioned on.
+    """
+    ref = str(name_or_path or os.environ.get(CLAP_ENV) or DEFAULT_CLAP)
+    from weavewave.generators.flow.ldm import pipeline_class
+
+    if pipeline_class(ref) is not None:
+        return _load_pipeline_clap(ref)
     return _load_text_audio(
         "clap",
-        str(name_or_path or os.environ.get(CLAP_ENV) or DEFAULT_CLAP),
+        ref,
         "ClapModel",
         "ClapProcessor",
         DEFAULT_CLAP,
     )
+
+
+def _load_pipeline_clap(ref: str) -> LoadedModel:
+    """The CLAP inside a diffusers pipeline: ``text_encoder/``, ``tokenizer/`` and ``feature_extractor/``."""
+    _, transformers = _torch_transformers()
+    from weavewave.neural.models import local_path, quiet_transformers
+
+    quiet_transformers()
+    local = local_path(ref)
+    where = str(local) if local is not None else ref
+    try:
+        model = transformers.ClapModel.from_pretrained(where, subfolder="text_encoder")
+        tokenizer = transformers.AutoTokenizer.from_pretrained(where, subfolder="tokenizer")
+        features = transformers.ClapFeatureExtractor.from_pretrained(where, subfolder="feature_extractor")
+    except (OSError, ValueError) as exc:
+        raise MissingWeightsError(
+            f"the CLAP of the pipeline {ref} did not load (it needs text_encoder/, tokenizer/ and "
+            f"feature_extractor/): {type(exc).__name__}: {str(exc).splitlines()[0][:120]}"
+        ) from None
+    if len(tokenizer) < MIN_VOCAB:
+        raise MissingWeightsError(
+            f"the CLAP tokenizer of {ref} has only {len(tokenizer)} tokens: the download is incomplete; "
+            "fetch the pipeline again"
+        )
+    model.eval()
+    processor = transformers.ClapProcessor(feature_extractor=features, tokenizer=tokenizer)
+    return LoadedModel(short_name("clap", ref), model, processor)
 
 
 def load_clip(name_or_path: str | Path | None = None) -> LoadedModel:

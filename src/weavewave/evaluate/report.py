@@ -2,7 +2,9 @@
 
 Per track: adherence (:mod:`.adherence`), MIDI metrics (:mod:`.symbolic`), optional CLAP/CLIP alignment
 (:mod:`.neural`) and pictures (:mod:`.plots`). Per set: means, loudness spread, the pooled melody
-distance to real corpora and, with a reference set, FAD / FAD∞ per embedder and the CLAP tag KL.
+distance to real corpora and, with a reference set, FAD / FAD∞ per embedder and the CLAP tag KL. The same
+set figures are given per task (``by_task``: image-, story-, caption-, multimodal-to-music..., read from
+each piece's brief, see :func:`~weavewave.evaluate.collect.task_of`), as MusFlow reports its scores.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from weavewave.errors import BadInputError
-from weavewave.evaluate.collect import Item, find_items, find_reference, load_audio, slug
+from weavewave.evaluate.collect import Item, find_items, find_reference, load_audio, slug, task_of
 
 RESULT_SCHEMA = "weavewave.eval/1"
 RESULT_FILES = ("results.json", "report.md", "report.html")
@@ -112,15 +114,19 @@ def evaluate(
                 tags.append(tag)
             if hist is not None:
                 hists.append(hist)
+        groups: dict[str, list[int]] = {}
+        for i, row in enumerate(tracks):
+            groups.setdefault(row["task"], []).append(i)
         results: dict[str, Any] = {
             "schema": RESULT_SCHEMA,
             "tracks": tracks,
             "summary": summarise(tracks, hists),
+            "by_task": {t: summarise([tracks[i] for i in idx]) for t, idx in sorted(groups.items())},
         }
         if refs:
             report(0.85, f"embedding {len(refs)} reference tracks")
             results["distribution"] = _distribution(
-                refs, reference, embedders, embeddings, clap, tagger, tags, timings, models
+                refs, reference, embedders, embeddings, clap, tagger, tags, timings, models, groups
             )
         results["timings_s"] = {k: round(v, 3) for k, v in timings.items()}
         if out_path is not None and tmp is not None:
@@ -165,6 +171,7 @@ def _evaluate_item(
 
     audio, sr = _timed(timings, "load", lambda: load_audio(item.audio))
     row: dict[str, Any] = {"name": item.name, "audio": str(item.audio)}
+    row["task"] = task_of(item.brief, image=item.image, text=item.text)
     metrics: dict[str, Any] = {}
     midi = hist = None
     brief = item.brief
@@ -238,7 +245,10 @@ def _distribution(
     tags: list,  # noqa: ANN001
     timings: dict,
     models: dict[str, str | None],
+    groups: dict[str, list[int]] | None = None,
 ) -> dict[str, Any]:
+    """FAD / FAD∞ per embedder and the tag KL against the reference set: for the whole set and, with
+    ``groups`` (task -> track indices) of more than one task, for each task too (``by_task``)."""
     from weavewave.evaluate.fad import fad, fad_infinity
 
     out: dict[str, Any] = {"reference": str(reference), "reference_tracks": len(refs)}
@@ -266,6 +276,20 @@ def _distribution(
 
         out[f"kl[{clap.name}]"] = round(kl_divergence(np.mean(ref_tags, axis=0), np.mean(tags, axis=0)), 4)
         out[f"tags[{clap.name}]"] = tagger.tags
+    if groups and len(groups) > 1:
+        out["by_task"] = {}
+        for task, idx in sorted(groups.items()):
+            per: dict[str, Any] = {"tracks": len(idx)}
+            for e in embedders:
+                name = _embedder(e, clap, models.get(e)).name
+                gen, ref = np.vstack([embeddings[e][i] for i in idx]), np.vstack(ref_emb[e])
+                per[f"fad[{name}]"] = round(_timed(timings, "fad", partial(fad, gen, ref)), 4)
+            if tagger is not None and len(tags) == sum(len(v) for v in groups.values()):
+                from weavewave.evaluate.neural import kl_divergence
+
+                mean = np.mean([tags[i] for i in idx], axis=0)
+                per[f"kl[{clap.name}]"] = round(kl_divergence(np.mean(ref_tags, axis=0), mean), 4)
+            out["by_task"][task] = per
     return out
 
 
@@ -409,14 +433,36 @@ def _summary_rows(results: dict[str, Any]) -> list[tuple[str, str]]:
     return rows
 
 
+# The per-task table's columns: MusFlow's scores where measured, then adherence and loudness.
+TASK_COLUMNS = ("tracks", "tempo_acc1", "key_mirex", "lufs_mean")
+
+
+def _task_rows(results: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+    """One row per task: its tracks, CLAP and image-music scores, FAD / KL against the reference set."""
+    by_task = results.get("by_task") or {}
+    dist = (results.get("distribution") or {}).get("by_task") or {}
+    keys = [k for k in TASK_COLUMNS if any(k in s for s in by_task.values())]
+    keys += sorted({k for s in by_task.values() for k in s if k.startswith(("clap_score[", "image_music"))})
+    dist_keys = sorted({k for d in dist.values() for k in d if k != "tracks"})
+    header = ["task"] + [SUMMARY_LABELS.get(k, k) for k in keys] + dist_keys
+    rows = [
+        [task] + [_fmt(s.get(k)) for k in keys] + [_fmt(dist.get(task, {}).get(k)) for k in dist_keys]
+        for task, s in by_task.items()
+    ]
+    return header, rows
+
+
 def _track_rows(results: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
     cols = [(k, label) for k, label in TRACK_COLUMNS if any(k in t["metrics"] for t in results["tracks"])]
     extra = sorted(
         {k for t in results["tracks"] for k in t["metrics"] if k.startswith(("clap_score[", "image_"))}
     )
     cols += [(k, k) for k in extra]
-    header = ["track"] + [label for _, label in cols]
-    rows = [[t["name"]] + [_fmt(t["metrics"].get(k)) for k, _ in cols] for t in results["tracks"]]
+    header = ["track", "task"] + [label for _, label in cols]
+    rows = [
+        [t["name"], t.get("task", "")] + [_fmt(t["metrics"].get(k)) for k, _ in cols]
+        for t in results["tracks"]
+    ]
     return header, rows
 
 
@@ -434,6 +480,9 @@ def markdown_report(results: dict[str, Any]) -> str:
         "|---|---|",
     ]
     lines += [f"| {a} | {b} |" for a, b in _summary_rows(results)]
+    header, rows = _task_rows(results)
+    lines += ["", "## By task", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
     header, rows = _track_rows(results)
     lines += ["", "## Tracks", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(r) + " |" for r in rows]
@@ -471,6 +520,8 @@ def html_report(results: dict[str, Any]) -> str:
         "<h2>Summary</h2>",
         table(["measure", "value"], [list(r) for r in _summary_rows(results)]),
     ]
+    header, rows = _task_rows(results)
+    parts += ["<h2>By task</h2>", table(header, rows)]
     header, rows = _track_rows(results)
     parts += ["<h2>Tracks</h2>", table(header, rows)]
     for t in results["tracks"]:

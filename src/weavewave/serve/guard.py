@@ -168,17 +168,24 @@ class Guard:
         """Run the app with a deadline on the body and, for guarded paths, count failed logins."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.body_total_s
-        state: dict[str, Any] = {"sent": False, "late": False, "status": 0}
+        state: dict[str, Any] = {"sent": False, "late": False, "status": 0, "body_done": False}
 
         async def timed_receive() -> Message:
             if state["late"]:
                 return {"type": "http.disconnect"}
+            if state["body_done"]:
+                # The body is in: a later receive() waits for the client to leave (a streaming answer such
+                # as the page's progress events), which may rightly take longer than any body deadline.
+                return await receive()
             left = min(self.body_idle_s, deadline - loop.time())
             try:
-                return await asyncio.wait_for(receive(), timeout=max(0.0, left))
+                message = await asyncio.wait_for(receive(), timeout=max(0.0, left))
             except TimeoutError:
                 state["late"] = True
                 return {"type": "http.disconnect"}
+            if message.get("type") == "http.request" and not message.get("more_body"):
+                state["body_done"] = True
+            return message
 
         async def watched_send(message: Message) -> None:
             if state["late"] and not state["sent"]:

@@ -30,6 +30,10 @@ AUTO = "auto"
 POLL_S = 0.4
 MAX_PAGE_TRACKS = 500  # the Library tab lists this many tracks at most (the API pages through more)
 MAX_PAGE_REFERENCES = 8  # the page's cap: more references lend no more than the first few do
+# The flow backend's sampling controls: its default step count and the range the page offers (the request
+# checks the range again); more steps than this are for the API, not a slider.
+FLOW_STEPS, MAX_PAGE_FLOW_STEPS = 32, 200
+FLOW_SOLVERS = ("euler", "midpoint")
 DOWNLOADS = ("music.wav", "music.mid", "stems.zip", "brief.json")
 # The page's names for the request's fields, so an error says "Tempo: ..." as the form does.
 PAGE_LABELS = {
@@ -45,7 +49,9 @@ PAGE_LABELS = {
     "seed": "Seed",
     "backend": "Backend",
     "stems": "Stems",
-    "model": "MusicGen model",
+    "model": "Model",
+    "steps": "Steps",
+    "solver": "Solver",
     "steer": "Steer",
     "describer": "Describer",
     "describer_model": "Describer model",
@@ -155,6 +161,15 @@ def _options(
         "loop": bool(loop),
     }
     return {k: v for k, v in given.items() if v not in (None, "", False)}
+
+
+def flow_fields(backend: str | None, steps: Any, solver: str | None) -> dict[str, Any]:
+    """The flow backend's steps and solver as request fields, sent only with that backend (they are its
+    options, and the request refuses them for another)."""
+    if backend != "flow":
+        return {}
+    count = auto_number("steps", steps, whole=True)
+    return {"steps": FLOW_STEPS if count is None else count, "solver": solver or "euler"}
 
 
 def library_fields(references: Any) -> dict[str, Any]:
@@ -371,6 +386,8 @@ class PageHandlers:
         keep_audio,
         loop,
         references=0,
+        steps=FLOW_STEPS,
+        solver="euler",
     ):
         # The tune tab's reference mode and the video tab's keep-audio mean something only with their input.
         options = _options(
@@ -395,7 +412,7 @@ class PageHandlers:
             seed,
             backend,
             options=options,
-            fields=library_fields(references),
+            fields=library_fields(references) | flow_fields(backend, steps, solver),
         )
         try:
             brief = _page_words(service.describe(req, self.settings, self.cache))
@@ -481,6 +498,8 @@ class PageHandlers:
         steer,
         keep_audio,
         loop,
+        steps=FLOW_STEPS,
+        solver="euler",
         progress=gr.Progress(),  # noqa: B008 (how Gradio asks for it)
     ):
         brief = edited_brief(
@@ -496,6 +515,7 @@ class PageHandlers:
             stems=bool(stems) and backend == "symbolic",
             video=_open(video),
             options=options,
+            fields=flow_fields(backend, steps, solver),
         )
         try:
             job = service.submit(req, self.store, self.settings)
@@ -674,10 +694,28 @@ def _inputs_column(genres: Collection[str], backends: Sequence[str]) -> SimpleNa
                     ["none", "symbolic"], value="none", elem_id="ww-steer", label="Steer (musicgen)"
                 )
             model = gr.Textbox(
-                label="MusicGen model (musicgen backend): hub id or folder on the server",
-                placeholder="facebook/musicgen-small",
+                label="Model (musicgen or flow backend): hub id or folder on the server",
+                placeholder="facebook/musicgen-small; flow: a trained flow model or a MusicLDM pipeline",
                 elem_id="ww-model",
             )
+            # Shown only with the flow backend (see build_ui): they are its options.
+            with gr.Row(visible=False, elem_id="ww-flow") as flow_row:
+                steps = gr.Number(
+                    FLOW_STEPS,
+                    precision=0,
+                    minimum=1,
+                    maximum=MAX_PAGE_FLOW_STEPS,
+                    label="Steps (flow)",
+                    info="solver steps: more is slower and smoother",
+                    elem_id="ww-flow-steps",
+                )
+                solver = gr.Dropdown(
+                    list(FLOW_SOLVERS),
+                    value="euler",
+                    label="Solver (flow)",
+                    info="euler: one model call a step; midpoint: two, more exact",
+                    elem_id="ww-flow-solver",
+                )
             with gr.Row():
                 describer = gr.Dropdown(
                     ["analytic", "mllm"],
@@ -719,6 +757,9 @@ def _inputs_column(genres: Collection[str], backends: Sequence[str]) -> SimpleNa
         backend=backend,
         steer=steer,
         model=model,
+        flow_row=flow_row,
+        steps=steps,
+        solver=solver,
         describer=describer,
         describer_model=describer_model,
         stems=stems,
@@ -900,7 +941,7 @@ def build_ui(settings: Settings, store: JobStore, cache: Any = None) -> gr.Block
         ]
         outputs = [m.out_audio, m.out_picture, m.out_video, m.out_files, m.out_summary]
         neural = [i.model, i.steer, i.describer, i.describer_model, i.reference_mode, i.keep_audio, i.loop,
-                  i.references]  # fmt: skip
+                  i.references, i.steps, i.solver]  # fmt: skip
         # Progress shows in one place per action (the status line, or the player the piece will play in),
         # not as a bar over each of the dozen fields an action fills.
         i.describe_btn.click(
@@ -938,12 +979,27 @@ def build_ui(settings: Settings, store: JobStore, cache: Any = None) -> gr.Block
         b.b_energy.release(on.apply_edits, edits, derived, show_progress="hidden")
         b.generate_btn.click(
             on.generate,
-            [*edits, i.backend, i.stems, i.video, history, i.model, i.steer, i.keep_audio, i.loop],
+            [
+                *edits,
+                i.backend,
+                i.stems,
+                i.video,
+                history,
+                i.model,
+                i.steer,
+                i.keep_audio,
+                i.loop,
+                i.steps,
+                i.solver,
+            ],  # fmt: skip
             [*outputs, history, m.history_table, m.history_pick, state, *fields, b.caption_shown],
             show_progress="full",
             show_progress_on=m.out_audio,
         )
         m.history_pick.change(on.open_job, [m.history_pick, history], outputs)
+        i.backend.change(
+            lambda b: gr.update(visible=b == "flow"), i.backend, i.flow_row, show_progress="hidden"
+        )
         i.library_refresh.click(lambda: library_rows(settings), None, i.library, show_progress="hidden")
         page.load(lambda: library_rows(settings), None, i.library, show_progress="hidden")
     return page

@@ -9,6 +9,7 @@
 - :mod:`.sampling`: the ODE solver (Euler or midpoint) with guidance, and long form by windows.
 - :mod:`.generator`: brief in, Track out (registered as ``--backend flow``).
 - :mod:`.data` and :mod:`.train`: the dataset reader and ``weavewave train flow``.
+- :mod:`.ldm`: a pretrained MusicLDM pipeline driven by the same condition, for users without a flow model.
 
 Nothing here imports torch or diffusers at import time.
 """

@@ -9,8 +9,10 @@
 - What it cannot honour it refuses before any work: MIDI and stems (it makes one mixed waveform), a
   video's cues and tempo map, a melody recording, a reference tune's melody or chords.
 
-There are no public weights for this model (MusFlow's were not published): ``model`` must name a folder
-that ``weavewave train flow`` wrote. torch and diffusers are imported inside functions.
+There are no public weights for this model (MusFlow's were not published): ``model`` names a folder that
+``weavewave train flow`` wrote, or, for users without one, a MusicLDM pipeline (hub id or folder), a
+pretrained CLAP-conditioned latent diffusion model driven with the same condition, windows and mastering
+(:mod:`.ldm`). torch and diffusers are imported inside functions.
 """
 
 from __future__ import annotations
@@ -41,8 +43,12 @@ DEFAULT_CROSSFADE_SHARE = 0.5
 REFUSAL_HINTS = {"reference": "or make the brief again without --audio"}
 NO_MODEL = (
     "the flow backend needs a trained flow model and none has public weights: train one with `weavewave "
-    "train flow --data DATASET --vae ID_OR_DIR --out DIR` and pass --model DIR"
+    "train flow --data DATASET --vae ID_OR_DIR --out DIR` and pass --model DIR, or pass a MusicLDM pipeline "
+    "(hub id or folder, e.g. ucsd-reach/musicldm) to --model"
 )
+# What ``--model`` holds: ``auto`` tells by the folder (a diffusers pipeline has a model_index.json; a hub id
+# can only be a pipeline, since flow models have no public weights).
+MODEL_KINDS = ("auto", "flow", "musicldm")
 
 
 def _alias(public: str, constructor: str) -> Any:
@@ -52,7 +58,11 @@ def _alias(public: str, constructor: str) -> Any:
 class FlowOptions(GeneratorOptions):
     """Options of the ``flow`` backend (ranges are checked by the generator, with one-line errors)."""
 
-    model: str | None = Field(None, description="folder written by `weavewave train flow`")
+    model: str | None = Field(
+        None,
+        description="folder written by `weavewave train flow`, or a MusicLDM pipeline (hub id or folder)",
+    )
+    model_kind: str = Field("auto", description="what --model holds: auto, flow or musicldm")
     vae: str | None = Field(
         None, description="the VAE's hub id or folder (default: the one it was trained on)"
     )
@@ -105,7 +115,9 @@ class FlowGenerator:
 
     Parameters
     ----------
-    model : folder written by ``weavewave train flow`` (required: there are no public weights).
+    model : folder written by ``weavewave train flow``, or a MusicLDM pipeline (hub id or folder: a
+        pretrained CLAP-conditioned model for users without a flow model; see :mod:`.ldm`). Required.
+    model_kind : ``auto`` (tell by ``model``), ``flow`` or ``musicldm``.
     vae : the VAE's hub id or folder; default the one recorded in the model's config.
     clap_model : CLAP weights for a model trained on CLAP text embeddings; default the recorded ones.
     steps, guidance_scale, solver : the ODE solver (see :mod:`weavewave.generators.flow.sampling`).
@@ -117,6 +129,7 @@ class FlowGenerator:
     """
 
     model: str | None = None
+    model_kind: str = "auto"
     vae: str | None = None
     clap_model: str | None = None
     steps: int = DEFAULT_STEPS
@@ -141,10 +154,29 @@ class FlowGenerator:
             raise BadInputError(NO_MODEL)
         from weavewave.generators.flow.model import read_config
 
-        self.config = read_config(self.model)  # a wrong folder fails now, before any work
         self.solver = (self.solver or "euler").lower()
+        self.model_kind = resolve_model_kind(self.model, self.model_kind)
+        if isinstance(self.adapter_inputs, str):  # the brief records options as scalars: a JSON list
+            import json
+
+            self.adapter_inputs = [str(x) for x in json.loads(self.adapter_inputs)]
+        if self.model_kind == "musicldm":
+            if self.vae:
+                raise BadInputError(
+                    f"--vae is for flow models: the MusicLDM pipeline {self.model} has its own VAE; drop --vae"
+                )
+            check_sampling(self.steps, self.guidance_scale, self.solver)
+            if self.adapter_embed:
+                self.check_adapter()
+            return  # the window (and so the overlap's range) is known once the pipeline is loaded
+        self.config = read_config(self.model)  # a wrong folder fails now, before any work
         check_sampling(self.steps, self.guidance_scale, self.solver)
-        window = self.config.window_s
+        self.check_overlap(self.config.window_s)
+        if self.adapter_embed:
+            self.check_adapter()
+
+    def check_overlap(self, window: float) -> None:
+        """Default and check the overlap and crossfade against a window of ``window`` seconds."""
         if self.overlap_s is None:
             self.overlap_s = min(DEFAULT_OVERLAP_S, window / 4)
         if self.crossfade_s is None:
@@ -158,12 +190,6 @@ class FlowGenerator:
             raise BadInputError(
                 f"crossfade {self.crossfade_s:g} s must be between 0 and the overlap ({self.overlap_s:g} s)"
             )
-        if isinstance(self.adapter_inputs, str):  # the brief records options as scalars: a JSON list
-            import json
-
-            self.adapter_inputs = [str(x) for x in json.loads(self.adapter_inputs)]
-        if self.adapter_embed:
-            self.check_adapter()
 
     def check_adapter(self) -> None:
         """The adapter maps into this model's condition space and has something to adapt (one line if not)."""
@@ -171,12 +197,31 @@ class FlowGenerator:
 
         assert self.adapter_embed is not None and self.model is not None
         adapter = read_adapter_config(self.adapter_embed)
+        if self.model_kind == "musicldm":
+            self.check_ldm_adapter(adapter)
+            return
         space = condition_space(self.config.condition, self.clap_model or self.config.clap_model, self.model)
         if adapter.target_space != space or adapter.target_dim != self.config.cond_dim:
             raise BadInputError(
                 f"the adapter {self.adapter_embed} maps into {adapter.target_space} ({adapter.target_dim} "
                 f"dimensions) but {self.model} is conditioned on {space} ({self.config.cond_dim}): train the "
                 f"adapter with --flow-model {self.model}, or with the CLAP weights of a clap-audio model"
+            )
+        if not self.adapter_inputs:
+            what = "--image PATH" if adapter.source == "image" else "--text TEXT"
+            raise BadInputError(f"the adapter {self.adapter_embed} adapts {adapter.source}s: give {what}")
+
+    def check_ldm_adapter(self, adapter: Any) -> None:
+        """A MusicLDM pipeline is conditioned on its CLAP's space: the adapter must map into it (trained with
+        ``--clap-model`` naming the pipeline, or the CLAP weights given here as ``clap_model``)."""
+        from weavewave.generators.flow.adapters import model_ref
+
+        clap = model_ref(self.clap_model or self.model)
+        if adapter.target_space not in (f"clap-audio:{clap}", f"clap:{clap}"):
+            raise BadInputError(
+                f"the adapter {self.adapter_embed} maps into {adapter.target_space} but the MusicLDM pipeline "
+                f"{self.model} is conditioned on its own CLAP ({clap}): train the adapter with --clap-model "
+                f"{self.model}, or pass --clap-model with the CLAP weights the pipeline's CLAP is"
             )
         if not self.adapter_inputs:
             what = "--image PATH" if adapter.source == "image" else "--text TEXT"
@@ -235,6 +280,8 @@ class FlowGenerator:
         check_brief(brief, self.capabilities, backend=self.name, hints=REFUSAL_HINTS)
         report = progress or (lambda fraction, message: None)
         report(0.0, f"loading {self.model}")
+        if self.model_kind == "musicldm":
+            return self.generate_ldm(brief, report)
         b = self.bundle()
         cfg = b.config
         seam_s = LOOP_CROSSFADE_S if brief.loop else 0.0
@@ -293,6 +340,69 @@ class FlowGenerator:
             stats=stats,
         )
 
+    def generate_ldm(self, brief: MusicBrief, report: ProgressFn) -> Track:
+        """Make ``brief`` with a MusicLDM pipeline (see :mod:`.ldm`): same windows, record and mastering."""
+        import json
+
+        from weavewave.dsp.master import SAMPLE_RATE, master_model_audio
+        from weavewave.generators.flow.condition import CaptionCache, check_dim
+        from weavewave.generators.flow.ldm import decode, load_ldm, sample_ldm_latents
+        from weavewave.generators.flow.sampling import plan_windows
+        from weavewave.generators.musicgen.generator import LOOP_CROSSFADE_S, block_caption
+
+        assert self.model is not None
+        ldm = load_ldm(self.model, device=self.device, dtype=self.dtype, cache=self.cache)
+        self.check_overlap(ldm.window_s)
+        assert self.overlap_s is not None and self.crossfade_s is not None
+        seam_s = LOOP_CROSSFADE_S if brief.loop else 0.0
+        total = max(1, int(math.ceil((brief.duration_s + seam_s) * ldm.frame_rate)))
+        overlap = min(max(1, int(round(self.overlap_s * ldm.frame_rate))), ldm.window - 1)
+        crossfade = int(round(self.crossfade_s * ldm.frame_rate))
+        windows = plan_windows(total, ldm.window, overlap)
+        spans = [(w.start / ldm.frame_rate, w.end / ldm.frame_rate) for w in windows]
+        captions = [block_caption(brief, a, b) for a, b in spans]
+        if self.adapter_embed:
+            adapted = check_dim(self.adapted_condition(), ldm.cond_dim, "the adapted embedding")
+            conds, condition = [adapted] * len(windows), f"adapter:{self.adapter_embed}"
+        else:
+            embed = CaptionCache(lambda texts: ldm.embed(list(texts)))
+            conds, condition = [embed(c) for c in captions], f"clap:{ldm.clap.name}"
+        null = ldm.embed([""])[0]  # the pipeline's own unconditional row: the empty prompt
+        report(0.1, f"sampling {len(windows)} window(s), {self.steps} steps")
+        latents, windows = sample_ldm_latents(
+            ldm, conds, null, total, steps=self.steps, guidance=self.guidance_scale, solver=self.solver,
+            seed=brief.seed, overlap=overlap, crossfade=crossfade,
+        )  # fmt: skip
+        report(0.8, "decoding")
+        audio = decode(ldm, latents)
+        report(0.9, "mastering")
+        master, stats = master_model_audio(
+            audio[None], ldm.sample_rate, brief.duration_s, loop=brief.loop, seam_s=seam_s
+        )
+        options = {
+            "model": ldm.ref, "model_kind": "musicldm", "clap_model": self.clap_model, "steps": self.steps,
+            "guidance": self.guidance_scale, "solver": self.solver, "overlap": self.overlap_s,
+            "crossfade": self.crossfade_s, "dtype": self.dtype,
+            **({"adapter_embed": self.adapter_embed, "adapter_inputs": json.dumps(list(self.adapter_inputs))}
+               if self.adapter_embed else {}),
+        }  # fmt: skip
+        stats.update(
+            generator="flow", model=ldm.ref, pipeline="MusicLDMPipeline", condition=condition,
+            steps=self.steps, guidance=self.guidance_scale, solver=self.solver, adapter=self.adapter_embed,
+            windows=[
+                {"start_s": round(a, 4), "end_s": round(b, 4), "held_s": round(w.known / ldm.frame_rate, 4),
+                 "caption": c}
+                for w, (a, b), c in zip(windows, spans, captions, strict=True)
+            ],
+        )  # fmt: skip
+        report(1.0, "mastered")
+        return Track(
+            audio=master,
+            sample_rate=SAMPLE_RATE,
+            brief=record_generator(brief, self.name, options),
+            stats=stats,
+        )
+
     def record_options(self, b: FlowBundle) -> dict[str, Any]:
         """The options that change the sound, by their public names, as the brief records them."""
         import json
@@ -312,4 +422,23 @@ class FlowGenerator:
         }  # fmt: skip
 
 
-__all__ = ["MAX_GUIDANCE", "SOLVERS", "FlowGenerator", "FlowOptions"]
+def resolve_model_kind(model: str, kind: str = "auto") -> str:
+    """``flow`` or ``musicldm`` for ``model`` (no torch): ``auto`` takes a folder with a model_index.json,
+    or a hub id (flow models have no public weights), as a pipeline."""
+    from weavewave.generators.flow.ldm import check_pipeline, pipeline_class
+    from weavewave.neural.models import local_path, looks_like_path
+
+    kind = (kind or "auto").lower()
+    if kind not in MODEL_KINDS:
+        raise BadInputError(f"unknown model kind {kind!r}: use {', '.join(MODEL_KINDS)}")
+    if kind == "auto":
+        if pipeline_class(model) is not None:
+            kind = "musicldm"
+        else:
+            kind = "flow" if local_path(model) is not None or looks_like_path(model) else "musicldm"
+    if kind == "musicldm":
+        check_pipeline(model)
+    return kind
+
+
+__all__ = ["MAX_GUIDANCE", "MODEL_KINDS", "SOLVERS", "FlowGenerator", "FlowOptions", "resolve_model_kind"]
