@@ -818,7 +818,7 @@ TRAIN_FLOW_EPILOG = """examples:
 
 def _add_train_flow(kinds: Any) -> None:
     """``train flow``, in the ``train`` group's subcommands."""
-    from weavewave.generators.flow.train import TrainSettings
+    from weavewave.generators.flow.settings import TrainSettings
 
     d = TrainSettings()
     p = kinds.add_parser(
@@ -895,7 +895,7 @@ TRAIN_ADAPTER_EPILOG = """examples:
 
 def _add_train_adapter(kinds: Any) -> None:
     """``train adapter``, in the ``train`` group's subcommands."""
-    from weavewave.generators.flow.adapters import AdapterSettings
+    from weavewave.generators.flow.settings import AdapterSettings
 
     d = AdapterSettings()
     p = kinds.add_parser(

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from weavewave.errors import BadInputError
+from weavewave.generators.flow.settings import AdapterSettings
 
 ADAPTER_TYPE = "weavewave-adapter"
 CONFIG_NAME = "config.json"
@@ -52,21 +53,6 @@ class AdapterConfig:
         for name in ("source_dim", "target_dim", "hidden", "layers"):
             if int(getattr(self, name)) < 1:
                 raise BadInputError(f"adapter {name} must be at least 1, not {getattr(self, name)}")
-
-
-@dataclass
-class AdapterSettings:
-    """Training settings: steps, batch, learning rate, the contrastive term's weight and temperature, and
-    the share of pairs held out for the recall figures."""
-
-    steps: int = 2000
-    batch_size: int = 64
-    learning_rate: float = 1e-3
-    weight_decay: float = 0.01
-    contrastive_weight: float = 1.0
-    temperature: float = 0.07
-    holdout: float = 0.2
-    seed: int = 0
 
 
 def _mlp(config: AdapterConfig) -> Any:
