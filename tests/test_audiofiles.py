@@ -78,3 +78,11 @@ def test_untagged_or_damaged_files_give_no_tags(tmp_path):
     (tmp_path / "broken.mp3").write_bytes(b"ID3\x04\x00\x00\xff\xff\xff\xffgarbage")
     assert read_tags(tmp_path / "plain.wav") == {}
     assert read_tags(tmp_path / "broken.mp3") == {}
+
+
+def test_only_missing_paths_is_a_clear_error(tmp_path):
+    # a mistyped folder is said, not reported as "no audio files" or "added 0 tracks"
+    with pytest.raises(BadInputError, match=r"no such file or folder: .*nope"):
+        find_audio_files([tmp_path / "nope"])
+    files, skipped = find_audio_files([tmp_path / "nope", tmp_path])  # one real folder: the rest skipped
+    assert files == [] and [s.path.name for s in skipped] == ["nope"]

@@ -49,7 +49,8 @@ def find_audio_files(
     Folders are walked (recursively unless ``recursive`` is false; hidden files and folders are left out);
     files named directly are taken if their suffix is an audio one. A path that does not exist, or a
     named file that is not audio, is a :class:`Skipped`, never an error, so one bad path does not stop a
-    long indexing run. Raises BadInputError only when ``paths`` is empty.
+    long indexing run. Raises BadInputError when ``paths`` is empty or none of them exists (a mistyped
+    folder is the user's mistake to hear about, not an empty result).
     """
     given = [Path(p) for p in paths]
     if not given:
@@ -67,6 +68,9 @@ def find_audio_files(
                 skipped.append(Skipped(p, f"not an audio file (suffix {p.suffix or 'none'})"))
         else:
             skipped.append(Skipped(p, "no such file or folder"))
+    if len(skipped) == len(given) and all(s.reason == "no such file or folder" for s in skipped):
+        missing = ", ".join(str(p) for p in given)
+        raise BadInputError(f"no such file or folder: {missing}; name audio files or folders that hold them")
     return sorted(found), skipped
 
 
