@@ -231,6 +231,8 @@ ROLE_VELOCITY: dict[str, int] = {
 }
 # Genres where a piano accompaniment uses the sustain pedal (CC64), re-pedalled at chord changes.
 PEDAL_GENRES = frozenset({"classical", "ambient", "cinematic", "pop", "folk", "lofi"})
+# Accompaniment styles played without the sustain pedal: their rhythm is the point (short stabs, comping).
+UNPEDALLED_STYLES = frozenset({"comp", "stabs", "power", "pop_comp"})
 SUSTAIN_CC = 64
 
 
