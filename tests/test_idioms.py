@@ -403,3 +403,38 @@ def test_cinematic_percussion_builds_to_the_peak(brief):
         _, t0, t1, _ = secs[peak - 1]
         bar = bar_seconds(brief.tempo_bpm, brief.meter)
         assert weight(t1 - 2 * bar, t1) > 1.2 * weight(t0, t0 + 2 * bar)
+
+
+# --- folk ------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("seed,meter", [(0, "4/4"), (1, "6/8")])
+def test_folk_intro_has_a_fiddle_drone_under_the_guitar(seed, meter):
+    brief = make_brief("folk", seed, meter=meter, energy=0.5, tempo_bpm=100)
+    intro = sections(brief)[0]
+    assert intro[0] == "intro"
+    arr = compose(brief)
+    fiddle = [n for n in part(arr, "Fiddle").notes if n.start < intro[2] - TOL_S]
+    tonic = 2  # D
+    # tonic and fifth together, held a bar: the intro is not the guitar alone
+    assert {n.pitch % 12 for n in fiddle} == {tonic, (tonic + 7) % 12}
+    bar = bar_seconds(brief.tempo_bpm, brief.meter)
+    assert all(n.end - n.start > 0.8 * bar for n in fiddle)
+    guitar = [n for n in part(arr, "Acoustic Guitar (steel)").notes if n.start < intro[2] - TOL_S]
+    assert guitar and max(n.pitch for n in guitar) <= max(n.pitch for n in fiddle)
+
+
+# --- harmony under every genre ---------------------------------------------------------------------
+@pytest.mark.parametrize("genre", ["pop", "jazz", "classical"])
+def test_the_band_does_not_drop_out_at_section_cadences(genre):
+    # A cadence shorter than its room once left an 8-bar section's last bars without a chord: the piano and
+    # bass fell silent there (pop bars 8 and 16, jazz 9 and 17 of a 60 s piece).
+    brief = make_brief(genre, 0, duration_s=60.0)
+    arr = compose(brief)
+    bar = bar_seconds(brief.tempo_bpm, brief.meter)
+    for p in arr.parts:
+        if p.role in ("chords", "bass"):
+            silent = [
+                k
+                for k in range(int(brief.duration_s / bar))
+                if not any(n.start < (k + 1) * bar and n.end > k * bar for n in p.notes)
+            ]
+            assert not silent, (p.instrument, silent)

@@ -62,6 +62,11 @@ GROOVE_BREAKDOWN_ENERGY = 0.35
 ROLL_INTO_PEAK: dict[str, int] = {"cinematic": FLOOR_TOM}
 # Genres whose rhythm section plays the intro with the kit (a jazz trio vamps before the head).
 INTRO_KIT_GENRES = frozenset({"jazz"})
+# Genres whose lead plays a soft drone in the intro (a fiddler's tonic-and-fifth double stop under the
+# guitar): the intro is then not a thin guitar far under the body. Velocity is the counter line's less this.
+INTRO_DRONE_GENRES = frozenset({"folk"})
+DRONE_VELOCITY_DROP = 12
+DRONE_FIFTH = 7
 # Velocity offset of a part's accompanying duties when it also plays the tune.
 SOLO_ACCOMP_VELOCITY_DROP = 14
 # Registers for some accompaniment styles (clamped into the instrument's range).
@@ -928,10 +933,30 @@ def _write_pitched_section(run: _PartsRun, sec: SectionPlan, ctx: BarContext) ->
             elif duty in UNDER_TUNE_DUTIES:
                 run.under.append((p.instrument, evs))
             sounding = sounding or bool(evs)
+    if sec.is_intro and run.brief.genre in INTRO_DRONE_GENRES and leads_here and run.kept_tune is None:
+        drone = _drone(run, leads_here[0], sec)
+        run.events[leads_here[0].instrument].extend(drone)
+        run.tune.extend(drone)  # the guitar stays under it
     if not sounding and run.leads and sec.plays(run.leads[0].instrument):
         # Nothing pitched would sound here (e.g. an intro for a lone flute): the tune plays.
         lead = run.leads[0]
         run.events[lead.instrument].extend(_new_tune(run, lead, sec))
+
+
+def _drone(run: _PartsRun, lead: PartPlan, sec: SectionPlan) -> list[Ev]:
+    """A soft tonic-and-fifth drone, one bow per bar, in the low half of the lead's tune register."""
+    from weavewave.generators.symbolic.humanize import velocity
+
+    lo, hi = lead.windows["melody"]
+    tonic_pc = tonic_pitch_class(run.brief.key.tonic)
+    tonic = lo + (tonic_pc - lo) % 12
+    pitches = [tonic, tonic + DRONE_FIFTH] if tonic + DRONE_FIFTH <= hi else [tonic]
+    bar_qn = run.grid.bar_qn
+    out = []
+    for bar in range(sec.start_bar, sec.start_bar + sec.bars):
+        v = velocity(O.ROLE_VELOCITY["counter"] - DRONE_VELOCITY_DROP, sec.energy, 2)
+        out.extend(Ev(bar * bar_qn, bar_qn * 0.98, p, v) for p in pitches)
+    return out
 
 
 def _duty_events(run: _PartsRun, p: PartPlan, duty: str, sec: SectionPlan, ctx: BarContext) -> list[Ev]:

@@ -14,6 +14,7 @@ from weavewave.generators.symbolic.humanize import Ev, velocity
 EPS = 1e-6
 GATE = 0.96  # fraction of a block chord's slot that sounds
 UPSTROKE_STRINGS = 3
+ROOT_REACH = 17  # semitones above the bass window's bottom that a root may sit
 # A walking bass line: how far one note may move (semitones), the penalty on a skip against a step, and
 # the random choice between near-equal notes.
 WALK_REACH = 5
@@ -101,8 +102,12 @@ class BassWriter:
         self.prev = (self.lo + self.hi) / 2 - 3
 
     def root(self, chord: Chord) -> int:
-        p = _nearest(chord.root, self.prev, self.lo, min(self.hi, self.lo + 17))
-        return p
+        return _nearest(chord.root, self.prev, self.lo, self.root_hi)
+
+    @property
+    def root_hi(self) -> int:
+        """The highest a root may sit: the line's low part, where roots sound as a bass."""
+        return min(self.hi, self.lo + ROOT_REACH)
 
     def tone(self, code: str, span: ChordSpan, t: float) -> int:
         root = self.root(span.chord)
@@ -118,7 +123,7 @@ class BassWriter:
             return p if p <= self.hi else p - 12
         if code == "A":
             nxt = chord_at(self.spans, span.end + EPS) if span.end < self.spans[-1].end else span
-            target = _nearest(nxt.chord.root, root, self.lo, self.hi)
+            target = _nearest(nxt.chord.root, root, self.lo, self.root_hi)  # where the next root will sit
             step = -1 if target >= root else 1
             if self.genre != "jazz":
                 # Diatonic neighbour of the next root.
@@ -137,7 +142,7 @@ class BassWriter:
         """The scale tone ``steps`` diatonic steps before the next chord's root, on the side the line
         comes from (the next root itself, when the chord does not change, is approached from below)."""
         nxt = chord_at(self.spans, span.end + EPS) if span.end < self.spans[-1].end else span
-        target = _nearest(nxt.chord.root, root, self.lo, self.hi)
+        target = _nearest(nxt.chord.root, root, self.lo, self.root_hi)
         back = 1 if target < root else -1  # from the target back toward where the line is
         p = target
         for _ in range(steps):
@@ -224,6 +229,8 @@ class BassWriter:
             span = self.pedalled(chord_at(self.spans, t), t, ctx)
             beat_in_span = round((t - span.start) / self.grid.beat_qn)
             beats_left = round((span.end - t) / self.grid.beat_qn)
+            if out:  # the line carries on from its last note
+                self.prev = out[-1].pitch
             root = self.root(span.chord)
             if beat_in_span == 0:
                 p = root
