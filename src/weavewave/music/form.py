@@ -50,8 +50,13 @@ FORMS: dict[str, tuple[tuple[str, ...], ...]] = {
 }
 # Bodies for pieces too short for the whole template (by number of body sections), where alternating the
 # template's first themes would lose the idiom: an electronic build always lands in a drop.
-SHORT_FORMS: dict[str, dict[int, tuple[str, ...]]] = {
-    "electronic": {2: ("build", "drop"), 3: ("A", "build", "drop"), 4: ("build", "drop", "break", "drop")},
+# The seed's template choice picks among a length's bodies, so two seeds still differ in form.
+SHORT_FORMS: dict[str, dict[int, tuple[tuple[str, ...], ...]]] = {
+    "electronic": {
+        2: (("build", "drop"),),
+        3: (("A", "build", "drop"), ("build", "drop", "drop")),
+        4: (("build", "drop", "break", "drop"), ("A", "build", "drop", "drop")),
+    },
 }
 # Section labels with a special job in the form (the composer and the harmony planner read them too).
 INTRO_LABELS = frozenset({"intro", "introduction", "prelude"})
@@ -106,7 +111,8 @@ def form_template(total_bars: int, genre: str = "pop", seed: int = 0) -> list[tu
     if total_bars < 12:
         return [("A", PHRASE_BARS), ("outro", total_bars - PHRASE_BARS)]
     forms = FORMS.get(genre, FORMS["pop"])
-    body = forms[_choice(seed, "form", len(forms))]
+    form_index = _choice(seed, "form", len(forms))
+    body = forms[form_index]
     intro = INTRO_BARS[_choice(seed, "intro", len(INTRO_BARS))] if total_bars >= 24 else 2
     room = total_bars - intro - OUTRO_BARS
     phrase = PHRASE_BARS if room >= 2 * PHRASE_BARS else SHORT_PHRASE_BARS
@@ -127,7 +133,7 @@ def form_template(total_bars: int, genre: str = "pop", seed: int = 0) -> list[tu
         intro = MAX_INTRO_BARS
     short = SHORT_FORMS.get(genre, {}).get(len(sizes))
     if short and len(sizes) < len(body):
-        body = short
+        body = short[form_index % len(short)]
     elif len(sizes) < len(body) and len(set(body[: len(sizes)])) < min(len(sizes), len(set(body))):
         # Too short for the whole template: its themes in turn, so the contrast is still heard.
         themes = tuple(dict.fromkeys(body))[: 2 if len(sizes) < 4 else None]

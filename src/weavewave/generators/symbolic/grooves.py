@@ -53,7 +53,8 @@ GROOVES_44: dict[str, tuple[Groove, Groove, Groove]] = {
         {KICK: "x.x.....x.x.x...", SNARE: "....X.......X...", RIDE: "X.x.X.x.X.x.X.x."},
     ),
     "jazz": (
-        {RIDE: "x...x.o.x...x.o.", PEDAL_HAT: "....x.......x..."},  # spang-a-lang, skips soft
+        # spang-a-lang at every level; a feathered kick tells it from the second set's quiet groove
+        {RIDE: "x...x.x.x...x.x.", PEDAL_HAT: "....x.......x...", KICK: "o.......o......."},
         {RIDE: "x...x.x.x...x.x.", PEDAL_HAT: "....x.......x...", KICK: "o...o...o...o..."},
         {
             RIDE: "X...x.x.X...x.x.",

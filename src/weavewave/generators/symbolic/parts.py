@@ -254,10 +254,15 @@ class BassWriter:
         goal = self.tone("A", span, t)
         ideal = prev + (goal - prev) / beats_left  # where an even walk to the approach would be now
         chord = {(pc - span.chord.root) % 12 for pc in span.chord.pcs}
+        # In a modal key the line outlines the (pedalled) chord: scale runs through another key's major
+        # scale (D dorian's are C major's) would lose the home note.
+        scalar = self.key.mode not in PEDAL_MODES
         options = [
             o
             for o in range(max(self.lo, prev - WALK_REACH), min(self.hi, prev + WALK_REACH) + 1)
-            if o != prev and o != goal and (o % 12 in self.key.scale or (o - span.chord.root) % 12 in chord)
+            if o != prev
+            and o != goal
+            and ((scalar and o % 12 in self.key.scale) or (o - span.chord.root) % 12 in chord)
         ]
         if not options:
             return self.root(span.chord)
