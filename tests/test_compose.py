@@ -16,6 +16,7 @@ from weavewave.brief import Key, MusicBrief, Section
 from weavewave.generators.symbolic.compose import compose
 from weavewave.generators.symbolic.orchestra import instrument_range
 from weavewave.music.arrangement import Arrangement, Part
+from weavewave.music.form import plan_sections
 from weavewave.music.styles import GENRES
 from weavewave.music.theory import bar_seconds, scale_pitch_classes, tonic_pitch_class
 
@@ -184,23 +185,28 @@ def test_piece_ends_on_tonic_chord_held_to_the_end(genre, mode):
 
 
 def test_motifs_recur():
-    brief = make_brief(genre="pop", duration_s=90.0, seed=11)
-    mel = melody_notes(compose(brief))
-    beat = 60.0 / brief.tempo_bpm
-    shape = [
-        (b.pitch - a.pitch, round((b.start - a.start) / beat * 4)) for a, b in zip(mel, mel[1:], strict=False)
-    ]
-
     def repeated(seq) -> float:
         grams = Counter(tuple(seq[i : i + 3]) for i in range(len(seq) - 2))
         return sum(c for c in grams.values() if c > 1) / sum(grams.values())
 
-    shuffled = shape[:]
-    random.Random(0).shuffle(shuffled)
+    # Pooled over three seeds: one seed's shuffled baseline alone wanders (0.03-0.20).
+    tunes, shuffles = [], []
+    for seed in (11, 12, 13):
+        brief = make_brief(genre="pop", duration_s=90.0, seed=seed)
+        mel = melody_notes(compose(brief))
+        beat = 60.0 / brief.tempo_bpm
+        shape = [
+            (b.pitch - a.pitch, round((b.start - a.start) / beat * 4))
+            for a, b in zip(mel, mel[1:], strict=False)
+        ]
+        shuffled = shape[:]
+        random.Random(0).shuffle(shuffled)
+        tunes.append(repeated(shape))
+        shuffles.append(repeated(shuffled))
     # Interval/rhythm trigrams recur far more than in the same notes in random order (the shuffled
     # baseline itself rises as tunes move more by step in even eighths: a smaller alphabet).
-    assert repeated(shape) > 0.35
-    assert repeated(shape) > 3 * max(0.02, repeated(shuffled))
+    assert statistics.fmean(tunes) > 0.35
+    assert statistics.fmean(tunes) > 3 * max(0.02, statistics.fmean(shuffles))
 
 
 def test_melody_moves_mostly_by_step_and_breathes():
@@ -445,8 +451,15 @@ def test_folk_tunes_run_in_eighths_like_fiddle_tunes():
     # quarter before folk's tunes were made denser than the other genres', 1.75-1.94 after.
     per_qn = []
     for seed in range(3):
-        arr = compose(make_brief(genre="folk", seed=seed, duration_s=30.0, tempo_bpm=100))
-        onsets = sorted({round(n.start, 3) for p in arr.parts if p.role == "melody" for n in p.notes})
+        brief = make_brief(genre="folk", seed=seed, duration_s=30.0, tempo_bpm=100)
+        arr = compose(brief)
+        # The tune from the first body section (the intro's fiddle holds a drone, not the tune).
+        bar = bar_seconds(100, "4/4")
+        first = next(s for s in plan_sections(30.0, 100, "4/4", brief.energy, genre="folk", seed=seed))
+        start = (first.start_bar + first.bars) * bar if first.label == "intro" else 0.0
+        onsets = sorted(
+            {round(n.start, 3) for p in arr.parts if p.role == "melody" for n in p.notes if n.start >= start}
+        )
         per_qn.append(len(onsets) / ((onsets[-1] - onsets[0]) / (60.0 / 100)))
     assert statistics.fmean(per_qn) >= 1.6
 

@@ -48,6 +48,16 @@ FORMS: dict[str, tuple[tuple[str, ...], ...]] = {
     "folk": (("A", "A", "B", "B"), ("verse", "chorus", "verse", "chorus")),  # AABB dance tune; song
     "cinematic": (("A", "B", "C", "climax", "A"), ("A", "B", "B", "climax")),  # through-composed cue
 }
+# Bodies for pieces too short for the whole template (by number of body sections), where alternating the
+# template's first themes would lose the idiom: an electronic build always lands in a drop.
+# The seed's template choice picks among a length's bodies, so two seeds still differ in form.
+SHORT_FORMS: dict[str, dict[int, tuple[tuple[str, ...], ...]]] = {
+    "electronic": {
+        2: (("build", "drop"),),
+        3: (("A", "build", "drop"), ("build", "drop", "drop")),
+        4: (("build", "drop", "break", "drop"), ("A", "build", "drop", "drop")),
+    },
+}
 # Section labels with a special job in the form (the composer and the harmony planner read them too).
 INTRO_LABELS = frozenset({"intro", "introduction", "prelude"})
 OUTRO_LABELS = frozenset({"outro", "coda", "ending", "end"})
@@ -101,7 +111,8 @@ def form_template(total_bars: int, genre: str = "pop", seed: int = 0) -> list[tu
     if total_bars < 12:
         return [("A", PHRASE_BARS), ("outro", total_bars - PHRASE_BARS)]
     forms = FORMS.get(genre, FORMS["pop"])
-    body = forms[_choice(seed, "form", len(forms))]
+    form_index = _choice(seed, "form", len(forms))
+    body = forms[form_index]
     intro = INTRO_BARS[_choice(seed, "intro", len(INTRO_BARS))] if total_bars >= 24 else 2
     room = total_bars - intro - OUTRO_BARS
     phrase = PHRASE_BARS if room >= 2 * PHRASE_BARS else SHORT_PHRASE_BARS
@@ -120,7 +131,10 @@ def form_template(total_bars: int, genre: str = "pop", seed: int = 0) -> list[tu
     if intro > MAX_INTRO_BARS:  # a long remainder: the last body section is extended instead
         sizes[-1] += intro - MAX_INTRO_BARS
         intro = MAX_INTRO_BARS
-    if len(sizes) < len(body) and len(set(body[: len(sizes)])) < min(len(sizes), len(set(body))):
+    short = SHORT_FORMS.get(genre, {}).get(len(sizes))
+    if short and len(sizes) < len(body):
+        body = short[form_index % len(short)]
+    elif len(sizes) < len(body) and len(set(body[: len(sizes)])) < min(len(sizes), len(set(body))):
         # Too short for the whole template: its themes in turn, so the contrast is still heard.
         themes = tuple(dict.fromkeys(body))[: 2 if len(sizes) < 4 else None]
         body = tuple(themes[i % len(themes)] for i in range(len(sizes)))

@@ -21,7 +21,7 @@ from weavewave.generators.symbolic import orchestra as O
 from weavewave.generators.symbolic import patterns as P
 from weavewave.generators.symbolic.drums import DrumWriter
 from weavewave.generators.symbolic.grid import Grid
-from weavewave.generators.symbolic.grooves import CRASH, CRASH_GENRES, KICK
+from weavewave.generators.symbolic.grooves import CRASH, CRASH_GENRES, FLOOR_TOM, KICK
 from weavewave.generators.symbolic.harmony import ChordSpan, KeyContext, SectionSpan, plan_progression
 from weavewave.generators.symbolic.humanize import Ev, perform
 from weavewave.generators.symbolic.melody import MelodyWriter, Motif, make_motif, notes_per_bar, split_phrases
@@ -55,10 +55,18 @@ EXTRA_CHORDS_ENERGY = 0.45
 PAD_MIN_ENERGY = 0.2
 CRASH_MIN_ENERGY = 0.45
 # Genres whose groove is their idiom: the kit (and the bass) play from the first bar, intro included.
-GROOVE_FROM_START = frozenset({"lofi", "electronic", "rock", "pop"})
+# Jazz's ride and walking bass are its time: the trio swings through quiet heads too.
+GROOVE_FROM_START = frozenset({"lofi", "electronic", "rock", "pop", "jazz"})
 GROOVE_BREAKDOWN_ENERGY = 0.35
+# Genres whose percussion rolls into the peak section (the drum it rolls on): cinematic's toms build.
+ROLL_INTO_PEAK: dict[str, int] = {"cinematic": FLOOR_TOM}
 # Genres whose rhythm section plays the intro with the kit (a jazz trio vamps before the head).
 INTRO_KIT_GENRES = frozenset({"jazz"})
+# Genres whose lead plays a soft drone in the intro (a fiddler's tonic-and-fifth double stop under the
+# guitar): the intro is then not a thin guitar far under the body. Velocity is the counter line's less this.
+INTRO_DRONE_GENRES = frozenset({"folk"})
+DRONE_VELOCITY_DROP = 12
+DRONE_FIFTH = 7
 # Velocity offset of a part's accompanying duties when it also plays the tune.
 SOLO_ACCOMP_VELOCITY_DROP = 14
 # Registers for some accompaniment styles (clamped into the instrument's range).
@@ -699,7 +707,7 @@ def _pedal(
     """Sustain pedal for piano accompaniment: lifted and re-pressed at every chord change."""
     if family_of(plan.instrument) != "Piano" or genre not in O.PEDAL_GENRES or not notes:
         return []
-    if not ({"chords", "pad"} & set(plan.duties)) or plan.style in ("comp", "stabs", "power"):
+    if not ({"chords", "pad"} & set(plan.duties)) or plan.style in O.UNPEDALLED_STYLES:
         return []
     first, last = notes[0].start, max(n.end for n in notes)
     out: list[tuple[float, int, int]] = []
@@ -776,9 +784,12 @@ def _start_parts(
     """Everything ``_write_parts`` needs before its first section: writers, leads, the kit's sections."""
     genre = brief.genre
     leads = sorted((p for p in plans if p.lead_rank >= 0 and "melody" in p.duties), key=lambda p: p.lead_rank)
-    harmony_parts = [
-        p for p in plans if {"chords", "pad", "line"} & set(p.duties) and "melody" not in p.duties
-    ]
+    # Figured accompaniment ranks before pads: it is the texture that plays in quiet sections (a classical
+    # harp's broken chords, not a held string pad under the tune).
+    harmony_parts = sorted(
+        (p for p in plans if {"chords", "pad", "line"} & set(p.duties) and "melody" not in p.duties),
+        key=lambda p: p.role == "pad",
+    )
     writers = _make_writers(brief, plans, spans, grid, key)
     kept_tune: list[tuple[float, float, int]] | None = None
     if brief.reference is not None and brief.reference.melody and leads:
@@ -922,10 +933,30 @@ def _write_pitched_section(run: _PartsRun, sec: SectionPlan, ctx: BarContext) ->
             elif duty in UNDER_TUNE_DUTIES:
                 run.under.append((p.instrument, evs))
             sounding = sounding or bool(evs)
+    if sec.is_intro and run.brief.genre in INTRO_DRONE_GENRES and leads_here and run.kept_tune is None:
+        drone = _drone(run, leads_here[0], sec)
+        run.events[leads_here[0].instrument].extend(drone)
+        run.tune.extend(drone)  # the guitar stays under it
     if not sounding and run.leads and sec.plays(run.leads[0].instrument):
         # Nothing pitched would sound here (e.g. an intro for a lone flute): the tune plays.
         lead = run.leads[0]
         run.events[lead.instrument].extend(_new_tune(run, lead, sec))
+
+
+def _drone(run: _PartsRun, lead: PartPlan, sec: SectionPlan) -> list[Ev]:
+    """A soft tonic-and-fifth drone, one bow per bar, in the low half of the lead's tune register."""
+    from weavewave.generators.symbolic.humanize import velocity
+
+    lo, hi = lead.windows["melody"]
+    tonic_pc = tonic_pitch_class(run.brief.key.tonic)
+    tonic = lo + (tonic_pc - lo) % 12
+    pitches = [tonic, tonic + DRONE_FIFTH] if tonic + DRONE_FIFTH <= hi else [tonic]
+    bar_qn = run.grid.bar_qn
+    out = []
+    for bar in range(sec.start_bar, sec.start_bar + sec.bars):
+        v = velocity(O.ROLE_VELOCITY["counter"] - DRONE_VELOCITY_DROP, sec.energy, 2)
+        out.extend(Ev(bar * bar_qn, bar_qn * 0.98, p, v) for p in pitches)
+    return out
 
 
 def _duty_events(run: _PartsRun, p: PartPlan, duty: str, sec: SectionPlan, ctx: BarContext) -> list[Ev]:
@@ -985,12 +1016,24 @@ def _write_drum_section(
                 if not (e.pitch == KICK and e.start >= half)
             )
             drums.extend(kit.roll(sec.start_bar + sec.bars - 2, 2, sec.energy))
+        elif genre in ROLL_INTO_PEAK and _rises_to_peak(run.sections, si) and sec.bars >= 2:
+            # The percussion builds into the piece's peak: a roll over the last two bars, not a fill.
+            drums.extend(kit.write(replace(ctx, fill_last=False), crash=crash, variant=variant))
+            drums.extend(kit.roll(sec.start_bar + sec.bars - 2, 2, sec.energy, drum=ROLL_INTO_PEAK[genre]))
         else:
             drums.extend(kit.write(ctx, crash=crash, variant=variant))
     elif nxt and run.drums_on[si + 1] and sec.bars >= 2 and not sec.last:
         # Drums enter with a pickup fill in the last bar before their first section.
         pickup = BarContext(sec.start_bar + sec.bars - 1, 1, nxt.energy, nxt.level, run.final_bar, run.end_qn)
         run.events[DRUMS].extend(run.writers[(DRUMS, "drums")].pickup(pickup))
+
+
+def _rises_to_peak(sections: list[SectionPlan], si: int) -> bool:
+    """Whether section ``si`` leads into the section of highest energy (the first one, if tied)."""
+    if si + 1 >= len(sections):
+        return False
+    peak = max(range(len(sections)), key=lambda i: (sections[i].energy, -i))
+    return peak == si + 1 and sections[peak].energy > sections[si].energy
 
 
 def _finish_parts(run: _PartsRun) -> dict[str, list[Ev]]:
@@ -1103,4 +1146,27 @@ def _melody_section(
         antecedent = plans if k % 2 == 0 else None
         out.extend(evs)
         bar += n
+    if brief.genre in P.FRAGMENT_GENRES and sec.bars > P.FRAGMENT_PHRASE_BARS // 2:
+        out = _fragments(out, sec, grid, final_bar)
+    return out
+
+
+def _fragments(evs: list[Ev], sec: SectionPlan, grid: Grid, final_bar: int) -> list[Ev]:
+    """The tune as fragments: silent in the rest bars of each phrase (``patterns.FRAGMENT_REST_BARS``),
+    a note running into a rest bar cut at its bar line; the piece's last bar always sounds."""
+
+    def resting(bar: int) -> bool:
+        k = (bar - sec.start_bar) % P.FRAGMENT_PHRASE_BARS
+        return k in P.FRAGMENT_REST_BARS and bar != final_bar
+
+    out = []
+    for ev in evs:
+        bar = int((ev.start + EPS_QN) // grid.bar_qn)
+        if resting(bar):
+            continue
+        end_bar = bar + 1
+        while end_bar * grid.bar_qn < ev.start + ev.dur - EPS_QN and not resting(end_bar):
+            end_bar += 1
+        ev.dur = min(ev.dur, end_bar * grid.bar_qn - ev.start)
+        out.append(ev)
     return out

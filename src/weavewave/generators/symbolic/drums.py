@@ -53,7 +53,7 @@ class DrumWriter:
             fill_from = steps - fill_steps
             for drum, pattern in groove.items():
                 for i, ch in enumerate(pattern[:steps]):
-                    if ch == "." or (fill_steps and i >= fill_from and drum != G.KICK):
+                    if ch == "." or (fill_steps and i >= fill_from and drum not in G.FEET):
                         continue
                     length = G.LONG_HITS.get(drum, G.HIT_QN)
                     out.append(Ev(t0 + i * SIXTEENTH, length, drum, self._vel(ch, ctx.energy)))
@@ -69,9 +69,9 @@ class DrumWriter:
                     out.append(Ev(t0, G.HIT_QN, G.KICK, self._vel("x", ctx.energy)))
         return out
 
-    def roll(self, start_bar: int, bars: int, energy: float) -> list[Ev]:
-        """A snare roll over ``bars`` bars that doubles its rate each bar (eighths, then sixteenths) and
-        swells from soft to full: the riser of a build."""
+    def roll(self, start_bar: int, bars: int, energy: float, *, drum: int = G.SNARE) -> list[Ev]:
+        """A roll (the snare's, unless ``drum`` says) over ``bars`` bars that doubles its rate each bar
+        (eighths, then sixteenths) and swells from soft to full: the riser of a build."""
         out = []
         for k in range(bars):
             step = 0.5 / 2 ** min(k, 1) if bars > 1 else SIXTEENTH
@@ -80,7 +80,7 @@ class DrumWriter:
             for i in range(n):
                 rise = (k * n + i + 1) / (bars * n)
                 vel = int(min(127, ROLL_VELOCITY[0] + (ROLL_VELOCITY[1] - ROLL_VELOCITY[0]) * rise))
-                out.append(Ev(t0 + i * step, G.HIT_QN / 2, G.SNARE, self._vel("x", energy) * vel // 100))
+                out.append(Ev(t0 + i * step, G.HIT_QN / 2, drum, self._vel("x", energy) * vel // 100))
         return out
 
     def pickup(self, ctx: BarContext) -> list[Ev]:

@@ -26,6 +26,9 @@ TAMBOURINE = 54
 SHAKER = 70  # maracas
 TRIANGLE = 81
 
+# Drums played by the feet: they keep time through a fill (a jazz drummer's hi-hat stays on 2 and 4).
+FEET = frozenset({KICK, PEDAL_HAT})
+
 STEP_VELOCITY = {"X": 112, "x": 88, "o": 46}
 # Instruments that ring past their step (others are short hits).
 LONG_HITS = {CRASH: 2.0, RIDE: 0.5, OPEN_HAT: 0.45}
@@ -50,7 +53,8 @@ GROOVES_44: dict[str, tuple[Groove, Groove, Groove]] = {
         {KICK: "x.x.....x.x.x...", SNARE: "....X.......X...", RIDE: "X.x.X.x.X.x.X.x."},
     ),
     "jazz": (
-        {RIDE: "x...x.....x.x...", PEDAL_HAT: "....x.......x..."},
+        # spang-a-lang at every level; a feathered kick tells it from the second set's quiet groove
+        {RIDE: "x...x.x.x...x.x.", PEDAL_HAT: "....x.......x...", KICK: "o.......o......."},
         {RIDE: "x...x.x.x...x.x.", PEDAL_HAT: "....x.......x...", KICK: "o...o...o...o..."},
         {
             RIDE: "X...x.x.X...x.x.",
@@ -60,7 +64,7 @@ GROOVES_44: dict[str, tuple[Groove, Groove, Groove]] = {
         },
     ),
     "lofi": (
-        {KICK: "x.........x.....", SIDE_STICK: "....x.......x...", CLOSED_HAT: "x.o.x.o.x.o.x.o."},
+        {KICK: "x.........x.....", SIDE_STICK: "....x.......x...", CLOSED_HAT: "x.oox.o.x.oox.o."},
         {KICK: "x......x..x.....", SNARE: "....x.......x...", CLOSED_HAT: "x.x.x.x.x.x.x.xo"},
         {
             KICK: "x......x..x..x..",
@@ -145,13 +149,15 @@ GROOVE_VARIANTS_44: dict[str, tuple[Groove, Groove, Groove]] = {
             SNARE: "..o.......o...o.",
         },
     ),
-    "lofi": (  # off-beat hats stay ghosted, so the slow quarter-note pulse is what is heard
+    # Off-beat hats stay ghosted, so the slow quarter-note pulse is what is heard; ghosted sixteenths
+    # between the eighths carry the swing (on eighths alone the 16th swing would not be heard).
+    "lofi": (
         {KICK: "x.......x.x.....", SNARE: "....x.......x...", CLOSED_HAT: "x.o.x.o.x.o.x.o."},
         {KICK: "x.x.......x.....", SNARE: "....X.......X..o", CLOSED_HAT: "x.o.x.o.x.oox.o."},
         {
             KICK: "x.x....x..x.....",
             SNARE: "....X.......X...",
-            CLOSED_HAT: "x.o.x.o.x.o.x.o.",
+            CLOSED_HAT: "x.oox.o.x.oox.o.",
             OPEN_HAT: "..............x.",
         },
     ),

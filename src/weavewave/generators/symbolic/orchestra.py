@@ -184,6 +184,7 @@ ROLE_GAIN_DB: dict[str, float] = {
     "drums": -2.5,
 }
 GENRE_ROLE_GAIN_DB: dict[str, dict[str, float]] = {
+    "pop": {"chords": -3.0},  # the piano's comping (unpedalled, short) carries the groove
     "rock": {"chords": -1.5, "drums": -1.0, "pad": -7.0},  # the rhythm guitar and the kit are the sound
     "electronic": {"drums": -0.5, "bass": -2.0, "pad": -5.0},
     "lofi": {"drums": -1.5, "chords": -3.0},
@@ -231,6 +232,8 @@ ROLE_VELOCITY: dict[str, int] = {
 }
 # Genres where a piano accompaniment uses the sustain pedal (CC64), re-pedalled at chord changes.
 PEDAL_GENRES = frozenset({"classical", "ambient", "cinematic", "pop", "folk", "lofi"})
+# Accompaniment styles played without the sustain pedal: their rhythm is the point (short stabs, comping).
+UNPEDALLED_STYLES = frozenset({"comp", "stabs", "power", "pop_comp"})
 SUSTAIN_CC = 64
 
 

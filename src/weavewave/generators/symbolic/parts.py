@@ -14,6 +14,12 @@ from weavewave.generators.symbolic.humanize import Ev, velocity
 EPS = 1e-6
 GATE = 0.96  # fraction of a block chord's slot that sounds
 UPSTROKE_STRINGS = 3
+ROOT_REACH = 17  # semitones above the bass window's bottom that a root may sit
+# A walking bass line: how far one note may move (semitones), the penalty on a skip against a step, and
+# the random choice between near-equal notes.
+WALK_REACH = 5
+WALK_SKIP_COST = 1.5
+WALK_JITTER = 1.2
 UPSTROKE_VELOCITY_DROP = 14
 TIMPANI = "Timpani"
 # Modes whose vamps sit on a tonic pedal: their scale is another key's major or minor scale (D dorian
@@ -96,8 +102,12 @@ class BassWriter:
         self.prev = (self.lo + self.hi) / 2 - 3
 
     def root(self, chord: Chord) -> int:
-        p = _nearest(chord.root, self.prev, self.lo, min(self.hi, self.lo + 17))
-        return p
+        return _nearest(chord.root, self.prev, self.lo, self.root_hi)
+
+    @property
+    def root_hi(self) -> int:
+        """The highest a root may sit: the line's low part, where roots sound as a bass."""
+        return min(self.hi, self.lo + ROOT_REACH)
 
     def tone(self, code: str, span: ChordSpan, t: float) -> int:
         root = self.root(span.chord)
@@ -113,7 +123,7 @@ class BassWriter:
             return p if p <= self.hi else p - 12
         if code == "A":
             nxt = chord_at(self.spans, span.end + EPS) if span.end < self.spans[-1].end else span
-            target = _nearest(nxt.chord.root, root, self.lo, self.hi)
+            target = _nearest(nxt.chord.root, root, self.lo, self.root_hi)  # where the next root will sit
             step = -1 if target >= root else 1
             if self.genre != "jazz":
                 # Diatonic neighbour of the next root.
@@ -124,7 +134,22 @@ class BassWriter:
                 return cand if self.lo <= cand <= self.hi else root
             p = target + step
             return p if self.lo <= p <= self.hi else root
+        if code in ("W1", "W2"):
+            return self.walk_in(span, root, int(code[1]))
         return root
+
+    def walk_in(self, span: ChordSpan, root: int, steps: int) -> int:
+        """The scale tone ``steps`` diatonic steps before the next chord's root, on the side the line
+        comes from (the next root itself, when the chord does not change, is approached from below)."""
+        nxt = chord_at(self.spans, span.end + EPS) if span.end < self.spans[-1].end else span
+        target = _nearest(nxt.chord.root, root, self.lo, self.root_hi)
+        back = 1 if target < root else -1  # from the target back toward where the line is
+        p = target
+        for _ in range(steps):
+            p += back
+            while p % 12 not in self.key.scale:
+                p += back
+        return p if self.lo <= p <= self.hi else root
 
     def pedalled(self, span: ChordSpan, t: float, ctx: BarContext) -> ChordSpan:
         """In a modal key, the bass holds the tonic under the vamp's other chords (C/D, G/D in D dorian).
@@ -204,17 +229,15 @@ class BassWriter:
             span = self.pedalled(chord_at(self.spans, t), t, ctx)
             beat_in_span = round((t - span.start) / self.grid.beat_qn)
             beats_left = round((span.end - t) / self.grid.beat_qn)
+            if out:  # the line carries on from its last note
+                self.prev = out[-1].pitch
             root = self.root(span.chord)
             if beat_in_span == 0:
                 p = root
             elif beats_left <= 1:
                 p = self.tone("A", span, t)
             else:
-                prev = out[-1].pitch if out else root
-                options = [root + (pc - span.chord.root) % 12 for pc in span.chord.pcs[1:3]]
-                options += [o - 12 for o in options]
-                options = [o for o in options if self.lo <= o <= self.hi and o != prev] or [root]
-                p = min(options, key=lambda o: abs(o - prev) + self.rng.random() * 3)
+                p = self._walk_step(out[-1].pitch if out else root, span, t, beats_left)
             out.append(
                 Ev(
                     t,
@@ -224,6 +247,31 @@ class BassWriter:
                 )
             )
         return out
+
+    def _walk_step(self, prev: int, span: ChordSpan, t: float, beats_left: int) -> int:
+        """A walking line's next note between the chord's root and the approach into the next one: scale
+        steps (and chord tones, to cover a wider distance) heading for the approach note."""
+        goal = self.tone("A", span, t)
+        ideal = prev + (goal - prev) / beats_left  # where an even walk to the approach would be now
+        chord = {(pc - span.chord.root) % 12 for pc in span.chord.pcs}
+        # In a modal key the line outlines the (pedalled) chord: scale runs through another key's major
+        # scale (D dorian's are C major's) would lose the home note.
+        scalar = self.key.mode not in PEDAL_MODES
+        options = [
+            o
+            for o in range(max(self.lo, prev - WALK_REACH), min(self.hi, prev + WALK_REACH) + 1)
+            if o != prev
+            and o != goal
+            and ((scalar and o % 12 in self.key.scale) or (o - span.chord.root) % 12 in chord)
+        ]
+        if not options:
+            return self.root(span.chord)
+
+        def cost(o: int) -> float:
+            step = abs(o - prev) <= 2
+            return abs(o - ideal) + (0 if step else WALK_SKIP_COST) + self.rng.random() * WALK_JITTER
+
+        return min(options, key=cost)
 
     def _pedal_bar(self, bar: int, t0: float, ctx: BarContext) -> list[Ev]:
         # Tonic pedal, re-struck every other bar; the section's cadence bars use their roots.
@@ -307,6 +355,25 @@ class ChordWriter:
                     table = P.BLOCK_RHYTHMS[meter].get(style, P.BLOCK_RHYTHMS[meter]["block"])
                     hits = table[ctx.level]
                 out.extend(self._hits_bar(hits, t0, ctx, sustain=style == "pad", roll=style == "rolled"))
+        if self.style == "pad" and self.genre in P.HELD_PAD_GENRES:
+            out = self._tied(out)
+        return out
+
+    def _tied(self, evs: list[Ev]) -> list[Ev]:
+        """A pad's repeated notes within one chord joined into one held note (the first attack's velocity)."""
+        out: list[Ev] = []
+        held: dict[int, Ev] = {}  # pitch -> its sounding event
+        for ev in sorted(evs, key=lambda e: (e.start, e.pitch)):
+            prev = held.get(ev.pitch)
+            if (
+                prev is not None
+                and abs(prev.start + prev.dur - ev.start) < EPS
+                and chord_at(self.spans, prev.start) is chord_at(self.spans, ev.start)
+            ):
+                prev.dur += ev.dur
+                continue
+            held[ev.pitch] = ev
+            out.append(ev)
         return out
 
     def _hits_bar(self, hits, t0: float, ctx: BarContext, *, sustain: bool, roll: bool) -> list[Ev]:
@@ -334,7 +401,8 @@ class ChordWriter:
         if self.style == "alberti":
             step, order = P.ALBERTI[self.grid.meter]
         else:
-            step, order = P.ARP_PATTERNS[self.grid.meter][ctx.level]
+            level = max(ctx.level, P.ARP_MIN_LEVEL.get(self.genre, 0))
+            step, order = P.ARP_PATTERNS[self.grid.meter][level]
         out: list[Ev] = []
         n_steps = int(round(self.grid.bar_qn / step))
         for k in range(n_steps):

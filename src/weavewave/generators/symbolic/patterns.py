@@ -211,20 +211,23 @@ CLOSED_ENDINGS = (0, 2)
 MAX_LEAP_STEPS = 5  # diatonic steps; larger leaps are folded back by an octave
 
 # --- bass ----------------------------------------------------------------------------------------
-# (onset qn, length qn, tone): R root, 5 fifth, 8 octave, 3 third, A approach to the next root.
+# (onset qn, length qn, tone): R root, 5 fifth, 8 octave, 3 third, A approach to the next root, W2 and W1
+# the scale tones two steps and one step before the next root (a pop bass walks into the change).
 BassPattern = tuple[tuple[float, float, str], ...]
 BASS_PATTERNS: dict[str, dict[str, BassPattern]] = {
     "4/4": {
         "whole": ((0, 4, "R"),),
         "root_fifth": ((0, 2, "R"), (2, 2, "5")),
-        "pop": ((0, 1.5, "R"), (1.5, 1, "R"), (2.5, 0.5, "5"), (3, 1, "R")),
+        # W2, W1: scale steps walking into the next chord's root (passing notes).
+        "pop_soft": ((0, 2, "R"), (2, 1, "5"), (3, 1, "W1")),
+        "pop": ((0, 1.5, "R"), (1.5, 1, "R"), (2.5, 0.5, "5"), (3, 0.5, "W2"), (3.5, 0.5, "W1")),
         "pop_busy": (
             (0, 0.75, "R"),
             (0.75, 0.75, "R"),
             (1.5, 0.5, "8"),
             (2, 0.75, "R"),
-            (2.75, 0.75, "5"),
-            (3.5, 0.5, "A"),
+            (2.75, 0.75, "W2"),
+            (3.5, 0.5, "W1"),
         ),
         "eighths": tuple((i * 0.5, 0.45, "R") for i in range(8)),
         "octave": tuple((i * 0.5, 0.4, "R" if i % 2 == 0 else "8") for i in range(8)),
@@ -238,8 +241,9 @@ BASS_PATTERNS: dict[str, dict[str, BassPattern]] = {
     "3/4": {
         "whole": ((0, 3, "R"),),
         "root_fifth": ((0, 2, "R"), (2, 1, "5")),
-        "pop": ((0, 1.5, "R"), (1.5, 1.5, "5")),
-        "pop_busy": ((0, 1, "R"), (1, 1, "5"), (2, 1, "8")),
+        "pop_soft": ((0, 2, "R"), (2, 1, "W1")),
+        "pop": ((0, 1.5, "R"), (1.5, 1, "5"), (2.5, 0.5, "W1")),
+        "pop_busy": ((0, 1, "R"), (1, 1, "W2"), (2, 1, "W1")),
         "eighths": tuple((i * 0.5, 0.45, "R") for i in range(6)),
         "octave": tuple((i * 0.5, 0.4, "R" if i % 2 == 0 else "8") for i in range(6)),
         "offbeat": tuple((i + 0.5, 0.4, "R") for i in range(3)),
@@ -252,8 +256,9 @@ BASS_PATTERNS: dict[str, dict[str, BassPattern]] = {
     "6/8": {
         "whole": ((0, 3, "R"),),
         "root_fifth": ((0, 1.5, "R"), (1.5, 1.5, "5")),
-        "pop": ((0, 1, "R"), (1, 0.5, "5"), (1.5, 1.5, "R")),
-        "pop_busy": ((0, 1, "R"), (1, 0.5, "5"), (1.5, 1, "8"), (2.5, 0.5, "A")),
+        "pop_soft": ((0, 1.5, "R"), (1.5, 1, "5"), (2.5, 0.5, "W1")),
+        "pop": ((0, 1, "R"), (1, 0.5, "5"), (1.5, 0.5, "R"), (2, 0.5, "W2"), (2.5, 0.5, "W1")),
+        "pop_busy": ((0, 1, "R"), (1, 0.5, "5"), (1.5, 0.5, "8"), (2, 0.5, "W2"), (2.5, 0.5, "W1")),
         "eighths": tuple((i * 0.5, 0.45, "R") for i in range(6)),
         "octave": tuple((i * 0.5, 0.4, "R" if i % 3 == 0 else "8") for i in range(6)),
         "offbeat": ((0.5, 0.45, "R"), (1, 0.45, "R"), (2, 0.45, "R"), (2.5, 0.45, "R")),
@@ -267,9 +272,9 @@ BASS_PATTERNS: dict[str, dict[str, BassPattern]] = {
 # Bass pattern by genre for energy levels 0 (low), 1 (mid), 2 (high). "walking" and "pedal" are
 # generated in parts.py.
 BASS_STYLE: dict[str, tuple[str, str, str]] = {
-    "pop": ("root_fifth", "pop", "pop_busy"),
+    "pop": ("pop_soft", "pop", "pop_busy"),
     "rock": ("root_fifth", "eighths", "eighths"),
-    "jazz": ("root_fifth", "walking", "walking"),
+    "jazz": ("walking", "walking", "walking"),  # the bass walks whatever the energy: it is the time
     "lofi": ("lofi_low", "lofi", "lofi"),
     "electronic": ("whole", "offbeat", "octave"),
     "ambient": ("pedal", "pedal", "whole"),
@@ -289,6 +294,12 @@ BLOCK_RHYTHMS: dict[str, dict[str, tuple[Hits, Hits, Hits]]] = {
             ((0, 1), (1, 0.5), (1.5, 1), (2.5, 0.5), (3, 0.5), (3.5, 0.5)),
         ),
         "pad": (((0, 4),), ((0, 4),), ((0, 2), (2, 2))),
+        # Pop piano comping: re-struck on most beats with an anticipation, never a held whole note.
+        "pop_comp": (
+            ((0, 1), (1.5, 1), (3, 1)),
+            ((0, 1), (1, 0.5), (1.5, 1), (2.5, 0.5), (3, 1)),
+            ((0, 0.5), (0.5, 0.5), (1, 0.5), (1.5, 1), (2.5, 0.5), (3, 0.5), (3.5, 0.5)),
+        ),
         "pulse": (
             ((0, 2), (2, 2)),
             tuple((i, 0.9) for i in range(4)),
@@ -373,6 +384,9 @@ ARP_PATTERNS: dict[str, tuple[tuple[float, tuple[int, ...]], ...]] = {
     "3/4": ((1.0, (0, 1, 2)), (0.5, (0, 1, 2, 3, 2, 1)), (0.25, (0, 1, 2, 3, 4, 3) * 2)),
     "6/8": ((0.5, (0, 1, 2, 3, 2, 1)), (0.5, (0, 2, 3, 4, 3, 2)), (0.25, (0, 1, 2, 3, 4, 3) * 2)),
 }
+# The slowest arpeggio level (index into ARP_PATTERNS) a genre plays: classical broken chords run in
+# eighths even in quiet sections (a harp in quarter notes sounds like a slow strum).
+ARP_MIN_LEVEL: dict[str, int] = {"classical": 1}
 ALBERTI = {
     "4/4": (0.5, (0, 2, 1, 2, 0, 2, 1, 2)),
     "3/4": (0.5, (0, 2, 1, 2, 1, 2)),
@@ -400,7 +414,14 @@ STRUM_SPREAD_QN = 0.02
 ROLL_SPREAD_QN = 0.04
 # Accompaniment style per genre and instrument family; "default" covers the rest of the families.
 ACCOMP_STYLE: dict[str, dict[str, str]] = {
-    "pop": {"default": "block", "Guitar": "strum", "Synth Pad": "pad", "Ensemble": "pad", "Organ": "pad"},
+    "pop": {
+        "default": "block",
+        "Piano": "pop_comp",
+        "Guitar": "strum",
+        "Synth Pad": "pad",
+        "Ensemble": "pad",
+        "Organ": "pad",
+    },
     "rock": {"default": "block", "Guitar": "power", "Organ": "pad", "Synth Pad": "pad", "Ensemble": "pad"},
     "jazz": {
         "default": "comp",
@@ -474,5 +495,13 @@ ARPEGGIATORS = frozenset(
         "Acoustic Guitar (nylon)",
     }
 )
+# Genres whose pads hold through each chord (one attack per chord, however long) instead of re-striking
+# every bar: ambient's slow harmony is heard as one evolving sound.
+HELD_PAD_GENRES = frozenset({"ambient"})
+# Genres whose tune is sparse fragments: in each four-bar phrase the tune rests in these bars (0-based),
+# so an idea and its answer sound with space between them.
+FRAGMENT_GENRES = frozenset({"ambient"})
+FRAGMENT_PHRASE_BARS = 4
+FRAGMENT_REST_BARS = frozenset({1, 2})
 # In 3/4, block and comp parts play the waltz "oom-pah-pah" in these genres.
 WALTZ_GENRES = frozenset({"pop", "folk", "classical", "jazz", "lofi", "cinematic", "rock"})
