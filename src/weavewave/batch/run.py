@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from weavewave.batch.manifest import Row, is_url, row_request
+from weavewave.batch.tasks import TASKS
 from weavewave.errors import BadInputError, WeaveWaveError
 
 RESULTS_FILE = "results.jsonl"
@@ -39,6 +40,12 @@ LOCK_FILE = ".batch.lock"
 STATUS_OK, STATUS_FAILED = "ok", "failed"
 WORKER_POLL_S = 0.5
 LOST_ROW_WAIT_S = 30.0
+# A row whose engine never reported it (on Ray: its actor died on the row and again on the one retry).
+LOST_ROW_ERROR = ("internal error: the {where} running this row died{how} (a crash in a native library, or out "
+                  "of memory); the other rows went on: rerun the batch to try it again")  # fmt: skip
+# Tests only: a worker process or Ray actor given the row with this id dies at once of SIGSEGV, as a crash in
+# a native library kills it; the engines' fault handling is tested end to end with it.
+CRASH_ROW_ENV = "WEAVEWAVE_TEST_CRASH_ROW"
 
 
 @dataclass
@@ -46,6 +53,7 @@ class Summary:
     """How a batch run went: rows made now, already done before, failed; wall time."""
 
     total: int
+    unit: str = "pieces"
     made: int = 0
     skipped: int = 0
     failed: int = 0
@@ -59,7 +67,7 @@ class Summary:
     def line(self) -> str:
         rate = self.made / self.seconds * 60 if self.seconds > 0 and self.made else 0.0
         return (f"batch: {self.total} rows: {self.made} made, {self.skipped} already done, {self.failed} failed "
-                f"in {self.seconds:.1f} s ({rate:.1f} pieces/min)")  # fmt: skip
+                f"in {self.seconds:.1f} s ({rate:.1f} {self.unit}/min)")  # fmt: skip
 
 
 # --- one row ----------------------------------------------------------------------------------------------
@@ -75,9 +83,18 @@ def run_row(task: dict[str, Any], out: str, cache: Any = None) -> dict[str, Any]
         from weavewave import api
 
         timings = record["seconds"]
+        mode = task.get("mode", "generate")
+        if mode in TASKS:  # an annotate or eval job: it writes its folder itself, into the staging area
+            from weavewave.batch.tasks import run_task
+
+            t0 = time.perf_counter()
+            record["outputs"] = _publish(out, task["id"], lambda d: run_task(mode, task["fields"], d, record),
+                                         record)  # fmt: skip
+            timings["save"] = round(time.perf_counter() - t0 - timings.get(mode, 0.0), 3)
+            return record
         request = row_request(task["fields"], fetch_dir)
         t0 = time.perf_counter()
-        if task.get("mode") == "describe":
+        if mode == "describe":
             brief = api.describe(request, cache=cache)
             timings["describe"] = round(time.perf_counter() - t0, 3)
             record["seed"] = brief.seed
@@ -99,7 +116,7 @@ def run_row(task: dict[str, Any], out: str, cache: Any = None) -> dict[str, Any]
         record["error"] = f"internal error: {type(exc).__name__}: {exc}"
     finally:
         shutil.rmtree(fetch_dir, ignore_errors=True)
-    record["seconds"]["total"] = round(time.perf_counter() - started, 3)
+        record["seconds"]["total"] = round(time.perf_counter() - started, 3)
     return record
 
 
@@ -291,7 +308,7 @@ def _run_batch(
 ) -> Summary:
     output = Output(out)
     output.prepare()
-    summary = Summary(total=len(rows))
+    summary = Summary(total=len(rows), unit="pieces" if not rows or rows[0].mode not in TASKS else "rows")
     with output.lock():
         previous = output.read_results()
         records: dict[str, dict[str, Any]] = {}
@@ -308,7 +325,10 @@ def _run_batch(
         output.write_results([records[r.id] for r in rows if r.id in records])
         bar = _bar(len(rows), summary.skipped, progress)
 
+        reported: set[str] = set()
+
         def finish(record: dict[str, Any]) -> None:
+            reported.add(record["id"])
             records[record["id"]] = record
             output.append_result(record)
             if record["status"] == STATUS_OK:
@@ -329,12 +349,34 @@ def _run_batch(
                            gpus_per_worker=gpus_per_worker, finish=finish)  # fmt: skip
             else:
                 _run_local([r.task() for r in todo], out, workers=workers, finish=finish)
+            where, how = ("Ray actor", ", and again on its retry") if ray is not None else ("worker", "")
+            for (
+                row
+            ) in todo:  # rows the engine never reported: made after all (their folder is there), or lost
+                if row.id not in reported:
+                    done = output.finished(row.id)
+                    finish({**done, "row": row.number} if done is not None else
+                           failed_record(row.task(), LOST_ROW_ERROR.format(where=where, how=how)))  # fmt: skip
         finally:
             bar.close()
             output.write_results([records[r.id] for r in rows if r.id in records])
     summary.seconds = time.perf_counter() - started
     summary.records = [records[r.id] for r in rows if r.id in records]
     return summary
+
+
+def failed_record(task: dict[str, Any], error: str, worker: int | None = None) -> dict[str, Any]:
+    """The record of a row that never ran to its end (its worker died)."""
+    return {"row": task["row"], "id": task["id"], "status": STATUS_FAILED, "error": error, "seed": None,
+            "seconds": {}, "outputs": [], "worker": worker}  # fmt: skip
+
+
+def crash_if_asked(task: dict[str, Any]) -> None:
+    """Tests only (:data:`CRASH_ROW_ENV`): die of SIGSEGV on the named row, as a native crash would."""
+    if os.environ.get(CRASH_ROW_ENV) == task["id"]:
+        import signal
+
+        os.kill(os.getpid(), signal.SIGSEGV)
 
 
 def default_workers() -> int:
@@ -407,7 +449,10 @@ def limit_threads(threads: int) -> None:
         os.environ.setdefault(name, str(threads))
 
 
-def _worker_main(tasks: Any, results: Any, out: str, parent_pid: int, threads: int) -> None:
+ROW_SLOT_BYTES = 256  # a row id (at most 128 characters) in a worker's shared slot
+
+
+def _worker_main(tasks: Any, results: Any, out: str, parent_pid: int, threads: int, slot: Any = None) -> None:
     """A worker process: rows from ``tasks`` until a None, each record onto ``results``."""
     from weavewave.procs import die_with_parent
 
@@ -420,7 +465,10 @@ def _worker_main(tasks: Any, results: Any, out: str, parent_pid: int, threads: i
         task = tasks.get()
         if task is None:
             return
+        if slot is not None:  # shared memory, written at once: a queue's message could die unsent with us
+            slot.value = task["id"].encode()
         results.put(("start", task["id"], os.getpid()))
+        crash_if_asked(task)
         results.put(("done", run_row(task, out, cache), os.getpid()))
 
 
@@ -439,13 +487,17 @@ def _run_pool(
     for task in tasks:
         task_q.put(task)
 
-    def spawn() -> Any:
+    # The row each worker holds, which the driver reads when the worker dies before it could say so.
+    slots = [ctx.Array("c", ROW_SLOT_BYTES, lock=False) for _ in range(n)]
+
+    def spawn(i: int) -> Any:
         # Not a daemon: a row renders in a child process of its own (daemons may not have children).
-        p = ctx.Process(target=_worker_main, args=(task_q, result_q, out, os.getpid(), threads))
+        slots[i].value = b""
+        p = ctx.Process(target=_worker_main, args=(task_q, result_q, out, os.getpid(), threads, slots[i]))
         p.start()
         return p
 
-    procs = [spawn() for _ in range(n)]
+    procs = [spawn(i) for i in range(n)]
     running: dict[int, str] = {}  # worker pid -> row id
     pending = set(by_id)
     idle_since: float | None = None
@@ -457,14 +509,14 @@ def _run_pool(
                 for i, p in enumerate(procs):
                     if p.is_alive():
                         continue
-                    lost = running.pop(p.pid, None)
+                    lost = running.pop(p.pid, None) or slots[i].value.decode() or None
                     if lost is not None and lost in pending:
                         pending.discard(lost)
-                        finish({"row": by_id[lost]["row"], "id": lost, "status": STATUS_FAILED,
-                                "error": f"internal error: the worker process died (exit code {p.exitcode})",
-                                "seed": None, "seconds": {}, "outputs": [], "worker": p.pid})  # fmt: skip
+                        finish(failed_record(by_id[lost], "internal error: the worker process died (exit code "
+                                             f"{p.exitcode}); the other rows went on: rerun the batch to try it again",
+                                             p.pid))  # fmt: skip
                     if pending:
-                        procs[i] = spawn()
+                        procs[i] = spawn(i)
                 # A worker that died between taking a row and reporting it took the row with it: when
                 # nothing runs and nothing is queued for a while, the rows still missing are failed (a
                 # rerun makes them), so the batch cannot wait forever.
@@ -474,9 +526,8 @@ def _run_pool(
                     idle_since = time.monotonic()
                 elif time.monotonic() - idle_since > LOST_ROW_WAIT_S:
                     for lost in sorted(pending, key=lambda i: by_id[i]["row"]):
-                        finish({"row": by_id[lost]["row"], "id": lost, "status": STATUS_FAILED,
-                                "error": "internal error: lost with a worker process that died; rerun the batch",
-                                "seed": None, "seconds": {}, "outputs": [], "worker": None})  # fmt: skip
+                        finish(failed_record(by_id[lost], "internal error: lost with a worker process that died; "
+                                             "rerun the batch"))  # fmt: skip
                     pending.clear()
                 continue
             idle_since = None
