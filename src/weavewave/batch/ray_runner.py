@@ -122,11 +122,16 @@ def run_on_ray(
         if not tasks:
             return
         import logging
+        import warnings
 
         import ray
+        import ray.data  # configures its loggers on import: quieten them after it
 
-        # Its per-run INFO lines would break our bar, and a dropped block's traceback is our failed row's line.
-        logging.getLogger("ray.data").setLevel(logging.CRITICAL)
+        # Its per-run INFO lines would break our bar, and a dropped block's traceback is our failed row's line:
+        # the console keeps only critical lines (Ray's session log files keep everything).
+        for handler in logging.getLogger("ray.data").handlers:
+            if isinstance(handler, logging.StreamHandler):
+                handler.setLevel(logging.CRITICAL)
         ctx = ray.data.DataContext.get_current()
         ctx.enable_progress_bars = False  # ours is the one bar
         ctx.execution_options.preserve_order = False  # rows finish in any order; records carry their row
@@ -141,17 +146,22 @@ def run_on_ray(
         ds = ray.data.from_items(
             [{"task": json.dumps(t)} for t in tasks], override_num_blocks=min(len(tasks), MAX_BLOCKS)
         )
-        results = ds.map_batches(
-            RowRunner,
-            fn_constructor_kwargs={"out": target},
-            batch_size=ROWS_PER_CALL,
-            compute=ray.data.ActorPoolStrategy(size=size),
-            num_cpus=1,
-            num_gpus=gpus_per_worker or None,
-            batch_format="numpy",
-            max_restarts=-1,
-            max_task_retries=ROW_RETRIES,
-        )
+        with warnings.catch_warnings():
+            # Ray 2.60 takes task retries only as a plain remote argument, which it marks deprecated in
+            # favour of named parameters that do not include this one yet.
+            warnings.simplefilter("ignore", DeprecationWarning)
+            results = ds.map_batches(
+                RowRunner,
+                fn_constructor_kwargs={"out": target},
+                batch_size=ROWS_PER_CALL,
+                # One row in flight per actor: when an actor dies, only the row it was making dies with it
+                # (rows queued behind it would use up their retries on its restarts too).
+                compute=ray.data.ActorPoolStrategy(size=size, max_tasks_in_flight_per_actor=1),
+                num_cpus=1,
+                num_gpus=gpus_per_worker or None,
+                batch_format="numpy",
+                max_task_retries=ROW_RETRIES,
+            )
         for item in results.iter_rows():
             finish(json.loads(str(item["record"])))
     finally:
