@@ -202,9 +202,11 @@ class Output:
 
     @contextlib.contextmanager
     def lock(self) -> Iterator[None]:
-        """One batch at a time per local --out (two at once would make rows twice)."""
+        """One batch at a time per --out (two at once would make rows twice): an flock on a local folder, a
+        lock file with a heartbeat on an fsspec URL (:class:`RemoteLock`)."""
         if self.remote:
-            yield
+            with RemoteLock(self.fs, f"{self.root}/{LOCK_FILE}", self.out):
+                yield
             return
         import fcntl
 
@@ -263,6 +265,100 @@ class Output:
             with self.fs.open(f"{self.root}/{name}", "rt") as fh:
                 return str(fh.read())
         return (Path(self.out) / name).read_text(encoding="utf-8")
+
+
+# An object store has no lock, and fsspec's backends no common atomic create: the lock is a file naming its
+# holder, rewritten every LOCK_REFRESH_S; one not rewritten for LOCK_STALE_S (or whose holder is a dead
+# process on this host) was left by a killed batch and is taken over.
+LOCK_REFRESH_S = 30.0
+LOCK_STALE_S = 120.0  # four missed refreshes: also covers clocks a little apart between machines
+LOCK_SETTLE_S = (
+    2.0  # two batches that wrote the lock at once: the store keeps one; both read it back after this
+)
+
+
+class RemoteLock:
+    """One batch at a time on an fsspec URL: a best-effort lock file with a heartbeat (see above).
+
+    Two batches started within :data:`LOCK_SETTLE_S` of each other on a store that is not read-after-write
+    consistent could both go on; rows are still written whole and are the same bytes either way.
+    """
+
+    def __init__(self, fs: Any, path: str, out: str) -> None:
+        import socket
+
+        self.fs, self.path, self.out = fs, path, out
+        self.me = {"token": uuid.uuid4().hex, "host": socket.gethostname(), "pid": os.getpid()}
+        self._stop: Any = None
+        self._thread: Any = None
+
+    def __enter__(self) -> RemoteLock:
+        import threading
+
+        held = self._read()
+        if held is not None and not self._abandoned(held):
+            raise self._busy(held)
+        self._write()
+        time.sleep(LOCK_SETTLE_S)
+        held = self._read()
+        if held is None or held.get("token") != self.me["token"]:
+            raise self._busy(held or {})
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name="batch-lock", daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._stop is not None:
+            self._stop.set()
+            self._thread.join(timeout=LOCK_REFRESH_S)
+        with contextlib.suppress(OSError, FileNotFoundError):
+            if (self._read() or {}).get("token") == self.me["token"]:
+                self.fs.rm(self.path)
+
+    def _beat(self) -> None:
+        while not self._stop.wait(LOCK_REFRESH_S):
+            with contextlib.suppress(Exception):  # a store's passing error: the next beat tries again
+                if (self._read() or {}).get("token") == self.me["token"]:
+                    self._write()
+
+    def _read(self) -> dict[str, Any] | None:
+        try:
+            with self.fs.open(self.path, "rt") as fh:
+                held = json.loads(fh.read())
+            return held if isinstance(held, dict) else {}
+        except (OSError, FileNotFoundError):
+            return None
+        except ValueError:  # half-written by a killed batch
+            return {}
+
+    def _write(self) -> None:
+        with self.fs.open(self.path, "wt") as fh:
+            fh.write(json.dumps({**self.me, "time": time.time()}))
+
+    def _abandoned(self, held: dict[str, Any]) -> bool:
+        if time.time() - float(held.get("time") or 0.0) > LOCK_STALE_S:
+            return True
+        if held.get("host") == self.me["host"] and isinstance(held.get("pid"), int):
+            try:
+                os.kill(held["pid"], 0)
+            except ProcessLookupError:
+                return True  # its batch on this machine is gone
+            except PermissionError:
+                return False
+        return False
+
+    def _busy(self, held: dict[str, Any]) -> BadInputError:
+        ago = time.time() - float(held.get("time") or time.time())
+        who = (
+            f" (pid {held.get('pid')} on {held.get('host')}, seen {ago:.0f} s ago)"
+            if held.get("host")
+            else ""
+        )
+        return BadInputError(
+            f"--out {self.out}: another batch is writing there{who}; wait for it or choose another --out (a lock "
+            f"left by a killed batch is taken over {LOCK_STALE_S:.0f} s after its last heartbeat)"
+        )
 
 
 # --- the batch --------------------------------------------------------------------------------------------
