@@ -43,8 +43,9 @@ LOST_ROW_WAIT_S = 30.0
 # A row whose engine never reported it (on Ray: its actor died on the row and again on the one retry).
 LOST_ROW_ERROR = ("internal error: the {where} running this row died{how} (a crash in a native library, or out "
                   "of memory); the other rows went on: rerun the batch to try it again")  # fmt: skip
-# Tests only: a worker process or Ray actor given the row with this id dies at once of SIGSEGV, as a crash in
-# a native library kills it; the engines' fault handling is tested end to end with it.
+# Tests and the bench only: a worker process or Ray actor given a row with one of these ids (comma-separated)
+# dies at once of SIGSEGV, as a crash in a native library kills it; the engines' fault handling is tested
+# end to end with it.
 CRASH_ROW_ENV = "WEAVEWAVE_TEST_CRASH_ROW"
 
 
@@ -469,7 +470,7 @@ def failed_record(task: dict[str, Any], error: str, worker: int | None = None) -
 
 def crash_if_asked(task: dict[str, Any]) -> None:
     """Tests only (:data:`CRASH_ROW_ENV`): die of SIGSEGV on the named row, as a native crash would."""
-    if os.environ.get(CRASH_ROW_ENV) == task["id"]:
+    if task["id"] in os.environ.get(CRASH_ROW_ENV, "").split(","):
         import signal
 
         os.kill(os.getpid(), signal.SIGSEGV)
