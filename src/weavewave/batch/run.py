@@ -273,9 +273,8 @@ class Output:
 # process on this host) was left by a killed batch and is taken over.
 LOCK_REFRESH_S = 30.0
 LOCK_STALE_S = 120.0  # four missed refreshes: also covers clocks a little apart between machines
-LOCK_SETTLE_S = (
-    2.0  # two batches that wrote the lock at once: the store keeps one; both read it back after this
-)
+# Two batches that wrote the lock at once: the store keeps one write; both read it back after this long.
+LOCK_SETTLE_S = 2.0
 
 
 class RemoteLock:
