@@ -108,6 +108,8 @@ def timed_run(name: str, path: Path, out: Path, extra: list[str], crash: tuple[s
     failed = sorted(r["id"] for r in results if r["status"] != "ok")
     if failed != sorted(crash):
         raise SystemExit(f"{name}: failed rows {failed}, expected exactly the crashing ones {sorted(crash)}")
+    print(f"{name}: {len(made)} made, {len(failed)} crashed, in {wall:.1f} s, peak PSS {rss / 2**20:.0f} MiB",
+          flush=True)  # fmt: skip
     per_piece = sorted(r["seconds"]["total"] for r in made)
     rows = len(made)
     return {"config": name, "rows": rows, "crashed": len(failed), "wall_s": round(wall, 1),

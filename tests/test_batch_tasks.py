@@ -144,3 +144,25 @@ def test_a_worker_that_crashes_costs_only_its_row(tmp_path, monkeypatch):
     assert [r["status"] for r in results] == ["ok", "failed", "ok"]
     assert results[1]["error"].startswith("internal error: the worker process died (exit code -11)")
     assert "\n" not in results[1]["error"] and not (tmp_path / "out" / "boom").exists()
+
+
+def test_a_worker_that_crashes_right_after_a_row_keeps_that_row(tmp_path, monkeypatch):
+    """One worker makes a row, then dies of SIGSEGV on the next one at once, before its queue could send the
+    first row's report: the first row counts as made (its folder is complete), only the crashing row fails."""
+    from weavewave.batch.run import Output, _run_pool
+
+    monkeypatch.setenv(CRASH_ROW_ENV, "boom")
+    rows = load_manifest(_jsonl(tmp_path / "m.jsonl", [
+        {"text": f"piece {i}", "seed": i, "id": "boom" if i == 1 else f"p{i}", **FAST} for i in range(3)
+    ]))  # fmt: skip
+    out = Output(str(tmp_path / "out"))
+    out.prepare()
+    records: list[dict] = []
+    _run_pool([r.task() for r in rows], out.out, 1, records.append, out.finished)
+    by_id = {r["id"]: r for r in records}
+    assert sorted(by_id) == ["boom", "p0", "p2"] and len(records) == 3
+    assert by_id["p0"]["status"] == by_id["p2"]["status"] == "ok"
+    assert (
+        by_id["boom"]["status"] == "failed"
+        and "the worker process died (exit code -11)" in by_id["boom"]["error"]
+    )

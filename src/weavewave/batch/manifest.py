@@ -263,8 +263,7 @@ def _check_task_row(
 
     values = {k: v for k, v in data.items() if v is not None}
     given_id = _given_id(values.pop(ID_FIELD, None))
-    fields, content_id = check_task_row(mode, number, values, base=base, check_files=check_files,
-                                        digests=digests)  # fmt: skip
+    fields, content_id = check_task_row(mode, values, base=base, check_files=check_files, digests=digests)
     return Row(number=number, id=given_id or content_id, fields=fields, mode=mode)
 
 

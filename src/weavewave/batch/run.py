@@ -444,7 +444,9 @@ def _run_batch(
                 run_on_ray([r.task() for r in todo], out, address=ray, workers=workers,
                            gpus_per_worker=gpus_per_worker, finish=finish)  # fmt: skip
             else:
-                _run_local([r.task() for r in todo], out, workers=workers, finish=finish)
+                _run_local(
+                    [r.task() for r in todo], out, workers=workers, finish=finish, finished=output.finished
+                )
             where, how = ("Ray actor", ", and again on its retry") if ray is not None else ("worker", "")
             for (
                 row
@@ -514,7 +516,8 @@ class _PlainBar:
 
 
 def _run_local(tasks: list[dict[str, Any]], out: str, *, workers: int | None,
-               finish: Callable[[dict[str, Any]], None]) -> None:  # fmt: skip
+               finish: Callable[[dict[str, Any]], None],
+               finished: Callable[[str], dict[str, Any] | None] | None = None) -> None:  # fmt: skip
     """Run tasks in ``workers`` processes (or here, for one worker), each with its own model cache."""
     if not tasks:
         return
@@ -530,7 +533,7 @@ def _run_local(tasks: list[dict[str, Any]], out: str, *, workers: int | None,
         for task in tasks:
             finish(run_row(task, out, cache))
         return
-    _run_pool(tasks, out, n, finish)
+    _run_pool(tasks, out, n, finish, finished or (lambda row_id: None))
 
 
 # Thread pools of the numeric libraries; each sizes itself to every core unless told otherwise.
@@ -569,10 +572,15 @@ def _worker_main(tasks: Any, results: Any, out: str, parent_pid: int, threads: i
 
 
 def _run_pool(
-    tasks: list[dict[str, Any]], out: str, n: int, finish: Callable[[dict[str, Any]], None]
+    tasks: list[dict[str, Any]],
+    out: str,
+    n: int,
+    finish: Callable[[dict[str, Any]], None],
+    finished: Callable[[str], dict[str, Any] | None],
 ) -> None:
     """Local worker processes fed from one queue. A worker that dies (a crash in a native library) fails
-    its row and is replaced, so the rest of the batch goes on."""
+    its row and is replaced, so the rest of the batch goes on. ``finished(id)``: a row's stored record, for
+    rows whose worker wrote them but died before its report left its queue."""
     import multiprocessing
     import queue
 
@@ -582,7 +590,6 @@ def _run_pool(
     by_id = {t["id"]: t for t in tasks}
     for task in tasks:
         task_q.put(task)
-
     # The row each worker holds, which the driver reads when the worker dies before it could say so.
     slots = [ctx.Array("c", ROW_SLOT_BYTES, lock=False) for _ in range(n)]
 
@@ -592,6 +599,13 @@ def _run_pool(
         p = ctx.Process(target=_worker_main, args=(task_q, result_q, out, os.getpid(), threads, slots[i]))
         p.start()
         return p
+
+    def settle(row_id: str, error: str, worker: int | None) -> None:
+        """A row whose report never came: made after all when its folder is complete, else failed."""
+        pending.discard(row_id)
+        done = finished(row_id)
+        finish({**done, "row": by_id[row_id]["row"]} if done is not None else
+               failed_record(by_id[row_id], error, worker))  # fmt: skip
 
     procs = [spawn(i) for i in range(n)]
     running: dict[int, str] = {}  # worker pid -> row id
@@ -605,26 +619,35 @@ def _run_pool(
                 for i, p in enumerate(procs):
                     if p.is_alive():
                         continue
-                    lost = running.pop(p.pid, None) or slots[i].value.decode() or None
+                    # The slot is written before a row starts; queue messages can die unsent with the worker
+                    # (its last "done" among them), so the slot, not the last "start" seen, names its row.
+                    held = running.pop(p.pid, None)
+                    lost = slots[i].value.decode() or held
                     if lost is not None and lost in pending:
-                        pending.discard(lost)
-                        finish(failed_record(by_id[lost], "internal error: the worker process died (exit code "
-                                             f"{p.exitcode}); the other rows went on: rerun the batch to try it again",
-                                             p.pid))  # fmt: skip
+                        settle(lost, f"internal error: the worker process died (exit code {p.exitcode}); the "
+                               "other rows went on: rerun the batch to try it again", p.pid)  # fmt: skip
+                    if held is not None and held != lost and held in pending:
+                        settle(
+                            held,
+                            "internal error: lost with a worker process that died; rerun the batch",
+                            p.pid,
+                        )
                     if pending:
                         procs[i] = spawn(i)
                 # A worker that died between taking a row and reporting it took the row with it: when
-                # nothing runs and nothing is queued for a while, the rows still missing are failed (a
-                # rerun makes them), so the batch cannot wait forever.
+                # nothing runs and nothing is queued for a while, the rows still missing are settled (a
+                # rerun makes the failed ones), so the batch cannot wait forever.
                 if running or not task_q.empty():
                     idle_since = None
                 elif idle_since is None:
                     idle_since = time.monotonic()
                 elif time.monotonic() - idle_since > LOST_ROW_WAIT_S:
                     for lost in sorted(pending, key=lambda i: by_id[i]["row"]):
-                        finish(failed_record(by_id[lost], "internal error: lost with a worker process that died; "
-                                             "rerun the batch"))  # fmt: skip
-                    pending.clear()
+                        settle(
+                            lost,
+                            "internal error: lost with a worker process that died; rerun the batch",
+                            None,
+                        )
                 continue
             idle_since = None
             if kind == "start":

@@ -68,7 +68,6 @@ EVAL_SUMMARY_PREFIXES = ("fad", "kl", "clap", "align")
 
 def check_task_row(
     task: str,
-    number: int,
     values: dict[str, Any],
     *,
     base: str | None,
@@ -152,9 +151,12 @@ def _path_list(name: str, value: Any, *, several: bool) -> list[str]:
 def _local_path(name: str, value: str, base: str | None, check: bool) -> str:
     from weavewave.batch.manifest import is_url
 
-    if is_url(value) or base is None or is_url(base):
+    if is_url(value):
         raise FieldError(name, f"{value}: give a local file or folder (on Ray, one every node sees); "
                          "URLs are taken by generate and describe rows only")  # fmt: skip
+    if base is None or is_url(base):
+        raise FieldError(name, f"{value}: a manifest at a URL (or uploaded) cannot name local files; give "
+                         "a local manifest")  # fmt: skip
     where = (Path(base) / os.path.expanduser(value)).resolve()
     if check and not where.exists():
         raise FieldError(name, f"{value}: no such file or folder (looked in {where.parent})")
