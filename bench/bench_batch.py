@@ -1,12 +1,14 @@
 """Batch throughput and resume (issue 17): pieces per minute for N rows of 30 s symbolic pieces with 1
 local worker, 2 local workers and Ray with 2 local actors; Ray's overhead against the local pool; the peak
 memory (PSS) of each run's whole process tree and its CPU seconds per piece; then a resume check that kills a batch at random points three
-times, finishes it, and counts lost and duplicated rows.
+times, finishes it, and counts lost and duplicated rows. ``--crash N`` makes N rows kill the worker or actor
+that takes them (a native crash), to measure what a crash costs the rest of the batch.
 
 Each run is the real command (``weavewave batch MANIFEST --out DIR ...``) in a subprocess, timed from
 start to exit, so start-up (imports, worker spawn, Ray's start) is counted as a user would pay it.
 
     python bench/bench_batch.py --rows 12 --duration 30 --json /tmp/batch.json
+    python bench/bench_batch.py --rows 100 --configs local2,ray --crash 2 --kills 0 --json /tmp/batch100.json
 """
 
 from __future__ import annotations
@@ -38,7 +40,8 @@ RSS_POLL_S = 0.5
 
 def manifest(folder: Path, rows: int, duration: float) -> Path:
     path = folder / "pieces.jsonl"
-    lines = [{"text": PROMPTS[i % len(PROMPTS)], "duration": duration, "seed": i} for i in range(rows)]
+    lines = [{"id": f"piece-{i:03d}", "text": PROMPTS[i % len(PROMPTS)], "duration": duration, "seed": i}
+             for i in range(rows)]  # fmt: skip
     path.write_text("".join(json.dumps(r) + "\n" for r in lines), encoding="utf-8")
     return path
 
@@ -77,18 +80,20 @@ class TreePeak:
         return self.peak
 
 
-def cli(args: list[str]) -> subprocess.Popen:
+def cli(args: list[str], crash: tuple[str, ...] = ()) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": str(SRC)}
+    if crash:  # these rows kill the worker or actor that takes them (weavewave.batch.run.CRASH_ROW_ENV)
+        env["WEAVEWAVE_TEST_CRASH_ROW"] = ",".join(crash)
     return subprocess.Popen([sys.executable, "-m", "weavewave.cli", *args], env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, start_new_session=True)  # fmt: skip
 
 
-def timed_run(name: str, path: Path, out: Path, extra: list[str]) -> dict:
+def timed_run(name: str, path: Path, out: Path, extra: list[str], crash: tuple[str, ...] = ()) -> dict:
     import resource
 
     cpu0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
-    proc = cli(["batch", str(path), "--out", str(out), "-q", *extra])
+    proc = cli(["batch", str(path), "--out", str(out), "-q", *extra], crash)
     peak = TreePeak(proc.pid)
     stdout, stderr = proc.communicate()
     wall = time.perf_counter() - started
@@ -96,12 +101,20 @@ def timed_run(name: str, path: Path, out: Path, extra: list[str]) -> dict:
     cpu1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     # CPU of every process the batch waited for (its workers; not Ray's own daemons, which outlive it).
     cpu_s = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)
-    if proc.returncode != 0:
+    if proc.returncode != (1 if crash else 0):
         raise SystemExit(f"{name}: exit {proc.returncode}\n{stderr[-2000:]}")
     results = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
-    per_piece = sorted(r["seconds"]["total"] for r in results)
-    rows = len(results)
-    return {"config": name, "rows": rows, "wall_s": round(wall, 1), "pieces_per_min": round(rows / wall * 60, 2),
+    made = [r for r in results if r["status"] == "ok"]
+    failed = sorted(r["id"] for r in results if r["status"] != "ok")
+    if failed != sorted(crash):
+        raise SystemExit(f"{name}: failed rows {failed}, expected exactly the crashing ones {sorted(crash)}")
+    print(f"{name}: {len(made)} made, {len(failed)} crashed, in {wall:.1f} s, peak PSS {rss / 2**20:.0f} MiB",
+          flush=True)  # fmt: skip
+    # A row a dead worker wrote whole but could not report is read back from its folder, without a total.
+    per_piece = sorted(r["seconds"]["total"] for r in made if "total" in r["seconds"])
+    rows = len(made)
+    return {"config": name, "rows": rows, "crashed": len(failed), "wall_s": round(wall, 1),
+            "pieces_per_min": round(rows / wall * 60, 2),
             "median_piece_s": per_piece[len(per_piece) // 2], "peak_pss_mib": round(rss / 2**20),
             "cpu_s_per_piece": round(cpu_s / rows, 2),
             "summary": stdout.splitlines()[0]}  # fmt: skip
@@ -152,6 +165,9 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=30.0)
     parser.add_argument("--kills", type=int, default=3)
     parser.add_argument("--no-ray", action="store_true")
+    parser.add_argument("--configs", default="local1,local2,ray", help="which runs: local1, local2, ray")
+    parser.add_argument("--crash", type=int, default=0, metavar="N",
+                        help="N rows, spread over the manifest, kill the worker or actor that takes them")  # fmt: skip
     parser.add_argument("--json", help="also write the numbers here")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-batch-"))
@@ -160,29 +176,42 @@ def main() -> None:
         # Compile the audio analysis once, outside the timings (a user does this at install time).
         subprocess.run([sys.executable, "-m", "weavewave.cli", "warmup"], check=True, capture_output=True,
                        env={**os.environ, "PYTHONPATH": str(SRC)})  # fmt: skip
-        runs = [timed_run("local, 1 worker", path, work / "w1", ["--workers", "1"]),
-                timed_run("local, 2 workers", path, work / "w2", ["--workers", "2"])]  # fmt: skip
-        if not args.no_ray:
-            runs.append(timed_run("Ray local, 2 actors", path, work / "ray", ["--ray", "--workers", "2"]))
+        configs = [c.strip() for c in args.configs.split(",") if c.strip()]
+        if args.no_ray:
+            configs = [c for c in configs if c != "ray"]
+        # Crashing rows: never the first (a worker's start-up is timed by it), spread evenly after it.
+        crash = tuple(f"piece-{(k + 1) * args.rows // (args.crash + 1):03d}" for k in range(args.crash))
+        known = {"local1": ("local, 1 worker", "w1", ["--workers", "1"]),
+                 "local2": ("local, 2 workers", "w2", ["--workers", "2"]),
+                 "ray": ("Ray local, 2 actors", "ray", ["--ray", "--workers", "2"])}  # fmt: skip
+        # One worker runs rows in the batch's own process, which a crashing row would kill: no crashes there.
+        runs = [timed_run(known[c][0], path, work / known[c][1], known[c][2], () if c == "local1" else crash)
+                for c in configs]  # fmt: skip
         print(f"load average over 1/5/15 min at the end: {os.getloadavg()} on {os.cpu_count()} cores")
         for r in runs:
-            print(f"{r['config']:<22} {r['rows']} rows in {r['wall_s']:6.1f} s: {r['pieces_per_min']:5.2f} pieces/min, "
+            print(f"{r['config']:<22} {r['rows']} rows made, {r['crashed']} crashed, in {r['wall_s']:6.1f} s: "
+                  f"{r['pieces_per_min']:5.2f} pieces/min, "
                   f"median piece {r['median_piece_s']:.1f} s, CPU {r['cpu_s_per_piece']:.1f} s/piece, "
                   f"peak PSS {r['peak_pss_mib']} MiB")  # fmt: skip
-        same = all((work / "w1" / d.name / "music.wav").read_bytes() == (d / "music.wav").read_bytes()
-                   for run in ("w2", "ray") if (work / run).exists()
-                   for d in (work / run).iterdir() if (d / "music.wav").exists())  # fmt: skip
+        made = [work / known[c][1] for c in configs]
+        same = all((made[0] / d.name / "music.wav").read_bytes() == (d / "music.wav").read_bytes()
+                   for folder in made[1:] for d in folder.iterdir()
+                   if (d / "music.wav").exists() and (made[0] / d.name / "music.wav").exists())  # fmt: skip
         print(f"same bytes in every configuration: {same}")
         overhead = None
-        if not args.no_ray:
-            overhead = round(runs[2]["wall_s"] / runs[1]["wall_s"] - 1, 3)
+        if "ray" in configs and "local2" in configs:
+            overhead = round(
+                runs[configs.index("ray")]["wall_s"] / runs[configs.index("local2")]["wall_s"] - 1, 3
+            )
             print(f"Ray overhead against the 2-worker local pool: {overhead * 100:+.0f}% wall time")
-        resume = resume_check(path, work / "resume", args.kills, 2, random.Random(17))
-        print(f"resume: killed with {resume['rows_done_at_each_kill']} rows done; {resume['finished_before_last_run']} rows done "
-              f"before the last run; lost {resume['lost']}, duplicated {resume['duplicated']}; "
-              f"exit {resume['exit']}")  # fmt: skip
+        resume = resume_check(path, work / "resume", args.kills, 2, random.Random(17)) if args.kills else None
+        if resume is not None:
+            print(f"resume: killed with {resume['rows_done_at_each_kill']} rows done; {resume['finished_before_last_run']} rows done "
+                  f"before the last run; lost {resume['lost']}, duplicated {resume['duplicated']}; "
+                  f"exit {resume['exit']}")  # fmt: skip
         if args.json:
             Path(args.json).write_text(json.dumps({"rows": args.rows, "duration_s": args.duration, "runs": runs,
+                                                   "crash_rows": list(crash),
                                                    "loadavg": os.getloadavg(), "cores": os.cpu_count(),
                                                    "same_bytes": same, "ray_overhead": overhead,
                                                    "resume": resume}, indent=2) + "\n")  # fmt: skip

@@ -182,8 +182,11 @@ def test_a_killed_batch_resumes_with_nothing_lost_or_made_twice(tmp_path):
     assert not any((out / STAGING_DIR).glob("*")) if (out / STAGING_DIR).exists() else True
 
 
-def test_inputs_manifest_and_outputs_on_an_fsspec_filesystem(skimage_data):
+def test_inputs_manifest_and_outputs_on_an_fsspec_filesystem(skimage_data, monkeypatch):
     fsspec = pytest.importorskip("fsspec")
+    from weavewave.batch import run as batch_run
+
+    monkeypatch.setattr(batch_run, "LOCK_SETTLE_S", 0.0)  # one batch here: nothing to settle
     fs = fsspec.filesystem("memory")
     fs.pipe("/wwbatch/in/coffee.png", (skimage_data / "coffee.png").read_bytes())
     rows = [{"image": "in/coffee.png", "seed": 3, "id": "photo", **FAST}]
@@ -200,3 +203,46 @@ def test_inputs_manifest_and_outputs_on_an_fsspec_filesystem(skimage_data):
         assert run_batch(loaded, "memory://wwbatch/out", workers=1, progress=False).skipped == 1
     finally:
         fs.rm("/wwbatch", recursive=True)
+
+
+def test_two_batches_on_one_url_out_are_refused_and_a_killed_ones_lock_is_taken_over(monkeypatch):
+    fsspec = pytest.importorskip("fsspec")
+    from weavewave.batch import run as batch_run
+    from weavewave.batch.run import LOCK_FILE, Output
+    from weavewave.errors import BadInputError
+
+    monkeypatch.setattr(batch_run, "LOCK_SETTLE_S", 0.0)
+    monkeypatch.setattr(batch_run, "LOCK_REFRESH_S", 0.05)
+    fs, url = fsspec.filesystem("memory"), "memory://wwlock/out"
+    first, second = Output(url), Output(url)
+    first.prepare()
+    try:
+        with first.lock():
+            stamp = json.loads(fs.cat(f"/wwlock/out/{LOCK_FILE}"))["time"]
+            with pytest.raises(
+                BadInputError, match=f"--out {url}: another batch is writing there \\(pid {os.getpid()}"
+            ):
+                with second.lock():
+                    pass
+            time.sleep(0.3)  # the holder's heartbeat rewrites the lock
+            assert json.loads(fs.cat(f"/wwlock/out/{LOCK_FILE}"))["time"] > stamp
+        assert not fs.exists(f"/wwlock/out/{LOCK_FILE}")  # released
+        # Left by a killed batch: a dead process on this host, or no heartbeat for LOCK_STALE_S, is taken over.
+        dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                              text=True, check=True).stdout.strip()  # fmt: skip
+        import socket
+
+        fs.pipe(f"/wwlock/out/{LOCK_FILE}", json.dumps({"token": "old", "host": socket.gethostname(),
+                                                         "pid": int(dead), "time": time.time()}).encode())  # fmt: skip
+        with second.lock():
+            pass
+        elsewhere = {"token": "old", "host": "another-machine", "pid": 1}
+        fs.pipe(f"/wwlock/out/{LOCK_FILE}", json.dumps({**elsewhere, "time": time.time()}).encode())
+        with pytest.raises(BadInputError, match="pid 1 on another-machine"):
+            with second.lock():
+                pass
+        fs.pipe(f"/wwlock/out/{LOCK_FILE}", json.dumps({**elsewhere, "time": time.time() - 600}).encode())
+        with second.lock():
+            pass
+    finally:
+        fs.rm("/wwlock", recursive=True)

@@ -179,6 +179,8 @@ BATCH_EPILOG = """examples:
   weavewave batch pieces.jsonl --out pieces            # one request per line, e.g. {"text": "calm piano"}
   weavewave batch pieces.csv --out pieces --workers 4  # CSV: a header of field names (image: a;b for two)
   weavewave batch pieces.jsonl --describe --out briefs # brief.json only, no audio
+  weavewave batch albums.jsonl --task annotate --out datasets  # {"music": "album1/", "licence": "mine"}
+  weavewave batch runs.jsonl --task eval --out reports  # {"paths": "pieces/", "reference": "real/"}
   weavewave batch pieces.jsonl --ray --out pieces      # a local Ray instance (pip install 'weavewave[ray]')
   weavewave batch s3://b/m.jsonl --ray ray://head:10001 --out s3://b/pieces --gpus-per-worker 1
 
@@ -199,7 +201,12 @@ def _add_batch(sub: Any) -> None:
     )
     b.add_argument("manifest", metavar="MANIFEST", help="a .jsonl or .csv file (or fsspec URL) of requests")
     b.add_argument("--out", required=True, metavar="DIR", help="output folder or fsspec URL")
-    b.add_argument("--describe", action="store_true", help="write brief.json only (no audio)")
+    b.add_argument(
+        "--describe", action="store_true", help="write brief.json only (no audio); as --task describe"
+    )
+    b.add_argument("--task", choices=("generate", "describe", "annotate", "eval"), default=None,
+                   help="what each row is (default generate): a request, or the fields of an annotate or "
+                   "eval command (see docs/BATCH.md)")  # fmt: skip
     b.add_argument("--workers", type=int, default=None, metavar="N",
                    help="worker processes, or Ray actors (default: the number of cores)")  # fmt: skip
     b.add_argument("--ray", nargs="?", const="local", default=None, metavar="ADDRESS",
@@ -221,7 +228,9 @@ def _cmd_batch(args: argparse.Namespace) -> int:
         raise BadInputError(f"--gpus-per-worker {args.gpus_per_worker:g}: give 0 or more")
     if args.gpus_per_worker and args.ray is None:
         raise BadInputError("--gpus-per-worker is for Ray actors: also give --ray")
-    rows = load_manifest(args.manifest, mode="describe" if args.describe else "generate")
+    if args.describe and args.task not in (None, "describe"):
+        raise BadInputError(f"--describe is --task describe: drop one of --describe and --task {args.task}")
+    rows = load_manifest(args.manifest, mode="describe" if args.describe else args.task or "generate")
     summary = run_batch(rows, args.out, workers=args.workers, ray=args.ray,
                         gpus_per_worker=args.gpus_per_worker, progress=not args.quiet)  # fmt: skip
     print(summary.line())

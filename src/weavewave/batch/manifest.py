@@ -32,7 +32,9 @@ HASH_ID_CHARS = 16  # 64 bits of SHA-256: no collision in any batch a person wou
 HASH_CHUNK = 1 << 20
 # CSV cells hold one value; several photos go in one cell separated by this.
 CSV_LIST_SEPARATOR = ";"
-MODES = ("generate", "describe")
+# What a manifest's rows are: requests (music or briefs), or jobs of another command (batch.tasks).
+REQUEST_MODES = ("generate", "describe")
+MODES = (*REQUEST_MODES, "annotate", "eval")
 # Input fields that name files (``brief`` too: a brief.json to vary).
 FILE_FIELDS = ("image", "video", "audio", "melody", "soundfont", "brief")
 MAX_REPORTED_ERRORS = 20  # a broken manifest of 10,000 rows should not print 10,000 lines
@@ -64,7 +66,7 @@ class Row:
     number: int
     id: str
     fields: dict[str, Any]
-    mode: str = "generate"
+    mode: str = "generate"  # the task: one of MODES
     inputs: dict[str, str] = field(default_factory=dict)  # file -> sha256, for the record
 
     def task(self) -> dict[str, Any]:
@@ -172,8 +174,12 @@ def check_rows(
             errors.append((number, "row", data))
             continue
         try:
-            row = _check_row(number, data, base=base, mode=mode, check_files=check_files, resolve=resolve,
-                             digests=digests)  # fmt: skip
+            if mode in REQUEST_MODES:
+                row = _check_row(number, data, base=base, mode=mode, check_files=check_files, resolve=resolve,
+                                 digests=digests)  # fmt: skip
+            else:
+                row = _check_task_row(number, data, base=base, mode=mode, check_files=check_files,
+                                      digests=digests)  # fmt: skip
         except FieldError as exc:
             errors.append((number, exc.field, exc.reason))
             continue
@@ -181,7 +187,8 @@ def check_rows(
             errors.append((number, "row", str(exc)))
             continue
         if row.id in seen:
-            how = "the same id" if ID_FIELD in data else "the same request (and input files)"
+            what = "request" if mode in REQUEST_MODES else f"{mode} job"
+            how = "the same id" if ID_FIELD in data else f"the same {what} (and input files)"
             errors.append((number, ID_FIELD, f"{how} as row {seen[row.id]}: give each row its own id, or drop "
                            "the duplicate"))  # fmt: skip
             continue
@@ -205,12 +212,7 @@ def _check_row(
     from weavewave.request import Request
 
     values = {k: v for k, v in data.items() if v is not None}
-    given_id = values.pop(ID_FIELD, None)
-    if given_id is not None:
-        given_id = str(given_id)
-        if not ID_PATTERN.match(given_id):
-            raise FieldError(ID_FIELD, f"{given_id!r} cannot name a folder: use letters, digits, '.', '_' "
-                             "and '-', starting with a letter or digit (up to 128)")  # fmt: skip
+    given_id = _given_id(values.pop(ID_FIELD, None))
     if isinstance(values.get("brief"), str) and values["brief"].lstrip().startswith("{"):
         from weavewave.io.text import loads_json
 
@@ -246,6 +248,34 @@ def _check_row(
             fields[name] = values[name]
     row_id = given_id or request_id(request, hashes, mode, values)
     return Row(number=number, id=row_id, fields=fields, mode=mode, inputs=hashes)
+
+
+def _check_task_row(
+    number: int,
+    data: dict[str, Any],
+    *,
+    base: str | None,
+    mode: str,
+    check_files: bool,
+    digests: dict[str, str],
+) -> Row:
+    from weavewave.batch.tasks import check_task_row
+
+    values = {k: v for k, v in data.items() if v is not None}
+    given_id = _given_id(values.pop(ID_FIELD, None))
+    fields, content_id = check_task_row(mode, values, base=base, check_files=check_files, digests=digests)
+    return Row(number=number, id=given_id or content_id, fields=fields, mode=mode)
+
+
+def _given_id(given_id: Any) -> str | None:
+    """A row's own id, checked: it names a folder."""
+    if given_id is None:
+        return None
+    given_id = str(given_id)
+    if not ID_PATTERN.match(given_id):
+        raise FieldError(ID_FIELD, f"{given_id!r} cannot name a folder: use letters, digits, '.', '_' "
+                         "and '-', starting with a letter or digit (up to 128)")  # fmt: skip
+    return given_id
 
 
 def _files(values: dict[str, Any]) -> list[str]:

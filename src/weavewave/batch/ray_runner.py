@@ -26,6 +26,11 @@ DEFAULT_GCS_PORT = 6379
 # the scheduler's own overhead per block would show.
 MAX_BLOCKS = 10_000
 ROWS_PER_CALL = 1  # a row is seconds to minutes of work: batching rows would only delay the results
+# An actor that dies on a row (a native crash, the OOM killer) is restarted and the row tried once more on
+# it: a passing fault heals, while a row that kills every actor it meets is given up (Ray's default, -1,
+# retries it forever and the batch never ends). Its block is then dropped, not the run: the driver marks
+# the rows it never got back as failed, and the other rows go on.
+ROW_RETRIES = 1
 
 
 class RowRunner:
@@ -43,9 +48,13 @@ class RowRunner:
     def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
         import numpy as np
 
-        from weavewave.batch.run import run_row
+        from weavewave.batch.run import crash_if_asked, run_row
 
-        records = [json.dumps(run_row(json.loads(str(t)), self.out, self.cache)) for t in batch["task"]]
+        records = []
+        for text in batch["task"]:
+            task = json.loads(str(text))
+            crash_if_asked(task)
+            records.append(json.dumps(run_row(task, self.out, self.cache)))
         return {"record": np.array(records, dtype=object)}
 
 
@@ -104,7 +113,8 @@ def run_on_ray(
     finish: Callable[[dict[str, Any]], None],
 ) -> None:
     """Run ``tasks`` through a Ray Data actor pool of ``workers`` actors; ``finish`` each record as it
-    comes back (in completion order). Joins Ray first when :func:`connect` has not been called."""
+    comes back (in completion order). Joins Ray first when :func:`connect` has not been called. A row whose
+    actor died on it, and again on its retry (:data:`ROW_RETRIES`), never comes back: the caller fails it."""
     from weavewave.batch.manifest import is_url
 
     started = connect(address, workers)
@@ -112,13 +122,20 @@ def run_on_ray(
         if not tasks:
             return
         import logging
+        import warnings
 
         import ray
+        import ray.data  # configures its loggers on import: quieten them after it
 
-        logging.getLogger("ray.data").setLevel(logging.WARNING)  # its per-run INFO lines would break our bar
+        # Its per-run INFO lines would break our bar, and a dropped block's traceback is our failed row's line:
+        # the console keeps only critical lines (Ray's session log files keep everything).
+        for handler in logging.getLogger("ray.data").handlers:
+            if isinstance(handler, logging.StreamHandler):
+                handler.setLevel(logging.CRITICAL)
         ctx = ray.data.DataContext.get_current()
         ctx.enable_progress_bars = False  # ours is the one bar
         ctx.execution_options.preserve_order = False  # rows finish in any order; records carry their row
+        ctx.max_errored_blocks = -1  # a block whose actor died on it (twice) costs its rows, not the run
         resources = ray.cluster_resources()
         if gpus_per_worker and resources.get("GPU", 0) < gpus_per_worker:
             # Ray would wait forever for an actor it can never place.
@@ -129,15 +146,22 @@ def run_on_ray(
         ds = ray.data.from_items(
             [{"task": json.dumps(t)} for t in tasks], override_num_blocks=min(len(tasks), MAX_BLOCKS)
         )
-        results = ds.map_batches(
-            RowRunner,
-            fn_constructor_kwargs={"out": target},
-            batch_size=ROWS_PER_CALL,
-            compute=ray.data.ActorPoolStrategy(size=size),
-            num_cpus=1,
-            num_gpus=gpus_per_worker or None,
-            batch_format="numpy",
-        )
+        with warnings.catch_warnings():
+            # Ray 2.60 takes task retries only as a plain remote argument, which it marks deprecated in
+            # favour of named parameters that do not include this one yet.
+            warnings.simplefilter("ignore", DeprecationWarning)
+            results = ds.map_batches(
+                RowRunner,
+                fn_constructor_kwargs={"out": target},
+                batch_size=ROWS_PER_CALL,
+                # One row in flight per actor: when an actor dies, only the row it was making dies with it
+                # (rows queued behind it would use up their retries on its restarts too).
+                compute=ray.data.ActorPoolStrategy(size=size, max_tasks_in_flight_per_actor=1),
+                num_cpus=1,
+                num_gpus=gpus_per_worker or None,
+                batch_format="numpy",
+                max_task_retries=ROW_RETRIES,
+            )
         for item in results.iter_rows():
             finish(json.loads(str(item["record"])))
     finally:

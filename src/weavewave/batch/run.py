@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from weavewave.batch.manifest import Row, is_url, row_request
+from weavewave.batch.tasks import TASKS
 from weavewave.errors import BadInputError, WeaveWaveError
 
 RESULTS_FILE = "results.jsonl"
@@ -39,6 +40,13 @@ LOCK_FILE = ".batch.lock"
 STATUS_OK, STATUS_FAILED = "ok", "failed"
 WORKER_POLL_S = 0.5
 LOST_ROW_WAIT_S = 30.0
+# A row whose engine never reported it (on Ray: its actor died on the row and again on the one retry).
+LOST_ROW_ERROR = ("internal error: the {where} running this row died{how} (a crash in a native library, or out "
+                  "of memory); the other rows went on: rerun the batch to try it again")  # fmt: skip
+# Tests and the bench only: a worker process or Ray actor given a row with one of these ids (comma-separated)
+# dies at once of SIGSEGV, as a crash in a native library kills it; the engines' fault handling is tested
+# end to end with it.
+CRASH_ROW_ENV = "WEAVEWAVE_TEST_CRASH_ROW"
 
 
 @dataclass
@@ -46,6 +54,7 @@ class Summary:
     """How a batch run went: rows made now, already done before, failed; wall time."""
 
     total: int
+    unit: str = "pieces"
     made: int = 0
     skipped: int = 0
     failed: int = 0
@@ -59,7 +68,7 @@ class Summary:
     def line(self) -> str:
         rate = self.made / self.seconds * 60 if self.seconds > 0 and self.made else 0.0
         return (f"batch: {self.total} rows: {self.made} made, {self.skipped} already done, {self.failed} failed "
-                f"in {self.seconds:.1f} s ({rate:.1f} pieces/min)")  # fmt: skip
+                f"in {self.seconds:.1f} s ({rate:.1f} {self.unit}/min)")  # fmt: skip
 
 
 # --- one row ----------------------------------------------------------------------------------------------
@@ -75,9 +84,18 @@ def run_row(task: dict[str, Any], out: str, cache: Any = None) -> dict[str, Any]
         from weavewave import api
 
         timings = record["seconds"]
+        mode = task.get("mode", "generate")
+        if mode in TASKS:  # an annotate or eval job: it writes its folder itself, into the staging area
+            from weavewave.batch.tasks import run_task
+
+            t0 = time.perf_counter()
+            record["outputs"] = _publish(out, task["id"], lambda d: run_task(mode, task["fields"], d, record),
+                                         record)  # fmt: skip
+            timings["save"] = round(time.perf_counter() - t0 - timings.get(mode, 0.0), 3)
+            return record
         request = row_request(task["fields"], fetch_dir)
         t0 = time.perf_counter()
-        if task.get("mode") == "describe":
+        if mode == "describe":
             brief = api.describe(request, cache=cache)
             timings["describe"] = round(time.perf_counter() - t0, 3)
             record["seed"] = brief.seed
@@ -99,7 +117,7 @@ def run_row(task: dict[str, Any], out: str, cache: Any = None) -> dict[str, Any]
         record["error"] = f"internal error: {type(exc).__name__}: {exc}"
     finally:
         shutil.rmtree(fetch_dir, ignore_errors=True)
-    record["seconds"]["total"] = round(time.perf_counter() - started, 3)
+        record["seconds"]["total"] = round(time.perf_counter() - started, 3)
     return record
 
 
@@ -185,9 +203,11 @@ class Output:
 
     @contextlib.contextmanager
     def lock(self) -> Iterator[None]:
-        """One batch at a time per local --out (two at once would make rows twice)."""
+        """One batch at a time per --out (two at once would make rows twice): an flock on a local folder, a
+        lock file with a heartbeat on an fsspec URL (:class:`RemoteLock`)."""
         if self.remote:
-            yield
+            with RemoteLock(self.fs, f"{self.root}/{LOCK_FILE}", self.out):
+                yield
             return
         import fcntl
 
@@ -248,6 +268,99 @@ class Output:
         return (Path(self.out) / name).read_text(encoding="utf-8")
 
 
+# An object store has no lock, and fsspec's backends no common atomic create: the lock is a file naming its
+# holder, rewritten every LOCK_REFRESH_S; one not rewritten for LOCK_STALE_S (or whose holder is a dead
+# process on this host) was left by a killed batch and is taken over.
+LOCK_REFRESH_S = 30.0
+LOCK_STALE_S = 120.0  # four missed refreshes: also covers clocks a little apart between machines
+# Two batches that wrote the lock at once: the store keeps one write; both read it back after this long.
+LOCK_SETTLE_S = 2.0
+
+
+class RemoteLock:
+    """One batch at a time on an fsspec URL: a best-effort lock file with a heartbeat (see above).
+
+    Two batches started within :data:`LOCK_SETTLE_S` of each other on a store that is not read-after-write
+    consistent could both go on; rows are still written whole and are the same bytes either way.
+    """
+
+    def __init__(self, fs: Any, path: str, out: str) -> None:
+        import socket
+
+        self.fs, self.path, self.out = fs, path, out
+        self.me = {"token": uuid.uuid4().hex, "host": socket.gethostname(), "pid": os.getpid()}
+        self._stop: Any = None
+        self._thread: Any = None
+
+    def __enter__(self) -> RemoteLock:
+        import threading
+
+        held = self._read()
+        if held is not None and not self._abandoned(held):
+            raise self._busy(held)
+        self._write()
+        time.sleep(LOCK_SETTLE_S)
+        held = self._read()
+        if held is None or held.get("token") != self.me["token"]:
+            raise self._busy(held or {})
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name="batch-lock", daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._stop is not None:
+            self._stop.set()
+            self._thread.join(timeout=LOCK_REFRESH_S)
+        with contextlib.suppress(OSError, FileNotFoundError):
+            if (self._read() or {}).get("token") == self.me["token"]:
+                self.fs.rm(self.path)
+
+    def _beat(self) -> None:
+        while not self._stop.wait(LOCK_REFRESH_S):
+            with contextlib.suppress(Exception):  # a store's passing error: the next beat tries again
+                if (self._read() or {}).get("token") == self.me["token"]:
+                    self._write()
+
+    def _read(self) -> dict[str, Any] | None:
+        try:
+            with self.fs.open(self.path, "rt") as fh:
+                held = json.loads(fh.read())
+            return held if isinstance(held, dict) else {}
+        except (OSError, FileNotFoundError):
+            return None
+        except ValueError:  # half-written by a killed batch
+            return {}
+
+    def _write(self) -> None:
+        with self.fs.open(self.path, "wt") as fh:
+            fh.write(json.dumps({**self.me, "time": time.time()}))
+
+    def _abandoned(self, held: dict[str, Any]) -> bool:
+        if time.time() - float(held.get("time") or 0.0) > LOCK_STALE_S:
+            return True
+        if held.get("host") == self.me["host"] and isinstance(held.get("pid"), int):
+            try:
+                os.kill(held["pid"], 0)
+            except ProcessLookupError:
+                return True  # its batch on this machine is gone
+            except PermissionError:
+                return False
+        return False
+
+    def _busy(self, held: dict[str, Any]) -> BadInputError:
+        ago = time.time() - float(held.get("time") or time.time())
+        who = (
+            f" (pid {held.get('pid')} on {held.get('host')}, seen {ago:.0f} s ago)"
+            if held.get("host")
+            else ""
+        )
+        return BadInputError(
+            f"--out {self.out}: another batch is writing there{who}; wait for it or choose another --out (a lock "
+            f"left by a killed batch is taken over {LOCK_STALE_S:.0f} s after its last heartbeat)"
+        )
+
+
 # --- the batch --------------------------------------------------------------------------------------------
 def run_batch(
     rows: list[Row],
@@ -291,7 +404,7 @@ def _run_batch(
 ) -> Summary:
     output = Output(out)
     output.prepare()
-    summary = Summary(total=len(rows))
+    summary = Summary(total=len(rows), unit="pieces" if not rows or rows[0].mode not in TASKS else "rows")
     with output.lock():
         previous = output.read_results()
         records: dict[str, dict[str, Any]] = {}
@@ -308,7 +421,10 @@ def _run_batch(
         output.write_results([records[r.id] for r in rows if r.id in records])
         bar = _bar(len(rows), summary.skipped, progress)
 
+        reported: set[str] = set()
+
         def finish(record: dict[str, Any]) -> None:
+            reported.add(record["id"])
             records[record["id"]] = record
             output.append_result(record)
             if record["status"] == STATUS_OK:
@@ -328,13 +444,37 @@ def _run_batch(
                 run_on_ray([r.task() for r in todo], out, address=ray, workers=workers,
                            gpus_per_worker=gpus_per_worker, finish=finish)  # fmt: skip
             else:
-                _run_local([r.task() for r in todo], out, workers=workers, finish=finish)
+                _run_local(
+                    [r.task() for r in todo], out, workers=workers, finish=finish, finished=output.finished
+                )
+            where, how = ("Ray actor", ", and again on its retry") if ray is not None else ("worker", "")
+            for (
+                row
+            ) in todo:  # rows the engine never reported: made after all (their folder is there), or lost
+                if row.id not in reported:
+                    done = output.finished(row.id)
+                    finish({**done, "row": row.number} if done is not None else
+                           failed_record(row.task(), LOST_ROW_ERROR.format(where=where, how=how)))  # fmt: skip
         finally:
             bar.close()
             output.write_results([records[r.id] for r in rows if r.id in records])
     summary.seconds = time.perf_counter() - started
     summary.records = [records[r.id] for r in rows if r.id in records]
     return summary
+
+
+def failed_record(task: dict[str, Any], error: str, worker: int | None = None) -> dict[str, Any]:
+    """The record of a row that never ran to its end (its worker died)."""
+    return {"row": task["row"], "id": task["id"], "status": STATUS_FAILED, "error": error, "seed": None,
+            "seconds": {}, "outputs": [], "worker": worker}  # fmt: skip
+
+
+def crash_if_asked(task: dict[str, Any]) -> None:
+    """Tests only (:data:`CRASH_ROW_ENV`): die of SIGSEGV on the named row, as a native crash would."""
+    if task["id"] in os.environ.get(CRASH_ROW_ENV, "").split(","):
+        import signal
+
+        os.kill(os.getpid(), signal.SIGSEGV)
 
 
 def default_workers() -> int:
@@ -376,7 +516,8 @@ class _PlainBar:
 
 
 def _run_local(tasks: list[dict[str, Any]], out: str, *, workers: int | None,
-               finish: Callable[[dict[str, Any]], None]) -> None:  # fmt: skip
+               finish: Callable[[dict[str, Any]], None],
+               finished: Callable[[str], dict[str, Any] | None] | None = None) -> None:  # fmt: skip
     """Run tasks in ``workers`` processes (or here, for one worker), each with its own model cache."""
     if not tasks:
         return
@@ -392,7 +533,7 @@ def _run_local(tasks: list[dict[str, Any]], out: str, *, workers: int | None,
         for task in tasks:
             finish(run_row(task, out, cache))
         return
-    _run_pool(tasks, out, n, finish)
+    _run_pool(tasks, out, n, finish, finished or (lambda row_id: None))
 
 
 # Thread pools of the numeric libraries; each sizes itself to every core unless told otherwise.
@@ -407,7 +548,10 @@ def limit_threads(threads: int) -> None:
         os.environ.setdefault(name, str(threads))
 
 
-def _worker_main(tasks: Any, results: Any, out: str, parent_pid: int, threads: int) -> None:
+ROW_SLOT_BYTES = 256  # a row id (at most 128 characters) in a worker's shared slot
+
+
+def _worker_main(tasks: Any, results: Any, out: str, parent_pid: int, threads: int, slot: Any = None) -> None:
     """A worker process: rows from ``tasks`` until a None, each record onto ``results``."""
     from weavewave.procs import die_with_parent
 
@@ -420,15 +564,23 @@ def _worker_main(tasks: Any, results: Any, out: str, parent_pid: int, threads: i
         task = tasks.get()
         if task is None:
             return
+        if slot is not None:  # shared memory, written at once: a queue's message could die unsent with us
+            slot.value = task["id"].encode()
         results.put(("start", task["id"], os.getpid()))
+        crash_if_asked(task)
         results.put(("done", run_row(task, out, cache), os.getpid()))
 
 
 def _run_pool(
-    tasks: list[dict[str, Any]], out: str, n: int, finish: Callable[[dict[str, Any]], None]
+    tasks: list[dict[str, Any]],
+    out: str,
+    n: int,
+    finish: Callable[[dict[str, Any]], None],
+    finished: Callable[[str], dict[str, Any] | None],
 ) -> None:
     """Local worker processes fed from one queue. A worker that dies (a crash in a native library) fails
-    its row and is replaced, so the rest of the batch goes on."""
+    its row and is replaced, so the rest of the batch goes on. ``finished(id)``: a row's stored record, for
+    rows whose worker wrote them but died before its report left its queue."""
     import multiprocessing
     import queue
 
@@ -438,14 +590,24 @@ def _run_pool(
     by_id = {t["id"]: t for t in tasks}
     for task in tasks:
         task_q.put(task)
+    # The row each worker holds, which the driver reads when the worker dies before it could say so.
+    slots = [ctx.Array("c", ROW_SLOT_BYTES, lock=False) for _ in range(n)]
 
-    def spawn() -> Any:
+    def spawn(i: int) -> Any:
         # Not a daemon: a row renders in a child process of its own (daemons may not have children).
-        p = ctx.Process(target=_worker_main, args=(task_q, result_q, out, os.getpid(), threads))
+        slots[i].value = b""
+        p = ctx.Process(target=_worker_main, args=(task_q, result_q, out, os.getpid(), threads, slots[i]))
         p.start()
         return p
 
-    procs = [spawn() for _ in range(n)]
+    def settle(row_id: str, error: str, worker: int | None) -> None:
+        """A row whose report never came: made after all when its folder is complete, else failed."""
+        pending.discard(row_id)
+        done = finished(row_id)
+        finish({**done, "row": by_id[row_id]["row"]} if done is not None else
+               failed_record(by_id[row_id], error, worker))  # fmt: skip
+
+    procs = [spawn(i) for i in range(n)]
     running: dict[int, str] = {}  # worker pid -> row id
     pending = set(by_id)
     idle_since: float | None = None
@@ -457,27 +619,35 @@ def _run_pool(
                 for i, p in enumerate(procs):
                     if p.is_alive():
                         continue
-                    lost = running.pop(p.pid, None)
+                    # The slot is written before a row starts; queue messages can die unsent with the worker
+                    # (its last "done" among them), so the slot, not the last "start" seen, names its row.
+                    held = running.pop(p.pid, None)
+                    lost = slots[i].value.decode() or held
                     if lost is not None and lost in pending:
-                        pending.discard(lost)
-                        finish({"row": by_id[lost]["row"], "id": lost, "status": STATUS_FAILED,
-                                "error": f"internal error: the worker process died (exit code {p.exitcode})",
-                                "seed": None, "seconds": {}, "outputs": [], "worker": p.pid})  # fmt: skip
+                        settle(lost, f"internal error: the worker process died (exit code {p.exitcode}); the "
+                               "other rows went on: rerun the batch to try it again", p.pid)  # fmt: skip
+                    if held is not None and held != lost and held in pending:
+                        settle(
+                            held,
+                            "internal error: lost with a worker process that died; rerun the batch",
+                            p.pid,
+                        )
                     if pending:
-                        procs[i] = spawn()
+                        procs[i] = spawn(i)
                 # A worker that died between taking a row and reporting it took the row with it: when
-                # nothing runs and nothing is queued for a while, the rows still missing are failed (a
-                # rerun makes them), so the batch cannot wait forever.
+                # nothing runs and nothing is queued for a while, the rows still missing are settled (a
+                # rerun makes the failed ones), so the batch cannot wait forever.
                 if running or not task_q.empty():
                     idle_since = None
                 elif idle_since is None:
                     idle_since = time.monotonic()
                 elif time.monotonic() - idle_since > LOST_ROW_WAIT_S:
                     for lost in sorted(pending, key=lambda i: by_id[i]["row"]):
-                        finish({"row": by_id[lost]["row"], "id": lost, "status": STATUS_FAILED,
-                                "error": "internal error: lost with a worker process that died; rerun the batch",
-                                "seed": None, "seconds": {}, "outputs": [], "worker": None})  # fmt: skip
-                    pending.clear()
+                        settle(
+                            lost,
+                            "internal error: lost with a worker process that died; rerun the batch",
+                            None,
+                        )
                 continue
             idle_since = None
             if kind == "start":
