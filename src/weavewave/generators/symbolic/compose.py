@@ -952,7 +952,7 @@ def _drone(run: _PartsRun, lead: PartPlan, sec: SectionPlan) -> list[Ev]:
     tonic = lo + (tonic_pc - lo) % 12
     pitches = [tonic, tonic + DRONE_FIFTH] if tonic + DRONE_FIFTH <= hi else [tonic]
     bar_qn = run.grid.bar_qn
-    out = []
+    out: list[Ev] = []
     for bar in range(sec.start_bar, sec.start_bar + sec.bars):
         v = velocity(O.ROLE_VELOCITY["counter"] - DRONE_VELOCITY_DROP, sec.energy, 2)
         out.extend(Ev(bar * bar_qn, bar_qn * 0.98, p, v) for p in pitches)

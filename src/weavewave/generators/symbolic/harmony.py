@@ -145,10 +145,10 @@ def _fitted_cadence(
     cad = cadence_tokens(kind, genre, key)
     if len(cad) > room and not any(_degree(t) in P.SUBDOMINANT_DEGREES for t in before):
         cad = cadence_tokens("half", genre, key)
-    cad = list(cad[-min(len(cad), room) :])
+    kept = list(cad[-min(len(cad), room) :])
     # A cadence shorter than its room keeps the loop's chords before it, so the section's slots stay filled
     # (a shorter list left the section's last bars without a chord: the band fell silent there).
-    return loop_end[: room - len(cad)] + cad
+    return list(loop_end[: room - len(kept)]) + kept
 
 
 def _degree(token: str) -> int:
