@@ -493,3 +493,60 @@ def test_classical_second_voice_moves_in_counterpoint():
     assert short / len(line) > 0.6
     iv = [abs(b.pitch - a.pitch) for a, b in zip(line, line[1:], strict=False)]
     assert sum(i <= 4 for i in iv) / len(iv) > 0.7  # steps and small skips
+
+
+STRING_QUARTET = ["Violin", "Viola", "Cello"]
+
+
+def _sounding(part: Part, t: float) -> list[int]:
+    return [n.pitch for n in part.notes if n.start <= t < n.end]
+
+
+@pytest.mark.parametrize(
+    ("genre", "meter", "seed"),
+    [("classical", "4/4", 0), ("classical", "3/4", 1), ("cinematic", "4/4", 2), ("classical", "6/8", 3)],
+    ids=["classical", "waltz", "cinematic", "six-eight"],
+)
+def test_a_string_quartet_plays_four_voices(genre, meter, seed):
+    arr = compose(make_brief(genre=genre, meter=meter, instruments=STRING_QUARTET, energy=0.6, seed=seed))
+    # Two violin parts on the violin program, each on its own MIDI channel, in score order.
+    assert [(p.name, p.program) for p in arr.parts] == [
+        ("melody: Violin I", 40),
+        ("counter: Violin II", 40),
+        ("counter: Viola", 41),
+        ("bass: Cello", 42),
+    ]
+    midi = pretty_midi.PrettyMIDI(io.BytesIO(arr.to_midi_bytes()))
+    assert sorted(i.program for i in midi.instruments) == [40, 40, 41, 42]
+    first, second, viola, cello = arr.parts
+    for part in arr.parts:
+        lo, hi = instrument_range(part.instrument)
+        assert part.notes and all(lo <= n.pitch <= hi for n in part.notes), part.name
+    # Spaced like a quartet: cello at the bottom, viola and second violin inside, first violin on top.
+    means = [statistics.fmean(n.pitch for n in p.notes) for p in (cello, viola, second, first)]
+    assert means == sorted(means) and means[1] - means[0] >= 5 and means[3] - means[2] >= 5
+    # Four voices sound together most of the time (the intro, before the tune enters, has three), and
+    # wherever the tune sounds the other three play under it.
+    step = 0.05
+    times = [k * step for k in range(int(arr.duration_s / step))]
+    assert sum(all(_sounding(p, t) for p in arr.parts) for t in times) / len(times) >= 0.6
+    mids = [(n.start + n.end) / 2 for n in first.notes]
+    assert sum(all(_sounding(p, t) for p in (second, viola, cello)) for t in mids) / len(mids) >= 0.9
+    on_top = sum(
+        all(q < n.pitch for p in (second, viola, cello) for q in _sounding(p, (n.start + n.end) / 2))
+        for n in first.notes
+    )
+    assert on_top / len(first.notes) >= 0.98
+    # The inner voices neither cross nor double each other.
+    pairs = [(_sounding(second, t), _sounding(viola, t)) for t in times]
+    pairs = [(a[0], b[0]) for a, b in pairs if a and b]
+    assert len(pairs) > 0.5 * len(times)
+    assert all(a > b for a, b in pairs)
+    assert sum(a % 12 == b % 12 for a, b in pairs) / len(pairs) < 0.2
+
+
+def test_only_a_string_quartet_splits_its_violins():
+    # A piano quartet (piano, violin, viola, cello) keeps one violin part.
+    arr = compose(make_brief(genre="classical", instruments=["Acoustic Grand Piano", *STRING_QUARTET]))
+    assert [p.instrument for p in arr.parts].count("Violin") == 1
+    assert not any("Violin I" in p.name for p in arr.parts)

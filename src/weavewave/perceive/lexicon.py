@@ -991,8 +991,8 @@ SEMANTIC_TOP_K = 3  # matches recorded in the observation
 # --------------------------------------------------------------------------------------------------
 _P, _AB, _D, _STR = "Acoustic Grand Piano", "Acoustic Bass", "Drums", "String Ensemble 1"
 _STRING_TRIO = ("Violin", "Viola", "Cello")
-# GM has one violin program and a brief names each instrument once, so a string quartet's two violins
-# are one Violin part: Violin, Viola, Cello.
+# GM has one violin program and a brief names each instrument once, so a string quartet is Violin, Viola,
+# Cello in the brief; the composer splits the violins into a first and a second part (four voices).
 _STRING_QUARTET = ("Violin", "Viola", "Cello")
 _PIANO_TRIO = (_P, "Violin", "Cello")
 _POWER_TRIO = ("Overdriven Guitar", "Electric Bass (pick)", _D)

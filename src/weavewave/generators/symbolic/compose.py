@@ -31,6 +31,7 @@ from weavewave.generators.symbolic.parts import (
     BassWriter,
     ChordWriter,
     CounterWriter,
+    InnerVoicesWriter,
     TimpaniWriter,
 )
 from weavewave.generators.symbolic.pickup import add_pickup
@@ -86,7 +87,7 @@ CUE_HIT_QN = 0.2
 SIXTEENTH_QN = 0.25
 MELODY_CLEARANCE = 8  # semitones accompaniment may reach above the bottom of the melody's register
 # Duties kept under the tune note they sound against (the bass is always under; drums have no pitch).
-UNDER_TUNE_DUTIES = frozenset({"chords", "pad", "line", "counter"})
+UNDER_TUNE_DUTIES = frozenset({"chords", "pad", "line", "counter", "inner"})
 EPS_QN = 1e-6
 
 
@@ -142,6 +143,12 @@ class PartPlan:
     style: str = "block"
     lead_rank: int = -1
     windows: dict[str, tuple[int, int]] = field(default_factory=dict)
+    name: str = ""  # the part's own name where two parts share an instrument (a quartet's "Violin II")
+
+    @property
+    def label(self) -> str:
+        """What tells this part from the others: its name, else its instrument."""
+        return self.name or self.instrument
 
 
 def theme_of(label: str) -> str:
@@ -218,6 +225,8 @@ def accomp_style(genre: str, instrument: str) -> str:
 def assign_parts(instruments: list[str], genre: str, register: float = 0.0) -> list[PartPlan]:
     """Give each instrument its duties: who leads, who comps, who holds the bass."""
     pitched = [i for i in instruments if i != DRUMS]
+    if len(pitched) == len(O.STRING_QUARTET) and set(pitched) == O.STRING_QUARTET:
+        return _quartet_parts(instruments, register)
     order = {name: k for k, name in enumerate(pitched)}
     bass, timp, rest = _bass_and_rest(pitched)
     main, secondary = _pick_leads(rest, genre, order)
@@ -232,6 +241,27 @@ def assign_parts(instruments: list[str], genre: str, register: float = 0.0) -> l
     if main:
         _under_melody(plans, main)
     out = [plans[i] for i in pitched]
+    if DRUMS in instruments:
+        out.append(PartPlan(DRUMS, "drums", ["drums"]))
+    return out
+
+
+def _quartet_parts(instruments: list[str], register: float) -> list[PartPlan]:
+    """A string quartet's four voices: first violin the tune, second violin and viola the inner voices
+    (written together, :class:`~.parts.InnerVoicesWriter`), cello the bass."""
+    shift = round(register * O.REGISTER_SHIFT)
+    first = PartPlan("Violin", "melody", ["melody"], lead_rank=0, name=O.QUARTET_FIRST)
+    first.windows["melody"] = O.role_window("Violin", "melody", register)
+    inner = []
+    for name, (lo, hi) in O.QUARTET_INNER_WINDOWS.items():
+        instrument = "Violin" if name == O.QUARTET_SECOND else name
+        lo_r, hi_r = O.instrument_range(instrument)
+        plan = PartPlan(instrument, "counter", ["inner"], name=name if instrument != name else "")
+        plan.windows["inner"] = (max(lo_r, lo + shift), min(hi_r, hi + shift))
+        inner.append(plan)
+    cello = PartPlan("Cello", "bass", ["bass"])
+    cello.windows["bass"] = O.role_window("Cello", "bass")
+    out = [first, *inner, cello]
     if DRUMS in instruments:
         out.append(PartPlan(DRUMS, "drums", ["drums"]))
     return out
@@ -390,6 +420,8 @@ def _active(
         return main_lead and (not sec.is_intro or n_sections == 1)
     if duty == "counter":
         return not main_lead and e >= COUNTER_MIN_ENERGY and not sec.is_intro
+    if duty == "inner":
+        return True  # a quartet's inner voices play throughout, the intro included
     if duty == "drums":
         if groove:  # the beat is the genre: it plays from bar 1, dropping out only in a quiet breakdown
             return not (sec.is_breakdown and e < GROOVE_BREAKDOWN_ENERGY)
@@ -456,10 +488,10 @@ def compose(brief: MusicBrief) -> Arrangement:
     parts: list[Part] = []
     n_by_role: dict[str, int] = {}
     for plan in plans:
-        rng = _rng(brief.seed, f"perform:{plan.instrument}")
+        rng = _rng(brief.seed, f"perform:{plan.label}")
         is_drum = plan.instrument == DRUMS
         performed = perform(
-            events[plan.instrument],
+            events[plan.label],
             grid=grid,
             genre=genre,
             swing=swing,
@@ -471,7 +503,7 @@ def compose(brief: MusicBrief) -> Arrangement:
         k = n_by_role.get(plan.role, 0)
         n_by_role[plan.role] = k + 1
         part = Part(
-            name=f"{plan.role}: {plan.instrument}",
+            name=f"{plan.role}: {plan.label}",
             instrument=plan.instrument,
             program=0 if is_drum else GM_PROGRAMS.index(plan.instrument),
             is_drum=is_drum,
@@ -822,14 +854,14 @@ def _start_parts(
         final_bar=final_bar,
         writers=writers,
         leads=leads,
-        harmony_rank={p.instrument: k for k, p in enumerate(harmony_parts)},
+        harmony_rank={p.label: k for k, p in enumerate(harmony_parts)},
         first_theme=next((s.theme for s in sections if not s.is_intro), sections[0].theme),
         kept_tune=kept_tune,
         melody_rng=_rng(brief.seed, "melody"),
         drum_plan=drum_plan,
         drums_on=drums_on,
         cue_bars=_cue_bars(brief, grid),
-        events={p.instrument: [] for p in plans},
+        events={p.label: [] for p in plans},
     )
 
 
@@ -843,7 +875,17 @@ def _make_writers(
         for duty in p.duties:
             writer = _make_writer(brief, p, duty, spans, grid, key, has_bass_part)
             if writer is not None:
-                writers[(p.instrument, duty)] = writer
+                writers[(p.label, duty)] = writer
+    inner = [p for p in plans if "inner" in p.duties]
+    if inner:  # a quartet's inner voices share one writer, which writes them together
+        shared = InnerVoicesWriter(
+            grid,
+            spans,
+            voices={p.label: p.windows["inner"] for p in inner},
+            base_velocity=O.ROLE_VELOCITY["counter"],
+            scale=tuple(key.scale),
+        )
+        writers.update({(p.label, "inner"): shared for p in inner})
     return writers
 
 
@@ -859,7 +901,7 @@ def _make_writer(
     """The writer of one duty of one part (None for a duty no writer plays)."""
     genre = brief.genre
     solo_drop = SOLO_ACCOMP_VELOCITY_DROP if "melody" in p.duties else 0
-    rng = _rng(brief.seed, f"{duty}:{p.instrument}")
+    rng = _rng(brief.seed, f"{duty}:{p.label}")
     if duty == "melody":
         return MelodyWriter(key, grid, spans, genre=genre, base_velocity=O.ROLE_VELOCITY["melody"])
     if duty in ("counter", "line"):
@@ -921,13 +963,13 @@ def _write_pitched_section(run: _PartsRun, sec: SectionPlan, ctx: BarContext) ->
                 p,
                 sec,
                 n_sections=len(run.sections),
-                harmony_rank=run.harmony_rank.get(p.instrument, 0),
+                harmony_rank=run.harmony_rank.get(p.label, 0),
                 main_lead=is_main,
                 genre=run.brief.genre,
             ):
                 continue
             evs = _duty_events(run, p, duty, sec, ctx)
-            run.events[p.instrument].extend(evs)
+            run.events[p.label].extend(evs)
             if duty == "melody":
                 run.tune.extend(evs)
             elif duty in UNDER_TUNE_DUTIES:
@@ -935,12 +977,12 @@ def _write_pitched_section(run: _PartsRun, sec: SectionPlan, ctx: BarContext) ->
             sounding = sounding or bool(evs)
     if sec.is_intro and run.brief.genre in INTRO_DRONE_GENRES and leads_here and run.kept_tune is None:
         drone = _drone(run, leads_here[0], sec)
-        run.events[leads_here[0].instrument].extend(drone)
+        run.events[leads_here[0].label].extend(drone)
         run.tune.extend(drone)  # the guitar stays under it
     if not sounding and run.leads and sec.plays(run.leads[0].instrument):
         # Nothing pitched would sound here (e.g. an intro for a lone flute): the tune plays.
         lead = run.leads[0]
-        run.events[lead.instrument].extend(_new_tune(run, lead, sec))
+        run.events[lead.label].extend(_new_tune(run, lead, sec))
 
 
 def _drone(run: _PartsRun, lead: PartPlan, sec: SectionPlan) -> list[Ev]:
@@ -973,13 +1015,15 @@ def _duty_events(run: _PartsRun, p: PartPlan, duty: str, sec: SectionPlan, ctx: 
         )
     if duty == "melody":
         return _new_tune(run, p, sec)
-    return run.writers[(p.instrument, duty)].write(ctx)
+    if duty == "inner":
+        return run.writers[(p.label, duty)].write(ctx, p.label, run.tune)
+    return run.writers[(p.label, duty)].write(ctx)
 
 
 def _new_tune(run: _PartsRun, lead: PartPlan, sec: SectionPlan) -> list[Ev]:
     """A newly written tune for ``lead`` over one section."""
     return _melody_section(
-        run.writers[(lead.instrument, "melody")],
+        run.writers[(lead.label, "melody")],
         lead,
         sec,
         run.grid,
@@ -1049,9 +1093,7 @@ def _finish_parts(run: _PartsRun) -> dict[str, list[Ev]]:
         # No kit: the lowest part marks each cut with an accented root (a timpani or bass stroke).
         low = next((p for p in run.plans if "bass" in p.duties or "timpani" in p.duties), None)
         if low is not None:
-            events[low.instrument].extend(
-                _cue_roots(brief, run.grid, run.sections, run.spans, run.end_qn, low)
-            )
+            events[low.label].extend(_cue_roots(brief, run.grid, run.sections, run.spans, run.end_qn, low))
     for evs in events.values():
         evs.sort(key=lambda e: (e.start, e.pitch))
     return events

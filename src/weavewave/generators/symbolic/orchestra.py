@@ -168,6 +168,16 @@ POLYPHONIC = frozenset(
 )
 # Low instruments that take the bass line when no Bass-family instrument is present, best first.
 BASS_CAPABLE = ("Contrabass", "Tuba", "Cello", "Bassoon", "Baritone Sax", "Trombone", "Timpani")
+# A string quartet: the brief names Violin, Viola, Cello (GM has one violin program and a brief names each
+# instrument once), and the composer splits the violins into firsts (the tune) and seconds (an inner voice,
+# its own part on its own MIDI channel), so four voices sound: cello bass, viola and second violin inside,
+# first violin on top.
+STRING_QUARTET = frozenset({"Violin", "Viola", "Cello"})
+QUARTET_FIRST = "Violin I"
+QUARTET_SECOND = "Violin II"
+# The inner voices' registers (before the brief's register shift), upper voice first: second violin from
+# its open G up to E5, viola from its C string up to A4; each stays under the tune note it sounds against.
+QUARTET_INNER_WINDOWS: dict[str, tuple[int, int]] = {QUARTET_SECOND: (55, 76), "Viola": (48, 69)}
 # Families whose accompaniment sustains (pads) rather than plays rhythm.
 PAD_FAMILIES = frozenset({"Synth Pad", "Ensemble", "Synth Effects", "Sound Effects"})
 PAD_INSTRUMENTS = frozenset({"Tremolo Strings", "Church Organ", "Reed Organ"})

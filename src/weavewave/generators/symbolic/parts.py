@@ -1,5 +1,6 @@
-"""Accompanying parts: bass lines, chord accompaniments (block, comp, arpeggio, strum, pad), counter lines
-and timpani. Each writer fills a range of bars and returns note events in quarter notes."""
+"""Accompanying parts: bass lines, chord accompaniments (block, comp, arpeggio, strum, pad), counter lines,
+a string quartet's inner voices and timpani. Each writer fills a range of bars and returns note events in
+quarter notes."""
 
 from __future__ import annotations
 
@@ -530,6 +531,170 @@ class CounterWriter:
             strength = self.grid.strength(t % self.grid.bar_qn)
             out.append(Ev(t, beat * 0.95, p, velocity(self.base_velocity, ctx.energy, strength, arc=0.5)))
         return out
+
+
+# Inner voices of a string quartet: costs (semitones of motion are worth 1) that keep the two voices off
+# each other's pitch class, off the cello's root, covering the chord's third, and moving when they move.
+INNER_DOUBLING_COST = 4.0
+INNER_ROOT_COST = 2.5
+INNER_THIRD_COST = 2.0
+INNER_STILL_COST = 2.5
+INNER_PASSING_COST = 0.5
+# Semitones the lower inner voice leaves under the tune (room for a chord tone of the upper voice), or at
+# least, where nothing fits otherwise.
+INNER_TUNE_ROOM = (6, 3)
+
+
+class InnerVoicesWriter:
+    """The two inner voices of a string quartet (second violin above, viola below), written together
+    under the tune so they never cross it, each other, or double each other's note.
+
+    Quiet sections hold a chord tone each per chord (split at bar lines); from mid energy the upper voice
+    moves a note a beat, with a passing tone into a chord change; in the loudest sections both move. The
+    tune written so far is passed to :meth:`write`: a voice stays under the lowest tune note it sounds
+    against, and rests where no chord tone fits there.
+    """
+
+    def __init__(
+        self,
+        grid: Grid,
+        spans: list[ChordSpan],
+        *,
+        voices: dict[str, tuple[int, int]],
+        base_velocity: float,
+        scale: tuple[int, ...],
+    ):
+        self.grid, self.spans = grid, spans
+        self.names = list(voices)  # upper voice first
+        (self.u_lo, self.u_hi), (self.l_lo, self.l_hi) = voices[self.names[0]], voices[self.names[1]]
+        self.base_velocity = base_velocity
+        self.scale = scale
+        self.prev_u, self.prev_l = (self.u_lo + self.u_hi) / 2, (self.l_lo + self.l_hi) / 2
+        self._section: tuple[int, int] | None = None
+        self._written: dict[str, list[Ev]] = {}
+
+    def write(self, ctx: BarContext, voice: str, tune: list[Ev]) -> list[Ev]:
+        """The events of ``voice`` over the section ``ctx`` (both voices are written on the first call)."""
+        if self._section != (ctx.start_bar, ctx.bars):
+            self._section = (ctx.start_bar, ctx.bars)
+            self._written = dict(zip(self.names, self._write_both(ctx, tune), strict=True))
+        return self._written[voice]
+
+    def _write_both(self, ctx: BarContext, tune: list[Ev]) -> tuple[list[Ev], list[Ev]]:
+        bar_qn = self.grid.bar_qn
+        t_start, t_end = ctx.start_bar * bar_qn, (ctx.start_bar + ctx.bars) * bar_qn
+        if ctx.final_bar < ctx.start_bar + ctx.bars:
+            t_end = ctx.end_qn
+        near = [e for e in tune if e.start < t_end + EPS and e.start + e.dur > t_start - EPS]
+        upper: list[Ev] = []
+        lower: list[Ev] = []
+        for span in self.spans:
+            if span.end <= t_start + EPS or span.start >= t_end - EPS:
+                continue
+            a = max(span.start, t_start)
+            while a < min(span.end, t_end) - EPS:
+                b = min(span.end, t_end, (int((a + EPS) // bar_qn) + 1) * bar_qn)
+                held = b >= ctx.end_qn - EPS  # the last chord of the piece is held to the end
+                lows = self._lower(span, a, b, ctx, near, moving=ctx.level == 2 and not held)
+                lower.extend(lows)
+                upper.extend(self._upper(span, a, b, ctx, near, lows, moving=ctx.level >= 1 and not held))
+                a = b
+        return upper, lower
+
+    def _slots(self, a: float, b: float, moving: bool) -> list[tuple[float, float]]:
+        if not moving:
+            return [(a, b)]
+        beat = self.grid.beat_qn
+        n = max(1, int(round((b - a) / beat)))
+        return [(a + k * beat, beat if k < n - 1 else b - a - k * beat) for k in range(n)]
+
+    def _ev(self, t: float, d: float, pitch: int, ctx: BarContext, moving: bool) -> Ev:
+        gate = d * 0.95 if moving else (d if t + d >= ctx.end_qn - EPS else d - 0.1)
+        strength = self.grid.strength(t % self.grid.bar_qn)
+        return Ev(t, gate, pitch, velocity(self.base_velocity, ctx.energy, strength, arc=0.5))
+
+    def _lower(
+        self, span: ChordSpan, a: float, b: float, ctx: BarContext, tune: list[Ev], *, moving: bool
+    ) -> list[Ev]:
+        chord = span.chord
+        out = []
+        for t, d in self._slots(a, b, moving):
+            tune_low = _ceiling(tune, t, t + d, self.l_hi + INNER_TUNE_ROOM[0])
+            cands: list[int] = []
+            for room in INNER_TUNE_ROOM:  # room for the upper voice if it fits, else less
+                top = min(self.l_hi, tune_low - room)
+                cands = cands or [p for p in range(self.l_lo, top + 1) if p % 12 in chord.pcs]
+            if not cands:
+                continue  # no room under the tune here: the viola rests
+            root = chord.root if len(chord.pcs) >= 3 else -1
+            p = min(cands, key=lambda p: (_inner_cost(p, self.prev_l, moving, avoid=(root,)), p))
+            self.prev_l = p
+            out.append(self._ev(t, d, p, ctx, moving))
+        return out
+
+    def _upper(
+        self,
+        span: ChordSpan,
+        a: float,
+        b: float,
+        ctx: BarContext,
+        tune: list[Ev],
+        lows: list[Ev],
+        *,
+        moving: bool,
+    ) -> list[Ev]:
+        chord = span.chord
+        slots = self._slots(a, b, moving)
+        out = []
+        for k, (t, d) in enumerate(slots):
+            ceiling = _ceiling(tune, t, t + d, self.u_hi + 1) - 1
+            under = [e.pitch for e in lows if e.start < t + d - EPS and e.start + e.dur > t + EPS]
+            floor = max(under, default=self.u_lo - 1) + 1
+            low_pcs = {p % 12 for p in under}
+            cands = {
+                p: 0.0
+                for p in range(max(self.u_lo, floor), min(self.u_hi, ceiling) + 1)
+                if p % 12 in chord.pcs
+            }
+            if moving and k == len(slots) - 1 and b >= span.end - EPS and b < self.spans[-1].end - EPS:
+                # The last beat of a chord: a scale step on the way to the next chord's nearest tone.
+                nxt = chord_at(self.spans, b + EPS).chord
+                goal = _nearest(nxt.third, self.prev_u, self.u_lo, self.u_hi)
+                step = 1 if goal > self.prev_u else -1
+                p = int(self.prev_u) + step
+                while p % 12 not in self.scale:
+                    p += step
+                if p != goal and (p - self.prev_u) * (goal - p) > 0 and floor <= p <= min(self.u_hi, ceiling):
+                    cands.setdefault(p, INNER_PASSING_COST)
+            if not cands:
+                continue  # squeezed between the viola and the tune: the second violin rests
+            costs = {
+                p: extra
+                + (INNER_THIRD_COST if chord.third not in low_pcs | {p % 12} else 0.0)
+                + _inner_cost(p, self.prev_u, moving, double=tuple(low_pcs))
+                for p, extra in cands.items()
+            }
+            p = min(costs, key=lambda p: (costs[p], p))
+            self.prev_u = p
+            out.append(self._ev(t, d, p, ctx, moving))
+        return out
+
+
+def _inner_cost(
+    p: int, prev: float, moving: bool, *, avoid: tuple[int, ...] = (), double: tuple[int, ...] = ()
+) -> float:
+    """What an inner voice's next pitch costs: its leap, plus a note it should leave to the cello
+    (``avoid``), a pitch class the other inner voice holds (``double``), and standing still while moving."""
+    c = abs(p - prev)
+    c += INNER_ROOT_COST if p % 12 in avoid else 0.0
+    c += INNER_DOUBLING_COST if p % 12 in double else 0.0
+    return c + (INNER_STILL_COST if moving and p == prev else 0.0)
+
+
+def _ceiling(tune: list[Ev], a: float, b: float, default: int) -> int:
+    """The lowest tune pitch sounding between ``a`` and ``b`` (``default`` where the tune is silent)."""
+    over = [e.pitch for e in tune if e.start < b - EPS and e.start + e.dur > a + EPS and e.pitch >= 0]
+    return min(over, default=default)
 
 
 class TimpaniWriter:
