@@ -173,3 +173,60 @@ def test_cli_runs_both_roles(setup):
         capture_output=True, text=True, env=env, timeout=120,
     )  # fmt: skip
     assert bad.returncode == 2 and bad.stderr.strip().count("\n") == 0 and "--clap-model" in bad.stderr
+
+
+def test_audio_describer_hears_the_segment_and_falls_back_on_noise(setup, tiny_audio_chat):
+    from weavewave.neural.models import ModelCache
+    from weavewave.train.roles import ModelDescriber
+
+    model = str(tiny_audio_chat)
+    describer = ModelDescriber(model, cache=ModelCache(), max_new_tokens=8)
+    heard = []
+    real_ask = describer.ask
+
+    def ask(sound):
+        heard.append(sound)
+        return real_ask(sound)
+
+    describer.ask = ask
+    out = setup["root"] / "describer-tiny"
+    annotate([setup["music"]], out, segment=6, describer=describer)
+    (row,) = rows_of(out / "data" / "train.jsonl")
+    rate = describer.bundle.processor.feature_extractor.sampling_rate
+    assert len(heard) == 1 and heard[0].shape == (6 * rate,)  # the segment, at the model's rate
+    provenance = json.loads(row["provenance"])
+    assert provenance["describer"] == f"mllm ({model})"
+    assert (
+        provenance["caption"].startswith("written by the analytic describer")
+        and model in provenance["caption"]
+    )
+    assert row["caption"].startswith("a ") and "BPM" in row["caption"]  # random weights: the analytic caption
+
+
+def test_audio_describer_caption_is_kept_and_reviewed(setup, tiny_audio_chat, monkeypatch):
+    from weavewave.neural.models import ModelCache
+    from weavewave.train.roles import ModelDescriber
+
+    model = str(tiny_audio_chat)
+    describer = ModelDescriber(model, cache=ModelCache())
+    said = '{"caption": "a dark ambient drone in C major at 140 BPM with a soft click", "instruments": ["piano"]}'
+    monkeypatch.setattr(describer, "ask", lambda sound: said)
+    out = setup["root"] / "describer-said"
+    annotate([setup["music"]], out, segment=6, describer=describer)
+    (row,) = rows_of(out / "data" / "train.jsonl")
+    assert (
+        row["caption"].startswith("a dark ambient drone in A minor at ") and "140 BPM" not in row["caption"]
+    )
+    assert row["review"] == "corrected" and any(
+        n.startswith("key: caption says C major") for n in row["review_notes"]
+    )
+    provenance = json.loads(row["provenance"])
+    assert provenance["caption"].startswith(f"written by the audio-language model {model}")
+    assert provenance["instruments"] == f"heard by {model}: Acoustic Grand Piano"
+    assert provenance["tempo_bpm"].startswith("measured")  # the attributes stay the measurements
+
+
+def test_a_describer_model_without_audio_is_one_line(setup, tiny_vision_chat):
+    with pytest.raises(BadInputError, match="does not take audio"):
+        annotate([setup["music"]], setup["root"] / "z", describer_model=str(tiny_vision_chat))
+    assert not (setup["root"] / "z").exists()

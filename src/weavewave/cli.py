@@ -645,6 +645,9 @@ def _add_train_parsers(sub: Any) -> None:
                      "rejects or flags (as --review says) one below --clap-threshold; with --clip-model, pairing")  # fmt: skip
     ann.add_argument("--clap-threshold", type=float, metavar="X",
                      help="with --clap-model: the lowest caption-audio cosine kept unflagged (default 0.1)")  # fmt: skip
+    ann.add_argument("--describer-model", metavar="ID_OR_DIR",
+                     help="an audio-language chat model (hub id or folder) that captions each segment from its "
+                     "audio; the attributes stay measured and the reviewer checks the caption")  # fmt: skip
     ann.add_argument("--writer-model", metavar="ID_OR_DIR",
                      help="an instruct model (hub id or folder) that writes each segment's story and image prompt "
                      "(offline they stay empty)")  # fmt: skip
@@ -726,6 +729,7 @@ def _cmd_annotate(args: argparse.Namespace) -> int:
     summary = annotate(args.music, args.out, segment=args.segment, licence=args.licence, review=args.review,
                        images=args.images, clip_model=args.clip_model, clap_model=args.clap_model,
                        clap_threshold=args.clap_threshold, writer_model=args.writer_model,
+                       describer_model=args.describer_model,
                        progress=progress)  # fmt: skip
     progress.done()
     paired = f", {summary.paired} paired with {summary.images} photos" if args.images else ""

@@ -86,7 +86,10 @@ class Annotation:
 class Describer(Protocol):
     name: str
 
-    def describe(self, m: Measurements, *, tags: dict[str, str], user_caption: str | None) -> Annotation: ...
+    def describe(
+        self, m: Measurements, *, tags: dict[str, str], user_caption: str | None,
+        audio: np.ndarray | None = None, sample_rate: int | None = None,
+    ) -> Annotation: ...  # fmt: skip
 
 
 class Writer(Protocol):
@@ -136,7 +139,11 @@ class AnalyticDescriber:
 
     name = "analytic"
 
-    def describe(self, m: Measurements, *, tags: dict[str, str], user_caption: str | None) -> Annotation:
+    def describe(
+        self, m: Measurements, *, tags: dict[str, str], user_caption: str | None,
+        audio: np.ndarray | None = None, sample_rate: int | None = None,
+    ) -> Annotation:  # fmt: skip
+        """The caption and attributes of ``m`` (the segment's audio is not needed here)."""
         from weavewave.perceive.audio.segments import sound_words
 
         mood, valence, arousal = mood_of(m)
@@ -334,6 +341,7 @@ def annotate(
     clap_model: str | None = None,
     clap_threshold: float | None = None,
     writer_model: str | None = None,
+    describer_model: str | None = None,
 ) -> AnnotateSummary:
     """Annotate the audio files under ``music`` into the dataset folder ``out`` (see the module docstring).
 
@@ -347,7 +355,8 @@ def annotate(
     :class:`weavewave.train.roles.ClapReviewer`: each caption's CLAP similarity to its segment is recorded
     (``clap_score``), and one below ``clap_threshold`` (default ``DEFAULT_CLAP_THRESHOLD``) is rejected or
     flagged as ``review`` says. ``writer_model`` (an instruct model) writes the story and image prompt
-    (:class:`weavewave.train.roles.ModelWriter`).
+    (:class:`weavewave.train.roles.ModelWriter`); ``describer_model`` (an audio-language chat model)
+    captions each segment from its audio (:class:`weavewave.train.roles.ModelDescriber`).
 
     Raises BadInputError when no audio file is found, ``images`` is not a folder, or ``out`` was made with
     another segment setting. Unreadable audio files and photos are skipped and listed in ``skipped.jsonl``
@@ -377,7 +386,7 @@ def annotate(
         raise BadInputError("--clap-threshold needs --clap-model: the CLAP weights that score the captions")
     pairer = _pairer(images, text_model, clip_model, clap_model, report)
     # the roles load their models before the dataset folder is made: a wrong model or option leaves nothing
-    describer = describer or AnalyticDescriber()
+    describer = describer or _describer(describer_model, report)
     writer = writer or _writer(writer_model, report)
     reviewer = reviewer or _reviewer(review, clap_model, clap_threshold, report)
     if pairer is not None:
@@ -451,6 +460,15 @@ def annotate(
     return summary
 
 
+def _describer(model: str | None, report: Callable[[float, str], None]) -> Describer:
+    if model is None:
+        return AnalyticDescriber()
+    from weavewave.train.roles import ModelDescriber
+
+    report(0.0, "loading the describer model")
+    return ModelDescriber(model)
+
+
 def _writer(model: str | None, report: Callable[[float, str], None]) -> Writer:
     if model is None:
         return OfflineWriter()
@@ -507,7 +525,7 @@ def _annotate_track(path: Path, sha: str, root: Path, seg: float | str, describe
     for i, (start, end) in enumerate(segment_spans(mono, sr, seg)):
         a, b = int(start * sr), int(end * sr)
         m = measure(mono[a:b], sr)
-        ann = describer.describe(m, tags=tags, user_caption=user_caption)
+        ann = describer.describe(m, tags=tags, user_caption=user_caption, audio=mono[a:b], sample_rate=sr)
         ann = reviewer.review(writer.write(ann), m, audio=mono[a:b], sample_rate=sr)
         seg_id = f"{sha[:12]}-{i:03d}"
         row = {

@@ -9,6 +9,8 @@
   tokenizer's chat template, loaded as the LLM refiner loads its model) for MusFlow's story and image
   prompt, one question each, from the caption and attributes. An empty or garbled answer leaves that
   field empty, as offline, with the reason.
+- :class:`ModelDescriber` has an audio-language chat model (``perceive/mllm``'s loader) caption each
+  segment from its audio; the attributes stay measured, and the reviewer checks the caption.
 
 torch and transformers are imported only when a role is built.
 """
@@ -22,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from weavewave.errors import BadInputError
-from weavewave.train.annotate import Annotation, MeasurementReviewer, Measurements
+from weavewave.train.annotate import AnalyticDescriber, Annotation, MeasurementReviewer, Measurements
 
 if TYPE_CHECKING:
     from weavewave.neural.models import ModelCache
@@ -181,3 +183,95 @@ def _load_writer(ref: str, device: str, torch_dtype: Any) -> Any:
     from weavewave.bridge.refine_llm import load_instruct
 
     return load_instruct(ref, device, torch_dtype, flag="--writer-model", role="writer")
+
+
+DESCRIBER_SYSTEM = (
+    "You are a music annotator. You listen to a recording and describe it precisely and briefly."
+)
+DESCRIBER_PROMPT = (
+    "Describe this recording. Answer with one JSON object and nothing else, with these keys:\n"
+    '"caption": one or two sentences a text-to-music model can read: style, mood, instruments, tempo feel;\n'
+    '"instruments": a list of up to five instruments you hear.'
+)
+DESCRIBER_MAX_NEW_TOKENS = 160
+
+
+class ModelDescriber:
+    """An audio-language chat model (loaded as ``perceive/mllm`` loads one) captions each segment it hears.
+
+    The attributes stay the analytic describer's measurements (a model's guess at a tempo or key is not a
+    measurement); the caption is the model's, checked by the reviewer like any other. A user's caption is
+    kept as written, and an answer without a usable caption leaves the analytic caption, with the reason.
+    """
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        device: str = "auto",
+        dtype: str = "auto",
+        cache: ModelCache | None = None,
+        max_new_tokens: int = DESCRIBER_MAX_NEW_TOKENS,
+    ) -> None:
+        from weavewave.perceive.mllm import load_describer
+
+        self.bundle = load_describer(model, device=device, dtype=dtype, cache=cache)
+        if not self.bundle.takes_audio:
+            raise BadInputError(
+                f"--describer-model {model} does not take audio: annotate needs an audio-language chat model "
+                "such as Qwen/Qwen2-Audio-7B-Instruct"
+            )
+        self.model = model
+        self.max_new_tokens = max_new_tokens
+        self.analytic = AnalyticDescriber()
+        self.name = f"mllm ({model})"
+
+    def ask(self, sound: np.ndarray) -> str:
+        """The model's greedy answer about ``sound`` [shape=(n,)], at its feature extractor's rate."""
+        from weavewave.perceive.mllm import ask
+
+        messages = [
+            {"role": "system", "content": [{"type": "text", "text": DESCRIBER_SYSTEM}]},
+            {"role": "user", "content": [{"type": "audio", "audio": sound},
+                                         {"type": "text", "text": DESCRIBER_PROMPT}]},
+        ]  # fmt: skip
+        return ask(self.bundle, messages, max_new_tokens=self.max_new_tokens)
+
+    def describe(
+        self,
+        m: Measurements,
+        *,
+        tags: dict[str, str],
+        user_caption: str | None,
+        audio: np.ndarray | None = None,
+        sample_rate: int | None = None,
+    ) -> Annotation:
+        """The analytic annotation of ``m`` with the model's caption of the segment's mono ``audio``."""
+        from weavewave.dsp.signal import resample
+        from weavewave.perceive.mllm import audio_window_s, middle_window, parse_answer
+
+        annotation = self.analytic.describe(m, tags=tags, user_caption=user_caption)
+        if user_caption or audio is None or sample_rate is None:
+            return annotation
+        extractor = self.bundle.processor.feature_extractor
+        rate = int(extractor.sampling_rate)
+        sound, _ = middle_window(resample(audio, sample_rate, rate).astype(np.float32), rate,
+                                 audio_window_s(extractor))  # fmt: skip
+        answer = parse_answer(self.ask(sound))
+        if answer.caption:
+            annotation.caption = answer.caption
+            annotation.provenance["caption"] = (
+                f"written by the audio-language model {self.model} from the segment's audio, checked by the "
+                "reviewer"
+            )
+            if answer.instruments:
+                annotation.provenance["instruments"] = (
+                    f"heard by {self.model}: {', '.join(answer.instruments)}"
+                )
+        else:
+            why = "; ".join(answer.problems) or "no caption in the answer"
+            annotation.provenance["caption"] = (
+                f"written by the analytic describer from the measurements: {self.model}'s answer was not "
+                f"usable ({why})"
+            )
+        return annotation
