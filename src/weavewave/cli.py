@@ -649,7 +649,17 @@ def _add_train_parsers(sub: Any) -> None:
     ann.add_argument("--clip-model", metavar="ID_OR_DIR",
                      help="with --clap-model: pair photos through CLIP (photo vs caption) and CLAP (audio vs caption) "
                      "instead of the offline text embedding")  # fmt: skip
-    ann.add_argument("--clap-model", metavar="ID_OR_DIR", help="with --clip-model (see there)")
+    ann.add_argument("--clap-model", metavar="ID_OR_DIR",
+                     help="CLAP weights: the reviewer records each caption's CLAP similarity to its segment and "
+                     "rejects or flags (as --review says) one below --clap-threshold; with --clip-model, pairing")  # fmt: skip
+    ann.add_argument("--clap-threshold", type=float, metavar="X",
+                     help="with --clap-model: the lowest caption-audio cosine kept unflagged (default 0.1)")  # fmt: skip
+    ann.add_argument("--describer-model", metavar="ID_OR_DIR",
+                     help="an audio-language chat model (hub id or folder) that captions each segment from its "
+                     "audio; the attributes stay measured and the reviewer checks the caption")  # fmt: skip
+    ann.add_argument("--writer-model", metavar="ID_OR_DIR",
+                     help="an instruct model (hub id or folder) that writes each segment's story and image prompt "
+                     "(offline they stay empty)")  # fmt: skip
     ann.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
 
     tr = sub.add_parser(
@@ -727,12 +737,15 @@ def _cmd_annotate(args: argparse.Namespace) -> int:
     progress = Progress(sys.stderr, enabled=not args.quiet)
     summary = annotate(args.music, args.out, segment=args.segment, licence=args.licence, review=args.review,
                        images=args.images, clip_model=args.clip_model, clap_model=args.clap_model,
+                       clap_threshold=args.clap_threshold, writer_model=args.writer_model,
+                       describer_model=args.describer_model,
                        progress=progress)  # fmt: skip
     progress.done()
     paired = f", {summary.paired} paired with {summary.images} photos" if args.images else ""
+    flagged = f"{summary.flagged} flagged by CLAP, " if args.clap_model else ""
     print(
         f"annotated {summary.tracks_done} new tracks into {args.out}: {summary.kept} segments kept, "
-        f"{summary.corrected} corrected, {summary.rejected} rejected{paired}, {len(summary.skipped)} files skipped"
+        f"{summary.corrected} corrected, {flagged}{summary.rejected} rejected{paired}, {len(summary.skipped)} files skipped"
         f"{' (listed in skipped.jsonl)' if summary.skipped else ''}; {summary.total_rows} rows in all"
     )
     return EXIT_OK

@@ -217,17 +217,22 @@ def load_refiner(
 
 
 def _load_refiner(ref: str, device: str, torch_dtype: Any) -> TextBundle:
+    return load_instruct(ref, device, torch_dtype, flag="--refiner-model", role="refiner")
+
+
+def load_instruct(ref: str, device: str, torch_dtype: Any, *, flag: str, role: str) -> TextBundle:
+    """An instruct causal LM and its tokenizer (with a chat template) for ``role``; errors name ``flag``."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from weavewave.neural.models import check_tokenizer, from_pretrained, quiet_transformers
 
     quiet_transformers()
-    tokenizer = from_pretrained(AutoTokenizer.from_pretrained, ref, "refiner")
+    tokenizer = from_pretrained(AutoTokenizer.from_pretrained, ref, role)
     try:
-        model = from_pretrained(AutoModelForCausalLM.from_pretrained, ref, "refiner", dtype=torch_dtype)
+        model = from_pretrained(AutoModelForCausalLM.from_pretrained, ref, role, dtype=torch_dtype)
     except ValueError as exc:
         raise BadInputError(
-            f"{ref} is not a text generation model: pass an instruct model to --refiner-model, "
+            f"{ref} is not a text generation model: pass an instruct model to {flag}, "
             f"e.g. Qwen/Qwen2.5-1.5B-Instruct ({exc})"
         ) from None
     check_tokenizer(tokenizer, ref, vocab_size=model.get_input_embeddings().num_embeddings)
@@ -242,8 +247,6 @@ def _load_refiner(ref: str, device: str, torch_dtype: Any) -> TextBundle:
 def ask_refiner(
     bundle: TextBundle, brief: MusicBrief, instruction: str, *, max_new_tokens: int = MAX_NEW_TOKENS
 ) -> str:
-    import torch
-
     messages = [
         {"role": "system", "content": SYSTEM_PROMPT},
         {
@@ -253,6 +256,13 @@ def ask_refiner(
             ),
         },
     ]
+    return ask_chat(bundle, messages, max_new_tokens=max_new_tokens)
+
+
+def ask_chat(bundle: TextBundle, messages: list[dict[str, str]], *, max_new_tokens: int) -> str:
+    """The model's greedy answer to a chat (``messages``), decoded without special tokens."""
+    import torch
+
     inputs = bundle.tokenizer.apply_chat_template(
         messages, add_generation_prompt=True, return_tensors="pt", return_dict=True
     )

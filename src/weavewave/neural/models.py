@@ -22,12 +22,13 @@ from urllib.parse import urlparse
 from weavewave._deps import available, missing, require
 from weavewave.errors import BadInputError
 
-ROLES = ("generator", "describer", "refiner")
+ROLES = ("generator", "describer", "refiner", "writer")
 # The flag that points each role at a model, named in error messages.
 ROLE_FLAG = {
     "generator": "--model",
     "describer": "--describer-model",
     "refiner": "--refiner-model",
+    "writer": "--writer-model",
     "eval": "--clap-model, --clip-model, --encodec-model",
 }
 DEVICES = ("auto", "cpu", "cuda", "mps")
@@ -40,6 +41,7 @@ ROLE_WHAT = {
     "generator": "the musicgen backend",
     "describer": "--describer mllm",
     "refiner": "--refiner llm",
+    "writer": "annotate --writer-model",
     "eval": "the CLAP, CLIP and EnCodec metrics",
 }
 # A tokenizer smaller than this was not really loaded (offline, T5Tokenizer can return a near-empty one).
@@ -161,6 +163,7 @@ DEFAULT_MODEL = {
     "generator": "facebook/musicgen-small",
     "describer": "Qwen/Qwen2.5-VL-3B-Instruct",
     "refiner": "Qwen/Qwen2.5-1.5B-Instruct",
+    "writer": "Qwen/Qwen2.5-1.5B-Instruct",  # the annotation writer is the same kind of model as the refiner
 }
 DEFAULT_MELODY_MODEL = "facebook/musicgen-melody"
 EVAL_DEFAULTS = ("laion/clap-htsat-unfused", "openai/clip-vit-base-patch32", "facebook/encodec_24khz")

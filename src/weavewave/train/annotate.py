@@ -78,14 +78,18 @@ class Annotation:
     story: str = ""
     image_prompt: str = ""
     writer: str = "none"
-    review: str = "pending"  # ok | corrected | rejected
+    review: str = "pending"  # ok | corrected | flagged | rejected
     review_notes: list[str] = field(default_factory=list)
+    clap_score: float | None = None  # the caption's CLAP similarity to the audio (a ClapReviewer's)
 
 
 class Describer(Protocol):
     name: str
 
-    def describe(self, m: Measurements, *, tags: dict[str, str], user_caption: str | None) -> Annotation: ...
+    def describe(
+        self, m: Measurements, *, tags: dict[str, str], user_caption: str | None,
+        audio: np.ndarray | None = None, sample_rate: int | None = None,
+    ) -> Annotation: ...  # fmt: skip
 
 
 class Writer(Protocol):
@@ -97,7 +101,10 @@ class Writer(Protocol):
 class Reviewer(Protocol):
     name: str
 
-    def review(self, annotation: Annotation, m: Measurements) -> Annotation: ...
+    def review(
+        self, annotation: Annotation, m: Measurements, *, audio: np.ndarray | None = None,
+        sample_rate: int | None = None,
+    ) -> Annotation: ...  # fmt: skip
 
 
 # ======================================================================================================
@@ -132,7 +139,11 @@ class AnalyticDescriber:
 
     name = "analytic"
 
-    def describe(self, m: Measurements, *, tags: dict[str, str], user_caption: str | None) -> Annotation:
+    def describe(
+        self, m: Measurements, *, tags: dict[str, str], user_caption: str | None,
+        audio: np.ndarray | None = None, sample_rate: int | None = None,
+    ) -> Annotation:  # fmt: skip
+        """The caption and attributes of ``m`` (the segment's audio is not needed here)."""
         from weavewave.perceive.audio.segments import sound_words
 
         mood, valence, arousal = mood_of(m)
@@ -181,7 +192,11 @@ class MeasurementReviewer:
             raise BadInputError(f"--review {action!r}: use correct or reject")
         self.action = action
 
-    def review(self, annotation: Annotation, m: Measurements) -> Annotation:
+    def review(
+        self, annotation: Annotation, m: Measurements, *, audio: np.ndarray | None = None,
+        sample_rate: int | None = None,
+    ) -> Annotation:  # fmt: skip
+        """Check ``annotation``'s caption against ``m`` (the segment's audio is not needed here)."""
         notes: list[str] = []
         caption = annotation.caption
         if m.loudness_lufs is None or m.loudness_lufs < SILENT_LUFS:
@@ -236,6 +251,7 @@ class AnnotateSummary:
     tracks_already: int = 0
     kept: int = 0
     corrected: int = 0
+    flagged: int = 0  # kept, but the CLAP reviewer found the caption below its threshold
     rejected: int = 0
     skipped: list[dict[str, str]] = field(default_factory=list)
     total_rows: int = 0
@@ -323,6 +339,9 @@ def annotate(
     text_model: str = "auto",
     clip_model: str | None = None,
     clap_model: str | None = None,
+    clap_threshold: float | None = None,
+    writer_model: str | None = None,
+    describer_model: str | None = None,
 ) -> AnnotateSummary:
     """Annotate the audio files under ``music`` into the dataset folder ``out`` (see the module docstring).
 
@@ -331,8 +350,13 @@ def annotate(
     record source paths relative to this folder (the server does, so a dataset never shows where it keeps
     its files). ``text_model``: the embedder photos and captions meet in, as ``--text-model`` (``auto``: the
     sentence model where installed, ``minilm``, or ``lexicon``: hashed words, no torch). ``clip_model`` and
-    ``clap_model`` (hub ids or folders, both or neither) pair through CLIP and CLAP instead
-    (:class:`weavewave.train.pairing.ModelPairer`).
+    ``clap_model`` (hub ids or folders) pair through CLIP and CLAP instead
+    (:class:`weavewave.train.pairing.ModelPairer`). ``clap_model`` also makes the reviewer a
+    :class:`weavewave.train.roles.ClapReviewer`: each caption's CLAP similarity to its segment is recorded
+    (``clap_score``), and one below ``clap_threshold`` (default ``DEFAULT_CLAP_THRESHOLD``) is rejected or
+    flagged as ``review`` says. ``writer_model`` (an instruct model) writes the story and image prompt
+    (:class:`weavewave.train.roles.ModelWriter`); ``describer_model`` (an audio-language chat model)
+    captions each segment from its audio (:class:`weavewave.train.roles.ModelDescriber`).
 
     Raises BadInputError when no audio file is found, ``images`` is not a folder, or ``out`` was made with
     another segment setting. Unreadable audio files and photos are skipped and listed in ``skipped.jsonl``
@@ -358,7 +382,13 @@ def annotate(
         raise BadInputError(
             f"no audio files found in {where}: give folders holding WAV, FLAC, MP3 or OGG files"
         )
+    if clap_threshold is not None and clap_model is None:
+        raise BadInputError("--clap-threshold needs --clap-model: the CLAP weights that score the captions")
     pairer = _pairer(images, text_model, clip_model, clap_model, report)
+    # the roles load their models before the dataset folder is made: a wrong model or option leaves nothing
+    describer = describer or _describer(describer_model, report)
+    writer = writer or _writer(writer_model, report)
+    reviewer = reviewer or _reviewer(review, clap_model, clap_threshold, report)
     if pairer is not None:
         skipped = [*skipped, *(Skipped(Path(s["path"]), s["reason"]) for s in pairer.skipped)]
     root = Path(out)
@@ -376,9 +406,6 @@ def annotate(
         state["pairing"] = pairer.name
     done = {h for h, s in state["sources"].items() if s.get("done")}
     _drop_unfinished(root, done)
-    describer = describer or AnalyticDescriber()
-    writer = writer or OfflineWriter()
-    reviewer = reviewer or MeasurementReviewer(review)
     summary = AnnotateSummary()
     summary.images = len(pairer.images) if pairer else 0
 
@@ -420,6 +447,7 @@ def annotate(
         summary.tracks_done += 1
         summary.kept += len(rows)
         summary.corrected += sum(r["review"] == "corrected" for r in rows)
+        summary.flagged += sum(r["review"] == "flagged" for r in rows)
         summary.rejected += len(rejected)
     known = {s["path"] for s in read_jsonl(root / SKIPPED_FILE)}
     write_jsonl(root / SKIPPED_FILE, [s for s in summary.skipped if s["path"] not in known])
@@ -432,10 +460,39 @@ def annotate(
     return summary
 
 
+def _describer(model: str | None, report: Callable[[float, str], None]) -> Describer:
+    if model is None:
+        return AnalyticDescriber()
+    from weavewave.train.roles import ModelDescriber
+
+    report(0.0, "loading the describer model")
+    return ModelDescriber(model)
+
+
+def _writer(model: str | None, report: Callable[[float, str], None]) -> Writer:
+    if model is None:
+        return OfflineWriter()
+    from weavewave.train.roles import ModelWriter
+
+    report(0.0, "loading the writer model")
+    return ModelWriter(model)
+
+
+def _reviewer(action: str, clap_model: str | None, threshold: float | None,
+              report: Callable[[float, str], None]) -> Reviewer:  # fmt: skip
+    if clap_model is None:
+        return MeasurementReviewer(action)
+    from weavewave.train.roles import DEFAULT_CLAP_THRESHOLD, ClapReviewer
+
+    report(0.0, "loading the CLAP reviewer")
+    return ClapReviewer(clap_model, threshold=DEFAULT_CLAP_THRESHOLD if threshold is None else threshold,
+                        action=action)  # fmt: skip
+
+
 def _pairer(images: str | Path | None, text_model: str, clip_model: str | None, clap_model: str | None,
             report: Callable[[float, str], None]) -> Any:  # fmt: skip
     """The photo pairer ``annotate`` was asked for (a pairing.TextPairer or ModelPairer), or None."""
-    if (clip_model is None) != (clap_model is None):
+    if clip_model is not None and clap_model is None:
         raise BadInputError("--clip-model and --clap-model pair photos together (CLIP for the photo, CLAP for the "
                             "music, the caption between them): give both, or neither for the offline pairing")  # fmt: skip
     if clip_model and images is None:
@@ -449,7 +506,7 @@ def _pairer(images: str | Path | None, text_model: str, clip_model: str | None, 
 
     find_images(images)  # a wrong folder is one line before any model loads
     report(0.0, "reading the photos")
-    if clip_model and clap_model:
+    if clip_model and clap_model:  # --clap-model alone reviews captions; photos then pair offline
         return ModelPairer(images, clip_model, clap_model)
     asked = {"minilm": EMBEDDER_MINILM, "lexicon": EMBEDDER_WORDS}.get(text_model)
     return TextPairer(images, asked or text_embedder())
@@ -468,7 +525,8 @@ def _annotate_track(path: Path, sha: str, root: Path, seg: float | str, describe
     for i, (start, end) in enumerate(segment_spans(mono, sr, seg)):
         a, b = int(start * sr), int(end * sr)
         m = measure(mono[a:b], sr)
-        ann = reviewer.review(writer.write(describer.describe(m, tags=tags, user_caption=user_caption)), m)
+        ann = describer.describe(m, tags=tags, user_caption=user_caption, audio=mono[a:b], sample_rate=sr)
+        ann = reviewer.review(writer.write(ann), m, audio=mono[a:b], sample_rate=sr)
         seg_id = f"{sha[:12]}-{i:03d}"
         row = {
             "id": seg_id, "audio": f"{AUDIO_DIR}/{seg_id}.{SEGMENT_FORMAT}", "caption": ann.caption,
@@ -476,7 +534,8 @@ def _annotate_track(path: Path, sha: str, root: Path, seg: float | str, describe
             "energy": ann.attributes["energy"], "mood": ann.attributes["mood"], "start_s": start, "end_s": end,
             "duration_s": round(end - start, 3), "source": path.name, "source_sha256": sha, "story": ann.story,
             "image_prompt": ann.image_prompt, "writer": ann.writer, "review": ann.review,
-            "review_notes": ann.review_notes, "image": None, "image_source": None, "image_score": None,
+            "review_notes": ann.review_notes, "clap_score": ann.clap_score, "image": None, "image_source": None,
+            "image_score": None,
             "provenance": json.dumps({**ann.provenance, "describer": describer.name, "reviewer": reviewer.name,
                                       "valence": ann.attributes["valence"], "arousal": ann.attributes["arousal"],
                                       "tags": tags}),
@@ -498,12 +557,13 @@ def write_card(root: Path, state: dict[str, Any], describer: str, writer: str, r
     rejected = read_jsonl(root / REJECTED_FILE)
     skipped = read_jsonl(root / SKIPPED_FILE)
     reasons: dict[str, int] = {}
-    for r in rejected + [r for r in rows if r.get("review") == "corrected"]:
+    for r in rejected + [r for r in rows if r.get("review") in ("corrected", "flagged")]:
         for note in r.get("review_notes") or []:
             kind = note.split(":")[0]
             reasons[kind] = reasons.get(kind, 0) + 1
     minutes = sum(r.get("duration_s") or 0 for r in rows) / 60
     paired = sum(bool(r.get("image")) for r in rows)
+    flagged = sum(r.get("review") == "flagged" for r in rows)
     licence = state.get("licence") or "not given (pass --licence): check you may train on this music"
     total = len(rows) + len(rejected)
     lines = [
@@ -521,10 +581,12 @@ def write_card(root: Path, state: dict[str, Any], describer: str, writer: str, r
         "",
         f"- Licence (as given by the user): {licence}",
         f"- Sources: {len(state['sources'])} tracks; segments: {len(rows)} kept ({minutes:.1f} min), "
-        f"{len(rejected)} rejected of {total}; {sum(r.get('review') == 'corrected' for r in rows)} captions corrected",
+        f"{len(rejected)} rejected of {total}; {sum(r.get('review') == 'corrected' for r in rows)} captions corrected"
+        + (f", {flagged} flagged by CLAP" if flagged else ""),
         f"- Segmenting: {state['segment'] if state['segment'] == 'sections' else str(state['segment']) + ' s'}",
-        f"- Roles: describer `{describer}`, writer `{writer}` (story and image prompt empty offline), "
-        f"reviewer `{reviewer}`",
+        f"- Roles: describer `{describer}`, writer `{writer}`"
+        + (" (story and image prompt empty offline)" if writer == OfflineWriter.name else "")
+        + f", reviewer `{reviewer}`",
         f"- Review findings by kind: {', '.join(f'{k} {v}' for k, v in sorted(reasons.items())) or 'none'}",
         f"- Rejection rate: {len(rejected) / total:.1%}" if total else "- Rejection rate: n/a",
         f"- Files skipped (unreadable): {len(skipped)}",

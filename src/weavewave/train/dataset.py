@@ -37,7 +37,7 @@ REQUIRED_COLUMNS = ("audio", "caption")
 COLUMNS = (
     "id", "audio", "caption", "tempo_bpm", "key", "meter", "energy", "mood", "start_s", "end_s",
     "duration_s", "source", "source_sha256", "story", "image_prompt", "writer", "review", "review_notes",
-    "provenance", "image", "image_source", "image_score",
+    "clap_score", "provenance", "image", "image_source", "image_score",
 )  # fmt: skip
 
 
