@@ -90,7 +90,7 @@ def _add_request_options(p: argparse.ArgumentParser, command: str) -> None:
         allowed = BACKENDS if name == "backend" else choices(name)
         if kind is bool:
             kwargs["action"] = "store_true"
-        elif name in ("image", "reference_track"):
+        elif name in ("image", "reference_track", "adapter_embed"):
             kwargs["action"] = "append"
         elif allowed:
             kwargs["choices"] = allowed

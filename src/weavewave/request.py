@@ -29,7 +29,7 @@ from weavewave.errors import BadInputError, FieldError
 MIN_DURATION_S = 0.01
 # Generator options named differently from the request field they come from (option -> field).
 OPTION_FIELD = {"guidance_scale": "guidance", "window_s": "window", "prompt_s": "prompt_seconds",
-                "adapter_inputs": "adapter_embed"}  # fmt: skip
+                "adapter_inputs": "adapter_embed", "adapter_fusion": "adapter_embed"}  # fmt: skip
 DESCRIBERS = ("analytic", "mllm")
 REFINERS = ("rules", "llm")
 TEXT_MODELS = {"auto": None, "minilm": True, "lexicon": False}  # -> perceive_text's ``semantic``
@@ -55,7 +55,7 @@ MUSICGEN_FIELDS = ("model", "adapter", "steer", "melody", "top_k", "top_p", "tem
                    "prompt_seconds", "decoder", "reference_as")  # fmt: skip
 # The flow backend's options (``model`` and ``guidance`` are shared with musicgen); the fields each neural
 # backend takes, for the check that a field is not given to a backend that ignores it.
-FLOW_FIELDS = ("steps", "solver", "adapter_embed")
+FLOW_FIELDS = ("steps", "solver", "adapter_embed", "adapter_weights")
 BACKEND_FIELDS = {"musicgen": MUSICGEN_FIELDS, "flow": ("model", "guidance", *FLOW_FIELDS)}
 
 
@@ -170,9 +170,13 @@ class Request(BaseModel):
     # --- flow ---
     steps: int = _field(32, "flow", "ODE solver steps (default 32)", metavar="N")
     solver: Literal["euler", "midpoint"] = _field("euler", "flow", "ODE solver: euler (default) or midpoint")
-    adapter_embed: str | None = _field(
+    adapter_embed: str | list[str] | None = _field(
         None, "flow", "an adapter from `weavewave train adapter`: the --image (or --text) goes through it into "
-        "the flow model's condition space", metavar="DIR")  # fmt: skip
+        "the flow model's condition space; repeat for several (e.g. an image and a story adapter with --image "
+        "and --text), each input through its own adapter, fused by a weighted mean", metavar="DIR")  # fmt: skip
+    adapter_weights: list[float] | None = _field(
+        None, "flow", "with several --adapter-embed: their weights in the fusion, in order, e.g. '2,1' "
+        "(default equal)", metavar="W,W,...")  # fmt: skip
     # --- reading and neural models ---
     text_model: Literal["auto", "minilm", "lexicon"] = _field(
         "auto", "neural", "how to read text: the MiniLM sentence model, the word lexicon, or auto (default)"
@@ -208,6 +212,38 @@ class Request(BaseModel):
         if not isinstance(values, list | tuple) or not all(isinstance(v, str | os.PathLike) for v in values):
             raise FieldError("image", "give the path of a photo, or a list of paths")
         return [os.fspath(v) for v in values]
+
+    @field_validator("adapter_embed", mode="before")
+    @classmethod
+    def _adapters(cls, value: Any) -> Any:
+        """One adapter folder or several (a list, or JSON list text as an HTTP form sends it); one stays a str."""
+        if isinstance(value, str) and value.lstrip().startswith("["):
+            from weavewave.io.text import loads_json
+
+            value = loads_json(value, origin="adapter_embed")
+        if isinstance(value, list | tuple):
+            if not value or not all(isinstance(v, str | os.PathLike) for v in value):
+                raise FieldError("adapter_embed", "give an adapter folder, or a list of them")
+            value = [os.fspath(v) for v in value]
+            return value[0] if len(value) == 1 else value
+        return os.fspath(value) if isinstance(value, os.PathLike) else value
+
+    @field_validator("adapter_weights", mode="before")
+    @classmethod
+    def _weights(cls, value: Any) -> Any:
+        """Weights as a list, or comma-separated text ('2,1') as the CLI and forms send them."""
+        if isinstance(value, str):
+            try:
+                value = [float(w) for w in value.replace("[", "").replace("]", "").split(",") if w.strip()]
+            except ValueError:
+                raise FieldError(
+                    "adapter_weights", f"{value!r}: give numbers separated by commas, e.g. '2,1'"
+                ) from None
+        if isinstance(value, list | tuple) and not all(
+            isinstance(w, int | float) and math.isfinite(w) and w > 0 for w in value
+        ):
+            raise FieldError("adapter_weights", f"{list(value)}: every weight must be a positive number")
+        return value
 
     @field_validator("reference_track", mode="before")
     @classmethod
@@ -355,6 +391,12 @@ class Request(BaseModel):
             for name in names:
                 if name not in taken and getattr(self, name) != defaults[name].default:
                     raise FieldError(name, f"is an option of the {owner} backend: also give @backend {owner}")
+        if self.adapter_weights is not None and len(self.adapters()) < 2:
+            raise FieldError("adapter_weights", "weighs several adapters in their fusion: give two or more "
+                             "@adapter_embed, or drop the weights")  # fmt: skip
+        if self.adapter_weights is not None and len(self.adapter_weights) != len(self.adapters()):
+            raise FieldError("adapter_weights", f"{len(self.adapter_weights)} weights for {len(self.adapters())} "
+                             "adapter(s): give one weight per @adapter_embed")  # fmt: skip
         if self.backend == "flow" and not self.model:
             raise FieldError("model", "the flow backend needs a trained model: give the folder `weavewave train "
                              "flow` wrote, or a MusicLDM pipeline (hub id or folder)")  # fmt: skip
@@ -405,12 +447,7 @@ class Request(BaseModel):
             except BadInputError as exc:
                 raise FieldError("model", str(exc)) from None
             if self.adapter_embed is not None:
-                from weavewave.generators.flow.adapters import read_adapter_config
-
-                try:
-                    read_adapter_config(self.adapter_embed)
-                except BadInputError as exc:
-                    raise FieldError("adapter_embed", str(exc)) from None
+                self.adapter_routes()  # every folder is an adapter, every input has one (or one line)
         for name, ref, role in checks:
             try:
                 locate(ref, role)
@@ -460,8 +497,12 @@ class Request(BaseModel):
         if self.backend == "flow":
             flow: dict[str, Any] = dict(model=self.model, guidance_scale=self.guidance, steps=self.steps, solver=self.solver,
                         device=self.device, dtype=self.dtype, stems=self.stems)  # fmt: skip
-            if self.adapter_embed is not None:
+            if isinstance(self.adapter_embed, str):
                 flow.update(adapter_embed=self.adapter_embed, adapter_inputs=self.adapter_inputs())
+            elif self.adapter_embed is not None:
+                flow.update(adapter_embed=self.adapter_embed, adapter_inputs=self.adapter_routes())
+                if self.adapter_weights is not None:
+                    flow["adapter_weights"] = self.adapter_weights
             return flow
         options: dict[str, Any] = dict(
             model=self.model, steer=self.steer, melody=self.musicgen_melody(), top_k=self.top_k, top_p=self.top_p,
@@ -487,6 +528,41 @@ class Request(BaseModel):
         if source == "image":
             return list(self.image)
         return [self.text] if self.text else []
+
+    def adapters(self) -> list[str]:
+        """The adapter folders given (``adapter_embed``: one or several)."""
+        if self.adapter_embed is None:
+            return []
+        return [self.adapter_embed] if isinstance(self.adapter_embed, str) else list(self.adapter_embed)
+
+    def adapter_routes(self) -> list[list[str]]:
+        """Each adapter's inputs: the pictures for an image adapter, else the text. With several adapters an
+        input that no adapter takes, or an adapter with no input, is refused with one line."""
+        from weavewave.generators.flow.adapters import SOURCE_NOUNS, read_adapter_config
+
+        paths = self.adapters()
+        sources = []
+        for path in paths:
+            try:
+                sources.append(read_adapter_config(path).source)
+            except BadInputError as exc:
+                raise FieldError("adapter_embed", str(exc)) from None
+        routes = [list(self.image) if s == "image" else [self.text] if self.text else [] for s in sources]
+        if len(paths) > 1:  # fused: every input goes through its own adapter
+            if self.image and "image" not in sources:
+                raise FieldError(
+                    "image", "no @adapter_embed adapts images: add an image adapter, or drop the image"
+                )
+            if self.text and all(s == "image" for s in sources):
+                raise FieldError("text", "no @adapter_embed adapts text: add a story or text adapter, or drop the "
+                                 "text")  # fmt: skip
+            for path, source, route in zip(paths, sources, routes, strict=True):
+                if not route:
+                    what = "@image PATH" if source == "image" else "@text TEXT"
+                    raise FieldError(
+                        "adapter_embed", f"the adapter {path} adapts {SOURCE_NOUNS[source]}: give {what}"
+                    )
+        return routes
 
     def given(self) -> dict[str, Any]:
         """The fields that differ from their defaults, as JSON-ready data (a job's stored parameters)."""

@@ -27,6 +27,8 @@ CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "adapter.safetensors"
 RECALL_AT = (1, 5, 10)
 SOURCES = ("image", "story", "text", "vectors")
+# What an adapter of each source adapts, in the refusals ("the adapter X adapts stories: give --text").
+SOURCE_NOUNS = {"image": "images", "story": "stories", "text": "texts", "vectors": "vectors"}
 
 
 @dataclass
@@ -214,3 +216,64 @@ def load_adapter(folder: str | Path) -> tuple[Any, AdapterConfig]:
     model = build_adapter(config)
     model.load_state_dict(load_file(str(p / WEIGHTS_NAME)))
     return model.eval(), config
+
+
+# How several adapted inputs become one condition: the weighted mean of each adapter's unit output,
+# normalised again (every adapter maps into the model's one space, so a mean of unit vectors stays in it
+# and lies between them; normalising puts it back on the sphere the model was trained on).
+FUSION = "mean"
+
+
+def adapter_plan(
+    embed: str | list[str],
+    inputs: list[str] | list[list[str]] | str,
+    weights: list[float] | str | None = None,
+) -> tuple[list[str], list[list[str]], list[float]]:
+    """The adapters, each one's inputs and their fusion weights (as given; default 1 each), from a
+    generator's options.
+
+    ``embed`` is one adapter folder (``inputs``: its inputs) or several (``inputs``: one list per adapter);
+    a brief records the lists as JSON text, which is read back here. Raises BadInputError with one line
+    when the lists do not fit together or a weight is not a positive number.
+    """
+    import math
+
+    def parsed(value: Any) -> Any:
+        return json.loads(value) if isinstance(value, str) and value.lstrip().startswith("[") else value
+
+    embed, inputs, weights = parsed(embed), parsed(inputs), parsed(weights)
+    if isinstance(inputs, str):  # an empty or scalar record
+        inputs = [inputs] if inputs else []
+    if isinstance(embed, str):
+        if weights is not None:
+            raise BadInputError(
+                "adapter weights weigh several adapters: give two or more, or drop the weights"
+            )
+        return [embed], [[str(x) for x in inputs]], [1.0]
+    paths = [str(p) for p in embed]
+    if not paths:
+        raise BadInputError("no adapter given: name at least one adapter folder")
+    if len(paths) == 1 and all(isinstance(x, str) for x in inputs):
+        inputs = [inputs]
+    if len(inputs) != len(paths) or not all(isinstance(x, list | tuple) for x in inputs):
+        raise BadInputError(
+            f"{len(paths)} adapters need one list of inputs each, not {inputs!r}: give [[...], [...]]"
+        )
+    w = [1.0] * len(paths) if weights is None else [float(x) for x in weights]
+    if len(w) != len(paths):
+        raise BadInputError(
+            f"{len(w)} adapter weights for {len(paths)} adapters: give one weight per adapter"
+        )
+    if not all(math.isfinite(x) and x > 0 for x in w):
+        raise BadInputError(f"adapter weights must be positive numbers, not {w}")
+    return paths, [[str(x) for x in row] for row in inputs], w
+
+
+def fuse(vectors: list[np.ndarray], weights: list[float]) -> np.ndarray:
+    """Unit adapted embeddings fused into one unit vector: their weighted mean, L2-normalised (``FUSION``;
+    the weights need not sum to 1)."""
+    total = float(sum(weights))
+    mean = np.sum(
+        [w / total * np.asarray(v, np.float64) for v, w in zip(vectors, weights, strict=True)], axis=0
+    )
+    return (mean / (np.linalg.norm(mean) + 1e-12)).astype(np.float32)

@@ -84,12 +84,21 @@ class FlowOptions(GeneratorOptions):
     )
     device: str = "auto"
     dtype: str = "auto"
-    adapter_embed: str | None = Field(
-        None, description="an adapter from `weavewave train adapter`: its inputs condition the model"
+    adapter_embed: str | list[str] | None = Field(
+        None,
+        description="an adapter from `weavewave train adapter` (or several, fused): its inputs condition the "
+        "model",
     )
-    adapter_inputs: list[str] | str = Field(
+    adapter_inputs: list[str] | list[list[str]] | str = Field(
         default_factory=list,
-        description="what goes through the adapter: picture paths or texts (or a JSON list)",
+        description="what goes through the adapter: picture paths or texts (several adapters: one list each; "
+        "or JSON text)",
+    )
+    adapter_weights: list[float] | str | None = Field(
+        None, description="with several adapters: their weights in the fusion (default equal)"
+    )
+    adapter_fusion: str | None = Field(
+        None, description="how several adapters are fused: mean (the only one)"
     )
     cache: Any = Field(None, description="a ModelCache to share loaded models", exclude=True)
 
@@ -125,7 +134,9 @@ class FlowGenerator:
     device, dtype : ``auto`` or a named one; cache : a ModelCache to share loaded models.
     adapter_embed : an adapter folder (``weavewave train adapter``) whose target space is the model's
         condition space; adapter_inputs : picture paths (an image adapter) or texts it adapts. Their
-        adapted embeddings, averaged, condition every window instead of the captions.
+        adapted embeddings, averaged, condition every window instead of the captions. Several adapters (a
+        list, each checked against the model's space) take one list of inputs each; their unit outputs are
+        fused by a weighted mean, L2-normalised (:func:`.adapters.fuse`; ``adapter_weights``, default equal).
     """
 
     model: str | None = None
@@ -139,8 +150,10 @@ class FlowGenerator:
     crossfade_s: float | None = None  # default: half the overlap
     device: str = "auto"
     dtype: str = "auto"
-    adapter_embed: str | None = None
-    adapter_inputs: list[str] | str = field(default_factory=list)  # a str: a JSON list (the brief's record)
+    adapter_embed: str | list[str] | None = None  # a str: one adapter (or a JSON list, the brief's record)
+    adapter_inputs: list[str] | list[list[str]] | str = field(default_factory=list)  # a str: a JSON list
+    adapter_weights: list[float] | str | None = None  # several adapters: fusion weights (default equal)
+    adapter_fusion: str | None = None  # recorded with several adapters; FUSION is the only one
     cache: ModelCache | None = field(default=None, repr=False)
     name: str = field(default="flow", init=False)
 
@@ -156,10 +169,17 @@ class FlowGenerator:
 
         self.solver = (self.solver or "euler").lower()
         self.model_kind = resolve_model_kind(self.model, self.model_kind)
-        if isinstance(self.adapter_inputs, str):  # the brief records options as scalars: a JSON list
-            import json
+        self.adapters: list[str] = []
+        if self.adapter_embed:
+            from weavewave.generators.flow.adapters import FUSION, adapter_plan
 
-            self.adapter_inputs = [str(x) for x in json.loads(self.adapter_inputs)]
+            if self.adapter_fusion not in (None, FUSION):
+                raise BadInputError(f"unknown adapter fusion {self.adapter_fusion!r}: use {FUSION}")
+            self.adapters, self.routes, self.weights = adapter_plan(
+                self.adapter_embed, self.adapter_inputs, self.adapter_weights
+            )
+            if len(self.adapters) == 1:  # one adapter (however given): recorded as before
+                self.adapter_embed, self.adapter_inputs = self.adapters[0], self.routes[0]
         if self.model_kind == "musicldm":
             if self.vae:
                 raise BadInputError(
@@ -192,40 +212,72 @@ class FlowGenerator:
             )
 
     def check_adapter(self) -> None:
-        """The adapter maps into this model's condition space and has something to adapt (one line if not)."""
-        from weavewave.generators.flow.adapters import condition_space, read_adapter_config
+        """Every adapter maps into this model's condition space and has something to adapt (one line if not)."""
+        from weavewave.generators.flow.adapters import SOURCE_NOUNS, condition_space, read_adapter_config
 
         assert self.adapter_embed is not None and self.model is not None
-        adapter = read_adapter_config(self.adapter_embed)
-        if self.model_kind == "musicldm":
-            self.check_ldm_adapter(adapter)
-            return
-        space = condition_space(self.config.condition, self.clap_model or self.config.clap_model, self.model)
-        if adapter.target_space != space or adapter.target_dim != self.config.cond_dim:
-            raise BadInputError(
-                f"the adapter {self.adapter_embed} maps into {adapter.target_space} ({adapter.target_dim} "
-                f"dimensions) but {self.model} is conditioned on {space} ({self.config.cond_dim}): train the "
-                f"adapter with --flow-model {self.model}, or with the CLAP weights of a clap-audio model"
+        for path, inputs in zip(self.adapters, self.routes, strict=True):
+            adapter = read_adapter_config(path)
+            if self.model_kind == "musicldm":
+                self.check_ldm_adapter(adapter, path, inputs)
+                continue
+            space = condition_space(
+                self.config.condition, self.clap_model or self.config.clap_model, self.model
             )
-        if not self.adapter_inputs:
-            what = "--image PATH" if adapter.source == "image" else "--text TEXT"
-            raise BadInputError(f"the adapter {self.adapter_embed} adapts {adapter.source}s: give {what}")
+            if adapter.target_space != space or adapter.target_dim != self.config.cond_dim:
+                raise BadInputError(
+                    f"the adapter {path} maps into {adapter.target_space} ({adapter.target_dim} "
+                    f"dimensions) but {self.model} is conditioned on {space} ({self.config.cond_dim}): train the "
+                    f"adapter with --flow-model {self.model}, or with the CLAP weights of a clap-audio model"
+                )
+            if not inputs:
+                what = "--image PATH" if adapter.source == "image" else "--text TEXT"
+                raise BadInputError(f"the adapter {path} adapts {SOURCE_NOUNS[adapter.source]}: give {what}")
 
-    def check_ldm_adapter(self, adapter: Any) -> None:
+    def check_ldm_adapter(self, adapter: Any, path: str, inputs: list[str]) -> None:
         """A MusicLDM pipeline is conditioned on its CLAP's space: the adapter must map into it (trained with
         ``--clap-model`` naming the pipeline, or the CLAP weights given here as ``clap_model``)."""
-        from weavewave.generators.flow.adapters import model_ref
+        from weavewave.generators.flow.adapters import SOURCE_NOUNS, model_ref
 
         clap = model_ref(self.clap_model or self.model)
         if adapter.target_space not in (f"clap-audio:{clap}", f"clap:{clap}"):
             raise BadInputError(
-                f"the adapter {self.adapter_embed} maps into {adapter.target_space} but the MusicLDM pipeline "
+                f"the adapter {path} maps into {adapter.target_space} but the MusicLDM pipeline "
                 f"{self.model} is conditioned on its own CLAP ({clap}): train the adapter with --clap-model "
                 f"{self.model}, or pass --clap-model with the CLAP weights the pipeline's CLAP is"
             )
-        if not self.adapter_inputs:
+        if not inputs:
             what = "--image PATH" if adapter.source == "image" else "--text TEXT"
-            raise BadInputError(f"the adapter {self.adapter_embed} adapts {adapter.source}s: give {what}")
+            raise BadInputError(f"the adapter {path} adapts {SOURCE_NOUNS[adapter.source]}: give {what}")
+
+    @property
+    def fused(self) -> bool:
+        """Whether several adapters are fused into the condition."""
+        return len(self.adapters) > 1
+
+    def adapter_label(self) -> str:
+        """The condition's name in the stats: ``adapter:DIR``, or the fusion of several with their weights."""
+        if not self.fused:
+            return f"adapter:{self.adapter_embed}"
+        total = sum(self.weights)
+        parts = ", ".join(f"{p}*{w / total:.3g}" for p, w in zip(self.adapters, self.weights, strict=True))
+        return f"adapters:mean({parts})"
+
+    def adapter_record(self) -> dict[str, Any]:
+        """The adapter options as the brief records them (scalars: lists as JSON text)."""
+        import json
+
+        if not self.adapter_embed:
+            return {}
+        if not self.fused:
+            return {
+                "adapter_embed": self.adapter_embed,
+                "adapter_inputs": json.dumps(list(self.adapter_inputs)),
+            }
+        from weavewave.generators.flow.adapters import FUSION
+
+        return {"adapter_embed": json.dumps(self.adapters), "adapter_inputs": json.dumps(self.routes),
+                "adapter_weights": json.dumps(self.weights), "adapter_fusion": FUSION}  # fmt: skip
 
     def bundle(self) -> FlowBundle:
         """The loaded model, VAE and embedder (each loaded once per model cache)."""
@@ -252,7 +304,7 @@ class FlowGenerator:
                 f"{config.sample_rate} Hz): drop --vae or pass that VAE"
             )
         if self.adapter_embed:  # the adapter's inputs, not the captions, condition the model
-            return FlowBundle(model, config, vae, None, f"adapter:{self.adapter_embed}", ref, vae.device,
+            return FlowBundle(model, config, vae, None, self.adapter_label(), ref, vae.device,
                               next(model.parameters()).dtype, self.adapted_condition())  # fmt: skip
         embed, _, label = caption_embedder(config.condition, self.clap_model or config.clap_model)
         return FlowBundle(
@@ -260,16 +312,20 @@ class FlowGenerator:
         )
 
     def adapted_condition(self) -> np.ndarray:
-        """The adapter's inputs embedded, adapted and averaged: a unit vector [shape=(cond_dim,)]."""
+        """The adapters' inputs embedded, adapted and averaged per adapter, then fused (several adapters):
+        a unit vector [shape=(cond_dim,)]."""
         from weavewave.generators.flow.adapter_train import source_embedder
-        from weavewave.generators.flow.adapters import adapt, load_adapter
+        from weavewave.generators.flow.adapters import adapt, fuse, load_adapter
 
         assert self.adapter_embed is not None
-        adapter, config = load_adapter(self.adapter_embed)
-        assert config.source_embedder is not None  # an adapter from a dataset always names its embedder
-        sources = source_embedder(config.source_embedder, config.source_model)(self.adapter_inputs)
-        mean = adapt(adapter, sources).mean(axis=0)
-        return (mean / (np.linalg.norm(mean) + 1e-12)).astype(np.float32)
+        vectors = []
+        for path, inputs in zip(self.adapters, self.routes, strict=True):
+            adapter, config = load_adapter(path)
+            assert config.source_embedder is not None  # an adapter from a dataset always names its embedder
+            sources = source_embedder(config.source_embedder, config.source_model)(inputs)
+            mean = adapt(adapter, sources).mean(axis=0)
+            vectors.append((mean / (np.linalg.norm(mean) + 1e-12)).astype(np.float32))
+        return vectors[0] if not self.fused else fuse(vectors, self.weights)
 
     def generate(self, brief: MusicBrief, *, progress: ProgressFn | None = None) -> Track:
         """Make ``brief`` as mastered 48 kHz stereo audio."""
@@ -321,7 +377,7 @@ class FlowGenerator:
             steps=self.steps,
             guidance=self.guidance_scale,
             solver=self.solver,
-            adapter=self.adapter_embed,
+            adapter=self.adapters if self.fused else self.adapter_embed,
             windows=[
                 {
                     "start_s": round(w.start / cfg.frame_rate, 4),
@@ -342,7 +398,6 @@ class FlowGenerator:
 
     def generate_ldm(self, brief: MusicBrief, report: ProgressFn) -> Track:
         """Make ``brief`` with a MusicLDM pipeline (see :mod:`.ldm`): same windows, record and mastering."""
-        import json
 
         from weavewave.dsp.master import SAMPLE_RATE, master_model_audio
         from weavewave.generators.flow.condition import CaptionCache, check_dim
@@ -363,7 +418,7 @@ class FlowGenerator:
         captions = [block_caption(brief, a, b) for a, b in spans]
         if self.adapter_embed:
             adapted = check_dim(self.adapted_condition(), ldm.cond_dim, "the adapted embedding")
-            conds, condition = [adapted] * len(windows), f"adapter:{self.adapter_embed}"
+            conds, condition = [adapted] * len(windows), self.adapter_label()
         else:
             embed = CaptionCache(lambda texts: ldm.embed(list(texts)))
             conds, condition = [embed(c) for c in captions], f"clap:{ldm.clap.name}"
@@ -383,12 +438,12 @@ class FlowGenerator:
             "model": ldm.ref, "model_kind": "musicldm", "clap_model": self.clap_model, "steps": self.steps,
             "guidance": self.guidance_scale, "solver": self.solver, "overlap": self.overlap_s,
             "crossfade": self.crossfade_s, "dtype": self.dtype,
-            **({"adapter_embed": self.adapter_embed, "adapter_inputs": json.dumps(list(self.adapter_inputs))}
-               if self.adapter_embed else {}),
+            **self.adapter_record(),
         }  # fmt: skip
         stats.update(
             generator="flow", model=ldm.ref, pipeline="MusicLDMPipeline", condition=condition,
-            steps=self.steps, guidance=self.guidance_scale, solver=self.solver, adapter=self.adapter_embed,
+            steps=self.steps, guidance=self.guidance_scale, solver=self.solver,
+            adapter=self.adapters if self.fused else self.adapter_embed,
             windows=[
                 {"start_s": round(a, 4), "end_s": round(b, 4), "held_s": round(w.known / ldm.frame_rate, 4),
                  "caption": c}
@@ -405,7 +460,6 @@ class FlowGenerator:
 
     def record_options(self, b: FlowBundle) -> dict[str, Any]:
         """The options that change the sound, by their public names, as the brief records them."""
-        import json
 
         return {
             "model": b.ref,
@@ -417,8 +471,7 @@ class FlowGenerator:
             "overlap": self.overlap_s,
             "crossfade": self.crossfade_s,
             "dtype": self.dtype,
-            **({"adapter_embed": self.adapter_embed, "adapter_inputs": json.dumps(list(self.adapter_inputs))}
-               if self.adapter_embed else {}),
+            **self.adapter_record(),
         }  # fmt: skip
 
 
