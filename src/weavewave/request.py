@@ -517,10 +517,11 @@ class Request(BaseModel):
         return options
 
     def adapter_inputs(self) -> list[str]:
-        """What goes through the flow backend's adapter: the pictures for an image adapter, else the text."""
+        """What goes through the flow backend's one adapter: the pictures for an image adapter, else the text
+        (several adapters: :meth:`adapter_routes`)."""
         from weavewave.generators.flow.adapters import read_adapter_config
 
-        assert self.adapter_embed is not None
+        assert isinstance(self.adapter_embed, str)
         try:
             source = read_adapter_config(self.adapter_embed).source
         except BadInputError as exc:

@@ -230,7 +230,7 @@ class ModelDescriber:
         """The model's greedy answer about ``sound`` [shape=(n,)], at its feature extractor's rate."""
         from weavewave.perceive.mllm import ask
 
-        messages = [
+        messages: list[dict[str, Any]] = [
             {"role": "system", "content": [{"type": "text", "text": DESCRIBER_SYSTEM}]},
             {"role": "user", "content": [{"type": "audio", "audio": sound},
                                          {"type": "text", "text": DESCRIBER_PROMPT}]},

@@ -241,23 +241,24 @@ def adapter_plan(
     def parsed(value: Any) -> Any:
         return json.loads(value) if isinstance(value, str) and value.lstrip().startswith("[") else value
 
-    embed, inputs, weights = parsed(embed), parsed(inputs), parsed(weights)
-    if isinstance(inputs, str):  # an empty or scalar record
-        inputs = [inputs] if inputs else []
+    embed, weights = parsed(embed), parsed(weights)
+    given: Any = parsed(inputs)
+    if isinstance(given, str):  # an empty or scalar record
+        given = [given] if given else []
     if isinstance(embed, str):
         if weights is not None:
             raise BadInputError(
                 "adapter weights weigh several adapters: give two or more, or drop the weights"
             )
-        return [embed], [[str(x) for x in inputs]], [1.0]
+        return [embed], [[str(x) for x in given]], [1.0]
     paths = [str(p) for p in embed]
     if not paths:
         raise BadInputError("no adapter given: name at least one adapter folder")
-    if len(paths) == 1 and all(isinstance(x, str) for x in inputs):
-        inputs = [inputs]
-    if len(inputs) != len(paths) or not all(isinstance(x, list | tuple) for x in inputs):
+    if len(paths) == 1 and all(isinstance(x, str) for x in given):
+        given = [list(given)]
+    if len(given) != len(paths) or not all(isinstance(x, list | tuple) for x in given):
         raise BadInputError(
-            f"{len(paths)} adapters need one list of inputs each, not {inputs!r}: give [[...], [...]]"
+            f"{len(paths)} adapters need one list of inputs each, not {given!r}: give [[...], [...]]"
         )
     w = [1.0] * len(paths) if weights is None else [float(x) for x in weights]
     if len(w) != len(paths):
@@ -266,7 +267,7 @@ def adapter_plan(
         )
     if not all(math.isfinite(x) and x > 0 for x in w):
         raise BadInputError(f"adapter weights must be positive numbers, not {w}")
-    return paths, [[str(x) for x in row] for row in inputs], w
+    return paths, [[str(x) for x in row] for row in given], w
 
 
 def fuse(vectors: list[np.ndarray], weights: list[float]) -> np.ndarray:
