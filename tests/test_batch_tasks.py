@@ -166,3 +166,30 @@ def test_a_worker_that_crashes_right_after_a_row_keeps_that_row(tmp_path, monkey
         by_id["boom"]["status"] == "failed"
         and "the worker process died (exit code -11)" in by_id["boom"]["error"]
     )
+
+
+def test_library_add_rows_fill_one_library_and_resume(albums, tmp_path, capsys):
+    # Two rows add two albums to the same library on two workers at once (the library's lock orders the
+    # writes); a rerun finds both rows done; a row naming no audio fails alone with one line.
+    from weavewave.library.store import open_library
+
+    manifest = _jsonl(albums / "lib.jsonl", [
+        {"id": "a", "music": "a", "library": "../lib", "text_model": "lexicon"},
+        {"id": "b", "music": "b", "library": "../lib", "text_model": "lexicon"},
+        {"id": "none", "music": "empty", "library": "../lib", "text_model": "lexicon"},
+    ])  # fmt: skip
+    out = tmp_path / "out"
+    argv = ["batch", str(manifest), "--task", "library-add", "--out", str(out), "--workers", "2", "-q"]
+    assert main(argv) == 0
+    rows = {r["id"]: r for r in _results(out)}
+    assert rows["a"]["summary"]["added"] == 1 and rows["b"]["summary"]["added"] == 2
+    assert rows["none"]["status"] == "ok" and rows["none"]["summary"]["found"] == 0
+    added = json.loads((out / "b" / "added.json").read_text())
+    assert added["library"] == str((albums.parent / "lib").resolve()) and added["added"] == 2
+    assert len(open_library(albums.parent / "lib").known()) == 3
+    capsys.readouterr()
+    assert main(argv) == 0
+    assert "3 already done" in capsys.readouterr().out
+    bad = _jsonl(albums / "bad.jsonl", [{"music": "a"}])
+    with pytest.raises(ManifestError, match="library"):
+        load_manifest(bad, mode="library-add")

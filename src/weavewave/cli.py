@@ -204,9 +204,9 @@ def _add_batch(sub: Any) -> None:
     b.add_argument(
         "--describe", action="store_true", help="write brief.json only (no audio); as --task describe"
     )
-    b.add_argument("--task", choices=("generate", "describe", "annotate", "eval"), default=None,
-                   help="what each row is (default generate): a request, or the fields of an annotate or "
-                   "eval command (see docs/BATCH.md)")  # fmt: skip
+    b.add_argument("--task", choices=("generate", "describe", "annotate", "eval", "library-add"), default=None,
+                   help="what each row is (default generate): a request, or the fields of an annotate, eval "
+                   "or library add command (see docs/BATCH.md)")  # fmt: skip
     b.add_argument("--workers", type=int, default=None, metavar="N",
                    help="worker processes, or Ray actors (default: the number of cores)")  # fmt: skip
     b.add_argument("--ray", nargs="?", const="local", default=None, metavar="ADDRESS",

@@ -34,7 +34,7 @@ HASH_CHUNK = 1 << 20
 CSV_LIST_SEPARATOR = ";"
 # What a manifest's rows are: requests (music or briefs), or jobs of another command (batch.tasks).
 REQUEST_MODES = ("generate", "describe")
-MODES = (*REQUEST_MODES, "annotate", "eval")
+MODES = (*REQUEST_MODES, "annotate", "eval", "library-add")
 # Input fields that name files (``brief`` too: a brief.json to vary).
 FILE_FIELDS = ("image", "video", "audio", "melody", "soundfont", "brief")
 MAX_REPORTED_ERRORS = 20  # a broken manifest of 10,000 rows should not print 10,000 lines

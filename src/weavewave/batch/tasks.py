@@ -1,10 +1,12 @@
-"""Batch tasks other than making music: ``annotate`` and ``eval`` rows run through the same engine.
+"""Batch tasks other than making music: ``annotate``, ``eval`` and ``library-add`` rows run through the same
+engine.
 
 ``weavewave batch MANIFEST --task annotate|eval --out OUT`` reads one job per row, with the fields named as
 that command's options (without ``--``, ``_`` for ``-``; the command's positional arguments as ``music``
 and ``paths``). Each row writes its own folder ``OUT/<id>/``, atomically, as a generate row does: an
 annotate row a dataset folder (``datasets.load_dataset`` reads it), an eval row a report (results.json,
-report.md, report.html). Ids, resume, results.jsonl, progress, local workers and Ray are the engine's.
+report.md, report.html), a library-add row its ``added.json`` (what it added to the row's ``library``, which
+is written in place: adds that overlap are safe, the library's own lock orders them). Ids, resume, results.jsonl, progress, local workers and Ray are the engine's.
 
 A row's inputs are local files or folders (on Ray: a path every node sees). Its id, when not given, is a
 hash of the task and its fields with every input replaced by the SHA-256 of its content (a folder: of
@@ -23,14 +25,16 @@ from typing import Any
 
 from weavewave.errors import FieldError
 
-ANNOTATE, EVAL = "annotate", "eval"
-TASKS = (ANNOTATE, EVAL)
+ANNOTATE, EVAL, LIBRARY_ADD = "annotate", "eval", "library-add"
+TASKS = (ANNOTATE, EVAL, LIBRARY_ADD)
+TEXT_MODELS = ("auto", "minilm", "lexicon")  # as `weavewave library add --text-model`
 EMBEDDERS = ("features", "clap", "encodec")
 REVIEW_ACTIONS = ("correct", "reject")
-# Field kinds: one local path, one or more local paths, a model (hub id, or a folder relative to the
+# Field kinds: one local path, one or more local paths, a folder written in place (named by its path, not
+# its content: a library), a model (hub id, or a folder relative to the
 # manifest), free text, a number or word, one of a set, a list from a set, a flag.
-PATH, PATHS, MODEL, TEXT, VALUE, CHOICE, CHOICES, FLAG = (
-    "path", "paths", "model", "text", "value", "choice", "choices", "flag",
+PATH, PATHS, PLACE, MODEL, TEXT, VALUE, CHOICE, CHOICES, FLAG = (
+    "path", "paths", "place", "model", "text", "value", "choice", "choices", "flag",
 )  # fmt: skip
 
 
@@ -59,6 +63,12 @@ TASK_FIELDS: dict[str, dict[str, TaskField]] = {
         "encodec_model": TaskField(MODEL),
         "images": TaskField(PATH),
         "no_plots": TaskField(FLAG),
+    },
+    LIBRARY_ADD: {
+        "music": TaskField(PATHS, required=True),
+        "library": TaskField(PLACE, required=True),
+        "text_model": TaskField(CHOICE, choices=TEXT_MODELS),
+        "clap_model": TaskField(MODEL),
     },
 }
 TRUE_WORDS, FALSE_WORDS = ("true", "yes", "1"), ("false", "no", "0", "")  # CSV cells hold flags as words
@@ -93,6 +103,13 @@ def check_task_row(
             fields[name] = located if f.kind == PATHS else located[0]
             hashes = [digests.get(p) or digests.setdefault(p, tree_digest(p)) for p in located]
             canonical[name] = hashes if f.kind == PATHS else hashes[0]
+        elif f.kind == PLACE:
+            if not isinstance(value, str) or not value.strip():
+                raise FieldError(name, "give a folder path (relative to the manifest)")
+            place = Path(os.path.expanduser(value.strip()))
+            fields[name] = canonical[name] = str(
+                (Path(base) / place if base is not None else place).resolve()
+            )
         elif f.kind == MODEL:
             if not isinstance(value, str) or not value.strip():
                 raise FieldError(name, "give a hub id or a model folder")
@@ -187,7 +204,7 @@ def tree_digest(path: str) -> str:
 
 
 def run_task(task: str, fields: dict[str, Any], folder: Path, record: dict[str, Any]) -> list[Path]:
-    """Run one annotate or eval row into ``folder`` (which must not exist yet); return the files written.
+    """Run one annotate, eval or library-add row into ``folder`` (which must not exist yet); return the files written.
     Puts the task's own figures into ``record["summary"]`` and its time into ``record["seconds"]``."""
     t0 = time.perf_counter()
     if task == ANNOTATE:
@@ -215,6 +232,19 @@ def run_task(task: str, fields: dict[str, Any], folder: Path, record: dict[str, 
         summary.update({k: v for k, v in results.get("distribution", {}).items()
                         if k.startswith(EVAL_SUMMARY_PREFIXES) and isinstance(v, int | float)})  # fmt: skip
         record["summary"] = summary
+    elif task == LIBRARY_ADD:
+        from weavewave.library.indexer import add_paths
+        from weavewave.library.store import open_library
+
+        library = open_library(fields["library"], create=True, what="library")
+        report = add_paths(library, fields["music"], text_model=fields.get("text_model", "auto"),
+                           clap_model=fields.get("clap_model"))  # fmt: skip
+        record["summary"] = {"found": report.found, "added": report.added, "unchanged": report.unchanged,
+                             "duplicates": report.duplicates, "skipped": len(report.skipped)}  # fmt: skip
+        folder.mkdir(parents=True)
+        added = {"library": fields["library"], **record["summary"],
+                 "skipped_files": [{"path": str(k.path), "reason": k.reason} for k in report.skipped]}  # fmt: skip
+        (folder / "added.json").write_text(json.dumps(added, indent=2) + "\n", encoding="utf-8")
     else:
         raise ValueError(f"task must be one of {TASKS}")
     record["seconds"][task] = round(time.perf_counter() - t0, 3)
