@@ -437,6 +437,56 @@ def test_references_from_the_servers_library_in_the_browser(server, browser, tmp
     assert not _toasts(browser)
 
 
+def test_search_the_library_and_pick_a_reference_track_in_the_browser(server, browser, tmp_path):
+    """Two tracks in the server's library; the Library tab's search (a genre: the targeted track) ranks the
+    one asked for first with why; "Use as the reference track" fills the Advanced settings' field, and
+    Describe's brief names that track, not the other."""
+    import httpx
+
+    from library_media import render_labelled  # tests/ is on sys.path
+
+    jazz, ambient = render_labelled(tmp_path / "music", 2, duration=6.0, seed=40)
+    ids = {}
+    for piece in (jazz, ambient):
+        r = httpx.post(f"{server}/v1/library/tracks", files={"file": (piece.path.name, piece.path.read_bytes())},
+                       timeout=240)  # fmt: skip
+        assert r.status_code == 201, r.text
+        ids[piece.title] = r.json()["track"]["id"]
+    browser.get(server + "/")
+    _css(browser, "#ww-describe")
+    WebDriverWait(browser, 60).until(
+        lambda d: d.find_element(By.XPATH, "//button[@role='tab' and normalize-space()='Library']")
+    ).click()
+    _css(browser, "#ww-search-words textarea").send_keys("calm slow pads")
+    _css(browser, "#ww-search-genre textarea").send_keys("ambient")
+    _css(browser, "#ww-search").click()
+    WebDriverWait(browser, 120).until(
+        lambda d: ids[ambient.title] in d.find_element(By.CSS_SELECTOR, "#ww-search-results").text,
+        message="the search did not list the ambient track",
+    )
+    results = _css(browser, "#ww-search-results").text
+    assert "targeted" in results and "genre" in results.lower(), results
+    _css(browser, "#ww-use-reference").click()
+    browser.find_element(By.XPATH, "//button[contains(., 'Advanced settings')]").click()
+    WebDriverWait(browser, 30).until(
+        lambda d: (
+            d.find_element(By.CSS_SELECTOR, "#ww-reference-track textarea").get_attribute("value")
+            == ids[ambient.title]
+        ),
+        message="picking the result did not fill the reference track",
+    )
+    _css(browser, "#ww-text textarea").send_keys("a bright morning")
+    _css(browser, "#ww-describe").click()
+    why = WebDriverWait(browser, 240).until(
+        lambda d: (w := d.find_element(By.CSS_SELECTOR, "#ww-why").text) and ambient.title in w and w,
+        message="the brief's provenance did not name the picked track",
+    )
+    assert jazz.title not in why, why
+    assert not _toasts(browser)
+    browser.execute_script("window.scrollTo(0, 0)")
+    browser.save_screenshot("/tmp/library4-page.png")
+
+
 def _choose(driver, selector: str, text: str) -> None:
     """Pick the option that reads ``text`` from the Gradio dropdown at ``selector`` (the list re-renders as
     it opens, so a found option may go stale: the wait tries again)."""

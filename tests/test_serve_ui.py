@@ -18,7 +18,9 @@ from weavewave.serve.ui import (  # noqa: E402
     follow_caption,
     library_fields,
     library_rows,
+    library_search,
     page_message,
+    reference_track_fields,
     user_caption,
 )
 
@@ -178,3 +180,10 @@ def test_the_library_controls_mean_none_when_zero_and_list_nothing_without_a_lib
     with pytest.raises(gr.Error, match="References from your library"):
         library_fields(1.5)
     assert library_rows(Settings(data_dir=tmp_path, workers=1, ui=False)) == []
+
+
+def test_the_picked_reference_track_is_a_request_field_and_search_finds_nothing_without_a_library(tmp_path):
+    assert reference_track_fields("") == {} and reference_track_fields(None) == {}
+    assert reference_track_fields(" abc123 ") == {"reference_track": ["abc123"]}
+    rows, pick = library_search(Settings(data_dir=tmp_path, workers=1, ui=False), "calm", "jazz", "90-120")
+    assert rows == [] and pick["choices"] == []

@@ -55,21 +55,15 @@ def library_router(settings: Settings) -> APIRouter:
         limit: Annotated[int, Query(ge=1, le=MAX_RESULTS)] = 10,
     ) -> dict[str, Any]:
         """Dual-track retrieval: each result with its track (broad or targeted), score and why."""
-        from weavewave.library.search import Query as LibraryQuery
-        from weavewave.library.search import parse_tempo_range, search
-
         lib = opened()
         if lib is None:
             return {"results": []}
         try:
-            query = LibraryQuery(text=q, track=list(reference_track or []), genre=genre, instrument=instrument,
-                                 artist=artist, title=title, key=key, limit=limit,
-                                 tempo=parse_tempo_range(tempo) if tempo else None)  # fmt: skip
+            return {"results": search_results(lib, q=q, genre=genre, instrument=instrument, artist=artist,
+                                              title=title, tempo=tempo, key=key, track=reference_track,
+                                              limit=limit)}  # fmt: skip
         except BadInputError as exc:
             raise FieldError("tempo" if "--tempo" in str(exc) else "q", str(exc)) from None
-        hits = search(lib, query)
-        return {"results": [{"rank": i + 1, "track": h.track, "score": round(h.score, 4), "why": h.why,
-                             **_public(h.row)} for i, h in enumerate(hits)]}  # fmt: skip
 
     @router.post("/tracks", status_code=201)
     async def add_track(file: Annotated[UploadFile, File(description="an audio file: WAV, FLAC, MP3, OGG")]):
@@ -102,6 +96,32 @@ def _add_upload(settings: Settings, upload: UploadFile, opened: Any) -> dict[str
         raise FieldError("file", f"{name}: {report.skipped[0].reason}")
     row = lib.get(digest)
     return {"added": report.added, "duplicate": report.added == 0, "track": _public(row or {})}
+
+
+def search_results(
+    lib: Any,
+    *,
+    q: str | None = None,
+    genre: str | None = None,
+    instrument: str | None = None,
+    artist: str | None = None,
+    title: str | None = None,
+    tempo: str | None = None,
+    key: str | None = None,
+    track: list[str] | None = None,
+    limit: int = 10,
+) -> list[dict[str, Any]]:
+    """Dual-track retrieval in ``lib`` as the API and the page show it: each result with its rank, track
+    (broad or targeted), score and why. Raises BadInputError on a bad tempo range or query."""
+    from weavewave.library.search import Query as LibraryQuery
+    from weavewave.library.search import parse_tempo_range, search
+
+    query = LibraryQuery(text=q, track=list(track or []), genre=genre, instrument=instrument, artist=artist,
+                         title=title, key=key, limit=limit,
+                         tempo=parse_tempo_range(tempo) if tempo else None)  # fmt: skip
+    hits = search(lib, query)
+    return [{"rank": i + 1, "track": h.track, "score": round(h.score, 4), "why": h.why, **_public(h.row)}
+            for i, h in enumerate(hits)]  # fmt: skip
 
 
 def _public(row: dict[str, Any]) -> dict[str, Any]:

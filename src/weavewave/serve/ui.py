@@ -197,6 +197,37 @@ def library_rows(settings: Settings) -> list[list[Any]]:
             for r in rows]  # fmt: skip
 
 
+SEARCH_HEADERS = ["rank", "track", "why", "title", "genre", "BPM", "id"]
+
+
+def library_search(settings: Settings, words: str, genre: str, tempo: str) -> tuple[list[list[Any]], Any]:
+    """The Library tab's search: ranked rows (broad or targeted, and why) and the choices of the pick list,
+    through the same retrieval as ``GET /v1/library/search``."""
+    from weavewave.library.store import MARKER_NAME, open_library
+    from weavewave.serve.library import search_results
+
+    if not (settings.library_dir / MARKER_NAME).is_file():
+        return [], gr.update(choices=[], value=None)
+    try:
+        lib = open_library(settings.library_dir, what="server library")
+        hits = search_results(lib, q=(words or "").strip() or None, genre=(genre or "").strip() or None,
+                              tempo=(tempo or "").strip() or None)  # fmt: skip
+    except BadInputError as exc:
+        raise _error(exc) from None
+    rows = [
+        [h["rank"], h["track"], h["why"], h["title"], h["genre"], round(h["tempo_bpm"]), h["id"]]
+        for h in hits
+    ]
+    choices = [(f"{h['rank']}. {h['title']} ({h['id']})", h["id"]) for h in hits]
+    return rows, gr.update(choices=choices, value=choices[0][1] if choices else None)
+
+
+def reference_track_fields(reference_track: Any) -> dict[str, Any]:
+    """The Advanced settings' "Reference track" id as request fields: empty is none."""
+    given = (reference_track or "").strip()
+    return {"reference_track": [given]} if given else {}
+
+
 def _close(req: service.Submission) -> None:
     for up in [*req.image, req.video, req.audio]:
         if up is not None:
@@ -388,6 +419,7 @@ class PageHandlers:
         references=0,
         steps=FLOW_STEPS,
         solver="euler",
+        reference_track="",
     ):
         # The tune tab's reference mode and the video tab's keep-audio mean something only with their input.
         options = _options(
@@ -412,7 +444,9 @@ class PageHandlers:
             seed,
             backend,
             options=options,
-            fields=library_fields(references) | flow_fields(backend, steps, solver),
+            fields=library_fields(references)
+            | reference_track_fields(reference_track)
+            | flow_fields(backend, steps, solver),
         )
         try:
             brief = _page_words(service.describe(req, self.settings, self.cache))
@@ -654,6 +688,29 @@ def _inputs_column(genres: Collection[str], backends: Sequence[str]) -> SimpleNa
                     elem_id="ww-library",
                 )
                 library_refresh = gr.Button("Refresh", size="sm", elem_id="ww-library-refresh")
+                # Dual-track search: words give the broad track; a genre or tempo range the targeted one.
+                with gr.Row():
+                    search_words = gr.Textbox(
+                        label="Search the library",
+                        placeholder="calm rainy evening",
+                        elem_id="ww-search-words",
+                    )
+                    search_genre = gr.Textbox(label="Genre", placeholder="jazz", elem_id="ww-search-genre")
+                    search_tempo = gr.Textbox(
+                        label="Tempo range", placeholder="90-120", elem_id="ww-search-tempo"
+                    )
+                search_btn = gr.Button("Search", size="sm", elem_id="ww-search")
+                search_results = gr.Dataframe(
+                    headers=SEARCH_HEADERS,
+                    interactive=False,
+                    label="Results (broad: mood and theme; targeted: what you named)",
+                    elem_id="ww-search-results",
+                )
+                with gr.Row():
+                    search_pick = gr.Dropdown([], label="Result", elem_id="ww-search-pick")
+                    use_reference = gr.Button(
+                        "Use as the reference track", size="sm", elem_id="ww-use-reference"
+                    )
         with gr.Row():
             duration = gr.Slider(
                 5,
@@ -739,6 +796,12 @@ def _inputs_column(genres: Collection[str], backends: Sequence[str]) -> SimpleNa
                 info="the closest tracks of the server's library lend tempo, key, chords and form",
                 elem_id="ww-references",
             )
+            # One given track of the library (picked on the Library tab, or typed): the brief names it.
+            reference_track = gr.Textbox(
+                label="Reference track (library id; empty: none)",
+                info="pick one on the Library tab's search; clear it to drop it",
+                elem_id="ww-reference-track",
+            )
         describe_btn = gr.Button("Describe", variant="secondary", elem_id="ww-describe")
     return SimpleNamespace(
         text=text,
@@ -766,6 +829,14 @@ def _inputs_column(genres: Collection[str], backends: Sequence[str]) -> SimpleNa
         references=references,
         library=library,
         library_refresh=library_refresh,
+        search_words=search_words,
+        search_genre=search_genre,
+        search_tempo=search_tempo,
+        search_btn=search_btn,
+        search_results=search_results,
+        search_pick=search_pick,
+        use_reference=use_reference,
+        reference_track=reference_track,
         describe_btn=describe_btn,
     )
 
@@ -941,7 +1012,7 @@ def build_ui(settings: Settings, store: JobStore, cache: Any = None) -> gr.Block
         ]
         outputs = [m.out_audio, m.out_picture, m.out_video, m.out_files, m.out_summary]
         neural = [i.model, i.steer, i.describer, i.describer_model, i.reference_mode, i.keep_audio, i.loop,
-                  i.references, i.steps, i.solver]  # fmt: skip
+                  i.references, i.steps, i.solver, i.reference_track]  # fmt: skip
         # Progress shows in one place per action (the status line, or the player the piece will play in),
         # not as a bar over each of the dozen fields an action fills.
         i.describe_btn.click(
@@ -1002,6 +1073,15 @@ def build_ui(settings: Settings, store: JobStore, cache: Any = None) -> gr.Block
         )
         i.library_refresh.click(lambda: library_rows(settings), None, i.library, show_progress="hidden")
         page.load(lambda: library_rows(settings), None, i.library, show_progress="hidden")
+        i.search_btn.click(
+            lambda w, g, t: library_search(settings, w, g, t),
+            [i.search_words, i.search_genre, i.search_tempo],
+            [i.search_results, i.search_pick],
+            show_progress="hidden",
+        )
+        i.use_reference.click(
+            lambda pick: pick or "", i.search_pick, i.reference_track, show_progress="hidden"
+        )
     return page
 
 
