@@ -213,7 +213,7 @@ class FlowGenerator:
 
     def check_adapter(self) -> None:
         """Every adapter maps into this model's condition space and has something to adapt (one line if not)."""
-        from weavewave.generators.flow.adapters import SOURCE_NOUNS, condition_space, read_adapter_config
+        from weavewave.generators.flow.adapters import condition_space, read_adapter_config
 
         assert self.adapter_embed is not None and self.model is not None
         for path, inputs in zip(self.adapters, self.routes, strict=True):
@@ -230,14 +230,12 @@ class FlowGenerator:
                     f"dimensions) but {self.model} is conditioned on {space} ({self.config.cond_dim}): train the "
                     f"adapter with --flow-model {self.model}, or with the CLAP weights of a clap-audio model"
                 )
-            if not inputs:
-                what = "--image PATH" if adapter.source == "image" else "--text TEXT"
-                raise BadInputError(f"the adapter {path} adapts {SOURCE_NOUNS[adapter.source]}: give {what}")
+            _need_inputs(adapter, path, inputs)
 
     def check_ldm_adapter(self, adapter: Any, path: str, inputs: list[str]) -> None:
         """A MusicLDM pipeline is conditioned on its CLAP's space: the adapter must map into it (trained with
         ``--clap-model`` naming the pipeline, or the CLAP weights given here as ``clap_model``)."""
-        from weavewave.generators.flow.adapters import SOURCE_NOUNS, model_ref
+        from weavewave.generators.flow.adapters import model_ref
 
         clap = model_ref(self.clap_model or self.model)
         if adapter.target_space not in (f"clap-audio:{clap}", f"clap:{clap}"):
@@ -246,9 +244,7 @@ class FlowGenerator:
                 f"{self.model} is conditioned on its own CLAP ({clap}): train the adapter with --clap-model "
                 f"{self.model}, or pass --clap-model with the CLAP weights the pipeline's CLAP is"
             )
-        if not inputs:
-            what = "--image PATH" if adapter.source == "image" else "--text TEXT"
-            raise BadInputError(f"the adapter {path} adapts {SOURCE_NOUNS[adapter.source]}: give {what}")
+        _need_inputs(adapter, path, inputs)
 
     @property
     def fused(self) -> bool:
@@ -495,3 +491,12 @@ def resolve_model_kind(model: str, kind: str = "auto") -> str:
 
 
 __all__ = ["MAX_GUIDANCE", "MODEL_KINDS", "SOLVERS", "FlowGenerator", "FlowOptions", "resolve_model_kind"]
+
+
+def _need_inputs(adapter: Any, path: str, inputs: list[str]) -> None:
+    """One line when an adapter has nothing to adapt (an image adapter and no picture, say)."""
+    from weavewave.generators.flow.adapters import SOURCE_NOUNS
+
+    if not inputs:
+        what = "--image PATH" if adapter.source == "image" else "--text TEXT"
+        raise BadInputError(f"the adapter {path} adapts {SOURCE_NOUNS[adapter.source]}: give {what}")
