@@ -187,3 +187,20 @@ def test_the_picked_reference_track_is_a_request_field_and_search_finds_nothing_
     assert reference_track_fields(" abc123 ") == {"reference_track": ["abc123"]}
     rows, pick = library_search(Settings(data_dir=tmp_path, workers=1, ui=False), "calm", "jazz", "90-120")
     assert rows == [] and pick["choices"] == []
+
+
+def test_the_pages_lora_adapter_reaches_the_request_with_its_name(tmp_path, tiny_musicgen):
+    # The Advanced settings' adapter field goes into the request as musicgen's `adapter` option: a folder
+    # that is no adapter is refused in one line under the page's name for the field, before any work.
+    from weavewave.serve.ui import PageHandlers
+
+    on = PageHandlers(Settings(data_dir=tmp_path, workers=1, ui=False), store=None)
+    args = dict(text="a calm lake", image=None, video=None, audio=None, duration=10, tempo="", key="",
+                genre="auto", instruments="", seed="", model=str(tiny_musicgen), steer="none", describer="analytic",
+                describer_model="", reference_mode="melody", keep_audio=False, loop=False)  # fmt: skip
+    with pytest.raises(gr.Error) as caught:
+        on.describe(**args, backend="musicgen", adapter=str(tmp_path / "no-adapter"))
+    assert caught.value.message.startswith("LoRA adapter:"), caught.value.message
+    with pytest.raises(gr.Error) as other:
+        on.describe(**(args | {"model": ""}), backend="symbolic", adapter=str(tmp_path / "no-adapter"))
+    assert other.value.message.startswith("LoRA adapter:") and "musicgen" in other.value.message

@@ -50,6 +50,7 @@ PAGE_LABELS = {
     "backend": "Backend",
     "stems": "Stems",
     "model": "Model",
+    "adapter": "LoRA adapter",
     "steps": "Steps",
     "solver": "Solver",
     "steer": "Steer",
@@ -149,10 +150,12 @@ def _options(
     reference_mode: str,
     keep_audio: bool,
     loop: bool,
+    adapter: str = "",
 ) -> dict[str, Any]:
     """The Advanced settings' neural and restyle options, as the API takes them (empty ones left out)."""
     given = {
         "model": (model or "").strip(),
+        "adapter": (adapter or "").strip(),
         "steer": steer,
         "describer": describer,
         "describer_model": (describer_model or "").strip(),
@@ -420,6 +423,7 @@ class PageHandlers:
         steps=FLOW_STEPS,
         solver="euler",
         reference_track="",
+        adapter="",
     ):
         # The tune tab's reference mode and the video tab's keep-audio mean something only with their input.
         options = _options(
@@ -430,6 +434,7 @@ class PageHandlers:
             reference_mode if audio else None,
             keep_audio and bool(video),
             loop,
+            adapter,
         )
         req = _request(
             text,
@@ -534,6 +539,7 @@ class PageHandlers:
         loop,
         steps=FLOW_STEPS,
         solver="euler",
+        adapter="",
         progress=gr.Progress(),  # noqa: B008 (how Gradio asks for it)
     ):
         brief = edited_brief(
@@ -542,7 +548,7 @@ class PageHandlers:
         backend = backend or "symbolic"
         # The brief was described already: only what makes the audio still applies (the describer and the
         # reference mode did their work in Describe). The musicgen backend makes no stems.
-        options = _options(model, steer, "analytic", "", None, keep_audio and bool(video), loop)
+        options = _options(model, steer, "analytic", "", None, keep_audio and bool(video), loop, adapter)
         req = service.Submission(
             brief=brief,
             backend=backend,
@@ -755,6 +761,11 @@ def _inputs_column(genres: Collection[str], backends: Sequence[str]) -> SimpleNa
                 placeholder="facebook/musicgen-small; flow: a trained flow model or a MusicLDM pipeline",
                 elem_id="ww-model",
             )
+            adapter = gr.Textbox(
+                label="LoRA adapter (musicgen): folder on the server",
+                placeholder="made by `weavewave train musicgen`, applied to the model above",
+                elem_id="ww-adapter",
+            )
             # Shown only with the flow backend (see build_ui): they are its options.
             with gr.Row(visible=False, elem_id="ww-flow") as flow_row:
                 steps = gr.Number(
@@ -825,6 +836,7 @@ def _inputs_column(genres: Collection[str], backends: Sequence[str]) -> SimpleNa
         solver=solver,
         describer=describer,
         describer_model=describer_model,
+        adapter=adapter,
         stems=stems,
         references=references,
         library=library,
@@ -1012,7 +1024,7 @@ def build_ui(settings: Settings, store: JobStore, cache: Any = None) -> gr.Block
         ]
         outputs = [m.out_audio, m.out_picture, m.out_video, m.out_files, m.out_summary]
         neural = [i.model, i.steer, i.describer, i.describer_model, i.reference_mode, i.keep_audio, i.loop,
-                  i.references, i.steps, i.solver, i.reference_track]  # fmt: skip
+                  i.references, i.steps, i.solver, i.reference_track, i.adapter]  # fmt: skip
         # Progress shows in one place per action (the status line, or the player the piece will play in),
         # not as a bar over each of the dozen fields an action fills.
         i.describe_btn.click(
@@ -1062,6 +1074,7 @@ def build_ui(settings: Settings, store: JobStore, cache: Any = None) -> gr.Block
                 i.loop,
                 i.steps,
                 i.solver,
+                i.adapter,
             ],  # fmt: skip
             [*outputs, history, m.history_table, m.history_pick, state, *fields, b.caption_shown],
             show_progress="full",
