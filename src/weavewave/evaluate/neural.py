@@ -244,17 +244,22 @@ def _tokens(loaded: LoadedModel, texts: list[str]) -> Any:
     )
 
 
-def clap_text(clap: LoadedModel, texts: list[str]) -> np.ndarray:
-    """Unit CLAP text embeddings [shape=(len(texts), dim)]."""
+def _text_features(loaded: LoadedModel, texts: list[str]) -> np.ndarray:
+    """Unit text embeddings [shape=(len(texts), dim)] of a CLAP or CLIP model (the same call on both)."""
     torch, _ = _torch_transformers()
-    tokens = _tokens(clap, texts)
+    tokens = _tokens(loaded, texts)
     with torch.no_grad():
         emb = _pooled(
-            clap.model.get_text_features(
+            loaded.model.get_text_features(
                 input_ids=tokens["input_ids"], attention_mask=tokens["attention_mask"]
             )
         )
     return _unit(emb.float().numpy())
+
+
+def clap_text(clap: LoadedModel, texts: list[str]) -> np.ndarray:
+    """Unit CLAP text embeddings [shape=(len(texts), dim)]."""
+    return _text_features(clap, texts)
 
 
 def clap_audio(clap: LoadedModel, audio: np.ndarray, sample_rate: int) -> np.ndarray:
@@ -278,15 +283,7 @@ def clip_images(clip: LoadedModel, images: list[Any]) -> np.ndarray:
 
 def clip_text(clip: LoadedModel, texts: list[str]) -> np.ndarray:
     """Unit CLIP text embeddings [shape=(len(texts), dim)], in the space of :func:`clip_images`."""
-    torch, _ = _torch_transformers()
-    tokens = _tokens(clip, texts)
-    with torch.no_grad():
-        emb = _pooled(
-            clip.model.get_text_features(
-                input_ids=tokens["input_ids"], attention_mask=tokens["attention_mask"]
-            )
-        )
-    return _unit(emb.float().numpy())
+    return _text_features(clip, texts)
 
 
 def clip_image_text(clip: LoadedModel, image: str | Path, text: str) -> float:
